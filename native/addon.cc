@@ -1,0 +1,600 @@
+// Node-API glue: argument checks (TypeError, never a crash), promises for
+// everything that may block, and Node-style errors (code, errno, syscall,
+// extack). No policy and no defaults beyond the kernel's live here.
+#include <napi.h>
+
+#include <linux/if_tun.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <functional>
+#include <optional>
+
+#include "common.h"
+#include "fdpass.h"
+#include "links.h"
+#include "macvtap.h"
+#include "nlcodec.h"
+#include "nlsock.h"
+#include "tun.h"
+#include "vhost.h"
+
+namespace netfd {
+namespace {
+
+// IFF_LOWER_UP lives in <linux/if.h>, which clashes with glibc's <net/if.h>.
+constexpr unsigned kIffLowerUp = 1u << 16;
+
+// ---- errors ---------------------------------------------------------------
+
+Napi::Error MakeError(Napi::Env env, const SysError& e) {
+  Napi::Error err = Napi::Error::New(env, e.message);
+  Napi::Object o = err.Value();
+  const char* name = e.err ? strerrorname_np(e.err) : nullptr;
+  o.Set("code", e.code.empty() ? (name ? name : "EUNKNOWN") : e.code);
+  if (e.err) o.Set("errno", -e.err);
+  if (!e.syscall.empty()) o.Set("syscall", e.syscall);
+  if (!e.extack.empty()) o.Set("extack", e.extack);
+  if (e.extackOffset >= 0) o.Set("extackOffset", double(e.extackOffset));
+  return err;
+}
+
+// ---- argument access --------------------------------------------------------
+
+struct Args {
+  Napi::Env env;
+  const char* fn;
+  Napi::Object obj;
+
+  [[noreturn]] void Bad(const std::string& key, const char* want) const {
+    throw Napi::TypeError::New(env, std::string(fn) + ": " + key + " must be " + want);
+  }
+  bool Has(const char* key) const {
+    Napi::Value v = obj.Get(key);
+    return !v.IsUndefined() && !v.IsNull();
+  }
+  std::string Str(const char* key, const std::string& def = "") const {
+    if (!Has(key)) return def;
+    Napi::Value v = obj.Get(key);
+    if (!v.IsString()) Bad(key, "a string");
+    std::string s = v.As<Napi::String>().Utf8Value();
+    if (s.find('\0') != std::string::npos) Bad(key, "a string without NUL bytes");
+    return s;
+  }
+  int64_t Int(const char* key, int64_t lo, int64_t hi, int64_t def) const {
+    if (!Has(key)) return def;
+    Napi::Value v = obj.Get(key);
+    if (!v.IsNumber()) Bad(key, "a number");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (d != double(int64_t(d)) || d < double(lo) || d > double(hi))
+      Bad(key, ("an integer from " + std::to_string(lo) + " to " + std::to_string(hi)).c_str());
+    return int64_t(d);
+  }
+  bool Bool(const char* key, bool def) const {
+    if (!Has(key)) return def;
+    Napi::Value v = obj.Get(key);
+    if (!v.IsBoolean()) Bad(key, "a boolean");
+    return v.As<Napi::Boolean>().Value();
+  }
+  std::string Name(const char* key) const {
+    std::string s = Str(key);
+    if (s.size() >= IFNAMSIZ) Bad(key, "an interface name of at most 15 bytes");
+    return s;
+  }
+  // A link given as {index} or {name} (or a bare number/string under `key`).
+  LinkRef Link(const char* key, bool required) const {
+    LinkRef r;
+    Napi::Value v = obj.Get(key);
+    if (v.IsNumber()) r.index = int32_t(Int(key, 1, INT32_MAX, 0));
+    else if (v.IsString()) r.name = Name(key);
+    else if (required || !(v.IsUndefined() || v.IsNull())) Bad(key, "an interface name or a positive ifindex");
+    return r;
+  }
+};
+
+Args GetArgs(const Napi::CallbackInfo& info, const char* fn) {
+  if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": expected an options object");
+  return Args{info.Env(), fn, info[0].As<Napi::Object>()};
+}
+
+int FdArg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": fd must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (d != double(int(d)) || d < 0) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": fd must be a non-negative integer");
+  return int(d);
+}
+
+// ---- promises ---------------------------------------------------------------
+
+// Runs `exec` on a libuv worker and settles a promise with `convert`'s value
+// or the SysError thrown. R owns its fds until `convert` hands them to JS.
+template <typename R>
+class Job : public Napi::AsyncWorker {
+ public:
+  using Exec = std::function<R()>;
+  using Convert = std::function<Napi::Value(Napi::Env, R&)>;
+  static Napi::Value Start(Napi::Env env, Exec exec, Convert convert) {
+    auto* job = new Job(env, std::move(exec), std::move(convert));
+    Napi::Promise p = job->deferred_.Promise();
+    job->Queue();
+    return p;
+  }
+
+ protected:
+  void Execute() override {
+    try {
+      result_.emplace(exec_());
+    } catch (const SysError& e) {
+      error_ = e;
+    } catch (const std::exception& e) {
+      SysError s;
+      s.code = "ENATIVE";
+      s.message = e.what();
+      error_ = s;
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (error_) {
+      deferred_.Reject(MakeError(env, *error_).Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(convert_(env, *result_));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+ private:
+  Job(Napi::Env env, Exec exec, Convert convert)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), exec_(std::move(exec)), convert_(std::move(convert)) {}
+  Napi::Promise::Deferred deferred_;
+  Exec exec_;
+  Convert convert_;
+  std::optional<R> result_;
+  std::optional<SysError> error_;
+};
+
+// Synchronous calls that may throw SysError.
+template <typename F>
+auto Sync(Napi::Env env, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const SysError& e) {
+    throw MakeError(env, e);
+  }
+}
+
+// ---- conversions ------------------------------------------------------------
+
+Napi::Value Nullable(Napi::Env env, int64_t v) { return v < 0 ? env.Null() : Napi::Number::New(env, double(v)); }
+
+Napi::Array FdArray(Napi::Env env, std::vector<Fd>& fds) {
+  Napi::Array a = Napi::Array::New(env, fds.size());
+  for (size_t i = 0; i < fds.size(); i++) a.Set(uint32_t(i), Napi::Number::New(env, fds[i].release()));
+  return a;
+}
+
+Napi::Object LinkToJs(Napi::Env env, const nl::Link& l) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("index", l.index);
+  o.Set("name", l.name);
+  o.Set("flags", double(l.flags));
+  o.Set("up", bool(l.flags & IFF_UP));
+  o.Set("lowerUp", bool(l.flags & kIffLowerUp));
+  o.Set("type", double(l.type));
+  o.Set("mtu", double(l.mtu));
+  o.Set("parent", Nullable(env, l.parent));
+  o.Set("master", Nullable(env, l.master));
+  o.Set("group", Nullable(env, l.group));
+  o.Set("linkNetnsId", Nullable(env, l.linkNetnsId));
+  o.Set("operstate", Nullable(env, l.operstate));
+  o.Set("numTxQueues", Nullable(env, l.numTxQueues));
+  o.Set("numRxQueues", Nullable(env, l.numRxQueues));
+  o.Set("mac", l.mac.empty() ? env.Null() : Napi::Value(Napi::String::New(env, nl::FormatMac(l.mac.data(), l.mac.size()))));
+  o.Set("kind", l.kind.empty() ? env.Null() : Napi::Value(Napi::String::New(env, l.kind)));
+  o.Set("macvlanMode", Nullable(env, l.macvlanMode));
+  if (l.tun) {
+    Napi::Object t = Napi::Object::New(env);
+    t.Set("type", Nullable(env, l.tun->type));
+    t.Set("pi", Nullable(env, l.tun->pi));
+    t.Set("vnetHdr", Nullable(env, l.tun->vnetHdr));
+    t.Set("persist", Nullable(env, l.tun->persist));
+    t.Set("multiQueue", Nullable(env, l.tun->multiQueue));
+    t.Set("numQueues", Nullable(env, l.tun->numQueues));
+    t.Set("numDisabledQueues", Nullable(env, l.tun->numDisabledQueues));
+    t.Set("owner", Nullable(env, l.tun->owner));
+    t.Set("group", Nullable(env, l.tun->group));
+    o.Set("tun", t);
+  } else {
+    o.Set("tun", env.Null());
+  }
+  return o;
+}
+
+Napi::Buffer<uint8_t> ToBuffer(Napi::Env env, const std::vector<uint8_t>& b) { return Napi::Buffer<uint8_t>::Copy(env, b.data(), b.size()); }
+
+std::vector<uint8_t> BufferArg(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsBuffer()) throw Napi::TypeError::New(env, std::string(what) + " must be a Buffer");
+  auto b = v.As<Napi::Buffer<uint8_t>>();
+  return std::vector<uint8_t>(b.Data(), b.Data() + b.Length());
+}
+
+// ---- links ------------------------------------------------------------------
+
+Napi::Value LinkCreate(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "linkCreate");
+  MacvlanCreate req;
+  req.netns = a.Str("netns");
+  req.kind = a.Str("kind");
+  if (req.kind != "macvtap" && req.kind != "macvlan") a.Bad("kind", "'macvtap' or 'macvlan'");
+  req.parent = a.Link("parent", true);
+  req.mode = uint32_t(a.Int("mode", 1, UINT32_MAX, 0));
+  if (!a.Has("mode")) a.Bad("mode", "a MACVLAN_MODE_* number");
+  req.name = a.Name("name");
+  req.mac = a.Str("mac");
+  nl::Bytes mac;
+  if (!req.mac.empty() && !nl::ParseMac(req.mac, &mac)) a.Bad("mac", "a MAC address aa:bb:cc:dd:ee:ff");
+  return Job<nl::Link>::Start(info.Env(), [req] { return CreateMacvlan(req); }, LinkToJs);
+}
+
+Napi::Value LinkDelete(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "linkDelete");
+  std::string netns = a.Str("netns");
+  LinkRef link = a.Link("link", true);
+  return Job<bool>::Start(info.Env(), [netns, link] { DeleteLink(netns, link); return true; },
+                          [](Napi::Env env, bool&) { return env.Undefined(); });
+}
+
+Napi::Value LinkDeleteMany(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "linkDeleteMany");
+  std::string netns = a.Str("netns");
+  Napi::Value v = a.obj.Get("indexes");
+  if (!v.IsArray()) a.Bad("indexes", "an array of ifindexes");
+  Napi::Array arr = v.As<Napi::Array>();
+  std::vector<int32_t> indexes;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value e = arr.Get(i);
+    if (!e.IsNumber()) a.Bad("indexes", "an array of positive ifindexes");
+    double d = e.As<Napi::Number>().DoubleValue();
+    if (d != double(int32_t(d)) || d < 1) a.Bad("indexes", "an array of positive ifindexes");
+    indexes.push_back(int32_t(d));
+  }
+  return Job<DeleteManyResult>::Start(info.Env(), [netns, indexes] { return DeleteLinks(netns, indexes); },
+                                      [](Napi::Env env, DeleteManyResult& r) {
+                                        Napi::Object o = Napi::Object::New(env);
+                                        o.Set("deleted", double(r.deleted));
+                                        o.Set("grouped", r.grouped);
+                                        return o;
+                                      });
+}
+
+Napi::Value LinkSet(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "linkSet");
+  LinkChange req;
+  req.netns = a.Str("netns");
+  req.link = a.Link("link", true);
+  if (a.Has("up")) req.up = a.Bool("up", false) ? 1 : 0;
+  req.mac = a.Str("mac");
+  nl::Bytes mac;
+  if (!req.mac.empty() && !nl::ParseMac(req.mac, &mac)) a.Bad("mac", "a MAC address aa:bb:cc:dd:ee:ff");
+  Napi::Value m = a.obj.Get("master");
+  if (!m.IsUndefined()) {
+    req.setMaster = true;
+    if (m.IsNull() || (m.IsNumber() && m.As<Napi::Number>().DoubleValue() == 0)) req.master = LinkRef{};
+    else req.master = a.Link("master", true);
+  }
+  return Job<bool>::Start(info.Env(), [req] { ChangeLink(req); return true; },
+                          [](Napi::Env env, bool&) { return env.Undefined(); });
+}
+
+Napi::Value LinkGet(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "linkGet");
+  std::string netns = a.Str("netns");
+  LinkRef link = a.Link("link", true);
+  return Job<nl::Link>::Start(info.Env(), [netns, link] { return GetLink(netns, link); }, LinkToJs);
+}
+
+Napi::Value LinkList(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "linkList");
+  std::string netns = a.Str("netns");
+  return Job<std::vector<nl::Link>>::Start(info.Env(), [netns] { return ListLinks(netns); },
+                                           [](Napi::Env env, std::vector<nl::Link>& links) {
+                                             Napi::Array arr = Napi::Array::New(env, links.size());
+                                             for (size_t i = 0; i < links.size(); i++) arr.Set(uint32_t(i), LinkToJs(env, links[i]));
+                                             return arr;
+                                           });
+}
+
+// ---- tun / macvtap / vhost --------------------------------------------------
+
+Napi::Value TunFeaturesJs(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "tunFeatures");
+  std::string netns = a.Str("netns");
+  std::string device = a.Str("device", "/dev/net/tun");
+  return Job<uint32_t>::Start(info.Env(), [netns, device] { return TunFeatures(netns, device); },
+                              [](Napi::Env env, uint32_t& f) { return Napi::Number::New(env, f); });
+}
+
+Napi::Value TapCreateJs(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "tapCreate");
+  TapCreate req;
+  req.netns = a.Str("netns");
+  req.device = a.Str("device", "/dev/net/tun");
+  req.name = a.Name("name");
+  req.vnetHdr = a.Bool("vnetHdr", true);
+  req.queues = uint32_t(a.Int("queues", 1, 256, 1));
+  req.persist = a.Bool("persist", false);
+  req.owner = a.Int("owner", 0, UINT32_MAX - 1, -1);
+  req.group = a.Int("group", 0, UINT32_MAX - 1, -1);
+  return Job<TapResult>::Start(info.Env(), [req] { return CreateTap(req); }, [](Napi::Env env, TapResult& r) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", r.name);
+    o.Set("ifindex", r.ifindex);
+    o.Set("features", double(r.features));
+    o.Set("fds", FdArray(env, r.fds));
+    return o;
+  });
+}
+
+Napi::Value MacvtapOpenJs(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "macvtapOpen");
+  MacvtapOpen req;
+  req.netns = a.Str("netns");
+  req.link = a.Link("link", true);
+  req.queues = uint32_t(a.Int("queues", 1, 256, 1));
+  req.vnetHdr = a.Bool("vnetHdr", true);
+  req.devDir = a.Str("devDir", "/dev");
+  return Job<MacvtapResult>::Start(info.Env(), [req] { return OpenMacvtap(req); }, [](Napi::Env env, MacvtapResult& r) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", r.name);
+    o.Set("ifindex", r.ifindex);
+    o.Set("major", double(r.major));
+    o.Set("minor", double(r.minor));
+    o.Set("node", r.node.empty() ? env.Null() : Napi::Value(Napi::String::New(env, r.node)));
+    o.Set("privateNode", r.privateNode);
+    o.Set("fds", FdArray(env, r.fds));
+    return o;
+  });
+}
+
+Napi::Value VhostOpenJs(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "vhostOpen");
+  std::string path = a.Str("path");
+  if (path.empty()) a.Bad("path", "a device path");
+  uint32_t count = uint32_t(a.Int("count", 1, 256, 1));
+  return Job<VhostResult>::Start(info.Env(), [path, count] { return OpenVhost(path, count); }, [](Napi::Env env, VhostResult& r) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("fds", FdArray(env, r.fds));
+    o.Set("features", r.hasFeatures ? Napi::Value(Napi::BigInt::New(env, r.features)) : env.Null());
+    return o;
+  });
+}
+
+// ---- fd passing -------------------------------------------------------------
+
+int TimeoutArg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+  if (info.Length() <= i || info[i].IsUndefined()) return -1;
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": timeoutMs must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (d < -1 || d > INT32_MAX || d != double(int(d))) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": timeoutMs must be an integer >= -1");
+  return int(d);
+}
+
+Napi::Value FdSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sock = FdArg(info, 0, "fdSend");
+  if (info.Length() < 2) throw Napi::TypeError::New(env, "fdSend: data must be a Buffer");
+  std::vector<uint8_t> data = BufferArg(env, info[1], "fdSend: data");
+  std::vector<int> fds;
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    if (!info[2].IsArray()) throw Napi::TypeError::New(env, "fdSend: fds must be an array of fds");
+    Napi::Array arr = info[2].As<Napi::Array>();
+    if (arr.Length() > 253) throw Napi::TypeError::New(env, "fdSend: at most 253 fds fit in one message");
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Value e = arr.Get(i);
+      if (!e.IsNumber() || e.As<Napi::Number>().DoubleValue() < 0 || e.As<Napi::Number>().DoubleValue() != double(e.As<Napi::Number>().Int32Value()))
+        throw Napi::TypeError::New(env, "fdSend: fds must be an array of non-negative integers");
+      fds.push_back(e.As<Napi::Number>().Int32Value());
+    }
+  }
+  int timeout = TimeoutArg(info, 3, "fdSend");
+  return Job<size_t>::Start(env, [sock, data, fds, timeout] { return SendFds(sock, data, fds, timeout); },
+                            [](Napi::Env env, size_t& n) { return Napi::Number::New(env, double(n)); });
+}
+
+Napi::Value FdRecv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sock = FdArg(info, 0, "fdRecv");
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) throw Napi::TypeError::New(env, "fdRecv: maxBytes and maxFds must be numbers");
+  double maxBytes = info[1].As<Napi::Number>().DoubleValue();
+  double maxFds = info[2].As<Napi::Number>().DoubleValue();
+  if (maxBytes < 1 || maxBytes > (1 << 24) || maxBytes != double(int(maxBytes))) throw Napi::TypeError::New(env, "fdRecv: maxBytes must be an integer from 1 to 16777216");
+  if (maxFds < 0 || maxFds > 253 || maxFds != double(int(maxFds))) throw Napi::TypeError::New(env, "fdRecv: maxFds must be an integer from 0 to 253");
+  int timeout = TimeoutArg(info, 3, "fdRecv");
+  size_t mb = size_t(maxBytes), mf = size_t(maxFds);
+  return Job<Received>::Start(env, [sock, mb, mf, timeout] { return RecvFds(sock, mb, mf, timeout); }, [](Napi::Env env, Received& r) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("data", ToBuffer(env, r.data));
+    o.Set("fds", FdArray(env, r.fds));
+    return o;
+  });
+}
+
+Napi::Value PeerCredJs(const Napi::CallbackInfo& info) {
+  int sock = FdArg(info, 0, "peerCred");
+  PeerCred c = Sync(info.Env(), [&] { return GetPeerCred(sock); });
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("pid", c.pid);
+  o.Set("uid", c.uid);
+  o.Set("gid", c.gid);
+  return o;
+}
+
+Napi::Value SocketPairJs(const Napi::CallbackInfo& info) {
+  bool seqpacket = true;
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "socketPair: type must be 'seqpacket' or 'stream'");
+    std::string t = info[0].As<Napi::String>().Utf8Value();
+    if (t != "seqpacket" && t != "stream") throw Napi::TypeError::New(info.Env(), "socketPair: type must be 'seqpacket' or 'stream'");
+    seqpacket = t == "seqpacket";
+  }
+  auto pair = Sync(info.Env(), [&] { return MakeSocketPair(seqpacket); });
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, pair.first.release());
+  a.Set(1u, pair.second.release());
+  return a;
+}
+
+Napi::Value CloseJs(const Napi::CallbackInfo& info) {
+  int fd = FdArg(info, 0, "close");
+  if (::close(fd) < 0) {
+    SysError e;
+    e.err = errno;
+    e.syscall = "close";
+    e.message = "close fd " + std::to_string(fd) + ": " + std::strerror(errno);
+    throw MakeError(info.Env(), e);
+  }
+  return info.Env().Undefined();
+}
+
+// ---- the codec, for tests and tools -----------------------------------------
+
+Napi::Value NlEncode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "nlEncode: op must be a string");
+  std::string op = info[0].As<Napi::String>().Utf8Value();
+  Napi::Object empty = Napi::Object::New(env);
+  Args a{env, "nlEncode", info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : empty};
+  uint32_t seq = uint32_t(a.Int("seq", 0, UINT32_MAX, 1));
+  LinkRef ref = a.Link("link", false);
+  if (op == "newlink-macvlan") {
+    nl::NewLinkMacvlan m;
+    m.kind = a.Str("kind", "macvtap");
+    m.parent = uint32_t(a.Int("parent", 1, INT32_MAX, 1));
+    m.mode = uint32_t(a.Int("mode", 0, UINT32_MAX, MACVLAN_MODE_VEPA));
+    m.name = a.Name("name");
+    std::string mac = a.Str("mac");
+    if (!mac.empty() && !nl::ParseMac(mac, &m.mac)) a.Bad("mac", "a MAC address");
+    return ToBuffer(env, nl::EncodeNewLinkMacvlan(m, seq));
+  }
+  if (op == "getlink") return ToBuffer(env, nl::EncodeGetLink(ref.index, ref.name, seq));
+  if (op == "dumplinks") return ToBuffer(env, nl::EncodeDumpLinks(seq));
+  if (op == "dellink") return ToBuffer(env, nl::EncodeDelLink(ref.index, ref.name, seq));
+  if (op == "delgroup") return ToBuffer(env, nl::EncodeDelGroup(uint32_t(a.Int("group", 0, UINT32_MAX, 0)), seq));
+  if (op == "setlink") {
+    nl::SetLink s;
+    s.index = ref.index;
+    s.name = ref.name;
+    if (a.Has("up")) s.up = a.Bool("up", false);
+    std::string mac = a.Str("mac");
+    if (!mac.empty() && !nl::ParseMac(mac, &s.mac)) a.Bad("mac", "a MAC address");
+    s.master = a.Int("master", -1, INT32_MAX, -1);
+    s.group = a.Int("group", -1, UINT32_MAX, -1);
+    return ToBuffer(env, nl::EncodeSetLink(s, seq));
+  }
+  throw Napi::TypeError::New(env, "nlEncode: unknown op " + op);
+}
+
+Napi::Value NlDecode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1) throw Napi::TypeError::New(env, "nlDecode: data must be a Buffer");
+  std::vector<uint8_t> data = BufferArg(env, info[0], "nlDecode: data");
+  auto msgs = Sync(env, [&] { return nl::Decode(data.data(), data.size()); });
+  Napi::Array arr = Napi::Array::New(env, msgs.size());
+  for (size_t i = 0; i < msgs.size(); i++) {
+    auto& m = msgs[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("type", m.type);
+    o.Set("flags", m.flags);
+    o.Set("seq", double(m.seq));
+    o.Set("pid", double(m.pid));
+    o.Set("kind", m.isError ? (m.error ? "error" : "ack") : m.isDone ? "done" : m.link ? "link" : "other");
+    if (m.isError || m.isDone) {
+      o.Set("error", m.error);
+      const char* name = m.error ? strerrorname_np(m.error) : nullptr;
+      o.Set("code", name ? Napi::Value(Napi::String::New(env, name)) : env.Null());
+    }
+    if (!m.extack.empty()) o.Set("extack", m.extack);
+    if (m.extackOffset >= 0) o.Set("extackOffset", double(m.extackOffset));
+    if (m.link) o.Set("link", LinkToJs(env, *m.link));
+    arr.Set(uint32_t(i), o);
+  }
+  return arr;
+}
+
+// Sends one raw request and returns the raw reply messages (fixture capture).
+Napi::Value NlRequest(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "nlRequest");
+  std::string netns = a.Str("netns");
+  std::vector<uint8_t> req = BufferArg(info.Env(), a.obj.Get("request"), "nlRequest: request");
+  if (req.size() < 16) a.Bad("request", "a netlink message of at least 16 bytes");
+  struct Raw {
+    std::vector<std::vector<uint8_t>> msgs;
+  };
+  return Job<Raw>::Start(info.Env(), [netns, req] {
+        nl::Socket sock(netns);
+        Raw r;
+        for (auto& m : sock.Transact(req, "raw request")) r.msgs.push_back(m.raw);
+        return r;
+      }, [](Napi::Env env, Raw& r) {
+        Napi::Array arr = Napi::Array::New(env, r.msgs.size());
+        for (size_t i = 0; i < r.msgs.size(); i++) arr.Set(uint32_t(i), ToBuffer(env, r.msgs[i]));
+        return arr;
+      });
+}
+
+Napi::Object Constants(Napi::Env env) {
+  Napi::Object c = Napi::Object::New(env);
+  Napi::Object modes = Napi::Object::New(env);
+  modes.Set("private", double(MACVLAN_MODE_PRIVATE));
+  modes.Set("vepa", double(MACVLAN_MODE_VEPA));
+  modes.Set("bridge", double(MACVLAN_MODE_BRIDGE));
+  modes.Set("passthru", double(MACVLAN_MODE_PASSTHRU));
+  modes.Set("source", double(MACVLAN_MODE_SOURCE));
+  c.Set("macvlanModes", modes);
+  Napi::Object tun = Napi::Object::New(env);
+  tun.Set("IFF_TUN", double(IFF_TUN));
+  tun.Set("IFF_TAP", double(IFF_TAP));
+  tun.Set("IFF_NO_PI", double(IFF_NO_PI));
+  tun.Set("IFF_VNET_HDR", double(IFF_VNET_HDR));
+  tun.Set("IFF_MULTI_QUEUE", double(IFF_MULTI_QUEUE));
+  tun.Set("IFF_NAPI", double(IFF_NAPI));
+  c.Set("tunFeatures", tun);
+  c.Set("vnetHdrSize", kVnetHdrSize);
+  c.Set("ifNameSize", IFNAMSIZ);
+  return c;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("linkCreate", Napi::Function::New(env, LinkCreate, "linkCreate"));
+  exports.Set("linkDelete", Napi::Function::New(env, LinkDelete, "linkDelete"));
+  exports.Set("linkDeleteMany", Napi::Function::New(env, LinkDeleteMany, "linkDeleteMany"));
+  exports.Set("linkSet", Napi::Function::New(env, LinkSet, "linkSet"));
+  exports.Set("linkGet", Napi::Function::New(env, LinkGet, "linkGet"));
+  exports.Set("linkList", Napi::Function::New(env, LinkList, "linkList"));
+  exports.Set("tunFeatures", Napi::Function::New(env, TunFeaturesJs, "tunFeatures"));
+  exports.Set("tapCreate", Napi::Function::New(env, TapCreateJs, "tapCreate"));
+  exports.Set("macvtapOpen", Napi::Function::New(env, MacvtapOpenJs, "macvtapOpen"));
+  exports.Set("vhostOpen", Napi::Function::New(env, VhostOpenJs, "vhostOpen"));
+  exports.Set("fdSend", Napi::Function::New(env, FdSend, "fdSend"));
+  exports.Set("fdRecv", Napi::Function::New(env, FdRecv, "fdRecv"));
+  exports.Set("peerCred", Napi::Function::New(env, PeerCredJs, "peerCred"));
+  exports.Set("socketPair", Napi::Function::New(env, SocketPairJs, "socketPair"));
+  exports.Set("close", Napi::Function::New(env, CloseJs, "close"));
+  exports.Set("nlEncode", Napi::Function::New(env, NlEncode, "nlEncode"));
+  exports.Set("nlDecode", Napi::Function::New(env, NlDecode, "nlDecode"));
+  exports.Set("nlRequest", Napi::Function::New(env, NlRequest, "nlRequest"));
+  exports.Set("constants", Constants(env));
+  return exports;
+}
+
+}  // namespace
+}  // namespace netfd
+
+static Napi::Object InitNetfd(Napi::Env env, Napi::Object exports) { return netfd::Init(env, exports); }
+NODE_API_MODULE(netfd, InitNetfd)

@@ -1,0 +1,151 @@
+#include "links.h"
+
+#include <random>
+#include <set>
+
+#include "common.h"
+#include "nlsock.h"
+
+namespace netfd {
+
+namespace {
+
+nl::Bytes MacBytes(const std::string& mac) {
+  nl::Bytes out;
+  if (!mac.empty() && !nl::ParseMac(mac, &out)) ThrowCode("EINVAL", EINVAL, "rtnetlink", "bad MAC address " + mac);
+  return out;
+}
+
+int32_t Resolve(nl::Socket& sock, const LinkRef& ref) {
+  if (ref.index) return ref.index;
+  return sock.GetLink(0, ref.name).index;
+}
+
+}  // namespace
+
+nl::Link CreateMacvlan(const MacvlanCreate& req) {
+  nl::Socket sock(req.netns);
+  nl::NewLinkMacvlan m;
+  m.kind = req.kind;
+  m.parent = uint32_t(Resolve(sock, req.parent));
+  m.mode = req.mode;
+  m.name = req.name;
+  m.mac = MacBytes(req.mac);
+  std::string what = "create " + req.kind + (req.name.empty() ? "" : " " + req.name) + " on " + req.parent.Describe();
+  auto msgs = sock.Transact(nl::EncodeNewLinkMacvlan(m, 0), what);
+  for (auto& msg : msgs)
+    if (msg.link && msg.link->index) return std::move(*msg.link);
+  // Kernels before 6.1 do not echo the new link; an exact name finds it.
+  if (!req.name.empty() && req.name.find('%') == std::string::npos) return sock.GetLink(0, req.name);
+  ThrowCode("ENOTSUP", ENOTSUP, "rtnetlink", what + ": the kernel did not report the new link's name (name templates need Linux 6.1 or newer)");
+}
+
+void DeleteLink(const std::string& netns, const LinkRef& link) {
+  nl::Socket sock(netns);
+  sock.Transact(nl::EncodeDelLink(link.index, link.name, 0), "delete " + link.Describe());
+}
+
+DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t>& indexes) {
+  DeleteManyResult result;
+  if (indexes.empty()) return result;
+  nl::Socket sock(netns);
+  if (indexes.size() == 1) {
+    try {
+      sock.Transact(nl::EncodeDelLink(indexes[0], "", 0), "delete link index " + std::to_string(indexes[0]));
+    } catch (SysError& e) {
+      if (e.err != ENODEV) throw;
+    }
+    result.deleted = 1;
+    return result;
+  }
+
+  std::set<int32_t> wanted(indexes.begin(), indexes.end());
+  std::set<uint32_t> usedGroups;
+  std::vector<std::pair<int32_t, uint32_t>> present;  // index, old group
+  for (auto& l : sock.DumpLinks()) {
+    usedGroups.insert(uint32_t(l.group));
+    if (wanted.count(l.index)) present.emplace_back(l.index, uint32_t(l.group));
+  }
+  size_t gone = wanted.size() - present.size();
+
+  std::random_device rd;
+  std::mt19937 gen(rd());
+  uint32_t group;
+  do {
+    group = gen();
+  } while (group == 0 || usedGroups.count(group));
+
+  std::vector<nl::Bytes> moves;
+  for (auto& [index, old] : present) {
+    nl::SetLink s;
+    s.index = index;
+    s.group = group;
+    moves.push_back(nl::EncodeSetLink(s, 0));
+  }
+  auto acks = sock.TransactMany(std::move(moves), 64);
+  std::vector<std::pair<int32_t, uint32_t>> moved;
+  for (size_t i = 0; i < acks.size(); i++) {
+    if (acks[i].error == 0) moved.push_back(present[i]);
+    else if (acks[i].error == ENODEV) gone++;
+  }
+
+  auto restore = [&] {
+    std::vector<nl::Bytes> back;
+    for (auto& [index, old] : moved) {
+      nl::SetLink s;
+      s.index = index;
+      s.group = old;
+      back.push_back(nl::EncodeSetLink(s, 0));
+    }
+    sock.TransactMany(std::move(back), 64);
+  };
+
+  bool failed = moved.size() + gone != wanted.size();
+  if (!failed && !moved.empty()) {
+    try {
+      sock.Transact(nl::EncodeDelGroup(group, 0), "delete link group " + std::to_string(group));
+      result.deleted = wanted.size();
+      result.grouped = true;
+      return result;
+    } catch (SysError&) {
+      failed = true;
+    }
+  }
+  if (moved.empty() && !failed) {
+    result.deleted = wanted.size();
+    return result;
+  }
+  restore();
+  // One by one, so the error names the link that refused.
+  for (auto& [index, old] : present) {
+    try {
+      sock.Transact(nl::EncodeDelLink(index, "", 0), "delete link index " + std::to_string(index));
+    } catch (SysError& e) {
+      if (e.err != ENODEV) throw;
+    }
+  }
+  result.deleted = wanted.size();
+  return result;
+}
+
+void ChangeLink(const LinkChange& req) {
+  nl::Socket sock(req.netns);
+  nl::SetLink s;
+  s.index = Resolve(sock, req.link);
+  s.up = req.up;
+  s.mac = MacBytes(req.mac);
+  if (req.setMaster) s.master = (req.master.index || !req.master.name.empty()) ? Resolve(sock, req.master) : 0;
+  sock.Transact(nl::EncodeSetLink(s, 0), "change " + req.link.Describe());
+}
+
+nl::Link GetLink(const std::string& netns, const LinkRef& link) {
+  nl::Socket sock(netns);
+  return sock.GetLink(link.index, link.name);
+}
+
+std::vector<nl::Link> ListLinks(const std::string& netns) {
+  nl::Socket sock(netns);
+  return sock.DumpLinks();
+}
+
+}  // namespace netfd

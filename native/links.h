@@ -1,0 +1,57 @@
+// Link operations over rtnetlink (each names its iproute2 equivalent).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nlcodec.h"
+
+namespace netfd {
+
+struct LinkRef {
+  int32_t index = 0;  // wins when non-zero
+  std::string name;
+  std::string Describe() const { return index ? "link index " + std::to_string(index) : "link " + name; }
+};
+
+// ip link add link PARENT [name NAME] [address MAC] type macvtap|macvlan mode MODE
+struct MacvlanCreate {
+  std::string netns;
+  std::string kind;
+  LinkRef parent;
+  uint32_t mode = 0;
+  std::string name;
+  std::string mac;
+};
+nl::Link CreateMacvlan(const MacvlanCreate& req);
+
+// ip link delete dev NAME
+void DeleteLink(const std::string& netns, const LinkRef& link);
+
+// Deletes several links so that the kernel unregisters them together (one
+// RCU grace period for all): they are moved into a fresh, unused link group
+// and the group is deleted (ip link delete group G). Links already gone are
+// counted as deleted. On failure the old groups are restored and links are
+// deleted one by one, so the error names the link that refused.
+struct DeleteManyResult {
+  size_t deleted = 0;
+  bool grouped = false;
+};
+DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t>& indexes);
+
+// ip link set dev NAME [up|down] [address MAC] [master BR|nomaster]
+struct LinkChange {
+  std::string netns;
+  LinkRef link;
+  int up = -1;
+  std::string mac;
+  LinkRef master;       // used when setMaster
+  bool setMaster = false;  // master.index == 0 && name empty: nomaster
+};
+void ChangeLink(const LinkChange& req);
+
+// ip -d link show dev NAME / ip -d link show
+nl::Link GetLink(const std::string& netns, const LinkRef& link);
+std::vector<nl::Link> ListLinks(const std::string& netns);
+
+}  // namespace netfd

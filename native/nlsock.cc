@@ -1,0 +1,131 @@
+#include "nlsock.h"
+
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <map>
+
+#include "netns.h"
+
+namespace netfd::nl {
+
+namespace {
+void SetSeq(Bytes* req, uint32_t seq) { std::memcpy(req->data() + offsetof(nlmsghdr, nlmsg_seq), &seq, 4); }
+}  // namespace
+
+void ThrowNetlinkError(const Message& m, const std::string& op) {
+  SysError e;
+  e.err = m.error;
+  e.syscall = "rtnetlink";
+  e.extack = m.extack;
+  e.extackOffset = m.extackOffset;
+  e.message = op + ": " + std::strerror(m.error);
+  if (!m.extack.empty()) e.message += " (kernel: " + m.extack + ")";
+  throw e;
+}
+
+Socket::Socket(const std::string& netns) {
+  {
+    NetnsGuard guard(netns);
+    int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) ThrowErrno("socket", "open rtnetlink socket");
+    fd_.reset(fd);
+  }
+  int one = 1;
+  // Both are best effort: older kernels lack them and still work.
+  ::setsockopt(fd_.get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  ::setsockopt(fd_.get(), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  sockaddr_nl local{};
+  local.nl_family = AF_NETLINK;
+  if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) < 0) ThrowErrno("bind", "bind rtnetlink socket");
+}
+
+void Socket::Send(const Bytes& req) {
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  ssize_t n;
+  do {
+    n = ::sendto(fd_.get(), req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) ThrowErrno("sendto", "send rtnetlink request");
+}
+
+std::vector<Message> Socket::Receive() {
+  ssize_t size;
+  do {
+    size = ::recv(fd_.get(), nullptr, 0, MSG_PEEK | MSG_TRUNC);
+  } while (size < 0 && errno == EINTR);
+  if (size < 0) ThrowErrno("recv", "receive rtnetlink reply");
+  Bytes buf(size_t(size) + 1);
+  ssize_t n;
+  do {
+    n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) ThrowErrno("recv", "receive rtnetlink reply");
+  return Decode(buf.data(), size_t(n));
+}
+
+std::vector<Message> Socket::Transact(Bytes req, const std::string& op) {
+  uint32_t seq = NextSeq();
+  SetSeq(&req, seq);
+  Send(req);
+  const bool wantsAck = reinterpret_cast<const nlmsghdr*>(req.data())->nlmsg_flags & NLM_F_ACK;
+  std::vector<Message> data;
+  for (;;) {
+    for (auto& m : Receive()) {
+      if (m.seq != seq) continue;  // stale reply of an earlier request
+      if (m.isError) {
+        if (m.error != 0) ThrowNetlinkError(m, op);
+        return data;
+      }
+      if (m.isDone) {
+        if (m.error != 0) ThrowNetlinkError(m, op);
+        return data;
+      }
+      bool multi = m.flags & NLM_F_MULTI;
+      data.push_back(std::move(m));
+      // A plain GET without ACK ends with its single reply.
+      if (!multi && !wantsAck) return data;
+    }
+  }
+}
+
+std::vector<Message> Socket::TransactMany(std::vector<Bytes> reqs, size_t window) {
+  std::vector<Message> results(reqs.size());
+  std::map<uint32_t, size_t> pending;
+  size_t next = 0;
+  while (next < reqs.size() || !pending.empty()) {
+    while (next < reqs.size() && pending.size() < window) {
+      uint32_t seq = NextSeq();
+      SetSeq(&reqs[next], seq);
+      Send(reqs[next]);
+      pending[seq] = next++;
+    }
+    for (auto& m : Receive()) {
+      auto it = pending.find(m.seq);
+      if (it == pending.end() || !m.isError) continue;
+      results[it->second] = std::move(m);
+      pending.erase(it);
+    }
+  }
+  return results;
+}
+
+Link Socket::GetLink(int32_t index, const std::string& name) {
+  std::string what = index ? "link index " + std::to_string(index) : "link " + name;
+  auto msgs = Transact(EncodeGetLink(index, name, 0), "get " + what);
+  for (auto& m : msgs)
+    if (m.link) return std::move(*m.link);
+  ThrowCode("ENODEV", ENODEV, "rtnetlink", "get " + what + ": no link in the reply");
+}
+
+std::vector<Link> Socket::DumpLinks() {
+  std::vector<Link> out;
+  for (auto& m : Transact(EncodeDumpLinks(0), "list links"))
+    if (m.link) out.push_back(std::move(*m.link));
+  return out;
+}
+
+}  // namespace netfd::nl

@@ -1,0 +1,37 @@
+// Tap devices through the tun driver.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common.h"
+
+namespace netfd {
+
+// ip tuntap add mode tap [name NAME] [multi_queue] [vnet_hdr] [user U] [group G]
+// (persist only when asked). Opens `queues` fds, each one a queue.
+struct TapCreate {
+  std::string netns;
+  std::string device = "/dev/net/tun";
+  std::string name;  // exact, or a template with %d; empty: the kernel's tap%d
+  bool vnetHdr = true;
+  uint32_t queues = 1;
+  bool persist = false;
+  int64_t owner = -1;
+  int64_t group = -1;
+};
+struct TapResult {
+  std::string name;
+  int ifindex = 0;
+  uint32_t features = 0;
+  std::vector<Fd> fds;
+};
+TapResult CreateTap(const TapCreate& req);
+
+// TUNGETFEATURES: the IFF_* flags the tun driver supports.
+uint32_t TunFeatures(const std::string& netns, const std::string& device);
+
+// Size of the virtio-net header netfd asks for (struct virtio_net_hdr_mrg_rxbuf).
+constexpr int kVnetHdrSize = 12;
+
+}  // namespace netfd
