@@ -1,0 +1,234 @@
+// The netfd command line. Every verb takes --netns NAME|PATH; errors print
+// one line and exit non-zero (2 for usage errors).
+import { parseArgs, ParseArgsConfig } from 'node:util';
+import { NetfdError } from '../errors';
+import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../link';
+import { createMacvtap } from '../macvtap';
+import { Tap } from '../tap';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Values = Record<string, string | boolean | undefined>;
+
+const globalOptions: Options = {
+  netns: { type: 'string' },
+  'vhost-device': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+};
+
+export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] <verb> ...
+
+  tap create [--name N | --template T] [--queues N] [--no-vnet-hdr]
+             [--owner UID] [--group GID]
+      create a persistent tap (ip tuntap add mode tap [multi_queue] [vnet_hdr])
+  macvtap create --link DEV --mode vepa|bridge|private|passthrough
+                 [--name N | --template T] [--mac MAC]
+      create a macvtap (ip link add link DEV name N type macvtap mode MODE)
+  link show [NAME] [--json]        ip -d link show [dev NAME]
+  link set NAME [--up|--down] [--mac MAC] [--master BR | --nomaster]
+                                    ip link set dev NAME ...
+  link delete NAME                  ip link delete dev NAME
+
+Global options:
+  --netns NAME|PATH     act in a network namespace (/run/netns/NAME or a path
+                        such as /proc/PID/ns/net) without moving netfd
+  --vhost-device PATH   the vhost-net device (env NETFD_VHOST_DEVICE;
+                        default /dev/vhost-net)
+  --json                machine-readable output
+`;
+
+class UsageError extends Error {}
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const defaultIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+function parse(args: string[], extra: Options): { values: Values; positionals: string[] } {
+  try {
+    const r = parseArgs({ args, options: { ...globalOptions, ...extra }, allowPositionals: true, strict: true });
+    return { values: r.values as Values, positionals: r.positionals };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function str(values: Values, key: string): string | undefined {
+  const x = values[key];
+  return typeof x === 'string' ? x : undefined;
+}
+
+function flagsText(l: LinkInfo): string {
+  const f: string[] = [];
+  if (l.flags & 0x2) f.push('BROADCAST');
+  if (l.flags & 0x8) f.push('LOOPBACK');
+  if (l.flags & 0x1000) f.push('MULTICAST');
+  if (l.up) f.push('UP');
+  if (l.lowerUp) f.push('LOWER_UP');
+  return `<${f.join(',')}>`;
+}
+
+/** One link in the style of `ip -d link show`. */
+export function formatLink(l: LinkInfo, names: Map<number, string>): string {
+  const parent = l.parent !== null && l.parent !== l.index ? `@${names.get(l.parent) ?? `if${l.parent}`}` : '';
+  const parts = [`${l.index}: ${l.name}${parent}: ${flagsText(l)} mtu ${l.mtu}`];
+  if (l.master !== null) parts.push(`master ${names.get(l.master) ?? `if${l.master}`}`);
+  parts.push(`state ${l.up ? 'UP' : 'DOWN'}`);
+  let line = parts.join(' ');
+  if (l.mac) line += `\n    link/ether ${l.mac}`;
+  if (l.kind) {
+    line += `\n    ${l.kind}`;
+    if (l.mode) line += ` mode ${l.mode}`;
+    if (l.tun) {
+      line += ` type ${l.tun.type ?? '?'} pi ${l.tun.pi ? 'on' : 'off'} vnet_hdr ${l.tun.vnetHdr ? 'on' : 'off'}`;
+      if (l.tun.multiQueue) line += ` multi_queue numqueues ${l.tun.numQueues ?? '?'}`;
+      if (l.tun.persist) line += ' persist on';
+    }
+  }
+  return line;
+}
+
+async function tapCreate(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    name: { type: 'string' },
+    template: { type: 'string' },
+    queues: { type: 'string' },
+    'no-vnet-hdr': { type: 'boolean' },
+    owner: { type: 'string' },
+    group: { type: 'string' },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const name = str(values, 'name');
+  const template = str(values, 'template');
+  const tap = await Tap.create({
+    netns: str(values, 'netns'),
+    name,
+    template: name === undefined ? (template ?? 'vnet%d') : template,
+    queues: values.queues === undefined ? 1 : (str(values, 'queues') as unknown as number),
+    vnetHdr: !values['no-vnet-hdr'],
+    persist: true, // the process exits: the tap must outlive its fds
+    owner: str(values, 'owner') as unknown as number | undefined,
+    group: str(values, 'group') as unknown as number | undefined,
+  });
+  const queues = tap.fds.length;
+  tap.close();
+  io.out(values.json ? `${JSON.stringify({ name: tap.name, ifindex: tap.ifindex, queues, persist: true })}\n` : `${tap.name}\n`);
+  return 0;
+}
+
+async function macvtapCreate(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    link: { type: 'string' },
+    mode: { type: 'string' },
+    name: { type: 'string' },
+    template: { type: 'string' },
+    mac: { type: 'string' },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const link = str(values, 'link');
+  const mode = str(values, 'mode');
+  if (!link) throw new UsageError('macvtap create needs --link DEV');
+  if (!mode) throw new UsageError('macvtap create needs --mode vepa|bridge|private|passthrough');
+  const info = await createMacvtap({
+    netns: str(values, 'netns'),
+    link,
+    mode,
+    name: str(values, 'name'),
+    template: str(values, 'template'),
+    mac: str(values, 'mac'),
+  });
+  io.out(values.json ? `${JSON.stringify(info)}\n` : `${info.name}\n`);
+  return 0;
+}
+
+async function linkShow(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {});
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
+  const netns = str(values, 'netns');
+  const all = await listLinks({ netns });
+  const links = positionals.length ? [await getLink(positionals[0], { netns })] : all;
+  if (values.json) {
+    io.out(`${JSON.stringify(positionals.length ? links[0] : links, null, 2)}\n`);
+  } else {
+    const names = new Map(all.map((l) => [l.index, l.name]));
+    io.out(links.map((l) => formatLink(l, names)).join('\n') + '\n');
+  }
+  return 0;
+}
+
+async function linkSet(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    up: { type: 'boolean' },
+    down: { type: 'boolean' },
+    mac: { type: 'string' },
+    master: { type: 'string' },
+    nomaster: { type: 'boolean' },
+  });
+  if (positionals.length !== 1) throw new UsageError('link set needs exactly one link NAME');
+  if (values.up && values.down) throw new UsageError('give --up or --down, not both');
+  if (values.master !== undefined && values.nomaster) throw new UsageError('give --master or --nomaster, not both');
+  await setLink(positionals[0], {
+    netns: str(values, 'netns'),
+    up: values.up ? true : values.down ? false : undefined,
+    mac: str(values, 'mac'),
+    master: values.nomaster ? null : str(values, 'master'),
+  });
+  return 0;
+}
+
+async function linkDelete(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {});
+  if (positionals.length !== 1) throw new UsageError('link delete needs exactly one link NAME');
+  await deleteLink(positionals[0], { netns: str(values, 'netns') });
+  return 0;
+}
+
+const verbs: Record<string, (args: string[], io: Io) => Promise<number>> = {
+  'tap create': tapCreate,
+  'macvtap create': macvtapCreate,
+  'link show': linkShow,
+  'link list': linkShow,
+  'link set': linkSet,
+  'link delete': linkDelete,
+  'link del': linkDelete,
+};
+
+/** Runs the CLI; returns the exit status. Global options may stand anywhere. */
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  // The verb is the first two words that are not options or option values.
+  const words: number[] = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    const a = argv[i];
+    if (a === '--netns' || a === '--vhost-device') i++;
+    else if (!a.startsWith('-')) words.push(i);
+  }
+  const verb = words.map((i) => argv[i]).join(' ');
+  const rest = argv.filter((_, i) => !words.includes(i));
+  if (!verbs[verb]) {
+    if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
+      io.out(usage);
+      return argv.length === 0 ? 2 : 0;
+    }
+    io.err(`netfd: unknown command '${verb || argv.join(' ')}'\n${usage}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(usage);
+    return 0;
+  }
+  try {
+    const vhost = rest.indexOf('--vhost-device');
+    if (vhost >= 0 && rest[vhost + 1]) process.env.NETFD_VHOST_DEVICE = rest[vhost + 1];
+    return await verbs[verb](rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`netfd ${verb}: ${err.message}\n`);
+      return 2;
+    }
+    const e = err as NetfdError;
+    io.err(`netfd ${verb}: ${e.code ? `${e.code}: ` : ''}${e.message}\n`);
+    return 1;
+  }
+}

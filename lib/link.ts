@@ -1,0 +1,142 @@
+// Links over rtnetlink. Each function names its iproute2 equivalent.
+import { call } from './errors';
+import { native, NativeLink } from './native';
+import * as v from './validate';
+
+export interface Target {
+  /** Network namespace: a name under /run/netns or a path like /proc/PID/ns/net. */
+  netns?: string;
+}
+
+export interface TunDetails {
+  type: 'tun' | 'tap' | null;
+  pi: boolean | null;
+  vnetHdr: boolean | null;
+  persist: boolean | null;
+  multiQueue: boolean | null;
+  numQueues: number | null;
+  owner: number | null;
+  group: number | null;
+}
+
+/** A link as netfd reports it (`ip -d -j link show`). */
+export interface LinkInfo {
+  index: number;
+  name: string;
+  kind: string | null;
+  /** macvlan/macvtap mode name, null for other kinds. */
+  mode: v.MacvlanMode | 'source' | null;
+  parent: number | null;
+  master: number | null;
+  mac: string | null;
+  mtu: number;
+  flags: number;
+  up: boolean;
+  lowerUp: boolean;
+  group: number | null;
+  numTxQueues: number | null;
+  numRxQueues: number | null;
+  linkNetnsId: number | null;
+  tun: TunDetails | null;
+}
+
+const bool = (x: number | null): boolean | null => (x === null ? null : x !== 0);
+
+export function modeName(n: number | null): LinkInfo['mode'] {
+  if (n === null) return null;
+  const modes = native().constants.macvlanModes;
+  for (const [name, value] of Object.entries(modes)) if (value === n) return name as LinkInfo['mode'];
+  return null;
+}
+
+export function toLinkInfo(l: NativeLink): LinkInfo {
+  return {
+    index: l.index,
+    name: l.name,
+    kind: l.kind,
+    mode: l.kind === 'macvtap' || l.kind === 'macvlan' ? modeName(l.macvlanMode) : null,
+    parent: l.parent,
+    master: l.master,
+    mac: l.mac,
+    mtu: l.mtu,
+    flags: l.flags,
+    up: l.up,
+    lowerUp: l.lowerUp,
+    group: l.group,
+    numTxQueues: l.numTxQueues,
+    numRxQueues: l.numRxQueues,
+    linkNetnsId: l.linkNetnsId,
+    tun: l.tun
+      ? {
+          type: l.tun.type === native().constants.tunFeatures.IFF_TAP ? 'tap' : l.tun.type === native().constants.tunFeatures.IFF_TUN ? 'tun' : null,
+          pi: bool(l.tun.pi),
+          vnetHdr: bool(l.tun.vnetHdr),
+          persist: bool(l.tun.persist),
+          multiQueue: bool(l.tun.multiQueue),
+          numQueues: l.tun.numQueues,
+          owner: l.tun.owner,
+          group: l.tun.group,
+        }
+      : null,
+  };
+}
+
+export function netnsOf(t: Target): string | undefined {
+  return t.netns === undefined ? undefined : v.netns(t.netns);
+}
+
+/** `ip -d link show dev LINK` */
+export async function getLink(link: string | number, t: Target = {}): Promise<LinkInfo> {
+  const ref = v.linkRef(link);
+  return toLinkInfo(await call(native().linkGet({ netns: netnsOf(t), link: ref })));
+}
+
+/** `ip -d link show` */
+export async function listLinks(t: Target = {}): Promise<LinkInfo[]> {
+  return (await call(native().linkList({ netns: netnsOf(t) }))).map(toLinkInfo);
+}
+
+/** `ip link delete dev LINK` */
+export async function deleteLink(link: string | number, t: Target = {}): Promise<void> {
+  const ref = v.linkRef(link);
+  await call(native().linkDelete({ netns: netnsOf(t), link: ref }));
+}
+
+/**
+ * Deletes several links so the kernel unregisters them together (about as
+ * fast as one): `ip link set dev X group G` for each, then
+ * `ip link delete group G` with a group no other link uses. Links that are
+ * already gone count as deleted.
+ */
+export async function deleteLinks(indexes: number[], t: Target = {}): Promise<{ deleted: number; grouped: boolean }> {
+  indexes.forEach((i, n) => v.linkRef(i, `indexes[${n}]`));
+  return call(native().linkDeleteMany({ netns: netnsOf(t), indexes }));
+}
+
+export interface LinkChanges extends Target {
+  /** `ip link set dev LINK up|down` */
+  up?: boolean;
+  /** `ip link set dev LINK address MAC` */
+  mac?: string;
+  /** `ip link set dev LINK master BR`; null: `nomaster` */
+  master?: string | number | null;
+}
+
+/** `ip link set dev LINK [up|down] [address MAC] [master BR|nomaster]` */
+export async function setLink(link: string | number, c: LinkChanges): Promise<void> {
+  const ref = v.linkRef(link);
+  const req: Parameters<ReturnType<typeof native>['linkSet']>[0] = { netns: netnsOf(c), link: ref };
+  if (c.up !== undefined) req.up = c.up;
+  if (c.mac !== undefined) req.mac = v.mac(c.mac);
+  if (c.master !== undefined) req.master = c.master === null ? null : v.linkRef(c.master, 'master');
+  await call(native().linkSet(req));
+}
+
+/** `ip link set dev LINK up` */
+export const linkUp = (link: string | number, t: Target = {}) => setLink(link, { ...t, up: true });
+/** `ip link set dev LINK down` */
+export const linkDown = (link: string | number, t: Target = {}) => setLink(link, { ...t, up: false });
+/** `ip link set dev LINK master BRIDGE` */
+export const attachToBridge = (link: string | number, bridge: string | number, t: Target = {}) => setLink(link, { ...t, master: bridge });
+/** `ip link set dev LINK nomaster` */
+export const detachFromBridge = (link: string | number, t: Target = {}) => setLink(link, { ...t, master: null });

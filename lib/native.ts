@@ -1,0 +1,139 @@
+// The typed loader for the C++ addon: the whole binding is described here,
+// once. Nothing else in lib/ touches the raw module.
+import path from 'node:path';
+
+/** A link as the kernel describes it (RTM_NEWLINK). Absent values are null. */
+export interface NativeLink {
+  index: number;
+  name: string;
+  flags: number;
+  up: boolean;
+  lowerUp: boolean;
+  type: number;
+  mtu: number;
+  parent: number | null;
+  master: number | null;
+  group: number | null;
+  linkNetnsId: number | null;
+  operstate: number | null;
+  numTxQueues: number | null;
+  numRxQueues: number | null;
+  mac: string | null;
+  kind: string | null;
+  macvlanMode: number | null;
+  tun: NativeTunInfo | null;
+}
+
+export interface NativeTunInfo {
+  type: number | null;
+  pi: number | null;
+  vnetHdr: number | null;
+  persist: number | null;
+  multiQueue: number | null;
+  numQueues: number | null;
+  numDisabledQueues: number | null;
+  owner: number | null;
+  group: number | null;
+}
+
+/** A link named by ifindex or by name. */
+export type NativeLinkRef = number | string;
+
+export interface NativeDecoded {
+  type: number;
+  flags: number;
+  seq: number;
+  pid: number;
+  kind: 'error' | 'ack' | 'done' | 'link' | 'other';
+  error?: number;
+  code?: string | null;
+  extack?: string;
+  extackOffset?: number;
+  link?: NativeLink;
+}
+
+export interface NativeEncodeArgs {
+  seq?: number;
+  link?: NativeLinkRef;
+  kind?: 'macvtap' | 'macvlan';
+  parent?: number;
+  mode?: number;
+  name?: string;
+  mac?: string;
+  up?: boolean;
+  master?: number;
+  group?: number;
+}
+
+export type NativeEncodeOp = 'newlink-macvlan' | 'getlink' | 'dumplinks' | 'dellink' | 'delgroup' | 'setlink';
+
+export interface NativeBinding {
+  linkCreate(o: { netns?: string; kind: 'macvtap' | 'macvlan'; parent: NativeLinkRef; mode: number; name?: string; mac?: string }): Promise<NativeLink>;
+  linkDelete(o: { netns?: string; link: NativeLinkRef }): Promise<void>;
+  linkDeleteMany(o: { netns?: string; indexes: number[] }): Promise<{ deleted: number; grouped: boolean }>;
+  linkSet(o: { netns?: string; link: NativeLinkRef; up?: boolean; mac?: string; master?: NativeLinkRef | null }): Promise<void>;
+  linkGet(o: { netns?: string; link: NativeLinkRef }): Promise<NativeLink>;
+  linkList(o: { netns?: string }): Promise<NativeLink[]>;
+  tunFeatures(o: { netns?: string; device?: string }): Promise<number>;
+  tapCreate(o: {
+    netns?: string;
+    device?: string;
+    name?: string;
+    vnetHdr?: boolean;
+    queues?: number;
+    persist?: boolean;
+    owner?: number;
+    group?: number;
+  }): Promise<{ name: string; ifindex: number; features: number; fds: number[] }>;
+  macvtapOpen(o: { netns?: string; link: NativeLinkRef; queues?: number; vnetHdr?: boolean; devDir?: string }): Promise<{
+    name: string;
+    ifindex: number;
+    major: number;
+    minor: number;
+    node: string | null;
+    privateNode: boolean;
+    fds: number[];
+  }>;
+  vhostOpen(o: { path: string; count?: number }): Promise<{ fds: number[]; features: bigint | null }>;
+  fdSend(sock: number, data: Buffer, fds?: number[], timeoutMs?: number): Promise<number>;
+  fdRecv(sock: number, maxBytes: number, maxFds: number, timeoutMs?: number): Promise<{ data: Buffer; fds: number[] }>;
+  peerCred(sock: number): { pid: number; uid: number; gid: number };
+  socketPair(type?: 'seqpacket' | 'stream'): [number, number];
+  close(fd: number): void;
+  nlEncode(op: NativeEncodeOp, args?: NativeEncodeArgs): Buffer;
+  nlDecode(data: Buffer): NativeDecoded[];
+  nlRequest(o: { netns?: string; request: Buffer }): Promise<Buffer[]>;
+  constants: {
+    macvlanModes: { private: number; vepa: number; bridge: number; passthru: number; source: number };
+    tunFeatures: { IFF_TUN: number; IFF_TAP: number; IFF_NO_PI: number; IFF_VNET_HDR: number; IFF_MULTI_QUEUE: number; IFF_NAPI: number };
+    vnetHdrSize: number;
+    ifNameSize: number;
+  };
+}
+
+const root = path.resolve(__dirname, '..');
+
+/** Where the addon is looked for: NETFD_NATIVE, then node-gyp's and cmake-js's outputs. */
+export function nativeCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+  const list = [path.join(root, 'build', 'Release', 'netfd.node'), path.join(root, 'build-cmake', 'Release', 'netfd.node')];
+  return env.NETFD_NATIVE ? [path.resolve(env.NETFD_NATIVE)] : list;
+}
+
+let cached: NativeBinding | undefined;
+
+/** Loads the addon once. Throws an error that says how to build it. */
+export function native(): NativeBinding {
+  if (cached) return cached;
+  const tried: string[] = [];
+  for (const file of nativeCandidates()) {
+    try {
+      cached = require(file) as NativeBinding;
+      return cached;
+    } catch (err) {
+      tried.push(`${file}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  const e = new Error(`netfd: the native addon is not built (run \`npm install\` or \`npm run build:cmake\`); tried ${tried.join('; ')}`);
+  (e as NodeJS.ErrnoException).code = 'NATIVE_MISSING';
+  throw e;
+}

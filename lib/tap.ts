@@ -1,0 +1,84 @@
+// Taps through /dev/net/tun.
+import { call, NetfdError } from './errors';
+import { FdSet } from './fds';
+import { deleteLink, netnsOf, Target } from './link';
+import { native } from './native';
+import * as v from './validate';
+
+export interface TapOptions extends Target {
+  /** Exact name, e.g. 'vnet7'. */
+  name?: string;
+  /** Name template with one %d, e.g. 'vnet%d' (the default when no name is given). */
+  template?: string;
+  /** IFF_VNET_HDR + TUNSETVNETHDRSZ(12); default true. */
+  vnetHdr?: boolean;
+  /** N queues give N fds (IFF_MULTI_QUEUE when N > 1); default 1. */
+  queues?: number;
+  /** Keep the device after the fds are closed (TUNSETPERSIST). */
+  persist?: boolean;
+  owner?: number;
+  group?: number;
+  /** The tun device; default /dev/net/tun. */
+  device?: string;
+}
+
+/**
+ * A tap and its queue fds. `close()` closes the fds; a non-persistent tap
+ * disappears with its last fd, a persistent one needs `destroy()`.
+ * Equivalent to `ip tuntap add mode tap name NAME [multi_queue] [vnet_hdr]`.
+ */
+export class Tap {
+  readonly name: string;
+  readonly ifindex: number;
+  readonly netns: string | undefined;
+  readonly persist: boolean;
+  readonly #fds: FdSet;
+
+  private constructor(name: string, ifindex: number, fds: number[], netns: string | undefined, persist: boolean) {
+    this.name = name;
+    this.ifindex = ifindex;
+    this.#fds = new FdSet(fds);
+    this.netns = netns;
+    this.persist = persist;
+  }
+
+  static async create(o: TapOptions = {}): Promise<Tap> {
+    if (o.name !== undefined && o.template !== undefined) throw new NetfdError('give either name or template, not both', { code: 'INVALID_ARGUMENT', field: 'name', value: o.name });
+    const name = o.name !== undefined ? v.ifname(o.name, 'name') : v.ifname(o.template ?? 'vnet%d', 'template', { template: true });
+    const queues = v.queues(o.queues ?? 1);
+    const netns = netnsOf(o);
+    const req: Parameters<ReturnType<typeof native>['tapCreate']>[0] = { netns, name, queues, vnetHdr: o.vnetHdr ?? true, persist: o.persist ?? false };
+    if (o.owner !== undefined) req.owner = v.id(o.owner, 'owner');
+    if (o.group !== undefined) req.group = v.id(o.group, 'group');
+    if (o.device !== undefined) req.device = v.devicePath(o.device, 'device');
+    const r = await call(native().tapCreate(req));
+    return new Tap(r.name, r.ifindex, r.fds, netns, req.persist ?? false);
+  }
+
+  /** The queue fds, owned by this Tap until release() or close(). */
+  get fds(): readonly number[] {
+    return this.#fds.fds;
+  }
+
+  /** Hands the fds over (e.g. to qemu); this Tap no longer closes them. */
+  releaseFds(): number[] {
+    return this.#fds.release();
+  }
+
+  close(): void {
+    this.#fds.close();
+  }
+
+  /** Closes the fds and deletes the device (needed when persistent). */
+  async destroy(): Promise<void> {
+    this.close();
+    if (this.persist) await deleteLink(this.ifindex, { netns: this.netns });
+  }
+}
+
+/** TUNGETFEATURES of the tun driver, as flag names. */
+export async function tunFeatures(t: Target & { device?: string } = {}): Promise<{ flags: number; multiQueue: boolean; vnetHdr: boolean }> {
+  const c = native().constants.tunFeatures;
+  const flags = await call(native().tunFeatures({ netns: netnsOf(t), device: t.device === undefined ? undefined : v.devicePath(t.device, 'device') }));
+  return { flags, multiQueue: (flags & c.IFF_MULTI_QUEUE) !== 0, vnetHdr: (flags & c.IFF_VNET_HDR) !== 0 };
+}
