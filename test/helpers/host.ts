@@ -48,37 +48,51 @@ const rootLinks = () => ipLinks().map((l) => `${l.ifindex}:${l.ifname}`).sort().
 
 let counter = 0;
 
-export interface Scratch {
-  /** The namespace name (under /run/netns). */
-  ns: string;
+// Namespaces still alive: removed on exit and on the SIGTERM/SIGINT a test
+// runner sends on timeout, when `finally` blocks never run.
+const alive = new Set<string>();
+function removeAlive(): void {
+  for (const ns of alive) spawnSync('ip', ['netns', 'del', ns]);
+  alive.clear();
+}
+process.on('exit', removeAlive);
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(sig, () => {
+    removeAlive();
+    process.exit(128 + (sig === 'SIGTERM' ? 15 : 2));
+  });
 }
 
 /**
- * A fresh network namespace with a veth pair v0 <-> v1 (both up), removed at
- * teardown, also when the test fails; then the test's fds, the root
- * namespace's links and this namespace must be back to what they were.
+ * Runs `body` with a fresh network namespace holding a veth pair v0 <-> v1
+ * (both up; a bridge br0 too when asked). The namespace is removed afterwards,
+ * also when the body fails; then the process's fds, the root namespace's
+ * links and the namespace list must be back to what they were.
  */
-export function scratchNetns(t: Test, opts: { bridge?: boolean } = {}): Scratch {
+export async function withNetns<T>(t: Test, body: (ns: string) => Promise<T>, opts: { bridge?: boolean } = {}): Promise<T> {
   const ns = `netfd-t${process.pid}-${++counter}`;
   const fdsBefore = openFds();
   const linksBefore = rootLinks();
-  ip(['netns', 'add', ns]);
-  t.teardown(() => {
+  let result: T;
+  try {
+    alive.add(ns);
+    ip(['netns', 'add', ns]);
+    ip(['-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
+    for (const dev of ['v0', 'v1', 'lo']) ip(['-n', ns, 'link', 'set', dev, 'up']);
+    if (opts.bridge) {
+      ip(['-n', ns, 'link', 'add', 'br0', 'type', 'bridge']);
+      ip(['-n', ns, 'link', 'set', 'br0', 'up']);
+    }
+    result = await body(ns);
+  } finally {
     ip(['netns', 'del', ns], { allowFail: true });
-    const leakedFds = openFds().filter((fd) => !fdsBefore.includes(fd));
-    t.same(leakedFds.map((fd) => `${fd} -> ${safeReadlink(`/proc/self/fd/${fd}`)}`), [], 'no fd leaked');
-    t.equal(rootLinks(), linksBefore, 'root namespace links unchanged');
-    t.notOk(fs.existsSync(`/run/netns/${ns}`), 'namespace removed');
-  });
-  ip(['-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
-  ip(['-n', ns, 'link', 'set', 'v0', 'up']);
-  ip(['-n', ns, 'link', 'set', 'v1', 'up']);
-  ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-  if (opts.bridge) {
-    ip(['-n', ns, 'link', 'add', 'br0', 'type', 'bridge']);
-    ip(['-n', ns, 'link', 'set', 'br0', 'up']);
+    alive.delete(ns);
   }
-  return { ns };
+  const leaked = openFds().filter((fd) => !fdsBefore.includes(fd));
+  t.same(leaked.map((fd) => `${fd} -> ${safeReadlink(`/proc/self/fd/${fd}`)}`), [], `${ns}: no fd leaked`);
+  t.equal(rootLinks(), linksBefore, `${ns}: root namespace links unchanged`);
+  t.notOk(fs.existsSync(`/run/netns/${ns}`), `${ns}: namespace removed`);
+  return result;
 }
 
 function safeReadlink(p: string): string {

@@ -1,0 +1,117 @@
+// macvtap on real devices, each test in a fresh namespace with veth peers.
+import fs from 'node:fs';
+import t from 'tap';
+import { createMacvtap, Macvtap, MacvtapFds } from '../../lib/macvtap';
+import { deleteLink, deleteLinks, getLink, listLinks, setLink, attachToBridge, detachFromBridge } from '../../lib/link';
+import { ip, ipLink, needsRoot, run, withNetns } from '../helpers/host';
+
+t.test('macvtap in all four modes matches ip -d -j link show', { skip: needsRoot }, async (t) => {
+  await withNetns(t, async (ns) => {
+    const v0mac = ipLink(ns, 'v0').address;
+    for (const [mode, kernelMode] of [['vepa', 'vepa'], ['bridge', 'bridge'], ['private', 'private'], ['passthrough', 'passthru']]) {
+      const mac = mode === 'passthrough' ? undefined : '52:54:00:00:00:' + String(kernelMode.length).padStart(2, '0');
+      const l = await createMacvtap({ netns: ns, link: 'v0', mode, name: `mvt-${kernelMode}`, mac });
+      const seen = ipLink(ns, l.name);
+      t.equal(seen.linkinfo?.info_kind, 'macvtap', `${mode}: kind`);
+      t.equal(seen.linkinfo?.info_data?.mode, kernelMode, `${mode}: mode`);
+      t.equal(seen.link, 'v0', `${mode}: parent`);
+      t.equal(seen.address, mac ?? v0mac, `${mode}: MAC${mac ? '' : " (passthru takes the parent's)"}`);
+      t.equal(l.mode, kernelMode, 'reported mode');
+      t.equal(l.kind, 'macvtap');
+      await deleteLink(l.name, { netns: ns });
+    }
+  });
+});
+
+t.test('name templates, errors with errno, extack and the host unchanged', { skip: needsRoot }, async (t) => {
+  await withNetns(t, async (ns) => {
+    const a = await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge' });
+    const b = await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', template: 'mvt%d' });
+    t.equal(a.name, 'macvtap0', 'default template macvtap%d');
+    t.equal(b.name, 'mvt0');
+    await t.rejects(createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'mvt0' }), { code: 'EEXIST', errno: -17, syscall: 'rtnetlink', message: /mvt0.*File exists/ });
+    await t.rejects(createMacvtap({ netns: ns, link: 'nosuch', mode: 'bridge' }), { code: 'ENODEV', message: /nosuch/ });
+    await t.rejects(setLink('br0', { netns: ns, master: 'br0' }), { code: 'ELOOP', extack: 'Can not enslave a bridge to a bridge', message: /kernel: Can not enslave/ });
+    const names = () => ip(['-n', ns, '-o', 'link', 'show']).split('\n').length;
+    const before = names();
+    await t.rejects(createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'bad name' }), { code: 'INVALID_ARGUMENT' });
+    t.equal(names(), before, 'bad input leaves the namespace as it was');
+    await deleteLinks([a.index, b.index], { netns: ns });
+  }, { bridge: true });
+});
+
+t.test('link up/down, MAC, bridge attach and detach', { skip: needsRoot }, async (t) => {
+  await withNetns(t, async (ns) => {
+    const l = await createMacvtap({ netns: ns, link: 'v0', mode: 'vepa', name: 'mvt0' });
+    await setLink('mvt0', { netns: ns, up: true });
+    t.ok(ipLink(ns, 'mvt0').flags.includes('UP'), 'up');
+    t.ok((await getLink('mvt0', { netns: ns })).up);
+    await setLink(l.index, { netns: ns, up: false, mac: '52:54:00:aa:bb:cc' });
+    t.notOk(ipLink(ns, 'mvt0').flags.includes('UP'), 'down');
+    t.equal(ipLink(ns, 'mvt0').address, '52:54:00:aa:bb:cc', 'MAC set');
+    await attachToBridge('v1', 'br0', { netns: ns });
+    t.equal(ipLink(ns, 'v1').master, 'br0', 'attached');
+    t.equal((await getLink('v1', { netns: ns })).master, (await getLink('br0', { netns: ns })).index);
+    await detachFromBridge('v1', { netns: ns });
+    t.equal(ipLink(ns, 'v1').master, undefined, 'detached');
+    const all = await listLinks({ netns: ns });
+    t.same(all.map((x) => x.name).sort(), ['br0', 'lo', 'mvt0', 'v0', 'v1']);
+  }, { bridge: true });
+});
+
+t.test('many links are deleted together; gone ones count as deleted', { skip: needsRoot }, async (t) => {
+  await withNetns(t, async (ns) => {
+    const made = [];
+    for (let i = 0; i < 20; i++) made.push(await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: `m${i}` }));
+    await deleteLink('m3', { netns: ns });
+    const r = await deleteLinks(made.map((l) => l.index), { netns: ns });
+    t.same(r, { deleted: 20, grouped: true });
+    t.same((await listLinks({ netns: ns })).map((l) => l.name).sort(), ['lo', 'v0', 'v1']);
+    // A link the kernel will not delete (loopback): the error names it and the
+    // other link is still deleted... one by one after the group attempt.
+    const m = await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'keep' });
+    await t.rejects(deleteLinks([m.index, 1], { netns: ns }), { code: 'EOPNOTSUPP', message: /link index 1/ });
+    t.equal(ipLink(ns, 'lo').group, 'default', 'loopback back in its old group');
+    t.same(await deleteLinks([], { netns: ns }), { deleted: 0, grouped: false });
+  });
+});
+
+// Two namespaces, each with a macvtap of the same ifindex: /dev/tap<ifindex>
+// belongs to the first. Opening the second must reach the second device.
+t.test('the macvtap char device is the right one when ifindexes collide', { skip: needsRoot }, async (t) => {
+  await withNetns(t, (a) =>
+    withNetns(t, async (b) => {
+      ip(['-n', a, 'link', 'add', 'link', 'v0', 'name', 'mvt0', 'index', '77', 'type', 'macvtap', 'mode', 'bridge']);
+      ip(['-n', b, 'link', 'add', 'link', 'v0', 'name', 'mvt0', 'index', '77', 'type', 'macvtap', 'mode', 'bridge']);
+      const devOf = (ns: string) => run('ip', ['netns', 'exec', ns, 'cat', '/sys/class/net/mvt0/macvtap/tap77/dev']).trim();
+      const [da, db] = [devOf(a), devOf(b)];
+      t.not(da, db, 'two different char devices');
+      const rdev = (fd: number) => {
+        const st = fs.fstatSync(fd);
+        return `${Math.floor(st.rdev / 256) & 0xfff}:${(st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)}`;
+      };
+      const fa = await MacvtapFds.open('mvt0', { netns: a });
+      const fb = await MacvtapFds.open(77, { netns: b, queues: 2 });
+      t.equal(rdev(fa.fds[0]), da, 'namespace a: its own device');
+      t.equal(fb.fds.length, 2, 'two queues');
+      for (const fd of fb.fds) t.equal(rdev(fd), db, "namespace b: its own device, not /dev/tap77's");
+      t.equal(fb.node, null, 'b used a private node');
+      t.ok(fb.fds.every((fd) => fs.readlinkSync(`/proc/self/fd/${fd}`) !== '/dev/tap77'), 'not the shared node');
+      t.notOk(fs.existsSync('/sys/tap77'), 'the private node lived only in a private mount');
+      fa.close();
+      fb.close();
+      await t.rejects(MacvtapFds.open('v0', { netns: a }), { code: 'EINVAL', message: /v0 is a veth, not a macvtap/ });
+    }),
+  );
+});
+
+t.test('Macvtap.create opens queues and destroy removes the link', { skip: needsRoot }, async (t) => {
+  await withNetns(t, async (ns) => {
+    const m = await Macvtap.create({ netns: ns, link: 'v0', mode: 'bridge', queues: 4, mac: '52:54:00:01:02:03' });
+    t.equal(m.fds.length, 4);
+    t.equal(ipLink(ns, m.name).address, '52:54:00:01:02:03');
+    await m.destroy();
+    t.throws(() => ipLink(ns, m.name), 'link removed');
+    t.equal(m.fds.length, 0, 'fds closed');
+  });
+});

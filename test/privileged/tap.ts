@@ -1,0 +1,118 @@
+// Taps on real devices: queues, vnet header, fds passed to a child process.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { Tap, tunFeatures } from '../../lib/tap';
+import { recvFds, sendFds, socketPair, closeFd } from '../../lib/fdpass';
+import { VhostFds } from '../../lib/vhost';
+import { ip, ipLink, needsRoot, withNetns } from '../helpers/host';
+
+t.test('tap with 1 and 4 queues: fds, vnet_hdr and multi_queue as ip shows them', { skip: needsRoot }, async (t) => {
+  await withNetns(t, async (ns) => {
+    t.ok((await tunFeatures({ netns: ns })).multiQueue, 'TUNGETFEATURES reports multiqueue');
+    const one = await Tap.create({ netns: ns, name: 'tap1q' });
+    t.equal(one.fds.length, 1);
+    let d = ipLink(ns, 'tap1q').linkinfo!.info_data!;
+    t.match(d, { type: 'tap', pi: false, vnet_hdr: true, multi_queue: false });
+    const four = await Tap.create({ netns: ns, template: 'vnet%d', queues: 4 });
+    t.equal(four.name, 'vnet0');
+    t.equal(four.fds.length, 4, '4 queues, 4 fds');
+    d = ipLink(ns, four.name).linkinfo!.info_data!;
+    t.match(d, { type: 'tap', pi: false, vnet_hdr: true, multi_queue: true, numqueues: 4 });
+    t.match(ip(['-n', ns, '-d', 'link', 'show', 'dev', 'vnet0']), /tun type tap pi off vnet_hdr on multi_queue numqueues 4/);
+    const plain = await Tap.create({ netns: ns, name: 'novnet', vnetHdr: false });
+    t.match(ipLink(ns, 'novnet').linkinfo!.info_data!, { vnet_hdr: false });
+    for (const tap of [one, four, plain]) tap.close();
+    t.throws(() => ipLink(ns, 'vnet0'), 'a non-persistent tap goes with its fds');
+  });
+});
+
+t.test('persistent tap with owner and group survives close; destroy removes it', { skip: needsRoot }, async (t) => {
+  await withNetns(t, async (ns) => {
+    const tap = await Tap.create({ netns: ns, name: 'ptap', persist: true, owner: 1234, group: 5678 });
+    tap.close();
+    t.match(ipLink(ns, 'ptap').linkinfo!.info_data!, { persist: true, user: 1234, group: 5678 });
+    await t.rejects(Tap.create({ netns: ns, name: 'ptap', queues: 2 }), { code: 'EINVAL' }, 'an existing single-queue tap refuses multiqueue');
+    await tap.destroy();
+    t.throws(() => ipLink(ns, 'ptap'));
+  });
+});
+
+t.test('tap fds passed to a child process, which writes a frame seen on the host side', { skip: needsRoot }, async (t) => {
+  await withNetns(t, async (ns) => {
+    const tap = await Tap.create({ netns: ns, name: 'tapx', queues: 2 });
+    ip(['-n', ns, 'link', 'set', 'tapx', 'up']);
+    // Host side: a packet socket on the tap inside the namespace.
+    const py = [
+      'import socket',
+      's = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))',
+      's.bind(("tapx", 0))',
+      's.settimeout(10)',
+      'print("ready", flush=True)',
+      'while True:',
+      '    data = s.recv(65536)',
+      '    if data[12:14] == bytes([0x88, 0xb5]):',
+      '        print(data.hex(), flush=True)',
+      '        break',
+    ].join('\n');
+    const sniffer = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', py], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.teardown(() => void sniffer.kill());
+    const lines: string[] = [];
+    let partial = '';
+    const waiters: (() => void)[] = [];
+    sniffer.stdout.on('data', (c) => {
+      const parts = (partial + c).split('\n');
+      partial = parts.pop()!;
+      lines.push(...parts);
+      waiters.splice(0).forEach((w) => w());
+    });
+    const exited = new Promise<never>((_, reject) => sniffer.on('exit', (code) => reject(new Error(`sniffer exited with ${code}`))));
+    const line = (n: number) => Promise.race([exited, new Promise<string>((resolve) => {
+      const check = () => (lines.length > n ? resolve(lines[n]) : waiters.push(check));
+      check();
+    })]);
+    exited.catch(() => undefined);
+    t.equal(await line(0), 'ready', 'sniffer ready');
+
+    const [mine, theirs] = socketPair();
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'write-frame.js')], { stdio: ['ignore', 'inherit', 'inherit', theirs] });
+    closeFd(theirs);
+    // ethertype 0x88b5 (local experimental), broadcast destination
+    const frame = 'ffffffffffff' + '020000000001' + '88b5' + Buffer.from('netfd fd passing').toString('hex');
+    await sendFds(mine, JSON.stringify({ vnetHdr: 12, frame }), tap.fds);
+    const reply = await recvFds(mine, 1024, 0, 10000);
+    t.same(JSON.parse(reply.data.toString()), { received: 2 }, 'the child got both queue fds');
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    t.equal(code, 0, 'child exited cleanly');
+    t.equal(await line(1), frame, 'the frame the child wrote arrived on the tap');
+    closeFd(mine);
+    tap.close();
+    await new Promise((resolve) => (sniffer.exitCode !== null ? resolve(null) : sniffer.on('close', resolve)));
+  });
+});
+
+t.test('vhost-net: real absence here, a stand-in device, and distinct error codes', { skip: needsRoot }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-vhost-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  if (!fs.existsSync('/dev/vhost-net')) await t.rejects(VhostFds.open(), { code: 'ENOENT', errno: -2 }, 'this kernel has no vhost-net: ENOENT');
+  // Stand-in: a node with /dev/null's numbers, named like the real device.
+  const standIn = path.join(dir, 'vhost-net');
+  spawnSync('mknod', ['-m', '0600', standIn, 'c', '1', '3']);
+  const v = await VhostFds.open({ device: standIn, count: 2 });
+  t.equal(v.fds.length, 2, 'the stand-in opens read-write');
+  v.close();
+  // A node whose major has no driver: no such device.
+  const majors = new Set(fs.readFileSync('/proc/devices', 'utf8').split('\n').map((l) => parseInt(l, 10)));
+  const free = [60, 61, 62, 63, 120, 121].find((m) => !majors.has(m))!;
+  const dead = path.join(dir, 'dead');
+  spawnSync('mknod', [dead, 'c', String(free), '0']);
+  await t.rejects(VhostFds.open({ device: dead }), { code: 'ENXIO', message: /no driver/ });
+  // Permission denied: an unprivileged child opening a 0600 node.
+  const r = spawnSync(process.execPath, ['-e', `
+    require(${JSON.stringify(path.join(__dirname, '..', '..', 'build', 'Release', 'netfd.node'))})
+      .vhostOpen({ path: ${JSON.stringify(standIn)} }).then(() => console.log('opened'), (e) => console.log(e.code))`], { uid: 65534, gid: 65534, encoding: 'utf8' });
+  fs.chmodSync(dir, 0o755);
+  t.equal(r.stdout.trim(), 'EACCES', 'permission denied keeps its code');
+});
