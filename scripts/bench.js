@@ -264,17 +264,18 @@ async function main() {
     throw new Error(`cannot load ../dist/index.js (run \`npx tsc -p .\` and build the addon first): ${err.message}`);
   }
 
+  const results = { count, kernel: os.release() };
   const scratch = makeScratch();
   const onSignal = (sig) => {
     log(`${sig}: cleaning up`);
     scratch.remove();
+    console.log(JSON.stringify({ ...results, error: `interrupted by ${sig}` }));
     process.exit(sig === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   process.once('exit', scratch.remove);
 
-  const results = { count, kernel: os.release() };
   try {
     const { ns, tmp } = scratch.setup();
     const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;

@@ -1,0 +1,24 @@
+// netfd inside a privileged CI container: no udev, /dev a small tmpfs that
+// never gains nodes, no /run/netns, /sys read-only.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import t from 'tap';
+import { nativeCandidates } from '../../lib/native';
+import { ip, needsRoot, openFds } from '../helpers/host';
+
+t.test('macvtap char device and taps work in a container-like mount namespace', { skip: needsRoot }, async (t) => {
+  const helpers = path.join(__dirname, '..', 'helpers');
+  const nativePath = nativeCandidates().find((p) => require('node:fs').existsSync(p))!;
+  const namespacesBefore = ip(['netns', 'list']);
+  const fdsBefore = openFds();
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', path.join(helpers, 'container.sh'), process.execPath, path.join(helpers, 'container-run.js'), nativePath], { encoding: 'utf8', timeout: 60000 });
+  t.equal(r.status, 0, `container script succeeded: ${r.stderr}`);
+  const [json, dev, run] = r.stdout.trim().split('\n');
+  const out = JSON.parse(json);
+  t.match(out, { macvtap: 'macvtap0', macvtapFds: 2, privateNode: true, sameDevice: true, tap: 'vnet0', tapFds: 2, vhost: 'ENOENT' });
+  t.same(out.links, ['lo', 'macvtap0', 'v0', 'v1', 'vnet0']);
+  t.equal(dev, 'DEV: . ./net ./net/tun ./null ./zero ', '/dev gained no nodes');
+  t.equal(run.trim(), 'RUN:', 'nothing written to /run');
+  t.equal(ip(['netns', 'list']), namespacesBefore, 'no named namespace created');
+  t.same(openFds(), fdsBefore, 'no fd leaked');
+});
