@@ -20,4 +20,5 @@ nsenter --net=/proc/$holder/ns/net ip link add v0 type veth peer name v1
 nsenter --net=/proc/$holder/ns/net ip link set v0 up
 NETFD_NATIVE=$native "$node_bin" "$script" "/proc/$holder/ns/net"
 echo "DEV: $(cd /dev && find . | sort | tr '\n' ' ')"
-echo "RUN: $(ls -A /run | tr '\n' ' ')"
+# /run/mount is util-linux's utab, written by the mount calls above.
+echo "RUN: $(ls -A /run | grep -vx mount | tr '\n' ' ')"
