@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test: sets up (scripts/setup.sh), runs the whole node-tap suite
+# with the node-gyp build, then the binding and codec tests again with the
+# cmake-js build. Ends with one line: `N passed, N failed, N skipped`.
+# As root the privileged tests run (in private namespaces); otherwise they
+# are reported as skipped, never as passed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+NETFD_CMAKE=1 bash scripts/setup.sh || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+
+[ "$(id -u)" = 0 ] || echo "netfd test: not root: privileged tests will be skipped"
+
+passed=0 failed=0 skipped=0 status=0
+run_suite() {
+  local label=$1; shift
+  local log
+  log=$(mktemp)
+  echo "== $label"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  # tap's closing summary: "# { total: N, pass: N, fail: N, skip: N, todo: N }"
+  local summary
+  summary=$(grep -E '^# \{ total: ' "$log" | tail -n 1)
+  rm -f "$log"
+  if [ -z "$summary" ]; then
+    echo "netfd test: $label printed no summary"
+    failed=$((failed + 1)); status=1; return
+  fi
+  local p f s
+  p=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary"); f=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
+  s=$(sed -nE 's/.*skip: ([0-9]+).*/\1/p' <<<"$summary")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+  if [ "$rc" != 0 ]; then
+    status=1
+    [ "${f:-0}" = 0 ] && failed=$((failed + 1))
+  fi
+}
+
+run_suite "all tests (node-gyp build)" npx --no-install tap --reporter=tap
+run_suite "binding and codec tests (cmake-js build)" env NETFD_NATIVE=build-cmake/Release/netfd.node npx --no-install tap --reporter=tap test/native test/unit/codec.ts
+
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status
