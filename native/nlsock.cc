@@ -53,17 +53,16 @@ void Socket::Send(const Bytes& req) {
 }
 
 std::vector<Message> Socket::Receive() {
-  ssize_t size;
-  do {
-    size = ::recv(fd_.get(), nullptr, 0, MSG_PEEK | MSG_TRUNC);
-  } while (size < 0 && errno == EINTR);
-  if (size < 0) ThrowErrno("recv", "receive rtnetlink reply");
-  Bytes buf(size_t(size) + 1);
+  // The kernel sizes a reply skb at most 32 KiB (dumps) and far less for
+  // anything else, so one read into 64 KiB is enough; MSG_TRUNC makes recv
+  // report the real length, so a longer one is caught rather than cut.
+  thread_local Bytes buf(64 * 1024);
   ssize_t n;
   do {
-    n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
+    n = ::recv(fd_.get(), buf.data(), buf.size(), MSG_TRUNC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) ThrowErrno("recv", "receive rtnetlink reply");
+  if (size_t(n) > buf.size()) ThrowCode("EMSGSIZE", EMSGSIZE, "recv", "rtnetlink reply of " + std::to_string(n) + " bytes exceeds the 64 KiB buffer");
   return Decode(buf.data(), size_t(n));
 }
 
