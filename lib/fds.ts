@@ -39,13 +39,26 @@ export class FdSet {
   }
 }
 
-/** Closes fds the caller owns, ignoring errors (cleanup paths). */
-export function closeQuietly(fds: readonly number[]): void {
-  for (const fd of fds) {
-    try {
-      native().close(fd);
-    } catch {
-      /* already closed */
-    }
+/** Base of every object that owns fds (Tap, MacvtapFds, Macvtap, VhostFds). */
+export abstract class OwnsFds {
+  readonly #fds: FdSet;
+
+  protected constructor(fds: number[]) {
+    this.#fds = new FdSet(fds);
+  }
+
+  /** The fds still owned (empty after close() or releaseFds()). */
+  get fds(): readonly number[] {
+    return this.#fds.fds;
+  }
+
+  /** Hands the fds over (e.g. to qemu); this object no longer closes them. */
+  releaseFds(): number[] {
+    return this.#fds.release();
+  }
+
+  /** Closes every fd still owned. Safe to call twice. */
+  close(): void {
+    this.#fds.close();
   }
 }

@@ -1,6 +1,6 @@
 // netfd's public API.
 export { NetfdError } from './errors';
-export { FdSet } from './fds';
+export { FdSet, OwnsFds } from './fds';
 export * from './link';
 export { Tap, TapOptions, tunFeatures } from './tap';
 export { createMacvtap, Macvtap, MacvtapFds, MacvtapCreateOptions, MacvtapOpenOptions } from './macvtap';

@@ -1,6 +1,6 @@
 // macvtap links and their character devices.
 import { call, NetfdError } from './errors';
-import { FdSet } from './fds';
+import { OwnsFds } from './fds';
 import { deleteLink, LinkInfo, netnsOf, Target, toLinkInfo } from './link';
 import { native } from './native';
 import * as v from './validate';
@@ -48,22 +48,21 @@ export interface MacvtapOpenOptions extends Target {
  * namespace; /dev/tap<ifindex> is used only when it is that device (ifindex
  * is unique only per namespace), otherwise a private node is made.
  */
-export class MacvtapFds {
+export class MacvtapFds extends OwnsFds {
   readonly name: string;
   readonly ifindex: number;
   readonly major: number;
   readonly minor: number;
   /** The node opened, or null when a private node was used. */
   readonly node: string | null;
-  readonly #fds: FdSet;
 
   private constructor(r: { name: string; ifindex: number; major: number; minor: number; node: string | null; fds: number[] }) {
+    super(r.fds);
     this.name = r.name;
     this.ifindex = r.ifindex;
     this.major = r.major;
     this.minor = r.minor;
     this.node = r.node;
-    this.#fds = new FdSet(r.fds);
   }
 
   static async open(link: string | number, o: MacvtapOpenOptions = {}): Promise<MacvtapFds> {
@@ -76,30 +75,17 @@ export class MacvtapFds {
     if (o.devDir !== undefined) req.devDir = v.devicePath(o.devDir, 'devDir');
     return new MacvtapFds(await call(native().macvtapOpen(req)));
   }
-
-  get fds(): readonly number[] {
-    return this.#fds.fds;
-  }
-
-  releaseFds(): number[] {
-    return this.#fds.release();
-  }
-
-  close(): void {
-    this.#fds.close();
-  }
 }
 
 /** A macvtap link with its fds: create + open, and delete on destroy(). */
-export class Macvtap {
+export class Macvtap extends OwnsFds {
   readonly link: LinkInfo;
   readonly netns: string | undefined;
-  readonly #fds: MacvtapFds;
 
   private constructor(link: LinkInfo, netns: string | undefined, fds: MacvtapFds) {
+    super(fds.releaseFds());
     this.link = link;
     this.netns = netns;
-    this.#fds = fds;
   }
 
   /** Creates the link and opens `queues` fds; on failure nothing is left. */
@@ -116,18 +102,6 @@ export class Macvtap {
 
   get name(): string {
     return this.link.name;
-  }
-
-  get fds(): readonly number[] {
-    return this.#fds.fds;
-  }
-
-  releaseFds(): number[] {
-    return this.#fds.releaseFds();
-  }
-
-  close(): void {
-    this.#fds.close();
   }
 
   /** Closes the fds and deletes the link. */

@@ -1,6 +1,6 @@
 // Taps through /dev/net/tun.
 import { call, NetfdError } from './errors';
-import { FdSet } from './fds';
+import { OwnsFds } from './fds';
 import { deleteLink, netnsOf, Target } from './link';
 import { native } from './native';
 import * as v from './validate';
@@ -27,17 +27,16 @@ export interface TapOptions extends Target {
  * disappears with its last fd, a persistent one needs `destroy()`.
  * Equivalent to `ip tuntap add mode tap name NAME [multi_queue] [vnet_hdr]`.
  */
-export class Tap {
+export class Tap extends OwnsFds {
   readonly name: string;
   readonly ifindex: number;
   readonly netns: string | undefined;
   readonly persist: boolean;
-  readonly #fds: FdSet;
 
   private constructor(name: string, ifindex: number, fds: number[], netns: string | undefined, persist: boolean) {
+    super(fds);
     this.name = name;
     this.ifindex = ifindex;
-    this.#fds = new FdSet(fds);
     this.netns = netns;
     this.persist = persist;
   }
@@ -53,20 +52,6 @@ export class Tap {
     if (o.device !== undefined) req.device = v.devicePath(o.device, 'device');
     const r = await call(native().tapCreate(req));
     return new Tap(r.name, r.ifindex, r.fds, netns, req.persist ?? false);
-  }
-
-  /** The queue fds, owned by this Tap until release() or close(). */
-  get fds(): readonly number[] {
-    return this.#fds.fds;
-  }
-
-  /** Hands the fds over (e.g. to qemu); this Tap no longer closes them. */
-  releaseFds(): number[] {
-    return this.#fds.release();
-  }
-
-  close(): void {
-    this.#fds.close();
   }
 
   /** Closes the fds and deletes the device (needed when persistent). */

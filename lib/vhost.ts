@@ -1,7 +1,7 @@
 // The vhost-net device: opened in netfd, so the decision is made before qemu
 // starts (QEMU 7.2 aborts on vhost=on when the device is unusable).
 import { call, fromNative } from './errors';
-import { FdSet } from './fds';
+import { OwnsFds } from './fds';
 import { native } from './native';
 import * as v from './validate';
 
@@ -23,15 +23,14 @@ const hints: Record<string, (p: string) => string> = {
 };
 
 /** vhost fds; `features` is VHOST_GET_FEATURES when the device answered it. */
-export class VhostFds {
+export class VhostFds extends OwnsFds {
   readonly device: string;
   readonly features: bigint | null;
-  readonly #fds: FdSet;
 
   private constructor(device: string, fds: number[], features: bigint | null) {
+    super(fds);
     this.device = device;
     this.features = features;
-    this.#fds = new FdSet(fds);
   }
 
   /**
@@ -48,18 +47,6 @@ export class VhostFds {
       const code = (err as { code?: string }).code ?? '';
       throw fromNative(err, hints[code]?.(path));
     }
-  }
-
-  get fds(): readonly number[] {
-    return this.#fds.fds;
-  }
-
-  releaseFds(): number[] {
-    return this.#fds.release();
-  }
-
-  close(): void {
-    this.#fds.close();
   }
 }
 
