@@ -1,6 +1,6 @@
 // The vhost-net device: opened in netfd, so the decision is made before qemu
 // starts (QEMU 7.2 aborts on vhost=on when the device is unusable).
-import { call, fromNative } from './errors';
+import { fromNative } from './errors';
 import { OwnsFds } from './fds';
 import { native } from './native';
 import * as v from './validate';

@@ -22,7 +22,7 @@ t.test('interface names', async (t) => {
   t.throws(() => v.ifname('v%s', 'template', { template: true }), invalid('template'));
   t.equal(v.ifnameOrTemplate('macvtap%d'), 'macvtap%d');
   t.equal(v.ifnameOrTemplate('mvt0'), 'mvt0');
-  const e = t.throws(() => v.ifname('bad name', 'target')) as { message: string; value: unknown };
+  const e = t.throws(() => v.ifname('bad name', 'target')) as unknown as { message: string; value: unknown };
   t.match(e.message, /target "bad name"/, 'the message names field and value');
   t.equal(e.value, 'bad name');
 });
