@@ -1,0 +1,115 @@
+// A thin layer over @xmldom/xmldom: strict parsing, element paths for error
+// messages, and edits that keep the user's layout (unknown elements, comments
+// and whitespace survive a round trip).
+import { Document, DOMParser, Element, Node, XMLSerializer } from '@xmldom/xmldom';
+import { NetfdError } from '../errors';
+
+export type { Document, Element };
+
+/** Parses XML strictly: any warning or error of the parser is fatal. */
+export function parseXml(text: string, what: string): Document {
+  if (typeof text !== 'string') throw new NetfdError(`${what}: XML must be a string`, { code: 'INVALID_XML', field: what, value: text });
+  let problem: string | undefined;
+  const parser = new DOMParser({
+    onError: (level, message) => {
+      problem ??= `${level}: ${message}`;
+      throw new Error(message);
+    },
+  });
+  let doc: Document;
+  try {
+    doc = parser.parseFromString(text, 'text/xml');
+  } catch (err) {
+    const detail = (problem ?? (err as Error).message).split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+    throw new NetfdError(`${what} is not well-formed XML: ${detail}`, { code: 'INVALID_XML', field: what, value: text.slice(0, 80) });
+  }
+  if (!doc.documentElement) throw new NetfdError(`${what} has no root element`, { code: 'INVALID_XML', field: what, value: text.slice(0, 80) });
+  return doc;
+}
+
+export function serializeXml(doc: Document): string {
+  const s = new XMLSerializer().serializeToString(doc);
+  return s.endsWith('\n') ? s : `${s}\n`;
+}
+
+/** The element children of `el`, optionally only those named `name`. */
+export function children(el: Element, name?: string): Element[] {
+  const out: Element[] = [];
+  for (let n = el.firstChild; n; n = n.nextSibling) {
+    if (n.nodeType === Node.ELEMENT_NODE && (name === undefined || (n as Element).tagName === name)) out.push(n as Element);
+  }
+  return out;
+}
+
+/** The one child named `name`, or null; two of them is an error. */
+export function child(el: Element, name: string): Element | null {
+  const list = children(el, name);
+  if (list.length > 1) throw new NetfdError(`${path(list[1])}: <${name}> may appear only once in <${el.tagName}>`, { code: 'INVALID_ARGUMENT', field: path(list[1]), value: name });
+  return list[0] ?? null;
+}
+
+/** An XPath-like location such as /domain/devices/interface[2]/mac. */
+export function path(el: Element): string {
+  const parts: string[] = [];
+  for (let e: Element | null = el; e; e = e.parentNode && e.parentNode.nodeType === Node.ELEMENT_NODE ? (e.parentNode as Element) : null) {
+    const parent = e.parentNode && e.parentNode.nodeType === Node.ELEMENT_NODE ? (e.parentNode as Element) : null;
+    const same = parent ? children(parent, e.tagName) : [e];
+    parts.unshift(same.length > 1 ? `${e.tagName}[${same.indexOf(e) + 1}]` : e.tagName);
+  }
+  return `/${parts.join('/')}`;
+}
+
+export function attr(el: Element, name: string): string | undefined {
+  return el.hasAttribute(name) ? (el.getAttribute(name) ?? undefined) : undefined;
+}
+
+export function text(el: Element): string {
+  return (el.textContent ?? '').trim();
+}
+
+/** An error about an attribute (or, with attribute null, an element's text). */
+export function bad(el: Element, attribute: string | null, value: unknown, expected: string): NetfdError {
+  const field = attribute === null ? path(el) : `${path(el)}/@${attribute}`;
+  const shown = attribute === null ? `<${el.tagName}>${String(value)}</${el.tagName}>` : `<${el.tagName} ${attribute}='${String(value)}'>`;
+  return new NetfdError(`${field}: invalid ${shown}: ${expected}`, { code: 'INVALID_ARGUMENT', field, value });
+}
+
+/** The whitespace in front of `el` (its indentation), if any. */
+function indentOf(el: Element): string | null {
+  const prev = el.previousSibling;
+  if (prev && prev.nodeType === Node.TEXT_NODE && /^\s+$/.test(prev.nodeValue ?? '')) return prev.nodeValue;
+  return null;
+}
+
+/**
+ * Adds a new child element named `name` before `before` (or at the end),
+ * indented like its siblings, and returns it.
+ */
+export function addChild(parent: Element, name: string, before: Element | null = null): Element {
+  const doc = parent.ownerDocument as Document;
+  const el = doc.createElement(name);
+  const siblings = children(parent);
+  const like = before ?? siblings[siblings.length - 1] ?? null;
+  const indent = like ? indentOf(like) : null;
+  if (before) {
+    parent.insertBefore(el, before);
+    if (indent !== null) parent.insertBefore(doc.createTextNode(indent), before);
+  } else if (like && indent !== null) {
+    // after the last element child, before the closing whitespace
+    const after = like.nextSibling;
+    parent.insertBefore(doc.createTextNode(indent), after);
+    parent.insertBefore(el, after);
+  } else {
+    parent.appendChild(el);
+  }
+  return el;
+}
+
+/** Removes an element and the indentation in front of it. */
+export function removeChild(el: Element): void {
+  const parent = el.parentNode;
+  if (!parent) return;
+  const prev = el.previousSibling;
+  if (prev && prev.nodeType === Node.TEXT_NODE && /^\s+$/.test(prev.nodeValue ?? '')) parent.removeChild(prev);
+  parent.removeChild(el);
+}

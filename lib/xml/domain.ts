@@ -1,0 +1,405 @@
+// libvirt <domain> documents: the subset netfd acts on, read into plain
+// objects; everything else stays in the document untouched. The config
+// (inactive) XML is kept as the exact text the user wrote; the live (status)
+// XML is the same document plus what netfd decided.
+import { NetfdError } from '../errors';
+import * as v from '../validate';
+import { addChild, attr, bad, child, children, Document, Element, parseXml, path, removeChild, serializeXml, text } from './dom';
+
+export type InterfaceType = 'ethernet' | 'bridge' | 'direct' | 'network';
+/** libvirt's spelling of the macvtap modes. */
+export type DirectMode = 'vepa' | 'bridge' | 'private' | 'passthrough';
+
+export interface DriverDef {
+  name?: 'qemu' | 'vhost';
+  queues?: number;
+  txmode?: 'iothread' | 'timer';
+  ioeventfd?: boolean;
+  eventIdx?: boolean;
+  rxQueueSize?: number;
+  txQueueSize?: number;
+}
+
+export interface InterfaceDef {
+  /** Position among the domain's <interface> elements, from 0. */
+  index: number;
+  /** Where it is in the document, for error messages. */
+  path: string;
+  type: InterfaceType;
+  mac?: string;
+  model?: string;
+  driver?: DriverDef;
+  target?: { dev?: string; managed: boolean };
+  source: { bridge?: string; dev?: string; mode?: DirectMode; network?: string; portgroup?: string };
+  backend: { tap?: string; vhost?: string };
+  alias?: string;
+}
+
+export interface SerialDef {
+  type: 'file' | 'pty' | 'stdio';
+  path?: string;
+}
+
+export interface DiskDef {
+  file: string;
+  bus: 'virtio' | 'ide';
+  device: 'disk' | 'cdrom';
+  format: string;
+  readonly: boolean;
+  target: string;
+}
+
+export interface DomainDef {
+  /** kvm or qemu (TCG), as libvirt's <domain type>. */
+  type: 'kvm' | 'qemu';
+  name: string;
+  uuid?: string;
+  memoryKiB: number;
+  vcpus: number;
+  os: { arch?: string; machine?: string; kernel?: string; initrd?: string; cmdline?: string };
+  emulator?: string;
+  serials: SerialDef[];
+  disks: DiskDef[];
+  interfaces: InterfaceDef[];
+  /** Elements under <devices> that netfd does not turn into qemu arguments. */
+  ignoredDevices: string[];
+}
+
+export const RESERVED_PREFIXES = ['vnet', 'macvtap'];
+const DIRECT_MODES: readonly DirectMode[] = ['vepa', 'bridge', 'private', 'passthrough'];
+const INTERFACE_TYPES: readonly InterfaceType[] = ['ethernet', 'bridge', 'direct', 'network'];
+const KNOWN_DEVICES = new Set(['interface', 'disk', 'serial', 'emulator', 'console']);
+
+function oneOf<T extends string>(el: Element, name: string, allowed: readonly T[], def?: T): T | undefined {
+  const x = attr(el, name);
+  if (x === undefined) return def;
+  if (!(allowed as readonly string[]).includes(x)) throw bad(el, name, x, `expected one of ${allowed.join(', ')}`);
+  return x as T;
+}
+
+function onOff(el: Element, name: string): boolean | undefined {
+  const x = oneOf(el, name, ['on', 'off']);
+  return x === undefined ? undefined : x === 'on';
+}
+
+function yesNo(el: Element, name: string, def: boolean): boolean {
+  const x = oneOf(el, name, ['yes', 'no']);
+  return x === undefined ? def : x === 'yes';
+}
+
+function intAttr(el: Element, name: string, check: (n: number) => string | null): number | undefined {
+  const x = attr(el, name);
+  if (x === undefined) return undefined;
+  const n = /^\d+$/.test(x) ? Number(x) : NaN;
+  const problem = Number.isSafeInteger(n) ? check(n) : 'expected a decimal integer';
+  if (problem) throw bad(el, name, x, problem);
+  return n;
+}
+
+function absPath(el: Element, name: string): string | undefined {
+  const x = attr(el, name);
+  if (x === undefined) return undefined;
+  if (!x.startsWith('/') || x.includes('\0')) throw bad(el, name, x, 'expected an absolute path');
+  return x;
+}
+
+/** Re-throws a validate.ts error as one that names the element and attribute. */
+function checked<T>(el: Element, name: string, value: string, fn: (x: string) => T): T {
+  try {
+    return fn(value);
+  } catch (err) {
+    const why = (err as Error).message.replace(/^invalid \S+ "[^"]*": /, '');
+    throw bad(el, name, value, why);
+  }
+}
+
+const queueSize = (n: number) => (n >= 256 && n <= 1024 && (n & (n - 1)) === 0 ? null : 'expected a power of two from 256 to 1024');
+
+function parseDriver(el: Element): DriverDef {
+  const d: DriverDef = {};
+  const name = oneOf(el, 'name', ['qemu', 'vhost'] as const);
+  if (name) d.name = name;
+  const queues = intAttr(el, 'queues', (n) => (n >= 1 && n <= 256 ? null : 'expected a queue count from 1 to 256'));
+  if (queues !== undefined) d.queues = queues;
+  const txmode = oneOf(el, 'txmode', ['iothread', 'timer'] as const);
+  if (txmode) d.txmode = txmode;
+  const ioeventfd = onOff(el, 'ioeventfd');
+  if (ioeventfd !== undefined) d.ioeventfd = ioeventfd;
+  const eventIdx = onOff(el, 'event_idx');
+  if (eventIdx !== undefined) d.eventIdx = eventIdx;
+  const rx = intAttr(el, 'rx_queue_size', queueSize);
+  if (rx !== undefined) d.rxQueueSize = rx;
+  const tx = intAttr(el, 'tx_queue_size', queueSize);
+  if (tx !== undefined) d.txQueueSize = tx;
+  return d;
+}
+
+export interface ParseOptions {
+  /**
+   * The document is live (status) XML netfd wrote: target names with the
+   * reserved prefixes are netfd's own and accepted.
+   */
+  live?: boolean;
+}
+
+function parseInterface(el: Element, index: number, o: ParseOptions): InterfaceDef {
+  const type = oneOf(el, 'type', INTERFACE_TYPES);
+  if (!type) throw bad(el, 'type', '', `an <interface> needs type= one of ${INTERFACE_TYPES.join(', ')}`);
+  const def: InterfaceDef = { index, path: path(el), type, source: {}, backend: {} };
+
+  const mac = child(el, 'mac');
+  if (mac) {
+    const address = attr(mac, 'address');
+    if (address === undefined) throw bad(mac, 'address', '', '<mac> needs an address');
+    def.mac = checked(mac, 'address', address, (x) => v.mac(x));
+  }
+
+  const model = child(el, 'model');
+  if (model) {
+    const t = attr(model, 'type');
+    if (t === undefined || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(t)) throw bad(model, 'type', t ?? '', 'expected a NIC model such as virtio, e1000, e1000e, rtl8139');
+    def.model = t;
+  }
+
+  const driver = child(el, 'driver');
+  if (driver) def.driver = parseDriver(driver);
+
+  const target = child(el, 'target');
+  if (target) {
+    const managed = yesNo(target, 'managed', true);
+    const dev = attr(target, 'dev');
+    def.target = { managed };
+    if (dev !== undefined) {
+      def.target.dev = checked(target, 'dev', dev, (x) => (managed ? v.ifnameOrTemplate(x, 'dev') : v.ifname(x, 'dev')));
+      const reserved = RESERVED_PREFIXES.find((p) => dev.startsWith(p));
+      if (reserved && managed && !o.live)
+        throw bad(target, 'dev', dev, `names starting with '${reserved}' are reserved for names netfd generates; choose another name, or use managed='no' for an existing device`);
+    }
+    if (!managed) {
+      if (type !== 'ethernet') throw bad(target, 'managed', 'no', "managed='no' is only for type='ethernet' (an existing tap or macvtap)");
+      if (dev === undefined) throw bad(target, 'dev', '', "managed='no' needs the name of the existing tap or macvtap in dev=");
+    }
+  }
+
+  const source = child(el, 'source');
+  if (type === 'bridge') {
+    const br = source ? attr(source, 'bridge') : undefined;
+    if (!source || br === undefined) throw bad(source ?? el, source ? 'bridge' : null, '', "type='bridge' needs <source bridge='BRIDGE'/>");
+    def.source.bridge = checked(source, 'bridge', br, (x) => v.ifname(x, 'bridge'));
+  } else if (type === 'direct') {
+    const dev = source ? attr(source, 'dev') : undefined;
+    if (!source || dev === undefined) throw bad(source ?? el, source ? 'dev' : null, '', "type='direct' needs <source dev='DEV' mode='vepa|bridge|private|passthrough'/>");
+    def.source.dev = checked(source, 'dev', dev, (x) => v.ifname(x, 'dev'));
+    def.source.mode = oneOf(source, 'mode', DIRECT_MODES, 'vepa');
+  } else if (type === 'network') {
+    const net = source ? attr(source, 'network') : undefined;
+    if (!source || !net) throw bad(source ?? el, source ? 'network' : null, '', "type='network' needs <source network='NAME'/>");
+    def.source.network = net;
+    const pg = attr(source, 'portgroup');
+    if (pg !== undefined) def.source.portgroup = pg;
+  }
+
+  const backend = child(el, 'backend');
+  if (backend) {
+    const tap = absPath(backend, 'tap');
+    if (tap !== undefined) def.backend.tap = tap;
+    const vhost = absPath(backend, 'vhost');
+    if (vhost !== undefined) def.backend.vhost = vhost;
+  }
+
+  const alias = child(el, 'alias');
+  if (alias) {
+    const name = attr(alias, 'name');
+    if (name === undefined || !/^[A-Za-z][A-Za-z0-9_.-]{0,126}$/.test(name)) throw bad(alias, 'name', name ?? '', 'expected an id: a letter, then letters, digits, - . _');
+    def.alias = name;
+  }
+  return def;
+}
+
+const UNITS: Record<string, number> = {
+  b: 1, bytes: 1,
+  KB: 1000, k: 1024, KiB: 1024,
+  MB: 1e6, M: 1024 ** 2, MiB: 1024 ** 2,
+  GB: 1e9, G: 1024 ** 3, GiB: 1024 ** 3,
+  TB: 1e12, T: 1024 ** 4, TiB: 1024 ** 4,
+};
+
+function parseMemory(el: Element): number {
+  const unit = attr(el, 'unit') ?? 'KiB';
+  const mult = UNITS[unit];
+  if (mult === undefined) throw bad(el, 'unit', unit, `expected one of ${Object.keys(UNITS).join(', ')}`);
+  const t = text(el);
+  if (!/^\d+$/.test(t) || Number(t) === 0) throw bad(el, null, t, 'expected a positive integer amount of memory');
+  const kib = Math.ceil((Number(t) * mult) / 1024);
+  if (!Number.isSafeInteger(kib)) throw bad(el, null, t, 'too large');
+  return kib;
+}
+
+function parseSerial(el: Element): SerialDef {
+  const type = oneOf(el, 'type', ['file', 'pty', 'stdio'] as const);
+  if (!type) throw bad(el, 'type', '', "netfd runs <serial type='file|pty|stdio'>");
+  if (type !== 'file') return { type };
+  const source = child(el, 'source');
+  const p = source ? absPath(source, 'path') : undefined;
+  if (!source || p === undefined) throw bad(source ?? el, source ? 'path' : null, '', "<serial type='file'> needs <source path='/ABSOLUTE/PATH'/>");
+  return { type, path: p };
+}
+
+function parseDisk(el: Element): DiskDef {
+  const type = attr(el, 'type') ?? 'file';
+  if (type !== 'file') throw bad(el, 'type', type, "netfd runs file disks only (type='file')");
+  const device = oneOf(el, 'device', ['disk', 'cdrom'] as const, 'disk') as DiskDef['device'];
+  const source = child(el, 'source');
+  const file = source ? absPath(source, 'file') : undefined;
+  if (!source || file === undefined) throw bad(source ?? el, source ? 'file' : null, '', "a disk needs <source file='/ABSOLUTE/PATH'/>");
+  const target = child(el, 'target');
+  const dev = target ? attr(target, 'dev') : undefined;
+  if (!target || !dev || !/^[a-z]+$/.test(dev)) throw bad(target ?? el, target ? 'dev' : null, dev ?? '', "a disk needs <target dev='vda|hda...' bus='virtio|ide'/>");
+  const bus = oneOf(target, 'bus', ['virtio', 'ide'] as const, dev.startsWith('vd') ? 'virtio' : 'ide') as DiskDef['bus'];
+  const driver = child(el, 'driver');
+  const format = (driver && attr(driver, 'type')) ?? 'raw';
+  if (!/^[a-z0-9]+$/.test(format)) throw bad(driver as Element, 'type', format, 'expected an image format such as raw or qcow2');
+  return { file, bus, device, format, readonly: child(el, 'readonly') !== null || device === 'cdrom', target: dev };
+}
+
+function parseDomain(doc: Document, o: ParseOptions): DomainDef {
+  const root = doc.documentElement as Element;
+  if (root.tagName !== 'domain') throw bad(root, null, root.tagName, 'expected a libvirt <domain> document');
+  const type = oneOf(root, 'type', ['kvm', 'qemu'] as const);
+  if (!type) throw bad(root, 'type', '', "netfd runs <domain type='kvm'> or <domain type='qemu'> (TCG)");
+
+  const nameEl = child(root, 'name');
+  const name = nameEl ? text(nameEl) : '';
+  if (!nameEl || !name || name.includes('/') || name === '.' || name === '..' || Buffer.byteLength(name) > 200 || /[\s\0]/.test(name))
+    throw bad(nameEl ?? root, nameEl ? null : 'name', name, 'a domain needs a <name>: 1-200 bytes, no whitespace or /');
+  const def: DomainDef = { type, name, memoryKiB: 0, vcpus: 1, os: {}, serials: [], disks: [], interfaces: [], ignoredDevices: [] };
+
+  const uuid = child(root, 'uuid');
+  if (uuid) {
+    const u = text(uuid);
+    if (!/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/.test(u)) throw bad(uuid, null, u, 'expected a UUID');
+    const h = u.replace(/-/g, '').toLowerCase();
+    def.uuid = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  const memory = child(root, 'memory');
+  if (!memory) throw bad(root, null, '', "a domain needs <memory unit='MiB'>N</memory>");
+  def.memoryKiB = parseMemory(memory);
+
+  const vcpu = child(root, 'vcpu');
+  if (vcpu) {
+    const t = text(vcpu);
+    if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 4096) throw bad(vcpu, null, t, 'expected a vCPU count from 1 to 4096');
+    def.vcpus = Number(t);
+  }
+
+  const os = child(root, 'os');
+  if (os) {
+    const t = child(os, 'type');
+    if (t) {
+      if (text(t) !== 'hvm') throw bad(t, null, text(t), "qemu guests are <type>hvm</type>");
+      const arch = attr(t, 'arch');
+      if (arch !== undefined) def.os.arch = checked(t, 'arch', arch, (x) => { if (!/^[a-z0-9_]+$/.test(x)) throw new Error('expected an architecture such as x86_64'); return x; });
+      const machine = attr(t, 'machine');
+      if (machine !== undefined) def.os.machine = checked(t, 'machine', machine, (x) => { if (!/^[A-Za-z0-9_.-]+$/.test(x)) throw new Error('expected a machine type such as pc or q35'); return x; });
+    }
+    for (const k of ['kernel', 'initrd'] as const) {
+      const e = child(os, k);
+      if (e) {
+        const p = text(e);
+        if (!p.startsWith('/')) throw bad(e, null, p, 'expected an absolute path');
+        def.os[k] = p;
+      }
+    }
+    const cmdline = child(os, 'cmdline');
+    if (cmdline) def.os.cmdline = text(cmdline);
+  }
+
+  const devices = child(root, 'devices');
+  if (devices) {
+    const emulator = child(devices, 'emulator');
+    if (emulator) {
+      const p = text(emulator);
+      if (!p) throw bad(emulator, null, p, 'expected the path of the qemu binary');
+      def.emulator = p;
+    }
+    children(devices, 'interface').forEach((el, i) => def.interfaces.push(parseInterface(el, i, o)));
+    for (const el of children(devices, 'serial')) def.serials.push(parseSerial(el));
+    for (const el of children(devices, 'disk')) def.disks.push(parseDisk(el));
+    for (const el of children(devices)) if (!KNOWN_DEVICES.has(el.tagName)) def.ignoredDevices.push(el.tagName);
+  }
+
+  const macs = new Map<string, InterfaceDef>();
+  for (const i of def.interfaces) {
+    if (!i.mac) continue;
+    const other = macs.get(i.mac);
+    if (other) throw new NetfdError(`${i.path}/mac/@address: MAC ${i.mac} is also used by ${other.path}; each interface needs its own MAC`, { code: 'INVALID_ARGUMENT', field: `${i.path}/mac/@address`, value: i.mac });
+    macs.set(i.mac, i);
+  }
+  return def;
+}
+
+/** What netfd decided for one interface, recorded in the live XML. */
+export interface LiveInterface {
+  /** 'vhost' | 'qemu' for virtio models; null: no driver recorded. */
+  driver: 'vhost' | 'qemu' | null;
+  /** The host device the interface runs on. */
+  targetDev: string;
+  /** The guest MAC (generated when the config had none). */
+  mac: string;
+}
+
+/** A parsed <domain>: the plain definition, the user's exact text, and the DOM. */
+export class DomainXml {
+  readonly def: DomainDef;
+  /** The config (inactive) XML: exactly the text that was parsed. */
+  readonly text: string;
+  readonly #doc: Document;
+
+  private constructor(text: string, doc: Document, def: DomainDef) {
+    this.text = text;
+    this.#doc = doc;
+    this.def = def;
+  }
+
+  /** Parses and validates; errors name the element, attribute and value. */
+  static parse(xml: string, o: ParseOptions = {}): DomainXml {
+    const doc = parseXml(xml, 'domain XML');
+    return new DomainXml(xml, doc, parseDomain(doc, o));
+  }
+
+  /** The document serialised again, with nothing changed. */
+  serialize(): string {
+    return serializeXml(this.#doc);
+  }
+
+  /**
+   * The live (status) XML: the same document plus, per interface, the MAC,
+   * the target dev and the driver choice. For non-virtio models the driver's
+   * name and queues are dropped, as libvirt does.
+   */
+  live(ifaces: readonly LiveInterface[]): string {
+    const doc = parseXml(this.serialize(), 'domain XML');
+    const devices = child(doc.documentElement as Element, 'devices');
+    const els = devices ? children(devices, 'interface') : [];
+    if (els.length !== ifaces.length) throw new Error(`live(): ${ifaces.length} results for ${els.length} interfaces`);
+    els.forEach((el, i) => {
+      const r = ifaces[i];
+      const firstEl = children(el)[0] ?? null;
+      const mac = child(el, 'mac') ?? addChild(el, 'mac', firstEl);
+      mac.setAttribute('address', r.mac);
+      const target = child(el, 'target') ?? addChild(el, 'target', child(el, 'model') ?? child(el, 'driver') ?? child(el, 'alias'));
+      target.setAttribute('dev', r.targetDev);
+      let driver = child(el, 'driver');
+      if (r.driver) {
+        driver ??= addChild(el, 'driver', child(el, 'alias'));
+        driver.setAttribute('name', r.driver);
+      } else if (driver) {
+        driver.removeAttribute('name');
+        driver.removeAttribute('queues');
+        if (driver.attributes.length === 0 && children(driver).length === 0 && !text(driver)) removeChild(driver);
+      }
+    });
+    return serializeXml(doc);
+  }
+}
