@@ -1,0 +1,3 @@
+// Pure decisions (no syscalls, no files): see ARCHITECTURE.md.
+export * from './interface';
+export * from './mac';

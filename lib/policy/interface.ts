@@ -1,0 +1,161 @@
+// The driver policy and the per-interface decisions, as pure functions:
+// a definition in, a plan out; a vhost probe result in, a decision out.
+// Every rule lives here once (see ARCHITECTURE.md, "The driver policy").
+import { NetfdError } from '../errors';
+import type { MacvlanMode } from '../validate';
+import type { DomainDef, InterfaceDef } from '../xml/domain';
+import { generateMac, tapHostMac } from './mac';
+
+/** libvirt's default NIC model for x86 guests when <model> is absent. */
+export const DEFAULT_MODEL = 'rtl8139';
+export const TAP_TEMPLATE = 'vnet%d';
+export const MACVTAP_TEMPLATE = 'macvtap%d';
+
+const VIRTIO_DEVICES: Record<string, string> = {
+  virtio: 'virtio-net-pci',
+  'virtio-transitional': 'virtio-net-pci-transitional',
+  'virtio-non-transitional': 'virtio-net-pci-non-transitional',
+};
+/** Models whose qemu device understands the virtio-net header on the tap. */
+const VNET_HDR_MODELS = new Set([...Object.keys(VIRTIO_DEVICES), 'e1000e', 'igb', 'vmxnet3']);
+const DIRECT_MODES: Record<string, MacvlanMode> = { vepa: 'vepa', bridge: 'bridge', private: 'private', passthrough: 'passthru' };
+
+export const isVirtio = (model: string): boolean => model in VIRTIO_DEVICES;
+export const usesVnetHdr = (model: string): boolean => VNET_HDR_MODELS.has(model);
+/** The qemu -device name for a libvirt model (other names pass through). */
+export const qemuDevice = (model: string): string => VIRTIO_DEVICES[model] ?? model;
+
+/** What the host side of an interface is. */
+export type LinkPlan =
+  | { kind: 'tap'; name: string; bridge?: string; hostMac: string; tunDevice?: string }
+  | { kind: 'macvtap'; name: string; parent: string; mode: MacvlanMode }
+  | { kind: 'existing'; name: string; tunDevice?: string };
+
+/** vhost wanted: 'require' (name='vhost'), 'auto' (omitted, virtio), 'off'. */
+export type VhostWish = 'require' | 'auto' | 'off';
+
+export interface InterfacePlan {
+  index: number;
+  path: string;
+  model: string;
+  device: string;
+  virtio: boolean;
+  vnetHdr: boolean;
+  /** Queues actually used: 1 for non-virtio models. */
+  queues: number;
+  /** mq=on,vectors=2N+2 when queues > 1. */
+  vectors: number | null;
+  vhost: VhostWish;
+  /** An explicit vhost device (<backend vhost=>), else the global default. */
+  vhostDevice?: string;
+  mac: string;
+  macGenerated: boolean;
+  link: LinkPlan;
+  netdevId: string;
+  deviceId: string;
+  /** virtio-only device properties, in qemu's spelling. */
+  deviceProps: [string, string][];
+}
+
+function refuse(field: string, value: unknown, message: string, code = 'INVALID_ARGUMENT'): NetfdError {
+  return new NetfdError(`${field}: ${message}`, { code, field, value });
+}
+
+/** The plan for one interface with its (given or generated) guest MAC. */
+export function planInterface(i: InterfaceDef, mac: string, macGenerated = false): InterfacePlan {
+  const model = i.model ?? DEFAULT_MODEL;
+  const virtio = isVirtio(model);
+  const d = i.driver ?? {};
+  if (i.type === 'network')
+    throw refuse(`${i.path}/source/@network`, i.source.network, `type='network' interfaces (network '${i.source.network}') are not supported yet; use type='bridge' or type='direct'`, 'NOT_SUPPORTED');
+  if (!virtio) {
+    if (d.name === 'vhost') throw refuse(`${i.path}/driver/@name`, 'vhost', `<driver name='vhost'> needs a virtio model, not '${model}': use <model type='virtio'/> or drop the driver name`);
+    const virtioOnly: [keyof typeof d, string][] = [['txmode', 'txmode'], ['ioeventfd', 'ioeventfd'], ['eventIdx', 'event_idx'], ['rxQueueSize', 'rx_queue_size'], ['txQueueSize', 'tx_queue_size']];
+    for (const [k, attrName] of virtioOnly)
+      if (d[k] !== undefined) throw refuse(`${i.path}/driver/@${attrName}`, d[k], `${attrName} is only for virtio models, not '${model}'`);
+  }
+  const queues = virtio ? (d.queues ?? 1) : 1;
+  const vhost: VhostWish = !virtio || d.name === 'qemu' ? 'off' : d.name === 'vhost' ? 'require' : 'auto';
+
+  let link: LinkPlan;
+  if (i.type === 'direct') {
+    link = { kind: 'macvtap', name: i.target?.dev ?? MACVTAP_TEMPLATE, parent: i.source.dev as string, mode: DIRECT_MODES[i.source.mode ?? 'vepa'] };
+  } else if (i.target && !i.target.managed) {
+    link = { kind: 'existing', name: i.target.dev as string };
+    if (i.backend.tap) link.tunDevice = i.backend.tap;
+  } else {
+    link = { kind: 'tap', name: i.target?.dev ?? TAP_TEMPLATE, hostMac: tapHostMac(mac) };
+    if (i.type === 'bridge') link.bridge = i.source.bridge;
+    if (i.backend.tap) link.tunDevice = i.backend.tap;
+  }
+
+  const deviceProps: [string, string][] = [];
+  if (d.rxQueueSize !== undefined) deviceProps.push(['rx_queue_size', String(d.rxQueueSize)]);
+  if (d.txQueueSize !== undefined) deviceProps.push(['tx_queue_size', String(d.txQueueSize)]);
+  if (d.txmode !== undefined) deviceProps.push(['tx', d.txmode === 'iothread' ? 'bh' : 'timer']);
+  if (d.ioeventfd !== undefined) deviceProps.push(['ioeventfd', d.ioeventfd ? 'on' : 'off']);
+  if (d.eventIdx !== undefined) deviceProps.push(['event_idx', d.eventIdx ? 'on' : 'off']);
+
+  const plan: InterfacePlan = {
+    index: i.index,
+    path: i.path,
+    model,
+    device: qemuDevice(model),
+    virtio,
+    vnetHdr: usesVnetHdr(model),
+    queues,
+    vectors: queues > 1 ? 2 * queues + 2 : null,
+    vhost,
+    mac,
+    macGenerated,
+    link,
+    netdevId: i.alias ? `host${i.alias}` : `hostnet${i.index}`,
+    deviceId: i.alias ?? `net${i.index}`,
+    deviceProps,
+  };
+  if (i.backend.vhost && vhost !== 'off') plan.vhostDevice = i.backend.vhost;
+  return plan;
+}
+
+/**
+ * Plans every interface of a domain. Interfaces without a MAC get a
+ * generated 52:54:00:xx:xx:xx one, distinct from the others; `random`
+ * supplies the bytes (crypto.randomBytes in netdev, fixed in tests).
+ */
+export function planDomain(def: DomainDef, random: (n: number) => Uint8Array): InterfacePlan[] {
+  const used = new Set(def.interfaces.map((i) => i.mac).filter((m): m is string => !!m));
+  return def.interfaces.map((i) => {
+    if (i.mac) return planInterface(i, i.mac);
+    let mac = generateMac(random(3));
+    for (let n = 0; used.has(mac); n++) {
+      if (n > 64) throw new Error('planDomain: the random source keeps repeating itself');
+      mac = generateMac(random(3));
+    }
+    used.add(mac);
+    return planInterface(i, mac, true);
+  });
+}
+
+/** The outcome of opening the vhost device read-write. */
+export type VhostProbe = { usable: true } | { usable: false; code: string; message: string };
+
+export interface DriverDecision {
+  /** vhost=on with vhost fds; otherwise vhost=off (always passed explicitly). */
+  vhost: boolean;
+  /** What the live XML records in <driver name>; null for non-virtio. */
+  record: 'vhost' | 'qemu' | null;
+}
+
+/** The driver table. `probe` is needed whenever plan.vhost is not 'off'. */
+export function decideDriver(plan: InterfacePlan, probe?: VhostProbe): DriverDecision {
+  if (plan.vhost === 'off') return { vhost: false, record: plan.virtio ? 'qemu' : null };
+  if (!probe) throw new Error(`decideDriver: ${plan.path} needs a vhost probe`);
+  if (probe.usable) return { vhost: true, record: 'vhost' };
+  if (plan.vhost === 'require')
+    throw new NetfdError(`${plan.path}/driver/@name: <driver name='vhost'> but vhost-net is not usable here (${probe.code}: ${probe.message}); refusing to start. Use <driver name='qemu'/> or omit the name to fall back to userspace virtio`, {
+      code: 'VHOST_UNAVAILABLE',
+      field: `${plan.path}/driver/@name`,
+      value: 'vhost',
+    });
+  return { vhost: false, record: 'qemu' };
+}
