@@ -81,6 +81,8 @@ export interface NativeBinding {
     name?: string;
     vnetHdr?: boolean;
     queues?: number;
+    multiQueue?: boolean;
+    exclusive?: boolean;
     persist?: boolean;
     owner?: number;
     group?: number;

@@ -1,5 +1,5 @@
 // Taps through /dev/net/tun.
-import { call, NetfdError } from './errors';
+import { call, fromNative, NetfdError } from './errors';
 import { OwnsFds } from './fds';
 import { deleteLink, netnsOf, Target } from './link';
 import { native } from './native';
@@ -14,6 +14,13 @@ export interface TapOptions extends Target {
   vnetHdr?: boolean;
   /** N queues give N fds (IFF_MULTI_QUEUE when N > 1); default 1. */
   queues?: number;
+  /** IFF_MULTI_QUEUE; default queues > 1. An existing device's flag must match. */
+  multiQueue?: boolean;
+  /**
+   * Only create, never attach to an existing device of that name
+   * (IFF_TUN_EXCL); an existing name gives EEXIST. Default false.
+   */
+  exclusive?: boolean;
   /** Keep the device after the fds are closed (TUNSETPERSIST). */
   persist?: boolean;
   owner?: number;
@@ -46,11 +53,21 @@ export class Tap extends OwnsFds {
     const name = o.name !== undefined ? v.ifname(o.name, 'name') : v.ifname(o.template ?? 'vnet%d', 'template', { template: true });
     const queues = v.queues(o.queues ?? 1);
     const netns = netnsOf(o);
-    const req: Parameters<ReturnType<typeof native>['tapCreate']>[0] = { netns, name, queues, vnetHdr: o.vnetHdr ?? true, persist: o.persist ?? false };
+    const multiQueue = o.multiQueue ?? queues > 1;
+    if (queues > 1 && !multiQueue) throw new NetfdError(`${queues} queues need multiQueue`, { code: 'INVALID_ARGUMENT', field: 'multiQueue', value: false });
+    const req: Parameters<ReturnType<typeof native>['tapCreate']>[0] = { netns, name, queues, multiQueue, exclusive: o.exclusive ?? false, vnetHdr: o.vnetHdr ?? true, persist: o.persist ?? false };
     if (o.owner !== undefined) req.owner = v.id(o.owner, 'owner');
     if (o.group !== undefined) req.group = v.id(o.group, 'group');
     if (o.device !== undefined) req.device = v.devicePath(o.device, 'device');
-    const r = await call(native().tapCreate(req));
+    let r;
+    try {
+      r = await native().tapCreate(req);
+    } catch (err) {
+      // IFF_TUN_EXCL reports an existing device as EBUSY.
+      if (req.exclusive && (err as { code?: string }).code === 'EBUSY' && !name.includes('%'))
+        throw new NetfdError(`a link named ${name} already exists`, { code: 'EEXIST', errno: -17, syscall: 'ioctl', cause: err });
+      throw fromNative(err);
+    }
     return new Tap(r.name, r.ifindex, r.fds, netns, req.persist ?? false);
   }
 

@@ -328,6 +328,9 @@ Napi::Value TapCreateJs(const Napi::CallbackInfo& info) {
   req.name = a.Name("name");
   req.vnetHdr = a.Bool("vnetHdr", true);
   req.queues = uint32_t(a.Int("queues", 1, 256, 1));
+  req.multiQueue = a.Bool("multiQueue", req.queues > 1);
+  if (req.queues > 1 && !req.multiQueue) throw Napi::TypeError::New(info.Env(), "tapCreate: multiQueue must be true when queues > 1");
+  req.exclusive = a.Bool("exclusive", false);
   req.persist = a.Bool("persist", false);
   req.owner = a.Int("owner", 0, UINT32_MAX - 1, -1);
   req.group = a.Int("group", 0, UINT32_MAX - 1, -1);

@@ -36,11 +36,11 @@ TapResult CreateTap(const TapCreate& req) {
   out.features = Features(first.get(), req.device);
   if (req.vnetHdr && !(out.features & IFF_VNET_HDR))
     ThrowCode("ENOTSUP", ENOTSUP, "ioctl", "the tun driver of this kernel does not support IFF_VNET_HDR");
-  if (req.queues > 1 && !(out.features & IFF_MULTI_QUEUE))
+  if (req.multiQueue && !(out.features & IFF_MULTI_QUEUE))
     ThrowCode("ENOTSUP", ENOTSUP, "ioctl", "the tun driver of this kernel does not support multiqueue taps (IFF_MULTI_QUEUE)");
 
   ifreq ifr{};
-  ifr.ifr_flags = short(IFF_TAP | IFF_NO_PI | (req.vnetHdr ? IFF_VNET_HDR : 0) | (req.queues > 1 ? IFF_MULTI_QUEUE : 0));
+  ifr.ifr_flags = short(IFF_TAP | IFF_NO_PI | (req.vnetHdr ? IFF_VNET_HDR : 0) | (req.multiQueue ? IFF_MULTI_QUEUE : 0) | (req.exclusive ? IFF_TUN_EXCL : 0));
   std::strncpy(ifr.ifr_name, req.name.c_str(), IFNAMSIZ - 1);
   const std::string what = "create tap " + (req.name.empty() ? std::string("tap%d") : req.name);
   Ioctl(first.get(), TUNSETIFF, &ifr, "TUNSETIFF", what);
@@ -58,7 +58,7 @@ TapResult CreateTap(const TapCreate& req) {
   for (uint32_t q = 1; q < req.queues; q++) {
     Fd fd = OpenCloexec(req.device, O_RDWR);
     ifreq qifr{};
-    qifr.ifr_flags = flags;
+    qifr.ifr_flags = short(flags & ~IFF_TUN_EXCL);
     std::strncpy(qifr.ifr_name, out.name.c_str(), IFNAMSIZ - 1);
     Ioctl(fd.get(), TUNSETIFF, &qifr, "TUNSETIFF", "attach queue " + std::to_string(q) + " of " + out.name);
     prepare(fd.get());

@@ -16,6 +16,10 @@ struct TapCreate {
   std::string name;  // exact, or a template with %d; empty: the kernel's tap%d
   bool vnetHdr = true;
   uint32_t queues = 1;
+  // IFF_MULTI_QUEUE; must match an existing device's flag. Default: queues > 1.
+  bool multiQueue = false;
+  // IFF_TUN_EXCL: fail with EBUSY instead of attaching to an existing device.
+  bool exclusive = false;
   bool persist = false;
   int64_t owner = -1;
   int64_t group = -1;
