@@ -1,0 +1,382 @@
+// Host setup for a domain's interfaces, as one transaction: everything is
+// created and opened, or nothing is left behind. This is the only module that
+// changes the host for a domain.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { NetfdError } from '../errors';
+import { FdSet } from '../fds';
+import { deleteLinks, getLink, LinkInfo, listLinks, netnsOf, setLink, Target } from '../link';
+import { createMacvtap, MacvtapFds } from '../macvtap';
+import { decideDriver, DriverDecision, InterfacePlan, planDomain, tapHostMac, VhostProbe } from '../policy';
+import { childFds, domainArgv, NetArgs } from '../qemu/argv';
+import { Tap } from '../tap';
+import { VhostFds } from '../vhost';
+import { DomainXml } from '../xml/domain';
+import { liveXmlPath, stateDir, writeNewFileAtomic } from './state';
+
+/** The steps of setup, in order, per interface ('state' once at the end). */
+export type Step = 'vhost' | 'create' | 'configure' | 'open' | 'state';
+export const STEPS: readonly Step[] = ['vhost', 'create', 'configure', 'open', 'state'];
+
+export interface DomainHostOptions extends Target {
+  /** Live state directory (default NETFD_STATE_DIR or /run/netfd/qemu). */
+  stateDir?: string;
+  /** The vhost-net device (default NETFD_VHOST_DEVICE or /dev/vhost-net); <backend vhost> wins. */
+  vhostDevice?: string;
+}
+
+export interface PrepareOptions extends DomainHostOptions {
+  /** Random bytes for generated MACs (default crypto.randomBytes). */
+  random?: (n: number) => Uint8Array;
+  /**
+   * Called after each step has succeeded; a throw aborts setup and rolls
+   * everything back, as a failure of the step itself would. For tests.
+   */
+  afterStep?: (step: Step, iface: number) => void | Promise<void>;
+}
+
+export interface PreparedInterface {
+  readonly plan: InterfacePlan;
+  readonly decision: DriverDecision;
+  /** The host device: tap or macvtap name and ifindex. */
+  readonly name: string;
+  readonly ifindex: number;
+  readonly kind: 'tap' | 'macvtap';
+  /** True when netfd created the device (teardown deletes it). */
+  readonly created: boolean;
+  /** Queue fds of the tap/macvtap and the vhost fds, owned until released. */
+  readonly fds: FdSet;
+  readonly vhostFds: FdSet;
+}
+
+const TEMPLATE_RETRIES = 8;
+
+/** Runs `create`; when a template name met EEXIST (a race), tries again. */
+async function withNameRetry<T>(name: string, create: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await create();
+    } catch (err) {
+      if (!name.includes('%') || (err as NetfdError).code !== 'EEXIST' || attempt >= TEMPLATE_RETRIES) throw err;
+    }
+  }
+}
+
+function fieldError(code: string, field: string, value: unknown, message: string): NetfdError {
+  return new NetfdError(`${field}: ${message}`, { code, field, value });
+}
+
+/** What a transaction has made so far, and how to undo it. */
+class Undo {
+  readonly links: number[] = [];
+  readonly fds: FdSet[] = [];
+  readonly files: string[] = [];
+
+  /** Deletes links (together: one kernel grace period), closes fds, removes files. */
+  async run(netns: string | undefined): Promise<unknown[]> {
+    const errors: unknown[] = [];
+    if (this.links.length) await deleteLinks(this.links.splice(0), { netns }).catch((e) => errors.push(e));
+    for (const s of this.fds.splice(0)) {
+      try {
+        s.close();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    for (const f of this.files.splice(0)) {
+      try {
+        fs.rmSync(f, { force: true });
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    return errors;
+  }
+}
+
+/** Looks at the host before changing anything: names, bridges, parents, MACs. */
+function preflight(plans: InterfacePlan[], links: LinkInfo[]): Map<number, LinkInfo> {
+  const byName = new Map(links.map((l) => [l.name, l]));
+  const existing = new Map<number, LinkInfo>();
+  const macUser = (candidates: LinkInfo[], macs: string[]) => candidates.find((l) => l.mac !== null && macs.includes(l.mac));
+  for (const p of plans) {
+    const dev = `${p.path}/target/@dev`;
+    const link = p.link;
+    if (link.kind !== 'existing' && !link.name.includes('%') && byName.has(link.name))
+      throw fieldError('EEXIST', dev, link.name, `a link named ${link.name} already exists; choose another target dev or omit it`);
+    if (link.kind === 'tap' && link.bridge !== undefined) {
+      const field = `${p.path}/source/@bridge`;
+      const br = byName.get(link.bridge);
+      if (!br) throw fieldError('ENODEV', field, link.bridge, `bridge ${link.bridge} does not exist (ip link add ${link.bridge} type bridge)`);
+      if (br.kind !== 'bridge') throw fieldError('INVALID_ARGUMENT', field, link.bridge, `${link.bridge} is a ${br.kind ?? 'plain'} link, not a bridge`);
+      const user = macUser([br, ...links.filter((l) => l.master === br.index)], [p.mac, link.hostMac]);
+      if (user) throw fieldError('EADDRINUSE', `${p.path}/mac/@address`, p.mac, `MAC ${user.mac} is already used by ${user.name} on bridge ${br.name}; give the interface another <mac address>`);
+    } else if (link.kind === 'macvtap') {
+      const field = `${p.path}/source/@dev`;
+      const parent = byName.get(link.parent);
+      if (!parent) throw fieldError('ENODEV', field, link.parent, `device ${link.parent} does not exist`);
+      const siblings = links.filter((l) => l.parent === parent.index && (l.kind === 'macvtap' || l.kind === 'macvlan'));
+      if (link.mode === 'passthru') {
+        if (siblings.length) throw fieldError('EBUSY', field, link.parent, `passthrough mode needs ${link.parent} to itself, but ${siblings.map((l) => l.name).join(', ')} already use it`);
+      } else {
+        const user = macUser([parent, ...siblings], [p.mac]);
+        if (user) throw fieldError('EADDRINUSE', `${p.path}/mac/@address`, p.mac, `MAC ${p.mac} is already used by ${user.name} on ${parent.name}; give the interface another <mac address>`);
+      }
+    } else if (link.kind === 'existing') {
+      const l = byName.get(link.name);
+      if (!l) throw fieldError('ENODEV', dev, link.name, `managed='no' but there is no link named ${link.name}; create the tap or macvtap first`);
+      const isTap = l.kind === 'tun' && l.tun?.type === 'tap';
+      if (!isTap && l.kind !== 'macvtap') throw fieldError('INVALID_ARGUMENT', dev, link.name, `${link.name} is a ${l.kind === 'tun' ? 'tun (layer 3) device' : (l.kind ?? 'plain link')}; managed='no' needs an existing tap or macvtap`);
+      if (isTap && p.queues > 1 && !l.tun?.multiQueue) throw fieldError('INVALID_ARGUMENT', dev, link.name, `tap ${link.name} is not multi_queue, so it cannot give ${p.queues} queues; recreate it with multi_queue or drop <driver queues>`);
+      existing.set(p.index, l);
+    }
+  }
+  return existing;
+}
+
+/** Opens the vhost device `count` times; a failure is a probe result, not a throw. */
+async function probeVhost(plan: InterfacePlan, device: string | undefined, undo: Undo): Promise<VhostProbe | undefined> {
+  if (plan.vhost === 'off') return undefined;
+  try {
+    const v = await VhostFds.open({ device: plan.vhostDevice ?? device, count: plan.queues });
+    undo.fds.push(new FdSet(v.releaseFds()));
+    return { usable: true };
+  } catch (err) {
+    const e = err as NetfdError;
+    if (e.code === 'INVALID_ARGUMENT') throw e;
+    return { usable: false, code: e.code ?? 'EUNKNOWN', message: e.message };
+  }
+}
+
+/** A domain whose interfaces are ready: devices up, fds open, live XML written. */
+export class PreparedDomain {
+  readonly xml: DomainXml;
+  readonly interfaces: readonly PreparedInterface[];
+  /** The live (status) XML as written to `statePath`. */
+  readonly liveXml: string;
+  readonly statePath: string;
+  readonly netns: string | undefined;
+  #torn = false;
+
+  constructor(xml: DomainXml, interfaces: PreparedInterface[], liveXml: string, statePath: string, netns: string | undefined) {
+    this.xml = xml;
+    this.interfaces = interfaces;
+    this.liveXml = liveXml;
+    this.statePath = statePath;
+    this.netns = netns;
+  }
+
+  get name(): string {
+    return this.xml.def.name;
+  }
+
+  /** The fds qemu needs, in the order of `netArgs()`'s numbering. */
+  qemuFds(): number[] {
+    return this.interfaces.flatMap((i) => [...i.fds.fds, ...i.vhostFds.fds]);
+  }
+
+  /** -netdev/-device inputs with child fd numbers counted from `first`. */
+  netArgs(first = 3): NetArgs[] {
+    const nums = childFds(this.interfaces.map((i) => ({ tap: i.fds.fds.length, vhost: i.vhostFds.fds.length })), first);
+    return this.interfaces.map((i, n) => ({ plan: i.plan, decision: i.decision, ...nums[n] }));
+  }
+
+  /** The qemu command line, fds numbered as `qemuFds()` placed from fd 3 on. */
+  argv(o: { qmp?: string } = {}): string[] {
+    return domainArgv(this.xml.def, this.netArgs(), o);
+  }
+
+  /** Closes the fds netfd still owns (after qemu has its copies). */
+  closeFds(): void {
+    for (const i of this.interfaces) {
+      i.fds.close();
+      i.vhostFds.close();
+    }
+  }
+
+  /**
+   * Removes what setup created and nothing else: the created links (deleted
+   * together), the fds still owned, the live XML. Devices given with
+   * managed='no' are left as they were. Safe to call twice.
+   */
+  async teardown(): Promise<void> {
+    if (this.#torn) return;
+    this.#torn = true;
+    const undo = new Undo();
+    for (const i of this.interfaces) {
+      if (i.created) undo.links.push(i.ifindex);
+      undo.fds.push(i.fds, i.vhostFds);
+    }
+    undo.files.push(this.statePath);
+    const errors = await undo.run(this.netns);
+    if (errors.length) throw errors[0];
+  }
+}
+
+/**
+ * Prepares every interface of a domain: vhost fds (per the driver policy),
+ * tap or macvtap created (or an existing one opened), attached, up, queue fds
+ * open; then writes the live XML atomically. On any failure everything done
+ * so far is undone and the error is rethrown.
+ */
+export async function prepareDomain(input: string | DomainXml, o: PrepareOptions = {}): Promise<PreparedDomain> {
+  const xml = typeof input === 'string' ? DomainXml.parse(input) : input;
+  const def = xml.def;
+  const netns = netnsOf(o);
+  const dir = stateDir(o.stateDir);
+  const statePath = liveXmlPath(dir, def.name);
+  const plans = planDomain(def, o.random ?? randomBytes);
+  if (fs.existsSync(statePath)) throw fieldError('EEXIST', 'name', def.name, `domain ${def.name} is already prepared (live state ${statePath}); tear it down first`);
+  const links = plans.some((p) => p.link.kind !== 'tap' || p.link.bridge !== undefined || !p.link.name.includes('%')) ? await listLinks({ netns }) : [];
+  const existing = preflight(plans, links);
+
+  const undo = new Undo();
+  const step = async (s: Step, iface: number) => o.afterStep?.(s, iface);
+  try {
+    // Phase 1: the driver decision for every interface, before any link exists.
+    const decided: { plan: InterfacePlan; decision: DriverDecision; vhost: FdSet }[] = [];
+    for (const plan of plans) {
+      const before = undo.fds.length;
+      const probe = await probeVhost(plan, o.vhostDevice, undo);
+      decided.push({ plan, decision: decideDriver(plan, probe), vhost: undo.fds.length > before ? undo.fds[undo.fds.length - 1] : new FdSet([]) });
+      await step('vhost', plan.index);
+    }
+
+    // Phase 2: the devices, one interface at a time.
+    const prepared: PreparedInterface[] = [];
+    for (const { plan, decision, vhost } of decided) {
+      const link = plan.link;
+      let name: string;
+      let ifindex: number;
+      let kind: 'tap' | 'macvtap';
+      let fds: FdSet | undefined;
+      if (link.kind === 'tap') {
+        const tap = await withNameRetry(link.name, () =>
+          Tap.create({ netns, ...(link.name.includes('%') ? { template: link.name } : { name: link.name }), queues: plan.queues, vnetHdr: plan.vnetHdr, exclusive: true, device: link.tunDevice }),
+        );
+        fds = new FdSet(tap.releaseFds());
+        undo.fds.push(fds);
+        undo.links.push(tap.ifindex);
+        ({ name, ifindex } = tap);
+        kind = 'tap';
+        await step('create', plan.index);
+        await setLink(ifindex, { netns, mac: link.hostMac, ...(link.bridge !== undefined ? { master: link.bridge } : {}), up: true });
+        await step('configure', plan.index);
+        await step('open', plan.index);
+      } else if (link.kind === 'macvtap') {
+        const passthru = link.mode === 'passthru';
+        const info = await withNameRetry(link.name, () =>
+          createMacvtap({ netns, link: link.parent, mode: link.mode, ...(link.name.includes('%') ? { template: link.name } : { name: link.name }), ...(passthru ? {} : { mac: plan.mac }) }),
+        );
+        undo.links.push(info.index);
+        ({ name, index: ifindex } = info);
+        kind = 'macvtap';
+        await step('create', plan.index);
+        // passthru: the macvtap takes the parent's MAC; setting the guest MAC
+        // sets the parent's, and the kernel restores it when the macvtap goes.
+        await setLink(ifindex, { netns, up: true, ...(passthru ? { mac: plan.mac } : {}) });
+        await step('configure', plan.index);
+        const m = await MacvtapFds.open(ifindex, { netns, queues: plan.queues, vnetHdr: plan.vnetHdr });
+        fds = new FdSet(m.releaseFds());
+        undo.fds.push(fds);
+        await step('open', plan.index);
+      } else {
+        const l = existing.get(plan.index) as LinkInfo;
+        ({ name, index: ifindex } = l);
+        await step('create', plan.index);
+        await step('configure', plan.index);
+        if (l.kind === 'macvtap') {
+          if (plan.macGenerated) plan.mac = l.mac ?? plan.mac;
+          else if (l.mac !== plan.mac)
+            throw fieldError('INVALID_ARGUMENT', `${plan.path}/mac/@address`, plan.mac, `macvtap ${l.name} has MAC ${l.mac}; the guest MAC must equal it or replies never reach the guest`);
+          const m = await MacvtapFds.open(ifindex, { netns, queues: plan.queues, vnetHdr: plan.vnetHdr });
+          fds = new FdSet(m.releaseFds());
+          undo.fds.push(fds);
+          kind = 'macvtap';
+        } else {
+          const tap = await Tap.create({ netns, name: l.name, queues: plan.queues, multiQueue: l.tun?.multiQueue ?? false, vnetHdr: plan.vnetHdr, device: link.tunDevice });
+          fds = new FdSet(tap.releaseFds());
+          undo.fds.push(fds);
+          // Opening by name would create a tap had the old one vanished since.
+          if (tap.ifindex !== l.index) {
+            undo.links.push(tap.ifindex);
+            throw fieldError('ENODEV', `${plan.path}/target/@dev`, l.name, `tap ${l.name} disappeared while netfd opened it`);
+          }
+          kind = 'tap';
+        }
+        await step('open', plan.index);
+      }
+      prepared.push({ plan, decision, name, ifindex, kind, created: link.kind !== 'existing', fds: fds as FdSet, vhostFds: vhost });
+    }
+
+    const liveXml = xml.live(prepared.map((p) => ({ driver: p.decision.record, targetDev: p.name, mac: p.plan.mac })));
+    writeNewFileAtomic(statePath, liveXml);
+    undo.files.push(statePath);
+    await step('state', -1);
+    return new PreparedDomain(xml, prepared, liveXml, statePath, netns);
+  } catch (err) {
+    const errors = await undo.run(netns);
+    if (errors.length && err instanceof Error) err.message += ` (undoing setup also failed: ${(errors[0] as Error).message})`;
+    throw err;
+  }
+}
+
+/** A domain's interfaces as they would be on this host, with no change made. */
+export interface DomainPreview {
+  xml: DomainXml;
+  plans: InterfacePlan[];
+  /** The vhost probe per interface (undefined where vhost was not wanted). */
+  probes: (VhostProbe | undefined)[];
+  decisions: DriverDecision[];
+  argv: string[];
+}
+
+/**
+ * What `prepareDomain` would decide and the qemu argv it would give, without
+ * creating anything: vhost is probed by opening and closing the device.
+ */
+export async function previewDomain(input: string | DomainXml, o: DomainHostOptions & { random?: (n: number) => Uint8Array; qmp?: string } = {}): Promise<DomainPreview> {
+  const xml = typeof input === 'string' ? DomainXml.parse(input) : input;
+  const plans = planDomain(xml.def, o.random ?? randomBytes);
+  const probes: (VhostProbe | undefined)[] = [];
+  const decisions: DriverDecision[] = [];
+  for (const plan of plans) {
+    const undo = new Undo();
+    try {
+      probes.push(await probeVhost(plan, o.vhostDevice, undo));
+    } finally {
+      await undo.run(undefined);
+    }
+    decisions.push(decideDriver(plan, probes[probes.length - 1]));
+  }
+  const nums = childFds(plans.map((p, n) => ({ tap: p.queues, vhost: decisions[n].vhost ? p.queues : 0 })));
+  const argv = domainArgv(xml.def, plans.map((plan, n) => ({ plan, decision: decisions[n], ...nums[n] })), { qmp: o.qmp });
+  return { xml, plans, probes, decisions, argv };
+}
+
+/**
+ * Tears a domain down from its live XML alone (after a restart): deletes the
+ * devices netfd created for it, when they are still the ones it recorded (same
+ * kind and MAC), and removes the live XML. Returns the links deleted.
+ */
+export async function teardownFromLive(name: string, o: DomainHostOptions = {}): Promise<{ deleted: string[]; skipped: string[] }> {
+  const netns = netnsOf(o);
+  const file = liveXmlPath(stateDir(o.stateDir), name);
+  const xml = DomainXml.parse(fs.readFileSync(file, 'utf8'), { live: true });
+  const deleted: string[] = [];
+  const skipped: string[] = [];
+  const indexes: number[] = [];
+  for (const i of xml.def.interfaces) {
+    const dev = i.target?.dev;
+    if (!dev || !i.mac || i.type === 'network' || (i.target && !i.target.managed)) continue;
+    const l = await getLink(dev, { netns }).catch(() => null);
+    const want = i.type === 'direct' ? { kind: 'macvtap', mac: i.mac } : { kind: 'tun', mac: tapHostMac(i.mac) };
+    if (l && l.kind === want.kind && l.mac === want.mac) {
+      indexes.push(l.index);
+      deleted.push(dev);
+    } else skipped.push(dev);
+  }
+  if (indexes.length) await deleteLinks(indexes, { netns });
+  fs.rmSync(file, { force: true });
+  return { deleted, skipped };
+}
