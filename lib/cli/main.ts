@@ -1,7 +1,12 @@
 // The netfd command line. Every verb takes --netns NAME|PATH; errors print
 // one line and exit non-zero (2 for usage errors).
+import fs from 'node:fs';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { NetfdError } from '../errors';
+import { previewDomain } from '../netdev/domain';
+import { liveXmlPath, stateDir } from '../netdev/state';
+import { formatArgv } from '../qemu/argv';
+import { DomainXml } from '../xml/domain';
 import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../link';
 import { createMacvtap } from '../macvtap';
 import { Tap } from '../tap';
@@ -12,11 +17,12 @@ type Values = Record<string, string | boolean | undefined>;
 const globalOptions: Options = {
   netns: { type: 'string' },
   'vhost-device': { type: 'string' },
+  'state-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
 };
 
-export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] <verb> ...
+export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--state-dir DIR] <verb> ...
 
   tap create [--name N | --template T] [--queues N] [--no-vnet-hdr]
              [--owner UID] [--group GID]
@@ -28,12 +34,17 @@ export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] <ve
   link set NAME [--up|--down] [--mac MAC] [--master BR | --nomaster]
                                     ip link set dev NAME ...
   link delete NAME                  ip link delete dev NAME
+  domxml-to-native qemu-argv DOMAIN.xml [--json]
+      print the qemu command line the domain would get on this host, with
+      netfd's decisions as comments; changes nothing on the host
 
 Global options:
   --netns NAME|PATH     act in a network namespace (/run/netns/NAME or a path
                         such as /proc/PID/ns/net) without moving netfd
   --vhost-device PATH   the vhost-net device (env NETFD_VHOST_DEVICE;
                         default /dev/vhost-net)
+  --state-dir DIR       live domain state (env NETFD_STATE_DIR;
+                        default /run/netfd/qemu)
   --json                machine-readable output
 `;
 
@@ -185,6 +196,42 @@ async function linkDelete(args: string[]): Promise<number> {
   return 0;
 }
 
+function describeProbe(p: { usable: boolean; code?: string; message?: string } | undefined): string {
+  if (!p) return 'vhost-net not tried';
+  return p.usable ? 'vhost-net usable' : `vhost-net not usable (${p.code})`;
+}
+
+async function domxmlToNative(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {});
+  if (positionals.length !== 1) throw new UsageError('usage: domxml-to-native qemu-argv DOMAIN.xml');
+  const file = positionals[0];
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new NetfdError(`cannot read ${file}: ${e.message}`, { code: e.code ?? 'EIO', errno: e.errno, syscall: e.syscall });
+  }
+  const xml = DomainXml.parse(text);
+  const qmp = liveXmlPath(stateDir(str(values, 'state-dir')), xml.def.name).replace(/\.xml$/, '.qmp');
+  const p = await previewDomain(xml, { vhostDevice: str(values, 'vhost-device'), qmp });
+  if (values.json) {
+    const interfaces = p.plans.map((plan, i) => ({ ...plan, probe: p.probes[i] ?? null, decision: p.decisions[i] }));
+    io.out(`${JSON.stringify({ argv: p.argv, interfaces, ignoredDevices: xml.def.ignoredDevices }, null, 2)}\n`);
+    return 0;
+  }
+  const lines = p.plans.map((plan, i) => {
+    const d = p.decisions[i];
+    const l = plan.link;
+    const host = l.kind === 'tap' ? `tap ${l.name}${l.bridge ? ` on bridge ${l.bridge}` : ''}` : l.kind === 'macvtap' ? `macvtap ${l.name} on ${l.parent} mode ${l.mode}` : `existing ${l.name}`;
+    const driver = d.record ? `live XML records <driver name='${d.record}'/>` : 'no driver recorded (not virtio)';
+    return `# ${plan.path}: ${plan.model} -> ${plan.device}; ${host}; ${plan.queues} queue(s); ${describeProbe(p.probes[i])}, so vhost=${d.vhost ? 'on' : 'off'}; ${driver}; mac ${plan.mac}${plan.macGenerated ? ' (generated)' : ''}`;
+  });
+  for (const dev of xml.def.ignoredDevices) lines.push(`# <${dev}> is not turned into qemu arguments by netfd`);
+  io.out(`${lines.map((l) => `${l}\n`).join('')}${formatArgv(p.argv)}`);
+  return 0;
+}
+
 const verbs: Record<string, (args: string[], io: Io) => Promise<number>> = {
   'tap create': tapCreate,
   'macvtap create': macvtapCreate,
@@ -193,6 +240,7 @@ const verbs: Record<string, (args: string[], io: Io) => Promise<number>> = {
   'link set': linkSet,
   'link delete': linkDelete,
   'link del': linkDelete,
+  'domxml-to-native qemu-argv': domxmlToNative,
 };
 
 /** Runs the CLI; returns the exit status. Global options may stand anywhere. */
@@ -201,7 +249,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   const words: number[] = [];
   for (let i = 0; i < argv.length && words.length < 2; i++) {
     const a = argv[i];
-    if (a === '--netns' || a === '--vhost-device') i++;
+    if (a === '--netns' || a === '--vhost-device' || a === '--state-dir') i++;
     else if (!a.startsWith('-')) words.push(i);
   }
   const verb = words.map((i) => argv[i]).join(' ');
@@ -221,6 +269,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   try {
     const vhost = rest.indexOf('--vhost-device');
     if (vhost >= 0 && rest[vhost + 1]) process.env.NETFD_VHOST_DEVICE = rest[vhost + 1];
+    const state = rest.indexOf('--state-dir');
+    if (state >= 0 && rest[state + 1]) process.env.NETFD_STATE_DIR = rest[state + 1];
     return await verbs[verb](rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
