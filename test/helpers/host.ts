@@ -80,7 +80,9 @@ export async function withNetns<T>(t: Test, body: (ns: string) => Promise<T>, op
     ip(['-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
     for (const dev of ['v0', 'v1', 'lo']) ip(['-n', ns, 'link', 'set', dev, 'up']);
     if (opts.bridge) {
-      ip(['-n', ns, 'link', 'add', 'br0', 'type', 'bridge']);
+      // A fixed address, as real bridges have (an empty bridge with a random
+      // one takes its ports' and falls to 00:00:00:00:00:00 when they leave).
+      ip(['-n', ns, 'link', 'add', 'br0', 'address', '02:00:00:00:b0:00', 'type', 'bridge']);
       ip(['-n', ns, 'link', 'set', 'br0', 'up']);
     }
     result = await body(ns);
