@@ -52,7 +52,7 @@ export interface PreparedInterface {
 const TEMPLATE_RETRIES = 8;
 
 /** Runs `create`; when a template name met EEXIST (a race), tries again. */
-async function withNameRetry<T>(name: string, create: () => Promise<T>): Promise<T> {
+export async function withNameRetry<T>(name: string, create: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await create();

@@ -1,6 +1,10 @@
 // CLI parsing and output. Everything here fails before any host change, so
 // it runs without privileges.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
+import { run } from '../helpers/host';
 import { formatLink, main, usage } from '../../lib/cli/main';
 import type { LinkInfo } from '../../lib/link';
 
@@ -47,4 +51,56 @@ t.test('link lines look like ip -d link show', async (t) => {
   const tap: LinkInfo = { ...l, name: 'vnet0', kind: 'tun', mode: null, parent: null, master: 9, up: false, flags: 0x1002,
     tun: { type: 'tap', pi: false, vnetHdr: true, persist: true, multiQueue: true, numQueues: 4, owner: null, group: null } };
   t.equal(formatLink(tap, new Map()), '4: vnet0: <BROADCAST,MULTICAST> mtu 1500 master if9 state DOWN\n    link/ether 52:54:00:12:34:56\n    tun type tap pi off vnet_hdr on multi_queue numqueues 4 persist on');
+});
+
+t.test('domxml-to-native qemu-argv: decisions and argv, no host change', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-cli-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const env = { vhost: process.env.NETFD_VHOST_DEVICE, state: process.env.NETFD_STATE_DIR };
+  t.teardown(() => {
+    for (const [k, v] of [['NETFD_VHOST_DEVICE', env.vhost], ['NETFD_STATE_DIR', env.state]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+  const write = (name: string, driver: string) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, `<domain type='qemu'><name>g1</name><memory unit='MiB'>64</memory><devices>
+      <interface type='bridge'><mac address='52:54:00:00:00:11'/><source bridge='br9'/><model type='virtio'/>${driver}</interface>
+      <interface type='direct'><mac address='52:54:00:00:00:12'/><source dev='eth9'/><model type='e1000'/></interface>
+      <video/></devices></domain>`);
+    return file;
+  };
+  const state = path.join(dir, 'state');
+  const linksBefore = run('ip', ['-j', 'link', 'show']);
+
+  const auto = await cli('domxml-to-native', 'qemu-argv', write('auto.xml', ''), '--vhost-device', '/nonexistent/vhost', '--state-dir', state);
+  t.equal(auto.code, 0, auto.err);
+  t.match(auto.out, /^# \/domain\/devices\/interface\[1\]: virtio -> virtio-net-pci; tap vnet%d on bridge br9; 1 queue\(s\); vhost-net not usable \(ENOENT\), so vhost=off; live XML records <driver name='qemu'\/>; mac 52:54:00:00:00:11\n/);
+  t.match(auto.out, /# \/domain\/devices\/interface\[2\]: e1000 -> e1000; macvtap macvtap%d on eth9 mode vepa; .*no driver recorded/);
+  t.match(auto.out, /# <video> is not turned into qemu arguments/);
+  t.match(auto.out, /-netdev tap,id=hostnet0,fd=3,vhost=off \\\n  -device virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:00:00:11 \\\n  -netdev tap,id=hostnet1,fd=4,vhost=off \\\n  -device e1000,netdev=hostnet1,id=net1,mac=52:54:00:00:00:12/);
+  t.match(auto.out, new RegExp(`-qmp unix:${state}/g1.qmp,server=on,wait=off\n$`));
+
+  // /dev/null opens read-write: a stand-in for a usable vhost-net device.
+  const usable = await cli('domxml-to-native', 'qemu-argv', write('usable.xml', "<driver name='vhost'/>"), '--vhost-device', '/dev/null', '--json');
+  t.equal(usable.code, 0, usable.err);
+  const j = JSON.parse(usable.out);
+  t.same(j.argv.filter((a: string, i: number) => j.argv[i - 1] === '-netdev'), ['tap,id=hostnet0,fd=3,vhost=on,vhostfd=4', 'tap,id=hostnet1,fd=5,vhost=off']);
+  t.same(j.interfaces.map((i: { decision: unknown }) => i.decision), [{ vhost: true, record: 'vhost' }, { vhost: false, record: null }]);
+  t.same(j.ignoredDevices, ['video']);
+
+  const refused = await cli('domxml-to-native', 'qemu-argv', write('vhost.xml', "<driver name='vhost'/>"), '--vhost-device', '/nonexistent/vhost');
+  t.equal(refused.code, 1, 'a refused policy exits non-zero');
+  t.match(refused.err, /^netfd domxml-to-native qemu-argv: VHOST_UNAVAILABLE: \/domain\/devices\/interface\[1\]\/driver\/@name: .*ENOENT/);
+  t.equal(refused.out, '');
+
+  t.notOk(fs.existsSync(state), 'no state directory created');
+  t.equal(run('ip', ['-j', 'link', 'show']), linksBefore, 'host links unchanged');
+
+  t.match(await cli('domxml-to-native', 'qemu-argv', path.join(dir, 'missing.xml')), { code: 1, err: /ENOENT: cannot read/ });
+  fs.writeFileSync(path.join(dir, 'bad.xml'), '<domain><name>x</domain>');
+  t.match(await cli('domxml-to-native', 'qemu-argv', path.join(dir, 'bad.xml')), { code: 1, err: /INVALID_XML: domain XML is not well-formed/ });
+  t.match(await cli('domxml-to-native', 'qemu-argv'), { code: 2, err: /usage: domxml-to-native qemu-argv DOMAIN.xml/ });
+  t.match(await cli('domxml-to-native', 'xen-xm', 'x.xml'), { code: 2, err: /unknown command/ });
 });

@@ -1,0 +1,47 @@
+// The parts of lib/netdev that need no privileges: template retries, the
+// state directory and the atomic, exclusive live-XML write.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { NetfdError } from '../../lib/errors';
+import { withNameRetry } from '../../lib/netdev/domain';
+import { DEFAULT_STATE_DIR, liveXmlPath, stateDir, writeNewFileAtomic } from '../../lib/netdev/state';
+
+const eexist = () => new NetfdError('File exists', { code: 'EEXIST', errno: -17 });
+
+t.test('a template name that met EEXIST is tried again; exact names are not', async (t) => {
+  let calls = 0;
+  t.equal(await withNameRetry('vnet%d', async () => (++calls < 3 ? Promise.reject(eexist()) : 'vnet7')), 'vnet7');
+  t.equal(calls, 3, 'two lost races, then a name');
+  calls = 0;
+  await t.rejects(withNameRetry('mine0', async () => (calls++, Promise.reject(eexist()))), { code: 'EEXIST' });
+  t.equal(calls, 1, 'an exact name is not retried');
+  calls = 0;
+  await t.rejects(withNameRetry('vnet%d', async () => (calls++, Promise.reject(new NetfdError('x', { code: 'ENODEV' })))), { code: 'ENODEV' });
+  t.equal(calls, 1, 'other errors are not retried');
+  calls = 0;
+  await t.rejects(withNameRetry('vnet%d', async () => (calls++, Promise.reject(eexist()))), { code: 'EEXIST' });
+  t.equal(calls, 8, 'gives up after 8 attempts');
+});
+
+t.test('state directory: option, then NETFD_STATE_DIR, then /run/netfd/qemu', async (t) => {
+  t.equal(stateDir(undefined, {}), DEFAULT_STATE_DIR);
+  t.equal(DEFAULT_STATE_DIR, '/run/netfd/qemu');
+  t.equal(stateDir(undefined, { NETFD_STATE_DIR: '/tmp/s' }), '/tmp/s');
+  t.equal(stateDir('/x', { NETFD_STATE_DIR: '/tmp/s' }), '/x');
+  t.throws(() => stateDir('rel/dir', {}), { code: 'INVALID_ARGUMENT', field: 'stateDir', value: 'rel/dir' });
+  t.throws(() => stateDir(undefined, { NETFD_STATE_DIR: 'rel' }), { code: 'INVALID_ARGUMENT', field: 'NETFD_STATE_DIR' });
+  t.equal(liveXmlPath('/run/netfd/qemu', 'vm1'), '/run/netfd/qemu/vm1.xml');
+});
+
+t.test('live XML is written atomically and only once', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-state-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'sub', 'vm1.xml');
+  writeNewFileAtomic(file, '<domain/>\n');
+  t.equal(fs.readFileSync(file, 'utf8'), '<domain/>\n', 'written, directory created');
+  t.throws(() => writeNewFileAtomic(file, '<other/>\n'), { code: 'EEXIST' }, 'a second writer loses');
+  t.equal(fs.readFileSync(file, 'utf8'), '<domain/>\n', 'the first content stays');
+  t.same(fs.readdirSync(path.dirname(file)), ['vm1.xml'], 'no temporary file left behind');
+});
