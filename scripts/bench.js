@@ -14,11 +14,21 @@
 //                                 min(N, 200) links, / that count
 //   event_loop_max_ms             worst event-loop delay while netfd creates
 //                                 and bulk-deletes (monitorEventLoopDelay)
-// and the ratios create_vs_ip_batch and ip_spawn_vs_create, against `goals`.
+//   prepare_teardown_ms_p50/_p99  prepareDomain() + teardown() of a domain with
+//                                 4 interfaces (2 macvtap on v0, 2 tap on br0),
+//                                 200 cycles (+ prepare_ms_p50, teardown_ms_p50)
+//   ip_domain_cycle_ms_p50/_p99   the same 4 links created, configured and
+//                                 deleted one by one by ONE long-running
+//                                 `ip -batch -` process fed over stdin, per cycle
+//   prepare_teardown_leaks        after those cycles: fds left open + links left
+//                                 in the namespace + files left in the state dir
+// and the ratios create_vs_ip_batch, ip_spawn_vs_create and
+// prepare_teardown_vs_kernel, against `goals`.
 // Progress goes to stdout; the LAST line is one JSON object of the figures.
 //
 // SAFETY: the host's own interfaces are never touched. Everything happens in a
-// scratch network namespace (netfd-bench-<pid>) holding a veth pair v0/v1; the
+// scratch network namespace (netfd-bench-<pid>) holding a veth pair v0/v1 and a
+// bridge br0, all up (the domain's live XML goes to a temporary directory); the
 // namespace is removed in a `finally`, on SIGINT/SIGTERM and on exit, also
 // when a benchmark fails.
 //
@@ -26,7 +36,7 @@
 // figures into `results`, and append it to BENCHES; derived figures go in
 // derive().
 'use strict';
-const { execFile, execFileSync } = require('node:child_process');
+const { execFile, execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -38,7 +48,47 @@ const GOALS = {
   ip_spawn_vs_create: '>= 5',
   bulk_delete_ms_per_link: '<= 1',
   event_loop_max_ms: '< 5',
+  prepare_teardown_vs_kernel: '<= 1.3',
+  prepare_teardown_leaks: '== 0',
 };
+
+const DOMAIN_CYCLES = 200;
+const DOMAIN_WARMUP = 5;
+/** A domain with 2 macvtaps on v0 (bridge, vepa) and 2 taps on br0; vhost off. */
+const DOMAIN_XML = `<domain type='qemu'>
+  <name>bench</name>
+  <memory unit='MiB'>256</memory>
+  <devices>
+    <interface type='direct'><source dev='v0' mode='bridge'/><model type='virtio'/><driver name='qemu'/></interface>
+    <interface type='direct'><source dev='v0' mode='vepa'/><model type='virtio'/><driver name='qemu'/></interface>
+    <interface type='bridge'><source bridge='br0'/><model type='virtio'/><driver name='qemu'/></interface>
+    <interface type='bridge'><source bridge='br0'/><model type='virtio'/><driver name='qemu'/></interface>
+  </devices>
+</domain>
+`;
+/** The links the scratch namespace holds between benchmarks. */
+const BASE_LINKS = ['lo', 'v0', 'v1', 'br0'];
+/**
+ * What a user with ip does for the same domain: the taps created (persistent,
+ * as `ip tuntap add` makes them), given a host MAC, attached to br0 and up, as
+ * netfd does in one request per tap; the macvtaps created with their MAC and
+ * set up; then the four deleted one by one.
+ */
+const IP_DOMAIN_CYCLE = [
+  'link add link v0 name ipm0 address 52:54:00:be:00:01 type macvtap mode bridge',
+  'link set ipm0 up',
+  'link add link v0 name ipm1 address 52:54:00:be:00:02 type macvtap mode vepa',
+  'link set ipm1 up',
+  'tuntap add mode tap name ipt0 vnet_hdr',
+  'link set ipt0 address fe:54:00:be:00:03 master br0 up',
+  'tuntap add mode tap name ipt1 vnet_hdr',
+  'link set ipt1 address fe:54:00:be:00:04 master br0 up',
+  'link del ipm0',
+  'link del ipm1',
+  'link del ipt0',
+  'link del ipt1',
+];
+const IP_BATCH_TIMEOUT_MS = 10_000;
 
 const log = (msg) => console.log(`[bench] ${msg}`);
 const now = () => process.hrtime.bigint();
@@ -76,6 +126,116 @@ async function ipBatch(ctx, label, lines) {
   const file = path.join(ctx.tmp, `${label}.batch`);
   fs.writeFileSync(file, lines.join('\n') + '\n');
   return ipAsync(ctx.ns, ['-batch', file]);
+}
+
+/** Nearest-rank percentile (p in (0, 100]) of a non-empty array of numbers. */
+function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1];
+}
+
+/**
+ * This process's open fds, number -> target. The directory handle readdir used
+ * is closed by the time of readlink and drops out (ENOENT).
+ */
+function openFds() {
+  const fds = new Map();
+  for (const n of fs.readdirSync('/proc/self/fd')) {
+    try {
+      fds.set(n, fs.readlinkSync(`/proc/self/fd/${n}`));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return fds;
+}
+
+/**
+ * One long-running `ip -n NS -o -force -batch -`, fed batches of lines over
+ * stdin, one batch at a time.
+ *
+ * Knowing when a batch has finished: ip runs the lines strictly in order, each
+ * link command waits for the kernel's acknowledgement before ip reads the next
+ * line, and ip flushes stdout after every line of a batch. So each batch ends
+ * with the query `link show dev lo`, which with -o prints exactly one line
+ * starting with "1: lo:" (lo is ifindex 1 in every namespace); when that line
+ * arrives, every command before it has completed. stderr is merged into the
+ * same pipe (sh -c 'exec ... 2>&1'), so an error ("Error: ...", "Command failed
+ * -:N") arrives in order, before the marker, and fails the batch instead of
+ * racing it on another pipe; -force keeps ip reading after a failed line, so
+ * the marker still comes and nothing hangs. A timeout guards against an ip that
+ * would not flush.
+ */
+class IpBatchProcess {
+  static MARKER = 'link show dev lo';
+  static MARKER_REPLY = /^1: lo:/;
+
+  constructor(ns) {
+    this.ns = ns;
+    this.child = spawn('sh', ['-c', 'exec "$@" 2>&1', 'sh', 'ip', '-n', ns, '-o', '-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.pending = null;
+    this.buf = '';
+    this.other = [];
+    this.gone = null;
+    this.closed = new Promise((resolve) => {
+      this.child.once('close', (code, signal) => {
+        this.gone = `ip -batch exited (${signal ?? `code ${code}`})${this.other.length ? `: ${this.other.join(' | ')}` : ''}`;
+        this.settle(new Error(this.gone));
+        resolve();
+      });
+    });
+    this.child.once('error', (err) => {
+      this.gone = `cannot run ip -batch: ${err.message}`;
+      this.settle(new Error(this.gone));
+    });
+    this.child.stdin.on('error', () => {}); // EPIPE when ip is gone; reported by 'close'
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (chunk) => {
+      this.buf += chunk;
+      for (let nl = this.buf.indexOf('\n'); nl >= 0; nl = this.buf.indexOf('\n')) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        if (!IpBatchProcess.MARKER_REPLY.test(line)) this.other.push(line);
+        else {
+          const other = this.other.splice(0);
+          this.settle(other.length ? new Error(`ip -n ${ns} -batch -: ${other.join(' | ')}`) : null);
+        }
+      }
+    });
+  }
+
+  settle(err) {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = null;
+    clearTimeout(p.timer);
+    if (err) p.reject(err);
+    else p.resolve();
+  }
+
+  /** Sends `lines` and the marker; resolves when ip has run them all without error. */
+  run(lines) {
+    if (this.gone) return Promise.reject(new Error(this.gone));
+    if (this.pending) return Promise.reject(new Error('IpBatchProcess: one batch at a time'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.settle(new Error(`ip -n ${this.ns} -batch -: no marker within ${IP_BATCH_TIMEOUT_MS} ms`)), IP_BATCH_TIMEOUT_MS);
+      this.pending = { resolve, reject, timer };
+      this.child.stdin.write([...lines, IpBatchProcess.MARKER].join('\n') + '\n');
+    });
+  }
+
+  /** Ends ip's input and waits until it has exited and its pipes are closed. */
+  async close() {
+    if (!this.gone) this.child.stdin.end();
+    const timer = setTimeout(() => this.kill(), 5000);
+    await this.closed;
+    clearTimeout(timer);
+  }
+
+  /** Synchronous, for the 'exit' handler. */
+  kill() {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
 }
 
 /** Calls fn(i) for i in [0, n) with at most `limit` calls in flight; stops issuing after a failure. */
@@ -207,13 +367,109 @@ async function benchIpSpawn(ctx, results) {
   results.ip_spawn_ms_per_link = round(ms / n);
 }
 
-const BENCHES = [benchIpBatch, benchNetfdCreate, benchNetfdCreateSeq, benchIpSpawn];
+async function benchDomain(ctx, results) {
+  const { netfd, ns } = ctx;
+  const { prepareDomain } = require('../dist/netdev/domain');
+  const stateDir = path.join(ctx.tmp, 'state');
+  fs.mkdirSync(stateDir);
+  const fdsBefore = openFds();
+
+  const cycleNetfd = async () => {
+    const t0 = now();
+    const p = await prepareDomain(DOMAIN_XML, { netns: ns, stateDir });
+    const t1 = now();
+    await p.teardown();
+    return { total: msSince(t0), prepare: Number(t1 - t0) / 1e6, teardown: msSince(t1) };
+  };
+
+  // Warm-up, untimed; the first cycle also checks what a cycle does.
+  log(`domain: ${DOMAIN_WARMUP} warm-up prepare+teardown cycles`);
+  {
+    const p = await prepareDomain(DOMAIN_XML, { netns: ns, stateDir });
+    const kinds = p.interfaces.map((i) => i.kind).sort().join(',');
+    const extra = (await netfd.listLinks({ netns: ns })).filter((l) => !BASE_LINKS.includes(l.name)).length;
+    const liveXml = fs.existsSync(path.join(stateDir, 'bench.xml'));
+    await p.teardown();
+    if (kinds !== 'macvtap,macvtap,tap,tap' || extra !== 4 || !liveXml)
+      throw new Error(`prepareDomain: expected 2 macvtaps + 2 taps and a live XML, got [${kinds}], ${extra} new links, live XML ${liveXml}`);
+    for (let i = 1; i < DOMAIN_WARMUP; i++) await cycleNetfd();
+  }
+
+  const ip = new IpBatchProcess(ns);
+  const killIp = () => ip.kill();
+  process.once('exit', killIp);
+  const netfdMs = [];
+  const prepareMs = [];
+  const teardownMs = [];
+  const ipMs = [];
+  try {
+    const cycleIp = async () => {
+      const t0 = now();
+      await ip.run(IP_DOMAIN_CYCLE);
+      return msSince(t0);
+    };
+    for (let i = 0; i < DOMAIN_WARMUP; i++) await cycleIp();
+
+    log(`domain: ${DOMAIN_CYCLES} cycles each of netfd prepare+teardown and ip -batch, interleaved`);
+    const t0 = now();
+    const netfdCycle = async () => {
+      const r = await cycleNetfd();
+      netfdMs.push(r.total);
+      prepareMs.push(r.prepare);
+      teardownMs.push(r.teardown);
+    };
+    const ipCycle = async () => ipMs.push(await cycleIp());
+    // Alternating which goes first, so neither always follows the other.
+    for (let i = 0; i < DOMAIN_CYCLES; i++) {
+      if (i % 2 === 0) {
+        await netfdCycle();
+        await ipCycle();
+      } else {
+        await ipCycle();
+        await netfdCycle();
+      }
+    }
+    log(`domain: ${(msSince(t0) / 1000).toFixed(1)} s`);
+  } finally {
+    await ip.close();
+    process.removeListener('exit', killIp);
+  }
+
+  // Leaks: the ip child's pipes are closed now, so any fd not open before is
+  // netfd's. (libuv's one /dev/null fd from the first spawn predates fdsBefore:
+  // the namespace setup and the benches before this one spawn ip.)
+  const fdsAfter = openFds();
+  const leakedFds = [...fdsAfter].filter(([n, target]) => fdsBefore.get(n) !== target).map(([n, target]) => `${n} -> ${target}`);
+  const leakedLinks = (await netfd.listLinks({ netns: ns })).filter((l) => !BASE_LINKS.includes(l.name)).map((l) => l.name);
+  const leakedFiles = fs.readdirSync(stateDir);
+  const leaks = leakedFds.length + leakedLinks.length + leakedFiles.length;
+
+  const f = (x) => x.toFixed(2);
+  const p50 = percentile(netfdMs, 50);
+  const ip50 = percentile(ipMs, 50);
+  log(`netfd prepare+teardown: p50 ${f(p50)} ms, p99 ${f(percentile(netfdMs, 99))} ms (prepare p50 ${f(percentile(prepareMs, 50))} ms, teardown p50 ${f(percentile(teardownMs, 50))} ms)`);
+  log(`ip -batch same links: p50 ${f(ip50)} ms, p99 ${f(percentile(ipMs, 99))} ms; netfd/ip ${(p50 / ip50).toFixed(2)} (goal ${GOALS.prepare_teardown_vs_kernel})`);
+  log(`leaks: ${leaks} (goal ${GOALS.prepare_teardown_leaks}): ${leakedFds.length} fds, ${leakedLinks.length} links, ${leakedFiles.length} state files`);
+  if (leaks) log(`leaked: ${[...leakedFds, ...leakedLinks.map((l) => `link ${l}`), ...leakedFiles.map((x) => `file ${x}`)].join(', ')}`);
+
+  results.prepare_teardown_cycles = DOMAIN_CYCLES;
+  results.prepare_teardown_ms_p50 = round(p50);
+  results.prepare_teardown_ms_p99 = round(percentile(netfdMs, 99));
+  results.prepare_ms_p50 = round(percentile(prepareMs, 50));
+  results.teardown_ms_p50 = round(percentile(teardownMs, 50));
+  results.ip_domain_cycle_ms_p50 = round(ip50);
+  results.ip_domain_cycle_ms_p99 = round(percentile(ipMs, 99));
+  results.prepare_teardown_leaks = leaks;
+}
+
+const BENCHES = [benchIpBatch, benchNetfdCreate, benchNetfdCreateSeq, benchIpSpawn, benchDomain];
 
 /** Figures computed from other figures. */
 function derive(results) {
   const ratio = (a, b) => (results[a] != null && results[b] ? round(results[a] / results[b]) : null);
   results.create_vs_ip_batch = ratio('netfd_create_ms_per_link', 'ip_batch_ms_per_link');
   results.ip_spawn_vs_create = ratio('ip_spawn_ms_per_link', 'netfd_create_ms_per_link');
+  results.prepare_teardown_vs_kernel = ratio('prepare_teardown_ms_p50', 'ip_domain_cycle_ms_p50');
 }
 
 // ---- scratch namespace -----------------------------------------------------
@@ -244,7 +500,9 @@ function makeScratch() {
     ip('link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
     ip('link', 'set', 'v0', 'up');
     ip('link', 'set', 'v1', 'up');
-    log(`created namespace ${ns} with veth v0/v1`);
+    ip('link', 'add', 'br0', 'type', 'bridge');
+    ip('link', 'set', 'br0', 'up');
+    log(`created namespace ${ns} with veth v0/v1 and bridge br0`);
     return { ns, tmp };
   };
   return { ns, setup, remove };
