@@ -336,6 +336,14 @@ function parseDomain(doc: Document, o: ParseOptions): DomainDef {
     if (other) throw new NetfdError(`${i.path}/mac/@address: MAC ${i.mac} is also used by ${other.path}; each interface needs its own MAC`, { code: 'INVALID_ARGUMENT', field: `${i.path}/mac/@address`, value: i.mac });
     macs.set(i.mac, i);
   }
+  const devs = new Map<string, InterfaceDef>();
+  for (const i of def.interfaces) {
+    const dev = i.target?.dev;
+    if (!dev || dev.includes('%')) continue;
+    const other = devs.get(dev);
+    if (other) throw new NetfdError(`${i.path}/target/@dev: ${dev} is also the target of ${other.path}; each interface needs its own device`, { code: 'INVALID_ARGUMENT', field: `${i.path}/target/@dev`, value: dev });
+    devs.set(dev, i);
+  }
   return def;
 }
 
