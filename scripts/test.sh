@@ -36,6 +36,10 @@ run_suite() {
   fi
 }
 
+# tap only transpiles the tests; type-check them (and lib) once, as one test.
+echo "== type check (tsc -p test/tsconfig.json)"
+if npx --no-install tsc -p test/tsconfig.json; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+
 run_suite "all tests (node-gyp build)" npx --no-install tap --reporter=tap
 run_suite "binding and codec tests (cmake-js build)" env NETFD_NATIVE=build-cmake/Release/netfd.node npx --no-install tap --reporter=tap test/native test/unit/codec.ts
 

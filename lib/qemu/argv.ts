@@ -75,15 +75,15 @@ export function domainArgv(def: DomainDef, nets: NetArgs[], o: ArgvOptions = {})
   if (def.os.initrd) a.push('-initrd', def.os.initrd);
   if (def.os.cmdline !== undefined) a.push('-append', def.os.cmdline);
   for (const s of def.serials) a.push('-serial', s.type === 'file' ? `file:${s.path}` : s.type);
-  const index: Record<string, number> = { virtio: 0, ide: 0 };
   for (const d of def.disks) {
-    const list: [string, string | number][] = [['file', escapeValue(d.file)], ['format', d.format], ['if', d.bus], ['index', index[d.bus]++]];
+    const list: [string, string | number][] = [['file', escapeValue(d.file)], ['format', d.format], ['if', d.bus], ['index', d.index]];
     if (d.device === 'cdrom') list.push(['media', 'cdrom']);
     if (d.readonly) list.push(['readonly', 'on']);
     a.push('-drive', props(list));
   }
   for (const n of nets) a.push('-netdev', netdevArg(n), '-device', deviceArg(n));
   if (o.qmp) a.push('-qmp', `unix:${escapeValue(o.qmp)},server=on,wait=off`);
+  a.push(...def.qemuArgs); // <qemu:commandline>, last as libvirt puts them
   return a;
 }
 

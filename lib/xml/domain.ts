@@ -41,6 +41,8 @@ export interface SerialDef {
 }
 
 export interface DiskDef {
+  /** The unit on its bus, from the target name: vda/hda 0, vdb/hdb 1, hdc 2 … */
+  index: number;
   file: string;
   bus: 'virtio' | 'ide';
   device: 'disk' | 'cdrom';
@@ -63,7 +65,13 @@ export interface DomainDef {
   interfaces: InterfaceDef[];
   /** Elements under <devices> that netfd does not turn into qemu arguments. */
   ignoredDevices: string[];
+  /** <qemu:commandline>: extra arguments (appended) and environment. */
+  qemuArgs: string[];
+  qemuEnv: Record<string, string>;
 }
+
+/** libvirt's namespace for <qemu:commandline>. */
+export const QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0';
 
 export const RESERVED_PREFIXES = ['vnet', 'macvtap'];
 const DIRECT_MODES: readonly DirectMode[] = ['vepa', 'bridge', 'private', 'passthrough'];
@@ -170,7 +178,8 @@ function parseInterface(el: Element, index: number, o: ParseOptions): InterfaceD
     const dev = attr(target, 'dev');
     def.target = { managed };
     if (dev !== undefined) {
-      def.target.dev = checked(target, 'dev', dev, (x) => (managed ? v.ifnameOrTemplate(x, 'dev') : v.ifname(x, 'dev')));
+      if (!managed && dev.includes('%')) throw bad(target, 'dev', dev, "managed='no' needs the exact name of an existing device, not a template");
+      def.target.dev = checked(target, 'dev', dev, (x) => v.ifnameOrTemplate(x, 'dev'));
       const reserved = RESERVED_PREFIXES.find((p) => dev.startsWith(p));
       if (reserved && managed && !o.live)
         throw bad(target, 'dev', dev, `names starting with '${reserved}' are reserved for names netfd generates; choose another name, or use managed='no' for an existing device`);
@@ -210,7 +219,8 @@ function parseInterface(el: Element, index: number, o: ParseOptions): InterfaceD
   const alias = child(el, 'alias');
   if (alias) {
     const name = attr(alias, 'name');
-    if (name === undefined || !/^[A-Za-z][A-Za-z0-9_.-]{0,126}$/.test(name)) throw bad(alias, 'name', name ?? '', 'expected an id: a letter, then letters, digits, - . _');
+    if (name === undefined || !/^ua-[A-Za-z0-9_.-]{1,124}$/.test(name))
+      throw bad(alias, 'name', name ?? '', "a user alias starts with 'ua-' (as in libvirt), then letters, digits, - . _");
     def.alias = name;
   }
   return def;
@@ -245,6 +255,13 @@ function parseSerial(el: Element): SerialDef {
   return { type, path: p };
 }
 
+/** 'a' -> 0, 'z' -> 25, 'aa' -> 26, as libvirt's virDiskNameToIndex. */
+function diskIndex(letters: string): number {
+  let n = 0;
+  for (const c of letters) n = n * 26 + (c.charCodeAt(0) - 96);
+  return n - 1;
+}
+
 function parseDisk(el: Element): DiskDef {
   const type = attr(el, 'type') ?? 'file';
   if (type !== 'file') throw bad(el, 'type', type, "netfd runs file disks only (type='file')");
@@ -254,12 +271,12 @@ function parseDisk(el: Element): DiskDef {
   if (!source || file === undefined) throw bad(source ?? el, source ? 'file' : null, '', "a disk needs <source file='/ABSOLUTE/PATH'/>");
   const target = child(el, 'target');
   const dev = target ? attr(target, 'dev') : undefined;
-  if (!target || !dev || !/^[a-z]+$/.test(dev)) throw bad(target ?? el, target ? 'dev' : null, dev ?? '', "a disk needs <target dev='vda|hda...' bus='virtio|ide'/>");
+  if (!target || !dev || !/^(vd|hd|sd)[a-z]{1,3}$/.test(dev)) throw bad(target ?? el, target ? 'dev' : null, dev ?? '', "a disk needs <target dev='vda|hda...' bus='virtio|ide'/>");
   const bus = oneOf(target, 'bus', ['virtio', 'ide'] as const, dev.startsWith('vd') ? 'virtio' : 'ide') as DiskDef['bus'];
   const driver = child(el, 'driver');
   const format = (driver && attr(driver, 'type')) ?? 'raw';
   if (!/^[a-z0-9]+$/.test(format)) throw bad(driver as Element, 'type', format, 'expected an image format such as raw or qcow2');
-  return { file, bus, device, format, readonly: child(el, 'readonly') !== null || device === 'cdrom', target: dev };
+  return { index: diskIndex(dev.slice(2)), file, bus, device, format, readonly: child(el, 'readonly') !== null || device === 'cdrom', target: dev };
 }
 
 function parseDomain(doc: Document, o: ParseOptions): DomainDef {
@@ -269,10 +286,11 @@ function parseDomain(doc: Document, o: ParseOptions): DomainDef {
   if (!type) throw bad(root, 'type', '', "netfd runs <domain type='kvm'> or <domain type='qemu'> (TCG)");
 
   const nameEl = child(root, 'name');
-  const name = nameEl ? text(nameEl) : '';
-  if (!nameEl || !name || name.includes('/') || name === '.' || name === '..' || Buffer.byteLength(name) > 200 || /[\s\0]/.test(name))
-    throw bad(nameEl ?? root, nameEl ? null : 'name', name, 'a domain needs a <name>: 1-200 bytes, no whitespace or /');
-  const def: DomainDef = { type, name, memoryKiB: 0, vcpus: 1, os: {}, serials: [], disks: [], interfaces: [], ignoredDevices: [] };
+  if (!nameEl) throw new NetfdError('/domain/name: a domain needs a <name>', { code: 'INVALID_ARGUMENT', field: '/domain/name', value: '' });
+  const name = text(nameEl);
+  if (!name || name.includes('/') || name === '.' || name === '..' || Buffer.byteLength(name) > 200 || /[\s\0]/.test(name))
+    throw bad(nameEl, null, name, 'a domain name is 1-200 bytes, no whitespace or /');
+  const def: DomainDef = { type, name, memoryKiB: 0, vcpus: 1, os: {}, serials: [], disks: [], interfaces: [], ignoredDevices: [], qemuArgs: [], qemuEnv: {} };
 
   const uuid = child(root, 'uuid');
   if (uuid) {
@@ -325,8 +343,28 @@ function parseDomain(doc: Document, o: ParseOptions): DomainDef {
     }
     children(devices, 'interface').forEach((el, i) => def.interfaces.push(parseInterface(el, i, o)));
     for (const el of children(devices, 'serial')) def.serials.push(parseSerial(el));
-    for (const el of children(devices, 'disk')) def.disks.push(parseDisk(el));
+    for (const el of children(devices, 'disk')) {
+      const d = parseDisk(el);
+      const clash = def.disks.find((o) => o.bus === d.bus && o.index === d.index);
+      if (clash) throw bad(child(el, 'target') as Element, 'dev', d.target, `${clash.target} already takes that unit of the ${d.bus} bus`);
+      def.disks.push(d);
+    }
     for (const el of children(devices)) if (!KNOWN_DEVICES.has(el.tagName)) def.ignoredDevices.push(el.tagName);
+  }
+
+  for (const cl of children(root).filter((e) => e.namespaceURI === QEMU_NS && e.localName === 'commandline')) {
+    for (const e of children(cl)) {
+      if (e.namespaceURI !== QEMU_NS) continue;
+      const value = attr(e, 'value');
+      if (e.localName === 'arg') {
+        if (value === undefined) throw bad(e, 'value', '', '<qemu:arg> needs value=');
+        def.qemuArgs.push(value);
+      } else if (e.localName === 'env') {
+        const name = attr(e, 'name');
+        if (name === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw bad(e, 'name', name ?? '', 'expected an environment variable name');
+        def.qemuEnv[name] = value ?? '';
+      }
+    }
   }
 
   const macs = new Map<string, InterfaceDef>();
@@ -335,6 +373,13 @@ function parseDomain(doc: Document, o: ParseOptions): DomainDef {
     const other = macs.get(i.mac);
     if (other) throw new NetfdError(`${i.path}/mac/@address: MAC ${i.mac} is also used by ${other.path}; each interface needs its own MAC`, { code: 'INVALID_ARGUMENT', field: `${i.path}/mac/@address`, value: i.mac });
     macs.set(i.mac, i);
+  }
+  const aliases = new Map<string, InterfaceDef>();
+  for (const i of def.interfaces) {
+    if (!i.alias) continue;
+    const other = aliases.get(i.alias);
+    if (other) throw new NetfdError(`${i.path}/alias/@name: alias ${i.alias} is also used by ${other.path}`, { code: 'INVALID_ARGUMENT', field: `${i.path}/alias/@name`, value: i.alias });
+    aliases.set(i.alias, i);
   }
   const devs = new Map<string, InterfaceDef>();
   for (const i of def.interfaces) {

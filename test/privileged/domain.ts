@@ -93,7 +93,7 @@ t.test('a domain with every interface kind: devices, fds, live XML, teardown', {
     t.match(mineMac, /^52:54:00:/, 'generated MAC recorded');
 
     const argv = p.argv({ qmp: '/tmp/x.qmp' });
-    t.same(argv.filter((a, i) => argv[i - 1] === '-netdev'), [
+    t.same(argv.filter((_, i) => argv[i - 1] === '-netdev'), [
       'tap,id=hostnet0,fd=3,vhost=off',
       'tap,id=hostnet1,fd=4,vhost=off',
       'tap,id=hostnet2,fds=5:6,vhost=off',
@@ -148,7 +148,7 @@ t.test('real failures at setup are refused cleanly and name the field', { skip: 
     const before = snapshot(ns);
     const fdsBefore = openFds();
     const ok = `<interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>\n`;
-    const cases: [string, string, Record<string, unknown>][] = [
+    const cases: [string, string, { code: string; field?: string; value?: string; message?: RegExp }][] = [
       ['missing bridge', `<interface type='bridge'><source bridge='nobr'/></interface>`, { code: 'ENODEV', field: '/domain/devices/interface[2]/source/@bridge', value: 'nobr' }],
       ['bridge that is not a bridge', `<interface type='bridge'><source bridge='v1'/></interface>`, { code: 'INVALID_ARGUMENT', value: 'v1', message: /not a bridge/ }],
       ['missing macvtap parent', `<interface type='direct'><source dev='nodev'/></interface>`, { code: 'ENODEV', field: '/domain/devices/interface[2]/source/@dev' }],
@@ -203,7 +203,7 @@ t.test('driver policy with a vhost-net stand-in (this host has no /dev/vhost-net
       { vhost: false, record: 'qemu' },
     ], "vhost / omitted+usable / qemu / omitted with a <backend vhost> that is missing");
     t.same(p.interfaces.map((i) => i.vhostFds.fds.length), [2, 1, 0, 0], 'one vhost fd per queue, none for userspace');
-    const netdevs = p.argv().filter((a, i, all) => all[i - 1] === '-netdev');
+    const netdevs = p.argv().filter((_, i, all) => all[i - 1] === '-netdev');
     t.same(netdevs, [
       'tap,id=hostnet0,fds=3:4,vhost=on,vhostfds=5:6',
       'tap,id=hostnet1,fd=7,vhost=on,vhostfd=8',

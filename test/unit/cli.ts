@@ -86,7 +86,7 @@ t.test('domxml-to-native qemu-argv: decisions and argv, no host change', async (
   const usable = await cli('domxml-to-native', 'qemu-argv', write('usable.xml', "<driver name='vhost'/>"), '--vhost-device', '/dev/null', '--json');
   t.equal(usable.code, 0, usable.err);
   const j = JSON.parse(usable.out);
-  t.same(j.argv.filter((a: string, i: number) => j.argv[i - 1] === '-netdev'), ['tap,id=hostnet0,fd=3,vhost=on,vhostfd=4', 'tap,id=hostnet1,fd=5,vhost=off']);
+  t.same(j.argv.filter((_: string, i: number) => j.argv[i - 1] === '-netdev'), ['tap,id=hostnet0,fd=3,vhost=on,vhostfd=4', 'tap,id=hostnet1,fd=5,vhost=off']);
   t.same(j.interfaces.map((i: { decision: unknown }) => i.decision), [{ vhost: true, record: 'vhost' }, { vhost: false, record: null }]);
   t.same(j.ignoredDevices, ['video']);
 
