@@ -2,7 +2,7 @@
 // NIC models, queues, virtio-only options, MAC generation and the host-side
 // link plan. No syscalls, no files, no root.
 import t from 'tap';
-import { NetfdError } from '../../lib/errors';
+import { refused } from '../helpers/refused';
 import {
   decideDriver,
   DEFAULT_MODEL,
@@ -22,24 +22,6 @@ import { DomainXml, InterfaceDef } from '../../lib/xml/domain';
 
 // ---------------------------------------------------------------- helpers
 
-type Asserts = Parameters<Parameters<typeof t.test>[0]>[0];
-
-/** Runs `fn`, which must throw a NetfdError with exactly this code, field and value. */
-function refused(t: Asserts, fn: () => unknown, want: { code: string; field: string; value: unknown }, message?: RegExp): NetfdError | undefined {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  if (!(err instanceof NetfdError)) {
-    t.fail(`expected a NetfdError ${want.code} for ${want.field}, got ${err === undefined ? 'no error' : String(err)}`);
-    return undefined;
-  }
-  t.strictSame({ code: err.code, field: err.field, value: err.value }, want, `${want.code} ${want.field} ${JSON.stringify(want.value)}`);
-  if (message) t.match(err.message, message, 'the message says what is wrong');
-  return err;
-}
 
 const domainXml = (devices: string) => `<domain type='kvm'><name>g</name><memory unit='MiB'>64</memory><devices>${devices}</devices></domain>`;
 const domainDef = (devices: string) => DomainXml.parse(domainXml(devices)).def;

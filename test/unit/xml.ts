@@ -4,35 +4,12 @@
 import { DOMParser, Element, Node } from '@xmldom/xmldom';
 import t from 'tap';
 import { NetfdError } from '../../lib/errors';
+import { refused, Want } from '../helpers/refused';
 import { DomainXml, InterfaceDef, LiveInterface, ParseOptions } from '../../lib/xml/domain';
 
 // ---------------------------------------------------------------- helpers
 
 /** The type of a subtest's `t` (the callback overload of t.test). */
-type Asserts = Parameters<Parameters<typeof t.test>[0]>[0];
-
-interface Want {
-  code: string;
-  field: string;
-  value: unknown;
-}
-
-/** Runs `fn`, which must throw a NetfdError with exactly this code, field and value. */
-function refused(t: Asserts, fn: () => unknown, want: Want, message?: RegExp): NetfdError | undefined {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  if (!(err instanceof NetfdError)) {
-    t.fail(`expected a NetfdError ${want.code} for ${want.field}, got ${err === undefined ? 'no error' : String(err)}`);
-    return undefined;
-  }
-  t.strictSame({ code: err.code, field: err.field, value: err.value }, want, `${want.code} ${want.field} ${JSON.stringify(want.value)}`);
-  if (message) t.match(err.message, message, 'the message says what is wrong');
-  return err;
-}
 
 const invalid = (field: string, value: unknown): Want => ({ code: 'INVALID_ARGUMENT', field, value });
 
