@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { NetfdError } from '../errors';
 import { previewDomain } from '../netdev/domain';
-import { liveXmlPath, stateDir } from '../netdev/state';
+import { inactiveXmlPath, liveXmlPath, stateDir } from '../netdev/state';
+import { launchDomain, pidPath } from '../qemu/launch';
 import { formatArgv } from '../qemu/argv';
 import { DomainXml } from '../xml/domain';
 import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../link';
@@ -34,6 +35,11 @@ export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--
   link set NAME [--up|--down] [--mac MAC] [--master BR | --nomaster]
                                     ip link set dev NAME ...
   link delete NAME                  ip link delete dev NAME
+  launch DOMAIN.xml [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]
+      prepare the interfaces and run qemu with their fds in the foreground;
+      when qemu exits (or netfd gets SIGINT/SIGTERM) everything is torn down
+  list [--json]                     domains with live state
+  dumpxml NAME [--inactive]         live XML (decisions recorded) or as written
   domxml-to-native qemu-argv DOMAIN.xml [--json]
       print the qemu command line the domain would get on this host, with
       netfd's decisions as comments; changes nothing on the host
@@ -196,6 +202,86 @@ async function linkDelete(args: string[]): Promise<number> {
   return 0;
 }
 
+function readDomainFile(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new NetfdError(`cannot read ${file}: ${e.message}`, { code: e.code ?? 'EIO', errno: e.errno, syscall: e.syscall });
+  }
+}
+
+async function launch(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { qemu: { type: 'string' }, accel: { type: 'string' } });
+  if (positionals.length < 1) throw new UsageError('usage: launch DOMAIN.xml [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]');
+  const accel = str(values, 'accel');
+  if (accel !== undefined && accel !== 'tcg' && accel !== 'kvm') throw new NetfdError(`invalid accel ${JSON.stringify(accel)}: tcg or kvm`, { code: 'INVALID_ARGUMENT', field: 'accel', value: accel });
+  const dashdash = args.indexOf('--');
+  if (positionals.length > 1 && dashdash < 0) throw new UsageError(`unexpected argument ${positionals[1]}; qemu arguments go after --`);
+  const l = await launchDomain(readDomainFile(positionals[0]), {
+    netns: str(values, 'netns'),
+    stateDir: str(values, 'state-dir'),
+    vhostDevice: str(values, 'vhost-device'),
+    qemu: str(values, 'qemu'),
+    accel,
+    extraArgs: positionals.slice(1),
+  });
+  process.stderr.write(`netfd: ${l.domain.name} running as qemu pid ${l.pid}; QMP ${l.qmp}; live XML ${l.domain.statePath}\n`);
+  const onSignal = () => void l.stop();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const e = await l.exited;
+    process.stderr.write(`netfd: qemu ${e.signal ? `killed by ${e.signal}` : `exited with ${e.code}`}; ${l.domain.name} torn down\n`);
+    return e.code ?? 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Whether a process exists (kill 0). */
+function alive(pid: unknown): boolean {
+  if (typeof pid !== 'number') return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function list(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {});
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const dir = stateDir(str(values, 'state-dir'));
+  const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.xml') && !f.endsWith('.inactive.xml')).map((f) => f.slice(0, -4)).sort() : [];
+  const rows = names.map((name) => {
+    let pid: number | null = null;
+    try {
+      pid = (JSON.parse(fs.readFileSync(pidPath(dir, name), 'utf8')) as { pid: number }).pid;
+    } catch {
+      /* prepared, not launched */
+    }
+    return { name, pid, state: pid === null ? 'prepared' : alive(pid) ? 'running' : 'stale' };
+  });
+  if (values.json) io.out(`${JSON.stringify(rows)}\n`);
+  else io.out([' Pid      Name                 State', '-'.repeat(40), ...rows.map((r) => ` ${String(r.pid ?? '-').padEnd(8)} ${r.name.padEnd(20)} ${r.state}`)].join('\n') + '\n');
+  return 0;
+}
+
+async function dumpxml(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { inactive: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError('usage: dumpxml NAME [--inactive]');
+  const dir = stateDir(str(values, 'state-dir'));
+  const name = positionals[0];
+  if (name.includes('/') || name === '.' || name === '..') throw new NetfdError(`invalid name ${JSON.stringify(name)}`, { code: 'INVALID_ARGUMENT', field: 'name', value: name });
+  const file = values.inactive ? inactiveXmlPath(dir, name) : liveXmlPath(dir, name);
+  if (!fs.existsSync(liveXmlPath(dir, name))) throw new NetfdError(`no domain named ${name} in ${dir}`, { code: 'ENOENT', field: 'name', value: name });
+  io.out(readDomainFile(file));
+  return 0;
+}
+
 function describeProbe(p: { usable: boolean; code?: string; message?: string } | undefined): string {
   if (!p) return 'vhost-net not tried';
   return p.usable ? 'vhost-net usable' : `vhost-net not usable (${p.code})`;
@@ -204,15 +290,7 @@ function describeProbe(p: { usable: boolean; code?: string; message?: string } |
 async function domxmlToNative(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {});
   if (positionals.length !== 1) throw new UsageError('usage: domxml-to-native qemu-argv DOMAIN.xml');
-  const file = positionals[0];
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new NetfdError(`cannot read ${file}: ${e.message}`, { code: e.code ?? 'EIO', errno: e.errno, syscall: e.syscall });
-  }
-  const xml = DomainXml.parse(text);
+  const xml = DomainXml.parse(readDomainFile(positionals[0]));
   const qmp = liveXmlPath(stateDir(str(values, 'state-dir')), xml.def.name).replace(/\.xml$/, '.qmp');
   const p = await previewDomain(xml, { vhostDevice: str(values, 'vhost-device'), qmp });
   if (values.json) {
@@ -241,6 +319,9 @@ const verbs: Record<string, (args: string[], io: Io) => Promise<number>> = {
   'link delete': linkDelete,
   'link del': linkDelete,
   'domxml-to-native qemu-argv': domxmlToNative,
+  launch: (args) => launch(args),
+  list,
+  dumpxml,
 };
 
 /** Runs the CLI; returns the exit status. Global options may stand anywhere. */
@@ -248,10 +329,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   // The verb is the first two words that are not options or option values.
   const words: number[] = [];
   for (let i = 0; i < argv.length && words.length < 2; i++) {
+    if (argv[i] === '--') break;
     const a = argv[i];
     if (a === '--netns' || a === '--vhost-device' || a === '--state-dir') i++;
     else if (!a.startsWith('-')) words.push(i);
   }
+  // One-word verbs (launch, list, dumpxml) take positionals after them.
+  if (words.length === 2 && !verbs[words.map((i) => argv[i]).join(' ')] && verbs[argv[words[0]]]) words.pop();
   const verb = words.map((i) => argv[i]).join(' ');
   const rest = argv.filter((_, i) => !words.includes(i));
   if (!verbs[verb]) {

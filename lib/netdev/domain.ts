@@ -3,6 +3,7 @@
 // changes the host for a domain.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { NetfdError } from '../errors';
 import { FdSet } from '../fds';
 import { deleteLinks, getLink, LinkInfo, listLinks, netnsOf, setLink, Target } from '../link';
@@ -12,7 +13,7 @@ import { childFds, domainArgv, NetArgs } from '../qemu/argv';
 import { Tap } from '../tap';
 import { VhostFds } from '../vhost';
 import { DomainXml } from '../xml/domain';
-import { liveXmlPath, stateDir, writeNewFileAtomic } from './state';
+import { inactiveXmlPath, liveXmlPath, stateDir, writeNewFileAtomic } from './state';
 
 /** The steps of setup, in order, per interface ('state' once at the end). */
 export type Step = 'vhost' | 'create' | 'configure' | 'open' | 'state';
@@ -207,7 +208,7 @@ export class PreparedDomain {
       if (i.created) undo.links.push(i.ifindex);
       undo.fds.push(i.fds, i.vhostFds);
     }
-    undo.files.push(this.statePath);
+    undo.files.push(this.statePath, inactiveXmlPath(path.dirname(this.statePath), this.name));
     const errors = await undo.run(this.netns);
     if (errors.length) throw errors[0];
   }
@@ -310,8 +311,14 @@ export async function prepareDomain(input: string | DomainXml, o: PrepareOptions
     }
 
     const liveXml = xml.live(prepared.map((p) => ({ driver: p.decision.record, targetDev: p.name, mac: p.plan.mac })));
+    // The live file marks the domain active (created exclusively); once it is
+    // ours, the inactive copy beside it is too (a stale one is replaced).
     writeNewFileAtomic(statePath, liveXml);
     undo.files.push(statePath);
+    const inactivePath = inactiveXmlPath(dir, def.name);
+    undo.files.push(inactivePath);
+    fs.rmSync(inactivePath, { force: true });
+    writeNewFileAtomic(inactivePath, xml.text);
     await step('state', -1);
     return new PreparedDomain(xml, prepared, liveXml, statePath, netns);
   } catch (err) {
@@ -378,5 +385,6 @@ export async function teardownFromLive(name: string, o: DomainHostOptions = {}):
   }
   if (indexes.length) await deleteLinks(indexes, { netns });
   fs.rmSync(file, { force: true });
+  fs.rmSync(inactiveXmlPath(path.dirname(file), name), { force: true });
   return { deleted, skipped };
 }

@@ -15,6 +15,8 @@ export function stateDir(explicit?: string, env: NodeJS.ProcessEnv = process.env
 }
 
 export const liveXmlPath = (dir: string, name: string): string => path.join(dir, `${name}.xml`);
+/** The config XML exactly as the user gave it, kept for `dumpxml --inactive`. */
+export const inactiveXmlPath = (dir: string, name: string): string => path.join(dir, `${name}.inactive.xml`);
 
 /**
  * Writes `data` to `file` only if `file` does not exist yet, atomically: a

@@ -1,0 +1,158 @@
+// Launching qemu with the fds netfd prepared: they are inherited through
+// spawn's stdio slots at exactly the numbers in the argv (3, 4, ...), and no
+// other fd of netfd reaches qemu (netfd opens everything O_CLOEXEC). netfd
+// supervises qemu: when it exits, the domain is torn down.
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { NetfdError } from '../errors';
+import { prepareDomain, PreparedDomain, PrepareOptions } from '../netdev/domain';
+import { stateDir } from '../netdev/state';
+import { DomainXml } from '../xml/domain';
+
+export interface LaunchOptions extends PrepareOptions {
+  /** The qemu binary (default: <emulator> of the domain, else qemu-system-x86_64). */
+  qemu?: string;
+  /** Overrides the accelerator from <domain type>. */
+  accel?: 'tcg' | 'kvm';
+  /** Extra arguments appended to qemu's command line. */
+  extraArgs?: string[];
+  /** qemu's stdin/stdout: 'inherit' (the serial console on stdio) or 'pipe'. Default 'inherit'. */
+  stdio?: 'inherit' | 'pipe';
+  /** How long qemu may take to open its QMP socket. Default 30 s. */
+  startTimeoutMs?: number;
+}
+
+export const qmpPath = (dir: string, name: string): string => path.join(dir, `${name}.qmp`);
+export const pidPath = (dir: string, name: string): string => path.join(dir, `${name}.pid`);
+
+/** The last lines of qemu's stderr, kept for error messages. */
+class Tail {
+  #lines: string[] = [];
+  #partial = '';
+  push(chunk: Buffer): void {
+    const parts = (this.#partial + chunk.toString('utf8')).split('\n');
+    this.#partial = parts.pop() ?? '';
+    this.#lines.push(...parts);
+    if (this.#lines.length > 20) this.#lines.splice(0, this.#lines.length - 20);
+  }
+  text(): string {
+    return [...this.#lines, this.#partial].filter((l) => l.trim()).join('\n');
+  }
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A running qemu and its prepared domain. `exited` resolves after teardown. */
+export class LaunchedDomain {
+  readonly domain: PreparedDomain;
+  readonly child: ChildProcess;
+  readonly argv: string[];
+  readonly qmp: string;
+  readonly pidFile: string;
+  /** Resolves when qemu has exited and the domain has been torn down. */
+  readonly exited: Promise<Exit>;
+
+  constructor(domain: PreparedDomain, child: ChildProcess, argv: string[], qmp: string, pidFile: string, exited: Promise<Exit>) {
+    this.domain = domain;
+    this.child = child;
+    this.argv = argv;
+    this.qmp = qmp;
+    this.pidFile = pidFile;
+    this.exited = exited;
+  }
+
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
+  /** Asks qemu to stop (SIGTERM; SIGKILL after `graceMs`) and waits for teardown. */
+  async stop(graceMs = 5000): Promise<Exit> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      try {
+        return await this.exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return this.exited;
+  }
+}
+
+function waitForSocket(file: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = () => {
+      if (child.exitCode !== null || child.signalCode !== null) return reject(new Error('exited'));
+      if (fs.existsSync(file)) return resolve();
+      if (Date.now() - started > timeoutMs) return reject(new NetfdError(`qemu did not open its QMP socket ${file} within ${timeoutMs} ms`, { code: 'ETIMEDOUT' }));
+      setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+
+/**
+ * Prepares the domain's interfaces, then spawns qemu with exactly those fds.
+ * Resolves once qemu is up (its QMP socket exists); rejects with qemu's own
+ * message when it fails to start, after tearing everything down.
+ */
+export async function launchDomain(input: string | DomainXml, o: LaunchOptions = {}): Promise<LaunchedDomain> {
+  const xml = typeof input === 'string' ? DomainXml.parse(input) : input;
+  const dir = stateDir(o.stateDir);
+  const qmp = qmpPath(dir, xml.def.name);
+  const pidFile = pidPath(dir, xml.def.name);
+  const domain = await prepareDomain(xml, { ...o, stateDir: dir });
+  let child: ChildProcess;
+  let argv: string[];
+  try {
+    fs.rmSync(qmp, { force: true });
+    argv = domain.argv({ qmp });
+    if (o.qemu) argv[0] = o.qemu;
+    if (o.accel) argv[argv.indexOf('-accel') + 1] = o.accel;
+    argv.push(...(o.extraArgs ?? []));
+    const io = o.stdio ?? 'inherit';
+    child = spawn(argv[0], argv.slice(1), { stdio: [io, io, 'pipe', ...domain.qemuFds()] });
+  } catch (err) {
+    await domain.teardown().catch(() => undefined);
+    throw err;
+  }
+  const tail = new Tail();
+  child.stderr?.on('data', (c: Buffer) => {
+    tail.push(c);
+    process.stderr.write(c);
+  });
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  const exited = new Promise<Exit>((resolve) => {
+    child.once('close', (code, signal) => {
+      const cleanup = async () => {
+        fs.rmSync(qmp, { force: true });
+        fs.rmSync(pidFile, { force: true });
+        await domain.teardown().catch((e) => process.stderr.write(`netfd: teardown of ${xml.def.name} failed: ${(e as Error).message}\n`));
+      };
+      void cleanup().then(() => resolve({ code, signal }));
+    });
+  });
+  // qemu has its copies now; netfd's are closed (teardown deletes links by index).
+  domain.closeFds();
+  try {
+    await Promise.race([
+      waitForSocket(qmp, child, o.startTimeoutMs ?? 30000),
+      spawnError.then((e) => Promise.reject(e)),
+    ]);
+  } catch (err) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    const e = await exited;
+    const spawnErr = (err as NodeJS.ErrnoException).code === 'ENOENT' ? ` (${argv[0]} not found: install qemu-system-x86 or pass --qemu PATH)` : '';
+    const why = tail.text() || (err as Error).message;
+    const how = spawnErr || ` (${e.signal ?? `exit code ${e.code}`})`;
+    throw new NetfdError(`qemu failed to start${how}: ${why}`, { code: 'QEMU_FAILED', cause: err });
+  }
+  fs.writeFileSync(pidFile, `${JSON.stringify({ pid: child.pid, supervisor: process.pid, qmp, netns: domain.netns ?? null })}\n`);
+  return new LaunchedDomain(domain, child, argv, qmp, pidFile, exited);
+}
