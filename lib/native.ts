@@ -102,6 +102,8 @@ export interface NativeBinding {
   peerCred(sock: number): { pid: number; uid: number; gid: number };
   socketPair(type?: 'seqpacket' | 'stream'): [number, number];
   close(fd: number): void;
+  /** FD_CLOEXEC on every fd >= from (close_range CLOSE_RANGE_CLOEXEC). */
+  cloexecFrom(from: number): void;
   nlEncode(op: NativeEncodeOp, args?: NativeEncodeArgs): Buffer;
   nlDecode(data: Buffer): NativeDecoded[];
   nlRequest(o: { netns?: string; request: Buffer }): Promise<Buffer[]>;

@@ -6,6 +6,9 @@
 #include <linux/if_tun.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -465,6 +468,33 @@ Napi::Value CloseJs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Sets FD_CLOEXEC on every fd >= `from` (close_range(CLOSE_RANGE_CLOEXEC),
+// else fcntl over /proc/self/fd), so that a child gets only the fds handed to
+// it explicitly, even fds this process inherited without the flag.
+Napi::Value CloexecFromJs(const Napi::CallbackInfo& info) {
+  int from = FdArg(info, 0, "cloexecFrom");
+#ifdef SYS_close_range
+  if (::syscall(SYS_close_range, unsigned(from), ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) == 0) return info.Env().Undefined();
+#endif
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) {
+    SysError e;
+    e.err = errno;
+    e.syscall = "opendir";
+    e.message = std::string("opendir /proc/self/fd: ") + std::strerror(errno);
+    throw MakeError(info.Env(), e);
+  }
+  const int self = ::dirfd(d);
+  while (dirent* ent = ::readdir(d)) {
+    const int fd = std::atoi(ent->d_name);
+    if (fd < from || fd == self || ent->d_name[0] == '.') continue;
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+  ::closedir(d);
+  return info.Env().Undefined();
+}
+
 // ---- the codec, for tests and tools -----------------------------------------
 
 Napi::Value NlEncode(const Napi::CallbackInfo& info) {
@@ -589,6 +619,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCred", Napi::Function::New(env, PeerCredJs, "peerCred"));
   exports.Set("socketPair", Napi::Function::New(env, SocketPairJs, "socketPair"));
   exports.Set("close", Napi::Function::New(env, CloseJs, "close"));
+  exports.Set("cloexecFrom", Napi::Function::New(env, CloexecFromJs, "cloexecFrom"));
   exports.Set("nlEncode", Napi::Function::New(env, NlEncode, "nlEncode"));
   exports.Set("nlDecode", Napi::Function::New(env, NlDecode, "nlDecode"));
   exports.Set("nlRequest", Napi::Function::New(env, NlRequest, "nlRequest"));

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in iproute2 python3 make g++ cmake util-linux; do
+for pkg in iproute2 python3 make g++ cmake util-linux qemu-system-x86; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
@@ -24,7 +24,7 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "netfd setup: npm ci (builds the addon with node-gyp)"
   npm ci --no-audit --no-fund --loglevel=error
-elif [ ! -f build/Release/netfd.node ]; then
+elif [ ! -f build/Release/netfd.node ] || [ -n "$(find native binding.gyp -newer build/Release/netfd.node 2>/dev/null | head -n 1)" ]; then
   npx --no-install node-gyp rebuild >/dev/null
 fi
 npx --no-install tsc -p tsconfig.json

@@ -6,6 +6,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
+import { native } from '../native';
 import { prepareDomain, PreparedDomain, PrepareOptions } from '../netdev/domain';
 import { stateDir } from '../netdev/state';
 import { DomainXml } from '../xml/domain';
@@ -117,6 +118,8 @@ export async function launchDomain(input: string | DomainXml, o: LaunchOptions =
     if (o.accel) argv[argv.indexOf('-accel') + 1] = o.accel;
     argv.push(...(o.extraArgs ?? []));
     const io = o.stdio ?? 'inherit';
+    // Only the fds in the stdio slots may reach qemu, also ones netfd inherited.
+    native().cloexecFrom(3);
     child = spawn(argv[0], argv.slice(1), { stdio: [io, io, 'pipe', ...domain.qemuFds()] });
   } catch (err) {
     await domain.teardown().catch(() => undefined);
