@@ -13,3 +13,5 @@ export { prepareDomain, previewDomain, teardownFromLive, PreparedDomain, Prepare
 export { stateDir, DEFAULT_STATE_DIR, liveXmlPath } from './netdev/state';
 export * as validate from './validate';
 export { native } from './native';
+export { Qmp, QmpError } from './qemu/qmp';
+export { launchDomain, LaunchedDomain, LaunchOptions } from './qemu/launch';

@@ -1,0 +1,257 @@
+// A fake qemu QMP monitor on a unix socket in a temp dir, for tests of
+// lib/qemu/qmp.ts without qemu. It reads with the addon's fdRecv on the
+// accepted socket's own fd (the connection is accepted paused, so libuv never
+// reads it), so fds sent with SCM_RIGHTS really arrive; it writes with
+// socket.write. Like qemu, the fds received with a read wait for a command
+// to take them (getfd) and are dropped when new fds arrive.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { recvFds, closeFd } from '../../lib/fdpass';
+import { LineFramer } from '../../lib/qemu/qmp';
+
+export interface FakeCommand {
+  execute: string;
+  arguments?: Record<string, unknown>;
+  id?: unknown;
+}
+
+/** What a handler answers: a reply, or `undefined` for the default behaviour, or 'none' to send nothing. */
+export type FakeReply = { return: unknown } | { error: { class: string; desc: string } } | 'none' | undefined;
+
+export type FakeHandler = (cmd: FakeCommand, conn: FakeConn) => FakeReply | Promise<FakeReply>;
+
+export const GREETING = {
+  QMP: { version: { qemu: { micro: 3, minor: 2, major: 7 }, package: 'fake 7.2.3' }, capabilities: ['oob'] },
+};
+
+const line = (o: unknown) => `${JSON.stringify(o)}\r\n`;
+
+export class FakeConn {
+  /** Every command in order of arrival, with the fds that came with its read. */
+  readonly received: { cmd: FakeCommand; fds: number[] }[] = [];
+  /** fds taken by getfd, by name (owned here; closed on closefd and on close). */
+  readonly named = new Map<string, number>();
+  private pendingFds: number[] = [];
+  private fdsOwner: number[] | null = null;
+  private stopping = false;
+  private readonly loop: Promise<void>;
+  closed = false;
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly server: FakeQmp,
+  ) {
+    socket.on('error', () => {});
+    this.loop = this.readLoop();
+  }
+
+  /** Writes raw text (framing tests); resolves when written. */
+  sendRaw(s: string | Buffer): Promise<void> {
+    if (this.closed || this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => this.socket.write(s, () => resolve()));
+  }
+
+  send(o: unknown): Promise<void> {
+    return this.sendRaw(line(o));
+  }
+
+  event(name: string, data?: Record<string, unknown>): Promise<void> {
+    return this.send({ event: name, ...(data ? { data } : {}), timestamp: { seconds: 1700000000, microseconds: 1 } });
+  }
+
+  /** Stops reading, closes the socket and every fd it holds. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    await this.loop; // never close the fd under a native recv in flight
+    if (!this.closed) {
+      this.closed = true;
+      await new Promise<void>((resolve) => {
+        if (this.socket.destroyed) resolve();
+        else {
+          this.socket.once('close', () => resolve());
+          this.socket.destroy();
+        }
+      });
+    }
+    for (const fd of this.pendingFds) closeFd(fd);
+    this.pendingFds = [];
+    for (const fd of this.named.values()) closeFd(fd);
+    this.named.clear();
+  }
+
+  private async readLoop(): Promise<void> {
+    const fd = (this.socket as unknown as { _handle: { fd: number } })._handle.fd;
+    const framer = new LineFramer();
+    if (this.server.readDelayMs > 0) await new Promise((r) => setTimeout(r, this.server.readDelayMs));
+    while (!this.stopping) {
+      let got;
+      try {
+        got = await recvFds(fd, 1 << 20, 16, 50);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ETIMEDOUT') continue;
+        break;
+      }
+      if (got.data.length === 0 && got.fds.length === 0) break; // EOF
+      if (got.fds.length > 0) {
+        for (const old of this.pendingFds) closeFd(old);
+        this.pendingFds = got.fds;
+      }
+      // The kernel ends a read right after the part that carried fds: they
+      // belong to the last message that starts in this read (complete now,
+      // or completed by a later read).
+      if (got.fds.length > 0) this.fdsOwner = [...got.fds];
+      const lines = framer.push(got.data);
+      const endsWhole = got.data.length > 0 && got.data[got.data.length - 1] === 0x0a;
+      for (let i = 0; i < lines.length; i++) {
+        const cmd = JSON.parse(lines[i]) as FakeCommand;
+        let fds: number[] = [];
+        if (this.fdsOwner && (got.fds.length === 0 ? i === 0 : endsWhole && i === lines.length - 1)) {
+          fds = this.fdsOwner;
+          this.fdsOwner = null;
+        }
+        this.received.push({ cmd, fds });
+        await this.dispatch(cmd);
+      }
+    }
+    // EOF or stop: the socket is no longer read; close() finishes the job.
+    if (!this.stopping) void this.close();
+  }
+
+  private async dispatch(cmd: FakeCommand): Promise<void> {
+    const custom = this.server.handler ? await this.server.handler(cmd, this) : undefined;
+    const reply = custom ?? (await this.builtin(cmd));
+    if (reply === 'none') return;
+    await this.send({ ...reply, id: cmd.id });
+  }
+
+  private async builtin(cmd: FakeCommand): Promise<FakeReply> {
+    const a = cmd.arguments ?? {};
+    const err = (cls: string, desc: string) => ({ error: { class: cls, desc } });
+    switch (cmd.execute) {
+      case 'qmp_capabilities':
+      case 'netdev_add':
+      case 'netdev_del':
+      case 'device_add':
+        return { return: {} };
+      case 'query-status':
+        return { return: { status: 'running', singlestep: false, running: true } };
+      case 'echo':
+        return { return: a };
+      case 'getfd': {
+        const fd = this.pendingFds.shift();
+        if (fd === undefined) return err('GenericError', 'No file descriptor supplied via SCM_RIGHTS');
+        for (const rest of this.pendingFds) closeFd(rest);
+        this.pendingFds = [];
+        const name = String(a.fdname);
+        const old = this.named.get(name);
+        if (old !== undefined) closeFd(old);
+        this.named.set(name, fd);
+        return { return: {} };
+      }
+      case 'closefd': {
+        const name = String(a.fdname);
+        const fd = this.named.get(name);
+        if (fd === undefined) return err('GenericError', `File descriptor named '${name}' not found`);
+        closeFd(fd);
+        this.named.delete(name);
+        return { return: {} };
+      }
+      case 'fail':
+        return err(String(a.class ?? 'GenericError'), String(a.desc ?? 'it failed'));
+      case 'slow':
+        setTimeout(() => void this.send({ return: { slow: a.ms }, id: cmd.id }), Number(a.ms));
+        return 'none';
+      case 'hang':
+        return 'none';
+      case 'drop':
+        this.stopping = true;
+        setImmediate(() => void this.close());
+        return 'none';
+      case 'event-then-reply':
+        // one write: the event, then the reply
+        await this.sendRaw(line({ event: a.event, data: a.data ?? {}, timestamp: { seconds: 1, microseconds: 2 } }) + line({ return: {}, id: cmd.id }));
+        return 'none';
+      case 'device_del': {
+        // qemu 7.2: the child's event (path only), then the device's; here
+        // before the reply when `eventFirst`, else after it.
+        const id = String(a.id);
+        const events = async () => {
+          await this.event('DEVICE_DELETED', { path: `/machine/peripheral/${id}/virtio-backend` });
+          await this.event('DEVICE_DELETED', { device: id, path: `/machine/peripheral/${id}` });
+        };
+        if (this.server.deviceDelEventFirst) {
+          await events();
+          return { return: {} };
+        }
+        await this.send({ return: {}, id: cmd.id });
+        setTimeout(() => void events(), 20);
+        return 'none';
+      }
+      case 'quit':
+        await this.send({ return: {}, id: cmd.id });
+        await this.event('SHUTDOWN', { guest: false, reason: 'host-qmp-quit' });
+        this.stopping = true;
+        setImmediate(() => void this.close());
+        return 'none';
+      default:
+        return err('CommandNotFound', `The command ${cmd.execute} has not been found`);
+    }
+  }
+}
+
+export interface FakeOptions {
+  /** The greeting line to send (default GREETING); null sends none. */
+  greeting?: unknown;
+  handler?: FakeHandler;
+  /** Wait this long before reading a new connection (to fill its buffer). */
+  readDelayMs?: number;
+  deviceDelEventFirst?: boolean;
+}
+
+export class FakeQmp {
+  readonly conns: FakeConn[] = [];
+  handler?: FakeHandler;
+  readDelayMs: number;
+  deviceDelEventFirst: boolean;
+  private constructor(
+    readonly dir: string,
+    readonly path: string,
+    private readonly server: net.Server,
+  ) {
+    this.readDelayMs = 0;
+    this.deviceDelEventFirst = false;
+  }
+
+  static async start(o: FakeOptions = {}): Promise<FakeQmp> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-qmp-'));
+    const sock = path.join(dir, 'qmp.sock');
+    const server = net.createServer({ pauseOnConnect: true });
+    const f = new FakeQmp(dir, sock, server);
+    f.handler = o.handler;
+    f.readDelayMs = o.readDelayMs ?? 0;
+    f.deviceDelEventFirst = o.deviceDelEventFirst ?? false;
+    const greeting = o.greeting === undefined ? GREETING : o.greeting;
+    server.on('connection', (s) => {
+      const c = new FakeConn(s, f);
+      f.conns.push(c);
+      if (greeting !== null) void c.sendRaw(typeof greeting === 'string' ? greeting : line(greeting));
+    });
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    return f;
+  }
+
+  /** The newest connection. */
+  get conn(): FakeConn {
+    const c = this.conns[this.conns.length - 1];
+    if (!c) throw new Error('fake qmp: no connection yet');
+    return c;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.conns.map((c) => c.close()));
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
