@@ -68,7 +68,9 @@ t.test('tap fds passed to a child process, which writes a frame seen on the host
       lines.push(...parts);
       waiters.splice(0).forEach((w) => w());
     });
-    const exited = new Promise<never>((_, reject) => sniffer.on('exit', (code) => reject(new Error(`sniffer exited with ${code}`))));
+    // 'close', not 'exit': close comes after the last stdout data, so a line
+    // printed just before exiting is never lost to this rejection.
+    const exited = new Promise<never>((_, reject) => sniffer.on('close', (code) => reject(new Error(`sniffer exited with ${code}`))));
     const line = (n: number) => Promise.race([exited, new Promise<string>((resolve) => {
       const check = () => (lines.length > n ? resolve(lines[n]) : waiters.push(check));
       check();
@@ -89,7 +91,7 @@ t.test('tap fds passed to a child process, which writes a frame seen on the host
     t.equal(await line(1), frame, 'the frame the child wrote arrived on the tap');
     closeFd(mine);
     tap.close();
-    await new Promise((resolve) => (sniffer.exitCode !== null ? resolve(null) : sniffer.on('close', resolve)));
+    await exited.catch(() => undefined); // the sniffer's pipes are closed
   });
 });
 
