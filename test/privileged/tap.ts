@@ -71,10 +71,10 @@ t.test('tap fds passed to a child process, which writes a frame seen on the host
     // 'close', not 'exit': close comes after the last stdout data, so a line
     // printed just before exiting is never lost to this rejection.
     const exited = new Promise<never>((_, reject) => sniffer.on('close', (code) => reject(new Error(`sniffer exited with ${code}`))));
-    const line = (n: number) => Promise.race([exited, new Promise<string>((resolve) => {
+    const line = (n: number) => Promise.race([new Promise<string>((resolve) => {
       const check = () => (lines.length > n ? resolve(lines[n]) : waiters.push(check));
       check();
-    })]);
+    }), exited]); // a line already there wins over an exit already seen
     exited.catch(() => undefined);
     t.equal(await line(0), 'ready', 'sniffer ready');
 
