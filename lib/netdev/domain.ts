@@ -135,17 +135,22 @@ function preflight(plans: InterfacePlan[], links: LinkInfo[]): Map<number, LinkI
   return existing;
 }
 
-/** Opens the vhost device `count` times; a failure is a probe result, not a throw. */
-async function probeVhost(plan: InterfacePlan, device: string | undefined, undo: Undo): Promise<VhostProbe | undefined> {
-  if (plan.vhost === 'off') return undefined;
+/**
+ * Opens the vhost device once per queue; a failure is a probe result, not a
+ * throw. The fds (none unless usable) are recorded in `undo` and returned.
+ */
+async function probeVhost(plan: InterfacePlan, device: string | undefined, undo: Undo): Promise<{ probe: VhostProbe | undefined; fds: FdSet }> {
+  const fds = new FdSet([]);
+  if (plan.vhost === 'off') return { probe: undefined, fds };
   try {
     const v = await VhostFds.open({ device: plan.vhostDevice ?? device, count: plan.queues });
-    undo.fds.push(new FdSet(v.releaseFds()));
-    return { usable: true };
+    const opened = new FdSet(v.releaseFds());
+    undo.fds.push(opened);
+    return { probe: { usable: true }, fds: opened };
   } catch (err) {
     const e = err as NetfdError;
     if (e.code === 'INVALID_ARGUMENT') throw e;
-    return { usable: false, code: e.code ?? 'EUNKNOWN', message: e.message };
+    return { probe: { usable: false, code: e.code ?? 'EUNKNOWN', message: e.message }, fds };
   }
 }
 
@@ -237,9 +242,8 @@ export async function prepareDomain(input: string | DomainXml, o: PrepareOptions
     // Phase 1: the driver decision for every interface, before any link exists.
     const decided: { plan: InterfacePlan; decision: DriverDecision; vhost: FdSet }[] = [];
     for (const plan of plans) {
-      const before = undo.fds.length;
-      const probe = await probeVhost(plan, o.vhostDevice, undo);
-      decided.push({ plan, decision: decideDriver(plan, probe), vhost: undo.fds.length > before ? undo.fds[undo.fds.length - 1] : new FdSet([]) });
+      const { probe, fds } = await probeVhost(plan, o.vhostDevice, undo);
+      decided.push({ plan, decision: decideDriver(plan, probe), vhost: fds });
       await step('vhost', plan.index);
     }
 
@@ -350,7 +354,7 @@ export async function previewDomain(input: string | DomainXml, o: DomainHostOpti
   for (const plan of plans) {
     const undo = new Undo();
     try {
-      probes.push(await probeVhost(plan, o.vhostDevice, undo));
+      probes.push((await probeVhost(plan, o.vhostDevice, undo)).probe);
     } finally {
       await undo.run(undefined);
     }
