@@ -71,6 +71,7 @@ export function domainArgv(def: DomainDef, nets: NetArgs[], o: ArgvOptions = {})
   a.push('-accel', def.type === 'kvm' ? 'kvm' : 'tcg');
   a.push('-m', memoryArg(def.memoryKiB), '-smp', String(def.vcpus));
   a.push('-nodefaults', '-no-user-config', '-display', 'none');
+  if (def.onReboot === 'destroy') a.push('-no-reboot');
   if (def.os.kernel) a.push('-kernel', def.os.kernel);
   if (def.os.initrd) a.push('-initrd', def.os.initrd);
   if (def.os.cmdline !== undefined) a.push('-append', def.os.cmdline);

@@ -59,6 +59,8 @@ export interface DomainDef {
   memoryKiB: number;
   vcpus: number;
   os: { arch?: string; machine?: string; kernel?: string; initrd?: string; cmdline?: string };
+  /** <on_reboot>: 'destroy' ends qemu when the guest reboots (-no-reboot). */
+  onReboot: 'restart' | 'destroy';
   emulator?: string;
   serials: SerialDef[];
   disks: DiskDef[];
@@ -290,7 +292,7 @@ function parseDomain(doc: Document, o: ParseOptions): DomainDef {
   const name = text(nameEl);
   if (!name || name.includes('/') || name === '.' || name === '..' || Buffer.byteLength(name) > 200 || /[\s\0]/.test(name))
     throw bad(nameEl, null, name, 'a domain name is 1-200 bytes, no whitespace or /');
-  const def: DomainDef = { type, name, memoryKiB: 0, vcpus: 1, os: {}, serials: [], disks: [], interfaces: [], ignoredDevices: [], qemuArgs: [], qemuEnv: {} };
+  const def: DomainDef = { type, name, memoryKiB: 0, vcpus: 1, os: {}, onReboot: 'restart', serials: [], disks: [], interfaces: [], ignoredDevices: [], qemuArgs: [], qemuEnv: {} };
 
   const uuid = child(root, 'uuid');
   if (uuid) {
@@ -331,6 +333,13 @@ function parseDomain(doc: Document, o: ParseOptions): DomainDef {
     }
     const cmdline = child(os, 'cmdline');
     if (cmdline) def.os.cmdline = text(cmdline);
+  }
+
+  const onReboot = child(root, 'on_reboot');
+  if (onReboot) {
+    const t = text(onReboot);
+    if (t !== 'restart' && t !== 'destroy') throw bad(onReboot, null, t, "netfd runs <on_reboot>restart</on_reboot> or <on_reboot>destroy</on_reboot>");
+    def.onReboot = t;
   }
 
   const devices = child(root, 'devices');

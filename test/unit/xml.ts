@@ -413,6 +413,7 @@ t.test('the domain subset', async (t) => {
   <uuid>C7A5FDBDEDAF9455926AD65C16DB1809</uuid>
   <memory unit='GiB'>2</memory>
   <vcpu placement='static'>4</vcpu>
+  <on_reboot>destroy</on_reboot>
   <os>
     <type arch='x86_64' machine='pc-q35-8.2'>hvm</type>
     <kernel>/var/lib/guests/vmlinuz</kernel>
@@ -457,6 +458,7 @@ t.test('the domain subset', async (t) => {
     memoryKiB: 2 * 1024 * 1024,
     vcpus: 4,
     os: { arch: 'x86_64', machine: 'pc-q35-8.2', kernel: '/var/lib/guests/vmlinuz', initrd: '/var/lib/guests/initrd.img', cmdline: 'console=ttyS0 root=/dev/vda rw' },
+    onReboot: 'destroy',
     emulator: '/usr/local/bin/qemu-system-x86_64',
     serials: [{ type: 'file', path: '/var/log/guests/full.log' }, { type: 'pty' }, { type: 'stdio' }],
     disks: [
@@ -472,7 +474,7 @@ t.test('the domain subset', async (t) => {
   });
 
   const min = parse(`<domain type='qemu'><name>m</name><memory>1000</memory></domain>`).def;
-  t.strictSame(min, { type: 'qemu', name: 'm', memoryKiB: 1000, vcpus: 1, os: {}, serials: [], disks: [], interfaces: [], ignoredDevices: [], qemuArgs: [], qemuEnv: {} }, 'defaults: KiB, one vCPU, no devices');
+  t.strictSame(min, { type: 'qemu', name: 'm', memoryKiB: 1000, vcpus: 1, os: {}, onReboot: 'restart', serials: [], disks: [], interfaces: [], ignoredDevices: [], qemuArgs: [], qemuEnv: {} }, 'defaults: KiB, one vCPU, no devices');
   t.equal(parse(`<domain type='kvm'><name>u</name><uuid> c7a5fdbd-edaf-9455-926a-d65c16db1809 </uuid><memory>1</memory></domain>`).def.uuid, 'c7a5fdbd-edaf-9455-926a-d65c16db1809', 'uuid already in normal form, around spaces');
   t.equal(parse(`<domain type='kvm'><name>u</name><uuid>C7A5FDBD-EDAF-9455-926A-D65C16DB1809</uuid><memory>1</memory></domain>`).def.uuid, 'c7a5fdbd-edaf-9455-926a-d65c16db1809', 'uuid lower-cased');
 });
@@ -645,6 +647,7 @@ t.test('bad domain elements', async (t) => {
   refused(t, () => parse(doc('<name>g</name>')), invalid('/domain', ''), /needs <memory/);
 
   for (const n of ['0', '4097', 'two']) refused(t, () => parse(doc(`<name>g</name>${mem}<vcpu>${n}</vcpu>`)), invalid('/domain/vcpu', n), /vCPU count/);
+  refused(t, () => parse(doc(`<name>g</name>${mem}<on_reboot>preserve</on_reboot>`)), invalid('/domain/on_reboot', 'preserve'), /restart.*destroy/);
   refused(t, () => parse(doc(`<name>g</name>${mem}<os><type>xen</type></os>`)), invalid('/domain/os/type', 'xen'), /hvm/);
   refused(t, () => parse(doc(`<name>g</name>${mem}<os><type arch='x86 64'>hvm</type></os>`)), invalid('/domain/os/type/@arch', 'x86 64'), /architecture/);
   refused(t, () => parse(doc(`<name>g</name>${mem}<os><type machine='pc,accel=tcg'>hvm</type></os>`)), invalid('/domain/os/type/@machine', 'pc,accel=tcg'), /machine type/);
