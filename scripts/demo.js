@@ -1,117 +1,204 @@
 #!/usr/bin/env node
-// The demo: netfd's main job on a built-in default, in a scratch namespace
-// it creates and removes (the host's own interfaces are never touched).
-//  1. namespace netfd-demo-<pid> with a veth pair v0 <-> v1 and a bridge br0
-//  2. a built-in libvirt domain with three interfaces: virtio on br0 (driver
-//     omitted: netfd decides), virtio macvtap on v0 in bridge mode with 2
-//     queues, e1000 on a plain tap
-//  3. prepareDomain: devices created, up, attached, fds open, the driver
-//     policy applied, the live XML written (to a temporary state dir)
-//  4. the qemu command line those fds belong to, and the fds handed over a
-//     unix socket (SCM_RIGHTS) as a VM manager would pass them
-//  5. teardown; the namespace is removed
+// The demo: `netfd launch` boots a tiny Linux guest (scripts/guest.js) twice,
+// in a scratch network namespace the demo creates and deletes; the host's own
+// interfaces are never touched.
+//   run 1: virtio, <interface type='bridge'> on br0, driver name omitted so
+//          netfd decides (vhost-net when usable, else userspace virtio);
+//   run 2: virtio, <interface type='direct'> macvtap on v0 in bridge mode.
+// Each run: the guest pings its peer while the demo shows the console
+// markers, `netfd list`, `netfd dumpxml` and `ip -d link`; then netfd launch
+// gets SIGTERM and the demo checks that the device and the live XML are gone.
 'use strict';
-const { execFileSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const netfd = require('../dist/index.js');
+const guest = require('./guest.js');
+const { vhostUsable } = require('../dist/index.js');
 
-const ns = `netfd-demo-${process.pid}`;
-const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-demo-state-'));
-const cli = path.join(__dirname, '..', 'bin', 'netfd.js');
-const say = (s) => console.log(`\n## ${s}`);
-const sh = (cmd, args) => console.log(execFileSync(cmd, args, { encoding: 'utf8' }).trimEnd());
+const T0 = Date.now();
+const CLI = path.join(__dirname, '..', 'bin', 'netfd.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-demo-'));
+const stateDir = path.join(tmp, 'state');
+const running = new Set(); // `netfd launch` children still alive
+const qemuPids = new Set();
+const timings = [];
+let scratch = null;
 
-const DOMAIN = `<domain type='qemu'>
-  <name>demo</name>
-  <memory unit='MiB'>256</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-  </os>
-  <devices>
-    <interface type='bridge'>
-      <source bridge='br0'/>
-      <model type='virtio'/>
-    </interface>
-    <interface type='direct'>
-      <mac address='52:54:00:6e:66:02'/>
-      <source dev='v0' mode='bridge'/>
-      <model type='virtio'/>
-      <driver queues='2'/>
-    </interface>
-    <interface type='ethernet'>
-      <mac address='52:54:00:6e:66:03'/>
-      <model type='e1000'/>
-    </interface>
-    <serial type='stdio'/>
-  </devices>
-</domain>
-`;
+const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const header = (s) => console.log(`\n=== ${s} ===`);
+const indent = (s, clip = 118) =>
+  s.trimEnd().split('\n').map((l) => `    ${l.length > clip ? `${l.slice(0, clip - 1)}…` : l}`).join('\n');
+const show = (cmd, out) => console.log(`\n  $ ${cmd}${out.trim() ? `\n${indent(out)}` : ''}`);
+const run = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8' });
+const netfd = (args) => run(process.execPath, [CLI, '--netns', scratch.ns, '--state-dir', stateDir, ...args]);
+const ip = (args) => run('ip', ['-n', scratch.ns, ...args]);
+const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** The <interface> element of a domain XML, for display. */
+const ifaceOf = (xml) => (/^ *<interface[\s\S]*?<\/interface>/m.exec(xml) || [xml])[0].replace(/^ {4}/gm, '');
 
-function cleanup() {
-  try {
-    execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-  } catch {
-    /* already gone */
-  }
-  fs.rmSync(stateDir, { recursive: true, force: true });
-}
-for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => { cleanup(); process.exit(130); });
-
-async function main() {
-  say(`scratch namespace ${ns}: veth v0 <-> v1, bridge br0`);
-  execFileSync('ip', ['netns', 'add', ns]);
-  execFileSync('ip', ['-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
-  execFileSync('ip', ['-n', ns, 'link', 'add', 'br0', 'address', '02:00:00:00:b0:00', 'type', 'bridge']);
-  for (const dev of ['v0', 'v1', 'br0']) execFileSync('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-
-  say('the built-in domain (config XML, as a user writes it)');
-  process.stdout.write(DOMAIN);
-
-  say('prepareDomain: one transaction (on any failure nothing is left behind)');
-  const p = await netfd.prepareDomain(DOMAIN, { netns: ns, stateDir });
-  for (const i of p.interfaces) {
-    const d = i.decision;
-    console.log(`${i.plan.path}: ${i.kind} ${i.name} (ifindex ${i.ifindex}), ${i.plan.model}, ${i.fds.fds.length} queue fd(s) ${JSON.stringify(i.fds.fds)}, ` +
-      `vhost=${d.vhost ? 'on' : 'off'}${d.record ? `, live XML records <driver name='${d.record}'/>` : ', no driver recorded'}`);
-  }
-  const vhost = await netfd.vhostUsable();
-  console.log(vhost ? `(vhost-net is not usable on this host: ${vhost.code}; omitted driver names fall back to userspace virtio)` : '(vhost-net is usable here)');
-
-  say(`netfd --netns ${ns} link show`);
-  sh(process.execPath, [cli, '--netns', ns, 'link', 'show']);
-
-  say(`live (status) XML, written atomically to ${p.statePath}`);
-  process.stdout.write(fs.readFileSync(p.statePath, 'utf8'));
-
-  say('the qemu command line for these fds (qemu gets them as fds 3, 4, ...)');
-  process.stdout.write(netfd.formatArgv(p.argv({ qmp: path.join(stateDir, 'demo.qmp') })));
-
-  say('the fds handed over a unix socket with SCM_RIGHTS, as a VM manager would pass them to qemu');
-  const [a, b] = netfd.socketPair();
-  const fds = p.qemuFds();
-  await netfd.sendFds(a, JSON.stringify({ domain: p.name, fds: fds.length }), fds);
-  const got = await netfd.recvFds(b, 4096, 16, 5000);
-  console.log(`received ${got.fds.length} fds ${JSON.stringify(got.fds)} with ${got.data}`);
-  got.fds.forEach(netfd.closeFd);
-  netfd.closeFd(a);
-  netfd.closeFd(b);
-
-  say('teardown: the links netfd created are deleted together, fds closed, live XML removed');
-  await p.teardown();
-  sh('ip', ['-n', ns, '-br', 'link', 'show']);
-  console.log(`state dir now: ${JSON.stringify(fs.readdirSync(stateDir))}`);
+function expect(ok, what) {
+  if (!ok) throw new Error(what);
 }
 
-main()
-  .then(() => {
-    cleanup();
-    console.log(`\nnamespace ${ns} removed; the host is as it was.`);
-  })
-  .catch((err) => {
-    cleanup();
-    console.error(`demo failed: ${err.code ? `${err.code}: ` : ''}${err.message}`);
-    process.exit(1);
+/** Waits for a `netfd launch` child to exit; SIGKILLs it (and its qemu) after `ms`. */
+async function reap(child, ms) {
+  const timer = setTimeout(() => {
+    child.kill('SIGKILL');
+    for (const pid of qemuPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }, ms);
+  const e = await child.exited;
+  clearTimeout(timer);
+  return e;
+}
+
+async function launchAndShow({ title, name, nic, params, peer }) {
+  header(title);
+  const xml = guest.domainXml({ name, image: img, nics: [nic], params: { ...params, hold: 1 } });
+  const file = path.join(tmp, `${name}.xml`);
+  fs.writeFileSync(file, xml);
+  console.log(`  ${file} (a whole domain: kernel, initrd, serial on stdio); its interface, as a user writes it:`);
+  console.log(indent(ifaceOf(xml)));
+
+  console.log(`\n  $ netfd launch ${file} &     # qemu's serial console is netfd's stdout`);
+  const t = Date.now();
+  const child = spawn(process.execPath, [CLI, '--netns', scratch.ns, '--state-dir', stateDir, 'launch', file], { stdio: ['pipe', 'pipe', 'pipe'] });
+  running.add(child);
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (c) => { stderr += c; });
+  child.exited = new Promise((resolve) => child.once('close', (code, signal) => { running.delete(child); resolve({ code, signal }); }));
+  const con = new guest.Console(child.stdout);
+  const ok = await con.wait(/^NETFD-PING-(OK|FAIL) /, 120000).catch(async (err) => {
+    const e = await Promise.race([child.exited, sleep(3000)]);
+    const how = e ? `netfd launch exited (${e.signal || `exit code ${e.code}`})` : 'netfd launch is still running';
+    throw new Error(`${how}; its stderr:\n${indent(stderr) || '    (empty)'}\n${err.message}`);
   });
+  if (ok.match[1] === 'FAIL') throw new Error(`the guest got no ping reply from ${peer}:\n${con.tail()}`);
+  const pidFile = JSON.parse(fs.readFileSync(path.join(stateDir, `${name}.pid`), 'utf8'));
+  qemuPids.add(pidFile.pid);
+  const said = stderr.split('\n').find((l) => l.startsWith('netfd:')) || '';
+  console.log(indent(said.split('; ').join(';\n  ')));
+  console.log('  guest console (host time since launch):');
+  for (const l of con.lines.slice(0, ok.index + 1)) {
+    if (/^NETFD-(BOOT|IP|PING)/.test(l.text)) console.log(`    [${secs(l.at - t).padStart(6)}] ${l.text}`);
+  }
+  const uptime = (/ t=([\d.]+)/.exec(ok.text) || [])[1];
+  const rtt = (/rtt=(\S+)/.exec(ok.text) || [])[1];
+  const took = `${secs(ok.at - t)} (TCG boot${uptime ? `; guest uptime ${uptime} s` : ''}), rtt min/avg/max ${rtt}`;
+  timings.push(`${name}: launch → 3 ping replies from ${peer}: ${took}`);
+  console.log(`  launch → 3 ping replies from ${peer}: ${took}`);
+
+  const ls = netfd(['list']);
+  expect(ls.status === 0 && ls.stdout.includes(name), `netfd list does not show ${name}:\n${ls.stdout}${ls.stderr}`);
+  show('netfd list', ls.stdout);
+
+  const dump = netfd(['dumpxml', name]);
+  expect(dump.status === 0, `netfd dumpxml ${name} failed: ${dump.stderr}`);
+  const live = ifaceOf(dump.stdout);
+  const dev = (/<target dev=['"]([^'"]+)['"]/.exec(live) || [])[1];
+  const driver = (/<driver[^>]* name=['"]([^'"]+)['"]/.exec(live) || [])[1];
+  expect(dev && driver, `the live XML lacks <target dev> or <driver name>:\n${live}`);
+  const why = vhostErr ? `vhost-net is not usable here (${vhostErr.code || vhostErr.message})` : 'vhost-net is usable here';
+  const note = nic.driver ? '' : `   <== netfd's choice: ${why}, so ${driver === 'vhost' ? 'vhost=on' : 'userspace virtio, vhost=off'}`;
+  show(`netfd dumpxml ${name}      # the live XML; only its <interface> shown here`,
+    live.replace(/^(.*<driver[^>]*>.*)$/m, (l) => `${l}${note}`));
+
+  const link = ip(['-d', 'link', 'show', 'dev', dev]);
+  expect(link.status === 0, `ip -d link show ${dev} failed: ${link.stderr}`);
+  show(`ip -n ${scratch.ns} -d link show ${dev}`, link.stdout);
+  return { child, name, dev, stderrOf: () => stderr };
+}
+
+async function stopAndCheck({ child, name, dev, stderrOf }) {
+  console.log(`\n  $ kill -TERM ${child.pid}     # netfd launch: stops qemu, then tears the domain down (as Ctrl-C does)`);
+  const t = Date.now();
+  child.kill('SIGTERM');
+  const e = await reap(child, 20000);
+  console.log(indent(stderrOf().split('\n').filter((l) => /^netfd: qemu/.test(l)).join('\n')));
+  console.log(`    (stopped and torn down in ${secs(Date.now() - t)}; netfd launch exit ${e.signal || e.code})`);
+  const link = ip(['link', 'show', 'dev', dev]);
+  expect(link.status !== 0, `${dev} still exists after netfd launch exited`);
+  show(`ip -n ${scratch.ns} link show ${dev}`, link.stderr);
+  const dump = netfd(['dumpxml', name]);
+  expect(dump.status !== 0, `the live XML of ${name} is still there`);
+  show(`netfd dumpxml ${name}`, dump.stderr);
+}
+
+let img;
+let vhostErr;
+async function main() {
+  header('guest image (built once into .cache/guest, then reused)');
+  const t = Date.now();
+  img = guest.image();
+  console.log(`  kernel ${img.stamp.kernel_version || '?'} (${img.stamp.boot || '?'} boot): ${img.kernel}`);
+  console.log(`  initrd ${img.initrd}  [${secs(Date.now() - t)}]`);
+  vhostErr = await vhostUsable();
+
+  header('scratch network namespace (the host\'s own interfaces are never touched)');
+  scratch = guest.scratchNetns('netfd-demo');
+  const n = scratch.net;
+  console.log(`  ${scratch.ns}: bridge ${n.bridge} with port ${n.bridgePort}, whose veth peer ${n.bridgePeerDev} has ${n.bridgePeer}/24;`);
+  console.log(`  macvtap parent ${n.macvtapParent}, whose veth peer ${n.macvtapPeerDev} has ${n.macvtapPeer}/24`);
+  console.log(`  below, netfd = node bin/netfd.js --netns ${scratch.ns} --state-dir ${stateDir}`);
+
+  const r1 = await launchAndShow({
+    title: 'run 1: virtio on bridge br0 (tap)', name: 'demo-bridge', peer: n.bridgePeer,
+    nic: { type: 'bridge' }, params: { ip0: `${n.bridgeSubnet}.2/24`, peer0: n.bridgePeer },
+  });
+  await stopAndCheck(r1);
+  const r2 = await launchAndShow({
+    title: 'run 2: virtio on macvtap over v0, mode bridge', name: 'demo-macvtap', peer: n.macvtapPeer,
+    nic: { type: 'direct', mode: 'bridge' }, params: { ip0: `${n.macvtapSubnet}.2/24`, peer0: n.macvtapPeer },
+  });
+  await stopAndCheck(r2);
+
+  header('cleanup: everything the demo made is gone');
+  const left = fs.existsSync(stateDir) ? fs.readdirSync(stateDir) : [];
+  expect(left.length === 0, `state dir not empty: ${left.join(' ')}`);
+  console.log(`  state dir ${stateDir}: empty; removing ${tmp}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  scratch.remove();
+  const nsList = run('ip', ['netns', 'list']).stdout;
+  expect(!nsList.split('\n').some((l) => l.split(' ')[0] === scratch.ns), `namespace ${scratch.ns} still exists`);
+  console.log(`  namespace ${scratch.ns}: deleted (not in \`ip netns list\`)`);
+  const stray = [...qemuPids].filter(alive);
+  const byPath = run('pgrep', ['-f', tmp]).stdout.trim();
+  expect(stray.length === 0 && !byPath, `qemu still running: ${stray.join(' ')} ${byPath}`);
+  console.log(`  qemu processes ${[...qemuPids].join(', ')}: exited; none left that uses ${tmp}`);
+
+  header('timings');
+  for (const l of timings) console.log(`  ${l}`);
+  const start = Number(process.env.NETFD_DEMO_START);
+  console.log(`  whole demo: ${secs(Date.now() - T0)}${start > 0 ? ` (${secs(Date.now() - start)} with the setup step of demo.sh)` : ''}`);
+}
+
+let cleaning = null;
+function cleanup() {
+  cleaning ??= (async () => {
+    for (const c of running) c.kill('SIGTERM');
+    await Promise.all([...running].map((c) => reap(c, 10000)));
+    for (const pid of qemuPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (scratch) scratch.remove();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  process.on(sig, () => {
+    console.error(`\ndemo: ${sig}, stopping the guest and removing the namespace`);
+    void cleanup().then(() => process.exit(code));
+  });
+}
+
+main().then(
+  () => console.log('\nnetfd demo: OK'),
+  async (err) => {
+    console.error(`\nnetfd demo FAILED: ${err.code ? `${err.code}: ` : ''}${err.message}`);
+    await cleanup();
+    console.error(`(cleaned up: guest stopped, namespace ${scratch ? scratch.ns : '-'} and ${tmp} removed)`);
+    process.exitCode = 1;
+  },
+);
