@@ -24,6 +24,15 @@ export const inactiveXmlPath = (dir: string, name: string): string => path.join(
  * fails with EEXIST if another writer won), then the directory is fsynced.
  */
 export function writeNewFileAtomic(file: string, data: string): void {
+  writeAtomic(file, data, (tmp) => fs.linkSync(tmp, file));
+}
+
+/** Replaces `file` with `data` atomically: readers see the old or the new text, never a part. */
+export function replaceFileAtomic(file: string, data: string): void {
+  writeAtomic(file, data, (tmp) => fs.renameSync(tmp, file));
+}
+
+function writeAtomic(file: string, data: string, publish: (tmp: string) => void): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.tmp`);
@@ -35,7 +44,7 @@ export function writeNewFileAtomic(file: string, data: string): void {
     } finally {
       fs.closeSync(fd);
     }
-    fs.linkSync(tmp, file);
+    publish(tmp);
   } finally {
     fs.rmSync(tmp, { force: true });
   }
@@ -44,5 +53,57 @@ export function writeNewFileAtomic(file: string, data: string): void {
     fs.fsyncSync(dfd);
   } finally {
     fs.closeSync(dfd);
+  }
+}
+
+export const lockPath = (dir: string, name: string): string => path.join(dir, `${name}.lock`);
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs `body` holding the domain's lock (STATE/NAME.lock, created
+ * exclusively, holding the owner's pid). A lock whose owner is dead is taken
+ * over; a live owner is waited for up to `timeoutMs`, then EBUSY.
+ */
+export async function withDomainLock<T>(dir: string, name: string, body: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const file = lockPath(dir, name);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const started = Date.now();
+  for (;;) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const read = () => {
+        try {
+          return Number.parseInt(fs.readFileSync(file, 'utf8'), 10) || 0;
+        } catch {
+          return -1; // released meanwhile
+        }
+      };
+      const owner = read();
+      if (owner === -1) continue;
+      if (owner > 0 && !pidAlive(owner)) {
+        // A dead owner's lock: remove it only if it is still that owner's.
+        if (read() === owner) fs.rmSync(file, { force: true });
+        continue;
+      }
+      if (Date.now() - started > timeoutMs)
+        throw new NetfdError(`domain ${name} is locked by process ${owner} (${file}); another netfd command is changing it`, { code: 'EBUSY', field: 'name', value: name });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    fs.rmSync(file, { force: true });
   }
 }

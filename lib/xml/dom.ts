@@ -82,15 +82,17 @@ function indentOf(el: Element): string | null {
 }
 
 /**
- * Adds a new child element named `name` before `before` (or at the end),
- * indented like its siblings, and returns it.
+ * Adds a child before `before` (or at the end), indented like its siblings,
+ * and returns it: a new element named `name`, or a copy of an element from
+ * another document.
  */
-export function addChild(parent: Element, name: string, before: Element | null = null): Element {
+export function addChild(parent: Element, name: string | Element, before: Element | null = null): Element {
   const doc = parent.ownerDocument as Document;
-  const el = doc.createElement(name);
+  const el = typeof name === 'string' ? doc.createElement(name) : (doc.importNode(name, true) as Element);
   const siblings = children(parent);
   const like = before ?? siblings[siblings.length - 1] ?? null;
   const indent = like ? indentOf(like) : null;
+  if (typeof name !== 'string' && indent !== null) reindent(el, indent.slice(indent.lastIndexOf('\n') + 1));
   if (before) {
     parent.insertBefore(el, before);
     if (indent !== null) parent.insertBefore(doc.createTextNode(indent), before);
@@ -103,6 +105,14 @@ export function addChild(parent: Element, name: string, before: Element | null =
     parent.appendChild(el);
   }
   return el;
+}
+
+/** Indents a copied element's own line breaks by `prefix`, to sit among new siblings. */
+function reindent(el: Element, prefix: string): void {
+  for (let n = el.firstChild; n; n = n.nextSibling) {
+    if (n.nodeType === Node.TEXT_NODE && /^\s+$/.test(n.nodeValue ?? '')) n.nodeValue = (n.nodeValue ?? '').replace(/\n/g, `\n${prefix}`);
+    else if (n.nodeType === Node.ELEMENT_NODE) reindent(n as Element, prefix);
+  }
 }
 
 /** Removes an element and the indentation in front of it. */

@@ -221,7 +221,8 @@ function parseInterface(el: Element, index: number, o: ParseOptions): InterfaceD
   const alias = child(el, 'alias');
   if (alias) {
     const name = attr(alias, 'name');
-    if (name === undefined || !/^ua-[A-Za-z0-9_.-]{1,124}$/.test(name))
+    // Live XML records netfd's own netN ids too, as libvirt's status XML does.
+    if (name === undefined || !(/^ua-[A-Za-z0-9_.-]{1,124}$/.test(name) || (o.live && /^net\d+$/.test(name))))
       throw bad(alias, 'name', name ?? '', "a user alias starts with 'ua-' (as in libvirt), then letters, digits, - . _");
     def.alias = name;
   }
@@ -409,6 +410,26 @@ export interface LiveInterface {
   targetDev: string;
   /** The guest MAC (generated when the config had none). */
   mac: string;
+  /** The qemu device id (netN or the user's ua- alias). */
+  alias: string;
+}
+
+/** An interface added to a live domain (attach-interface). */
+export interface AddedInterface {
+  /** The live document with the interface appended, parsed as live XML. */
+  xml: DomainXml;
+  /** The new interface (the last one of `xml.def.interfaces`). */
+  iface: InterfaceDef;
+}
+
+const stripDeclaration = (s: string) => s.replace(/^\uFEFF?\s*<\?xml[^?]*\?>/, '');
+
+/** Errors about `/domain/devices/interface[N]` named as in the user's own `<interface>` document. */
+function asInterfaceError(err: unknown, prefix: string): unknown {
+  const e = err as NetfdError;
+  if (!(e instanceof NetfdError) || typeof e.field !== 'string' || !(e.field === prefix || e.field.startsWith(`${prefix}/`))) return err;
+  const field = `/interface${e.field.slice(prefix.length)}`;
+  return new NetfdError(e.message.split(prefix).join('/interface'), { code: e.code, field, value: e.value });
 }
 
 /** A parsed <domain>: the plain definition, the user's exact text, and the DOM. */
@@ -452,6 +473,8 @@ export class DomainXml {
       mac.setAttribute('address', r.mac);
       const target = child(el, 'target') ?? addChild(el, 'target', child(el, 'model') ?? child(el, 'driver') ?? child(el, 'alias'));
       target.setAttribute('dev', r.targetDev);
+      const alias = child(el, 'alias') ?? addChild(el, 'alias', child(el, 'address'));
+      alias.setAttribute('name', r.alias);
       let driver = child(el, 'driver');
       if (r.driver) {
         driver ??= addChild(el, 'driver', child(el, 'alias'));
@@ -462,6 +485,57 @@ export class DomainXml {
         if (driver.attributes.length === 0 && children(driver).length === 0 && !text(driver)) removeChild(driver);
       }
     });
+    return serializeXml(doc);
+  }
+
+  /** The live results already recorded in this (live) document. */
+  recorded(): LiveInterface[] {
+    return this.def.interfaces.map((i) => {
+      if (!i.mac || !i.target?.dev) throw new NetfdError(`${i.path}: live XML without <mac> or <target dev>`, { code: 'INVALID_ARGUMENT', field: i.path, value: '' });
+      return { driver: i.driver?.name ?? null, targetDev: i.target.dev, mac: i.mac, alias: i.alias ?? `net${i.index}` };
+    });
+  }
+
+  /**
+   * This live document with one more <interface>, given as its own XML
+   * document (as for virsh attach-device). The new interface is checked as
+   * config (reserved names refused) and against the others (MAC, alias,
+   * target dev); errors name fields inside it as /interface/...
+   */
+  withInterface(ifaceXml: string): AddedInterface {
+    const own = parseXml(ifaceXml, 'interface XML');
+    const el = own.documentElement as Element;
+    if (el.tagName !== 'interface') throw new NetfdError(`/${el.tagName}: expected an <interface> document`, { code: 'INVALID_ARGUMENT', field: `/${el.tagName}`, value: el.tagName });
+    const prefix = '/domain/devices/interface';
+    try {
+      DomainXml.parse(`<domain type='qemu'><name>i</name><memory>1</memory><devices>${stripDeclaration(ifaceXml)}</devices></domain>`);
+    } catch (err) {
+      throw asInterfaceError(err, prefix);
+    }
+    const doc = parseXml(this.serialize(), 'domain XML');
+    const root = doc.documentElement as Element;
+    const devices = child(root, 'devices') ?? addChild(root, 'devices');
+    const ifaces = children(devices, 'interface');
+    const last = ifaces[ifaces.length - 1];
+    addChild(devices, el, last ? (children(devices)[children(devices).indexOf(last) + 1] ?? null) : null);
+    const text = serializeXml(doc);
+    const n = ifaces.length + 1;
+    let xml: DomainXml;
+    try {
+      xml = DomainXml.parse(text, { live: true });
+    } catch (err) {
+      throw asInterfaceError(err, n === 1 ? '/domain/devices/interface' : `/domain/devices/interface[${n}]`);
+    }
+    return { xml, iface: xml.def.interfaces[n - 1] };
+  }
+
+  /** The document without its interface number `index` (from 0). */
+  withoutInterface(index: number): string {
+    const doc = parseXml(this.serialize(), 'domain XML');
+    const devices = child(doc.documentElement as Element, 'devices');
+    const el = devices ? children(devices, 'interface')[index] : undefined;
+    if (!el) throw new Error(`withoutInterface: no interface ${index}`);
+    removeChild(el);
     return serializeXml(doc);
   }
 }

@@ -108,7 +108,7 @@ t.test('the recorded driver reaches the live XML', async (t) => {
   const probes = [USABLE, UNUSABLE, undefined];
   const decisions = plans.map((p, n) => decideDriver(p, probes[n]));
   t.strictSame(decisions.map((d) => d.record), ['vhost', 'qemu', null]);
-  const live = DomainXml.parse(xml.live(plans.map((p, n) => ({ driver: decisions[n].record, targetDev: `tap${n}`, mac: p.mac }))), { live: true });
+  const live = DomainXml.parse(xml.live(plans.map((p, n) => ({ driver: decisions[n].record, targetDev: `tap${n}`, mac: p.mac, alias: p.deviceId }))), { live: true });
   t.strictSame(live.def.interfaces.map((i) => i.driver?.name), ['vhost', 'qemu', undefined], 'vhost / qemu / none recorded');
   t.strictSame(live.def.interfaces.map((i) => i.mac), ['52:54:00:01:01:01', '52:54:00:02:02:02', '52:54:00:03:03:03'], 'generated MACs recorded');
 });

@@ -83,7 +83,7 @@ function stripLive(doc: (Canon | string)[], nonVirtio: number[] = []): (Canon | 
   const copy = JSON.parse(JSON.stringify(doc)) as (Canon | string)[];
   const devices = el(rootOf(copy), 'devices')[0];
   el(devices, 'interface').forEach((i, n) => {
-    const drop: Record<string, string[]> = { mac: ['address'], target: ['dev'], driver: nonVirtio.includes(n) ? ['name', 'queues'] : ['name'] };
+    const drop: Record<string, string[]> = { mac: ['address'], target: ['dev'], driver: nonVirtio.includes(n) ? ['name', 'queues'] : ['name'], alias: ['name'] };
     i.kids = i.kids.filter((k) => {
       if (!isEl(k) || !(k.el in drop)) return true;
       k.attrs = k.attrs.filter(([a]) => !drop[k.el].includes(a));
@@ -255,17 +255,17 @@ const LIVE_INPUT = `<domain type='kvm'>
 </domain>
 `;
 const LIVE_RESULTS: LiveInterface[] = [
-  { driver: 'vhost', targetDev: 'vnet0', mac: '52:54:00:00:00:01' },
-  { driver: 'qemu', targetDev: 'mytap1', mac: '52:54:00:00:00:aa' },
-  { driver: 'vhost', targetDev: 'macvtap0', mac: '52:54:00:00:00:02' },
-  { driver: null, targetDev: 'vnet1', mac: '52:54:00:00:00:03' },
-  { driver: null, targetDev: 'vnet2', mac: '52:54:00:00:00:04' },
-  { driver: null, targetDev: 'vnet3', mac: '52:54:00:00:00:05' },
-  { driver: null, targetDev: 'vnet4', mac: '52:54:00:00:00:06' },
+  { driver: 'vhost', targetDev: 'vnet0', mac: '52:54:00:00:00:01', alias: 'net0' },
+  { driver: 'qemu', targetDev: 'mytap1', mac: '52:54:00:00:00:aa', alias: 'ua-net1' },
+  { driver: 'vhost', targetDev: 'macvtap0', mac: '52:54:00:00:00:02', alias: 'ua-net2' },
+  { driver: null, targetDev: 'vnet1', mac: '52:54:00:00:00:03', alias: 'net3' },
+  { driver: null, targetDev: 'vnet2', mac: '52:54:00:00:00:04', alias: 'net4' },
+  { driver: null, targetDev: 'vnet3', mac: '52:54:00:00:00:05', alias: 'net5' },
+  { driver: null, targetDev: 'vnet4', mac: '52:54:00:00:00:06', alias: 'net6' },
 ];
 const NON_VIRTIO = [3, 4, 5, 6];
 
-t.test('live() adds exactly the driver choice, the target dev and the MAC', async (t) => {
+t.test('live() adds exactly the driver choice, the target dev, the MAC and the device alias', async (t) => {
   const d = parse(LIVE_INPUT);
   const live = d.live(LIVE_RESULTS);
   t.strictSame(stripLive(canon(live), NON_VIRTIO), stripLive(canon(LIVE_INPUT), NON_VIRTIO), 'nothing else changed');
@@ -279,6 +279,8 @@ t.test('live() adds exactly the driver choice, the target dev and the MAC', asyn
     t.equal(attrOf(el(i, 'mac')[0], 'address'), r.mac, `#${n}: mac address`);
     t.equal(el(i, 'target').length, 1, `#${n}: one <target>`);
     t.equal(attrOf(el(i, 'target')[0], 'dev'), r.targetDev, `#${n}: target dev`);
+    t.equal(el(i, 'alias').length, 1, `#${n}: one <alias>`);
+    t.equal(attrOf(el(i, 'alias')[0], 'name'), r.alias, `#${n}: alias (the qemu device id)`);
     const drivers = el(i, 'driver');
     if (r.driver) {
       t.equal(drivers.length, 1, `#${n}: one <driver>`);
@@ -299,7 +301,7 @@ t.test('live() adds exactly the driver choice, the target dev and the MAC', asyn
   t.strictSame(el(ifs[4], 'driver')[0], { el: 'driver', ns: null, attrs: [], kids: [{ el: 'host', ns: null, attrs: [['csum', 'off']], kids: [] }] }, 'non-virtio: name and queues go, a <driver> with children stays');
   t.strictSame(el(ifs[5], 'driver'), [], 'non-virtio without a driver: none is added');
   t.ok(ifs[5].kids.includes('comment: no model: rtl8139 '), 'comments inside an interface stay');
-  t.strictSame(ifs[6].kids.filter(isEl).map((k) => [k.el, k.attrs]), [['mac', [['address', '52:54:00:00:00:06']]], ['target', [['dev', 'vnet4']]]], 'an empty <interface/> gets a mac and a target');
+  t.strictSame(ifs[6].kids.filter(isEl).map((k) => [k.el, k.attrs]), [['mac', [['address', '52:54:00:00:00:06']]], ['target', [['dev', 'vnet4']]], ['alias', [['name', 'net6']]]], 'an empty <interface/> gets a mac, a target and an alias');
 
   t.equal(d.text, LIVE_INPUT, 'the config XML is untouched by live()');
   t.strictSame(canon(d.serialize()), canon(LIVE_INPUT), 'and so is the document');
@@ -317,7 +319,7 @@ t.test('live() indents what it adds like the siblings', async (t) => {
   </devices>
 </domain>
 `;
-  t.equal(parse(x).live([{ driver: 'qemu', targetDev: 'vnet0', mac: '52:54:00:01:02:03' }]), `<domain type="kvm">
+  t.equal(parse(x).live([{ driver: 'qemu', targetDev: 'vnet0', mac: '52:54:00:01:02:03', alias: 'ua-x' }]), `<domain type="kvm">
   <name>g</name>
   <memory>1024</memory>
   <devices>
@@ -340,7 +342,7 @@ t.test('live() replaces values the user gave and refuses a wrong count', async (
       <model type='virtio'/>
       <driver name='vhost'/>
     </interface>`);
-  const live = parse(x).live([{ driver: 'vhost', targetDev: 'tap3', mac: '52:54:00:ab:cd:ef' }]);
+  const live = parse(x).live([{ driver: 'vhost', targetDev: 'tap3', mac: '52:54:00:ab:cd:ef', alias: 'net0' }]);
   const i = el(el(rootOf(canon(live)), 'devices')[0], 'interface')[0];
   t.equal(attrOf(el(i, 'target')[0], 'dev'), 'tap3', 'the template is replaced by the real name');
   t.equal(attrOf(el(i, 'mac')[0], 'address'), '52:54:00:ab:cd:ef');
@@ -354,7 +356,9 @@ t.test('live XML reads back with {live: true}', async (t) => {
   const live = parse(LIVE_INPUT).live(LIVE_RESULTS);
   refused(t, () => parse(live), invalid(`${IF}[1]/target/@dev`, 'vnet0'), /reserved/);
   const d = parse(live, { live: true });
-  t.strictSame(d.def.interfaces.map((i) => [i.mac, i.target?.dev, i.driver?.name]), LIVE_RESULTS.map((r) => [r.mac, r.targetDev, r.driver ?? undefined]));
+  t.strictSame(d.def.interfaces.map((i) => [i.mac, i.target?.dev, i.driver?.name, i.alias]), LIVE_RESULTS.map((r) => [r.mac, r.targetDev, r.driver ?? undefined, r.alias]));
+  t.strictSame(d.recorded(), LIVE_RESULTS, 'recorded() gives back what live() recorded');
+  refused(t, () => parse(domain("<interface type='ethernet'><alias name='net0'/></interface>")), invalid(`${IF}/alias/@name`, 'net0'), /ua-/);
   t.strictSame(d.def.interfaces.map((i) => i.driver?.queues), [undefined, 4, undefined, undefined, undefined, undefined, undefined], 'queues gone for non-virtio');
 });
 
@@ -666,4 +670,34 @@ t.test('bad domain elements', async (t) => {
   refused(t, () => parse(dev("<disk><source file='/f.img'/></disk>")), invalid('/domain/devices/disk', ''), /<target dev=/);
   refused(t, () => parse(dev("<disk><source file='/f.img'/><target dev='sda' bus='scsi'/></disk>")), invalid('/domain/devices/disk/target/@bus', 'scsi'), /virtio, ide/);
   refused(t, () => parse(dev("<disk><driver type='qcow 2'/><source file='/f.img'/><target dev='vda'/></disk>")), invalid('/domain/devices/disk/driver/@type', 'qcow 2'), /image format/);
+});
+
+t.test('withInterface / withoutInterface: hotplug edits of the live XML', async (t) => {
+  const live = parse(parse(domain(`    <interface type='bridge'>
+      <source bridge='br0'/>
+      <model type='virtio'/>
+    </interface>
+    <serial type='pty'/>`)).live([{ driver: 'qemu', targetDev: 'vnet0', mac: '52:54:00:00:00:01', alias: 'net0' }]), { live: true });
+  const added = live.withInterface(`<?xml version="1.0"?>
+<interface type='direct'>
+  <source dev='v0' mode='bridge'/>
+  <model type='virtio'/>
+</interface>`);
+  t.equal(added.xml.def.interfaces.length, 2);
+  t.equal(added.iface, added.xml.def.interfaces[1], 'the new interface is the last one');
+  t.strictSame([added.iface.type, added.iface.source.dev, added.iface.index, added.iface.path], ['direct', 'v0', 1, `${IF}[2]`]);
+  t.match(added.xml.serialize(), /<\/interface>\n {4}<interface type="direct">\n {6}<source dev="v0" mode="bridge"\/>\n {6}<model type="virtio"\/>\n {4}<\/interface>\n {4}<serial type="pty"\/>/, 'placed after the last interface, indented like its siblings');
+  const withNew = parse(added.xml.live([...live.recorded(), { driver: 'qemu', targetDev: 'macvtap0', mac: '52:54:00:00:00:02', alias: 'net1' }]), { live: true });
+  t.strictSame(withNew.recorded().map((r) => r.alias), ['net0', 'net1']);
+  t.equal(withNew.withoutInterface(1), live.serialize(), 'removing it gives back the document before, byte for byte');
+  t.throws(() => live.withoutInterface(5), /no interface 5/);
+
+  // errors name the field inside the user's own <interface> document
+  refused(t, () => live.withInterface("<interface type='direct'><source dev='v0' mode='sideways'/></interface>"), invalid('/interface/source/@mode', 'sideways'), /vepa/);
+  refused(t, () => live.withInterface("<interface type='ethernet'><target dev='vnet7'/></interface>"), invalid('/interface/target/@dev', 'vnet7'), /reserved/);
+  refused(t, () => live.withInterface("<interface type='ethernet'><mac address='52:54:00:00:00:01'/></interface>"), invalid('/interface/mac/@address', '52:54:00:00:00:01'), /also used by/);
+  refused(t, () => live.withInterface("<interface type='ethernet'><target dev='vnet0' managed='no'/></interface>"), invalid('/interface/target/@dev', 'vnet0'), /also the target/);
+  refused(t, () => live.withInterface("<interface type='ethernet'><alias name='net0'/></interface>"), invalid('/interface/alias/@name', 'net0'), /ua-/);
+  refused(t, () => live.withInterface("<disk type='file'/>"), invalid('/disk', 'disk'), /expected an <interface>/);
+  refused(t, () => live.withInterface('<interface'), { code: 'INVALID_XML', field: 'interface XML', value: '<interface' }, /interface XML/);
 });
