@@ -12,8 +12,8 @@ import { decideDriver, DriverDecision, InterfacePlan, planDomain, tapHostMac, Vh
 import { childFds, domainArgv, NetArgs } from '../qemu/argv';
 import { Tap } from '../tap';
 import { VhostFds } from '../vhost';
-import { DomainXml } from '../xml/domain';
-import { inactiveXmlPath, liveXmlPath, stateDir, writeNewFileAtomic } from './state';
+import { DomainXml, InterfaceDef, LiveInterface } from '../xml/domain';
+import { inactiveXmlPath, liveXmlPath, stateDir, withDomainLock, writeNewFileAtomic } from './state';
 
 /** The steps of setup, in order, per interface ('state' once at the end). */
 export type Step = 'vhost' | 'create' | 'configure' | 'open' | 'state';
@@ -203,20 +203,67 @@ export class PreparedDomain {
   /**
    * Removes what setup created and nothing else: the created links (deleted
    * together), the fds still owned, the live XML. Devices given with
-   * managed='no' are left as they were. Safe to call twice.
+   * managed='no' are left as they were. The live XML decides what is still
+   * there: interfaces detached since are skipped, interfaces attached since
+   * are removed too (when still of the recorded kind and MAC). Safe to call
+   * twice.
    */
   async teardown(): Promise<void> {
     if (this.#torn) return;
     this.#torn = true;
-    const undo = new Undo();
-    for (const i of this.interfaces) {
-      if (i.created) undo.links.push(i.ifindex);
-      undo.fds.push(i.fds, i.vhostFds);
-    }
-    undo.files.push(this.statePath, inactiveXmlPath(path.dirname(this.statePath), this.name));
-    const errors = await undo.run(this.netns);
-    if (errors.length) throw errors[0];
+    const dir = path.dirname(this.statePath);
+    await withDomainLock(dir, this.name, async () => {
+      const undo = new Undo();
+      const live = readLive(this.statePath);
+      const liveDevs = live ? new Set(live.def.interfaces.map((i) => i.target?.dev)) : null;
+      for (const i of this.interfaces) {
+        if (i.created && (!liveDevs || liveDevs.has(i.name))) undo.links.push(i.ifindex);
+        undo.fds.push(i.fds, i.vhostFds);
+      }
+      if (live) {
+        const mine = new Set(this.interfaces.map((i) => i.name));
+        const found = await recordedLinks(live.def.interfaces.filter((i) => !mine.has(i.target?.dev ?? '')), this.netns);
+        undo.links.push(...found.indexes);
+      }
+      undo.files.push(this.statePath, inactiveXmlPath(dir, this.name));
+      const errors = await undo.run(this.netns);
+      if (errors.length) throw errors[0];
+    });
   }
+}
+
+/** The live XML at `file`, or null when there is none. */
+function readLive(file: string): DomainXml | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  return DomainXml.parse(text, { live: true });
+}
+
+/**
+ * The links recorded for `ifaces` (from live XML) that netfd created and that
+ * are still what it recorded: a macvtap with the guest MAC, a tap with the
+ * host MAC derived from it. Others (managed='no', impostors, gone) are skipped.
+ */
+export async function recordedLinks(ifaces: readonly InterfaceDef[], netns: string | undefined): Promise<{ indexes: number[]; deleted: string[]; skipped: string[] }> {
+  const indexes: number[] = [];
+  const deleted: string[] = [];
+  const skipped: string[] = [];
+  for (const i of ifaces) {
+    const dev = i.target?.dev;
+    if (!dev || !i.mac || i.type === 'network' || (i.target && !i.target.managed)) continue;
+    const l = await getLink(dev, { netns }).catch(() => null);
+    const want = i.type === 'direct' ? { kind: 'macvtap', mac: i.mac } : { kind: 'tun', mac: tapHostMac(i.mac) };
+    if (l && l.kind === want.kind && l.mac === want.mac) {
+      indexes.push(l.index);
+      deleted.push(dev);
+    } else skipped.push(dev);
+  }
+  return { indexes, deleted, skipped };
 }
 
 /**
@@ -233,6 +280,46 @@ export async function prepareDomain(input: string | DomainXml, o: PrepareOptions
   const statePath = liveXmlPath(dir, def.name);
   const plans = planDomain(def, o.random ?? randomBytes);
   if (fs.existsSync(statePath)) throw fieldError('EEXIST', 'name', def.name, `domain ${def.name} is already prepared (live state ${statePath}); tear it down first`);
+  const setup = await prepareInterfaces(plans, { ...o, netns });
+  const undo = new Undo();
+  try {
+    const prepared = setup.interfaces;
+    const liveXml = xml.live(prepared.map(liveResult));
+    // The live file marks the domain active (created exclusively); once it is
+    // ours, the inactive copy beside it is too (a stale one is replaced).
+    writeNewFileAtomic(statePath, liveXml);
+    undo.files.push(statePath);
+    const inactivePath = inactiveXmlPath(dir, def.name);
+    undo.files.push(inactivePath);
+    fs.rmSync(inactivePath, { force: true });
+    writeNewFileAtomic(inactivePath, xml.text);
+    await o.afterStep?.('state', -1);
+    return new PreparedDomain(xml, prepared, liveXml, statePath, netns);
+  } catch (err) {
+    const errors = await undo.run(netns);
+    await setup.undo().catch((e) => errors.push(e));
+    if (errors.length && err instanceof Error) err.message += ` (undoing setup also failed: ${(errors[0] as Error).message})`;
+    throw err;
+  }
+}
+
+/** What the live XML records for a prepared interface. */
+export const liveResult = (p: PreparedInterface): LiveInterface => ({ driver: p.decision.record, targetDev: p.name, mac: p.plan.mac, alias: p.plan.deviceId });
+
+/** Interfaces set up on the host, and how to undo exactly that. */
+export interface InterfaceSetup {
+  interfaces: PreparedInterface[];
+  /** Deletes the links created, closes the fds still open. */
+  undo(): Promise<void>;
+}
+
+/**
+ * Sets up interfaces on the host (vhost probe and driver decision for all,
+ * then per interface: device created or opened, configured, queue fds open),
+ * after the preflight checks. On failure everything done is undone.
+ */
+export async function prepareInterfaces(plans: InterfacePlan[], o: PrepareOptions): Promise<InterfaceSetup> {
+  const netns = netnsOf(o);
   const links = plans.some((p) => p.link.kind !== 'tap' || p.link.bridge !== undefined || !p.link.name.includes('%')) ? await listLinks({ netns }) : [];
   const existing = preflight(plans, links);
 
@@ -313,18 +400,13 @@ export async function prepareDomain(input: string | DomainXml, o: PrepareOptions
       }
       prepared.push({ plan, decision, name, ifindex, kind, created: link.kind !== 'existing', fds: fds as FdSet, vhostFds: vhost });
     }
-
-    const liveXml = xml.live(prepared.map((p) => ({ driver: p.decision.record, targetDev: p.name, mac: p.plan.mac })));
-    // The live file marks the domain active (created exclusively); once it is
-    // ours, the inactive copy beside it is too (a stale one is replaced).
-    writeNewFileAtomic(statePath, liveXml);
-    undo.files.push(statePath);
-    const inactivePath = inactiveXmlPath(dir, def.name);
-    undo.files.push(inactivePath);
-    fs.rmSync(inactivePath, { force: true });
-    writeNewFileAtomic(inactivePath, xml.text);
-    await step('state', -1);
-    return new PreparedDomain(xml, prepared, liveXml, statePath, netns);
+    return {
+      interfaces: prepared,
+      undo: async () => {
+        const errors = await undo.run(netns);
+        if (errors.length) throw errors[0];
+      },
+    };
   } catch (err) {
     const errors = await undo.run(netns);
     if (errors.length && err instanceof Error) err.message += ` (undoing setup also failed: ${(errors[0] as Error).message})`;
@@ -372,23 +454,14 @@ export async function previewDomain(input: string | DomainXml, o: DomainHostOpti
  */
 export async function teardownFromLive(name: string, o: DomainHostOptions = {}): Promise<{ deleted: string[]; skipped: string[] }> {
   const netns = netnsOf(o);
-  const file = liveXmlPath(stateDir(o.stateDir), name);
-  const xml = DomainXml.parse(fs.readFileSync(file, 'utf8'), { live: true });
-  const deleted: string[] = [];
-  const skipped: string[] = [];
-  const indexes: number[] = [];
-  for (const i of xml.def.interfaces) {
-    const dev = i.target?.dev;
-    if (!dev || !i.mac || i.type === 'network' || (i.target && !i.target.managed)) continue;
-    const l = await getLink(dev, { netns }).catch(() => null);
-    const want = i.type === 'direct' ? { kind: 'macvtap', mac: i.mac } : { kind: 'tun', mac: tapHostMac(i.mac) };
-    if (l && l.kind === want.kind && l.mac === want.mac) {
-      indexes.push(l.index);
-      deleted.push(dev);
-    } else skipped.push(dev);
-  }
-  if (indexes.length) await deleteLinks(indexes, { netns });
-  fs.rmSync(file, { force: true });
-  fs.rmSync(inactiveXmlPath(path.dirname(file), name), { force: true });
-  return { deleted, skipped };
+  const dir = stateDir(o.stateDir);
+  const file = liveXmlPath(dir, name);
+  return withDomainLock(dir, name, async () => {
+    const xml = DomainXml.parse(fs.readFileSync(file, 'utf8'), { live: true });
+    const { indexes, deleted, skipped } = await recordedLinks(xml.def.interfaces, netns);
+    if (indexes.length) await deleteLinks(indexes, { netns });
+    fs.rmSync(file, { force: true });
+    fs.rmSync(inactiveXmlPath(dir, name), { force: true });
+    return { deleted, skipped };
+  });
 }
