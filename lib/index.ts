@@ -9,9 +9,10 @@ export { sendFds, recvFds, peerCred, socketPair, closeFd, Received } from './fdp
 export { DomainXml, DomainDef, InterfaceDef, LiveInterface, ParseOptions } from './xml/domain';
 export * as policy from './policy';
 export { domainArgv, netdevArg, deviceArg, childFds, formatArgv, NetArgs, DEFAULT_EMULATOR } from './qemu/argv';
-export { prepareDomain, previewDomain, teardownFromLive, PreparedDomain, PreparedInterface, PrepareOptions, DomainHostOptions, DomainPreview, Step, STEPS } from './netdev/domain';
+export { prepareDomain, prepareInterfaces, previewDomain, teardownFromLive, PreparedDomain, InterfaceSetup, PreparedInterface, PrepareOptions, DomainHostOptions, DomainPreview, Step, STEPS } from './netdev/domain';
 export { stateDir, DEFAULT_STATE_DIR, liveXmlPath } from './netdev/state';
 export * as validate from './validate';
 export { native } from './native';
 export { Qmp, QmpError } from './qemu/qmp';
 export { launchDomain, LaunchedDomain, LaunchOptions } from './qemu/launch';
+export { attachInterface, detachInterface, runningDomain, Attached, Detached, HotplugOptions, RunningDomain } from './qemu/hotplug';

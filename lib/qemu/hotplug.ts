@@ -1,0 +1,239 @@
+// NIC hotplug on a running domain, as virsh attach-device/detach-interface:
+// the interface is prepared on the host, its fds go to qemu over QMP (getfd
+// with SCM_RIGHTS), then netdev_add and device_add; the live XML gains it.
+// Detach is the reverse. Each operation holds the domain's lock and undoes
+// its own steps when one fails.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { NetfdError } from '../errors';
+import { deleteLinks } from '../link';
+import { liveResult, PrepareOptions, prepareInterfaces, PreparedInterface, recordedLinks } from '../netdev/domain';
+import { liveXmlPath, replaceFileAtomic, stateDir, withDomainLock } from '../netdev/state';
+import { generateMac, InterfacePlan, planInterface } from '../policy';
+import * as v from '../validate';
+import { DomainXml, InterfaceDef } from '../xml/domain';
+import { pidPath } from './launch';
+import { Qmp } from './qmp';
+
+export interface HotplugOptions extends PrepareOptions {
+  /** QMP command and DEVICE_DELETED timeout (default 30 s: the guest must ack an unplug). */
+  timeoutMs?: number;
+}
+
+/** What a running domain's state files say. */
+export interface RunningDomain {
+  name: string;
+  live: DomainXml;
+  livePath: string;
+  qmp: string;
+  pid: number;
+  /** The namespace the domain's devices live in, as given at launch. */
+  netns: string | undefined;
+}
+
+function notRunning(name: string, why: string): NetfdError {
+  return new NetfdError(`domain ${name} is not running: ${why}`, { code: 'ENOENT', field: 'name', value: name });
+}
+
+/** Reads a running domain's live XML and pid file (qmp socket, netns). */
+export function runningDomain(name: string, dir: string): RunningDomain {
+  const livePath = liveXmlPath(dir, name);
+  let text: string;
+  let info: { pid?: number; qmp?: string; netns?: string | null };
+  try {
+    text = fs.readFileSync(livePath, 'utf8');
+  } catch (e) {
+    throw notRunning(name, `no live state ${livePath} (${(e as NodeJS.ErrnoException).code})`);
+  }
+  try {
+    info = JSON.parse(fs.readFileSync(pidPath(dir, name), 'utf8'));
+  } catch (e) {
+    throw notRunning(name, `it is prepared but no qemu runs it (${pidPath(dir, name)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (typeof info.pid !== 'number' || typeof info.qmp !== 'string') throw notRunning(name, `${pidPath(dir, name)} is not netfd's`);
+  return { name, live: DomainXml.parse(text, { live: true }), livePath, qmp: info.qmp, pid: info.pid, netns: info.netns ?? undefined };
+}
+
+/** QMP device_add wants typed values: on/off are booleans, counts numbers. */
+function typed(value: string): string | number | boolean {
+  if (value === 'on' || value === 'off') return value === 'on';
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+/** device_add arguments for a plan (the -device of argv.ts, as JSON). */
+export function deviceAddArgs(plan: InterfacePlan): { driver: string; id: string; [k: string]: unknown } {
+  const args: { driver: string; id: string; [k: string]: unknown } = { driver: plan.device, id: plan.deviceId, netdev: plan.netdevId, mac: plan.mac };
+  if (plan.vectors !== null) Object.assign(args, { mq: true, vectors: plan.vectors });
+  for (const [k, x] of plan.deviceProps) args[k] = typed(x);
+  return args;
+}
+
+/** netdev_add arguments for a prepared interface whose fds qemu got as `tapNames`/`vhostNames`. */
+export function netdevAddArgs(p: { plan: InterfacePlan; decision: { vhost: boolean } }, tapNames: string[], vhostNames: string[]): { type: string; id: string; [k: string]: unknown } {
+  const args: { type: string; id: string; [k: string]: unknown } = { type: 'tap', id: p.plan.netdevId };
+  if (tapNames.length > 1) args.fds = tapNames.join(':');
+  else args.fd = tapNames[0];
+  args.vhost = p.decision.vhost;
+  if (p.decision.vhost) {
+    if (vhostNames.length > 1) args.vhostfds = vhostNames.join(':');
+    else args.vhostfd = vhostNames[0];
+  }
+  return args;
+}
+
+/** The first netN id no interface uses, from the new interface's position on. */
+function freeAlias(ifaces: readonly InterfaceDef[], from: number): string {
+  const used = new Set(ifaces.map((i) => i.alias ?? `net${i.index}`));
+  let n = from;
+  while (used.has(`net${n}`)) n++;
+  return `net${n}`;
+}
+
+export interface Attached {
+  /** The qemu device id (netN or the user's ua- alias). */
+  alias: string;
+  mac: string;
+  targetDev: string;
+  driver: 'vhost' | 'qemu' | null;
+  liveXml: string;
+}
+
+/**
+ * Adds an interface (its own <interface> XML document) to a running domain:
+ * host device prepared, fds sent with getfd, netdev_add, device_add, live XML
+ * updated. On failure, what this call did is undone (device, netdev, fds
+ * qemu got, host device) and the error rethrown.
+ */
+export async function attachInterface(name: string, ifaceXml: string, o: HotplugOptions = {}): Promise<Attached> {
+  const dir = stateDir(o.stateDir);
+  return withDomainLock(dir, name, async () => {
+    const dom = runningDomain(name, dir);
+    const netns = o.netns ?? dom.netns;
+    const { xml, iface } = dom.live.withInterface(ifaceXml);
+    const others = xml.def.interfaces.slice(0, -1);
+    iface.alias ??= freeAlias(others, iface.index);
+    let mac = iface.mac;
+    const generated = mac === undefined;
+    if (mac === undefined) {
+      const used = new Set(others.map((i) => i.mac));
+      do mac = generateMac((o.random ?? randomBytes)(3));
+      while (used.has(mac));
+    }
+    const plan = planInterface(iface, mac, generated);
+    const setup = await prepareInterfaces([plan], { ...o, netns });
+    const p = setup.interfaces[0];
+    const timeoutMs = o.timeoutMs ?? 30_000;
+    let qmp: Qmp | undefined;
+    const given: string[] = [];
+    let netdev = false;
+    let device = false;
+    try {
+      qmp = await Qmp.connect(dom.qmp, { timeoutMs });
+      const send = async (fds: readonly number[], what: string) => {
+        const names: string[] = [];
+        for (const [q, fd] of fds.entries()) {
+          const fdname = `${plan.deviceId}-${what}${q}`;
+          await (qmp as Qmp).getfd(fdname, fd);
+          given.push(fdname);
+          names.push(fdname);
+        }
+        return names;
+      };
+      const tapNames = await send(p.fds.fds, 'tapfd');
+      const vhostNames = await send(p.vhostFds.fds, 'vhostfd');
+      await qmp.netdevAdd(netdevAddArgs(p, tapNames, vhostNames));
+      netdev = true;
+      given.length = 0; // netdev_add took them
+      await qmp.deviceAdd(deviceAddArgs(plan));
+      device = true;
+      const liveXml = xml.live([...dom.live.recorded(), liveResult(p)]);
+      replaceFileAtomic(dom.livePath, liveXml);
+      return { alias: plan.deviceId, mac: plan.mac, targetDev: p.name, driver: p.decision.record, liveXml };
+    } catch (err) {
+      await rollback(err, async () => {
+        if (device) await qmp?.deviceDelAndWait(plan.deviceId, timeoutMs);
+        if (netdev) await qmp?.netdevDel(plan.netdevId);
+        for (const fdname of given) await qmp?.closefd(fdname).catch(() => undefined);
+      });
+      await rollback(err, () => setup.undo());
+      throw err;
+    } finally {
+      // qemu holds its own copies now (or none after a rollback).
+      closeInterfaceFds(p);
+      await qmp?.close();
+    }
+  });
+}
+
+function closeInterfaceFds(p: PreparedInterface): void {
+  p.fds.close();
+  p.vhostFds.close();
+}
+
+/** Runs an undo step; its failure is added to `err`'s message, never thrown. */
+async function rollback(err: unknown, step: () => Promise<unknown>): Promise<void> {
+  try {
+    await step();
+  } catch (e) {
+    if (err instanceof Error) err.message += ` (rolling back also failed: ${(e as Error).message})`;
+  }
+}
+
+export interface Detached {
+  alias: string;
+  mac: string;
+  targetDev: string | undefined;
+  /** Host links deleted (netfd's own; managed='no' devices are kept). */
+  deleted: string[];
+  liveXml: string;
+}
+
+/**
+ * Removes the interface with MAC `mac` from a running domain: device_del and
+ * its DEVICE_DELETED (the guest must release the device), netdev_del (qemu
+ * closes its fds), the host device netfd created deleted, the live XML
+ * updated. A netdev_del failure puts the device back.
+ */
+export async function detachInterface(name: string, sel: { mac: string }, o: HotplugOptions = {}): Promise<Detached> {
+  const dir = stateDir(o.stateDir);
+  const mac = v.mac(sel.mac, 'mac');
+  return withDomainLock(dir, name, async () => {
+    const dom = runningDomain(name, dir);
+    const netns = o.netns ?? dom.netns;
+    const iface = dom.live.def.interfaces.find((i) => i.mac === mac);
+    if (!iface) {
+      const have = dom.live.def.interfaces.map((i) => i.mac).join(', ') || 'none';
+      throw new NetfdError(`domain ${name} has no interface with MAC ${mac} (it has: ${have})`, { code: 'ENODEV', field: 'mac', value: sel.mac });
+    }
+    const alias = iface.alias ?? `net${iface.index}`;
+    const plan = planInterface({ ...iface, alias }, mac);
+    const timeoutMs = o.timeoutMs ?? 30_000;
+    const qmp = await Qmp.connect(dom.qmp, { timeoutMs });
+    try {
+      try {
+        await qmp.deviceDelAndWait(alias, timeoutMs);
+      } catch (err) {
+        if ((err as NetfdError).code === 'ETIMEDOUT')
+          (err as Error).message = `the guest did not release device ${alias} within ${timeoutMs} ms (does it handle ACPI PCI hotplug?); the unplug request stays pending in qemu`;
+        throw err;
+      }
+      try {
+        await qmp.netdevDel(plan.netdevId);
+      } catch (err) {
+        await rollback(err, () => qmp.deviceAdd(deviceAddArgs(plan)));
+        throw err;
+      }
+    } finally {
+      await qmp.close();
+    }
+    // qemu closed its fds: a tap netfd created may be gone already.
+    const found = await recordedLinks([iface], netns);
+    if (found.indexes.length)
+      await deleteLinks(found.indexes, { netns }).catch((e) => {
+        if ((e as NetfdError).code !== 'ENODEV') throw e;
+      });
+    const liveXml = dom.live.withoutInterface(iface.index);
+    replaceFileAtomic(dom.livePath, liveXml);
+    return { alias, mac, targetDev: iface.target?.dev, deleted: found.deleted, liveXml };
+  });
+}
