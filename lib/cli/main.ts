@@ -1,11 +1,14 @@
 // The netfd command line. Every verb takes --netns NAME|PATH; errors print
 // one line and exit non-zero (2 for usage errors).
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { NetfdError } from '../errors';
-import { previewDomain } from '../netdev/domain';
+import { previewDomain, teardownFromLive } from '../netdev/domain';
+import { attachInterface, detachInterface } from '../qemu/hotplug';
 import { inactiveXmlPath, liveXmlPath, stateDir } from '../netdev/state';
-import { launchDomain, pidPath } from '../qemu/launch';
+import { launchDomain, pidPath, qmpPath } from '../qemu/launch';
 import { formatArgv } from '../qemu/argv';
 import { DomainXml } from '../xml/domain';
 import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../link';
@@ -35,11 +38,21 @@ export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--
   link set NAME [--up|--down] [--mac MAC] [--master BR | --nomaster]
                                     ip link set dev NAME ...
   link delete NAME                  ip link delete dev NAME
-  launch DOMAIN.xml [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]
+  launch DOMAIN.xml [--detach] [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]
       prepare the interfaces and run qemu with their fds in the foreground;
-      when qemu exits (or netfd gets SIGINT/SIGTERM) everything is torn down
+      when qemu exits (or netfd gets SIGINT/SIGTERM) everything is torn down.
+      --detach: a background supervisor does that; output goes to
+      STATE_DIR/NAME.log
+  destroy NAME [--timeout SECS]     stop qemu (SIGTERM, then SIGKILL) and
+                                    tear the domain down
   list [--json]                     domains with live state
   dumpxml NAME [--inactive]         live XML (decisions recorded) or as written
+  attach-interface NAME IFACE.xml [--timeout SECS] [--json]
+      hotplug an <interface>: host device prepared, fds sent over QMP
+      (getfd), netdev_add, device_add; the live XML gains it
+  detach-interface NAME --mac MAC [--timeout SECS] [--json]
+      device_del (waits for the guest), netdev_del, host device deleted,
+      live XML updated
   domxml-to-native qemu-argv DOMAIN.xml [--json]
       print the qemu command line the domain would get on this host, with
       netfd's decisions as comments; changes nothing on the host
@@ -211,25 +224,45 @@ function readDomainFile(file: string): string {
   }
 }
 
+const LAUNCH_OPTIONS: Options = { qemu: { type: 'string' }, accel: { type: 'string' }, detach: { type: 'boolean' }, supervise: { type: 'boolean' } };
+
+/** The domain name in a file, for messages and the detached log (parsed again by launch). */
+const domainName = (file: string) => DomainXml.parse(readDomainFile(file)).def.name;
+
 async function launch(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { qemu: { type: 'string' }, accel: { type: 'string' } });
-  if (positionals.length < 1) throw new UsageError('usage: launch DOMAIN.xml [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]');
+  const { values, positionals } = parse(args, LAUNCH_OPTIONS);
+  if (positionals.length < 1) throw new UsageError('usage: launch DOMAIN.xml [--detach] [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]');
   const accel = str(values, 'accel');
   if (accel !== undefined && accel !== 'tcg' && accel !== 'kvm') throw new NetfdError(`invalid accel ${JSON.stringify(accel)}: tcg or kvm`, { code: 'INVALID_ARGUMENT', field: 'accel', value: accel });
   const dashdash = args.indexOf('--');
   if (positionals.length > 1 && dashdash < 0) throw new UsageError(`unexpected argument ${positionals[1]}; qemu arguments go after --`);
-  const l = await launchDomain(readDomainFile(positionals[0]), {
-    netns: str(values, 'netns'),
-    stateDir: str(values, 'state-dir'),
-    vhostDevice: str(values, 'vhost-device'),
-    qemu: str(values, 'qemu'),
-    accel,
-    extraArgs: positionals.slice(1),
-  });
+  if (values.detach) return launchDetached(args, positionals[0], str(values, 'state-dir'));
+  const supervise = values.supervise === true;
+  const report = (m: object) => process.send?.(m);
+  let l;
+  try {
+    l = await launchDomain(readDomainFile(positionals[0]), {
+      netns: str(values, 'netns'),
+      stateDir: str(values, 'state-dir'),
+      vhostDevice: str(values, 'vhost-device'),
+      qemu: str(values, 'qemu'),
+      accel,
+      extraArgs: positionals.slice(1),
+    });
+  } catch (err) {
+    const e = err as NetfdError;
+    if (supervise) report({ error: { message: e.message, code: e.code, field: e.field, value: e.value } });
+    throw err;
+  }
   process.stderr.write(`netfd: ${l.domain.name} running as qemu pid ${l.pid}; QMP ${l.qmp}; live XML ${l.domain.statePath}\n`);
+  if (supervise) {
+    report({ ok: true, name: l.domain.name, pid: l.pid, qmp: l.qmp, live: l.domain.statePath });
+    process.disconnect?.();
+  }
   const onSignal = () => void l.stop();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (supervise) process.on('SIGHUP', () => undefined); // a supervisor outlives its terminal
   try {
     const e = await l.exited;
     process.stderr.write(`netfd: qemu ${e.signal ? `killed by ${e.signal}` : `exited with ${e.code}`}; ${l.domain.name} torn down\n`);
@@ -238,6 +271,42 @@ async function launch(args: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+const CLI = path.join(__dirname, '..', '..', 'bin', 'netfd.js');
+
+/**
+ * launch --detach: the same launch in a new session (setsid) whose output
+ * goes to STATE_DIR/NAME.log; returns once it reports qemu running, or
+ * fails with its error.
+ */
+async function launchDetached(args: string[], file: string, explicitDir: string | undefined): Promise<number> {
+  const name = domainName(file);
+  const dir = stateDir(explicitDir);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const logFile = path.join(dir, `${name}.log`);
+  const log = fs.openSync(logFile, 'a', 0o644);
+  const childArgs = [CLI, 'launch', ...args.map((a) => (a === '--detach' ? '--supervise' : a))];
+  let child;
+  try {
+    child = spawn(process.execPath, childArgs, { detached: true, stdio: ['ignore', log, log, 'ipc'] });
+  } finally {
+    fs.closeSync(log);
+  }
+  type Report = { ok?: boolean; pid?: number; qmp?: string; live?: string; error?: { message: string; code?: string; field?: string; value?: unknown } };
+  const report = await new Promise<Report | null>((resolve) => {
+    child.once('message', (m) => resolve(m as Report));
+    child.once('exit', () => resolve(null));
+    child.once('error', () => resolve(null));
+  });
+  if (report?.ok) {
+    child.unref();
+    if (child.connected) child.disconnect();
+    process.stderr.write(`netfd: ${name} running as qemu pid ${report.pid}, supervised by pid ${child.pid}; QMP ${report.qmp}; live XML ${report.live}; log ${logFile}\n`);
+    return 0;
+  }
+  if (report?.error) throw new NetfdError(report.error.message, { code: report.error.code ?? 'EUNKNOWN', field: report.error.field, value: report.error.value });
+  throw new NetfdError(`the supervisor for ${name} exited before qemu was running; see ${logFile}`, { code: 'QEMU_FAILED' });
 }
 
 /** Whether a process exists (kill 0). */
@@ -274,11 +343,93 @@ async function dumpxml(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { inactive: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError('usage: dumpxml NAME [--inactive]');
   const dir = stateDir(str(values, 'state-dir'));
-  const name = positionals[0];
-  if (name.includes('/') || name === '.' || name === '..') throw new NetfdError(`invalid name ${JSON.stringify(name)}`, { code: 'INVALID_ARGUMENT', field: 'name', value: name });
+  const name = checkName(positionals[0]);
   const file = values.inactive ? inactiveXmlPath(dir, name) : liveXmlPath(dir, name);
   if (!fs.existsSync(liveXmlPath(dir, name))) throw new NetfdError(`no domain named ${name} in ${dir}`, { code: 'ENOENT', field: 'name', value: name });
   io.out(readDomainFile(file));
+  return 0;
+}
+
+function checkName(name: string): string {
+  if (!name || name.includes('/') || name === '.' || name === '..') throw new NetfdError(`invalid name ${JSON.stringify(name)}`, { code: 'INVALID_ARGUMENT', field: 'name', value: name });
+  return name;
+}
+
+function timeoutMs(values: Values, fallbackSecs: number): number {
+  const t = str(values, 'timeout');
+  if (t === undefined) return fallbackSecs * 1000;
+  if (!/^\d+(\.\d+)?$/.test(t) || Number(t) <= 0) throw new NetfdError(`invalid timeout ${JSON.stringify(t)}: a positive number of seconds`, { code: 'INVALID_ARGUMENT', field: 'timeout', value: t });
+  return Number(t) * 1000;
+}
+
+/** Whether `pid` is the qemu running domain `name` (not a reused pid). */
+function isQemuOf(pid: number, name: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(`guest=${name.replace(/,/g, ',,')}`);
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function destroy(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { timeout: { type: 'string' } });
+  if (positionals.length !== 1) throw new UsageError('usage: destroy NAME [--timeout SECS]');
+  const name = checkName(positionals[0]);
+  const dir = stateDir(str(values, 'state-dir'));
+  const live = liveXmlPath(dir, name);
+  if (!fs.existsSync(live)) throw new NetfdError(`no domain named ${name} in ${dir}`, { code: 'ENOENT', field: 'name', value: name });
+  let info: { pid?: number; netns?: string | null } = {};
+  try {
+    info = JSON.parse(fs.readFileSync(pidPath(dir, name), 'utf8'));
+  } catch {
+    /* prepared only, or its supervisor died before writing it */
+  }
+  const grace = timeoutMs(values, 10);
+  const pid = typeof info.pid === 'number' && isQemuOf(info.pid, name) ? info.pid : null;
+  const gone = async (ms: number) => {
+    for (const end = Date.now() + ms; Date.now() < end; await sleep(25)) if (!fs.existsSync(live) && (pid === null || !isQemuOf(pid, name))) return true;
+    return false;
+  };
+  if (pid !== null) {
+    process.kill(pid, 'SIGTERM');
+    if (!(await gone(grace))) {
+      if (isQemuOf(pid, name)) process.kill(pid, 'SIGKILL');
+      await gone(2000);
+    }
+  }
+  if (fs.existsSync(live)) {
+    // No supervisor did it (it was killed, or the domain was only prepared).
+    const r = await teardownFromLive(name, { stateDir: dir, netns: str(values, 'netns') ?? info.netns ?? undefined });
+    for (const f of [pidPath(dir, name), qmpPath(dir, name)]) fs.rmSync(f, { force: true });
+    io.out(`${name}: destroyed; deleted ${r.deleted.join(' ') || 'no links'}${r.skipped.length ? `; kept ${r.skipped.join(' ')} (not netfd's as recorded)` : ''}\n`);
+  } else io.out(`${name}: destroyed\n`);
+  return 0;
+}
+
+async function attachIface(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { timeout: { type: 'string' } });
+  if (positionals.length !== 2) throw new UsageError('usage: attach-interface NAME IFACE.xml');
+  const a = await attachInterface(checkName(positionals[0]), readDomainFile(positionals[1]), {
+    netns: str(values, 'netns'),
+    stateDir: str(values, 'state-dir'),
+    vhostDevice: str(values, 'vhost-device'),
+    timeoutMs: timeoutMs(values, 30),
+  });
+  const { liveXml: _, ...r } = a;
+  io.out(values.json ? `${JSON.stringify(r)}\n` : `${positionals[0]}: attached ${a.alias} mac ${a.mac} on ${a.targetDev}${a.driver ? ` (driver ${a.driver})` : ''}\n`);
+  return 0;
+}
+
+async function detachIface(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { mac: { type: 'string' }, timeout: { type: 'string' } });
+  if (positionals.length !== 1) throw new UsageError('usage: detach-interface NAME --mac MAC');
+  const mac = str(values, 'mac');
+  if (mac === undefined) throw new UsageError('detach-interface needs --mac MAC');
+  const d = await detachInterface(checkName(positionals[0]), { mac }, { netns: str(values, 'netns'), stateDir: str(values, 'state-dir'), timeoutMs: timeoutMs(values, 30) });
+  const { liveXml: _, ...r } = d;
+  io.out(values.json ? `${JSON.stringify(r)}\n` : `${positionals[0]}: detached ${d.alias} mac ${d.mac}${d.deleted.length ? `; deleted ${d.deleted.join(' ')}` : ''}\n`);
   return 0;
 }
 
@@ -322,6 +473,9 @@ const verbs: Record<string, (args: string[], io: Io) => Promise<number>> = {
   launch: (args) => launch(args),
   list,
   dumpxml,
+  destroy,
+  'attach-interface': attachIface,
+  'detach-interface': detachIface,
 };
 
 /** Runs the CLI; returns the exit status. Global options may stand anywhere. */
