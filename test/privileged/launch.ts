@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { launchDomain } from '../../lib/qemu/launch';
+import { Qmp } from '../../lib/qemu/qmp';
 import { ipLinks, needsRoot, withNetns } from '../helpers/host';
 
 const XML = `<domain type='qemu'><name>fdcheck</name><memory unit='MiB'>64</memory><devices>
@@ -31,6 +32,11 @@ t.test('qemu holds exactly the prepared fds; SIGKILL tears the domain down', { s
     t.same(fs.readdirSync(stateDir).sort(), ['fdcheck.inactive.xml', 'fdcheck.pid', 'fdcheck.qmp', 'fdcheck.xml']);
     t.same(l.domain.qemuFds(), [], "netfd closed its copies: qemu's are the only ones");
 
+    // The QMP socket exists before machine init ends (qemu may still be
+    // reading firmware files): a QMP answer means init is over.
+    const q = await Qmp.connect(l.qmp);
+    await q.queryStatus();
+    await q.close();
     const fdDir = `/proc/${l.pid}/fd`;
     const fds = fs.readdirSync(fdDir).map(Number).sort((a, b) => a - b).map((fd) => [fd, fs.readlinkSync(`${fdDir}/${fd}`)] as const);
     const ours = fds.filter(([, target]) => target === '/dev/net/tun' || /(^|\/)tap\d+$/.test(target));
