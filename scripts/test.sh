@@ -2,13 +2,19 @@
 # Runs every test: sets up (scripts/setup.sh), runs the whole node-tap suite
 # with the node-gyp build, then the binding and codec tests again with the
 # cmake-js build. Ends with one line: `N passed, N failed, N skipped`.
-# As root the privileged tests run (in private namespaces); otherwise they
-# are reported as skipped, never as passed.
+# As root the privileged and e2e tests run (in private namespaces; e2e boots
+# a test guest under TCG, built once into .cache/guest); otherwise they are
+# reported as skipped, never as passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 NETFD_CMAKE=1 bash scripts/setup.sh || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
-[ "$(id -u)" = 0 ] || echo "netfd test: not root: privileged tests will be skipped"
+if [ "$(id -u)" = 0 ]; then
+  # The e2e tests boot a tiny guest: build it once (cached in .cache/guest).
+  bash scripts/guest-image.sh || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+else
+  echo "netfd test: not root: privileged and e2e tests will be skipped"
+fi
 
 passed=0 failed=0 skipped=0 status=0
 run_suite() {
