@@ -1,12 +1,12 @@
 // The parts of lib/netdev that need no privileges: template retries, the
-// state directory and the atomic, exclusive live-XML write.
+// state directory, the atomic live-XML writes and the domain lock.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { NetfdError } from '../../lib/errors';
 import { withNameRetry } from '../../lib/netdev/domain';
-import { DEFAULT_STATE_DIR, liveXmlPath, stateDir, writeNewFileAtomic } from '../../lib/netdev/state';
+import { DEFAULT_STATE_DIR, liveXmlPath, lockPath, replaceFileAtomic, stateDir, withDomainLock, writeNewFileAtomic } from '../../lib/netdev/state';
 
 const eexist = () => new NetfdError('File exists', { code: 'EEXIST', errno: -17 });
 
@@ -44,4 +44,40 @@ t.test('live XML is written atomically and only once', async (t) => {
   t.throws(() => writeNewFileAtomic(file, '<other/>\n'), { code: 'EEXIST' }, 'a second writer loses');
   t.equal(fs.readFileSync(file, 'utf8'), '<domain/>\n', 'the first content stays');
   t.same(fs.readdirSync(path.dirname(file)), ['vm1.xml'], 'no temporary file left behind');
+});
+
+t.test('the domain lock serialises writers, takes over a dead owner, gives EBUSY for a live one', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-lock-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const order: string[] = [];
+  const body = (n: string) => async () => {
+    order.push(`${n} in`);
+    await new Promise((r) => setTimeout(r, 30));
+    order.push(`${n} out`);
+    return n;
+  };
+  t.same(await Promise.all([withDomainLock(dir, 'd', body('a')), withDomainLock(dir, 'd', body('b'))]), ['a', 'b']);
+  t.same(order, ['a in', 'a out', 'b in', 'b out'], 'one holder at a time');
+  t.notOk(fs.existsSync(lockPath(dir, 'd')), 'released');
+  await t.rejects(withDomainLock(dir, 'd', async () => Promise.reject(new Error('body failed'))), /body failed/);
+  t.notOk(fs.existsSync(lockPath(dir, 'd')), 'released when the body throws');
+
+  // a dead owner (a pid that cannot exist) is taken over
+  fs.writeFileSync(lockPath(dir, 'd'), '4194304999\n');
+  t.equal(await withDomainLock(dir, 'd', async () => 'took over'), 'took over');
+  // a live owner (pid 1) is waited for, then EBUSY naming the domain
+  fs.writeFileSync(lockPath(dir, 'd'), '1\n');
+  await t.rejects(withDomainLock(dir, 'd', async () => 'never', 100), { code: 'EBUSY', field: 'name', value: 'd', message: /locked by process 1/ });
+  t.equal(fs.readFileSync(lockPath(dir, 'd'), 'utf8'), '1\n', "someone else's lock is left alone");
+});
+
+t.test('replaceFileAtomic replaces; writeNewFileAtomic refuses', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-repl-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const f = path.join(dir, 'x.xml');
+  writeNewFileAtomic(f, 'one');
+  t.throws(() => writeNewFileAtomic(f, 'two'), { code: 'EEXIST' });
+  replaceFileAtomic(f, 'three');
+  t.equal(fs.readFileSync(f, 'utf8'), 'three');
+  t.same(fs.readdirSync(dir), ['x.xml'], 'no temporary file left');
 });
