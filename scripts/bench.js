@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Benchmarks netfd's link operations against iproute2 (`npm run bench`).
+// Benchmarks netfd's link operations against iproute2, and a real guest's
+// networking through netfd's fds against bare qemu (`npm run bench`).
 //
 // What it measures, for N macvtaps (default 1000, `--count N`) in bridge mode
 // on one veth end:
@@ -32,11 +33,42 @@
 // namespace is removed in a `finally`, on SIGINT/SIGTERM and on exit, also
 // when a benchmark fails.
 //
+// Guest section (`bench.js guest`): one guest image (scripts/guest.js), booted
+// under TCG in another scratch namespace (netfd-bench-<pid>-xxxx, from
+// guest.scratchNetns: bridge br0 whose veth port's peer b1 is 10.0.0.1) with
+// one NIC; all packets stay inside that namespace.
+//   tap_netfd_mbps / tap_bare_mbps   guest -> peer TCP (iperf3 client in the
+//                                 guest, `iperf3 -s -1` on b1), virtio-net:
+//                                 through netfd's tap fd (launchDomain) / with
+//                                 qemu opening its own pre-created tap tb0 on
+//                                 br0 (`ip netns exec NS qemu ... -netdev
+//                                 tap,ifname=tb0,...`, otherwise netfd's argv);
+//                                 medians of alternating runs
+//   tap_throughput_parity         their ratio
+//   e1000_netfd_mbps, virtio_vs_e1000_ratio   the same through netfd with e1000
+//   launch_netfd_cli_ms / launch_bare_qemu_ms spawn of `netfd launch` (the
+//                                 CLI; qemu's console comes through its stdout)
+//                                 / of bare qemu with tb0, to the guest's
+//                                 NETFD-PING-OK console line; medians of
+//                                 alternating runs; launch_overhead_ms = the
+//                                 difference (launch_overhead_preboot_ms: the
+//                                 same with the guest's own uptime at the ping
+//                                 subtracted, which removes most boot noise)
+//   netfd_prepare_spawn_ms        in-process: launchDomain() called -> qemu
+//                                 spawned (prepare + argv), median
+// Runs: NETFD_BENCH_THROUGHPUT_ROUNDS (3; each round = netfd virtio, bare
+// virtio, netfd e1000) and NETFD_BENCH_LAUNCH_PAIRS (5). Every qemu, netfd CLI
+// and iperf3 started is killed, and the namespace and temporary directory
+// removed, at the end, on failure, on SIGINT/SIGTERM and on exit.
+//
+// Sections: `bench.js` runs both, `bench.js links` only the link benchmarks,
+// `bench.js guest` only the guest ones (`npm run bench -- guest`).
+//
 // Adding a benchmark: write an async function (ctx, results) that puts its
-// figures into `results`, and append it to BENCHES; derived figures go in
-// derive().
+// figures into `results`, and append it to BENCHES (GUEST_BENCHES for guest
+// ones, which get the guest context); derived figures go in derive().
 'use strict';
-const { execFile, execFileSync, spawn } = require('node:child_process');
+const { execFile, execFileSync, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -50,6 +82,8 @@ const GOALS = {
   event_loop_max_ms: '< 5',
   prepare_teardown_vs_kernel: '<= 1.3',
   prepare_teardown_leaks: '== 0',
+  tap_throughput_parity: '>= 0.95',
+  launch_overhead_ms: '< 150',
 };
 
 const DOMAIN_CYCLES = 200;
@@ -95,18 +129,26 @@ const now = () => process.hrtime.bigint();
 const msSince = (t0) => Number(now() - t0) / 1e6;
 const round = (x, digits = 3) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
 
-function parseCount(argv) {
+const SECTIONS = ['links', 'guest'];
+
+/** `[links|guest ...] [--count N]`: the sections to run (default all) and N. */
+function parseArgs(argv) {
   let count = 1000;
+  const sections = new Set();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     let value;
+    if (SECTIONS.includes(a)) {
+      sections.add(a);
+      continue;
+    }
     if (a === '--count') value = argv[++i];
     else if (a.startsWith('--count=')) value = a.slice('--count='.length);
-    else throw new Error(`unknown argument ${JSON.stringify(a)} (usage: bench.js [--count N])`);
+    else throw new Error(`unknown argument ${JSON.stringify(a)} (usage: bench.js [links|guest] [--count N])`);
     if (!/^[1-9][0-9]{0,5}$/.test(value ?? '')) throw new Error(`--count wants a positive integer, got ${JSON.stringify(value)}`);
     count = Number(value);
   }
-  return count;
+  return { count, sections: SECTIONS.filter((x) => sections.size === 0 || sections.has(x)) };
 }
 
 /** Runs `ip -n NS ARGS...` without blocking the event loop. */
@@ -464,12 +506,435 @@ async function benchDomain(ctx, results) {
 
 const BENCHES = [benchIpBatch, benchNetfdCreate, benchNetfdCreateSeq, benchIpSpawn, benchDomain];
 
+// ---- guest benchmarks: a real guest through netfd's fds vs bare qemu -------
+
+const NETFD_BIN = path.join(__dirname, '..', 'bin', 'netfd.js');
+const GUEST_MAC = '52:54:00:be:00:10';
+/**
+ * The host side of the bare-qemu tap: fe:, as netfd gives its taps, but not
+ * netfd's own fe:54:00:be:00:10 for GUEST_MAC (netfd refuses a MAC already on
+ * the bridge).
+ */
+const BARE_TAP_MAC = 'fe:54:00:be:01:10';
+const BARE_TAP = 'tb0';
+const GUEST_ADDR = '10.0.0.2/24';
+const IPERF3_TIME_S = 4;
+const IPERF3_PORT = 5201;
+const BOOT_TIMEOUT_MS = 60_000; // spawn -> NETFD-PING-OK (TCG: ~5 s virtio, ~8 s e1000)
+const IPERF3_TIMEOUT_MS = IPERF3_TIME_S * 1000 + 30_000; // ping -> NETFD-IPERF3
+const POWEROFF_TIMEOUT_MS = 15_000; // last marker -> NETFD-POWEROFF
+const EXIT_TIMEOUT_MS = 20_000; // NETFD-POWEROFF -> qemu (and netfd) gone
+const SERVER_TIMEOUT_MS = 10_000; // iperf3 -s listening / gone after its one test
+/** Console lines that end a run as a failure. */
+const GUEST_FAIL = /^NETFD-(PING-FAIL|IP-FAIL|NICS-FAIL|IPERF3-FAIL)/;
+
+function envCount(name, dflt) {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  if (!/^[1-9][0-9]?$/.test(v)) throw new Error(`${name} wants a positive integer, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function median(values) {
+  if (!values.length) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Resolves with `promise`, or rejects with `what` after ms. */
+function timeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} (${ms} ms)`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves with { code, signal } when the child has exited and its pipes are closed (or failed to spawn). */
+function closedOf(child) {
+  return new Promise((resolve) => {
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+const running = (child) => child.exitCode === null && child.signalCode === null && child.pid !== undefined;
+
+/** SIGTERM (SIGKILL after graceMs) and wait until it is gone. */
+async function killAndWait(child, closed, graceMs = 3000) {
+  if (running(child)) {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => running(child) && child.kill('SIGKILL'), graceMs);
+    try {
+      await closed;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return closed;
+}
+
+/** Keeps the last 4000 characters written to a stream (optionally forwarding them); returns a getter. */
+function tailOf(stream, forward = null) {
+  let text = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (c) => {
+    text = (text + c).slice(-4000);
+    if (forward) forward.write(c);
+  });
+  return () => text.trim();
+}
+
+/**
+ * Waits for a console line matching re; a GUEST_FAIL line, the end of the
+ * console or the timeout fails with the console's last lines (and stderr's).
+ */
+async function waitMarker(run, re, ms, label) {
+  const { con } = run;
+  const what = re.source.replace(/^\^/, '').trim();
+  const why = (s) => {
+    const stderr = run.stderr ? run.stderr() : '';
+    return new Error(`${label}: ${s}; last console lines:\n${con.tail()}${stderr ? `\nstderr:\n${stderr}` : ''}`);
+  };
+  const line = await con.wait(new RegExp(`${re.source}|${GUEST_FAIL.source}`), ms).catch(() => {
+    throw why(con.ended ? `qemu's console ended before ${what}` : `no ${what} on the guest console within ${ms} ms`);
+  });
+  if (GUEST_FAIL.test(line.text)) throw why(`the guest reported ${JSON.stringify(line.text)}`);
+  return line;
+}
+
+/** Whether /proc/PID/net/tcp (PID's namespace) has a listener on 10.0.0.1:port and PID is iperf3 by now. */
+function iperf3Listening(pid, port) {
+  try {
+    if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'iperf3') return false; // still `ip netns exec`
+    const want = `0100000A:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+    return fs
+      .readFileSync(`/proc/${pid}/net/tcp`, 'utf8')
+      .split('\n')
+      .slice(1)
+      .some((l) => {
+        const f = l.trim().split(/\s+/);
+        return f[1] === want && f[3] === '0A';
+      });
+  } catch {
+    return false;
+  }
+}
+
+/** The argv netfd generates, with the fd netdev replaced by qemu opening BARE_TAP itself. */
+function bareArgv(argv) {
+  const at = argv.reduce((acc, a, i) => (a === '-netdev' ? [...acc, i + 1] : acc), []);
+  if (at.length !== 1) throw new Error(`expected one -netdev in netfd's argv, got ${at.length}`);
+  const m = /^tap,id=([^,]+),fd=\d+,vhost=off$/.exec(argv[at[0]]);
+  if (!m) throw new Error(`unexpected -netdev ${argv[at[0]]} (want one queue, vhost off)`);
+  const out = [...argv];
+  out[at[0]] = `tap,id=${m[1]},ifname=${BARE_TAP},script=no,downscript=no,vhost=off,vnet_hdr=on`;
+  return out;
+}
+
+/** argv with the -qmp socket path blanked, for comparing command lines. */
+const withoutQmp = (argv) => argv.map((a, i) => (argv[i - 1] === '-qmp' ? '-qmp-path-' : a));
+
+/**
+ * The guest section's namespace (guest.scratchNetns, plus the bare tap tb0 on
+ * br0), temporary directory and every process it starts (`track`), with a
+ * synchronous remove() for signals and exit.
+ */
+function makeGuestScratch(netfd) {
+  const g = { netfd, guest: require('./guest.js'), ns: null, tmp: null, stateDir: null, img: null, procs: new Set(), prepareSpawnMs: [] };
+  let removeNs = null;
+  g.track = (label, pids, stop) => {
+    const entry = { label, pids, stop };
+    g.procs.add(entry);
+    return entry;
+  };
+  g.setup = () => {
+    const t0 = now();
+    g.img = g.guest.image();
+    if (g.img.stamp.iperf3 !== 'yes') throw new Error(`the guest image has no iperf3 (stamp iperf3=${g.img.stamp.iperf3}); rebuild it with scripts/guest-image.sh`);
+    const v = spawnSync('iperf3', ['--version'], { stdio: 'ignore' });
+    if (v.status !== 0) throw new Error('no iperf3 on this host (apt-get install iperf3)');
+    log(`guest: image ${g.img.stamp.kernel_version ?? '?'} (${g.img.stamp.boot ?? '?'}) ready in ${(msSince(t0) / 1000).toFixed(1)} s`);
+    g.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-bench-guest-'));
+    g.stateDir = path.join(g.tmp, 'state');
+    fs.mkdirSync(g.stateDir);
+    const s = g.guest.scratchNetns('netfd-bench');
+    g.ns = s.ns;
+    removeNs = s.remove;
+    g.net = s.net;
+    const ip = (...a) => execFileSync('ip', ['-n', g.ns, ...a], { stdio: ['ignore', 'ignore', 'pipe'] });
+    ip('tuntap', 'add', 'dev', BARE_TAP, 'mode', 'tap', 'vnet_hdr');
+    ip('link', 'set', BARE_TAP, 'address', BARE_TAP_MAC, 'master', g.net.bridge, 'up');
+    log(`guest: namespace ${g.ns}: bridge ${g.net.bridge}, peer ${g.net.bridgePeerDev} ${g.net.bridgePeer}, bare tap ${BARE_TAP} (vnet_hdr) on ${g.net.bridge}`);
+  };
+  /** Graceful: stops what is still running (netfd tears its domain down). */
+  g.stop = async () => {
+    for (const e of [...g.procs]) {
+      await e.stop().catch((err) => console.error(`[bench] stopping ${e.label}: ${err.message}`));
+      g.procs.delete(e);
+    }
+  };
+  /** Synchronous, for signals and exit: SIGKILL everything, delete the namespace and the directory. */
+  g.remove = () => {
+    for (const e of g.procs) {
+      for (const pid of e.pids()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+    g.procs.clear();
+    if (removeNs) {
+      // Anything still inside the namespace is ours (its name is unique to this run).
+      const left = spawnSync('ip', ['netns', 'pids', g.ns], { encoding: 'utf8' }).stdout?.split(/\s+/).filter(Boolean) ?? [];
+      for (const pid of left) {
+        console.error(`[bench] killing process ${pid} left in ${g.ns}`);
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      removeNs();
+      removeNs = null;
+      log(`removed namespace ${g.ns}`);
+    }
+    if (g.tmp) {
+      fs.rmSync(g.tmp, { recursive: true, force: true });
+      g.tmp = null;
+    }
+  };
+  return g;
+}
+
+/** `ip netns exec NS iperf3 -s -1` on the bridge peer; resolves once it listens. */
+async function startIperf3Server(g) {
+  const child = spawn('ip', ['netns', 'exec', g.ns, 'iperf3', '-s', '-1', '-B', g.net.bridgePeer, '-p', String(IPERF3_PORT)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const closed = closedOf(child);
+  const out = tailOf(child.stdout);
+  const err = tailOf(child.stderr);
+  const entry = g.track('iperf3 server', () => (child.pid ? [child.pid] : []), () => killAndWait(child, closed));
+  const t0 = Date.now();
+  while (!iperf3Listening(child.pid, IPERF3_PORT)) {
+    if (!running(child)) throw new Error(`iperf3 -s in ${g.ns} exited: ${err() || out() || 'no output'}`);
+    if (Date.now() - t0 > SERVER_TIMEOUT_MS) throw new Error(`iperf3 -s in ${g.ns} not listening on ${g.net.bridgePeer}:${IPERF3_PORT} within ${SERVER_TIMEOUT_MS} ms`);
+    await sleep(20);
+  }
+  return { child, closed, entry, output: () => `${out()}\n${err()}`.trim() };
+}
+
+/**
+ * Boots the guest once with one NIC of `model` on br0, started `how`:
+ *   'netfd'  launchDomain() in this process (qemu gets netfd's tap fd);
+ *   'cli'    `node bin/netfd.js --netns NS --state-dir DIR launch FILE`;
+ *   'bare'   `ip netns exec NS qemu-system-x86_64 ...` with netfd's argv for
+ *            the same domain but -netdev tap,ifname=tb0 (qemu opens the tap).
+ * Waits for NETFD-PING-OK, NETFD-IPERF3 (when params.iperf3), NETFD-POWEROFF
+ * and the exit (status 0) of qemu (and the CLI). Always leaves nothing running.
+ * Returns { t0 (Date.now() just before the spawn or launchDomain call), ping,
+ * iperf (console lines with .at), prepareSpawnMs (netfd only) }.
+ */
+async function bootGuest(g, { how, model, params, label }) {
+  const name = `bench-${how}-${model}`;
+  const xml = g.guest.domainXml({ name, image: g.img, nics: [{ type: 'bridge', model, mac: GUEST_MAC }], params });
+  const server = params.iperf3 === 'client' ? await startIperf3Server(g) : null;
+  let run = null; // { con, exited: Promise<{code, signal}>, entry, what() }
+  try {
+    let t0;
+    let prepareSpawnMs = null;
+    if (how === 'netfd') {
+      // launchDomain calls child_process.spawn through the module object: note when it spawns qemu.
+      const cp = require('node:child_process');
+      const realSpawn = cp.spawn;
+      let spawnedAt = null;
+      cp.spawn = function spawnSpy(file, ...rest) {
+        if (spawnedAt === null && /qemu-system/.test(file)) spawnedAt = now();
+        return realSpawn.call(this, file, ...rest);
+      };
+      const h0 = now();
+      t0 = Date.now();
+      let l;
+      try {
+        l = await g.netfd.launchDomain(xml, { netns: g.ns, stateDir: g.stateDir, stdio: 'pipe' });
+      } finally {
+        cp.spawn = realSpawn;
+      }
+      if (spawnedAt !== null) prepareSpawnMs = Number(spawnedAt - h0) / 1e6;
+      const entry = g.track(label, () => (running(l.child) ? [l.pid] : []), () => l.stop(3000));
+      run = { con: new g.guest.Console(l.child.stdout), exited: l.exited, entry };
+      // The bare runs use previewDomain's argv: it must be what launchDomain ran.
+      const p = await g.netfd.previewDomain(xml, { qmp: l.qmp });
+      if (JSON.stringify(withoutQmp(p.argv)) !== JSON.stringify(withoutQmp(l.argv)))
+        throw new Error(`previewDomain's argv differs from launchDomain's:\n  ${JSON.stringify(p.argv)}\n  ${JSON.stringify(l.argv)}`);
+    } else if (how === 'cli') {
+      const file = path.join(g.tmp, `${name}.xml`);
+      fs.writeFileSync(file, xml);
+      const pidFile = path.join(g.stateDir, `${name}.pid`);
+      let qemuPid = null;
+      const qemu = () => {
+        if (qemuPid === null) {
+          try {
+            qemuPid = JSON.parse(fs.readFileSync(pidFile, 'utf8')).pid;
+          } catch {
+            // not launched yet, or gone
+          }
+        }
+        return qemuPid;
+      };
+      t0 = Date.now();
+      const child = spawn(process.execPath, [NETFD_BIN, '--netns', g.ns, '--state-dir', g.stateDir, 'launch', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const closed = closedOf(child);
+      const stderr = tailOf(child.stderr);
+      const entry = g.track(
+        label,
+        () => [qemu(), running(child) ? child.pid : null].filter((p) => p),
+        async () => {
+          qemu();
+          await killAndWait(child, closed, 10_000); // netfd stops qemu on SIGTERM and tears down
+          if (qemuPid) {
+            try {
+              process.kill(qemuPid, 'SIGKILL'); // only if netfd could not
+            } catch {
+              // gone, as it should be
+            }
+          }
+        },
+      );
+      run = { con: new g.guest.Console(child.stdout), exited: closed, entry, stderr };
+    } else {
+      const qmp = path.join(g.tmp, `${name}.qmp`);
+      const argv = bareArgv((await g.netfd.previewDomain(xml, { qmp })).argv);
+      t0 = Date.now();
+      const child = spawn('ip', ['netns', 'exec', g.ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const closed = closedOf(child);
+      const stderr = tailOf(child.stderr, process.stderr);
+      const entry = g.track(label, () => (running(child) ? [child.pid] : []), () => killAndWait(child, closed));
+      run = { con: new g.guest.Console(child.stdout), exited: closed, entry, stderr };
+    }
+    const ping = await waitMarker(run, /^NETFD-PING-OK /, BOOT_TIMEOUT_MS, label);
+    const iperf = server ? await waitMarker(run, /^NETFD-IPERF3 client /, IPERF3_TIMEOUT_MS, label) : null;
+    await waitMarker(run, /^NETFD-POWEROFF/, POWEROFF_TIMEOUT_MS, label);
+    const e = await timeout(run.exited, EXIT_TIMEOUT_MS, `${label}: still running after the guest's poweroff`);
+    if (e.error || e.code !== 0)
+      throw new Error(`${label}: exited with ${e.error ? e.error.message : e.signal ?? `code ${e.code}`}${run.stderr ? `: ${run.stderr()}` : ''}`);
+    if (server) {
+      const s = await timeout(server.closed, SERVER_TIMEOUT_MS, `${label}: iperf3 -s -1 still running after the test`);
+      if (s.code !== 0) throw new Error(`${label}: iperf3 -s exited with ${s.signal ?? `code ${s.code}`}: ${server.output()}`);
+    }
+    return { t0, ping, iperf, prepareSpawnMs };
+  } finally {
+    if (run) {
+      await run.entry.stop().catch((err) => console.error(`[bench] stopping ${label}: ${err.message}`));
+      g.procs.delete(run.entry);
+    }
+    if (server) {
+      await server.entry.stop();
+      g.procs.delete(server.entry);
+    }
+  }
+}
+
+/** Mbit/s the peer received, from `NETFD-IPERF3 client PEER sender=XMbit/s receiver=YMbit/s`. */
+function receiverMbps(line) {
+  const m = / receiver=([0-9.]+)Mbit\/s/.exec(line.text);
+  if (!m) throw new Error(`cannot parse ${JSON.stringify(line.text)}`);
+  return Number(m[1]);
+}
+
+async function benchGuestThroughput(g, results) {
+  const rounds = envCount('NETFD_BENCH_THROUGHPUT_ROUNDS', 3);
+  const params = { ip0: GUEST_ADDR, peer0: g.net.bridgePeer, ping0: 1, iperf3: 'client', iperf3_time: IPERF3_TIME_S };
+  const mbps = { netfd: [], bare: [], e1000: [] };
+  const kinds = {
+    netfd: { how: 'netfd', model: 'virtio', what: 'virtio, netfd tap fd' },
+    bare: { how: 'bare', model: 'virtio', what: 'virtio, qemu opens tb0' },
+    e1000: { how: 'netfd', model: 'e1000', what: 'e1000, netfd tap fd' },
+  };
+  log(`guest throughput: ${rounds} rounds of (netfd virtio, bare qemu virtio, netfd e1000), iperf3 ${IPERF3_TIME_S} s guest -> ${g.net.bridgePeer}`);
+  const t0 = now();
+  for (let r = 0; r < rounds; r++) {
+    // netfd and bare alternate which goes first.
+    for (const key of r % 2 === 0 ? ['netfd', 'bare', 'e1000'] : ['bare', 'netfd', 'e1000']) {
+      const k = kinds[key];
+      const label = `round ${r + 1}/${rounds} ${k.what}`;
+      const run = await bootGuest(g, { how: k.how, model: k.model, params, label });
+      const x = receiverMbps(run.iperf);
+      mbps[key].push(x);
+      if (run.prepareSpawnMs !== null) g.prepareSpawnMs.push(run.prepareSpawnMs);
+      log(`guest ${label}: ${x.toFixed(0)} Mbit/s (${run.iperf.text.replace(/^NETFD-IPERF3 client \S+ /, '')}), ping after ${((run.ping.at - run.t0) / 1000).toFixed(1)} s`);
+    }
+  }
+  const med = { netfd: median(mbps.netfd), bare: median(mbps.bare), e1000: median(mbps.e1000) };
+  log(`guest throughput (${(msSince(t0) / 1000).toFixed(1)} s): medians netfd ${med.netfd.toFixed(0)}, bare qemu ${med.bare.toFixed(0)}, e1000 ${med.e1000.toFixed(0)} Mbit/s; parity ${(med.netfd / med.bare).toFixed(3)} (goal ${GOALS.tap_throughput_parity}); virtio/e1000 ${(med.netfd / med.e1000).toFixed(2)}`);
+  results.guest_iperf3_time_s = IPERF3_TIME_S;
+  results.tap_netfd_mbps = round(med.netfd, 1);
+  results.tap_bare_mbps = round(med.bare, 1);
+  results.e1000_netfd_mbps = round(med.e1000, 1);
+  results.tap_netfd_mbps_runs = mbps.netfd;
+  results.tap_bare_mbps_runs = mbps.bare;
+  results.e1000_netfd_mbps_runs = mbps.e1000;
+  if (g.prepareSpawnMs.length) {
+    results.netfd_prepare_spawn_ms = round(median(g.prepareSpawnMs), 2);
+    log(`netfd in-process launchDomain() -> qemu spawned: median ${results.netfd_prepare_spawn_ms} ms over ${g.prepareSpawnMs.length} launches`);
+  }
+}
+
+async function benchGuestLaunch(g, results) {
+  const pairs = envCount('NETFD_BENCH_LAUNCH_PAIRS', 5);
+  const params = { ip0: GUEST_ADDR, peer0: g.net.bridgePeer, ping0: 1 };
+  const ms = { cli: [], bare: [] };
+  const preboot = { cli: [], bare: [] };
+  log(`guest launch: ${pairs} pairs of \`netfd launch\` (CLI) and bare qemu with ${BARE_TAP}, spawn -> NETFD-PING-OK`);
+  const t0 = now();
+  for (let i = 0; i < pairs; i++) {
+    for (const how of i % 2 === 0 ? ['cli', 'bare'] : ['bare', 'cli']) {
+      const label = `launch ${i + 1}/${pairs} ${how === 'cli' ? 'netfd launch' : 'bare qemu'}`;
+      const run = await bootGuest(g, { how, model: 'virtio', params, label });
+      const total = run.ping.at - run.t0;
+      const m = / t=([0-9.]+)/.exec(run.ping.text);
+      const uptime = m ? Number(m[1]) * 1000 : NaN;
+      ms[how].push(total);
+      preboot[how].push(total - uptime);
+      log(`guest ${label}: ping after ${total} ms (guest uptime ${Number.isFinite(uptime) ? uptime.toFixed(0) : '?'} ms)`);
+    }
+  }
+  const d = median(ms.cli) - median(ms.bare);
+  const dPre = median(preboot.cli) - median(preboot.bare);
+  log(`guest launch (${(msSince(t0) / 1000).toFixed(1)} s): medians netfd launch ${median(ms.cli).toFixed(0)} ms, bare qemu ${median(ms.bare).toFixed(0)} ms; overhead ${d.toFixed(0)} ms (goal ${GOALS.launch_overhead_ms}); without the guest's own boot time ${dPre.toFixed(0)} ms`);
+  results.launch_netfd_cli_ms = round(median(ms.cli), 1);
+  results.launch_bare_qemu_ms = round(median(ms.bare), 1);
+  results.launch_netfd_cli_ms_runs = ms.cli;
+  results.launch_bare_qemu_ms_runs = ms.bare;
+  results.launch_preboot_netfd_cli_ms = round(median(preboot.cli), 1);
+  results.launch_preboot_bare_qemu_ms = round(median(preboot.bare), 1);
+  results.launch_overhead_note = 'netfd launch CLI (node startup included; qemu console through its stdout) vs ip netns exec qemu with its own tap; spawn to NETFD-PING-OK; medians of alternating runs';
+}
+
+const GUEST_BENCHES = [benchGuestThroughput, benchGuestLaunch];
+
 /** Figures computed from other figures. */
 function derive(results) {
-  const ratio = (a, b) => (results[a] != null && results[b] ? round(results[a] / results[b]) : null);
-  results.create_vs_ip_batch = ratio('netfd_create_ms_per_link', 'ip_batch_ms_per_link');
-  results.ip_spawn_vs_create = ratio('ip_spawn_ms_per_link', 'netfd_create_ms_per_link');
-  results.prepare_teardown_vs_kernel = ratio('prepare_teardown_ms_p50', 'ip_domain_cycle_ms_p50');
+  // Only for sections that ran (one of the inputs is there).
+  const ratio = (key, a, b) => {
+    if (a in results || b in results) results[key] = results[a] != null && results[b] ? round(results[a] / results[b]) : null;
+  };
+  ratio('create_vs_ip_batch', 'netfd_create_ms_per_link', 'ip_batch_ms_per_link');
+  ratio('ip_spawn_vs_create', 'ip_spawn_ms_per_link', 'netfd_create_ms_per_link');
+  ratio('prepare_teardown_vs_kernel', 'prepare_teardown_ms_p50', 'ip_domain_cycle_ms_p50');
+  ratio('tap_throughput_parity', 'tap_netfd_mbps', 'tap_bare_mbps');
+  ratio('virtio_vs_e1000_ratio', 'tap_netfd_mbps', 'e1000_netfd_mbps');
+  const diff = (key, a, b) => {
+    if (a in results || b in results) results[key] = results[a] != null && results[b] != null ? round(results[a] - results[b], 1) : null;
+  };
+  diff('launch_overhead_ms', 'launch_netfd_cli_ms', 'launch_bare_qemu_ms');
+  diff('launch_overhead_preboot_ms', 'launch_preboot_netfd_cli_ms', 'launch_preboot_bare_qemu_ms');
 }
 
 // ---- scratch namespace -----------------------------------------------------
@@ -508,10 +973,45 @@ function makeScratch() {
   return { ns, setup, remove };
 }
 
+/** The link benchmarks in their own scratch namespace. */
+async function runLinks(netfd, count, results, cleanups) {
+  const scratch = makeScratch();
+  cleanups.push(scratch.remove);
+  try {
+    const { ns, tmp } = scratch.setup();
+    const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+    const ctx = { ns, tmp, count, netfd, poolSize };
+    // Warm-up, untimed: loads the addon and opens the namespace once.
+    const w = await netfd.createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'warm0' });
+    await netfd.deleteLink(w.index, { netns: ns });
+    const t0 = now();
+    for (const bench of BENCHES) await bench(ctx, results);
+    log(`links: done in ${(msSince(t0) / 1000).toFixed(1)} s`);
+  } finally {
+    scratch.remove();
+  }
+}
+
+/** The guest benchmarks in theirs; everything they start is stopped in the finally. */
+async function runGuest(netfd, results, cleanups) {
+  const t0 = now();
+  const g = makeGuestScratch(netfd);
+  cleanups.push(g.remove);
+  try {
+    g.setup();
+    for (const bench of GUEST_BENCHES) await bench(g, results);
+    results.guest_section_s = round(msSince(t0) / 1000, 1);
+    log(`guest: done in ${results.guest_section_s} s`);
+  } finally {
+    await g.stop();
+    g.remove();
+  }
+}
+
 async function main() {
-  const count = parseCount(process.argv.slice(2));
+  const { count, sections } = parseArgs(process.argv.slice(2));
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    log('skipped: needs root (creates a network namespace and macvtap links)');
+    log('skipped: needs root (creates network namespaces, links and guests)');
     console.log(JSON.stringify({ skipped: 'needs root' }));
     return 0;
   }
@@ -522,36 +1022,43 @@ async function main() {
     throw new Error(`cannot load ../dist/index.js (run \`npx tsc -p .\` and build the addon first): ${err.message}`);
   }
 
-  const results = { count, kernel: os.release() };
-  const scratch = makeScratch();
+  const results = sections.includes('links') ? { count, kernel: os.release() } : { kernel: os.release() };
+  /** Synchronous removers of what the sections set up, run on signals and exit too. */
+  const cleanups = [];
+  const cleanupAll = () => {
+    while (cleanups.length) {
+      try {
+        cleanups.pop()();
+      } catch (err) {
+        console.error(`[bench] cleanup: ${err.message}`);
+      }
+    }
+  };
   const onSignal = (sig) => {
     log(`${sig}: cleaning up`);
-    scratch.remove();
+    cleanupAll();
     console.log(JSON.stringify({ ...results, error: `interrupted by ${sig}` }));
     process.exit(sig === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  process.once('exit', scratch.remove);
+  process.once('exit', cleanupAll);
 
-  try {
-    const { ns, tmp } = scratch.setup();
-    const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-    const ctx = { ns, tmp, count, netfd, poolSize };
-    // Warm-up, untimed: loads the addon and opens the namespace once.
-    const w = await netfd.createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'warm0' });
-    await netfd.deleteLink(w.index, { netns: ns });
-    const t0 = now();
-    for (const bench of BENCHES) await bench(ctx, results);
-    derive(results);
-    results.goals = GOALS;
-    log(`done in ${(msSince(t0) / 1000).toFixed(1)} s`);
-  } catch (err) {
-    console.error(`[bench] failed: ${err.stack || err}`);
-    results.error = String(err.message || err);
-  } finally {
-    scratch.remove();
+  const errors = [];
+  const t0 = now();
+  for (const section of sections) {
+    try {
+      if (section === 'links') await runLinks(netfd, count, results, cleanups);
+      else await runGuest(netfd, results, cleanups);
+    } catch (err) {
+      console.error(`[bench] ${section} failed: ${err.stack || err}`);
+      errors.push(sections.length > 1 ? `${section}: ${err.message || err}` : String(err.message || err));
+    }
   }
+  derive(results);
+  results.goals = Object.fromEntries(Object.entries(GOALS).filter(([k]) => k in results));
+  log(`done in ${(msSince(t0) / 1000).toFixed(1)} s`);
+  if (errors.length) results.error = errors.join('; ');
   console.log(JSON.stringify(results));
   return results.error ? 1 : 0;
 }
