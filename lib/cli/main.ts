@@ -7,8 +7,8 @@ import { parseArgs, ParseArgsConfig } from 'node:util';
 import { NetfdError } from '../errors';
 import { previewDomain, teardownFromLive } from '../netdev/domain';
 import { attachInterface, detachInterface } from '../qemu/hotplug';
-import { inactiveXmlPath, liveXmlPath, stateDir } from '../netdev/state';
-import { launchDomain, pidPath, qmpPath } from '../qemu/launch';
+import { inactiveXmlPath, liveXmlPath, pidAlive, stateDir } from '../netdev/state';
+import { launchDomain, pidPath, qmpPath, readPidInfo } from '../qemu/launch';
 import { formatArgv } from '../qemu/argv';
 import { DomainXml } from '../xml/domain';
 import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../link';
@@ -309,30 +309,14 @@ async function launchDetached(args: string[], file: string, explicitDir: string 
   throw new NetfdError(`the supervisor for ${name} exited before qemu was running; see ${logFile}`, { code: 'QEMU_FAILED' });
 }
 
-/** Whether a process exists (kill 0). */
-function alive(pid: unknown): boolean {
-  if (typeof pid !== 'number') return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function list(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {});
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const dir = stateDir(str(values, 'state-dir'));
   const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.xml') && !f.endsWith('.inactive.xml')).map((f) => f.slice(0, -4)).sort() : [];
   const rows = names.map((name) => {
-    let pid: number | null = null;
-    try {
-      pid = (JSON.parse(fs.readFileSync(pidPath(dir, name), 'utf8')) as { pid: number }).pid;
-    } catch {
-      /* prepared, not launched */
-    }
-    return { name, pid, state: pid === null ? 'prepared' : alive(pid) ? 'running' : 'stale' };
+    const pid = readPidInfo(dir, name)?.pid ?? null; // null: prepared, not launched
+    return { name, pid, state: pid === null ? 'prepared' : pidAlive(pid) ? 'running' : 'stale' };
   });
   if (values.json) io.out(`${JSON.stringify(rows)}\n`);
   else io.out([' Pid      Name                 State', '-'.repeat(40), ...rows.map((r) => ` ${String(r.pid ?? '-').padEnd(8)} ${r.name.padEnd(20)} ${r.state}`)].join('\n') + '\n');
@@ -380,14 +364,9 @@ async function destroy(args: string[], io: Io): Promise<number> {
   const dir = stateDir(str(values, 'state-dir'));
   const live = liveXmlPath(dir, name);
   if (!fs.existsSync(live)) throw new NetfdError(`no domain named ${name} in ${dir}`, { code: 'ENOENT', field: 'name', value: name });
-  let info: { pid?: number; netns?: string | null } = {};
-  try {
-    info = JSON.parse(fs.readFileSync(pidPath(dir, name), 'utf8'));
-  } catch {
-    /* prepared only, or its supervisor died before writing it */
-  }
+  const info = readPidInfo(dir, name); // null: prepared only
   const grace = timeoutMs(values, 10);
-  const pid = typeof info.pid === 'number' && isQemuOf(info.pid, name) ? info.pid : null;
+  const pid = info && isQemuOf(info.pid, name) ? info.pid : null;
   const gone = async (ms: number) => {
     for (const end = Date.now() + ms; Date.now() < end; await sleep(25)) if (!fs.existsSync(live) && (pid === null || !isQemuOf(pid, name))) return true;
     return false;
@@ -401,7 +380,7 @@ async function destroy(args: string[], io: Io): Promise<number> {
   }
   if (fs.existsSync(live)) {
     // No supervisor did it (it was killed, or the domain was only prepared).
-    const r = await teardownFromLive(name, { stateDir: dir, netns: str(values, 'netns') ?? info.netns ?? undefined });
+    const r = await teardownFromLive(name, { stateDir: dir, netns: str(values, 'netns') ?? info?.netns ?? undefined });
     for (const f of [pidPath(dir, name), qmpPath(dir, name)]) fs.rmSync(f, { force: true });
     io.out(`${name}: destroyed; deleted ${r.deleted.join(' ') || 'no links'}${r.skipped.length ? `; kept ${r.skipped.join(' ')} (not netfd's as recorded)` : ''}\n`);
   } else io.out(`${name}: destroyed\n`);

@@ -58,7 +58,8 @@ function writeAtomic(file: string, data: string, publish: (tmp: string) => void)
 
 export const lockPath = (dir: string, name: string): string => path.join(dir, `${name}.lock`);
 
-function pidAlive(pid: number): boolean {
+/** Whether a process exists (kill 0; EPERM means it does). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -12,7 +12,7 @@ import { liveXmlPath, replaceFileAtomic, stateDir, withDomainLock } from '../net
 import { generateMac, InterfacePlan, planInterface } from '../policy';
 import * as v from '../validate';
 import { DomainXml, InterfaceDef } from '../xml/domain';
-import { pidPath } from './launch';
+import { pidPath, readPidInfo } from './launch';
 import { Qmp } from './qmp';
 
 export interface HotplugOptions extends PrepareOptions {
@@ -39,18 +39,13 @@ function notRunning(name: string, why: string): NetfdError {
 export function runningDomain(name: string, dir: string): RunningDomain {
   const livePath = liveXmlPath(dir, name);
   let text: string;
-  let info: { pid?: number; qmp?: string; netns?: string | null };
   try {
     text = fs.readFileSync(livePath, 'utf8');
   } catch (e) {
     throw notRunning(name, `no live state ${livePath} (${(e as NodeJS.ErrnoException).code})`);
   }
-  try {
-    info = JSON.parse(fs.readFileSync(pidPath(dir, name), 'utf8'));
-  } catch (e) {
-    throw notRunning(name, `it is prepared but no qemu runs it (${pidPath(dir, name)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  if (typeof info.pid !== 'number' || typeof info.qmp !== 'string') throw notRunning(name, `${pidPath(dir, name)} is not netfd's`);
+  const info = readPidInfo(dir, name);
+  if (!info) throw notRunning(name, `it is prepared but no qemu runs it (no valid ${pidPath(dir, name)})`);
   return { name, live: DomainXml.parse(text, { live: true }), livePath, qmp: info.qmp, pid: info.pid, netns: info.netns ?? undefined };
 }
 

@@ -27,6 +27,27 @@ export interface LaunchOptions extends PrepareOptions {
 export const qmpPath = (dir: string, name: string): string => path.join(dir, `${name}.qmp`);
 export const pidPath = (dir: string, name: string): string => path.join(dir, `${name}.pid`);
 
+/** STATE/NAME.pid: who runs a launched domain. */
+export interface PidInfo {
+  /** qemu's pid. */
+  pid: number;
+  /** The netfd process supervising qemu. */
+  supervisor: number;
+  qmp: string;
+  /** The namespace given at launch. */
+  netns: string | null;
+}
+
+/** The domain's pid file, or null when there is none (prepared only) or it is not netfd's. */
+export function readPidInfo(dir: string, name: string): PidInfo | null {
+  try {
+    const info = JSON.parse(fs.readFileSync(pidPath(dir, name), 'utf8')) as PidInfo;
+    return typeof info.pid === 'number' && typeof info.qmp === 'string' ? info : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The last lines of qemu's stderr, kept for error messages. */
 class Tail {
   #lines: string[] = [];
@@ -156,6 +177,7 @@ export async function launchDomain(input: string | DomainXml, o: LaunchOptions =
     const how = spawnErr || ` (${e.signal ?? `exit code ${e.code}`})`;
     throw new NetfdError(`qemu failed to start${how}: ${why}`, { code: 'QEMU_FAILED', cause: err });
   }
-  fs.writeFileSync(pidFile, `${JSON.stringify({ pid: child.pid, supervisor: process.pid, qmp, netns: domain.netns ?? null })}\n`);
+  const info: PidInfo = { pid: child.pid as number, supervisor: process.pid, qmp, netns: domain.netns ?? null };
+  fs.writeFileSync(pidFile, `${JSON.stringify(info)}\n`);
   return new LaunchedDomain(domain, child, argv, qmp, pidFile, exited);
 }
