@@ -123,3 +123,42 @@ export function removeChild(el: Element): void {
   if (prev && prev.nodeType === Node.TEXT_NODE && /^\s+$/.test(prev.nodeValue ?? '')) parent.removeChild(prev);
   parent.removeChild(el);
 }
+
+/** An attribute that must be one of `allowed` (else `def`). */
+export function oneOf<T extends string>(el: Element, name: string, allowed: readonly T[], def?: T): T | undefined {
+  const x = attr(el, name);
+  if (x === undefined) return def;
+  if (!(allowed as readonly string[]).includes(x)) throw bad(el, name, x, `expected one of ${allowed.join(', ')}`);
+  return x as T;
+}
+
+/** Runs a validator on an attribute's value; its error is reported for that attribute. */
+export function checked<T>(el: Element, name: string, value: string, fn: (x: string) => T): T {
+  try {
+    return fn(value);
+  } catch (err) {
+    const why = (err as Error).message.replace(/^invalid \S+ "[^"]*": /, '');
+    throw bad(el, name, value, why);
+  }
+}
+
+/** The <name> of a libvirt object (domain, network): 1-200 bytes, no whitespace or /. */
+export function nameOf(root: Element): string {
+  const nameEl = child(root, 'name');
+  const what = root.tagName;
+  if (!nameEl) throw new NetfdError(`/${what}/name: a ${what} needs a <name>`, { code: 'INVALID_ARGUMENT', field: `/${what}/name`, value: '' });
+  const name = text(nameEl);
+  if (!name || name.includes('/') || name === '.' || name === '..' || Buffer.byteLength(name) > 200 || /[\s\0]/.test(name))
+    throw bad(nameEl, null, name, `a ${what} name is 1-200 bytes, no whitespace or /`);
+  return name;
+}
+
+/** The <uuid>, normalised to lower case with dashes, or undefined. */
+export function uuidOf(root: Element): string | undefined {
+  const uuid = child(root, 'uuid');
+  if (!uuid) return undefined;
+  const u = text(uuid);
+  if (!/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/.test(u)) throw bad(uuid, null, u, 'expected a UUID');
+  const h = u.replace(/-/g, '').toLowerCase();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

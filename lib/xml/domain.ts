@@ -4,7 +4,7 @@
 // XML is the same document plus what netfd decided.
 import { NetfdError } from '../errors';
 import * as v from '../validate';
-import { addChild, attr, bad, child, children, Document, Element, parseXml, path, removeChild, serializeXml, text } from './dom';
+import { addChild, attr, bad, checked, child, children, Document, Element, nameOf, oneOf, parseXml, path, removeChild, serializeXml, text, uuidOf } from './dom';
 
 export type InterfaceType = 'ethernet' | 'bridge' | 'direct' | 'network';
 /** libvirt's spelling of the macvtap modes. */
@@ -80,13 +80,6 @@ const DIRECT_MODES: readonly DirectMode[] = ['vepa', 'bridge', 'private', 'passt
 const INTERFACE_TYPES: readonly InterfaceType[] = ['ethernet', 'bridge', 'direct', 'network'];
 const KNOWN_DEVICES = new Set(['interface', 'disk', 'serial', 'emulator', 'console']);
 
-function oneOf<T extends string>(el: Element, name: string, allowed: readonly T[], def?: T): T | undefined {
-  const x = attr(el, name);
-  if (x === undefined) return def;
-  if (!(allowed as readonly string[]).includes(x)) throw bad(el, name, x, `expected one of ${allowed.join(', ')}`);
-  return x as T;
-}
-
 function onOff(el: Element, name: string): boolean | undefined {
   const x = oneOf(el, name, ['on', 'off']);
   return x === undefined ? undefined : x === 'on';
@@ -114,15 +107,6 @@ function absPath(el: Element, name: string): string | undefined {
 }
 
 /** Re-throws a validate.ts error as one that names the element and attribute. */
-function checked<T>(el: Element, name: string, value: string, fn: (x: string) => T): T {
-  try {
-    return fn(value);
-  } catch (err) {
-    const why = (err as Error).message.replace(/^invalid \S+ "[^"]*": /, '');
-    throw bad(el, name, value, why);
-  }
-}
-
 const queueSize = (n: number) => (n >= 256 && n <= 1024 && (n & (n - 1)) === 0 ? null : 'expected a power of two from 256 to 1024');
 
 function parseDriver(el: Element): DriverDef {
@@ -288,20 +272,11 @@ function parseDomain(doc: Document, o: ParseOptions): DomainDef {
   const type = oneOf(root, 'type', ['kvm', 'qemu'] as const);
   if (!type) throw bad(root, 'type', '', "netfd runs <domain type='kvm'> or <domain type='qemu'> (TCG)");
 
-  const nameEl = child(root, 'name');
-  if (!nameEl) throw new NetfdError('/domain/name: a domain needs a <name>', { code: 'INVALID_ARGUMENT', field: '/domain/name', value: '' });
-  const name = text(nameEl);
-  if (!name || name.includes('/') || name === '.' || name === '..' || Buffer.byteLength(name) > 200 || /[\s\0]/.test(name))
-    throw bad(nameEl, null, name, 'a domain name is 1-200 bytes, no whitespace or /');
+  const name = nameOf(root);
   const def: DomainDef = { type, name, memoryKiB: 0, vcpus: 1, os: {}, onReboot: 'restart', serials: [], disks: [], interfaces: [], ignoredDevices: [], qemuArgs: [], qemuEnv: {} };
 
-  const uuid = child(root, 'uuid');
-  if (uuid) {
-    const u = text(uuid);
-    if (!/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/.test(u)) throw bad(uuid, null, u, 'expected a UUID');
-    const h = u.replace(/-/g, '').toLowerCase();
-    def.uuid = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
+  const uuid = uuidOf(root);
+  if (uuid) def.uuid = uuid;
 
   const memory = child(root, 'memory');
   if (!memory) throw bad(root, null, '', "a domain needs <memory unit='MiB'>N</memory>");
