@@ -16,3 +16,4 @@ export { native } from './native';
 export { Qmp, QmpError } from './qemu/qmp';
 export { launchDomain, LaunchedDomain, LaunchOptions } from './qemu/launch';
 export { attachInterface, detachInterface, runningDomain, Attached, Detached, HotplugOptions, RunningDomain } from './qemu/hotplug';
+export { NetworkXml, NetworkDef, NetworkParseOptions, ForwardMode, PoolDevice, FORWARD_MODES } from './xml/network';
