@@ -3,7 +3,7 @@
 // Every rule lives here once (see ARCHITECTURE.md, "The driver policy").
 import { NetfdError } from '../errors';
 import type { MacvlanMode } from '../validate';
-import type { DomainDef, InterfaceDef } from '../xml/domain';
+import type { ActualDirect, DomainDef, InterfaceDef } from '../xml/domain';
 import { generateMac, tapHostMac } from './mac';
 
 /** libvirt's default NIC model for x86 guests when <model> is absent. */
@@ -51,6 +51,8 @@ export interface InterfacePlan {
   mac: string;
   macGenerated: boolean;
   link: LinkPlan;
+  /** type='network': the network and the pool device it gave. */
+  network?: { name: string } & ActualDirect;
   netdevId: string;
   deviceId: string;
   /** virtio-only device properties, in qemu's spelling. */
@@ -61,13 +63,16 @@ function refuse(field: string, value: unknown, message: string, code = 'INVALID_
   return new NetfdError(`${field}: ${message}`, { code, field, value });
 }
 
-/** The plan for one interface with its (given or generated) guest MAC. */
-export function planInterface(i: InterfaceDef, mac: string, macGenerated = false): InterfacePlan {
+/**
+ * The plan for one interface with its (given or generated) guest MAC. A
+ * type='network' interface needs `actual`, the pool device its network gave
+ * (lib/network allocates it); it then runs as type='direct' on that device.
+ */
+export function planInterface(i: InterfaceDef, mac: string, macGenerated = false, actual: ActualDirect | undefined = i.actual): InterfacePlan {
   const model = i.model ?? DEFAULT_MODEL;
   const virtio = isVirtio(model);
   const d = i.driver ?? {};
-  if (i.type === 'network')
-    throw refuse(`${i.path}/source/@network`, i.source.network, `type='network' interfaces (network '${i.source.network}') are not supported yet; use type='bridge' or type='direct'`, 'NOT_SUPPORTED');
+  if (i.type === 'network' && !actual) throw new Error(`planInterface: ${i.path} (network '${i.source.network}') has no device allocated from its network`);
   if (!virtio) {
     if (d.name === 'vhost') throw refuse(`${i.path}/driver/@name`, 'vhost', `<driver name='vhost'> needs a virtio model, not '${model}': use <model type='virtio'/> or drop the driver name`);
     const virtioOnly: [keyof typeof d, string][] = [['txmode', 'txmode'], ['ioeventfd', 'ioeventfd'], ['eventIdx', 'event_idx'], ['rxQueueSize', 'rx_queue_size'], ['txQueueSize', 'tx_queue_size']];
@@ -78,7 +83,10 @@ export function planInterface(i: InterfaceDef, mac: string, macGenerated = false
   const vhost: VhostWish = !virtio || d.name === 'qemu' ? 'off' : d.name === 'vhost' ? 'require' : 'auto';
 
   let link: LinkPlan;
-  if (i.type === 'direct') {
+  if (i.type === 'network') {
+    const a = actual as ActualDirect;
+    link = { kind: 'macvtap', name: i.target?.dev ?? MACVTAP_TEMPLATE, parent: a.dev, mode: DIRECT_MODES[a.mode] };
+  } else if (i.type === 'direct') {
     link = { kind: 'macvtap', name: i.target?.dev ?? MACVTAP_TEMPLATE, parent: i.source.dev as string, mode: DIRECT_MODES[i.source.mode ?? 'vepa'] };
   } else if (i.target && !i.target.managed) {
     link = { kind: 'existing', name: i.target.dev as string };
@@ -114,26 +122,43 @@ export function planInterface(i: InterfaceDef, mac: string, macGenerated = false
     deviceProps,
   };
   if (i.backend.vhost && vhost !== 'off') plan.vhostDevice = i.backend.vhost;
+  if (i.type === 'network') plan.network = { name: i.source.network as string, ...(actual as ActualDirect) };
   return plan;
 }
 
+/** A guest MAC and whether netfd generated it. */
+export interface GuestMac {
+  mac: string;
+  generated: boolean;
+}
+
 /**
- * Plans every interface of a domain. Interfaces without a MAC get a
- * generated 52:54:00:xx:xx:xx one, distinct from the others; `random`
- * supplies the bytes (crypto.randomBytes in netdev, fixed in tests).
+ * The guest MAC of every interface of a domain: interfaces without one get
+ * a generated 52:54:00:xx:xx:xx, distinct from the others; `random` supplies
+ * the bytes (crypto.randomBytes in netdev, fixed in tests).
  */
-export function planDomain(def: DomainDef, random: (n: number) => Uint8Array): InterfacePlan[] {
+export function domainMacs(def: DomainDef, random: (n: number) => Uint8Array): GuestMac[] {
   const used = new Set(def.interfaces.map((i) => i.mac).filter((m): m is string => !!m));
   return def.interfaces.map((i) => {
-    if (i.mac) return planInterface(i, i.mac);
+    if (i.mac) return { mac: i.mac, generated: false };
     let mac = generateMac(random(3));
     for (let n = 0; used.has(mac); n++) {
-      if (n > 64) throw new Error('planDomain: the random source keeps repeating itself');
+      if (n > 64) throw new Error('domainMacs: the random source keeps repeating itself');
       mac = generateMac(random(3));
     }
     used.add(mac);
-    return planInterface(i, mac, true);
+    return { mac, generated: true };
   });
+}
+
+/**
+ * Plans every interface of a domain with the MACs of `domainMacs` (or
+ * those given); `actuals`
+ * gives the allocated device of each type='network' interface (by position).
+ */
+export function planDomain(def: DomainDef, random: ((n: number) => Uint8Array) | readonly GuestMac[], actuals: readonly (ActualDirect | undefined)[] = []): InterfacePlan[] {
+  const macs = typeof random === 'function' ? domainMacs(def, random) : random;
+  return def.interfaces.map((i, n) => planInterface(i, macs[n].mac, macs[n].generated, actuals[n] ?? i.actual));
 }
 
 /** The outcome of opening the vhost device read-write. */

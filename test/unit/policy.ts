@@ -10,6 +10,8 @@ import {
   InterfacePlan,
   isVirtio,
   MACVTAP_TEMPLATE,
+  needsExclusive,
+  pickDevice,
   planDomain,
   planInterface,
   qemuDevice,
@@ -181,11 +183,53 @@ t.test('virtio-only driver options', async (t) => {
   t.strictSame(planInterface(iface("<interface type='ethernet'><model type='e1000'/><driver name='qemu' queues='2'/></interface>"), MAC).deviceProps, [], "non-virtio with only name='qemu' and queues is fine");
 });
 
-t.test("type='network' is not supported yet", async (t) => {
+t.test("type='network' runs as a macvtap on the device its network gave, in the network's mode", async (t) => {
   const def = iface("<interface type='network'><source network='default'/><model type='virtio'/></interface>");
-  refused(t, () => planInterface(def, MAC), { code: 'NOT_SUPPORTED', field: `${IF}/source/@network`, value: 'default' }, /type='bridge' or type='direct'/);
-  const two = domainDef("<interface type='ethernet'/><interface type='network'><source network='lan'/></interface>");
-  refused(t, () => planDomain(two, bytes([1, 2, 3], [4, 5, 6])), { code: 'NOT_SUPPORTED', field: `${IF}[2]/source/@network`, value: 'lan' });
+  t.throws(() => planInterface(def, MAC), /has no device allocated from its network/, 'no allocation: a programming error, not a plan');
+  const modes = { vepa: 'vepa', bridge: 'bridge', private: 'private', passthrough: 'passthru' } as const;
+  for (const [mode, kernel] of Object.entries(modes)) {
+    const plan = planInterface(def, MAC, false, { dev: 'eth10', mode: mode as keyof typeof modes });
+    t.strictSame(plan.link, { kind: 'macvtap', name: MACVTAP_TEMPLATE, parent: 'eth10', mode: kernel }, `${mode}: macvtap mode ${kernel} on eth10`);
+    t.strictSame(plan.network, { name: 'default', dev: 'eth10', mode }, `${mode}: the allocation is in the plan for the live XML`);
+  }
+  const two = domainDef("<interface type='ethernet'/><interface type='network'><source network='lan'/><target dev='mv0'/></interface>");
+  const plans = planDomain(two, bytes([1, 2, 3], [4, 5, 6]), [undefined, { dev: 'eth11', mode: 'bridge' }]);
+  t.strictSame(plans.map((p) => p.link), [{ kind: 'tap', name: TAP_TEMPLATE, hostMac: tapHostMac('52:54:00:01:02:03') }, { kind: 'macvtap', name: 'mv0', parent: 'eth11', mode: 'bridge' }]);
+  t.strictSame(planDomain(two, [{ mac: MAC, generated: false }, { mac: '52:54:00:00:00:02', generated: true }], [undefined, { dev: 'e', mode: 'vepa' }]).map((p) => [p.mac, p.macGenerated]), [[MAC, false], ['52:54:00:00:00:02', true]], 'MACs given to planDomain are used as they are');
+  const live = DomainXml.parse(domainXml("<interface type='network'><mac address='52:54:00:00:00:09'/><source network='lan'/><actual type='direct'><source dev='eth12' mode='private'/></actual><target dev='macvtap3'/></interface>"), { live: true }).def.interfaces[0];
+  t.strictSame(planInterface(live, live.mac as string).link, { kind: 'macvtap', name: 'macvtap3', parent: 'eth12', mode: 'private' }, "live XML: the recorded <actual> is the allocation");
+});
+
+// ---------------------------------------------------------------- pools
+
+t.test('pool choice: exclusive modes take the first free device, the others the least used', async (t) => {
+  t.strictSame(
+    (['passthrough', 'private', 'vepa', 'bridge'] as const).map((m) => [m, needsExclusive(m), needsExclusive(m, '802.1Qbh'), needsExclusive(m, '802.1Qbg')]),
+    [['passthrough', true, true, true], ['private', false, true, false], ['vepa', false, false, false], ['bridge', false, false, false]],
+    'exclusive: passthrough always, private only with 802.1Qbh',
+  );
+  const pool = (n: number) => Array.from({ length: n }, (_, i) => ({ dev: `vf${i}`, connections: 0 }));
+  const take = (mode: 'passthrough' | 'vepa', slots: { dev: string; connections: number }[]) => {
+    const dev = pickDevice('net', mode, slots);
+    (slots.find((s) => s.dev === dev) as { connections: number }).connections++;
+    return dev;
+  };
+  const vfs = pool(64);
+  const got = Array.from({ length: 64 }, () => take('passthrough', vfs));
+  t.strictSame(got, vfs.map((s) => s.dev), '64 guests on 64 VFs: each VF once, in pool order');
+  refused(t, () => pickDevice('net', 'passthrough', vfs), { code: 'NO_DEVICE', field: 'network', value: 'net' }, /^network 'net' requires exclusive access to interfaces, but none are available$/);
+  vfs[17].connections = 0;
+  vfs[40].connections = 0;
+  t.equal(take('passthrough', vfs), 'vf17', 'after a release: the first free VF again');
+  t.equal(take('passthrough', vfs), 'vf40');
+  refused(t, () => pickDevice('net', 'private', [{ dev: 'a', connections: 1 }], '802.1Qbh'), { code: 'NO_DEVICE', field: 'network', value: 'net' }, /exclusive access/);
+  t.equal(pickDevice('net', 'private', [{ dev: 'a', connections: 1 }]), 'a', 'private without 802.1Qbh shares');
+
+  const four = pool(4);
+  t.strictSame(Array.from({ length: 10 }, () => take('vepa', four)), ['vf0', 'vf1', 'vf2', 'vf3', 'vf0', 'vf1', 'vf2', 'vf3', 'vf0', 'vf1'], 'vepa spreads: least used, first of equals');
+  four[3].connections = 0;
+  t.equal(take('vepa', four), 'vf3', 'a device freed by a release is the least used');
+  refused(t, () => pickDevice('empty', 'vepa', []), { code: 'NO_DEVICE', field: 'network', value: 'empty' }, /no devices/);
 });
 
 // ---------------------------------------------------------------- MACs
