@@ -101,10 +101,22 @@ export function addChild(parent: Element, name: string | Element, before: Elemen
     const after = like.nextSibling;
     parent.insertBefore(doc.createTextNode(indent), after);
     parent.insertBefore(el, after);
+  } else if (!like && indentOf(parent) !== null && onlyWhitespace(parent)) {
+    // the first child of an indented element: one level (two spaces) deeper
+    const outer = indentOf(parent) as string;
+    while (parent.firstChild) parent.removeChild(parent.firstChild);
+    parent.appendChild(doc.createTextNode(`${outer}  `));
+    parent.appendChild(el);
+    parent.appendChild(doc.createTextNode(outer));
   } else {
     parent.appendChild(el);
   }
   return el;
+}
+
+function onlyWhitespace(el: Element): boolean {
+  for (let n = el.firstChild; n; n = n.nextSibling) if (n.nodeType !== Node.TEXT_NODE || !/^\s*$/.test(n.nodeValue ?? '')) return false;
+  return true;
 }
 
 /** Indents a copied element's own line breaks by `prefix`, to sit among new siblings. */
@@ -143,12 +155,15 @@ export function checked<T>(el: Element, name: string, value: string, fn: (x: str
 }
 
 /** The <name> of a libvirt object (domain, network): 1-200 bytes, no whitespace or /. */
+/** A domain or network name: it names files, so 1-200 bytes, no whitespace, no /. */
+export const isObjectName = (name: string): boolean => !!name && !name.includes('/') && name !== '.' && name !== '..' && Buffer.byteLength(name) <= 200 && !/[\s\0]/.test(name);
+
 export function nameOf(root: Element): string {
   const nameEl = child(root, 'name');
   const what = root.tagName;
   if (!nameEl) throw new NetfdError(`/${what}/name: a ${what} needs a <name>`, { code: 'INVALID_ARGUMENT', field: `/${what}/name`, value: '' });
   const name = text(nameEl);
-  if (!name || name.includes('/') || name === '.' || name === '..' || Buffer.byteLength(name) > 200 || /[\s\0]/.test(name))
+  if (!isObjectName(name))
     throw bad(nameEl, null, name, `a ${what} name is 1-200 bytes, no whitespace or /`);
   return name;
 }

@@ -4,7 +4,7 @@
 // XML is the same document plus what netfd decided.
 import { NetfdError } from '../errors';
 import * as v from '../validate';
-import { addChild, attr, bad, checked, child, children, Document, Element, nameOf, oneOf, parseXml, path, removeChild, serializeXml, text, uuidOf } from './dom';
+import { addChild, attr, bad, checked, child, children, Document, Element, isObjectName, nameOf, oneOf, parseXml, path, removeChild, serializeXml, text, uuidOf } from './dom';
 
 export type InterfaceType = 'ethernet' | 'bridge' | 'direct' | 'network';
 /** libvirt's spelling of the macvtap modes. */
@@ -31,6 +31,8 @@ export interface InterfaceDef {
   driver?: DriverDef;
   target?: { dev?: string; managed: boolean };
   source: { bridge?: string; dev?: string; mode?: DirectMode; network?: string; portgroup?: string };
+  /** Live XML, type='network': the device the network gave (libvirt's <actual type='direct'>). */
+  actual?: ActualDirect;
   backend: { tap?: string; vhost?: string };
   alias?: string;
 }
@@ -73,6 +75,12 @@ export interface DomainDef {
 }
 
 /** libvirt's namespace for <qemu:commandline>. */
+/** Where a type='network' interface actually runs: a macvtap on a pool device. */
+export interface ActualDirect {
+  dev: string;
+  mode: DirectMode;
+}
+
 export const QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0';
 
 export const RESERVED_PREFIXES = ['vnet', 'macvtap'];
@@ -189,9 +197,19 @@ function parseInterface(el: Element, index: number, o: ParseOptions): InterfaceD
   } else if (type === 'network') {
     const net = source ? attr(source, 'network') : undefined;
     if (!source || !net) throw bad(source ?? el, source ? 'network' : null, '', "type='network' needs <source network='NAME'/>");
+    if (!isObjectName(net)) throw bad(source, 'network', net, 'a network name is 1-200 bytes, no whitespace or /');
     def.source.network = net;
     const pg = attr(source, 'portgroup');
     if (pg !== undefined) def.source.portgroup = pg;
+    // Status XML only: the device the network allocated (ignored in config, as libvirt does).
+    const actual = o.live ? child(el, 'actual') : undefined;
+    if (actual) {
+      if (attr(actual, 'type') !== 'direct') throw bad(actual, 'type', attr(actual, 'type') ?? '', "netfd records <actual type='direct'>");
+      const src = child(actual, 'source');
+      const dev = src ? attr(src, 'dev') : undefined;
+      if (!src || dev === undefined) throw bad(src ?? actual, src ? 'dev' : null, '', "<actual> needs <source dev='DEV' mode='MODE'/>");
+      def.actual = { dev: checked(src, 'dev', dev, (x) => v.ifname(x, 'dev')), mode: oneOf(src, 'mode', DIRECT_MODES, 'vepa') as DirectMode };
+    }
   }
 
   const backend = child(el, 'backend');
@@ -387,6 +405,8 @@ export interface LiveInterface {
   mac: string;
   /** The qemu device id (netN or the user's ua- alias). */
   alias: string;
+  /** type='network': the pool device and mode the network gave. */
+  actual?: ActualDirect;
 }
 
 /** An interface added to a live domain (attach-interface). */
@@ -450,6 +470,17 @@ export class DomainXml {
       target.setAttribute('dev', r.targetDev);
       const alias = child(el, 'alias') ?? addChild(el, 'alias', child(el, 'address'));
       alias.setAttribute('name', r.alias);
+      if (r.actual) {
+        // As libvirt's status XML: <actual type='direct'> right after <source>.
+        const old = child(el, 'actual');
+        if (old) removeChild(old);
+        const source = child(el, 'source');
+        const actual = addChild(el, 'actual', source ? (children(el)[children(el).indexOf(source) + 1] ?? null) : null);
+        actual.setAttribute('type', 'direct');
+        const src = addChild(actual, 'source');
+        src.setAttribute('dev', r.actual.dev);
+        src.setAttribute('mode', r.actual.mode);
+      }
       let driver = child(el, 'driver');
       if (r.driver) {
         driver ??= addChild(el, 'driver', child(el, 'alias'));
@@ -467,7 +498,9 @@ export class DomainXml {
   recorded(): LiveInterface[] {
     return this.def.interfaces.map((i) => {
       if (!i.mac || !i.target?.dev) throw new NetfdError(`${i.path}: live XML without <mac> or <target dev>`, { code: 'INVALID_ARGUMENT', field: i.path, value: '' });
-      return { driver: i.driver?.name ?? null, targetDev: i.target.dev, mac: i.mac, alias: i.alias ?? `net${i.index}` };
+      const r: LiveInterface = { driver: i.driver?.name ?? null, targetDev: i.target.dev, mac: i.mac, alias: i.alias ?? `net${i.index}` };
+      if (i.actual) r.actual = i.actual;
+      return r;
     });
   }
 

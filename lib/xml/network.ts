@@ -4,13 +4,22 @@
 // libvirt does; the config text is kept exactly, the live XML adds the
 // expanded pool and connection counts.
 import * as v from '../validate';
-import { addChild, attr, bad, checked, child, children, Document, Element, nameOf, oneOf, parseXml, removeChild, serializeXml, uuidOf } from './dom';
+import { NetfdError } from '../errors';
+import { addChild, attr, bad, checked, child, children, Document, Element, nameOf, oneOf, parseXml, path, removeChild, serializeXml, uuidOf } from './dom';
 
 export type ForwardMode = 'passthrough' | 'private' | 'vepa' | 'bridge';
 export const FORWARD_MODES: readonly ForwardMode[] = ['passthrough', 'private', 'vepa', 'bridge'];
 
 /** Elements that belong to routed/NAT networks, never to a direct pool. */
 const NOT_IN_DIRECT = ['ip', 'mac', 'dns', 'domain', 'bridge'] as const;
+/** libvirt network features netfd does not apply: refused, never ignored. */
+const NOT_APPLIED: Record<string, string> = {
+  virtualport: 'netfd does not associate port profiles (802.1Qbg/802.1Qbh need lldpad or the NIC firmware, openvswitch a switch)',
+  portgroup: 'netfd has no portgroups',
+  vlan: 'netfd does not set VLAN tags on pool devices',
+  bandwidth: 'netfd does not shape traffic',
+  mtu: 'netfd does not change the pool devices\' MTU',
+};
 
 export interface NetworkDef {
   name: string;
@@ -33,6 +42,8 @@ export interface NetworkParseOptions {
 export interface PoolDevice {
   dev: string;
   connections: number;
+  /** A device no longer in the pool (a VF gone since) that still carries connections. */
+  outside?: boolean;
 }
 
 function parseNetwork(doc: Document, o: NetworkParseOptions): NetworkDef {
@@ -50,6 +61,11 @@ function parseNetwork(doc: Document, o: NetworkParseOptions): NetworkDef {
   for (const tag of NOT_IN_DIRECT) {
     const el = child(root, tag);
     if (el) throw bad(el, null, tag, `<${tag}> is not allowed in a network with <forward mode='${mode}'>: guests connect directly to the pool's devices`);
+  }
+
+  for (const [tag, why] of Object.entries(NOT_APPLIED)) {
+    const el = child(root, tag) ?? child(forward, tag);
+    if (el) throw new NetfdError(`${path(el)}: <${tag}> is not supported: ${why}; remove it`, { code: 'NOT_SUPPORTED', field: path(el), value: tag });
   }
 
   const pfs = children(forward, 'pf');
@@ -113,6 +129,16 @@ export class NetworkXml {
     return serializeXml(this.#doc);
   }
 
+  /** The text with <uuid> added after <name> (net-define gives every network one). */
+  withUuid(uuid: string): string {
+    const doc = parseXml(this.text, 'network XML');
+    const root = doc.documentElement as Element;
+    if (child(root, 'uuid')) return this.text;
+    const name = child(root, 'name') as Element;
+    addChild(root, 'uuid', children(root)[children(root).indexOf(name) + 1] ?? null).appendChild(doc.createTextNode(uuid));
+    return serializeXml(doc);
+  }
+
   /**
    * The live XML of the started network: <forward connections='N'> and the
    * pool as <interface dev connections> (for a <pf>, its expansion after the
@@ -121,10 +147,18 @@ export class NetworkXml {
   live(pool: readonly PoolDevice[]): string {
     const doc = parseXml(this.serialize(), 'network XML');
     const forward = child(doc.documentElement as Element, 'forward') as Element;
-    for (const el of children(forward, 'interface')) removeChild(el);
-    for (const p of pool) addChild(forward, 'interface').setAttribute('dev', p.dev);
-    children(forward, 'interface').forEach((el, i) => el.setAttribute('connections', String(pool[i].connections)));
+    const want = new Map(pool.map((p) => [p.dev, p.connections]));
+    // Listed devices keep their place; others go; the rest follow in pool order.
+    const kept = new Set<string>();
+    for (const el of children(forward, 'interface')) {
+      const dev = attr(el, 'dev') as string;
+      if (want.has(dev) && !kept.has(dev)) kept.add(dev);
+      else removeChild(el);
+    }
+    for (const p of pool) if (!kept.has(p.dev)) addChild(forward, 'interface').setAttribute('dev', p.dev);
+    for (const el of children(forward, 'interface')) el.setAttribute('connections', String(want.get(attr(el, 'dev') as string)));
     forward.setAttribute('connections', String(pool.reduce((n, p) => n + p.connections, 0)));
     return serializeXml(doc);
   }
+
 }
