@@ -11,6 +11,7 @@ import { inactiveXmlPath, liveXmlPath, pidAlive, stateDir } from '../netdev/stat
 import { launchDomain, pidPath, qmpPath, readPidInfo } from '../qemu/launch';
 import { formatArgv } from '../qemu/argv';
 import { DomainXml } from '../xml/domain';
+import { Networks } from '../network/store';
 import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../link';
 import { createMacvtap } from '../macvtap';
 import { Tap } from '../tap';
@@ -22,11 +23,14 @@ const globalOptions: Options = {
   netns: { type: 'string' },
   'vhost-device': { type: 'string' },
   'state-dir': { type: 'string' },
+  'config-dir': { type: 'string' },
+  'sysfs-root': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
 };
 
-export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--state-dir DIR] <verb> ...
+export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--state-dir DIR]
+             [--config-dir DIR] [--sysfs-root DIR] <verb> ...
 
   tap create [--name N | --template T] [--queues N] [--no-vnet-hdr]
              [--owner UID] [--group GID]
@@ -57,13 +61,30 @@ export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--
       print the qemu command line the domain would get on this host, with
       netfd's decisions as comments; changes nothing on the host
 
+  net-define NETWORK.xml            define (or redefine) a direct network:
+                                    <forward mode='passthrough|private|vepa|
+                                    bridge'> over <interface dev>s or a <pf>
+  net-undefine NAME                 remove the definition (a running network
+                                    stays up until net-destroy)
+  net-start NAME                    start it: expand a <pf> from sysfs, count
+                                    the connections domains already have
+  net-destroy NAME                  stop it (refused while guests use it)
+  net-list [--all] [--json]         running networks (--all: defined too)
+  net-dumpxml NAME [--inactive]     live XML (pool, connections='N') or the
+                                    definition as written (<pf> unexpanded)
+  net-autostart NAME [--disable]    mark (unmark) the network for autostart
+
 Global options:
   --netns NAME|PATH     act in a network namespace (/run/netns/NAME or a path
                         such as /proc/PID/ns/net) without moving netfd
   --vhost-device PATH   the vhost-net device (env NETFD_VHOST_DEVICE;
                         default /dev/vhost-net)
-  --state-dir DIR       live domain state (env NETFD_STATE_DIR;
-                        default /run/netfd/qemu)
+  --state-dir DIR       live domain state, networks' in DIR/networks
+                        (env NETFD_STATE_DIR; default /run/netfd/qemu)
+  --config-dir DIR      network definitions (env NETFD_CONFIG_DIR;
+                        default /etc/netfd/networks)
+  --sysfs-root DIR      where sysfs is, for <pf> pools (env NETFD_SYSFS_ROOT;
+                        default /sys)
   --json                machine-readable output
 `;
 
@@ -245,6 +266,7 @@ async function launch(args: string[]): Promise<number> {
       netns: str(values, 'netns'),
       stateDir: str(values, 'state-dir'),
       vhostDevice: str(values, 'vhost-device'),
+      onWarning: warnTo(defaultIo),
       qemu: str(values, 'qemu'),
       accel,
       extraArgs: positionals.slice(1),
@@ -380,7 +402,7 @@ async function destroy(args: string[], io: Io): Promise<number> {
   }
   if (fs.existsSync(live)) {
     // No supervisor did it (it was killed, or the domain was only prepared).
-    const r = await teardownFromLive(name, { stateDir: dir, netns: str(values, 'netns') ?? info?.netns ?? undefined });
+    const r = await teardownFromLive(name, { stateDir: dir, netns: str(values, 'netns') ?? info?.netns ?? undefined, onWarning: warnTo(io) });
     for (const f of [pidPath(dir, name), qmpPath(dir, name)]) fs.rmSync(f, { force: true });
     io.out(`${name}: destroyed; deleted ${r.deleted.join(' ') || 'no links'}${r.skipped.length ? `; kept ${r.skipped.join(' ')} (not netfd's as recorded)` : ''}\n`);
   } else io.out(`${name}: destroyed\n`);
@@ -395,6 +417,7 @@ async function attachIface(args: string[], io: Io): Promise<number> {
     stateDir: str(values, 'state-dir'),
     vhostDevice: str(values, 'vhost-device'),
     timeoutMs: timeoutMs(values, 30),
+    onWarning: warnTo(io),
   });
   const { liveXml: _, ...r } = a;
   io.out(values.json ? `${JSON.stringify(r)}\n` : `${positionals[0]}: attached ${a.alias} mac ${a.mac} on ${a.targetDev}${a.driver ? ` (driver ${a.driver})` : ''}\n`);
@@ -406,7 +429,7 @@ async function detachIface(args: string[], io: Io): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('usage: detach-interface NAME --mac MAC');
   const mac = str(values, 'mac');
   if (mac === undefined) throw new UsageError('detach-interface needs --mac MAC');
-  const d = await detachInterface(checkName(positionals[0]), { mac }, { netns: str(values, 'netns'), stateDir: str(values, 'state-dir'), timeoutMs: timeoutMs(values, 30) });
+  const d = await detachInterface(checkName(positionals[0]), { mac }, { netns: str(values, 'netns'), stateDir: str(values, 'state-dir'), timeoutMs: timeoutMs(values, 30), onWarning: warnTo(io) });
   const { liveXml: _, ...r } = d;
   io.out(values.json ? `${JSON.stringify(r)}\n` : `${positionals[0]}: detached ${d.alias} mac ${d.mac}${d.deleted.length ? `; deleted ${d.deleted.join(' ')}` : ''}\n`);
   return 0;
@@ -422,7 +445,7 @@ async function domxmlToNative(args: string[], io: Io): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('usage: domxml-to-native qemu-argv DOMAIN.xml');
   const xml = DomainXml.parse(readDomainFile(positionals[0]));
   const qmp = liveXmlPath(stateDir(str(values, 'state-dir')), xml.def.name).replace(/\.xml$/, '.qmp');
-  const p = await previewDomain(xml, { vhostDevice: str(values, 'vhost-device'), qmp });
+  const p = await previewDomain(xml, { vhostDevice: str(values, 'vhost-device'), qmp, onWarning: warnTo(io) });
   if (values.json) {
     const interfaces = p.plans.map((plan, i) => ({ ...plan, probe: p.probes[i] ?? null, decision: p.decisions[i] }));
     io.out(`${JSON.stringify({ argv: p.argv, interfaces, ignoredDevices: xml.def.ignoredDevices }, null, 2)}\n`);
@@ -431,12 +454,85 @@ async function domxmlToNative(args: string[], io: Io): Promise<number> {
   const lines = p.plans.map((plan, i) => {
     const d = p.decisions[i];
     const l = plan.link;
-    const host = l.kind === 'tap' ? `tap ${l.name}${l.bridge ? ` on bridge ${l.bridge}` : ''}` : l.kind === 'macvtap' ? `macvtap ${l.name} on ${l.parent} mode ${l.mode}` : `existing ${l.name}`;
+    const net = plan.network ? ` (network '${plan.network.name}' would give ${plan.network.dev} now)` : '';
+    const host = l.kind === 'tap' ? `tap ${l.name}${l.bridge ? ` on bridge ${l.bridge}` : ''}` : l.kind === 'macvtap' ? `macvtap ${l.name} on ${l.parent} mode ${l.mode}${net}` : `existing ${l.name}`;
     const driver = d.record ? `live XML records <driver name='${d.record}'/>` : 'no driver recorded (not virtio)';
     return `# ${plan.path}: ${plan.model} -> ${plan.device}; ${host}; ${plan.queues} queue(s); ${describeProbe(p.probes[i])}, so vhost=${d.vhost ? 'on' : 'off'}; ${driver}; mac ${plan.mac}${plan.macGenerated ? ' (generated)' : ''}`;
   });
   for (const dev of xml.def.ignoredDevices) lines.push(`# <${dev}> is not turned into qemu arguments by netfd`);
   io.out(`${lines.map((l) => `${l}\n`).join('')}${formatArgv(p.argv)}`);
+  return 0;
+}
+
+/** Library warnings, printed on stderr. */
+const warnTo = (io: Io) => (message: string) => io.err(`netfd: warning: ${message}\n`);
+
+const networks = () => new Networks();
+
+function oneName(args: string[], verb: string, extra: Options = {}): { name: string; values: Values } {
+  const { values, positionals } = parse(args, extra);
+  if (positionals.length !== 1) throw new UsageError(`usage: ${verb} NAME`);
+  return { name: positionals[0], values };
+}
+
+async function netDefine(args: string[], io: Io): Promise<number> {
+  const { positionals } = parse(args, {});
+  if (positionals.length !== 1) throw new UsageError('usage: net-define NETWORK.xml');
+  const r = await networks().define(readDomainFile(positionals[0]));
+  io.out(`Network ${r.name} ${r.redefined ? 'redefined' : 'defined'} from ${positionals[0]} (uuid ${r.uuid})\n`);
+  return 0;
+}
+
+async function netUndefine(args: string[], io: Io): Promise<number> {
+  const { name } = oneName(args, 'net-undefine');
+  const r = await networks().undefine(name);
+  io.out(`Network ${name} has been undefined${r.active ? ' (it stays active until net-destroy)' : ''}\n`);
+  return 0;
+}
+
+async function netStart(args: string[], io: Io): Promise<number> {
+  const { name, values } = oneName(args, 'net-start');
+  const s = await networks().start(name);
+  s.warnings.forEach(warnTo(io));
+  const n = s.pool.reduce((k, p) => k + p.connections, 0);
+  io.out(values.json ? `${JSON.stringify({ name, pool: s.pool })}\n` : `Network ${name} started: ${s.pool.length} device(s) in its pool${n ? `, ${n} connection(s) already in use` : ''}\n`);
+  return 0;
+}
+
+async function netDestroy(args: string[], io: Io): Promise<number> {
+  const { name } = oneName(args, 'net-destroy');
+  (await networks().destroy(name)).warnings.forEach(warnTo(io));
+  io.out(`Network ${name} destroyed\n`);
+  return 0;
+}
+
+async function netList(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { all: { type: 'boolean' }, inactive: { type: 'boolean' } });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const { rows, warnings } = networks().list();
+  warnings.forEach(warnTo(io));
+  const shown = rows.filter((r) => (values.all ? true : values.inactive ? !r.active : r.active));
+  if (values.json) {
+    io.out(`${JSON.stringify(shown)}\n`);
+    return 0;
+  }
+  const yes = (b: boolean) => (b ? 'yes' : 'no');
+  const lines = [` ${'Name'.padEnd(20)} ${'State'.padEnd(10)} ${'Autostart'.padEnd(11)} ${'Persistent'.padEnd(11)} Connections`, '-'.repeat(68)];
+  for (const r of shown) lines.push(` ${r.name.padEnd(20)} ${(r.active ? 'active' : 'inactive').padEnd(10)} ${yes(r.autostart).padEnd(11)} ${yes(r.persistent).padEnd(11)} ${r.connections ?? '-'}`);
+  io.out(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+async function netDumpxml(args: string[], io: Io): Promise<number> {
+  const { name, values } = oneName(args, 'net-dumpxml', { inactive: { type: 'boolean' } });
+  io.out(networks().dumpxml(name, { inactive: values.inactive === true }));
+  return 0;
+}
+
+async function netAutostart(args: string[], io: Io): Promise<number> {
+  const { name, values } = oneName(args, 'net-autostart', { disable: { type: 'boolean' } });
+  networks().setAutostart(name, !values.disable);
+  io.out(`Network ${name} ${values.disable ? 'unmarked as autostarted' : 'marked as autostarted'}\n`);
   return 0;
 }
 
@@ -455,7 +551,22 @@ const verbs: Record<string, (args: string[], io: Io) => Promise<number>> = {
   destroy,
   'attach-interface': attachIface,
   'detach-interface': detachIface,
+  'net-define': netDefine,
+  'net-undefine': netUndefine,
+  'net-start': netStart,
+  'net-destroy': netDestroy,
+  'net-list': netList,
+  'net-dumpxml': netDumpxml,
+  'net-autostart': netAutostart,
 };
+
+const GLOBAL_ENV: Record<string, string> = {
+  '--vhost-device': 'NETFD_VHOST_DEVICE',
+  '--state-dir': 'NETFD_STATE_DIR',
+  '--config-dir': 'NETFD_CONFIG_DIR',
+  '--sysfs-root': 'NETFD_SYSFS_ROOT',
+};
+const VALUED_GLOBALS = ['--netns', ...Object.keys(GLOBAL_ENV)];
 
 /** Runs the CLI; returns the exit status. Global options may stand anywhere. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
@@ -464,7 +575,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   for (let i = 0; i < argv.length && words.length < 2; i++) {
     if (argv[i] === '--') break;
     const a = argv[i];
-    if (a === '--netns' || a === '--vhost-device' || a === '--state-dir') i++;
+    if (VALUED_GLOBALS.includes(a)) i++;
     else if (!a.startsWith('-')) words.push(i);
   }
   // One-word verbs (launch, list, dumpxml) take positionals after them.
@@ -484,10 +595,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     return 0;
   }
   try {
-    const vhost = rest.indexOf('--vhost-device');
-    if (vhost >= 0 && rest[vhost + 1]) process.env.NETFD_VHOST_DEVICE = rest[vhost + 1];
-    const state = rest.indexOf('--state-dir');
-    if (state >= 0 && rest[state + 1]) process.env.NETFD_STATE_DIR = rest[state + 1];
+    // The globals reach every layer (and child processes) through their env variables.
+    for (const [option, env] of Object.entries(GLOBAL_ENV)) {
+      const at = rest.indexOf(option);
+      if (at >= 0 && rest[at + 1]) process.env[env] = rest[at + 1];
+    }
     return await verbs[verb](rest, io);
   } catch (err) {
     if (err instanceof UsageError) {

@@ -8,11 +8,13 @@ import { NetfdError } from '../errors';
 import { FdSet } from '../fds';
 import { deleteLinks, getLink, LinkInfo, listLinks, netnsOf, setLink, Target } from '../link';
 import { createMacvtap, MacvtapFds } from '../macvtap';
-import { decideDriver, DriverDecision, InterfacePlan, planDomain, tapHostMac, VhostProbe } from '../policy';
+import { decideDriver, domainMacs, DriverDecision, InterfacePlan, planDomain, tapHostMac, VhostProbe } from '../policy';
+import { allocateFor, releaseFor } from '../network/connect';
+import { Networks } from '../network/store';
 import { childFds, domainArgv, NetArgs } from '../qemu/argv';
 import { Tap } from '../tap';
 import { VhostFds } from '../vhost';
-import { DomainXml, InterfaceDef, LiveInterface } from '../xml/domain';
+import { ActualDirect, DomainXml, InterfaceDef, LiveInterface } from '../xml/domain';
 import { inactiveXmlPath, liveXmlPath, stateDir, withDomainLock, writeNewFileAtomic } from './state';
 
 /** The steps of setup, in order, per interface ('state' once at the end). */
@@ -22,6 +24,12 @@ export const STEPS: readonly Step[] = ['vhost', 'create', 'configure', 'open', '
 export interface DomainHostOptions extends Target {
   /** Live state directory (default NETFD_STATE_DIR or /run/netfd/qemu). */
   stateDir?: string;
+  /** Network definitions, for type='network' (default NETFD_CONFIG_DIR or /etc/netfd/networks). */
+  configDir?: string;
+  /** sysfs, for networks with a <pf> pool (default NETFD_SYSFS_ROOT or /sys). */
+  sysfsRoot?: string;
+  /** Where warnings go (default process.emitWarning). */
+  onWarning?: (message: string) => void;
   /** The vhost-net device (default NETFD_VHOST_DEVICE or /dev/vhost-net); <backend vhost> wins. */
   vhostDevice?: string;
 }
@@ -163,13 +171,15 @@ export class PreparedDomain {
   readonly statePath: string;
   readonly netns: string | undefined;
   #torn = false;
+  readonly #hostOptions: DomainHostOptions;
 
-  constructor(xml: DomainXml, interfaces: PreparedInterface[], liveXml: string, statePath: string, netns: string | undefined) {
+  constructor(xml: DomainXml, interfaces: PreparedInterface[], liveXml: string, statePath: string, o: DomainHostOptions) {
     this.xml = xml;
     this.interfaces = interfaces;
     this.liveXml = liveXml;
     this.statePath = statePath;
-    this.netns = netns;
+    this.netns = netnsOf(o);
+    this.#hostOptions = o;
   }
 
   get name(): string {
@@ -227,6 +237,9 @@ export class PreparedDomain {
       }
       undo.files.push(this.statePath, inactiveXmlPath(dir, this.name));
       const errors = await undo.run(this.netns);
+      // The connections end once the domain's live XML is gone (see lib/network/store.ts).
+      const ifaces = live ? live.def.interfaces : this.interfaces.map((i) => ({ type: i.plan.network ? ('network' as const) : ('direct' as const), source: { network: i.plan.network?.name }, mac: i.plan.mac }));
+      await releaseFor(this.name, ifaces, { ...this.#hostOptions, stateDir: dir }).catch((e) => errors.push(e));
       if (errors.length) throw errors[0];
     });
   }
@@ -255,9 +268,9 @@ export async function recordedLinks(ifaces: readonly InterfaceDef[], netns: stri
   const skipped: string[] = [];
   for (const i of ifaces) {
     const dev = i.target?.dev;
-    if (!dev || !i.mac || i.type === 'network' || (i.target && !i.target.managed)) continue;
+    if (!dev || !i.mac || (i.type === 'network' && !i.actual) || (i.target && !i.target.managed)) continue;
     const l = await getLink(dev, { netns }).catch(() => null);
-    const want = i.type === 'direct' ? { kind: 'macvtap', mac: i.mac } : { kind: 'tun', mac: tapHostMac(i.mac) };
+    const want = i.type === 'direct' || i.type === 'network' ? { kind: 'macvtap', mac: i.mac } : { kind: 'tun', mac: tapHostMac(i.mac) };
     if (l && l.kind === want.kind && l.mac === want.mac) {
       indexes.push(l.index);
       deleted.push(dev);
@@ -278,9 +291,18 @@ export async function prepareDomain(input: string | DomainXml, o: PrepareOptions
   const netns = netnsOf(o);
   const dir = stateDir(o.stateDir);
   const statePath = liveXmlPath(dir, def.name);
-  const plans = planDomain(def, o.random ?? randomBytes);
   if (fs.existsSync(statePath)) throw fieldError('EEXIST', 'name', def.name, `domain ${def.name} is already prepared (live state ${statePath}); tear it down first`);
-  const setup = await prepareInterfaces(plans, { ...o, netns });
+  const macs = domainMacs(def, o.random ?? randomBytes);
+  const nets = await allocateFor(def.name, def.interfaces, macs.map((m) => m.mac), { ...o, stateDir: dir });
+  let setup: InterfaceSetup;
+  try {
+    setup = await prepareInterfaces(planDomain(def, macs, nets.actuals), { ...o, netns });
+  } catch (err) {
+    await nets.release().catch((e) => {
+      if (err instanceof Error) err.message += ` (releasing network devices also failed: ${(e as Error).message})`;
+    });
+    throw err;
+  }
   const undo = new Undo();
   try {
     const prepared = setup.interfaces;
@@ -294,17 +316,22 @@ export async function prepareDomain(input: string | DomainXml, o: PrepareOptions
     fs.rmSync(inactivePath, { force: true });
     writeNewFileAtomic(inactivePath, xml.text);
     await o.afterStep?.('state', -1);
-    return new PreparedDomain(xml, prepared, liveXml, statePath, netns);
+    return new PreparedDomain(xml, prepared, liveXml, statePath, { ...o, stateDir: dir });
   } catch (err) {
     const errors = await undo.run(netns);
     await setup.undo().catch((e) => errors.push(e));
+    await nets.release().catch((e) => errors.push(e));
     if (errors.length && err instanceof Error) err.message += ` (undoing setup also failed: ${(errors[0] as Error).message})`;
     throw err;
   }
 }
 
 /** What the live XML records for a prepared interface. */
-export const liveResult = (p: PreparedInterface): LiveInterface => ({ driver: p.decision.record, targetDev: p.name, mac: p.plan.mac, alias: p.plan.deviceId });
+export function liveResult(p: PreparedInterface): LiveInterface {
+  const r: LiveInterface = { driver: p.decision.record, targetDev: p.name, mac: p.plan.mac, alias: p.plan.deviceId };
+  if (p.plan.network) r.actual = { dev: p.plan.network.dev, mode: p.plan.network.mode };
+  return r;
+}
 
 /** Interfaces set up on the host, and how to undo exactly that. */
 export interface InterfaceSetup {
@@ -430,7 +457,10 @@ export interface DomainPreview {
  */
 export async function previewDomain(input: string | DomainXml, o: DomainHostOptions & { random?: (n: number) => Uint8Array; qmp?: string } = {}): Promise<DomainPreview> {
   const xml = typeof input === 'string' ? DomainXml.parse(input) : input;
-  const plans = planDomain(xml.def, o.random ?? randomBytes);
+  // A network's device: the one an allocation would give now (nothing recorded).
+  const actuals: (ActualDirect | undefined)[] = [];
+  for (const i of xml.def.interfaces) actuals.push(i.type === 'network' ? await new Networks(o).peek(i.source.network as string) : undefined);
+  const plans = planDomain(xml.def, o.random ?? randomBytes, actuals);
   const probes: (VhostProbe | undefined)[] = [];
   const decisions: DriverDecision[] = [];
   for (const plan of plans) {
@@ -462,6 +492,7 @@ export async function teardownFromLive(name: string, o: DomainHostOptions = {}):
     if (indexes.length) await deleteLinks(indexes, { netns });
     fs.rmSync(file, { force: true });
     fs.rmSync(inactiveXmlPath(dir, name), { force: true });
+    await releaseFor(name, xml.def.interfaces, { ...o, stateDir: dir });
     return { deleted, skipped };
   });
 }

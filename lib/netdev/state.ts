@@ -69,11 +69,31 @@ export function pidAlive(pid: number): boolean {
 }
 
 /**
+ * The start time of process `pid` (field 22 of /proc/PID/stat, in clock
+ * ticks since boot), or null when there is no such process. With the pid it
+ * names one process, even after the pid is reused.
+ */
+export function processStart(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Runs `body` holding the domain's lock (STATE/NAME.lock, created
  * exclusively, holding the owner's pid). A lock whose owner is dead is taken
  * over; a live owner is waited for up to `timeoutMs`, then EBUSY.
  */
 export async function withDomainLock<T>(dir: string, name: string, body: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  return withLock(dir, name, body, timeoutMs, 'domain');
+}
+
+/** withDomainLock for any named object (`what` names it in the EBUSY message). */
+export async function withLock<T>(dir: string, name: string, body: () => Promise<T>, timeoutMs: number, what: string): Promise<T> {
   const file = lockPath(dir, name);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const started = Date.now();
@@ -98,7 +118,7 @@ export async function withDomainLock<T>(dir: string, name: string, body: () => P
         continue;
       }
       if (Date.now() - started > timeoutMs)
-        throw new NetfdError(`domain ${name} is locked by process ${owner} (${file}); another netfd command is changing it`, { code: 'EBUSY', field: 'name', value: name });
+        throw new NetfdError(`${what} ${name} is locked by process ${owner} (${file}); another netfd command is changing it`, { code: 'EBUSY', field: 'name', value: name });
       await new Promise((r) => setTimeout(r, 20));
     }
   }

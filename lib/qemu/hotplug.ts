@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { deleteLinks } from '../link';
-import { liveResult, PrepareOptions, prepareInterfaces, PreparedInterface, recordedLinks } from '../netdev/domain';
+import { InterfaceSetup, liveResult, PrepareOptions, prepareInterfaces, PreparedInterface, recordedLinks } from '../netdev/domain';
+import { allocateFor, releaseFor } from '../network/connect';
 import { liveXmlPath, replaceFileAtomic, stateDir, withDomainLock } from '../netdev/state';
 import { generateMac, InterfacePlan, planInterface } from '../policy';
 import * as v from '../validate';
@@ -114,9 +115,16 @@ export async function attachInterface(name: string, ifaceXml: string, o: Hotplug
       do mac = generateMac((o.random ?? randomBytes)(3));
       while (used.has(mac));
     }
-    const plan = planInterface(iface, mac, generated);
-    const setup = await prepareInterfaces([plan], { ...o, netns });
+    const nets = await allocateFor(name, [iface], [mac], { ...o, stateDir: dir, netns });
+    let setup: InterfaceSetup;
+    try {
+      setup = await prepareInterfaces([planInterface(iface, mac, generated, nets.actuals[0])], { ...o, netns });
+    } catch (err) {
+      await rollback(err, () => nets.release());
+      throw err;
+    }
     const p = setup.interfaces[0];
+    const plan = p.plan;
     const timeoutMs = o.timeoutMs ?? 30_000;
     let qmp: Qmp | undefined;
     const given: string[] = [];
@@ -151,6 +159,7 @@ export async function attachInterface(name: string, ifaceXml: string, o: Hotplug
         for (const fdname of given) await qmp?.closefd(fdname).catch(() => undefined);
       });
       await rollback(err, () => setup.undo());
+      await rollback(err, () => nets.release());
       throw err;
     } finally {
       // qemu holds its own copies now (or none after a rollback).
@@ -229,6 +238,7 @@ export async function detachInterface(name: string, sel: { mac: string }, o: Hot
       });
     const liveXml = dom.live.withoutInterface(iface.index);
     replaceFileAtomic(dom.livePath, liveXml);
+    await releaseFor(name, [iface], { ...o, stateDir: dir, netns });
     return { alias, mac, targetDev: iface.target?.dev, deleted: found.deleted, liveXml };
   });
 }

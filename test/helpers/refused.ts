@@ -18,6 +18,21 @@ export function refused(t: Asserts, fn: () => unknown, want: Want, message?: Reg
   } catch (e) {
     err = e;
   }
+  return check(t, err, want, message);
+}
+
+/** `refused` for a function that returns a promise, which must reject. */
+export async function rejected(t: Asserts, fn: () => Promise<unknown>, want: Want, message?: RegExp): Promise<NetfdError | undefined> {
+  let err: unknown;
+  try {
+    await fn();
+  } catch (e) {
+    err = e;
+  }
+  return check(t, err, want, message);
+}
+
+function check(t: Asserts, err: unknown, want: Want, message?: RegExp): NetfdError | undefined {
   if (!(err instanceof NetfdError)) {
     t.fail(`expected a NetfdError ${want.code} for ${want.field}, got ${err === undefined ? 'no error' : String(err)}`);
     return undefined;

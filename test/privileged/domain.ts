@@ -160,10 +160,10 @@ t.test('real failures at setup are refused cleanly and name the field', { skip: 
       ["managed='no' device not a tap", `<interface type='ethernet'><target dev='taken0' managed='no'/></interface>`, { code: 'INVALID_ARGUMENT', message: /taken0 is a veth/ }],
       ["name='vhost' without vhost-net", `<interface type='ethernet'><model type='virtio'/><driver name='vhost'/></interface>`, { code: 'VHOST_UNAVAILABLE', field: '/domain/devices/interface[2]/driver/@name' }],
       ["name='vhost' on e1000", `<interface type='ethernet'><model type='e1000'/><driver name='vhost'/></interface>`, { code: 'INVALID_ARGUMENT', message: /needs a virtio model/ }],
-      ['network type', `<interface type='network'><source network='default'/></interface>`, { code: 'NOT_SUPPORTED' }],
+      ['undefined network', `<interface type='network'><source network='default'/></interface>`, { code: 'ENOENT', field: '/domain/devices/interface[2]/source/@network', message: /no network named 'default'/ }],
     ];
     for (const [what, iface, expected] of cases) {
-      await t.rejects(prepareDomain(domain(ok + iface), { netns: ns, stateDir, vhostDevice: '/nonexistent/vhost-net' }), expected, what);
+      await t.rejects(prepareDomain(domain(ok + iface), { netns: ns, stateDir, configDir: path.join(stateDir, 'no-networks'), vhostDevice: '/nonexistent/vhost-net' }), expected, what);
       t.same(snapshot(ns), before, `${what}: links as before`);
       t.same(openFds(), fdsBefore, `${what}: no fd left open`);
       t.same(fs.readdirSync(stateDir), [], `${what}: no state file`);
