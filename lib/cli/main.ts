@@ -596,10 +596,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   }
   try {
     // The globals reach every layer (and child processes) through their env variables.
-    for (const [option, env] of Object.entries(GLOBAL_ENV)) {
-      const at = rest.indexOf(option);
-      if (at >= 0 && rest[at + 1]) process.env[env] = rest[at + 1];
-    }
+    for (const [option, env] of Object.entries(GLOBAL_ENV))
+      rest.forEach((a, i) => {
+        const value = a === option ? rest[i + 1] : a.startsWith(`${option}=`) ? a.slice(option.length + 1) : undefined;
+        if (value) process.env[env] = value; // the last one wins, as in parseArgs
+      });
     return await verbs[verb](rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
