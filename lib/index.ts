@@ -17,3 +17,5 @@ export { Qmp, QmpError } from './qemu/qmp';
 export { launchDomain, LaunchedDomain, LaunchOptions } from './qemu/launch';
 export { attachInterface, detachInterface, runningDomain, Attached, Detached, HotplugOptions, RunningDomain } from './qemu/hotplug';
 export { NetworkXml, NetworkDef, NetworkParseOptions, ForwardMode, PoolDevice, FORWARD_MODES } from './xml/network';
+export { Networks, NetworkOptions, NetworkRow, NetworkStatus, Connection, Allocation, configDir, DEFAULT_CONFIG_DIR } from './network/store';
+export { expandPf, sysfsRoot, PfExpansion, VirtualFunction, DEFAULT_SYSFS_ROOT } from './network/sysfs';

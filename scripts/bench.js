@@ -61,8 +61,26 @@
 // and iperf3 started is killed, and the namespace and temporary directory
 // removed, at the end, on failure, on SIGINT/SIGTERM and on exit.
 //
-// Sections: `bench.js` runs both, `bench.js links` only the link benchmarks,
-// `bench.js guest` only the guest ones (`npm run bench -- guest`).
+// Networks section (`bench.js networks`): files only, in a temporary state
+// directory on tmpfs (/dev/shm, like /run) and sysfs fixture trees
+// (scripts/sriov-fixture.js); no link is touched.
+//   pool_alloc_release_us         Networks.allocate() + release() on a bridge
+//                                 network over a 64-VF <pf> pool, 10,000 times
+//                                 (NETFD_BENCH_POOL_CYCLES), per cycle: each
+//                                 takes the network's lock, expands the PF from
+//                                 sysfs, checks the ledger against the domains'
+//                                 live XML and writes ledger and live XML
+//                                 atomically (fsync + rename)
+//   pf_expand_256_ms              net-start (Networks.start) of a network whose
+//                                 <pf> has 256 VFs, median of 20 (+ destroy)
+//   ls_virtfn_256_ms              what a user would run instead: one
+//                                 `sh -c 'ls -d .../device/virtfn*/net/*'`
+//                                 over the same tree, median of 20
+//   pf_expand_vs_ls               their ratio
+//
+// Sections: `bench.js` runs all, `bench.js links` only the link benchmarks,
+// `bench.js guest` only the guest ones (`npm run bench -- guest`),
+// `bench.js networks` only the network ones.
 //
 // Adding a benchmark: write an async function (ctx, results) that puts its
 // figures into `results`, and append it to BENCHES (GUEST_BENCHES for guest
@@ -129,7 +147,7 @@ const now = () => process.hrtime.bigint();
 const msSince = (t0) => Number(now() - t0) / 1e6;
 const round = (x, digits = 3) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
 
-const SECTIONS = ['links', 'guest'];
+const SECTIONS = ['links', 'networks', 'guest'];
 
 /** `[links|guest ...] [--count N]`: the sections to run (default all) and N. */
 function parseArgs(argv) {
@@ -144,7 +162,7 @@ function parseArgs(argv) {
     }
     if (a === '--count') value = argv[++i];
     else if (a.startsWith('--count=')) value = a.slice('--count='.length);
-    else throw new Error(`unknown argument ${JSON.stringify(a)} (usage: bench.js [links|guest] [--count N])`);
+    else throw new Error(`unknown argument ${JSON.stringify(a)} (usage: bench.js [links|guest|networks] [--count N])`);
     if (!/^[1-9][0-9]{0,5}$/.test(value ?? '')) throw new Error(`--count wants a positive integer, got ${JSON.stringify(value)}`);
     count = Number(value);
   }
@@ -531,7 +549,7 @@ const GUEST_FAIL = /^NETFD-(PING-FAIL|IP-FAIL|NICS-FAIL|IPERF3-FAIL)/;
 function envCount(name, dflt) {
   const v = process.env[name];
   if (v === undefined || v === '') return dflt;
-  if (!/^[1-9][0-9]?$/.test(v)) throw new Error(`${name} wants a positive integer, got ${JSON.stringify(v)}`);
+  if (!/^[1-9][0-9]{0,5}$/.test(v)) throw new Error(`${name} wants a positive integer, got ${JSON.stringify(v)}`);
   return Number(v);
 }
 
@@ -933,6 +951,7 @@ function derive(results) {
   const diff = (key, a, b) => {
     if (a in results || b in results) results[key] = results[a] != null && results[b] != null ? round(results[a] - results[b], 1) : null;
   };
+  ratio('pf_expand_vs_ls', 'pf_expand_256_ms', 'ls_virtfn_256_ms');
   diff('launch_overhead_ms', 'launch_netfd_cli_ms', 'launch_bare_qemu_ms');
   diff('launch_overhead_preboot_ms', 'launch_preboot_netfd_cli_ms', 'launch_preboot_bare_qemu_ms');
 }
@@ -1008,6 +1027,65 @@ async function runGuest(netfd, results, cleanups) {
   }
 }
 
+/** The network benchmarks: files and sysfs fixtures in a temporary directory. */
+async function runNetworks(netfd, results, cleanups) {
+  const fixture = require('./sriov-fixture.js');
+  const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+  const tmp = fs.mkdtempSync(path.join(base, 'netfd-bench-net-'));
+  const remove = () => fs.rmSync(tmp, { recursive: true, force: true });
+  cleanups.push(remove);
+  try {
+    const sysfsRoot = path.join(tmp, 'sys');
+    fs.mkdirSync(sysfsRoot);
+    fixture.pfN(sysfsRoot, 64, 'eth0');
+    const pf256 = fixture.pfN(sysfsRoot, 256, 'eth1');
+    const nets = new netfd.Networks({ configDir: path.join(tmp, 'etc'), stateDir: path.join(tmp, 'run'), sysfsRoot });
+    await nets.define("<network><name>pool</name><forward mode='bridge'><pf dev='eth0'/></forward></network>");
+    await nets.define("<network><name>big</name><forward mode='passthrough'><pf dev='eth1'/></forward></network>");
+
+    await nets.start('pool');
+    const cycles = envCount('NETFD_BENCH_POOL_CYCLES', 10_000);
+    for (let i = 0; i < 50; i++) {
+      await nets.allocate('pool', { domain: 'warm', mac: '52:54:00:00:00:01' });
+      await nets.release('pool', { domain: 'warm', mac: '52:54:00:00:00:01' });
+    }
+    const t0 = now();
+    for (let i = 0; i < cycles; i++) {
+      const mac = `52:54:00:01:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+      await nets.allocate('pool', { domain: `g${i}`, mac });
+      await nets.release('pool', { domain: `g${i}`, mac });
+    }
+    results.pool_alloc_release_us = round((msSince(t0) * 1000) / cycles, 1);
+    results.pool_cycles = cycles;
+    const left = (await nets.status('pool')).connections.length;
+    if (left) throw new Error(`${left} connections left after the cycles`);
+    await nets.destroy('pool');
+    log(`networks: allocate + release ${results.pool_alloc_release_us} us per cycle (${cycles} cycles, 64-VF pool)`);
+
+    const starts = [];
+    for (let i = 0; i < 20; i++) {
+      const t1 = now();
+      const st = await nets.start('big');
+      starts.push(msSince(t1));
+      if (st.pool.length !== pf256.devices.length) throw new Error(`expanded ${st.pool.length} VFs, expected 256`);
+      await nets.destroy('big');
+    }
+    results.pf_expand_256_ms = round(median(starts), 2);
+    const ls = [];
+    const glob = `${path.join(sysfsRoot, 'class/net/eth1/device')}/virtfn*/net/*`;
+    for (let i = 0; i < 20; i++) {
+      const t1 = now();
+      const r = spawnSync('sh', ['-c', `ls -d ${glob}`], { encoding: 'utf8' });
+      ls.push(msSince(t1));
+      if (r.stdout.trim().split('\n').length !== 256) throw new Error(`ls found ${r.stdout.trim().split('\n').length} VFs`);
+    }
+    results.ls_virtfn_256_ms = round(median(ls), 2);
+    log(`networks: net-start of a 256-VF PF ${results.pf_expand_256_ms} ms; ls ${results.ls_virtfn_256_ms} ms`);
+  } finally {
+    remove();
+  }
+}
+
 async function main() {
   const { count, sections } = parseArgs(process.argv.slice(2));
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
@@ -1049,6 +1127,7 @@ async function main() {
   for (const section of sections) {
     try {
       if (section === 'links') await runLinks(netfd, count, results, cleanups);
+      else if (section === 'networks') await runNetworks(netfd, results, cleanups);
       else await runGuest(netfd, results, cleanups);
     } catch (err) {
       console.error(`[bench] ${section} failed: ${err.stack || err}`);
