@@ -283,7 +283,7 @@ export class Networks {
       const xml = this.#config(name);
       if (!xml) throw this.#noSuch(name);
       if (this.isActive(name)) throw new NetfdError(`network '${name}' is already active`, { code: 'EEXIST', field: 'name', value: name });
-      const status = await this.#status(name, xml, { reclaim: true });
+      const status = await this.#status(name, xml, { reclaim: true, strict: true });
       replaceFileAtomic(this.inactivePath(name), xml.text);
       this.#write(name, status);
       return status;
@@ -347,7 +347,7 @@ export class Networks {
     this.#activeXml(checkName(name)); // not active: refused before any file is made
     return this.#lock(name, async () => {
       const xml = this.#activeXml(name);
-      const status = await this.#status(name, xml, { reclaim: true });
+      const status = await this.#status(name, xml, { reclaim: true, strict: true });
       if (status.connections.some((c) => c.domain === req.domain && c.mac === req.mac))
         throw new NetfdError(`domain ${req.domain} already has a connection with MAC ${req.mac} on network '${name}'`, { code: 'EEXIST', field: 'mac', value: req.mac });
       const { mode } = xml.def;
@@ -377,7 +377,7 @@ export class Networks {
       const warnings: string[] = [];
       for (const c of mine) await this.#restore(c, warnings);
       const status = { xml: this.#startedFrom(name), pool: [], connections: connections.filter((c) => !mine.includes(c)), warnings };
-      this.#count(status, this.#poolOf(status.xml, warnings));
+      this.#count(status, this.#poolOf(name, status.xml, warnings, false));
       this.#write(name, status);
       return { warnings };
     });
@@ -403,13 +403,27 @@ export class Networks {
     replaceFileAtomic(this.livePath(name), s.xml.live(s.pool));
   }
 
-  #poolOf(xml: NetworkXml, warnings: string[]): string[] {
+  /**
+   * The pool now: the listed devices, or the PF's VFs read from sysfs.
+   * `strict` (start, allocate): a PF that cannot be expanded is an error;
+   * otherwise (release, destroy, status) a warning, and the pool as the live
+   * XML last showed it, so a vanished PF never blocks giving devices back.
+   */
+  #poolOf(name: string, xml: NetworkXml, warnings: string[], strict: boolean): string[] {
     const { pf, devices } = xml.def;
     if (pf === undefined) return devices;
-    const e = expandPf(pf, { sysfsRoot: this.sysfsRoot });
-    warnings.push(...e.warnings);
-    return e.devices;
+    try {
+      const e = expandPf(pf, { sysfsRoot: this.sysfsRoot });
+      warnings.push(...e.warnings);
+      return e.devices;
+    } catch (err) {
+      if (strict) throw err;
+      warnings.push(`${(err as Error).message}; using the pool as last seen`);
+      const live = readIfExists(this.livePath(name));
+      return live === null ? [] : NetworkXml.parse(live, { live: true }).def.devices;
+    }
   }
+
 
   /** Counts per pool device; devices outside the pool that still carry connections are listed after it. */
   #count(s: NetworkStatus, devices: string[] = s.pool.filter((p) => !p.outside).map((p) => p.dev)): void {
@@ -429,7 +443,7 @@ export class Networks {
    * rest belonged to processes that died before their domain was written:
    * with `reclaim`, their macvtap is deleted and a saved MAC restored.
    */
-  async #status(name: string, xml: NetworkXml, o: { reclaim: boolean }): Promise<NetworkStatus> {
+  async #status(name: string, xml: NetworkXml, o: { reclaim: boolean; strict?: boolean }): Promise<NetworkStatus> {
     const warnings: string[] = [];
     const ledger = this.#readLedger(name);
     const refs = this.#domainRefs(name, warnings);
@@ -451,7 +465,7 @@ export class Networks {
     }
     for (const r of refs) if (!seen.has(key(r))) held.push({ dev: r.dev, domain: r.domain, mac: r.mac, pid: 0, start: null });
     const status: NetworkStatus = { xml, pool: [], connections: held, warnings };
-    this.#count(status, this.#poolOf(xml, warnings));
+    this.#count(status, this.#poolOf(name, xml, warnings, o.strict ?? false));
     return status;
   }
 

@@ -286,3 +286,18 @@ t.test('a domain that is torn down without a release (killed teardown) stops cou
   const s = await d.nets.allocate('x', { domain: 'new2', mac: mac(3) });
   t.equal(s.dev, 'p0', 'the connection of a domain whose state is gone was reclaimed');
 });
+
+t.test('a PF that vanishes blocks new allocations, never releases or net-destroy', async (t) => {
+  const d = dirs(t);
+  makePf(d.sysfs, { pf: 'eth8', vfs: [{ n: 0, netdev: 'gone0' }, { n: 1, netdev: 'gone1' }] });
+  await d.nets.define(pfNet('fragile', 'bridge', 'eth8'));
+  await d.nets.start('fragile');
+  await d.nets.allocate('fragile', { domain: 'g', mac: mac(1) });
+  fs.rmSync(path.join(d.sysfs, 'class', 'net', 'eth8')); // the PF's driver unbound
+  await rejected(t, () => d.nets.allocate('fragile', { domain: 'h', mac: mac(2) }), { code: 'ENODEV', field: 'pf', value: 'eth8' });
+  const r = await d.nets.release('fragile', { domain: 'g', mac: mac(1) });
+  t.match(r.warnings, [/no network device eth8.*; using the pool as last seen/]);
+  t.strictSame(counts(d.nets.dumpxml('fragile')), { gone0: 0, gone1: 0 }, 'the pool as last seen, the connection gone');
+  t.match((await d.nets.destroy('fragile')).warnings, [/using the pool as last seen/]);
+  t.notOk(d.nets.isActive('fragile'));
+});
