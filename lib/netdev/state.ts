@@ -8,9 +8,18 @@ export const DEFAULT_STATE_DIR = '/run/netfd/qemu';
 
 /** The state directory: the option, else NETFD_STATE_DIR, else /run/netfd/qemu. */
 export function stateDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
-  const dir = explicit ?? (env.NETFD_STATE_DIR || DEFAULT_STATE_DIR);
+  return directoryOption('stateDir', explicit, 'NETFD_STATE_DIR', env, DEFAULT_STATE_DIR);
+}
+
+/**
+ * A directory given as option `field`, else by env `envName` (when not
+ * empty), else `fallback`; it must be an absolute path (INVALID_ARGUMENT
+ * naming the option or the variable).
+ */
+export function directoryOption(field: string, explicit: string | undefined, envName: string, env: NodeJS.ProcessEnv, fallback: string): string {
+  const dir = explicit ?? (env[envName] || fallback);
   if (typeof dir !== 'string' || !path.isAbsolute(dir) || dir.includes('\0'))
-    throw new NetfdError(`invalid stateDir ${JSON.stringify(dir)}: an absolute directory path`, { code: 'INVALID_ARGUMENT', field: explicit !== undefined ? 'stateDir' : 'NETFD_STATE_DIR', value: dir });
+    throw new NetfdError(`invalid ${field} ${JSON.stringify(dir)}: an absolute directory path`, { code: 'INVALID_ARGUMENT', field: explicit !== undefined ? field : envName, value: dir });
   return dir;
 }
 

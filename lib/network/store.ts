@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
 import { deleteLinks, getLink, listLinks, setLink } from '../link';
-import { inactiveXmlPath, liveXmlPath, processStart, replaceFileAtomic, stateDir, withLock } from '../netdev/state';
+import { directoryOption, inactiveXmlPath, liveXmlPath, processStart, replaceFileAtomic, stateDir, withLock } from '../netdev/state';
 import { pickDevice } from '../policy/pool';
 import { DomainXml } from '../xml/domain';
 import { ForwardMode, NetworkXml, PoolDevice } from '../xml/network';
@@ -23,10 +23,7 @@ export const DEFAULT_CONFIG_DIR = '/etc/netfd/networks';
 
 /** The config directory: the option, else NETFD_CONFIG_DIR, else /etc/netfd/networks. */
 export function configDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
-  const dir = explicit ?? (env.NETFD_CONFIG_DIR || DEFAULT_CONFIG_DIR);
-  if (typeof dir !== 'string' || !path.isAbsolute(dir) || dir.includes('\0'))
-    throw new NetfdError(`invalid configDir ${JSON.stringify(dir)}: an absolute directory path`, { code: 'INVALID_ARGUMENT', field: explicit !== undefined ? 'configDir' : 'NETFD_CONFIG_DIR', value: dir });
-  return dir;
+  return directoryOption('configDir', explicit, 'NETFD_CONFIG_DIR', env, DEFAULT_CONFIG_DIR);
 }
 
 export interface NetworkOptions {

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
+import { directoryOption } from '../netdev/state';
 import * as v from '../validate';
 
 export const DEFAULT_SYSFS_ROOT = '/sys';
@@ -17,14 +18,7 @@ export const DEFAULT_SYSFS_ROOT = '/sys';
  * 'NETFD_SYSFS_ROOT', value).
  */
 export function sysfsRoot(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
-  const root = explicit ?? (env.NETFD_SYSFS_ROOT || DEFAULT_SYSFS_ROOT);
-  if (typeof root !== 'string' || !path.isAbsolute(root) || root.includes('\0'))
-    throw new NetfdError(`invalid sysfsRoot ${JSON.stringify(root)}: an absolute directory path such as /sys`, {
-      code: 'INVALID_ARGUMENT',
-      field: explicit !== undefined ? 'sysfsRoot' : 'NETFD_SYSFS_ROOT',
-      value: root,
-    });
-  return root;
+  return directoryOption('sysfsRoot', explicit, 'NETFD_SYSFS_ROOT', env, DEFAULT_SYSFS_ROOT);
 }
 
 export interface VirtualFunction {
