@@ -27,13 +27,16 @@
 # Protocol. Kernel parameters (N = interface number; for eth0 the plain name
 # works too, e.g. netfd.ip = netfd.ip0):
 #   netfd.ipN=ADDR/LEN    address for ethN (links are always brought up)
-#   netfd.peerN=ADDR      ping this peer from ethN ...
-#   netfd.pingN=COUNT     ... COUNT times (default 3; 0 = don't ping). The
-#                         guest first retries single pings until one answers
-#                         (link-up, ARP), for at most netfd.wait seconds.
+#   netfd.peerN=ADDR[,ADDR...]  ping these peers from ethN, in order, ...
+#   netfd.pingN=COUNT     ... COUNT times each (default 3; 0 = don't ping).
+#                         For each peer the guest first retries single pings
+#                         until one answers (link-up, ARP, a peer still
+#                         booting), for at most netfd.wait seconds. iperf3
+#                         uses the first peer of eth0.
 #   netfd.queuesN=Q       `ethtool -L ethN combined Q` (virtio-net mq)
 #   netfd.nics=K          wait until K ethX interfaces exist
-#   netfd.wait=SECS       time limit for netfd.nics and first ping (def. 20)
+#   netfd.wait=SECS       time limit for netfd.nics and each peer's first
+#                         ping (default 20)
 #   netfd.iperf3=server   run `iperf3 -s` (port 5201); implies netfd.hold=1
 #   netfd.iperf3=client|reverse   iperf3 -c <eth0 peer> [-R] for
 #   netfd.iperf3_time=SECS        seconds (default 5)
@@ -52,7 +55,7 @@
 #   NETFD-QUEUES ethN rx=R tx=T              real queue counts (sysfs)
 #   NETFD-QUEUES-FAIL ethN ...
 #   NETFD-PING-OK ethN PEER recv=C/C rtt=MIN/AVG/MAXms t=T
-#   NETFD-PING-FAIL ethN PEER recv=R/C ...
+#   NETFD-PING-FAIL ethN PEER recv=R/C ...   (one of the two per peer)
 #   NETFD-IPERF3-SERVER port=5201
 #   NETFD-IPERF3 client|reverse PEER sender=XMbit/s receiver=YMbit/s
 #   NETFD-IPERF3-FAIL ...

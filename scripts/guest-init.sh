@@ -98,10 +98,13 @@ setup_if() { # IFACE
   rx=0; for d in /sys/class/net/"$ifc"/queues/rx-*; do [ -e "$d" ] && rx=$((rx + 1)); done
   tx=0; for d in /sys/class/net/"$ifc"/queues/tx-*; do [ -e "$d" ] && tx=$((tx + 1)); done
   echo "NETFD-QUEUES $ifc rx=$rx tx=$tx"
-  peer=$(ifp peer "$n")
-  if [ -n "$peer" ]; then
+  peers=$(ifp peer "$n")
+  if [ -n "$peers" ]; then
     cnt=$(ifp ping "$n"); cnt=${cnt:-3}
-    [ "$cnt" -gt 0 ] 2>/dev/null && ping_peer "$ifc" "$peer" "$cnt"
+    # A comma list: each peer in turn, each with its own netfd.wait.
+    if [ "$cnt" -gt 0 ] 2>/dev/null; then
+      for peer in $(echo "$peers" | tr ',' ' '); do ping_peer "$ifc" "$peer" "$cnt"; done
+    fi
   fi
   return 0
 }
@@ -124,7 +127,7 @@ if [ -n "$mode" ]; then
     iperf3 -s -D >/dev/null 2>&1 && echo "NETFD-IPERF3-SERVER port=5201" || echo "NETFD-IPERF3-FAIL server"
     hold=${hold:-1}
   else
-    peer=$(ifp peer 0); t=$(getp iperf3_time); t=${t:-5}
+    peer=$(ifp peer 0); peer=${peer%%,*}; t=$(getp iperf3_time); t=${t:-5}
     rev=""; [ "$mode" = reverse ] && rev=-R
     out=$(iperf3 -c "$peer" -t "$t" -f m $rev 2>&1)
     s=$(echo "$out" | awk '/sender$/ { for (i = 1; i < NF; i++) if ($(i+1) == "Mbits/sec") v = $i } END { print v }')

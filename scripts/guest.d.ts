@@ -23,21 +23,24 @@ export interface GuestImage {
 export function image(o?: { cache?: string; quiet?: boolean }): GuestImage;
 export function addPeers(ns: string): GuestNet;
 export function scratchNetns(prefix?: string): { ns: string; remove: () => void; net: GuestNet };
-export function cmdline(params?: Record<string, string | number>): string;
+/** netfd.* kernel parameters; an array is a comma list (peerN: ping each in turn). */
+export type GuestParams = Record<string, string | number | readonly (string | number)[]>;
+export function cmdline(params?: GuestParams): string;
 
 export interface Nic {
-  type: 'bridge' | 'direct' | 'ethernet';
+  type: 'bridge' | 'direct' | 'network' | 'ethernet';
   model?: string;
   mac?: string;
   queues?: number;
   driver?: 'vhost' | 'qemu';
   targetDev?: string;
   mode?: string;
+  /** The bridge, the macvtap parent, or the network's name (required for 'network'). */
   source?: string;
   alias?: string;
 }
 export function interfaceXml(nic: Nic): string;
-export function domainXml(o: { name: string; image: { kernel: string; initrd: string }; nics?: Nic[]; params?: Record<string, string | number>; memoryMiB?: number; vcpus?: number }): string;
+export function domainXml(o: { name: string; image: { kernel: string; initrd: string }; nics?: Nic[]; params?: GuestParams; memoryMiB?: number; vcpus?: number }): string;
 
 export interface ConsoleLine {
   text: string;

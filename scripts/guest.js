@@ -80,22 +80,31 @@ function scratchNetns(prefix = 'netfd-guest') {
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/'/g, '&apos;');
 
-/** The guest's kernel command line: console on ttyS0 plus netfd.* parameters. */
+/**
+ * The guest's kernel command line: console on ttyS0 plus netfd.* parameters
+ * (the protocol is in scripts/guest-image.sh). An array value becomes a
+ * comma list: `peer0: [a, b]` pings a, then b, from eth0.
+ */
 function cmdline(params = {}) {
-  const p = Object.entries(params).map(([k, v]) => `netfd.${k}=${v}`);
+  const p = Object.entries(params).map(([k, v]) => `netfd.${k}=${Array.isArray(v) ? v.join(',') : v}`);
   return ['console=ttyS0', 'quiet', 'panic=-1', ...p].join(' ');
 }
 
 /**
- * One <interface> element. nic: { type: 'bridge'|'direct'|'ethernet',
+ * One <interface> element. nic: { type: 'bridge'|'direct'|'network'|'ethernet',
  * model (virtio), mac, queues, driver ('vhost'|'qemu'), targetDev, mode
- * (direct, default bridge), source (bridge or parent), alias }.
+ * (direct, default bridge), source (bridge, parent, or network name: required
+ * for 'network'), alias }.
  */
 function interfaceXml(nic) {
   const lines = [`<interface type='${nic.type}'>`];
   if (nic.mac) lines.push(`  <mac address='${nic.mac}'/>`);
   if (nic.type === 'bridge') lines.push(`  <source bridge='${esc(nic.source || NET.bridge)}'/>`);
   if (nic.type === 'direct') lines.push(`  <source dev='${esc(nic.source || NET.macvtapParent)}' mode='${nic.mode || 'bridge'}'/>`);
+  if (nic.type === 'network') {
+    if (!nic.source) throw new Error("interfaceXml: type 'network' needs source (the network's name)");
+    lines.push(`  <source network='${esc(nic.source)}'/>`);
+  }
   if (nic.targetDev) lines.push(`  <target dev='${esc(nic.targetDev)}'/>`);
   lines.push(`  <model type='${nic.model || 'virtio'}'/>`);
   const drv = [nic.driver ? `name='${nic.driver}'` : '', nic.queues ? `queues='${nic.queues}'` : ''].filter(Boolean);
