@@ -1,22 +1,17 @@
 // End to end, through the CLI as a user runs it: launch --detach, NIC hotplug
 // with fds sent over QMP (attach-interface / detach-interface), failed
 // attaches rolled back, and destroy after the supervisor was SIGKILLed.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import * as guest from '../../scripts/guest';
 import { ipLinks, needsRoot, withNetns } from '../helpers/host';
+import { linkNames, netfd } from '../helpers/e2e';
 
-const CLI = path.join(__dirname, '..', '..', 'bin', 'netfd.js');
 const img = needsRoot ? null : guest.image({ quiet: true });
-const names = (ns: string) => ipLinks(ns).map((l) => l.ifname).sort();
+const names = linkNames;
 
-function netfd(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** Waits for a line matching `re` in a growing log file, after line `from`. */
 async function waitLog(file: string, re: RegExp, from = 0, timeoutMs = 90_000): Promise<{ line: string; index: number }> {

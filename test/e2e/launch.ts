@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { launchDomain, LaunchedDomain } from '../../lib/qemu/launch';
-import { Qmp } from '../../lib/qemu/qmp';
 import * as guest from '../../scripts/guest';
 import { ipLinks, needsRoot, withNetns } from '../helpers/host';
+import { linkNames, qemuFds } from '../helpers/e2e';
 
 const img = needsRoot ? null : guest.image({ quiet: true });
 
@@ -18,7 +18,7 @@ function tmpDir(t: Test): string {
   return dir;
 }
 
-const names = (ns: string) => ipLinks(ns).map((l) => l.ifname).sort();
+const names = linkNames;
 
 /** Boots the guest; returns it with its console. qemu is killed if the test ends first. */
 async function boot(t: Test, ns: string, stateDir: string, name: string, nics: guest.Nic[], params: Record<string, string | number>) {
@@ -32,14 +32,6 @@ async function boot(t: Test, ns: string, stateDir: string, name: string, nics: g
   return { l, console };
 }
 
-/** qemu's fds after machine init (a QMP answer), as [fd, target] pairs. */
-async function qemuFds(l: LaunchedDomain): Promise<[number, string][]> {
-  const q = await Qmp.connect(l.qmp);
-  await q.queryStatus();
-  await q.close();
-  const dir = `/proc/${l.pid}/fd`;
-  return fs.readdirSync(dir).map(Number).sort((a, b) => a - b).map((fd) => [fd, fs.readlinkSync(`${dir}/${fd}`)]);
-}
 
 /** SIGKILL qemu: its host links and state files go within 2 s. */
 async function killAndCheck(t: Test, l: LaunchedDomain, ns: string, before: string[], stateDir: string) {

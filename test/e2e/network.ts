@@ -4,34 +4,20 @@
 // pool device v0, so the two guests reach each other (siblings on one
 // macvlan parent) as well as the veth peer outside the group. Everything
 // lives in a private namespace and a temp dir.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { launchDomain, LaunchedDomain } from '../../lib/qemu/launch';
-import { Qmp } from '../../lib/qemu/qmp';
 import { Networks } from '../../lib/network/store';
 import * as guest from '../../scripts/guest';
-import { ipLink, ipLinks, needsRoot, withNetns } from '../helpers/host';
+import { ipLink, needsRoot, withNetns } from '../helpers/host';
+import { linkNames, netfd, qemuFds } from '../helpers/e2e';
 
-const CLI = path.join(__dirname, '..', '..', 'bin', 'netfd.js');
 const img = needsRoot ? null : guest.image({ quiet: true });
-const names = (ns: string) => ipLinks(ns).map((l) => l.ifname).sort();
+const names = linkNames;
 
-function netfd(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
-/** qemu's fds after machine init (a QMP answer), as [fd, target] pairs. */
-async function qemuFds(l: LaunchedDomain): Promise<[number, string][]> {
-  const q = await Qmp.connect(l.qmp);
-  await q.queryStatus();
-  await q.close();
-  const dir = `/proc/${l.pid}/fd`;
-  return fs.readdirSync(dir).map(Number).sort((a, b) => a - b).map((fd) => [fd, fs.readlinkSync(`${dir}/${fd}`)]);
-}
 
 const running = (l: LaunchedDomain) => l.child.exitCode === null && l.child.signalCode === null;
 

@@ -1,0 +1,28 @@
+// Shared by the e2e tests: the CLI as a user runs it, qemu's fd table, and
+// a namespace's link names.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LaunchedDomain } from '../../lib/qemu/launch';
+import { Qmp } from '../../lib/qemu/qmp';
+import { ipLinks } from './host';
+
+export const CLI = path.join(__dirname, '..', '..', 'bin', 'netfd.js');
+
+/** `netfd ARGS...` in a child process (the built CLI), waited for. */
+export function netfd(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** qemu's fds after machine init (a QMP answer), as [fd, target] pairs. */
+export async function qemuFds(l: LaunchedDomain): Promise<[number, string][]> {
+  const q = await Qmp.connect(l.qmp);
+  await q.queryStatus();
+  await q.close();
+  const dir = `/proc/${l.pid}/fd`;
+  return fs.readdirSync(dir).map(Number).sort((a, b) => a - b).map((fd) => [fd, fs.readlinkSync(`${dir}/${fd}`)]);
+}
+
+/** The link names in a namespace, sorted. */
+export const linkNames = (ns: string): string[] => ipLinks(ns).map((l) => l.ifname).sort();
