@@ -11,6 +11,7 @@
         "native/tun.cc",
         "native/macvtap.cc",
         "native/vhost.cc",
+        "native/kvm.cc",
         "native/fdpass.cc",
         "native/links.cc"
       ],

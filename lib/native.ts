@@ -97,6 +97,7 @@ export interface NativeBinding {
     fds: number[];
   }>;
   vhostOpen(o: { path: string; count?: number }): Promise<{ fds: number[]; features: bigint | null }>;
+  kvmApiVersion(o: { path?: string }): Promise<number>;
   fdSend(sock: number, data: Buffer, fds?: number[], timeoutMs?: number): Promise<number>;
   fdRecv(sock: number, maxBytes: number, maxFds: number, timeoutMs?: number): Promise<{ data: Buffer; fds: number[] }>;
   peerCred(sock: number): { pid: number; uid: number; gid: number };

@@ -17,6 +17,7 @@
 
 #include "common.h"
 #include "fdpass.h"
+#include "kvm.h"
 #include "links.h"
 #include "macvtap.h"
 #include "nlcodec.h"
@@ -381,6 +382,13 @@ Napi::Value VhostOpenJs(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value KvmApiVersionJs(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "kvmApiVersion");
+  std::string path = a.Str("path", "/dev/kvm");
+  if (path.empty()) a.Bad("path", "a device path");
+  return Job<int>::Start(info.Env(), [path] { return KvmApiVersion(path); }, [](Napi::Env env, int& v) { return Napi::Number::New(env, v); });
+}
+
 // ---- fd passing -------------------------------------------------------------
 
 int TimeoutArg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
@@ -614,6 +622,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tapCreate", Napi::Function::New(env, TapCreateJs, "tapCreate"));
   exports.Set("macvtapOpen", Napi::Function::New(env, MacvtapOpenJs, "macvtapOpen"));
   exports.Set("vhostOpen", Napi::Function::New(env, VhostOpenJs, "vhostOpen"));
+  exports.Set("kvmApiVersion", Napi::Function::New(env, KvmApiVersionJs, "kvmApiVersion"));
   exports.Set("fdSend", Napi::Function::New(env, FdSend, "fdSend"));
   exports.Set("fdRecv", Napi::Function::New(env, FdRecv, "fdRecv"));
   exports.Set("peerCred", Napi::Function::New(env, PeerCredJs, "peerCred"));
