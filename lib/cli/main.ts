@@ -12,6 +12,7 @@ import { launchDomain, pidPath, qmpPath, readPidInfo } from '../qemu/launch';
 import { formatArgv } from '../qemu/argv';
 import { DomainXml } from '../xml/domain';
 import { Networks } from '../network/store';
+import { CHECK_IDS, CheckId, formatProbe, probeHost } from '../host/probe';
 import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../link';
 import { createMacvtap } from '../macvtap';
 import { Tap } from '../tap';
@@ -73,6 +74,13 @@ export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--
   net-dumpxml NAME [--inactive]     live XML (pool, connections='N') or the
                                     definition as written (<pf> unexpanded)
   net-autostart NAME [--disable]    mark (unmark) the network for autostart
+
+  probe [--json] [--only ID,...] [--qemu PATH]... [--dev-root DIR]
+        [--proc-root DIR] [--boot-root DIR]
+      what this host can give guests, each check proven by trying: kvm,
+      cpu-virt, tun, vhost-net (and why not), macvtap, macvlan, bridge (made
+      in a scratch namespace), sriov, qemu (takes a tap fd?); PASS, WARN or
+      FAIL with a hint; exit 1 only when a check FAILs
 
 Global options:
   --netns NAME|PATH     act in a network namespace (/run/netns/NAME or a path
@@ -536,6 +544,35 @@ async function netAutostart(args: string[], io: Io): Promise<number> {
   return 0;
 }
 
+async function probe(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    only: { type: 'string' },
+    qemu: { type: 'string', multiple: true },
+    'dev-root': { type: 'string' },
+    'proc-root': { type: 'string' },
+    'boot-root': { type: 'string' },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const only = str(values, 'only')?.split(',');
+  for (const id of only ?? []) if (!(CHECK_IDS as readonly string[]).includes(id)) throw new NetfdError(`invalid only ${JSON.stringify(id)}: one of ${CHECK_IDS.join(', ')}`, { code: 'INVALID_ARGUMENT', field: 'only', value: id });
+  const roots: Record<string, string | undefined> = {};
+  for (const k of ['dev-root', 'proc-root', 'boot-root']) {
+    const dir = str(values, k);
+    if (dir !== undefined && !path.isAbsolute(dir)) throw new NetfdError(`invalid ${k} ${JSON.stringify(dir)}: an absolute directory path`, { code: 'INVALID_ARGUMENT', field: k, value: dir });
+    roots[k] = dir;
+  }
+  const r = await probeHost({
+    only: only as CheckId[] | undefined,
+    qemu: (values.qemu as unknown as string[] | undefined) ?? undefined,
+    devRoot: roots['dev-root'],
+    procRoot: roots['proc-root'],
+    bootRoot: roots['boot-root'],
+    vhostDevice: str(values, 'vhost-device'),
+  });
+  io.out(values.json ? `${JSON.stringify(r, null, 2)}\n` : formatProbe(r, io === defaultIo && process.stdout.isTTY === true));
+  return r.ok ? 0 : 1;
+}
+
 const verbs: Record<string, (args: string[], io: Io) => Promise<number>> = {
   'tap create': tapCreate,
   'macvtap create': macvtapCreate,
@@ -558,6 +595,7 @@ const verbs: Record<string, (args: string[], io: Io) => Promise<number>> = {
   'net-list': netList,
   'net-dumpxml': netDumpxml,
   'net-autostart': netAutostart,
+  probe,
 };
 
 const GLOBAL_ENV: Record<string, string> = {

@@ -13,7 +13,7 @@ import { allocateFor, releaseFor } from '../network/connect';
 import { Networks } from '../network/store';
 import { childFds, domainArgv, NetArgs } from '../qemu/argv';
 import { Tap } from '../tap';
-import { VhostFds } from '../vhost';
+import { checkVhost } from '../host/vhost';
 import { ActualDirect, DomainXml, InterfaceDef, LiveInterface } from '../xml/domain';
 import { inactiveXmlPath, liveXmlPath, stateDir, withDomainLock, writeNewFileAtomic } from './state';
 
@@ -150,16 +150,12 @@ function preflight(plans: InterfacePlan[], links: LinkInfo[]): Map<number, LinkI
 async function probeVhost(plan: InterfacePlan, device: string | undefined, undo: Undo): Promise<{ probe: VhostProbe | undefined; fds: FdSet }> {
   const fds = new FdSet([]);
   if (plan.vhost === 'off') return { probe: undefined, fds };
-  try {
-    const v = await VhostFds.open({ device: plan.vhostDevice ?? device, count: plan.queues });
-    const opened = new FdSet(v.releaseFds());
-    undo.fds.push(opened);
-    return { probe: { usable: true }, fds: opened };
-  } catch (err) {
-    const e = err as NetfdError;
-    if (e.code === 'INVALID_ARGUMENT') throw e;
-    return { probe: { usable: false, code: e.code ?? 'EUNKNOWN', message: e.message }, fds };
-  }
+  // The same check as `netfd probe`: on failure, the true reason.
+  const c = await checkVhost({ device: plan.vhostDevice ?? device, count: plan.queues });
+  if (!c.usable) return { probe: { usable: false, code: c.code, message: `${c.error.message.split(' — ')[0]}: ${c.why}` }, fds };
+  const opened = new FdSet(c.fds.releaseFds());
+  undo.fds.push(opened);
+  return { probe: { usable: true }, fds: opened };
 }
 
 /** A domain whose interfaces are ready: devices up, fds open, live XML written. */
