@@ -19,3 +19,4 @@ export { attachInterface, detachInterface, runningDomain, Attached, Detached, Ho
 export { NetworkXml, NetworkDef, NetworkParseOptions, ForwardMode, PoolDevice, FORWARD_MODES } from './xml/network';
 export { Networks, NetworkOptions, NetworkRow, NetworkStatus, Connection, Allocation, configDir, DEFAULT_CONFIG_DIR } from './network/store';
 export { expandPf, sysfsRoot, PfExpansion, VirtualFunction, DEFAULT_SYSFS_ROOT } from './network/sysfs';
+export * as xen from './xen';

@@ -12,6 +12,7 @@ import { launchDomain, pidPath, qmpPath, readPidInfo } from '../qemu/launch';
 import { formatArgv } from '../qemu/argv';
 import { DomainXml } from '../xml/domain';
 import { Networks } from '../network/store';
+import { domainFromNative, domainToNative, XEN_FORMATS, XenFormat } from '../xen';
 import { CHECK_IDS, CheckId, formatProbe, probeHost } from '../host/probe';
 import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../link';
 import { createMacvtap } from '../macvtap';
@@ -61,6 +62,10 @@ export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--
   domxml-to-native qemu-argv DOMAIN.xml [--json]
       print the qemu command line the domain would get on this host, with
       netfd's decisions as comments; changes nothing on the host
+  domxml-to-native xen-xm|xen-xl|xen-sxpr DOMAIN.xml [--xend-config-version N]
+  domxml-from-native xen-xm|xen-xl|xen-sxpr FILE [--xend-config-version N]
+      a Xen domain's name, type, memory, vcpus and vif lines (model='netfront'
+      for HVM guests: type=netfront, xl type=vif) to and from libvirt XML
 
   net-define NETWORK.xml            define (or redefine) a direct network:
                                     <forward mode='passthrough|private|vepa|
@@ -573,6 +578,25 @@ async function probe(args: string[], io: Io): Promise<number> {
   return r.ok ? 0 : 1;
 }
 
+function xendVersion(values: Values): number | undefined {
+  const x = str(values, 'xend-config-version');
+  if (x === undefined) return undefined;
+  if (!/^\d{1,3}$/.test(x)) throw new NetfdError(`invalid xend-config-version ${JSON.stringify(x)}: a small non-negative integer`, { code: 'INVALID_ARGUMENT', field: 'xend-config-version', value: x });
+  return Number(x);
+}
+
+/** domxml-to-native / domxml-from-native for one Xen format. */
+function xenVerb(format: XenFormat, direction: 'to' | 'from') {
+  return async (args: string[], io: Io): Promise<number> => {
+    const { values, positionals } = parse(args, { 'xend-config-version': { type: 'string' } });
+    if (positionals.length !== 1) throw new UsageError(`usage: domxml-${direction}-native ${format} ${direction === 'to' ? 'DOMAIN.xml' : 'FILE'} [--xend-config-version N]`);
+    const text = readDomainFile(positionals[0]);
+    const o = { xendConfigVersion: xendVersion(values) };
+    io.out(direction === 'to' ? domainToNative(text, format, o) : domainFromNative(text, format, o));
+    return 0;
+  };
+}
+
 const verbs: Record<string, (args: string[], io: Io) => Promise<number>> = {
   'tap create': tapCreate,
   'macvtap create': macvtapCreate,
@@ -582,6 +606,7 @@ const verbs: Record<string, (args: string[], io: Io) => Promise<number>> = {
   'link delete': linkDelete,
   'link del': linkDelete,
   'domxml-to-native qemu-argv': domxmlToNative,
+  ...Object.fromEntries(XEN_FORMATS.flatMap((f) => [[`domxml-to-native ${f}`, xenVerb(f, 'to')], [`domxml-from-native ${f}`, xenVerb(f, 'from')]])),
   launch: (args) => launch(args),
   list,
   dumpxml,

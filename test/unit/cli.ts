@@ -123,7 +123,8 @@ t.test('domxml-to-native qemu-argv: decisions and argv, no host change', async (
   fs.writeFileSync(path.join(dir, 'bad.xml'), '<domain><name>x</domain>');
   t.match(await cli('domxml-to-native', 'qemu-argv', path.join(dir, 'bad.xml')), { code: 1, err: /INVALID_XML: domain XML is not well-formed/ });
   t.match(await cli('domxml-to-native', 'qemu-argv'), { code: 2, err: /usage: domxml-to-native qemu-argv DOMAIN.xml/ });
-  t.match(await cli('domxml-to-native', 'xen-xm', 'x.xml'), { code: 2, err: /unknown command/ });
+  t.match(await cli('domxml-to-native', 'xen-xm', 'x.xml'), { code: 1, err: /ENOENT: cannot read x.xml/ }, 'xen-xm is a format now (see below)');
+  t.match(await cli('domxml-to-native', 'bhyve', 'x.xml'), { code: 2, err: /unknown command/ });
 });
 
 t.test('net-* verbs: define, list, start, dumpxml, autostart, destroy, undefine; refusals name the field', async (t) => {
@@ -169,4 +170,19 @@ t.test('net-* verbs: define, list, start, dumpxml, autostart, destroy, undefine;
   t.match(await cli(...g, 'net-define', file), { code: 0 });
   t.match(await cli(...g, 'net-start', 'none'), { code: 1, err: /ENODEV: no network device eth9/ });
   t.match(await cli(...g, '--config-dir', 'relative', 'net-list'), { code: 1, err: /invalid configDir "relative"/ });
+});
+
+t.test('domxml-to-native / domxml-from-native xen-*: the golden files through the CLI', async (t) => {
+  const dir = path.join(__dirname, '..', 'fixtures', 'xen');
+  for (const f of ['xm', 'xl', 'sxpr']) {
+    const to = await cli('domxml-to-native', `xen-${f}`, path.join(dir, 'hvm-netfront.xml'));
+    t.strictSame(to, { code: 0, out: fs.readFileSync(path.join(dir, `hvm-netfront.${f}`), 'utf8'), err: '' }, `xen-${f}: XML to native`);
+    const from = await cli('domxml-from-native', `xen-${f}`, path.join(dir, `hvm-netfront.${f}`));
+    t.equal(from.code, 0);
+    t.match(from.out, "<model type='netfront'/>", `xen-${f}: native to XML gives model netfront`);
+  }
+  const old = await cli('domxml-to-native', 'xen-xm', path.join(dir, 'hvm-no-model.xml'), '--xend-config-version', '3');
+  t.equal(old.out, fs.readFileSync(path.join(dir, 'hvm-no-model-xend3.xm'), 'utf8'), 'xend config version 3: type=ioemu');
+  t.match(await cli('domxml-to-native', 'xen-xm', path.join(dir, 'hvm-no-model.xml'), '--xend-config-version', 'x'), { code: 1, err: /invalid xend-config-version "x"/ });
+  t.match(await cli('domxml-from-native', 'xen-xl'), { code: 2, err: /usage: domxml-from-native xen-xl FILE/ });
 });
