@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { NetfdError } from '../errors';
 import * as v from '../validate';
-import { attr, bad, checked, child, children, Element, isObjectName, nameOf, parseXml, path, text, uuidOf } from '../xml/dom';
+import { attr, bad, checked, child, children, Element, isObjectName, memoryKiB, nameOf, parseXml, path, text, uuidOf } from '../xml/dom';
 
 export interface XenInterface {
   type: 'bridge' | 'ethernet';
@@ -80,24 +80,7 @@ export const checks = {
   },
 };
 
-const UNITS: Record<string, number> = {
-  b: 1, bytes: 1,
-  KB: 1000, k: 1024, KiB: 1024,
-  MB: 1e6, M: 1024 ** 2, MiB: 1024 ** 2,
-  GB: 1e9, G: 1024 ** 3, GiB: 1024 ** 3,
-  TB: 1e12, T: 1024 ** 4, TiB: 1024 ** 4,
-};
 
-function memoryKiB(el: Element): number {
-  const unit = attr(el, 'unit') ?? 'KiB';
-  const mult = UNITS[unit];
-  if (mult === undefined) throw bad(el, 'unit', unit, `expected one of ${Object.keys(UNITS).join(', ')}`);
-  const t = text(el);
-  if (!/^\d+$/.test(t) || Number(t) === 0) throw bad(el, null, t, 'expected a positive integer amount of memory');
-  const kib = Math.ceil((Number(t) * mult) / 1024);
-  if (!Number.isSafeInteger(kib * 1024)) throw bad(el, null, t, 'too large');
-  return kib;
-}
 
 function unsupportedElement(el: Element, why: string): NetfdError {
   return new NetfdError(`${path(el)}: <${el.tagName}> is not supported: ${why}`, { code: 'NOT_SUPPORTED', field: path(el), value: el.tagName });

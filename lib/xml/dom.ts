@@ -177,3 +177,23 @@ export function uuidOf(root: Element): string | undefined {
   const h = u.replace(/-/g, '').toLowerCase();
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
+
+const UNITS: Record<string, number> = {
+  b: 1, bytes: 1,
+  KB: 1000, k: 1024, KiB: 1024,
+  MB: 1e6, M: 1024 ** 2, MiB: 1024 ** 2,
+  GB: 1e9, G: 1024 ** 3, GiB: 1024 ** 3,
+  TB: 1e12, T: 1024 ** 4, TiB: 1024 ** 4,
+};
+
+/** A libvirt memory amount (<memory unit='MiB'>64</memory>) in KiB, rounded up. */
+export function memoryKiB(el: Element): number {
+  const unit = attr(el, 'unit') ?? 'KiB';
+  const mult = UNITS[unit];
+  if (mult === undefined) throw bad(el, 'unit', unit, `expected one of ${Object.keys(UNITS).join(', ')}`);
+  const t = text(el);
+  if (!/^\d+$/.test(t) || Number(t) === 0) throw bad(el, null, t, 'expected a positive integer amount of memory');
+  const kib = Math.ceil((Number(t) * mult) / 1024);
+  if (!Number.isSafeInteger(kib * 1024)) throw bad(el, null, t, 'too large');
+  return kib;
+}

@@ -4,7 +4,7 @@
 // XML is the same document plus what netfd decided.
 import { NetfdError } from '../errors';
 import * as v from '../validate';
-import { addChild, attr, bad, checked, child, children, Document, Element, isObjectName, nameOf, oneOf, parseXml, path, removeChild, serializeXml, text, uuidOf } from './dom';
+import { addChild, attr, bad, checked, child, children, Document, Element, isObjectName, memoryKiB, nameOf, oneOf, parseXml, path, removeChild, serializeXml, text, uuidOf } from './dom';
 
 export type InterfaceType = 'ethernet' | 'bridge' | 'direct' | 'network';
 /** libvirt's spelling of the macvtap modes. */
@@ -231,24 +231,7 @@ function parseInterface(el: Element, index: number, o: ParseOptions): InterfaceD
   return def;
 }
 
-const UNITS: Record<string, number> = {
-  b: 1, bytes: 1,
-  KB: 1000, k: 1024, KiB: 1024,
-  MB: 1e6, M: 1024 ** 2, MiB: 1024 ** 2,
-  GB: 1e9, G: 1024 ** 3, GiB: 1024 ** 3,
-  TB: 1e12, T: 1024 ** 4, TiB: 1024 ** 4,
-};
 
-function parseMemory(el: Element): number {
-  const unit = attr(el, 'unit') ?? 'KiB';
-  const mult = UNITS[unit];
-  if (mult === undefined) throw bad(el, 'unit', unit, `expected one of ${Object.keys(UNITS).join(', ')}`);
-  const t = text(el);
-  if (!/^\d+$/.test(t) || Number(t) === 0) throw bad(el, null, t, 'expected a positive integer amount of memory');
-  const kib = Math.ceil((Number(t) * mult) / 1024);
-  if (!Number.isSafeInteger(kib)) throw bad(el, null, t, 'too large');
-  return kib;
-}
 
 function parseSerial(el: Element): SerialDef {
   const type = oneOf(el, 'type', ['file', 'pty', 'stdio'] as const);
@@ -298,7 +281,7 @@ function parseDomain(doc: Document, o: ParseOptions): DomainDef {
 
   const memory = child(root, 'memory');
   if (!memory) throw bad(root, null, '', "a domain needs <memory unit='MiB'>N</memory>");
-  def.memoryKiB = parseMemory(memory);
+  def.memoryKiB = memoryKiB(memory);
 
   const vcpu = child(root, 'vcpu');
   if (vcpu) {
