@@ -108,7 +108,9 @@ async function vhostNet(o: ProbeOptions): Promise<Check> {
 }
 
 /** A scratch namespace with a veth pair v0/v1, removed by the returned function. */
-function scratchNetns(): { ns: string; remove: () => void } | { error: string } {
+type Scratch = { ns: string; remove: () => void } | { error: string };
+
+function scratchNetns(): Scratch {
   const ns = `netfd-probe-${process.pid}`;
   const ip = (...a: string[]) => spawnSync('ip', a, { encoding: 'utf8' });
   const r = ip('netns', 'add', ns);
@@ -124,36 +126,31 @@ function scratchNetns(): { ns: string; remove: () => void } | { error: string } 
 }
 
 /** macvtap (created and its character device opened), macvlan and bridge, in a scratch namespace. */
-async function links(ids: readonly CheckId[]): Promise<Check[]> {
-  const s = scratchNetns();
+async function links(ids: readonly CheckId[], s: Scratch): Promise<Check[]> {
   if ('error' in s) return ids.map((id) => check(id, 'WARN', `not tried: no scratch network namespace (${s.error})`, {}, 'run as root (CAP_NET_ADMIN and CAP_SYS_ADMIN) with iproute2'));
   const out: Check[] = [];
-  try {
-    for (const id of ids) {
-      try {
-        if (id === 'macvtap') {
-          const m = await Macvtap.create({ netns: s.ns, link: 'v0', mode: 'bridge', name: 'probe0' });
-          const n = m.fds.length;
-          await m.destroy();
-          out.push(check(id, 'PASS', `created a macvtap (bridge mode) on a veth in a scratch namespace, opened its character device (${n} fd), deleted it`, {}));
-        } else if (id === 'macvlan') {
-          const l = await createMacvtap({ netns: s.ns, link: 'v0', mode: 'vepa', name: 'probe1', kind: 'macvlan' });
-          await deleteLink(l.index, { netns: s.ns });
-          out.push(check(id, 'PASS', 'created a macvlan (vepa mode) on a veth in a scratch namespace, deleted it', {}));
-        } else {
-          const r = spawnSync('ip', ['-n', s.ns, 'link', 'add', 'probebr0', 'type', 'bridge'], { encoding: 'utf8' });
-          if (r.status !== 0) throw new NetfdError(r.stderr.trim(), { code: 'EOPNOTSUPP' });
-          await setLink('v1', { netns: s.ns, master: 'probebr0', up: true });
-          await deleteLink('probebr0', { netns: s.ns });
-          out.push(check(id, 'PASS', 'created a bridge in a scratch namespace, attached a veth to it, deleted it', {}));
-        }
-      } catch (err) {
-        const e = err as NetfdError;
-        out.push(check(id, 'FAIL', `could not create a ${id}: ${e.code ? `${e.code}: ` : ''}${e.message}`, { code: e.code }, `the kernel needs CONFIG_${id === 'bridge' ? 'BRIDGE' : id.toUpperCase()}`));
+  for (const id of ids) {
+    try {
+      if (id === 'macvtap') {
+        const m = await Macvtap.create({ netns: s.ns, link: 'v0', mode: 'bridge', name: 'probe0' });
+        const n = m.fds.length;
+        await m.destroy();
+        out.push(check(id, 'PASS', `created a macvtap (bridge mode) on a veth in a scratch namespace, opened its character device (${n} fd), deleted it`, {}));
+      } else if (id === 'macvlan') {
+        const l = await createMacvtap({ netns: s.ns, link: 'v0', mode: 'vepa', name: 'probe1', kind: 'macvlan' });
+        await deleteLink(l.index, { netns: s.ns });
+        out.push(check(id, 'PASS', 'created a macvlan (vepa mode) on a veth in a scratch namespace, deleted it', {}));
+      } else {
+        const r = spawnSync('ip', ['-n', s.ns, 'link', 'add', 'probebr0', 'type', 'bridge'], { encoding: 'utf8' });
+        if (r.status !== 0) throw new NetfdError(r.stderr.trim(), { code: 'EOPNOTSUPP' });
+        await setLink('v1', { netns: s.ns, master: 'probebr0', up: true });
+        await deleteLink('probebr0', { netns: s.ns });
+        out.push(check(id, 'PASS', 'created a bridge in a scratch namespace, attached a veth to it, deleted it', {}));
       }
+    } catch (err) {
+      const e = err as NetfdError;
+      out.push(check(id, 'FAIL', `could not create a ${id}: ${e.code ? `${e.code}: ` : ''}${e.message}`, { code: e.code }, `the kernel needs CONFIG_${id === 'bridge' ? 'BRIDGE' : id.toUpperCase()}`));
     }
-  } finally {
-    s.remove();
   }
   return out;
 }
@@ -174,9 +171,9 @@ function sriov(o: ProbeOptions): Check {
     const enabled = Number(readText(path.join(dir, name, 'device', 'sriov_numvfs')) ?? '0');
     let usable = 0;
     try {
-      usable = expandPf(name, { sysfsRoot: root }).devices.length;
+    usable = expandPf(name, { sysfsRoot: root }).devices.length;
     } catch {
-      usable = 0;
+    usable = 0;
     }
     pfs.push({ pf: name, totalVfs: Number(total), enabledVfs: enabled, vfNetdevs: usable });
   }
@@ -191,9 +188,9 @@ function findQemus(): string[] {
   for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
     let names: string[];
     try {
-      names = fs.readdirSync(dir);
+    names = fs.readdirSync(dir);
     } catch {
-      continue;
+    continue;
     }
     for (const n of names.sort()) if ((/^qemu-system-[a-z0-9_]+$/.test(n) || n === 'qemu-kvm') && !found.has(n)) found.set(n, path.join(dir, n));
   }
@@ -221,35 +218,31 @@ async function takesTapFd(bin: string, fd: number): Promise<string | null> {
   return code === 0 ? null : err.trim().split('\n')[0] || `exit ${code}`;
 }
 
-async function qemu(o: ProbeOptions): Promise<Check[]> {
+async function qemu(o: ProbeOptions, scratch: () => Scratch): Promise<Check[]> {
   const bins = o.qemu ?? findQemus();
   if (!bins.length) return [check('qemu', 'FAIL', 'no qemu-system-* or qemu-kvm on PATH', { binaries: [] }, 'apt-get install qemu-system-x86 (netfd launch needs a qemu)')];
-  const s = scratchNetns();
   const out: Check[] = [];
-  try {
-    for (const bin of bins) {
-      const v = spawnSync(bin, ['-version'], { encoding: 'utf8', timeout: 10_000 });
-      const version = /version (\S+)/.exec(v.stdout ?? '')?.[1] ?? null;
-      if (v.status !== 0 || !version) {
-        out.push(check('qemu', 'FAIL', `${bin} does not run: ${(v.error?.message ?? v.stderr ?? '').trim().split('\n')[0]}`, { binary: bin }));
-        continue;
-      }
-      if ('error' in s) {
-        out.push(check('qemu', 'WARN', `${bin} ${version}; tap fds not tried (no scratch namespace: ${s.error})`, { binary: bin, version, tapFd: null }, 'run as root to prove it'));
-        continue;
-      }
-      const tap = await Tap.create({ netns: s.ns, name: 'probetap0', vnetHdr: true });
-      let refused: string | null;
-      try {
-        refused = await takesTapFd(bin, tap.fds[0]);
-      } finally {
-        await tap.destroy();
-      }
-      if (refused) out.push(check('qemu', 'FAIL', `${bin} ${version} refused -netdev tap,fd=3,vhost=off: ${refused}`, { binary: bin, version, tapFd: false }, 'netfd hands qemu tap fds; this qemu cannot take them'));
-      else out.push(check('qemu', 'PASS', `${bin} ${version} takes a tap fd with vhost options (-netdev tap,fd=3,vhost=off)`, { binary: bin, version, tapFd: true, vhostOption: true }));
+  for (const bin of bins) {
+    const v = spawnSync(bin, ['-version'], { encoding: 'utf8', timeout: 10_000 });
+    const version = /version (\S+)/.exec(v.stdout ?? '')?.[1] ?? null;
+    if (v.status !== 0 || !version) {
+      out.push(check('qemu', 'FAIL', `${bin} does not run: ${(v.error?.message ?? v.stderr ?? '').trim().split('\n')[0]}`, { binary: bin }));
+      continue;
     }
-  } finally {
-    if (!('error' in s)) s.remove();
+    const s = scratch();
+    if ('error' in s) {
+      out.push(check('qemu', 'WARN', `${bin} ${version}; tap fds not tried (no scratch namespace: ${s.error})`, { binary: bin, version, tapFd: null }, 'run as root to prove it'));
+      continue;
+    }
+    const tap = await Tap.create({ netns: s.ns, name: 'probetap0', vnetHdr: true });
+    let refused: string | null;
+    try {
+      refused = await takesTapFd(bin, tap.fds[0]);
+    } finally {
+      await tap.destroy();
+    }
+    if (refused) out.push(check('qemu', 'FAIL', `${bin} ${version} refused -netdev tap,fd=3,vhost=off: ${refused}`, { binary: bin, version, tapFd: false }, 'netfd hands qemu tap fds; this qemu cannot take them'));
+    else out.push(check('qemu', 'PASS', `${bin} ${version} takes a tap fd with vhost options (-netdev tap,fd=3,vhost=off)`, { binary: bin, version, tapFd: true, vhostOption: true }));
   }
   return out;
 }
@@ -260,17 +253,24 @@ export async function probeHost(o: ProbeOptions = {}): Promise<ProbeReport> {
   const checks: Check[] = [];
   const linkIds = ids.filter((id) => id === 'macvtap' || id === 'macvlan' || id === 'bridge');
   let linksDone = false;
-  for (const id of ids) {
-    if (id === 'kvm') checks.push(await kvm(o));
-    else if (id === 'cpu-virt') checks.push(cpuVirt(o));
-    else if (id === 'tun') checks.push(await tun(o));
-    else if (id === 'vhost-net') checks.push(await vhostNet(o));
-    else if (id === 'sriov') checks.push(sriov(o));
-    else if (id === 'qemu') checks.push(...(await qemu(o)));
-    else if (!linksDone) {
-      linksDone = true;
-      checks.push(...(await links(linkIds)));
+  // One scratch namespace for the link checks and qemu, made when first needed.
+  let made: Scratch | undefined;
+  const scratch = () => (made ??= scratchNetns());
+  try {
+    for (const id of ids) {
+      if (id === 'kvm') checks.push(await kvm(o));
+      else if (id === 'cpu-virt') checks.push(cpuVirt(o));
+      else if (id === 'tun') checks.push(await tun(o));
+      else if (id === 'vhost-net') checks.push(await vhostNet(o));
+      else if (id === 'sriov') checks.push(sriov(o));
+      else if (id === 'qemu') checks.push(...(await qemu(o, scratch)));
+      else if (!linksDone) {
+        linksDone = true;
+        checks.push(...(await links(linkIds, scratch())));
+      }
     }
+  } finally {
+    if (made && !('error' in made)) made.remove();
   }
   const kernel = readText(path.join(o.procRoot ?? '/proc', 'sys/kernel/osrelease'))?.trim() ?? os.release();
   return { version: 1, kernel, checks, ok: checks.every((c) => c.level !== 'FAIL') };
