@@ -97,6 +97,13 @@ function checkName(name: string): string {
   return name;
 }
 
+/** A definition file's network, which must be named as the file is. */
+function parseConfig(text: string, name: string): NetworkXml {
+  const xml = NetworkXml.parse(text);
+  if (xml.def.name !== name) throw new Error(`it defines network '${xml.def.name}', not '${name}'`);
+  return xml;
+}
+
 const corrupt = (file: string, why: string) =>
   new NetfdError(`${file} cannot be used (${why}); netfd will not overwrite it: fix or remove it`, { code: 'CORRUPT_STATE', field: 'file', value: file });
 
@@ -138,8 +145,7 @@ export class Networks {
     for (const f of files.sort()) {
       const file = path.join(this.configDir, f);
       try {
-        const xml = NetworkXml.parse(fs.readFileSync(file, 'utf8'));
-        if (`${xml.def.name}.xml` !== f) throw new Error(`it defines network '${xml.def.name}', not '${f.slice(0, -4)}'`);
+        const xml = parseConfig(fs.readFileSync(file, 'utf8'), f.slice(0, -4));
         defs.set(xml.def.name, xml);
       } catch (e) {
         broken.set(file, (e as Error).message);
@@ -172,9 +178,7 @@ export class Networks {
     const text = readIfExists(file);
     if (text === null) return null;
     try {
-      const xml = NetworkXml.parse(text);
-      if (xml.def.name !== name) throw new Error(`it defines network '${xml.def.name}', not '${name}'`);
-      return xml;
+      return parseConfig(text, name);
     } catch (e) {
       throw corrupt(file, (e as Error).message);
     }
@@ -212,7 +216,14 @@ export class Networks {
       if (old?.def.uuid && xml.def.uuid && old.def.uuid !== xml.def.uuid)
         throw new NetfdError(`network '${name}' already exists with uuid ${old.def.uuid}`, { code: 'EEXIST', field: '/network/uuid', value: xml.def.uuid });
       const uuid = xml.def.uuid ?? old?.def.uuid ?? randomUUID();
-      const others = [...defs.values(), ...this.activeNames().filter((n) => !defs.has(n)).map((n) => this.#startedFrom(n))];
+      const running = this.activeNames().filter((n) => n !== name && !defs.has(n)).flatMap((n) => {
+        try {
+          return [this.#startedFrom(n)];
+        } catch {
+          return []; // unreadable: reported by net-list and by that network's own commands
+        }
+      });
+      const others = [...defs.values(), ...running];
       const clash = others.find((o) => o.def.name !== name && o.def.uuid === uuid);
       if (clash) throw new NetfdError(`uuid ${uuid} is already used by network '${clash.def.name}'`, { code: 'EEXIST', field: '/network/uuid', value: uuid });
       replaceFileAtomic(file, xml.withUuid(uuid));

@@ -129,6 +129,13 @@ t.test('a corrupt or half-written file is reported by name, never stops the othe
   t.ok(d.nets.list().warnings.some((w) => /good\.connections\.json cannot be used/.test(w)), 'net-list names the corrupt ledger');
   t.equal(fs.readFileSync(d.nets.ledgerPath('good'), 'utf8'), '{"connections": [', 'and it is not overwritten');
 
+  // A running network whose start-time copy is unreadable does not block defining another.
+  await d.nets.define(explicit('side', 'vepa', ['p5']));
+  await d.nets.start('side');
+  await d.nets.undefine('side');
+  fs.writeFileSync(d.nets.inactivePath('side'), '<network>');
+  t.match(await d.nets.define(explicit('third', 'vepa', ['p6'])), { name: 'third' }, 'another network is still defined');
+
   // A domain's unreadable live XML: counted as nothing, said so.
   fs.rmSync(d.nets.ledgerPath('good'));
   fs.writeFileSync(path.join(d.state, 'bad-domain.xml'), '<domain><name>bad-domain</name> good');
