@@ -13,7 +13,9 @@
         "native/vhost.cc",
         "native/kvm.cc",
         "native/fdpass.cc",
-        "native/links.cc"
+        "native/links.cc",
+        "native/unixsock.cc",
+        "native/poller.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],

@@ -67,6 +67,35 @@ export interface NativeEncodeArgs {
 
 export type NativeEncodeOp = 'newlink-macvlan' | 'getlink' | 'dumplinks' | 'dellink' | 'delgroup' | 'setlink';
 
+export interface NativeMessage {
+  data: Buffer;
+  /** Owned by the caller. */
+  fds: number[];
+  /** The message's real length (more than data.length when truncated). */
+  size: number;
+  truncated: boolean;
+  /** More fds came than maxFds; the kernel closed the rest. */
+  ctrunc: boolean;
+  eof: boolean;
+}
+
+/** Readiness bits of a Poller event. */
+export const POLL_READABLE = 1;
+export const POLL_WRITABLE = 2;
+export const POLL_HANGUP = 4;
+export const POLL_ERROR = 8;
+
+/** An epoll watcher on its own thread; every watch is one-shot until `arm`. */
+export interface NativePoller {
+  add(fd: number, events: number, token: number): void;
+  arm(fd: number, events: number, token: number): void;
+  remove(fd: number): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+export type NativePollerClass = new (callback: (fd: number, events: number, token: number) => void) => NativePoller;
+
 export interface NativeBinding {
   linkCreate(o: { netns?: string; kind: 'macvtap' | 'macvlan'; parent: NativeLinkRef; mode: number; name?: string; mac?: string }): Promise<NativeLink>;
   linkDelete(o: { netns?: string; link: NativeLinkRef }): Promise<void>;
@@ -102,6 +131,19 @@ export interface NativeBinding {
   fdRecv(sock: number, maxBytes: number, maxFds: number, timeoutMs?: number): Promise<{ data: Buffer; fds: number[] }>;
   peerCred(sock: number): { pid: number; uid: number; gid: number };
   socketPair(type?: 'seqpacket' | 'stream'): [number, number];
+  /** A listening AF_UNIX SOCK_SEQPACKET socket at `path` (O_CLOEXEC, O_NONBLOCK). */
+  unixListen(path: string, backlog?: number): number;
+  /** A SOCK_SEQPACKET socket connected to `path` (O_CLOEXEC). */
+  unixConnect(path: string): Promise<number>;
+  /** accept4 (O_CLOEXEC, O_NONBLOCK); -1 when no connection waits. */
+  acceptNow(fd: number): number;
+  /** One message without waiting; null when none waits. */
+  recvNow(fd: number, maxBytes: number, maxFds: number): NativeMessage | null;
+  /** One message without waiting; -1 when the socket has no room now. */
+  sendNow(fd: number, data: Buffer, fds?: number[]): number;
+  socketInfo(fd: number): { family: 'unix' | 'inet' | 'inet6' | 'other'; type: 'seqpacket' | 'stream' | 'dgram' | 'other'; listening: boolean };
+  setNonblock(fd: number): void;
+  Poller: NativePollerClass;
   close(fd: number): void;
   /** FD_CLOEXEC on every fd >= from (close_range CLOSE_RANGE_CLOEXEC). */
   cloexecFrom(from: number): void;

@@ -17,6 +17,8 @@
 
 #include "common.h"
 #include "fdpass.h"
+#include "poller.h"
+#include "unixsock.h"
 #include "kvm.h"
 #include "links.h"
 #include "macvtap.h"
@@ -26,10 +28,6 @@
 #include "vhost.h"
 
 namespace netfd {
-namespace {
-
-// IFF_LOWER_UP lives in <linux/if.h>, which clashes with glibc's <net/if.h>.
-constexpr unsigned kIffLowerUp = 1u << 16;
 
 // ---- errors ---------------------------------------------------------------
 
@@ -44,6 +42,11 @@ Napi::Error MakeError(Napi::Env env, const SysError& e) {
   if (e.extackOffset >= 0) o.Set("extackOffset", double(e.extackOffset));
   return err;
 }
+
+namespace {
+
+// IFF_LOWER_UP lives in <linux/if.h>, which clashes with glibc's <net/if.h>.
+constexpr unsigned kIffLowerUp = 1u << 16;
 
 // ---- argument access --------------------------------------------------------
 
@@ -589,6 +592,101 @@ Napi::Value NlRequest(const Napi::CallbackInfo& info) {
       });
 }
 
+// ---- agent sockets ------------------------------------------------------------
+
+std::string PathArg(const Napi::CallbackInfo& info, const char* fn) {
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": path must be a string");
+  std::string s = info[0].As<Napi::String>().Utf8Value();
+  if (s.find('\0') != std::string::npos) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": path must not hold NUL bytes");
+  return s;
+}
+
+std::vector<int> FdListArg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+  std::vector<int> fds;
+  if (info.Length() <= i || info[i].IsUndefined()) return fds;
+  if (!info[i].IsArray()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": fds must be an array of fds");
+  Napi::Array arr = info[i].As<Napi::Array>();
+  if (arr.Length() > 253) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": at most 253 fds fit in one message");
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value e = arr.Get(k);
+    double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
+    if (d < 0 || d > INT32_MAX || d != double(int(d))) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": fds must be an array of non-negative integers");
+    fds.push_back(int(d));
+  }
+  return fds;
+}
+
+Napi::Value UnixListenJs(const Napi::CallbackInfo& info) {
+  std::string path = PathArg(info, "unixListen");
+  int backlog = 128;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsNumber()) throw Napi::TypeError::New(info.Env(), "unixListen: backlog must be a number");
+    double d = info[1].As<Napi::Number>().DoubleValue();
+    if (d < 1 || d > 65535 || d != double(int(d))) throw Napi::TypeError::New(info.Env(), "unixListen: backlog must be an integer from 1 to 65535");
+    backlog = int(d);
+  }
+  Fd s = Sync(info.Env(), [&] { return UnixListen(path, backlog); });
+  return Napi::Number::New(info.Env(), s.release());
+}
+
+Napi::Value UnixConnectJs(const Napi::CallbackInfo& info) {
+  std::string path = PathArg(info, "unixConnect");
+  return Job<Fd>::Start(info.Env(), [path] { return UnixConnect(path); }, [](Napi::Env env, Fd& fd) { return Napi::Number::New(env, fd.release()); });
+}
+
+Napi::Value AcceptNowJs(const Napi::CallbackInfo& info) {
+  int fd = FdArg(info, 0, "acceptNow");
+  Fd c = Sync(info.Env(), [&] { return AcceptNow(fd); });
+  return Napi::Number::New(info.Env(), c ? c.release() : -1);
+}
+
+Napi::Value RecvNowJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0, "recvNow");
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) throw Napi::TypeError::New(env, "recvNow: maxBytes and maxFds must be numbers");
+  double maxBytes = info[1].As<Napi::Number>().DoubleValue();
+  double maxFds = info[2].As<Napi::Number>().DoubleValue();
+  if (maxBytes < 1 || maxBytes > (1 << 24) || maxBytes != double(int(maxBytes))) throw Napi::TypeError::New(env, "recvNow: maxBytes must be an integer from 1 to 16777216");
+  if (maxFds < 0 || maxFds > 253 || maxFds != double(int(maxFds))) throw Napi::TypeError::New(env, "recvNow: maxFds must be an integer from 0 to 253");
+  Message m;
+  bool got = Sync(env, [&] { return RecvNow(fd, size_t(maxBytes), size_t(maxFds), m); });
+  if (!got) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("data", ToBuffer(env, m.data));
+  o.Set("fds", FdArray(env, m.fds));
+  o.Set("size", double(m.size));
+  o.Set("truncated", m.truncated);
+  o.Set("ctrunc", m.ctrunc);
+  o.Set("eof", m.eof);
+  return o;
+}
+
+Napi::Value SendNowJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0, "sendNow");
+  if (info.Length() < 2) throw Napi::TypeError::New(env, "sendNow: data must be a Buffer");
+  std::vector<uint8_t> data = BufferArg(env, info[1], "sendNow: data");
+  std::vector<int> fds = FdListArg(info, 2, "sendNow");
+  long n = Sync(env, [&] { return SendNow(fd, data, fds); });
+  return Napi::Number::New(env, double(n));
+}
+
+Napi::Value SocketInfoJs(const Napi::CallbackInfo& info) {
+  int fd = FdArg(info, 0, "socketInfo");
+  SocketInfo s = Sync(info.Env(), [&] { return GetSocketInfo(fd); });
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("family", s.family);
+  o.Set("type", s.type);
+  o.Set("listening", s.listening);
+  return o;
+}
+
+Napi::Value SetNonblockJs(const Napi::CallbackInfo& info) {
+  int fd = FdArg(info, 0, "setNonblock");
+  Sync(info.Env(), [&] { SetNonblock(fd); });
+  return info.Env().Undefined();
+}
+
 Napi::Object Constants(Napi::Env env) {
   Napi::Object c = Napi::Object::New(env);
   Napi::Object modes = Napi::Object::New(env);
@@ -632,6 +730,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("nlEncode", Napi::Function::New(env, NlEncode, "nlEncode"));
   exports.Set("nlDecode", Napi::Function::New(env, NlDecode, "nlDecode"));
   exports.Set("nlRequest", Napi::Function::New(env, NlRequest, "nlRequest"));
+  exports.Set("unixListen", Napi::Function::New(env, UnixListenJs, "unixListen"));
+  exports.Set("unixConnect", Napi::Function::New(env, UnixConnectJs, "unixConnect"));
+  exports.Set("acceptNow", Napi::Function::New(env, AcceptNowJs, "acceptNow"));
+  exports.Set("recvNow", Napi::Function::New(env, RecvNowJs, "recvNow"));
+  exports.Set("sendNow", Napi::Function::New(env, SendNowJs, "sendNow"));
+  exports.Set("socketInfo", Napi::Function::New(env, SocketInfoJs, "socketInfo"));
+  exports.Set("setNonblock", Napi::Function::New(env, SetNonblockJs, "setNonblock"));
+  InitPoller(env, exports);
   exports.Set("constants", Constants(env));
   return exports;
 }
