@@ -1,0 +1,522 @@
+// The host agent's access-control list, in the spirit of qemu-bridge-helper's
+// bridge.conf: which users and groups may have which bridges, devices,
+// networks, macvtap modes, plain taps or admin operations. One rule a line:
+//   allow user alice bridge br0
+//   deny group guests dev eth*
+//   limit group vmops interfaces 32
+//   include acl.d/*.conf
+// Deny wins over allow, nothing is allowed without a rule, uid 0 is nobody
+// special. User and group names are looked up when deciding, not when loading,
+// so the file may name accounts created later. Pure but for loadAcl and
+// fileAccounts, which read files.
+import fs from 'node:fs';
+import path from 'node:path';
+import { invalid, NetfdError } from '../errors';
+
+export type ObjectKind = 'bridge' | 'dev' | 'network' | 'mode' | 'ethernet' | 'all';
+
+/** What a request touches; {kind: 'all'} is an admin operation. */
+export interface AclObject {
+  kind: ObjectKind;
+  /** A name for bridge, dev, network and mode (a glob in a rule); none for ethernet and all. */
+  value?: string;
+}
+
+/** As written: a name, a number, or '*' (user only: every caller). */
+export interface Subject {
+  kind: 'user' | 'group';
+  id: string;
+}
+
+export interface Rule {
+  action: 'allow' | 'deny';
+  subject: Subject;
+  object: AclObject;
+  file: string;
+  line: number;
+  /** The line without its comment, trimmed. */
+  text: string;
+}
+
+export interface Limit {
+  subject: Subject;
+  interfaces: number;
+  file: string;
+  line: number;
+  text: string;
+}
+
+export interface Acl {
+  /** In file order, included files inlined where their include line stands. */
+  rules: Rule[];
+  limits: Limit[];
+  /** Every file read, in order. */
+  files: string[];
+}
+
+/** How deep includes may nest below the top file. */
+export const MAX_INCLUDE_DEPTH = 8;
+/** macvtap modes a `mode` rule may name; passthru is accepted as an alias of passthrough. */
+export const ACL_MODES = ['vepa', 'bridge', 'private', 'passthrough'] as const;
+
+const OBJECT_KINDS: readonly ObjectKind[] = ['bridge', 'dev', 'network', 'mode', 'ethernet', 'all'];
+const VALUED: ReadonlySet<ObjectKind> = new Set<ObjectKind>(['bridge', 'dev', 'network', 'mode']);
+const MODE_SPELLINGS = [...ACL_MODES, 'passthru'];
+const MAX_VALUE = 64;
+const MAX_ID = 4294967294; // (uid_t)-1 means "no id"
+const OBJECTS_EXPECTED = 'expected bridge, dev, network, mode, ethernet or all';
+
+const q = (s: string): string => JSON.stringify(s);
+const hasGlob = (s: string): boolean => s.includes('*') || s.includes('?');
+const isNumeric = (id: string): boolean => /^\d+$/.test(id);
+
+/**
+ * Whether `glob` matches all of `s`: '*' any run of characters (none too),
+ * '?' exactly one; every other character stands for itself.
+ */
+export function globMatch(glob: string, s: string): boolean {
+  const p = [...glob];
+  const t = [...s];
+  let i = 0;
+  let j = 0;
+  let star = -1; // where the last '*' was, to retry with it eating one more character
+  let mark = 0;
+  while (j < t.length) {
+    if (i < p.length && (p[i] === '?' || (p[i] !== '*' && p[i] === t[j]))) {
+      i++;
+      j++;
+    } else if (i < p.length && p[i] === '*') {
+      star = i++;
+      mark = j;
+    } else if (star >= 0) {
+      i = star + 1;
+      j = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p[i] === '*') i++;
+  return i === p.length;
+}
+
+/** Why a subject id is not usable, or undefined when it is. */
+function badSubjectId(kind: 'user' | 'group', id: string): string | undefined {
+  if (id === '*') return kind === 'user' ? undefined : '"*" is only allowed as "user *" (every caller)';
+  if (isNumeric(id)) return Number(id) <= MAX_ID ? undefined : `a ${kind === 'user' ? 'uid' : 'gid'} is at most ${MAX_ID}`;
+  if (id.length > MAX_VALUE || /[/:,*?]/.test(id)) return `expected a ${kind} name (1 to ${MAX_VALUE} characters without '/', ':', ',', '*' or '?') or a ${kind === 'user' ? 'uid' : 'gid'}`;
+  return undefined;
+}
+
+/** Why an object value is not usable, or undefined when it is. */
+function badValue(kind: ObjectKind, value: string): string | undefined {
+  if (value.length > MAX_VALUE || value.includes('/'))
+    return `expected 1 to ${MAX_VALUE} characters without whitespace or '/' ('*' and '?' are globs)`;
+  if (kind === 'mode' && !MODE_SPELLINGS.some((m) => globMatch(value, m)))
+    return `expected ${ACL_MODES.join(', ')} or a glob matching one of them`;
+  return undefined;
+}
+
+/**
+ * Parses ACL text; `file` names it in errors and in each rule. An include line
+ * calls `o.include(pattern, file)` and inlines what it returns; without that
+ * callback an include line is an error (loadAcl supplies one). Throws
+ * NetfdError ACL_INVALID, field 'acl', value 'FILE:LINE' on the first bad line.
+ */
+export function parseAcl(text: string, file: string, o: { include?: (pattern: string, from: string) => Acl } = {}): Acl {
+  const acl: Acl = { rules: [], limits: [], files: [file] };
+  const lines = text.split('\n');
+  for (let n = 1; n <= lines.length; n++) {
+    const hash = lines[n - 1].indexOf('#');
+    const line = (hash < 0 ? lines[n - 1] : lines[n - 1].slice(0, hash)).trim();
+    if (line === '') continue;
+    const tokens = line.split(/\s+/);
+    const at = `${file}:${n}`;
+    const bad = (what: string, cause?: unknown): NetfdError =>
+      new NetfdError(`${at}: ${what} (${line})`, { code: 'ACL_INVALID', field: 'acl', value: at, cause });
+    /** Token k, which must be there: else "missing WHAT after <token k-1>: EXPECTED". */
+    const need = (k: number, what: string, expected: string): string => {
+      const tok = tokens[k];
+      if (tok === undefined) throw bad(`missing ${what} after ${q(tokens[k - 1])}: ${expected}`);
+      return tok;
+    };
+    /** Nothing after token k-1. */
+    const end = (k: number, why: string): void => {
+      if (tokens.length > k) throw bad(`unexpected ${q(tokens[k])} after ${q(tokens[k - 1])}: ${why}`);
+    };
+    const subject = (): Subject => {
+      const kind = need(1, 'subject', 'expected user or group');
+      if (kind !== 'user' && kind !== 'group') throw bad(`unknown subject kind ${q(kind)}: expected user or group`);
+      const id = need(2, kind, kind === 'user' ? 'expected a user name, a uid or *' : 'expected a group name or a gid');
+      const why = badSubjectId(kind, id);
+      if (why) throw bad(`bad ${kind} ${q(id)}: ${why}`);
+      return { kind, id };
+    };
+
+    const action = tokens[0];
+    if (action === 'allow' || action === 'deny') {
+      const subj = subject();
+      const kind = need(3, 'object', OBJECTS_EXPECTED);
+      if (!(OBJECT_KINDS as readonly string[]).includes(kind)) throw bad(`unknown object ${q(kind)}: ${OBJECTS_EXPECTED}`);
+      const okind = kind as ObjectKind;
+      const object: AclObject = { kind: okind };
+      if (VALUED.has(okind)) {
+        const value = need(4, 'value', `expected a ${okind} name or glob`);
+        const why = badValue(okind, value);
+        if (why) throw bad(`bad ${okind} ${q(value)}: ${why}`);
+        object.value = value;
+        end(5, 'a rule ends with its object');
+      } else {
+        end(4, `${okind} takes no value`);
+      }
+      acl.rules.push({ action, subject: subj, object, file, line: n, text: line });
+    } else if (action === 'limit') {
+      const subj = subject();
+      const what = need(3, 'limit', 'expected interfaces');
+      if (what !== 'interfaces') throw bad(`unknown limit ${q(what)}: expected interfaces`);
+      const count = need(4, 'number', 'expected a non-negative integer');
+      if (!/^\d{1,9}$/.test(count)) throw bad(`bad number ${q(count)}: expected a non-negative integer`);
+      end(5, 'a limit ends with its number');
+      acl.limits.push({ subject: subj, interfaces: Number(count), file, line: n, text: line });
+    } else if (action === 'include') {
+      const pattern = need(1, 'pattern', 'expected a file path or a glob such as acl.d/*.conf');
+      end(2, 'include takes one pattern (no spaces in it)');
+      if (!o.include) throw bad(`include ${q(pattern)} is not supported here: loadAcl follows includes`);
+      let sub: Acl;
+      try {
+        sub = o.include(pattern, file);
+      } catch (e) {
+        if (e instanceof NetfdError && e.code === 'ACL_INVALID') throw e;
+        throw bad(`include ${q(pattern)}: ${e instanceof Error ? e.message : String(e)}`, e);
+      }
+      acl.rules.push(...sub.rules);
+      acl.limits.push(...sub.limits);
+      acl.files.push(...sub.files);
+    } else {
+      throw bad(`unknown action ${q(action)}: expected allow, deny, limit or include`);
+    }
+  }
+  return acl;
+}
+
+const errnoCode = (e: unknown): string => (e as NodeJS.ErrnoException)?.code ?? 'EIO';
+
+/** A file of the include chain: as named, and its real path (the identity for cycles). */
+interface Link {
+  file: string;
+  real: string;
+}
+
+/**
+ * Reads the ACL file and every file it includes. Relative include patterns
+ * are relative to the including file's directory. Throws NetfdError
+ * ACL_INVALID: field 'acl', value FILE when the file cannot be read, else
+ * value 'FILE:LINE' of the bad line (an include line for a missing file, an
+ * unreadable one, a cycle or nesting deeper than MAX_INCLUDE_DEPTH).
+ */
+export function loadAcl(file: string): Acl {
+  const top = path.resolve(file);
+  let text: string;
+  let real: string;
+  try {
+    text = fs.readFileSync(top, 'utf8');
+    real = fs.realpathSync(top);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new NetfdError(`cannot read ACL file ${top}: ${err.message}`, {
+      code: 'ACL_INVALID',
+      field: 'acl',
+      value: top,
+      errno: err.errno,
+      syscall: err.syscall,
+      cause: e,
+    });
+  }
+  return parseChained(text, [{ file: top, real }]);
+}
+
+function parseChained(text: string, chain: Link[]): Acl {
+  return parseAcl(text, chain[chain.length - 1].file, { include: (pattern, from) => includeFiles(pattern, from, chain) });
+}
+
+/** What an include line pulls in, merged; plain Errors here become errors at the include line. */
+function includeFiles(pattern: string, from: string, chain: Link[]): Acl {
+  const out: Acl = { rules: [], limits: [], files: [] };
+  for (const file of expandInclude(pattern, from)) {
+    let text: string;
+    let real: string;
+    try {
+      real = fs.realpathSync(file);
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      const code = errnoCode(e);
+      throw new Error(code === 'ENOENT' ? `${file} does not exist (ENOENT)` : `cannot read ${file}: ${code}`);
+    }
+    const seen = chain.findIndex((l) => l.real === real);
+    if (seen >= 0) throw new Error(`include cycle: ${[...chain.slice(seen).map((l) => l.file), file].join(' -> ')}`);
+    if (chain.length > MAX_INCLUDE_DEPTH) throw new Error(`includes nest deeper than ${MAX_INCLUDE_DEPTH} files below ${chain[0].file} (at ${file})`);
+    const sub = parseChained(text, [...chain, { file, real }]);
+    out.rules.push(...sub.rules);
+    out.limits.push(...sub.limits);
+    out.files.push(...sub.files);
+  }
+  return out;
+}
+
+/**
+ * The files an include pattern names: a plain path as is (read later, so a
+ * missing one is an error), a glob in the last component as the matching
+ * regular files, sorted by name. '*' and '?' do not match a leading '.'
+ * unless the pattern starts with one; a missing directory matches nothing.
+ */
+function expandInclude(pattern: string, from: string): string[] {
+  const full = path.isAbsolute(pattern) ? path.normalize(pattern) : path.join(path.dirname(from), pattern);
+  const dir = path.dirname(full);
+  const base = path.basename(full);
+  if (hasGlob(dir)) throw new Error("only the last path component may hold '*' or '?'");
+  if (!hasGlob(base)) return [full];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw new Error(`cannot list ${dir}: ${code}`);
+  }
+  return names
+    .filter((name) => globMatch(base, name) && (!name.startsWith('.') || base.startsWith('.')))
+    .sort()
+    .map((name) => path.join(dir, name))
+    .filter((f) => fs.statSync(f, { throwIfNoEntry: false })?.isFile() === true);
+}
+
+/** User and group lookups, as the C library's getpwnam/getgrnam/getpwuid/getgrouplist. */
+export interface Accounts {
+  uidOf(name: string): number | undefined;
+  gidOf(name: string): number | undefined;
+  userName(uid: number): string | undefined;
+  /** `gid`, the user's primary gid and every group listing the user as a member. */
+  groupsOf(uid: number, gid: number): number[];
+}
+
+interface Passwd {
+  byName: Map<string, { uid: number; gid: number }>;
+  byUid: Map<number, { name: string; gid: number }>;
+}
+
+interface Groups {
+  byName: Map<string, number>;
+  /** User name → gids of the groups listing it, in file order. */
+  memberOf: Map<string, number[]>;
+}
+
+/** Colon-separated records of a passwd or group file; comments, NIS +/- lines and malformed lines skipped. */
+function records(text: string, minFields: number, idFields: number[]): string[][] {
+  const out: string[][] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#') || line.startsWith('+') || line.startsWith('-')) continue;
+    const f = line.replace(/\r$/, '').split(':');
+    if (f.length < minFields || f[0] === '' || !idFields.every((k) => isNumeric(f[k]))) continue;
+    out.push(f);
+  }
+  return out;
+}
+
+function parsePasswd(text: string): Passwd {
+  const p: Passwd = { byName: new Map(), byUid: new Map() };
+  for (const [name, , uid, gid] of records(text, 4, [2, 3])) {
+    if (!p.byName.has(name)) p.byName.set(name, { uid: Number(uid), gid: Number(gid) });
+    if (!p.byUid.has(Number(uid))) p.byUid.set(Number(uid), { name, gid: Number(gid) });
+  }
+  return p;
+}
+
+function parseGroups(text: string): Groups {
+  const g: Groups = { byName: new Map(), memberOf: new Map() };
+  for (const [name, , gid, members = ''] of records(text, 3, [2])) {
+    if (!g.byName.has(name)) g.byName.set(name, Number(gid));
+    for (const m of members.split(',').map((s) => s.trim())) {
+      if (m === '') continue;
+      const list = g.memberOf.get(m) ?? [];
+      list.push(Number(gid));
+      g.memberOf.set(m, list);
+    }
+  }
+  return g;
+}
+
+/**
+ * A file parsed on first use and again whenever its mtime, size or inode
+ * changes. A read failure throws NetfdError with the errno code, field
+ * `field`, value the path.
+ */
+function watched<T>(file: string, field: string, parse: (text: string) => T): () => T {
+  let key: string | undefined;
+  let value: T | undefined;
+  return () => {
+    try {
+      const st = fs.statSync(file, { bigint: true });
+      const k = `${st.ino}:${st.size}:${st.mtimeNs}`;
+      if (k !== key || value === undefined) {
+        value = parse(fs.readFileSync(file, 'utf8'));
+        key = k;
+      }
+      return value;
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new NetfdError(`cannot read ${file}: ${err.message}`, { code: err.code ?? 'EIO', errno: err.errno, syscall: err.syscall, field, value: file, cause: e });
+    }
+  };
+}
+
+/**
+ * Accounts from /etc/passwd and /etc/group (or the given files), read on
+ * first use and re-read when a file changes. Lookups throw NetfdError (the
+ * errno code, field 'passwd' or 'group') when a file cannot be read.
+ */
+export function fileAccounts(o: { passwd?: string; group?: string } = {}): Accounts {
+  const passwd = watched(o.passwd ?? '/etc/passwd', 'passwd', parsePasswd);
+  const group = watched(o.group ?? '/etc/group', 'group', parseGroups);
+  return {
+    uidOf: (name) => passwd().byName.get(name)?.uid,
+    gidOf: (name) => group().byName.get(name),
+    userName: (uid) => passwd().byUid.get(uid)?.name,
+    groupsOf: (uid, gid) => {
+      const out = new Set<number>([gid]);
+      const user = passwd().byUid.get(uid);
+      if (user) {
+        out.add(user.gid);
+        for (const g of group().memberOf.get(user.name) ?? []) out.add(g);
+      }
+      return [...out];
+    },
+  };
+}
+
+/** Who asks: the peer credentials of the agent's socket. */
+export interface Caller {
+  uid: number;
+  gid: number;
+  pid?: number;
+}
+
+export interface Decision {
+  allowed: boolean;
+  /** The deny rule that refused, the allow rule that allowed, or null (default deny). */
+  rule: Rule | null;
+  reason: string;
+}
+
+/** "deny group guests dev eth0 (/etc/netfd/acl.conf:3)", "limit user alice interfaces 8 (...)". */
+export function describe(rule: Rule | Limit): string {
+  const s = `${rule.subject.kind} ${rule.subject.id}`;
+  const body = 'action' in rule ? `${rule.action} ${s} ${rule.object.kind}${rule.object.value === undefined ? '' : ` ${rule.object.value}`}` : `limit ${s} interfaces ${rule.interfaces}`;
+  return `${body} (${rule.file}:${rule.line})`;
+}
+
+function checkCaller(caller: Caller): void {
+  const ok = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= MAX_ID;
+  if (!ok(caller?.uid) || !ok(caller?.gid)) throw invalid('caller', caller, 'uid and gid are integers from 0 to 4294967294');
+}
+
+function checkObject(object: AclObject): void {
+  if (!(OBJECT_KINDS as readonly unknown[]).includes(object?.kind)) throw invalid('object', object, `the kind is one of ${OBJECT_KINDS.join(', ')}`);
+  if (VALUED.has(object.kind) && (typeof object.value !== 'string' || object.value === ''))
+    throw invalid('object', object, `a ${object.kind} object needs a non-empty value`);
+}
+
+/** "user alice (uid 1001)", or "uid 4242" for a uid without a passwd entry. */
+function who(caller: Caller, accounts: Accounts): string {
+  const name = accounts.userName(caller.uid);
+  return name === undefined ? `uid ${caller.uid}` : `user ${name} (uid ${caller.uid})`;
+}
+
+/** "bridge br0", "ethernet", "all operations". */
+function what(object: AclObject): string {
+  if (object.kind === 'all') return 'all operations';
+  if (object.kind === 'ethernet') return 'ethernet';
+  return `${object.kind} ${object.value}`;
+}
+
+/** Whether a subject covers the caller; `groups` is computed once, when first needed. */
+function subjectMatcher(caller: Caller, accounts: Accounts): (s: Subject) => boolean {
+  let groups: number[] | undefined;
+  return (s) => {
+    if (s.kind === 'user') {
+      if (s.id === '*') return true;
+      return (isNumeric(s.id) ? Number(s.id) : accounts.uidOf(s.id)) === caller.uid;
+    }
+    const gid = isNumeric(s.id) ? Number(s.id) : accounts.gidOf(s.id);
+    if (gid === undefined) return false;
+    groups ??= accounts.groupsOf(caller.uid, caller.gid);
+    return groups.includes(gid);
+  };
+}
+
+/** Whether a rule's object covers the requested one. passthru and passthrough are one mode. */
+function objectMatches(rule: AclObject, object: AclObject): boolean {
+  if (rule.kind === 'all') return true;
+  if (rule.kind !== object.kind) return false;
+  if (rule.kind === 'ethernet') return true;
+  const value = object.value ?? '';
+  const spellings = rule.kind === 'mode' && (value === 'passthru' || value === 'passthrough') ? ['passthrough', 'passthru'] : [value];
+  return spellings.some((v) => globMatch(rule.value ?? '', v));
+}
+
+/**
+ * Whether the ACL lets `caller` use `object`. The first applicable deny rule
+ * refuses; else the first applicable allow rule allows; else refused (default
+ * deny, rule null). `all` rules cover every object; an admin request
+ * ({kind: 'all'}) is covered only by them. Throws INVALID_ARGUMENT for a
+ * malformed caller or object.
+ */
+export function decide(acl: Acl, caller: Caller, object: AclObject, accounts: Accounts): Decision {
+  checkCaller(caller);
+  checkObject(object);
+  const applies = subjectMatcher(caller, accounts);
+  let allow: Rule | null = null;
+  for (const rule of acl.rules) {
+    if (!objectMatches(rule.object, object) || !applies(rule.subject)) continue;
+    if (rule.action === 'deny') return { allowed: false, rule, reason: `${describe(rule)} refuses ${who(caller, accounts)} ${what(object)}` };
+    allow ??= rule;
+  }
+  if (allow) return { allowed: true, rule: allow, reason: `${describe(allow)} allows ${who(caller, accounts)} ${what(object)}` };
+  return { allowed: false, rule: null, reason: `no rule allows ${who(caller, accounts)} ${what(object)} (default deny)` };
+}
+
+/**
+ * decide for a request touching several objects: the first refusal, else
+ * allowed with the decision for the last object. At least one object.
+ */
+export function decideAll(acl: Acl, caller: Caller, objects: AclObject[], accounts: Accounts): Decision {
+  if (!Array.isArray(objects) || objects.length === 0) throw invalid('objects', objects, 'a request touches at least one object');
+  let last: Decision | undefined;
+  for (const object of objects) {
+    last = decide(acl, caller, object, accounts);
+    if (!last.allowed) return last;
+  }
+  return last as Decision;
+}
+
+/** The smallest interface limit that applies to the caller (the first of equals), or null when none does. */
+export function interfaceLimit(acl: Acl, caller: Caller, accounts: Accounts): Limit | null {
+  checkCaller(caller);
+  const applies = subjectMatcher(caller, accounts);
+  let best: Limit | null = null;
+  for (const limit of acl.limits) if (applies(limit.subject) && (best === null || limit.interfaces < best.interfaces)) best = limit;
+  return best;
+}
+
+/**
+ * The subjects of rules and limits naming a user or group the accounts do not
+ * know, as "user NAME" / "group NAME", once each (rules in file order, then
+ * limits). Such rules never match; the agent warns about them.
+ */
+export function unknownNames(acl: Acl, accounts: Accounts): string[] {
+  const out = new Set<string>();
+  for (const { subject: s } of [...acl.rules, ...acl.limits]) {
+    if (s.id === '*' || isNumeric(s.id)) continue;
+    const known = s.kind === 'user' ? accounts.uidOf(s.id) : accounts.gidOf(s.id);
+    if (known === undefined) out.add(`${s.kind} ${s.id}`);
+  }
+  return [...out];
+}
