@@ -8,7 +8,7 @@ import { NetfdError } from '../errors';
 import { FdSet } from '../fds';
 import { deleteLinks, getLink, LinkInfo, listLinks, netnsOf, setLink, Target } from '../link';
 import { createMacvtap, MacvtapFds } from '../macvtap';
-import { decideDriver, domainMacs, DriverDecision, InterfacePlan, planDomain, tapHostMac, VhostProbe } from '../policy';
+import { decideDriver, domainMacs, DriverDecision, GuestMac, InterfacePlan, planDomain, tapHostMac, VhostProbe } from '../policy';
 import { allocateFor, releaseFor } from '../network/connect';
 import { Networks } from '../network/store';
 import { childFds, domainArgv, NetArgs } from '../qemu/argv';
@@ -37,6 +37,8 @@ export interface DomainHostOptions extends Target {
 export interface PrepareOptions extends DomainHostOptions {
   /** Random bytes for generated MACs (default crypto.randomBytes). */
   random?: (n: number) => Uint8Array;
+  /** The guest MACs, chosen beforehand (`domainMacs`), e.g. to record them first. */
+  macs?: GuestMac[];
   /**
    * Called after each step has succeeded; a throw aborts setup and rolls
    * everything back, as a failure of the step itself would. For tests.
@@ -288,7 +290,7 @@ export async function prepareDomain(input: string | DomainXml, o: PrepareOptions
   const dir = stateDir(o.stateDir);
   const statePath = liveXmlPath(dir, def.name);
   if (fs.existsSync(statePath)) throw fieldError('EEXIST', 'name', def.name, `domain ${def.name} is already prepared (live state ${statePath}); tear it down first`);
-  const macs = domainMacs(def, o.random ?? randomBytes);
+  const macs = o.macs ?? domainMacs(def, o.random ?? randomBytes);
   const nets = await allocateFor(def.name, def.interfaces, macs.map((m) => m.mac), { ...o, stateDir: dir });
   let setup: InterfaceSetup;
   try {

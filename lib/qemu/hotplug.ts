@@ -64,13 +64,13 @@ export function deviceAddArgs(plan: InterfacePlan): { driver: string; id: string
   return args;
 }
 
-/** netdev_add arguments for a prepared interface whose fds qemu got as `tapNames`/`vhostNames`. */
-export function netdevAddArgs(p: { plan: InterfacePlan; decision: { vhost: boolean } }, tapNames: string[], vhostNames: string[]): { type: string; id: string; [k: string]: unknown } {
-  const args: { type: string; id: string; [k: string]: unknown } = { type: 'tap', id: p.plan.netdevId };
+/** netdev_add arguments for an interface whose fds qemu got as `tapNames`/`vhostNames`. */
+export function netdevAddArgs(nic: { netdevId: string; vhost: boolean }, tapNames: string[], vhostNames: string[]): { type: string; id: string; [k: string]: unknown } {
+  const args: { type: string; id: string; [k: string]: unknown } = { type: 'tap', id: nic.netdevId };
   if (tapNames.length > 1) args.fds = tapNames.join(':');
   else args.fd = tapNames[0];
-  args.vhost = p.decision.vhost;
-  if (p.decision.vhost) {
+  args.vhost = nic.vhost;
+  if (nic.vhost) {
     if (vhostNames.length > 1) args.vhostfds = vhostNames.join(':');
     else args.vhostfd = vhostNames[0];
   }
@@ -94,6 +94,104 @@ export interface Attached {
   liveXml: string;
 }
 
+/** The host half of an attach: the device is ready; `undo` removes it, `liveXml` records it. */
+export interface HostAttach {
+  prepared: PreparedInterface;
+  /** The live XML with the new interface recorded. */
+  liveXml: string;
+  /** Deletes the device and gives back its network allocation (the fds are closed). */
+  undo(err: unknown): Promise<void>;
+}
+
+/**
+ * Prepares one interface (its own <interface> document) for the domain whose
+ * live XML is `live`: alias and MAC chosen, network device allocated, host
+ * device created and opened. Nothing is written; on failure nothing is left.
+ */
+export async function hostAttach(name: string, live: DomainXml, ifaceXml: string, o: HotplugOptions & { stateDir: string }): Promise<HostAttach> {
+  const { xml, iface } = live.withInterface(ifaceXml);
+  const others = xml.def.interfaces.slice(0, -1);
+  iface.alias ??= freeAlias(others, iface.index);
+  let mac = iface.mac;
+  const generated = mac === undefined;
+  if (mac === undefined) {
+    const used = new Set(others.map((i) => i.mac));
+    do mac = generateMac((o.random ?? randomBytes)(3));
+    while (used.has(mac));
+  }
+  const nets = await allocateFor(name, [iface], [mac], o);
+  let setup: InterfaceSetup;
+  try {
+    setup = await prepareInterfaces([planInterface(iface, mac, generated, nets.actuals[0])], o);
+  } catch (err) {
+    await rollback(err, () => nets.release());
+    throw err;
+  }
+  const prepared = setup.interfaces[0];
+  return {
+    prepared,
+    liveXml: xml.live([...live.recorded(), liveResult(prepared)]),
+    undo: async (err) => {
+      closeInterfaceFds(prepared);
+      await rollback(err, () => setup.undo());
+      await rollback(err, () => nets.release());
+    },
+  };
+}
+
+/** What qemu needs to plug a prepared interface in. */
+export interface QemuNic {
+  deviceId: string;
+  netdevId: string;
+  /** device_add arguments. */
+  device: { driver: string; id: string; [k: string]: unknown };
+  vhost: boolean;
+}
+
+export function qemuNic(p: { plan: InterfacePlan; decision: { vhost: boolean } }): QemuNic {
+  return { deviceId: p.plan.deviceId, netdevId: p.plan.netdevId, device: deviceAddArgs(p.plan), vhost: p.decision.vhost };
+}
+
+/**
+ * The qemu half of an attach: the fds go over with getfd, then netdev_add and
+ * device_add. On failure what this did in qemu is undone and the error
+ * rethrown. The fds stay the caller's.
+ */
+export async function qmpAttach(qmpPath: string, nic: QemuNic, tapFds: readonly number[], vhostFds: readonly number[], timeoutMs: number): Promise<void> {
+  const qmp = await Qmp.connect(qmpPath, { timeoutMs });
+  const given: string[] = [];
+  let netdev = false;
+  let device = false;
+  try {
+    const send = async (fds: readonly number[], what: string) => {
+      const names: string[] = [];
+      for (const [q, fd] of fds.entries()) {
+        const fdname = `${nic.deviceId}-${what}${q}`;
+        await qmp.getfd(fdname, fd);
+        given.push(fdname);
+        names.push(fdname);
+      }
+      return names;
+    };
+    const tapNames = await send(tapFds, 'tapfd');
+    const vhostNames = await send(vhostFds, 'vhostfd');
+    await qmp.netdevAdd(netdevAddArgs(nic, tapNames, vhostNames));
+    netdev = true;
+    given.length = 0; // netdev_add took them
+    await qmp.deviceAdd(nic.device);
+    device = true;
+  } catch (err) {
+    await rollback(err, async () => {
+      if (device) await qmp.deviceDelAndWait(nic.deviceId, timeoutMs);
+      if (netdev) await qmp.netdevDel(nic.netdevId);
+      for (const fdname of given) await qmp.closefd(fdname).catch(() => undefined);
+    });
+    throw err;
+  } finally {
+    await qmp.close();
+  }
+}
+
 /**
  * Adds an interface (its own <interface> XML document) to a running domain:
  * host device prepared, fds sent with getfd, netdev_add, device_add, live XML
@@ -104,68 +202,19 @@ export async function attachInterface(name: string, ifaceXml: string, o: Hotplug
   const dir = stateDir(o.stateDir);
   return withDomainLock(dir, name, async () => {
     const dom = runningDomain(name, dir);
-    const netns = o.netns ?? dom.netns;
-    const { xml, iface } = dom.live.withInterface(ifaceXml);
-    const others = xml.def.interfaces.slice(0, -1);
-    iface.alias ??= freeAlias(others, iface.index);
-    let mac = iface.mac;
-    const generated = mac === undefined;
-    if (mac === undefined) {
-      const used = new Set(others.map((i) => i.mac));
-      do mac = generateMac((o.random ?? randomBytes)(3));
-      while (used.has(mac));
-    }
-    const nets = await allocateFor(name, [iface], [mac], { ...o, stateDir: dir, netns });
-    let setup: InterfaceSetup;
+    const host = await hostAttach(name, dom.live, ifaceXml, { ...o, stateDir: dir, netns: o.netns ?? dom.netns });
+    const p = host.prepared;
     try {
-      setup = await prepareInterfaces([planInterface(iface, mac, generated, nets.actuals[0])], { ...o, netns });
+      await qmpAttach(dom.qmp, qemuNic(p), p.fds.fds, p.vhostFds.fds, o.timeoutMs ?? 30_000);
+      replaceFileAtomic(dom.livePath, host.liveXml);
     } catch (err) {
-      await rollback(err, () => nets.release());
-      throw err;
-    }
-    const p = setup.interfaces[0];
-    const plan = p.plan;
-    const timeoutMs = o.timeoutMs ?? 30_000;
-    let qmp: Qmp | undefined;
-    const given: string[] = [];
-    let netdev = false;
-    let device = false;
-    try {
-      qmp = await Qmp.connect(dom.qmp, { timeoutMs });
-      const send = async (fds: readonly number[], what: string) => {
-        const names: string[] = [];
-        for (const [q, fd] of fds.entries()) {
-          const fdname = `${plan.deviceId}-${what}${q}`;
-          await (qmp as Qmp).getfd(fdname, fd);
-          given.push(fdname);
-          names.push(fdname);
-        }
-        return names;
-      };
-      const tapNames = await send(p.fds.fds, 'tapfd');
-      const vhostNames = await send(p.vhostFds.fds, 'vhostfd');
-      await qmp.netdevAdd(netdevAddArgs(p, tapNames, vhostNames));
-      netdev = true;
-      given.length = 0; // netdev_add took them
-      await qmp.deviceAdd(deviceAddArgs(plan));
-      device = true;
-      const liveXml = xml.live([...dom.live.recorded(), liveResult(p)]);
-      replaceFileAtomic(dom.livePath, liveXml);
-      return { alias: plan.deviceId, mac: plan.mac, targetDev: p.name, driver: p.decision.record, liveXml };
-    } catch (err) {
-      await rollback(err, async () => {
-        if (device) await qmp?.deviceDelAndWait(plan.deviceId, timeoutMs);
-        if (netdev) await qmp?.netdevDel(plan.netdevId);
-        for (const fdname of given) await qmp?.closefd(fdname).catch(() => undefined);
-      });
-      await rollback(err, () => setup.undo());
-      await rollback(err, () => nets.release());
+      await host.undo(err);
       throw err;
     } finally {
       // qemu holds its own copies now (or none after a rollback).
       closeInterfaceFds(p);
-      await qmp?.close();
     }
+    return { alias: p.plan.deviceId, mac: p.plan.mac, targetDev: p.name, driver: p.decision.record, liveXml: host.liveXml };
   });
 }
 
@@ -203,42 +252,63 @@ export async function detachInterface(name: string, sel: { mac: string }, o: Hot
   const mac = v.mac(sel.mac, 'mac');
   return withDomainLock(dir, name, async () => {
     const dom = runningDomain(name, dir);
-    const netns = o.netns ?? dom.netns;
-    const iface = dom.live.def.interfaces.find((i) => i.mac === mac);
-    if (!iface) {
-      const have = dom.live.def.interfaces.map((i) => i.mac).join(', ') || 'none';
-      throw new NetfdError(`domain ${name} has no interface with MAC ${mac} (it has: ${have})`, { code: 'ENODEV', field: 'mac', value: sel.mac });
-    }
-    const alias = iface.alias ?? `net${iface.index}`;
-    const plan = planInterface({ ...iface, alias }, mac);
-    const timeoutMs = o.timeoutMs ?? 30_000;
-    const qmp = await Qmp.connect(dom.qmp, { timeoutMs });
-    try {
-      try {
-        await qmp.deviceDelAndWait(alias, timeoutMs);
-      } catch (err) {
-        if ((err as NetfdError).code === 'ETIMEDOUT')
-          (err as Error).message = `the guest did not release device ${alias} within ${timeoutMs} ms (does it handle ACPI PCI hotplug?); the unplug request stays pending in qemu`;
-        throw err;
-      }
-      try {
-        await qmp.netdevDel(plan.netdevId);
-      } catch (err) {
-        await rollback(err, () => qmp.deviceAdd(deviceAddArgs(plan)));
-        throw err;
-      }
-    } finally {
-      await qmp.close();
-    }
-    // qemu closed its fds: a tap netfd created may be gone already.
-    const found = await recordedLinks([iface], netns);
-    if (found.indexes.length)
-      await deleteLinks(found.indexes, { netns }).catch((e) => {
-        if ((e as NetfdError).code !== 'ENODEV') throw e;
-      });
-    const liveXml = dom.live.withoutInterface(iface.index);
-    replaceFileAtomic(dom.livePath, liveXml);
-    await releaseFor(name, [iface], { ...o, stateDir: dir, netns });
-    return { alias, mac, targetDev: iface.target?.dev, deleted: found.deleted, liveXml };
+    const { iface, plan } = interfaceByMac(name, dom.live, mac, sel.mac);
+    await qmpDetach(dom.qmp, plan, o.timeoutMs ?? 30_000);
+    return hostDetach(name, dom.live, dom.livePath, iface, { ...o, stateDir: dir, netns: o.netns ?? dom.netns });
   });
+}
+
+/** The live interface with MAC `mac` and its plan (ids as qemu knows them); ENODEV naming `given`. */
+export function interfaceByMac(name: string, live: DomainXml, mac: string, given: string): { iface: InterfaceDef; plan: InterfacePlan } {
+  const iface = live.def.interfaces.find((i) => i.mac === mac);
+  if (!iface) {
+    const have = live.def.interfaces.map((i) => i.mac).join(', ') || 'none';
+    throw new NetfdError(`domain ${name} has no interface with MAC ${mac} (it has: ${have})`, { code: 'ENODEV', field: 'mac', value: given });
+  }
+  const alias = iface.alias ?? `net${iface.index}`;
+  return { iface, plan: planInterface({ ...iface, alias }, mac) };
+}
+
+/**
+ * The qemu half of a detach: device_del and its DEVICE_DELETED (the guest
+ * must release the device), then netdev_del (qemu closes its fds). A
+ * netdev_del failure puts the device back.
+ */
+export async function qmpDetach(qmpPath: string, plan: InterfacePlan, timeoutMs: number): Promise<void> {
+  const qmp = await Qmp.connect(qmpPath, { timeoutMs });
+  try {
+    try {
+      await qmp.deviceDelAndWait(plan.deviceId, timeoutMs);
+    } catch (err) {
+      if ((err as NetfdError).code === 'ETIMEDOUT')
+        (err as Error).message = `the guest did not release device ${plan.deviceId} within ${timeoutMs} ms (does it handle ACPI PCI hotplug?); the unplug request stays pending in qemu`;
+      throw err;
+    }
+    try {
+      await qmp.netdevDel(plan.netdevId);
+    } catch (err) {
+      await rollback(err, () => qmp.deviceAdd(deviceAddArgs(plan)));
+      throw err;
+    }
+  } finally {
+    await qmp.close();
+  }
+}
+
+/**
+ * The host half of a detach: the device netfd created deleted (when it is
+ * still the one recorded), the live XML at `livePath` rewritten without the
+ * interface, its network connection ended.
+ */
+export async function hostDetach(name: string, live: DomainXml, livePath: string, iface: InterfaceDef, o: HotplugOptions & { stateDir: string }): Promise<Detached> {
+  // qemu closed its fds: a tap netfd created may be gone already.
+  const found = await recordedLinks([iface], o.netns);
+  if (found.indexes.length)
+    await deleteLinks(found.indexes, { netns: o.netns }).catch((e) => {
+      if ((e as NetfdError).code !== 'ENODEV') throw e;
+    });
+  const liveXml = live.withoutInterface(iface.index);
+  replaceFileAtomic(livePath, liveXml);
+  await releaseFor(name, [iface], o);
+  return { alias: iface.alias ?? `net${iface.index}`, mac: iface.mac as string, targetDev: iface.target?.dev, deleted: found.deleted, liveXml };
 }

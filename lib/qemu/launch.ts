@@ -119,6 +119,62 @@ function waitForSocket(file: string, child: ChildProcess, timeoutMs: number): Pr
   });
 }
 
+/** qemu started by `startQemu`: `exited` resolves after `cleanup` has run. */
+export interface StartedQemu {
+  child: ChildProcess;
+  argv: string[];
+  exited: Promise<Exit>;
+}
+
+/**
+ * Spawns qemu with `fds` at 3, 4, … (and no other fd of this process), then
+ * waits for its QMP socket `qmp`. `closeFds` runs once qemu has its copies;
+ * `cleanup` runs when qemu exits, before `exited` resolves. When qemu fails to
+ * start, the rejection carries qemu's own message, after `cleanup`.
+ */
+export async function startQemu(argv: string[], fds: readonly number[], qmp: string, o: LaunchOptions, closeFds: () => void, cleanup: () => Promise<void>): Promise<StartedQemu> {
+  let child: ChildProcess;
+  try {
+    fs.rmSync(qmp, { force: true });
+    if (o.qemu) argv[0] = o.qemu;
+    if (o.accel) argv[argv.indexOf('-accel') + 1] = o.accel;
+    argv.push(...(o.extraArgs ?? []));
+    const io = o.stdio ?? 'inherit';
+    // Only the fds in the stdio slots may reach qemu, also ones netfd inherited.
+    native().cloexecFrom(3);
+    child = spawn(argv[0], argv.slice(1), { stdio: [io, io, 'pipe', ...fds] });
+  } catch (err) {
+    closeFds();
+    await cleanup().catch(() => undefined);
+    throw err;
+  }
+  const tail = new Tail();
+  child.stderr?.on('data', (c: Buffer) => {
+    tail.push(c);
+    process.stderr.write(c);
+  });
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  const exited = new Promise<Exit>((resolve) => {
+    child.once('close', (code, signal) => {
+      fs.rmSync(qmp, { force: true });
+      void cleanup().then(() => resolve({ code, signal }));
+    });
+  });
+  // qemu has its copies now.
+  closeFds();
+  try {
+    await Promise.race([waitForSocket(qmp, child, o.startTimeoutMs ?? 30000), spawnError.then((e) => Promise.reject(e))]);
+  } catch (err) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    const e = await exited;
+    const spawnErr = (err as NodeJS.ErrnoException).code === 'ENOENT' ? ` (${argv[0]} not found: install qemu-system-x86 or pass --qemu PATH)` : '';
+    const why = tail.text() || (err as Error).message;
+    const how = spawnErr || ` (${e.signal ?? `exit code ${e.code}`})`;
+    throw new NetfdError(`qemu failed to start${how}: ${why}`, { code: 'QEMU_FAILED', cause: err });
+  }
+  return { child, argv, exited };
+}
+
 /**
  * Prepares the domain's interfaces, then spawns qemu with exactly those fds.
  * Resolves once qemu is up (its QMP socket exists); rejects with qemu's own
@@ -130,54 +186,12 @@ export async function launchDomain(input: string | DomainXml, o: LaunchOptions =
   const qmp = qmpPath(dir, xml.def.name);
   const pidFile = pidPath(dir, xml.def.name);
   const domain = await prepareDomain(xml, { ...o, stateDir: dir });
-  let child: ChildProcess;
-  let argv: string[];
-  try {
-    fs.rmSync(qmp, { force: true });
-    argv = domain.argv({ qmp });
-    if (o.qemu) argv[0] = o.qemu;
-    if (o.accel) argv[argv.indexOf('-accel') + 1] = o.accel;
-    argv.push(...(o.extraArgs ?? []));
-    const io = o.stdio ?? 'inherit';
-    // Only the fds in the stdio slots may reach qemu, also ones netfd inherited.
-    native().cloexecFrom(3);
-    child = spawn(argv[0], argv.slice(1), { stdio: [io, io, 'pipe', ...domain.qemuFds()] });
-  } catch (err) {
-    await domain.teardown().catch(() => undefined);
-    throw err;
-  }
-  const tail = new Tail();
-  child.stderr?.on('data', (c: Buffer) => {
-    tail.push(c);
-    process.stderr.write(c);
+  // teardown deletes links by index: netfd's fds can go once qemu has its own.
+  const q = await startQemu(domain.argv({ qmp }), domain.qemuFds(), qmp, o, () => domain.closeFds(), async () => {
+    fs.rmSync(pidFile, { force: true });
+    await domain.teardown().catch((e) => process.stderr.write(`netfd: teardown of ${xml.def.name} failed: ${(e as Error).message}\n`));
   });
-  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
-  const exited = new Promise<Exit>((resolve) => {
-    child.once('close', (code, signal) => {
-      const cleanup = async () => {
-        fs.rmSync(qmp, { force: true });
-        fs.rmSync(pidFile, { force: true });
-        await domain.teardown().catch((e) => process.stderr.write(`netfd: teardown of ${xml.def.name} failed: ${(e as Error).message}\n`));
-      };
-      void cleanup().then(() => resolve({ code, signal }));
-    });
-  });
-  // qemu has its copies now; netfd's are closed (teardown deletes links by index).
-  domain.closeFds();
-  try {
-    await Promise.race([
-      waitForSocket(qmp, child, o.startTimeoutMs ?? 30000),
-      spawnError.then((e) => Promise.reject(e)),
-    ]);
-  } catch (err) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    const e = await exited;
-    const spawnErr = (err as NodeJS.ErrnoException).code === 'ENOENT' ? ` (${argv[0]} not found: install qemu-system-x86 or pass --qemu PATH)` : '';
-    const why = tail.text() || (err as Error).message;
-    const how = spawnErr || ` (${e.signal ?? `exit code ${e.code}`})`;
-    throw new NetfdError(`qemu failed to start${how}: ${why}`, { code: 'QEMU_FAILED', cause: err });
-  }
-  const info: PidInfo = { pid: child.pid as number, supervisor: process.pid, qmp, netns: domain.netns ?? null };
+  const info: PidInfo = { pid: q.child.pid as number, supervisor: process.pid, qmp, netns: domain.netns ?? null };
   fs.writeFileSync(pidFile, `${JSON.stringify(info)}\n`);
-  return new LaunchedDomain(domain, child, argv, qmp, pidFile, exited);
+  return new LaunchedDomain(domain, q.child, q.argv, qmp, pidFile, q.exited);
 }
