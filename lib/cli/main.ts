@@ -17,9 +17,10 @@ import { CHECK_IDS, CheckId, formatProbe, probeHost } from '../host/probe';
 import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../link';
 import { createMacvtap } from '../macvtap';
 import { Tap } from '../tap';
+import { agentVerb, connectVerbs } from './agent';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-type Values = Record<string, string | boolean | undefined>;
+export type Options = NonNullable<ParseArgsConfig['options']>;
+export type Values = Record<string, string | boolean | undefined>;
 
 const globalOptions: Options = {
   netns: { type: 'string' },
@@ -27,6 +28,7 @@ const globalOptions: Options = {
   'state-dir': { type: 'string' },
   'config-dir': { type: 'string' },
   'sysfs-root': { type: 'string' },
+  connect: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
 };
@@ -101,16 +103,16 @@ Global options:
   --json                machine-readable output
 `;
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-interface Io {
+export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
 }
 
-const defaultIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+export const defaultIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
-function parse(args: string[], extra: Options): { values: Values; positionals: string[] } {
+export function parse(args: string[], extra: Options): { values: Values; positionals: string[] } {
   try {
     const r = parseArgs({ args, options: { ...globalOptions, ...extra }, allowPositionals: true, strict: true });
     return { values: r.values as Values, positionals: r.positionals };
@@ -119,7 +121,7 @@ function parse(args: string[], extra: Options): { values: Values; positionals: s
   }
 }
 
-function str(values: Values, key: string): string | undefined {
+export function str(values: Values, key: string): string | undefined {
   const x = values[key];
   return typeof x === 'string' ? x : undefined;
 }
@@ -249,7 +251,7 @@ async function linkDelete(args: string[]): Promise<number> {
   return 0;
 }
 
-function readDomainFile(file: string): string {
+export function readDomainFile(file: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (err) {
@@ -369,12 +371,12 @@ async function dumpxml(args: string[], io: Io): Promise<number> {
   return 0;
 }
 
-function checkName(name: string): string {
+export function checkName(name: string): string {
   if (!name || name.includes('/') || name === '.' || name === '..') throw new NetfdError(`invalid name ${JSON.stringify(name)}`, { code: 'INVALID_ARGUMENT', field: 'name', value: name });
   return name;
 }
 
-function timeoutMs(values: Values, fallbackSecs: number): number {
+export function timeoutMs(values: Values, fallbackSecs: number): number {
   const t = str(values, 'timeout');
   if (t === undefined) return fallbackSecs * 1000;
   if (!/^\d+(\.\d+)?$/.test(t) || Number(t) <= 0) throw new NetfdError(`invalid timeout ${JSON.stringify(t)}: a positive number of seconds`, { code: 'INVALID_ARGUMENT', field: 'timeout', value: t });
@@ -478,7 +480,7 @@ async function domxmlToNative(args: string[], io: Io): Promise<number> {
 }
 
 /** Library warnings, printed on stderr. */
-const warnTo = (io: Io) => (message: string) => io.err(`netfd: warning: ${message}\n`);
+export const warnTo = (io: Io) => (message: string) => io.err(`netfd: warning: ${message}\n`);
 
 const networks = () => new Networks();
 
@@ -621,6 +623,7 @@ const verbs: Record<string, (args: string[], io: Io) => Promise<number>> = {
   'net-dumpxml': netDumpxml,
   'net-autostart': netAutostart,
   probe,
+  agent: agentVerb,
 };
 
 const GLOBAL_ENV: Record<string, string> = {
@@ -629,7 +632,17 @@ const GLOBAL_ENV: Record<string, string> = {
   '--config-dir': 'NETFD_CONFIG_DIR',
   '--sysfs-root': 'NETFD_SYSFS_ROOT',
 };
-const VALUED_GLOBALS = ['--netns', ...Object.keys(GLOBAL_ENV)];
+const VALUED_GLOBALS = ['--netns', '--connect', ...Object.keys(GLOBAL_ENV)];
+
+/** --connect SOCKET (or --connect=SOCKET), the last one given. */
+function connectOption(args: string[]): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < args.length && args[i] !== '--'; i++) {
+    if (args[i] === '--connect') value = args[++i];
+    else if (args[i].startsWith('--connect=')) value = args[i].slice('--connect='.length);
+  }
+  return value;
+}
 
 /** Runs the CLI; returns the exit status. Global options may stand anywhere. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
@@ -645,6 +658,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   if (words.length === 2 && !verbs[words.map((i) => argv[i]).join(' ')] && verbs[argv[words[0]]]) words.pop();
   const verb = words.map((i) => argv[i]).join(' ');
   const rest = argv.filter((_, i) => !words.includes(i));
+  const connect = connectOption(rest);
   if (!verbs[verb]) {
     if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
       io.out(usage);
@@ -664,6 +678,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         const value = a === option ? rest[i + 1] : a.startsWith(`${option}=`) ? a.slice(option.length + 1) : undefined;
         if (value) process.env[env] = value; // the last one wins, as in parseArgs
       });
+    if (connect !== undefined) {
+      const remote = connectVerbs[verb];
+      if (!remote) throw new UsageError(`${verb} is not done through the agent; run it without --connect (as root), or use one of: ${Object.keys(connectVerbs).join(', ')}`);
+      return await remote(rest, io, connect);
+    }
     return await verbs[verb](rest, io);
   } catch (err) {
     if (err instanceof UsageError) {

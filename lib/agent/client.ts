@@ -1,0 +1,118 @@
+// The agent's client: one connection, requests matched to replies by id,
+// fds received with the reply that names them (owned by the caller).
+import { NetfdError } from '../errors';
+import { native, NativeMessage } from '../native';
+import { Conn } from './conn';
+import { encodeRequest, MAX_REPLY, Op, parseReply, replyError } from './protocol';
+import { DEFAULT_SOCKET } from './server';
+
+export interface Answer<T = unknown> {
+  result: T;
+  /** fds that came with the reply, in the order the result describes: the caller owns them. */
+  fds: number[];
+}
+
+interface Waiting {
+  resolve: (a: Answer) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class AgentClient {
+  readonly socket: string;
+  readonly #conn: Conn;
+  readonly #waiting = new Map<number, Waiting>();
+  #nextId = 1;
+  #closedWhy: string | undefined;
+  /** Called once when the connection ends (the agent stopped or went away). */
+  onClose: ((why: string) => void) | undefined;
+
+  private constructor(socket: string, fd: number) {
+    this.socket = socket;
+    this.#conn = new Conn(fd, {
+      maxBytes: MAX_REPLY,
+      maxFds: 253,
+      onMessage: (m) => this.#message(m),
+      onClose: (why) => {
+        this.#closedWhy = why;
+        for (const [, w] of this.#waiting) {
+          clearTimeout(w.timer);
+          w.reject(new NetfdError(`the agent connection closed (${why})`, { code: 'ECONNRESET' }));
+        }
+        this.#waiting.clear();
+        this.onClose?.(why);
+      },
+    });
+  }
+
+  /** Connects to the agent at `socket` (default /run/netfd/agent.sock). */
+  static async connect(socket: string = DEFAULT_SOCKET): Promise<AgentClient> {
+    let fd: number;
+    try {
+      fd = await native().unixConnect(socket);
+    } catch (err) {
+      const e = err as NetfdError;
+      const hint = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'is `netfd agent` running?' : e.code === 'EACCES' ? 'the socket is not open to you: ask for its group (--socket-group)' : '';
+      throw new NetfdError(`cannot connect to the netfd agent at ${socket}: ${e.message}${hint ? `; ${hint}` : ''}`, { code: e.code ?? 'ECONNREFUSED', field: 'connect', value: socket });
+    }
+    return new AgentClient(socket, fd);
+  }
+
+  get closed(): boolean {
+    return this.#conn.closed;
+  }
+
+  /** Sends one request; resolves with its result and fds, rejects with the agent's error (code, field, value, rule). */
+  request<T = unknown>(op: Op, args: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<Answer<T>> {
+    if (this.#conn.closed) return Promise.reject(new NetfdError(`the agent connection is closed (${this.#closedWhy})`, { code: 'ECONNRESET' }));
+    const id = this.#nextId++;
+    return new Promise<Answer<T>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        reject(new NetfdError(`the agent did not answer ${op} within ${timeoutMs} ms`, { code: 'ETIMEDOUT' }));
+      }, timeoutMs);
+      this.#waiting.set(id, { resolve: resolve as (a: Answer) => void, reject, timer });
+      this.#conn.send(encodeRequest(id, op, args)).catch((e) => {
+        clearTimeout(timer);
+        this.#waiting.delete(id);
+        reject(e);
+      });
+    });
+  }
+
+  close(): void {
+    this.#conn.close('closed by the client');
+  }
+
+  #message(m: NativeMessage): void {
+    const closeAll = () => m.fds.forEach((fd) => native().close(fd));
+    let reply;
+    try {
+      if (m.truncated) throw new NetfdError(`the agent sent a reply of ${m.size} bytes; at most ${MAX_REPLY} are read`, { code: 'PROTOCOL_ERROR' });
+      reply = parseReply(m.data);
+    } catch (e) {
+      closeAll();
+      this.#conn.close((e as Error).message);
+      return;
+    }
+    const w = reply.id === null ? undefined : this.#waiting.get(reply.id);
+    if (!w) {
+      closeAll();
+      if (!reply.ok && reply.id === null) this.#conn.close(`the agent refused the connection: ${reply.error.message}`);
+      return;
+    }
+    this.#waiting.delete(reply.id as number);
+    clearTimeout(w.timer);
+    if (!reply.ok) {
+      closeAll();
+      w.reject(replyError(reply.error));
+      return;
+    }
+    if (m.ctrunc || m.fds.length !== (reply.fds ?? 0)) {
+      closeAll();
+      w.reject(new NetfdError(`the agent's reply announced ${reply.fds ?? 0} fds but ${m.fds.length}${m.ctrunc ? '+' : ''} arrived`, { code: 'PROTOCOL_ERROR' }));
+      return;
+    }
+    w.resolve({ result: reply.result, fds: m.fds });
+  }
+}

@@ -1,0 +1,120 @@
+// Launching qemu as an ordinary user with fds the agent prepared: the agent
+// creates the devices and sends the fds (SCM_RIGHTS); this process spawns
+// qemu with them, as `launchDomain` does with its own, and asks the agent to
+// release the domain when qemu exits. The QMP socket and pid file live in
+// the caller's own state directory.
+import fs from 'node:fs';
+import { NetfdError } from '../errors';
+import { native } from '../native';
+import { stateDir } from '../netdev/state';
+import { Exit, LaunchOptions, pidPath, PidInfo, qmpPath, startQemu } from '../qemu/launch';
+import { DomainXml } from '../xml/domain';
+import { AgentClient } from './client';
+
+export interface PreparedByAgent {
+  name: string;
+  liveXml: string;
+  argv: string[];
+  interfaces: { dev: string; mac: string; alias: string; driver: 'vhost' | 'qemu' | null; tapFds: number; vhostFds: number }[];
+}
+
+export interface AgentLaunched {
+  name: string;
+  pid: number;
+  qmp: string;
+  liveXml: string;
+  argv: string[];
+  /** Resolves when qemu has exited and the agent has released the domain (or could not be asked). */
+  exited: Promise<Exit & { releaseError?: Error }>;
+  stop(graceMs?: number): Promise<Exit>;
+  /** The connection in use now (a new one after the agent restarted). */
+  client(): AgentClient;
+  /** Closes the agent connection (after `exited`). */
+  close(): void;
+}
+
+/** The client's own state directory: --state-dir, NETFD_STATE_DIR, else $XDG_RUNTIME_DIR/netfd or /tmp/netfd-UID. */
+export function clientStateDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const fallback = env.XDG_RUNTIME_DIR ? `${env.XDG_RUNTIME_DIR}/netfd` : `/tmp/netfd-${process.getuid?.() ?? 0}`;
+  return stateDir(explicit ?? (env.NETFD_STATE_DIR || fallback), env);
+}
+
+/** Asks the agent to prepare the domain, then runs qemu with the fds it sent. */
+export async function launchViaAgent(client: AgentClient, text: string, o: LaunchOptions = {}): Promise<AgentLaunched> {
+  const name = DomainXml.parse(text).def.name;
+  const dir = clientStateDir(o.stateDir);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const qmp = qmpPath(dir, name);
+  const pidFile = pidPath(dir, name);
+  const { result, fds } = await client.request<PreparedByAgent>('prepare', { xml: text, qmp });
+  const closeFds = () => fds.splice(0).forEach((fd) => native().close(fd));
+  let current = client;
+  let running = true;
+  // The agent went away (restarted, upgraded): reconnect and claim the
+  // domain before its grace period ends, for as long as qemu runs.
+  const reconnect = async (): Promise<void> => {
+    for (let delay = 100; running; delay = Math.min(delay * 2, 2000)) {
+      await new Promise((r) => setTimeout(r, delay));
+      try {
+        const c = await AgentClient.connect(client.socket);
+        await c.request('claim', { name });
+        current = c;
+        c.onClose = () => void reconnect();
+        return;
+      } catch {
+        // not back yet
+      }
+    }
+  };
+  client.onClose = () => void reconnect();
+  let releaseError: Error | undefined;
+  const release = async () => {
+    running = false;
+    fs.rmSync(pidFile, { force: true });
+    await current.request('release', { name }).catch((e) => {
+      releaseError = e as Error;
+    });
+  };
+  const q = await startQemu(result.argv, fds, qmp, o, closeFds, release);
+  const info: PidInfo & { agent: string } = { pid: q.child.pid as number, supervisor: process.pid, qmp, netns: null, agent: client.socket };
+  fs.writeFileSync(pidFile, `${JSON.stringify(info)}\n`);
+  const exited = q.exited.then((e) => ({ ...e, ...(releaseError ? { releaseError } : {}) }));
+  return {
+    name,
+    pid: q.child.pid as number,
+    qmp,
+    liveXml: result.liveXml,
+    argv: q.argv,
+    exited,
+    client: () => current,
+    close: () => {
+      running = false;
+      current.onClose = undefined;
+      current.close();
+    },
+    stop: async (graceMs = 5000) => {
+      if (q.child.exitCode === null && q.child.signalCode === null) {
+        q.child.kill('SIGTERM');
+        const timer = setTimeout(() => q.child.kill('SIGKILL'), graceMs);
+        try {
+          return await exited;
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+      return exited;
+    },
+  };
+}
+
+/** The QMP socket of a domain this user launched through the agent. */
+export function launchedQmp(name: string, explicitDir?: string): string {
+  const dir = clientStateDir(explicitDir);
+  try {
+    const info = JSON.parse(fs.readFileSync(pidPath(dir, name), 'utf8')) as PidInfo;
+    if (typeof info.qmp === 'string') return info.qmp;
+  } catch {
+    // below
+  }
+  throw new NetfdError(`domain ${name} has no qemu launched by you (no ${pidPath(dir, name)}); hotplug needs a running qemu`, { code: 'ENOENT', field: 'name', value: name });
+}
