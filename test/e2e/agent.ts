@@ -1,0 +1,72 @@
+// End to end through the host agent: an ordinary user (made by the test)
+// runs `netfd --connect SOCKET launch`; the agent creates the tap and the
+// macvtap and sends their fds; qemu runs as that user with exactly those fds
+// and the guest pings both peers. When the user's netfd is stopped, the agent
+// releases the devices.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import * as guest from '../../scripts/guest';
+import { startAgent, testUser } from '../helpers/agent';
+import { CLI, linkNames } from '../helpers/e2e';
+import { needsRoot, withNetns } from '../helpers/host';
+
+const img = needsRoot ? null : guest.image({ quiet: true });
+
+const statusUid = (pid: number): number => Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+
+t.test('an ordinary user launches a guest with devices the agent prepared; it pings through a tap and a macvtap', { skip: needsRoot, timeout: 180_000 }, async (t) => {
+  await withNetns(t, async (ns) => {
+    const net = guest.addPeers(ns);
+    const before = linkNames(ns);
+    const u = testUser(t, 'e');
+    const a = await startAgent(t, { ns, graceSecs: 2, acl: [`allow user ${u.name} bridge ${net.bridge}`, `allow user ${u.name} dev ${net.macvtapParent}`, `allow user ${u.name} mode bridge`].join('\n') });
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-e2e-agent-'));
+    t.teardown(() => fs.rmSync(home, { recursive: true, force: true }));
+    fs.chownSync(home, u.uid, u.gid);
+    const xmlFile = path.join(home, 'vm.xml');
+    fs.writeFileSync(
+      xmlFile,
+      guest.domainXml({
+        name: 'agentvm',
+        image: img as guest.GuestImage,
+        nics: [{ type: 'bridge' }, { type: 'direct', mode: 'bridge' }],
+        params: { ip0: `${net.bridgeSubnet}.2/24`, peer0: net.bridgePeer, ip1: `${net.macvtapSubnet}.2/24`, peer1: net.macvtapPeer, hold: 1 },
+      }),
+    );
+    fs.chmodSync(xmlFile, 0o644);
+    const userState = path.join(home, 'run');
+    const cli = spawn('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--init-groups', process.execPath, CLI, '--connect', a.socket, '--state-dir', userState, 'launch', xmlFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    cli.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const cliExit = new Promise<number | null>((r) => cli.once('exit', (code) => r(code)));
+    t.teardown(() => {
+      if (cli.exitCode === null && cli.signalCode === null) cli.kill('SIGKILL');
+    });
+    const console = new guest.Console(cli.stdout as never);
+    try {
+      t.match((await console.wait(/^NETFD-PING-(OK|FAIL) eth0/)).text, `NETFD-PING-OK eth0 ${net.bridgePeer} recv=3/3`, 'the guest pings the bridge peer through the tap');
+      t.match((await console.wait(/^NETFD-PING-(OK|FAIL) eth1/)).text, `NETFD-PING-OK eth1 ${net.macvtapPeer} recv=3/3`, 'and the macvtap peer through the macvtap');
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\nnetfd stderr:\n${err}\nagent log:\n${a.log()}`);
+    }
+    const info = JSON.parse(fs.readFileSync(path.join(userState, 'agentvm.pid'), 'utf8')) as { pid: number; qmp: string };
+    t.equal(statusUid(info.pid), u.uid, 'qemu runs as the user, not root');
+    t.equal(statusUid(cli.pid as number), u.uid, 'so does netfd');
+    const fds = fs.readdirSync(`/proc/${info.pid}/fd`).map((fd) => [Number(fd), fs.readlinkSync(`/proc/${info.pid}/fd/${fd}`)] as const);
+    t.equal(fds.find(([fd]) => fd === 3)?.[1], '/dev/net/tun', 'fd 3 is the tap the agent made');
+    t.match(fds.find(([fd]) => fd === 4)?.[1], /tap\d+( \(deleted\))?$/, "fd 4 is the macvtap's character device");
+    t.ok(info.qmp.startsWith(userState), "the QMP socket is in the user's own directory");
+    const live = fs.readFileSync(path.join(a.stateDir, 'agentvm.xml'), 'utf8');
+    t.match(live, /<target dev="vnet\d+"\/>/, "the agent's live XML records the tap");
+    t.match(live, /<target dev="macvtap\d+"\/>/, 'and the macvtap');
+
+    cli.kill('SIGTERM');
+    t.equal(await cliExit, 0, 'netfd stops qemu on SIGTERM and exits 0');
+    t.match(err, /agentvm released/, 'and says the agent released the domain');
+    t.same(linkNames(ns), before, 'the devices are gone');
+    t.same(fs.readdirSync(path.join(a.stateDir, 'agent')), [], 'no agent record left');
+  });
+});

@@ -1,0 +1,141 @@
+// A real `netfd agent` process for privileged tests, test users made (and
+// removed) by the test, and clients run as those users.
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Test } from 'tap';
+import { CLI } from './e2e';
+
+export interface RunningAgent {
+  proc: ChildProcess;
+  socket: string;
+  dir: string;
+  stateDir: string;
+  acl: string;
+  configDir: string;
+  log: () => string;
+  /** Starts it again after it died (same options). */
+  restart: () => Promise<RunningAgent>;
+}
+
+export interface AgentTestOptions {
+  ns: string;
+  acl: string;
+  graceSecs?: number;
+  /** Reuse this directory (socket, state, ACL, log). */
+  dir?: string;
+  extraArgs?: string[];
+}
+
+/** Starts `netfd agent` in `ns` with the ACL text; resolves once it listens. Killed at teardown. */
+export async function startAgent(t: Test, o: AgentTestOptions): Promise<RunningAgent> {
+  const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-agent-'));
+  if (!o.dir) {
+    fs.chmodSync(dir, 0o755);
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  const socket = path.join(dir, 'agent.sock');
+  const stateDir = path.join(dir, 'state');
+  const acl = path.join(dir, 'acl.conf');
+  fs.writeFileSync(acl, o.acl);
+  const logFile = path.join(dir, 'agent.log');
+  const log = fs.openSync(logFile, 'a');
+  const proc = spawn(process.execPath, [CLI, 'agent', '--socket', socket, '--socket-mode', '0666', '--acl', acl, '--state-dir', stateDir, '--config-dir', path.join(dir, 'networks'), '--netns', o.ns, '--grace', String(o.graceSecs ?? 30), '--log-level', 'debug', ...(o.extraArgs ?? [])], { stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  t.teardown(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
+  const started = Date.now();
+  const readLog = () => {
+    try {
+      return fs.readFileSync(logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const exited = new Promise<never>((_, reject) => proc.once('exit', (c, s) => reject(new Error(`the agent exited (${s ?? c}) before listening:\n${readLog()}`))));
+  exited.catch(() => undefined);
+  for (;;) {
+    if (readLog().includes('"msg":"listening"') && fs.existsSync(socket)) break;
+    if (Date.now() - started > 20_000) throw new Error(`the agent did not listen within 20 s:\n${readLog()}`);
+    await Promise.race([new Promise((r) => setTimeout(r, 20)), exited]);
+  }
+  // Only this start's lines count as "listening" next time.
+  const agent: RunningAgent = {
+    proc,
+    socket,
+    dir,
+    stateDir,
+    acl,
+    configDir: path.join(dir, 'networks'),
+    log: readLog,
+    restart: async () => {
+      fs.appendFileSync(logFile, '--- restart ---\n');
+      fs.renameSync(logFile, `${logFile}.${Date.now()}.${Math.random().toString(36).slice(2)}`);
+      return startAgent(t, { ...o, dir });
+    },
+  };
+  return agent;
+}
+
+export interface TestUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+let users = 0;
+
+/** A system user (and group of the same name) that exists for this test only. */
+export function testUser(t: Test, tag: string): TestUser {
+  const name = `nft${tag}${process.pid % 100000}${++users}`.slice(0, 31);
+  const r = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', name], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`useradd ${name} failed: ${r.stderr}`);
+  t.teardown(() => {
+    spawnSync('userdel', [name]);
+  });
+  const id = (flag: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim());
+  return { name, uid: id('-u'), gid: id('-g') };
+}
+
+export interface ClientReply {
+  ok: boolean;
+  result?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  error?: { code: string; message: string; field?: string; value?: unknown; rule?: string };
+  fds?: number;
+}
+
+const CLIENT = path.join(__dirname, 'agent-client.js');
+
+/** Runs requests as `user` (setpriv: its uid, gid and groups only); one reply per request. */
+export function runAs(user: TestUser | null, socket: string, requests: { op: string; args?: object }[]): ClientReply[] {
+  const argv = [process.execPath, CLIENT, socket, JSON.stringify(requests)];
+  const r = user ? spawnSync('setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', ...argv], { encoding: 'utf8' }) : spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`client as ${user?.name ?? 'root'} failed (${r.status}): ${r.stderr}`);
+  return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ClientReply);
+}
+
+/** A client as `user` that stays connected holding its fds after the requests; resolves with it and its replies. */
+export async function holdAs(t: Test, user: TestUser | null, socket: string, requests: { op: string; args?: object }[]): Promise<{ proc: ChildProcess; replies: ClientReply[] }> {
+  const argv = [process.execPath, CLIENT, socket, JSON.stringify(requests), '--hold'];
+  const proc = user ? spawn('setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', ...argv], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('HOLDING\n')) resolve();
+    });
+    proc.once('exit', (c) => reject(new Error(`holding client exited ${c}: ${out}`)));
+  });
+  return { proc, replies: out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ClientReply) };
+}
+
+/** A domain with the given interface XML fragments (no guest: the agent only prepares). */
+export const domainXml = (name: string, ifaces: string[]): string =>
+  `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><devices>${ifaces.join('')}</devices></domain>`;
+export const bridgeIface = (br: string): string => `<interface type='bridge'><source bridge='${br}'/><model type='virtio'/></interface>`;
+export const directIface = (dev: string, mode: string): string => `<interface type='direct'><source dev='${dev}' mode='${mode}'/><model type='virtio'/></interface>`;
