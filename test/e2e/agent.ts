@@ -3,7 +3,7 @@
 // macvtap and sends their fds; qemu runs as that user with exactly those fds
 // and the guest pings both peers. When the user's netfd is stopped, the agent
 // releases the devices.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +17,7 @@ const img = needsRoot ? null : guest.image({ quiet: true });
 
 const statusUid = (pid: number): number => Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 
-t.test('an ordinary user launches a guest with devices the agent prepared; it pings through a tap and a macvtap', { skip: needsRoot, timeout: 180_000 }, async (t) => {
+t.test('an ordinary user launches a guest with a tap the agent prepared, then hotplugs a macvtap through the agent; the guest pings through both', { skip: needsRoot, timeout: 180_000 }, async (t) => {
   await withNetns(t, async (ns) => {
     const net = guest.addPeers(ns);
     const before = linkNames(ns);
@@ -32,7 +32,7 @@ t.test('an ordinary user launches a guest with devices the agent prepared; it pi
       guest.domainXml({
         name: 'agentvm',
         image: img as guest.GuestImage,
-        nics: [{ type: 'bridge' }, { type: 'direct', mode: 'bridge' }],
+        nics: [{ type: 'bridge' }],
         params: { ip0: `${net.bridgeSubnet}.2/24`, peer0: net.bridgePeer, ip1: `${net.macvtapSubnet}.2/24`, peer1: net.macvtapPeer, hold: 1 },
       }),
     );
@@ -46,22 +46,47 @@ t.test('an ordinary user launches a guest with devices the agent prepared; it pi
       if (cli.exitCode === null && cli.signalCode === null) cli.kill('SIGKILL');
     });
     const console = new guest.Console(cli.stdout as never);
-    try {
-      t.match((await console.wait(/^NETFD-PING-(OK|FAIL) eth0/)).text, `NETFD-PING-OK eth0 ${net.bridgePeer} recv=3/3`, 'the guest pings the bridge peer through the tap');
-      t.match((await console.wait(/^NETFD-PING-(OK|FAIL) eth1/)).text, `NETFD-PING-OK eth1 ${net.macvtapPeer} recv=3/3`, 'and the macvtap peer through the macvtap');
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\nnetfd stderr:\n${err}\nagent log:\n${a.log()}`);
-    }
+    const asUser = (...args: string[]) => spawnSync('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--init-groups', process.execPath, CLI, '--connect', a.socket, '--state-dir', userState, ...args], { encoding: 'utf8' });
+    const MAC = '52:54:00:e2:a6:01';
+    const nicFile = path.join(home, 'nic.xml');
+    fs.writeFileSync(nicFile, guest.interfaceXml({ type: 'direct', mode: 'bridge', mac: MAC }));
+    const badFile = path.join(home, 'bad.xml');
+    fs.writeFileSync(badFile, `<interface type='bridge'><source bridge='${net.bridge}'/><model type='nosuchnic'/></interface>`);
+    const wait = async (re: RegExp) => {
+      try {
+        return (await console.wait(re)).text;
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\nnetfd stderr:\n${err}\nagent log:\n${a.log()}`);
+      }
+    };
+    t.match(await wait(/^NETFD-PING-(OK|FAIL) eth0/), `NETFD-PING-OK eth0 ${net.bridgePeer} recv=3/3`, 'the guest pings the bridge peer through the tap');
+    await wait(/^NETFD-READY/);
     const info = JSON.parse(fs.readFileSync(path.join(userState, 'agentvm.pid'), 'utf8')) as { pid: number; qmp: string };
+
+    const linksBefore = linkNames(ns);
+    const bad = asUser('attach-interface', 'agentvm', badFile);
+    t.equal(bad.status, 1, 'an attach qemu refuses fails');
+    t.match(bad.stderr, /QMP_ERROR.*nosuchnic/, "with qemu's error");
+    t.same(linkNames(ns), linksBefore, 'and the agent took its tap back');
+    const att = asUser('attach-interface', 'agentvm', nicFile, '--json');
+    t.equal(att.status, 0, att.stderr);
+    t.match(JSON.parse(att.stdout), { alias: 'net1', mac: MAC, targetDev: /^macvtap\d+$/, driver: 'qemu' }, 'attach-interface through the agent');
+    await wait(/^NETFD-HOTPLUG eth1/);
+    t.match(await wait(/^NETFD-PING-(OK|FAIL) eth1/), `NETFD-PING-OK eth1 ${net.macvtapPeer} recv=3/3`, 'the hotplugged macvtap pings its peer');
     t.equal(statusUid(info.pid), u.uid, 'qemu runs as the user, not root');
     t.equal(statusUid(cli.pid as number), u.uid, 'so does netfd');
     const fds = fs.readdirSync(`/proc/${info.pid}/fd`).map((fd) => [Number(fd), fs.readlinkSync(`/proc/${info.pid}/fd/${fd}`)] as const);
     t.equal(fds.find(([fd]) => fd === 3)?.[1], '/dev/net/tun', 'fd 3 is the tap the agent made');
-    t.match(fds.find(([fd]) => fd === 4)?.[1], /tap\d+( \(deleted\))?$/, "fd 4 is the macvtap's character device");
+    t.ok(fds.some(([fd, target]) => fd > 3 && /tap\d+( \(deleted\))?$/.test(target)), "qemu holds the macvtap's character device, which came from the agent over SCM_RIGHTS twice");
     t.ok(info.qmp.startsWith(userState), "the QMP socket is in the user's own directory");
     const live = fs.readFileSync(path.join(a.stateDir, 'agentvm.xml'), 'utf8');
     t.match(live, /<target dev="vnet\d+"\/>/, "the agent's live XML records the tap");
-    t.match(live, /<target dev="macvtap\d+"\/>/, 'and the macvtap');
+    t.match(live, /<target dev="macvtap\d+"\/>/, 'and the hotplugged macvtap');
+    const det = asUser('detach-interface', 'agentvm', '--mac', MAC);
+    t.equal(det.status, 0, det.stderr);
+    await wait(/^NETFD-UNPLUG eth1/);
+    t.notOk(linkNames(ns).some((l) => l.startsWith('macvtap')), 'detach-interface through the agent deleted the macvtap');
+    t.notMatch(fs.readFileSync(path.join(a.stateDir, 'agentvm.xml'), 'utf8'), /macvtap/, "and the agent's live XML lost it");
 
     cli.kill('SIGTERM');
     t.equal(await cliExit, 0, 'netfd stops qemu on SIGTERM and exits 0');
