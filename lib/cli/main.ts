@@ -34,7 +34,7 @@ const globalOptions: Options = {
 };
 
 export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--state-dir DIR]
-             [--config-dir DIR] [--sysfs-root DIR] <verb> ...
+             [--config-dir DIR] [--sysfs-root DIR] [--connect SOCKET] <verb> ...
 
   tap create [--name N | --template T] [--queues N] [--no-vnet-hdr]
              [--owner UID] [--group GID]
@@ -89,7 +89,18 @@ export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--
       in a scratch namespace), sriov, qemu (takes a tap fd?); PASS, WARN or
       FAIL with a hint; exit 1 only when a check FAILs
 
+  agent [--socket PATH] [--socket-mode MODE] [--socket-group G] [--acl FILE]
+        [--grace SECS] [--log-level LEVEL]
+      the host agent: serves unprivileged users on a unix socket (default
+      /run/netfd/agent.sock, or the one systemd passes), deciding every
+      request with the ACL (default /etc/netfd/acl.conf); SIGHUP reloads it
+
 Global options:
+  --connect SOCKET      do launch, list, destroy, dumpxml, attach-interface,
+                        detach-interface, probe and net-* through the agent
+                        at SOCKET, as an ordinary user; qemu runs as you, its
+                        QMP socket and pid file in --state-dir (default
+                        $XDG_RUNTIME_DIR/netfd or /tmp/netfd-UID)
   --netns NAME|PATH     act in a network namespace (/run/netns/NAME or a path
                         such as /proc/PID/ns/net) without moving netfd
   --vhost-device PATH   the vhost-net device (env NETFD_VHOST_DEVICE;

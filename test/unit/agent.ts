@@ -1,0 +1,121 @@
+// The agent without devices: what each interface asks of the ACL, an
+// in-process agent answering requests that never reach the host (hello, list,
+// refusals, records it cannot read), and the CLI's agent options.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import t from 'tap';
+import { AgentClient } from '../../lib/agent/client';
+import { Agent, aclObjects } from '../../lib/agent/server';
+import { main } from '../../lib/cli/main';
+import { DomainXml } from '../../lib/xml/domain';
+import { Asserts } from '../helpers/refused';
+
+const iface = (xml: string) => DomainXml.parse(`<domain type='qemu'><name>x</name><memory>65536</memory><devices>${xml}</devices></domain>`).def.interfaces[0];
+
+t.test('aclObjects: what each interface touches', async (t) => {
+  const rows: [string, unknown][] = [
+    ["<interface type='bridge'><source bridge='br0'/></interface>", [{ kind: 'bridge', value: 'br0' }]],
+    ["<interface type='direct'><source dev='eth1' mode='vepa'/></interface>", [{ kind: 'dev', value: 'eth1' }, { kind: 'mode', value: 'vepa' }]],
+    ["<interface type='direct'><source dev='eth1'/></interface>", [{ kind: 'dev', value: 'eth1' }, { kind: 'mode', value: 'vepa' }]],
+    ["<interface type='direct'><source dev='eth1' mode='passthrough'/></interface>", [{ kind: 'dev', value: 'eth1' }, { kind: 'mode', value: 'passthrough' }]],
+    ["<interface type='network'><source network='pool1'/></interface>", [{ kind: 'network', value: 'pool1' }]],
+    ["<interface type='ethernet'/>", [{ kind: 'ethernet' }]],
+    ["<interface type='ethernet'><target dev='mytap0'/></interface>", [{ kind: 'ethernet' }]],
+    ["<interface type='ethernet'><target dev='mytap0' managed='no'/></interface>", [{ kind: 'dev', value: 'mytap0' }]],
+    ["<interface type='bridge'><source bridge='br0'/><backend tap='/dev/net/tun'/></interface>", [{ kind: 'bridge', value: 'br0' }, { kind: 'all' }]],
+    ["<interface type='bridge'><source bridge='br0'/><model type='virtio'/><backend vhost='/tmp/evil'/></interface>", [{ kind: 'bridge', value: 'br0' }, { kind: 'all' }]],
+  ];
+  for (const [xml, want] of rows) t.same(aclObjects(iface(xml)), want, xml);
+});
+
+function logSink(): { logger: pino.Logger; lines: () => Record<string, unknown>[] } {
+  const out: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      out.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), lines: () => out.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+async function agentIn(t: Asserts, acl: string | null, records: Record<string, string> = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-unit-agent-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const aclFile = path.join(dir, 'acl.conf');
+  if (acl !== null) fs.writeFileSync(aclFile, acl);
+  fs.mkdirSync(path.join(dir, 'state', 'agent'), { recursive: true });
+  for (const [f, text] of Object.entries(records)) fs.writeFileSync(path.join(dir, 'state', 'agent', f), text);
+  const log = logSink();
+  const agent = new Agent({ socket: path.join(dir, 'a.sock'), acl: aclFile, stateDir: path.join(dir, 'state'), configDir: path.join(dir, 'networks'), logger: log.logger });
+  await agent.start();
+  t.teardown(() => agent.stop());
+  const client = await AgentClient.connect(path.join(dir, 'a.sock'));
+  t.teardown(() => client.close());
+  return { dir, agent, client, log };
+}
+
+const uid = process.getuid?.() ?? 0;
+
+t.test('an in-process agent: hello, an empty list, ACL refusals before any host change, the socket mode', async (t) => {
+  const { dir, client, log } = await agentIn(t, `deny user ${uid} bridge br9\nallow user ${uid} ethernet\n`);
+  t.equal(fs.statSync(path.join(dir, 'a.sock')).mode & 0o777, 0o660, 'the socket is 0660');
+  t.match((await client.request('hello')).result, { version: 1, uid, graceMs: 30000 });
+  t.same((await client.request('list')).result, []);
+  const refused = await client.request('prepare', { xml: "<domain type='qemu'><name>d</name><memory>65536</memory><devices><interface type='bridge'><source bridge='br9'/></interface></devices></domain>" }).catch((e) => e);
+  t.match(refused, { code: 'ACCESS_DENIED', field: '/domain/devices/interface', value: 'br9', rule: /^deny user \d+ bridge br9 \(.*acl\.conf:1\)$/ });
+  const backend = await client.request('prepare', { xml: "<domain type='qemu'><name>d</name><memory>65536</memory><devices><interface type='ethernet'><backend tap='/etc/shadow'/></interface></devices></domain>" }).catch((e) => e);
+  t.match(backend, { code: 'ACCESS_DENIED', rule: 'default deny' }, 'a <backend> path needs `all`');
+  t.match((await client.request('release', { name: 'nope' }).catch((e) => e)) as object, { code: 'ENOENT', field: 'args.name' });
+  t.match((await client.request('release', { name: '../x' }).catch((e) => e)) as object, { code: 'INVALID_ARGUMENT', field: 'args.name', value: '../x' });
+  t.match((await client.request('net-start', { name: 'n' }).catch((e) => e)) as object, { code: 'ACCESS_DENIED', field: 'op', value: 'net-start' });
+  t.same((await client.request('net-list', { all: true })).result, { rows: [], warnings: [] });
+  t.same(fs.readdirSync(path.join(dir, 'state', 'agent')), [], 'no record was written for refused requests');
+  t.ok(log.lines().some((l) => l.msg === 'refused by the ACL' && l.uid === uid && typeof l.req === 'number' && l.code === 'ACCESS_DENIED'), 'refusals are logged with the uid and a request id');
+});
+
+t.test('a missing ACL refuses everything; unreadable records are reported and left alone', async (t) => {
+  const { dir, client, log } = await agentIn(t, null, { 'bad.json': '{', 'other.json': '{"name":"x"}' });
+  t.ok(log.lines().some((l) => l.level === 40 && /does not exist: every request is refused/.test(String(l.msg))), 'the agent warns that it refuses everything');
+  const e = await client.request('prepare', { xml: "<domain type='qemu'><name>d</name><memory>65536</memory><devices><interface type='ethernet'/></devices></domain>" }).catch((x) => x);
+  t.match(e, { code: 'ACCESS_DENIED', rule: 'default deny' });
+  t.same(fs.readdirSync(path.join(dir, 'state', 'agent')).sort(), ['bad.json', 'other.json'], 'records it cannot read stay');
+  t.equal(log.lines().filter((l) => /^unreadable record/.test(String(l.msg))).length, 2, 'each is logged');
+});
+
+t.test('a second agent on a live socket is refused; a stale socket file is replaced', async (t) => {
+  const { dir } = await agentIn(t, '');
+  const second = new Agent({ socket: path.join(dir, 'a.sock'), acl: path.join(dir, 'acl.conf'), stateDir: path.join(dir, 'state2'), logger: logSink().logger });
+  await t.rejects(second.start(), { code: 'EADDRINUSE', field: 'socket' });
+  const notSocket = path.join(dir, 'file');
+  fs.writeFileSync(notSocket, '');
+  await t.rejects(new Agent({ socket: notSocket, acl: path.join(dir, 'acl.conf'), stateDir: path.join(dir, 'state3'), logger: logSink().logger }).start(), { code: 'EEXIST', field: 'socket' });
+});
+
+function run(args: string[]): Promise<{ status: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  return main(args, { out: (s) => (out += s), err: (s) => (err += s) }).then((status) => ({ status, out, err }));
+}
+
+t.test('CLI: agent options and --connect', async (t) => {
+  const rows: [string[], number, RegExp][] = [
+    [['agent', '--grace', 'soon'], 1, /INVALID_ARGUMENT: invalid grace "soon"/],
+    [['agent', '--socket', 'rel.sock'], 1, /invalid socket "rel.sock": an absolute path/],
+    [['agent', '--log-level', 'loud'], 1, /invalid log-level "loud"/],
+    [['agent', '--socket-mode', '999', '--socket', '/tmp/x.sock'], 1, /invalid socket-mode "999"/],
+    [['agent', 'extra'], 2, /unexpected argument extra/],
+    [['--connect', '/nonexistent/agent.sock', 'list'], 1, /cannot connect to the netfd agent at \/nonexistent\/agent.sock: .*is `netfd agent` running\?/],
+    [['--connect', '/x.sock', 'tap', 'create'], 2, /tap create is not done through the agent/],
+    [['--connect', '/x.sock', 'launch', 'vm.xml', '--detach'], 2, /launch --detach is not available with --connect/],
+    [['--connect=/x.sock', 'link', 'show'], 2, /link show is not done through the agent/],
+  ];
+  for (const [args, status, re] of rows) {
+    const r = await run(args);
+    t.equal(r.status, status, args.join(' '));
+    t.match(r.err, re, args.join(' '));
+  }
+});
