@@ -55,14 +55,15 @@ export async function launchViaAgent(client: AgentClient, text: string, o: Launc
   const reconnect = async (): Promise<void> => {
     for (let delay = 100; running; delay = Math.min(delay * 2, 2000)) {
       await new Promise((r) => setTimeout(r, delay));
+      let c: AgentClient | undefined;
       try {
-        const c = await AgentClient.connect(client.socket);
+        c = await AgentClient.connect(client.socket);
         await c.request('claim', { name });
         current = c;
         c.onClose = () => void reconnect();
         return;
       } catch {
-        // not back yet
+        c?.close(); // not back yet
       }
     }
   };
@@ -71,9 +72,12 @@ export async function launchViaAgent(client: AgentClient, text: string, o: Launc
   const release = async () => {
     running = false;
     fs.rmSync(pidFile, { force: true });
-    await current.request('release', { name }).catch((e) => {
+    // The agent may be restarting: a fresh connection releases too (same user).
+    const via = current.closed ? await AgentClient.connect(client.socket).catch(() => current) : current;
+    await via.request('release', { name }).catch((e) => {
       releaseError = e as Error;
     });
+    if (via !== current) via.close();
   };
   const q = await startQemu(result.argv, fds, qmp, o, closeFds, release);
   const info: PidInfo & { agent: string } = { pid: q.child.pid as number, supervisor: process.pid, qmp, netns: null, agent: client.socket };

@@ -32,6 +32,9 @@ function objectName(name: string, field: string): string {
   return name;
 }
 
+/** The largest reply sent: one seqpacket message must fit the default socket buffer (about 208 KiB). */
+const MAX_SEND = 200 * 1024;
+
 export const DEFAULT_SOCKET = '/run/netfd/agent.sock';
 export const DEFAULT_ACL = '/etc/netfd/acl.conf';
 
@@ -115,9 +118,9 @@ export function aclObjects(i: InterfaceDef): AclObject[] {
   else if (i.type === 'direct') objs.push({ kind: 'dev', value: i.source.dev as string }, { kind: 'mode', value: i.source.mode ?? 'vepa' });
   else if (i.type === 'network') objs.push({ kind: 'network', value: i.source.network as string });
   else if (i.target?.managed !== false) objs.push({ kind: 'ethernet' });
-  if (i.target && !i.target.managed && i.target.dev) objs.push({ kind: 'dev', value: i.target.dev });
-  // Device paths make the agent open files as root: only for `all`.
-  if (i.backend.tap !== undefined || i.backend.vhost !== undefined) objs.push({ kind: 'all' });
+  // Opening an existing device (managed='no': it may be another guest's) and
+  // device paths (the agent would open them as root) are only for `all`.
+  if (i.target?.managed === false || i.backend.tap !== undefined || i.backend.vhost !== undefined) objs.push({ kind: 'all' });
   return objs;
 }
 
@@ -176,6 +179,7 @@ export class Agent {
   async start(): Promise<void> {
     await this.recover();
     await this.#autostart();
+    if (this.#stopping) return; // stopped while recovering: never listen
     let fd: number;
     if (this.o.listenFd !== undefined) {
       const info = native().socketInfo(this.o.listenFd);
@@ -476,13 +480,18 @@ export class Agent {
         const out = this.#stopping ? Promise.reject(new NetfdError('the agent is stopping', { code: 'EAGAIN' })) : this.#dispatch(client, r, log);
         const res = await out;
         try {
-          await this.#reply(client, okReply(r.id, res.result, res.fds?.length ?? 0), res.fds ?? []);
+          const reply = okReply(r.id, res.result, res.fds?.length ?? 0);
+          if (reply.length > MAX_SEND) {
+            const big = new NetfdError(`the reply to ${r.op} is ${reply.length} bytes, more than the ${MAX_SEND} one message can carry; the operation itself succeeded`, { code: 'REPLY_TOO_LARGE' });
+            log.error({ op: r.op, bytes: reply.length }, big.message);
+            await this.#reply(client, errorReply(r.id, big));
+          } else await this.#reply(client, reply, res.fds ?? []);
+          log.info({ op: r.op, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'ok');
         } catch (e) {
           log.warn({ op: r.op, err: (e as Error).message }, 'the reply could not be delivered');
         } finally {
           res.after?.();
         }
-        log.info({ op: r.op, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'ok');
       } catch (e) {
         const err = e as NetfdError & { rule?: string };
         const level = err.code === 'ACCESS_DENIED' || err.code === 'LIMIT_EXCEEDED' ? 'warn' : 'info';
@@ -554,6 +563,8 @@ export class Agent {
         });
       }
       case 'probe': {
+        // It makes root create scratch namespaces and devices and run qemu.
+        this.#check(client, [{ kind: 'all' }], 'op', op);
         const only = a.only as string[] | undefined;
         for (const id of only ?? []) if (!(CHECK_IDS as readonly string[]).includes(id)) throw new NetfdError(`unknown probe check ${JSON.stringify(id)}; known: ${CHECK_IDS.join(', ')}`, { code: 'INVALID_ARGUMENT', field: 'args.only', value: id });
         return { result: await probeHost({ only: only as CheckId[] | undefined, vhostDevice: this.o.vhostDevice, sysfsRoot: this.o.sysfsRoot }) };
@@ -582,8 +593,10 @@ export class Agent {
         return { result: await nets.define(a.xml as string) };
       case 'net-undefine':
         return { result: await nets.undefine(name as string) };
-      case 'net-start':
-        return { result: await nets.start(name as string) };
+      case 'net-start': {
+        const st = await nets.start(name as string);
+        return { result: { name, pool: st.pool, connections: st.connections.length, warnings: st.warnings } };
+      }
       case 'net-destroy':
         return { result: await nets.destroy(name as string) };
       case 'net-autostart':

@@ -11,7 +11,7 @@ import { formatProbe, ProbeReport } from '../host/probe';
 import { interfaceByMac, qmpAttach, qmpDetach, QemuNic } from '../qemu/hotplug';
 import * as v from '../validate';
 import { DomainXml } from '../xml/domain';
-import { checkName, defaultIo, Io, parse, readDomainFile, str, timeoutMs, UsageError, Values } from './main';
+import { checkName, defaultIo, Io, isQemuOf, parse, readDomainFile, str, timeoutMs, UsageError, Values } from './main';
 
 /** A mode such as 0660 or 660 (octal). */
 function octalMode(x: string | undefined): number | undefined {
@@ -61,16 +61,19 @@ export async function agentVerb(args: string[]): Promise<number> {
     graceMs: grace === undefined ? undefined : Number(grace) * 1000,
     logger: pino({ level, base: { component: 'netfd-agent', pid: process.pid } }, pino.destination({ fd: 2, sync: true })),
   });
-  await agent.start();
-  await new Promise<void>((resolve) => {
+  // Signals count from the start: recovery and autostart may take a while.
+  let stopping: Promise<void> | undefined;
+  const stopped = new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       agent.log.info({ signal: sig }, 'stopping');
-      void agent.stop().then(resolve);
+      stopping ??= agent.stop().then(resolve);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => agent.reloadAcl());
   });
+  await agent.start();
+  await stopped;
   return 0;
 }
 
@@ -143,12 +146,16 @@ async function destroyRemote(args: string[], io: Io, socket: string): Promise<nu
   }
   const pidFile = qmp?.replace(/\.qmp$/, '.pid');
   const pid = pidFile && fs.existsSync(pidFile) ? (JSON.parse(fs.readFileSync(pidFile, 'utf8')) as { pid: number }).pid : undefined;
-  if (pid !== undefined) {
-    try {
-      process.kill(pid, 'SIGTERM');
-      for (const end = Date.now() + grace; Date.now() < end && fs.existsSync(pidFile as string); ) await new Promise((r) => setTimeout(r, 25));
-    } catch {
-      // gone already
+  if (pid !== undefined && isQemuOf(pid, name)) {
+    // The launching netfd releases the domain once qemu is gone.
+    const gone = async (ms: number) => {
+      for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 25))) if (!isQemuOf(pid, name) && !fs.existsSync(pidFile as string)) return true;
+      return !isQemuOf(pid, name);
+    };
+    process.kill(pid, 'SIGTERM');
+    if (!(await gone(grace))) {
+      if (isQemuOf(pid, name)) process.kill(pid, 'SIGKILL');
+      await gone(2000);
     }
   }
   await withAgent(socket, (c) => c.request('release', { name })).catch((e) => {

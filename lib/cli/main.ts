@@ -395,7 +395,7 @@ export function timeoutMs(values: Values, fallbackSecs: number): number {
 }
 
 /** Whether `pid` is the qemu running domain `name` (not a reused pid). */
-function isQemuOf(pid: number, name: string): boolean {
+export function isQemuOf(pid: number, name: string): boolean {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(`guest=${name.replace(/,/g, ',,')}`);
   } catch {

@@ -24,7 +24,7 @@ t.test('aclObjects: what each interface touches', async (t) => {
     ["<interface type='network'><source network='pool1'/></interface>", [{ kind: 'network', value: 'pool1' }]],
     ["<interface type='ethernet'/>", [{ kind: 'ethernet' }]],
     ["<interface type='ethernet'><target dev='mytap0'/></interface>", [{ kind: 'ethernet' }]],
-    ["<interface type='ethernet'><target dev='mytap0' managed='no'/></interface>", [{ kind: 'dev', value: 'mytap0' }]],
+    ["<interface type='ethernet'><target dev='mytap0' managed='no'/></interface>", [{ kind: 'all' }]],
     ["<interface type='bridge'><source bridge='br0'/><backend tap='/dev/net/tun'/></interface>", [{ kind: 'bridge', value: 'br0' }, { kind: 'all' }]],
     ["<interface type='bridge'><source bridge='br0'/><model type='virtio'/><backend vhost='/tmp/evil'/></interface>", [{ kind: 'bridge', value: 'br0' }, { kind: 'all' }]],
   ];
