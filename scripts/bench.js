@@ -78,13 +78,57 @@
 //                                 over the same tree, median of 20
 //   pf_expand_vs_ls               their ratio
 //
+// Agent section (`bench.js agent`): `netfd agent` started as a child process
+// (--netns of a scratch namespace netfd-bench-<pid>-agent holding only bridge
+// br0; socket, ACL `allow user * bridge br0` and state directory in a
+// temporary directory on /dev/shm); its clients are AgentClient connections
+// in this process. Domains have one <interface type='bridge'> on br0.
+//   agent_ops_per_s               100 connections (NETFD_BENCH_AGENT_CLIENTS)
+//                                 at once, each 50 (NETFD_BENCH_AGENT_CYCLES)
+//                                 sequential prepare + release cycles of its
+//                                 own domain (bench-cN; the tap fds received
+//                                 are closed): cycles / wall time
+//   agent_p50_ms / agent_p99_ms   one such prepare + release, over all cycles
+//   ip_batch_tap_cycles_per_s     the kernel's ceiling for that: one `ip -batch`
+//                                 creating, attaching to br0, setting up and
+//                                 deleting 200 taps back to back (rtnl
+//                                 serializes these however many clients ask);
+//                                 agent_ops_vs_ip_batch = agent / this
+//   agent_tap_ms                  one tap fd through the agent: prepare +
+//                                 release on one connection, nothing else in
+//                                 flight (<driver name='qemu'/>: no vhost-net)
+//   bridge_helper_tap_ms          one tap fd from Debian's qemu-bridge-helper
+//                                 (`ip netns exec NS qemu-bridge-helper
+//                                 --use-vnet --br=br0 --fd=3`, fd 3 one end of
+//                                 a socketpair): spawn -> fd received ->
+//                                 closed (the tap goes) -> helper exited
+//   ip_netns_exec_true_ms         `ip netns exec NS true` spawned the same way:
+//                                 what entering the namespace costs the
+//                                 helper (ip's exec, setns, /sys remount, the
+//                                 second exec), which a helper on the host
+//                                 would not pay; bridge_helper_tap_net_ms is
+//                                 the helper's median less this one
+//   agent_vs_bridge_helper_ratio  agent_tap_ms / bridge_helper_tap_ms (lower is
+//                                 better for the agent); _net_ratio against
+//                                 bridge_helper_tap_net_ms
+//   agent_leaks                   links other than lo and br0 left in the
+//                                 namespace + records or live XML left in the
+//                                 agent's state directory, checked while the
+//                                 agent still runs
+// The three one-tap figures are medians of NETFD_BENCH_TAP_COUNT (200)
+// interleaved runs each, after 5 untimed. The helper reads only
+// /etc/qemu/bridge.conf: created (`allow br0`) if missing and removed at the
+// end; if one exists that does not let br0 through, the helper comparison is
+// skipped (bridge_helper_skipped says why).
+//
 // Sections: `bench.js` runs all, `bench.js links` only the link benchmarks,
 // `bench.js guest` only the guest ones (`npm run bench -- guest`),
-// `bench.js networks` only the network ones.
+// `bench.js networks` only the network ones, `bench.js agent` only the agent's.
 //
 // Adding a benchmark: write an async function (ctx, results) that puts its
 // figures into `results`, and append it to BENCHES (GUEST_BENCHES for guest
-// ones, which get the guest context); derived figures go in derive().
+// ones, which get the guest context; AGENT_BENCHES for agent ones); derived
+// figures go in derive().
 'use strict';
 const { execFile, execFileSync, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -102,6 +146,7 @@ const GOALS = {
   prepare_teardown_leaks: '== 0',
   tap_throughput_parity: '>= 0.95',
   launch_overhead_ms: '< 150',
+  agent_leaks: '== 0',
 };
 
 const DOMAIN_CYCLES = 200;
@@ -147,9 +192,9 @@ const now = () => process.hrtime.bigint();
 const msSince = (t0) => Number(now() - t0) / 1e6;
 const round = (x, digits = 3) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
 
-const SECTIONS = ['links', 'networks', 'guest'];
+const SECTIONS = ['links', 'networks', 'guest', 'agent'];
 
-/** `[links|guest ...] [--count N]`: the sections to run (default all) and N. */
+/** `[links|guest|networks|agent ...] [--count N]`: the sections to run (default all) and N. */
 function parseArgs(argv) {
   let count = 1000;
   const sections = new Set();
@@ -162,7 +207,7 @@ function parseArgs(argv) {
     }
     if (a === '--count') value = argv[++i];
     else if (a.startsWith('--count=')) value = a.slice('--count='.length);
-    else throw new Error(`unknown argument ${JSON.stringify(a)} (usage: bench.js [links|guest|networks] [--count N])`);
+    else throw new Error(`unknown argument ${JSON.stringify(a)} (usage: bench.js [links|guest|networks|agent] [--count N])`);
     if (!/^[1-9][0-9]{0,5}$/.test(value ?? '')) throw new Error(`--count wants a positive integer, got ${JSON.stringify(value)}`);
     count = Number(value);
   }
@@ -937,6 +982,225 @@ async function benchGuestLaunch(g, results) {
 
 const GUEST_BENCHES = [benchGuestThroughput, benchGuestLaunch];
 
+// ---- agent benchmarks: the host agent over its socket vs qemu-bridge-helper -
+
+const BRIDGE_HELPER = '/usr/lib/qemu/qemu-bridge-helper';
+const BRIDGE_CONF = '/etc/qemu/bridge.conf';
+/** The links the agent section's namespace holds between benchmarks. */
+const AGENT_BASE_LINKS = ['lo', 'br0'];
+const AGENT_START_TIMEOUT_MS = 15_000;
+const HELPER_TIMEOUT_MS = 5_000;
+const TAP_WARMUP = 5;
+/** Tap cycles of the ip -batch baseline for agent_ops_per_s. */
+const IP_TAP_CYCLES = 200;
+
+/**
+ * A domain with one tap on br0. `driver` <driver name='qemu'/> keeps the
+ * agent from also opening vhost-net on hosts that have it, which
+ * qemu-bridge-helper never does (one tap fd from each).
+ */
+const agentDomainXml = (name, driver = '') =>
+  `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><devices>` +
+  `<interface type='bridge'><source bridge='br0'/><model type='virtio'/>${driver}</interface></devices></domain>`;
+
+/**
+ * Starts `netfd agent` (a child process, serving the namespace) and resolves
+ * with a client connected to it once its socket answers.
+ */
+async function startAgent(a) {
+  const argv = [NETFD_BIN, 'agent', '--socket', a.socket, '--socket-mode', '0666', '--acl', a.acl, '--state-dir', a.stateDir, '--netns', a.ns, '--grace', '1', '--log-level', 'warn'];
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  a.child = child;
+  a.closed = closedOf(child);
+  a.stderr = tailOf(child.stderr, process.stderr);
+  const t0 = Date.now();
+  for (;;) {
+    if (!running(child)) {
+      const e = await a.closed;
+      throw new Error(`netfd agent exited (${e.error ? e.error.message : e.signal ?? `code ${e.code}`}): ${a.stderr() || 'no output'}`);
+    }
+    try {
+      return await a.AgentClient.connect(a.socket);
+    } catch (err) {
+      if (Date.now() - t0 > AGENT_START_TIMEOUT_MS) throw new Error(`netfd agent not answering on ${a.socket} within ${AGENT_START_TIMEOUT_MS} ms: ${err.message}`);
+      await sleep(20);
+    }
+  }
+}
+
+/** One prepare + release of `name` through `client`, its fds closed; ms. */
+async function agentCycle(client, name, xml, wantFds = 0) {
+  const t0 = now();
+  const r = await client.request('prepare', { xml });
+  for (const fd of r.fds) fs.closeSync(fd);
+  const ifaces = r.result?.interfaces?.length;
+  if (ifaces !== 1 || r.fds.length < 1 || (wantFds && r.fds.length !== wantFds)) throw new Error(`prepare ${name}: expected 1 interface and ${wantFds || '1+'} fds, got ${ifaces} and ${r.fds.length}`);
+  await client.request('release', { name });
+  return msSince(t0);
+}
+
+/**
+ * `ip netns exec NS ARGV...` with one end of a stream socketpair as its fd 3
+ * (stdio as for the helper either way, so the baseline spawns the same way).
+ * With recvFd, waits for one fd on our end (closing it at once, which deletes
+ * the helper's tap) and then for the exit, status 0; resolves with the ms from
+ * just before the spawn to then.
+ */
+async function nsExec(a, args, { recvFd }) {
+  const nat = a.native;
+  const [mine, theirs] = nat.socketPair('stream');
+  let child;
+  const t0 = now();
+  try {
+    child = spawn('ip', ['netns', 'exec', a.ns, ...args], { stdio: ['ignore', 'ignore', 'pipe', theirs] });
+  } finally {
+    nat.close(theirs);
+  }
+  a.procs.add(child);
+  const closed = closedOf(child);
+  const stderr = tailOf(child.stderr);
+  const what = args[0] === BRIDGE_HELPER ? 'qemu-bridge-helper' : args.join(' ');
+  try {
+    if (recvFd) {
+      let m;
+      try {
+        m = await nat.fdRecv(mine, 16, 4, HELPER_TIMEOUT_MS);
+      } catch (err) {
+        m = { data: Buffer.alloc(0), fds: [], err };
+      }
+      for (const fd of m.fds) nat.close(fd);
+      if (m.fds.length !== 1) {
+        await timeout(closed, HELPER_TIMEOUT_MS, `${what} still running`).catch(() => undefined);
+        throw new Error(`${what} sent ${m.fds.length} fds${m.err ? ` (${m.err.message})` : ''}: ${stderr() || 'no output'}`);
+      }
+    }
+    const e = await timeout(closed, HELPER_TIMEOUT_MS, `${what} still running`);
+    if (e.error || e.code !== 0) throw new Error(`${what} exited with ${e.error ? e.error.message : e.signal ?? `code ${e.code}`}: ${stderr() || 'no output'}`);
+    return msSince(t0);
+  } finally {
+    nat.close(mine);
+    if (running(child)) child.kill('SIGKILL');
+    a.procs.delete(child);
+  }
+}
+
+const helperTap = (a) => nsExec(a, [BRIDGE_HELPER, '--use-vnet', '--br=br0', '--fd=3'], { recvFd: true });
+const nsExecTrue = (a) => nsExec(a, ['true'], { recvFd: false });
+
+/**
+ * Makes qemu-bridge-helper usable on br0 and runs it once; null when it is,
+ * else why not. The helper reads only /etc/qemu/bridge.conf: created (with
+ * `allow br0`) when missing and removed at the end; an existing one is left
+ * alone, and if it does not let br0 through the comparison is skipped.
+ */
+async function bridgeHelperReady(a) {
+  if (!fs.existsSync(BRIDGE_HELPER)) return `${BRIDGE_HELPER} is not installed (apt-get install qemu-system-common)`;
+  const existed = fs.existsSync(BRIDGE_CONF);
+  if (!existed) {
+    const dir = path.dirname(BRIDGE_CONF);
+    if (!fs.existsSync(dir)) {
+      fs.mkdirSync(dir, { mode: 0o755 });
+      a.confDirCreated = dir;
+    }
+    fs.writeFileSync(BRIDGE_CONF, 'allow br0\n', { flag: 'wx', mode: 0o644 });
+    a.confCreated = BRIDGE_CONF;
+    log(`agent: created ${BRIDGE_CONF} (allow br0) for qemu-bridge-helper; removed at the end`);
+  }
+  try {
+    await helperTap(a);
+    return null;
+  } catch (err) {
+    if (!existed) throw err;
+    return `${BRIDGE_CONF} exists and does not let br0 through (${err.message}); left alone`;
+  }
+}
+
+async function benchAgentConcurrent(a, results) {
+  const nClients = envCount('NETFD_BENCH_AGENT_CLIENTS', 100);
+  const cycles = envCount('NETFD_BENCH_AGENT_CYCLES', 50);
+  const clients = [];
+  try {
+    for (let i = 0; i < nClients; i++) clients.push(await a.AgentClient.connect(a.socket));
+    const name = (i) => `bench-c${i}`;
+    // One untimed cycle each: every connection and domain name has been through the agent once.
+    await Promise.all(clients.map((c, i) => agentCycle(c, name(i), agentDomainXml(name(i)))));
+    log(`agent: ${nClients} clients, ${cycles} prepare+release cycles each of a one-tap domain, all at once`);
+    const ms = [];
+    const t0 = now();
+    await Promise.all(
+      clients.map(async (c, i) => {
+        const xml = agentDomainXml(name(i));
+        for (let k = 0; k < cycles; k++) ms.push(await agentCycle(c, name(i), xml));
+      }),
+    );
+    const total = msSince(t0);
+    const pairs = nClients * cycles;
+    results.agent_clients = nClients;
+    results.agent_cycles_per_client = cycles;
+    results.agent_ops_per_s = round(pairs / (total / 1000), 1);
+    results.agent_p50_ms = round(percentile(ms, 50), 2);
+    results.agent_p99_ms = round(percentile(ms, 99), 2);
+    log(`agent: ${pairs} prepare+release pairs in ${(total / 1000).toFixed(2)} s: ${results.agent_ops_per_s} pairs/s; per pair p50 ${results.agent_p50_ms} ms, p99 ${results.agent_p99_ms} ms`);
+  } finally {
+    for (const c of clients) c.close();
+  }
+  // The kernel's ceiling: creating, attaching and deleting taps is serialized
+  // under the rtnl lock (and each delete waits for the device to go), so
+  // concurrent clients cannot beat one ip -batch doing it back to back.
+  const file = path.join(a.dir, 'taps.batch');
+  const lines = [];
+  for (let i = 0; i < IP_TAP_CYCLES; i++) lines.push(`tuntap add mode tap name ipt${i} vnet_hdr`, `link set ipt${i} master br0 up`, `link del ipt${i}`);
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  const t1 = now();
+  await ipAsync(a.ns, ['-batch', file]);
+  const ipMs = msSince(t1) / IP_TAP_CYCLES;
+  results.ip_batch_tap_cycle_ms = round(ipMs, 2);
+  results.ip_batch_tap_cycles_per_s = round(1000 / ipMs, 1);
+  log(`agent: the kernel alone, one ip -batch: ${IP_TAP_CYCLES} taps created, attached to br0, up and deleted at ${ipMs.toFixed(2)} ms each = ${results.ip_batch_tap_cycles_per_s}/s; agent/ip-batch throughput ${(results.agent_ops_per_s / results.ip_batch_tap_cycles_per_s).toFixed(2)}`);
+}
+
+async function benchAgentVsBridgeHelper(a, results) {
+  const n = envCount('NETFD_BENCH_TAP_COUNT', 200);
+  const skip = await bridgeHelperReady(a);
+  if (skip) log(`agent: qemu-bridge-helper comparison skipped: ${skip}`);
+  const xml = agentDomainXml('bench-tap', "<driver name='qemu'/>");
+  const kinds = {
+    agent: () => agentCycle(a.client, 'bench-tap', xml, 1),
+    helper: () => helperTap(a),
+    nsexec: () => nsExecTrue(a),
+  };
+  const order = skip ? ['agent'] : ['agent', 'helper', 'nsexec'];
+  const ms = { agent: [], helper: [], nsexec: [] };
+  for (let i = 0; i < TAP_WARMUP; i++) for (const k of order) await kinds[k]();
+  log(`agent: one tap fd, ${n} times each: agent prepare+release on one connection${skip ? '' : `, ip netns exec qemu-bridge-helper, ip netns exec true; interleaved`}`);
+  // Each round rotates which goes first, so none always follows another.
+  for (let i = 0; i < n; i++) for (let j = 0; j < order.length; j++) {
+    const k = order[(i + j) % order.length];
+    ms[k].push(await kinds[k]());
+  }
+  const f = (x) => x.toFixed(2);
+  results.agent_tap_count = n;
+  results.agent_tap_ms = round(median(ms.agent), 2);
+  results.agent_tap_ms_p99 = round(percentile(ms.agent, 99), 2);
+  if (skip) {
+    results.bridge_helper_skipped = skip;
+    log(`agent: one tap fd: median ${f(median(ms.agent))} ms, p99 ${f(percentile(ms.agent, 99))} ms`);
+    return;
+  }
+  const helper = median(ms.helper);
+  const nsexec = median(ms.nsexec);
+  results.bridge_helper_tap_ms = round(helper, 2);
+  results.bridge_helper_tap_ms_p99 = round(percentile(ms.helper, 99), 2);
+  results.ip_netns_exec_true_ms = round(nsexec, 2);
+  results.bridge_helper_tap_net_ms = round(helper - nsexec, 2);
+  log(
+    `agent: one tap fd, medians: agent ${f(median(ms.agent))} ms (p99 ${f(percentile(ms.agent, 99))}), qemu-bridge-helper ${f(helper)} ms (p99 ${f(percentile(ms.helper, 99))}), ` +
+      `ip netns exec true ${f(nsexec)} ms, helper less that ${f(helper - nsexec)} ms; agent/helper ${f(median(ms.agent) / helper)}, agent/(helper - exec) ${f(median(ms.agent) / (helper - nsexec))}`,
+  );
+}
+
+const AGENT_BENCHES = [benchAgentConcurrent, benchAgentVsBridgeHelper];
+
 /** Figures computed from other figures. */
 function derive(results) {
   // Only for sections that ran (one of the inputs is there).
@@ -952,14 +1216,17 @@ function derive(results) {
     if (a in results || b in results) results[key] = results[a] != null && results[b] != null ? round(results[a] - results[b], 1) : null;
   };
   ratio('pf_expand_vs_ls', 'pf_expand_256_ms', 'ls_virtfn_256_ms');
+  ratio('agent_ops_vs_ip_batch', 'agent_ops_per_s', 'ip_batch_tap_cycles_per_s');
+  ratio('agent_vs_bridge_helper_ratio', 'agent_tap_ms', 'bridge_helper_tap_ms');
+  ratio('agent_vs_bridge_helper_net_ratio', 'agent_tap_ms', 'bridge_helper_tap_net_ms');
   diff('launch_overhead_ms', 'launch_netfd_cli_ms', 'launch_bare_qemu_ms');
   diff('launch_overhead_preboot_ms', 'launch_preboot_netfd_cli_ms', 'launch_preboot_bare_qemu_ms');
 }
 
 // ---- scratch namespace -----------------------------------------------------
 
-function makeScratch() {
-  const ns = `netfd-bench-${process.pid}`;
+/** The scratch namespace: `ns` (default netfd-bench-<pid>) with bridge br0 and, unless veth is false, veth v0/v1. */
+function makeScratch(ns = `netfd-bench-${process.pid}`, { veth = true } = {}) {
   let created = false;
   let tmp = null;
   const remove = () => {
@@ -981,12 +1248,14 @@ function makeScratch() {
     execFileSync('ip', ['netns', 'add', ns]);
     created = true;
     const ip = (...a) => execFileSync('ip', ['-n', ns, ...a]);
-    ip('link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
-    ip('link', 'set', 'v0', 'up');
-    ip('link', 'set', 'v1', 'up');
+    if (veth) {
+      ip('link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
+      ip('link', 'set', 'v0', 'up');
+      ip('link', 'set', 'v1', 'up');
+    }
     ip('link', 'add', 'br0', 'type', 'bridge');
     ip('link', 'set', 'br0', 'up');
-    log(`created namespace ${ns} with veth v0/v1 and bridge br0`);
+    log(`created namespace ${ns} with ${veth ? 'veth v0/v1 and ' : ''}bridge br0`);
     return { ns, tmp };
   };
   return { ns, setup, remove };
@@ -1086,6 +1355,76 @@ async function runNetworks(netfd, results, cleanups) {
   }
 }
 
+/**
+ * The agent benchmarks: `netfd agent` as a child process serving a scratch
+ * namespace (bridge br0 only), its socket, ACL and state directory in a
+ * temporary directory on tmpfs (/dev/shm, like /run). Afterwards the
+ * namespace must hold only lo and br0 again (and the agent no records or
+ * live XML); otherwise a warning line. The agent, any helper still running,
+ * the namespace, the directory and a bridge.conf the bench created are
+ * removed in the finally, on SIGINT/SIGTERM and on exit.
+ */
+async function runAgent(netfd, results, cleanups) {
+  const t0 = now();
+  const { AgentClient } = require('../dist/agent/client.js');
+  const { native } = require('../dist/native.js');
+  const scratch = makeScratch(`netfd-bench-${process.pid}-agent`, { veth: false });
+  const a = { ns: scratch.ns, AgentClient, native: native(), dir: null, child: null, closed: null, client: null, procs: new Set(), confCreated: null, confDirCreated: null };
+  const remove = () => {
+    for (const c of [a.child, ...a.procs]) if (c && running(c)) c.kill('SIGKILL');
+    a.procs.clear();
+    if (a.confCreated) {
+      fs.rmSync(a.confCreated, { force: true });
+      if (a.confDirCreated) fs.rmSync(a.confDirCreated, { recursive: true, force: true });
+      log(`removed ${a.confCreated}${a.confDirCreated ? ` and ${a.confDirCreated}` : ''}`);
+      a.confCreated = a.confDirCreated = null;
+    }
+    if (a.dir) {
+      fs.rmSync(a.dir, { recursive: true, force: true });
+      a.dir = null;
+    }
+    scratch.remove();
+  };
+  cleanups.push(remove);
+  try {
+    scratch.setup();
+    a.dir = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'netfd-bench-agent-'));
+    a.socket = path.join(a.dir, 'agent.sock');
+    a.acl = path.join(a.dir, 'acl.conf');
+    a.stateDir = path.join(a.dir, 'state');
+    fs.writeFileSync(a.acl, 'allow user * bridge br0\n');
+    a.client = await startAgent(a);
+    log(`agent: netfd agent pid ${a.child.pid} serving ${a.ns} on ${a.socket}`);
+    for (const bench of AGENT_BENCHES) await bench(a, results);
+    a.client.close();
+
+    // Leaks, while the agent still runs (a tap fd it kept open would keep its tap).
+    const links = (await netfd.listLinks({ netns: a.ns })).map((l) => l.name);
+    const odd = [...links.filter((l) => !AGENT_BASE_LINKS.includes(l)).map((l) => `link ${l}`), ...AGENT_BASE_LINKS.filter((l) => !links.includes(l)).map((l) => `link ${l} gone`)];
+    const files = (dir) => {
+      try {
+        return fs.readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.json') || f.endsWith('.xml'));
+      } catch {
+        return [];
+      }
+    };
+    const left = [...odd, ...files(a.stateDir).map((f) => `file ${f}`)];
+    results.agent_leaks = left.length;
+    if (left.length) log(`WARNING: agent: the namespace should hold only ${AGENT_BASE_LINKS.join(' and ')} and the agent nothing, but: ${left.join(', ')}`);
+    else log(`agent: no leaks (namespace links: ${links.join(', ')}; no records or live XML left)`);
+
+    await killAndWait(a.child, a.closed, 5000);
+    const e = await a.closed;
+    if (e.code !== 0) throw new Error(`netfd agent exited with ${e.signal ?? `code ${e.code}`} on SIGTERM: ${a.stderr()}`);
+    results.agent_section_s = round(msSince(t0) / 1000, 1);
+    log(`agent: done in ${results.agent_section_s} s`);
+  } finally {
+    a.client?.close();
+    if (a.child) await killAndWait(a.child, a.closed, 3000);
+    remove();
+  }
+}
+
 async function main() {
   const { count, sections } = parseArgs(process.argv.slice(2));
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
@@ -1128,6 +1467,7 @@ async function main() {
     try {
       if (section === 'links') await runLinks(netfd, count, results, cleanups);
       else if (section === 'networks') await runNetworks(netfd, results, cleanups);
+      else if (section === 'agent') await runAgent(netfd, results, cleanups);
       else await runGuest(netfd, results, cleanups);
     } catch (err) {
       console.error(`[bench] ${section} failed: ${err.stack || err}`);
