@@ -109,7 +109,7 @@ Args GetArgs(const Napi::CallbackInfo& info, const char* fn) {
 int FdArg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
   if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": fd must be a number");
   double d = info[i].As<Napi::Number>().DoubleValue();
-  if (d != double(int(d)) || d < 0) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": fd must be a non-negative integer");
+  if (!(d >= 0 && d <= INT32_MAX) || d != double(int(d))) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": fd must be a non-negative integer");
   return int(d);
 }
 

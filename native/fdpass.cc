@@ -58,8 +58,10 @@ Received RecvFds(int sock, size_t maxBytes, size_t maxFds, int timeoutMs) {
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
+  // No room at all for maxFds 0; CMSG_LEN, not CMSG_SPACE: the padding would
+  // let one fd more than maxFds in.
+  msg.msg_control = maxFds ? control.data() : nullptr;
+  msg.msg_controllen = maxFds ? CMSG_LEN(sizeof(int) * maxFds) : 0;
   ssize_t n;
   for (;;) {
     n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);

@@ -153,6 +153,8 @@ class Poller : public Napi::ObjectWrap<Poller> {
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Stop();
+    epoll_.reset();
+    stop_.reset();
     return info.Env().Undefined();
   }
 

@@ -61,7 +61,8 @@ bool RecvNow(int fd, size_t maxBytes, size_t maxFds, Message& out) {
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = maxFds ? control.data() : nullptr;
-  msg.msg_controllen = control.size();
+  // CMSG_LEN, not CMSG_SPACE: the padding would let one fd more than maxFds in.
+  msg.msg_controllen = maxFds ? CMSG_LEN(sizeof(int) * maxFds) : 0;
   ssize_t n;
   for (;;) {
     n = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);

@@ -167,7 +167,13 @@ export class Conn {
           this.close('the peer closed the connection');
           return;
         }
-        this.#o.onMessage(m);
+        try {
+          this.#o.onMessage(m);
+        } catch (err) {
+          m.fds.forEach((fd) => native().close(fd));
+          this.close(`handling a message failed: ${(err as Error).message}`);
+          return;
+        }
       }
     }
     this.#arm();
@@ -180,19 +186,37 @@ export class Listener {
   #token: number;
   #closed = false;
 
-  constructor(fd: number, onConnection: (fd: number) => void) {
+  /** `onError` hears of failed accepts (EMFILE…); accepting goes on after a pause. */
+  constructor(fd: number, onConnection: (fd: number) => void, onError: (e: Error) => void = () => undefined) {
     this.fd = fd;
     native().setNonblock(fd);
     this.#token = loop().watch(
       fd,
       POLL_READABLE,
       () => {
+        let pause = 0;
         for (let i = 0; i < BURST && !this.#closed; i++) {
-          const c = native().acceptNow(fd);
+          let c: number;
+          try {
+            c = native().acceptNow(fd);
+          } catch (err) {
+            // Out of fds or memory: the connection waits in the backlog; try again soon.
+            onError(fromNative(err));
+            pause = 100;
+            break;
+          }
           if (c < 0) break;
-          onConnection(c);
+          try {
+            onConnection(c);
+          } catch (err) {
+            onError(err as Error);
+          }
         }
-        if (!this.#closed) loop().arm(fd, this.#token, POLL_READABLE);
+        const rearm = () => {
+          if (!this.#closed) loop().arm(fd, this.#token, POLL_READABLE);
+        };
+        if (pause) setTimeout(rearm, pause).unref();
+        else rearm();
       },
       true,
     );

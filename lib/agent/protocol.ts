@@ -81,7 +81,7 @@ export function parseRequest(data: Buffer): Request {
   if (typeof m.op !== 'string' || !Object.hasOwn(OPS, m.op))
     throw bad(`unknown operation ${JSON.stringify(m.op)}; known: ${Object.keys(OPS).join(', ')}`, 'op', m.op, 'UNKNOWN_OP');
   const op = m.op as Op;
-  const args = m.args ?? {};
+  const args = m.args === undefined ? {} : m.args;
   if (typeof args !== 'object' || args === null || Array.isArray(args)) throw bad(`args must be an object, not ${typeName(args)}`, 'args', args);
   const spec = OPS[op] as Record<string, readonly [string, boolean]>;
   for (const k of Object.keys(args)) if (!Object.hasOwn(spec, k)) throw bad(`${op} takes no argument ${JSON.stringify(k)}${Object.keys(spec).length ? ` (it takes ${Object.keys(spec).join(', ')})` : ''}`, `args.${k}`, (args as Record<string, unknown>)[k]);
@@ -141,6 +141,15 @@ export function parseReply(data: Buffer): Reply {
   }
   if (typeof m !== 'object' || m === null || m.v !== PROTOCOL_VERSION || typeof m.ok !== 'boolean')
     throw new NetfdError(`the agent sent a reply this client cannot read (protocol ${JSON.stringify((m as { v?: unknown })?.v)}, want ${PROTOCOL_VERSION})`, { code: 'PROTOCOL_ERROR' });
+  const bad = (what: string) => new NetfdError(`the agent sent a malformed reply: ${what}`, { code: 'PROTOCOL_ERROR' });
+  if (m.id !== null && !(typeof m.id === 'number' && Number.isSafeInteger(m.id) && m.id >= 0)) throw bad('id is not null or a non-negative integer');
+  if (m.ok) {
+    if (m.fds !== undefined && !(Number.isInteger(m.fds) && m.fds >= 0 && m.fds <= 253)) throw bad('fds is not a count from 0 to 253');
+  } else {
+    const e = m.error as Partial<ErrorBody> | null | undefined;
+    if (typeof e !== 'object' || e === null || typeof e.code !== 'string' || typeof e.message !== 'string') throw bad('an error reply without an error {code, message}');
+    if (e.rule !== undefined && typeof e.rule !== 'string') throw bad('error.rule is not a string');
+  }
   return m;
 }
 

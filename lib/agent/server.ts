@@ -199,7 +199,7 @@ export class Agent {
         fs.chownSync(file, 0, gid);
       }
     }
-    this.#listener = new Listener(fd, (c) => this.#accept(c));
+    this.#listener = new Listener(fd, (c) => this.#accept(c), (e) => this.log.error({ err: e.message }, 'accepting a connection failed; trying again'));
     this.log.info({ socket: this.o.listenFd !== undefined ? `fd ${this.o.listenFd}` : this.socketPath, held: this.#held.size }, 'listening');
   }
 
