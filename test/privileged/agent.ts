@@ -3,7 +3,7 @@
 // clients that die lose their devices after the grace period; the agent
 // SIGKILLed at random points of 200 prepare/release cycles leaks nothing and
 // loses nothing; hostile frames never disturb a well-behaved client.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -319,9 +319,19 @@ t.test('SIGTERM keeps prepared domains recorded; the next agent holds them for t
     t.same(records(a), ['kept.json'], 'the record stays');
     t.ok(names(ns).includes(dev), `${dev} stays`);
 
-    // Socket activation: systemd-socket-activate hands over a listening seqpacket socket.
+    // Socket activation: a listening seqpacket socket as fd 3 with LISTEN_PID/LISTEN_FDS, as
+    // systemd passes it (systemd-socket-activate where installed, else the same by hand).
     fs.rmSync(path.join(a.dir, 'agent.log'), { force: true });
-    const activated = spawn('systemd-socket-activate', ['--seqpacket', '-l', a.socket, process.execPath, CLI, 'agent', '--acl', a.acl, '--state-dir', a.stateDir, '--config-dir', a.configDir, '--netns', ns, '--grace', '30'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const agentArgs = [CLI, 'agent', '--acl', a.acl, '--state-dir', a.stateDir, '--config-dir', a.configDir, '--netns', ns, '--grace', '30'];
+    const haveTool = spawnSync('systemd-socket-activate', ['--help'], { stdio: 'ignore' }).status === 0;
+    let activated;
+    if (haveTool) activated = spawn('systemd-socket-activate', ['--seqpacket', '-l', a.socket, process.execPath, ...agentArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    else {
+      const lfd = native().unixListen(a.socket);
+      activated = spawn('sh', ['-c', 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', 'sh', process.execPath, ...agentArgs], { stdio: ['ignore', 'ignore', 'pipe', lfd] });
+      native().close(lfd);
+    }
+    t.comment(`socket activation by ${haveTool ? 'systemd-socket-activate' : 'hand (systemd-socket-activate is not installed)'}`);
     let log = '';
     activated.stderr?.on('data', (d: Buffer) => (log += d.toString()));
     t.teardown(() => {
