@@ -135,6 +135,8 @@ export class Agent {
   readonly #clients = new Set<Client>();
   readonly #held = new Map<string, Held>();
   readonly #busy = new Set<string>();
+  /** Interfaces being prepared or attached per uid, counted against limits before they are recorded. */
+  readonly #pending = new Map<number, number>();
   readonly #inFlight = new Set<Promise<void>>();
   #nextReq = 1;
   #stopping = false;
@@ -323,7 +325,7 @@ export class Agent {
     const victims: number[] = [];
     for (const [n, i] of ifaces.entries()) {
       if (i.type === 'network' && i.source.network) {
-        await new Networks(o).status(i.source.network).catch(() => undefined);
+        await new Networks(o).reclaim(i.source.network).catch((e) => this.log.warn({ network: i.source.network, err: (e as Error).message }, 'reclaiming a network connection failed'));
         continue;
       }
       if (i.type !== 'direct') continue;
@@ -641,17 +643,26 @@ export class Agent {
     let n = 0;
     for (const h of this.#held.values()) {
       if (h.record.uid !== uid) continue;
-      n += h.record.interfaces + (h.record.attaching ? 1 : 0);
+      n += h.record.interfaces;
     }
     return n;
   }
 
-  #checkLimit(client: Client, adding: number): void {
+  /** Checks the caller's limit and reserves `adding` interfaces while `body` runs (concurrent requests count too). */
+  async #withinLimit<T>(client: Client, adding: number, body: () => Promise<T>): Promise<T> {
+    const uid = client.caller.uid;
     const limit = interfaceLimit(this.#acl, client.caller, this.#accounts);
-    if (!limit) return;
-    const have = this.#interfacesOf(client.caller.uid);
-    if (have + adding > limit.interfaces)
+    const have = this.#interfacesOf(uid) + (this.#pending.get(uid) ?? 0);
+    if (limit && have + adding > limit.interfaces)
       throw denied(`${client.user} may hold at most ${limit.interfaces} interfaces and holds ${have}; this request needs ${adding} more`, describe(limit), 'interfaces', have + adding, 'LIMIT_EXCEEDED');
+    this.#pending.set(uid, (this.#pending.get(uid) ?? 0) + adding);
+    try {
+      return await body();
+    } finally {
+      const left = (this.#pending.get(uid) ?? adding) - adding;
+      if (left > 0) this.#pending.set(uid, left);
+      else this.#pending.delete(uid);
+    }
   }
 
   async #prepare(client: Client, text: string, qmp: string | undefined, log: pino.Logger): Promise<Result> {
@@ -661,26 +672,27 @@ export class Agent {
     for (const i of def.interfaces) this.#check(client, aclObjects(i), `${i.path}`, i.source.bridge ?? i.source.dev ?? i.source.network ?? i.target?.dev ?? i.type);
     return this.#exclusive(def.name, async () => {
       if (this.#held.has(def.name) || fs.existsSync(this.#recordPath(def.name))) throw new NetfdError(`domain ${def.name} is already prepared by this agent; release it first`, { code: 'EEXIST', field: 'name', value: def.name });
-      this.#checkLimit(client, def.interfaces.length);
-      const macs = domainMacs(def, randomBytes);
-      const record: DomainRecord = { name: def.name, uid: client.caller.uid, gid: client.caller.gid, pid: client.caller.pid ?? 0, state: 'preparing', xml: text, macs, interfaces: def.interfaces.length, since: new Date().toISOString() };
-      this.#writeRecord(record, true);
-      let prepared;
-      try {
-        prepared = await prepareDomain(xml, { ...this.#hostOptions(), macs });
-      } catch (err) {
-        fs.rmSync(this.#recordPath(def.name), { force: true });
-        throw err;
-      }
-      record.state = 'ready';
-      this.#writeRecord(record);
-      const h: Held = { record, client };
-      this.#held.set(def.name, h);
-      if (client.conn.closed) this.#orphan(h);
-      else client.domains.add(def.name);
-      log.info({ domain: def.name, devices: prepared.interfaces.map((i) => i.name) }, 'prepared');
-      const interfaces = prepared.interfaces.map((i) => ({ dev: i.name, mac: i.plan.mac, alias: i.plan.deviceId, driver: i.decision.record, tapFds: i.fds.fds.length, vhostFds: i.vhostFds.fds.length }));
-      return { result: { name: def.name, liveXml: prepared.liveXml, argv: prepared.argv(qmp ? { qmp } : {}), interfaces }, fds: prepared.qemuFds(), after: () => prepared.closeFds() };
+      return this.#withinLimit(client, def.interfaces.length, async () => {
+        const macs = domainMacs(def, randomBytes);
+        const record: DomainRecord = { name: def.name, uid: client.caller.uid, gid: client.caller.gid, pid: client.caller.pid ?? 0, state: 'preparing', xml: text, macs, interfaces: def.interfaces.length, since: new Date().toISOString() };
+        this.#writeRecord(record, true);
+        let prepared;
+        try {
+          prepared = await prepareDomain(xml, { ...this.#hostOptions(), macs });
+        } catch (err) {
+          fs.rmSync(this.#recordPath(def.name), { force: true });
+          throw err;
+        }
+        record.state = 'ready';
+        this.#writeRecord(record);
+        const h: Held = { record, client };
+        this.#held.set(def.name, h);
+        if (client.conn.closed) this.#orphan(h);
+        else client.domains.add(def.name);
+        log.info({ domain: def.name, devices: prepared.interfaces.map((i) => i.name) }, 'prepared');
+        const interfaces = prepared.interfaces.map((i) => ({ dev: i.name, mac: i.plan.mac, alias: i.plan.deviceId, driver: i.decision.record, tapFds: i.fds.fds.length, vhostFds: i.vhostFds.fds.length }));
+        return { result: { name: def.name, liveXml: prepared.liveXml, argv: prepared.argv(qmp ? { qmp } : {}), interfaces }, fds: prepared.qemuFds(), after: () => prepared.closeFds() };
+      });
     });
   }
 
@@ -692,41 +704,42 @@ export class Agent {
         const live = DomainXml.parse(fs.readFileSync(livePath, 'utf8'), { live: true });
         const probe = live.withInterface(ifaceXml).iface;
         this.#check(client, aclObjects(probe), probe.path, probe.source.bridge ?? probe.source.dev ?? probe.source.network ?? probe.type);
-        this.#checkLimit(client, 1);
-        // The MAC is chosen (and recorded) before anything is made.
-        const used = new Set(live.def.interfaces.map((i) => i.mac));
-        let bytes = randomBytes(3);
-        while (!probe.mac && used.has(generateMac(bytes))) bytes = randomBytes(3);
-        const mac = probe.mac ?? generateMac(bytes);
-        h.record.attaching = { xml: ifaceXml, mac };
-        this.#writeRecord(h.record);
-        let host;
-        try {
-          host = await hostAttach(name, live, ifaceXml, { ...this.#hostOptions(), random: () => bytes });
-        } catch (err) {
-          delete h.record.attaching;
+        return this.#withinLimit(client, 1, async () => {
+          // The MAC is chosen (and recorded) before anything is made.
+          const used = new Set(live.def.interfaces.map((i) => i.mac));
+          let bytes = randomBytes(3);
+          while (!probe.mac && used.has(generateMac(bytes))) bytes = randomBytes(3);
+          const mac = probe.mac ?? generateMac(bytes);
+          h.record.attaching = { xml: ifaceXml, mac };
           this.#writeRecord(h.record);
-          throw err;
-        }
-        const p = host.prepared;
-        try {
-          replaceFileAtomic(livePath, host.liveXml);
-        } catch (err) {
-          await host.undo(err);
-          throw err;
-        }
-        delete h.record.attaching;
-        h.record.interfaces++;
-        this.#writeRecord(h.record);
-        log.info({ domain: name, dev: p.name, mac: p.plan.mac }, 'attached');
-        return {
-          result: { alias: p.plan.deviceId, mac: p.plan.mac, targetDev: p.name, driver: p.decision.record, liveXml: host.liveXml, nic: qemuNic(p), tapFds: p.fds.fds.length, vhostFds: p.vhostFds.fds.length },
-          fds: [...p.fds.fds, ...p.vhostFds.fds],
-          after: () => {
-            p.fds.close();
-            p.vhostFds.close();
-          },
-        };
+          let host;
+          try {
+            host = await hostAttach(name, live, ifaceXml, { ...this.#hostOptions(), random: () => bytes });
+          } catch (err) {
+            delete h.record.attaching;
+            this.#writeRecord(h.record);
+            throw err;
+          }
+          const p = host.prepared;
+          try {
+            replaceFileAtomic(livePath, host.liveXml);
+          } catch (err) {
+            await host.undo(err);
+            throw err;
+          }
+          delete h.record.attaching;
+          h.record.interfaces++;
+          this.#writeRecord(h.record);
+          log.info({ domain: name, dev: p.name, mac: p.plan.mac }, 'attached');
+          return {
+            result: { alias: p.plan.deviceId, mac: p.plan.mac, targetDev: p.name, driver: p.decision.record, liveXml: host.liveXml, nic: qemuNic(p), tapFds: p.fds.fds.length, vhostFds: p.vhostFds.fds.length },
+            fds: [...p.fds.fds, ...p.vhostFds.fds],
+            after: () => {
+              p.fds.close();
+              p.vhostFds.close();
+            },
+          };
+        });
       });
     });
   }

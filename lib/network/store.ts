@@ -316,6 +316,20 @@ export class Networks {
     });
   }
 
+  /**
+   * Reclaims now the connections whose process died before their domain
+   * recorded them (a crashed agent or launch): their macvtaps deleted, saved
+   * MACs restored. Other operations do the same as they go.
+   */
+  async reclaim(name: string): Promise<{ warnings: string[] }> {
+    checkName(name);
+    return this.#lock(name, async () => {
+      const status = await this.#status(name, this.#activeXml(name), { reclaim: true });
+      this.#write(name, status);
+      return { warnings: status.warnings };
+    });
+  }
+
   /** net-dumpxml: the live XML (pool and counts) of an active network, else the definition; `inactive`: the definition. */
   dumpxml(name: string, o: { inactive?: boolean } = {}): string {
     checkName(name);

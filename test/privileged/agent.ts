@@ -355,3 +355,21 @@ t.test('SIGTERM keeps prepared domains recorded; the next agent holds them for t
     await exit2;
   });
 });
+
+t.test('a limit holds under concurrent requests: 6 prepares at once with room for 2', { skip: needsRoot }, async (t) => {
+  await withNetns(t, async (ns) => {
+    bridges(ns, 'br0');
+    const baseline = names(ns);
+    const a = await startAgent(t, { ns, acl: 'allow user root bridge br0\nlimit user root interfaces 2\n' });
+    const c = await AgentClient.connect(a.socket);
+    const results = await Promise.allSettled([0, 1, 2, 3, 4, 5].map((i) => c.request('prepare', { xml: domainXml(`l${i}`, [bridgeIface('br0')]) })));
+    const ok = results.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ fds: number[] }>[];
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => ((r as PromiseRejectedResult).reason as { code: string }).code);
+    t.equal(ok.length, 2, 'two prepared');
+    t.same(refused, ['LIMIT_EXCEEDED', 'LIMIT_EXCEEDED', 'LIMIT_EXCEEDED', 'LIMIT_EXCEEDED'], 'four refused by the limit');
+    for (const r of ok) r.value.fds.forEach((fd) => native().close(fd));
+    for (const d of (await c.request<{ name: string }[]>('list')).result) await c.request('release', { name: d.name });
+    c.close();
+    t.same(names(ns), baseline, 'all released');
+  });
+});
