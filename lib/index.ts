@@ -20,3 +20,10 @@ export { NetworkXml, NetworkDef, NetworkParseOptions, ForwardMode, PoolDevice, F
 export { Networks, NetworkOptions, NetworkRow, NetworkStatus, Connection, Allocation, configDir, DEFAULT_CONFIG_DIR } from './network/store';
 export { expandPf, sysfsRoot, PfExpansion, VirtualFunction, DEFAULT_SYSFS_ROOT } from './network/sysfs';
 export * as xen from './xen';
+export { Agent, AgentOptions, DomainRecord, aclObjects, DEFAULT_SOCKET, DEFAULT_ACL } from './agent/server';
+export { AgentClient, Answer } from './agent/client';
+export { launchViaAgent, AgentLaunched, PreparedByAgent, clientStateDir } from './agent/launch';
+export { PROTOCOL_VERSION, MAX_REQUEST, OPS, Op, Request, Reply, ErrorBody } from './agent/protocol';
+export * as acl from './agent/acl';
+export { hostAttach, qmpAttach, hostDetach, qmpDetach, qemuNic, QemuNic } from './qemu/hotplug';
+export { startQemu } from './qemu/launch';
