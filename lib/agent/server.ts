@@ -198,7 +198,7 @@ export class Agent {
       if (this.o.socketGroup !== undefined) {
         const gid = typeof this.o.socketGroup === 'number' ? this.o.socketGroup : this.#accounts.gidOf(this.o.socketGroup);
         if (gid === undefined) throw new NetfdError(`no group ${this.o.socketGroup} for --socket-group`, { code: 'INVALID_ARGUMENT', field: 'socketGroup', value: this.o.socketGroup });
-        fs.chownSync(file, 0, gid);
+        fs.chownSync(file, process.getuid?.() ?? 0, gid);
       }
     }
     this.#listener = new Listener(fd, (c) => this.#accept(c), (e) => this.log.error({ err: e.message }, 'accepting a connection failed; trying again'));
