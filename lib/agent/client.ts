@@ -3,8 +3,7 @@
 import { NetfdError } from '../errors';
 import { native, NativeMessage } from '../native';
 import { Conn } from './conn';
-import { encodeRequest, MAX_REPLY, Op, parseReply, replyError } from './protocol';
-import { DEFAULT_SOCKET } from './server';
+import { DEFAULT_SOCKET, encodeRequest, MAX_REPLY, Op, parseReply, replyError } from './protocol';
 
 export interface Answer<T = unknown> {
   result: T;

@@ -44,6 +44,11 @@ export async function launchViaAgent(client: AgentClient, text: string, o: Launc
   const name = DomainXml.parse(text).def.name;
   const dir = clientStateDir(o.stateDir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Another user could have made it first (/tmp/netfd-UID): it must be ours alone.
+  const st = fs.lstatSync(dir);
+  const uid = process.getuid?.() ?? 0;
+  if (!st.isDirectory() || st.uid !== uid || st.mode & 0o022)
+    throw new NetfdError(`state directory ${dir} is not a directory owned by uid ${uid} and writable only by it; remove it or pass --state-dir`, { code: 'EACCES', field: 'stateDir', value: dir });
   const qmp = qmpPath(dir, name);
   const pidFile = pidPath(dir, name);
   const { result, fds } = await client.request<PreparedByAgent>('prepare', { xml: text, qmp });

@@ -11,6 +11,8 @@
 import { NetfdError } from '../errors';
 
 export const PROTOCOL_VERSION = 1;
+/** Where the agent listens unless told otherwise. */
+export const DEFAULT_SOCKET = '/run/netfd/agent.sock';
 /** The longest request the agent reads; longer ones are refused (REQUEST_TOO_LARGE). Below the kernel's default limit for one seqpacket message (about 208 KiB), so a client can always send one. */
 export const MAX_REQUEST = 128 * 1024;
 /** The longest reply a client reads. */

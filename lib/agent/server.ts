@@ -24,7 +24,7 @@ import { isObjectName } from '../xml/dom';
 import { DomainXml, InterfaceDef } from '../xml/domain';
 import { Acl, AclObject, Accounts, Caller, decide, decideAll, describe, fileAccounts, interfaceLimit, loadAcl, unknownNames } from './acl';
 import { Conn, Listener } from './conn';
-import { errorReply, idOf, MAX_REQUEST, okReply, Op, parseRequest, Request } from './protocol';
+import { DEFAULT_SOCKET, errorReply, idOf, MAX_REQUEST, okReply, Op, parseRequest, Request } from './protocol';
 
 /** A domain or network name from a request (INVALID_ARGUMENT naming `field`). */
 function objectName(name: string, field: string): string {
@@ -35,7 +35,7 @@ function objectName(name: string, field: string): string {
 /** The largest reply sent: one seqpacket message must fit the default socket buffer (about 208 KiB). */
 const MAX_SEND = 200 * 1024;
 
-export const DEFAULT_SOCKET = '/run/netfd/agent.sock';
+export { DEFAULT_SOCKET };
 export const DEFAULT_ACL = '/etc/netfd/acl.conf';
 
 export interface AgentOptions {

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { NetfdError } from '../errors';
 import { AgentClient } from '../agent/client';
 import { launchedQmp, launchViaAgent } from '../agent/launch';
-import { Agent, DEFAULT_ACL, DEFAULT_SOCKET } from '../agent/server';
+import { Agent, DEFAULT_ACL } from '../agent/server';
 import { formatProbe, ProbeReport } from '../host/probe';
 import { interfaceByMac, qmpAttach, qmpDetach, QemuNic } from '../qemu/hotplug';
 import * as v from '../validate';
@@ -243,8 +243,7 @@ async function netDumpxmlRemote(args: string[], io: Io, socket: string): Promise
 function netAdminRemote(op: 'net-start' | 'net-destroy' | 'net-undefine' | 'net-autostart' | 'net-define'): Remote {
   return async (args, io, socket) => {
     if (op === 'net-define') {
-      const { values, positionals } = parse(args, {});
-      void values;
+      const { positionals } = parse(args, {});
       if (positionals.length !== 1) throw new UsageError('usage: --connect SOCKET net-define FILE.xml');
       const r = (await withAgent(socket, (c) => c.request<{ name: string; redefined: boolean }>(op, { xml: readDomainFile(positionals[0]) }))).result;
       io.out(`Network ${r.name} ${r.redefined ? 'redefined' : 'defined'} from ${positionals[0]}\n`);
@@ -275,4 +274,3 @@ export const connectVerbs: Record<string, Remote> = {
   'net-autostart': netAdminRemote('net-autostart'),
 };
 
-export { DEFAULT_SOCKET };
