@@ -69,6 +69,13 @@ t.test('the domain lock serialises writers, takes over a dead owner, gives EBUSY
   fs.writeFileSync(lockPath(dir, 'd'), '1\n');
   await t.rejects(withDomainLock(dir, 'd', async () => 'never', 100), { code: 'EBUSY', field: 'name', value: 'd', message: /locked by process 1/ });
   t.equal(fs.readFileSync(lockPath(dir, 'd'), 'utf8'), '1\n', "someone else's lock is left alone");
+  // an empty lock (a process killed while creating it, before locks were written aside) is stale after 5 s
+  fs.writeFileSync(lockPath(dir, 'd'), '');
+  await t.rejects(withDomainLock(dir, 'd', async () => 'never', 100), { code: 'EBUSY' }, 'a fresh empty lock is waited for');
+  const old = (Date.now() - 10_000) / 1000;
+  fs.utimesSync(lockPath(dir, 'd'), old, old);
+  t.equal(await withDomainLock(dir, 'd', async () => 'took over'), 'took over', 'an old empty one is taken over');
+  t.same(fs.readdirSync(dir), [], 'no lock or temporary file is left');
 });
 
 t.test('replaceFileAtomic replaces; writeNewFileAtomic refuses', async (t) => {
