@@ -173,6 +173,10 @@ export class Agent {
     }
   }
 
+  get #rate(): { perSecond: number; burst: number } {
+    return this.o.rate ?? { perSecond: 200, burst: 400 };
+  }
+
   get socketPath(): string {
     return this.o.socket ?? DEFAULT_SOCKET;
   }
@@ -408,17 +412,7 @@ export class Agent {
       this.log.error({ err: (e as Error).message }, 'SO_PEERCRED failed; connection dropped');
       return;
     }
-    const rate = this.o.rate ?? { perSecond: 200, burst: 400 };
-    const client: Client = {
-      conn: undefined as unknown as Conn,
-      caller: { uid: cred.uid, gid: cred.gid, pid: cred.pid },
-      user: this.#accounts.userName(cred.uid) ?? `uid ${cred.uid}`,
-      inFlight: 0,
-      tokens: rate.burst,
-      refilled: Date.now(),
-      domains: new Set(),
-    };
-    client.conn = new Conn(fd, {
+    const conn = new Conn(fd, {
       maxBytes: MAX_REQUEST,
       maxFds: 0,
       maxQueue: 64,
@@ -426,6 +420,15 @@ export class Agent {
       onMessage: (m) => this.#message(client, m),
       onClose: (why) => this.#closed(client, why),
     });
+    const client: Client = {
+      conn,
+      caller: { uid: cred.uid, gid: cred.gid, pid: cred.pid },
+      user: this.#accounts.userName(cred.uid) ?? `uid ${cred.uid}`,
+      inFlight: 0,
+      tokens: this.#rate.burst,
+      refilled: Date.now(),
+      domains: new Set(),
+    };
     this.#clients.add(client);
     this.log.debug({ uid: cred.uid, clientPid: cred.pid }, 'client connected');
   }
@@ -452,7 +455,7 @@ export class Agent {
     else if (m.ctrunc || m.fds.length) refusal = new NetfdError('the request carried file descriptors; no request takes any (they were closed)', { code: 'BAD_REQUEST', field: 'fds', value: m.fds.length || 'some' });
     for (const fd of m.fds) native().close(fd);
     if (!refusal) {
-      const rate = this.o.rate ?? { perSecond: 200, burst: 400 };
+      const rate = this.#rate;
       const now = Date.now();
       client.tokens = Math.min(rate.burst, client.tokens + ((now - client.refilled) * rate.perSecond) / 1000);
       client.refilled = now;
