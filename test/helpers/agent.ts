@@ -134,6 +134,14 @@ export async function holdAs(t: Test, user: TestUser | null, socket: string, req
   return { proc, replies: out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ClientReply) };
 }
 
+/** SIGKILLs a client and waits until its pipes are closed too (no fd of ours left open). */
+export async function killClient(proc: ChildProcess): Promise<void> {
+  const closed = new Promise((r) => proc.once('close', r));
+  if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  else if (proc.stdout?.destroyed !== false) return;
+  await closed;
+}
+
 /** A domain with the given interface XML fragments (no guest: the agent only prepares). */
 export const domainXml = (name: string, ifaces: string[]): string =>
   `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><devices>${ifaces.join('')}</devices></domain>`;
