@@ -113,6 +113,14 @@ export async function deleteLinks(indexes: number[], t: Target = {}): Promise<{ 
   return call(native().linkDeleteMany({ netns: netnsOf(t), indexes }));
 }
 
+/**
+ * `ip link delete group G`: every link of the group, unregistered together.
+ * False when no link has the group.
+ */
+export async function deleteGroup(group: number, t: Target = {}): Promise<boolean> {
+  return call(native().linkDeleteGroup({ netns: netnsOf(t), group: v.linkGroup(group) }));
+}
+
 export interface LinkChanges extends Target {
   /** `ip link set dev LINK up|down` */
   up?: boolean;
@@ -120,15 +128,18 @@ export interface LinkChanges extends Target {
   mac?: string;
   /** `ip link set dev LINK master BR`; null: `nomaster` */
   master?: string | number | null;
+  /** `ip link set dev LINK group G` */
+  group?: number;
 }
 
-/** `ip link set dev LINK [up|down] [address MAC] [master BR|nomaster]` */
+/** `ip link set dev LINK [up|down] [address MAC] [master BR|nomaster] [group G]` */
 export async function setLink(link: string | number, c: LinkChanges): Promise<void> {
   const ref = v.linkRef(link);
   const req: Parameters<ReturnType<typeof native>['linkSet']>[0] = { netns: netnsOf(c), link: ref };
   if (c.up !== undefined) req.up = c.up;
   if (c.mac !== undefined) req.mac = v.mac(c.mac);
   if (c.master !== undefined) req.master = c.master === null ? null : v.linkRef(c.master, 'master');
+  if (c.group !== undefined) req.group = v.linkGroup(c.group);
   await call(native().linkSet(req));
 }
 

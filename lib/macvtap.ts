@@ -16,11 +16,13 @@ export interface MacvtapCreateOptions extends Target {
   mac?: string;
   /** 'macvtap' (default) or 'macvlan'. */
   kind?: 'macvtap' | 'macvlan';
+  /** The link group it is created in (`group G`); default group 0. */
+  group?: number;
 }
 
 /**
  * Creates a macvtap (or macvlan).
- * Equivalent to `ip link add link LINK name NAME [address MAC] type macvtap mode MODE`.
+ * Equivalent to `ip link add link LINK name NAME [address MAC] [group G] type macvtap mode MODE`.
  */
 export async function createMacvtap(o: MacvtapCreateOptions): Promise<LinkInfo> {
   if (o.name !== undefined && o.template !== undefined) throw new NetfdError('give either name or template, not both', { code: 'INVALID_ARGUMENT', field: 'name', value: o.name });
@@ -30,6 +32,7 @@ export async function createMacvtap(o: MacvtapCreateOptions): Promise<LinkInfo> 
   const mode = native().constants.macvlanModes[v.macvlanMode(o.mode)];
   const req: Parameters<ReturnType<typeof native>['linkCreate']>[0] = { netns: netnsOf(o), kind, parent: v.linkRef(o.link, 'link'), mode, name };
   if (o.mac !== undefined) req.mac = v.mac(o.mac);
+  if (o.group !== undefined) req.group = v.linkGroup(o.group);
   return toLinkInfo(await call(native().linkCreate(req)));
 }
 

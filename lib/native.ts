@@ -97,10 +97,14 @@ export interface NativePoller {
 export type NativePollerClass = new (callback: (fd: number, events: number, token: number) => void) => NativePoller;
 
 export interface NativeBinding {
-  linkCreate(o: { netns?: string; kind: 'macvtap' | 'macvlan'; parent: NativeLinkRef; mode: number; name?: string; mac?: string }): Promise<NativeLink>;
+  linkCreate(o: { netns?: string; kind: 'macvtap' | 'macvlan'; parent: NativeLinkRef; mode: number; name?: string; mac?: string; group?: number }): Promise<NativeLink>;
+  /** /sys/PATH as seen from the namespace (a private sysfs mount on a scratch thread). */
+  sysfsRead(o: { netns?: string; path: string }): Promise<string>;
+  /** `ip link delete group G`: false when no link has it. */
+  linkDeleteGroup(o: { netns?: string; group: number }): Promise<boolean>;
   linkDelete(o: { netns?: string; link: NativeLinkRef }): Promise<void>;
   linkDeleteMany(o: { netns?: string; indexes: number[] }): Promise<{ deleted: number; grouped: boolean }>;
-  linkSet(o: { netns?: string; link: NativeLinkRef; up?: boolean; mac?: string; master?: NativeLinkRef | null }): Promise<void>;
+  linkSet(o: { netns?: string; link: NativeLinkRef; up?: boolean; mac?: string; master?: NativeLinkRef | null; group?: number }): Promise<void>;
   linkGet(o: { netns?: string; link: NativeLinkRef }): Promise<NativeLink>;
   linkList(o: { netns?: string }): Promise<NativeLink[]>;
   tunFeatures(o: { netns?: string; device?: string }): Promise<number>;

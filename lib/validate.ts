@@ -81,6 +81,12 @@ export function id(value: unknown, field: string): number {
   return n;
 }
 
+/** A link group (`ip link set group G`): 1 to 4294967295 (0 is the default group). */
+export function linkGroup(value: unknown, field = 'group'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 0xffffffff) throw invalid(field, value, 'a link group from 1 to 4294967295');
+  return value;
+}
+
 /** A device path: absolute. */
 export function devicePath(value: unknown, field: string): string {
   if (typeof value !== 'string' || !value.startsWith('/') || value.includes('\0')) throw invalid(field, value, 'an absolute device path such as /dev/vhost-net');

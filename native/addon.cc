@@ -246,7 +246,26 @@ Napi::Value LinkCreate(const Napi::CallbackInfo& info) {
   req.mac = a.Str("mac");
   nl::Bytes mac;
   if (!req.mac.empty() && !nl::ParseMac(req.mac, &mac)) a.Bad("mac", "a MAC address aa:bb:cc:dd:ee:ff");
+  req.group = a.Int("group", 1, UINT32_MAX, -1);
   return Job<nl::Link>::Start(info.Env(), [req] { return CreateMacvlan(req); }, LinkToJs);
+}
+
+Napi::Value SysfsRead(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "sysfsRead");
+  std::string netns = a.Str("netns");
+  std::string rel = a.Str("path");
+  if (rel.empty() || rel[0] == '/' || rel.find("..") != std::string::npos) a.Bad("path", "a path below /sys without '..', such as class/net/br0/address");
+  return Job<std::string>::Start(info.Env(), [netns, rel] { return ReadSysfs(netns, rel); },
+                                 [](Napi::Env env, std::string& s) { return Napi::String::New(env, s); });
+}
+
+Napi::Value LinkDeleteGroup(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "linkDeleteGroup");
+  std::string netns = a.Str("netns");
+  if (!a.Has("group")) a.Bad("group", "a link group from 1 to 4294967295");
+  uint32_t group = uint32_t(a.Int("group", 1, UINT32_MAX, 0));
+  return Job<bool>::Start(info.Env(), [netns, group] { return DeleteGroup(netns, group); },
+                          [](Napi::Env env, bool& found) { return Napi::Boolean::New(env, found); });
 }
 
 Napi::Value LinkDelete(const Napi::CallbackInfo& info) {
@@ -295,6 +314,7 @@ Napi::Value LinkSet(const Napi::CallbackInfo& info) {
     if (m.IsNull() || (m.IsNumber() && m.As<Napi::Number>().DoubleValue() == 0)) req.master = LinkRef{};
     else req.master = a.Link("master", true);
   }
+  req.group = a.Int("group", 1, UINT32_MAX, -1);
   return Job<bool>::Start(info.Env(), [req] { ChangeLink(req); return true; },
                           [](Napi::Env env, bool&) { return env.Undefined(); });
 }
@@ -711,6 +731,8 @@ Napi::Object Constants(Napi::Env env) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("linkCreate", Napi::Function::New(env, LinkCreate, "linkCreate"));
+  exports.Set("linkDeleteGroup", Napi::Function::New(env, LinkDeleteGroup, "linkDeleteGroup"));
+  exports.Set("sysfsRead", Napi::Function::New(env, SysfsRead, "sysfsRead"));
   exports.Set("linkDelete", Napi::Function::New(env, LinkDelete, "linkDelete"));
   exports.Set("linkDeleteMany", Napi::Function::New(env, LinkDeleteMany, "linkDeleteMany"));
   exports.Set("linkSet", Napi::Function::New(env, LinkSet, "linkSet"));

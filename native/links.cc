@@ -1,9 +1,17 @@
 #include "links.h"
 
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
 #include <random>
 #include <set>
 
 #include "common.h"
+#include "netns.h"
 #include "nlsock.h"
 
 namespace netfd {
@@ -31,6 +39,7 @@ nl::Link CreateMacvlan(const MacvlanCreate& req) {
   m.mode = req.mode;
   m.name = req.name;
   m.mac = MacBytes(req.mac);
+  m.group = req.group;
   std::string what = "create " + req.kind + (req.name.empty() ? "" : " " + req.name) + " on " + req.parent.Describe();
   auto msgs = sock.Transact(nl::EncodeNewLinkMacvlan(m, 0), what);
   for (auto& msg : msgs)
@@ -38,6 +47,37 @@ nl::Link CreateMacvlan(const MacvlanCreate& req) {
   // Kernels before 6.1 do not echo the new link; an exact name finds it.
   if (!req.name.empty() && req.name.find('%') == std::string::npos) return sock.GetLink(0, req.name);
   ThrowCode("ENOTSUP", ENOTSUP, "rtnetlink", what + ": the kernel did not report the new link's name (name templates need Linux 6.1 or newer)");
+}
+
+std::string ReadSysfs(const std::string& netns, const std::string& rel) {
+  if (rel.empty() || rel[0] == '/' || rel.find("..") != std::string::npos) ThrowCode("EINVAL", EINVAL, "open", "bad sysfs path " + rel);
+  std::string out;
+  RunOnScratchThread([&] {
+    if (!netns.empty()) {
+      Fd ns = OpenNetns(netns);
+      if (::setns(ns.get(), CLONE_NEWNET) < 0) ThrowErrno("setns", "enter network namespace " + netns);
+    }
+    if (::unshare(CLONE_NEWNS) < 0) ThrowErrno("unshare", "make a private mount namespace");
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) ThrowErrno("mount", "make mounts private");
+    if (::mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr) < 0) ThrowErrno("mount", "mount a private sysfs");
+    Fd fd = OpenCloexec("/sys/" + rel, O_RDONLY);
+    char buf[4096];
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) ThrowErrno("read", "read /sys/" + rel);
+    out.assign(buf, size_t(n));
+  });
+  return out;
+}
+
+bool DeleteGroup(const std::string& netns, uint32_t group) {
+  nl::Socket sock(netns);
+  try {
+    sock.Transact(nl::EncodeDelGroup(group, 0), "delete link group " + std::to_string(group));
+  } catch (SysError& e) {
+    if (e.err == ENODEV) return false;
+    throw;
+  }
+  return true;
 }
 
 void DeleteLink(const std::string& netns, const LinkRef& link) {
@@ -61,12 +101,30 @@ DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t
 
   std::set<int32_t> wanted(indexes.begin(), indexes.end());
   std::set<uint32_t> usedGroups;
+  std::map<uint32_t, size_t> groupSize;
   std::vector<std::pair<int32_t, uint32_t>> present;  // index, old group
   for (auto& l : sock.DumpLinks()) {
     usedGroups.insert(uint32_t(l.group));
+    groupSize[uint32_t(l.group)]++;
     if (wanted.count(l.index)) present.emplace_back(l.index, uint32_t(l.group));
   }
   size_t gone = wanted.size() - present.size();
+
+  // Exactly the links of one group already (a domain made in a group of its
+  // own): delete that group in one step, never leaving them regrouped.
+  if (!present.empty() && present[0].second != 0 && groupSize[present[0].second] == present.size() &&
+      std::all_of(present.begin(), present.end(), [&](auto& p) { return p.second == present[0].second; })) {
+    try {
+      sock.Transact(nl::EncodeDelGroup(present[0].second, 0), "delete link group " + std::to_string(present[0].second));
+      result.deleted = wanted.size();
+      result.grouped = true;
+      return result;
+    } catch (SysError& e) {
+      if (e.err != ENODEV) throw;
+      result.deleted = wanted.size();
+      return result;
+    }
+  }
 
   std::random_device rd;
   std::mt19937 gen(rd());
@@ -135,6 +193,7 @@ void ChangeLink(const LinkChange& req) {
   s.up = req.up;
   s.mac = MacBytes(req.mac);
   if (req.setMaster) s.master = (req.master.index || !req.master.name.empty()) ? Resolve(sock, req.master) : 0;
+  s.group = req.group;
   sock.Transact(nl::EncodeSetLink(s, 0), "change " + req.link.Describe());
 }
 

@@ -22,8 +22,16 @@ struct MacvlanCreate {
   uint32_t mode = 0;
   std::string name;
   std::string mac;
+  int64_t group = -1;
 };
 nl::Link CreateMacvlan(const MacvlanCreate& req);
+
+// Reads /sys/REL as seen from namespace `netns` (a private sysfs mount on a
+// scratch thread), e.g. class/net/br0/addr_assign_type. REL holds no "..".
+std::string ReadSysfs(const std::string& netns, const std::string& rel);
+
+// ip link delete group G (ENODEV when no link has it: 0 deleted)
+bool DeleteGroup(const std::string& netns, uint32_t group);
 
 // ip link delete dev NAME
 void DeleteLink(const std::string& netns, const LinkRef& link);
@@ -47,6 +55,7 @@ struct LinkChange {
   std::string mac;
   LinkRef master;       // used when setMaster
   bool setMaster = false;  // master.index == 0 && name empty: nomaster
+  int64_t group = -1;      // ip link set group G; -1 unchanged
 };
 void ChangeLink(const LinkChange& req);
 

@@ -210,6 +210,7 @@ Bytes EncodeNewLinkMacvlan(const NewLinkMacvlan& req, uint32_t seq) {
   if (!req.name.empty()) b.AttrStr(IFLA_IFNAME, req.name);
   b.AttrU32(IFLA_LINK, req.parent);
   if (!req.mac.empty()) b.Attr(IFLA_ADDRESS, req.mac.data(), req.mac.size());
+  if (req.group >= 0) b.AttrU32(IFLA_GROUP, uint32_t(req.group));
   size_t info = b.NestStart(IFLA_LINKINFO);
   b.AttrStr(IFLA_INFO_KIND, req.kind);
   size_t data = b.NestStart(IFLA_INFO_DATA);

@@ -39,6 +39,7 @@ struct NewLinkMacvlan {
   uint32_t mode = 0;  // MACVLAN_MODE_*
   std::string name;   // exact name or template with %d; empty: kernel chooses
   Bytes mac;          // empty: kernel chooses
+  int64_t group = -1;  // IFLA_GROUP at creation; -1: the default group
 };
 Bytes EncodeNewLinkMacvlan(const NewLinkMacvlan& req, uint32_t seq);
 

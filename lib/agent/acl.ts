@@ -3,7 +3,10 @@
 // networks, macvtap modes, plain taps or admin operations. One rule a line:
 //   allow user alice bridge br0
 //   deny group guests dev eth*
+//   allow user alice devname vm-alice-*
 //   limit group vmops interfaces 32
+//   limit user * domains 16
+//   limit user * state 1M
 //   include acl.d/*.conf
 // Deny wins over allow, nothing is allowed without a rule, uid 0 is nobody
 // special. User and group names are looked up when deciding, not when loading,
@@ -13,7 +16,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { invalid, NetfdError } from '../errors';
 
-export type ObjectKind = 'bridge' | 'dev' | 'network' | 'mode' | 'ethernet' | 'all';
+export type ObjectKind = 'bridge' | 'dev' | 'network' | 'mode' | 'devname' | 'ethernet' | 'all';
+
+/**
+ * What a `limit` line bounds, per user: interfaces held, domains held, bytes
+ * of state on disk (records and live XML), connections at once, requests in
+ * flight over all of the user's connections.
+ */
+export type LimitKind = 'interfaces' | 'domains' | 'state' | 'connections' | 'requests';
+export const LIMIT_KINDS: readonly LimitKind[] = ['interfaces', 'domains', 'state', 'connections', 'requests'];
 
 /** What a request touches; {kind: 'all'} is an admin operation. */
 export interface AclObject {
@@ -40,7 +51,9 @@ export interface Rule {
 
 export interface Limit {
   subject: Subject;
-  interfaces: number;
+  what: LimitKind;
+  /** A count, or bytes for `state`. */
+  value: number;
   file: string;
   line: number;
   text: string;
@@ -59,12 +72,14 @@ export const MAX_INCLUDE_DEPTH = 8;
 /** macvtap modes a `mode` rule may name; passthru is accepted as an alias of passthrough. */
 export const ACL_MODES = ['vepa', 'bridge', 'private', 'passthrough'] as const;
 
-const OBJECT_KINDS: readonly ObjectKind[] = ['bridge', 'dev', 'network', 'mode', 'ethernet', 'all'];
-const VALUED: ReadonlySet<ObjectKind> = new Set<ObjectKind>(['bridge', 'dev', 'network', 'mode']);
+const OBJECT_KINDS: readonly ObjectKind[] = ['bridge', 'dev', 'network', 'mode', 'devname', 'ethernet', 'all'];
+const VALUED: ReadonlySet<ObjectKind> = new Set<ObjectKind>(['bridge', 'dev', 'network', 'mode', 'devname']);
 const MODE_SPELLINGS = [...ACL_MODES, 'passthru'];
 const MAX_VALUE = 64;
 const MAX_ID = 4294967294; // (uid_t)-1 means "no id"
-const OBJECTS_EXPECTED = 'expected bridge, dev, network, mode, ethernet or all';
+const OBJECTS_EXPECTED = 'expected bridge, dev, network, mode, devname, ethernet or all';
+const LIMITS_EXPECTED = `expected ${LIMIT_KINDS.join(', ')}`;
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
 
 const q = (s: string): string => JSON.stringify(s);
 const hasGlob = (s: string): boolean => s.includes('*') || s.includes('?');
@@ -171,12 +186,21 @@ export function parseAcl(text: string, file: string, o: { include?: (pattern: st
       acl.rules.push({ action, subject: subj, object, file, line: n, text: line });
     } else if (action === 'limit') {
       const subj = subject();
-      const what = need(3, 'limit', 'expected interfaces');
-      if (what !== 'interfaces') throw bad(`unknown limit ${q(what)}: expected interfaces`);
-      const count = need(4, 'number', 'expected a non-negative integer');
-      if (!/^\d{1,9}$/.test(count)) throw bad(`bad number ${q(count)}: expected a non-negative integer`);
+      const what = need(3, 'limit', LIMITS_EXPECTED);
+      if (!(LIMIT_KINDS as readonly string[]).includes(what)) throw bad(`unknown limit ${q(what)}: ${LIMITS_EXPECTED}`);
+      let value: number;
+      if (what === 'state') {
+        const size = need(4, 'size', 'expected bytes, with K, M or G for binary units (512K, 4M)');
+        const m = /^(\d{1,9})([KMG]?)$/.exec(size);
+        if (!m) throw bad(`bad size ${q(size)}: expected bytes, with K, M or G for binary units (512K, 4M)`);
+        value = Number(m[1]) * SIZE_UNITS[m[2]];
+      } else {
+        const count = need(4, 'number', 'expected a non-negative integer');
+        if (!/^\d{1,9}$/.test(count)) throw bad(`bad number ${q(count)}: expected a non-negative integer`);
+        value = Number(count);
+      }
       end(5, 'a limit ends with its number');
-      acl.limits.push({ subject: subj, interfaces: Number(count), file, line: n, text: line });
+      acl.limits.push({ subject: subj, what: what as LimitKind, value, file, line: n, text: line });
     } else if (action === 'include') {
       const pattern = need(1, 'pattern', 'expected a file path or a glob such as acl.d/*.conf');
       end(2, 'include takes one pattern (no spaces in it)');
@@ -406,10 +430,16 @@ export interface Decision {
   reason: string;
 }
 
+/** Bytes in the largest binary unit that divides them: 4M, 512K, 1000. */
+export function formatSize(bytes: number): string {
+  for (const u of ['G', 'M', 'K']) if (bytes >= SIZE_UNITS[u] && bytes % SIZE_UNITS[u] === 0) return `${bytes / SIZE_UNITS[u]}${u}`;
+  return String(bytes);
+}
+
 /** "deny group guests dev eth0 (/etc/netfd/acl.conf:3)", "limit user alice interfaces 8 (...)". */
 export function describe(rule: Rule | Limit): string {
   const s = `${rule.subject.kind} ${rule.subject.id}`;
-  const body = 'action' in rule ? `${rule.action} ${s} ${rule.object.kind}${rule.object.value === undefined ? '' : ` ${rule.object.value}`}` : `limit ${s} interfaces ${rule.interfaces}`;
+  const body = 'action' in rule ? `${rule.action} ${s} ${rule.object.kind}${rule.object.value === undefined ? '' : ` ${rule.object.value}`}` : `limit ${s} ${rule.what} ${rule.what === 'state' ? formatSize(rule.value) : rule.value}`;
   return `${body} (${rule.file}:${rule.line})`;
 }
 
@@ -497,14 +527,17 @@ export function decideAll(acl: Acl, caller: Caller, objects: AclObject[], accoun
   return last as Decision;
 }
 
-/** The smallest interface limit that applies to the caller (the first of equals), or null when none does. */
-export function interfaceLimit(acl: Acl, caller: Caller, accounts: Accounts): Limit | null {
+/** The smallest limit of kind `what` that applies to the caller (the first of equals), or null when none does. */
+export function limitFor(acl: Acl, caller: Caller, what: LimitKind, accounts: Accounts): Limit | null {
   checkCaller(caller);
   const applies = subjectMatcher(caller, accounts);
   let best: Limit | null = null;
-  for (const limit of acl.limits) if (applies(limit.subject) && (best === null || limit.interfaces < best.interfaces)) best = limit;
+  for (const limit of acl.limits) if (limit.what === what && applies(limit.subject) && (best === null || limit.value < best.value)) best = limit;
   return best;
 }
+
+/** The smallest interface limit that applies to the caller, or null when none does. */
+export const interfaceLimit = (acl: Acl, caller: Caller, accounts: Accounts): Limit | null => limitFor(acl, caller, 'interfaces', accounts);
 
 /**
  * The subjects of rules and limits naming a user or group the accounts do not

@@ -1,20 +1,26 @@
 // The host agent: a privileged daemon that prepares guest NICs for
 // unprivileged VM managers. Callers are known by SO_PEERCRED and every
-// request is decided by the ACL. Every domain it prepares is recorded in
-// STATE/agent/NAME.json before the host changes, so after a crash (even
-// SIGKILL) a restarted agent finds what it made: finished domains are kept
-// for their owner to claim, half-made ones are removed. Interfaces of a
-// client that went away are released after a grace period.
+// request is decided by the ACL. Each user's domains live in a scope of
+// their own (STATE/agent/UID/NAME.{json,xml,inactive,lock}): users can
+// neither squat nor see each other's names. Every domain is recorded in
+// NAME.json before the host changes, with the link group all its devices are
+// created in, so after a crash (even SIGKILL) a restarted agent finds
+// exactly what it made, by kernel identity rather than by a MAC or an owner
+// the holder of an fd can change: finished domains are kept for their owner
+// to claim, half-made ones are removed. Interfaces of a client that went
+// away are released after a grace period. Each user is bounded (connections,
+// requests in flight and per second, domains, interfaces, bytes of state),
+// with connections kept back for root.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { NetfdError } from '../errors';
-import { deleteLinks, listLinks } from '../link';
+import { deleteGroup, deleteLinks, listLinks } from '../link';
 import { native, NativeMessage } from '../native';
 import { peerCred } from '../fdpass';
-import { prepareDomain, teardownFromLive } from '../netdev/domain';
-import { inactiveXmlPath, liveXmlPath, replaceFileAtomic, stateDir as stateDirOf, withDomainLock, writeNewFileAtomic } from '../netdev/state';
+import { prepareDomain, recordedLinks, teardownFromLive } from '../netdev/domain';
+import { agentScope, inactiveXmlPath, liveXmlPath, objectFile, objectOf, replaceFileAtomic, stateDir as stateDirOf, withDomainLock, writeNewFileAtomic } from '../netdev/state';
 import { Networks } from '../network/store';
 import { domainMacs, generateMac, GuestMac } from '../policy';
 import { probeHost, CHECK_IDS, CheckId } from '../host/probe';
@@ -22,7 +28,7 @@ import { hostAttach, hostDetach, interfaceByMac, qemuNic } from '../qemu/hotplug
 import * as v from '../validate';
 import { isObjectName } from '../xml/dom';
 import { DomainXml, InterfaceDef } from '../xml/domain';
-import { Acl, AclObject, Accounts, Caller, decide, decideAll, describe, fileAccounts, interfaceLimit, loadAcl, unknownNames } from './acl';
+import { Acl, AclObject, Accounts, Caller, decide, decideAll, describe, fileAccounts, formatSize, globMatch, limitFor, LimitKind, loadAcl, unknownNames } from './acl';
 import { Conn, Listener } from './conn';
 import { DEFAULT_SOCKET, errorReply, idOf, MAX_REQUEST, okReply, Op, parseRequest, Request } from './protocol';
 
@@ -37,6 +43,12 @@ const MAX_SEND = 200 * 1024;
 
 export { DEFAULT_SOCKET };
 export const DEFAULT_ACL = '/etc/netfd/acl.conf';
+
+/**
+ * What each user may have when no `limit` line of the ACL says otherwise
+ * (null: no bound). Interfaces are bounded only by `limit ... interfaces`.
+ */
+export const USER_LIMITS: Readonly<Record<LimitKind, number | null>> = { interfaces: null, domains: 64, state: 4 * 1024 * 1024, connections: 32, requests: 16 };
 
 export interface AgentOptions {
   /** The socket path to create (default /run/netfd/agent.sock); ignored with `listenFd`. */
@@ -57,18 +69,29 @@ export interface AgentOptions {
   vhostDevice?: string;
   /** How long a departed client's domains wait to be claimed (default 30 s). */
   graceMs?: number;
-  /** Connections at once (default 1024). */
+  /** Connections at once, all users together (default 1024). */
   maxClients?: number;
-  /** Requests a connection may have in flight (default 8). */
+  /** Connections of those kept for root: other users get at most maxClients - this (default 16). */
+  reservedForRoot?: number;
+  /** Requests one connection may have in flight (default 8). */
   maxInFlight?: number;
-  /** Requests per second per connection, and the burst (default 200 and 400). */
+  /** Requests per second per user, and the burst (default 200 and 400). */
   rate?: { perSecond: number; burst: number };
+  /** Per-user bounds where the ACL has no `limit` line (default USER_LIMITS). */
+  userLimits?: Partial<Record<LimitKind, number | null>>;
   /** passwd/group lookups (default /etc/passwd and /etc/group). */
   accounts?: Accounts;
   logger?: pino.Logger;
 }
 
-/** STATE/agent/NAME.json: who owns a domain and what the agent was doing to it. */
+/** A device the agent made, by kernel identity in the agent's namespace. */
+export interface DeviceRecord {
+  ifindex: number;
+  kind: 'tap' | 'macvtap';
+  name: string;
+}
+
+/** STATE/agent/UID/NAME.json: who owns a domain and what the agent was doing to it. */
 export interface DomainRecord {
   name: string;
   uid: number;
@@ -80,6 +103,14 @@ export interface DomainRecord {
   /** The config XML, and the guest MACs chosen before anything was made. */
   xml: string;
   macs: GuestMac[];
+  /**
+   * The link group every device of the domain is created in, chosen before
+   * anything is made: release and recovery delete the links of this group
+   * (and only those), whatever their MAC, owner or persist flag is by then.
+   */
+  group: number;
+  /** The devices made so far (prepared plus attached minus detached). */
+  devices: DeviceRecord[];
   /** Interfaces the domain has now (prepared plus attached minus detached). */
   interfaces: number;
   /** An interface being attached: its XML and MAC. */
@@ -87,20 +118,36 @@ export interface DomainRecord {
   since: string;
 }
 
+/** What one user has at the agent now (all connections together). */
+interface UserState {
+  connections: number;
+  inFlight: number;
+  tokens: number;
+  refilled: number;
+}
+
 interface Client {
   conn: Conn;
   caller: Caller;
   user: string;
   inFlight: number;
-  tokens: number;
-  refilled: number;
+  /** Keys (#key) of the domains this connection holds. */
   domains: Set<string>;
 }
 
 interface Held {
   record: DomainRecord;
   client: Client | null;
+  /** Bytes of state the domain keeps on disk (record, live and inactive XML). */
+  bytes: number;
   timer?: NodeJS.Timeout;
+}
+
+/** What a request reserves against the caller's limits while it runs. */
+interface Reservation {
+  interfaces: number;
+  domains: number;
+  bytes: number;
 }
 
 type Result = { result: unknown; fds?: number[]; after?: () => void };
@@ -118,11 +165,18 @@ export function aclObjects(i: InterfaceDef): AclObject[] {
   else if (i.type === 'direct') objs.push({ kind: 'dev', value: i.source.dev as string }, { kind: 'mode', value: i.source.mode ?? 'vepa' });
   else if (i.type === 'network') objs.push({ kind: 'network', value: i.source.network as string });
   else if (i.target?.managed !== false) objs.push({ kind: 'ethernet' });
+  // A device name of the caller's choosing (a host may need it later, e.g.
+  // br1): only with a devname rule; otherwise omit <target dev> and get
+  // vnet%d / macvtap%d.
+  if (i.target?.dev !== undefined && i.target.managed !== false) objs.push({ kind: 'devname', value: i.target.dev });
   // Opening an existing device (managed='no': it may be another guest's) and
   // device paths (the agent would open them as root) are only for `all`.
   if (i.target?.managed === false || i.backend.tap !== undefined || i.backend.vhost !== undefined) objs.push({ kind: 'all' });
   return objs;
 }
+
+const bytesOf = (...texts: string[]): number => texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
+const recordText = (r: DomainRecord): string => `${JSON.stringify(r, null, 1)}\n`;
 
 export class Agent {
   readonly o: AgentOptions;
@@ -133,10 +187,12 @@ export class Agent {
   readonly #accounts: Accounts;
   #listener: Listener | undefined;
   readonly #clients = new Set<Client>();
+  readonly #users = new Map<number, UserState>();
+  /** Domains by #key(uid, name). */
   readonly #held = new Map<string, Held>();
   readonly #busy = new Set<string>();
-  /** Interfaces being prepared or attached per uid, counted against limits before they are recorded. */
-  readonly #pending = new Map<number, number>();
+  /** What requests still running have reserved, per uid (counted against limits before it is recorded). */
+  readonly #pending = new Map<number, Reservation>();
   readonly #inFlight = new Set<Promise<void>>();
   #nextReq = 1;
   #stopping = false;
@@ -170,7 +226,9 @@ export class Agent {
       this.#acl = this.#loadAcl();
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'ACL reload failed; the previous ACL stays in force');
+      return;
     }
+    void this.checkBridges();
   }
 
   get #rate(): { perSecond: number; burst: number } {
@@ -185,6 +243,7 @@ export class Agent {
   async start(): Promise<void> {
     await this.recover();
     await this.#autostart();
+    await this.checkBridges();
     if (this.#stopping) return; // stopped while recovering: never listen
     let fd: number;
     if (this.o.listenFd !== undefined) {
@@ -240,63 +299,113 @@ export class Agent {
 
   // ---- records ------------------------------------------------------------
 
-  #recordPath(name: string): string {
-    return path.join(this.recordsDir, `${name}.json`);
+  #key(uid: number, name: string): string {
+    return `${uid}/${name}`;
+  }
+
+  /** The directory of a user's domains (made on first use, root's alone). */
+  #scope(uid: number): string {
+    return agentScope(this.dir, uid);
+  }
+
+  #recordPath(uid: number, name: string): string {
+    return objectFile(this.#scope(uid), name, 'json');
   }
 
   #writeRecord(r: DomainRecord, create = false): void {
-    const text = `${JSON.stringify(r, null, 1)}\n`;
-    if (create) writeNewFileAtomic(this.#recordPath(r.name), text);
-    else replaceFileAtomic(this.#recordPath(r.name), text);
+    const text = recordText(r);
+    if (create) {
+      fs.mkdirSync(this.recordsDir, { recursive: true, mode: 0o700 });
+      fs.mkdirSync(this.#scope(r.uid), { recursive: true, mode: 0o700 });
+      writeNewFileAtomic(this.#recordPath(r.uid, r.name), text);
+    } else replaceFileAtomic(this.#recordPath(r.uid, r.name), text);
   }
 
-  #dropRecord(name: string): void {
-    fs.rmSync(this.#recordPath(name), { force: true });
-    const h = this.#held.get(name);
+  #dropRecord(r: DomainRecord): void {
+    fs.rmSync(this.#recordPath(r.uid, r.name), { force: true });
+    const key = this.#key(r.uid, r.name);
+    const h = this.#held.get(key);
     if (h) {
       clearTimeout(h.timer);
-      h.client?.domains.delete(name);
-      this.#held.delete(name);
+      h.client?.domains.delete(key);
+      this.#held.delete(key);
     }
+  }
+
+  /** Bytes a held domain keeps on disk now. */
+  #stateBytes(r: DomainRecord): number {
+    let n = bytesOf(recordText(r));
+    for (const f of [liveXmlPath(this.#scope(r.uid), r.name), inactiveXmlPath(this.#scope(r.uid), r.name)]) n += fs.statSync(f, { throwIfNoEntry: false })?.size ?? 0;
+    return n;
   }
 
   /**
    * After a restart: every record is finished or undone. Prepared domains
    * are held for their owner to claim (released after the grace period);
-   * half-made ones lose the devices recorded for them; releases finish.
+   * half-made ones lose the devices of their link group; releases finish.
+   * Files that are no record (a domain's XML, a lock, a temporary file) are
+   * classified; anything else is logged and left alone.
    */
   async recover(): Promise<void> {
-    let files: string[];
+    let entries: fs.Dirent[];
     try {
-      files = fs.readdirSync(this.recordsDir).filter((f) => f.endsWith('.json') && !f.startsWith('.'));
+      entries = fs.readdirSync(this.recordsDir, { withFileTypes: true });
     } catch {
       return;
     }
+    for (const e of entries) {
+      const file = path.join(this.recordsDir, e.name);
+      if (e.isDirectory() && /^\d+$/.test(e.name)) await this.#recoverScope(Number(e.name));
+      else this.log.error({ file }, `${file} is not a user's directory of this agent (STATE/agent/UID/); left alone`);
+    }
+  }
+
+  async #recoverScope(uid: number): Promise<void> {
+    const scope = this.#scope(uid);
+    const files = fs.readdirSync(scope);
+    const records = new Set<string>();
     for (const f of files) {
-      const file = path.join(this.recordsDir, f);
+      const file = path.join(scope, f);
+      const name = objectOf(f, 'json');
+      if (name === null) continue;
+      records.add(name);
       let r: DomainRecord;
       try {
         r = JSON.parse(fs.readFileSync(file, 'utf8')) as DomainRecord;
-        if (typeof r.name !== 'string' || `${r.name}.json` !== f || typeof r.uid !== 'number' || !Array.isArray(r.macs)) throw new Error('not an agent record');
-      } catch (e) {
-        this.log.error({ file, err: (e as Error).message }, `unreadable record ${file} left alone`);
+        if (r.name !== name || r.uid !== uid || !Array.isArray(r.macs) || !Number.isInteger(r.group) || !Array.isArray(r.devices)) throw new Error('not an agent record');
+      } catch (err) {
+        this.log.error({ file, err: (err as Error).message }, `unreadable record ${file} left alone`);
         continue;
       }
       try {
         await this.#recoverOne(r);
-      } catch (e) {
-        this.log.error({ domain: r.name, err: (e as Error).message }, `recovering ${r.name} failed; its record stays for the next start`);
+      } catch (err) {
+        this.log.error({ domain: r.name, uid, err: (err as Error).message }, `recovering ${r.name} failed; its record stays for the next start`);
       }
+    }
+    // What is left: parts of recorded domains, temporaries of a write cut short, or unknown.
+    for (const f of fs.readdirSync(scope)) {
+      const file = path.join(scope, f);
+      const dot = f.lastIndexOf('.');
+      const ext = f.slice(dot + 1);
+      const name = f.slice(0, Math.max(dot, 0));
+      if (ext === 'json') continue;
+      if (f.startsWith('.') && (ext === 'tmp' || /^\d+$/.test(ext))) {
+        fs.rmSync(file, { force: true });
+        this.log.info({ file }, 'removed a temporary file of a write cut short');
+      } else if (!['xml', 'inactive', 'lock'].includes(ext) || dot <= 0) this.log.error({ file }, `cannot classify ${file}; left alone`);
+      else if (!records.has(name)) this.log.error({ file, uid }, `${file} belongs to no record; left alone`);
     }
   }
 
   async #recoverOne(r: DomainRecord): Promise<void> {
-    const live = liveXmlPath(this.dir, r.name);
+    const o = this.#hostOptions(r);
+    const live = liveXmlPath(this.#scope(r.uid), r.name);
     const hasLive = fs.existsSync(live);
     if (r.state === 'releasing' || (r.state === 'preparing' && !hasLive)) {
-      if (hasLive) await teardownFromLive(r.name, this.#hostOptions());
-      else await this.#removeHalfMade(r, DomainXml.parse(r.xml).def.interfaces, r.macs.map((m) => m.mac));
-      this.#dropRecord(r.name);
+      if (hasLive) await teardownFromLive(r.name, o);
+      else await this.#removeHalfMade(r, DomainXml.parse(r.xml).def.interfaces);
+      this.#dropRecord(r);
       this.log.info({ domain: r.name, uid: r.uid, was: r.state }, r.state === 'releasing' ? 'finished an interrupted release' : 'removed a half-prepared domain');
       return;
     }
@@ -304,42 +413,42 @@ export class Agent {
       const xml = DomainXml.parse(fs.readFileSync(live, 'utf8'), { live: true });
       if (!xml.def.interfaces.some((i) => i.mac === r.attaching?.mac)) {
         const iface = xml.withInterface(r.attaching.xml).iface;
-        await this.#removeHalfMade(r, [iface], [r.attaching.mac]);
+        // The links of the group that the live XML does not record are the attach's.
+        const keep = new Set((await recordedLinks(xml.def.interfaces, o.netns, r.group)).indexes);
+        const extra = (await listLinks({ netns: o.netns })).filter((l) => l.group === r.group && !keep.has(l.index));
+        if (extra.length) await deleteLinks(extra.map((l) => l.index), { netns: o.netns });
+        await this.#reclaimNetworks(r, [iface]);
         r.interfaces = xml.def.interfaces.length;
+        r.devices = r.devices.filter((d) => keep.has(d.ifindex));
       }
       delete r.attaching;
     }
     r.state = 'ready';
     this.#writeRecord(r);
-    const h: Held = { record: r, client: null };
-    this.#held.set(r.name, h);
+    const h: Held = { record: r, client: null, bytes: this.#stateBytes(r) };
+    this.#held.set(this.#key(r.uid, r.name), h);
     this.#orphan(h);
     this.log.info({ domain: r.name, uid: r.uid, graceMs: this.#grace() }, 'holding a prepared domain for its owner to claim');
   }
 
   /**
-   * Deletes what a prepare or attach cut short may have made: macvtaps with
-   * the recorded MAC on the recorded parent (a passthrough one may still
-   * carry the parent's MAC). Taps need nothing: they are not persistent and
-   * went with the agent's fds. Network devices are reclaimed by the network.
+   * Deletes what a prepare cut short may have made: every link of the
+   * record's group (nothing found by MAC or name: those the fd's holder could
+   * change). Taps are not persistent and went with the agent's fds unless
+   * the user made them persistent; in the group either way. Network
+   * connections are reclaimed by their networks (by group too).
    */
-  async #removeHalfMade(r: DomainRecord, ifaces: InterfaceDef[], macs: string[]): Promise<void> {
-    const o = this.#hostOptions();
-    const links = await listLinks({ netns: o.netns });
-    const victims: number[] = [];
-    for (const [n, i] of ifaces.entries()) {
-      if (i.type === 'network' && i.source.network) {
-        await new Networks(o).reclaim(i.source.network).catch((e) => this.log.warn({ network: i.source.network, err: (e as Error).message }, 'reclaiming a network connection failed'));
-        continue;
-      }
-      if (i.type !== 'direct') continue;
-      const parent = links.find((l) => l.name === i.source.dev);
-      if (!parent) continue;
-      for (const l of links)
-        if (l.kind === 'macvtap' && l.parent === parent.index && (l.mac === macs[n] || (i.source.mode === 'passthrough' && l.mode === 'passthru' && l.mac === parent.mac))) victims.push(l.index);
+  async #removeHalfMade(r: DomainRecord, ifaces: InterfaceDef[]): Promise<void> {
+    const o = this.#hostOptions(r);
+    if (await deleteGroup(r.group, { netns: o.netns })) this.log.info({ domain: r.name, uid: r.uid, group: r.group }, 'deleted devices of an interrupted setup');
+    await this.#reclaimNetworks(r, ifaces);
+  }
+
+  async #reclaimNetworks(r: DomainRecord, ifaces: InterfaceDef[]): Promise<void> {
+    for (const i of ifaces) {
+      if (i.type !== 'network' || !i.source.network) continue;
+      await new Networks(this.#hostOptions(r)).reclaim(i.source.network).catch((e) => this.log.warn({ network: i.source.network, err: (e as Error).message }, 'reclaiming a network connection failed'));
     }
-    if (victims.length) await deleteLinks(victims, { netns: o.netns });
-    if (victims.length) this.log.info({ domain: r.name, links: victims }, 'deleted devices of an interrupted setup');
   }
 
   async #autostart(): Promise<void> {
@@ -361,8 +470,35 @@ export class Agent {
     }
   }
 
-  #hostOptions() {
-    return { stateDir: this.dir, configDir: this.o.configDir, sysfsRoot: this.o.sysfsRoot, netns: this.o.netns, vhostDevice: this.o.vhostDevice, onWarning: (m: string) => this.log.warn(m) };
+  /**
+   * Bridges the ACL lets users attach taps to whose MAC is not fixed: the
+   * kernel gives such a bridge the lowest MAC of its ports, so a guest tap
+   * could become its address. Logged at start and reload; `probe` reports them.
+   */
+  async checkBridges(): Promise<string[]> {
+    const globs = this.#acl.rules.filter((r) => r.action === 'allow' && r.object.kind === 'bridge').map((r) => r.object.value as string);
+    if (!globs.length) return [];
+    const warnings: string[] = [];
+    try {
+      const links = await listLinks({ netns: this.o.netns });
+      for (const l of links) {
+        if (l.kind !== 'bridge' || !globs.some((g) => globMatch(g, l.name))) continue;
+        const type = await native()
+          .sysfsRead({ netns: this.o.netns, path: `class/net/${l.name}/addr_assign_type` })
+          .catch(() => null);
+        if (type !== null && type.trim() !== '3')
+          warnings.push(`bridge ${l.name} has no fixed MAC (addr_assign_type ${type.trim()}): the kernel gives it the lowest MAC of its ports, so a guest's tap can become its address; give it one (ip link set ${l.name} address ${l.mac ?? 'MAC'})`);
+      }
+    } catch (e) {
+      warnings.push(`cannot check the bridges the ACL names: ${(e as Error).message}`);
+    }
+    for (const w of warnings) this.log.warn(w);
+    return warnings;
+  }
+
+  /** Host options for a domain's operations: its owner's scope and its link group. */
+  #hostOptions(r?: { uid: number; group: number }) {
+    return { stateDir: this.dir, configDir: this.o.configDir, sysfsRoot: this.o.sysfsRoot, netns: this.o.netns, vhostDevice: this.o.vhostDevice, onWarning: (m: string) => this.log.warn(m), ...(r ? { scope: this.#scope(r.uid), group: r.group } : {}) };
   }
 
   #grace(): number {
@@ -371,16 +507,16 @@ export class Agent {
 
   /** The domain has no client: released after the grace period unless claimed. */
   #orphan(h: Held): void {
-    h.client?.domains.delete(h.record.name);
+    const key = this.#key(h.record.uid, h.record.name);
+    h.client?.domains.delete(key);
     h.client = null;
     clearTimeout(h.timer);
     h.timer = setTimeout(() => {
       h.timer = undefined;
       if (h.client || this.#stopping) return;
-      const name = h.record.name;
-      const release = this.#exclusive(name, () => this.#releaseDomainLocked(h, 'its client went away and nobody claimed it')).catch((e) => {
+      const release = this.#exclusive(key, () => this.#releaseDomainLocked(h, 'its client went away and nobody claimed it')).catch((e) => {
         if ((e as NetfdError).code === 'EBUSY' && !h.client) this.#orphan(h);
-        else this.log.error({ domain: name, err: (e as Error).message }, 'releasing an unclaimed domain failed');
+        else this.log.error({ domain: h.record.name, uid: h.record.uid, err: (e as Error).message }, 'releasing an unclaimed domain failed');
       });
       void this.#track(release);
     }, this.#grace());
@@ -394,14 +530,39 @@ export class Agent {
 
   // ---- connections --------------------------------------------------------
 
+  /** The caller's bound of kind `what`: its ACL limit, else the agent's default. */
+  #limit(caller: Caller, what: LimitKind): { value: number; rule: string | null } | null {
+    const l = limitFor(this.#acl, caller, what, this.#accounts);
+    if (l) return { value: l.value, rule: describe(l) };
+    const d = this.o.userLimits?.[what] !== undefined ? this.o.userLimits[what] : USER_LIMITS[what];
+    return d === null || d === undefined ? null : { value: d, rule: null };
+  }
+
+  #user(uid: number): UserState {
+    let u = this.#users.get(uid);
+    if (!u) {
+      u = { connections: 0, inFlight: 0, tokens: this.#rate.burst, refilled: Date.now() };
+      this.#users.set(uid, u);
+    }
+    return u;
+  }
+
+  #refuseConnection(fd: number, err: NetfdError): void {
+    try {
+      native().sendNow(fd, errorReply(null, err));
+      // A request already waiting would make the client's read fail with
+      // ECONNRESET before it sees why: drop it first.
+      for (let i = 0; i < 16 && native().recvNow(fd, 0, 0); i++);
+    } catch {
+      // the refusal is best effort
+    }
+    native().close(fd);
+  }
+
   #accept(fd: number): void {
-    if (this.#stopping || this.#clients.size >= (this.o.maxClients ?? 1024)) {
-      try {
-        native().sendNow(fd, errorReply(null, new NetfdError(this.#stopping ? 'the agent is stopping' : `the agent serves at most ${this.o.maxClients ?? 1024} connections`, { code: 'EAGAIN' })));
-      } catch {
-        // the refusal is best effort
-      }
-      native().close(fd);
+    const max = this.o.maxClients ?? 1024;
+    if (this.#stopping || this.#clients.size >= max) {
+      this.#refuseConnection(fd, new NetfdError(this.#stopping ? 'the agent is stopping' : `the agent serves at most ${max} connections`, { code: 'EAGAIN' }));
       return;
     }
     let cred: { pid: number; uid: number; gid: number };
@@ -412,6 +573,21 @@ export class Agent {
       this.log.error({ err: (e as Error).message }, 'SO_PEERCRED failed; connection dropped');
       return;
     }
+    const caller: Caller = { uid: cred.uid, gid: cred.gid, pid: cred.pid };
+    const reserved = Math.min(this.o.reservedForRoot ?? 16, max);
+    const u = this.#user(cred.uid);
+    const cap = this.#limit(caller, 'connections');
+    let refusal: NetfdError | undefined;
+    if (cred.uid !== 0 && this.#clients.size >= max - reserved) refusal = new NetfdError(`the agent serves at most ${max} connections and keeps the last ${reserved} for root`, { code: 'EAGAIN' });
+    else if (cap && u.connections >= cap.value)
+      refusal = denied(`uid ${cred.uid} has ${u.connections} connections to the agent, its limit (${cap.rule ?? 'the agent default'}); close one first`, cap.rule, 'connections', u.connections + 1, 'LIMIT_EXCEEDED');
+    if (refusal) {
+      this.log.warn({ uid: cred.uid, clientPid: cred.pid, code: refusal.code, err: refusal.message }, 'connection refused');
+      if (u.connections === 0 && u.inFlight === 0) this.#users.delete(cred.uid);
+      this.#refuseConnection(fd, refusal);
+      return;
+    }
+    u.connections++;
     const conn = new Conn(fd, {
       maxBytes: MAX_REQUEST,
       maxFds: 0,
@@ -422,11 +598,9 @@ export class Agent {
     });
     const client: Client = {
       conn,
-      caller: { uid: cred.uid, gid: cred.gid, pid: cred.pid },
+      caller,
       user: this.#accounts.userName(cred.uid) ?? `uid ${cred.uid}`,
       inFlight: 0,
-      tokens: this.#rate.burst,
-      refilled: Date.now(),
       domains: new Set(),
     };
     this.#clients.add(client);
@@ -435,8 +609,11 @@ export class Agent {
 
   #closed(client: Client, why: string): void {
     this.#clients.delete(client);
-    for (const name of [...client.domains]) {
-      const h = this.#held.get(name);
+    const u = this.#user(client.caller.uid);
+    u.connections--;
+    if (u.connections <= 0 && u.inFlight <= 0) this.#users.delete(client.caller.uid);
+    for (const key of [...client.domains]) {
+      const h = this.#held.get(key);
       if (h && h.client === client) this.#orphan(h);
     }
     if (!this.#stopping && client.domains.size === 0) this.log.debug({ uid: client.caller.uid, clientPid: client.caller.pid, why }, 'client disconnected');
@@ -446,24 +623,29 @@ export class Agent {
     return client.conn.send(data, fds);
   }
 
+  /** Admission, cheapest first: size, stray fds, the user's rate, the user's and the connection's requests in flight. */
+  #admit(client: Client, m: NativeMessage): NetfdError | undefined {
+    if (m.truncated) return new NetfdError(`the request is ${m.size} bytes; the agent reads at most ${MAX_REQUEST}`, { code: 'REQUEST_TOO_LARGE', field: 'request', value: m.size });
+    if (m.ctrunc || m.fds.length) return new NetfdError('the request carried file descriptors; no request takes any (they were closed)', { code: 'BAD_REQUEST', field: 'fds', value: m.fds.length || 'some' });
+    const u = this.#user(client.caller.uid);
+    const rate = this.#rate;
+    const now = Date.now();
+    u.tokens = Math.min(rate.burst, u.tokens + ((now - u.refilled) * rate.perSecond) / 1000);
+    u.refilled = now;
+    if (u.tokens < 1) return new NetfdError(`more than ${rate.perSecond} requests a second from uid ${client.caller.uid}; slow down`, { code: 'RATE_LIMITED' });
+    u.tokens -= 1;
+    const perConn = this.o.maxInFlight ?? 8;
+    if (client.inFlight >= perConn) return new NetfdError(`${client.inFlight} requests are already in flight on this connection (at most ${perConn}); wait for their replies`, { code: 'EBUSY' });
+    const cap = this.#limit(client.caller, 'requests');
+    if (cap && u.inFlight >= cap.value) return denied(`uid ${client.caller.uid} has ${u.inFlight} requests in flight over all its connections, its limit (${cap.rule ?? 'the agent default'}); wait for their replies`, cap.rule, 'requests', u.inFlight + 1, 'EBUSY');
+    return undefined;
+  }
+
   #message(client: Client, m: NativeMessage): void {
     const reqId = this.#nextReq++;
     const log = this.log.child({ req: reqId, uid: client.caller.uid, clientPid: client.caller.pid });
-    // Admission: size, stray fds, rate, requests in flight.
-    let refusal: NetfdError | undefined;
-    if (m.truncated) refusal = new NetfdError(`the request is ${m.size} bytes; the agent reads at most ${MAX_REQUEST}`, { code: 'REQUEST_TOO_LARGE', field: 'request', value: m.size });
-    else if (m.ctrunc || m.fds.length) refusal = new NetfdError('the request carried file descriptors; no request takes any (they were closed)', { code: 'BAD_REQUEST', field: 'fds', value: m.fds.length || 'some' });
+    let refusal = this.#admit(client, m);
     for (const fd of m.fds) native().close(fd);
-    if (!refusal) {
-      const rate = this.#rate;
-      const now = Date.now();
-      client.tokens = Math.min(rate.burst, client.tokens + ((now - client.refilled) * rate.perSecond) / 1000);
-      client.refilled = now;
-      if (client.tokens < 1) refusal = new NetfdError(`more than ${rate.perSecond} requests a second; slow down`, { code: 'RATE_LIMITED' });
-      else client.tokens -= 1;
-    }
-    if (!refusal && client.inFlight >= (this.o.maxInFlight ?? 8))
-      refusal = new NetfdError(`${client.inFlight} requests are already in flight on this connection (at most ${this.o.maxInFlight ?? 8}); wait for their replies`, { code: 'EBUSY' });
     let req: Request | undefined;
     if (!refusal) {
       try {
@@ -478,7 +660,9 @@ export class Agent {
       return;
     }
     const r = req;
+    const u = this.#user(client.caller.uid);
     client.inFlight++;
+    u.inFlight++;
     const started = process.hrtime.bigint();
     const work = (async () => {
       try {
@@ -504,6 +688,8 @@ export class Agent {
         await this.#reply(client, errorReply(r.id, err)).catch(() => undefined);
       } finally {
         client.inFlight--;
+        u.inFlight--;
+        if (u.connections <= 0 && u.inFlight <= 0) this.#users.delete(client.caller.uid);
       }
     })();
     void this.#track(work);
@@ -516,11 +702,17 @@ export class Agent {
     if (!d.allowed) throw denied(`access denied: ${d.reason}`, d.rule ? describe(d.rule) : 'default deny', field, value);
   }
 
+  /** The caller's domain `name` (another user's looks like none: ENOENT). */
   #own(client: Client, name: unknown): Held {
     const n = objectName(name as string, 'args.name');
-    const h = this.#held.get(n);
-    if (!h || h.record.uid !== client.caller.uid) throw new NetfdError(`${client.user} has no domain ${n} on this agent (list shows yours)`, { code: 'ENOENT', field: 'args.name', value: n });
+    const h = this.#held.get(this.#key(client.caller.uid, n));
+    if (!h) throw new NetfdError(`${client.user} has no domain ${n} on this agent (list shows yours)`, { code: 'ENOENT', field: 'args.name', value: n });
     return h;
+  }
+
+  #files(h: Held): { live: string; inactive: string } {
+    const scope = this.#scope(h.record.uid);
+    return { live: liveXmlPath(scope, h.record.name), inactive: inactiveXmlPath(scope, h.record.name) };
   }
 
   async #dispatch(client: Client, req: Request, log: pino.Logger): Promise<Result> {
@@ -533,37 +725,41 @@ export class Agent {
         return this.#prepare(client, a.xml as string, a.qmp as string | undefined, log);
       case 'release': {
         const h = this.#own(client, a.name);
-        await this.#exclusive(h.record.name, () => this.#releaseDomainLocked(h, 'its owner released it'));
+        await this.#exclusive(this.#key(h.record.uid, h.record.name), () => this.#releaseDomainLocked(h, 'its owner released it'));
         return { result: { name: h.record.name } };
       }
       case 'claim': {
         const h = this.#own(client, a.name);
+        const key = this.#key(h.record.uid, h.record.name);
         clearTimeout(h.timer);
         h.timer = undefined;
-        h.client?.domains.delete(h.record.name);
+        h.client?.domains.delete(key);
         h.client = client;
-        client.domains.add(h.record.name);
+        client.domains.add(key);
         log.info({ domain: h.record.name }, 'claimed');
-        return { result: { name: h.record.name, liveXml: fs.readFileSync(liveXmlPath(this.dir, h.record.name), 'utf8') } };
+        return { result: { name: h.record.name, liveXml: fs.readFileSync(this.#files(h).live, 'utf8') } };
       }
       case 'list':
         return { result: [...this.#held.values()].filter((h) => h.record.uid === client.caller.uid).map((h) => this.#listed(h, client)).sort((x, y) => x.name.localeCompare(y.name)) };
       case 'dumpxml': {
         const h = this.#own(client, a.name);
-        return { result: { xml: fs.readFileSync(a.inactive ? inactiveXmlPath(this.dir, h.record.name) : liveXmlPath(this.dir, h.record.name), 'utf8') } };
+        return { result: { xml: fs.readFileSync(a.inactive ? this.#files(h).inactive : this.#files(h).live, 'utf8') } };
       }
       case 'attach':
         return this.#attach(client, this.#own(client, a.name), a.xml as string, log);
       case 'detach': {
         const h = this.#own(client, a.name);
         const mac = v.mac(a.mac as string, 'args.mac');
-        return this.#exclusive(h.record.name, async () => {
-          const livePath = liveXmlPath(this.dir, h.record.name);
+        const scope = this.#scope(h.record.uid);
+        return this.#exclusive(this.#key(h.record.uid, h.record.name), async () => {
+          const livePath = this.#files(h).live;
           const live = DomainXml.parse(fs.readFileSync(livePath, 'utf8'), { live: true });
           const { iface } = interfaceByMac(h.record.name, live, mac, a.mac as string);
-          const d = await withDomainLock(this.dir, h.record.name, () => hostDetach(h.record.name, live, livePath, iface, { ...this.#hostOptions() }));
+          const d = await withDomainLock(scope, h.record.name, () => hostDetach(h.record.name, live, livePath, iface, this.#hostOptions(h.record)));
           h.record.interfaces = Math.max(0, h.record.interfaces - 1);
+          h.record.devices = h.record.devices.filter((x) => x.name !== iface.target?.dev);
           this.#writeRecord(h.record);
+          h.bytes = this.#stateBytes(h.record);
           return { result: d };
         });
       }
@@ -572,7 +768,8 @@ export class Agent {
         this.#check(client, [{ kind: 'all' }], 'op', op);
         const only = a.only as string[] | undefined;
         for (const id of only ?? []) if (!(CHECK_IDS as readonly string[]).includes(id)) throw new NetfdError(`unknown probe check ${JSON.stringify(id)}; known: ${CHECK_IDS.join(', ')}`, { code: 'INVALID_ARGUMENT', field: 'args.only', value: id });
-        return { result: await probeHost({ only: only as CheckId[] | undefined, vhostDevice: this.o.vhostDevice, sysfsRoot: this.o.sysfsRoot }) };
+        const report = await probeHost({ only: only as CheckId[] | undefined, vhostDevice: this.o.vhostDevice, sysfsRoot: this.o.sysfsRoot });
+        return { result: { ...report, agentWarnings: await this.checkBridges() } };
       }
       case 'net-list': {
         const { rows, warnings } = new Networks(this.#hostOptions()).list();
@@ -615,56 +812,87 @@ export class Agent {
   #listed(h: Held, client: Client) {
     let interfaces: { dev?: string; mac?: string; type: string; source: unknown }[] = [];
     try {
-      interfaces = DomainXml.parse(fs.readFileSync(liveXmlPath(this.dir, h.record.name), 'utf8'), { live: true }).def.interfaces.map((i) => ({ dev: i.target?.dev, mac: i.mac, type: i.type, source: i.source }));
+      interfaces = DomainXml.parse(fs.readFileSync(this.#files(h).live, 'utf8'), { live: true }).def.interfaces.map((i) => ({ dev: i.target?.dev, mac: i.mac, type: i.type, source: i.source }));
     } catch {
       // being prepared or released: no live XML right now
     }
     return { name: h.record.name, state: h.client === client ? 'held' : h.client ? 'held elsewhere' : 'unclaimed', since: h.record.since, interfaces };
   }
 
-  /** Runs `body` as the only operation on the domain (EBUSY otherwise). */
-  async #exclusive<T>(name: string, body: () => Promise<T>): Promise<T> {
-    if (this.#busy.has(name)) throw new NetfdError(`domain ${name} is busy with another request; try again`, { code: 'EBUSY', field: 'args.name', value: name });
-    this.#busy.add(name);
+  /** Runs `body` as the only operation on the domain `key` (EBUSY otherwise). */
+  async #exclusive<T>(key: string, body: () => Promise<T>): Promise<T> {
+    if (this.#busy.has(key)) throw new NetfdError(`domain ${key.slice(key.indexOf('/') + 1)} is busy with another request; try again`, { code: 'EBUSY', field: 'args.name', value: key.slice(key.indexOf('/') + 1) });
+    this.#busy.add(key);
     try {
       return await body();
     } finally {
-      this.#busy.delete(name);
+      this.#busy.delete(key);
     }
   }
 
+  /** Deletes the domain's devices (its whole link group), its network connections and files, then its record. */
   async #releaseDomainLocked(h: Held, why: string): Promise<void> {
-    h.record.state = 'releasing';
-    this.#writeRecord(h.record);
-    if (fs.existsSync(liveXmlPath(this.dir, h.record.name))) await teardownFromLive(h.record.name, this.#hostOptions());
-    this.#dropRecord(h.record.name);
-    this.log.info({ domain: h.record.name, uid: h.record.uid }, `released ${h.record.name}: ${why}`);
+    const r = h.record;
+    r.state = 'releasing';
+    this.#writeRecord(r);
+    const o = this.#hostOptions(r);
+    if (fs.existsSync(this.#files(h).live)) await teardownFromLive(r.name, o);
+    else await deleteGroup(r.group, { netns: o.netns });
+    this.#dropRecord(r);
+    this.log.info({ domain: r.name, uid: r.uid }, `released ${r.name}: ${why}`);
   }
 
-  /** Interfaces the caller holds in all its domains. */
-  #interfacesOf(uid: number): number {
-    let n = 0;
+  /** What the caller holds now, every domain of theirs counted (held, orphaned, being prepared). */
+  #holding(uid: number): Reservation {
+    const n: Reservation = { interfaces: 0, domains: 0, bytes: 0 };
     for (const h of this.#held.values()) {
       if (h.record.uid !== uid) continue;
-      n += h.record.interfaces;
+      n.interfaces += h.record.interfaces;
+      n.domains++;
+      n.bytes += h.bytes;
+    }
+    const p = this.#pending.get(uid);
+    if (p) {
+      n.interfaces += p.interfaces;
+      n.domains += p.domains;
+      n.bytes += p.bytes;
     }
     return n;
   }
 
-  /** Checks the caller's limit and reserves `adding` interfaces while `body` runs (concurrent requests count too). */
-  async #withinLimit<T>(client: Client, adding: number, body: () => Promise<T>): Promise<T> {
+  /** Checks the caller's limits and reserves `adding` while `body` runs (concurrent requests count too). */
+  async #withinLimits<T>(client: Client, adding: Reservation, body: () => Promise<T>): Promise<T> {
     const uid = client.caller.uid;
-    const limit = interfaceLimit(this.#acl, client.caller, this.#accounts);
-    const have = this.#interfacesOf(uid) + (this.#pending.get(uid) ?? 0);
-    if (limit && have + adding > limit.interfaces)
-      throw denied(`${client.user} may hold at most ${limit.interfaces} interfaces and holds ${have}; this request needs ${adding} more`, describe(limit), 'interfaces', have + adding, 'LIMIT_EXCEEDED');
-    this.#pending.set(uid, (this.#pending.get(uid) ?? 0) + adding);
+    const have = this.#holding(uid);
+    for (const what of ['interfaces', 'domains', 'state'] as const) {
+      const key = what === 'state' ? 'bytes' : what;
+      const l = this.#limit(client.caller, what);
+      if (!l || have[key] + adding[key] <= l.value) continue;
+      const show = (n: number) => (what === 'state' ? `${formatSize(n)} bytes of state` : `${n} ${what}`);
+      throw denied(`${client.user} may hold at most ${show(l.value)} (${l.rule ?? 'the agent default'}) and holds ${show(have[key])}; this request needs ${show(adding[key])} more`, l.rule, what, have[key] + adding[key], 'LIMIT_EXCEEDED');
+    }
+    const p = this.#pending.get(uid) ?? { interfaces: 0, domains: 0, bytes: 0 };
+    p.interfaces += adding.interfaces;
+    p.domains += adding.domains;
+    p.bytes += adding.bytes;
+    this.#pending.set(uid, p);
     try {
       return await body();
     } finally {
-      const left = (this.#pending.get(uid) ?? adding) - adding;
-      if (left > 0) this.#pending.set(uid, left);
-      else this.#pending.delete(uid);
+      p.interfaces -= adding.interfaces;
+      p.domains -= adding.domains;
+      p.bytes -= adding.bytes;
+      if (p.interfaces <= 0 && p.domains <= 0 && p.bytes <= 0) this.#pending.delete(uid);
+    }
+  }
+
+  /** A link group no link in the agent's namespace and no record uses. */
+  async #freeGroup(): Promise<number> {
+    const used = new Set<number | null>((await listLinks({ netns: this.o.netns })).map((l) => l.group));
+    for (const h of this.#held.values()) used.add(h.record.group);
+    for (;;) {
+      const g = randomBytes(4).readUInt32BE(0);
+      if (g >= 0x1000000 && !used.has(g)) return g;
     }
   }
 
@@ -672,27 +900,34 @@ export class Agent {
     const xml = DomainXml.parse(text);
     const def = xml.def;
     if (qmp !== undefined && !path.isAbsolute(qmp)) throw new NetfdError(`args.qmp must be an absolute socket path, not ${JSON.stringify(qmp)}`, { code: 'INVALID_ARGUMENT', field: 'args.qmp', value: qmp });
+    if (!def.interfaces.length)
+      throw new NetfdError(`domain ${def.name} has no <interface>: the agent prepares interfaces, so there is nothing to ask it for (run qemu without it)`, { code: 'INVALID_ARGUMENT', field: '/domain/devices/interface', value: 0 });
     for (const i of def.interfaces) this.#check(client, aclObjects(i), `${i.path}`, i.source.bridge ?? i.source.dev ?? i.source.network ?? i.target?.dev ?? i.type);
-    return this.#exclusive(def.name, async () => {
-      if (this.#held.has(def.name) || fs.existsSync(this.#recordPath(def.name))) throw new NetfdError(`domain ${def.name} is already prepared by this agent; release it first`, { code: 'EEXIST', field: 'name', value: def.name });
-      return this.#withinLimit(client, def.interfaces.length, async () => {
+    const uid = client.caller.uid;
+    const key = this.#key(uid, def.name);
+    return this.#exclusive(key, async () => {
+      if (this.#held.has(key) || fs.existsSync(this.#recordPath(uid, def.name))) throw new NetfdError(`domain ${def.name} is already prepared by this agent; release it first`, { code: 'EEXIST', field: 'name', value: def.name });
+      // The record holds the XML, and the live and inactive XML hold it again.
+      const estimate = 3 * bytesOf(text) + 4096;
+      return this.#withinLimits(client, { interfaces: def.interfaces.length, domains: 1, bytes: estimate }, async () => {
         const macs = domainMacs(def, randomBytes);
-        const record: DomainRecord = { name: def.name, uid: client.caller.uid, gid: client.caller.gid, pid: client.caller.pid ?? 0, state: 'preparing', xml: text, macs, interfaces: def.interfaces.length, since: new Date().toISOString() };
+        const record: DomainRecord = { name: def.name, uid, gid: client.caller.gid, pid: client.caller.pid ?? 0, state: 'preparing', xml: text, macs, group: await this.#freeGroup(), devices: [], interfaces: def.interfaces.length, since: new Date().toISOString() };
         this.#writeRecord(record, true);
         let prepared;
         try {
-          prepared = await prepareDomain(xml, { ...this.#hostOptions(), macs });
+          prepared = await prepareDomain(xml, { ...this.#hostOptions(record), macs });
         } catch (err) {
-          fs.rmSync(this.#recordPath(def.name), { force: true });
+          fs.rmSync(this.#recordPath(uid, def.name), { force: true });
           throw err;
         }
         record.state = 'ready';
+        record.devices = prepared.interfaces.filter((i) => i.created).map((i) => ({ ifindex: i.ifindex, kind: i.kind, name: i.name }));
         this.#writeRecord(record);
-        const h: Held = { record, client };
-        this.#held.set(def.name, h);
+        const h: Held = { record, client, bytes: this.#stateBytes(record) };
+        this.#held.set(key, h);
         if (client.conn.closed) this.#orphan(h);
-        else client.domains.add(def.name);
-        log.info({ domain: def.name, devices: prepared.interfaces.map((i) => i.name) }, 'prepared');
+        else client.domains.add(key);
+        log.info({ domain: def.name, devices: prepared.interfaces.map((i) => i.name), group: record.group }, 'prepared');
         const interfaces = prepared.interfaces.map((i) => ({ dev: i.name, mac: i.plan.mac, alias: i.plan.deviceId, driver: i.decision.record, tapFds: i.fds.fds.length, vhostFds: i.vhostFds.fds.length }));
         return { result: { name: def.name, liveXml: prepared.liveXml, argv: prepared.argv(qmp ? { qmp } : {}), interfaces }, fds: prepared.qemuFds(), after: () => prepared.closeFds() };
       });
@@ -700,27 +935,29 @@ export class Agent {
   }
 
   async #attach(client: Client, h: Held, ifaceXml: string, log: pino.Logger): Promise<Result> {
-    const name = h.record.name;
-    return this.#exclusive(name, async () => {
-      const livePath = liveXmlPath(this.dir, name);
-      return withDomainLock(this.dir, name, async () => {
+    const r = h.record;
+    const name = r.name;
+    const scope = this.#scope(r.uid);
+    return this.#exclusive(this.#key(r.uid, name), async () => {
+      const livePath = this.#files(h).live;
+      return withDomainLock(scope, name, async () => {
         const live = DomainXml.parse(fs.readFileSync(livePath, 'utf8'), { live: true });
         const probe = live.withInterface(ifaceXml).iface;
         this.#check(client, aclObjects(probe), probe.path, probe.source.bridge ?? probe.source.dev ?? probe.source.network ?? probe.type);
-        return this.#withinLimit(client, 1, async () => {
+        return this.#withinLimits(client, { interfaces: 1, domains: 0, bytes: 2 * bytesOf(ifaceXml) + 1024 }, async () => {
           // The MAC is chosen (and recorded) before anything is made.
           const used = new Set(live.def.interfaces.map((i) => i.mac));
           let bytes = randomBytes(3);
           while (!probe.mac && used.has(generateMac(bytes))) bytes = randomBytes(3);
           const mac = probe.mac ?? generateMac(bytes);
-          h.record.attaching = { xml: ifaceXml, mac };
-          this.#writeRecord(h.record);
+          r.attaching = { xml: ifaceXml, mac };
+          this.#writeRecord(r);
           let host;
           try {
-            host = await hostAttach(name, live, ifaceXml, { ...this.#hostOptions(), random: () => bytes });
+            host = await hostAttach(name, live, ifaceXml, { ...this.#hostOptions(r), random: () => bytes });
           } catch (err) {
-            delete h.record.attaching;
-            this.#writeRecord(h.record);
+            delete r.attaching;
+            this.#writeRecord(r);
             throw err;
           }
           const p = host.prepared;
@@ -730,9 +967,11 @@ export class Agent {
             await host.undo(err);
             throw err;
           }
-          delete h.record.attaching;
-          h.record.interfaces++;
-          this.#writeRecord(h.record);
+          delete r.attaching;
+          r.interfaces++;
+          if (p.created) r.devices.push({ ifindex: p.ifindex, kind: p.kind, name: p.name });
+          this.#writeRecord(r);
+          h.bytes = this.#stateBytes(r);
           log.info({ domain: name, dev: p.name, mac: p.plan.mac }, 'attached');
           return {
             result: { alias: p.plan.deviceId, mac: p.plan.mac, targetDev: p.name, driver: p.decision.record, liveXml: host.liveXml, nic: qemuNic(p), tapFds: p.fds.fds.length, vhostFds: p.vhostFds.fds.length },

@@ -38,7 +38,15 @@ export async function agentVerb(args: string[]): Promise<number> {
     acl: { type: 'string' },
     grace: { type: 'string' },
     'log-level': { type: 'string' },
+    'max-clients': { type: 'string' },
+    'reserved-for-root': { type: 'string' },
   });
+  const count = (name: string, lo: number): number | undefined => {
+    const x = str(values, name);
+    if (x === undefined) return undefined;
+    if (!/^\d{1,6}$/.test(x) || Number(x) < lo) throw new NetfdError(`invalid ${name} ${JSON.stringify(x)}: a whole number from ${lo} to 999999`, { code: 'INVALID_ARGUMENT', field: name, value: x });
+    return Number(x);
+  };
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const grace = str(values, 'grace');
   if (grace !== undefined && (!/^\d+(\.\d+)?$/.test(grace) || Number(grace) > 86400)) throw new NetfdError(`invalid grace ${JSON.stringify(grace)}: seconds, from 0 to 86400`, { code: 'INVALID_ARGUMENT', field: 'grace', value: grace });
@@ -59,6 +67,8 @@ export async function agentVerb(args: string[]): Promise<number> {
     netns: str(values, 'netns'),
     vhostDevice: str(values, 'vhost-device'),
     graceMs: grace === undefined ? undefined : Number(grace) * 1000,
+    maxClients: count('max-clients', 1),
+    reservedForRoot: count('reserved-for-root', 0),
     logger: pino({ level, base: { component: 'netfd-agent', pid: process.pid } }, pino.destination({ fd: 2, sync: true })),
   });
   // Signals count from the start: recovery and autostart may take a while.

@@ -7,7 +7,7 @@ import { parseArgs, ParseArgsConfig } from 'node:util';
 import { NetfdError } from '../errors';
 import { previewDomain, teardownFromLive } from '../netdev/domain';
 import { attachInterface, detachInterface } from '../qemu/hotplug';
-import { inactiveXmlPath, liveXmlPath, pidAlive, stateDir } from '../netdev/state';
+import { objectNames, inactiveXmlPath, liveXmlPath, objectFile, pidAlive, stateDir } from '../netdev/state';
 import { launchDomain, pidPath, qmpPath, readPidInfo } from '../qemu/launch';
 import { formatArgv } from '../qemu/argv';
 import { DomainXml } from '../xml/domain';
@@ -90,10 +90,13 @@ export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--
       FAIL with a hint; exit 1 only when a check FAILs
 
   agent [--socket PATH] [--socket-mode MODE] [--socket-group G] [--acl FILE]
-        [--grace SECS] [--log-level LEVEL]
+        [--grace SECS] [--log-level LEVEL] [--max-clients N]
+        [--reserved-for-root N]
       the host agent: serves unprivileged users on a unix socket (default
       /run/netfd/agent.sock, or the one systemd passes), deciding every
-      request with the ACL (default /etc/netfd/acl.conf); SIGHUP reloads it
+      request with the ACL (default /etc/netfd/acl.conf); SIGHUP reloads it.
+      Connections: at most N at once (default 1024), the last
+      --reserved-for-root (default 16) for root only
 
 Global options:
   --connect SOCKET      do launch, list, destroy, dumpxml, attach-interface,
@@ -332,7 +335,7 @@ async function launchDetached(args: string[], file: string, explicitDir: string 
   const name = domainName(file);
   const dir = stateDir(explicitDir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const logFile = path.join(dir, `${name}.log`);
+  const logFile = objectFile(dir, name, 'log');
   const log = fs.openSync(logFile, 'a', 0o644);
   const childArgs = [CLI, 'launch', ...args.map((a) => (a === '--detach' ? '--supervise' : a))];
   let child;
@@ -361,7 +364,7 @@ async function list(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {});
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const dir = stateDir(str(values, 'state-dir'));
-  const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.xml') && !f.endsWith('.inactive.xml')).map((f) => f.slice(0, -4)).sort() : [];
+  const names = objectNames(dir);
   const rows = names.map((name) => {
     const pid = readPidInfo(dir, name)?.pid ?? null; // null: prepared, not launched
     return { name, pid, state: pid === null ? 'prepared' : pidAlive(pid) ? 'running' : 'stale' };
@@ -470,7 +473,7 @@ async function domxmlToNative(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {});
   if (positionals.length !== 1) throw new UsageError('usage: domxml-to-native qemu-argv DOMAIN.xml');
   const xml = DomainXml.parse(readDomainFile(positionals[0]));
-  const qmp = liveXmlPath(stateDir(str(values, 'state-dir')), xml.def.name).replace(/\.xml$/, '.qmp');
+  const qmp = qmpPath(stateDir(str(values, 'state-dir')), xml.def.name);
   const p = await previewDomain(xml, { vhostDevice: str(values, 'vhost-device'), qmp, onWarning: warnTo(io) });
   if (values.json) {
     const interfaces = p.plans.map((plan, i) => ({ ...plan, probe: p.probes[i] ?? null, decision: p.decisions[i] }));

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
 import { FdSet } from '../fds';
-import { deleteLinks, getLink, LinkInfo, listLinks, netnsOf, setLink, Target } from '../link';
+import { deleteGroup, deleteLinks, getLink, LinkInfo, listLinks, netnsOf, setLink, Target } from '../link';
 import { createMacvtap, MacvtapFds } from '../macvtap';
 import { decideDriver, domainMacs, DriverDecision, GuestMac, InterfacePlan, planDomain, tapHostMac, VhostProbe } from '../policy';
 import { allocateFor, releaseFor } from '../network/connect';
@@ -22,8 +22,19 @@ export type Step = 'vhost' | 'create' | 'configure' | 'open' | 'state';
 export const STEPS: readonly Step[] = ['vhost', 'create', 'configure', 'open', 'state'];
 
 export interface DomainHostOptions extends Target {
-  /** Live state directory (default NETFD_STATE_DIR or /run/netfd/qemu). */
+  /** Live state directory (default NETFD_STATE_DIR or /run/netfd/qemu); networks keep theirs in its networks/. */
   stateDir?: string;
+  /**
+   * The directory for this domain's own files (live and inactive XML, lock);
+   * default the state directory. The host agent gives each user one.
+   */
+  scope?: string;
+  /**
+   * The link group every device made for the domain is created in (macvtaps
+   * at creation, taps before anyone else has their fd): a kernel identity
+   * the holder of a device's fd cannot change, unlike its MAC.
+   */
+  group?: number;
   /** Network definitions, for type='network' (default NETFD_CONFIG_DIR or /etc/netfd/networks). */
   configDir?: string;
   /** sysfs, for networks with a <pf> pool (default NETFD_SYSFS_ROOT or /sys). */
@@ -230,14 +241,14 @@ export class PreparedDomain {
       }
       if (live) {
         const mine = new Set(this.interfaces.map((i) => i.name));
-        const found = await recordedLinks(live.def.interfaces.filter((i) => !mine.has(i.target?.dev ?? '')), this.netns);
+        const found = await recordedLinks(live.def.interfaces.filter((i) => !mine.has(i.target?.dev ?? '')), this.netns, this.#hostOptions.group);
         undo.links.push(...found.indexes);
       }
       undo.files.push(this.statePath, inactiveXmlPath(dir, this.name));
       const errors = await undo.run(this.netns);
       // The connections end once the domain's live XML is gone (see lib/network/store.ts).
       const ifaces = live ? live.def.interfaces : this.interfaces.map((i) => ({ type: i.plan.network ? ('network' as const) : ('direct' as const), source: { network: i.plan.network?.name }, mac: i.plan.mac }));
-      await releaseFor(this.name, ifaces, { ...this.#hostOptions, stateDir: dir }).catch((e) => errors.push(e));
+      await releaseFor(this.name, ifaces, { ...this.#hostOptions, scope: dir }).catch((e) => errors.push(e));
       if (errors.length) throw errors[0];
     });
   }
@@ -257,10 +268,12 @@ function readLive(file: string): DomainXml | null {
 
 /**
  * The links recorded for `ifaces` (from live XML) that netfd created and that
- * are still what it recorded: a macvtap with the guest MAC, a tap with the
- * host MAC derived from it. Others (managed='no', impostors, gone) are skipped.
+ * are still what it recorded. With `group` (the link group they were created
+ * in): a link of that name, kind and group, whatever its MAC now. Without: a
+ * macvtap with the guest MAC, a tap with the host MAC derived from it.
+ * Others (managed='no', impostors, gone) are skipped.
  */
-export async function recordedLinks(ifaces: readonly InterfaceDef[], netns: string | undefined): Promise<{ indexes: number[]; deleted: string[]; skipped: string[] }> {
+export async function recordedLinks(ifaces: readonly InterfaceDef[], netns: string | undefined, group?: number): Promise<{ indexes: number[]; deleted: string[]; skipped: string[] }> {
   const indexes: number[] = [];
   const deleted: string[] = [];
   const skipped: string[] = [];
@@ -269,7 +282,7 @@ export async function recordedLinks(ifaces: readonly InterfaceDef[], netns: stri
     if (!dev || !i.mac || (i.type === 'network' && !i.actual) || (i.target && !i.target.managed)) continue;
     const l = await getLink(dev, { netns }).catch(() => null);
     const want = i.type === 'direct' || i.type === 'network' ? { kind: 'macvtap', mac: i.mac } : { kind: 'tun', mac: tapHostMac(i.mac) };
-    if (l && l.kind === want.kind && l.mac === want.mac) {
+    if (l && l.kind === want.kind && (group !== undefined ? l.group === group : l.mac === want.mac)) {
       indexes.push(l.index);
       deleted.push(dev);
     } else skipped.push(dev);
@@ -287,11 +300,12 @@ export async function prepareDomain(input: string | DomainXml, o: PrepareOptions
   const xml = typeof input === 'string' ? DomainXml.parse(input) : input;
   const def = xml.def;
   const netns = netnsOf(o);
-  const dir = stateDir(o.stateDir);
+  const root = stateDir(o.stateDir);
+  const dir = o.scope ?? root;
   const statePath = liveXmlPath(dir, def.name);
   if (fs.existsSync(statePath)) throw fieldError('EEXIST', 'name', def.name, `domain ${def.name} is already prepared (live state ${statePath}); tear it down first`);
   const macs = o.macs ?? domainMacs(def, o.random ?? randomBytes);
-  const nets = await allocateFor(def.name, def.interfaces, macs.map((m) => m.mac), { ...o, stateDir: dir });
+  const nets = await allocateFor(def.name, def.interfaces, macs.map((m) => m.mac), { ...o, stateDir: root, scope: dir });
   let setup: InterfaceSetup;
   try {
     setup = await prepareInterfaces(planDomain(def, macs, nets.actuals), { ...o, netns });
@@ -314,7 +328,7 @@ export async function prepareDomain(input: string | DomainXml, o: PrepareOptions
     fs.rmSync(inactivePath, { force: true });
     writeNewFileAtomic(inactivePath, xml.text);
     await o.afterStep?.('state', -1);
-    return new PreparedDomain(xml, prepared, liveXml, statePath, { ...o, stateDir: dir });
+    return new PreparedDomain(xml, prepared, liveXml, statePath, { ...o, stateDir: root, scope: dir });
   } catch (err) {
     const errors = await undo.run(netns);
     await setup.undo().catch((e) => errors.push(e));
@@ -377,13 +391,13 @@ export async function prepareInterfaces(plans: InterfacePlan[], o: PrepareOption
         ({ name, ifindex } = tap);
         kind = 'tap';
         await step('create', plan.index);
-        await setLink(ifindex, { netns, mac: link.hostMac, ...(link.bridge !== undefined ? { master: link.bridge } : {}), up: true });
+        await setLink(ifindex, { netns, mac: link.hostMac, ...(link.bridge !== undefined ? { master: link.bridge } : {}), ...(o.group !== undefined ? { group: o.group } : {}), up: true });
         await step('configure', plan.index);
         await step('open', plan.index);
       } else if (link.kind === 'macvtap') {
         const passthru = link.mode === 'passthru';
         const info = await withNameRetry(link.name, () =>
-          createMacvtap({ netns, link: link.parent, mode: link.mode, ...(link.name.includes('%') ? { template: link.name } : { name: link.name }), ...(passthru ? {} : { mac: plan.mac }) }),
+          createMacvtap({ netns, link: link.parent, mode: link.mode, ...(link.name.includes('%') ? { template: link.name } : { name: link.name }), ...(passthru ? {} : { mac: plan.mac }), ...(o.group !== undefined ? { group: o.group } : {}) }),
         );
         undo.links.push(info.index);
         ({ name, index: ifindex } = info);
@@ -478,19 +492,23 @@ export async function previewDomain(input: string | DomainXml, o: DomainHostOpti
 /**
  * Tears a domain down from its live XML alone (after a restart): deletes the
  * devices netfd created for it, when they are still the ones it recorded (same
- * kind and MAC), and removes the live XML. Returns the links deleted.
+ * kind and MAC; with `o.group`, same kind and group, and every other link of
+ * the group too), and removes the live XML. Returns the links deleted.
  */
 export async function teardownFromLive(name: string, o: DomainHostOptions = {}): Promise<{ deleted: string[]; skipped: string[] }> {
   const netns = netnsOf(o);
-  const dir = stateDir(o.stateDir);
+  const root = stateDir(o.stateDir);
+  const dir = o.scope ?? root;
   const file = liveXmlPath(dir, name);
   return withDomainLock(dir, name, async () => {
     const xml = DomainXml.parse(fs.readFileSync(file, 'utf8'), { live: true });
-    const { indexes, deleted, skipped } = await recordedLinks(xml.def.interfaces, netns);
+    const { indexes, deleted, skipped } = await recordedLinks(xml.def.interfaces, netns, o.group);
     if (indexes.length) await deleteLinks(indexes, { netns });
+    // Anything else of the domain's group (a half-made attach) goes too.
+    if (o.group !== undefined) await deleteGroup(o.group, { netns });
     fs.rmSync(file, { force: true });
     fs.rmSync(inactiveXmlPath(dir, name), { force: true });
-    await releaseFor(name, xml.def.interfaces, { ...o, stateDir: dir });
+    await releaseFor(name, xml.def.interfaces, { ...o, stateDir: root, scope: dir });
     return { deleted, skipped };
   });
 }

@@ -7,6 +7,10 @@ import type { ActualDirect, InterfaceDef } from '../xml/domain';
 import { NetworkOptions, Networks } from './store';
 
 export interface ConnectOptions extends NetworkOptions, Target {
+  /** The directory holding the domain's live XML (default: the state directory). */
+  scope?: string;
+  /** The link group the domain's devices are created in (recorded with each connection). */
+  group?: number;
   /** Where warnings go (a reclaimed connection, a VF without netdev...); default process.emitWarning. */
   onWarning?: (message: string) => void;
 }
@@ -33,7 +37,7 @@ export async function allocateFor(domain: string, ifaces: readonly NetworkIface[
     for (const [n, i] of ifaces.entries()) {
       if (i.type !== 'network') continue;
       const network = i.source.network as string;
-      const a = await networks.allocate(network, { domain, mac: macs[n], netns: o.netns }).catch((e: NetfdError) => {
+      const a = await networks.allocate(network, { domain, scope: o.scope, mac: macs[n], netns: o.netns, group: o.group }).catch((e: NetfdError) => {
         throw e instanceof NetfdError && e.field === 'network' && i.path ? new NetfdError(`${i.path}/source/@network: ${e.message}`, { code: e.code, field: `${i.path}/source/@network`, value: network }) : e;
       });
       taken.push({ network, mac: macs[n] });
@@ -57,7 +61,7 @@ export async function releaseFor(domain: string, ifaces: readonly NetworkIface[]
   let first: unknown;
   for (const i of mine) {
     try {
-      warn(o, (await networks.release(i.source.network as string, { domain, mac: i.mac as string })).warnings);
+      warn(o, (await networks.release(i.source.network as string, { domain, scope: o.scope, mac: i.mac as string })).warnings);
     } catch (e) {
       first ??= e;
     }

@@ -1,10 +1,12 @@
 // Networks as libvirt keeps them: definitions in the config directory (one
 // NAME.xml each, autostart/NAME.xml links), live state in the state
-// directory (networks/NAME.xml, the start-time config NAME.inactive.xml and
-// the connection ledger NAME.connections.json). Every file is written
+// directory (networks/NAME.xml, the start-time config NAME.inactive and
+// the connection ledger NAME.connections). Every file is written
 // atomically; a file that cannot be read is reported by name and never
 // overwritten. Connection counts come from the ledger checked against the
-// domains' live XML, so they are rebuilt after a restart and never counted
+// live XML of the domains it names (so an allocation costs what this
+// network's own connections cost, whatever else the host runs); net-start
+// rebuilds them from every domain scope after a restart, never counting
 // twice; connections of processes that died before their domain's live XML
 // was written are reclaimed.
 import { randomUUID } from 'node:crypto';
@@ -12,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
 import { deleteLinks, getLink, listLinks, setLink } from '../link';
-import { directoryOption, inactiveXmlPath, liveXmlPath, processStart, replaceFileAtomic, stateDir, withLock } from '../netdev/state';
+import { directoryOption, objectNames, domainScopes, inactiveXmlPath, liveXmlPath, objectFile, processStart, replaceFileAtomic, stateDir, withLock } from '../netdev/state';
 import { pickDevice } from '../policy/pool';
 import { DomainXml } from '../xml/domain';
 import { ForwardMode, NetworkXml, PoolDevice } from '../xml/network';
@@ -39,8 +41,12 @@ export interface NetworkOptions {
 export interface Connection {
   dev: string;
   domain: string;
-  /** The guest MAC: with the domain, it names the connection. */
+  /** The directory holding the domain's live XML (absent: the state directory itself). */
+  scope?: string;
+  /** The guest MAC: with the domain and its scope, it names the connection. */
   mac: string;
+  /** The link group the domain's devices were created in: a reclaim deletes only links of that group. */
+  group?: number;
   /** The namespace the pool devices are in (as given to allocate). */
   netns?: string;
   /** The allocating process and its start time: alive means "still setting up". 0: rebuilt from a domain. */
@@ -107,6 +113,26 @@ function parseConfig(text: string, name: string): NetworkXml {
 const corrupt = (file: string, why: string) =>
   new NetfdError(`${file} cannot be used (${why}); netfd will not overwrite it: fix or remove it`, { code: 'CORRUPT_STATE', field: 'file', value: file });
 
+/** Whose connection: a domain, in a scope (default: the state directory). */
+export interface ConnectionOwner {
+  domain: string;
+  scope?: string;
+}
+
+const sameOwner = (c: ConnectionOwner, o: ConnectionOwner, dflt: string) => c.domain === o.domain && (c.scope ?? dflt) === (o.scope ?? dflt);
+
+/** A connection a domain's live XML records. */
+interface DomainRef {
+  network: string;
+  domain: string;
+  mac: string;
+  dev: string;
+  scope: string;
+}
+
+/** Parsed live XML by file, while its inode, size and mtime stay the same. */
+const liveRefs = new Map<string, { stamp: string; refs: DomainRef[] }>();
+
 export class Networks {
   readonly configDir: string;
   /** Domains' live state (the connections' other half). */
@@ -126,7 +152,7 @@ export class Networks {
   autostartPath = (name: string): string => path.join(this.configDir, 'autostart', `${name}.xml`);
   livePath = (name: string): string => liveXmlPath(this.stateDir, name);
   inactivePath = (name: string): string => inactiveXmlPath(this.stateDir, name);
-  ledgerPath = (name: string): string => path.join(this.stateDir, `${name}.connections.json`);
+  ledgerPath = (name: string): string => objectFile(this.stateDir, name, 'connections');
 
   #lock<T>(name: string, body: () => Promise<T>): Promise<T> {
     return withLock(this.stateDir, name, body, 30_000, 'network');
@@ -157,11 +183,7 @@ export class Networks {
   /** Names of networks with live state (active), sorted. */
   activeNames(): string[] {
     try {
-      return fs
-        .readdirSync(this.stateDir)
-        .filter((f) => f.endsWith('.xml') && !f.endsWith('.inactive.xml') && !f.startsWith('.'))
-        .map((f) => f.slice(0, -4))
-        .sort();
+      return objectNames(this.stateDir).filter(isObjectName);
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') return [];
       throw e;
@@ -291,7 +313,7 @@ export class Networks {
       const xml = this.#config(name);
       if (!xml) throw this.#noSuch(name);
       if (this.isActive(name)) throw new NetfdError(`network '${name}' is already active`, { code: 'EEXIST', field: 'name', value: name });
-      const status = await this.#status(name, xml, { reclaim: true, strict: true });
+      const status = await this.#status(name, xml, { reclaim: true, strict: true, rebuild: true });
       replaceFileAtomic(this.inactivePath(name), xml.text);
       this.#write(name, status);
       return status;
@@ -365,17 +387,19 @@ export class Networks {
    * ledger before anything uses it. passthrough saves the device's MAC
    * first (restored by `release`, or by the reclaim after a crash).
    */
-  async allocate(name: string, req: { domain: string; mac: string; netns?: string }): Promise<Allocation> {
+  async allocate(name: string, req: ConnectionOwner & { mac: string; netns?: string; group?: number }): Promise<Allocation> {
     this.#activeXml(checkName(name)); // not active: refused before any file is made
     return this.#lock(name, async () => {
       const xml = this.#activeXml(name);
       const status = await this.#status(name, xml, { reclaim: true, strict: true });
-      if (status.connections.some((c) => c.domain === req.domain && c.mac === req.mac))
+      if (status.connections.some((c) => sameOwner(c, req, this.domainDir) && c.mac === req.mac))
         throw new NetfdError(`domain ${req.domain} already has a connection with MAC ${req.mac} on network '${name}'`, { code: 'EEXIST', field: 'mac', value: req.mac });
       const { mode } = xml.def;
       const dev = pickDevice(name, mode, status.pool.filter((p) => !p.outside));
       const c: Connection = { dev, domain: req.domain, mac: req.mac, pid: process.pid, start: processStart(process.pid) };
+      if (req.scope !== undefined && req.scope !== this.domainDir) c.scope = req.scope;
       if (req.netns !== undefined) c.netns = req.netns;
+      if (req.group !== undefined) c.group = req.group;
       if (mode === 'passthrough') {
         const l = await getLink(dev, { netns: req.netns }).catch((e: NetfdError) => {
           throw new NetfdError(`network '${name}': pool device ${dev} cannot be used: ${e.message}`, { code: e.code ?? 'ENODEV', field: 'network', value: name });
@@ -390,12 +414,12 @@ export class Networks {
   }
 
   /** Ends a connection: out of the ledger, a passthrough device's MAC restored. */
-  async release(name: string, req: { domain: string; mac: string }): Promise<{ warnings: string[] }> {
+  async release(name: string, req: ConnectionOwner & { mac: string }): Promise<{ warnings: string[] }> {
     checkName(name);
     return this.#lock(name, async () => {
       if (!this.isActive(name)) return { warnings: [`network '${name}' is not active: no connection of ${req.domain} (${req.mac}) to release`] };
       const connections = this.#readLedger(name);
-      const mine = connections.filter((c) => c.domain === req.domain && c.mac === req.mac);
+      const mine = connections.filter((c) => sameOwner(c, req, this.domainDir) && c.mac === req.mac);
       const warnings: string[] = [];
       for (const c of mine) await this.#restore(c, warnings);
       const status = { xml: this.#startedFrom(name), pool: [], connections: connections.filter((c) => !mine.includes(c)), warnings };
@@ -459,18 +483,28 @@ export class Networks {
   }
 
   /**
-   * The pool and the connections that hold: ledger entries confirmed by a
-   * domain's live XML or by their allocating process still running, plus
-   * connections domains record that the ledger lacks (after a restart). The
-   * rest belonged to processes that died before their domain was written:
-   * with `reclaim`, their macvtap is deleted and a saved MAC restored.
+   * The pool and the connections that hold: ledger entries confirmed by
+   * their domain's live XML or by their allocating process still running.
+   * The rest belonged to processes that died before their domain was
+   * written: with `reclaim`, their macvtap is deleted and a saved MAC
+   * restored. `rebuild` (net-start, after a restart) also adds the
+   * connections that domains in every scope record and the ledger lacks.
    */
-  async #status(name: string, xml: NetworkXml, o: { reclaim: boolean; strict?: boolean }): Promise<NetworkStatus> {
+  async #status(name: string, xml: NetworkXml, o: { reclaim: boolean; strict?: boolean; rebuild?: boolean }): Promise<NetworkStatus> {
     const warnings: string[] = [];
     const ledger = this.#readLedger(name);
-    const refs = this.#domainRefs(name, warnings);
-    const key = (c: { domain: string; mac: string }) => `${c.domain}\n${c.mac}`;
-    const byKey = new Map(refs.map((r) => [key(r), r]));
+    const scopeOf = (c: { scope?: string }) => c.scope ?? this.domainDir;
+    const key = (c: { domain: string; mac: string; scope?: string }) => `${scopeOf(c)}\n${c.domain}\n${c.mac}`;
+    const scanned = o.rebuild ? this.#scanRefs(name, warnings) : [];
+    const byKey = new Map<string, DomainRef>();
+    for (const r of scanned) byKey.set(key(r), r);
+    // The domains the ledger names, each read once.
+    const domains = new Map<string, DomainRef[]>();
+    for (const c of ledger) {
+      const k = `${scopeOf(c)}\n${c.domain}`;
+      if (!domains.has(k)) domains.set(k, this.#refsOf(name, scopeOf(c), c.domain, warnings));
+      for (const r of domains.get(k) as DomainRef[]) byKey.set(key(r), r);
+    }
     const held: Connection[] = [];
     const seen = new Set<string>();
     for (const c of ledger) {
@@ -485,34 +519,52 @@ export class Networks {
       }
       seen.add(k);
     }
-    for (const r of refs) if (!seen.has(key(r))) held.push({ dev: r.dev, domain: r.domain, mac: r.mac, pid: 0, start: null });
+    for (const r of scanned) {
+      if (seen.has(key(r))) continue;
+      const c: Connection = { dev: r.dev, domain: r.domain, mac: r.mac, pid: 0, start: null };
+      if (r.scope !== this.domainDir) c.scope = r.scope;
+      held.push(c);
+      seen.add(key(r));
+    }
     const status: NetworkStatus = { xml, pool: [], connections: held, warnings };
     this.#count(status, this.#poolOf(name, xml, warnings, o.strict ?? false));
     return status;
   }
 
-  /** The connections to `name` that domains' live XML records. */
-  #domainRefs(name: string, warnings: string[]): { domain: string; mac: string; dev: string }[] {
-    let files: string[];
+  /** The connections to `name` that every domain in every scope records. */
+  #scanRefs(name: string, warnings: string[]): DomainRef[] {
+    const refs: DomainRef[] = [];
+    for (const scope of domainScopes(this.domainDir)) for (const domain of objectNames(scope)) refs.push(...this.#refsOf(name, scope, domain, warnings));
+    return refs;
+  }
+
+  /** The connections to network `name` that one domain's live XML records (none when it has no live XML). */
+  #refsOf(name: string, scope: string, domain: string, warnings: string[]): DomainRef[] {
+    const file = liveXmlPath(scope, domain);
+    let st: fs.Stats;
     try {
-      files = fs.readdirSync(this.domainDir).filter((f) => f.endsWith('.xml') && !f.endsWith('.inactive.xml') && !f.startsWith('.'));
-    } catch (e) {
-      if (errnoOf(e) === 'ENOENT') return [];
-      throw e;
+      st = fs.statSync(file);
+    } catch {
+      return []; // gone
     }
-    const refs: { domain: string; mac: string; dev: string }[] = [];
-    for (const f of files) {
-      const file = path.join(this.domainDir, f);
+    const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    let cached = liveRefs.get(file);
+    if (cached?.stamp !== stamp) {
       const text = readIfExists(file);
-      if (text === null || !text.includes(name)) continue; // gone meanwhile, or not on this network
+      if (text === null) return [];
       try {
         const d = DomainXml.parse(text, { live: true }).def;
-        for (const i of d.interfaces) if (i.type === 'network' && i.source.network === name && i.actual && i.mac) refs.push({ domain: d.name, mac: i.mac, dev: i.actual.dev });
+        const all: DomainRef[] = [];
+        for (const i of d.interfaces) if (i.type === 'network' && i.source.network && i.actual && i.mac) all.push({ network: i.source.network, domain: d.name, mac: i.mac, dev: i.actual.dev, scope });
+        cached = { stamp, refs: all };
       } catch (e) {
         warnings.push(`domain state ${file} cannot be read (${(e as Error).message}); its connections are not counted`);
+        cached = { stamp, refs: [] };
       }
+      if (liveRefs.size >= 4096) liveRefs.clear();
+      liveRefs.set(file, cached);
     }
-    return refs;
+    return cached.refs.filter((r) => r.network === name && r.domain === domain);
   }
 
   /** Undoes a dead process's connection: its macvtap deleted, the device's MAC restored. */
@@ -520,7 +572,10 @@ export class Networks {
     try {
       const links = await listLinks({ netns: c.netns });
       const parent = links.find((l) => l.name === c.dev);
-      const left = parent ? links.filter((l) => l.kind === 'macvtap' && l.parent === parent.index && (l.mac === c.mac || c.saved)) : [];
+      // With a recorded group, exactly the links made for that domain (a user
+      // may have changed their MAC); else, as before groups, by MAC.
+      const ours = (l: { mac: string | null; group: number | null }) => (c.group !== undefined ? l.group === c.group : l.mac === c.mac || !!c.saved);
+      const left = parent ? links.filter((l) => l.kind === 'macvtap' && l.parent === parent.index && ours(l)) : [];
       if (left.length) await deleteLinks(left.map((l) => l.index), { netns: c.netns });
       warnings.push(`reclaimed the connection of ${c.domain} (${c.mac}) on ${c.dev}: process ${c.pid} died before the domain was recorded${left.length ? `; deleted ${left.map((l) => l.name).join(', ')}` : ''}`);
     } catch (e) {

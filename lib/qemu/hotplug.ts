@@ -302,7 +302,7 @@ export async function qmpDetach(qmpPath: string, plan: InterfacePlan, timeoutMs:
  */
 export async function hostDetach(name: string, live: DomainXml, livePath: string, iface: InterfaceDef, o: HotplugOptions & { stateDir: string }): Promise<Detached> {
   // qemu closed its fds: a tap netfd created may be gone already.
-  const found = await recordedLinks([iface], o.netns);
+  const found = await recordedLinks([iface], o.netns, o.group);
   if (found.indexes.length)
     await deleteLinks(found.indexes, { netns: o.netns }).catch((e) => {
       if ((e as NetfdError).code !== 'ENODEV') throw e;

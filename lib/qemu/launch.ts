@@ -4,11 +4,10 @@
 // supervises qemu: when it exits, the domain is torn down.
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { NetfdError } from '../errors';
 import { native } from '../native';
 import { prepareDomain, PreparedDomain, PrepareOptions } from '../netdev/domain';
-import { stateDir } from '../netdev/state';
+import { objectFile, stateDir } from '../netdev/state';
 import { DomainXml } from '../xml/domain';
 
 export interface LaunchOptions extends PrepareOptions {
@@ -24,8 +23,8 @@ export interface LaunchOptions extends PrepareOptions {
   startTimeoutMs?: number;
 }
 
-export const qmpPath = (dir: string, name: string): string => path.join(dir, `${name}.qmp`);
-export const pidPath = (dir: string, name: string): string => path.join(dir, `${name}.pid`);
+export const qmpPath = (dir: string, name: string): string => objectFile(dir, name, 'qmp');
+export const pidPath = (dir: string, name: string): string => objectFile(dir, name, 'pid');
 
 /** STATE/NAME.pid: who runs a launched domain. */
 export interface PidInfo {

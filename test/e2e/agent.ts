@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import * as guest from '../../scripts/guest';
-import { startAgent, testUser } from '../helpers/agent';
+import { agentLivePath, agentRecords, startAgent, testUser } from '../helpers/agent';
 import { CLI, linkNames } from '../helpers/e2e';
 import { needsRoot, withNetns } from '../helpers/host';
 
@@ -79,19 +79,19 @@ t.test('an ordinary user launches a guest with a tap the agent prepared, then ho
     t.equal(fds.find(([fd]) => fd === 3)?.[1], '/dev/net/tun', 'fd 3 is the tap the agent made');
     t.ok(fds.some(([fd, target]) => fd > 3 && /tap\d+( \(deleted\))?$/.test(target)), "qemu holds the macvtap's character device, which came from the agent over SCM_RIGHTS twice");
     t.ok(info.qmp.startsWith(userState), "the QMP socket is in the user's own directory");
-    const live = fs.readFileSync(path.join(a.stateDir, 'agentvm.xml'), 'utf8');
+    const live = fs.readFileSync(agentLivePath(a, u.uid, 'agentvm'), 'utf8');
     t.match(live, /<target dev="vnet\d+"\/>/, "the agent's live XML records the tap");
     t.match(live, /<target dev="macvtap\d+"\/>/, 'and the hotplugged macvtap');
     const det = asUser('detach-interface', 'agentvm', '--mac', MAC);
     t.equal(det.status, 0, det.stderr);
     await wait(/^NETFD-UNPLUG eth1/);
     t.notOk(linkNames(ns).some((l) => l.startsWith('macvtap')), 'detach-interface through the agent deleted the macvtap');
-    t.notMatch(fs.readFileSync(path.join(a.stateDir, 'agentvm.xml'), 'utf8'), /macvtap/, "and the agent's live XML lost it");
+    t.notMatch(fs.readFileSync(agentLivePath(a, u.uid, 'agentvm'), 'utf8'), /macvtap/, "and the agent's live XML lost it");
 
     cli.kill('SIGTERM');
     t.equal(await cliExit, 0, 'netfd stops qemu on SIGTERM and exits 0');
     t.match(err, /agentvm released/, 'and says the agent released the domain');
     t.same(linkNames(ns), before, 'the devices are gone');
-    t.same(fs.readdirSync(path.join(a.stateDir, 'agent')), [], 'no agent record left');
+    t.same(agentRecords(a), [], 'no agent record left');
   });
 });

@@ -25,7 +25,7 @@ const { AgentClient } = require('../../dist/agent/client');
     out.devs = r.result.interfaces.map((i) => i.dev);
     out.fds = r.fds.length;
     out.charDevs = r.fds.filter((fd) => fs.fstatSync(fd).isCharacterDevice()).length;
-    out.live = fs.existsSync('/run/netfd/qemu/ci.xml');
+    out.live = fs.existsSync('/run/netfd/qemu/agent/0/ci.xml');
     for (const fd of r.fds) fs.closeSync(fd);
     await c.request('release', { name: 'ci' });
     out.list = (await c.request('list')).result;

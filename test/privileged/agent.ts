@@ -11,7 +11,7 @@ import { AgentClient } from '../../lib/agent/client';
 import { Conn } from '../../lib/agent/conn';
 import { encodeRequest, MAX_REQUEST } from '../../lib/agent/protocol';
 import { native } from '../../lib/native';
-import { bridgeIface, directIface, domainXml, holdAs, killClient, runAs, startAgent, testUser, RunningAgent } from '../helpers/agent';
+import { agentLiveFiles, agentLivePath, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, startAgent, testUser } from '../helpers/agent';
 import { CLI } from '../helpers/e2e';
 import { ip, ipLinks, needsRoot, withNetns } from '../helpers/host';
 
@@ -30,14 +30,8 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
   for (const end = Date.now() + ms; !ok(); await sleep(25)) if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
 }
 
-const records = (a: RunningAgent): string[] => {
-  try {
-    return fs.readdirSync(path.join(a.stateDir, 'agent')).filter((f) => f.endsWith('.json')).sort();
-  } catch {
-    return [];
-  }
-};
-const liveFiles = (a: RunningAgent): string[] => (fs.existsSync(a.stateDir) ? fs.readdirSync(a.stateDir).filter((f) => f.endsWith('.xml')).sort() : []);
+const records = agentRecords;
+const liveFiles = agentLiveFiles;
 
 function bridges(ns: string, ...brs: string[]): void {
   for (const br of brs) {
@@ -85,7 +79,7 @@ t.test('users made by the test: a tap on the allowed bridge, refusals naming the
     t.match(releaseBob.error, { code: 'ENOENT', field: 'args.name', value: 'bob1' }, "alice cannot release bob's domain");
     t.match(dumpBob.error, { code: 'ENOENT' }, "nor read it");
     t.same(list.result.map((d: { name: string }) => d.name), ['alice1'], 'alice lists only her own domain');
-    t.ok(fs.existsSync(path.join(a.stateDir, 'bob1.xml')), "bob's domain is untouched");
+    t.ok(fs.existsSync(agentLivePath(a, bob.uid, 'bob1')), "bob's domain is untouched");
 
     const root = runAs(null, a.socket, [{ op: 'prepare', args: { xml: domainXml('root1', [bridgeIface('br1')]) } }, { op: 'net-list' }, { op: 'net-define', args: { xml: "<network><name>n</name><forward mode='bridge'><interface dev='v0'/></forward></network>" } }]);
     t.match(root[0].error, { code: 'ACCESS_DENIED', rule: 'default deny' }, 'root is refused what the ACL does not grant');
@@ -95,9 +89,9 @@ t.test('users made by the test: a tap on the allowed bridge, refusals naming the
 
     // Alice's client dies: after the grace period her domain is released; bob's stays.
     await killClient(alices.proc);
-    await until('alice1 released', () => !fs.existsSync(path.join(a.stateDir, 'alice1.xml')));
+    await until('alice1 released', () => !fs.existsSync(agentLivePath(a, alice.uid, 'alice1')));
     t.notOk(names(ns).includes(tap), `${tap} is gone`);
-    t.same(records(a), ['bob1.json'], "only bob's record is left");
+    t.same(records(a), [`${bob.uid}/bob1`], "only bob's record is left");
     await killClient(bobs.proc);
     await until('bob1 released', () => records(a).length === 0);
     t.same(names(ns), ['br0', 'br1', 'lo', 'v0', 'v1'], 'nothing left in the namespace');
@@ -192,7 +186,7 @@ t.test('SIGKILL at random points of 200 prepare/release cycles, restarted each t
       for (const n of mine.keys()) if (!listed.has(n)) lost++;
       // Every link beyond the baseline must belong to a recorded domain.
       const recorded = new Set<string>();
-      for (const n of listed) for (const m of fs.readFileSync(path.join(a.stateDir, `${n}.xml`), 'utf8').matchAll(/<target dev="([^"]+)"/g)) recorded.add(m[1]);
+      for (const n of listed) for (const m of fs.readFileSync(agentLivePath(a, 0, n), 'utf8').matchAll(/<target dev="([^"]+)"/g)) recorded.add(m[1]);
       leaked += names(ns).filter((l) => !baseline.includes(l) && !recorded.has(l)).length;
       for (const n of listed) {
         await client.request('claim', { name: n });
@@ -316,7 +310,7 @@ t.test('SIGTERM keeps prepared domains recorded; the next agent holds them for t
     t.equal(await exit, 0, 'the agent exits 0 on SIGTERM');
     c.close();
     t.notOk(fs.existsSync(a.socket), 'its socket is removed');
-    t.same(records(a), ['kept.json'], 'the record stays');
+    t.same(records(a), ['0/kept'], 'the record stays');
     t.ok(names(ns).includes(dev), `${dev} stays`);
 
     // Socket activation: a listening seqpacket socket as fd 3 with LISTEN_PID/LISTEN_FDS, as

@@ -29,7 +29,7 @@ t.test('qemu holds exactly the prepared fds; SIGKILL tears the domain down', { s
     const l = await launchDomain(XML, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] });
     t.teardown(() => void l.child.kill('SIGKILL'));
     t.same(names(ns), [...before, 'macvtap0', 'vnet0'].sort(), 'devices exist while qemu runs');
-    t.same(fs.readdirSync(stateDir).sort(), ['fdcheck.inactive.xml', 'fdcheck.pid', 'fdcheck.qmp', 'fdcheck.xml']);
+    t.same(fs.readdirSync(stateDir).sort(), ['fdcheck.inactive', 'fdcheck.pid', 'fdcheck.qmp', 'fdcheck.xml']);
     t.same(l.domain.qemuFds(), [], "netfd closed its copies: qemu's are the only ones");
 
     // The QMP socket exists before machine init ends (qemu may still be

@@ -71,8 +71,8 @@ t.test('vepa and bridge networks over veth devices: macvtaps on the least-used d
     t.strictSame(counts(e, 'spread'), { p0: 2, p1: 1, p2: 1 });
     const live = fs.readFileSync(up[1].statePath, 'utf8');
     t.match(live, /<source network="spread"\/>\s*<actual type="direct">\s*<source dev="p1" mode="vepa"\/>\s*<\/actual>/, "the live domain XML records <actual type='direct'>");
-    t.match(fs.readFileSync(path.join(e.stateDir, 'v1.inactive.xml'), 'utf8'), "<interface type='network'>", 'the inactive XML keeps type=network');
-    t.notMatch(fs.readFileSync(path.join(e.stateDir, 'v1.inactive.xml'), 'utf8'), '<actual');
+    t.match(fs.readFileSync(path.join(e.stateDir, 'v1.inactive'), 'utf8'), "<interface type='network'>", 'the inactive XML keeps type=network');
+    t.notMatch(fs.readFileSync(path.join(e.stateDir, 'v1.inactive'), 'utf8'), '<actual');
 
     // Two networks share p2: the bridge network's guests are counted there, on their own network.
     const b = [await prepareDomain(domain('b0', netIface('shared')), e.opts), await prepareDomain(domain('b1', netIface('shared')), e.opts)];

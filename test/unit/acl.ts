@@ -16,6 +16,8 @@ import {
   fileAccounts,
   globMatch,
   interfaceLimit,
+  limitFor,
+  formatSize,
   type Limit,
   loadAcl,
   parseAcl,
@@ -91,9 +93,9 @@ t.test('parsing golden: every form, comments, blank lines, an include', async (t
       r('allow', 'user', 'bob', { kind: 'dev', value: 'eth*' }, main, 15, 'allow user bob dev eth*'),
     ],
     limits: [
-      { subject: { kind: 'user', id: 'alice' }, interfaces: 8, file: main, line: 12, text: 'limit user alice interfaces 8' },
-      { subject: { kind: 'group', id: 'vmops' }, interfaces: 32, file: main, line: 13, text: 'limit group vmops interfaces 32' },
-      { subject: { kind: 'user', id: '*' }, interfaces: 0, file: second, line: 2, text: 'limit user * interfaces 0' },
+      { subject: { kind: 'user', id: 'alice' }, what: 'interfaces', value: 8, file: main, line: 12, text: 'limit user alice interfaces 8' },
+      { subject: { kind: 'group', id: 'vmops' }, what: 'interfaces', value: 32, file: main, line: 13, text: 'limit group vmops interfaces 32' },
+      { subject: { kind: 'user', id: '*' }, what: 'interfaces', value: 0, file: second, line: 2, text: 'limit user * interfaces 0' },
     ],
     files: [main, first, second],
   };
@@ -135,8 +137,8 @@ t.test('every syntax error names file:line, the bad token, what is expected, and
     ['allow group * bridge br0', /bad group "\*": "\*" is only allowed as "user \*"/],
     ['allow user a/b bridge br0', /bad user "a\/b": expected a user name/],
     ['allow user 4294967295 ethernet', /bad user "4294967295": a uid is at most 4294967294/],
-    ['allow user alice', /missing object after "alice": expected bridge, dev, network, mode, ethernet or all/],
-    ['allow user alice switch sw0', /unknown object "switch": expected bridge, dev, network, mode, ethernet or all/],
+    ['allow user alice', /missing object after "alice": expected bridge, dev, network, mode, devname, ethernet or all/],
+    ['allow user alice switch sw0', /unknown object "switch": expected bridge, dev, network, mode, devname, ethernet or all/],
     ['allow user alice bridge', /missing value after "bridge": expected a bridge name or glob \(allow user alice bridge\)$/],
     ['deny group guests network', /missing value after "network"/],
     ['allow user alice bridge br0 br1', /unexpected "br1" after "br0": a rule ends with its object/],
@@ -150,8 +152,11 @@ t.test('every syntax error names file:line, the bad token, what is expected, and
     ['limit user alice interfaces 1.5', /bad number "1\.5"/],
     ['limit user alice interfaces 8x', /bad number "8x"/],
     ['limit user alice interfaces', /missing number after "interfaces": expected a non-negative integer/],
-    ['limit user alice queues 8', /unknown limit "queues": expected interfaces/],
+    ['limit user alice queues 8', /unknown limit "queues": expected interfaces, domains, state, connections, requests/],
     ['limit user alice', /missing limit after "alice": expected interfaces/],
+    ['limit user alice state 4X', /bad size "4X": expected bytes, with K, M or G/],
+    ['limit user alice state', /missing size after "state"/],
+    ['allow user alice devname', /missing value after "devname"/],
     ['limit user alice interfaces 8 9', /unexpected "9" after "8"/],
     ['limit users alice interfaces 8', /unknown subject kind "users"/],
     ['include', /missing pattern after "include": expected a file path or a glob/],
@@ -349,7 +354,7 @@ t.test('malformed callers and objects are refused before deciding', async (t) =>
 t.test('interfaceLimit: the smallest applicable limit, null when none', async (t) => {
   const limit = (who: string): string | null => {
     const l: Limit | null = interfaceLimit(matrix, users[who], accounts);
-    return l ? `${l.interfaces} ${l.text}` : null;
+    return l ? `${l.value} ${l.text}` : null;
   };
   t.equal(limit('alice'), '8 limit user alice interfaces 8', 'the user limit under the group one');
   t.equal(limit('carol'), '4 limit group guests interfaces 4', 'a group limit under the user one');
@@ -360,7 +365,7 @@ t.test('interfaceLimit: the smallest applicable limit, null when none', async (t
   const everyone = parseAcl('limit user * interfaces 2\nlimit group vmops interfaces 2\nlimit user alice interfaces 0\n', 'l.conf');
   t.equal(interfaceLimit(everyone, users.root, accounts)?.line, 1, 'user * applies to everyone');
   t.equal(interfaceLimit(everyone, users.carol, accounts)?.line, 1, 'the first of equal limits');
-  t.equal(interfaceLimit(everyone, users.alice, accounts)?.interfaces, 0, 'zero is a limit');
+  t.equal(interfaceLimit(everyone, users.alice, accounts)?.value, 0, 'zero is a limit');
   t.equal(interfaceLimit(parseAcl('allow user * all', 'n.conf'), users.alice, accounts), null);
 });
 
@@ -412,4 +417,18 @@ t.test('fileAccounts re-reads a file when its mtime changes', async (t) => {
   const acl = parseAcl('allow group vmops ethernet\nallow group guests bridge br0\n', 'g.conf');
   t.equal(decide(acl, { uid: 1007, gid: 1001 }, ETHERNET, acc).allowed, false, 'alice left vmops');
   t.equal(decide(acl, { uid: 1007, gid: 1001 }, br('br0'), acc).allowed, true, 'and joined guests');
+});
+
+t.test('limits of every kind: state sizes in binary units, the smallest per kind, described as written', async (t) => {
+  const acl = parseAcl('limit user * domains 16\nlimit  user *  state 4M\nlimit user alice state 512K\nlimit user * connections 8\nlimit user * requests 4\nallow user alice devname vm-*\n', 'k.conf');
+  t.strictSame(
+    acl.limits.map((l) => [l.what, l.value]),
+    [['domains', 16], ['state', 4 * 1024 * 1024], ['state', 512 * 1024], ['connections', 8], ['requests', 4]],
+  );
+  t.equal(describe(acl.limits[1]), 'limit user * state 4M (k.conf:2)', 'normalised, with the unit');
+  t.equal(limitFor(acl, { uid: 4242, gid: 4242 }, 'state', accounts)?.value, 4 * 1024 * 1024);
+  t.equal(limitFor(acl, { uid: 4242, gid: 4242 }, 'interfaces', accounts), null, 'no interfaces line: none');
+  t.equal(formatSize(1000), '1000');
+  t.equal(formatSize(3 * 1024 ** 3), '3G');
+  t.equal(acl.rules[0].object.kind, 'devname');
 });

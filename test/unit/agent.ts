@@ -23,7 +23,8 @@ t.test('aclObjects: what each interface touches', async (t) => {
     ["<interface type='direct'><source dev='eth1' mode='passthrough'/></interface>", [{ kind: 'dev', value: 'eth1' }, { kind: 'mode', value: 'passthrough' }]],
     ["<interface type='network'><source network='pool1'/></interface>", [{ kind: 'network', value: 'pool1' }]],
     ["<interface type='ethernet'/>", [{ kind: 'ethernet' }]],
-    ["<interface type='ethernet'><target dev='mytap0'/></interface>", [{ kind: 'ethernet' }]],
+    ["<interface type='ethernet'><target dev='mytap0'/></interface>", [{ kind: 'ethernet' }, { kind: 'devname', value: 'mytap0' }]],
+    ["<interface type='bridge'><source bridge='br0'/><target dev='br1'/></interface>", [{ kind: 'bridge', value: 'br0' }, { kind: 'devname', value: 'br1' }]],
     ["<interface type='ethernet'><target dev='mytap0' managed='no'/></interface>", [{ kind: 'all' }]],
     ["<interface type='bridge'><source bridge='br0'/><backend tap='/dev/net/tun'/></interface>", [{ kind: 'bridge', value: 'br0' }, { kind: 'all' }]],
     ["<interface type='bridge'><source bridge='br0'/><model type='virtio'/><backend vhost='/tmp/evil'/></interface>", [{ kind: 'bridge', value: 'br0' }, { kind: 'all' }]],
@@ -48,7 +49,10 @@ async function agentIn(t: Asserts, acl: string | null, records: Record<string, s
   const aclFile = path.join(dir, 'acl.conf');
   if (acl !== null) fs.writeFileSync(aclFile, acl);
   fs.mkdirSync(path.join(dir, 'state', 'agent'), { recursive: true });
-  for (const [f, text] of Object.entries(records)) fs.writeFileSync(path.join(dir, 'state', 'agent', f), text);
+  for (const [f, text] of Object.entries(records)) {
+    fs.mkdirSync(path.dirname(path.join(dir, 'state', 'agent', f)), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'state', 'agent', f), text);
+  }
   const log = logSink();
   const agent = new Agent({ socket: path.join(dir, 'a.sock'), acl: aclFile, stateDir: path.join(dir, 'state'), configDir: path.join(dir, 'networks'), logger: log.logger });
   await agent.start();
@@ -73,17 +77,30 @@ t.test('an in-process agent: hello, an empty list, ACL refusals before any host 
   t.match((await client.request('release', { name: '../x' }).catch((e) => e)) as object, { code: 'INVALID_ARGUMENT', field: 'args.name', value: '../x' });
   t.match((await client.request('net-start', { name: 'n' }).catch((e) => e)) as object, { code: 'ACCESS_DENIED', field: 'op', value: 'net-start' });
   t.same((await client.request('net-list', { all: true })).result, { rows: [], warnings: [] });
-  t.same(fs.readdirSync(path.join(dir, 'state', 'agent')), [], 'no record was written for refused requests');
+  t.same(fs.existsSync(path.join(dir, 'state', 'agent')) ? fs.readdirSync(path.join(dir, 'state', 'agent')) : [], [], 'no record was written for refused requests');
   t.ok(log.lines().some((l) => l.msg === 'refused by the ACL' && l.uid === uid && typeof l.req === 'number' && l.code === 'ACCESS_DENIED'), 'refusals are logged with the uid and a request id');
 });
 
-t.test('a missing ACL refuses everything; unreadable records are reported and left alone', async (t) => {
-  const { dir, client, log } = await agentIn(t, null, { 'bad.json': '{', 'other.json': '{"name":"x"}' });
+t.test('a missing ACL refuses everything; unreadable records are reported and left alone; every file is classified', async (t) => {
+  const { dir, client, log } = await agentIn(t, null, {
+    '4242/bad.json': '{',
+    '4242/other.json': '{"name":"x"}',
+    '4242/.dot.json': '{"name":".dot","uid":1}',
+    '4242/weird.txt': 'x',
+    '4242/.vm1.json.77.abc.tmp': '',
+    '4242/orphan.xml': '<domain/>',
+    'legacy.json': '{}',
+  });
   t.ok(log.lines().some((l) => l.level === 40 && /does not exist: every request is refused/.test(String(l.msg))), 'the agent warns that it refuses everything');
   const e = await client.request('prepare', { xml: "<domain type='qemu'><name>d</name><memory>65536</memory><devices><interface type='ethernet'/></devices></domain>" }).catch((x) => x);
   t.match(e, { code: 'ACCESS_DENIED', rule: 'default deny' });
-  t.same(fs.readdirSync(path.join(dir, 'state', 'agent')).sort(), ['bad.json', 'other.json'], 'records it cannot read stay');
-  t.equal(log.lines().filter((l) => /^unreadable record/.test(String(l.msg))).length, 2, 'each is logged');
+  t.same(fs.readdirSync(path.join(dir, 'state', 'agent', '4242')).sort(), ['.dot.json', 'bad.json', 'orphan.xml', 'other.json', 'weird.txt'], 'records it cannot read stay; the temporary file is gone');
+  const msgs = log.lines().map((l) => String(l.msg));
+  t.equal(msgs.filter((m) => /^unreadable record/.test(m)).length, 3, 'each unreadable record is logged, a name starting with . too');
+  t.ok(msgs.some((m) => /weird\.txt; left alone$/.test(m) && m.startsWith('cannot classify')), 'a file it cannot classify is logged');
+  t.ok(msgs.some((m) => /orphan\.xml belongs to no record/.test(m)), 'a live XML without a record is logged');
+  t.ok(msgs.some((m) => /legacy\.json is not a user's directory/.test(m)), "a file beside the users' directories is logged");
+  t.ok(msgs.some((m) => /removed a temporary file/.test(m)));
 });
 
 t.test('a second agent on a live socket is refused; a stale socket file is replaced', async (t) => {

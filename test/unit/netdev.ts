@@ -6,7 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import { NetfdError } from '../../lib/errors';
 import { withNameRetry } from '../../lib/netdev/domain';
-import { DEFAULT_STATE_DIR, liveXmlPath, lockPath, replaceFileAtomic, stateDir, withDomainLock, writeNewFileAtomic } from '../../lib/netdev/state';
+import { agentScope, DEFAULT_STATE_DIR, inactiveXmlPath, liveXmlPath, lockPath, objectFile, objectOf, replaceFileAtomic, stateDir, withDomainLock, writeNewFileAtomic } from '../../lib/netdev/state';
 
 const eexist = () => new NetfdError('File exists', { code: 'EEXIST', errno: -17 });
 
@@ -87,4 +87,22 @@ t.test('replaceFileAtomic replaces; writeNewFileAtomic refuses', async (t) => {
   replaceFileAtomic(f, 'three');
   t.equal(fs.readFileSync(f, 'utf8'), 'three');
   t.same(fs.readdirSync(dir), ['x.xml'], 'no temporary file left');
+});
+
+t.test('state files: no domain name maps onto another object file, whatever the name', async (t) => {
+  const dir = '/run/netfd/qemu';
+  const names = ['vm1', 'vm1.inactive', 'vm1.xml', 'vm1.lock', '.vm1', '..vm1', 'networks', 'agent', 'vm1.json', 'a.b.c', 'vm1.qmp', 'x.123'];
+  const exts = ['xml', 'inactive', 'lock', 'qmp', 'pid', 'log', 'json'];
+  const seen = new Map<string, string>();
+  for (const n of names)
+    for (const e of exts) {
+      const f = objectFile(dir, n, e);
+      t.notOk(seen.has(f), `${n}.${e} is nobody else's (${seen.get(f) ?? ''})`);
+      seen.set(f, `${n} ${e}`);
+      t.equal(objectOf(path.basename(f), e), n, `${path.basename(f)} splits back into ${n} and ${e}`);
+    }
+  t.equal(inactiveXmlPath(dir, 'vm1'), '/run/netfd/qemu/vm1.inactive', 'the inactive copy ends in no .xml');
+  t.not(inactiveXmlPath(dir, 'vm1'), liveXmlPath(dir, 'vm1.inactive'), "the reported attack: vm1.inactive's live XML is not vm1's inactive copy");
+  t.throws(() => objectFile(dir, 'vm1', 'inactive.xml'), /bad state file extension/, 'an extension with a dot is refused');
+  t.equal(agentScope(dir, 1000), '/run/netfd/qemu/agent/1000');
 });

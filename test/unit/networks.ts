@@ -126,7 +126,7 @@ t.test('a corrupt or half-written file is reported by name, never stops the othe
   // Live state: a corrupt ledger stops that network's operations, named; others go on.
   fs.writeFileSync(d.nets.ledgerPath('good'), '{"connections": [');
   await rejected(t, () => d.nets.allocate('good', { domain: 'x', mac: mac(1) }), { code: 'CORRUPT_STATE', field: 'file', value: d.nets.ledgerPath('good') });
-  t.ok(d.nets.list().warnings.some((w) => /good\.connections\.json cannot be used/.test(w)), 'net-list names the corrupt ledger');
+  t.ok(d.nets.list().warnings.some((w) => /good\.connections cannot be used/.test(w)), 'net-list names the corrupt ledger');
   t.equal(fs.readFileSync(d.nets.ledgerPath('good'), 'utf8'), '{"connections": [', 'and it is not overwritten');
 
   // A running network whose start-time copy is unreadable does not block defining another.
@@ -136,11 +136,15 @@ t.test('a corrupt or half-written file is reported by name, never stops the othe
   fs.writeFileSync(d.nets.inactivePath('side'), '<network>');
   t.match(await d.nets.define(explicit('third', 'vepa', ['p6'])), { name: 'third' }, 'another network is still defined');
 
-  // A domain's unreadable live XML: counted as nothing, said so.
+  // A connected domain's unreadable live XML: counted as nothing, said so.
   fs.rmSync(d.nets.ledgerPath('good'));
+  await d.nets.allocate('good', { domain: 'bad-domain', mac: mac(2) });
   fs.writeFileSync(path.join(d.state, 'bad-domain.xml'), '<domain><name>bad-domain</name> good');
   const a = await d.nets.allocate('good', { domain: 'x', mac: mac(1) });
   t.match(a.warnings, [/bad-domain\.xml cannot be read .*its connections are not counted/]);
+  // A domain the ledger does not name costs an allocation nothing: it is not even read.
+  fs.writeFileSync(path.join(d.state, 'unrelated.xml'), '<domain><name>unrelated</name> good');
+  t.notMatch((await d.nets.allocate('good', { domain: 'y', mac: mac(3) })).warnings, [/unrelated/]);
 });
 
 t.test('<pf> pools: expanded at net-start from sysfs fixtures; --inactive shows the <pf> alone', async (t) => {
@@ -285,9 +289,9 @@ t.test('counts survive a restart: rebuilt from the domains, never double-counted
 t.test('a domain that is torn down without a release (killed teardown) stops counting once its state is gone', async (t) => {
   const d = dirs(t);
   await d.nets.define(explicit('x', 'bridge', ['p0', 'p1']));
-  await d.nets.start('x');
   liveDomain(d, 'gone', [{ network: 'x', mac: mac(1), dev: 'p0', mode: 'bridge' }]);
-  t.strictSame((await d.nets.status('x')).pool, [{ dev: 'p0', connections: 1 }, { dev: 'p1', connections: 0 }], 'counted from its live XML');
+  await d.nets.start('x');
+  t.strictSame((await d.nets.status('x')).pool, [{ dev: 'p0', connections: 1 }, { dev: 'p1', connections: 0 }], 'counted from its live XML (net-start rebuilds the ledger)');
   t.equal((await d.nets.allocate('x', { domain: 'new', mac: mac(2) })).dev, 'p1');
   fs.rmSync(path.join(d.state, 'gone.xml'));
   const s = await d.nets.allocate('x', { domain: 'new2', mac: mac(3) });
