@@ -159,7 +159,7 @@ export class Agent {
     }
     const acl = loadAcl(file);
     const unknown = unknownNames(acl, this.#accounts);
-    if (unknown.length) this.log.warn({ acl: file, unknown }, `ACL names no such user or group: ${unknown.join(', ')} (those rules never match)`);
+    if (unknown.length) this.log.warn({ acl: file, unknown }, `ACL names users or groups that cannot be resolved: ${unknown.join(', ')} (deny rules naming them refuse everyone they cover, allow rules naming them grant nothing, limits naming them apply to everyone)`);
     this.log.info({ acl: acl.files, rules: acl.rules.length, limits: acl.limits.length }, 'ACL loaded');
     return acl;
   }
