@@ -10,11 +10,14 @@
 // name service switch in the agent) when deciding, not when loading, so the
 // file may name accounts created later. A name that cannot be resolved (no
 // such account, or the lookup failed) fails closed: see decide. Pure but for
-// loadAcl and fileAccounts, which read files.
+// loadAcl, which reads files, and the lookups.
 import fs from 'node:fs';
 import path from 'node:path';
 import { getSystemErrorName } from 'node:util';
 import { invalid, NetfdError } from '../errors';
+import type { Accounts } from './accounts';
+
+export type { Accounts } from './accounts';
 
 export type ObjectKind = 'bridge' | 'dev' | 'network' | 'mode' | 'ethernet' | 'all';
 
@@ -290,113 +293,6 @@ function expandInclude(pattern: string, from: string): string[] {
     .sort()
     .map((name) => path.join(dir, name))
     .filter((f) => fs.statSync(f, { throwIfNoEntry: false })?.isFile() === true);
-}
-
-/**
- * User and group lookups, as the C library's getpwnam/getgrnam/getpwuid/
- * getgrouplist. undefined means there is no such account; a lookup that
- * failed throws. The ACL fails closed on both.
- */
-export interface Accounts {
-  uidOf(name: string): number | undefined;
-  gidOf(name: string): number | undefined;
-  userName(uid: number): string | undefined;
-  /** `gid`, the user's primary gid and every group listing the user as a member. */
-  groupsOf(uid: number, gid: number): number[];
-}
-
-interface Passwd {
-  byName: Map<string, { uid: number; gid: number }>;
-  byUid: Map<number, { name: string; gid: number }>;
-}
-
-interface Groups {
-  byName: Map<string, number>;
-  /** User name → gids of the groups listing it, in file order. */
-  memberOf: Map<string, number[]>;
-}
-
-/** Colon-separated records of a passwd or group file; comments, NIS +/- lines and malformed lines skipped. */
-function records(text: string, minFields: number, idFields: number[]): string[][] {
-  const out: string[][] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#') || line.startsWith('+') || line.startsWith('-')) continue;
-    const f = line.replace(/\r$/, '').split(':');
-    if (f.length < minFields || f[0] === '' || !idFields.every((k) => isNumeric(f[k]))) continue;
-    out.push(f);
-  }
-  return out;
-}
-
-function parsePasswd(text: string): Passwd {
-  const p: Passwd = { byName: new Map(), byUid: new Map() };
-  for (const [name, , uid, gid] of records(text, 4, [2, 3])) {
-    if (!p.byName.has(name)) p.byName.set(name, { uid: Number(uid), gid: Number(gid) });
-    if (!p.byUid.has(Number(uid))) p.byUid.set(Number(uid), { name, gid: Number(gid) });
-  }
-  return p;
-}
-
-function parseGroups(text: string): Groups {
-  const g: Groups = { byName: new Map(), memberOf: new Map() };
-  for (const [name, , gid, members = ''] of records(text, 3, [2])) {
-    if (!g.byName.has(name)) g.byName.set(name, Number(gid));
-    for (const m of members.split(',').map((s) => s.trim())) {
-      if (m === '') continue;
-      const list = g.memberOf.get(m) ?? [];
-      list.push(Number(gid));
-      g.memberOf.set(m, list);
-    }
-  }
-  return g;
-}
-
-/**
- * A file parsed on first use and again whenever its mtime, size or inode
- * changes. A read failure throws NetfdError with the errno code, field
- * `field`, value the path.
- */
-function watched<T>(file: string, field: string, parse: (text: string) => T): () => T {
-  let key: string | undefined;
-  let value: T | undefined;
-  return () => {
-    try {
-      const st = fs.statSync(file, { bigint: true });
-      const k = `${st.ino}:${st.size}:${st.mtimeNs}`;
-      if (k !== key || value === undefined) {
-        value = parse(fs.readFileSync(file, 'utf8'));
-        key = k;
-      }
-      return value;
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new NetfdError(`cannot read ${file}: ${err.message}`, { code: err.code ?? 'EIO', errno: err.errno, syscall: err.syscall, field, value: file, cause: e });
-    }
-  };
-}
-
-/**
- * Accounts from /etc/passwd and /etc/group (or the given files), read on
- * first use and re-read when a file changes. Lookups throw NetfdError (the
- * errno code, field 'passwd' or 'group') when a file cannot be read.
- */
-export function fileAccounts(o: { passwd?: string; group?: string } = {}): Accounts {
-  const passwd = watched(o.passwd ?? '/etc/passwd', 'passwd', parsePasswd);
-  const group = watched(o.group ?? '/etc/group', 'group', parseGroups);
-  return {
-    uidOf: (name) => passwd().byName.get(name)?.uid,
-    gidOf: (name) => group().byName.get(name),
-    userName: (uid) => passwd().byUid.get(uid)?.name,
-    groupsOf: (uid, gid) => {
-      const out = new Set<number>([gid]);
-      const user = passwd().byUid.get(uid);
-      if (user) {
-        out.add(user.gid);
-        for (const g of group().memberOf.get(user.name) ?? []) out.add(g);
-      }
-      return [...out];
-    },
-  };
 }
 
 /** Who asks: the peer credentials of the agent's socket. */

@@ -22,7 +22,8 @@ import { hostAttach, hostDetach, interfaceByMac, qemuNic } from '../qemu/hotplug
 import * as v from '../validate';
 import { isObjectName } from '../xml/dom';
 import { DomainXml, InterfaceDef } from '../xml/domain';
-import { Acl, AclObject, Accounts, Caller, decide, decideAll, describe, fileAccounts, interfaceLimit, loadAcl, unknownNames } from './acl';
+import { Acl, AclObject, Accounts, Caller, decide, decideAll, describe, interfaceLimit, loadAcl, unknownNames } from './acl';
+import { nssAccounts } from './accounts';
 import { Conn, Listener } from './conn';
 import { DEFAULT_SOCKET, errorReply, idOf, MAX_REQUEST, okReply, Op, parseRequest, Request } from './protocol';
 
@@ -63,7 +64,7 @@ export interface AgentOptions {
   maxInFlight?: number;
   /** Requests per second per connection, and the burst (default 200 and 400). */
   rate?: { perSecond: number; burst: number };
-  /** passwd/group lookups (default /etc/passwd and /etc/group). */
+  /** User and group lookups (default: the system's name service switch, nssAccounts). */
   accounts?: Accounts;
   logger?: pino.Logger;
 }
@@ -147,7 +148,7 @@ export class Agent {
     this.log = o.logger ?? pino({ base: { component: 'netfd-agent', pid: process.pid } });
     this.dir = stateDirOf(o.stateDir);
     this.recordsDir = path.join(this.dir, 'agent');
-    this.#accounts = o.accounts ?? fileAccounts();
+    this.#accounts = o.accounts ?? nssAccounts();
     this.#acl = this.#loadAcl();
   }
 

@@ -1,6 +1,8 @@
 // The NSS lookups of the binding (native/accounts.cc) on this host: entries,
-// null for no such account, TypeErrors for bad arguments.
+// null for no such account, TypeErrors for bad arguments; and nssAccounts
+// over them. Failing name services are played in test/privileged/agent-accounts.ts.
 import t from 'tap';
+import { nssAccounts } from '../../lib/agent/accounts';
 import { native } from '../../lib/native';
 
 const b = native();
@@ -33,4 +35,15 @@ t.test('bad arguments are TypeErrors', async (t) => {
     ['getgrouplist user', () => b.getgrouplist(null as unknown as string, 0)],
   ];
   for (const [name, fn] of calls) t.throws(fn, TypeError, name);
+});
+
+t.test('nssAccounts over the real name service', async (t) => {
+  const acc = nssAccounts();
+  t.equal(acc.uidOf('root'), 0);
+  t.equal(acc.gidOf('root'), 0);
+  t.equal(acc.userName(0), 'root');
+  t.equal(acc.uidOf('netfd-no-such-user'), undefined);
+  t.equal(acc.gidOf('netfd-no-such-group'), undefined);
+  t.ok(acc.groupsOf(0, 0).includes(0));
+  t.strictSame(acc.groupsOf(4294967294, 5), [5]);
 });

@@ -9,13 +9,11 @@ import path from 'node:path';
 import t from 'tap';
 import {
   type Acl,
-  type Accounts,
   type AclObject,
   type Caller,
   decide,
   decideAll,
   describe,
-  fileAccounts,
   globMatch,
   interfaceLimit,
   type Limit,
@@ -24,6 +22,7 @@ import {
   type Rule,
   unknownNames,
 } from '../../lib/agent/acl';
+import { type Accounts, fileAccounts } from '../../lib/agent/accounts';
 import { NetfdError } from '../../lib/errors';
 import { refused, type Asserts } from '../helpers/refused';
 
