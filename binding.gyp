@@ -4,6 +4,7 @@
       "target_name": "netfd",
       "sources": [
         "native/addon.cc",
+        "native/accounts.cc",
         "native/common.cc",
         "native/nlcodec.cc",
         "native/nlsock.cc",

@@ -96,6 +96,19 @@ export interface NativePoller {
 }
 export type NativePollerClass = new (callback: (fd: number, events: number, token: number) => void) => NativePoller;
 
+/** A passwd entry from the name service switch. */
+export interface NativePasswd {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** A group entry from the name service switch (members are not returned). */
+export interface NativeGroup {
+  name: string;
+  gid: number;
+}
+
 export interface NativeBinding {
   linkCreate(o: { netns?: string; kind: 'macvtap' | 'macvlan'; parent: NativeLinkRef; mode: number; name?: string; mac?: string; group?: number }): Promise<NativeLink>;
   /** /sys/PATH as seen from the namespace (a private sysfs mount on a scratch thread). */
@@ -148,6 +161,15 @@ export interface NativeBinding {
   socketInfo(fd: number): { family: 'unix' | 'inet' | 'inet6' | 'other'; type: 'seqpacket' | 'stream' | 'dgram' | 'other'; listening: boolean };
   setNonblock(fd: number): void;
   Poller: NativePollerClass;
+  // Accounts through NSS (getpwnam_r, getpwuid_r, getgrnam_r, getgrouplist),
+  // synchronous: they block for as long as the name service takes. null is
+  // "no such account"; a failed lookup throws with code (the errno's name),
+  // errno and syscall.
+  getpwnam(name: string): NativePasswd | null;
+  getpwuid(uid: number): NativePasswd | null;
+  getgrnam(name: string): NativeGroup | null;
+  /** `gid` and the gids of every group listing `user`; an unknown user gives [gid]. */
+  getgrouplist(user: string, gid: number): number[];
   close(fd: number): void;
   /** FD_CLOEXEC on every fd >= from (close_range CLOSE_RANGE_CLOEXEC). */
   cloexecFrom(from: number): void;

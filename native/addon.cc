@@ -15,6 +15,7 @@
 #include <functional>
 #include <optional>
 
+#include "accounts.h"
 #include "common.h"
 #include "fdpass.h"
 #include "poller.h"
@@ -760,6 +761,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketInfo", Napi::Function::New(env, SocketInfoJs, "socketInfo"));
   exports.Set("setNonblock", Napi::Function::New(env, SetNonblockJs, "setNonblock"));
   InitPoller(env, exports);
+  InitAccounts(env, exports);
   exports.Set("constants", Constants(env));
   return exports;
 }

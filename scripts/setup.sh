@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in iproute2 python3 make g++ cmake util-linux qemu-system-x86; do
+# libnss-extrausers: a second NSS source for test/privileged/agent-accounts.ts
+# (installing it leaves /etc/nsswitch.conf alone; only that test's private
+# mount namespace uses it).
+for pkg in iproute2 python3 make g++ cmake util-linux qemu-system-x86 libnss-extrausers; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)

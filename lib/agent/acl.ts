@@ -9,12 +9,18 @@
 //   limit user * state 1M
 //   include acl.d/*.conf
 // Deny wins over allow, nothing is allowed without a rule, uid 0 is nobody
-// special. User and group names are looked up when deciding, not when loading,
-// so the file may name accounts created later. Pure but for loadAcl and
-// fileAccounts, which read files.
+// special. User and group names are looked up (through Accounts: the system's
+// name service switch in the agent) when deciding, not when loading, so the
+// file may name accounts created later. A name that cannot be resolved (no
+// such account, or the lookup failed) fails closed: see decide. Pure but for
+// loadAcl, which reads files, and the lookups.
 import fs from 'node:fs';
 import path from 'node:path';
+import { getSystemErrorName } from 'node:util';
 import { invalid, NetfdError } from '../errors';
+import type { Accounts } from './accounts';
+
+export type { Accounts } from './accounts';
 
 export type ObjectKind = 'bridge' | 'dev' | 'network' | 'mode' | 'devname' | 'ethernet' | 'all';
 
@@ -313,109 +319,6 @@ function expandInclude(pattern: string, from: string): string[] {
     .filter((f) => fs.statSync(f, { throwIfNoEntry: false })?.isFile() === true);
 }
 
-/** User and group lookups, as the C library's getpwnam/getgrnam/getpwuid/getgrouplist. */
-export interface Accounts {
-  uidOf(name: string): number | undefined;
-  gidOf(name: string): number | undefined;
-  userName(uid: number): string | undefined;
-  /** `gid`, the user's primary gid and every group listing the user as a member. */
-  groupsOf(uid: number, gid: number): number[];
-}
-
-interface Passwd {
-  byName: Map<string, { uid: number; gid: number }>;
-  byUid: Map<number, { name: string; gid: number }>;
-}
-
-interface Groups {
-  byName: Map<string, number>;
-  /** User name → gids of the groups listing it, in file order. */
-  memberOf: Map<string, number[]>;
-}
-
-/** Colon-separated records of a passwd or group file; comments, NIS +/- lines and malformed lines skipped. */
-function records(text: string, minFields: number, idFields: number[]): string[][] {
-  const out: string[][] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#') || line.startsWith('+') || line.startsWith('-')) continue;
-    const f = line.replace(/\r$/, '').split(':');
-    if (f.length < minFields || f[0] === '' || !idFields.every((k) => isNumeric(f[k]))) continue;
-    out.push(f);
-  }
-  return out;
-}
-
-function parsePasswd(text: string): Passwd {
-  const p: Passwd = { byName: new Map(), byUid: new Map() };
-  for (const [name, , uid, gid] of records(text, 4, [2, 3])) {
-    if (!p.byName.has(name)) p.byName.set(name, { uid: Number(uid), gid: Number(gid) });
-    if (!p.byUid.has(Number(uid))) p.byUid.set(Number(uid), { name, gid: Number(gid) });
-  }
-  return p;
-}
-
-function parseGroups(text: string): Groups {
-  const g: Groups = { byName: new Map(), memberOf: new Map() };
-  for (const [name, , gid, members = ''] of records(text, 3, [2])) {
-    if (!g.byName.has(name)) g.byName.set(name, Number(gid));
-    for (const m of members.split(',').map((s) => s.trim())) {
-      if (m === '') continue;
-      const list = g.memberOf.get(m) ?? [];
-      list.push(Number(gid));
-      g.memberOf.set(m, list);
-    }
-  }
-  return g;
-}
-
-/**
- * A file parsed on first use and again whenever its mtime, size or inode
- * changes. A read failure throws NetfdError with the errno code, field
- * `field`, value the path.
- */
-function watched<T>(file: string, field: string, parse: (text: string) => T): () => T {
-  let key: string | undefined;
-  let value: T | undefined;
-  return () => {
-    try {
-      const st = fs.statSync(file, { bigint: true });
-      const k = `${st.ino}:${st.size}:${st.mtimeNs}`;
-      if (k !== key || value === undefined) {
-        value = parse(fs.readFileSync(file, 'utf8'));
-        key = k;
-      }
-      return value;
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new NetfdError(`cannot read ${file}: ${err.message}`, { code: err.code ?? 'EIO', errno: err.errno, syscall: err.syscall, field, value: file, cause: e });
-    }
-  };
-}
-
-/**
- * Accounts from /etc/passwd and /etc/group (or the given files), read on
- * first use and re-read when a file changes. Lookups throw NetfdError (the
- * errno code, field 'passwd' or 'group') when a file cannot be read.
- */
-export function fileAccounts(o: { passwd?: string; group?: string } = {}): Accounts {
-  const passwd = watched(o.passwd ?? '/etc/passwd', 'passwd', parsePasswd);
-  const group = watched(o.group ?? '/etc/group', 'group', parseGroups);
-  return {
-    uidOf: (name) => passwd().byName.get(name)?.uid,
-    gidOf: (name) => group().byName.get(name),
-    userName: (uid) => passwd().byUid.get(uid)?.name,
-    groupsOf: (uid, gid) => {
-      const out = new Set<number>([gid]);
-      const user = passwd().byUid.get(uid);
-      if (user) {
-        out.add(user.gid);
-        for (const g of group().memberOf.get(user.name) ?? []) out.add(g);
-      }
-      return [...out];
-    },
-  };
-}
-
 /** Who asks: the peer credentials of the agent's socket. */
 export interface Caller {
   uid: number;
@@ -454,9 +357,14 @@ function checkObject(object: AclObject): void {
     throw invalid('object', object, `a ${object.kind} object needs a non-empty value`);
 }
 
-/** "user alice (uid 1001)", or "uid 4242" for a uid without a passwd entry. */
+/** "user alice (uid 1001)", or "uid 4242" for a uid without a passwd entry (or whose lookup failed). */
 function who(caller: Caller, accounts: Accounts): string {
-  const name = accounts.userName(caller.uid);
+  let name: string | undefined;
+  try {
+    name = accounts.userName(caller.uid);
+  } catch {
+    name = undefined;
+  }
   return name === undefined ? `uid ${caller.uid}` : `user ${name} (uid ${caller.uid})`;
 }
 
@@ -467,18 +375,33 @@ function what(object: AclObject): string {
   return `${object.kind} ${object.value}`;
 }
 
-/** Whether a subject covers the caller; `groups` is computed once, when first needed. */
-function subjectMatcher(caller: Caller, accounts: Accounts): (s: Subject) => boolean {
-  let groups: number[] | undefined;
+const failure = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Whether a subject covers the caller: true, false, or why that cannot be
+ * known — "user X could not be resolved (no such user)", or a failed lookup of
+ * the name or of the caller's groups. `groups` is computed once, when first needed.
+ */
+function subjectMatcher(caller: Caller, accounts: Accounts): (s: Subject) => boolean | string {
+  let groups: number[] | string | undefined;
   return (s) => {
-    if (s.kind === 'user') {
-      if (s.id === '*') return true;
-      return (isNumeric(s.id) ? Number(s.id) : accounts.uidOf(s.id)) === caller.uid;
+    if (s.kind === 'user' && s.id === '*') return true;
+    let id: number | undefined;
+    try {
+      id = isNumeric(s.id) ? Number(s.id) : s.kind === 'user' ? accounts.uidOf(s.id) : accounts.gidOf(s.id);
+    } catch (e) {
+      return `${s.kind} ${s.id} could not be resolved (${failure(e)})`;
     }
-    const gid = isNumeric(s.id) ? Number(s.id) : accounts.gidOf(s.id);
-    if (gid === undefined) return false;
-    groups ??= accounts.groupsOf(caller.uid, caller.gid);
-    return groups.includes(gid);
+    if (id === undefined) return `${s.kind} ${s.id} could not be resolved (no such ${s.kind})`;
+    if (s.kind === 'user') return id === caller.uid;
+    if (groups === undefined) {
+      try {
+        groups = accounts.groupsOf(caller.uid, caller.gid);
+      } catch (e) {
+        groups = `the groups of ${who(caller, accounts)} could not be resolved (${failure(e)})`;
+      }
+    }
+    return typeof groups === 'string' ? groups : groups.includes(id);
   };
 }
 
@@ -496,8 +419,11 @@ function objectMatches(rule: AclObject, object: AclObject): boolean {
  * Whether the ACL lets `caller` use `object`. The first applicable deny rule
  * refuses; else the first applicable allow rule allows; else refused (default
  * deny, rule null). `all` rules cover every object; an admin request
- * ({kind: 'all'}) is covered only by them. Throws INVALID_ARGUMENT for a
- * malformed caller or object.
+ * ({kind: 'all'}) is covered only by them. Fails closed: a deny rule whose
+ * user or group cannot be resolved (no such account, or the lookup failed) or
+ * whose group the caller's groups cannot be checked against applies to every
+ * caller, the reason saying what could not be resolved; such an allow rule
+ * grants nothing. Throws INVALID_ARGUMENT for a malformed caller or object.
  */
 export function decide(acl: Acl, caller: Caller, object: AclObject, accounts: Accounts): Decision {
   checkCaller(caller);
@@ -505,8 +431,13 @@ export function decide(acl: Acl, caller: Caller, object: AclObject, accounts: Ac
   const applies = subjectMatcher(caller, accounts);
   let allow: Rule | null = null;
   for (const rule of acl.rules) {
-    if (!objectMatches(rule.object, object) || !applies(rule.subject)) continue;
-    if (rule.action === 'deny') return { allowed: false, rule, reason: `${describe(rule)} refuses ${who(caller, accounts)} ${what(object)}` };
+    if (!objectMatches(rule.object, object)) continue;
+    const m = applies(rule.subject);
+    if (m === false || (m !== true && rule.action === 'allow')) continue;
+    if (rule.action === 'deny') {
+      const why = m === true ? '' : `: ${m}, so the rule refuses everyone it might cover (fails closed)`;
+      return { allowed: false, rule, reason: `${describe(rule)} refuses ${who(caller, accounts)} ${what(object)}${why}` };
+    }
     allow ??= rule;
   }
   if (allow) return { allowed: true, rule: allow, reason: `${describe(allow)} allows ${who(caller, accounts)} ${what(object)}` };
@@ -527,12 +458,17 @@ export function decideAll(acl: Acl, caller: Caller, objects: AclObject[], accoun
   return last as Decision;
 }
 
-/** The smallest limit of kind `what` that applies to the caller (the first of equals), or null when none does. */
+/**
+ * The smallest limit of kind `what` that applies to the caller (the first of
+ * equals), or null when none does. Fails closed: a limit whose user or group
+ * cannot be resolved, or whose group the caller's groups cannot be checked
+ * against, applies.
+ */
 export function limitFor(acl: Acl, caller: Caller, what: LimitKind, accounts: Accounts): Limit | null {
   checkCaller(caller);
   const applies = subjectMatcher(caller, accounts);
   let best: Limit | null = null;
-  for (const limit of acl.limits) if (limit.what === what && applies(limit.subject) && (best === null || limit.value < best.value)) best = limit;
+  for (const limit of acl.limits) if (limit.what === what && applies(limit.subject) !== false && (best === null || limit.value < best.value)) best = limit;
   return best;
 }
 
@@ -540,16 +476,25 @@ export function limitFor(acl: Acl, caller: Caller, what: LimitKind, accounts: Ac
 export const interfaceLimit = (acl: Acl, caller: Caller, accounts: Accounts): Limit | null => limitFor(acl, caller, 'interfaces', accounts);
 
 /**
- * The subjects of rules and limits naming a user or group the accounts do not
- * know, as "user NAME" / "group NAME", once each (rules in file order, then
- * limits). Such rules never match; the agent warns about them.
+ * The subjects of rules and limits naming a user or group that cannot be
+ * resolved, once each (rules in file order, then limits): "user NAME" /
+ * "group NAME" when there is no such account, "user NAME (lookup failed:
+ * ECONNREFUSED)" (the errno's name, else the error's code) when the lookup
+ * failed. Deny rules naming them refuse everyone they cover, allow rules
+ * grant nothing, limits apply to everyone; the agent warns about them.
  */
 export function unknownNames(acl: Acl, accounts: Accounts): string[] {
   const out = new Set<string>();
   for (const { subject: s } of [...acl.rules, ...acl.limits]) {
     if (s.id === '*' || isNumeric(s.id)) continue;
-    const known = s.kind === 'user' ? accounts.uidOf(s.id) : accounts.gidOf(s.id);
-    if (known === undefined) out.add(`${s.kind} ${s.id}`);
+    try {
+      const known = s.kind === 'user' ? accounts.uidOf(s.id) : accounts.gidOf(s.id);
+      if (known === undefined) out.add(`${s.kind} ${s.id}`);
+    } catch (e) {
+      const { errno, code } = (e ?? {}) as { errno?: unknown; code?: unknown };
+      const name = typeof errno === 'number' && Number.isInteger(errno) && errno < 0 ? getSystemErrorName(errno) : typeof code === 'string' ? code : 'EIO';
+      out.add(`${s.kind} ${s.id} (lookup failed: ${name})`);
+    }
   }
   return [...out];
 }

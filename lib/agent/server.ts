@@ -28,7 +28,8 @@ import { hostAttach, hostDetach, interfaceByMac, qemuNic } from '../qemu/hotplug
 import * as v from '../validate';
 import { isObjectName } from '../xml/dom';
 import { DomainXml, InterfaceDef } from '../xml/domain';
-import { Acl, AclObject, Accounts, Caller, decide, decideAll, describe, fileAccounts, formatSize, globMatch, limitFor, LimitKind, loadAcl, unknownNames } from './acl';
+import { Acl, AclObject, Accounts, Caller, decide, decideAll, describe, formatSize, globMatch, limitFor, LimitKind, loadAcl, unknownNames } from './acl';
+import { nssAccounts } from './accounts';
 import { Conn, Listener } from './conn';
 import { DEFAULT_SOCKET, errorReply, idOf, MAX_REQUEST, okReply, Op, parseRequest, Request } from './protocol';
 
@@ -79,7 +80,7 @@ export interface AgentOptions {
   rate?: { perSecond: number; burst: number };
   /** Per-user bounds where the ACL has no `limit` line (default USER_LIMITS). */
   userLimits?: Partial<Record<LimitKind, number | null>>;
-  /** passwd/group lookups (default /etc/passwd and /etc/group). */
+  /** User and group lookups (default: the system's name service switch, nssAccounts). */
   accounts?: Accounts;
   logger?: pino.Logger;
 }
@@ -203,7 +204,7 @@ export class Agent {
     this.log = o.logger ?? pino({ base: { component: 'netfd-agent', pid: process.pid } });
     this.dir = stateDirOf(o.stateDir);
     this.recordsDir = path.join(this.dir, 'agent');
-    this.#accounts = o.accounts ?? fileAccounts();
+    this.#accounts = o.accounts ?? nssAccounts();
     this.#acl = this.#loadAcl();
   }
 
@@ -215,7 +216,7 @@ export class Agent {
     }
     const acl = loadAcl(file);
     const unknown = unknownNames(acl, this.#accounts);
-    if (unknown.length) this.log.warn({ acl: file, unknown }, `ACL names no such user or group: ${unknown.join(', ')} (those rules never match)`);
+    if (unknown.length) this.log.warn({ acl: file, unknown }, `ACL names users or groups that cannot be resolved: ${unknown.join(', ')} (deny rules naming them refuse everyone they cover, allow rules naming them grant nothing, limits naming them apply to everyone)`);
     this.log.info({ acl: acl.files, rules: acl.rules.length, limits: acl.limits.length }, 'ACL loaded');
     return acl;
   }

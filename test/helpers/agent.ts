@@ -26,6 +26,8 @@ export interface AgentTestOptions {
   /** Reuse this directory (socket, state, ACL, log). */
   dir?: string;
   extraArgs?: string[];
+  /** A command that runs the agent's argv, appended to it, in its place (e.g. unshare ... sh -c '...; exec "$@"'). */
+  wrap?: string[];
 }
 
 /** Starts `netfd agent` in `ns` with the ACL text; resolves once it listens. Killed at teardown. */
@@ -41,7 +43,9 @@ export async function startAgent(t: Test, o: AgentTestOptions): Promise<RunningA
   fs.writeFileSync(acl, o.acl);
   const logFile = path.join(dir, 'agent.log');
   const log = fs.openSync(logFile, 'a');
-  const proc = spawn(process.execPath, [CLI, 'agent', '--socket', socket, '--socket-mode', '0666', '--acl', acl, '--state-dir', stateDir, '--config-dir', path.join(dir, 'networks'), '--netns', o.ns, '--grace', String(o.graceSecs ?? 30), '--log-level', 'debug', ...(o.extraArgs ?? [])], { stdio: ['ignore', log, log] });
+  const argv = [process.execPath, CLI, 'agent', '--socket', socket, '--socket-mode', '0666', '--acl', acl, '--state-dir', stateDir, '--config-dir', path.join(dir, 'networks'), '--netns', o.ns, '--grace', String(o.graceSecs ?? 30), '--log-level', 'debug', ...(o.extraArgs ?? [])];
+  const cmd = [...(o.wrap ?? []), ...argv];
+  const proc = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', log, log] });
   fs.closeSync(log);
   t.teardown(() => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');

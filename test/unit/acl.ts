@@ -1,7 +1,8 @@
 // The host agent's ACL (lib/agent/acl.ts): parsing, includes, every syntax
 // error, and a decision matrix over fake passwd/group files in
 // test/fixtures/acl/ (alice 1001 in vmops, bob 1002 in guests, carol 1003 in
-// both, dave 1004 with vmops as his passwd primary group, root 0).
+// both, dave 1004 with vmops as his passwd primary group, root 0); names
+// that cannot be resolved, or whose lookup fails, fail closed.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +14,6 @@ import {
   decide,
   decideAll,
   describe,
-  fileAccounts,
   globMatch,
   interfaceLimit,
   limitFor,
@@ -24,6 +24,8 @@ import {
   type Rule,
   unknownNames,
 } from '../../lib/agent/acl';
+import { type Accounts, fileAccounts } from '../../lib/agent/accounts';
+import { NetfdError } from '../../lib/errors';
 import { refused, type Asserts } from '../helpers/refused';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'acl');
@@ -298,6 +300,12 @@ const MATRIX: Array<[string, AclObject, boolean, string | null]> = [
   ['ghost', br('br0'), false, null],
   ['ghost', net('public'), true, 'allow user * network public'],
   ['ghostInVmops', br('br0'), true, 'allow group vmops bridge br*'],
+  // deny group nosuchgroup: no such group, so it refuses everyone (fails closed)
+  ['alice', br('br-gone'), false, 'deny group nosuchgroup bridge br-gone'],
+  ['root', br('br-gone'), false, 'deny group nosuchgroup bridge br-gone'],
+  ['ghost', br('br-gone'), false, 'deny group nosuchgroup bridge br-gone'],
+  // allow user mallory all: no such user, so it grants nothing
+  ['ghost', ALL, false, null],
 ];
 
 t.test('the decision matrix', async (t) => {
@@ -320,14 +328,80 @@ t.test('reasons name the rule, the user and the object', async (t) => {
   t.equal(reason('carol', mode('vepa')), 'no rule allows user carol (uid 1003) mode vepa (default deny)');
 });
 
-t.test('names that resolve to nothing never match and are listed', async (t) => {
+t.test('names that resolve to nothing fail closed and are listed', async (t) => {
   t.strictSame(unknownNames(matrix, accounts), ['user mallory', 'group nosuchgroup', 'user ghost']);
-  t.equal(decide(matrix, users.carol, br('br0'), accounts).allowed, true, 'deny group nosuchgroup bridge br0 matches nobody');
+  const d = decide(matrix, users.carol, br('br-gone'), accounts);
+  t.strictSame({ allowed: d.allowed, rule: d.rule?.line }, { allowed: false, rule: 16 }, 'deny group nosuchgroup bridge br-gone refuses carol, whom allow group vmops bridge br* would allow');
+  t.equal(
+    d.reason,
+    `deny group nosuchgroup bridge br-gone (${matrixFile}:16) refuses user carol (uid 1003) bridge br-gone: group nosuchgroup could not be resolved (no such group), so the rule refuses everyone it might cover (fails closed)`,
+    'the reason names the rule and the account that could not be resolved',
+  );
+  t.equal(decide(matrix, users.carol, br('br0'), accounts).allowed, true, 'other bridges are not covered by it');
+  t.equal(decide(matrix, users.root, ALL, accounts).allowed, false, 'allow user mallory all grants nothing');
+  t.equal(interfaceLimit(matrix, users.root, accounts)?.text, 'limit user ghost interfaces 64', 'limit user ghost applies to everyone');
   // a rule naming a user added later matches once the account exists
   const dir = tmpDir(t, { passwd: `${fs.readFileSync(fx('passwd'), 'utf8')}mallory:x:1005:1005::/home/mallory:/bin/sh\n` });
   const later = fileAccounts({ passwd: path.join(dir, 'passwd'), group: fx('group') });
   t.strictSame(decide(matrix, { uid: 1005, gid: 1005 }, ALL, later).rule?.text, 'allow user mallory all');
   t.strictSame(unknownNames(matrix, later), ['group nosuchgroup', 'user ghost']);
+});
+
+/** The fixture accounts, but lookups of these names and the groups of these uids fail as a broken name service would. */
+function failing(names: string[], groupsOfUids: number[] = [], userNameFails = false): Accounts {
+  const fail = (field: string, value: unknown) => {
+    throw new NetfdError(`getpwnam_r for ${field} ${value}: Connection refused (ECONNREFUSED): the name service failed`, { code: 'ACCOUNT_LOOKUP_FAILED', errno: -111, syscall: 'getpwnam_r', field, value });
+  };
+  return {
+    uidOf: (n) => (names.includes(n) ? fail('user', n) : accounts.uidOf(n)),
+    gidOf: (n) => (names.includes(n) ? fail('group', n) : accounts.gidOf(n)),
+    userName: (uid) => (userNameFails ? fail('uid', uid) : accounts.userName(uid)),
+    groupsOf: (uid, gid) => (groupsOfUids.includes(uid) ? fail('uid', uid) : accounts.groupsOf(uid, gid)),
+  };
+}
+
+t.test('a failed lookup fails closed: deny rules refuse everyone they cover, allow rules grant nothing, limits apply', async (t) => {
+  const acl = parseAcl(
+    [
+      'allow user * bridge br*',
+      'deny user broken bridge br1',
+      'deny group brokeng bridge br2',
+      'allow user broken dev eth0',
+      'allow group brokeng dev eth1',
+      'deny group vmops bridge br3',
+      'allow group vmops dev eth2',
+      'allow user alice dev eth3',
+    ].join('\n'),
+    'f.conf',
+  );
+  const acc = failing(['broken', 'brokeng'], [1003]);
+  const d = (who: string, object: AclObject) => decide(acl, users[who], object, acc);
+  for (const who of ['alice', 'root', 'ghost']) {
+    t.strictSame([d(who, br('br1')).allowed, d(who, br('br1')).rule?.line], [false, 2], `${who} is refused br1: user broken cannot be looked up`);
+    t.strictSame([d(who, br('br2')).allowed, d(who, br('br2')).rule?.line], [false, 3], `${who} is refused br2: group brokeng cannot be looked up`);
+    t.equal(d(who, br('br0')).allowed, true, `${who} still gets br0`);
+    t.strictSame([d(who, dev('eth0')).allowed, d(who, dev('eth0')).rule], [false, null], 'allow user broken grants nothing');
+    t.strictSame([d(who, dev('eth1')).allowed, d(who, dev('eth1')).rule], [false, null], 'allow group brokeng grants nothing');
+  }
+  t.match(d('alice', br('br1')).reason, /^deny user broken bridge br1 \(f\.conf:2\) refuses user alice \(uid 1001\) bridge br1: user broken could not be resolved \(getpwnam_r for user broken: Connection refused \(ECONNREFUSED\).*\), so the rule refuses everyone it might cover \(fails closed\)$/);
+  // carol's groups cannot be looked up: a deny group rule refuses her, an allow group rule grants her nothing.
+  t.strictSame([d('carol', br('br3')).allowed, d('carol', br('br3')).rule?.line], [false, 6], 'deny group vmops refuses carol, whose groups are unknown');
+  t.match(d('carol', br('br3')).reason, /: the groups of user carol \(uid 1003\) could not be resolved \(.*ECONNREFUSED.*\), so the rule refuses everyone it might cover/);
+  t.equal(d('carol', dev('eth2')).allowed, false, 'allow group vmops grants carol nothing');
+  t.equal(d('alice', dev('eth2')).allowed, true, "alice's groups are known: allow group vmops applies");
+  t.equal(d('bob', br('br3')).allowed, true, 'bob is not in vmops: the deny group rule does not cover him');
+  t.equal(d('carol', br('br0')).allowed, true, 'user rules need no groups');
+  t.strictSame(unknownNames(acl, acc), ['user broken (lookup failed: ECONNREFUSED)', 'group brokeng (lookup failed: ECONNREFUSED)']);
+
+  const limits = parseAcl('limit user broken interfaces 3\nlimit group vmops interfaces 5\nlimit group guests interfaces 7\n', 'l.conf');
+  t.equal(interfaceLimit(limits, users.bob, acc)?.line, 1, 'a limit naming an account that cannot be looked up applies to everyone');
+  const groupLimits = parseAcl('limit group vmops interfaces 5\nlimit user alice interfaces 9\n', 'g.conf');
+  t.equal(interfaceLimit(groupLimits, users.carol, acc)?.line, 1, "a group limit applies to carol, whose groups cannot be looked up");
+  t.equal(interfaceLimit(groupLimits, users.bob, acc), null, 'bob is in no limited group');
+  t.equal(interfaceLimit(groupLimits, users.alice, acc)?.line, 1);
+
+  const quiet = failing([], [], true);
+  t.equal(decide(acl, users.alice, br('br0'), quiet).reason, 'allow user * bridge br* (f.conf:1) allows uid 1001 bridge br0', 'a failed userName only shortens the message');
 });
 
 t.test('decideAll: the first refusal, else the rule allowing the last object', async (t) => {
@@ -360,8 +434,8 @@ t.test('interfaceLimit: the smallest applicable limit, null when none', async (t
   t.equal(limit('carol'), '4 limit group guests interfaces 4', 'a group limit under the user one');
   t.equal(limit('bob'), '4 limit group guests interfaces 4');
   t.equal(limit('dave'), '32 limit group vmops interfaces 32');
-  t.equal(limit('root'), null);
-  t.equal(limit('ghost'), null, 'user ghost names no account');
+  t.equal(limit('root'), '64 limit user ghost interfaces 64', 'user ghost names no account: the limit applies to everyone (fails closed)');
+  t.equal(limit('ghost'), '64 limit user ghost interfaces 64');
   const everyone = parseAcl('limit user * interfaces 2\nlimit group vmops interfaces 2\nlimit user alice interfaces 0\n', 'l.conf');
   t.equal(interfaceLimit(everyone, users.root, accounts)?.line, 1, 'user * applies to everyone');
   t.equal(interfaceLimit(everyone, users.carol, accounts)?.line, 1, 'the first of equal limits');
