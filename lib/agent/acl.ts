@@ -445,6 +445,24 @@ export function decide(acl: Acl, caller: Caller, object: AclObject, accounts: Ac
 }
 
 /**
+ * Whether the caller may ask for anything at all: some allow rule covers it
+ * and no `deny ... all` rule might. The agent asks this before it reads a
+ * request's XML, so a caller the ACL knows nothing of costs it no parsing.
+ */
+export function mayAskAnything(acl: Acl, caller: Caller, accounts: Accounts): Decision {
+  checkCaller(caller);
+  const applies = subjectMatcher(caller, accounts);
+  let allow: Rule | null = null;
+  for (const rule of acl.rules) {
+    const a = applies(rule.subject);
+    if (rule.action === 'deny' && rule.object.kind === 'all' && a !== false) return { allowed: false, rule, reason: `${describe(rule)} refuses ${who(caller, accounts)} everything` };
+    if (rule.action === 'allow' && a === true) allow ??= rule;
+  }
+  if (allow) return { allowed: true, rule: allow, reason: `${describe(allow)} may allow ${who(caller, accounts)} something` };
+  return { allowed: false, rule: null, reason: `no rule allows ${who(caller, accounts)} anything (default deny)` };
+}
+
+/**
  * decide for a request touching several objects: the first refusal, else
  * allowed with the decision for the last object. At least one object.
  */

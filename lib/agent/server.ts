@@ -28,8 +28,11 @@ import { hostAttach, hostDetach, interfaceByMac, qemuNic } from '../qemu/hotplug
 import * as v from '../validate';
 import { isObjectName } from '../xml/dom';
 import { DomainXml, InterfaceDef } from '../xml/domain';
-import { Acl, AclObject, Accounts, Caller, decide, decideAll, describe, formatSize, globMatch, limitFor, LimitKind, loadAcl, unknownNames } from './acl';
+import { Acl, AclObject, Accounts, Caller, decide, decideAll, describe, formatSize, globMatch, limitFor, LimitKind, loadAcl, mayAskAnything, unknownNames } from './acl';
 import { nssAccounts } from './accounts';
+import { FairQueue } from './fair';
+import { aclObjects } from './objects';
+import { AclParser } from './parser';
 import { Conn, Listener } from './conn';
 import { DEFAULT_SOCKET, errorReply, idOf, MAX_REQUEST, okReply, Op, parseRequest, Request } from './protocol';
 
@@ -159,22 +162,7 @@ function denied(message: string, rule: string | null, field: string, value: unkn
   return e;
 }
 
-/** What an interface touches on the host, for the ACL. */
-export function aclObjects(i: InterfaceDef): AclObject[] {
-  const objs: AclObject[] = [];
-  if (i.type === 'bridge') objs.push({ kind: 'bridge', value: i.source.bridge as string });
-  else if (i.type === 'direct') objs.push({ kind: 'dev', value: i.source.dev as string }, { kind: 'mode', value: i.source.mode ?? 'vepa' });
-  else if (i.type === 'network') objs.push({ kind: 'network', value: i.source.network as string });
-  else if (i.target?.managed !== false) objs.push({ kind: 'ethernet' });
-  // A device name of the caller's choosing (a host may need it later, e.g.
-  // br1): only with a devname rule; otherwise omit <target dev> and get
-  // vnet%d / macvtap%d.
-  if (i.target?.dev !== undefined && i.target.managed !== false) objs.push({ kind: 'devname', value: i.target.dev });
-  // Opening an existing device (managed='no': it may be another guest's) and
-  // device paths (the agent would open them as root) are only for `all`.
-  if (i.target?.managed === false || i.backend.tap !== undefined || i.backend.vhost !== undefined) objs.push({ kind: 'all' });
-  return objs;
-}
+export { aclObjects };
 
 const bytesOf = (...texts: string[]): number => texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
 const recordText = (r: DomainRecord): string => `${JSON.stringify(r, null, 1)}\n`;
@@ -195,6 +183,10 @@ export class Agent {
   /** What requests still running have reserved, per uid (counted against limits before it is recorded). */
   readonly #pending = new Map<number, Reservation>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** XML parsed for the ACL off the event loop, users taking turns. */
+  readonly #parser = new AclParser();
+  /** Parses on the event loop (only of requests the ACL allowed), users taking turns. */
+  readonly #heavy = new FairQueue(1);
   #nextReq = 1;
   #stopping = false;
   #createdSocket: string | undefined;
@@ -295,6 +287,7 @@ export class Agent {
     await Promise.allSettled([...this.#inFlight]);
     for (const c of [...this.#clients]) c.conn.close('the agent is stopping');
     for (const h of this.#held.values()) clearTimeout(h.timer);
+    this.#parser.close();
     this.log.info({ held: this.#held.size }, 'stopped; prepared domains stay recorded for the next start');
   }
 
@@ -703,6 +696,12 @@ export class Agent {
     if (!d.allowed) throw denied(`access denied: ${d.reason}`, d.rule ? describe(d.rule) : 'default deny', field, value);
   }
 
+  /** Refuses, before any XML is read, a caller whom no allow rule covers (or a deny rule for all does). */
+  #mayAsk(client: Client, field: string): void {
+    const d = mayAskAnything(this.#acl, client.caller, this.#accounts);
+    if (!d.allowed) throw denied(`access denied: ${d.reason}`, d.rule ? describe(d.rule) : 'default deny', field, null);
+  }
+
   /** The caller's domain `name` (another user's looks like none: ENOENT). */
   #own(client: Client, name: unknown): Held {
     const n = objectName(name as string, 'args.name');
@@ -898,13 +897,17 @@ export class Agent {
   }
 
   async #prepare(client: Client, text: string, qmp: string | undefined, log: pino.Logger): Promise<Result> {
-    const xml = DomainXml.parse(text);
-    const def = xml.def;
     if (qmp !== undefined && !path.isAbsolute(qmp)) throw new NetfdError(`args.qmp must be an absolute socket path, not ${JSON.stringify(qmp)}`, { code: 'INVALID_ARGUMENT', field: 'args.qmp', value: qmp });
-    if (!def.interfaces.length)
-      throw new NetfdError(`domain ${def.name} has no <interface>: the agent prepares interfaces, so there is nothing to ask it for (run qemu without it)`, { code: 'INVALID_ARGUMENT', field: '/domain/devices/interface', value: 0 });
-    for (const i of def.interfaces) this.#check(client, aclObjects(i), `${i.path}`, i.source.bridge ?? i.source.dev ?? i.source.network ?? i.target?.dev ?? i.type);
     const uid = client.caller.uid;
+    // The ACL before the expensive work: who may ask at all, then what the
+    // interfaces touch (parsed off the event loop), then the full parse.
+    this.#mayAsk(client, 'args.xml');
+    const pre = await this.#parser.domain(uid, text);
+    if (!pre.interfaces.length)
+      throw new NetfdError(`domain ${pre.name} has no <interface>: the agent prepares interfaces, so there is nothing to ask it for (run qemu without it)`, { code: 'INVALID_ARGUMENT', field: '/domain/devices/interface', value: 0 });
+    for (const i of pre.interfaces) this.#check(client, i.objects, i.path, i.value);
+    const xml = await this.#heavy.run(uid, () => DomainXml.parse(text));
+    const def = xml.def;
     const key = this.#key(uid, def.name);
     return this.#exclusive(key, async () => {
       if (this.#held.has(key) || fs.existsSync(this.#recordPath(uid, def.name))) throw new NetfdError(`domain ${def.name} is already prepared by this agent; release it first`, { code: 'EEXIST', field: 'name', value: def.name });
@@ -939,12 +942,14 @@ export class Agent {
     const r = h.record;
     const name = r.name;
     const scope = this.#scope(r.uid);
+    this.#mayAsk(client, 'args.xml');
+    const livePath = this.#files(h).live;
+    const pre = await this.#parser.interface(r.uid, fs.readFileSync(livePath, 'utf8'), ifaceXml);
+    for (const i of pre.interfaces) this.#check(client, i.objects, i.path, i.value);
     return this.#exclusive(this.#key(r.uid, name), async () => {
-      const livePath = this.#files(h).live;
       return withDomainLock(scope, name, async () => {
-        const live = DomainXml.parse(fs.readFileSync(livePath, 'utf8'), { live: true });
+        const live = await this.#heavy.run(r.uid, () => DomainXml.parse(fs.readFileSync(livePath, 'utf8'), { live: true }));
         const probe = live.withInterface(ifaceXml).iface;
-        this.#check(client, aclObjects(probe), probe.path, probe.source.bridge ?? probe.source.dev ?? probe.source.network ?? probe.type);
         return this.#withinLimits(client, { interfaces: 1, domains: 0, bytes: 2 * bytesOf(ifaceXml) + 1024 }, async () => {
           // The MAC is chosen (and recorded) before anything is made.
           const used = new Set(live.def.interfaces.map((i) => i.mac));

@@ -17,6 +17,7 @@ import {
   globMatch,
   interfaceLimit,
   limitFor,
+  mayAskAnything,
   formatSize,
   type Limit,
   loadAcl,
@@ -505,4 +506,12 @@ t.test('limits of every kind: state sizes in binary units, the smallest per kind
   t.equal(formatSize(1000), '1000');
   t.equal(formatSize(3 * 1024 ** 3), '3G');
   t.equal(acl.rules[0].object.kind, 'devname');
+});
+
+t.test('mayAskAnything: asked before any XML is read', async (t) => {
+  const acl = parseAcl('allow user alice bridge br0\ndeny user bob all\nallow user bob bridge br0\nallow group vmops dev eth*\n', 'm.conf');
+  t.equal(mayAskAnything(acl, users.alice, accounts).allowed, true, 'an allow rule for her');
+  t.match(mayAskAnything(acl, users.bob, accounts), { allowed: false, rule: { line: 2 } }, 'deny ... all wins');
+  t.match(mayAskAnything(acl, users.root, accounts), { allowed: false, rule: null, reason: /no rule allows user root \(uid 0\) anything/ }, 'no rule at all');
+  t.equal(mayAskAnything(acl, users.dave, accounts).allowed, true, 'through a group');
 });

@@ -1,0 +1,32 @@
+// What an interface touches on the host, as ACL objects. Pure: shared by the
+// agent and its parsing worker, which must not load the rest of the agent.
+import type { AclObject } from './acl';
+import type { InterfaceDef } from '../xml/domain';
+
+/** What an interface touches on the host, for the ACL. */
+export function aclObjects(i: InterfaceDef): AclObject[] {
+  const objs: AclObject[] = [];
+  if (i.type === 'bridge') objs.push({ kind: 'bridge', value: i.source.bridge as string });
+  else if (i.type === 'direct') objs.push({ kind: 'dev', value: i.source.dev as string }, { kind: 'mode', value: i.source.mode ?? 'vepa' });
+  else if (i.type === 'network') objs.push({ kind: 'network', value: i.source.network as string });
+  else if (i.target?.managed !== false) objs.push({ kind: 'ethernet' });
+  // A device name of the caller's choosing (a host may need it later, e.g.
+  // br1): only with a devname rule; otherwise omit <target dev> and get
+  // vnet%d / macvtap%d.
+  if (i.target?.dev !== undefined && i.target.managed !== false) objs.push({ kind: 'devname', value: i.target.dev });
+  // Opening an existing device (managed='no': it may be another guest's) and
+  // device paths (the agent would open them as root) are only for `all`.
+  if (i.target?.managed === false || i.backend.tap !== undefined || i.backend.vhost !== undefined) objs.push({ kind: 'all' });
+  return objs;
+}
+
+/** One interface as the ACL sees it: where it is, what it touches, the value a refusal names. */
+export interface InterfaceObjects {
+  path: string;
+  objects: AclObject[];
+  value: string;
+}
+
+export function interfaceObjects(i: InterfaceDef): InterfaceObjects {
+  return { path: i.path, objects: aclObjects(i), value: i.source.bridge ?? i.source.dev ?? i.source.network ?? i.target?.dev ?? i.type };
+}

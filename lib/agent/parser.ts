@@ -1,0 +1,84 @@
+// Parsing requests' XML for the ACL on a worker thread, one job at a time,
+// users taking turns (FairQueue): one user's flood of large documents delays
+// neither the agent's event loop nor another user's next parse by more than
+// one document. The worker is started on first use, restarted if it dies,
+// bounded in memory and time, and never keeps the process alive.
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { NetfdError } from '../errors';
+import { FairQueue } from './fair';
+import type { InterfaceObjects } from './objects';
+
+export interface Parsed {
+  name: string;
+  interfaces: InterfaceObjects[];
+}
+
+type Reply = { id: number; ok: true; name: string; interfaces: InterfaceObjects[] } | { id: number; ok: false; error: { message: string; code: string; field?: string; value?: unknown } };
+
+/** How long one parse may take before the worker is replaced. */
+const PARSE_TIMEOUT_MS = 10_000;
+
+export class AclParser {
+  readonly #queue = new FairQueue(1);
+  #worker: Worker | undefined;
+  #nextId = 1;
+  #closed = false;
+
+  /** The domain's name and what each interface touches; a parse error is thrown as the parser gave it. */
+  domain(uid: number, text: string): Promise<Parsed> {
+    return this.#queue.run(uid, () => this.#ask({ kind: 'domain', text }));
+  }
+
+  /** What an interface document touches, read in the context of the domain's live XML. */
+  interface(uid: number, live: string, text: string): Promise<Parsed> {
+    return this.#queue.run(uid, () => this.#ask({ kind: 'interface', live, text }));
+  }
+
+  close(): void {
+    this.#closed = true;
+    void this.#worker?.terminate();
+    this.#worker = undefined;
+  }
+
+  #start(): Worker {
+    const file = path.join(__dirname, `parse-worker${path.extname(__filename)}`);
+    const w = new Worker(file, { resourceLimits: { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 32 } });
+    w.unref();
+    return w;
+  }
+
+  #ask(job: { kind: 'domain'; text: string } | { kind: 'interface'; live: string; text: string }): Promise<Parsed> {
+    if (this.#closed) return Promise.reject(new NetfdError('the agent is stopping', { code: 'EAGAIN' }));
+    const w = (this.#worker ??= this.#start());
+    const id = this.#nextId++;
+    return new Promise<Parsed>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        w.off('message', onMessage);
+        w.off('error', onError);
+        w.off('exit', onExit);
+      };
+      const lost = (why: string) => {
+        done();
+        if (this.#worker === w) this.#worker = undefined;
+        void w.terminate();
+        reject(new NetfdError(`the XML could not be parsed: ${why}`, { code: 'INVALID_ARGUMENT', field: 'args.xml', value: null }));
+      };
+      const onMessage = (r: Reply) => {
+        if (r.id !== id) return;
+        done();
+        if (r.ok) resolve({ name: r.name, interfaces: r.interfaces });
+        else reject(new NetfdError(r.error.message, { code: r.error.code, field: r.error.field, value: r.error.value }));
+      };
+      const onError = (e: Error) => lost(`the parser failed (${e.message})`);
+      const onExit = (code: number) => lost(`the parser exited (${code})`);
+      const timer = setTimeout(() => lost(`it took longer than ${PARSE_TIMEOUT_MS / 1000} s`), PARSE_TIMEOUT_MS);
+      timer.unref();
+      w.on('message', onMessage);
+      w.on('error', onError);
+      w.on('exit', onExit);
+      w.postMessage({ id, ...job });
+    });
+  }
+}
