@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common.h"
+#include "jserror.h"
 
 namespace netfd {
 
@@ -106,15 +107,6 @@ uint32_t IdArg(const Napi::CallbackInfo& info, size_t i, const char* fn, const c
   // (uid_t)-1 and (gid_t)-1 mean "no id".
   if (!(d >= 0 && d <= 4294967294.0) || d != double(uint32_t(d))) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": " + what + " must be an integer from 0 to 4294967294");
   return uint32_t(d);
-}
-
-template <typename F>
-auto Sync(Napi::Env env, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const SysError& e) {
-    throw MakeError(env, e);
-  }
 }
 
 Napi::Value PasswdToJs(Napi::Env env, const std::optional<PasswdEntry>& p) {

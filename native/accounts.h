@@ -36,10 +36,6 @@ std::optional<GroupEntry> GroupByName(const std::string& name);
 // here (a failing source contributes nothing); an unknown user gives {gid}.
 std::vector<gid_t> GroupList(const std::string& user, gid_t gid);
 
-// Node-style Error from a SysError (code, errno, syscall, extack).
-struct SysError;
-Napi::Error MakeError(Napi::Env env, const SysError& e);
-
 // Adds getpwnam, getpwuid, getgrnam and getgrouplist to `exports`.
 void InitAccounts(Napi::Env env, Napi::Object exports);
 

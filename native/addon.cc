@@ -17,6 +17,7 @@
 
 #include "accounts.h"
 #include "common.h"
+#include "jserror.h"
 #include "fdpass.h"
 #include "poller.h"
 #include "unixsock.h"
@@ -166,16 +167,6 @@ class Job : public Napi::AsyncWorker {
   std::optional<R> result_;
   std::optional<SysError> error_;
 };
-
-// Synchronous calls that may throw SysError.
-template <typename F>
-auto Sync(Napi::Env env, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const SysError& e) {
-    throw MakeError(env, e);
-  }
-}
 
 // ---- conversions ------------------------------------------------------------
 

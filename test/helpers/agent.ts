@@ -83,29 +83,22 @@ export async function startAgent(t: Test, o: AgentTestOptions): Promise<RunningA
   return agent;
 }
 
-/** The agent's records, as "UID/NAME" (each user's domains live in STATE/agent/UID/). */
-export function agentRecords(a: { stateDir: string }): string[] {
+/** The agent's files with extension `ext` of every user, as "UID/NAME" (each user's domains live in STATE/agent/UID/). */
+function agentFiles(a: { stateDir: string }, ext: string): string[] {
   const out: string[] = [];
   const top = path.join(a.stateDir, 'agent');
   for (const uid of fs.existsSync(top) ? fs.readdirSync(top) : []) {
     const dir = path.join(top, uid);
     if (!fs.statSync(dir).isDirectory()) continue;
-    for (const f of fs.readdirSync(dir)) if (f.endsWith('.json')) out.push(`${uid}/${f.slice(0, -5)}`);
+    for (const f of fs.readdirSync(dir)) if (f.endsWith(ext)) out.push(`${uid}/${f.slice(0, -ext.length)}`);
   }
   return out.sort();
 }
 
-/** The agent's live XML files of every user, as "UID/NAME". */
-export function agentLiveFiles(a: { stateDir: string }): string[] {
-  const out: string[] = [];
-  const top = path.join(a.stateDir, 'agent');
-  for (const uid of fs.existsSync(top) ? fs.readdirSync(top) : []) {
-    const dir = path.join(top, uid);
-    if (!fs.statSync(dir).isDirectory()) continue;
-    for (const f of fs.readdirSync(dir)) if (f.endsWith('.xml')) out.push(`${uid}/${f.slice(0, -4)}`);
-  }
-  return out.sort();
-}
+/** The agent's records, as "UID/NAME". */
+export const agentRecords = (a: { stateDir: string }): string[] => agentFiles(a, '.json');
+/** The agent's live XML files, as "UID/NAME". */
+export const agentLiveFiles = (a: { stateDir: string }): string[] => agentFiles(a, '.xml');
 
 /** Where the agent keeps the live XML of `uid`'s domain `name`. */
 export const agentLivePath = (a: { stateDir: string }, uid: number, name: string): string => path.join(a.stateDir, 'agent', String(uid), `${name}.xml`);
