@@ -51,7 +51,7 @@ export async function launchViaAgent(client: AgentClient, text: string, o: Launc
     throw new NetfdError(`state directory ${dir} is not a directory owned by uid ${uid} and writable only by it; remove it or pass --state-dir`, { code: 'EACCES', field: 'stateDir', value: dir });
   const qmp = qmpPath(dir, name);
   const pidFile = pidPath(dir, name);
-  const { result, fds } = await client.request<PreparedByAgent>('prepare', { xml: text, qmp });
+  const { result, fds } = await client.request<PreparedByAgent>('prepare', { xml: text, qmp, ...(o.accel ? { accel: o.accel } : {}) });
   const closeFds = () => fds.splice(0).forEach((fd) => native().close(fd));
   let current = client;
   let running = true;

@@ -21,7 +21,7 @@ export const MAX_REPLY = 4 * 1024 * 1024;
 /** Every operation and the arguments it takes: name → [type, required]. */
 export const OPS = {
   hello: {},
-  prepare: { xml: ['string', true], qmp: ['string', false] },
+  prepare: { xml: ['string', true], qmp: ['string', false], accel: ['string', false] },
   release: { name: ['string', true] },
   claim: { name: ['string', true] },
   list: {},

@@ -22,7 +22,7 @@ import { peerCred } from '../fdpass';
 import { prepareDomain, recordedLinks, teardownFromLive } from '../netdev/domain';
 import { agentScope, inactiveXmlPath, liveXmlPath, objectFile, objectOf, replaceFileAtomic, stateDir as stateDirOf, withDomainLock, writeNewFileAtomic } from '../netdev/state';
 import { Networks } from '../network/store';
-import { domainMacs, generateMac, GuestMac } from '../policy';
+import { Accel, domainMacs, generateMac, GuestMac } from '../policy';
 import { probeHost, CHECK_IDS, CheckId } from '../host/probe';
 import { hostAttach, hostDetach, interfaceByMac, qemuNic } from '../qemu/hotplug';
 import * as v from '../validate';
@@ -119,6 +119,8 @@ export interface DomainRecord {
   interfaces: number;
   /** An interface being attached: its XML and MAC. */
   attaching?: { xml: string; mac: string };
+  /** The accelerator the client said the guest runs on (over <domain type>), for attach's driver decisions. */
+  accel?: Accel;
   since: string;
 }
 
@@ -163,6 +165,13 @@ function denied(message: string, rule: string | null, field: string, value: unkn
 }
 
 export { aclObjects };
+
+/** The accelerator a client names in `prepare` (INVALID_ARGUMENT otherwise). */
+function accelArg(x: unknown): Accel | undefined {
+  if (x === undefined) return undefined;
+  if (x !== 'kvm' && x !== 'tcg') throw new NetfdError(`invalid args.accel ${JSON.stringify(x)}: kvm or tcg`, { code: 'INVALID_ARGUMENT', field: 'args.accel', value: x });
+  return x;
+}
 
 const bytesOf = (...texts: string[]): number => texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
 const recordText = (r: DomainRecord): string => `${JSON.stringify(r, null, 1)}\n`;
@@ -722,7 +731,7 @@ export class Agent {
       case 'hello':
         return { result: { version: 1, uid: client.caller.uid, gid: client.caller.gid, user: client.user, graceMs: this.#grace() } };
       case 'prepare':
-        return this.#prepare(client, a.xml as string, a.qmp as string | undefined, log);
+        return this.#prepare(client, a.xml as string, a.qmp as string | undefined, accelArg(a.accel), log);
       case 'release': {
         const h = this.#own(client, a.name);
         await this.#exclusive(this.#key(h.record.uid, h.record.name), () => this.#releaseDomainLocked(h, 'its owner released it'));
@@ -896,7 +905,7 @@ export class Agent {
     }
   }
 
-  async #prepare(client: Client, text: string, qmp: string | undefined, log: pino.Logger): Promise<Result> {
+  async #prepare(client: Client, text: string, qmp: string | undefined, accel: Accel | undefined, log: pino.Logger): Promise<Result> {
     if (qmp !== undefined && !path.isAbsolute(qmp)) throw new NetfdError(`args.qmp must be an absolute socket path, not ${JSON.stringify(qmp)}`, { code: 'INVALID_ARGUMENT', field: 'args.qmp', value: qmp });
     const uid = client.caller.uid;
     // The ACL before the expensive work: who may ask at all, then what the
@@ -915,11 +924,11 @@ export class Agent {
       const estimate = 3 * bytesOf(text) + 4096;
       return this.#withinLimits(client, { interfaces: def.interfaces.length, domains: 1, bytes: estimate }, async () => {
         const macs = domainMacs(def, randomBytes);
-        const record: DomainRecord = { name: def.name, uid, gid: client.caller.gid, pid: client.caller.pid ?? 0, state: 'preparing', xml: text, macs, group: await this.#freeGroup(), devices: [], interfaces: def.interfaces.length, since: new Date().toISOString() };
+        const record: DomainRecord = { name: def.name, uid, gid: client.caller.gid, pid: client.caller.pid ?? 0, state: 'preparing', xml: text, macs, group: await this.#freeGroup(), devices: [], interfaces: def.interfaces.length, ...(accel ? { accel } : {}), since: new Date().toISOString() };
         this.#writeRecord(record, true);
         let prepared;
         try {
-          prepared = await prepareDomain(xml, { ...this.#hostOptions(record), macs });
+          prepared = await prepareDomain(xml, { ...this.#hostOptions(record), macs, accel });
         } catch (err) {
           fs.rmSync(this.#recordPath(uid, def.name), { force: true });
           throw err;
@@ -960,7 +969,7 @@ export class Agent {
           this.#writeRecord(r);
           let host;
           try {
-            host = await hostAttach(name, live, ifaceXml, { ...this.#hostOptions(r), random: () => bytes });
+            host = await hostAttach(name, live, ifaceXml, { ...this.#hostOptions(r), random: () => bytes, accel: r.accel });
           } catch (err) {
             delete r.attaching;
             this.#writeRecord(r);

@@ -8,7 +8,7 @@ import { NetfdError } from '../errors';
 import { FdSet } from '../fds';
 import { deleteGroup, deleteLinks, getLink, LinkInfo, listLinks, netnsOf, setLink, Target } from '../link';
 import { createMacvtap, MacvtapFds } from '../macvtap';
-import { decideDriver, domainMacs, DriverDecision, GuestMac, InterfacePlan, planDomain, tapHostMac, VhostProbe } from '../policy';
+import { Accel, decideDriver, domainMacs, DriverDecision, GuestMac, InterfacePlan, planDomain, tapHostMac, VhostProbe } from '../policy';
 import { allocateFor, releaseFor } from '../network/connect';
 import { Networks } from '../network/store';
 import { childFds, domainArgv, NetArgs } from '../qemu/argv';
@@ -43,6 +43,8 @@ export interface DomainHostOptions extends Target {
   onWarning?: (message: string) => void;
   /** The vhost-net device (default NETFD_VHOST_DEVICE or /dev/vhost-net); <backend vhost> wins. */
   vhostDevice?: string;
+  /** The accelerator the guest will run on, over <domain type>: without KVM, vhost-net is never opened. */
+  accel?: Accel;
 }
 
 export interface PrepareOptions extends DomainHostOptions {
@@ -308,7 +310,7 @@ export async function prepareDomain(input: string | DomainXml, o: PrepareOptions
   const nets = await allocateFor(def.name, def.interfaces, macs.map((m) => m.mac), { ...o, stateDir: root, scope: dir });
   let setup: InterfaceSetup;
   try {
-    setup = await prepareInterfaces(planDomain(def, macs, nets.actuals), { ...o, netns });
+    setup = await prepareInterfaces(planDomain(def, macs, nets.actuals, o.accel), { ...o, netns });
   } catch (err) {
     await nets.release().catch((e) => {
       if (err instanceof Error) err.message += ` (releasing network devices also failed: ${(e as Error).message})`;
@@ -472,7 +474,7 @@ export async function previewDomain(input: string | DomainXml, o: DomainHostOpti
   // A network's device: the one an allocation would give now (nothing recorded).
   const actuals: (ActualDirect | undefined)[] = [];
   for (const i of xml.def.interfaces) actuals.push(i.type === 'network' ? await new Networks(o).peek(i.source.network as string) : undefined);
-  const plans = planDomain(xml.def, o.random ?? randomBytes, actuals);
+  const plans = planDomain(xml.def, o.random ?? randomBytes, actuals, o.accel);
   const probes: (VhostProbe | undefined)[] = [];
   const decisions: DriverDecision[] = [];
   for (const plan of plans) {

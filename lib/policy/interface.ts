@@ -67,8 +67,11 @@ function refuse(field: string, value: unknown, message: string, code = 'INVALID_
  * The plan for one interface with its (given or generated) guest MAC. A
  * type='network' interface needs `actual`, the pool device its network gave
  * (lib/network allocates it); it then runs as type='direct' on that device.
+ * `kvm`: whether the guest runs on KVM. Without it (<domain type='qemu'>,
+ * TCG) vhost-net is never opened, as libvirt does: it needs KVM's ioeventfd
+ * and irqfd; an omitted driver name is userspace, name='vhost' is refused.
  */
-export function planInterface(i: InterfaceDef, mac: string, macGenerated = false, actual: ActualDirect | undefined = i.actual): InterfacePlan {
+export function planInterface(i: InterfaceDef, mac: string, macGenerated = false, actual: ActualDirect | undefined = i.actual, kvm = true): InterfacePlan {
   const model = i.model ?? DEFAULT_MODEL;
   const virtio = isVirtio(model);
   const d = i.driver ?? {};
@@ -80,7 +83,14 @@ export function planInterface(i: InterfaceDef, mac: string, macGenerated = false
       if (d[k] !== undefined) throw refuse(`${i.path}/driver/@${attrName}`, d[k], `${attrName} is only for virtio models, not '${model}'`);
   }
   const queues = virtio ? (d.queues ?? 1) : 1;
-  const vhost: VhostWish = !virtio || d.name === 'qemu' ? 'off' : d.name === 'vhost' ? 'require' : 'auto';
+  if (virtio && d.name === 'vhost' && !kvm)
+    throw refuse(
+      `${i.path}/driver/@name`,
+      'vhost',
+      "<driver name='vhost'> but this guest runs without KVM (<domain type='qemu'>, or launch --accel tcg), and vhost-net needs KVM's ioeventfd and irqfd; refusing to start. Use <driver name='qemu'/> or omit the name (userspace virtio), or run the guest on KVM",
+      'VHOST_UNAVAILABLE',
+    );
+  const vhost: VhostWish = !virtio || d.name === 'qemu' || !kvm ? 'off' : d.name === 'vhost' ? 'require' : 'auto';
 
   let link: LinkPlan;
   if (i.type === 'network') {
@@ -156,10 +166,17 @@ export function domainMacs(def: DomainDef, random: (n: number) => Uint8Array): G
  * those given); `actuals`
  * gives the allocated device of each type='network' interface (by position).
  */
-export function planDomain(def: DomainDef, random: ((n: number) => Uint8Array) | readonly GuestMac[], actuals: readonly (ActualDirect | undefined)[] = []): InterfacePlan[] {
+export function planDomain(def: DomainDef, random: ((n: number) => Uint8Array) | readonly GuestMac[], actuals: readonly (ActualDirect | undefined)[] = [], accel?: Accel): InterfacePlan[] {
   const macs = typeof random === 'function' ? domainMacs(def, random) : random;
-  return def.interfaces.map((i, n) => planInterface(i, macs[n].mac, macs[n].generated, actuals[n] ?? i.actual));
+  const kvm = runsOnKvm(def, accel);
+  return def.interfaces.map((i, n) => planInterface(i, macs[n].mac, macs[n].generated, actuals[n] ?? i.actual, kvm));
 }
+
+/** An accelerator chosen at launch, over <domain type>. */
+export type Accel = 'kvm' | 'tcg';
+
+/** Whether the guest runs on KVM: the launch's accelerator, else <domain type='kvm'>. */
+export const runsOnKvm = (def: Pick<DomainDef, 'type'>, accel?: Accel): boolean => (accel ?? (def.type === 'kvm' ? 'kvm' : 'tcg')) === 'kvm';
 
 /** The outcome of opening the vhost device read-write. */
 export type VhostProbe = { usable: true } | { usable: false; code: string; message: string };

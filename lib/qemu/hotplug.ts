@@ -10,7 +10,7 @@ import { deleteLinks } from '../link';
 import { InterfaceSetup, liveResult, PrepareOptions, prepareInterfaces, PreparedInterface, recordedLinks } from '../netdev/domain';
 import { allocateFor, releaseFor } from '../network/connect';
 import { liveXmlPath, replaceFileAtomic, stateDir, withDomainLock } from '../netdev/state';
-import { generateMac, InterfacePlan, planInterface } from '../policy';
+import { generateMac, InterfacePlan, planInterface, runsOnKvm } from '../policy';
 import * as v from '../validate';
 import { DomainXml, InterfaceDef } from '../xml/domain';
 import { pidPath, readPidInfo } from './launch';
@@ -30,6 +30,8 @@ export interface RunningDomain {
   pid: number;
   /** The namespace the domain's devices live in, as given at launch. */
   netns: string | undefined;
+  /** The accelerator given at launch, if it overrode <domain type>. */
+  accel: 'tcg' | 'kvm' | undefined;
 }
 
 function notRunning(name: string, why: string): NetfdError {
@@ -47,7 +49,7 @@ export function runningDomain(name: string, dir: string): RunningDomain {
   }
   const info = readPidInfo(dir, name);
   if (!info) throw notRunning(name, `it is prepared but no qemu runs it (no valid ${pidPath(dir, name)})`);
-  return { name, live: DomainXml.parse(text, { live: true }), livePath, qmp: info.qmp, pid: info.pid, netns: info.netns ?? undefined };
+  return { name, live: DomainXml.parse(text, { live: true }), livePath, qmp: info.qmp, pid: info.pid, netns: info.netns ?? undefined, accel: info.accel };
 }
 
 /** QMP device_add wants typed values: on/off are booleans, counts numbers. */
@@ -122,7 +124,7 @@ export async function hostAttach(name: string, live: DomainXml, ifaceXml: string
   const nets = await allocateFor(name, [iface], [mac], o);
   let setup: InterfaceSetup;
   try {
-    setup = await prepareInterfaces([planInterface(iface, mac, generated, nets.actuals[0])], o);
+    setup = await prepareInterfaces([planInterface(iface, mac, generated, nets.actuals[0], runsOnKvm(live.def, o.accel))], o);
   } catch (err) {
     await rollback(err, () => nets.release());
     throw err;
@@ -202,7 +204,7 @@ export async function attachInterface(name: string, ifaceXml: string, o: Hotplug
   const dir = stateDir(o.stateDir);
   return withDomainLock(dir, name, async () => {
     const dom = runningDomain(name, dir);
-    const host = await hostAttach(name, dom.live, ifaceXml, { ...o, stateDir: dir, netns: o.netns ?? dom.netns });
+    const host = await hostAttach(name, dom.live, ifaceXml, { ...o, stateDir: dir, netns: o.netns ?? dom.netns, accel: o.accel ?? dom.accel });
     const p = host.prepared;
     try {
       await qmpAttach(dom.qmp, qemuNic(p), p.fds.fds, p.vhostFds.fds, o.timeoutMs ?? 30_000);

@@ -35,6 +35,8 @@ export interface PidInfo {
   qmp: string;
   /** The namespace given at launch. */
   netns: string | null;
+  /** The accelerator given at launch (over <domain type>), for hotplug's driver decisions. */
+  accel?: 'tcg' | 'kvm';
 }
 
 /** The domain's pid file, or null when there is none (prepared only) or it is not netfd's. */
@@ -190,7 +192,7 @@ export async function launchDomain(input: string | DomainXml, o: LaunchOptions =
     fs.rmSync(pidFile, { force: true });
     await domain.teardown().catch((e) => process.stderr.write(`netfd: teardown of ${xml.def.name} failed: ${(e as Error).message}\n`));
   });
-  const info: PidInfo = { pid: q.child.pid as number, supervisor: process.pid, qmp, netns: domain.netns ?? null };
+  const info: PidInfo = { pid: q.child.pid as number, supervisor: process.pid, qmp, netns: domain.netns ?? null, ...(o.accel ? { accel: o.accel } : {}) };
   fs.writeFileSync(pidFile, `${JSON.stringify(info)}\n`);
   return new LaunchedDomain(domain, q.child, q.argv, qmp, pidFile, q.exited);
 }

@@ -86,7 +86,7 @@ t.test('domxml-to-native qemu-argv: decisions and argv, no host change', async (
   });
   const write = (name: string, driver: string) => {
     const file = path.join(dir, name);
-    fs.writeFileSync(file, `<domain type='qemu'><name>g1</name><memory unit='MiB'>64</memory><devices>
+    fs.writeFileSync(file, `<domain type='${name.startsWith('tcg') ? 'qemu' : 'kvm'}'><name>g1</name><memory unit='MiB'>64</memory><devices>
       <interface type='bridge'><mac address='52:54:00:00:00:11'/><source bridge='br9'/><model type='virtio'/>${driver}</interface>
       <interface type='direct'><mac address='52:54:00:00:00:12'/><source dev='eth9'/><model type='e1000'/></interface>
       <video/></devices></domain>`);
@@ -110,6 +110,14 @@ t.test('domxml-to-native qemu-argv: decisions and argv, no host change', async (
   t.same(j.argv.filter((_: string, i: number) => j.argv[i - 1] === '-netdev'), ['tap,id=hostnet0,fd=3,vhost=on,vhostfd=4', 'tap,id=hostnet1,fd=5,vhost=off']);
   t.same(j.interfaces.map((i: { decision: unknown }) => i.decision), [{ vhost: true, record: 'vhost' }, { vhost: false, record: null }]);
   t.same(j.ignoredDevices, ['video']);
+
+  // Without KVM (<domain type='qemu'>): vhost-net is never opened, even when usable; name='vhost' is refused.
+  const tcg = await cli('domxml-to-native', 'qemu-argv', write('tcg.xml', ''), '--vhost-device', '/dev/null', '--json');
+  t.equal(tcg.code, 0, tcg.err);
+  const k = JSON.parse(tcg.out);
+  t.same(k.interfaces.map((i: { decision: unknown }) => i.decision), [{ vhost: false, record: 'qemu' }, { vhost: false, record: null }], 'userspace, recorded as qemu');
+  const tcgVhost = await cli('domxml-to-native', 'qemu-argv', write('tcg-vhost.xml', "<driver name='vhost'/>"), '--vhost-device', '/dev/null');
+  t.match(tcgVhost, { code: 1, err: /VHOST_UNAVAILABLE: .*runs without KVM/ });
 
   const refused = await cli('domxml-to-native', 'qemu-argv', write('vhost.xml', "<driver name='vhost'/>"), '--vhost-device', '/nonexistent/vhost');
   t.equal(refused.code, 1, 'a refused policy exits non-zero');

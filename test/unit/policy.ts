@@ -51,11 +51,16 @@ const UNUSABLE: VhostProbe = { usable: false, code: 'ENOENT', message: "open('/d
 
 type Expect =
   | { plan: 'vhost-needs-virtio' }
+  | { plan: 'vhost-needs-kvm' }
   | { vhostWish: InterfacePlan['vhost']; decision: { vhost: boolean; record: 'vhost' | 'qemu' | null } | 'VHOST_UNAVAILABLE'; probeNeeded: boolean };
 
 // ARCHITECTURE.md, "The driver policy": rows are <driver name>, columns are
-// (virtio, vhost usable), (virtio, not usable), non-virtio.
-const TABLE: [name: 'vhost' | 'qemu' | null, column: 'usable' | 'unusable' | 'non-virtio', expect: Expect][] = [
+// (virtio on KVM, vhost usable), (virtio on KVM, not usable), virtio without
+// KVM (<domain type='qemu'>: vhost-net is never opened), non-virtio.
+const TABLE: [name: 'vhost' | 'qemu' | null, column: 'usable' | 'unusable' | 'no-kvm' | 'non-virtio', expect: Expect][] = [
+  ['vhost', 'no-kvm', { plan: 'vhost-needs-kvm' }],
+  ['qemu', 'no-kvm', { vhostWish: 'off', decision: { vhost: false, record: 'qemu' }, probeNeeded: false }],
+  [null, 'no-kvm', { vhostWish: 'off', decision: { vhost: false, record: 'qemu' }, probeNeeded: false }],
   ['vhost', 'usable', { vhostWish: 'require', decision: { vhost: true, record: 'vhost' }, probeNeeded: true }],
   ['vhost', 'unusable', { vhostWish: 'require', decision: 'VHOST_UNAVAILABLE', probeNeeded: true }],
   ['vhost', 'non-virtio', { plan: 'vhost-needs-virtio' }],
@@ -76,12 +81,21 @@ t.test('the driver table, cell by cell', async (t) => {
       const what = `name=${name ?? '(omitted)'} model=${model ?? '(default)'} ${column}`;
       await t.test(what, async (t) => {
         const xml = `<interface type='ethernet'>${model ? `<model type='${model}'/>` : ''}${name ? `<driver name='${name}'/>` : ''}</interface>`;
-        const def = iface(xml);
+        const kvm = column !== 'no-kvm';
+        const def = kvm ? iface(xml) : DomainXml.parse(domainXml(xml).replace("type='kvm'", "type='qemu'")).def.interfaces[0];
+        if ('plan' in expect && expect.plan === 'vhost-needs-kvm') {
+          const err = refused(t, () => planDomain(DomainXml.parse(domainXml(xml).replace("type='kvm'", "type='qemu'")).def, [{ mac: MAC, generated: false }]), { code: 'VHOST_UNAVAILABLE', field: `${IF}/driver/@name`, value: 'vhost' }, /runs without KVM/);
+          t.match(err?.message, /<driver name='qemu'\/>/, 'the message says what to do instead');
+          refused(t, () => planDomain(domainDef(xml), [{ mac: MAC, generated: false }], [], 'tcg'), { code: 'VHOST_UNAVAILABLE', field: `${IF}/driver/@name`, value: 'vhost' }, /launch --accel tcg/);
+          return;
+        }
         if ('plan' in expect) {
           refused(t, () => planInterface(def, MAC), { code: 'INVALID_ARGUMENT', field: `${IF}/driver/@name`, value: 'vhost' }, /needs a virtio model/);
           return;
         }
-        const plan = planInterface(def, MAC);
+        const plan = kvm ? planInterface(def, MAC) : planDomain(DomainXml.parse(domainXml(xml).replace("type='kvm'", "type='qemu'")).def, [{ mac: MAC, generated: false }])[0];
+        if (kvm) t.strictSame(planDomain(domainDef(xml), [{ mac: MAC, generated: false }], [], 'kvm')[0].vhost, plan.vhost, "launch --accel kvm is <domain type='kvm'>");
+        else t.equal(planDomain(domainDef(xml), [{ mac: MAC, generated: false }], [], 'tcg')[0].vhost, 'off', "launch --accel tcg over <domain type='kvm'> too");
         t.equal(plan.vhost, expect.vhostWish, 'what the plan wants of vhost');
         const probe = column === 'usable' ? USABLE : column === 'unusable' ? UNUSABLE : undefined;
         if (expect.decision === 'VHOST_UNAVAILABLE') {
