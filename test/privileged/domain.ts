@@ -218,6 +218,7 @@ t.test('driver policy with a vhost-net stand-in (this host has no /dev/vhost-net
     // The real device of this host: name='vhost' refuses, omitted falls back.
     if (!fs.existsSync('/dev/vhost-net')) {
       await t.rejects(prepareDomain(xml, { netns: ns, stateDir }), { code: 'VHOST_UNAVAILABLE', message: /ENOENT/ });
+      await t.rejects(prepareDomain(xml.replace("type='kvm'", "type='qemu'"), { netns: ns, stateDir, vhostDevice: standIn }), { code: 'VHOST_UNAVAILABLE', message: /runs without KVM/ }, 'without KVM, not even the stand-in is opened');
       t.same(snapshot(ns), before, 'refused with nothing left behind');
     }
   });
