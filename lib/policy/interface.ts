@@ -3,7 +3,7 @@
 // Every rule lives here once (see ARCHITECTURE.md, "The driver policy").
 import { NetfdError } from '../errors';
 import type { MacvlanMode } from '../validate';
-import type { ActualDirect, DomainDef, InterfaceDef } from '../xml/domain';
+import type { ActualDirect, DomainDef, DriverDef, GuestOffload, HostOffload, InterfaceDef } from '../xml/interface';
 import { generateMac, tapHostMac } from './mac';
 
 /** libvirt's default NIC model for x86 guests when <model> is absent. */
@@ -55,9 +55,24 @@ export interface InterfacePlan {
   network?: { name: string } & ActualDirect;
   netdevId: string;
   deviceId: string;
-  /** virtio-only device properties, in qemu's spelling. */
+  /** Device properties in qemu's spelling: virtio options, boot index, option ROM. */
   deviceProps: [string, string][];
+  /** The tap's send buffer (-netdev sndbuf=), from <tune><sndbuf>. */
+  sndbuf?: number;
 }
+
+/** libvirt's <driver> offload attributes and the virtio-net-pci property each sets (qemu's names). */
+const HOST_OFFLOAD_PROPS: Record<HostOffload, string> = { csum: 'csum', gso: 'gso', tso4: 'host_tso4', tso6: 'host_tso6', ecn: 'host_ecn', ufo: 'host_ufo', mrg_rxbuf: 'mrg_rxbuf' };
+const GUEST_OFFLOAD_PROPS: Record<GuestOffload, string> = { csum: 'guest_csum', tso4: 'guest_tso4', tso6: 'guest_tso6', ecn: 'guest_ecn', ufo: 'guest_ufo' };
+/** Other virtio <driver> options: DriverDef key, libvirt attribute, qemu property. */
+const VIRTIO_OPTIONS: [keyof DriverDef, string, string][] = [
+  ['rss', 'rss', 'rss'],
+  ['rssHashReport', 'rss_hash_report', 'hash'],
+  ['iommu', 'iommu', 'iommu_platform'],
+  ['ats', 'ats', 'ats'],
+  ['packed', 'packed', 'packed'],
+  ['pagePerVq', 'page_per_vq', 'page-per-vq'],
+];
 
 function refuse(field: string, value: unknown, message: string, code = 'INVALID_ARGUMENT'): NetfdError {
   return new NetfdError(`${field}: ${message}`, { code, field, value });
@@ -71,16 +86,18 @@ function refuse(field: string, value: unknown, message: string, code = 'INVALID_
  * TCG) vhost-net is never opened, as libvirt does: it needs KVM's ioeventfd
  * and irqfd; an omitted driver name is userspace, name='vhost' is refused.
  */
-export function planInterface(i: InterfaceDef, mac: string, macGenerated = false, actual: ActualDirect | undefined = i.actual, kvm = true): InterfacePlan {
+export function planInterface(i: InterfaceDef, mac: string, macGenerated = false, actual: ActualDirect | undefined = i.actual, kvm = true, rootBus = 'pci.0'): InterfacePlan {
   const model = i.model ?? DEFAULT_MODEL;
   const virtio = isVirtio(model);
   const d = i.driver ?? {};
   if (i.type === 'network' && !actual) throw new Error(`planInterface: ${i.path} (network '${i.source.network}') has no device allocated from its network`);
   if (!virtio) {
     if (d.name === 'vhost') throw refuse(`${i.path}/driver/@name`, 'vhost', `<driver name='vhost'> needs a virtio model, not '${model}': use <model type='virtio'/> or drop the driver name`);
-    const virtioOnly: [keyof typeof d, string][] = [['txmode', 'txmode'], ['ioeventfd', 'ioeventfd'], ['eventIdx', 'event_idx'], ['rxQueueSize', 'rx_queue_size'], ['txQueueSize', 'tx_queue_size']];
+    const virtioOnly: [keyof typeof d, string][] = [['txmode', 'txmode'], ['ioeventfd', 'ioeventfd'], ['eventIdx', 'event_idx'], ['rxQueueSize', 'rx_queue_size'], ['txQueueSize', 'tx_queue_size'], ...VIRTIO_OPTIONS.map(([k, a]) => [k, a] as [keyof DriverDef, string])];
     for (const [k, attrName] of virtioOnly)
       if (d[k] !== undefined) throw refuse(`${i.path}/driver/@${attrName}`, d[k], `${attrName} is only for virtio models, not '${model}'`);
+    for (const side of ['host', 'guest'] as const)
+      if (d[side] !== undefined) throw refuse(`${i.path}/driver/${side}`, side, `offloads (<${side}>) are only for virtio models, not '${model}'`);
   }
   const queues = virtio ? (d.queues ?? 1) : 1;
   if (virtio && d.name === 'vhost' && !kvm)
@@ -113,6 +130,20 @@ export function planInterface(i: InterfaceDef, mac: string, macGenerated = false
   if (d.txmode !== undefined) deviceProps.push(['tx', d.txmode === 'iothread' ? 'bh' : 'timer']);
   if (d.ioeventfd !== undefined) deviceProps.push(['ioeventfd', d.ioeventfd ? 'on' : 'off']);
   if (d.eventIdx !== undefined) deviceProps.push(['event_idx', d.eventIdx ? 'on' : 'off']);
+  const onoff = (x: boolean) => (x ? 'on' : 'off');
+  for (const [k, , prop] of VIRTIO_OPTIONS) if (d[k] !== undefined) deviceProps.push([prop, onoff(d[k] as boolean)]);
+  for (const [k, x] of Object.entries(d.host ?? {})) deviceProps.push([HOST_OFFLOAD_PROPS[k as HostOffload], onoff(x as boolean)]);
+  for (const [k, x] of Object.entries(d.guest ?? {})) deviceProps.push([GUEST_OFFLOAD_PROPS[k as GuestOffload], onoff(x as boolean)]);
+  // Any NIC: where it sits, its place in the boot order and its option ROM, as libvirt does.
+  if (i.pci) {
+    // Bus 0 is the machine's root bus; others are controllers named pci.N, as libvirt names them.
+    deviceProps.push(['bus', i.pci.bus === 0 ? rootBus : `pci.${i.pci.bus}`], ['addr', `0x${i.pci.slot.toString(16)}${i.pci.function ? `.0x${i.pci.function.toString(16)}` : ''}`]);
+    if (i.pci.multifunction !== undefined) deviceProps.push(['multifunction', i.pci.multifunction ? 'on' : 'off']);
+  }
+  if (i.bootOrder !== undefined) deviceProps.push(['bootindex', String(i.bootOrder)]);
+  if (i.rom?.bar !== undefined) deviceProps.push(['rombar', i.rom.bar ? '1' : '0']);
+  if (i.rom?.enabled === false) deviceProps.push(['romfile', '']);
+  else if (i.rom?.file !== undefined) deviceProps.push(['romfile', i.rom.file]);
 
   const plan: InterfacePlan = {
     index: i.index,
@@ -132,6 +163,7 @@ export function planInterface(i: InterfaceDef, mac: string, macGenerated = false
     deviceProps,
   };
   if (i.backend.vhost && vhost !== 'off') plan.vhostDevice = i.backend.vhost;
+  if (i.sndbuf !== undefined) plan.sndbuf = i.sndbuf;
   if (i.type === 'network') plan.network = { name: i.source.network as string, ...(actual as ActualDirect) };
   return plan;
 }
@@ -169,8 +201,11 @@ export function domainMacs(def: DomainDef, random: (n: number) => Uint8Array): G
 export function planDomain(def: DomainDef, random: ((n: number) => Uint8Array) | readonly GuestMac[], actuals: readonly (ActualDirect | undefined)[] = [], accel?: Accel): InterfacePlan[] {
   const macs = typeof random === 'function' ? domainMacs(def, random) : random;
   const kvm = runsOnKvm(def, accel);
-  return def.interfaces.map((i, n) => planInterface(i, macs[n].mac, macs[n].generated, actuals[n] ?? i.actual, kvm));
+  return def.interfaces.map((i, n) => planInterface(i, macs[n].mac, macs[n].generated, actuals[n] ?? i.actual, kvm, rootBusOf(def)));
 }
+
+/** qemu's name for the root PCI bus of the domain's machine: pcie.0 on q35, pci.0 otherwise. */
+export const rootBusOf = (def: Pick<DomainDef, 'os'>): string => (/q35/.test(def.os.machine ?? '') ? 'pcie.0' : 'pci.0');
 
 /** An accelerator chosen at launch, over <domain type>. */
 export type Accel = 'kvm' | 'tcg';

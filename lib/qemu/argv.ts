@@ -41,6 +41,7 @@ export function netdevArg(n: NetArgs): string {
     // QEMU 7.2 aborts when it tries vhost and cannot: say off explicitly.
     list.push(['vhost', 'off']);
   }
+  if (plan.sndbuf !== undefined) list.push(['sndbuf', plan.sndbuf]);
   return `tap,${props(list)}`;
 }
 
@@ -49,7 +50,7 @@ export function deviceArg(n: NetArgs): string {
   const { plan } = n;
   const list: [string, string | number][] = [['netdev', plan.netdevId], ['id', plan.deviceId], ['mac', plan.mac]];
   if (plan.vectors !== null) list.push(['mq', 'on'], ['vectors', plan.vectors]);
-  list.push(...plan.deviceProps);
+  list.push(...plan.deviceProps.map(([k, x]): [string, string] => [k, escapeValue(x)]));
   return `${plan.device},${props(list)}`;
 }
 

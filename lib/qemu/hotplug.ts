@@ -10,7 +10,7 @@ import { deleteLinks } from '../link';
 import { InterfaceSetup, liveResult, PrepareOptions, prepareInterfaces, PreparedInterface, recordedLinks } from '../netdev/domain';
 import { allocateFor, releaseFor } from '../network/connect';
 import { liveXmlPath, replaceFileAtomic, stateDir, withDomainLock } from '../netdev/state';
-import { generateMac, InterfacePlan, planInterface, runsOnKvm } from '../policy';
+import { generateMac, InterfacePlan, planInterface, rootBusOf, runsOnKvm } from '../policy';
 import * as v from '../validate';
 import { DomainXml, InterfaceDef } from '../xml/domain';
 import { pidPath, readPidInfo } from './launch';
@@ -67,7 +67,7 @@ export function deviceAddArgs(plan: InterfacePlan): { driver: string; id: string
 }
 
 /** netdev_add arguments for an interface whose fds qemu got as `tapNames`/`vhostNames`. */
-export function netdevAddArgs(nic: { netdevId: string; vhost: boolean }, tapNames: string[], vhostNames: string[]): { type: string; id: string; [k: string]: unknown } {
+export function netdevAddArgs(nic: { netdevId: string; vhost: boolean; sndbuf?: number }, tapNames: string[], vhostNames: string[]): { type: string; id: string; [k: string]: unknown } {
   const args: { type: string; id: string; [k: string]: unknown } = { type: 'tap', id: nic.netdevId };
   if (tapNames.length > 1) args.fds = tapNames.join(':');
   else args.fd = tapNames[0];
@@ -76,6 +76,7 @@ export function netdevAddArgs(nic: { netdevId: string; vhost: boolean }, tapName
     if (vhostNames.length > 1) args.vhostfds = vhostNames.join(':');
     else args.vhostfd = vhostNames[0];
   }
+  if (nic.sndbuf !== undefined) args.sndbuf = nic.sndbuf;
   return args;
 }
 
@@ -124,7 +125,7 @@ export async function hostAttach(name: string, live: DomainXml, ifaceXml: string
   const nets = await allocateFor(name, [iface], [mac], o);
   let setup: InterfaceSetup;
   try {
-    setup = await prepareInterfaces([planInterface(iface, mac, generated, nets.actuals[0], runsOnKvm(live.def, o.accel))], o);
+    setup = await prepareInterfaces([planInterface(iface, mac, generated, nets.actuals[0], runsOnKvm(live.def, o.accel), rootBusOf(live.def))], o);
   } catch (err) {
     await rollback(err, () => nets.release());
     throw err;
@@ -148,10 +149,14 @@ export interface QemuNic {
   /** device_add arguments. */
   device: { driver: string; id: string; [k: string]: unknown };
   vhost: boolean;
+  /** -netdev sndbuf= (<tune><sndbuf>). */
+  sndbuf?: number;
 }
 
 export function qemuNic(p: { plan: InterfacePlan; decision: { vhost: boolean } }): QemuNic {
-  return { deviceId: p.plan.deviceId, netdevId: p.plan.netdevId, device: deviceAddArgs(p.plan), vhost: p.decision.vhost };
+  const nic: QemuNic = { deviceId: p.plan.deviceId, netdevId: p.plan.netdevId, device: deviceAddArgs(p.plan), vhost: p.decision.vhost };
+  if (p.plan.sndbuf !== undefined) nic.sndbuf = p.plan.sndbuf;
+  return nic;
 }
 
 /**

@@ -67,6 +67,46 @@ export function text(el: Element): string {
   return (el.textContent ?? '').trim();
 }
 
+/**
+ * Valid libvirt that netfd does not apply: NOT_SUPPORTED naming the element
+ * (attribute null) or the attribute, never silently dropped.
+ */
+export function notSupported(el: Element, attribute: string | null, value: unknown, why: string): NetfdError {
+  const field = attribute === null ? path(el) : `${path(el)}/@${attribute}`;
+  const shown = attribute === null ? `<${el.tagName}>` : `<${el.tagName} ${attribute}='${String(value)}'>`;
+  return new NetfdError(`${field}: ${shown} is not supported: ${why}`, { code: 'NOT_SUPPORTED', field, value });
+}
+
+/** An on/off attribute. */
+export function onOff(el: Element, name: string): boolean | undefined {
+  const x = oneOf(el, name, ['on', 'off']);
+  return x === undefined ? undefined : x === 'on';
+}
+
+/** A yes/no attribute, `def` when absent. */
+export function yesNo(el: Element, name: string, def: boolean): boolean {
+  const x = oneOf(el, name, ['yes', 'no']);
+  return x === undefined ? def : x === 'yes';
+}
+
+/** A decimal integer attribute that `check` accepts (null) or explains. */
+export function intAttr(el: Element, name: string, check: (n: number) => string | null): number | undefined {
+  const x = attr(el, name);
+  if (x === undefined) return undefined;
+  const n = /^\d+$/.test(x) ? Number(x) : NaN;
+  const problem = Number.isSafeInteger(n) ? check(n) : 'expected a decimal integer';
+  if (problem) throw bad(el, name, x, problem);
+  return n;
+}
+
+/** An absolute path attribute. */
+export function absPath(el: Element, name: string): string | undefined {
+  const x = attr(el, name);
+  if (x === undefined) return undefined;
+  if (!x.startsWith('/') || x.includes('\0')) throw bad(el, name, x, 'expected an absolute path');
+  return x;
+}
+
 /** An error about an attribute (or, with attribute null, an element's text). */
 export function bad(el: Element, attribute: string | null, value: unknown, expected: string): NetfdError {
   const field = attribute === null ? path(el) : `${path(el)}/@${attribute}`;

@@ -3,39 +3,11 @@
 // (inactive) XML is kept as the exact text the user wrote; the live (status)
 // XML is the same document plus what netfd decided.
 import { NetfdError } from '../errors';
-import * as v from '../validate';
-import { addChild, attr, bad, checked, child, children, Document, Element, isObjectName, memoryKiB, nameOf, oneOf, parseXml, path, removeChild, serializeXml, text, uuidOf } from './dom';
+import { absPath, addChild, attr, bad, checked, child, children, Document, Element, memoryKiB, nameOf, oneOf, parseXml, removeChild, serializeXml, text, uuidOf } from './dom';
+import { ActualDirect, DirectMode, DriverDef, InterfaceDef, InterfaceType, ParseOptions, parseInterface, RESERVED_PREFIXES } from './interface';
 
-export type InterfaceType = 'ethernet' | 'bridge' | 'direct' | 'network';
-/** libvirt's spelling of the macvtap modes. */
-export type DirectMode = 'vepa' | 'bridge' | 'private' | 'passthrough';
-
-export interface DriverDef {
-  name?: 'qemu' | 'vhost';
-  queues?: number;
-  txmode?: 'iothread' | 'timer';
-  ioeventfd?: boolean;
-  eventIdx?: boolean;
-  rxQueueSize?: number;
-  txQueueSize?: number;
-}
-
-export interface InterfaceDef {
-  /** Position among the domain's <interface> elements, from 0. */
-  index: number;
-  /** Where it is in the document, for error messages. */
-  path: string;
-  type: InterfaceType;
-  mac?: string;
-  model?: string;
-  driver?: DriverDef;
-  target?: { dev?: string; managed: boolean };
-  source: { bridge?: string; dev?: string; mode?: DirectMode; network?: string; portgroup?: string };
-  /** Live XML, type='network': the device the network gave (libvirt's <actual type='direct'>). */
-  actual?: ActualDirect;
-  backend: { tap?: string; vhost?: string };
-  alias?: string;
-}
+export type { ActualDirect, DirectMode, DriverDef, InterfaceDef, InterfaceType, ParseOptions };
+export { RESERVED_PREFIXES };
 
 export interface SerialDef {
   type: 'file' | 'pty' | 'stdio';
@@ -75,163 +47,9 @@ export interface DomainDef {
 }
 
 /** libvirt's namespace for <qemu:commandline>. */
-/** Where a type='network' interface actually runs: a macvtap on a pool device. */
-export interface ActualDirect {
-  dev: string;
-  mode: DirectMode;
-}
-
 export const QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0';
 
-export const RESERVED_PREFIXES = ['vnet', 'macvtap'];
-const DIRECT_MODES: readonly DirectMode[] = ['vepa', 'bridge', 'private', 'passthrough'];
-const INTERFACE_TYPES: readonly InterfaceType[] = ['ethernet', 'bridge', 'direct', 'network'];
 const KNOWN_DEVICES = new Set(['interface', 'disk', 'serial', 'emulator', 'console']);
-
-function onOff(el: Element, name: string): boolean | undefined {
-  const x = oneOf(el, name, ['on', 'off']);
-  return x === undefined ? undefined : x === 'on';
-}
-
-function yesNo(el: Element, name: string, def: boolean): boolean {
-  const x = oneOf(el, name, ['yes', 'no']);
-  return x === undefined ? def : x === 'yes';
-}
-
-function intAttr(el: Element, name: string, check: (n: number) => string | null): number | undefined {
-  const x = attr(el, name);
-  if (x === undefined) return undefined;
-  const n = /^\d+$/.test(x) ? Number(x) : NaN;
-  const problem = Number.isSafeInteger(n) ? check(n) : 'expected a decimal integer';
-  if (problem) throw bad(el, name, x, problem);
-  return n;
-}
-
-function absPath(el: Element, name: string): string | undefined {
-  const x = attr(el, name);
-  if (x === undefined) return undefined;
-  if (!x.startsWith('/') || x.includes('\0')) throw bad(el, name, x, 'expected an absolute path');
-  return x;
-}
-
-/** Re-throws a validate.ts error as one that names the element and attribute. */
-const queueSize = (n: number) => (n >= 256 && n <= 1024 && (n & (n - 1)) === 0 ? null : 'expected a power of two from 256 to 1024');
-
-function parseDriver(el: Element): DriverDef {
-  const d: DriverDef = {};
-  const name = oneOf(el, 'name', ['qemu', 'vhost'] as const);
-  if (name) d.name = name;
-  const queues = intAttr(el, 'queues', (n) => (n >= 1 && n <= 256 ? null : 'expected a queue count from 1 to 256'));
-  if (queues !== undefined) d.queues = queues;
-  const txmode = oneOf(el, 'txmode', ['iothread', 'timer'] as const);
-  if (txmode) d.txmode = txmode;
-  const ioeventfd = onOff(el, 'ioeventfd');
-  if (ioeventfd !== undefined) d.ioeventfd = ioeventfd;
-  const eventIdx = onOff(el, 'event_idx');
-  if (eventIdx !== undefined) d.eventIdx = eventIdx;
-  const rx = intAttr(el, 'rx_queue_size', queueSize);
-  if (rx !== undefined) d.rxQueueSize = rx;
-  const tx = intAttr(el, 'tx_queue_size', queueSize);
-  if (tx !== undefined) d.txQueueSize = tx;
-  return d;
-}
-
-export interface ParseOptions {
-  /**
-   * The document is live (status) XML netfd wrote: target names with the
-   * reserved prefixes are netfd's own and accepted.
-   */
-  live?: boolean;
-}
-
-function parseInterface(el: Element, index: number, o: ParseOptions): InterfaceDef {
-  const type = oneOf(el, 'type', INTERFACE_TYPES);
-  if (!type) throw bad(el, 'type', '', `an <interface> needs type= one of ${INTERFACE_TYPES.join(', ')}`);
-  const def: InterfaceDef = { index, path: path(el), type, source: {}, backend: {} };
-
-  const mac = child(el, 'mac');
-  if (mac) {
-    const address = attr(mac, 'address');
-    if (address === undefined) throw bad(mac, 'address', '', '<mac> needs an address');
-    def.mac = checked(mac, 'address', address, (x) => v.mac(x));
-  }
-
-  const model = child(el, 'model');
-  if (model) {
-    const t = attr(model, 'type');
-    if (t === undefined || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(t)) throw bad(model, 'type', t ?? '', 'expected a NIC model such as virtio, e1000, e1000e, rtl8139');
-    def.model = t;
-  }
-
-  const driver = child(el, 'driver');
-  if (driver) def.driver = parseDriver(driver);
-
-  const target = child(el, 'target');
-  if (target) {
-    const managed = yesNo(target, 'managed', true);
-    const dev = attr(target, 'dev');
-    def.target = { managed };
-    if (dev !== undefined) {
-      if (!managed && dev.includes('%')) throw bad(target, 'dev', dev, "managed='no' needs the exact name of an existing device, not a template");
-      def.target.dev = checked(target, 'dev', dev, (x) => v.ifnameOrTemplate(x, 'dev'));
-      const reserved = RESERVED_PREFIXES.find((p) => dev.startsWith(p));
-      if (reserved && managed && !o.live)
-        throw bad(target, 'dev', dev, `names starting with '${reserved}' are reserved for names netfd generates; choose another name, or use managed='no' for an existing device`);
-    }
-    if (!managed) {
-      if (type !== 'ethernet') throw bad(target, 'managed', 'no', "managed='no' is only for type='ethernet' (an existing tap or macvtap)");
-      if (dev === undefined) throw bad(target, 'dev', '', "managed='no' needs the name of the existing tap or macvtap in dev=");
-    }
-  }
-
-  const source = child(el, 'source');
-  if (type === 'bridge') {
-    const br = source ? attr(source, 'bridge') : undefined;
-    if (!source || br === undefined) throw bad(source ?? el, source ? 'bridge' : null, '', "type='bridge' needs <source bridge='BRIDGE'/>");
-    def.source.bridge = checked(source, 'bridge', br, (x) => v.ifname(x, 'bridge'));
-  } else if (type === 'direct') {
-    const dev = source ? attr(source, 'dev') : undefined;
-    if (!source || dev === undefined) throw bad(source ?? el, source ? 'dev' : null, '', "type='direct' needs <source dev='DEV' mode='vepa|bridge|private|passthrough'/>");
-    def.source.dev = checked(source, 'dev', dev, (x) => v.ifname(x, 'dev'));
-    def.source.mode = oneOf(source, 'mode', DIRECT_MODES, 'vepa');
-  } else if (type === 'network') {
-    const net = source ? attr(source, 'network') : undefined;
-    if (!source || !net) throw bad(source ?? el, source ? 'network' : null, '', "type='network' needs <source network='NAME'/>");
-    if (!isObjectName(net)) throw bad(source, 'network', net, 'a network name is 1-200 bytes, no whitespace or /');
-    def.source.network = net;
-    const pg = attr(source, 'portgroup');
-    if (pg !== undefined) def.source.portgroup = pg;
-    // Status XML only: the device the network allocated (ignored in config, as libvirt does).
-    const actual = o.live ? child(el, 'actual') : undefined;
-    if (actual) {
-      if (attr(actual, 'type') !== 'direct') throw bad(actual, 'type', attr(actual, 'type') ?? '', "netfd records <actual type='direct'>");
-      const src = child(actual, 'source');
-      const dev = src ? attr(src, 'dev') : undefined;
-      if (!src || dev === undefined) throw bad(src ?? actual, src ? 'dev' : null, '', "<actual> needs <source dev='DEV' mode='MODE'/>");
-      def.actual = { dev: checked(src, 'dev', dev, (x) => v.ifname(x, 'dev')), mode: oneOf(src, 'mode', DIRECT_MODES, 'vepa') as DirectMode };
-    }
-  }
-
-  const backend = child(el, 'backend');
-  if (backend) {
-    const tap = absPath(backend, 'tap');
-    if (tap !== undefined) def.backend.tap = tap;
-    const vhost = absPath(backend, 'vhost');
-    if (vhost !== undefined) def.backend.vhost = vhost;
-  }
-
-  const alias = child(el, 'alias');
-  if (alias) {
-    const name = attr(alias, 'name');
-    // Live XML records netfd's own netN ids too, as libvirt's status XML does.
-    if (name === undefined || !(/^ua-[A-Za-z0-9_.-]{1,124}$/.test(name) || (o.live && /^net\d+$/.test(name))))
-      throw bad(alias, 'name', name ?? '', "a user alias starts with 'ua-' (as in libvirt), then letters, digits, - . _");
-    def.alias = name;
-  }
-  return def;
-}
-
-
 
 function parseSerial(el: Element): SerialDef {
   const type = oneOf(el, 'type', ['file', 'pty', 'stdio'] as const);

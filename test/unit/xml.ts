@@ -370,7 +370,7 @@ t.test('interface types and sources', async (t) => {
   t.strictSame(iface("<interface type='direct'><source dev='eth1'/></interface>").source, { dev: 'eth1', mode: 'vepa' }, "direct mode defaults to 'vepa'");
   for (const mode of ['vepa', 'bridge', 'private', 'passthrough'])
     t.strictSame(iface(`<interface type='direct'><source dev='eth1' mode='${mode}'/></interface>`).source, { dev: 'eth1', mode }, mode);
-  t.strictSame(iface("<interface type='network'><source network='default' portgroup='web'/></interface>"), { index: 0, path: IF, type: 'network', source: { network: 'default', portgroup: 'web' }, backend: {} });
+  t.throws(() => iface("<interface type='network'><source network='default' portgroup='web'/></interface>"), { code: 'NOT_SUPPORTED', field: `${IF}/source/@portgroup`, value: 'web' }, 'netfd networks have no portgroups: refused, not dropped');
   t.strictSame(iface("<interface type='network'><source network='default'/></interface>").source, { network: 'default' });
 });
 
@@ -395,6 +395,7 @@ t.test('mac, model, driver, target, backend, alias', async (t) => {
     driver: { name: 'vhost', queues: 8, txmode: 'iothread', ioeventfd: true, eventIdx: false, rxQueueSize: 512, txQueueSize: 1024 },
     target: { managed: true, dev: 'tap-guest0' },
     alias: 'ua-net0',
+    rom: { bar: false },
   });
   t.strictSame(iface("<interface type='ethernet'><driver name='qemu' txmode='timer' ioeventfd='off' event_idx='on' rx_queue_size='256' tx_queue_size='256' queues='256'/></interface>").driver,
     { name: 'qemu', queues: 256, txmode: 'timer', ioeventfd: false, eventIdx: true, rxQueueSize: 256, txQueueSize: 256 });
@@ -565,14 +566,15 @@ t.test('bad driver attributes', async (t) => {
 });
 
 t.test('bad types, modes and sources', async (t) => {
-  refused(t, () => parse(domain("<interface type='user'/>")), invalid(`${IF}/@type`, 'user'), /ethernet, bridge, direct, network/);
-  refused(t, () => parse(domain("<interface type='vhostuser'/><interface type='udp'/>")), invalid(`${IF}[1]/@type`, 'vhostuser'));
+  refused(t, () => parse(domain("<interface type='user'/>")), { code: 'NOT_SUPPORTED', field: `${IF}/@type`, value: 'user' }, /ethernet, bridge, direct and network/);
+  refused(t, () => parse(domain("<interface type='vhostuser'/><interface type='udp'/>")), { code: 'NOT_SUPPORTED', field: `${IF}[1]/@type`, value: 'vhostuser' });
+  refused(t, () => parse(domain("<interface type='tunnel'/>")), invalid(`${IF}/@type`, 'tunnel'), /expected one of ethernet, bridge, direct, network/);
   refused(t, () => parse(domain('<interface/>')), invalid(`${IF}/@type`, ''), /needs type=/);
   refused(t, () => parse(domain("<interface type='direct'><source dev='eth1' mode='passthru'/></interface>")), invalid(`${IF}/source/@mode`, 'passthru'), /vepa, bridge, private, passthrough/);
   refused(t, () => parse(domain("<interface type='direct'><source dev='eth1' mode='VEPA'/></interface>")), invalid(`${IF}/source/@mode`, 'VEPA'));
   refused(t, () => parse(domain("<interface type='bridge'><source/></interface>")), invalid(`${IF}/source/@bridge`, ''), /needs <source bridge=/);
   refused(t, () => parse(domain("<interface type='bridge'/>")), invalid(IF, ''), /needs <source bridge=/);
-  refused(t, () => parse(domain("<interface type='bridge'><source network='default'/></interface>")), invalid(`${IF}/source/@bridge`, ''));
+  refused(t, () => parse(domain("<interface type='bridge'><source network='default'/></interface>")), { code: 'NOT_SUPPORTED', field: `${IF}/source/@network`, value: 'default' }, /type='bridge' takes bridge= on <source>/);
   refused(t, () => parse(domain("<interface type='bridge'><source bridge='br 0'/></interface>")), invalid(`${IF}/source/@bridge`, 'br 0'), /whitespace/);
   refused(t, () => parse(domain("<interface type='direct'><source mode='vepa'/></interface>")), invalid(`${IF}/source/@dev`, ''), /needs <source dev=/);
   refused(t, () => parse(domain("<interface type='direct'/>")), invalid(IF, ''), /needs <source dev=/);

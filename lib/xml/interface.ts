@@ -1,0 +1,369 @@
+// libvirt's <interface>: what netfd reads of it, and nothing it does not
+// apply. Every element and attribute inside <interface> is either turned into
+// host changes or qemu arguments exactly as libvirt does, or refused with
+// NOT_SUPPORTED naming its XPath (INTERFACE_SHAPE below, checked before
+// anything is read). Pure.
+import * as v from '../validate';
+import { absPath, attr, bad, checked, child, children, Element, intAttr, isObjectName, notSupported, oneOf, onOff, path, text, yesNo } from './dom';
+
+export type InterfaceType = 'ethernet' | 'bridge' | 'direct' | 'network';
+/** libvirt's spelling of the macvtap modes. */
+export type DirectMode = 'vepa' | 'bridge' | 'private' | 'passthrough';
+
+export interface DriverDef {
+  name?: 'qemu' | 'vhost';
+  queues?: number;
+  txmode?: 'iothread' | 'timer';
+  ioeventfd?: boolean;
+  eventIdx?: boolean;
+  rxQueueSize?: number;
+  txQueueSize?: number;
+  /** virtio-net's receive side scaling, and the hash it reports (rss, rss_hash_report). */
+  rss?: boolean;
+  rssHashReport?: boolean;
+  /** iommu, ats, packed, page_per_vq: virtio device options. */
+  iommu?: boolean;
+  ats?: boolean;
+  packed?: boolean;
+  pagePerVq?: boolean;
+  /** <host .../> and <guest .../> offloads, on or off, by libvirt's attribute name. */
+  host?: Partial<Record<HostOffload, boolean>>;
+  guest?: Partial<Record<GuestOffload, boolean>>;
+}
+
+/** libvirt's <driver><host …/> offloads. */
+export const HOST_OFFLOADS = ['csum', 'gso', 'tso4', 'tso6', 'ecn', 'ufo', 'mrg_rxbuf'] as const;
+export type HostOffload = (typeof HOST_OFFLOADS)[number];
+/** libvirt's <driver><guest …/> offloads. */
+export const GUEST_OFFLOADS = ['csum', 'tso4', 'tso6', 'ecn', 'ufo'] as const;
+export type GuestOffload = (typeof GUEST_OFFLOADS)[number];
+
+export interface InterfaceDef {
+  /** Position among the domain's <interface> elements, from 0. */
+  index: number;
+  /** Where it is in the document, for error messages. */
+  path: string;
+  type: InterfaceType;
+  mac?: string;
+  model?: string;
+  driver?: DriverDef;
+  target?: { dev?: string; managed: boolean };
+  source: { bridge?: string; dev?: string; mode?: DirectMode; network?: string };
+  /** Live XML, type='network': the device the network gave (libvirt's <actual type='direct'>). */
+  actual?: ActualDirect;
+  backend: { tap?: string; vhost?: string };
+  alias?: string;
+  /** <tune><sndbuf>: the tap's send buffer in bytes (qemu's sndbuf=). */
+  sndbuf?: number;
+  /** <boot order='N'>: qemu's bootindex. */
+  bootOrder?: number;
+  /** <rom bar='on|off' file='…' enabled='yes|no'>: rombar and romfile on the device. */
+  rom?: { bar?: boolean; file?: string; enabled?: boolean };
+  /** <address type='pci'>: where the NIC sits (qemu's bus= and addr=). */
+  pci?: PciAddress;
+}
+
+/** A PCI address as libvirt writes it (domain 0 only: qemu has one PCI domain here). */
+export interface PciAddress {
+  bus: number;
+  slot: number;
+  function: number;
+  multifunction?: boolean;
+}
+
+export type { DomainDef } from './domain';
+
+/** Where a type='network' interface actually runs: a macvtap on a pool device. */
+export interface ActualDirect {
+  dev: string;
+  mode: DirectMode;
+}
+
+export const RESERVED_PREFIXES = ['vnet', 'macvtap'];
+const DIRECT_MODES: readonly DirectMode[] = ['vepa', 'bridge', 'private', 'passthrough'];
+const INTERFACE_TYPES: readonly InterfaceType[] = ['ethernet', 'bridge', 'direct', 'network'];
+
+/** Re-throws a validate.ts error as one that names the element and attribute. */
+const queueSize = (n: number) => (n >= 256 && n <= 1024 && (n & (n - 1)) === 0 ? null : 'expected a power of two from 256 to 1024');
+
+function parseDriver(el: Element): DriverDef {
+  const d: DriverDef = {};
+  const name = oneOf(el, 'name', ['qemu', 'vhost'] as const);
+  if (name) d.name = name;
+  const queues = intAttr(el, 'queues', (n) => (n >= 1 && n <= 256 ? null : 'expected a queue count from 1 to 256'));
+  if (queues !== undefined) d.queues = queues;
+  const txmode = oneOf(el, 'txmode', ['iothread', 'timer'] as const);
+  if (txmode) d.txmode = txmode;
+  const ioeventfd = onOff(el, 'ioeventfd');
+  if (ioeventfd !== undefined) d.ioeventfd = ioeventfd;
+  const eventIdx = onOff(el, 'event_idx');
+  if (eventIdx !== undefined) d.eventIdx = eventIdx;
+  const rx = intAttr(el, 'rx_queue_size', queueSize);
+  if (rx !== undefined) d.rxQueueSize = rx;
+  const tx = intAttr(el, 'tx_queue_size', queueSize);
+  if (tx !== undefined) d.txQueueSize = tx;
+  for (const [attrName, key] of [['rss', 'rss'], ['rss_hash_report', 'rssHashReport'], ['iommu', 'iommu'], ['ats', 'ats'], ['packed', 'packed'], ['page_per_vq', 'pagePerVq']] as const) {
+    const x = onOff(el, attrName);
+    if (x !== undefined) d[key] = x;
+  }
+  const offloads = <K extends string>(name: 'host' | 'guest', names: readonly K[]) => {
+    const c = child(el, name);
+    if (!c) return undefined;
+    const out: Partial<Record<K, boolean>> = {};
+    for (const k of names) {
+      const x = onOff(c, k);
+      if (x !== undefined) out[k] = x;
+    }
+    return out;
+  };
+  const host = offloads('host', HOST_OFFLOADS);
+  if (host) d.host = host;
+  const guest = offloads('guest', GUEST_OFFLOADS);
+  if (guest) d.guest = guest;
+  return d;
+}
+
+/** An element netfd reads inside <interface>: the attributes it applies and the children it reads, each with its own shape. */
+interface Shape {
+  attrs?: readonly string[];
+  children?: Readonly<Record<string, Shape>>;
+  /** The element holds a value as text (no attributes, no children). */
+  text?: boolean;
+}
+
+/**
+ * Everything netfd applies inside <interface> (the source's attributes per
+ * type are checked by the parser). Any other element or attribute is
+ * refused, naming it: WHY says why for libvirt's own.
+ */
+const SHAPE: Shape = {
+  attrs: ['type', 'trustGuestRxFilters'],
+  children: {
+    mac: { attrs: ['address'] },
+    model: { attrs: ['type'] },
+    driver: {
+      attrs: ['name', 'queues', 'txmode', 'ioeventfd', 'event_idx', 'rx_queue_size', 'tx_queue_size', 'rss', 'rss_hash_report', 'iommu', 'ats', 'packed', 'page_per_vq'],
+      children: { host: { attrs: HOST_OFFLOADS }, guest: { attrs: GUEST_OFFLOADS } },
+    },
+    target: { attrs: ['dev', 'managed'] },
+    source: { attrs: ['bridge', 'dev', 'mode', 'network', 'portgroup'] },
+    backend: { attrs: ['tap', 'vhost'] },
+    alias: { attrs: ['name'] },
+    tune: { children: { sndbuf: { text: true } } },
+    boot: { attrs: ['order'] },
+    address: { attrs: ['type', 'domain', 'bus', 'slot', 'function', 'multifunction'] },
+    rom: { attrs: ['bar', 'file', 'enabled'] },
+    link: { attrs: ['state'] },
+  },
+};
+
+/** The live (status) XML also has <actual>, where a network's device is recorded. */
+const LIVE_SHAPE: Shape = { ...SHAPE, children: { ...SHAPE.children, actual: { attrs: ['type'], children: { source: { attrs: ['dev', 'mode'] } } } } };
+
+/** Why libvirt's elements and attributes that netfd does not apply are refused (by name, or element@attribute). */
+const WHY: Readonly<Record<string, string>> = {
+  bandwidth: 'netfd does not set bandwidth limits (tc) on the host device',
+  vlan: 'netfd does not set VLANs on bridge ports or macvtaps',
+  virtualport: 'netfd does not drive Open vSwitch, 802.1Qbg, 802.1Qbh or MidoNet ports',
+  filterref: "netfd does not apply libvirt's nwfilter rules",
+  ip: "netfd does not configure addresses (guest-side <ip> is for containers; host-side <source><ip> on type='ethernet' is not applied)",
+  route: "netfd does not configure routes (<route> on type='ethernet')",
+  script: 'netfd does not run interface scripts',
+  downscript: 'netfd does not run interface scripts',
+  mtu: 'netfd does not set the MTU of the host device or host_mtu',
+  coalesce: 'netfd does not set interrupt coalescing on the host device',
+  port: 'netfd does not set bridge port flags (isolated)',
+  teaming: 'netfd does not pair interfaces for failover (teaming)',
+  acpi: 'netfd does not set a NIC\'s ACPI index',
+  guest: 'guest-side device names are for containers, not qemu guests',
+  portForward: "port forwarding is for type='user' (passt), which netfd does not run",
+  backenddomain: 'Xen driver domains are not qemu guests',
+  actual: 'the device a network gave is recorded by netfd in the live XML, never given',
+  'interface@trustGuestRxFilters': "netfd does not follow guest receive filter changes (trustGuestRxFilters='yes')",
+  'interface@managed': "managed= on <interface> is for type='hostdev'",
+  'mac@type': 'netfd does not tell generated from static MACs apart by attribute',
+  'mac@check': 'netfd does not check MACs against the host',
+  'backend@type': "netfd runs the kernel's tap backend only",
+  'backend@logFile': 'that is for passt (type=\'user\')',
+  'source@portgroup': 'netfd networks have no portgroups',
+  'link@state': "a link set down at start needs qemu's set_link, which netfd does not send",
+};
+
+const GENERIC = 'netfd does not apply it';
+
+/** Refuses, by XPath, anything in `el` that `shape` does not name (recursively). */
+function checkShape(el: Element, shape: Shape): void {
+  for (let i = 0; i < el.attributes.length; i++) {
+    const a = el.attributes[i];
+    if (a.name === 'xmlns' || a.name.startsWith('xmlns:')) continue;
+    if (!shape.attrs?.includes(a.name)) throw notSupported(el, a.name, a.value, WHY[`${el.tagName}@${a.name}`] ?? GENERIC);
+  }
+  for (const c of children(el)) {
+    const sub = shape.children?.[c.tagName];
+    if (!sub) throw notSupported(c, null, c.tagName, WHY[c.tagName] ?? (shape.text ? 'expected text' : GENERIC));
+    checkShape(c, sub);
+  }
+}
+
+export interface ParseOptions {
+  /**
+   * The document is live (status) XML netfd wrote: target names with the
+   * reserved prefixes are netfd's own and accepted.
+   */
+  live?: boolean;
+}
+
+/** A number as libvirt writes addresses: 0x-prefixed hex or decimal, at most `max`. */
+function addressPart(el: Element, name: string, max: number, def?: number): number {
+  const x = attr(el, name);
+  if (x === undefined) {
+    if (def === undefined) throw bad(el, name, '', `<address type='pci'> needs ${name}=`);
+    return def;
+  }
+  const n = /^0x[0-9a-f]+$/i.test(x) ? Number.parseInt(x.slice(2), 16) : /^\d+$/.test(x) ? Number(x) : NaN;
+  if (!Number.isInteger(n) || n > max) throw bad(el, name, x, `expected a number from 0 to 0x${max.toString(16)} (hex with 0x, or decimal)`);
+  return n;
+}
+
+/** <address type='pci' domain bus slot function multifunction>. Other address types are refused by name. */
+function pciAddress(el: Element): PciAddress {
+  const type = attr(el, 'type');
+  if (type !== 'pci') throw notSupported(el, 'type', type ?? '', "netfd places NICs on PCI only (<address type='pci'>)");
+  if (addressPart(el, 'domain', 0xffff, 0) !== 0) throw notSupported(el, 'domain', attr(el, 'domain'), 'qemu has one PCI domain (0000) here');
+  const a: PciAddress = { bus: addressPart(el, 'bus', 0xff, 0), slot: addressPart(el, 'slot', 0x1f), function: addressPart(el, 'function', 7, 0) };
+  const multi = onOff(el, 'multifunction');
+  if (multi !== undefined) a.multifunction = multi;
+  return a;
+}
+
+/** libvirt's interface types netfd does not run. */
+const OTHER_TYPES = ['user', 'vhostuser', 'hostdev', 'mcast', 'server', 'client', 'udp', 'vdpa', 'null', 'vds', 'internal'];
+
+export function parseInterface(el: Element, index: number, o: ParseOptions): InterfaceDef {
+  const t = attr(el, 'type');
+  if (t !== undefined && OTHER_TYPES.includes(t)) throw notSupported(el, 'type', t, 'netfd runs ethernet, bridge, direct and network interfaces');
+  const type = oneOf(el, 'type', INTERFACE_TYPES);
+  if (!type) throw bad(el, 'type', '', `an <interface> needs type= one of ${INTERFACE_TYPES.join(', ')}`);
+  checkShape(el, o.live ? LIVE_SHAPE : SHAPE);
+  const def: InterfaceDef = { index, path: path(el), type, source: {}, backend: {} };
+  if (yesNo(el, 'trustGuestRxFilters', false)) throw notSupported(el, 'trustGuestRxFilters', 'yes', WHY['interface@trustGuestRxFilters']);
+  const link = child(el, 'link');
+  if (link && oneOf(link, 'state', ['up', 'down'] as const) === 'down') throw notSupported(link, 'state', 'down', WHY['link@state']);
+
+  const mac = child(el, 'mac');
+  if (mac) {
+    const address = attr(mac, 'address');
+    if (address === undefined) throw bad(mac, 'address', '', '<mac> needs an address');
+    def.mac = checked(mac, 'address', address, (x) => v.mac(x));
+  }
+
+  const model = child(el, 'model');
+  if (model) {
+    const t = attr(model, 'type');
+    if (t === undefined || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(t)) throw bad(model, 'type', t ?? '', 'expected a NIC model such as virtio, e1000, e1000e, rtl8139');
+    // Model names are case-insensitive, as in libvirt: ViRtIo is virtio.
+    def.model = t.toLowerCase();
+  }
+
+  const driver = child(el, 'driver');
+  if (driver) def.driver = parseDriver(driver);
+
+  const target = child(el, 'target');
+  if (target) {
+    const managed = yesNo(target, 'managed', true);
+    const dev = attr(target, 'dev');
+    def.target = { managed };
+    if (dev !== undefined) {
+      if (!managed && dev.includes('%')) throw bad(target, 'dev', dev, "managed='no' needs the exact name of an existing device, not a template");
+      def.target.dev = checked(target, 'dev', dev, (x) => v.ifnameOrTemplate(x, 'dev'));
+      const reserved = RESERVED_PREFIXES.find((p) => dev.startsWith(p));
+      if (reserved && managed && !o.live)
+        throw bad(target, 'dev', dev, `names starting with '${reserved}' are reserved for names netfd generates; choose another name, or use managed='no' for an existing device`);
+    }
+    if (!managed) {
+      if (type !== 'ethernet') throw bad(target, 'managed', 'no', "managed='no' is only for type='ethernet' (an existing tap or macvtap)");
+      if (dev === undefined) throw bad(target, 'dev', '', "managed='no' needs the name of the existing tap or macvtap in dev=");
+    }
+  }
+
+  const source = child(el, 'source');
+  const sourceAttrs: Record<InterfaceType, readonly string[]> = { bridge: ['bridge'], direct: ['dev', 'mode'], network: ['network'], ethernet: [] };
+  if (source)
+    for (let i = 0; i < source.attributes.length; i++) {
+      const a = source.attributes[i];
+      if (!sourceAttrs[type].includes(a.name)) throw notSupported(source, a.name, a.value, WHY[`source@${a.name}`] ?? `type='${type}' takes ${sourceAttrs[type].length ? sourceAttrs[type].map((x) => `${x}=`).join(' and ') : 'no attribute'} on <source>`);
+    }
+  if (type === 'bridge') {
+    const br = source ? attr(source, 'bridge') : undefined;
+    if (!source || br === undefined) throw bad(source ?? el, source ? 'bridge' : null, '', "type='bridge' needs <source bridge='BRIDGE'/>");
+    def.source.bridge = checked(source, 'bridge', br, (x) => v.ifname(x, 'bridge'));
+  } else if (type === 'direct') {
+    const dev = source ? attr(source, 'dev') : undefined;
+    if (!source || dev === undefined) throw bad(source ?? el, source ? 'dev' : null, '', "type='direct' needs <source dev='DEV' mode='vepa|bridge|private|passthrough'/>");
+    def.source.dev = checked(source, 'dev', dev, (x) => v.ifname(x, 'dev'));
+    def.source.mode = oneOf(source, 'mode', DIRECT_MODES, 'vepa');
+  } else if (type === 'network') {
+    const net = source ? attr(source, 'network') : undefined;
+    if (!source || !net) throw bad(source ?? el, source ? 'network' : null, '', "type='network' needs <source network='NAME'/>");
+    if (!isObjectName(net)) throw bad(source, 'network', net, 'a network name is 1-200 bytes, no whitespace or /');
+    def.source.network = net;
+    // Status XML only: the device the network allocated (refused in config by the shape).
+    const actual = o.live ? child(el, 'actual') : undefined;
+    if (actual) {
+      if (attr(actual, 'type') !== 'direct') throw bad(actual, 'type', attr(actual, 'type') ?? '', "netfd records <actual type='direct'>");
+      const src = child(actual, 'source');
+      const dev = src ? attr(src, 'dev') : undefined;
+      if (!src || dev === undefined) throw bad(src ?? actual, src ? 'dev' : null, '', "<actual> needs <source dev='DEV' mode='MODE'/>");
+      def.actual = { dev: checked(src, 'dev', dev, (x) => v.ifname(x, 'dev')), mode: oneOf(src, 'mode', DIRECT_MODES, 'vepa') as DirectMode };
+    }
+  }
+
+  const backend = child(el, 'backend');
+  if (backend) {
+    const tap = absPath(backend, 'tap');
+    if (tap !== undefined) def.backend.tap = tap;
+    const vhost = absPath(backend, 'vhost');
+    if (vhost !== undefined) def.backend.vhost = vhost;
+  }
+
+  const alias = child(el, 'alias');
+  if (alias) {
+    const name = attr(alias, 'name');
+    // Live XML records netfd's own netN ids too, as libvirt's status XML does.
+    if (name === undefined || !(/^ua-[A-Za-z0-9_.-]{1,124}$/.test(name) || (o.live && /^net\d+$/.test(name))))
+      throw bad(alias, 'name', name ?? '', "a user alias starts with 'ua-' (as in libvirt), then letters, digits, - . _");
+    def.alias = name;
+  }
+  const tune = child(el, 'tune');
+  const sndbuf = tune ? child(tune, 'sndbuf') : null;
+  if (sndbuf) {
+    const x = text(sndbuf);
+    if (!/^\d{1,10}$/.test(x) || Number(x) > 0xffffffff) throw bad(sndbuf, null, x, 'expected the send buffer size in bytes, 0 to 4294967295');
+    def.sndbuf = Number(x);
+  }
+
+  const address = child(el, 'address');
+  if (address) def.pci = pciAddress(address);
+
+  const boot = child(el, 'boot');
+  if (boot) {
+    const order = intAttr(boot, 'order', (n) => (n >= 1 && n <= 65535 ? null : 'expected a boot order from 1'));
+    if (order === undefined) throw bad(boot, 'order', '', "<boot> needs order='N'");
+    def.bootOrder = order;
+  }
+
+  const rom = child(el, 'rom');
+  if (rom) {
+    def.rom = {};
+    const bar = onOff(rom, 'bar');
+    if (bar !== undefined) def.rom.bar = bar;
+    const file = absPath(rom, 'file');
+    if (file !== undefined) def.rom.file = file;
+    const enabled = oneOf(rom, 'enabled', ['yes', 'no'] as const);
+    if (enabled !== undefined) def.rom.enabled = enabled === 'yes';
+  }
+  return def;
+}
+
+
+
