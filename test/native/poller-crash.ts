@@ -1,13 +1,14 @@
 // Callbacks from native code into JS never abort the process: a Poller
 // callback that throws becomes 'uncaughtException' (or Node's usual report
-// of an uncaught error), and events still queued when Node exits are
-// dropped. Each case runs in a child process, where a SIGABRT
-// (std::terminate) would show.
+// of an uncaught error), events still queued when Node exits are dropped,
+// and an onClose that throws does not stop Conn.close. Each case runs in a
+// child process, where a SIGABRT (std::terminate) would show.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import t, { Test } from 'tap';
 
 const NATIVE = path.join(__dirname, '..', '..', 'dist', 'native');
+const CONN = path.join(__dirname, '..', '..', 'dist', 'agent', 'conn');
 
 interface Ran {
   status: number | null;
@@ -65,4 +66,23 @@ for (let i = 0; i < 50; i++) { const [x, y] = b.socketPair(); p.add(x, 1, i + 1)
     noAbort(t, r, `run ${i + 1}`);
     t.equal(r.status, 0, `run ${i + 1}: exit 0`);
   }
+});
+
+t.test('an onClose that throws: Conn.close still closes, the error is raised on its own', async (t) => {
+  const r = child(`
+const { Conn } = require(${JSON.stringify(CONN)});
+process.on('uncaughtException', (e) => { process.stdout.write('CAUGHT ' + e.message + '\\n'); });
+const conns = [];
+for (let i = 0; i < 3; i++) {
+  const [x, y] = b.socketPair();
+  b.close(y);
+  conns.push(new Conn(x, { maxBytes: 16, maxFds: 0, onMessage: () => undefined, onClose: () => { throw new Error('onClose ' + i); } }));
+}
+for (const c of conns) c.close('stopping');
+process.stdout.write('CLOSED ' + conns.filter((c) => c.closed).length + '\\n');
+setTimeout(() => process.exit(0), 100);
+`);
+  noAbort(t, r, 'onClose throws');
+  t.equal(r.status, 0);
+  t.equal(r.stdout, 'CLOSED 3\nCAUGHT onClose 0\nCAUGHT onClose 1\nCAUGHT onClose 2\n', 'every connection closed first, then each error surfaced');
 });
