@@ -37,6 +37,7 @@ const MAX_SEND = 200 * 1024;
 
 export { DEFAULT_SOCKET };
 export const DEFAULT_ACL = '/etc/netfd/acl.conf';
+export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
 export interface AgentOptions {
   /** The socket path to create (default /run/netfd/agent.sock); ignored with `listenFd`. */
@@ -59,6 +60,11 @@ export interface AgentOptions {
   graceMs?: number;
   /** Connections at once (default 1024). */
   maxClients?: number;
+  /**
+   * How long SIGTERM waits for requests in flight and their replies (default
+   * 10 s); then every connection is closed, whatever it has not read.
+   */
+  stopTimeoutMs?: number;
   /** Requests a connection may have in flight (default 8). */
   maxInFlight?: number;
   /** Requests per second per connection, and the burst (default 200 and 400). */
@@ -226,16 +232,29 @@ export class Agent {
     fs.rmSync(file, { force: true });
   }
 
-  /** SIGTERM: stop accepting, let requests in flight finish, disconnect everyone. Domains stay recorded. */
-  async stop(): Promise<void> {
-    if (this.#stopping) return;
+  /**
+   * SIGTERM: stop accepting, give requests in flight up to `stopTimeoutMs`
+   * to finish and have their replies read, then disconnect everyone. Domains
+   * stay recorded (a prepare cut short is undone at the next start). Resolves
+   * false when the timeout cut work short (logged), else true.
+   */
+  async stop(): Promise<boolean> {
+    if (this.#stopping) return true;
     this.#stopping = true;
     this.#listener?.close();
     if (this.#createdSocket) fs.rmSync(this.#createdSocket, { force: true });
-    await Promise.allSettled([...this.#inFlight]);
+    const ms = this.o.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([Promise.allSettled([...this.#inFlight]).then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+    clearTimeout(timer);
+    if (!finished) {
+      const connections = [...this.#clients].filter((c) => c.inFlight || c.conn.queued).map((c) => ({ uid: c.caller.uid, clientPid: c.caller.pid, requests: c.inFlight, unreadReplies: c.conn.queued }));
+      this.log.warn({ stopTimeoutMs: ms, unfinished: this.#inFlight.size, connections }, `stop timeout: ${this.#inFlight.size} operation(s) cut short after ${ms} ms (${connections.length} connection(s) with requests in flight or replies not read); records stay for the next start`);
+    }
     for (const c of [...this.#clients]) c.conn.close('the agent is stopping');
     for (const h of this.#held.values()) clearTimeout(h.timer);
     this.log.info({ held: this.#held.size }, 'stopped; prepared domains stay recorded for the next start');
+    return finished;
   }
 
   // ---- records ------------------------------------------------------------
