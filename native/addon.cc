@@ -19,6 +19,7 @@
 #include "common.h"
 #include "jserror.h"
 #include "fdpass.h"
+#include "jscall.h"
 #include "poller.h"
 #include "unixsock.h"
 #include "kvm.h"
@@ -144,18 +145,23 @@ class Job : public Napi::AsyncWorker {
       error_ = s;
     }
   }
+  // Settling calls into JS, which fails once Node is stopping: CallIntoJs
+  // keeps that failure from escaping (std::terminate); fds not yet handed to
+  // JS are closed by their owner in result_.
   void OnOK() override {
     Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (error_) {
-      deferred_.Reject(MakeError(env, *error_).Value());
-      return;
-    }
-    try {
-      deferred_.Resolve(convert_(env, *result_));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
+    CallIntoJs(env, [&] {
+      Napi::HandleScope scope(env);
+      if (error_) {
+        deferred_.Reject(MakeError(env, *error_).Value());
+        return;
+      }
+      try {
+        deferred_.Resolve(convert_(env, *result_));
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      }
+    });
   }
 
  private:

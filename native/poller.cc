@@ -6,9 +6,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <new>
 #include <thread>
 
 #include "common.h"
+#include "jscall.h"
 
 namespace netfd {
 
@@ -40,6 +43,17 @@ uint32_t FromEpoll(uint32_t e) {
   return js;
 }
 
+// Runs on the JS thread for each queued event (env null: Node is tearing the
+// function down, the event is dropped). Throws nothing: an exception of the
+// callback becomes 'uncaughtException', or is dropped while Node is stopping.
+void Deliver(Napi::Env env, Napi::Function cb, std::nullptr_t*, Event* ev) noexcept {
+  std::unique_ptr<Event> e(ev);
+  if (env == nullptr || cb.IsEmpty() || !e) return;
+  CallIntoJs(env, [&] { cb.Call({Napi::Number::New(env, e->fd), Napi::Number::New(env, e->events), Napi::Number::New(env, e->token)}); });
+}
+
+using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, Event, Deliver>;
+
 // new Poller((fd, events, token) => void). Every watch is one-shot: after an
 // event the fd is quiet until `arm` is called again.
 class Poller : public Napi::ObjectWrap<Poller> {
@@ -61,7 +75,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
     ev.events = EPOLLIN;
     ev.data.u64 = kStop;
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, stop_.get(), &ev) < 0) throw Error(env, "epoll_ctl", "watch the stop eventfd");
-    tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "netfd poller", 0, 1);
+    tsfn_ = Tsfn::New(env, info[0].As<Napi::Function>(), "netfd poller", 0, 1);
     thread_ = std::thread([this] { Loop(); });
   }
 
@@ -89,15 +103,10 @@ class Poller : public Napi::ObjectWrap<Poller> {
           tsfn_.Release();
           return;
         }
-        auto* e = new Event{int(uint32_t(evs[i].data.u64)), FromEpoll(evs[i].events), uint32_t(evs[i].data.u64 >> 32)};
-        napi_status s = tsfn_.NonBlockingCall(e, [](Napi::Env env, Napi::Function cb, Event* ev) {
-          int fd = ev->fd;
-          uint32_t events = ev->events, token = ev->token;
-          delete ev;
-          if (env == nullptr) return;  // the environment is going away
-          cb.Call({Napi::Number::New(env, fd), Napi::Number::New(env, events), Napi::Number::New(env, token)});
-        });
-        if (s != napi_ok) delete e;
+        // Owned by Deliver once queued; dropped when it cannot be (Node is closing the function).
+        auto* e = new (std::nothrow) Event{int(uint32_t(evs[i].data.u64)), FromEpoll(evs[i].events), uint32_t(evs[i].data.u64 >> 32)};
+        if (e == nullptr) continue;
+        if (tsfn_.NonBlockingCall(e) != napi_ok) delete e;
       }
     }
     tsfn_.Release();
@@ -170,7 +179,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
 
   Fd epoll_;
   Fd stop_;
-  Napi::ThreadSafeFunction tsfn_;
+  Tsfn tsfn_;
   std::thread thread_;
 };
 

@@ -64,16 +64,24 @@ bool RecvNow(int fd, size_t maxBytes, size_t maxFds, Message& out) {
   // CMSG_LEN, not CMSG_SPACE: the padding would let one fd more than maxFds in.
   msg.msg_controllen = maxFds ? CMSG_LEN(sizeof(int) * maxFds) : 0;
   ssize_t n;
+  bool reset = false;
   for (;;) {
     n = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
     if (n >= 0) break;
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
-    if (errno == ECONNRESET) {
+    // The peer closed without reading all we sent. The kernel reports that
+    // once, ahead of the messages the peer sent before closing (an agent's
+    // refusal says why): read on, the queue first, then EOF.
+    if (errno == ECONNRESET && !reset) {
+      reset = true;
+      continue;
+    }
+    if (errno == ECONNRESET || (reset && (errno == EAGAIN || errno == EWOULDBLOCK))) {
       out.data.clear();
       out.eof = true;
       return true;
     }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
     ThrowErrno("recvmsg", "receive a message");
   }
   // Own every fd that arrived before looking at anything else.

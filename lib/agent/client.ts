@@ -22,7 +22,8 @@ export class AgentClient {
   readonly #conn: Conn;
   readonly #waiting = new Map<number, Waiting>();
   #nextId = 1;
-  #closedWhy: string | undefined;
+  /** Why the connection ended: the agent's refusal (EAGAIN…) or ECONNRESET. */
+  #ended: NetfdError | undefined;
   /** Called once when the connection ends (the agent stopped or went away). */
   onClose: ((why: string) => void) | undefined;
 
@@ -33,10 +34,10 @@ export class AgentClient {
       maxFds: 253,
       onMessage: (m) => this.#message(m),
       onClose: (why) => {
-        this.#closedWhy = why;
+        const ended = (this.#ended ??= new NetfdError(`the agent connection closed (${why})`, { code: 'ECONNRESET' }));
         for (const [, w] of this.#waiting) {
           clearTimeout(w.timer);
-          w.reject(new NetfdError(`the agent connection closed (${why})`, { code: 'ECONNRESET' }));
+          w.reject(ended);
         }
         this.#waiting.clear();
         this.onClose?.(why);
@@ -63,7 +64,7 @@ export class AgentClient {
 
   /** Sends one request; resolves with its result and fds, rejects with the agent's error (code, field, value, rule). */
   request<T = unknown>(op: Op, args: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<Answer<T>> {
-    if (this.#conn.closed) return Promise.reject(new NetfdError(`the agent connection is closed (${this.#closedWhy})`, { code: 'ECONNRESET' }));
+    if (this.#conn.closed) return Promise.reject(this.#ended ?? new NetfdError('the agent connection is closed', { code: 'ECONNRESET' }));
     const id = this.#nextId++;
     return new Promise<Answer<T>>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -97,7 +98,14 @@ export class AgentClient {
     const w = reply.id === null ? undefined : this.#waiting.get(reply.id);
     if (!w) {
       closeAll();
-      if (!reply.ok && reply.id === null) this.#conn.close(`the agent refused the connection: ${reply.error.message}`);
+      // An error without an id is about the connection (the agent refused
+      // it: too many connections, stopping) and the agent closes it: every
+      // request fails with the agent's code and message.
+      if (!reply.ok && reply.id === null) {
+        const refused = replyError(reply.error);
+        this.#ended ??= new NetfdError(`the agent refused the connection: ${refused.message}`, { code: refused.code, field: refused.field, value: refused.value, cause: refused });
+        this.#conn.close(this.#ended.message);
+      }
       return;
     }
     this.#waiting.delete(reply.id as number);

@@ -93,6 +93,11 @@ export class Conn {
     return this.#closed;
   }
 
+  /** Messages waiting for room in the socket (the peer is not reading). */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
   /**
    * Sends one message with `fds` (which stay the caller's: close them once
    * the promise settles). Resolves when the kernel has it.
@@ -109,18 +114,32 @@ export class Conn {
     });
   }
 
-  /** Closes the socket; waiting sends fail. `onClose` runs once. */
+  /**
+   * Closes the socket; waiting sends fail. `onClose` runs once. Never
+   * throws: an exception of `onClose` is raised again on its own (as
+   * 'uncaughtException'), so a caller closing many connections closes them all.
+   */
   close(why = 'closed'): void {
     if (this.#closed) return;
     this.#closed = true;
-    loop().unwatch(this.fd, this.#token, this.#o.keepAlive ?? false);
+    try {
+      loop().unwatch(this.fd, this.#token, this.#o.keepAlive ?? false);
+    } catch {
+      // not watched any more: the fd is closed below all the same
+    }
     try {
       native().close(this.fd);
     } catch {
       // already gone: nothing to release
     }
     for (const m of this.#queue.splice(0)) m.reject(new NetfdError(`the connection closed before the message was sent (${why})`, { code: 'ECONNRESET' }));
-    this.#o.onClose(why);
+    try {
+      this.#o.onClose(why);
+    } catch (err) {
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
   }
 
   #flush(): void {
@@ -136,6 +155,8 @@ export class Conn {
           m.reject(e);
           continue;
         }
+        // The peer went away; what it sent before (an agent's refusal says why) is read first.
+        if (e.code === 'EPIPE' || e.code === 'ECONNRESET') this.#receive();
         this.close(`send failed: ${e.message}`);
         return;
       }
@@ -147,36 +168,50 @@ export class Conn {
   }
 
   #arm(): void {
-    if (!this.#closed) loop().arm(this.fd, this.#token, POLL_READABLE | (this.#queue.length ? POLL_WRITABLE : 0));
+    if (this.#closed) return;
+    try {
+      loop().arm(this.fd, this.#token, POLL_READABLE | (this.#queue.length ? POLL_WRITABLE : 0));
+    } catch (err) {
+      this.close(`watching the socket failed: ${fromNative(err).message}`);
+    }
   }
 
   #ready(events: number): void {
     if (this.#closed) return;
     if (events & POLL_WRITABLE) this.#flush();
-    if (events & (POLL_READABLE | POLL_HANGUP)) {
-      for (let i = 0; i < BURST && !this.#closed; i++) {
-        let m: NativeMessage | null;
-        try {
-          m = native().recvNow(this.fd, this.#o.maxBytes, this.#o.maxFds);
-        } catch (err) {
-          this.close(`receive failed: ${fromNative(err).message}`);
-          return;
+    if (events & (POLL_READABLE | POLL_HANGUP)) this.#receive();
+    this.#arm();
+  }
+
+  /** Reads up to BURST messages; closes the connection at EOF or on an error. */
+  #receive(): void {
+    for (let i = 0; i < BURST && !this.#closed; i++) {
+      let m: NativeMessage | null;
+      try {
+        m = native().recvNow(this.fd, this.#o.maxBytes, this.#o.maxFds);
+      } catch (err) {
+        this.close(`receive failed: ${fromNative(err).message}`);
+        return;
+      }
+      if (m === null) return;
+      if (m.eof) {
+        this.close('the peer closed the connection');
+        return;
+      }
+      try {
+        this.#o.onMessage(m);
+      } catch (err) {
+        for (const fd of m.fds) {
+          try {
+            native().close(fd);
+          } catch {
+            // the handler closed it already
+          }
         }
-        if (m === null) break;
-        if (m.eof) {
-          this.close('the peer closed the connection');
-          return;
-        }
-        try {
-          this.#o.onMessage(m);
-        } catch (err) {
-          m.fds.forEach((fd) => native().close(fd));
-          this.close(`handling a message failed: ${(err as Error).message}`);
-          return;
-        }
+        this.close(`handling a message failed: ${(err as Error).message}`);
+        return;
       }
     }
-    this.#arm();
   }
 }
 

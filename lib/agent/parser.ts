@@ -35,6 +35,20 @@ export class AclParser {
     return this.#queue.run(uid, () => this.#ask({ kind: 'interface', live, text }));
   }
 
+  /**
+   * Starts the worker now and resolves once it runs (the agent does this
+   * before it listens: the worker's thread, fds and memory are then part of
+   * the agent's baseline, not of its first request).
+   */
+  async warm(): Promise<void> {
+    if (this.#closed || this.#worker) return;
+    const w = (this.#worker = this.#start());
+    w.ref(); // nothing else may keep the loop alive yet
+    // One real round trip: the worker has loaded the parser and its loop is complete.
+    await this.#ask({ kind: 'domain', text: "<domain type='qemu'><name>warm</name><memory>1024</memory></domain>" }).catch(() => undefined);
+    w.unref();
+  }
+
   close(): void {
     this.#closed = true;
     void this.#worker?.terminate();

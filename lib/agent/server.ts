@@ -47,6 +47,7 @@ const MAX_SEND = 200 * 1024;
 
 export { DEFAULT_SOCKET };
 export const DEFAULT_ACL = '/etc/netfd/acl.conf';
+export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
 /**
  * What each user may have when no `limit` line of the ACL says otherwise
@@ -77,6 +78,11 @@ export interface AgentOptions {
   maxClients?: number;
   /** Connections of those kept for root: other users get at most maxClients - this (default 16). */
   reservedForRoot?: number;
+  /**
+   * How long SIGTERM waits for requests in flight and their replies (default
+   * 10 s); then every connection is closed, whatever it has not read.
+   */
+  stopTimeoutMs?: number;
   /** Requests one connection may have in flight (default 8). */
   maxInFlight?: number;
   /** Requests per second per user, and the burst (default 200 and 400). */
@@ -266,6 +272,7 @@ export class Agent {
         fs.chownSync(file, process.getuid?.() ?? 0, gid);
       }
     }
+    await this.#parser.warm();
     this.#listener = new Listener(fd, (c) => this.#accept(c), (e) => this.log.error({ err: e.message }, 'accepting a connection failed; trying again'));
     this.log.info({ socket: this.o.listenFd !== undefined ? `fd ${this.o.listenFd}` : this.socketPath, held: this.#held.size }, 'listening');
   }
@@ -287,17 +294,30 @@ export class Agent {
     fs.rmSync(file, { force: true });
   }
 
-  /** SIGTERM: stop accepting, let requests in flight finish, disconnect everyone. Domains stay recorded. */
-  async stop(): Promise<void> {
-    if (this.#stopping) return;
+  /**
+   * SIGTERM: stop accepting, give requests in flight up to `stopTimeoutMs`
+   * to finish and have their replies read, then disconnect everyone. Domains
+   * stay recorded (a prepare cut short is undone at the next start). Resolves
+   * false when the timeout cut work short (logged), else true.
+   */
+  async stop(): Promise<boolean> {
+    if (this.#stopping) return true;
     this.#stopping = true;
     this.#listener?.close();
     if (this.#createdSocket) fs.rmSync(this.#createdSocket, { force: true });
-    await Promise.allSettled([...this.#inFlight]);
+    const ms = this.o.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([Promise.allSettled([...this.#inFlight]).then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+    clearTimeout(timer);
+    if (!finished) {
+      const connections = [...this.#clients].filter((c) => c.inFlight || c.conn.queued).map((c) => ({ uid: c.caller.uid, clientPid: c.caller.pid, requests: c.inFlight, unreadReplies: c.conn.queued }));
+      this.log.warn({ stopTimeoutMs: ms, unfinished: this.#inFlight.size, connections }, `stop timeout: ${this.#inFlight.size} operation(s) cut short after ${ms} ms (${connections.length} connection(s) with requests in flight or replies not read); records stay for the next start`);
+    }
     for (const c of [...this.#clients]) c.conn.close('the agent is stopping');
     for (const h of this.#held.values()) clearTimeout(h.timer);
     this.#parser.close();
     this.log.info({ held: this.#held.size }, 'stopped; prepared domains stay recorded for the next start');
+    return finished;
   }
 
   // ---- records ------------------------------------------------------------

@@ -29,6 +29,14 @@ function activationFd(env: NodeJS.ProcessEnv): number | undefined {
   return 3;
 }
 
+/** Seconds (a decimal from 0 to `max`) as milliseconds; undefined when not given. */
+function seconds(values: Values, name: string, max: number): number | undefined {
+  const x = str(values, name);
+  if (x === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(x) || Number(x) > max) throw new NetfdError(`invalid ${name} ${JSON.stringify(x)}: seconds, from 0 to ${max}`, { code: 'INVALID_ARGUMENT', field: name, value: x });
+  return Number(x) * 1000;
+}
+
 /** netfd agent: serves until SIGTERM/SIGINT; SIGHUP reloads the ACL. */
 export async function agentVerb(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -37,8 +45,9 @@ export async function agentVerb(args: string[]): Promise<number> {
     'socket-group': { type: 'string' },
     acl: { type: 'string' },
     grace: { type: 'string' },
-    'log-level': { type: 'string' },
+    'stop-timeout': { type: 'string' },
     'max-clients': { type: 'string' },
+    'log-level': { type: 'string' },
     'reserved-for-root': { type: 'string' },
   });
   const count = (name: string, lo: number): number | undefined => {
@@ -48,8 +57,11 @@ export async function agentVerb(args: string[]): Promise<number> {
     return Number(x);
   };
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  const grace = str(values, 'grace');
-  if (grace !== undefined && (!/^\d+(\.\d+)?$/.test(grace) || Number(grace) > 86400)) throw new NetfdError(`invalid grace ${JSON.stringify(grace)}: seconds, from 0 to 86400`, { code: 'INVALID_ARGUMENT', field: 'grace', value: grace });
+  const graceMs = seconds(values, 'grace', 86400);
+  const stopTimeoutMs = seconds(values, 'stop-timeout', 3600);
+  const maxClients = str(values, 'max-clients');
+  if (maxClients !== undefined && (!/^\d+$/.test(maxClients) || Number(maxClients) < 1 || Number(maxClients) > 65536))
+    throw new NetfdError(`invalid max-clients ${JSON.stringify(maxClients)}: a number of connections, from 1 to 65536`, { code: 'INVALID_ARGUMENT', field: 'max-clients', value: maxClients });
   const socket = str(values, 'socket');
   if (socket !== undefined && !path.isAbsolute(socket)) throw new NetfdError(`invalid socket ${JSON.stringify(socket)}: an absolute path`, { code: 'INVALID_ARGUMENT', field: 'socket', value: socket });
   const level = str(values, 'log-level') ?? process.env.NETFD_LOG_LEVEL ?? 'info';
@@ -66,14 +78,15 @@ export async function agentVerb(args: string[]): Promise<number> {
     sysfsRoot: str(values, 'sysfs-root'),
     netns: str(values, 'netns'),
     vhostDevice: str(values, 'vhost-device'),
-    graceMs: grace === undefined ? undefined : Number(grace) * 1000,
-    maxClients: count('max-clients', 1),
+    graceMs,
+    stopTimeoutMs,
+    maxClients: maxClients === undefined ? undefined : Number(maxClients),
     reservedForRoot: count('reserved-for-root', 0),
     logger: pino({ level, base: { component: 'netfd-agent', pid: process.pid } }, pino.destination({ fd: 2, sync: true })),
   });
   // Signals count from the start: recovery and autostart may take a while.
   let stopping: Promise<void> | undefined;
-  const stopped = new Promise<void>((resolve) => {
+  const stopped = new Promise<boolean>((resolve) => {
     const stop = (sig: string) => {
       agent.log.info({ signal: sig }, 'stopping');
       stopping ??= agent.stop().then(resolve);
@@ -83,8 +96,12 @@ export async function agentVerb(args: string[]): Promise<number> {
     process.on('SIGHUP', () => agent.reloadAcl());
   });
   await agent.start();
-  await stopped;
-  return 0;
+  const finished = await stopped;
+  // Work the timeout cut short (a request still waiting on a lock or the
+  // kernel) must not keep the process alive: it exits now; after a clean
+  // stop, when its last handle closes (at most a second later).
+  setTimeout(() => process.exit(finished ? 0 : 1), finished ? 1000 : 0).unref();
+  return finished ? 0 : 1;
 }
 
 type Remote = (args: string[], io: Io, socket: string) => Promise<number>;

@@ -90,12 +90,14 @@ export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--
       FAIL with a hint; exit 1 only when a check FAILs
 
   agent [--socket PATH] [--socket-mode MODE] [--socket-group G] [--acl FILE]
-        [--grace SECS] [--log-level LEVEL] [--max-clients N]
-        [--reserved-for-root N]
+        [--grace SECS] [--stop-timeout SECS] [--max-clients N]
+        [--reserved-for-root N] [--log-level LEVEL]
       the host agent: serves unprivileged users on a unix socket (default
       /run/netfd/agent.sock, or the one systemd passes), deciding every
-      request with the ACL (default /etc/netfd/acl.conf); SIGHUP reloads it.
-      Connections: at most N at once (default 1024), the last
+      request with the ACL (default /etc/netfd/acl.conf); SIGHUP reloads it;
+      SIGTERM waits up to --stop-timeout (default 10 s) for requests in
+      flight, then closes every connection and exits (1 if it cut any short).
+      Connections: at most --max-clients at once (default 1024), the last
       --reserved-for-root (default 16) for root only
 
 Global options:

@@ -221,6 +221,15 @@ t.test('recvNow', async (t) => {
   b.close(y);
   t.equal(b.recvNow(x, 100, 0)?.eof, true, 'reset by the peer: eof, not an error');
   b.close(x);
+  // What such a peer sent before it closed still arrives (the kernel reports the reset first).
+  const [x2, y2] = b.socketPair();
+  b.sendNow(x2, Buffer.from('never read'));
+  b.sendNow(y2, Buffer.from('refused, because'));
+  b.close(y2);
+  t.equal(b.recvNow(x2, 100, 0)?.data.toString(), 'refused, because', 'reset by the peer: its last message first');
+  t.equal(b.recvNow(x2, 100, 0)?.eof, true, 'then eof');
+  t.equal(b.recvNow(x2, 100, 0)?.eof, true, 'eof stays');
+  b.close(x2);
 
   // A stream socket: eof when the peer closes too.
   const [s1, s2] = b.socketPair('stream');
@@ -501,7 +510,7 @@ t.test('Listener accepts; AgentClient against a fake agent', async (t) => {
   t.equal(closes.length, 1, 'onClose ran once');
   t.match(closes[0], /not JSON/);
   t.ok(client.closed);
-  await t.rejects(client.request('hello'), { code: 'ECONNRESET', message: /the agent connection is closed \(the agent sent a reply that is not JSON/ }, 'later requests fail at once');
+  await t.rejects(client.request('hello'), { code: 'ECONNRESET', message: /the agent connection closed \(the agent sent a reply that is not JSON/ }, 'later requests fail at once, with the same error');
   client.close();
   t.equal(closes.length, 1, 'close() after that does not call onClose again');
 
@@ -516,8 +525,9 @@ t.test('Listener accepts; AgentClient against a fake agent', async (t) => {
   const c3 = await AgentClient.connect(sock);
   const closes3: string[] = [];
   c3.onClose = (why) => void closes3.push(why);
-  await t.rejects(c3.request('net-start', { name: 'n' }), { code: 'ECONNRESET', message: /refused the connection: the agent serves at most 0 connections/ });
+  await t.rejects(c3.request('net-start', { name: 'n' }), { name: 'NetfdError', code: 'EAGAIN', message: 'the agent refused the connection: the agent serves at most 0 connections' }, "the agent's code and message");
   t.equal(closes3.length, 1);
+  await t.rejects(c3.request('hello'), { code: 'EAGAIN', message: /refused the connection/ }, 'and again for later requests');
 
   // The client closes.
   const c4 = await AgentClient.connect(sock);
@@ -533,6 +543,31 @@ t.test('Listener accepts; AgentClient against a fake agent', async (t) => {
 
   t.equal(accepted, 4, 'four connections accepted');
   for (const s of served) s.close();
+  t.strictSame(fdList(), before, 'no fd leaked');
+});
+
+t.test('AgentClient refused before its first request: the refusal, not EPIPE', async (t) => {
+  const dir = tempDir(t);
+  const before = fdList();
+  const lfd = b.unixListen(path.join(dir, 'agent.sock'));
+  for (const [why, code] of [
+    ['the agent serves at most 1 connections', 'EAGAIN'],
+    ['the agent is stopping', 'EAGAIN'],
+  ]) {
+    const client = await AgentClient.connect(path.join(dir, 'agent.sock'));
+    const fd = b.acceptNow(lfd);
+    b.sendNow(fd, errorReply(null, new NetfdError(why, { code })));
+    b.close(fd); // as the agent does: the client's send now fails with EPIPE
+    await t.rejects(within(client.request('hello'), 'the refusal'), { name: 'NetfdError', code, message: `the agent refused the connection: ${why}` }, `${code}: ${why}`);
+    t.ok(client.closed, 'the connection is closed');
+    client.close();
+  }
+  // Closed without a word: ECONNRESET.
+  const client = await AgentClient.connect(path.join(dir, 'agent.sock'));
+  b.close(b.acceptNow(lfd));
+  await t.rejects(within(client.request('hello'), 'the reset'), { code: 'ECONNRESET', message: /^the agent connection closed \(/ });
+  client.close();
+  b.close(lfd);
   t.strictSame(fdList(), before, 'no fd leaked');
 });
 

@@ -8,8 +8,10 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import t from 'tap';
 import { AgentClient } from '../../lib/agent/client';
+import { encodeRequest } from '../../lib/agent/protocol';
 import { Agent, aclObjects } from '../../lib/agent/server';
 import { main } from '../../lib/cli/main';
+import { native } from '../../lib/native';
 import { DomainXml } from '../../lib/xml/domain';
 import { Asserts } from '../helpers/refused';
 
@@ -112,6 +114,35 @@ t.test('a second agent on a live socket is refused; a stale socket file is repla
   await t.rejects(new Agent({ socket: notSocket, acl: path.join(dir, 'acl.conf'), stateDir: path.join(dir, 'state3'), logger: logSink().logger }).start(), { code: 'EEXIST', field: 'socket' });
 });
 
+t.test('stop: a client that does not read is cut off at stopTimeoutMs; an idle agent stops at once', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-unit-agent-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const log = logSink();
+  const socket = path.join(dir, 'a.sock');
+  const agent = new Agent({ socket, acl: path.join(dir, 'acl.conf'), stateDir: path.join(dir, 'state'), configDir: path.join(dir, 'networks'), stopTimeoutMs: 300, logger: log.logger });
+  await agent.start();
+  // A raw socket that never reads: 8 requests whose error replies (~100 KB, the name echoed) fill it.
+  const fd = await native().unixConnect(socket);
+  t.teardown(() => native().close(fd));
+  const big = 'x'.repeat(100_000);
+  for (let id = 1; id <= 8; id++) while (native().sendNow(fd, encodeRequest(id, 'release', { name: big })) < 0) await new Promise((r) => setTimeout(r, 5));
+  for (const end = Date.now() + 5000; log.lines().filter((l) => l.code === 'INVALID_ARGUMENT').length < 8; await new Promise((r) => setTimeout(r, 5))) if (Date.now() > end) throw new Error('the requests did not arrive');
+  const started = Date.now();
+  t.equal(await agent.stop(), false, 'stop resolves false: work was cut short');
+  const ms = Date.now() - started;
+  t.ok(ms >= 280 && ms < 2000, `after the stop timeout (${ms} ms)`);
+  const cut = log.lines().find((l) => /^stop timeout/.test(String(l.msg)));
+  t.match(cut, { level: 40, stopTimeoutMs: 300, connections: [{ uid, clientPid: process.pid }] }, 'the log names the connection');
+  const [c] = (cut?.connections ?? []) as { requests: number; unreadReplies: number }[];
+  t.ok(c?.requests > 0 && c?.unreadReplies > 0, `its requests in flight (${c?.requests}) and replies not read (${c?.unreadReplies})`);
+  t.equal(await agent.stop(), true, 'a second stop does nothing');
+
+  const { agent: idle } = await agentIn(t, '');
+  const t0 = Date.now();
+  t.equal(await idle.stop(), true, 'an idle agent: true');
+  t.ok(Date.now() - t0 < 250, 'at once');
+});
+
 function run(args: string[]): Promise<{ status: number; out: string; err: string }> {
   let out = '';
   let err = '';
@@ -121,6 +152,10 @@ function run(args: string[]): Promise<{ status: number; out: string; err: string
 t.test('CLI: agent options and --connect', async (t) => {
   const rows: [string[], number, RegExp][] = [
     [['agent', '--grace', 'soon'], 1, /INVALID_ARGUMENT: invalid grace "soon"/],
+    [['agent', '--stop-timeout', '1e3'], 1, /INVALID_ARGUMENT: invalid stop-timeout "1e3": seconds, from 0 to 3600/],
+    [['agent', '--stop-timeout', '3601'], 1, /INVALID_ARGUMENT: invalid stop-timeout "3601"/],
+    [['agent', '--max-clients', '0'], 1, /INVALID_ARGUMENT: invalid max-clients "0": a number of connections, from 1 to 65536/],
+    [['agent', '--max-clients', 'many'], 1, /INVALID_ARGUMENT: invalid max-clients "many"/],
     [['agent', '--socket', 'rel.sock'], 1, /invalid socket "rel.sock": an absolute path/],
     [['agent', '--log-level', 'loud'], 1, /invalid log-level "loud"/],
     [['agent', '--socket-mode', '999', '--socket', '/tmp/x.sock'], 1, /invalid socket-mode "999"/],
