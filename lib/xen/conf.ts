@@ -171,7 +171,7 @@ export function vifPairsOf(s: string, where: string): VifPair[] {
 }
 
 /** The keys the conversion reads; each may be set once. */
-const KNOWN = ['name', 'uuid', 'memory', 'maxmem', 'vcpus', 'builder', 'vif'];
+const KNOWN = ['name', 'uuid', 'memory', 'maxmem', 'vcpus', 'maxvcpus', 'vcpu_avail', 'builder', 'vif'];
 
 function describe(v: ConfValue): string {
   return v.kind === 'list' ? 'a list' : v.kind === 'number' ? `the number ${v.text}` : `the string ${JSON.stringify(v.value)}`;
@@ -217,8 +217,20 @@ export function domainFromConf(text: string, format: 'xen-xm' | 'xen-xl'): XenDo
   if (memory > maxmem) throw invalidAt(`line ${(memE as ConfEntry).line}: memory`, memory, `memory (${memory} MiB) exceeds maxmem (${maxmem} MiB)`);
   d.memoryKiB = maxmem * 1024;
   d.currentMemoryKiB = memory * 1024;
+  // libvirt: vcpus = N sets the maximum and the number online (default 1);
+  // maxvcpus = M, when given, raises the maximum: <vcpu current='N'>M</vcpu>
   const vcpuE = got.get('vcpus');
   if (vcpuE) d.vcpus = count(vcpuE, 'vCPUs');
+  const maxvE = got.get('maxvcpus');
+  if (maxvE) {
+    const max = count(maxvE, 'vCPUs');
+    if (d.vcpus > max) throw invalidAt(`line ${(vcpuE as ConfEntry).line}: vcpus`, d.vcpus, `vcpus (${d.vcpus}) exceeds maxvcpus (${max})`);
+    if (d.vcpus < max) d.currentVcpus = d.vcpus;
+    d.vcpus = max;
+  }
+  // xm's vcpu_avail bitmask picks which vCPUs are online; libvirt skips it
+  const availE = got.get('vcpu_avail');
+  if (availE) throw unsupportedAt(`line ${availE.line}: vcpu_avail`, availE.value.kind === 'list' ? '[...]' : availE.value.value, "vcpu_avail picks which vCPUs are online; libvirt ignores it and <vcpu> cannot say which: use maxvcpus = M with vcpus = N (online) instead");
 
   // xl: type = "hvm" | "pv" (| "pvh") wins over the older builder = "hvm"
   const typeE = got.get('type');
@@ -257,7 +269,10 @@ function quote(s: string, at: string): string {
 export function domainToConf(d: XenDomain, format: 'xen-xm' | 'xen-xl', xendConfigVersion: number): string {
   const lines = [`name = ${quote(d.name, '/domain/name')}`];
   if (d.uuid) lines.push(`uuid = "${d.uuid}"`);
-  lines.push(`maxmem = ${toMiB(d.memoryKiB)}`, `memory = ${toMiB(d.currentMemoryKiB)}`, `vcpus = ${d.vcpus}`);
+  lines.push(`maxmem = ${toMiB(d.memoryKiB)}`, `memory = ${toMiB(d.currentMemoryKiB)}`);
+  // libvirt writes maxvcpus only when fewer vCPUs are online
+  if (d.currentVcpus !== undefined) lines.push(`maxvcpus = ${d.vcpus}`, `vcpus = ${d.currentVcpus}`);
+  else lines.push(`vcpus = ${d.vcpus}`);
   if (d.hvm) lines.push('builder = "hvm"');
   if (d.interfaces.length) {
     const vifs = d.interfaces.map((n, i) => {

@@ -1,17 +1,21 @@
 // libvirt <domain type='xen'> XML to and from Xen's native config formats,
-// for a domain's basics (name, uuid, HVM or PV, memory, vCPUs) and its
-// interfaces. Equivalent to `virsh domxml-to-native xen-xm dom.xml` and
+// for a domain's basics (name, uuid, HVM or PV, memory, vCPUs maximum and
+// online) and its interfaces (with rate=, and in xl Open vSwitch VLANs).
+// Equivalent to `virsh domxml-to-native xen-xm dom.xml` and
 // `virsh domxml-from-native xen-xl guest.cfg`. Pure: strings in, strings out.
 //
 //   xen-xm    xm's /etc/xen/GUEST config (Python-like key = value)
 //   xen-xl    xl's config, same syntax (xl.cfg(5)); the PV-only vif type is
-//             spelled type=vif instead of type=netfront
+//             spelled type=vif instead of type=netfront, an emulated model is
+//             model=X alone (libvirt's xl writer), and bridge= may carry an
+//             Open vSwitch VLAN (BR.TAG, BR:T1:T2)
 //   xen-sxpr  xend's s-expression, (vm (name 'guest')...(device (vif ...)))
 //
 // Only the subset travels: other domain elements (disks, graphics, ...) and
-// other native keys are left out. Interfaces are converted whole or not at
-// all: an interface feature no vif can hold, or a vif key netfd does not
-// know, is refused rather than dropped.
+// other native keys are left out. Interfaces and vCPUs are converted whole or
+// not at all: an interface feature no vif can hold, or a vif key netfd does
+// not know, is refused (NOT_SUPPORTED, naming the XML path or the native
+// `line N: vif[K].key`) rather than dropped.
 import { NetfdError } from '../errors';
 import { domainFromConf, domainToConf } from './conf';
 import { readDomainXml, writeDomainXml, XenDomain } from './model';
@@ -26,7 +30,8 @@ export interface XenOptions {
   /**
    * xend's config format version (xend_config_format): 1 = Xen 3.0.2,
    * 2 = 3.0.3, 3 = 3.0.4, 4 = 3.1.0 and later. Up to 3, an HVM interface
-   * without a model gets type=ioemu. Default DEFAULT_XEND_CONFIG_VERSION (4).
+   * without a model gets type=ioemu in xm and sexpr (xl has no xend and
+   * ignores it). Default DEFAULT_XEND_CONFIG_VERSION (4).
    */
   xendConfigVersion?: number;
 }

@@ -102,6 +102,26 @@ function positive(n: SNode & { kind: 'list' }, field: string, what: string): num
   return Number(raw);
 }
 
+/**
+ * (vcpu_avail MASK): bit i set when vCPU i is online. libvirt counts the
+ * bits for <vcpu current>, which says how many are online, not which; a mask
+ * other than vCPUs 0 to N-1 (say 5, vCPUs 0 and 2) is refused rather than
+ * renumbered, and so are no vCPU and a vCPU beyond (vcpus N), which libvirt
+ * reads as all of them.
+ */
+function onlineVcpus(n: SNode & { kind: 'list' }, max: number): number {
+  const field = `line ${n.line}: vcpu_avail`;
+  const raw = atomOf(n, field);
+  if (!/^\d+$/.test(raw)) throw invalidAt(field, raw, 'expected a bitmask of the vCPUs online, as a decimal integer (3: vCPUs 0 and 1)');
+  const mask = BigInt(raw);
+  if (mask === 0n) throw invalidAt(field, raw, 'no vCPU would be online');
+  const online = mask.toString(2).length;
+  if (mask !== (1n << BigInt(online)) - 1n)
+    throw unsupportedAt(field, raw, `vcpu_avail ${raw} puts vCPUs online out of order; <vcpu current> counts vCPUs from 0 (for N online, the mask is 2^N-1)`);
+  if (online > max) throw invalidAt(field, raw, `vcpu_avail ${raw} names ${online} vCPUs, more than (vcpus ${max})`);
+  return online;
+}
+
 /** Reads the domain out of a (vm ...) or (domain ...) s-expression. */
 export function domainFromSexpr(text: string): XenDomain {
   const root = parseSexpr(text);
@@ -117,7 +137,7 @@ export function domainFromSexpr(text: string): XenDomain {
       devices.push(l);
       continue;
     }
-    if (!['name', 'uuid', 'memory', 'maxmem', 'vcpus', 'image'].includes(key)) continue;
+    if (!['name', 'uuid', 'memory', 'maxmem', 'vcpus', 'vcpu_avail', 'image'].includes(key)) continue;
     const first = got.get(key);
     if (first) throw invalidAt(`line ${l.line}: ${key}`, show(l).slice(0, 60), `(${key} ...) is given twice (first on line ${first.line}); keep one`);
     got.set(key, l);
@@ -137,6 +157,11 @@ export function domainFromSexpr(text: string): XenDomain {
   d.currentMemoryKiB = memory * 1024;
   const vcpuN = got.get('vcpus');
   if (vcpuN) d.vcpus = positive(vcpuN, `line ${vcpuN.line}: vcpus`, 'vCPUs');
+  const availN = got.get('vcpu_avail');
+  if (availN) {
+    const online = onlineVcpus(availN, d.vcpus);
+    if (online < d.vcpus) d.currentVcpus = online;
+  }
 
   const image = got.get('image');
   if (image) {
@@ -168,6 +193,8 @@ const q = (s: string) => `'${s.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 /** Writes the domain as the s-expression libvirt sends to xend, on one line. */
 export function domainToSexpr(d: XenDomain, xendConfigVersion: number): string {
   let s = `(vm (name ${q(d.name)})(memory ${toMiB(d.currentMemoryKiB)})(maxmem ${toMiB(d.memoryKiB)})(vcpus ${d.vcpus})`;
+  // libvirt: the online vCPUs as a bitmask, when fewer than all
+  if (d.currentVcpus !== undefined) s += `(vcpu_avail ${((1n << BigInt(d.currentVcpus)) - 1n).toString()})`;
   if (d.uuid) s += `(uuid ${q(d.uuid)})`;
   s += d.hvm ? '(image (hvm))' : '(image (linux))';
   for (const n of d.interfaces) {

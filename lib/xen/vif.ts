@@ -1,15 +1,22 @@
 // How a libvirt <model type> becomes a Xen vif's type= and model= (and
-// back), in one table: the four scenarios of libvirt's "Support for
-// interface model='netfront'" (Jiri Denemark). Pure; the parsers and
-// writers of the three formats all go through these two functions.
+// back), in one table. xm and xend follow the four scenarios of libvirt's
+// "Support for interface model='netfront'" (Jiri Denemark); xl follows
+// libvirt's xl writer (xenFormatNet with vif_typename "vif", and no xend
+// config version: xl has no xend). Pure; the parsers and writers of the
+// three formats all go through these two functions.
 //
-//   guest  <model type>   to native                      from native
-//   HVM    (none)         type=ioemu if xend <= 3, else  type=ioemu or nothing
+//   guest  <model type>   xm, sexpr: to native                 xl: to native   from native (all)
+//   HVM    (none)         type=ioemu if xend <= 3, else        nothing         type=ioemu or nothing
 //                         nothing
-//   PV     any            model=X as is, no type         model=X kept
-//   HVM    netfront       type=netfront (xl: type=vif),  type=netfront (xl: vif)
-//                         no model=                      and no model=
-//   HVM    other X        model=X and type=ioemu         model=X (type=ioemu)
+//   PV     any            model=X as is, no type               same            model=X kept
+//   HVM    netfront       type=netfront, no model=             type=vif        type=netfront (xl: vif)
+//                                                                              and no model=
+//   HVM    other X        model=X and type=ioemu               model=X only    model=X (type=ioemu)
+//
+// In xl, type=ioemu is the default for HVM (an emulated NIC the guest may
+// trade for the PV one), so model=X alone says the same; in xend 3.1 and
+// later, type=ioemu hides the PV interface, which the seed's rule accepts
+// for a guest that asked for an emulated model.
 
 export type XenFormat = 'xen-xm' | 'xen-xl' | 'xen-sxpr';
 export const XEN_FORMATS: readonly XenFormat[] = ['xen-xm', 'xen-xl', 'xen-sxpr'];
@@ -55,10 +62,12 @@ export function vifTypes(format: XenFormat): readonly VifType[] {
 
 /**
  * The type= and model= for an interface whose XML <model type> is `model`
- * (undefined when the XML has none): the four scenarios.
+ * (undefined when the XML has none): the four scenarios for xm and sexpr,
+ * libvirt's xl writer for xl (which ignores the xend config version).
  */
 export function vifTypeModel(format: XenFormat, hvm: boolean, model: string | undefined, xendConfigVersion: number): VifTypeModel {
   if (!hvm) return model === undefined ? {} : { model }; // 2: PV, passed as is
+  if (format === 'xen-xl') return model === undefined ? {} : model === NETFRONT ? { type: 'vif' } : { model }; // libvirt's xl writer
   if (model === undefined) return xendConfigVersion <= XEND_CONFIG_MAX_VERS_NET_TYPE_IOEMU ? { type: 'ioemu' } : {}; // 1
   if (model === NETFRONT) return { type: pvOnlyType(format) }; // 3
   return { model, type: 'ioemu' }; // 4

@@ -1,8 +1,10 @@
 // Xen native configs (xen-xm, xen-xl, xen-sxpr) to and from libvirt XML:
 // golden files for the four interface type/model scenarios of libvirt's
-// model='netfront' patch, round trips, the scenario table, the xend config
-// version threshold, bad input named by line and field, and configs as
-// people write them. Pure.
+// model='netfront' patch (xl: libvirt's xl writer), vif rate= and
+// <bandwidth>, <vcpu current>, xl's Open vSwitch VLANs; round trips, the
+// scenario table, the xend config version threshold, bad input named by line
+// and field, what a format cannot hold refused by its XML field, and configs
+// as people write them. Pure.
 //
 // The goldens live in test/fixtures/xen: NAME.xml (hand-written, libvirt's
 // layout) and NAME.xm, NAME.xl, NAME.sxpr (what netfd writes). To rewrite the
@@ -24,6 +26,7 @@ import {
   vifTypeModel,
 } from '../../lib/xen';
 import { parseConf } from '../../lib/xen/conf';
+import { rateFromVif, rateToVif } from '../../lib/xen/rate';
 import { parseSexpr } from '../../lib/xen/sexpr';
 import { refused } from '../helpers/refused';
 
@@ -33,38 +36,45 @@ const EXT: Record<XenFormat, string> = { 'xen-xm': 'xm', 'xen-xl': 'xl', 'xen-sx
 const read = (f: string) => fs.readFileSync(path.join(fixtures, f), 'utf8');
 
 interface Case {
-  /** The natives are NAME.xm, NAME.xl, NAME.sxpr. */
+  /** The natives are NAME.xm, NAME.xl, NAME.sxpr (those of `formats`). */
   name: string;
   xml: string;
   xendConfigVersion?: number;
+  /** The formats that can hold the case (all three unless said). */
+  formats?: readonly XenFormat[];
 }
 
 const CASES: Case[] = [
   { name: 'hvm-no-model', xml: 'hvm-no-model.xml' }, // 1: nothing for a current xend
-  { name: 'hvm-no-model-xend3', xml: 'hvm-no-model.xml', xendConfigVersion: 3 }, // 1: type=ioemu up to xend 3
+  { name: 'hvm-no-model-xend3', xml: 'hvm-no-model.xml', xendConfigVersion: 3 }, // 1: type=ioemu up to xend 3 (xl: never)
   { name: 'pv-model', xml: 'pv-model.xml' }, // 2: model passed as is
   { name: 'hvm-netfront', xml: 'hvm-netfront.xml' }, // 3: type=netfront (xl: vif), no model
-  { name: 'hvm-ioemu', xml: 'hvm-ioemu.xml' }, // 4: model and type=ioemu
+  { name: 'hvm-ioemu', xml: 'hvm-ioemu.xml' }, // 4: model and type=ioemu (xl: model only)
+  { name: 'vif-rate', xml: 'vif-rate.xml' }, // rate=NKB/s <-> <bandwidth><outbound average>
+  { name: 'vcpu-current', xml: 'vcpu-current.xml' }, // maxvcpus/vcpus, (vcpu_avail) <-> <vcpu current>
+  { name: 'xl-ovs', xml: 'xl-ovs.xml', formats: ['xen-xl'] }, // bridge=BR.TAG, BR:T1:T2 <-> <vlan>, <virtualport>
 ];
+
+const formatsOf = (c: Case) => c.formats ?? XEN_FORMATS;
 
 const opts = (c: Case) => (c.xendConfigVersion === undefined ? undefined : { xendConfigVersion: c.xendConfigVersion });
 
 t.test('golden: XML to native, byte for byte', async (t) => {
   for (const c of CASES) {
-    for (const f of XEN_FORMATS) {
+    for (const f of formatsOf(c)) {
       const file = `${c.name}.${EXT[f]}`;
       const got = domainToNative(read(c.xml), f, opts(c));
       if (UPDATE) fs.writeFileSync(path.join(fixtures, file), got);
       t.equal(got, read(file), `${c.xml} → ${file}`);
     }
   }
-  const expected = [...new Set(CASES.map((c) => c.xml)), ...CASES.flatMap((c) => XEN_FORMATS.map((f) => `${c.name}.${EXT[f]}`))].sort();
+  const expected = [...new Set(CASES.map((c) => c.xml)), ...CASES.flatMap((c) => formatsOf(c).map((f) => `${c.name}.${EXT[f]}`))].sort();
   t.strictSame(fs.readdirSync(fixtures).sort(), expected, 'every golden file belongs to a case');
 });
 
 t.test('golden: native to XML gives the golden XML back', async (t) => {
   for (const c of CASES) {
-    for (const f of XEN_FORMATS) {
+    for (const f of formatsOf(c)) {
       const file = `${c.name}.${EXT[f]}`;
       t.equal(domainFromNative(read(file), f, opts(c)), read(c.xml), `${file} → ${c.xml}`);
     }
@@ -73,7 +83,7 @@ t.test('golden: native to XML gives the golden XML back', async (t) => {
 
 t.test('round trips are stable: xml → native → xml → native', async (t) => {
   for (const c of CASES) {
-    for (const f of XEN_FORMATS) {
+    for (const f of formatsOf(c)) {
       const n1 = domainToNative(read(c.xml), f, opts(c));
       const x1 = domainFromNative(n1, f);
       const n2 = domainToNative(x1, f, opts(c));
@@ -88,13 +98,16 @@ t.test('the goldens show the four scenarios', async (t) => {
   t.notMatch(vif('hvm-no-model', 'xm'), /type=/, '1, current xend: no type');
   t.match(vif('hvm-no-model-xend3', 'xm'), /bridge=xenbr0,script=vif-bridge,type=ioemu".*ip=192.0.2.10,type=ioemu"/, '1, xend 3: type=ioemu on every vif');
   t.match(read('hvm-no-model-xend3.sxpr'), /\(script 'vif-bridge'\)\(type ioemu\)\)\)/);
+  t.equal(read('hvm-no-model-xend3.xl'), read('hvm-no-model.xl'), '1, xl: no xend, no type=ioemu whatever the version');
   t.match(vif('pv-model', 'xm'), /script=vif-bridge,model=e1000,vifname=net0"/, '2: model as is, no type');
   t.notMatch(read('pv-model.xl') + read('pv-model.sxpr'), /type/);
   t.match(vif('hvm-netfront', 'xm'), /,type=netfront,vifname=gw0"/, '3: type=netfront, no model');
   t.match(vif('hvm-netfront', 'xl'), /,type=vif,vifname=gw0"/, '3: xl says type=vif');
   t.match(read('hvm-netfront.sxpr'), /\(vifname 'gw0'\)\(type netfront\)\)\)/);
   t.notMatch(read('hvm-netfront.xm') + read('hvm-netfront.xl') + read('hvm-netfront.sxpr'), /model/);
-  t.match(vif('hvm-ioemu', 'xl'), /model=e1000,type=ioemu", .*model=rtl8139,type=ioemu,vifname=lan1"/, '4: model and type=ioemu');
+  t.match(vif('hvm-ioemu', 'xm'), /model=e1000,type=ioemu", .*model=rtl8139,type=ioemu,vifname=lan1"/, '4: model and type=ioemu');
+  t.match(vif('hvm-ioemu', 'xl'), /model=e1000", .*model=rtl8139,vifname=lan1"/, "4, xl: model only, as libvirt's xl writer");
+  t.notMatch(read('hvm-ioemu.xl'), /type=/);
   t.match(read('hvm-ioemu.sxpr'), /\(model 'e1000'\)\(type ioemu\)/);
 });
 
@@ -104,14 +117,15 @@ t.test('the scenario table, both ways', async (t) => {
   t.equal(XEND_CONFIG_MAX_VERS_NET_TYPE_IOEMU, 3);
   for (const f of XEN_FORMATS) {
     const pv = f === 'xen-xl' ? 'vif' : 'netfront';
-    // to native
-    t.strictSame(vifTypeModel(f, true, undefined, 3), { type: 'ioemu' }, `${f} 1: HVM, no model, xend 3`);
+    const xl = f === 'xen-xl';
+    // to native (xl: libvirt's xl writer, no xend)
+    t.strictSame(vifTypeModel(f, true, undefined, 3), xl ? {} : { type: 'ioemu' }, `${f} 1: HVM, no model, xend 3`);
     t.strictSame(vifTypeModel(f, true, undefined, V), {}, `${f} 1: HVM, no model, current xend`);
     for (const m of [undefined, 'e1000', 'netfront'])
       for (const v of [1, 3, 4]) t.strictSame(vifTypeModel(f, false, m, v), m === undefined ? {} : { model: m }, `${f} 2: PV, model ${m}, xend ${v}`);
     for (const v of [1, 3, 4]) {
       t.strictSame(vifTypeModel(f, true, 'netfront', v), { type: pv }, `${f} 3: HVM netfront, xend ${v}`);
-      t.strictSame(vifTypeModel(f, true, 'rtl8139', v), { model: 'rtl8139', type: 'ioemu' }, `${f} 4: HVM other model, xend ${v}`);
+      t.strictSame(vifTypeModel(f, true, 'rtl8139', v), xl ? { model: 'rtl8139' } : { model: 'rtl8139', type: 'ioemu' }, `${f} 4: HVM other model, xend ${v}`);
     }
     // from native
     t.strictSame(modelFromVif(f, undefined, undefined), {});
@@ -130,7 +144,8 @@ t.test('xend config version: the threshold on both sides', async (t) => {
     for (const v of [1, 2, 3, 4, 5]) {
       const n = domainToNative(xml, f, { xendConfigVersion: v });
       const ioemu = (n.match(/type=ioemu|\(type ioemu\)/g) ?? []).length;
-      t.equal(ioemu, v <= 3 ? 2 : 0, `${f} xend ${v}: ${v <= 3 ? 'type=ioemu on both vifs' : 'no type'}`);
+      const want = v <= 3 && f !== 'xen-xl' ? 2 : 0;
+      t.equal(ioemu, want, `${f} xend ${v}: ${want ? 'type=ioemu on both vifs' : 'no type'}`);
       t.equal(domainFromNative(n, f, { xendConfigVersion: v }), xml, `${f} xend ${v}: reads back the same XML`);
     }
     t.equal(domainToNative(xml, f), domainToNative(xml, f, { xendConfigVersion: 4 }), `${f}: the default is 4`);
@@ -160,8 +175,12 @@ t.test('XML input: what the subset accepts', async (t) => {
   t.equal(domainToNative(dom('', 'hvm', "<currentMemory unit='KiB'>1000</currentMemory><vcpu placement='static'>3</vcpu>"), 'xen-xl'), 'name = "g"\nmaxmem = 512\nmemory = 1\nvcpus = 3\nbuilder = "hvm"\n', 'KiB rounded up to MiB, as libvirt does');
   t.equal(domainToNative(dom("<interface type='ethernet'/>"), 'xen-xm'), 'name = "g"\nmaxmem = 512\nmemory = 512\nvcpus = 1\nbuilder = "hvm"\nvif = [ "" ]\n', 'an ethernet vif with nothing set is an empty entry');
   t.match(domainToNative(dom("<interface type='bridge'><mac address='00:16:3E:AA:BB:CC'/><source bridge='xenbr0'/></interface>"), 'xen-xm'), /"mac=00:16:3e:aa:bb:cc,bridge=xenbr0,script=vif-bridge"/, 'a MAC is written lower-case; a bridge gets vif-bridge');
-  t.match(domainToNative(dom("<interface type='bridge'><source bridge='xenbr0'/><target dev='vif5.0'/></interface>"), 'xen-sxpr'), /\(device \(vif \(bridge 'xenbr0'\)\(script 'vif-bridge'\)\)\)/, "sxpr: a vifN.M target is xend's own name, not written (as libvirt)");
-  t.match(domainToNative(dom("<interface type='bridge'><source bridge='xenbr0'/><target dev='vif5.0'/></interface>"), 'xen-xl'), /vifname=vif5\.0"/, 'xm/xl keep it');
+  refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='xenbr0'/><target dev='vif5.0'/></interface>"), 'xen-sxpr'), { code: 'NOT_SUPPORTED', field: '/domain/devices/interface/target/@dev', value: 'vif5.0' }, /xend names a vif vifDOMID\.N itself and libvirt leaves a name starting with "vif" out/);
+  t.match(domainToNative(dom("<interface type='bridge'><source bridge='xenbr0'/><target dev='vif5.0'/></interface>"), 'xen-xl'), /vifname=vif5\.0"/, 'xm/xl keep a vifN.M name');
+  t.match(domainToNative(dom("<interface type='bridge'><source bridge='xenbr0'/><target dev='guest0'/></interface>"), 'xen-sxpr'), /\(vifname 'guest0'\)/, 'sxpr keeps another name');
+  t.equal(domainToNative(dom("<interface type='bridge'><source bridge='b'/><bandwidth/></interface>"), 'xen-xm'), domainToNative(dom("<interface type='bridge'><source bridge='b'/></interface>"), 'xen-xm'), 'an empty <bandwidth/> is no limit (libvirt keeps none)');
+  t.equal(domainToNative(dom("<interface type='bridge'><source bridge='b'/><bandwidth><outbound average='0'/></bandwidth></interface>"), 'xen-xl'), domainToNative(dom("<interface type='bridge'><source bridge='b'/></interface>"), 'xen-xl'), "average='0' is no limit: libvirt writes no rate=");
+  t.match(domainToNative(dom('', 'hvm', "<vcpu placement='static' current='4'>4</vcpu>"), 'xen-xm'), /\nvcpus = 4\n/, 'current = the maximum: no maxvcpus, as libvirt');
   t.match(domainToNative(dom("<interface type='ethernet'><script path=\"/opt/it's/vif-x\"/></interface>", 'xen'), 'xen-sxpr'), /\(script '\/opt\/it\\'s\/vif-x'\)/, 'sxpr escapes a quote with a backslash');
   t.match(domainToNative(dom("<interface type='ethernet'><script path='/opt/a\"b'/></interface>", 'xen'), 'xen-xm'), /vif = \[ 'script=\/opt\/a"b' \]/, "xm: single quotes when the value holds a '\"'");
 });
@@ -174,7 +193,6 @@ t.test('XML input: refused, naming the element or attribute', async (t) => {
   for (const type of ['direct', 'network', 'user', 'vhostuser', 'hostdev'])
     refused(t, () => domainToNative(dom(`<interface type='${type}'><source dev='eth0'/></interface>`), 'xen-xm'), ns(`${I}/@type`, type), new RegExp(`<interface type='${type}'> is not supported by the Xen native formats`));
   refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='b'/></interface><interface type='direct'/>"), 'xen-xl'), ns(`${I}[2]/@type`, 'direct'), /type='bridge'/);
-  refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='b'/><bandwidth/></interface>"), 'xen-xm'), ns(`${I}/bandwidth`, 'bandwidth'), /remove <bandwidth>/);
   refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='b'/><alias name='ua-x'/></interface>"), 'xen-xm'), ns(`${I}/alias`, 'alias'));
   refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='b'/><driver name='vhost'/></interface>"), 'xen-sxpr'), ns(`${I}/driver`, 'driver'));
   refused(t, () => domainToNative(dom("<interface type='ethernet'><source bridge='b'/></interface>"), 'xen-xm'), ns(`${I}/source`, 'source'), /type='ethernet'/);
@@ -202,7 +220,12 @@ t.test('XML input: refused, naming the element or attribute', async (t) => {
   refused(t, () => domainToNative("<domain type='xen'><name>g</name><os><type>hvm</type></os></domain>", 'xen-xm'), inv('/domain/memory', ''), /needs <memory/);
   refused(t, () => domainToNative("<domain type='xen'><name>g</name><memory unit='KiB'>2048</memory><currentMemory>4096</currentMemory><os><type>hvm</type></os></domain>", 'xen-xm'), inv('/domain/currentMemory', '4096'), /cannot exceed/);
   refused(t, () => domainToNative("<domain type='xen'><name>g</name><memory unit='parsec'>2</memory><os><type>hvm</type></os></domain>", 'xen-xm'), inv('/domain/memory/@unit', 'parsec'));
-  refused(t, () => domainToNative("<domain type='xen'><name>g</name><memory>1</memory><vcpu current='1'>2</vcpu><os><type>hvm</type></os></domain>", 'xen-xm'), ns('/domain/vcpu/@current', '1'), /vCPU count only/);
+  const vc = (v: string, more = '') => `<domain type='xen'><name>g</name><memory>1</memory>${v}${more}<os><type>hvm</type></os></domain>`;
+  refused(t, () => domainToNative(vc("<vcpu current='3'>2</vcpu>"), 'xen-xm'), inv('/domain/vcpu/@current', '3'), /from 1 to the maximum \(2\)/);
+  refused(t, () => domainToNative(vc("<vcpu current='0'>2</vcpu>"), 'xen-xl'), inv('/domain/vcpu/@current', '0'));
+  refused(t, () => domainToNative(vc("<vcpu current='one'>2</vcpu>"), 'xen-sxpr'), inv('/domain/vcpu/@current', 'one'));
+  refused(t, () => domainToNative(vc("<vcpu cpuset='0-1'>2</vcpu>"), 'xen-xm'), ns('/domain/vcpu/@cpuset', '0-1'), /vCPU counts only/);
+  refused(t, () => domainToNative(vc("<vcpu current='1'>2</vcpu>", "<vcpus><vcpu id='0' enabled='yes'/><vcpu id='1' enabled='no'/></vcpus>"), 'xen-xl'), ns('/domain/vcpus', 'vcpus'), /how many vCPUs are online, not which/);
   refused(t, () => domainToNative("<domain type='xen'><name>g</name><memory>1</memory><vcpu>0</vcpu><os><type>hvm</type></os></domain>", 'xen-xm'), inv('/domain/vcpu', '0'), /from 1 to 4096/);
   refused(t, () => domainToNative("<domain type='xen'><name>a b</name></domain>", 'xen-xm'), inv('/domain/name', 'a b'));
   refused(t, () => domainToNative('<domain', 'xen-xm'), { code: 'INVALID_XML', field: 'domain XML', value: '<domain' });
@@ -210,11 +233,131 @@ t.test('XML input: refused, naming the element or attribute', async (t) => {
   refused(t, () => domainFromNative(undefined as unknown as string, 'xen-sxpr'), inv('native config', undefined), /must be a string/);
 });
 
+t.test('vif rate= <-> <bandwidth><outbound average> (KiB/s), as libvirt converts it', async (t) => {
+  const F = 'line 1: vif[0].rate';
+  // libvirt's grammar: DIGITS [GMK] (B|b) /s; K = 1, M = 1024, G = 1024*1024 KiB; bits / 8, rounded down
+  for (const [rate, kib] of [
+    ['10MB/s', 10240], ['1GB/s', 1048576], ['512KB/s', 512], ['10240KB/s', 10240],
+    ['8Kb/s', 1], ['15Kb/s', 1], ['10Mb/s', 1280], ['1Gb/s', 131072], ['3MB/s@50ms', 3072], ['3MB/s@50000us', 3072], ['3MB/s@50000u', 3072], ['3MB/s@50m', 3072],
+  ] as const)
+    t.equal(rateFromVif(rate, F), kib, `${rate} is ${kib} KiB/s`);
+  t.equal(rateToVif(10240), '10240KB/s', 'written back in KB/s, as libvirt');
+  const ns = (value: string) => ({ code: 'NOT_SUPPORTED', field: F, value });
+  const inv = (value: string) => ({ code: 'INVALID_ARGUMENT', field: F, value });
+  refused(t, () => rateFromVif('100B/s', F), ns('100B/s'), /libvirt reads 100B\/s as 100 KiB\/s, Xen as 100 bytes\/s/);
+  refused(t, () => rateFromVif('800b/s', F), ns('800b/s'), /Xen as 800 bits\/s/);
+  refused(t, () => rateFromVif('7Kb/s', F), ns('7Kb/s'), /below 1 KiB\/s/);
+  refused(t, () => rateFromVif('0MB/s', F), inv('0MB/s'), /is zero/);
+  refused(t, () => rateFromVif('10MB/s@20ms', F), ns('10MB/s@20ms'), /other than Xen's default 50ms has no place in <bandwidth> \(libvirt drops it\); remove @20ms/);
+  refused(t, () => rateFromVif('10MB/s@1s', F), ns('10MB/s@1s'));
+  for (const bad of ['10MB/ms', '10 MB/s', '10mB/s', '10TB/s', 'MB/s', '10MB', '1.5MB/s', '-1MB/s', '10MiB/s', '10MB/s@', '10MB/s@0ms', '10MB/s@5ns', '10MB/s@50ms@50ms', `${'9'.repeat(20)}GB/s`])
+    refused(t, () => rateFromVif(bad, F), inv(bad));
+
+  // through the formats
+  const cfg = (vif: string) => `name = "r"\nvif = [ "${vif}" ]\n`;
+  for (const f of ['xen-xm', 'xen-xl'] as const) {
+    const x = domainFromNative(cfg('bridge=xenbr0,rate=10Mb/s@50ms'), f);
+    t.match(x, /<bandwidth>\n {8}<outbound average='1280'\/>\n {6}<\/bandwidth>/, `${f}: read into <outbound average>`);
+    t.match(domainToNative(x, f), /"bridge=xenbr0,script=vif-bridge,rate=1280KB\/s"/, `${f}: the default interval is implied; written in KB/s`);
+    refused(t, () => domainFromNative(cfg('bridge=xenbr0,rate=5MB/s@10ms'), f), { code: 'NOT_SUPPORTED', field: 'line 2: vif[0].rate', value: '5MB/s@10ms' });
+  }
+  t.match(domainToNative(domainFromNative("(vm (name 'r')(device (vif (bridge 'b')(rate '2GB/s'))))", 'xen-sxpr'), 'xen-sxpr'), /\(device \(vif \(rate '2097152KB\/s'\)\(bridge 'b'\)/, "sxpr: (rate '...') after the mac, as libvirt");
+
+  // what a vif cannot hold is refused, naming the XML field
+  const dom = (bw: string) => `<domain type='xen'><name>g</name><memory>524288</memory><os><type>hvm</type></os><devices><interface type='bridge'><source bridge='b'/>${bw}</interface></devices></domain>`;
+  const B = '/domain/devices/interface/bandwidth';
+  for (const f of XEN_FORMATS) {
+    refused(t, () => domainToNative(dom("<bandwidth><inbound average='1000'/><outbound average='1000'/></bandwidth>"), f), { code: 'NOT_SUPPORTED', field: `${B}/inbound`, value: 'inbound' }, /limits only what the guest sends/);
+    for (const a of ['peak', 'burst', 'floor'])
+      refused(t, () => domainToNative(dom(`<bandwidth><outbound average='1000' ${a}='2000'/></bandwidth>`), f), { code: 'NOT_SUPPORTED', field: `${B}/outbound/@${a}`, value: '2000' }, /average rate only/);
+  }
+  refused(t, () => domainToNative(dom("<bandwidth classID='3'><outbound average='1'/></bandwidth>"), 'xen-xl'), { code: 'NOT_SUPPORTED', field: `${B}/@classID`, value: '3' });
+  refused(t, () => domainToNative(dom("<bandwidth><outbound average='1'/><shape/></bandwidth>"), 'xen-xl'), { code: 'NOT_SUPPORTED', field: `${B}/shape`, value: 'shape' });
+  refused(t, () => domainToNative(dom("<bandwidth><outbound average='1'/><outbound average='2'/></bandwidth>"), 'xen-xl'), { code: 'INVALID_ARGUMENT', field: `${B}/outbound[2]`, value: 'outbound' }, /only once/);
+  refused(t, () => domainToNative(dom("<bandwidth><outbound peak='1'/></bandwidth>"), 'xen-xl'), { code: 'NOT_SUPPORTED', field: `${B}/outbound/@peak`, value: '1' });
+  refused(t, () => domainToNative(dom('<bandwidth><outbound/></bandwidth>'), 'xen-xl'), { code: 'INVALID_ARGUMENT', field: `${B}/outbound/@average`, value: '' }, /needs average/);
+  refused(t, () => domainToNative(dom("<bandwidth><outbound average='1.5'/></bandwidth>"), 'xen-xl'), { code: 'INVALID_ARGUMENT', field: `${B}/outbound/@average`, value: '1.5' }, /whole number of KiB\/s/);
+});
+
+t.test('<vcpu current>: maxvcpus and vcpus (xm, xl), (vcpus) and (vcpu_avail) (sexpr)', async (t) => {
+  const inv = (field: string, value: unknown) => ({ code: 'INVALID_ARGUMENT', field, value });
+  for (const f of ['xen-xm', 'xen-xl'] as const) {
+    t.match(domainFromNative('name = "v"\nmaxvcpus = 4\nvcpus = 2\n', f), /<vcpu current='2'>4<\/vcpu>/, `${f}: maxvcpus is the maximum, vcpus the number online`);
+    t.match(domainFromNative('name = "v"\nvcpus = 2\nmaxvcpus = 4\n', f), /<vcpu current='2'>4<\/vcpu>/, `${f}: in either order`);
+    t.match(domainFromNative('name = "v"\nmaxvcpus = 4\n', f), /<vcpu current='1'>4<\/vcpu>/, `${f}: vcpus defaults to 1, as libvirt`);
+    t.match(domainFromNative('name = "v"\nmaxvcpus = 4\nvcpus = 4\n', f), /<vcpu>4<\/vcpu>/, `${f}: all online: no current`);
+    t.equal(domainToNative(domainFromNative('name = "v"\nmaxvcpus = 4\nvcpus = 4\n', f), f), 'name = "v"\nmaxmem = 128\nmemory = 128\nvcpus = 4\n', `${f}: and no maxvcpus written back`);
+    refused(t, () => domainFromNative('name = "v"\nvcpus = 6\nmaxvcpus = 4\n', f), inv('line 2: vcpus', 6), /vcpus \(6\) exceeds maxvcpus \(4\)/);
+    refused(t, () => domainFromNative('name = "v"\nmaxvcpus = 0\n', f), inv('line 2: maxvcpus', '0'), /positive integer/);
+    refused(t, () => domainFromNative('name = "v"\nvcpus = 4\nvcpu_avail = 3\n', f), { code: 'NOT_SUPPORTED', field: 'line 3: vcpu_avail', value: 3 }, /picks which vCPUs are online/);
+  }
+  const sx = (more: string) => `(vm (name 'v')(vcpus 4)${more})`;
+  t.match(domainFromNative(sx('(vcpu_avail 3)'), 'xen-sxpr'), /<vcpu current='2'>4<\/vcpu>/, 'sxpr: the bits of vcpu_avail are the vCPUs online');
+  t.match(domainFromNative(sx('(vcpu_avail 15)'), 'xen-sxpr'), /<vcpu>4<\/vcpu>/, 'sxpr: all four online: no current');
+  t.match(domainToNative(domainFromNative(`(vm (name 'v')(vcpus 64)(vcpu_avail ${2n ** 63n - 1n}))`, 'xen-sxpr'), 'xen-sxpr'), /\(vcpus 64\)\(vcpu_avail 9223372036854775807\)/, 'sxpr: masks beyond 2^53 are exact');
+  refused(t, () => domainFromNative(sx('(vcpu_avail 5)'), 'xen-sxpr'), { code: 'NOT_SUPPORTED', field: 'line 1: vcpu_avail', value: '5' }, /counts vCPUs from 0/);
+  refused(t, () => domainFromNative(sx('(vcpu_avail 0)'), 'xen-sxpr'), inv('line 1: vcpu_avail', '0'), /no vCPU would be online/);
+  refused(t, () => domainFromNative(sx('(vcpu_avail 31)'), 'xen-sxpr'), inv('line 1: vcpu_avail', '31'), /names 5 vCPUs, more than \(vcpus 4\)/);
+  refused(t, () => domainFromNative(sx('(vcpu_avail 0x3)'), 'xen-sxpr'), inv('line 1: vcpu_avail', '0x3'), /decimal/);
+  refused(t, () => domainFromNative(sx('(vcpu_avail 3)(vcpu_avail 3)'), 'xen-sxpr'), inv('line 1: vcpu_avail', '(vcpu_avail 3)'), /given twice/);
+});
+
+t.test("xl's Open vSwitch bridge=BR.TAG and BR:T1:T2 <-> <vlan> and <virtualport type='openvswitch'/>", async (t) => {
+  const cfg = (vif: string) => `name = "o"\nbuilder = "hvm"\nvif = [ "${vif}" ]\n`;
+  const F = 'line 3: vif[0].bridge';
+  const x = domainFromNative(cfg('bridge=ovsbr0.10'), 'xen-xl');
+  t.match(x, /<source bridge='ovsbr0'\/>\n {6}<vlan>\n {8}<tag id='10'\/>\n {6}<\/vlan>\n {6}<virtualport type='openvswitch'\/>\n {4}<\/interface>/, 'BR.TAG: one tag, an Open vSwitch port, the script left as given (none)');
+  t.match(domainToNative(x, 'xen-xl'), /"bridge=ovsbr0\.10,script=vif-openvswitch"/, "written back with libvirt's default script for Open vSwitch");
+  t.match(domainFromNative(cfg('bridge=ovsbr0:10:20,script=vif-bridge'), 'xen-xl'), /<vlan trunk='yes'>\n {8}<tag id='10'\/>\n {8}<tag id='20'\/>\n {6}<\/vlan>\n {6}<virtualport type='openvswitch'\/>\n {6}<script path='vif-bridge'\/>/, 'BR:T1:T2: a trunk; another script is kept (libvirt reads the syntax whatever the script)');
+  t.match(domainFromNative(cfg('bridge=ovsbr0:0'), 'xen-xl'), /<vlan trunk='yes'>\n {8}<tag id='0'\/>/, 'BR:T: a trunk of one tag');
+  const ovs = (inner: string, type = 'bridge') => `<domain type='xen'><name>g</name><memory>524288</memory><os><type>hvm</type></os><devices><interface type='${type}'>${inner}</interface></devices></domain>`;
+  t.match(domainToNative(ovs("<source bridge='br'/><virtualport type='openvswitch'/>"), 'xen-xl'), /"bridge=br,script=vif-openvswitch"/, 'an Open vSwitch port without a VLAN: plain bridge=, script vif-openvswitch');
+  t.match(domainToNative(ovs("<source bridge='br'/><vlan trunk='No'><tag id='5'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), /"bridge=br\.5,/, "trunk='no' on one tag is no trunk (libvirt's case-insensitive compare)");
+  t.match(domainToNative(ovs("<source bridge='br'/><vlan><tag id='5'/><tag id='6'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), /"bridge=br:5:6,/, 'two tags are a trunk without saying so');
+
+  // xl syntax libvirt cannot read, or values out of range
+  refused(t, () => domainFromNative(cfg('bridge=ovsbr0.10:20:30'), 'xen-xl'), { code: 'NOT_SUPPORTED', field: F, value: 'ovsbr0.10:20:30' }, /a VLAN and trunks at once/);
+  for (const bad of ['ovsbr0.4096', 'ovsbr0.', 'ovsbr0.1.2', 'ovsbr0:', 'ovsbr0:1:x', 'ovsbr0:-1'])
+    refused(t, () => domainFromNative(cfg(`bridge=${bad}`), 'xen-xl'), { code: 'INVALID_ARGUMENT', field: F, value: bad }, /a tag is an integer from 0 to 4095/);
+  refused(t, () => domainFromNative(cfg('bridge=.10'), 'xen-xl'), { code: 'INVALID_ARGUMENT', field: F, value: '' }, /interface name/);
+  // xm: the syntax is xl's; sexpr: a '.' is part of the name
+  refused(t, () => domainFromNative(cfg('bridge=ovsbr0.10'), 'xen-xm'), { code: 'NOT_SUPPORTED', field: F, value: 'ovsbr0.10' }, /xl's Open vSwitch VLAN syntax.*for xen-xl only/);
+  refused(t, () => domainFromNative(cfg('bridge=ovsbr0:10:20'), 'xen-xm'), { code: 'NOT_SUPPORTED', field: F, value: 'ovsbr0:10:20' });
+  t.match(domainFromNative("(vm (name 'o')(device (vif (bridge 'br0.10'))))", 'xen-sxpr'), /<source bridge='br0\.10'\/>\n {4}<\/interface>/, "sxpr: bridge 'br0.10' is a bridge name (libvirt's sexpr reader)");
+
+  // XML a format cannot hold, named by its field
+  const I = '/domain/devices/interface';
+  const ns = (field: string, value: unknown) => ({ code: 'NOT_SUPPORTED', field, value });
+  const inv = (field: string, value: unknown) => ({ code: 'INVALID_ARGUMENT', field, value });
+  const tagged = ovs("<source bridge='ovsbr0'/><vlan><tag id='42'/></vlan><virtualport type='openvswitch'/>");
+  for (const f of ['xen-xm', 'xen-sxpr'] as const) {
+    refused(t, () => domainToNative(tagged, f), ns(`${I}/vlan`, 'vlan'), new RegExp(`a ${f} vif has no VLAN or Open vSwitch syntax`));
+    refused(t, () => domainToNative(ovs("<source bridge='br'/><virtualport type='openvswitch'/>"), f), ns(`${I}/virtualport`, 'virtualport'));
+    refused(t, () => domainToNative(read('xl-ovs.xml'), f), ns(`${I}[1]/vlan`, 'vlan'), /convert to xen-xl/);
+  }
+  refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan><tag id='42'/></vlan>"), 'xen-xl'), ns(`${I}/vlan`, 'vlan'), /for Open vSwitch only.*add <virtualport type='openvswitch'\/>/);
+  for (const f of ['xen-xm', 'xen-xl'] as const)
+    refused(t, () => domainToNative(ovs("<source bridge='br0.100'/>"), f), ns(`${I}/source/@bridge`, 'br0.100'), /read back as an Open vSwitch VLAN tag/);
+  t.match(domainToNative(ovs("<source bridge='br0.100'/>"), 'xen-sxpr'), /\(bridge 'br0\.100'\)/, 'sxpr can hold a dotted bridge name');
+  refused(t, () => domainToNative(ovs("<source bridge='br'/><virtualport type='802.1Qbh'/>"), 'xen-xl'), ns(`${I}/virtualport/@type`, '802.1Qbh'), /openvswitch'\/> only/);
+  refused(t, () => domainToNative(ovs("<source bridge='br'/><virtualport/>"), 'xen-xl'), ns(`${I}/virtualport`, 'virtualport'));
+  refused(t, () => domainToNative(ovs("<source bridge='br'/><virtualport type='openvswitch'><parameters interfaceid='09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f'/></virtualport>"), 'xen-xl'), ns(`${I}/virtualport/parameters`, 'parameters'), /port parameters/);
+  refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan trunk='yes'><tag id='1' nativeMode='untagged'/><tag id='2'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), ns(`${I}/vlan/tag[1]/@nativeMode`, 'untagged'), /tag ids only/);
+  refused(t, () => domainToNative(ovs("<vlan><tag id='1'/></vlan>", 'ethernet'), 'xen-xl'), ns(`${I}/vlan`, 'vlan'), /use type='bridge'/);
+  refused(t, () => domainToNative(ovs("<virtualport type='openvswitch'/>", 'ethernet'), 'xen-xl'), ns(`${I}/virtualport`, 'virtualport'));
+  refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan/><virtualport type='openvswitch'/>"), 'xen-xl'), inv(`${I}/vlan`, ''), /at least one <tag/);
+  refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan><tag id='4096'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), inv(`${I}/vlan/tag/@id`, '4096'), /0 to 4095/);
+  refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan><tag/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), inv(`${I}/vlan/tag/@id`, ''));
+  refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan trunk='no'><tag id='1'/><tag id='2'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), inv(`${I}/vlan/@trunk`, 'no'), /trunk='yes' is needed/);
+  refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan trunk='maybe'><tag id='1'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), inv(`${I}/vlan/@trunk`, 'maybe'));
+  refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan><tag id='1'/><port/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), ns(`${I}/vlan/port`, 'port'));
+});
+
 t.test('xm/xl input: bad text is named by its line', async (t) => {
   const inv = (field: string, value: unknown) => ({ code: 'INVALID_ARGUMENT', field, value });
   const cfg = (vifs: string, more = '') => `# a guest\nname = "g"\nmemory = 512\n${more}vif = [\n  ${vifs}\n]\n`;
   refused(t, () => domainFromNative(cfg('"mac=00:16:3e:00:00:01,bridge=xenbr0",\n  "mac=zz:16:3e:00:00:02,bridge=xenbr0"'), 'xen-xm'), inv('line 6: vif[1].mac', 'zz:16:3e:00:00:02'), /^line 6: vif\[1\]\.mac: invalid value "zz:16:3e:00:00:02": a MAC address is six hex octets/);
-  refused(t, () => domainFromNative(cfg('"bridge=xenbr0,rate=10MB/s"'), 'xen-xl'), { code: 'NOT_SUPPORTED', field: 'line 5: vif[0].rate', value: '10MB/s' }, /unknown vif key "rate": netfd converts mac, bridge, script, ip, vifname, model, type/);
+  refused(t, () => domainFromNative(cfg('"bridge=xenbr0,accel=x"'), 'xen-xl'), { code: 'NOT_SUPPORTED', field: 'line 5: vif[0].accel', value: 'x' }, /unknown vif key "accel": netfd converts mac, bridge, script, ip, vifname, model, type, rate/);
   refused(t, () => domainFromNative(cfg('"bridge=xenbr0,mac=00:16:3e:00:00:01,mac=00:16:3e:00:00:02"'), 'xen-xm'), inv('line 5: vif[0].mac', '00:16:3e:00:00:02'), /given twice/);
   refused(t, () => domainFromNative(cfg('"bridge=xenbr0,xenbr1"'), 'xen-xm'), inv('line 5: vif[0]', 'bridge=xenbr0,xenbr1'), /"xenbr1" is not key=value/);
   refused(t, () => domainFromNative(cfg('"bridge=xenbr0,mac="'), 'xen-xm'), inv('line 5: vif[0].mac', ''), /mac is empty/);
@@ -265,7 +408,8 @@ t.test('s-expression input: bad text is named by its line', async (t) => {
   const inv = (field: string, value: unknown) => ({ code: 'INVALID_ARGUMENT', field, value });
   const vm = (vif: string) => `(vm (name 'g')(memory 512)(maxmem 512)(vcpus 1)(image (hvm))\n(device (vif ${vif})))\n`;
   refused(t, () => domainFromNative(vm("(mac 'zz')(bridge 'xenbr0')"), 'xen-sxpr'), inv('line 2: vif[0].mac', 'zz'), /MAC address/);
-  refused(t, () => domainFromNative(vm("(bridge 'xenbr0')(rate '10MB/s')"), 'xen-sxpr'), { code: 'NOT_SUPPORTED', field: 'line 2: vif[0].rate', value: '10MB/s' }, /unknown vif key "rate"/);
+  refused(t, () => domainFromNative(vm("(bridge 'xenbr0')(uuid 'x')"), 'xen-sxpr'), { code: 'NOT_SUPPORTED', field: 'line 2: vif[0].uuid', value: 'x' }, /unknown vif key "uuid"/);
+  refused(t, () => domainFromNative(vm("(bridge 'xenbr0')(rate '10MB/s@20ms')"), 'xen-sxpr'), { code: 'NOT_SUPPORTED', field: 'line 2: vif[0].rate', value: '10MB/s@20ms' }, /other than Xen's default 50ms/);
   refused(t, () => domainFromNative(vm("(bridge 'xenbr0' 'xenbr1')"), 'xen-sxpr'), inv('line 2: vif[0].bridge', '(bridge xenbr0 xenbr1)'), /takes exactly one value/);
   refused(t, () => domainFromNative(vm('(bridge)'), 'xen-sxpr'), inv('line 2: vif[0].bridge', '(bridge)'), /takes exactly one value/);
   refused(t, () => domainFromNative(vm("bridge 'xenbr0'"), 'xen-sxpr'), inv('line 2: vif[0]', 'bridge'), /\(key value\) items in \(vif/);
