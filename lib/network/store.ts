@@ -352,7 +352,11 @@ export class Networks {
     });
   }
 
-  /** net-dumpxml: the live XML (pool and counts) of an active network, else the definition; `inactive`: the definition. */
+  /**
+   * net-dumpxml: the live XML of an active network (the pool with counts and,
+   * without a <pf>, <forward dev> naming its first device, as libvirt), else
+   * the definition; `inactive`: the definition, exactly as written.
+   */
   dumpxml(name: string, o: { inactive?: boolean } = {}): string {
     checkName(name);
     const active = this.isActive(name);

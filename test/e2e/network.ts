@@ -91,7 +91,7 @@ t.test('two guests on one bridge-mode network reach the peer and each other; the
     // the network records both connections on v0
     const live = netfd([...g, 'net-dumpxml', 'lan']).stdout;
     t.same(counts(live), { forward: 2, v0: 2 }, "net-dumpxml: connections='2' on <forward> and on v0");
-    t.match(live, /<name>lan<\/name>\s*<uuid>[0-9a-f-]{36}<\/uuid>\s*<forward mode="bridge" connections="2">\s*<interface dev="v0" connections="2"\/>\s*<\/forward>/);
+    t.match(live, /<name>lan<\/name>\s*<uuid>[0-9a-f-]{36}<\/uuid>\s*<forward dev="v0" mode="bridge" connections="2">\s*<interface dev="v0" connections="2"\/>\s*<\/forward>/);
     t.notMatch(netfd([...g, 'net-dumpxml', 'lan', '--inactive']).stdout, /connections=/, '--inactive: the definition, without counts');
     t.match(JSON.parse(netfd([...g, 'net-list', '--json']).stdout), [{ name: 'lan', active: true, connections: 2 }]);
     const status = await new Networks({ configDir: config, stateDir: state }).status('lan');

@@ -67,6 +67,8 @@ t.test('define, start, dumpxml (live and --inactive), destroy, undefine', async 
   t.strictSame(counts(live), { p0: 0, p1: 0, p2: 0 }, 'live XML: connections per device');
   t.equal(total(live), 0);
   t.equal(d.nets.dumpxml('lan', { inactive: true }), fs.readFileSync(path.join(d.config, 'lan.xml'), 'utf8'), '--inactive: the definition as stored');
+  t.match(live, /<forward dev="p0" mode="bridge" connections="0">/, 'live: <forward dev> names the first pool device, before mode=, as libvirt');
+  t.notMatch(d.nets.dumpxml('lan', { inactive: true }), /<forward[^>]* dev=/, '--inactive: no dev= the user did not write');
   await rejected(t, () => d.nets.start('lan'), { code: 'EEXIST', field: 'name', value: 'lan' }, /already active/);
 
   // A redefinition while running changes the next start, not the live network.
@@ -92,6 +94,19 @@ t.test('define, start, dumpxml (live and --inactive), destroy, undefine', async 
   t.throws(() => d.nets.setAutostart('lan', true), { code: 'ENOENT' });
   refused(t, () => d.nets.dumpxml('../x'), { code: 'INVALID_ARGUMENT', field: 'name', value: '../x' });
   noTemp(t, d.config);
+});
+
+t.test('net-define refuses what netfd does not apply, by XPath, and writes nothing; title, description and metadata are kept', async (t) => {
+  const d = dirs(t);
+  await rejected(t, () => d.nets.define(network('nat', "<forward mode='nat'/>", "\n  <ip address='192.0.2.1' prefix='24'/>")), { code: 'NOT_SUPPORTED', field: '/network/forward/@mode', value: 'nat' }, /netfd runs forward modes passthrough, private, vepa, bridge/);
+  await rejected(t, () => d.nets.define(network('iso', '')), { code: 'NOT_SUPPORTED', field: '/network/forward/@mode', value: '' }, /isolated network/);
+  await rejected(t, () => d.nets.define(network('ip', "<forward mode='vepa' dev='p0'/>", "\n  <ip address='192.0.2.1' prefix='24'/>")), { code: 'NOT_SUPPORTED', field: '/network/ip', value: 'ip' }, /^\/network\/ip: netfd does not run <ip> \(host addresses, DHCP, TFTP\)/);
+  t.notOk(fs.existsSync(d.config), 'nothing written by refused definitions');
+  const kept = network('doc', "<forward mode='vepa' dev='p0'/>", "\n  <title>Lab uplink</title>\n  <description>p0 on the lab switch</description>\n  <metadata>\n    <lab:rack xmlns:lab='https://example.org/lab'>4</lab:rack>\n  </metadata>");
+  await d.nets.define(kept);
+  await d.nets.start('doc');
+  for (const [what, xml] of [['--inactive', d.nets.dumpxml('doc', { inactive: true })], ['live', d.nets.dumpxml('doc')]])
+    t.match(xml, /<title>Lab uplink<\/title>\s*<description>p0 on the lab switch<\/description>\s*<metadata>\s*<lab:rack xmlns:lab=.https:\/\/example.org\/lab.>4<\/lab:rack>\s*<\/metadata>/, `${what}: title, description and metadata echoed`);
 });
 
 t.test('names and uuids are unique across definitions (and running networks)', async (t) => {
@@ -160,6 +175,7 @@ t.test('<pf> pools: expanded at net-start from sysfs fixtures; --inactive shows 
   t.strictSame(s.pool.map((p) => p.dev), pf.devices, 'the 64 VF netdevs, in virtfn order');
   const live = d.nets.dumpxml('sriov');
   t.match(live, /<pf dev=["']eth0["']\/>\s*<interface dev="enp1s0f0v0" connections="0"\/>/, 'live: the <pf> and then its expansion, as libvirt');
+  t.match(live, /<forward mode="passthrough" connections="0">/, 'live: no <forward dev> with a <pf> (libvirt writes none then)');
   t.equal((live.match(/<interface /g) ?? []).length, 64);
   const inactive = d.nets.dumpxml('sriov', { inactive: true });
   t.notMatch(inactive, '<interface', '--inactive: no expanded list');
