@@ -9,7 +9,7 @@ import { previewDomain, teardownFromLive } from '../netdev/domain';
 import { attachInterface, detachInterface } from '../qemu/hotplug';
 import { objectNames, inactiveXmlPath, liveXmlPath, objectFile, pidAlive, stateDir } from '../netdev/state';
 import { launchDomain, pidPath, qmpPath, readPidInfo } from '../qemu/launch';
-import { formatArgv } from '../qemu/argv';
+import { formatArgs, formatArgv } from '../qemu/argv';
 import { DomainXml } from '../xml/domain';
 import { Networks } from '../network/store';
 import { domainFromNative, domainToNative, XEN_FORMATS, XenFormat } from '../xen';
@@ -61,9 +61,11 @@ export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--
   detach-interface NAME --mac MAC [--timeout SECS] [--json]
       device_del (waits for the guest), netdev_del, host device deleted,
       live XML updated
-  domxml-to-native qemu-argv DOMAIN.xml [--json]
+  domxml-to-native qemu-argv DOMAIN.xml [--json] [--net-only]
       print the qemu command line the domain would get on this host, with
-      netfd's decisions as comments; changes nothing on the host
+      netfd's decisions as comments; changes nothing on the host.
+      --net-only: only the interfaces' -netdev/-device arguments (fds from
+      3), for any domain whatever else it holds
   domxml-to-native xen-xm|xen-xl|xen-sxpr DOMAIN.xml [--xend-config-version N]
   domxml-from-native xen-xm|xen-xl|xen-sxpr FILE [--xend-config-version N]
       a Xen domain's name, type, memory, vcpus and vif lines (model='netfront'
@@ -472,14 +474,16 @@ function describeProbe(p: { usable: boolean; code?: string; message?: string } |
 }
 
 async function domxmlToNative(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, {});
-  if (positionals.length !== 1) throw new UsageError('usage: domxml-to-native qemu-argv DOMAIN.xml');
-  const xml = DomainXml.parse(readDomainFile(positionals[0]));
+  const { values, positionals } = parse(args, { 'net-only': { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError('usage: domxml-to-native qemu-argv DOMAIN.xml [--json] [--net-only]');
+  const netOnly = values['net-only'] === true;
+  // --net-only: only <name> and the interfaces are read (and fully checked).
+  const xml = DomainXml.parse(readDomainFile(positionals[0]), { netOnly });
   const qmp = qmpPath(stateDir(str(values, 'state-dir')), xml.def.name);
-  const p = await previewDomain(xml, { vhostDevice: str(values, 'vhost-device'), qmp, onWarning: warnTo(io) });
+  const p = await previewDomain(xml, { vhostDevice: str(values, 'vhost-device'), qmp, onWarning: warnTo(io), netOnly });
   if (values.json) {
     const interfaces = p.plans.map((plan, i) => ({ ...plan, probe: p.probes[i] ?? null, decision: p.decisions[i] }));
-    io.out(`${JSON.stringify({ argv: p.argv, interfaces, ignoredDevices: xml.def.ignoredDevices }, null, 2)}\n`);
+    io.out(`${JSON.stringify(netOnly ? { argv: p.argv, interfaces } : { argv: p.argv, interfaces, ignoredDevices: xml.def.ignoredDevices }, null, 2)}\n`);
     return 0;
   }
   const lines = p.plans.map((plan, i) => {
@@ -491,7 +495,7 @@ async function domxmlToNative(args: string[], io: Io): Promise<number> {
     return `# ${plan.path}: ${plan.model} -> ${plan.device}; ${host}; ${plan.queues} queue(s); ${describeProbe(p.probes[i])}, so vhost=${d.vhost ? 'on' : 'off'}; ${driver}; mac ${plan.mac}${plan.macGenerated ? ' (generated)' : ''}`;
   });
   for (const dev of xml.def.ignoredDevices) lines.push(`# <${dev}> is not turned into qemu arguments by netfd`);
-  io.out(`${lines.map((l) => `${l}\n`).join('')}${formatArgv(p.argv)}`);
+  io.out(`${lines.map((l) => `${l}\n`).join('')}${netOnly ? formatArgs(p.argv) : formatArgv(p.argv)}`);
   return 0;
 }
 

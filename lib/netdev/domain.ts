@@ -11,7 +11,7 @@ import { createMacvtap, MacvtapFds } from '../macvtap';
 import { Accel, decideDriver, domainMacs, DriverDecision, GuestMac, InterfacePlan, planDomain, tapHostMac, VhostProbe } from '../policy';
 import { allocateFor, releaseFor } from '../network/connect';
 import { Networks } from '../network/store';
-import { childFds, domainArgv, NetArgs } from '../qemu/argv';
+import { childFds, domainArgv, NetArgs, netArgv } from '../qemu/argv';
 import { Tap } from '../tap';
 import { checkVhost } from '../host/vhost';
 import { ActualDirect, DomainXml, InterfaceDef, LiveInterface } from '../xml/domain';
@@ -462,15 +462,29 @@ export interface DomainPreview {
   /** The vhost probe per interface (undefined where vhost was not wanted). */
   probes: (VhostProbe | undefined)[];
   decisions: DriverDecision[];
+  /** The whole qemu command line; with `netOnly`, only the interfaces' -netdev/-device arguments. */
   argv: string[];
+}
+
+export interface PreviewOptions extends DomainHostOptions {
+  random?: (n: number) => Uint8Array;
+  qmp?: string;
+  /**
+   * Only the interfaces' -netdev/-device arguments (fds numbered from 3), for
+   * a VM manager that builds the rest of the command line: a string is parsed
+   * with `{ netOnly: true }`, so devices netfd does not run do not matter;
+   * the interfaces are still fully validated.
+   */
+  netOnly?: boolean;
 }
 
 /**
  * What `prepareDomain` would decide and the qemu argv it would give, without
  * creating anything: vhost is probed by opening and closing the device.
  */
-export async function previewDomain(input: string | DomainXml, o: DomainHostOptions & { random?: (n: number) => Uint8Array; qmp?: string } = {}): Promise<DomainPreview> {
-  const xml = typeof input === 'string' ? DomainXml.parse(input) : input;
+export async function previewDomain(input: string | DomainXml, o: PreviewOptions = {}): Promise<DomainPreview> {
+  const xml = typeof input === 'string' ? DomainXml.parse(input, { netOnly: o.netOnly }) : input;
+  const netOnly = o.netOnly === true || xml.def.netOnly === true;
   // A network's device: the one an allocation would give now (nothing recorded).
   const actuals: (ActualDirect | undefined)[] = [];
   for (const i of xml.def.interfaces) actuals.push(i.type === 'network' ? await new Networks(o).peek(i.source.network as string) : undefined);
@@ -487,7 +501,8 @@ export async function previewDomain(input: string | DomainXml, o: DomainHostOpti
     decisions.push(decideDriver(plan, probes[probes.length - 1]));
   }
   const nums = childFds(plans.map((p, n) => ({ tap: p.queues, vhost: decisions[n].vhost ? p.queues : 0 })));
-  const argv = domainArgv(xml.def, plans.map((plan, n) => ({ plan, decision: decisions[n], ...nums[n] })), { qmp: o.qmp });
+  const nets: NetArgs[] = plans.map((plan, n) => ({ plan, decision: decisions[n], ...nums[n] }));
+  const argv = netOnly ? netArgv(nets) : domainArgv(xml.def, nets, { qmp: o.qmp });
   return { xml, plans, probes, decisions, argv };
 }
 

@@ -1,7 +1,7 @@
 // qemu command lines for a domain: -netdev/-device per interface, with the fd
 // numbers qemu will see, and the small domain subset netfd runs. Pure.
 import type { DriverDecision, InterfacePlan } from '../policy/interface';
-import type { DomainDef } from '../xml/domain';
+import type { DiskDef, DomainDef } from '../xml/domain';
 
 export const DEFAULT_EMULATOR = 'qemu-system-x86_64';
 
@@ -63,8 +63,41 @@ function memoryArg(kib: number): string {
   return kib % 1024 === 0 ? String(kib / 1024) : `${kib}k`;
 }
 
+/**
+ * The interfaces' arguments alone: -netdev/-device per interface, fds as
+ * numbered in `nets` (what a VM manager building the rest needs).
+ */
+export function netArgv(nets: NetArgs[]): string[] {
+  return nets.flatMap((n) => ['-netdev', netdevArg(n), '-device', deviceArg(n)]);
+}
+
+/**
+ * `-drive` for a disk, as libvirt's -drive (qemuBuildDriveStr) spells its
+ * <driver> options; the device is qemu's own for if=virtio|ide. A block
+ * device is opened with qemu's host_device driver, as libvirt does.
+ */
+export function driveArg(d: DiskDef): string {
+  const list: [string, string | number][] = [['file', escapeValue(d.source)]];
+  if (d.type === 'block') list.push(['file.driver', 'host_device']);
+  list.push(['format', d.format], ['if', d.bus], ['index', d.index]);
+  if (d.device === 'cdrom') list.push(['media', 'cdrom']);
+  if (d.readonly) list.push(['readonly', 'on']);
+  // enospace is qemu's enospc and only for writes; rerror follows werror otherwise.
+  if (d.errorPolicy) list.push(['werror', d.errorPolicy === 'enospace' ? 'enospc' : d.errorPolicy]);
+  const rerror = d.rerrorPolicy ?? (d.errorPolicy === 'enospace' ? undefined : d.errorPolicy);
+  if (rerror) list.push(['rerror', rerror]);
+  if (d.cache) list.push(['cache', d.cache]);
+  if (d.copyOnRead !== undefined) list.push(['copy-on-read', d.copyOnRead ? 'on' : 'off']);
+  if (d.discard) list.push(['discard', d.discard]);
+  // detect_zeroes='unmap' is 'on' unless discards are unmapped.
+  if (d.detectZeroes) list.push(['detect-zeroes', d.detectZeroes === 'unmap' && d.discard !== 'unmap' ? 'on' : d.detectZeroes]);
+  if (d.io) list.push(['aio', d.io]);
+  return props(list);
+}
+
 /** The whole command line, argv[0] included. */
 export function domainArgv(def: DomainDef, nets: NetArgs[], o: ArgvOptions = {}): string[] {
+  if (def.netOnly) throw new Error(`domainArgv: domain ${def.name} was parsed with { netOnly: true }; use netArgv()`);
   const a: string[] = [def.emulator ?? DEFAULT_EMULATOR];
   a.push('-name', `guest=${escapeValue(def.name)}`);
   if (def.uuid) a.push('-uuid', def.uuid);
@@ -77,28 +110,34 @@ export function domainArgv(def: DomainDef, nets: NetArgs[], o: ArgvOptions = {})
   if (def.os.initrd) a.push('-initrd', def.os.initrd);
   if (def.os.cmdline !== undefined) a.push('-append', def.os.cmdline);
   for (const s of def.serials) a.push('-serial', s.type === 'file' ? `file:${s.path}` : s.type);
-  for (const d of def.disks) {
-    const list: [string, string | number][] = [['file', escapeValue(d.file)], ['format', d.format], ['if', d.bus], ['index', d.index]];
-    if (d.device === 'cdrom') list.push(['media', 'cdrom']);
-    if (d.readonly) list.push(['readonly', 'on']);
-    a.push('-drive', props(list));
-  }
-  for (const n of nets) a.push('-netdev', netdevArg(n), '-device', deviceArg(n));
+  for (const d of def.disks) a.push('-drive', driveArg(d));
+  a.push(...netArgv(nets));
   if (o.qmp) a.push('-qmp', `unix:${escapeValue(o.qmp)},server=on,wait=off`);
   a.push(...def.qemuArgs); // <qemu:commandline>, last as libvirt puts them
   return a;
 }
 
+const shellQuote = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** Options one per line (an option and its value together), shell-quoted. */
+function optionLines(args: string[]): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (args[i].startsWith('-') && next !== undefined && !next.startsWith('-')) {
+      lines.push(`${shellQuote(args[i])} ${shellQuote(next)}`);
+      i++;
+    } else lines.push(shellQuote(args[i]));
+  }
+  return lines;
+}
+
 /** A shell-safe rendering of argv, one option per line, for people. */
 export function formatArgv(argv: string[]): string {
-  const q = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-  const lines: string[] = [q(argv[0])];
-  for (let i = 1; i < argv.length; i++) {
-    const next = argv[i + 1];
-    if (argv[i].startsWith('-') && next !== undefined && !next.startsWith('-')) {
-      lines.push(`${q(argv[i])} ${q(next)}`);
-      i++;
-    } else lines.push(q(argv[i]));
-  }
-  return lines.join(' \\\n  ') + '\n';
+  return [shellQuote(argv[0]), ...optionLines(argv.slice(1))].join(' \\\n  ') + '\n';
+}
+
+/** A shell-safe rendering of options without a program (`netArgv`'s), one per line. */
+export function formatArgs(args: string[]): string {
+  return args.length ? optionLines(args).join(' \\\n') + '\n' : '';
 }

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { native } from '../native';
 import { prepareDomain, PreparedDomain, PrepareOptions } from '../netdev/domain';
+import { Qmp } from './qmp';
 import { objectFile, stateDir } from '../netdev/state';
 import { DomainXml } from '../xml/domain';
 
@@ -19,7 +20,7 @@ export interface LaunchOptions extends PrepareOptions {
   extraArgs?: string[];
   /** qemu's stdin/stdout: 'inherit' (the serial console on stdio) or 'pipe'. Default 'inherit'. */
   stdio?: 'inherit' | 'pipe';
-  /** How long qemu may take to open its QMP socket. Default 30 s. */
+  /** How long qemu may take to come up (its QMP socket answering). Default 30 s. */
   startTimeoutMs?: number;
 }
 
@@ -129,7 +130,8 @@ export interface StartedQemu {
 
 /**
  * Spawns qemu with `fds` at 3, 4, … (and no other fd of this process), then
- * waits for its QMP socket `qmp`. `closeFds` runs once qemu has its copies;
+ * waits for its QMP socket `qmp` to greet (qemu's init, its drives opened, is
+ * over). `closeFds` runs once qemu has its copies;
  * `cleanup` runs when qemu exits, before `exited` resolves. When qemu fails to
  * start, the rejection carries qemu's own message, after `cleanup`.
  */
@@ -164,7 +166,14 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
   // qemu has its copies now.
   closeFds();
   try {
-    await Promise.race([waitForSocket(qmp, child, o.startTimeoutMs ?? 30000), spawnError.then((e) => Promise.reject(e))]);
+    const timeoutMs = o.startTimeoutMs ?? 30000;
+    const started = Date.now();
+    await Promise.race([waitForSocket(qmp, child, timeoutMs), spawnError.then((e) => Promise.reject(e))]);
+    // The socket exists before qemu has opened its drives: only a QMP
+    // greeting (sent from the main loop, after init) says qemu came up. A
+    // qemu that fails init (a disk it cannot open) resets the connection.
+    const q = await Qmp.connect(qmp, { timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)) });
+    await q.close();
   } catch (err) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     const e = await exited;
@@ -178,7 +187,7 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
 
 /**
  * Prepares the domain's interfaces, then spawns qemu with exactly those fds.
- * Resolves once qemu is up (its QMP socket exists); rejects with qemu's own
+ * Resolves once qemu is up (its QMP socket answers); rejects with qemu's own
  * message when it fails to start, after tearing everything down.
  */
 export async function launchDomain(input: string | DomainXml, o: LaunchOptions = {}): Promise<LaunchedDomain> {

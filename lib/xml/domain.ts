@@ -3,7 +3,7 @@
 // (inactive) XML is kept as the exact text the user wrote; the live (status)
 // XML is the same document plus what netfd decided.
 import { NetfdError } from '../errors';
-import { absPath, addChild, attr, bad, checked, child, children, Document, Element, memoryKiB, nameOf, oneOf, parseXml, removeChild, serializeXml, text, uuidOf } from './dom';
+import { absPath, addChild, attr, bad, checked, child, children, Document, Element, intAttr, memoryKiB, nameOf, oneOf, onOff, parseXml, path, removeChild, serializeXml, text, uuidOf } from './dom';
 import { ActualDirect, DirectMode, DriverDef, InterfaceDef, InterfaceType, ParseOptions, parseInterface, RESERVED_PREFIXES } from './interface';
 
 export type { ActualDirect, DirectMode, DriverDef, InterfaceDef, InterfaceType, ParseOptions };
@@ -14,15 +14,33 @@ export interface SerialDef {
   path?: string;
 }
 
+/** libvirt's <driver cache>, io, discard, detect_zeroes and error policies, as written. */
+export type DiskCache = 'none' | 'writethrough' | 'writeback' | 'directsync' | 'unsafe';
+export type DiskErrorPolicy = 'stop' | 'report' | 'ignore' | 'enospace';
+
 export interface DiskDef {
-  /** The unit on its bus, from the target name: vda/hda 0, vdb/hdb 1, hdc 2 … */
+  /**
+   * The unit on its bus: from the target name (vda/hda 0, vdb/hdb 1, hdc 2 …),
+   * or for an IDE disk from its <address type='drive'> (bus × 2 + unit).
+   */
   index: number;
-  file: string;
+  /** 'file': an image file; 'block': a host block device (an LVM volume, a disk), qemu's host_device. */
+  type: 'file' | 'block';
+  /** <source file> (type='file') or <source dev> (type='block'). */
+  source: string;
   bus: 'virtio' | 'ide';
   device: 'disk' | 'cdrom';
   format: string;
   readonly: boolean;
   target: string;
+  /** <driver> attributes in libvirt's spellings; lib/qemu/argv.ts turns them into -drive options. */
+  cache?: DiskCache;
+  io?: 'threads' | 'native' | 'io_uring';
+  discard?: 'unmap' | 'ignore';
+  detectZeroes?: 'off' | 'on' | 'unmap';
+  errorPolicy?: DiskErrorPolicy;
+  rerrorPolicy?: Exclude<DiskErrorPolicy, 'enospace'>;
+  copyOnRead?: boolean;
 }
 
 export interface DomainDef {
@@ -44,6 +62,11 @@ export interface DomainDef {
   /** <qemu:commandline>: extra arguments (appended) and environment. */
   qemuArgs: string[];
   qemuEnv: Record<string, string>;
+  /**
+   * Parsed with `{ netOnly: true }`: only the type, name, uuid and interfaces
+   * were read; the rest above is empty and makes no command line.
+   */
+  netOnly?: boolean;
 }
 
 /** libvirt's namespace for <qemu:commandline>. */
@@ -51,8 +74,44 @@ export const QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0';
 
 const KNOWN_DEVICES = new Set(['interface', 'disk', 'serial', 'emulator', 'console']);
 
+/** libvirt's character device types (virDomainChr): all valid <serial type>s. */
+const CHR_TYPES = ['null', 'vc', 'pty', 'dev', 'file', 'pipe', 'stdio', 'udp', 'tcp', 'unix', 'spicevmc', 'spiceport', 'nmdm', 'qemu-vdagent', 'dbus'];
+
+/** NOT_SUPPORTED naming the element or attribute, with a whole sentence of why. */
+function unsupported(el: Element, attribute: string | null, value: unknown, message: string): NetfdError {
+  const field = attribute === null ? path(el) : `${path(el)}/@${attribute}`;
+  return new NetfdError(`${field}: ${message}`, { code: 'NOT_SUPPORTED', field, value });
+}
+
+/**
+ * An attribute that must be one of `runs` (else `def`): another value libvirt
+ * knows (`libvirt`) is NOT_SUPPORTED, anything else INVALID_ARGUMENT.
+ */
+function libvirtValue<T extends string>(el: Element, name: string, runs: readonly T[], libvirt: readonly string[], def: T | undefined, why: string): T | undefined {
+  const x = attr(el, name);
+  if (x === undefined) return def;
+  if ((runs as readonly string[]).includes(x)) return x as T;
+  if (libvirt.includes(x)) throw unsupported(el, name, x, `<${el.tagName} ${name}='${x}'> is not supported: ${why}`);
+  throw bad(el, name, x, `expected one of ${libvirt.join(', ')}`);
+}
+
+/**
+ * Refuses (NOT_SUPPORTED, by name) every attribute and child element of `el`
+ * that is not in `attrs` / `kids`: what netfd reads it applies, and nothing
+ * else passes silently. `why` gives the reason for a name, if it has one.
+ */
+function onlyApplied(el: Element, attrs: readonly string[], kids: readonly string[], why: (name: string) => string | undefined = () => undefined): void {
+  const generic = 'netfd does not turn it into qemu arguments; remove it';
+  for (let i = 0; i < el.attributes.length; i++) {
+    const a = el.attributes.item(i);
+    if (!a || attrs.includes(a.name) || a.name === 'xmlns' || a.name.startsWith('xmlns:')) continue;
+    throw unsupported(el, a.name, a.value, `<${el.tagName} ${a.name}='${a.value}'> is not supported: ${why(`@${a.name}`) ?? generic}`);
+  }
+  for (const c of children(el)) if (!kids.includes(c.tagName)) throw unsupported(c, null, c.tagName, `<${c.tagName}> in <${el.tagName}> is not supported: ${why(c.tagName) ?? generic}`);
+}
+
 function parseSerial(el: Element): SerialDef {
-  const type = oneOf(el, 'type', ['file', 'pty', 'stdio'] as const);
+  const type = libvirtValue(el, 'type', ['file', 'pty', 'stdio'] as const, CHR_TYPES, undefined, "netfd runs <serial type='file|pty|stdio'>");
   if (!type) throw bad(el, 'type', '', "netfd runs <serial type='file|pty|stdio'>");
   if (type !== 'file') return { type };
   const source = child(el, 'source');
@@ -68,35 +127,119 @@ function diskIndex(letters: string): number {
   return n - 1;
 }
 
-function parseDisk(el: Element): DiskDef {
-  const type = attr(el, 'type') ?? 'file';
-  if (type !== 'file') throw bad(el, 'type', type, "netfd runs file disks only (type='file')");
-  const device = oneOf(el, 'device', ['disk', 'cdrom'] as const, 'disk') as DiskDef['device'];
-  const source = child(el, 'source');
-  const file = source ? absPath(source, 'file') : undefined;
-  if (!source || file === undefined) throw bad(source ?? el, source ? 'file' : null, '', "a disk needs <source file='/ABSOLUTE/PATH'/>");
-  const target = child(el, 'target');
-  const dev = target ? attr(target, 'dev') : undefined;
-  if (!target || !dev || !/^(vd|hd|sd)[a-z]{1,3}$/.test(dev)) throw bad(target ?? el, target ? 'dev' : null, dev ?? '', "a disk needs <target dev='vda|hda...' bus='virtio|ide'/>");
-  const bus = oneOf(target, 'bus', ['virtio', 'ide'] as const, dev.startsWith('vd') ? 'virtio' : 'ide') as DiskDef['bus'];
-  const driver = child(el, 'driver');
-  const format = (driver && attr(driver, 'type')) ?? 'raw';
-  if (!/^[a-z0-9]+$/.test(format)) throw bad(driver as Element, 'type', format, 'expected an image format such as raw or qcow2');
-  return { index: diskIndex(dev.slice(2)), file, bus, device, format, readonly: child(el, 'readonly') !== null || device === 'cdrom', target: dev };
+// libvirt's values (domaincommon.rng, virStorage/virDomainDisk* enums).
+const DISK_TYPES = ['file', 'block', 'dir', 'network', 'volume', 'nvme', 'vhostuser', 'vhostvdpa'];
+const DISK_DEVICES = ['disk', 'cdrom', 'floppy', 'lun'];
+const DISK_BUSES = ['ide', 'fdc', 'scsi', 'virtio', 'xen', 'usb', 'uml', 'sata', 'sd'];
+/** libvirt's bus for a target name without bus= (virDomainDiskDefPostParse). */
+const BUS_OF_PREFIX: Record<string, string> = { hd: 'ide', sd: 'scsi', vd: 'virtio', xvd: 'xen', ubd: 'uml', fd: 'ide' };
+
+const DRIVE_ONLY = 'netfd gives disks as -drive if=virtio|ide, where qemu makes the device itself';
+const DISK_WHY: Record<string, string> = {
+  boot: `a boot order is qemu's bootindex, a -device property; ${DRIVE_ONLY}`,
+  serial: `a disk serial is a -device property (qemu 7.2 has no -drive serial=); ${DRIVE_ONLY}`,
+  shareable: `libvirt shares a disk with share-rw=on, a -device property; ${DRIVE_ONLY}`,
+  alias: `the alias is the -device id; ${DRIVE_ONLY}`,
+  wwn: `a -device property; ${DRIVE_ONLY}`,
+  vendor: `a -device property; ${DRIVE_ONLY}`,
+  product: `a -device property; ${DRIVE_ONLY}`,
+  geometry: `a -device property; ${DRIVE_ONLY}`,
+  blockio: `a -device property; ${DRIVE_ONLY}`,
+};
+const VIRTIO_BLK_PROPS = ['ioeventfd', 'event_idx', 'iothread', 'queues', 'queue_size', 'iommu', 'ats', 'packed', 'page_per_vq'];
+const DRIVER_APPLIED = ['name', 'type', 'cache', 'io', 'discard', 'detect_zeroes', 'error_policy', 'rerror_policy', 'copy_on_read'];
+
+/** The -drive options of <driver>: each attribute applied or refused by name. */
+function parseDiskDriver(el: Element, d: DiskDef): void {
+  onlyApplied(el, DRIVER_APPLIED, [], (n) => (n.startsWith('@') && VIRTIO_BLK_PROPS.includes(n.slice(1)) ? `a virtio-blk -device property; ${DRIVE_ONLY}` : undefined));
+  const name = attr(el, 'name');
+  // libvirt's qemu driver refuses any other (CONFIG_UNSUPPORTED).
+  if (name !== undefined && name !== 'qemu') throw unsupported(el, 'name', name, `<driver name='${name}'> is not supported: qemu runs disks with <driver name='qemu'>`);
+  const format = attr(el, 'type');
+  if (format !== undefined) {
+    if (!/^[a-z0-9]+$/.test(format)) throw bad(el, 'type', format, 'expected an image format such as raw or qcow2');
+    d.format = format === 'aio' ? 'raw' : format; // 'aio': libvirt's old spelling of raw
+  }
+  const cache = oneOf(el, 'cache', ['default', 'none', 'writethrough', 'writeback', 'directsync', 'unsafe'] as const);
+  if (cache && cache !== 'default') d.cache = cache;
+  const io = oneOf(el, 'io', ['threads', 'native', 'io_uring'] as const);
+  if (io) d.io = io;
+  if (io === 'native' && d.cache !== 'none' && d.cache !== 'directsync')
+    throw bad(el, 'io', io, "native I/O needs cache='none' or cache='directsync' (libvirt refuses it otherwise; qemu's aio=native needs cache.direct=on)");
+  const discard = oneOf(el, 'discard', ['unmap', 'ignore'] as const);
+  if (discard) d.discard = discard;
+  const detectZeroes = oneOf(el, 'detect_zeroes', ['off', 'on', 'unmap'] as const);
+  if (detectZeroes) d.detectZeroes = detectZeroes;
+  const errorPolicy = oneOf(el, 'error_policy', ['stop', 'report', 'ignore', 'enospace'] as const);
+  if (errorPolicy) d.errorPolicy = errorPolicy;
+  const rerrorPolicy = oneOf(el, 'rerror_policy', ['stop', 'report', 'ignore'] as const);
+  if (rerrorPolicy) d.rerrorPolicy = rerrorPolicy;
+  const cor = onOff(el, 'copy_on_read');
+  if (cor !== undefined) d.copyOnRead = cor;
 }
 
-function parseDomain(doc: Document, o: ParseOptions): DomainDef {
-  const root = doc.documentElement as Element;
-  if (root.tagName !== 'domain') throw bad(root, null, root.tagName, 'expected a libvirt <domain> document');
-  const type = oneOf(root, 'type', ['kvm', 'qemu'] as const);
-  if (!type) throw bad(root, 'type', '', "netfd runs <domain type='kvm'> or <domain type='qemu'> (TCG)");
+/**
+ * An IDE disk's <address type='drive'>: its unit on qemu's one IDE
+ * controller (bus × 2 + unit, the -drive if=ide index), as libvirt places hda
+ * at 0.0.0, hdb 0.0.1, hdc 0.1.0, hdd 0.1.1.
+ */
+function driveAddress(el: Element, bus: DiskDef['bus']): number {
+  const type = attr(el, 'type') ?? '';
+  if (bus !== 'ide' || type !== 'drive') {
+    const why = bus === 'virtio'
+      ? 'qemu 7.2 has no -drive addr=, so netfd cannot place a virtio disk at a PCI address; remove the <address> (qemu takes a free slot)'
+      : "netfd places an IDE disk by <address type='drive'> only";
+    throw unsupported(el, 'type', type, `<address type='${type}'> on a ${bus} disk is not supported: ${why}`);
+  }
+  onlyApplied(el, ['type', 'controller', 'bus', 'target', 'unit'], []);
+  const n = (name: string, max: number, why: string) => {
+    const x = intAttr(el, name, () => null) ?? 0;
+    if (x > max) throw unsupported(el, name, String(x), `<address ${name}='${x}'> is not supported: ${why}`);
+    return x;
+  };
+  n('controller', 0, "-drive if=ide disks are on qemu's one IDE controller (controller='0')");
+  n('target', 0, "IDE disks have target='0'");
+  const b = n('bus', 1, "the IDE controller has buses 0 and 1");
+  const u = n('unit', 1, "an IDE bus has units 0 and 1");
+  return b * 2 + u;
+}
 
-  const name = nameOf(root);
-  const def: DomainDef = { type, name, memoryKiB: 0, vcpus: 1, os: {}, onReboot: 'restart', serials: [], disks: [], interfaces: [], ignoredDevices: [], qemuArgs: [], qemuEnv: {} };
+function parseDisk(el: Element): DiskDef {
+  const type = libvirtValue(el, 'type', ['file', 'block'] as const, DISK_TYPES, 'file', "netfd runs file and block disks (type='file' or 'block')") as DiskDef['type'];
+  const device = libvirtValue(el, 'device', ['disk', 'cdrom'] as const, DISK_DEVICES, 'disk', 'netfd runs disk and cdrom devices') as DiskDef['device'];
+  onlyApplied(el, ['type', 'device'], ['driver', 'source', 'target', 'readonly', 'address'], (n) => DISK_WHY[n]);
+  // libvirt opens a host CD-ROM drive with host_cdrom after probing it (virFileIsCDROM); netfd does not probe.
+  if (type === 'block' && device === 'cdrom') throw unsupported(el, 'device', device, "<disk type='block' device='cdrom'> (a host CD-ROM drive) is not supported; use a file (type='file') for an ISO image");
+  const source = child(el, 'source');
+  const srcAttr = type === 'block' ? 'dev' : 'file';
+  const example = type === 'block' ? '/dev/VG/LV' : '/ABSOLUTE/PATH';
+  if (!source && device === 'cdrom') throw unsupported(el, null, '', 'an empty cdrom drive (no <source>) is not supported');
+  const src = source ? absPath(source, srcAttr) : undefined;
+  if (!source || src === undefined) throw bad(source ?? el, source ? srcAttr : null, '', `a ${type} disk needs <source ${srcAttr}='${example}'/>`);
+  onlyApplied(source, [srcAttr], []);
+  const target = child(el, 'target');
+  const dev = target ? attr(target, 'dev') : undefined;
+  const m = dev ? /^(hd|sd|vd|xvd|ubd|fd)([a-z]{1,3})$/.exec(dev) : null;
+  if (!target || !dev || !m) throw bad(target ?? el, target ? 'dev' : null, dev ?? '', "a disk needs <target dev='vda|hda...' bus='virtio|ide'/>");
+  onlyApplied(target, ['dev', 'bus'], []);
+  const busOf = BUS_OF_PREFIX[m[1]];
+  if (attr(target, 'bus') === undefined && busOf !== 'virtio' && busOf !== 'ide')
+    throw unsupported(target, 'dev', dev, `<target dev='${dev}'> without bus= is on the ${busOf} bus (as in libvirt), which netfd does not run: give bus='virtio' or bus='ide'`);
+  const bus = libvirtValue(target, 'bus', ['virtio', 'ide'] as const, DISK_BUSES, busOf as DiskDef['bus'], 'netfd runs virtio and ide disks') as DiskDef['bus'];
+  const readonly = child(el, 'readonly');
+  if (readonly) onlyApplied(readonly, [], []);
+  // qemu's ide-hd cannot be read-only ("Block node is read-only"); libvirt refuses it too.
+  if (readonly && bus === 'ide' && device === 'disk') throw unsupported(readonly, null, 'readonly', "<readonly/> on an IDE disk is not supported: qemu's IDE hard disk cannot be read-only; use bus='virtio', or device='cdrom'");
+  const d: DiskDef = { index: diskIndex(m[2]), type, source: src, bus, device, format: 'raw', readonly: readonly !== null || device === 'cdrom', target: dev };
+  const driver = child(el, 'driver');
+  if (driver) parseDiskDriver(driver, d);
+  const address = child(el, 'address');
+  if (address) d.index = driveAddress(address, bus);
+  return d;
+}
 
-  const uuid = uuidOf(root);
-  if (uuid) def.uuid = uuid;
-
+/** Everything but the interfaces: what makes the rest of the command line. */
+function parseMachine(root: Element, def: DomainDef): void {
   const memory = child(root, 'memory');
   if (!memory) throw bad(root, null, '', "a domain needs <memory unit='MiB'>N</memory>");
   def.memoryKiB = memoryKiB(memory);
@@ -145,7 +288,6 @@ function parseDomain(doc: Document, o: ParseOptions): DomainDef {
       if (!p) throw bad(emulator, null, p, 'expected the path of the qemu binary');
       def.emulator = p;
     }
-    children(devices, 'interface').forEach((el, i) => def.interfaces.push(parseInterface(el, i, o)));
     for (const el of children(devices, 'serial')) def.serials.push(parseSerial(el));
     for (const el of children(devices, 'disk')) {
       const d = parseDisk(el);
@@ -170,6 +312,25 @@ function parseDomain(doc: Document, o: ParseOptions): DomainDef {
       }
     }
   }
+}
+
+function parseDomain(doc: Document, o: ParseOptions): DomainDef {
+  const root = doc.documentElement as Element;
+  if (root.tagName !== 'domain') throw bad(root, null, root.tagName, 'expected a libvirt <domain> document');
+  const type = oneOf(root, 'type', ['kvm', 'qemu'] as const);
+  if (!type) throw bad(root, 'type', '', "netfd runs <domain type='kvm'> or <domain type='qemu'> (TCG)");
+
+  const name = nameOf(root);
+  const def: DomainDef = { type, name, memoryKiB: 0, vcpus: 1, os: {}, onReboot: 'restart', serials: [], disks: [], interfaces: [], ignoredDevices: [], qemuArgs: [], qemuEnv: {} };
+
+  const uuid = uuidOf(root);
+  if (uuid) def.uuid = uuid;
+
+  if (o.netOnly) def.netOnly = true;
+  else parseMachine(root, def);
+
+  const devices = child(root, 'devices');
+  if (devices) children(devices, 'interface').forEach((el, i) => def.interfaces.push(parseInterface(el, i, o)));
 
   const macs = new Map<string, InterfaceDef>();
   for (const i of def.interfaces) {

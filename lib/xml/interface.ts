@@ -211,6 +211,13 @@ export interface ParseOptions {
    * reserved prefixes are netfd's own and accepted.
    */
   live?: boolean;
+  /**
+   * Read only what the interfaces' qemu arguments need: <domain type>,
+   * <name>, <uuid> and every <interface>, fully validated. Everything else
+   * (memory, os, disks, serials, graphics, …) is neither read nor refused,
+   * for a VM manager that builds the rest of the command line itself.
+   */
+  netOnly?: boolean;
 }
 
 /** A number as libvirt writes addresses: 0x-prefixed hex or decimal, at most `max`. */

@@ -1,13 +1,14 @@
 // launchDomain with a real qemu (stopped with -S, no guest needed): exactly
-// the prepared fds reach qemu, teardown when qemu dies, and a qemu that fails
-// to start or a refused policy leaves nothing behind.
+// the prepared fds reach qemu, teardown when qemu dies, a qemu that fails
+// to start or a refused policy leaves nothing behind, and a block disk (a
+// loop device the test makes) reaches qemu as its host_device.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { launchDomain } from '../../lib/qemu/launch';
 import { Qmp } from '../../lib/qemu/qmp';
-import { ipLinks, needsRoot, withNetns } from '../helpers/host';
+import { ipLinks, needsRoot, run, withNetns } from '../helpers/host';
 
 const XML = `<domain type='qemu'><name>fdcheck</name><memory unit='MiB'>64</memory><devices>
   <interface type='ethernet'><model type='virtio'/></interface>
@@ -68,6 +69,79 @@ t.test('a qemu that fails to start, and a refused policy, leave nothing behind',
     t.same(names(ns), before);
     const vhost = XML.replace("<driver queues='2'/>", "<driver name='vhost' queues='2'/>");
     await t.rejects(launchDomain(vhost, { netns: ns, stateDir, stdio: 'pipe', vhostDevice: '/nonexistent/vhost-net' }), { code: 'VHOST_UNAVAILABLE' }, "name='vhost' without vhost-net: refused before qemu starts");
+    t.same(names(ns), before);
+    t.same(fs.readdirSync(stateDir), []);
+  });
+});
+
+/** A loop device over a small temporary file, detached at teardown (also when the test fails). */
+function loopDevice(t: Test): string {
+  const backing = path.join(tmpDir(t), 'disk.img');
+  fs.writeFileSync(backing, Buffer.alloc(0));
+  fs.truncateSync(backing, 8 * 1024 * 1024);
+  const dev = run('losetup', ['--find', '--show', backing]).trim();
+  t.teardown(() => {
+    run('losetup', ['--detach', dev]);
+  });
+  t.match(dev, /^\/dev\/loop\d+$/);
+  return dev;
+}
+
+const blockXml = (dev: string, dev2 = dev) => `<domain type='qemu'><name>blockdisk</name><memory unit='MiB'>64</memory><devices>
+  <disk type='block' device='disk'>
+    <driver name='qemu' type='raw' cache='none' io='native' discard='unmap' error_policy='stop'/>
+    <source dev='${dev}'/>
+    <target dev='vda' bus='virtio'/>
+  </disk>
+  <disk type='block'><source dev='${dev2}'/><target dev='hda' bus='ide'/><address type='drive' controller='0' bus='1' target='0' unit='0'/><readonly/></disk>
+  <interface type='ethernet'><model type='virtio'/></interface>
+</devices></domain>`;
+
+t.test('a block disk on a real block device: qemu opens it with host_device', { skip: needsRoot }, async (t) => {
+  const stateDir = tmpDir(t);
+  const dev = loopDevice(t);
+  const dev2 = loopDevice(t);
+  await withNetns(t, async (ns) => {
+    const before = names(ns);
+    // An IDE hard disk cannot be read-only: refused before anything is made.
+    await t.rejects(launchDomain(blockXml(dev, dev2), { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] }), { code: 'NOT_SUPPORTED', field: '/domain/devices/disk[2]/readonly' });
+    t.same(names(ns), before);
+    // One device for two read-write disks: qemu's image lock refuses, and launch says so.
+    await t.rejects(launchDomain(blockXml(dev).replace('<readonly/>', ''), { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] }), { code: 'QEMU_FAILED', message: /Failed to get "write" lock/ });
+    t.same(names(ns), before, 'nothing left behind');
+    t.same(fs.readdirSync(stateDir), []);
+    const xml = blockXml(dev, dev2).replace('<readonly/>', '');
+    const l = await launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] });
+    t.teardown(() => void l.child.kill('SIGKILL'));
+    t.ok(l.argv.includes(`file=${dev},file.driver=host_device,format=raw,if=virtio,index=0,werror=stop,rerror=stop,cache=none,discard=unmap,aio=native`), 'the -drive libvirt would give, the device by host_device');
+    t.ok(l.argv.includes(`file=${dev2},file.driver=host_device,format=raw,if=ide,index=2`), 'drive address 0.1.0 is IDE index 2');
+    const q = await Qmp.connect(l.qmp);
+    t.teardown(() => q.close());
+    const nodes = (await q.execute('query-named-block-nodes')) as { drv: string; file: string; ro: boolean }[];
+    const protocol = nodes.filter((n) => n.drv === 'host_device');
+    t.same(protocol.map((n) => [n.file, n.ro]).sort(), [[dev, false], [dev2, false]].sort(), 'both disks are their block devices, opened by host_device, read-write');
+    const blocks = (await q.execute('query-block')) as { device: string; inserted?: { file: string; drv: string; cache: { direct: boolean } } }[];
+    const vda = blocks.find((b) => b.inserted?.file === dev && b.inserted.cache.direct);
+    t.ok(vda, "cache='none': O_DIRECT (cache.direct) on the virtio disk");
+    const fdDir = `/proc/${l.pid}/fd`;
+    const held = fs.readdirSync(fdDir).map((fd) => fs.readlinkSync(`${fdDir}/${fd}`));
+    t.ok(held.includes(dev) && held.includes(dev2), `qemu holds ${dev} and ${dev2} open`);
+    await q.close();
+    l.child.kill('SIGKILL');
+    await l.exited;
+    t.same(names(ns), before, 'torn down');
+    t.same(fs.readdirSync(stateDir), []);
+  });
+});
+
+t.test("type='block' on a regular file: qemu's own refusal, nothing left behind", { skip: needsRoot }, async (t) => {
+  const stateDir = tmpDir(t);
+  const file = path.join(tmpDir(t), 'not-a-device.img');
+  fs.writeFileSync(file, Buffer.alloc(1024 * 1024));
+  await withNetns(t, async (ns) => {
+    const before = names(ns);
+    const xml = blockXml(file).replace(/<disk type='block'><source[^]*?<\/disk>/, '');
+    await t.rejects(launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] }), { code: 'QEMU_FAILED', message: /'host_device' driver requires .* to be either a character or block device/ });
     t.same(names(ns), before);
     t.same(fs.readdirSync(stateDir), []);
   });

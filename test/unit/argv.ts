@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { decideDriver, InterfacePlan, planDomain, planInterface, VhostProbe } from '../../lib/policy';
-import { childFds, DEFAULT_EMULATOR, deviceArg, domainArgv, escapeValue, formatArgv, NetArgs, netdevArg } from '../../lib/qemu/argv';
+import { childFds, DEFAULT_EMULATOR, deviceArg, domainArgv, driveArg, escapeValue, formatArgs, formatArgv, NetArgs, netArgv, netdevArg } from '../../lib/qemu/argv';
 import { DomainXml } from '../../lib/xml/domain';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'domains');
@@ -60,6 +60,8 @@ const CASES: Case[] = [
   { name: 'queue-sizes', xml: 'queue-sizes.xml', probe: USABLE, qmp: '/run/netfd/queue-sizes/qmp.sock' },
   { name: 'nonvirtio', xml: 'nonvirtio.xml', probe: undefined, qmp: '/run/netfd/nonvirtio/qmp.sock' },
   { name: 'full', xml: 'full.xml', probe: USABLE, qmp: '/run/netfd/full,guest/qmp.sock' },
+  // LVM volumes on IDE (placed by drive addresses) and virtio, as in libvirt's test domains.
+  { name: 'block', xml: 'block.xml', probe: UNUSABLE, qmp: '/run/netfd/QEMUGuest1.qmp' },
 ];
 
 const readXml = (f: string) => fs.readFileSync(path.join(fixtures, f), 'utf8');
@@ -207,6 +209,42 @@ t.test('domainArgv: defaults, escaping and the domain subset', async (t) => {
   ], 'commas doubled where qemu parses options (-name, -drive file=, -qmp); an empty <cmdline> is an empty -append');
 });
 
+t.test('driveArg: block disks and the <driver> options, as libvirt spells them on -drive', async (t) => {
+  const drive = (inner: string, attrs = "type='block'", target = "<target dev='vda'/>") =>
+    driveArg(DomainXml.parse(`<domain type='kvm'><name>g</name><memory>1024</memory><devices><disk ${attrs}>${inner}${target}</disk></devices></domain>`).def.disks[0]);
+  const lv = "<source dev='/dev/vg/lv'/>";
+  t.equal(drive(lv), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0', "a block device: qemu's host_device driver (refuses a path that is not a device), raw by default");
+  t.equal(drive("<source dev='/dev/vg/a,b'/>", "type='block'", "<target dev='hdb'/>"), 'file=/dev/vg/a,,b,file.driver=host_device,format=raw,if=ide,index=1', 'commas doubled, hdb is IDE unit 1');
+  t.equal(drive(`${lv}<address type='drive' controller='0' bus='1' target='0' unit='1'/>`, "type='block'", "<target dev='hda'/>"), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=ide,index=3', 'the drive address 0.1.1 is index 3, whatever the name');
+  t.equal(drive("<source file='/img/a.img'/>", "type='file'"), 'file=/img/a.img,format=raw,if=virtio,index=0', 'a file disk: no file.driver');
+  t.equal(drive(`${lv}<readonly/>`), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0,readonly=on');
+  t.equal(drive(`${lv}<driver name='qemu' type='qcow2' cache='directsync' io='native'/>`), 'file=/dev/vg/lv,file.driver=host_device,format=qcow2,if=virtio,index=0,cache=directsync,aio=native');
+  // libvirt (qemuBuildDiskGetErrorPolicy): enospace is werror=enospc and sets no rerror; otherwise rerror follows werror.
+  t.equal(drive(`${lv}<driver error_policy='stop'/>`), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0,werror=stop,rerror=stop');
+  t.equal(drive(`${lv}<driver error_policy='report' rerror_policy='ignore'/>`), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0,werror=report,rerror=ignore');
+  t.equal(drive(`${lv}<driver error_policy='enospace'/>`), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0,werror=enospc');
+  t.equal(drive(`${lv}<driver rerror_policy='stop'/>`), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0,rerror=stop');
+  // detect_zeroes='unmap' is 'on' unless discard='unmap' (virDomainDiskGetDetectZeroesMode).
+  t.equal(drive(`${lv}<driver detect_zeroes='unmap'/>`), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0,detect-zeroes=on');
+  t.equal(drive(`${lv}<driver discard='unmap' detect_zeroes='unmap'/>`), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0,discard=unmap,detect-zeroes=unmap');
+  t.equal(drive(`${lv}<driver discard='ignore' detect_zeroes='off' copy_on_read='off' cache='unsafe'/>`), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0,cache=unsafe,copy-on-read=off,discard=ignore,detect-zeroes=off');
+});
+
+t.test('netArgv: only the interfaces, numbered as in the whole command line', async (t) => {
+  const xml = "<interface type='ethernet'><model type='virtio'/><driver queues='2'/></interface><interface type='ethernet'><model type='e1000'/></interface>";
+  const full = `<domain type='kvm'><name>g</name><memory>1024</memory><devices><disk type='block'><source dev='/dev/vg/lv'/><target dev='vda'/></disk>${xml}</devices></domain>`;
+  const { argv, nets } = build(full, USABLE);
+  t.strictSame(netArgv(nets), [
+    '-netdev', 'tap,id=hostnet0,fds=3:4,vhost=on,vhostfds=5:6', '-device', 'virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:11:22:33,mq=on,vectors=6',
+    '-netdev', 'tap,id=hostnet1,fd=7,vhost=off', '-device', 'e1000,netdev=hostnet1,id=net1,mac=52:54:00:44:55:66',
+  ]);
+  const i = argv.indexOf('-netdev');
+  t.strictSame(argv.slice(i, i + 8), netArgv(nets), 'the same arguments domainArgv gives');
+  t.strictSame(netArgv([]), []);
+  const def = DomainXml.parse(full, { netOnly: true }).def;
+  t.throws(() => domainArgv(def, nets), /parsed with \{ netOnly: true \}; use netArgv\(\)/, 'a netOnly definition makes no whole command line');
+});
+
 t.test('formatArgv', async (t) => {
   const argv = ['/usr/bin/qemu-system-x86_64', '-name', 'guest=a,,b', '-nodefaults', '-no-user-config', '-append', "console=ttyS0 it's", '-serial', 'file:/tmp/a b', '-S', '-append', ''];
   const text = formatArgv(argv);
@@ -230,6 +268,12 @@ t.test('formatArgv', async (t) => {
   const { argv: golden } = build(readXml('full.xml'), USABLE, '/run/netfd/full,guest/qmp.sock');
   const back = execFileSync('/bin/sh', ['-c', `f() { for a in "$@"; do printf '%s\\0' "$a"; done; }\n${formatArgv(['f', ...golden.slice(1)])}`], { encoding: 'utf8' });
   t.strictSame(back.split('\0').slice(0, -1), golden.slice(1), 'and so does a whole domain');
+
+  const args = ['-netdev', 'tap,id=hostnet0,fd=3,vhost=off', '-device', "e1000,netdev=hostnet0,id=net0,mac=52:54:00:00:00:01"];
+  t.equal(formatArgs(args), '-netdev tap,id=hostnet0,fd=3,vhost=off \\\n-device e1000,netdev=hostnet0,id=net0,mac=52:54:00:00:00:01\n', 'formatArgs: options without a program, one per line');
+  t.equal(formatArgs([]), '');
+  const opts = execFileSync('/bin/sh', ['-c', `f() { for a in "$@"; do printf '%s\\0' "$a"; done; }\nf ${formatArgs([...args, '-append', "it's"])}`], { encoding: 'utf8' });
+  t.strictSame(opts.split('\0').slice(0, -1), [...args, '-append', "it's"], 'sh reads them back');
 });
 
 t.test('<qemu:commandline> arguments come last; its env is parsed', async (t) => {

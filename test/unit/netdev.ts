@@ -1,11 +1,12 @@
 // The parts of lib/netdev that need no privileges: template retries, the
-// state directory, the atomic live-XML writes and the domain lock.
+// state directory, the atomic live-XML writes, the domain lock, previews.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { NetfdError } from '../../lib/errors';
-import { withNameRetry } from '../../lib/netdev/domain';
+import { previewDomain, withNameRetry } from '../../lib/netdev/domain';
+import { DomainXml } from '../../lib/xml/domain';
 import { agentScope, DEFAULT_STATE_DIR, inactiveXmlPath, liveXmlPath, lockPath, objectFile, objectOf, replaceFileAtomic, stateDir, withDomainLock, writeNewFileAtomic } from '../../lib/netdev/state';
 
 const eexist = () => new NetfdError('File exists', { code: 'EEXIST', errno: -17 });
@@ -105,4 +106,22 @@ t.test('state files: no domain name maps onto another object file, whatever the 
   t.not(inactiveXmlPath(dir, 'vm1'), liveXmlPath(dir, 'vm1.inactive'), "the reported attack: vm1.inactive's live XML is not vm1's inactive copy");
   t.throws(() => objectFile(dir, 'vm1', 'inactive.xml'), /bad state file extension/, 'an extension with a dot is refused');
   t.equal(agentScope(dir, 1000), '/run/netfd/qemu/agent/1000');
+});
+
+t.test('previewDomain({ netOnly: true }): the interfaces\' arguments, whatever else the domain holds', async (t) => {
+  const xml = `<domain type='kvm'><name>vm</name><devices>
+    <disk type='network'><source protocol='rbd' name='p/i'><host name='mon1'/></source><target dev='vda'/></disk>
+    <serial type='udp'/><graphics type='spice'/>
+    <interface type='ethernet'><mac address='52:54:00:00:00:31'/><model type='virtio'/></interface>
+  </devices></domain>`;
+  const o = { vhostDevice: '/nonexistent/vhost-net' };
+  await t.rejects(previewDomain(xml, o), { code: 'INVALID_ARGUMENT', field: '/domain' }, 'the whole domain is refused (no <memory>)');
+  const p = await previewDomain(xml, { ...o, netOnly: true });
+  t.strictSame(p.argv, ['-netdev', 'tap,id=hostnet0,fd=3,vhost=off', '-device', 'virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:00:00:31']);
+  t.equal(p.xml.def.netOnly, true);
+  // A fully parsed domain can be previewed net-only too; a netOnly one is net-only anyway.
+  const full = DomainXml.parse("<domain type='qemu'><name>f</name><memory>1024</memory><devices><disk type='block'><source dev='/dev/vg/f'/><target dev='vda'/></disk><interface type='ethernet'><mac address='52:54:00:00:00:32'/></interface></devices></domain>");
+  t.strictSame((await previewDomain(full, { ...o, netOnly: true })).argv, ['-netdev', 'tap,id=hostnet0,fd=3,vhost=off', '-device', 'rtl8139,netdev=hostnet0,id=net0,mac=52:54:00:00:00:32']);
+  t.match((await previewDomain(full, o)).argv, ['qemu-system-x86_64'], 'without the option: the whole command line');
+  t.strictSame((await previewDomain(DomainXml.parse(xml, { netOnly: true }), o)).argv, p.argv);
 });

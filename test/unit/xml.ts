@@ -434,7 +434,7 @@ t.test('the domain subset', async (t) => {
     </disk>
     <disk device='disk'>
       <source file='/var/lib/guests/data.img'/>
-      <target dev='hdb'/>
+      <target dev='vdc'/>
       <readonly/>
     </disk>
     <disk type='file' device='cdrom'>
@@ -467,10 +467,10 @@ t.test('the domain subset', async (t) => {
     emulator: '/usr/local/bin/qemu-system-x86_64',
     serials: [{ type: 'file', path: '/var/log/guests/full.log' }, { type: 'pty' }, { type: 'stdio' }],
     disks: [
-      { index: 0, file: '/var/lib/guests/root.qcow2', bus: 'virtio', device: 'disk', format: 'qcow2', readonly: false, target: 'vda' },
-      { index: 1, file: '/var/lib/guests/data.img', bus: 'ide', device: 'disk', format: 'raw', readonly: true, target: 'hdb' },
-      { index: 2, file: '/var/lib/guests/seed.iso', bus: 'ide', device: 'cdrom', format: 'raw', readonly: true, target: 'hdc' },
-      { index: 1, file: '/var/lib/guests/scratch.img', bus: 'virtio', device: 'disk', format: 'raw', readonly: false, target: 'vdb' },
+      { index: 0, type: 'file', source: '/var/lib/guests/root.qcow2', bus: 'virtio', device: 'disk', format: 'qcow2', readonly: false, target: 'vda' },
+      { index: 2, type: 'file', source: '/var/lib/guests/data.img', bus: 'virtio', device: 'disk', format: 'raw', readonly: true, target: 'vdc' },
+      { index: 2, type: 'file', source: '/var/lib/guests/seed.iso', bus: 'ide', device: 'cdrom', format: 'raw', readonly: true, target: 'hdc' },
+      { index: 1, type: 'file', source: '/var/lib/guests/scratch.img', bus: 'virtio', device: 'disk', format: 'raw', readonly: false, target: 'vdb' },
     ],
     interfaces: 1,
     ignoredDevices: ['graphics', 'controller', 'input'],
@@ -482,6 +482,119 @@ t.test('the domain subset', async (t) => {
   t.strictSame(min, { type: 'qemu', name: 'm', memoryKiB: 1000, vcpus: 1, os: {}, onReboot: 'restart', serials: [], disks: [], interfaces: [], ignoredDevices: [], qemuArgs: [], qemuEnv: {} }, 'defaults: KiB, one vCPU, no devices');
   t.equal(parse(`<domain type='kvm'><name>u</name><uuid> c7a5fdbd-edaf-9455-926a-d65c16db1809 </uuid><memory>1</memory></domain>`).def.uuid, 'c7a5fdbd-edaf-9455-926a-d65c16db1809', 'uuid already in normal form, around spaces');
   t.equal(parse(`<domain type='kvm'><name>u</name><uuid>C7A5FDBD-EDAF-9455-926A-D65C16DB1809</uuid><memory>1</memory></domain>`).def.uuid, 'c7a5fdbd-edaf-9455-926a-d65c16db1809', 'uuid lower-cased');
+});
+
+t.test('block disks: applied as libvirt does, round trips unchanged', async (t) => {
+  // As in libvirt's test domains: an LVM volume on IDE, placed by a drive address.
+  const x = domain(`    <disk type='block' device='disk'>
+      <driver name='qemu' type='raw' cache='none' io='native' discard='unmap' detect_zeroes='unmap' error_policy='enospace' rerror_policy='stop' copy_on_read='off'/>
+      <source dev='/dev/HostVG/QEMUGuest1'/>
+      <target dev='hda' bus='ide'/>
+      <address type='drive' controller='0' bus='0' target='0' unit='1'/>
+    </disk>
+    <disk type='block'>
+      <driver type='aio' cache='default'/>
+      <source dev='/dev/mapper/vg-data,1'/>
+      <target dev='vdb'/>
+      <readonly/>
+    </disk>
+    <disk type='file'>
+      <driver name='qemu' type='qcow2' io='io_uring' error_policy='report'/>
+      <source file='/var/lib/guests/root.qcow2'/>
+      <target dev='hda'/>
+      <address type='drive'/>
+    </disk>
+    <interface type='ethernet'/>`);
+  const d = parse(x);
+  t.equal(d.text, x, 'the config XML is the text, byte for byte');
+  t.strictSame(canon(d.serialize()), canon(x), 'serialize() changes nothing');
+  t.strictSame(stripLive(canon(d.live([{ driver: null, targetDev: 'tap0', mac: '52:54:00:00:00:01', alias: 'net0' }]))), canon(x), 'the live XML leaves the disks as written');
+  t.strictSame(d.def.disks, [
+    {
+      index: 1, type: 'block', source: '/dev/HostVG/QEMUGuest1', bus: 'ide', device: 'disk', format: 'raw', readonly: false, target: 'hda',
+      cache: 'none', io: 'native', discard: 'unmap', detectZeroes: 'unmap', errorPolicy: 'enospace', rerrorPolicy: 'stop', copyOnRead: false,
+    },
+    { index: 1, type: 'block', source: '/dev/mapper/vg-data,1', bus: 'virtio', device: 'disk', format: 'raw', readonly: true, target: 'vdb' },
+    { index: 0, type: 'file', source: '/var/lib/guests/root.qcow2', bus: 'ide', device: 'disk', format: 'qcow2', readonly: false, target: 'hda', io: 'io_uring', errorPolicy: 'report' },
+  ], "the drive address places hda at unit 1 (and frees unit 0); type='aio' is libvirt's old raw; cache='default' is no cache option");
+  // The address decides the unit, as in libvirt: hdb moved to unit 0 meets hda there.
+  const clash = domain(`<disk><source file='/a'/><target dev='hda'/></disk><disk><source file='/b'/><target dev='hdb'/><address type='drive' unit='0'/></disk>`);
+  refused(t, () => parse(clash), invalid('/domain/devices/disk[2]/target/@dev', 'hdb'), /hda already takes that unit of the ide bus/);
+});
+
+t.test('<disk>: every attribute and element netfd does not apply is refused by name', async (t) => {
+  const notSupported = (field: string, value: unknown): Want => ({ code: 'NOT_SUPPORTED', field, value });
+  const D = '/domain/devices/disk';
+  const disk = (inner: string, attrs = "type='block'", target = "<target dev='vda'/>") => domain(`<disk ${attrs}><source dev='/dev/vg/lv'/>${target}${inner}</disk>`);
+  const cases: [string, string, unknown, RegExp][] = [
+    [disk("<boot order='1'/>"), `${D}/boot`, 'boot', /bootindex, a -device property/],
+    [disk('<serial>WD-123</serial>'), `${D}/serial`, 'serial', /no -drive serial=/],
+    [disk('<shareable/>'), `${D}/shareable`, 'shareable', /share-rw=on/],
+    [disk("<alias name='ua-disk0'/>"), `${D}/alias`, 'alias', /-device id/],
+    [disk('<wwn>5000c50015ea71ac</wwn>'), `${D}/wwn`, 'wwn', /-device property/],
+    [disk('<transient/>'), `${D}/transient`, 'transient', /does not turn it into qemu arguments/],
+    [disk('<iotune><total_bytes_sec>1000</total_bytes_sec></iotune>'), `${D}/iotune`, 'iotune', /not supported/],
+    [disk('<backingStore/>'), `${D}/backingStore`, 'backingStore', /not supported/],
+    [disk("<encryption format='luks'/>"), `${D}/encryption`, 'encryption', /not supported/],
+    [disk("<address type='pci' domain='0x0000' bus='0x00' slot='0x04' function='0x0'/>"), `${D}/address/@type`, 'pci', /no -drive addr=/],
+    [disk("<address type='drive' controller='0' bus='0' unit='0'/>"), `${D}/address/@type`, 'drive', /on a virtio disk/],
+    [disk("<address type='pci' slot='0x04'/>", "type='block'", "<target dev='hda'/>"), `${D}/address/@type`, 'pci', /by <address type='drive'> only/],
+    [disk("<address type='drive' controller='1'/>", "type='block'", "<target dev='hda'/>"), `${D}/address/@controller`, '1', /one IDE controller/],
+    [disk("<address type='drive' bus='2'/>", "type='block'", "<target dev='hda'/>"), `${D}/address/@bus`, '2', /buses 0 and 1/],
+    [disk("<address type='drive' unit='2'/>", "type='block'", "<target dev='hda'/>"), `${D}/address/@unit`, '2', /units 0 and 1/],
+    [disk("<address type='drive' target='1'/>", "type='block'", "<target dev='hda'/>"), `${D}/address/@target`, '1', /target='0'/],
+    [disk("<address type='drive' port='1'/>", "type='block'", "<target dev='hda'/>"), `${D}/address/@port`, '1', /not supported/],
+    [disk("<driver name='qemu' iothread='1'/>"), `${D}/driver/@iothread`, '1', /virtio-blk -device property/],
+    [disk("<driver queues='4'/>"), `${D}/driver/@queues`, '4', /virtio-blk -device property/],
+    [disk("<driver ioeventfd='on'/>"), `${D}/driver/@ioeventfd`, 'on', /virtio-blk -device property/],
+    [disk("<driver name='tap'/>"), `${D}/driver/@name`, 'tap', /<driver name='qemu'>/],
+    [disk("<driver><metadata_cache/></driver>"), `${D}/driver/metadata_cache`, 'metadata_cache', /not supported/],
+    [disk('', "type='block'", "<target dev='vda' rotation_rate='1'/>"), `${D}/target/@rotation_rate`, '1', /not supported/],
+    [disk('', "type='block'", "<target dev='hda' tray='closed'/>"), `${D}/target/@tray`, 'closed', /not supported/],
+    [disk('', "type='block' snapshot='no'"), `${D}/@snapshot`, 'no', /not supported/],
+    [disk('', "type='block' model='virtio'"), `${D}/@model`, 'virtio', /not supported/],
+    [disk('', "type='block' device='lun'"), `${D}/@device`, 'lun', /disk and cdrom/],
+    [disk('<readonly/>', "type='block'", "<target dev='hdb'/>"), `${D}/readonly`, 'readonly', /IDE hard disk cannot be read-only/],
+    [disk('', "type='block' device='cdrom'", "<target dev='hdc'/>"), `${D}/@device`, 'cdrom', /host CD-ROM drive/],
+    [domain(`<disk><source file='/f.img' startupPolicy='optional'/><target dev='vda'/></disk>`), `${D}/source/@startupPolicy`, 'optional', /not supported/],
+    [domain(`<disk type='block'><source dev='/dev/sdb'><seclabel model='dac' relabel='no'/></source><target dev='vda'/></disk>`), `${D}/source/seclabel`, 'seclabel', /not supported/],
+    [domain(`<disk device='cdrom'><target dev='hdc'/></disk>`), D, '', /empty cdrom drive/],
+  ];
+  for (const [xml, field, value, why] of cases) refused(t, () => parse(xml), notSupported(field, value), why);
+  // Values libvirt itself would not accept are invalid, not unsupported.
+  refused(t, () => parse(disk("<driver cache='sometimes'/>")), invalid(`${D}/driver/@cache`, 'sometimes'), /default, none, writethrough/);
+  refused(t, () => parse(disk("<driver io='posix'/>")), invalid(`${D}/driver/@io`, 'posix'));
+  refused(t, () => parse(disk("<driver rerror_policy='enospace'/>")), invalid(`${D}/driver/@rerror_policy`, 'enospace'));
+  refused(t, () => parse(disk("<driver io='native'/>")), invalid(`${D}/driver/@io`, 'native'), /native I\/O needs cache='none' or cache='directsync'/);
+  refused(t, () => parse(disk("<driver io='native' cache='writeback'/>")), invalid(`${D}/driver/@io`, 'native'));
+  refused(t, () => parse(disk("<address type='drive' unit='x'/>", "type='block'", "<target dev='hda'/>")), invalid(`${D}/address/@unit`, 'x'));
+  t.equal(parse(disk("<driver io='native' cache='directsync'/>")).def.disks[0].io, 'native', "native I/O with cache='directsync'");
+});
+
+t.test('{ netOnly: true }: the interfaces, fully checked, whatever else the domain holds', async (t) => {
+  const x = `<domain type='kvm'><name>vm</name><devices>
+    <disk type='network' device='disk'><source protocol='rbd' name='pool/image'><host name='mon1'/></source><target dev='vda'/></disk>
+    <disk type='block'><source dev='/dev/vg/lv'/><target dev='vdb'/><boot order='1'/></disk>
+    <serial type='tcp'><source mode='bind' host='0.0.0.0' service='2445'/></serial>
+    <graphics type='spice' autoport='yes'/>
+    <controller type='scsi' model='virtio-scsi'/>
+    <interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/><model type='virtio'/></interface>
+    <interface type='direct'><source dev='eth0' mode='bridge'/></interface>
+  </devices></domain>`;
+  refused(t, () => parse(x), { code: 'INVALID_ARGUMENT', field: '/domain', value: '' }, /needs <memory/);
+  const d = parse(x, { netOnly: true }).def;
+  t.strictSame({ ...d, interfaces: d.interfaces.map((i) => [i.type, i.path]) }, {
+    type: 'kvm', name: 'vm', memoryKiB: 0, vcpus: 1, os: {}, onReboot: 'restart', serials: [], disks: [],
+    interfaces: [['bridge', `${IF}[1]`], ['direct', `${IF}[2]`]], ignoredDevices: [], qemuArgs: [], qemuEnv: {}, netOnly: true,
+  }, 'no memory, an rbd disk, a boot order, a tcp serial: none of it read; the interfaces are');
+  t.notOk(parse(domain("<interface type='ethernet'/>")).def.netOnly, 'a full parse is not marked');
+  // The interfaces and what names the domain are still checked.
+  const only = (devices: string, type = 'kvm', name = 'vm') => parse(`<domain type='${type}'><name>${name}</name><devices><graphics type='vnc'/>${devices}</devices></domain>`, { netOnly: true });
+  refused(t, () => only("<interface type='bridge'><source bridge='br0'/><mac address='01:00:00:00:00:01'/></interface>"), invalid(`${IF}/mac/@address`, '01:00:00:00:00:01'));
+  refused(t, () => only("<interface type='ethernet'><mac address='52:54:00:00:00:01'/></interface><interface type='ethernet'><mac address='52:54:00:00:00:01'/></interface>"), invalid(`${IF}[2]/mac/@address`, '52:54:00:00:00:01'), /also used by/);
+  refused(t, () => only("<interface type='user'/>"), { code: 'NOT_SUPPORTED', field: `${IF}/@type`, value: 'user' });
+  refused(t, () => only('', 'xen'), invalid('/domain/@type', 'xen'));
+  refused(t, () => only('', 'kvm', 'a/b'), invalid('/domain/name', 'a/b'));
 });
 
 t.test('memory units become KiB (rounded up)', async (t) => {
@@ -662,15 +775,26 @@ t.test('bad domain elements', async (t) => {
   refused(t, () => parse(doc(`<name>g</name>${mem}<devices><emulator> </emulator></devices>`)), invalid('/domain/devices/emulator', ''), /qemu binary/);
 
   const dev = (d: string) => doc(`<name>g</name>${mem}<devices>${d}</devices>`);
-  refused(t, () => parse(dev("<serial type='tcp'/>")), invalid('/domain/devices/serial/@type', 'tcp'));
+  const notSupported = (field: string, value: unknown): Want => ({ code: 'NOT_SUPPORTED', field, value });
+  // A serial type libvirt has but netfd does not run is NOT_SUPPORTED; one libvirt does not know is invalid.
+  refused(t, () => parse(dev("<serial type='tcp'/>")), notSupported('/domain/devices/serial/@type', 'tcp'), /not supported: netfd runs <serial type='file\|pty\|stdio'>/);
+  refused(t, () => parse(dev("<serial type='spiceport'/>")), notSupported('/domain/devices/serial/@type', 'spiceport'));
+  refused(t, () => parse(dev("<serial type='telnet'/>")), invalid('/domain/devices/serial/@type', 'telnet'), /expected one of null, vc, pty/);
   refused(t, () => parse(dev("<serial type='file'/>")), invalid('/domain/devices/serial', ''), /needs <source path=/);
   refused(t, () => parse(dev("<serial type='file'><source path='log'/></serial>")), invalid('/domain/devices/serial/source/@path', 'log'), /absolute/);
   refused(t, () => parse(dev("<disk><source file='/a'/><target dev='hda'/></disk><disk><source file='/b'/><target dev='hda'/></disk>")), invalid('/domain/devices/disk[2]/target/@dev', 'hda'), /hda already takes that unit of the ide bus/);
-  refused(t, () => parse(dev("<disk type='block'><source dev='/dev/sda'/><target dev='vda'/></disk>")), invalid('/domain/devices/disk/@type', 'block'), /file disks/);
-  refused(t, () => parse(dev("<disk device='floppy'><source file='/f.img'/><target dev='fda'/></disk>")), invalid('/domain/devices/disk/@device', 'floppy'));
+  refused(t, () => parse(dev("<disk type='network'><source protocol='nbd' name='x'><host name='h'/></source><target dev='vda'/></disk>")), notSupported('/domain/devices/disk/@type', 'network'), /file and block disks/);
+  refused(t, () => parse(dev("<disk type='tape'><source file='/f.img'/><target dev='vda'/></disk>")), invalid('/domain/devices/disk/@type', 'tape'), /expected one of file, block, dir/);
+  refused(t, () => parse(dev("<disk device='floppy'><source file='/f.img'/><target dev='fda'/></disk>")), notSupported('/domain/devices/disk/@device', 'floppy'), /disk and cdrom/);
+  refused(t, () => parse(dev("<disk device='tape'><source file='/f.img'/><target dev='vda'/></disk>")), invalid('/domain/devices/disk/@device', 'tape'));
   refused(t, () => parse(dev("<disk><target dev='vda'/></disk>")), invalid('/domain/devices/disk', ''), /<source file=/);
+  refused(t, () => parse(dev("<disk type='block'><source file='/dev/sda'/><target dev='vda'/></disk>")), invalid('/domain/devices/disk/source/@dev', ''), /a block disk needs <source dev='\/dev\/VG\/LV'\/>/);
+  refused(t, () => parse(dev("<disk type='block'><source dev='sda'/><target dev='vda'/></disk>")), invalid('/domain/devices/disk/source/@dev', 'sda'), /absolute/);
   refused(t, () => parse(dev("<disk><source file='/f.img'/></disk>")), invalid('/domain/devices/disk', ''), /<target dev=/);
-  refused(t, () => parse(dev("<disk><source file='/f.img'/><target dev='sda' bus='scsi'/></disk>")), invalid('/domain/devices/disk/target/@bus', 'scsi'), /virtio, ide/);
+  refused(t, () => parse(dev("<disk><source file='/f.img'/><target dev='sda' bus='scsi'/></disk>")), notSupported('/domain/devices/disk/target/@bus', 'scsi'), /virtio and ide/);
+  refused(t, () => parse(dev("<disk><source file='/f.img'/><target dev='sda' bus='pata'/></disk>")), invalid('/domain/devices/disk/target/@bus', 'pata'), /ide, fdc, scsi/);
+  refused(t, () => parse(dev("<disk><source file='/f.img'/><target dev='sda'/></disk>")), notSupported('/domain/devices/disk/target/@dev', 'sda'), /scsi bus \(as in libvirt\)/);
+  refused(t, () => parse(dev("<disk><source file='/f.img'/><target dev='xvda'/></disk>")), notSupported('/domain/devices/disk/target/@dev', 'xvda'), /xen bus/);
   refused(t, () => parse(dev("<disk><driver type='qcow 2'/><source file='/f.img'/><target dev='vda'/></disk>")), invalid('/domain/devices/disk/driver/@type', 'qcow 2'), /image format/);
 });
 
