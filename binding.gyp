@@ -15,6 +15,9 @@
         "native/kvm.cc",
         "native/fdpass.cc",
         "native/links.cc",
+        "native/qdisc.cc",
+        "native/addrs.cc",
+        "native/ethtool.cc",
         "native/unixsock.cc",
         "native/poller.cc"
       ],

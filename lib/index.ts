@@ -2,6 +2,10 @@
 export { NetfdError } from './errors';
 export { FdSet, OwnsFds } from './fds';
 export * from './link';
+export { setBridgePort, getBridgePort, listBridgePorts, addBridgeVlan, deleteBridgeVlan, listBridgeVlans, BridgePortChanges, BridgePortInfo, BridgePortState, BridgeVlan, BridgeVlanOptions } from './bridge';
+export { setRootQdisc, getRootQdisc, ROOT_QDISC_KINDS, RootQdiscKind, QdiscInfo } from './qdisc';
+export { setCoalesce, getCoalesce, Coalesce, CoalesceChanges } from './coalesce';
+export { addAddress, listAddresses, addRoute, listRoutes, AddressOptions, AddressInfo, RouteOptions, RouteInfo, RouteProtocol } from './addr';
 export { Tap, TapOptions, tunFeatures } from './tap';
 export { createMacvtap, Macvtap, MacvtapFds, MacvtapCreateOptions, MacvtapOpenOptions } from './macvtap';
 export { VhostFds, vhostDevicePath, vhostUsable, DEFAULT_VHOST_DEVICE } from './vhost';

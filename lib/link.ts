@@ -19,6 +19,12 @@ export interface TunDetails {
   group: number | null;
 }
 
+/** Bridge settings of a link of kind 'bridge' (`ip -d -j link show`: linkinfo.info_data). */
+export interface BridgeDetails {
+  /** IFLA_BR_VLAN_FILTERING (`ip link add BR type bridge vlan_filtering 1`). */
+  vlanFiltering: boolean;
+}
+
 /** A link as netfd reports it (`ip -d -j link show`). */
 export interface LinkInfo {
   index: number;
@@ -38,6 +44,11 @@ export interface LinkInfo {
   numRxQueues: number | null;
   linkNetnsId: number | null;
   tun: TunDetails | null;
+  /**
+   * For kind 'bridge' its settings, else null. getLink/listLinks always set
+   * it; optional only so that hand-written LinkInfo values stay valid.
+   */
+  bridge?: BridgeDetails | null;
 }
 
 const bool = (x: number | null): boolean | null => (x === null ? null : x !== 0);
@@ -78,6 +89,7 @@ export function toLinkInfo(l: NativeLink): LinkInfo {
           group: l.tun.group,
         }
       : null,
+    bridge: l.kind === 'bridge' ? { vlanFiltering: l.bridgeVlanFiltering === true } : null,
   };
 }
 
@@ -130,9 +142,11 @@ export interface LinkChanges extends Target {
   master?: string | number | null;
   /** `ip link set dev LINK group G` */
   group?: number;
+  /** `ip link set dev LINK mtu N` (IFLA_MTU): 68 to 65535; the driver may allow less. */
+  mtu?: number;
 }
 
-/** `ip link set dev LINK [up|down] [address MAC] [master BR|nomaster] [group G]` */
+/** `ip link set dev LINK [up|down] [address MAC] [master BR|nomaster] [group G] [mtu N]` */
 export async function setLink(link: string | number, c: LinkChanges): Promise<void> {
   const ref = v.linkRef(link);
   const req: Parameters<ReturnType<typeof native>['linkSet']>[0] = { netns: netnsOf(c), link: ref };
@@ -140,6 +154,7 @@ export async function setLink(link: string | number, c: LinkChanges): Promise<vo
   if (c.mac !== undefined) req.mac = v.mac(c.mac);
   if (c.master !== undefined) req.master = c.master === null ? null : v.linkRef(c.master, 'master');
   if (c.group !== undefined) req.group = v.linkGroup(c.group);
+  if (c.mtu !== undefined) req.mtu = v.mtu(c.mtu);
   await call(native().linkSet(req));
 }
 

@@ -22,6 +22,64 @@ export interface NativeLink {
   kind: string | null;
   macvlanMode: number | null;
   tun: NativeTunInfo | null;
+  /** ifi_family: 0 (AF_UNSPEC), or AF_BRIDGE in bridge dumps. */
+  family: number;
+  /** kind 'bridge': IFLA_BR_VLAN_FILTERING; null for other kinds. */
+  bridgeVlanFiltering: boolean | null;
+  /** Entries of an AF_BRIDGE dump (IFLA_PROTINFO, IFLA_AF_SPEC); null otherwise. */
+  bridgePort: NativeBridgePort | null;
+}
+
+export interface NativeBridgeVlan {
+  vid: number;
+  flags: number;
+  pvid: boolean;
+  untagged: boolean;
+}
+
+/** IFLA_PROTINFO (IFLA_BRPORT_*) and IFLA_AF_SPEC VLANs of a bridge port. */
+export interface NativeBridgePort {
+  /** False for the bridge's own entry, which has no IFLA_PROTINFO. */
+  protinfo: boolean;
+  state: number | null;
+  learning: number | null;
+  unicastFlood: number | null;
+  isolated: number | null;
+  vlans: NativeBridgeVlan[];
+}
+
+export interface NativeQdisc {
+  index: number;
+  handle: number;
+  parent: number;
+  root: boolean;
+  kind: string;
+}
+
+export interface NativeAddr {
+  family: 'inet' | 'inet6' | 'other';
+  index: number;
+  prefix: number;
+  flags: number;
+  scope: number;
+  address: string | null;
+  local: string | null;
+  broadcast: string | null;
+  label: string | null;
+}
+
+export interface NativeRoute {
+  family: 'inet' | 'inet6' | 'other';
+  dst: string | null;
+  dstLen: number;
+  gateway: string | null;
+  prefsrc: string | null;
+  oif: number | null;
+  metric: number | null;
+  table: number;
+  protocol: number;
+  scope: number;
+  type: number;
 }
 
 export interface NativeTunInfo {
@@ -44,18 +102,22 @@ export interface NativeDecoded {
   flags: number;
   seq: number;
   pid: number;
-  kind: 'error' | 'ack' | 'done' | 'link' | 'other';
+  kind: 'error' | 'ack' | 'done' | 'link' | 'qdisc' | 'addr' | 'route' | 'other';
   error?: number;
   code?: string | null;
   extack?: string;
   extackOffset?: number;
   link?: NativeLink;
+  qdisc?: NativeQdisc;
+  addr?: NativeAddr;
+  route?: NativeRoute;
 }
 
 export interface NativeEncodeArgs {
   seq?: number;
   link?: NativeLinkRef;
-  kind?: 'macvtap' | 'macvlan';
+  /** 'macvtap' | 'macvlan' for newlink-macvlan; a qdisc kind for replace-root-qdisc. */
+  kind?: string;
   parent?: number;
   mode?: number;
   name?: string;
@@ -63,9 +125,39 @@ export interface NativeEncodeArgs {
   up?: boolean;
   master?: number;
   group?: number;
+  mtu?: number;
+  isolated?: boolean;
+  vid?: number;
+  pvid?: boolean;
+  untagged?: boolean;
+  address?: string;
+  prefix?: number;
+  peer?: string;
+  broadcast?: string;
+  gateway?: string;
+  metric?: number;
+  protocol?: number;
+  scope?: number;
+  family?: 'inet' | 'inet6';
 }
 
-export type NativeEncodeOp = 'newlink-macvlan' | 'getlink' | 'dumplinks' | 'dellink' | 'delgroup' | 'setlink';
+export type NativeEncodeOp =
+  | 'newlink-macvlan'
+  | 'getlink'
+  | 'dumplinks'
+  | 'dellink'
+  | 'delgroup'
+  | 'setlink'
+  | 'setbridgeport'
+  | 'bridgevlan-add'
+  | 'bridgevlan-del'
+  | 'dumpbridgeports'
+  | 'replace-root-qdisc'
+  | 'dumpqdiscs'
+  | 'newaddr'
+  | 'dumpaddrs'
+  | 'newroute'
+  | 'dumproutes';
 
 export interface NativeMessage {
   data: Buffer;
@@ -117,9 +209,33 @@ export interface NativeBinding {
   linkDeleteGroup(o: { netns?: string; group: number }): Promise<boolean>;
   linkDelete(o: { netns?: string; link: NativeLinkRef }): Promise<void>;
   linkDeleteMany(o: { netns?: string; indexes: number[] }): Promise<{ deleted: number; grouped: boolean }>;
-  linkSet(o: { netns?: string; link: NativeLinkRef; up?: boolean; mac?: string; master?: NativeLinkRef | null; group?: number }): Promise<void>;
+  linkSet(o: { netns?: string; link: NativeLinkRef; up?: boolean; mac?: string; master?: NativeLinkRef | null; group?: number; mtu?: number }): Promise<void>;
   linkGet(o: { netns?: string; link: NativeLinkRef }): Promise<NativeLink>;
   linkList(o: { netns?: string }): Promise<NativeLink[]>;
+  /** `bridge link set dev LINK isolated on|off` (RTM_SETLINK, AF_BRIDGE, IFLA_PROTINFO). */
+  bridgePortSet(o: { netns?: string; link: NativeLinkRef; isolated?: boolean }): Promise<void>;
+  /** Every AF_BRIDGE entry of the namespace (RTM_GETLINK dump, RTEXT_FILTER_BRVLAN). */
+  bridgePortList(o: { netns?: string }): Promise<NativeLink[]>;
+  /** `bridge vlan add dev LINK vid VID [pvid] [untagged]`; vid 0..4095 (the kernel judges 0 and 4095). */
+  bridgeVlanAdd(o: { netns?: string; link: NativeLinkRef; vid: number; pvid?: boolean; untagged?: boolean }): Promise<void>;
+  /** `bridge vlan del dev LINK vid VID` */
+  bridgeVlanDel(o: { netns?: string; link: NativeLinkRef; vid: number }): Promise<void>;
+  /** `tc qdisc replace dev LINK root KIND` */
+  qdiscReplaceRoot(o: { netns?: string; link: NativeLinkRef; kind: string }): Promise<void>;
+  /** `tc qdisc show` (RTM_GETQDISC dump) */
+  qdiscList(o: { netns?: string }): Promise<NativeQdisc[]>;
+  /** `ethtool -c LINK` (SIOCETHTOOL ETHTOOL_GCOALESCE) */
+  coalesceGet(o: { netns?: string; link: NativeLinkRef }): Promise<{ rxMaxFrames: number }>;
+  /** `ethtool -C LINK rx-frames N` (GCOALESCE, SCOALESCE, GCOALESCE): what the driver kept. */
+  coalesceSet(o: { netns?: string; link: NativeLinkRef; rxMaxFrames?: number }): Promise<{ rxMaxFrames: number }>;
+  /** `ip addr add ADDRESS/PREFIX [peer PEER] [broadcast BRD] dev LINK` */
+  addrAdd(o: { netns?: string; link: NativeLinkRef; address: string; prefix: number; peer?: string; broadcast?: string }): Promise<void>;
+  /** `ip addr show` (RTM_GETADDR dump) */
+  addrList(o: { netns?: string; family?: 'inet' | 'inet6' }): Promise<NativeAddr[]>;
+  /** `ip route add ADDRESS/PREFIX [via GATEWAY] dev LINK proto P [metric M]` (table main) */
+  routeAdd(o: { netns?: string; link: NativeLinkRef; address: string; prefix: number; gateway?: string; metric?: number; protocol: number }): Promise<void>;
+  /** `ip route show table all` (RTM_GETROUTE dump) */
+  routeList(o: { netns?: string; family?: 'inet' | 'inet6' }): Promise<NativeRoute[]>;
   tunFeatures(o: { netns?: string; device?: string }): Promise<number>;
   tapCreate(o: {
     netns?: string;
@@ -181,6 +297,11 @@ export interface NativeBinding {
     tunFeatures: { IFF_TUN: number; IFF_TAP: number; IFF_NO_PI: number; IFF_VNET_HDR: number; IFF_MULTI_QUEUE: number; IFF_NAPI: number };
     vnetHdrSize: number;
     ifNameSize: number;
+    routeProtocols: { kernel: number; boot: number; static: number };
+    routeScopes: { universe: number; link: number; host: number };
+    rtTableMain: number;
+    rtnUnicast: number;
+    bridgePortStates: { disabled: number; listening: number; learning: number; forwarding: number; blocking: number };
   };
 }
 

@@ -1,5 +1,6 @@
 // Validation of user input, before any syscall. Each failure names the field
 // and the value (INVALID_ARGUMENT).
+import net from 'node:net';
 import { invalid } from './errors';
 
 export const IFNAMSIZ = 16;
@@ -100,4 +101,80 @@ export function linkRef(value: unknown, field = 'link'): string | number {
     return value;
   }
   return ifname(value, field);
+}
+
+/** A boolean flag. */
+export function bool(value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') throw invalid(field, value, 'true or false');
+  return value;
+}
+
+/** An MTU (`ip link set mtu N`): an integer from 68 (IPv4's minimum) to 65535. */
+export function mtu(value: unknown, field = 'mtu'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 68 || value > 65535) throw invalid(field, value, 'an MTU is an integer from 68 to 65535');
+  return value;
+}
+
+/** An 802.1Q VLAN id: 1 to 4094 (0 and 4095 are reserved). */
+export function vid(value: unknown, field = 'vid'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 4094) throw invalid(field, value, 'a VLAN id is an integer from 1 to 4094');
+  return value;
+}
+
+export type IpFamily = 4 | 6;
+
+/** An IPv4 or IPv6 address in text (no zone index such as %eth0, no prefix); returns it and its family. */
+export function ip(value: unknown, field: string): { address: string; family: IpFamily } {
+  const family = typeof value === 'string' && !value.includes('%') ? net.isIP(value) : 0;
+  if (family !== 4 && family !== 6) throw invalid(field, value, 'an IPv4 address such as 192.0.2.1 or an IPv6 address such as 2001:db8::1');
+  return { address: value as string, family };
+}
+
+/** An address of a given family (a peer or gateway of `address`'s family). */
+export function ipOfFamily(value: unknown, field: string, family: IpFamily): string {
+  const a = ip(value, field);
+  if (a.family !== family) throw invalid(field, value, `an IPv${family} address, as the address is IPv${family}`);
+  return a.address;
+}
+
+/** A prefix length: 0 to 32 for IPv4, 0 to 128 for IPv6. */
+export function prefix(value: unknown, family: IpFamily, field = 'prefix'): number {
+  const max = family === 4 ? 32 : 128;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) throw invalid(field, value, `an IPv${family} prefix length is an integer from 0 to ${max}`);
+  return value;
+}
+
+/** An unsigned 32-bit integer (a route metric, a coalescing frame count). */
+export function u32(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) throw invalid(field, value, 'an integer from 0 to 4294967295');
+  return value;
+}
+
+/** The address's bytes (4 or 16), for prefix arithmetic. */
+export function ipBytes(address: string, family: IpFamily): Buffer {
+  if (family === 4) return Buffer.from(address.split('.').map(Number));
+  // The URL parser's canonical form writes an embedded IPv4 part in hex.
+  const canonical = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const [head, tail = ''] = canonical.split('::');
+  const words = (s: string) => (s ? s.split(':') : []);
+  const h = words(head);
+  const t = canonical.includes('::') ? words(tail) : [];
+  const all = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  const out = Buffer.alloc(16);
+  all.forEach((w, i) => out.writeUInt16BE(parseInt(w, 16), i * 2));
+  return out;
+}
+
+/** True when no bit beyond the first `prefix` bits is set (a network address). */
+export function isNetworkAddress(address: string, family: IpFamily, prefixLen: number): boolean {
+  const b = ipBytes(address, family);
+  for (let bit = prefixLen; bit < b.length * 8; bit++) if (b[bit >> 3] & (0x80 >> (bit & 7))) return false;
+  return true;
+}
+
+/** The IPv4 broadcast address of address/prefix (what `ip addr add ... brd +` computes). */
+export function ipv4Broadcast(address: string, prefixLen: number): string {
+  const b = ipBytes(address, 4);
+  for (let bit = prefixLen; bit < 32; bit++) b[bit >> 3] |= 0x80 >> (bit & 7);
+  return [...b].join('.');
 }

@@ -3,8 +3,11 @@
 // extack). No policy and no defaults beyond the kernel's live here.
 #include <napi.h>
 
+#include <arpa/inet.h>
 #include <linux/if_tun.h>
+#include <linux/if_bridge.h>
 #include <linux/if_link.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,7 +19,9 @@
 #include <optional>
 
 #include "accounts.h"
+#include "addrs.h"
 #include "common.h"
+#include "ethtool.h"
 #include "jserror.h"
 #include "fdpass.h"
 #include "jscall.h"
@@ -27,6 +32,7 @@
 #include "macvtap.h"
 #include "nlcodec.h"
 #include "nlsock.h"
+#include "qdisc.h"
 #include "tun.h"
 #include "vhost.h"
 
@@ -218,7 +224,86 @@ Napi::Object LinkToJs(Napi::Env env, const nl::Link& l) {
   } else {
     o.Set("tun", env.Null());
   }
+  o.Set("family", double(l.family));
+  o.Set("bridgeVlanFiltering", l.bridgeVlanFiltering < 0 ? env.Null() : Napi::Value(Napi::Boolean::New(env, l.bridgeVlanFiltering != 0)));
+  if (l.family == AF_BRIDGE) {
+    Napi::Object p = Napi::Object::New(env);
+    const nl::BridgePortInfo info = l.brport.value_or(nl::BridgePortInfo{});
+    p.Set("protinfo", info.hasProtinfo);
+    p.Set("state", Nullable(env, info.state));
+    p.Set("learning", Nullable(env, info.learning));
+    p.Set("unicastFlood", Nullable(env, info.unicastFlood));
+    p.Set("isolated", Nullable(env, info.isolated));
+    Napi::Array vlans = Napi::Array::New(env, l.vlans.size());
+    for (size_t i = 0; i < l.vlans.size(); i++) {
+      Napi::Object v = Napi::Object::New(env);
+      v.Set("vid", double(l.vlans[i].vid));
+      v.Set("flags", double(l.vlans[i].flags));
+      v.Set("pvid", bool(l.vlans[i].flags & BRIDGE_VLAN_INFO_PVID));
+      v.Set("untagged", bool(l.vlans[i].flags & BRIDGE_VLAN_INFO_UNTAGGED));
+      vlans.Set(uint32_t(i), v);
+    }
+    p.Set("vlans", vlans);
+    o.Set("bridgePort", p);
+  } else {
+    o.Set("bridgePort", env.Null());
+  }
   return o;
+}
+
+const char* FamilyName(uint8_t family) { return family == AF_INET ? "inet" : family == AF_INET6 ? "inet6" : "other"; }
+
+Napi::Value IpOrNull(Napi::Env env, const nl::Bytes& b) {
+  if (b.empty()) return env.Null();
+  std::string s = nl::FormatIp(b);
+  return s.empty() ? env.Null() : Napi::Value(Napi::String::New(env, s));
+}
+
+Napi::Object QdiscToJs(Napi::Env env, const nl::Qdisc& q) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("index", q.index);
+  o.Set("handle", double(q.handle));
+  o.Set("parent", double(q.parent));
+  o.Set("root", q.parent == 0xFFFFFFFFu);
+  o.Set("kind", q.kind);
+  return o;
+}
+
+Napi::Object AddrToJs(Napi::Env env, const nl::Addr& a) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("family", FamilyName(a.family));
+  o.Set("index", a.index);
+  o.Set("prefix", double(a.prefix));
+  o.Set("flags", double(a.flags));
+  o.Set("scope", double(a.scope));
+  o.Set("address", IpOrNull(env, a.address));
+  o.Set("local", IpOrNull(env, a.local));
+  o.Set("broadcast", IpOrNull(env, a.broadcast));
+  o.Set("label", a.label.empty() ? env.Null() : Napi::Value(Napi::String::New(env, a.label)));
+  return o;
+}
+
+Napi::Object RouteToJs(Napi::Env env, const nl::Route& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("family", FamilyName(r.family));
+  o.Set("dst", IpOrNull(env, r.dst));
+  o.Set("dstLen", double(r.dstLen));
+  o.Set("gateway", IpOrNull(env, r.gateway));
+  o.Set("prefsrc", IpOrNull(env, r.prefsrc));
+  o.Set("oif", Nullable(env, r.oif));
+  o.Set("metric", Nullable(env, r.metric));
+  o.Set("table", double(r.table));
+  o.Set("protocol", double(r.protocol));
+  o.Set("scope", double(r.scope));
+  o.Set("type", double(r.type));
+  return o;
+}
+
+template <typename T, typename F>
+Napi::Array ArrayOf(Napi::Env env, const std::vector<T>& items, F&& convert) {
+  Napi::Array arr = Napi::Array::New(env, items.size());
+  for (size_t i = 0; i < items.size(); i++) arr.Set(uint32_t(i), convert(env, items[i]));
+  return arr;
 }
 
 Napi::Buffer<uint8_t> ToBuffer(Napi::Env env, const std::vector<uint8_t>& b) { return Napi::Buffer<uint8_t>::Copy(env, b.data(), b.size()); }
@@ -313,8 +398,168 @@ Napi::Value LinkSet(const Napi::CallbackInfo& info) {
     else req.master = a.Link("master", true);
   }
   req.group = a.Int("group", 1, UINT32_MAX, -1);
+  req.mtu = a.Int("mtu", 0, UINT32_MAX, -1);
   return Job<bool>::Start(info.Env(), [req] { ChangeLink(req); return true; },
                           [](Napi::Env env, bool&) { return env.Undefined(); });
+}
+
+// ---- bridge ports, qdiscs, coalescing, addresses, routes ---------------------
+
+Napi::Value Done(Napi::Env env, bool&) { return env.Undefined(); }
+
+Napi::Value BridgePortSet(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "bridgePortSet");
+  BridgePortChange req;
+  req.netns = a.Str("netns");
+  req.link = a.Link("link", true);
+  if (a.Has("isolated")) req.isolated = a.Bool("isolated", false) ? 1 : 0;
+  return Job<bool>::Start(info.Env(), [req] { ChangeBridgePort(req); return true; }, Done);
+}
+
+Napi::Value BridgePortList(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "bridgePortList");
+  std::string netns = a.Str("netns");
+  return Job<std::vector<nl::Link>>::Start(info.Env(), [netns] { return ListBridgePorts(netns); },
+                                           [](Napi::Env env, std::vector<nl::Link>& l) { return ArrayOf(env, l, LinkToJs); });
+}
+
+BridgeVlanRequest VlanArgs(const Args& a, bool add) {
+  BridgeVlanRequest req;
+  req.add = add;
+  req.netns = a.Str("netns");
+  req.link = a.Link("link", true);
+  if (!a.Has("vid")) a.Bad("vid", "a VLAN id");
+  // 0 and 4095 fit the field; the kernel judges them (with extack text).
+  req.vid = uint16_t(a.Int("vid", 0, 4095, 0));
+  if (add) {
+    if (a.Bool("pvid", false)) req.flags |= BRIDGE_VLAN_INFO_PVID;
+    if (a.Bool("untagged", false)) req.flags |= BRIDGE_VLAN_INFO_UNTAGGED;
+  }
+  return req;
+}
+
+Napi::Value BridgeVlanAdd(const Napi::CallbackInfo& info) {
+  BridgeVlanRequest req = VlanArgs(GetArgs(info, "bridgeVlanAdd"), true);
+  return Job<bool>::Start(info.Env(), [req] { ChangeBridgeVlan(req); return true; }, Done);
+}
+
+Napi::Value BridgeVlanDel(const Napi::CallbackInfo& info) {
+  BridgeVlanRequest req = VlanArgs(GetArgs(info, "bridgeVlanDel"), false);
+  return Job<bool>::Start(info.Env(), [req] { ChangeBridgeVlan(req); return true; }, Done);
+}
+
+Napi::Value QdiscReplaceRoot(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "qdiscReplaceRoot");
+  std::string netns = a.Str("netns");
+  LinkRef link = a.Link("link", true);
+  std::string kind = a.Str("kind");
+  if (kind.empty() || kind.size() > 15) a.Bad("kind", "a qdisc kind such as 'noqueue'");
+  return Job<bool>::Start(info.Env(), [netns, link, kind] { ReplaceRootQdisc(netns, link, kind); return true; }, Done);
+}
+
+Napi::Value QdiscList(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "qdiscList");
+  std::string netns = a.Str("netns");
+  return Job<std::vector<nl::Qdisc>>::Start(info.Env(), [netns] { return ListQdiscs(netns); },
+                                            [](Napi::Env env, std::vector<nl::Qdisc>& q) { return ArrayOf(env, q, QdiscToJs); });
+}
+
+Napi::Value CoalesceToJs(Napi::Env env, CoalesceInfo& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("rxMaxFrames", double(c.rxMaxFrames));
+  return o;
+}
+
+Napi::Value CoalesceGetJs(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "coalesceGet");
+  std::string netns = a.Str("netns");
+  LinkRef link = a.Link("link", true);
+  return Job<CoalesceInfo>::Start(info.Env(), [netns, link] { return GetCoalesce(netns, link); }, CoalesceToJs);
+}
+
+Napi::Value CoalesceSetJs(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "coalesceSet");
+  CoalesceChange req;
+  req.netns = a.Str("netns");
+  req.link = a.Link("link", true);
+  req.rxMaxFrames = a.Int("rxMaxFrames", 0, UINT32_MAX, -1);
+  return Job<CoalesceInfo>::Start(info.Env(), [req] { return SetCoalesce(req); }, CoalesceToJs);
+}
+
+// An IP address argument; `family` (when non-zero) is the one it must have.
+std::string IpArg(const Args& a, const char* key, bool required, int family) {
+  if (!a.Has(key)) {
+    if (required) a.Bad(key, "an IPv4 or IPv6 address");
+    return "";
+  }
+  std::string s = a.Str(key);
+  nl::Bytes b;
+  int f = nl::ParseIp(s, &b);
+  if (!f) a.Bad(key, "an IPv4 or IPv6 address");
+  if (family && f != family) a.Bad(key, "an address of the same family as address");
+  return s;
+}
+
+int FamilyOf(const std::string& ip) {
+  nl::Bytes b;
+  return nl::ParseIp(ip, &b);
+}
+
+uint8_t PrefixArg(const Args& a, int family) {
+  if (!a.Has("prefix")) a.Bad("prefix", "a prefix length");
+  return uint8_t(a.Int("prefix", 0, family == AF_INET ? 32 : 128, 0));
+}
+
+uint8_t FamilyArg(const Args& a) {
+  std::string f = a.Str("family");
+  if (f.empty()) return AF_UNSPEC;
+  if (f == "inet") return AF_INET;
+  if (f == "inet6") return AF_INET6;
+  a.Bad("family", "'inet' or 'inet6'");
+}
+
+Napi::Value AddrAddJs(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "addrAdd");
+  AddressAdd req;
+  req.netns = a.Str("netns");
+  req.link = a.Link("link", true);
+  req.address = IpArg(a, "address", true, 0);
+  int family = FamilyOf(req.address);
+  req.prefix = PrefixArg(a, family);
+  req.peer = IpArg(a, "peer", false, family);
+  req.broadcast = IpArg(a, "broadcast", false, family);
+  return Job<bool>::Start(info.Env(), [req] { AddAddress(req); return true; }, Done);
+}
+
+Napi::Value AddrListJs(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "addrList");
+  std::string netns = a.Str("netns");
+  uint8_t family = FamilyArg(a);
+  return Job<std::vector<nl::Addr>>::Start(info.Env(), [netns, family] { return ListAddresses(netns, family); },
+                                           [](Napi::Env env, std::vector<nl::Addr>& v) { return ArrayOf(env, v, AddrToJs); });
+}
+
+Napi::Value RouteAddJs(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "routeAdd");
+  RouteAdd req;
+  req.netns = a.Str("netns");
+  req.link = a.Link("link", true);
+  req.address = IpArg(a, "address", true, 0);
+  int family = FamilyOf(req.address);
+  req.prefix = PrefixArg(a, family);
+  req.gateway = IpArg(a, "gateway", false, family);
+  req.metric = a.Int("metric", 0, UINT32_MAX, -1);
+  if (!a.Has("protocol")) a.Bad("protocol", "an RTPROT_* number");
+  req.protocol = uint8_t(a.Int("protocol", 0, 255, 0));
+  return Job<bool>::Start(info.Env(), [req] { AddRoute(req); return true; }, Done);
+}
+
+Napi::Value RouteListJs(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "routeList");
+  std::string netns = a.Str("netns");
+  uint8_t family = FamilyArg(a);
+  return Job<std::vector<nl::Route>>::Start(info.Env(), [netns, family] { return ListRoutes(netns, family); },
+                                            [](Napi::Env env, std::vector<nl::Route>& v) { return ArrayOf(env, v, RouteToJs); });
 }
 
 Napi::Value LinkGet(const Napi::CallbackInfo& info) {
@@ -557,8 +802,48 @@ Napi::Value NlEncode(const Napi::CallbackInfo& info) {
     if (!mac.empty() && !nl::ParseMac(mac, &s.mac)) a.Bad("mac", "a MAC address");
     s.master = a.Int("master", -1, INT32_MAX, -1);
     s.group = a.Int("group", -1, UINT32_MAX, -1);
+    s.mtu = a.Int("mtu", -1, UINT32_MAX, -1);
     return ToBuffer(env, nl::EncodeSetLink(s, seq));
   }
+  if (op == "setbridgeport") {
+    nl::SetBridgePort p;
+    p.index = ref.index;
+    if (a.Has("isolated")) p.isolated = a.Bool("isolated", false) ? 1 : 0;
+    return ToBuffer(env, nl::EncodeSetBridgePort(p, seq));
+  }
+  if (op == "bridgevlan-add" || op == "bridgevlan-del") {
+    nl::BridgeVlanChange v;
+    v.index = ref.index;
+    v.vid = uint16_t(a.Int("vid", 0, 4095, 1));
+    if (a.Bool("pvid", false)) v.flags |= BRIDGE_VLAN_INFO_PVID;
+    if (a.Bool("untagged", false)) v.flags |= BRIDGE_VLAN_INFO_UNTAGGED;
+    return ToBuffer(env, nl::EncodeBridgeVlan(op == "bridgevlan-add", v, seq));
+  }
+  if (op == "dumpbridgeports") return ToBuffer(env, nl::EncodeDumpBridgePorts(seq));
+  if (op == "replace-root-qdisc") return ToBuffer(env, nl::EncodeReplaceRootQdisc(ref.index, a.Str("kind", "noqueue"), seq));
+  if (op == "dumpqdiscs") return ToBuffer(env, nl::EncodeDumpQdiscs(seq));
+  if (op == "newaddr") {
+    nl::NewAddr m;
+    m.index = ref.index;
+    m.family = uint8_t(nl::ParseIp(IpArg(a, "address", true, 0), &m.local));
+    m.prefix = PrefixArg(a, m.family);
+    if (a.Has("peer")) nl::ParseIp(IpArg(a, "peer", false, m.family), &m.peer);
+    if (a.Has("broadcast")) nl::ParseIp(IpArg(a, "broadcast", false, m.family), &m.broadcast);
+    return ToBuffer(env, nl::EncodeNewAddr(m, seq));
+  }
+  if (op == "dumpaddrs") return ToBuffer(env, nl::EncodeDumpAddrs(FamilyArg(a), seq));
+  if (op == "newroute") {
+    nl::NewRoute r;
+    r.oif = ref.index;
+    r.family = uint8_t(nl::ParseIp(IpArg(a, "address", true, 0), &r.dst));
+    r.prefix = PrefixArg(a, r.family);
+    if (a.Has("gateway")) nl::ParseIp(IpArg(a, "gateway", false, r.family), &r.gateway);
+    r.metric = a.Int("metric", -1, UINT32_MAX, -1);
+    r.protocol = uint8_t(a.Int("protocol", 0, 255, RTPROT_BOOT));
+    r.scope = uint8_t(a.Int("scope", 0, 255, r.gateway.empty() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE));
+    return ToBuffer(env, nl::EncodeNewRoute(r, seq));
+  }
+  if (op == "dumproutes") return ToBuffer(env, nl::EncodeDumpRoutes(FamilyArg(a), seq));
   throw Napi::TypeError::New(env, "nlEncode: unknown op " + op);
 }
 
@@ -575,7 +860,7 @@ Napi::Value NlDecode(const Napi::CallbackInfo& info) {
     o.Set("flags", m.flags);
     o.Set("seq", double(m.seq));
     o.Set("pid", double(m.pid));
-    o.Set("kind", m.isError ? (m.error ? "error" : "ack") : m.isDone ? "done" : m.link ? "link" : "other");
+    o.Set("kind", m.isError ? (m.error ? "error" : "ack") : m.isDone ? "done" : m.link ? "link" : m.qdisc ? "qdisc" : m.addr ? "addr" : m.route ? "route" : "other");
     if (m.isError || m.isDone) {
       o.Set("error", m.error);
       const char* name = m.error ? strerrorname_np(m.error) : nullptr;
@@ -584,6 +869,9 @@ Napi::Value NlDecode(const Napi::CallbackInfo& info) {
     if (!m.extack.empty()) o.Set("extack", m.extack);
     if (m.extackOffset >= 0) o.Set("extackOffset", double(m.extackOffset));
     if (m.link) o.Set("link", LinkToJs(env, *m.link));
+    if (m.qdisc) o.Set("qdisc", QdiscToJs(env, *m.qdisc));
+    if (m.addr) o.Set("addr", AddrToJs(env, *m.addr));
+    if (m.route) o.Set("route", RouteToJs(env, *m.route));
     arr.Set(uint32_t(i), o);
   }
   return arr;
@@ -723,6 +1011,25 @@ Napi::Object Constants(Napi::Env env) {
   tun.Set("IFF_NAPI", double(IFF_NAPI));
   c.Set("tunFeatures", tun);
   c.Set("vnetHdrSize", kVnetHdrSize);
+  Napi::Object protos = Napi::Object::New(env);
+  protos.Set("kernel", double(RTPROT_KERNEL));
+  protos.Set("boot", double(RTPROT_BOOT));
+  protos.Set("static", double(RTPROT_STATIC));
+  c.Set("routeProtocols", protos);
+  Napi::Object scopes = Napi::Object::New(env);
+  scopes.Set("universe", double(RT_SCOPE_UNIVERSE));
+  scopes.Set("link", double(RT_SCOPE_LINK));
+  scopes.Set("host", double(RT_SCOPE_HOST));
+  c.Set("routeScopes", scopes);
+  c.Set("rtTableMain", double(RT_TABLE_MAIN));
+  c.Set("rtnUnicast", double(RTN_UNICAST));
+  Napi::Object stp = Napi::Object::New(env);
+  stp.Set("disabled", double(BR_STATE_DISABLED));
+  stp.Set("listening", double(BR_STATE_LISTENING));
+  stp.Set("learning", double(BR_STATE_LEARNING));
+  stp.Set("forwarding", double(BR_STATE_FORWARDING));
+  stp.Set("blocking", double(BR_STATE_BLOCKING));
+  c.Set("bridgePortStates", stp);
   c.Set("ifNameSize", IFNAMSIZ);
   return c;
 }
@@ -736,6 +1043,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("linkSet", Napi::Function::New(env, LinkSet, "linkSet"));
   exports.Set("linkGet", Napi::Function::New(env, LinkGet, "linkGet"));
   exports.Set("linkList", Napi::Function::New(env, LinkList, "linkList"));
+  exports.Set("bridgePortSet", Napi::Function::New(env, BridgePortSet, "bridgePortSet"));
+  exports.Set("bridgePortList", Napi::Function::New(env, BridgePortList, "bridgePortList"));
+  exports.Set("bridgeVlanAdd", Napi::Function::New(env, BridgeVlanAdd, "bridgeVlanAdd"));
+  exports.Set("bridgeVlanDel", Napi::Function::New(env, BridgeVlanDel, "bridgeVlanDel"));
+  exports.Set("qdiscReplaceRoot", Napi::Function::New(env, QdiscReplaceRoot, "qdiscReplaceRoot"));
+  exports.Set("qdiscList", Napi::Function::New(env, QdiscList, "qdiscList"));
+  exports.Set("coalesceGet", Napi::Function::New(env, CoalesceGetJs, "coalesceGet"));
+  exports.Set("coalesceSet", Napi::Function::New(env, CoalesceSetJs, "coalesceSet"));
+  exports.Set("addrAdd", Napi::Function::New(env, AddrAddJs, "addrAdd"));
+  exports.Set("addrList", Napi::Function::New(env, AddrListJs, "addrList"));
+  exports.Set("routeAdd", Napi::Function::New(env, RouteAddJs, "routeAdd"));
+  exports.Set("routeList", Napi::Function::New(env, RouteListJs, "routeList"));
   exports.Set("tunFeatures", Napi::Function::New(env, TunFeaturesJs, "tunFeatures"));
   exports.Set("tapCreate", Napi::Function::New(env, TapCreateJs, "tapCreate"));
   exports.Set("macvtapOpen", Napi::Function::New(env, MacvtapOpenJs, "macvtapOpen"));

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,18 +25,18 @@ nl::Bytes MacBytes(const std::string& mac) {
   return out;
 }
 
-int32_t Resolve(nl::Socket& sock, const LinkRef& ref) {
+}  // namespace
+
+int32_t ResolveLink(nl::Socket& sock, const LinkRef& ref) {
   if (ref.index) return ref.index;
   return sock.GetLink(0, ref.name).index;
 }
-
-}  // namespace
 
 nl::Link CreateMacvlan(const MacvlanCreate& req) {
   nl::Socket sock(req.netns);
   nl::NewLinkMacvlan m;
   m.kind = req.kind;
-  m.parent = uint32_t(Resolve(sock, req.parent));
+  m.parent = uint32_t(ResolveLink(sock, req.parent));
   m.mode = req.mode;
   m.name = req.name;
   m.mac = MacBytes(req.mac);
@@ -189,12 +190,39 @@ DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t
 void ChangeLink(const LinkChange& req) {
   nl::Socket sock(req.netns);
   nl::SetLink s;
-  s.index = Resolve(sock, req.link);
+  s.index = ResolveLink(sock, req.link);
   s.up = req.up;
   s.mac = MacBytes(req.mac);
-  if (req.setMaster) s.master = (req.master.index || !req.master.name.empty()) ? Resolve(sock, req.master) : 0;
+  if (req.setMaster) s.master = (req.master.index || !req.master.name.empty()) ? ResolveLink(sock, req.master) : 0;
   s.group = req.group;
+  s.mtu = req.mtu;
   sock.Transact(nl::EncodeSetLink(s, 0), "change " + req.link.Describe());
+}
+
+void ChangeBridgePort(const BridgePortChange& req) {
+  nl::Socket sock(req.netns);
+  nl::SetBridgePort s;
+  s.index = ResolveLink(sock, req.link);
+  s.isolated = req.isolated;
+  sock.Transact(nl::EncodeSetBridgePort(s, 0), "change bridge port " + req.link.Describe());
+}
+
+void ChangeBridgeVlan(const BridgeVlanRequest& req) {
+  nl::Socket sock(req.netns);
+  nl::BridgeVlanChange v;
+  v.index = ResolveLink(sock, req.link);
+  v.vid = req.vid;
+  v.flags = req.flags;
+  std::string what = std::string(req.add ? "add" : "delete") + " vlan " + std::to_string(req.vid) + (req.add ? " to " : " from ") + "bridge port " + req.link.Describe();
+  sock.Transact(nl::EncodeBridgeVlan(req.add, v, 0), what);
+}
+
+std::vector<nl::Link> ListBridgePorts(const std::string& netns) {
+  nl::Socket sock(netns);
+  std::vector<nl::Link> out;
+  for (auto& m : sock.Transact(nl::EncodeDumpBridgePorts(0), "list bridge ports"))
+    if (m.link && m.link->family == AF_BRIDGE) out.push_back(std::move(*m.link));
+  return out;
 }
 
 nl::Link GetLink(const std::string& netns, const LinkRef& link) {

@@ -47,7 +47,14 @@ struct DeleteManyResult {
 };
 DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t>& indexes);
 
-// ip link set dev NAME [up|down] [address MAC] [master BR|nomaster]
+namespace nl {
+class Socket;
+}
+
+// The ifindex of `ref` in the socket's namespace (a name is looked up).
+int32_t ResolveLink(nl::Socket& sock, const LinkRef& ref);
+
+// ip link set dev NAME [up|down] [address MAC] [master BR|nomaster] [mtu N]
 struct LinkChange {
   std::string netns;
   LinkRef link;
@@ -56,8 +63,31 @@ struct LinkChange {
   LinkRef master;       // used when setMaster
   bool setMaster = false;  // master.index == 0 && name empty: nomaster
   int64_t group = -1;      // ip link set group G; -1 unchanged
+  int64_t mtu = -1;        // ip link set mtu N; -1 unchanged
 };
 void ChangeLink(const LinkChange& req);
+
+// bridge link set dev PORT isolated on|off
+struct BridgePortChange {
+  std::string netns;
+  LinkRef link;
+  int isolated = -1;  // -1 unchanged
+};
+void ChangeBridgePort(const BridgePortChange& req);
+
+// bridge vlan add dev PORT vid VID [pvid] [untagged] / bridge vlan del dev PORT vid VID
+struct BridgeVlanRequest {
+  std::string netns;
+  LinkRef link;
+  bool add = true;
+  uint16_t vid = 0;
+  uint16_t flags = 0;  // BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED
+};
+void ChangeBridgeVlan(const BridgeVlanRequest& req);
+
+// bridge -d link show + bridge vlan show: every AF_BRIDGE entry of the
+// namespace (ports with IFLA_PROTINFO; VLANs when the kernel filters them).
+std::vector<nl::Link> ListBridgePorts(const std::string& netns);
 
 // ip -d link show dev NAME / ip -d link show
 nl::Link GetLink(const std::string& netns, const LinkRef& link);

@@ -1,7 +1,13 @@
 #include "nlcodec.h"
 
+// glibc's <netinet/in.h> (through <arpa/inet.h>) before the uapi headers, so
+// that <linux/in6.h> (pulled in by <linux/if_bridge.h>) defers to it.
+#include <arpa/inet.h>
+#include <linux/if_addr.h>
+#include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
+#include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 
@@ -72,6 +78,57 @@ void DecodeTun(const AttrView& data, TunInfo* t) {
   });
 }
 
+Bytes Raw(const AttrView& a) { return Bytes(a.data, a.data + a.len); }
+
+void DecodeBridgeData(const AttrView& data, Link* link) {
+  ForEachAttr(data.data, data.len, [&](const AttrView& a) {
+    if (a.type == IFLA_BR_VLAN_FILTERING) link->bridgeVlanFiltering = U8(a);
+  });
+}
+
+// IFLA_PROTINFO of an AF_BRIDGE message: nested IFLA_BRPORT_* attributes
+// (NLA_F_NESTED set), or, from old kernels, a bare u8 STP state.
+void DecodeProtinfo(const AttrView& p, Link* link) {
+  BridgePortInfo info;
+  info.hasProtinfo = true;
+  if (p.len == 1) {
+    info.state = p.data[0];
+  } else {
+    ForEachAttr(p.data, p.len, [&](const AttrView& a) {
+      switch (a.type) {
+        case IFLA_BRPORT_STATE: info.state = U8(a); break;
+        case IFLA_BRPORT_LEARNING: info.learning = U8(a); break;
+        case IFLA_BRPORT_UNICAST_FLOOD: info.unicastFlood = U8(a); break;
+        case IFLA_BRPORT_ISOLATED: info.isolated = U8(a); break;
+      }
+    });
+  }
+  link->brport = info;
+}
+
+// IFLA_AF_SPEC of an AF_BRIDGE message: IFLA_BRIDGE_VLAN_INFO entries, one
+// per vid, or RANGE_BEGIN/RANGE_END pairs (expanded here).
+void DecodeBridgeAfSpec(const AttrView& spec, Link* link) {
+  int64_t rangeStart = -1;
+  ForEachAttr(spec.data, spec.len, [&](const AttrView& a) {
+    if (a.type != IFLA_BRIDGE_VLAN_INFO) return;
+    if (a.len < sizeof(bridge_vlan_info)) Malformed("short bridge_vlan_info");
+    auto v = Read<bridge_vlan_info>(a.data);
+    uint16_t flags = v.flags & ~(BRIDGE_VLAN_INFO_RANGE_BEGIN | BRIDGE_VLAN_INFO_RANGE_END);
+    if (v.flags & BRIDGE_VLAN_INFO_RANGE_BEGIN) {
+      rangeStart = v.vid;
+      return;
+    }
+    if ((v.flags & BRIDGE_VLAN_INFO_RANGE_END) && rangeStart >= 0 && rangeStart <= v.vid) {
+      for (int64_t vid = rangeStart; vid <= v.vid; vid++) link->vlans.push_back(BridgeVlan{uint16_t(vid), flags});
+      rangeStart = -1;
+      return;
+    }
+    rangeStart = -1;
+    link->vlans.push_back(BridgeVlan{v.vid, flags});
+  });
+}
+
 void DecodeLinkInfo(const AttrView& info, Link* link) {
   const AttrView* data = nullptr;
   AttrView dataCopy{};
@@ -90,6 +147,8 @@ void DecodeLinkInfo(const AttrView& info, Link* link) {
   } else if (link->kind == "tun") {
     link->tun.emplace();
     DecodeTun(*data, &*link->tun);
+  } else if (link->kind == "bridge") {
+    DecodeBridgeData(*data, link);
   }
 }
 
@@ -97,6 +156,7 @@ Link DecodeLink(const uint8_t* p, size_t len) {
   if (len < sizeof(ifinfomsg)) Malformed("short ifinfomsg");
   auto ifi = Read<ifinfomsg>(p);
   Link link;
+  link.family = ifi.ifi_family;
   link.index = ifi.ifi_index;
   link.flags = ifi.ifi_flags;
   link.type = ifi.ifi_type;
@@ -115,9 +175,77 @@ Link DecodeLink(const uint8_t* p, size_t len) {
       case IFLA_NUM_RX_QUEUES: link.numRxQueues = U32(a); break;
       case IFLA_ADDRESS: link.mac.assign(a.data, a.data + a.len); break;
       case IFLA_LINKINFO: DecodeLinkInfo(a, &link); break;
+      case IFLA_PROTINFO:
+        if (ifi.ifi_family == AF_BRIDGE) DecodeProtinfo(a, &link);
+        break;
+      case IFLA_AF_SPEC:
+        if (ifi.ifi_family == AF_BRIDGE) DecodeBridgeAfSpec(a, &link);
+        break;
     }
   });
   return link;
+}
+
+Qdisc DecodeQdisc(const uint8_t* p, size_t len) {
+  if (len < sizeof(tcmsg)) Malformed("short tcmsg");
+  auto t = Read<tcmsg>(p);
+  Qdisc q;
+  q.index = t.tcm_ifindex;
+  q.handle = t.tcm_handle;
+  q.parent = t.tcm_parent;
+  size_t hdr = Align(sizeof(tcmsg));
+  if (len > hdr)
+    ForEachAttr(p + hdr, len - hdr, [&](const AttrView& a) {
+      if (a.type == TCA_KIND) q.kind = Str(a);
+    });
+  return q;
+}
+
+Addr DecodeAddr(const uint8_t* p, size_t len) {
+  if (len < sizeof(ifaddrmsg)) Malformed("short ifaddrmsg");
+  auto m = Read<ifaddrmsg>(p);
+  Addr out;
+  out.family = m.ifa_family;
+  out.prefix = m.ifa_prefixlen;
+  out.flags = m.ifa_flags;
+  out.scope = m.ifa_scope;
+  out.index = int32_t(m.ifa_index);
+  size_t hdr = Align(sizeof(ifaddrmsg));
+  if (len > hdr)
+    ForEachAttr(p + hdr, len - hdr, [&](const AttrView& a) {
+      switch (a.type) {
+        case IFA_ADDRESS: out.address = Raw(a); break;
+        case IFA_LOCAL: out.local = Raw(a); break;
+        case IFA_BROADCAST: out.broadcast = Raw(a); break;
+        case IFA_LABEL: out.label = Str(a); break;
+      }
+    });
+  return out;
+}
+
+Route DecodeRoute(const uint8_t* p, size_t len) {
+  if (len < sizeof(rtmsg)) Malformed("short rtmsg");
+  auto m = Read<rtmsg>(p);
+  Route r;
+  r.family = m.rtm_family;
+  r.dstLen = m.rtm_dst_len;
+  r.table = m.rtm_table;
+  r.protocol = m.rtm_protocol;
+  r.scope = m.rtm_scope;
+  r.type = m.rtm_type;
+  size_t hdr = Align(sizeof(rtmsg));
+  if (len > hdr)
+    ForEachAttr(p + hdr, len - hdr, [&](const AttrView& a) {
+      switch (a.type) {
+        case RTA_DST: r.dst = Raw(a); break;
+        case RTA_GATEWAY: r.gateway = Raw(a); break;
+        case RTA_PREFSRC: r.prefsrc = Raw(a); break;
+        case RTA_OIF: r.oif = U32(a); break;
+        case RTA_PRIORITY: r.metric = U32(a); break;
+        case RTA_TABLE: r.table = U32(a); break;
+      }
+    });
+  return r;
 }
 
 Bytes LinkRequest(uint16_t type, uint16_t flags, int32_t index, const std::string& name, uint32_t seq) {
@@ -253,7 +381,135 @@ Bytes EncodeSetLink(const SetLink& req, uint32_t seq) {
   if (!req.mac.empty()) b.Attr(IFLA_ADDRESS, req.mac.data(), req.mac.size());
   if (req.master >= 0) b.AttrU32(IFLA_MASTER, uint32_t(req.master));
   if (req.group >= 0) b.AttrU32(IFLA_GROUP, uint32_t(req.group));
+  if (req.mtu >= 0) b.AttrU32(IFLA_MTU, uint32_t(req.mtu));
   return b.Finish();
+}
+
+Bytes EncodeSetBridgePort(const SetBridgePort& req, uint32_t seq) {
+  Builder b(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, seq);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_BRIDGE;
+  ifi.ifi_index = req.index;
+  b.Put(&ifi, sizeof ifi);
+  // NLA_F_NESTED matters: without it the bridge reads IFLA_PROTINFO as the
+  // old u8 STP state.
+  size_t nest = b.NestStart(IFLA_PROTINFO);
+  if (req.isolated >= 0) b.AttrU8(IFLA_BRPORT_ISOLATED, uint8_t(req.isolated ? 1 : 0));
+  b.NestEnd(nest);
+  return b.Finish();
+}
+
+Bytes EncodeBridgeVlan(bool add, const BridgeVlanChange& req, uint32_t seq) {
+  Builder b(add ? RTM_SETLINK : RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, seq);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_BRIDGE;
+  ifi.ifi_index = req.index;
+  b.Put(&ifi, sizeof ifi);
+  // No IFLA_BRIDGE_FLAGS: the default, BRIDGE_FLAGS_MASTER, is the port's
+  // entry in its bridge (iproute2's default too).
+  size_t spec = b.NestStart(IFLA_AF_SPEC);
+  bridge_vlan_info v{};
+  v.flags = req.flags;
+  v.vid = req.vid;
+  b.Attr(IFLA_BRIDGE_VLAN_INFO, &v, sizeof v);
+  b.NestEnd(spec);
+  return b.Finish();
+}
+
+Bytes EncodeDumpBridgePorts(uint32_t seq) {
+  Builder b(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_BRIDGE;
+  b.Put(&ifi, sizeof ifi);
+  b.AttrU32(IFLA_EXT_MASK, RTEXT_FILTER_BRVLAN);
+  return b.Finish();
+}
+
+Bytes EncodeReplaceRootQdisc(int32_t index, const std::string& kind, uint32_t seq) {
+  Builder b(RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, seq);
+  tcmsg t{};
+  t.tcm_family = AF_UNSPEC;
+  t.tcm_ifindex = index;
+  t.tcm_handle = 0;  // the kernel picks one
+  t.tcm_parent = TC_H_ROOT;
+  b.Put(&t, sizeof t);
+  b.AttrStr(TCA_KIND, kind);
+  return b.Finish();
+}
+
+Bytes EncodeDumpQdiscs(uint32_t seq) {
+  Builder b(RTM_GETQDISC, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  tcmsg t{};
+  b.Put(&t, sizeof t);
+  return b.Finish();
+}
+
+Bytes EncodeNewAddr(const NewAddr& req, uint32_t seq) {
+  Builder b(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq);
+  ifaddrmsg m{};
+  m.ifa_family = req.family;
+  m.ifa_prefixlen = req.prefix;
+  m.ifa_scope = RT_SCOPE_UNIVERSE;
+  m.ifa_index = uint32_t(req.index);
+  b.Put(&m, sizeof m);
+  b.Attr(IFA_LOCAL, req.local.data(), req.local.size());
+  const Bytes& address = req.peer.empty() ? req.local : req.peer;
+  b.Attr(IFA_ADDRESS, address.data(), address.size());
+  if (!req.broadcast.empty()) b.Attr(IFA_BROADCAST, req.broadcast.data(), req.broadcast.size());
+  return b.Finish();
+}
+
+Bytes EncodeDumpAddrs(uint8_t family, uint32_t seq) {
+  Builder b(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  ifaddrmsg m{};
+  m.ifa_family = family;
+  b.Put(&m, sizeof m);
+  return b.Finish();
+}
+
+Bytes EncodeNewRoute(const NewRoute& req, uint32_t seq) {
+  Builder b(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq);
+  rtmsg m{};
+  m.rtm_family = req.family;
+  m.rtm_dst_len = req.prefix;
+  m.rtm_table = RT_TABLE_MAIN;
+  m.rtm_protocol = req.protocol;
+  m.rtm_scope = req.scope;
+  m.rtm_type = RTN_UNICAST;
+  b.Put(&m, sizeof m);
+  if (req.prefix > 0) b.Attr(RTA_DST, req.dst.data(), req.dst.size());
+  if (!req.gateway.empty()) b.Attr(RTA_GATEWAY, req.gateway.data(), req.gateway.size());
+  b.AttrU32(RTA_OIF, uint32_t(req.oif));
+  if (req.metric >= 0) b.AttrU32(RTA_PRIORITY, uint32_t(req.metric));
+  return b.Finish();
+}
+
+Bytes EncodeDumpRoutes(uint8_t family, uint32_t seq) {
+  Builder b(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  rtmsg m{};
+  m.rtm_family = family;
+  b.Put(&m, sizeof m);
+  return b.Finish();
+}
+
+int ParseIp(const std::string& text, Bytes* out) {
+  uint8_t buf[16];
+  if (::inet_pton(AF_INET, text.c_str(), buf) == 1) {
+    out->assign(buf, buf + 4);
+    return AF_INET;
+  }
+  if (::inet_pton(AF_INET6, text.c_str(), buf) == 1) {
+    out->assign(buf, buf + 16);
+    return AF_INET6;
+  }
+  return 0;
+}
+
+std::string FormatIp(const Bytes& addr) {
+  char buf[INET6_ADDRSTRLEN];
+  int family = addr.size() == 4 ? AF_INET : addr.size() == 16 ? AF_INET6 : 0;
+  if (!family || !::inet_ntop(family, addr.data(), buf, sizeof buf)) return "";
+  return buf;
 }
 
 std::vector<Message> Decode(const uint8_t* data, size_t len) {
@@ -291,6 +547,12 @@ std::vector<Message> Decode(const uint8_t* data, size_t len) {
       if (plen >= sizeof(int)) m.error = -Read<int>(p);
     } else if (h.nlmsg_type == RTM_NEWLINK || h.nlmsg_type == RTM_DELLINK) {
       m.link = DecodeLink(p, plen);
+    } else if (h.nlmsg_type == RTM_NEWQDISC) {
+      m.qdisc = DecodeQdisc(p, plen);
+    } else if (h.nlmsg_type == RTM_NEWADDR) {
+      m.addr = DecodeAddr(p, plen);
+    } else if (h.nlmsg_type == RTM_NEWROUTE) {
+      m.route = DecodeRoute(p, plen);
     }
     out.push_back(std::move(m));
     off += Align(h.nlmsg_len);

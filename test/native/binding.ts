@@ -42,6 +42,69 @@ t.test('bad arguments are TypeErrors', async (t) => {
   for (const [name, fn] of calls) t.throws(fn, TypeError, name);
 });
 
+t.test('host-operation bindings refuse bad arguments with TypeErrors', async (t) => {
+  const any = (f: unknown) => f as (o?: unknown) => unknown;
+  const calls: [string, () => unknown][] = [
+    ['linkSet mtu -1', () => b.linkSet({ link: 1, mtu: -1 })],
+    ['linkSet mtu 2^32', () => b.linkSet({ link: 1, mtu: 2 ** 32 })],
+    ['linkSet mtu string', () => any(b.linkSet)({ link: 1, mtu: '1500' })],
+    ['linkSet mtu fraction', () => b.linkSet({ link: 1, mtu: 1500.5 })],
+    ['bridgePortSet()', () => any(b.bridgePortSet)()],
+    ['bridgePortSet link missing', () => any(b.bridgePortSet)({ isolated: true })],
+    ['bridgePortSet isolated string', () => any(b.bridgePortSet)({ link: 1, isolated: 'on' })],
+    ['bridgePortSet link object', () => any(b.bridgePortSet)({ link: {}, isolated: true })],
+    ['bridgePortList array', () => any(b.bridgePortList)([])],
+    ['bridgePortList netns number', () => any(b.bridgePortList)({ netns: 5 })],
+    ['bridgeVlanAdd vid missing', () => any(b.bridgeVlanAdd)({ link: 1 })],
+    ['bridgeVlanAdd vid 4096', () => b.bridgeVlanAdd({ link: 1, vid: 4096 })],
+    ['bridgeVlanAdd vid -1', () => b.bridgeVlanAdd({ link: 1, vid: -1 })],
+    ['bridgeVlanAdd vid NaN', () => b.bridgeVlanAdd({ link: 1, vid: NaN })],
+    ['bridgeVlanAdd pvid string', () => any(b.bridgeVlanAdd)({ link: 1, vid: 5, pvid: 'yes' })],
+    ['bridgeVlanAdd untagged number', () => any(b.bridgeVlanAdd)({ link: 1, vid: 5, untagged: 1 })],
+    ['bridgeVlanDel vid string', () => any(b.bridgeVlanDel)({ link: 1, vid: '5' })],
+    ['bridgeVlanDel long name', () => b.bridgeVlanDel({ link: 'x'.repeat(16), vid: 5 })],
+    ['qdiscReplaceRoot kind empty', () => b.qdiscReplaceRoot({ link: 1, kind: '' })],
+    ['qdiscReplaceRoot kind missing', () => any(b.qdiscReplaceRoot)({ link: 1 })],
+    ['qdiscReplaceRoot kind long', () => b.qdiscReplaceRoot({ link: 1, kind: 'q'.repeat(16) })],
+    ['qdiscReplaceRoot kind NUL', () => b.qdiscReplaceRoot({ link: 1, kind: 'no\0queue' })],
+    ['qdiscReplaceRoot link 0', () => b.qdiscReplaceRoot({ link: 0, kind: 'noqueue' })],
+    ['qdiscList()', () => any(b.qdiscList)()],
+    ['coalesceGet link missing', () => any(b.coalesceGet)({})],
+    ['coalesceSet rxMaxFrames -1', () => b.coalesceSet({ link: 1, rxMaxFrames: -1 })],
+    ['coalesceSet rxMaxFrames 2^32', () => b.coalesceSet({ link: 1, rxMaxFrames: 2 ** 32 })],
+    ['coalesceSet rxMaxFrames bool', () => any(b.coalesceSet)({ link: 1, rxMaxFrames: true })],
+    ['addrAdd address missing', () => any(b.addrAdd)({ link: 1, prefix: 24 })],
+    ['addrAdd address not an IP', () => b.addrAdd({ link: 1, address: 'example.org', prefix: 24 })],
+    ['addrAdd address with prefix', () => b.addrAdd({ link: 1, address: '192.0.2.1/24', prefix: 24 })],
+    ['addrAdd prefix missing', () => any(b.addrAdd)({ link: 1, address: '192.0.2.1' })],
+    ['addrAdd prefix 33 on IPv4', () => b.addrAdd({ link: 1, address: '192.0.2.1', prefix: 33 })],
+    ['addrAdd prefix 129 on IPv6', () => b.addrAdd({ link: 1, address: '2001:db8::1', prefix: 129 })],
+    ['addrAdd peer of the other family', () => b.addrAdd({ link: 1, address: '192.0.2.1', prefix: 32, peer: '2001:db8::2' })],
+    ['addrAdd broadcast garbage', () => b.addrAdd({ link: 1, address: '192.0.2.1', prefix: 24, broadcast: 'x' })],
+    ['addrList family', () => any(b.addrList)({ family: 'ipx' })],
+    ['routeAdd protocol missing', () => any(b.routeAdd)({ link: 1, address: '198.51.100.0', prefix: 24 })],
+    ['routeAdd protocol 256', () => b.routeAdd({ link: 1, address: '198.51.100.0', prefix: 24, protocol: 256 })],
+    ['routeAdd gateway of the other family', () => b.routeAdd({ link: 1, address: '198.51.100.0', prefix: 24, gateway: 'fe80::1', protocol: 3 })],
+    ['routeAdd metric -2', () => b.routeAdd({ link: 1, address: '198.51.100.0', prefix: 24, metric: -2, protocol: 3 })],
+    ['routeAdd link missing', () => any(b.routeAdd)({ address: '198.51.100.0', prefix: 24, protocol: 3 })],
+    ['routeList family number', () => any(b.routeList)({ family: 2 })],
+    ['nlEncode newaddr without address', () => b.nlEncode('newaddr', { link: 1, prefix: 24 })],
+    ['nlEncode newroute bad gateway', () => b.nlEncode('newroute', { link: 1, address: '198.51.100.0', prefix: 24, gateway: 'nope' })],
+    ['nlEncode bridgevlan-add vid 70000', () => b.nlEncode('bridgevlan-add', { link: 1, vid: 70000 })],
+    ['nlEncode dumpaddrs family', () => b.nlEncode('dumpaddrs', { family: 'x' as 'inet' })],
+  ];
+  for (const [name, fn] of calls) t.throws(fn, TypeError, name);
+});
+
+t.test('host-operation bindings report namespace errors Node-style', async (t) => {
+  await t.rejects(b.coalesceGet({ netns: '/nonexistent/ns', link: 'tap0' }), { code: 'ENOENT', message: /network namespace \/nonexistent\/ns/ });
+  await t.rejects(b.coalesceSet({ netns: '/dev/null', link: 'tap0', rxMaxFrames: 1 }), { code: 'EINVAL', syscall: 'setns' });
+  await t.rejects(b.qdiscList({ netns: '/nonexistent/ns' }), { code: 'ENOENT' });
+  await t.rejects(b.bridgePortList({ netns: '/nonexistent/ns' }), { code: 'ENOENT' });
+  await t.rejects(b.addrList({ netns: '/nonexistent/ns' }), { code: 'ENOENT' });
+  await t.rejects(b.routeList({ netns: '/dev/null' }), { code: 'EINVAL', syscall: 'setns' });
+});
+
 t.test('system errors carry code, errno and syscall', async (t) => {
   await t.rejects(b.vhostOpen({ path: '/nonexistent/vhost-net' }), { code: 'ENOENT', errno: -2, syscall: 'open' });
   await t.rejects(b.linkGet({ netns: '/nonexistent/ns', link: 1 }), { code: 'ENOENT', message: /network namespace \/nonexistent\/ns/ });
