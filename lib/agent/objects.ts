@@ -14,9 +14,12 @@ export function aclObjects(i: InterfaceDef): AclObject[] {
   // br1): only with a devname rule; otherwise omit <target dev> and get
   // vnet%d / macvtap%d.
   if (i.target?.dev !== undefined && i.target.managed !== false) objs.push({ kind: 'devname', value: i.target.dev });
-  // Opening an existing device (managed='no': it may be another guest's) and
-  // device paths (the agent would open them as root) are only for `all`.
-  if (i.target?.managed === false || i.backend.tap !== undefined || i.backend.vhost !== undefined) objs.push({ kind: 'all' });
+  // Opening an existing device (managed='no': it may be another guest's),
+  // device paths (the agent would open them as root), scripts (it would run
+  // them as root), host addresses and routes (they change the host's routing)
+  // and VLANs (another tenant's may be on the bridge) are only for `all`.
+  if (i.target?.managed === false || i.backend.tap !== undefined || i.backend.vhost !== undefined || i.script !== undefined || i.downscript !== undefined || i.hostIp !== undefined || i.vlan !== undefined)
+    objs.push({ kind: 'all' });
   return objs;
 }
 

@@ -15,6 +15,7 @@ import { childFds, domainArgv, NetArgs, netArgv } from '../qemu/argv';
 import { Tap } from '../tap';
 import { checkVhost } from '../host/vhost';
 import { ActualDirect, DomainXml, InterfaceDef, LiveInterface } from '../xml/domain';
+import { applyHostConfig, mtuFor, runScript } from './hostconfig';
 import { inactiveXmlPath, liveXmlPath, stateDir, withDomainLock, writeNewFileAtomic } from './state';
 
 /** The steps of setup, in order, per interface ('state' once at the end). */
@@ -86,6 +87,11 @@ export async function withNameRetry<T>(name: string, create: () => Promise<T>): 
   }
 }
 
+/** <downscript> once the device is gone, as libvirt runs it; a failure is a warning (the device is gone anyway). */
+const downscript = (path: string, dev: string, at: string, warn: (m: string) => void) => () => runScript(path, dev, `${at}/downscript/@path`).catch((e) => warn((e as Error).message));
+
+const warnOf = (o: DomainHostOptions) => o.onWarning ?? ((m: string) => process.emitWarning(m, 'NetfdWarning'));
+
 function fieldError(code: string, field: string, value: unknown, message: string): NetfdError {
   return new NetfdError(`${field}: ${message}`, { code, field, value });
 }
@@ -95,6 +101,8 @@ class Undo {
   readonly links: number[] = [];
   readonly fds: FdSet[] = [];
   readonly files: string[] = [];
+  /** Run last: the <downscript> of a device whose <script> ran. */
+  readonly after: (() => Promise<void>)[] = [];
 
   /** Deletes links (together: one kernel grace period), closes fds, removes files. */
   async run(netns: string | undefined): Promise<unknown[]> {
@@ -114,6 +122,7 @@ class Undo {
         errors.push(e);
       }
     }
+    for (const fn of this.after.splice(0)) await fn().catch((e) => errors.push(e));
     return errors;
   }
 }
@@ -135,6 +144,8 @@ function preflight(plans: InterfacePlan[], links: LinkInfo[]): Map<number, LinkI
       if (br.kind !== 'bridge') throw fieldError('INVALID_ARGUMENT', field, link.bridge, `${link.bridge} is a ${br.kind ?? 'plain'} link, not a bridge`);
       const user = macUser([br, ...links.filter((l) => l.master === br.index)], [p.mac, link.hostMac]);
       if (user) throw fieldError('EADDRINUSE', `${p.path}/mac/@address`, p.mac, `MAC ${user.mac} is already used by ${user.name} on bridge ${br.name}; give the interface another <mac address>`);
+      if (p.host.vlan && !br.bridge?.vlanFiltering)
+        throw fieldError('NOT_SUPPORTED', `${p.path}/vlan`, link.bridge, `bridge ${br.name} does not filter VLANs (ip link set ${br.name} type bridge vlan_filtering 1; this kernel may lack CONFIG_BRIDGE_VLAN_FILTERING), so <vlan> cannot be applied`);
     } else if (link.kind === 'macvtap') {
       const field = `${p.path}/source/@dev`;
       const parent = byName.get(link.parent);
@@ -247,6 +258,7 @@ export class PreparedDomain {
         undo.links.push(...found.indexes);
       }
       undo.files.push(this.statePath, inactiveXmlPath(dir, this.name));
+      for (const i of this.interfaces) if (i.created && i.plan.host.downscript) undo.after.push(downscript(i.plan.host.downscript, i.name, i.plan.path, warnOf(this.#hostOptions)));
       const errors = await undo.run(this.netns);
       // The connections end once the domain's live XML is gone (see lib/network/store.ts).
       const ifaces = live ? live.def.interfaces : this.interfaces.map((i) => ({ type: i.plan.network ? ('network' as const) : ('direct' as const), source: { network: i.plan.network?.name }, mac: i.plan.mac }));
@@ -393,7 +405,10 @@ export async function prepareInterfaces(plans: InterfacePlan[], o: PrepareOption
         ({ name, ifindex } = tap);
         kind = 'tap';
         await step('create', plan.index);
-        await setLink(ifindex, { netns, mac: link.hostMac, ...(link.bridge !== undefined ? { master: link.bridge } : {}), ...(o.group !== undefined ? { group: o.group } : {}), up: true });
+        const mtu = mtuFor(plan, link.bridge !== undefined ? links.find((l) => l.name === link.bridge) : undefined);
+        await setLink(ifindex, { netns, mac: link.hostMac, ...(mtu !== undefined ? { mtu } : {}), ...(link.bridge !== undefined ? { master: link.bridge } : {}), ...(o.group !== undefined ? { group: o.group } : {}), up: true });
+        await applyHostConfig(plan, { index: ifindex, name }, netns, warnOf(o));
+        if (plan.host.script && plan.host.downscript) undo.after.push(downscript(plan.host.downscript, name, plan.path, warnOf(o)));
         await step('configure', plan.index);
         await step('open', plan.index);
       } else if (link.kind === 'macvtap') {
@@ -407,7 +422,8 @@ export async function prepareInterfaces(plans: InterfacePlan[], o: PrepareOption
         await step('create', plan.index);
         // passthru: the macvtap takes the parent's MAC; setting the guest MAC
         // sets the parent's, and the kernel restores it when the macvtap goes.
-        await setLink(ifindex, { netns, up: true, ...(passthru ? { mac: plan.mac } : {}) });
+        await setLink(ifindex, { netns, up: true, ...(passthru ? { mac: plan.mac } : {}), ...(plan.host.mtu !== undefined ? { mtu: plan.host.mtu } : {}) });
+        await applyHostConfig(plan, { index: ifindex, name }, netns, warnOf(o));
         await step('configure', plan.index);
         const m = await MacvtapFds.open(ifindex, { netns, queues: plan.queues, vnetHdr: plan.vnetHdr });
         fds = new FdSet(m.releaseFds());
@@ -523,6 +539,7 @@ export async function teardownFromLive(name: string, o: DomainHostOptions = {}):
     if (indexes.length) await deleteLinks(indexes, { netns });
     // Anything else of the domain's group (a half-made attach) goes too.
     if (o.group !== undefined) await deleteGroup(o.group, { netns });
+    for (const i of xml.def.interfaces) if (i.downscript && i.target?.dev && i.target.managed) await downscript(i.downscript, i.target.dev, i.path, warnOf(o))();
     fs.rmSync(file, { force: true });
     fs.rmSync(inactiveXmlPath(dir, name), { force: true });
     await releaseFor(name, xml.def.interfaces, { ...o, stateDir: root, scope: dir });

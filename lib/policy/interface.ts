@@ -3,7 +3,7 @@
 // Every rule lives here once (see ARCHITECTURE.md, "The driver policy").
 import { NetfdError } from '../errors';
 import type { MacvlanMode } from '../validate';
-import type { ActualDirect, DomainDef, DriverDef, GuestOffload, HostOffload, InterfaceDef } from '../xml/interface';
+import type { ActualDirect, DomainDef, DriverDef, GuestOffload, HostOffload, InterfaceDef, IpDef, RouteDef, VlanDef } from '../xml/interface';
 import { generateMac, tapHostMac } from './mac';
 
 /** libvirt's default NIC model for x86 guests when <model> is absent. */
@@ -59,6 +59,25 @@ export interface InterfacePlan {
   deviceProps: [string, string][];
   /** The tap's send buffer (-netdev sndbuf=), from <tune><sndbuf>. */
   sndbuf?: number;
+  /** What netdev sets on the host device after making it (libvirt's order: MTU, bridge, port flags, VLANs, coalescing, addresses, script). */
+  host: HostConfig;
+}
+
+/** Host-side settings of an interface's device, beyond making it. */
+export interface HostConfig {
+  /** <mtu size>; unset on a tap in a bridge: the bridge's MTU, as libvirt does. */
+  mtu?: number;
+  /** <port isolated='yes'>: the bridge port flag. */
+  isolated?: boolean;
+  /** <vlan>: the port's VLAN entries on a VLAN-filtering bridge. */
+  vlan?: VlanDef;
+  /** <coalesce>: rx-frames on the tap. */
+  coalesce?: { rxMaxFrames: number };
+  /** type='ethernet' <source><ip>/<route>. */
+  ip?: { addresses: IpDef[]; routes: RouteDef[] };
+  /** <script path>, <downscript path>. */
+  script?: string;
+  downscript?: string;
 }
 
 /** libvirt's <driver> offload attributes and the virtio-net-pci property each sets (qemu's names). */
@@ -134,6 +153,11 @@ export function planInterface(i: InterfaceDef, mac: string, macGenerated = false
   for (const [k, , prop] of VIRTIO_OPTIONS) if (d[k] !== undefined) deviceProps.push([prop, onoff(d[k] as boolean)]);
   for (const [k, x] of Object.entries(d.host ?? {})) deviceProps.push([HOST_OFFLOAD_PROPS[k as HostOffload], onoff(x as boolean)]);
   for (const [k, x] of Object.entries(d.guest ?? {})) deviceProps.push([GUEST_OFFLOAD_PROPS[k as GuestOffload], onoff(x as boolean)]);
+  if (i.mtu !== undefined) {
+    // libvirt tells virtio guests the MTU (host_mtu) and refuses it for other models.
+    if (!virtio) throw refuse(`${i.path}/mtu/@size`, i.mtu, `<mtu> is only for virtio models, not '${model}' (qemu tells only virtio-net guests the MTU)`, 'NOT_SUPPORTED');
+    deviceProps.push(['host_mtu', String(i.mtu)]);
+  }
   // Any NIC: where it sits, its place in the boot order and its option ROM, as libvirt does.
   if (i.pci) {
     // Bus 0 is the machine's root bus; others are controllers named pci.N, as libvirt names them.
@@ -161,11 +185,25 @@ export function planInterface(i: InterfaceDef, mac: string, macGenerated = false
     netdevId: i.alias ? `host${i.alias}` : `hostnet${i.index}`,
     deviceId: i.alias ?? `net${i.index}`,
     deviceProps,
+    host: hostConfig(i),
   };
   if (i.backend.vhost && vhost !== 'off') plan.vhostDevice = i.backend.vhost;
   if (i.sndbuf !== undefined) plan.sndbuf = i.sndbuf;
   if (i.type === 'network') plan.network = { name: i.source.network as string, ...(actual as ActualDirect) };
   return plan;
+}
+
+/** The host-side settings an interface asks for (its XML already refused what does not fit its type). */
+function hostConfig(i: InterfaceDef): HostConfig {
+  const h: HostConfig = {};
+  if (i.mtu !== undefined) h.mtu = i.mtu;
+  if (i.isolated !== undefined) h.isolated = i.isolated;
+  if (i.vlan) h.vlan = i.vlan;
+  if (i.coalesce) h.coalesce = i.coalesce;
+  if (i.hostIp) h.ip = i.hostIp;
+  if (i.script) h.script = i.script;
+  if (i.downscript) h.downscript = i.downscript;
+  return h;
 }
 
 /** A guest MAC and whether netfd generated it. */

@@ -3,6 +3,7 @@
 // host changes or qemu arguments exactly as libvirt does, or refused with
 // NOT_SUPPORTED naming its XPath (INTERFACE_SHAPE below, checked before
 // anything is read). Pure.
+import { isIP } from 'node:net';
 import * as v from '../validate';
 import { absPath, attr, bad, checked, child, children, Element, intAttr, isObjectName, notSupported, oneOf, onOff, path, text, yesNo } from './dom';
 
@@ -61,6 +62,37 @@ export interface InterfaceDef {
   rom?: { bar?: boolean; file?: string; enabled?: boolean };
   /** <address type='pci'>: where the NIC sits (qemu's bus= and addr=). */
   pci?: PciAddress;
+  /** <mtu size='N'>: the host device's MTU, and host_mtu for virtio. */
+  mtu?: number;
+  /** <port isolated='yes|no'>: the bridge port's isolated flag (type='bridge'). */
+  isolated?: boolean;
+  /** <coalesce><rx><frames max='N'/></rx></coalesce>: the tap's rx-frames. */
+  coalesce?: { rxMaxFrames: number };
+  /** <vlan [trunk='yes']><tag id='N' [nativeMode]/>…: the bridge port's VLANs. */
+  vlan?: VlanDef;
+  /** type='ethernet': <source><ip>/<route>, set on the host side of the tap. */
+  hostIp?: { addresses: IpDef[]; routes: RouteDef[] };
+  /** <script path>, <downscript path>: run with the device's name after it is made / once it is gone. */
+  script?: string;
+  downscript?: string;
+}
+
+export interface VlanDef {
+  trunk: boolean;
+  tags: { id: number; nativeMode?: 'tagged' | 'untagged' }[];
+}
+
+export interface IpDef {
+  address: string;
+  prefix: number;
+  peer?: string;
+}
+
+export interface RouteDef {
+  address: string;
+  prefix: number;
+  gateway?: string;
+  metric?: number;
 }
 
 /** A PCI address as libvirt writes it (domain 0 only: qemu has one PCI domain here). */
@@ -146,7 +178,14 @@ const SHAPE: Shape = {
       children: { host: { attrs: HOST_OFFLOADS }, guest: { attrs: GUEST_OFFLOADS } },
     },
     target: { attrs: ['dev', 'managed'] },
-    source: { attrs: ['bridge', 'dev', 'mode', 'network', 'portgroup'] },
+    source: {
+      attrs: ['bridge', 'dev', 'mode', 'network', 'portgroup'],
+      // type='ethernet' only (checked by the parser): the host side's addresses and routes.
+      children: {
+        ip: { attrs: ['address', 'family', 'prefix', 'peer'] },
+        route: { attrs: ['family', 'address', 'netmask', 'prefix', 'gateway', 'metric'] },
+      },
+    },
     backend: { attrs: ['tap', 'vhost'] },
     alias: { attrs: ['name'] },
     tune: { children: { sndbuf: { text: true } } },
@@ -154,8 +193,15 @@ const SHAPE: Shape = {
     address: { attrs: ['type', 'domain', 'bus', 'slot', 'function', 'multifunction'] },
     rom: { attrs: ['bar', 'file', 'enabled'] },
     link: { attrs: ['state'] },
+    mtu: { attrs: ['size'] },
+    port: { attrs: ['isolated'] },
+    coalesce: { children: { rx: { children: { frames: { attrs: ['max'] } } } } },
+    vlan: { attrs: ['trunk'], children: { tag: { attrs: ['id', 'nativeMode'] } } },
+    script: { attrs: ['path'] },
+    downscript: { attrs: ['path'] },
   },
 };
+
 
 /** The live (status) XML also has <actual>, where a network's device is recorded. */
 const LIVE_SHAPE: Shape = { ...SHAPE, children: { ...SHAPE.children, actual: { attrs: ['type'], children: { source: { attrs: ['dev', 'mode'] } } } } };
@@ -163,16 +209,10 @@ const LIVE_SHAPE: Shape = { ...SHAPE, children: { ...SHAPE.children, actual: { a
 /** Why libvirt's elements and attributes that netfd does not apply are refused (by name, or element@attribute). */
 const WHY: Readonly<Record<string, string>> = {
   bandwidth: 'netfd does not set bandwidth limits (tc) on the host device',
-  vlan: 'netfd does not set VLANs on bridge ports or macvtaps',
   virtualport: 'netfd does not drive Open vSwitch, 802.1Qbg, 802.1Qbh or MidoNet ports',
   filterref: "netfd does not apply libvirt's nwfilter rules",
-  ip: "netfd does not configure addresses (guest-side <ip> is for containers; host-side <source><ip> on type='ethernet' is not applied)",
-  route: "netfd does not configure routes (<route> on type='ethernet')",
-  script: 'netfd does not run interface scripts',
-  downscript: 'netfd does not run interface scripts',
-  mtu: 'netfd does not set the MTU of the host device or host_mtu',
-  coalesce: 'netfd does not set interrupt coalescing on the host device',
-  port: 'netfd does not set bridge port flags (isolated)',
+  ip: "guest-side addresses are for containers; qemu guests configure their own (host-side ones go in <source> of a type='ethernet' interface)",
+  route: "guest-side routes are for containers; qemu guests configure their own (host-side ones go in <source> of a type='ethernet' interface)",
   teaming: 'netfd does not pair interfaces for failover (teaming)',
   acpi: 'netfd does not set a NIC\'s ACPI index',
   guest: 'guest-side device names are for containers, not qemu guests',
@@ -243,6 +283,50 @@ function pciAddress(el: Element): PciAddress {
   return a;
 }
 
+/** <ip address prefix peer family> of a type='ethernet' interface's <source>. */
+function ipDef(el: Element): IpDef {
+  const address = attr(el, 'address');
+  if (address === undefined || !isIP(address)) throw bad(el, 'address', address ?? '', 'expected an IPv4 or IPv6 address');
+  const v6 = isIP(address) === 6;
+  const family = oneOf(el, 'family', ['ipv4', 'ipv6'] as const);
+  if (family && family !== (v6 ? 'ipv6' : 'ipv4')) throw bad(el, 'family', family, `${address} is ${v6 ? 'IPv6' : 'IPv4'}`);
+  const prefix = intAttr(el, 'prefix', (n) => (n <= (v6 ? 128 : 32) ? null : `expected a prefix from 0 to ${v6 ? 128 : 32}`)) ?? (v6 ? 64 : 24);
+  const ip: IpDef = { address, prefix };
+  const peer = attr(el, 'peer');
+  if (peer !== undefined) {
+    if (isIP(peer) !== isIP(address)) throw bad(el, 'peer', peer, `expected an ${v6 ? 'IPv6' : 'IPv4'} address, as the address is`);
+    ip.peer = peer;
+  }
+  return ip;
+}
+
+/** <route address prefix|netmask gateway metric family> of a type='ethernet' interface's <source>. */
+function routeDef(el: Element): RouteDef {
+  const address = attr(el, 'address');
+  if (address === undefined || !isIP(address)) throw bad(el, 'address', address ?? '', 'expected an IPv4 or IPv6 address');
+  const v6 = isIP(address) === 6;
+  const family = oneOf(el, 'family', ['ipv4', 'ipv6'] as const);
+  if (family && family !== (v6 ? 'ipv6' : 'ipv4')) throw bad(el, 'family', family, `${address} is ${v6 ? 'IPv6' : 'IPv4'}`);
+  let prefix = intAttr(el, 'prefix', (n) => (n <= (v6 ? 128 : 32) ? null : `expected a prefix from 0 to ${v6 ? 128 : 32}`));
+  const netmask = attr(el, 'netmask');
+  if (netmask !== undefined) {
+    if (v6 || prefix !== undefined) throw bad(el, 'netmask', netmask, 'netmask= is for IPv4 routes without prefix=');
+    const bits = isIP(netmask) === 4 ? netmask.split('.').reduce((n, o) => n * 256 + Number(o), 0) : NaN;
+    const len = Number.isNaN(bits) ? -1 : 32 - Math.log2(2 ** 32 - bits);
+    if (!Number.isInteger(len) || len < 0 || len > 32) throw bad(el, 'netmask', netmask, 'expected a contiguous IPv4 netmask such as 255.255.255.0');
+    prefix = len;
+  }
+  const route: RouteDef = { address, prefix: prefix ?? (v6 ? 128 : 32) };
+  const gateway = attr(el, 'gateway');
+  if (gateway !== undefined) {
+    if (isIP(gateway) !== isIP(address)) throw bad(el, 'gateway', gateway, `expected an ${v6 ? 'IPv6' : 'IPv4'} address, as the route is`);
+    route.gateway = gateway;
+  }
+  const metric = intAttr(el, 'metric', (n) => (n <= 0xffffffff ? null : 'expected a metric'));
+  if (metric !== undefined) route.metric = metric;
+  return route;
+}
+
 /** libvirt's interface types netfd does not run. */
 const OTHER_TYPES = ['user', 'vhostuser', 'hostdev', 'mcast', 'server', 'client', 'udp', 'vdpa', 'null', 'vds', 'internal'];
 
@@ -300,6 +384,12 @@ export function parseInterface(el: Element, index: number, o: ParseOptions): Int
       const a = source.attributes[i];
       if (!sourceAttrs[type].includes(a.name)) throw notSupported(source, a.name, a.value, WHY[`source@${a.name}`] ?? `type='${type}' takes ${sourceAttrs[type].length ? sourceAttrs[type].map((x) => `${x}=`).join(' and ') : 'no attribute'} on <source>`);
     }
+  if (source && type !== 'ethernet') for (const c of children(source)) throw notSupported(c, null, c.tagName, `only type='ethernet' takes <${c.tagName}> in <source> (the host side of its tap)`);
+  if (source && type === 'ethernet') {
+    const addresses = children(source, 'ip').map(ipDef);
+    const routes = children(source, 'route').map(routeDef);
+    if (addresses.length || routes.length) def.hostIp = { addresses, routes };
+  }
   if (type === 'bridge') {
     const br = source ? attr(source, 'bridge') : undefined;
     if (!source || br === undefined) throw bad(source ?? el, source ? 'bridge' : null, '', "type='bridge' needs <source bridge='BRIDGE'/>");
@@ -348,6 +438,61 @@ export function parseInterface(el: Element, index: number, o: ParseOptions): Int
     if (!/^\d{1,10}$/.test(x) || Number(x) > 0xffffffff) throw bad(sndbuf, null, x, 'expected the send buffer size in bytes, 0 to 4294967295');
     def.sndbuf = Number(x);
   }
+
+  const mtu = child(el, 'mtu');
+  if (mtu) {
+    const size = intAttr(mtu, 'size', (n) => (n >= 68 && n <= 65535 ? null : 'expected an MTU from 68 to 65535'));
+    if (size === undefined) throw bad(mtu, 'size', '', "<mtu> needs size='N'");
+    def.mtu = size;
+  }
+
+  const port = child(el, 'port');
+  if (port) {
+    if (type !== 'bridge') throw notSupported(port, null, 'port', "<port isolated> is a Linux bridge port's flag: only for type='bridge'");
+    def.isolated = yesNo(port, 'isolated', false);
+  }
+
+  const coalesce = child(el, 'coalesce');
+  const frames = coalesce ? child(child(coalesce, 'rx') ?? coalesce, 'frames') : null;
+  if (coalesce) {
+    if (type === 'direct' || type === 'network') throw notSupported(coalesce, null, 'coalesce', 'a macvtap has no interrupt coalescing (the kernel refuses it); only taps');
+    const max = frames ? intAttr(frames, 'max', (n) => (n <= 0xffffffff ? null : 'expected a frame count')) : undefined;
+    if (max !== undefined) def.coalesce = { rxMaxFrames: max };
+  }
+
+  const vlan = child(el, 'vlan');
+  if (vlan) {
+    if (type !== 'bridge') throw notSupported(vlan, null, 'vlan', "netfd sets VLANs on Linux bridge ports only (type='bridge'); a macvtap or a plain tap has no VLAN filter");
+    const tags = children(vlan, 'tag').map((tag) => {
+      const id = intAttr(tag, 'id', (n) => (n >= 1 && n <= 4094 ? null : 'expected a VLAN id from 1 to 4094'));
+      if (id === undefined) throw bad(tag, 'id', '', "<tag> needs id='N'");
+      const t: { id: number; nativeMode?: 'tagged' | 'untagged' } = { id };
+      const mode = oneOf(tag, 'nativeMode', ['tagged', 'untagged'] as const);
+      if (mode) t.nativeMode = mode;
+      return t;
+    });
+    if (!tags.length) throw bad(vlan, null, '', '<vlan> needs at least one <tag id=N/>');
+    const trunk = yesNo(vlan, 'trunk', tags.length > 1);
+    if (!trunk && tags.length > 1) throw bad(vlan, 'trunk', 'no', "several tags make a trunk (trunk='yes')");
+    if (tags.filter((t) => t.nativeMode).length > 1) throw bad(vlan, null, '', 'at most one tag may be the native one (nativeMode)');
+    if (!trunk && tags[0].nativeMode) throw bad(children(vlan, 'tag')[0], 'nativeMode', tags[0].nativeMode, "nativeMode is for trunks (trunk='yes')");
+    def.vlan = { trunk, tags };
+  }
+
+  for (const which of ['script', 'downscript'] as const) {
+    const s = child(el, which);
+    if (!s) continue;
+    if (type !== 'ethernet' && type !== 'bridge') throw notSupported(s, null, which, `<${which}> runs for a tap netfd makes (type='ethernet' or 'bridge')`);
+    if (def.target && !def.target.managed) throw notSupported(s, null, which, "<script> is for a tap netfd makes, not a managed='no' device");
+    const p = absPath(s, 'path');
+    if (p === undefined) throw bad(s, 'path', '', `<${which}> needs path='/ABSOLUTE/PATH'`);
+    def[which] = p;
+  }
+
+  // A managed='no' device is someone else's: netfd opens it and changes nothing on it.
+  if (def.target && !def.target.managed)
+    for (const [key, name] of [['mtu', 'mtu'], ['coalesce', 'coalesce'], ['hostIp', 'source']] as const)
+      if (def[key] !== undefined) throw notSupported(child(el, name) as Element, null, name, "managed='no': netfd opens the existing device and changes nothing on it; set it up yourself");
 
   const address = child(el, 'address');
   if (address) def.pci = pciAddress(address);

@@ -362,6 +362,7 @@ t.test('a whole plan', async (t) => {
     netdevId: 'hostua-net0',
     deviceId: 'ua-net0',
     deviceProps: [['rx_queue_size', '512']],
+    host: {},
   });
   t.equal(planInterface(iface("<interface type='ethernet'/>"), MAC).macGenerated, false, 'macGenerated defaults to false');
 });
