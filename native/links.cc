@@ -54,14 +54,8 @@ std::string ReadSysfs(const std::string& netns, const std::string& rel) {
   if (rel.empty() || rel[0] == '/' || rel.find("..") != std::string::npos) ThrowCode("EINVAL", EINVAL, "open", "bad sysfs path " + rel);
   std::string out;
   RunOnScratchThread([&] {
-    if (!netns.empty()) {
-      Fd ns = OpenNetns(netns);
-      if (::setns(ns.get(), CLONE_NEWNET) < 0) ThrowErrno("setns", "enter network namespace " + netns);
-    }
-    if (::unshare(CLONE_NEWNS) < 0) ThrowErrno("unshare", "make a private mount namespace");
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) ThrowErrno("mount", "make mounts private");
-    if (::mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr) < 0) ThrowErrno("mount", "mount a private sysfs");
-    Fd fd = OpenCloexec("/sys/" + rel, O_RDONLY);
+    const std::string sysfs = EnterWithPrivateSysfs(netns, "read " + rel);
+    Fd fd = OpenCloexec(sysfs + "/" + rel, O_RDONLY);
     char buf[4096];
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) ThrowErrno("read", "read /sys/" + rel);

@@ -44,10 +44,7 @@ MacvtapResult OpenMacvtap(const MacvtapOpen& req) {
   MacvtapResult out;
   RunOnScratchThread([&] {
     // This thread's namespaces are its own from here on; it exits after.
-    if (!req.netns.empty()) {
-      Fd ns = OpenNetns(req.netns);
-      if (::setns(ns.get(), CLONE_NEWNET) < 0) ThrowErrno("setns", "enter network namespace " + req.netns);
-    }
+    const std::string sysfs = EnterWithPrivateSysfs(req.netns, "open a macvtap");
     nl::Socket sock("");
     nl::Link link = sock.GetLink(req.link.index, req.link.name);
     if (link.kind != "macvtap")
@@ -55,11 +52,7 @@ MacvtapResult OpenMacvtap(const MacvtapOpen& req) {
     out.name = link.name;
     out.ifindex = link.index;
 
-    if (::unshare(CLONE_NEWNS) < 0) ThrowErrno("unshare", "make a private mount namespace");
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) ThrowErrno("mount", "make mounts private");
-    if (::mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr) < 0)
-      ThrowErrno("mount", "mount a private sysfs for namespace " + (req.netns.empty() ? std::string("of the process") : req.netns));
-    ReadDevNumber("/sys", link, &out.major, &out.minor);
+    ReadDevNumber(sysfs, link, &out.major, &out.minor);
     const dev_t dev = makedev(out.major, out.minor);
 
     std::string shared = req.devDir + "/tap" + std::to_string(link.index);
@@ -74,9 +67,9 @@ MacvtapResult OpenMacvtap(const MacvtapOpen& req) {
     }
     if (!probe || !IsDevice(probe.get(), dev)) {
       // None, or another device (another namespace's macvtap with the same
-      // ifindex): make our own node where nobody else can see it.
+      // ifindex): make our own node where nobody else can see it (/sys is
+      // this thread's private tmpfs).
       probe.reset();
-      if (::mount("netfd", "/sys", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0700,size=16k") < 0) ThrowErrno("mount", "mount a private tmpfs for the macvtap node");
       path = "/sys/tap" + std::to_string(link.index);
       if (::mknod(path.c_str(), S_IFCHR | 0600, dev) < 0) ThrowErrno("mknod", "make a private node for macvtap " + link.name);
       out.privateNode = true;

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <exception>
@@ -27,6 +29,20 @@ NetnsGuard::NetnsGuard(const std::string& nameOrPath) {
   Fd original = OpenCloexec("/proc/thread-self/ns/net", O_RDONLY);
   if (::setns(target.get(), CLONE_NEWNET) < 0) ThrowErrno("setns", "enter network namespace " + nameOrPath);
   original_ = std::move(original);
+}
+
+std::string EnterWithPrivateSysfs(const std::string& netns, const std::string& what) {
+  if (!netns.empty()) {
+    Fd ns = OpenNetns(netns);
+    if (::setns(ns.get(), CLONE_NEWNET) < 0) ThrowErrno("setns", "enter network namespace " + netns + " to " + what);
+  }
+  if (::unshare(CLONE_NEWNS) < 0) ThrowErrno("unshare", "make a private mount namespace to " + what);
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) ThrowErrno("mount", "make mounts private to " + what);
+  if (::mount("netfd", "/sys", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0700,size=16k") < 0) ThrowErrno("mount", "mount a private tmpfs on /sys to " + what);
+  if (::mkdir("/sys/sysfs", 0700) < 0) ThrowErrno("mkdir", "make /sys/sysfs on the private tmpfs to " + what);
+  if (::mount("sysfs", "/sys/sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr) < 0)
+    ThrowErrno("mount", "mount a private sysfs for namespace " + (netns.empty() ? std::string("of the process") : netns) + " to " + what);
+  return "/sys/sysfs";
 }
 
 NetnsGuard::~NetnsGuard() {

@@ -31,4 +31,12 @@ class NetnsGuard {
 // Exceptions thrown by `fn` are rethrown here.
 void RunOnScratchThread(const std::function<void()>& fn);
 
+// For a scratch thread only: enters `netns` (none: stays), gives the thread a
+// private mount namespace, covers /sys with a fresh private tmpfs (where
+// device nodes may be made) and mounts the namespace's own sysfs at
+// /sys/sysfs, which it returns. A new tmpfs first, because mounting sysfs
+// straight on /sys is EBUSY where /sys already is this namespace's sysfs, as
+// under `ip netns exec`. `what` names the purpose in errors.
+std::string EnterWithPrivateSysfs(const std::string& netns, const std::string& what);
+
 }  // namespace netfd
