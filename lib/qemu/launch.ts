@@ -121,6 +121,9 @@ function waitForSocket(file: string, child: ChildProcess, timeoutMs: number): Pr
   });
 }
 
+/** The run states of a qemu that came up (query-status). */
+const UP_STATES = ['running', 'paused', 'prelaunch', 'inmigrate', 'suspended'];
+
 /** qemu started by `startQemu`: `exited` resolves after `cleanup` has run. */
 export interface StartedQemu {
   child: ChildProcess;
@@ -172,8 +175,15 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
     // The socket exists before qemu has opened its drives: only a QMP
     // greeting (sent from the main loop, after init) says qemu came up. A
     // qemu that fails init (a disk it cannot open) resets the connection.
+    // Up means: the greeting, capabilities negotiated, and a run state qemu
+    // reaches only after init (running, paused by -S, prelaunch, incoming).
     const q = await Qmp.connect(qmp, { timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)) });
-    await q.close();
+    try {
+      const st = await q.queryStatus();
+      if (!UP_STATES.includes(st.status)) throw new NetfdError(`qemu answered QMP but is ${st.status}`, { code: 'QEMU_FAILED' });
+    } finally {
+      await q.close();
+    }
   } catch (err) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     const e = await exited;
