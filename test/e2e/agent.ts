@@ -11,7 +11,7 @@ import t from 'tap';
 import * as guest from '../../scripts/guest';
 import { agentLivePath, agentRecords, startAgent, testUser } from '../helpers/agent';
 import { CLI, linkNames } from '../helpers/e2e';
-import { needsRoot, withNetns } from '../helpers/host';
+import { fdTable, needsRoot, withNetns } from '../helpers/host';
 
 const img = needsRoot ? null : guest.image({ quiet: true });
 
@@ -75,7 +75,7 @@ t.test('an ordinary user launches a guest with a tap the agent prepared, then ho
     t.match(await wait(/^NETFD-PING-(OK|FAIL) eth1/), `NETFD-PING-OK eth1 ${net.macvtapPeer} recv=3/3`, 'the hotplugged macvtap pings its peer');
     t.equal(statusUid(info.pid), u.uid, 'qemu runs as the user, not root');
     t.equal(statusUid(cli.pid as number), u.uid, 'so does netfd');
-    const fds = fs.readdirSync(`/proc/${info.pid}/fd`).map((fd) => [Number(fd), fs.readlinkSync(`/proc/${info.pid}/fd/${fd}`)] as const);
+    const fds = fdTable(info.pid);
     t.equal(fds.find(([fd]) => fd === 3)?.[1], '/dev/net/tun', 'fd 3 is the tap the agent made');
     t.ok(fds.some(([fd, target]) => fd > 3 && /tap\d+( \(deleted\))?$/.test(target)), "qemu holds the macvtap's character device, which came from the agent over SCM_RIGHTS twice");
     t.ok(info.qmp.startsWith(userState), "the QMP socket is in the user's own directory");

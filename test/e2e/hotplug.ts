@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import * as guest from '../../scripts/guest';
-import { ipLinks, needsRoot, withNetns } from '../helpers/host';
+import { fdTable, ipLinks, needsRoot, withNetns } from '../helpers/host';
 import { linkNames, netfd } from '../helpers/e2e';
 
 const img = needsRoot ? null : guest.image({ quiet: true });
@@ -76,7 +76,7 @@ t.test('attach-interface and detach-interface on a guest launched with --detach'
     const live = netfd([...g, 'dumpxml', 'hp']).stdout;
     t.match(live, new RegExp(`<interface type="direct">\\s*<mac address="${MAC}"/>\\s*<source dev="v0" mode="bridge"/>\\s*<target dev="macvtap0"/>\\s*<model type="virtio"/>\\s*<driver name="qemu"/>\\s*<alias name="net1"/>\\s*</interface>`), 'the live XML gained it, with its decisions');
     t.equal(netfd([...g, 'dumpxml', 'hp', '--inactive']).stdout, inactive, 'the inactive XML did not change');
-    const fdTargets = fs.readdirSync(`/proc/${info.pid}/fd`).map((fd) => fs.readlinkSync(`/proc/${info.pid}/fd/${fd}`));
+    const fdTargets = fdTable(info.pid).map(([, target]) => target);
     const ifindex = ipLinks(ns).find((l) => l.ifname === 'macvtap0')?.ifindex;
     t.ok(fdTargets.some((x) => new RegExp(`tap${ifindex}( \\(deleted\\))?$`).test(x)), `qemu holds macvtap0's fd (tap${ifindex}), received over SCM_RIGHTS`);
 

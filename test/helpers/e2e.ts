@@ -1,11 +1,10 @@
 // Shared by the e2e tests: the CLI as a user runs it, qemu's fd table, and
 // a namespace's link names.
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { LaunchedDomain } from '../../lib/qemu/launch';
 import { Qmp } from '../../lib/qemu/qmp';
-import { ipLinks } from './host';
+import { fdTable, ipLinks } from './host';
 
 export const CLI = path.join(__dirname, '..', '..', 'bin', 'netfd.js');
 
@@ -20,8 +19,7 @@ export async function qemuFds(l: LaunchedDomain): Promise<[number, string][]> {
   const q = await Qmp.connect(l.qmp);
   await q.queryStatus();
   await q.close();
-  const dir = `/proc/${l.pid}/fd`;
-  return fs.readdirSync(dir).map(Number).sort((a, b) => a - b).map((fd) => [fd, fs.readlinkSync(`${dir}/${fd}`)]);
+  return fdTable(l.pid);
 }
 
 /** The link names in a namespace, sorted. */

@@ -34,6 +34,24 @@ export function ipLink(netns: string, name: string): IpLink {
   return (JSON.parse(ip(['-n', netns, '-d', '-j', 'link', 'show', 'dev', name])) as IpLink[])[0];
 }
 
+/**
+ * A process's fd table as [fd, target] pairs, sorted: an fd that closes while
+ * the table is read (qemu opens and closes files of its own) is left out,
+ * never an ENOENT.
+ */
+export function fdTable(pid: number | 'self'): [number, string][] {
+  const dir = `/proc/${pid}/fd`;
+  const out: [number, string][] = [];
+  for (const fd of fs.readdirSync(dir)) {
+    try {
+      out.push([Number(fd), fs.readlinkSync(`${dir}/${fd}`)]);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
 export function openFds(): string[] {
   return fs.readdirSync('/proc/self/fd').filter((fd) => {
     try {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import t, { Test } from 'tap';
 import { launchDomain } from '../../lib/qemu/launch';
 import { Qmp } from '../../lib/qemu/qmp';
-import { ipLinks, needsRoot, run, withNetns } from '../helpers/host';
+import { fdTable, ipLinks, needsRoot, run, withNetns } from '../helpers/host';
 
 const XML = `<domain type='qemu'><name>fdcheck</name><memory unit='MiB'>64</memory><devices>
   <interface type='ethernet'><model type='virtio'/></interface>
@@ -38,8 +38,7 @@ t.test('qemu holds exactly the prepared fds; SIGKILL tears the domain down', { s
     const q = await Qmp.connect(l.qmp);
     await q.queryStatus();
     await q.close();
-    const fdDir = `/proc/${l.pid}/fd`;
-    const fds = fs.readdirSync(fdDir).map(Number).sort((a, b) => a - b).map((fd) => [fd, fs.readlinkSync(`${fdDir}/${fd}`)] as const);
+    const fds = fdTable(l.pid);
     const ours = fds.filter(([, target]) => target === '/dev/net/tun' || /(^|\/)tap\d+$/.test(target));
     t.same(ours.map(([fd]) => fd), [3, 4, 5], 'the tap queue at 3, the two macvtap queues at 4 and 5, as in the argv');
     t.equal(ours[0][1], '/dev/net/tun');
@@ -123,8 +122,7 @@ t.test('a block disk on a real block device: qemu opens it with host_device', { 
     const blocks = (await q.execute('query-block')) as { device: string; inserted?: { file: string; drv: string; cache: { direct: boolean } } }[];
     const vda = blocks.find((b) => b.inserted?.file === dev && b.inserted.cache.direct);
     t.ok(vda, "cache='none': O_DIRECT (cache.direct) on the virtio disk");
-    const fdDir = `/proc/${l.pid}/fd`;
-    const held = fs.readdirSync(fdDir).map((fd) => fs.readlinkSync(`${fdDir}/${fd}`));
+    const held = fdTable(l.pid).map(([, target]) => target);
     t.ok(held.includes(dev) && held.includes(dev2), `qemu holds ${dev} and ${dev2} open`);
     await q.close();
     l.child.kill('SIGKILL');
