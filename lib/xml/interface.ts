@@ -283,14 +283,21 @@ function pciAddress(el: Element): PciAddress {
   return a;
 }
 
-/** <ip address prefix peer family> of a type='ethernet' interface's <source>. */
-function ipDef(el: Element): IpDef {
+/** address= (IPv4 or IPv6), family= agreeing with it, and prefix= within the family's bits. */
+function addressOf(el: Element): { address: string; v6: boolean; prefix: number | undefined } {
   const address = attr(el, 'address');
   if (address === undefined || !isIP(address)) throw bad(el, 'address', address ?? '', 'expected an IPv4 or IPv6 address');
   const v6 = isIP(address) === 6;
   const family = oneOf(el, 'family', ['ipv4', 'ipv6'] as const);
   if (family && family !== (v6 ? 'ipv6' : 'ipv4')) throw bad(el, 'family', family, `${address} is ${v6 ? 'IPv6' : 'IPv4'}`);
-  const prefix = intAttr(el, 'prefix', (n) => (n <= (v6 ? 128 : 32) ? null : `expected a prefix from 0 to ${v6 ? 128 : 32}`)) ?? (v6 ? 64 : 24);
+  const prefix = intAttr(el, 'prefix', (n) => (n <= (v6 ? 128 : 32) ? null : `expected a prefix from 0 to ${v6 ? 128 : 32}`));
+  return { address, v6, prefix };
+}
+
+/** <ip address prefix peer family> of a type='ethernet' interface's <source>. */
+function ipDef(el: Element): IpDef {
+  const { address, v6, prefix: given } = addressOf(el);
+  const prefix = given ?? (v6 ? 64 : 24);
   const ip: IpDef = { address, prefix };
   const peer = attr(el, 'peer');
   if (peer !== undefined) {
@@ -302,12 +309,8 @@ function ipDef(el: Element): IpDef {
 
 /** <route address prefix|netmask gateway metric family> of a type='ethernet' interface's <source>. */
 function routeDef(el: Element): RouteDef {
-  const address = attr(el, 'address');
-  if (address === undefined || !isIP(address)) throw bad(el, 'address', address ?? '', 'expected an IPv4 or IPv6 address');
-  const v6 = isIP(address) === 6;
-  const family = oneOf(el, 'family', ['ipv4', 'ipv6'] as const);
-  if (family && family !== (v6 ? 'ipv6' : 'ipv4')) throw bad(el, 'family', family, `${address} is ${v6 ? 'IPv6' : 'IPv4'}`);
-  let prefix = intAttr(el, 'prefix', (n) => (n <= (v6 ? 128 : 32) ? null : `expected a prefix from 0 to ${v6 ? 128 : 32}`));
+  const { address, v6, prefix: given } = addressOf(el);
+  let prefix = given;
   const netmask = attr(el, 'netmask');
   if (netmask !== undefined) {
     if (v6 || prefix !== undefined) throw bad(el, 'netmask', netmask, 'netmask= is for IPv4 routes without prefix=');
