@@ -18,6 +18,8 @@ export function aclObjects(i: InterfaceDef): AclObject[] {
   // device paths (the agent would open them as root), scripts (it would run
   // them as root), host addresses and routes (they change the host's routing)
   // and VLANs (another tenant's may be on the bridge) are only for `all`.
+  // <bandwidth> needs no rule of its own: tc runs on the caller's own new
+  // tap or macvtap and can only slow that device down.
   if (i.target?.managed === false || i.backend.tap !== undefined || i.backend.vhost !== undefined || i.script !== undefined || i.downscript !== undefined || i.hostIp !== undefined || i.vlan !== undefined)
     objs.push({ kind: 'all' });
   return objs;

@@ -46,6 +46,8 @@ export interface DomainHostOptions extends Target {
   vhostDevice?: string;
   /** The accelerator the guest will run on, over <domain type>: without KVM, vhost-net is never opened. */
   accel?: Accel;
+  /** The tc program that applies <bandwidth> (default NETFD_TC, else /usr/sbin/tc or /sbin/tc). */
+  tc?: string;
 }
 
 export interface PrepareOptions extends DomainHostOptions {
@@ -407,7 +409,7 @@ export async function prepareInterfaces(plans: InterfacePlan[], o: PrepareOption
         await step('create', plan.index);
         const mtu = mtuFor(plan, link.bridge !== undefined ? links.find((l) => l.name === link.bridge) : undefined);
         await setLink(ifindex, { netns, mac: link.hostMac, ...(mtu !== undefined ? { mtu } : {}), ...(link.bridge !== undefined ? { master: link.bridge } : {}), ...(o.group !== undefined ? { group: o.group } : {}), up: true });
-        await applyHostConfig(plan, { index: ifindex, name }, netns, warnOf(o));
+        await applyHostConfig(plan, { index: ifindex, name }, netns, warnOf(o), o.tc);
         if (plan.host.script && plan.host.downscript) undo.after.push(downscript(plan.host.downscript, name, plan.path, warnOf(o)));
         await step('configure', plan.index);
         await step('open', plan.index);
@@ -423,7 +425,7 @@ export async function prepareInterfaces(plans: InterfacePlan[], o: PrepareOption
         // passthru: the macvtap takes the parent's MAC; setting the guest MAC
         // sets the parent's, and the kernel restores it when the macvtap goes.
         await setLink(ifindex, { netns, up: true, ...(passthru ? { mac: plan.mac } : {}), ...(plan.host.mtu !== undefined ? { mtu: plan.host.mtu } : {}) });
-        await applyHostConfig(plan, { index: ifindex, name }, netns, warnOf(o));
+        await applyHostConfig(plan, { index: ifindex, name }, netns, warnOf(o), o.tc);
         await step('configure', plan.index);
         const m = await MacvtapFds.open(ifindex, { netns, queues: plan.queues, vnetHdr: plan.vnetHdr });
         fds = new FdSet(m.releaseFds());

@@ -2,9 +2,10 @@
 // libvirt applies them to the taps and macvtaps it makes: MTU (a tap in a
 // bridge takes the bridge's when <mtu> is absent), the bridge port's isolated
 // flag and VLANs, interrupt coalescing, the addresses and routes of a
-// type='ethernet' tap, the noqueue root qdisc, and <script>. Each names its
-// iproute2 equivalent; a failure is the interface's failure (its setup is
-// undone), except the qdisc, which libvirt too treats as best effort.
+// type='ethernet' tap, <bandwidth> (tc) or else the noqueue root qdisc, and
+// <script>. Each names its iproute2 equivalent; a failure is the interface's
+// failure (its setup is undone), except noqueue, which libvirt too treats as
+// best effort.
 import { execFile } from 'node:child_process';
 import { addBridgeVlan, deleteBridgeVlan, setBridgePort } from '../bridge';
 import { setCoalesce } from '../coalesce';
@@ -14,6 +15,7 @@ import { LinkInfo } from '../link';
 import { setRootQdisc } from '../qdisc';
 import type { HostConfig, InterfacePlan } from '../policy';
 import type { VlanDef } from '../xml/interface';
+import { setBandwidth } from './bandwidth';
 
 /** How long a <script> or <downscript> may run. */
 export const SCRIPT_TIMEOUT_MS = 30_000;
@@ -49,10 +51,11 @@ export function runScript(path: string, dev: string, field: string): Promise<voi
 
 /**
  * Everything after the device is made, configured and up: port flags and
- * VLANs (a tap in a bridge), coalescing, addresses and routes, the noqueue
- * qdisc, then <script> (last: it may expect the rest in place).
+ * VLANs (a tap in a bridge), coalescing, addresses and routes, <bandwidth> or
+ * the noqueue qdisc, then <script> (last: it may expect the rest in place).
+ * `tc` names the tc binary for <bandwidth> (default NETFD_TC, /usr/sbin/tc).
  */
-export async function applyHostConfig(plan: InterfacePlan, dev: { index: number; name: string }, netns: string | undefined, warn: (m: string) => void): Promise<void> {
+export async function applyHostConfig(plan: InterfacePlan, dev: { index: number; name: string }, netns: string | undefined, warn: (m: string) => void, tc?: string): Promise<void> {
   const h: HostConfig = plan.host;
   const t = { netns };
   const at = (what: string) => `${plan.path}/${what}`;
@@ -65,8 +68,12 @@ export async function applyHostConfig(plan: InterfacePlan, dev: { index: number;
   if (h.coalesce) await withField(at('coalesce/rx/frames/@max'), h.coalesce.rxMaxFrames, () => setCoalesce(dev.index, { ...t, rxMaxFrames: h.coalesce?.rxMaxFrames }));
   for (const ip of h.ip?.addresses ?? []) await withField(at('source/ip'), ip.address, () => addAddress(dev.index, { ...t, ...ip }));
   for (const r of h.ip?.routes ?? []) await withField(at('source/route'), r.address, () => addRoute({ ...t, ...r, dev: dev.index, metric: r.metric ?? 1 }));
-  // libvirt sets noqueue on every tap and macvtap it makes, and goes on if tc cannot.
-  await setRootQdisc(dev.index, 'noqueue', t).catch((e) => warn(`${dev.name}: the noqueue root qdisc could not be set (${(e as Error).message}); the kernel's default stays`));
+  // libvirt sets noqueue on every tap and macvtap it makes, and goes on if tc
+  // cannot; with <bandwidth> virNetDevBandwidthSet first deletes the root
+  // qdisc (and the ingress one), so noqueue never stays: the shaped side gets
+  // htb, or the kernel's default root qdisc when only the policed side is given.
+  if (h.bandwidth) await setBandwidth(h.bandwidth, dev.name, plan.path, { ...t, tc });
+  else await setRootQdisc(dev.index, 'noqueue', t).catch((e) => warn(`${dev.name}: the noqueue root qdisc could not be set (${(e as Error).message}); the kernel's default stays`));
   if (h.script) await runScript(h.script, dev.name, at('script/@path'));
 }
 

@@ -3,7 +3,7 @@
 // Every rule lives here once (see ARCHITECTURE.md, "The driver policy").
 import { NetfdError } from '../errors';
 import type { MacvlanMode } from '../validate';
-import type { ActualDirect, DomainDef, DriverDef, GuestOffload, HostOffload, InterfaceDef, IpDef, RouteDef, VlanDef } from '../xml/interface';
+import type { ActualDirect, DomainDef, DriverDef, GuestOffload, HostOffload, InterfaceDef, IpDef, RateDef, RouteDef, VlanDef } from '../xml/interface';
 import { generateMac, tapHostMac } from './mac';
 
 /** libvirt's default NIC model for x86 guests when <model> is absent. */
@@ -78,6 +78,22 @@ export interface HostConfig {
   /** <script path>, <downscript path>. */
   script?: string;
   downscript?: string;
+  /** <bandwidth>, by the side of the host device that limits it; unset: noqueue root qdisc instead. */
+  bandwidth?: BandwidthPlan;
+}
+
+/**
+ * Where libvirt's virNetDevBandwidthSet puts each direction of <bandwidth>.
+ * `from` is the XML element it came from. On a tap (libvirt's swapped case)
+ * the guest receives what the tap transmits: <inbound> is shaped on the tap's
+ * egress, <outbound> policed on its ingress. A macvtap shares the guest's
+ * view: <outbound> is shaped on its egress, <inbound> policed on its ingress.
+ */
+export interface BandwidthPlan {
+  /** htb root qdisc 1:, class 1:1 (rate, ceil=peak, burst, quantum), sfq 2:, fw filter. */
+  egress?: RateDef & { from: 'inbound' | 'outbound' };
+  /** ingress qdisc, u32 filter matching everything with police rate/burst/mtu 64kb/drop (peak refused by the parser). */
+  ingress?: Omit<RateDef, 'peak'> & { from: 'inbound' | 'outbound' };
 }
 
 /** libvirt's <driver> offload attributes and the virtio-net-pci property each sets (qemu's names). */
@@ -185,7 +201,7 @@ export function planInterface(i: InterfaceDef, mac: string, macGenerated = false
     netdevId: i.alias ? `host${i.alias}` : `hostnet${i.index}`,
     deviceId: i.alias ?? `net${i.index}`,
     deviceProps,
-    host: hostConfig(i),
+    host: hostConfig(i, link),
   };
   if (i.backend.vhost && vhost !== 'off') plan.vhostDevice = i.backend.vhost;
   if (i.sndbuf !== undefined) plan.sndbuf = i.sndbuf;
@@ -194,7 +210,7 @@ export function planInterface(i: InterfaceDef, mac: string, macGenerated = false
 }
 
 /** The host-side settings an interface asks for (its XML already refused what does not fit its type). */
-function hostConfig(i: InterfaceDef): HostConfig {
+function hostConfig(i: InterfaceDef, link: LinkPlan): HostConfig {
   const h: HostConfig = {};
   if (i.mtu !== undefined) h.mtu = i.mtu;
   if (i.isolated !== undefined) h.isolated = i.isolated;
@@ -203,7 +219,19 @@ function hostConfig(i: InterfaceDef): HostConfig {
   if (i.hostIp) h.ip = i.hostIp;
   if (i.script) h.script = i.script;
   if (i.downscript) h.downscript = i.downscript;
+  if (i.bandwidth) h.bandwidth = bandwidthPlan(i.bandwidth, link.kind === 'tap');
   return h;
+}
+
+/** libvirt's direction rule (virNetDevBandwidthSet's `swapped`: true for taps, false for macvtaps). */
+export function bandwidthPlan(b: NonNullable<InterfaceDef['bandwidth']>, tap: boolean): BandwidthPlan {
+  const [shaped, policed] = tap ? (['inbound', 'outbound'] as const) : (['outbound', 'inbound'] as const);
+  const p: BandwidthPlan = {};
+  const s = b[shaped];
+  if (s) p.egress = { from: shaped, ...s };
+  const r = b[policed];
+  if (r) p.ingress = { from: policed, average: r.average, ...(r.burst !== undefined ? { burst: r.burst } : {}) };
+  return p;
 }
 
 /** A guest MAC and whether netfd generated it. */

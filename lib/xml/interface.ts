@@ -75,6 +75,27 @@ export interface InterfaceDef {
   /** <script path>, <downscript path>: run with the device's name after it is made / once it is gone. */
   script?: string;
   downscript?: string;
+  /** <bandwidth><inbound>/<outbound>: limits on traffic to / from the guest (absent when neither is given). */
+  bandwidth?: BandwidthDef;
+}
+
+/**
+ * libvirt's <bandwidth> of an interface, from the guest's point of view:
+ * inbound is what the guest receives, outbound what it sends.
+ */
+export interface BandwidthDef {
+  inbound?: RateDef;
+  outbound?: RateDef;
+}
+
+/** One direction of <bandwidth>, in libvirt's units (tc's kbps and kb: 1000 bytes/s, KiB). */
+export interface RateDef {
+  /** average='N': kilobytes per second. */
+  average: number;
+  /** peak='N': kilobytes per second. */
+  peak?: number;
+  /** burst='N': kibibytes. */
+  burst?: number;
 }
 
 export interface VlanDef {
@@ -199,6 +220,8 @@ const SHAPE: Shape = {
     vlan: { attrs: ['trunk'], children: { tag: { attrs: ['id', 'nativeMode'] } } },
     script: { attrs: ['path'] },
     downscript: { attrs: ['path'] },
+    // floor (a guaranteed rate) is refused by name: WHY['inbound@floor'].
+    bandwidth: { children: { inbound: { attrs: ['average', 'peak', 'burst'] }, outbound: { attrs: ['average', 'peak', 'burst'] } } },
   },
 };
 
@@ -208,7 +231,9 @@ const LIVE_SHAPE: Shape = { ...SHAPE, children: { ...SHAPE.children, actual: { a
 
 /** Why libvirt's elements and attributes that netfd does not apply are refused (by name, or element@attribute). */
 const WHY: Readonly<Record<string, string>> = {
-  bandwidth: 'netfd does not set bandwidth limits (tc) on the host device',
+  'inbound@floor': "a guaranteed rate (floor) needs a libvirt network's QoS on its bridge (<network><bandwidth>), which netfd networks (macvtap pools) do not have",
+  'outbound@floor': "libvirt allows floor only in <inbound>, and only with a network's QoS",
+  'bandwidth@classID': "classID is libvirt's record of a network's QoS class, never given in a domain",
   virtualport: 'netfd does not drive Open vSwitch, 802.1Qbg, 802.1Qbh or MidoNet ports',
   filterref: "netfd does not apply libvirt's nwfilter rules",
   ip: "guest-side addresses are for containers; qemu guests configure their own (host-side ones go in <source> of a type='ethernet' interface)",
@@ -328,6 +353,42 @@ function routeDef(el: Element): RouteDef {
   const metric = intAttr(el, 'metric', (n) => (n <= 0xffffffff ? null : 'expected a metric'));
   if (metric !== undefined) route.metric = metric;
   return route;
+}
+
+/** A <bandwidth> rate or size: what libvirt's schema allows (1 to 2^32-1; 0 would be no limit: leave it out). */
+const bandwidthNumber = (unit: string) => (n: number) => (n >= 1 && n <= 0xffffffff ? null : `expected ${unit} from 1 to 4294967295`);
+
+/** <inbound> or <outbound> of <bandwidth> (floor already refused by the shape). */
+function rateDef(el: Element): RateDef {
+  const average = intAttr(el, 'average', bandwidthNumber('kilobytes per second'));
+  if (average === undefined) throw bad(el, 'average', '', `<${el.tagName}> needs average='N' (kilobytes per second)`);
+  const r: RateDef = { average };
+  const peak = intAttr(el, 'peak', bandwidthNumber('kilobytes per second'));
+  if (peak !== undefined) r.peak = peak;
+  const burst = intAttr(el, 'burst', bandwidthNumber('kibibytes'));
+  if (burst !== undefined) r.burst = burst;
+  return r;
+}
+
+/**
+ * <bandwidth>. libvirt shapes one direction on the host device's transmit
+ * side (htb, where peak is the ceiling) and polices the other on its receive
+ * side (a u32 police filter: rate and burst only). On a tap the guest
+ * receives what the tap transmits; a macvtap transmits what the guest sends
+ * (libvirt swaps the two for taps only). peak= on the policed direction
+ * would be ignored, so it is refused by name.
+ */
+function bandwidthDef(el: Element, type: InterfaceType): BandwidthDef | undefined {
+  const b: BandwidthDef = {};
+  const policed = type === 'direct' || type === 'network' ? 'inbound' : 'outbound';
+  for (const which of ['inbound', 'outbound'] as const) {
+    const c = child(el, which);
+    if (!c) continue;
+    b[which] = rateDef(c);
+    if (which === policed && b[which]?.peak !== undefined)
+      throw notSupported(c, 'peak', attr(c, 'peak'), `libvirt polices <${which}> on ${policed === 'inbound' ? 'a macvtap' : 'a tap'} with a u32 police filter, which takes the average rate and burst only; peak would be ignored`);
+  }
+  return b.inbound || b.outbound ? b : undefined;
 }
 
 /** libvirt's interface types netfd does not run. */
@@ -492,9 +553,15 @@ export function parseInterface(el: Element, index: number, o: ParseOptions): Int
     def[which] = p;
   }
 
+  const bandwidth = child(el, 'bandwidth');
+  if (bandwidth) {
+    const b = bandwidthDef(bandwidth, type);
+    if (b) def.bandwidth = b;
+  }
+
   // A managed='no' device is someone else's: netfd opens it and changes nothing on it.
   if (def.target && !def.target.managed)
-    for (const [key, name] of [['mtu', 'mtu'], ['coalesce', 'coalesce'], ['hostIp', 'source']] as const)
+    for (const [key, name] of [['mtu', 'mtu'], ['coalesce', 'coalesce'], ['hostIp', 'source'], ['bandwidth', 'bandwidth']] as const)
       if (def[key] !== undefined) throw notSupported(child(el, name) as Element, null, name, "managed='no': netfd opens the existing device and changes nothing on it; set it up yourself");
 
   const address = child(el, 'address');
