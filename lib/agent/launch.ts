@@ -3,11 +3,19 @@
 // qemu with them, as `launchDomain` does with its own, and asks the agent to
 // release the domain when qemu exits. The QMP socket and pid file live in
 // the caller's own state directory.
+//
+// The devices are the agent's and this user cannot set links up or down
+// (that needs CAP_NET_ADMIN), so the run state this process reads from its
+// own QMP monitor goes to the agent (set-running), which sets the domain's
+// macvtaps up or down; the PCI addresses qemu gave go to the agent's live XML
+// the same way (record-pci).
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { native } from '../native';
 import { stateDir } from '../netdev/state';
-import { Exit, LaunchOptions, pidPath, PidInfo, qmpPath, startQemu } from '../qemu/launch';
+import { Exit, LaunchOptions, pidPath, PidInfo, qmpPath, recordNicAddresses, startQemu } from '../qemu/launch';
+import { formatPci } from '../qemu/pci';
+import { RunState } from '../qemu/runstate';
 import { DomainXml } from '../xml/domain';
 import { AgentClient } from './client';
 
@@ -22,8 +30,11 @@ export interface AgentLaunched {
   name: string;
   pid: number;
   qmp: string;
+  /** The live XML the agent keeps (with the NICs' PCI addresses once recorded). */
   liveXml: string;
   argv: string[];
+  /** The vCPUs' state, which the agent's macvtaps follow (macvtapLinks 'follow'); null with 'up'. */
+  runState: RunState | null;
   /** Resolves when qemu has exited and the agent has released the domain (or could not be asked). */
   exited: Promise<Exit & { releaseError?: Error }>;
   stop(graceMs?: number): Promise<Exit>;
@@ -51,7 +62,12 @@ export async function launchViaAgent(client: AgentClient, text: string, o: Launc
     throw new NetfdError(`state directory ${dir} is not a directory owned by uid ${uid} and writable only by it; remove it or pass --state-dir`, { code: 'EACCES', field: 'stateDir', value: dir });
   const qmp = qmpPath(dir, name);
   const pidFile = pidPath(dir, name);
-  const { result, fds } = await client.request<PreparedByAgent>('prepare', { xml: text, qmp, ...(o.accel ? { accel: o.accel } : {}) });
+  const follow = (o.macvtapLinks ?? 'follow') === 'follow';
+  const warn = o.onWarning ?? ((m: string) => process.emitWarning(m, 'NetfdWarning'));
+  // running: false: the agent makes the macvtaps down and waits for set-running.
+  const { result, fds } = await client.request<PreparedByAgent>('prepare', { xml: text, qmp, ...(o.accel ? { accel: o.accel } : {}), ...(follow ? { running: false } : {}) });
+  let liveXml = result.liveXml;
+  let runState: RunState | null = null;
   const closeFds = () => fds.splice(0).forEach((fd) => native().close(fd));
   let current = client;
   let running = true;
@@ -66,6 +82,8 @@ export async function launchViaAgent(client: AgentClient, text: string, o: Launc
         await c.request('claim', { name });
         current = c;
         c.onClose = () => void reconnect();
+        // What changed while it was away (or was being applied) is said again.
+        runState?.resync();
         return;
       } catch {
         c?.close(); // not back yet
@@ -84,16 +102,40 @@ export async function launchViaAgent(client: AgentClient, text: string, o: Launc
     });
     if (via !== current) via.close();
   };
-  const q = await startQemu(result.argv, fds, qmp, o, closeFds, release);
-  const info: PidInfo & { agent: string } = { pid: q.child.pid as number, supervisor: process.pid, qmp, netns: null, agent: client.socket };
+  const nics = new Set(result.interfaces.map((i) => i.alias));
+  const recordPci = async (a: Map<string, { bus: number; slot: number; function: number }>) => {
+    const addresses = [...a].filter(([id]) => nics.has(id)).map(([id, p]) => `${id}=${formatPci(p)}`);
+    liveXml = (await current.request<{ liveXml: string | null }>('record-pci', { name, addresses })).result.liveXml ?? liveXml;
+  };
+  const q = await startQemu(result.argv, fds, qmp, o, closeFds, release, { monitor: follow, ready: (m) => recordNicAddresses(m, recordPci, warn, name) });
+  const info: PidInfo & { agent: string } = { pid: q.child.pid as number, supervisor: process.pid, qmp, netns: null, agent: client.socket, ...(follow ? { links: 'follow' as const } : {}) };
   fs.writeFileSync(pidFile, `${JSON.stringify(info)}\n`);
+  if (q.monitor) {
+    const apply = async (running: boolean) => {
+      try {
+        await current.request('set-running', { name, running });
+      } catch (e) {
+        throw new NetfdError(`${name}: asking the agent to set its macvtaps ${running ? 'up (the vCPUs run)' : 'down (the vCPUs are paused)'} failed: ${(e as Error).message}`, { code: (e as NetfdError).code ?? 'EIO', cause: e });
+      }
+    };
+    try {
+      runState = await RunState.follow(q.monitor, apply, { onError: (e) => warn(e.message), appliedAtStart: false });
+    } catch (err) {
+      q.child.kill('SIGKILL');
+      await q.exited;
+      throw new NetfdError(`qemu failed to start: its monitor did not answer query-status: ${(err as Error).message}`, { code: 'QEMU_FAILED', cause: err });
+    }
+  }
   const exited = q.exited.then((e) => ({ ...e, ...(releaseError ? { releaseError } : {}) }));
   return {
     name,
     pid: q.child.pid as number,
     qmp,
-    liveXml: result.liveXml,
+    get liveXml() {
+      return liveXml;
+    },
     argv: q.argv,
+    runState,
     exited,
     client: () => current,
     close: () => {

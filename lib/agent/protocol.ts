@@ -21,13 +21,15 @@ export const MAX_REPLY = 4 * 1024 * 1024;
 /** Every operation and the arguments it takes: name → [type, required]. */
 export const OPS = {
   hello: {},
-  prepare: { xml: ['string', true], qmp: ['string', false], accel: ['string', false] },
+  prepare: { xml: ['string', true], qmp: ['string', false], accel: ['string', false], running: ['boolean', false] },
   release: { name: ['string', true] },
   claim: { name: ['string', true] },
   list: {},
   dumpxml: { name: ['string', true], inactive: ['boolean', false] },
   attach: { name: ['string', true], xml: ['string', true] },
   detach: { name: ['string', true], mac: ['string', true] },
+  'set-running': { name: ['string', true], running: ['boolean', true] },
+  'record-pci': { name: ['string', true], addresses: ['string[]', true] },
   probe: { only: ['string[]', false] },
   'net-list': { all: ['boolean', false] },
   'net-dumpxml': { name: ['string', true], inactive: ['boolean', false] },

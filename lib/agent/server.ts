@@ -19,15 +19,16 @@ import { NetfdError } from '../errors';
 import { deleteGroup, deleteLinks, listLinks } from '../link';
 import { native, NativeMessage } from '../native';
 import { peerCred } from '../fdpass';
-import { prepareDomain, recordedLinks, teardownFromLive } from '../netdev/domain';
+import { followLiveXml, prepareDomain, recordedLinks, recordPciAddresses, setInterfaceLinks, teardownFromLive } from '../netdev/domain';
 import { agentScope, inactiveXmlPath, liveXmlPath, objectFile, objectOf, replaceFileAtomic, stateDir as stateDirOf, withDomainLock, writeNewFileAtomic } from '../netdev/state';
 import { Networks } from '../network/store';
 import { Accel, domainMacs, generateMac, GuestMac } from '../policy';
 import { probeHost, CHECK_IDS, CheckId } from '../host/probe';
 import { hostAttach, hostDetach, interfaceByMac, qemuNic } from '../qemu/hotplug';
+import { parsePci } from '../qemu/pci';
 import * as v from '../validate';
 import { isObjectName } from '../xml/dom';
-import { DomainXml, InterfaceDef } from '../xml/domain';
+import { DomainXml, InterfaceDef, PciAddress } from '../xml/domain';
 import { Acl, AclObject, Accounts, Caller, decide, decideAll, describe, formatSize, globMatch, limitFor, LimitKind, loadAcl, mayAskAnything, unknownNames } from './acl';
 import { nssAccounts } from './accounts';
 import { FairQueue } from './fair';
@@ -127,6 +128,13 @@ export interface DomainRecord {
   attaching?: { xml: string; mac: string };
   /** The accelerator the client said the guest runs on (over <domain type>), for attach's driver decisions. */
   accel?: Accel;
+  /**
+   * Whether the guest's vCPUs run, as its owner last said (prepare's
+   * `running`, then set-running): the macvtaps are up only while they do,
+   * and an attached one starts so. Absent: the owner does not say; macvtaps
+   * are up from the start.
+   */
+  running?: boolean;
   since: string;
 }
 
@@ -751,7 +759,35 @@ export class Agent {
       case 'hello':
         return { result: { version: 1, uid: client.caller.uid, gid: client.caller.gid, user: client.user, graceMs: this.#grace() } };
       case 'prepare':
-        return this.#prepare(client, a.xml as string, a.qmp as string | undefined, accelArg(a.accel), log);
+        return this.#prepare(client, a.xml as string, a.qmp as string | undefined, accelArg(a.accel), a.running as boolean | undefined, log);
+      case 'set-running': {
+        // The owner's word on its guest's vCPUs; it can do no more than
+        // set its own domain's macvtaps (and a passthrough one's device) up or down.
+        const h = this.#own(client, a.name);
+        const r = h.record;
+        r.running = a.running as boolean;
+        this.#writeRecord(r);
+        // A shared parent an administrator set down stays down.
+        await followLiveXml(this.#files(h).live, r.running, { ...this.#hostOptions(r), parents: 'passthrough' });
+        log.info({ domain: r.name, running: r.running }, r.running ? 'vCPUs run: macvtaps up' : 'vCPUs paused: macvtaps down');
+        return { result: { name: r.name, running: r.running } };
+      }
+      case 'record-pci': {
+        const h = this.#own(client, a.name);
+        const livePath = this.#files(h).live;
+        const aliases = new Set(DomainXml.parse(fs.readFileSync(livePath, 'utf8'), { live: true }).def.interfaces.map((i) => i.alias ?? `net${i.index}`));
+        const addresses = new Map<string, PciAddress>();
+        (a.addresses as string[]).forEach((x, k) => {
+          const eq = x.indexOf('=');
+          const pci = eq > 0 ? parsePci(x.slice(eq + 1)) : null;
+          if (!pci) throw new NetfdError(`args.addresses[${k}] must be ALIAS=BB:SS.F (hex, e.g. net0=00:03.0), not ${JSON.stringify(x)}`, { code: 'INVALID_ARGUMENT', field: `args.addresses[${k}]`, value: x });
+          const alias = x.slice(0, eq);
+          if (!aliases.has(alias)) throw new NetfdError(`domain ${h.record.name} has no interface ${alias} (it has: ${[...aliases].join(', ') || 'none'})`, { code: 'ENODEV', field: `args.addresses[${k}]`, value: x });
+          addresses.set(alias, pci);
+        });
+        const liveXml = await recordPciAddresses(livePath, addresses);
+        return { result: { name: h.record.name, liveXml } };
+      }
       case 'release': {
         const h = this.#own(client, a.name);
         await this.#exclusive(this.#key(h.record.uid, h.record.name), () => this.#releaseDomainLocked(h, 'its owner released it'));
@@ -925,7 +961,7 @@ export class Agent {
     }
   }
 
-  async #prepare(client: Client, text: string, qmp: string | undefined, accel: Accel | undefined, log: pino.Logger): Promise<Result> {
+  async #prepare(client: Client, text: string, qmp: string | undefined, accel: Accel | undefined, running: boolean | undefined, log: pino.Logger): Promise<Result> {
     if (qmp !== undefined && !path.isAbsolute(qmp)) throw new NetfdError(`args.qmp must be an absolute socket path, not ${JSON.stringify(qmp)}`, { code: 'INVALID_ARGUMENT', field: 'args.qmp', value: qmp });
     const uid = client.caller.uid;
     // The ACL before the expensive work: who may ask at all, then what the
@@ -944,11 +980,11 @@ export class Agent {
       const estimate = 3 * bytesOf(text) + 4096;
       return this.#withinLimits(client, { interfaces: def.interfaces.length, domains: 1, bytes: estimate }, async () => {
         const macs = domainMacs(def, randomBytes);
-        const record: DomainRecord = { name: def.name, uid, gid: client.caller.gid, pid: client.caller.pid ?? 0, state: 'preparing', xml: text, macs, group: await this.#freeGroup(), devices: [], interfaces: def.interfaces.length, ...(accel ? { accel } : {}), since: new Date().toISOString() };
+        const record: DomainRecord = { name: def.name, uid, gid: client.caller.gid, pid: client.caller.pid ?? 0, state: 'preparing', xml: text, macs, group: await this.#freeGroup(), devices: [], interfaces: def.interfaces.length, ...(accel ? { accel } : {}), ...(running !== undefined ? { running } : {}), since: new Date().toISOString() };
         this.#writeRecord(record, true);
         let prepared;
         try {
-          prepared = await prepareDomain(xml, { ...this.#hostOptions(record), macs, accel });
+          prepared = await prepareDomain(xml, { ...this.#hostOptions(record), macs, accel, macvtapsDown: running === false });
         } catch (err) {
           fs.rmSync(this.#recordPath(uid, def.name), { force: true });
           throw err;
@@ -989,7 +1025,7 @@ export class Agent {
           this.#writeRecord(r);
           let host;
           try {
-            host = await hostAttach(name, live, ifaceXml, { ...this.#hostOptions(r), random: () => bytes, accel: r.accel });
+            host = await hostAttach(name, live, ifaceXml, { ...this.#hostOptions(r), random: () => bytes, accel: r.accel, macvtapsDown: r.running !== undefined });
           } catch (err) {
             delete r.attaching;
             this.#writeRecord(r);
@@ -1002,6 +1038,9 @@ export class Agent {
             await host.undo(err);
             throw err;
           }
+          // Following the owner's word on the vCPUs (set-running waits for
+          // this domain lock, so a change said meanwhile is applied after).
+          if (r.running === true) await setInterfaceLinks([host.iface], true, { ...this.#hostOptions(r), parents: 'passthrough' }).catch((e) => log.warn({ domain: name, dev: p.name, err: (e as Error).message }, 'setting an attached macvtap up failed'));
           delete r.attaching;
           r.interfaces++;
           if (p.created) r.devices.push({ ifindex: p.ifindex, kind: p.kind, name: p.name });

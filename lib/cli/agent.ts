@@ -9,8 +9,9 @@ import { launchedQmp, launchViaAgent } from '../agent/launch';
 import { Agent, DEFAULT_ACL } from '../agent/server';
 import { formatProbe, ProbeReport } from '../host/probe';
 import { interfaceByMac, qmpAttach, qmpDetach, QemuNic } from '../qemu/hotplug';
+import { formatPci } from '../qemu/pci';
 import * as v from '../validate';
-import { DomainXml } from '../xml/domain';
+import { DomainXml, PciAddress } from '../xml/domain';
 import { checkName, defaultIo, Io, isQemuOf, parse, readDomainFile, str, timeoutMs, UsageError, Values } from './main';
 
 /** A mode such as 0660 or 660 (octal). */
@@ -124,20 +125,22 @@ function oneName(args: string[], usage: string, extra = {}): { name: string; val
 
 /** launch through the agent: qemu runs as this user; the agent releases the domain when qemu exits. */
 async function launchRemote(args: string[], io: Io, socket: string): Promise<number> {
-  const { values, positionals } = parse(args, { qemu: { type: 'string' }, accel: { type: 'string' }, detach: { type: 'boolean' } });
+  const { values, positionals } = parse(args, { qemu: { type: 'string' }, accel: { type: 'string' }, detach: { type: 'boolean' }, 'from-live': { type: 'boolean' } });
   if (values.detach) throw new UsageError('launch --detach is not available with --connect: the launching process holds the agent connection; run it under your own supervisor (e.g. systemd-run --user)');
-  if (positionals.length < 1) throw new UsageError('usage: --connect SOCKET launch DOMAIN.xml [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]');
+  if (positionals.length < 1) throw new UsageError('usage: --connect SOCKET launch DOMAIN.xml [--from-live] [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]');
   const accel = str(values, 'accel');
   if (accel !== undefined && accel !== 'tcg' && accel !== 'kvm') throw new NetfdError(`invalid accel ${JSON.stringify(accel)}: tcg or kvm`, { code: 'INVALID_ARGUMENT', field: 'accel', value: accel });
   const client = await AgentClient.connect(socket);
   let l;
   try {
-    l = await launchViaAgent(client, readDomainFile(positionals[0]), { stateDir: str(values, 'state-dir'), qemu: str(values, 'qemu'), accel, extraArgs: positionals.slice(1) });
+    const text = values['from-live'] ? DomainXml.fromLive(readDomainFile(positionals[0])).text : readDomainFile(positionals[0]);
+    l = await launchViaAgent(client, text, { stateDir: str(values, 'state-dir'), qemu: str(values, 'qemu'), accel, extraArgs: positionals.slice(1) });
   } catch (err) {
     client.close();
     throw err;
   }
-  io.err(`netfd: ${l.name} running as qemu pid ${l.pid}; QMP ${l.qmp}; devices from the agent at ${socket}\n`);
+  const paused = l.runState?.running === false ? ' (vCPUs paused: the agent keeps its macvtaps down until they run)' : '';
+  io.err(`netfd: ${l.name} running as qemu pid ${l.pid}${paused}; QMP ${l.qmp}; devices from the agent at ${socket}\n`);
   const onSignal = () => void l.stop();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -208,8 +211,9 @@ async function attachRemote(args: string[], io: Io, socket: string): Promise<num
   type R = { alias: string; mac: string; targetDev: string; driver: string | null; nic: QemuNic; tapFds: number; vhostFds: number };
   return withAgent(socket, async (c) => {
     const { result: r, fds } = await c.request<R>('attach', { name, xml: readDomainFile(positionals[1]) });
+    let pci: PciAddress | null = null;
     try {
-      await qmpAttach(qmp, r.nic, fds.slice(0, r.tapFds), fds.slice(r.tapFds), wait);
+      pci = (await qmpAttach(qmp, r.nic, fds.slice(0, r.tapFds), fds.slice(r.tapFds), wait)).pci;
     } catch (err) {
       await c.request('detach', { name, mac: r.mac }).catch((e) => {
         (err as Error).message += ` (giving the device back to the agent also failed: ${(e as Error).message})`;
@@ -218,7 +222,10 @@ async function attachRemote(args: string[], io: Io, socket: string): Promise<num
     } finally {
       for (const fd of fds) fs.closeSync(fd);
     }
-    io.out(values.json ? `${JSON.stringify({ alias: r.alias, mac: r.mac, targetDev: r.targetDev, driver: r.driver })}\n` : `${name}: attached ${r.alias} mac ${r.mac} on ${r.targetDev}${r.driver ? ` (driver ${r.driver})` : ''}\n`);
+    // The agent keeps the live XML: it records where qemu put the NIC.
+    if (pci) await c.request('record-pci', { name, addresses: [`${r.alias}=${formatPci(pci)}`] }).catch((e) => io.err(`netfd: warning: ${r.alias}'s PCI address was not recorded: ${(e as Error).message}\n`));
+    else io.err(`netfd: warning: qemu did not say where ${r.alias} went (query-pci); the live XML has no <address> for it\n`);
+    io.out(values.json ? `${JSON.stringify({ alias: r.alias, mac: r.mac, targetDev: r.targetDev, driver: r.driver, ...(pci ? { pci: formatPci(pci) } : {}) })}\n` : `${name}: attached ${r.alias} mac ${r.mac} on ${r.targetDev}${r.driver ? ` (driver ${r.driver})` : ''}${pci ? ` at PCI ${formatPci(pci)}` : ''}\n`);
     return 0;
   });
 }

@@ -9,6 +9,7 @@ import { previewDomain, teardownFromLive } from '../netdev/domain';
 import { attachInterface, detachInterface } from '../qemu/hotplug';
 import { objectNames, inactiveXmlPath, liveXmlPath, objectFile, pidAlive, stateDir } from '../netdev/state';
 import { launchDomain, pidPath, qmpPath, readPidInfo } from '../qemu/launch';
+import { formatPci } from '../qemu/pci';
 import { formatArgs, formatArgv } from '../qemu/argv';
 import { DomainXml } from '../xml/domain';
 import { Networks } from '../network/store';
@@ -46,11 +47,16 @@ export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--
   link set NAME [--up|--down] [--mac MAC] [--master BR | --nomaster]
                                     ip link set dev NAME ...
   link delete NAME                  ip link delete dev NAME
-  launch DOMAIN.xml [--detach] [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]
+  launch DOMAIN.xml [--detach] [--from-live] [--qemu PATH] [--accel tcg|kvm]
+         [-- QEMU ARGS...]
       prepare the interfaces and run qemu with their fds in the foreground;
       when qemu exits (or netfd gets SIGINT/SIGTERM) everything is torn down.
+      Macvtaps are up only while the vCPUs run (down under -S until cont,
+      and while paused), as libvirt keeps them.
       --detach: a background supervisor does that; output goes to
       STATE_DIR/NAME.log
+      --from-live: DOMAIN.xml is a live XML from dumpxml (its NICs keep their
+      MACs and PCI slots; generated names and aliases are dropped)
   destroy NAME [--timeout SECS]     stop qemu (SIGTERM, then SIGKILL) and
                                     tear the domain down
   list [--json]                     domains with live state
@@ -278,24 +284,28 @@ export function readDomainFile(file: string): string {
   }
 }
 
-const LAUNCH_OPTIONS: Options = { qemu: { type: 'string' }, accel: { type: 'string' }, detach: { type: 'boolean' }, supervise: { type: 'boolean' } };
+const LAUNCH_OPTIONS: Options = { qemu: { type: 'string' }, accel: { type: 'string' }, detach: { type: 'boolean' }, supervise: { type: 'boolean' }, 'from-live': { type: 'boolean' } };
+
+/** The domain to launch: the file as written, or (--from-live) a live XML from dumpxml made a config again. */
+export const launchXml = (file: string, fromLive: boolean): DomainXml => (fromLive ? DomainXml.fromLive(readDomainFile(file)) : DomainXml.parse(readDomainFile(file)));
 
 /** The domain name in a file, for messages and the detached log (parsed again by launch). */
-const domainName = (file: string) => DomainXml.parse(readDomainFile(file)).def.name;
+const domainName = (file: string, fromLive: boolean) => launchXml(file, fromLive).def.name;
 
 async function launch(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, LAUNCH_OPTIONS);
-  if (positionals.length < 1) throw new UsageError('usage: launch DOMAIN.xml [--detach] [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]');
+  if (positionals.length < 1) throw new UsageError('usage: launch DOMAIN.xml [--detach] [--from-live] [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]');
   const accel = str(values, 'accel');
   if (accel !== undefined && accel !== 'tcg' && accel !== 'kvm') throw new NetfdError(`invalid accel ${JSON.stringify(accel)}: tcg or kvm`, { code: 'INVALID_ARGUMENT', field: 'accel', value: accel });
   const dashdash = args.indexOf('--');
   if (positionals.length > 1 && dashdash < 0) throw new UsageError(`unexpected argument ${positionals[1]}; qemu arguments go after --`);
-  if (values.detach) return launchDetached(args, positionals[0], str(values, 'state-dir'));
+  const fromLive = values['from-live'] === true;
+  if (values.detach) return launchDetached(args, positionals[0], str(values, 'state-dir'), fromLive);
   const supervise = values.supervise === true;
   const report = (m: object) => process.send?.(m);
   let l;
   try {
-    l = await launchDomain(readDomainFile(positionals[0]), {
+    l = await launchDomain(launchXml(positionals[0], fromLive), {
       netns: str(values, 'netns'),
       stateDir: str(values, 'state-dir'),
       vhostDevice: str(values, 'vhost-device'),
@@ -309,7 +319,8 @@ async function launch(args: string[]): Promise<number> {
     if (supervise) report({ error: { message: e.message, code: e.code, field: e.field, value: e.value } });
     throw err;
   }
-  process.stderr.write(`netfd: ${l.domain.name} running as qemu pid ${l.pid}; QMP ${l.qmp}; live XML ${l.domain.statePath}\n`);
+  const paused = l.runState?.running === false ? ' (vCPUs paused: its macvtaps stay down until they run)' : '';
+  process.stderr.write(`netfd: ${l.domain.name} running as qemu pid ${l.pid}${paused}; QMP ${l.qmp}; live XML ${l.domain.statePath}\n`);
   if (supervise) {
     report({ ok: true, name: l.domain.name, pid: l.pid, qmp: l.qmp, live: l.domain.statePath });
     process.disconnect?.();
@@ -335,8 +346,8 @@ const CLI = path.join(__dirname, '..', '..', 'bin', 'netfd.js');
  * goes to STATE_DIR/NAME.log; returns once it reports qemu running, or
  * fails with its error.
  */
-async function launchDetached(args: string[], file: string, explicitDir: string | undefined): Promise<number> {
-  const name = domainName(file);
+async function launchDetached(args: string[], file: string, explicitDir: string | undefined, fromLive: boolean): Promise<number> {
+  const name = domainName(file, fromLive);
   const dir = stateDir(explicitDir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const logFile = objectFile(dir, name, 'log');
@@ -452,8 +463,9 @@ async function attachIface(args: string[], io: Io): Promise<number> {
     timeoutMs: timeoutMs(values, 30),
     onWarning: warnTo(io),
   });
-  const { liveXml: _, ...r } = a;
-  io.out(values.json ? `${JSON.stringify(r)}\n` : `${positionals[0]}: attached ${a.alias} mac ${a.mac} on ${a.targetDev}${a.driver ? ` (driver ${a.driver})` : ''}\n`);
+  const { liveXml: _, pci, ...r } = a;
+  const at = pci ? formatPci(pci) : undefined;
+  io.out(values.json ? `${JSON.stringify({ ...r, ...(at ? { pci: at } : {}) })}\n` : `${positionals[0]}: attached ${a.alias} mac ${a.mac} on ${a.targetDev}${a.driver ? ` (driver ${a.driver})` : ''}${at ? ` at PCI ${at}` : ''}\n`);
   return 0;
 }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { NetfdError } from '../errors';
 import { FdSet } from '../fds';
 import { deleteGroup, deleteLinks, getLink, LinkInfo, listLinks, netnsOf, setLink, Target } from '../link';
+import type { PciAddress } from '../xml/interface';
 import { createMacvtap, MacvtapFds } from '../macvtap';
 import { Accel, decideDriver, domainMacs, DriverDecision, GuestMac, InterfacePlan, planDomain, tapHostMac, VhostProbe } from '../policy';
 import { allocateFor, releaseFor } from '../network/connect';
@@ -16,7 +17,7 @@ import { Tap } from '../tap';
 import { checkVhost } from '../host/vhost';
 import { ActualDirect, DomainXml, InterfaceDef, LiveInterface } from '../xml/domain';
 import { applyHostConfig, mtuFor, runScript } from './hostconfig';
-import { inactiveXmlPath, liveXmlPath, stateDir, withDomainLock, writeNewFileAtomic } from './state';
+import { inactiveXmlPath, liveXmlPath, replaceFileAtomic, stateDir, withDomainLock, writeNewFileAtomic } from './state';
 
 /** The steps of setup, in order, per interface ('state' once at the end). */
 export type Step = 'vhost' | 'create' | 'configure' | 'open' | 'state';
@@ -55,6 +56,13 @@ export interface PrepareOptions extends DomainHostOptions {
   random?: (n: number) => Uint8Array;
   /** The guest MACs, chosen beforehand (`domainMacs`), e.g. to record them first. */
   macs?: GuestMac[];
+  /**
+   * Create netfd's macvtaps down (IFF_UP off), as libvirt does: a macvtap
+   * shares the guest's MAC, so it stays offline until the vCPUs run
+   * (`PreparedDomain.setRunning(true)`, or `setInterfaceLinks`). Default
+   * false: up at once. Taps are up either way, as in libvirt.
+   */
+  macvtapsDown?: boolean;
   /**
    * Called after each step has succeeded; a throw aborts setup and rolls
    * everything back, as a failure of the step itself would. For tests.
@@ -190,20 +198,45 @@ async function probeVhost(plan: InterfacePlan, device: string | undefined, undo:
 export class PreparedDomain {
   readonly xml: DomainXml;
   readonly interfaces: readonly PreparedInterface[];
-  /** The live (status) XML as written to `statePath`. */
-  readonly liveXml: string;
   readonly statePath: string;
   readonly netns: string | undefined;
+  #liveXml: string;
   #torn = false;
   readonly #hostOptions: DomainHostOptions;
 
   constructor(xml: DomainXml, interfaces: PreparedInterface[], liveXml: string, statePath: string, o: DomainHostOptions) {
     this.xml = xml;
     this.interfaces = interfaces;
-    this.liveXml = liveXml;
+    this.#liveXml = liveXml;
     this.statePath = statePath;
     this.netns = netnsOf(o);
     this.#hostOptions = o;
+  }
+
+  /** The live (status) XML as last written to `statePath` by this object (PCI addresses once recorded). */
+  get liveXml(): string {
+    return this.#liveXml;
+  }
+
+  /**
+   * Brings the domain's macvtaps up (`running`: the vCPUs run) or down (they
+   * are paused or stopped), as libvirt does around starting and stopping
+   * the vCPUs: every macvtap netfd made that the live XML records now, so
+   * interfaces attached since follow too. See `setInterfaceLinks`.
+   */
+  async setRunning(running: boolean): Promise<void> {
+    await followLiveXml(this.statePath, running, this.#hostOptions);
+  }
+
+  /**
+   * Records where qemu put each NIC (by qemu device id, from query-pci) in
+   * the live XML as <address type='pci'>; interfaces without one keep what
+   * they had. Returns the live XML written.
+   */
+  async recordAddresses(addresses: ReadonlyMap<string, PciAddress>): Promise<string> {
+    const text = await recordPciAddresses(this.statePath, addresses);
+    if (text !== null) this.#liveXml = text;
+    return this.#liveXml;
   }
 
   get name(): string {
@@ -304,6 +337,97 @@ export async function recordedLinks(ifaces: readonly InterfaceDef[], netns: stri
     } else skipped.push(dev);
   }
   return { indexes, deleted, skipped };
+}
+
+export interface LinkFollowOptions extends DomainHostOptions {
+  /** Which parent devices a start may set up: 'all' (default, as libvirt) or only a passthrough macvtap's own. */
+  parents?: 'all' | 'passthrough';
+}
+
+/** The macvtap netfd made for a live interface, and the device it sits on (passthru: its own to take down). */
+function macvtapOf(i: InterfaceDef): { dev: string; parent: string; passthru: boolean } | null {
+  const dev = i.target?.dev;
+  if (!dev || !i.target?.managed) return null;
+  if (i.type === 'direct' && i.source.dev) return { dev, parent: i.source.dev, passthru: i.source.mode === 'passthrough' };
+  if (i.type === 'network' && i.actual) return { dev, parent: i.actual.dev, passthru: i.actual.mode === 'passthrough' };
+  return null;
+}
+
+const gone = (e: unknown) => (e as NetfdError).code === 'ENODEV' || (e as NetfdError).code === 'ENOENT';
+
+/**
+ * libvirt's qemuInterfaceStartDevices / qemuInterfaceStopDevices for the
+ * macvtaps netfd made (type='direct', and type='network' on a pool device):
+ * `running` sets the parent device up when it is down, then the macvtap up;
+ * otherwise the macvtap goes down, and in passthrough mode its parent too
+ * (it carries the guest's MAC). Only links still recorded as netfd's (same
+ * kind, and group or MAC) are touched; taps, managed='no' devices and links
+ * gone meanwhile are left alone. With `parents: 'passthrough'` (the agent,
+ * acting for a user) a shared parent that is down is left down: only a
+ * passthrough macvtap's own device is set. Returns the macvtaps set.
+ */
+export async function setInterfaceLinks(ifaces: readonly InterfaceDef[], running: boolean, o: LinkFollowOptions = {}): Promise<string[]> {
+  const netns = netnsOf(o);
+  const mine = ifaces.filter((i) => macvtapOf(i) !== null);
+  const found = await recordedLinks(mine, netns, o.group);
+  const done: string[] = [];
+  for (const i of mine) {
+    const m = macvtapOf(i) as { dev: string; parent: string; passthru: boolean };
+    const index = found.indexes[found.deleted.indexOf(m.dev)];
+    if (index === undefined) continue;
+    try {
+      if (running) {
+        // Not when it is up already: a needless change can blip the device.
+        const parent = m.passthru || o.parents !== 'passthrough' ? await getLink(m.parent, { netns }).catch((e) => (gone(e) ? null : Promise.reject(e))) : null;
+        if (parent && !parent.up) await setLink(parent.index, { netns, up: true });
+        await setLink(index, { netns, up: true });
+      } else {
+        await setLink(index, { netns, up: false });
+        if (m.passthru) await setLink(m.parent, { netns, up: false });
+      }
+      done.push(m.dev);
+    } catch (e) {
+      if (!gone(e)) throw e; // detached meanwhile
+    }
+  }
+  return done;
+}
+
+/**
+ * setInterfaceLinks over the live XML at `livePath`: at once (a lock holder,
+ * such as a detach waiting for the guest, must not hold back a paused
+ * guest's links), then again under the domain lock for what an attach
+ * running meanwhile added. Nothing when the domain is gone.
+ */
+export async function followLiveXml(livePath: string, running: boolean, o: LinkFollowOptions): Promise<void> {
+  const first = readLive(livePath);
+  if (!first) return;
+  const done = new Set(await setInterfaceLinks(first.def.interfaces, running, o));
+  await withDomainLock(path.dirname(livePath), first.def.name, async () => {
+    const now = readLive(livePath);
+    if (now) await setInterfaceLinks(now.def.interfaces.filter((i) => !done.has(i.target?.dev ?? '')), running, o);
+  });
+}
+
+/**
+ * Writes qemu's PCI addresses (by device id: the interface's alias, netN or
+ * ua-…) into the live XML at `livePath` under the domain lock. Returns the
+ * live XML written, or null when the domain is gone.
+ */
+export async function recordPciAddresses(livePath: string, addresses: ReadonlyMap<string, PciAddress>): Promise<string | null> {
+  const before = readLive(livePath);
+  if (!before) return null;
+  return withDomainLock(path.dirname(livePath), before.def.name, async () => {
+    const live = readLive(livePath);
+    if (!live) return null;
+    const rec = live.recorded().map((r) => {
+      const a = addresses.get(r.alias);
+      return a ? { ...r, pci: a } : r;
+    });
+    const text = live.live(rec);
+    replaceFileAtomic(livePath, text);
+    return text;
+  });
 }
 
 /**
@@ -424,7 +548,9 @@ export async function prepareInterfaces(plans: InterfacePlan[], o: PrepareOption
         await step('create', plan.index);
         // passthru: the macvtap takes the parent's MAC; setting the guest MAC
         // sets the parent's, and the kernel restores it when the macvtap goes.
-        await setLink(ifindex, { netns, up: true, ...(passthru ? { mac: plan.mac } : {}), ...(plan.host.mtu !== undefined ? { mtu: plan.host.mtu } : {}) });
+        // Down until the vCPUs run when asked (libvirt creates it so: the
+        // host would otherwise send from the guest's MAC before the guest runs).
+        await setLink(ifindex, { netns, up: o.macvtapsDown !== true, ...(passthru ? { mac: plan.mac } : {}), ...(plan.host.mtu !== undefined ? { mtu: plan.host.mtu } : {}) });
         await applyHostConfig(plan, { index: ifindex, name }, netns, warnOf(o), o.tc);
         await step('configure', plan.index);
         const m = await MacvtapFds.open(ifindex, { netns, queues: plan.queues, vnetHdr: plan.vnetHdr });

@@ -7,13 +7,14 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { deleteLinks } from '../link';
-import { InterfaceSetup, liveResult, PrepareOptions, prepareInterfaces, PreparedInterface, recordedLinks } from '../netdev/domain';
+import { InterfaceSetup, liveResult, PrepareOptions, prepareInterfaces, PreparedInterface, recordedLinks, setInterfaceLinks } from '../netdev/domain';
 import { allocateFor, releaseFor } from '../network/connect';
 import { liveXmlPath, replaceFileAtomic, stateDir, withDomainLock } from '../netdev/state';
 import { generateMac, InterfacePlan, planInterface, rootBusOf, runsOnKvm } from '../policy';
 import * as v from '../validate';
-import { DomainXml, InterfaceDef } from '../xml/domain';
+import { DomainXml, InterfaceDef, PciAddress } from '../xml/domain';
 import { pidPath, readPidInfo } from './launch';
+import { queryPciAddresses } from './pci';
 import { Qmp } from './qmp';
 
 export interface HotplugOptions extends PrepareOptions {
@@ -32,6 +33,8 @@ export interface RunningDomain {
   netns: string | undefined;
   /** The accelerator given at launch, if it overrode <domain type>. */
   accel: 'tcg' | 'kvm' | undefined;
+  /** 'follow': its supervisor keeps the macvtaps in step with the vCPUs (see LaunchOptions.macvtapLinks). */
+  links: 'follow' | undefined;
 }
 
 function notRunning(name: string, why: string): NetfdError {
@@ -49,7 +52,7 @@ export function runningDomain(name: string, dir: string): RunningDomain {
   }
   const info = readPidInfo(dir, name);
   if (!info) throw notRunning(name, `it is prepared but no qemu runs it (no valid ${pidPath(dir, name)})`);
-  return { name, live: DomainXml.parse(text, { live: true }), livePath, qmp: info.qmp, pid: info.pid, netns: info.netns ?? undefined, accel: info.accel };
+  return { name, live: DomainXml.parse(text, { live: true }), livePath, qmp: info.qmp, pid: info.pid, netns: info.netns ?? undefined, accel: info.accel, links: info.links };
 }
 
 /** QMP device_add wants typed values: on/off are booleans, counts numbers. */
@@ -94,6 +97,8 @@ export interface Attached {
   mac: string;
   targetDev: string;
   driver: 'vhost' | 'qemu' | null;
+  /** Where qemu put the NIC (query-pci), as recorded in the live XML. */
+  pci?: PciAddress;
   liveXml: string;
 }
 
@@ -102,6 +107,10 @@ export interface HostAttach {
   prepared: PreparedInterface;
   /** The live XML with the new interface recorded. */
   liveXml: string;
+  /** The new interface as the live XML records it. */
+  iface: InterfaceDef;
+  /** `liveXml` with the new interface's PCI address too. */
+  liveXmlWith(pci: PciAddress): string;
   /** Deletes the device and gives back its network allocation (the fds are closed). */
   undo(err: unknown): Promise<void>;
 }
@@ -131,9 +140,12 @@ export async function hostAttach(name: string, live: DomainXml, ifaceXml: string
     throw err;
   }
   const prepared = setup.interfaces[0];
+  const liveXml = xml.live([...live.recorded(), liveResult(prepared)]);
   return {
     prepared,
-    liveXml: xml.live([...live.recorded(), liveResult(prepared)]),
+    liveXml,
+    iface: DomainXml.parse(liveXml, { live: true }).def.interfaces[others.length],
+    liveXmlWith: (pci) => xml.live([...live.recorded(), { ...liveResult(prepared), pci }]),
     undo: async (err) => {
       closeInterfaceFds(prepared);
       await rollback(err, () => setup.undo());
@@ -159,12 +171,19 @@ export function qemuNic(p: { plan: InterfacePlan; decision: { vhost: boolean } }
   return nic;
 }
 
+/** What qemu says after an attach: where the NIC went, and whether the vCPUs run (null: it did not say). */
+export interface Placed {
+  pci: PciAddress | null;
+  running: boolean | null;
+}
+
 /**
  * The qemu half of an attach: the fds go over with getfd, then netdev_add and
- * device_add. On failure what this did in qemu is undone and the error
- * rethrown. The fds stay the caller's.
+ * device_add; then query-pci and query-status say where the NIC went and
+ * whether the vCPUs run (a failure there leaves those null). On failure what
+ * this did in qemu is undone and the error rethrown. The fds stay the caller's.
  */
-export async function qmpAttach(qmpPath: string, nic: QemuNic, tapFds: readonly number[], vhostFds: readonly number[], timeoutMs: number): Promise<void> {
+export async function qmpAttach(qmpPath: string, nic: QemuNic, tapFds: readonly number[], vhostFds: readonly number[], timeoutMs: number): Promise<Placed> {
   const qmp = await Qmp.connect(qmpPath, { timeoutMs });
   const given: string[] = [];
   let netdev = false;
@@ -187,6 +206,9 @@ export async function qmpAttach(qmpPath: string, nic: QemuNic, tapFds: readonly 
     given.length = 0; // netdev_add took them
     await qmp.deviceAdd(nic.device);
     device = true;
+    const pci = await queryPciAddresses(qmp, timeoutMs).then((m) => m.get(nic.deviceId) ?? null, () => null);
+    const running = await qmp.queryStatus({ timeoutMs }).then((st) => st.running, () => null);
+    return { pci, running };
   } catch (err) {
     await rollback(err, async () => {
       if (device) await qmp.deviceDelAndWait(nic.deviceId, timeoutMs);
@@ -209,11 +231,19 @@ export async function attachInterface(name: string, ifaceXml: string, o: Hotplug
   const dir = stateDir(o.stateDir);
   return withDomainLock(dir, name, async () => {
     const dom = runningDomain(name, dir);
-    const host = await hostAttach(name, dom.live, ifaceXml, { ...o, stateDir: dir, netns: o.netns ?? dom.netns, accel: o.accel ?? dom.accel });
+    // With a supervisor following the vCPUs, a macvtap starts down and goes
+    // up only if they run (the supervisor waits for this lock to apply a
+    // change that came meanwhile). Without one, it is up at once.
+    const follow = dom.links === 'follow';
+    const netns = o.netns ?? dom.netns;
+    const host = await hostAttach(name, dom.live, ifaceXml, { ...o, stateDir: dir, netns, accel: o.accel ?? dom.accel, macvtapsDown: follow });
     const p = host.prepared;
+    let liveXml: string;
+    let placed: Placed;
     try {
-      await qmpAttach(dom.qmp, qemuNic(p), p.fds.fds, p.vhostFds.fds, o.timeoutMs ?? 30_000);
-      replaceFileAtomic(dom.livePath, host.liveXml);
+      placed = await qmpAttach(dom.qmp, qemuNic(p), p.fds.fds, p.vhostFds.fds, o.timeoutMs ?? 30_000);
+      liveXml = placed.pci ? host.liveXmlWith(placed.pci) : host.liveXml;
+      replaceFileAtomic(dom.livePath, liveXml);
     } catch (err) {
       await host.undo(err);
       throw err;
@@ -221,7 +251,11 @@ export async function attachInterface(name: string, ifaceXml: string, o: Hotplug
       // qemu holds its own copies now (or none after a rollback).
       closeInterfaceFds(p);
     }
-    return { alias: p.plan.deviceId, mac: p.plan.mac, targetDev: p.name, driver: p.decision.record, liveXml: host.liveXml };
+    const warn = o.onWarning ?? ((m: string) => process.emitWarning(m, 'NetfdWarning'));
+    if (!placed.pci) warn(`${name}: qemu did not say where ${p.plan.deviceId} went (query-pci); its live XML has no <address>`);
+    if (follow && placed.running !== false)
+      await setInterfaceLinks([host.iface], true, { netns, group: o.group }).catch((e) => warn(`${name}: ${p.name} is attached but stays down: setting it up failed: ${(e as Error).message}`));
+    return { alias: p.plan.deviceId, mac: p.plan.mac, targetDev: p.name, driver: p.decision.record, ...(placed.pci ? { pci: placed.pci } : {}), liveXml };
   });
 }
 

@@ -1,14 +1,21 @@
 // Launching qemu with the fds netfd prepared: they are inherited through
 // spawn's stdio slots at exactly the numbers in the argv (3, 4, ...), and no
 // other fd of netfd reaches qemu (netfd opens everything O_CLOEXEC). netfd
-// supervises qemu: when it exits, the domain is torn down.
+// supervises qemu: when it exits, the domain is torn down; while it runs,
+// the domain's macvtaps follow the vCPUs (up while they run, down while
+// paused), as libvirt keeps them, over a private QMP monitor; and the live
+// XML records the PCI address each NIC got.
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
+import { socketPair } from '../fdpass';
 import { native } from '../native';
 import { prepareDomain, PreparedDomain, PrepareOptions } from '../netdev/domain';
 import { Qmp } from './qmp';
+import { queryPciAddresses } from './pci';
+import { RunState } from './runstate';
 import { objectFile, stateDir } from '../netdev/state';
+import type { PciAddress } from '../xml/interface';
 import { DomainXml } from '../xml/domain';
 
 export interface LaunchOptions extends PrepareOptions {
@@ -22,7 +29,19 @@ export interface LaunchOptions extends PrepareOptions {
   stdio?: 'inherit' | 'pipe';
   /** How long qemu may take to come up (its QMP socket answering). Default 30 s. */
   startTimeoutMs?: number;
+  /**
+   * The domain's macvtaps (type='direct', and type='network' on a pool):
+   * 'follow' (default), as libvirt: created down, up while the vCPUs run,
+   * down again while they are paused or stopped (QMP RESUME and STOP on a
+   * monitor of netfd's own, `-chardev socket,id=netfd-mon,fd=N -mon
+   * chardev=netfd-mon,mode=control`, N the fd after the NICs'); 'up': up at
+   * once and left so (no extra monitor). Taps are up from the start either way.
+   */
+  macvtapLinks?: 'follow' | 'up';
 }
+
+/** The id of the chardev of netfd's own QMP monitor on qemu's command line. */
+export const MONITOR_ID = 'netfd-mon';
 
 export const qmpPath = (dir: string, name: string): string => objectFile(dir, name, 'qmp');
 export const pidPath = (dir: string, name: string): string => objectFile(dir, name, 'pid');
@@ -38,6 +57,8 @@ export interface PidInfo {
   netns: string | null;
   /** The accelerator given at launch (over <domain type>), for hotplug's driver decisions. */
   accel?: 'tcg' | 'kvm';
+  /** 'follow': the supervisor keeps the macvtaps in step with the vCPUs, and a hotplugged one starts so too. */
+  links?: 'follow';
 }
 
 /** The domain's pid file, or null when there is none (prepared only) or it is not netfd's. */
@@ -79,14 +100,20 @@ export class LaunchedDomain {
   readonly pidFile: string;
   /** Resolves when qemu has exited and the domain has been torn down. */
   readonly exited: Promise<Exit>;
+  /**
+   * The vCPUs' state and the macvtaps following it (macvtapLinks 'follow');
+   * null with 'up'. `runState.running`, `await runState.settled()`.
+   */
+  readonly runState: RunState | null;
 
-  constructor(domain: PreparedDomain, child: ChildProcess, argv: string[], qmp: string, pidFile: string, exited: Promise<Exit>) {
+  constructor(domain: PreparedDomain, child: ChildProcess, argv: string[], qmp: string, pidFile: string, exited: Promise<Exit>, runState: RunState | null = null) {
     this.domain = domain;
     this.child = child;
     this.argv = argv;
     this.qmp = qmp;
     this.pidFile = pidFile;
     this.exited = exited;
+    this.runState = runState;
   }
 
   get pid(): number {
@@ -129,6 +156,15 @@ export interface StartedQemu {
   child: ChildProcess;
   argv: string[];
   exited: Promise<Exit>;
+  /** netfd's own monitor (`monitor: true`), connected; closed when qemu exits. */
+  monitor: Qmp | null;
+}
+
+export interface StartExtras {
+  /** Give qemu a monitor of netfd's own (a socket pair end after `fds`) and connect to it. */
+  monitor?: boolean;
+  /** Runs on the first QMP connection once qemu is up, before `startQemu` resolves (a throw fails the start). */
+  ready?: (q: Qmp) => Promise<void>;
 }
 
 /**
@@ -138,22 +174,39 @@ export interface StartedQemu {
  * `cleanup` runs when qemu exits, before `exited` resolves. When qemu fails to
  * start, the rejection carries qemu's own message, after `cleanup`.
  */
-export async function startQemu(argv: string[], fds: readonly number[], qmp: string, o: LaunchOptions, closeFds: () => void, cleanup: () => Promise<void>): Promise<StartedQemu> {
+export async function startQemu(argv: string[], fds: readonly number[], qmp: string, o: LaunchOptions, closeFds: () => void, cleanup: () => Promise<void>, x: StartExtras = {}): Promise<StartedQemu> {
   let child: ChildProcess;
+  // netfd's end of its monitor, and qemu's until qemu has it.
+  let mine = -1;
+  let theirs = -1;
+  const closeMonitorFds = () => {
+    for (const fd of [mine, theirs]) if (fd >= 0) native().close(fd);
+    mine = theirs = -1;
+  };
   try {
     fs.rmSync(qmp, { force: true });
     if (o.qemu) argv[0] = o.qemu;
     if (o.accel) argv[argv.indexOf('-accel') + 1] = o.accel;
+    if (x.monitor) {
+      [mine, theirs] = socketPair('stream');
+      argv.push('-chardev', `socket,id=${MONITOR_ID},fd=${3 + fds.length}`, '-mon', `chardev=${MONITOR_ID},mode=control`);
+    }
     argv.push(...(o.extraArgs ?? []));
     const io = o.stdio ?? 'inherit';
     // Only the fds in the stdio slots may reach qemu, also ones netfd inherited.
     native().cloexecFrom(3);
-    child = spawn(argv[0], argv.slice(1), { stdio: [io, io, 'pipe', ...fds] });
+    child = spawn(argv[0], argv.slice(1), { stdio: [io, io, 'pipe', ...fds, ...(theirs >= 0 ? [theirs] : [])] });
   } catch (err) {
     closeFds();
+    closeMonitorFds();
     await cleanup().catch(() => undefined);
     throw err;
   }
+  if (theirs >= 0) {
+    native().close(theirs);
+    theirs = -1;
+  }
+  let monitor: Qmp | null = null;
   const tail = new Tail();
   child.stderr?.on('data', (c: Buffer) => {
     tail.push(c);
@@ -163,7 +216,10 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
   const exited = new Promise<Exit>((resolve) => {
     child.once('close', (code, signal) => {
       fs.rmSync(qmp, { force: true });
-      void cleanup().then(() => resolve({ code, signal }));
+      closeMonitorFds();
+      void (monitor?.close() ?? Promise.resolve())
+        .then(() => cleanup())
+        .then(() => resolve({ code, signal }));
     });
   });
   // qemu has its copies now.
@@ -171,18 +227,25 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
   try {
     const timeoutMs = o.startTimeoutMs ?? 30000;
     const started = Date.now();
+    const left = () => Math.max(1, timeoutMs - (Date.now() - started));
     await Promise.race([waitForSocket(qmp, child, timeoutMs), spawnError.then((e) => Promise.reject(e))]);
     // The socket exists before qemu has opened its drives: only a QMP
     // greeting (sent from the main loop, after init) says qemu came up. A
     // qemu that fails init (a disk it cannot open) resets the connection.
     // Up means: the greeting, capabilities negotiated, and a run state qemu
     // reaches only after init (running, paused by -S, prelaunch, incoming).
-    const q = await Qmp.connect(qmp, { timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)) });
+    const q = await Qmp.connect(qmp, { timeoutMs: left() });
     try {
       const st = await q.queryStatus();
       if (!UP_STATES.includes(st.status)) throw new NetfdError(`qemu answered QMP but is ${st.status}`, { code: 'QEMU_FAILED' });
+      await x.ready?.(q);
     } finally {
       await q.close();
+    }
+    if (mine >= 0) {
+      const fd = mine;
+      mine = -1; // the connection owns it from here, also when it fails
+      monitor = await Qmp.open(fd, { timeoutMs: left() });
     }
   } catch (err) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -192,26 +255,69 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
     const how = spawnErr || ` (${e.signal ?? `exit code ${e.code}`})`;
     throw new NetfdError(`qemu failed to start${how}: ${why}`, { code: 'QEMU_FAILED', cause: err });
   }
-  return { child, argv, exited };
+  return { child, argv, exited, monitor };
+}
+
+/**
+ * query-pci on `q`, then `record` with the NICs' addresses (by qemu device
+ * id). A failure is a warning: the guest runs; its live XML lacks addresses.
+ */
+export async function recordNicAddresses(q: Qmp, record: (a: Map<string, PciAddress>) => Promise<unknown>, warn: (m: string) => void, what: string): Promise<void> {
+  try {
+    await record(await queryPciAddresses(q));
+  } catch (e) {
+    warn(`${what}: the NICs' PCI addresses were not recorded in the live XML: ${(e as Error).message}`);
+  }
 }
 
 /**
  * Prepares the domain's interfaces, then spawns qemu with exactly those fds.
- * Resolves once qemu is up (its QMP socket answers); rejects with qemu's own
- * message when it fails to start, after tearing everything down.
+ * Resolves once qemu is up (its QMP socket answers), the NICs' PCI addresses
+ * are in the live XML, and (macvtapLinks 'follow') the macvtaps are as the
+ * vCPUs are: down under -S until `cont`. Rejects with qemu's own message when
+ * it fails to start, after tearing everything down.
  */
 export async function launchDomain(input: string | DomainXml, o: LaunchOptions = {}): Promise<LaunchedDomain> {
   const xml = typeof input === 'string' ? DomainXml.parse(input) : input;
+  const name = xml.def.name;
   const dir = stateDir(o.stateDir);
-  const qmp = qmpPath(dir, xml.def.name);
-  const pidFile = pidPath(dir, xml.def.name);
-  const domain = await prepareDomain(xml, { ...o, stateDir: dir });
+  const qmp = qmpPath(dir, name);
+  const pidFile = pidPath(dir, name);
+  const warn = o.onWarning ?? ((m: string) => process.emitWarning(m, 'NetfdWarning'));
+  const follow = (o.macvtapLinks ?? 'follow') === 'follow';
+  const domain = await prepareDomain(xml, { ...o, stateDir: dir, macvtapsDown: follow });
   // teardown deletes links by index: netfd's fds can go once qemu has its own.
-  const q = await startQemu(domain.argv({ qmp }), domain.qemuFds(), qmp, o, () => domain.closeFds(), async () => {
-    fs.rmSync(pidFile, { force: true });
-    await domain.teardown().catch((e) => process.stderr.write(`netfd: teardown of ${xml.def.name} failed: ${(e as Error).message}\n`));
-  });
-  const info: PidInfo = { pid: q.child.pid as number, supervisor: process.pid, qmp, netns: domain.netns ?? null, ...(o.accel ? { accel: o.accel } : {}) };
+  const q = await startQemu(
+    domain.argv({ qmp }),
+    domain.qemuFds(),
+    qmp,
+    o,
+    () => domain.closeFds(),
+    async () => {
+      fs.rmSync(pidFile, { force: true });
+      await domain.teardown().catch((e) => process.stderr.write(`netfd: teardown of ${name} failed: ${(e as Error).message}\n`));
+    },
+    { monitor: follow, ready: (m) => recordNicAddresses(m, (a) => domain.recordAddresses(a), warn, name) },
+  );
+  const info: PidInfo = { pid: q.child.pid as number, supervisor: process.pid, qmp, netns: domain.netns ?? null, ...(o.accel ? { accel: o.accel } : {}), ...(follow ? { links: 'follow' as const } : {}) };
   fs.writeFileSync(pidFile, `${JSON.stringify(info)}\n`);
-  return new LaunchedDomain(domain, q.child, q.argv, qmp, pidFile, q.exited);
+  let runState: RunState | null = null;
+  if (q.monitor) {
+    const apply = async (running: boolean) => {
+      try {
+        await domain.setRunning(running);
+      } catch (e) {
+        throw new NetfdError(`${name}: setting its macvtaps ${running ? 'up (the vCPUs run)' : 'down (the vCPUs are paused)'} failed: ${(e as Error).message}`, { code: (e as NetfdError).code ?? 'EIO', cause: e });
+      }
+    };
+    try {
+      runState = await RunState.follow(q.monitor, apply, { onError: (e) => warn(e.message), appliedAtStart: false });
+    } catch (err) {
+      // qemu answers no query-status: it is not usable.
+      q.child.kill('SIGKILL');
+      await q.exited;
+      throw new NetfdError(`qemu failed to start: its monitor did not answer query-status: ${(err as Error).message}`, { code: 'QEMU_FAILED', cause: err });
+    }
+  }
+  return new LaunchedDomain(domain, q.child, q.argv, qmp, pidFile, q.exited, runState);
 }

@@ -205,17 +205,36 @@ export class Qmp extends EventEmitter {
   static async connect(path: string, o: { timeoutMs?: number } = {}): Promise<Qmp> {
     checkName('path', path);
     const timeoutMs = checkTimeout('timeoutMs', o.timeoutMs ?? 10_000);
+    return Qmp.handshake(new Qmp(net.createConnection({ path })), `qmp ${path}`, timeoutMs, `is qemu running with -qmp unix:${path},server=on,wait=off?`);
+  }
+
+  /**
+   * A monitor on a connected stream socket this process owns, e.g. its end
+   * of a socket pair whose other end qemu got as `-chardev socket,fd=N` with
+   * `-mon mode=control`: greeting and capabilities as for `connect`. The
+   * connection owns `fd` from here on (also when this rejects: it is closed).
+   */
+  static async open(fd: number, o: { timeoutMs?: number } = {}): Promise<Qmp> {
+    checkFd('fd', fd);
+    const timeoutMs = checkTimeout('timeoutMs', o.timeoutMs ?? 10_000);
+    let socket: net.Socket;
+    try {
+      socket = new net.Socket({ fd, readable: true, writable: true });
+    } catch (err) {
+      native().close(fd);
+      throw err;
+    }
+    return Qmp.handshake(new Qmp(socket), `qmp fd ${fd}`, timeoutMs, 'is the other end a qemu monitor (-mon mode=control)?');
+  }
+
+  private static async handshake(q: Qmp, label: string, timeoutMs: number, hint: string): Promise<Qmp> {
     const deadline = hasTimeout(timeoutMs) ? Date.now() + timeoutMs : null;
-    const q = new Qmp(net.createConnection({ path }));
     let timer: NodeJS.Timeout | null = null;
     try {
       await new Promise<void>((resolve, reject) => {
         q.onGreeting = (err) => (err ? reject(err) : resolve());
         if (deadline !== null) {
-          timer = setTimeout(
-            () => reject(new NetfdError(`qmp ${path}: no greeting within ${timeoutMs} ms (is this a QMP socket?)`, { code: 'ETIMEDOUT' })),
-            timeoutMs,
-          );
+          timer = setTimeout(() => reject(new NetfdError(`${label}: no greeting within ${timeoutMs} ms (is this a QMP socket?)`, { code: 'ETIMEDOUT' })), timeoutMs);
         }
       });
       if (timer) clearTimeout(timer);
@@ -229,7 +248,7 @@ export class Qmp extends EventEmitter {
       await q.close();
       const sockErr = q.socketError as NodeJS.ErrnoException | null;
       if (sockErr && typeof sockErr.code === 'string' && !(err instanceof NetfdError && err.code === 'ETIMEDOUT')) {
-        throw fromNative(sockErr, `is qemu running with -qmp unix:${path},server=on,wait=off?`);
+        throw fromNative(sockErr, hint);
       }
       throw err;
     }
@@ -382,8 +401,8 @@ export class Qmp extends EventEmitter {
   }
 
   /** query-status: { status: 'running' | 'paused' | 'prelaunch' | ..., running }. */
-  async queryStatus(): Promise<QmpStatus> {
-    return (await this.execute('query-status')) as QmpStatus;
+  async queryStatus(o: { timeoutMs?: number } = {}): Promise<QmpStatus> {
+    return (await this.execute('query-status', undefined, o)) as QmpStatus;
   }
 
   /**

@@ -4,9 +4,9 @@
 // XML is the same document plus what netfd decided.
 import { NetfdError } from '../errors';
 import { absPath, addChild, attr, bad, checked, child, children, Document, Element, intAttr, memoryKiB, nameOf, oneOf, onOff, parseXml, path, removeChild, serializeXml, text, uuidOf } from './dom';
-import { ActualDirect, DirectMode, DriverDef, InterfaceDef, InterfaceType, ParseOptions, parseInterface, RESERVED_PREFIXES } from './interface';
+import { ActualDirect, DirectMode, DriverDef, InterfaceDef, InterfaceType, ParseOptions, parseInterface, PciAddress, RESERVED_PREFIXES } from './interface';
 
-export type { ActualDirect, DirectMode, DriverDef, InterfaceDef, InterfaceType, ParseOptions };
+export type { ActualDirect, DirectMode, DriverDef, InterfaceDef, InterfaceType, ParseOptions, PciAddress };
 export { RESERVED_PREFIXES };
 
 export interface SerialDef {
@@ -369,6 +369,24 @@ export interface LiveInterface {
   alias: string;
   /** type='network': the pool device and mode the network gave. */
   actual?: ActualDirect;
+  /** Where qemu put the NIC (from query-pci once qemu runs): libvirt's <address type='pci'>. */
+  pci?: PciAddress;
+}
+
+/** <address type='pci'> as libvirt writes it in the status XML: every part, in hex. */
+function setPciAddress(el: Element, a: PciAddress): void {
+  const hex = (n: number, w: number) => `0x${n.toString(16).padStart(w, '0')}`;
+  const old = child(el, 'address');
+  // As libvirt orders it: <address> after <alias> (and <rom>, <boot>), last.
+  const address = old ?? addChild(el, 'address');
+  const multifunction = address.getAttribute('multifunction');
+  for (const name of ['type', 'domain', 'bus', 'slot', 'function', 'multifunction']) address.removeAttribute(name);
+  address.setAttribute('type', 'pci');
+  address.setAttribute('domain', '0x0000');
+  address.setAttribute('bus', hex(a.bus, 2));
+  address.setAttribute('slot', hex(a.slot, 2));
+  address.setAttribute('function', hex(a.function, 1));
+  if (multifunction) address.setAttribute('multifunction', multifunction);
 }
 
 /** An interface added to a live domain (attach-interface). */
@@ -443,6 +461,7 @@ export class DomainXml {
         src.setAttribute('dev', r.actual.dev);
         src.setAttribute('mode', r.actual.mode);
       }
+      if (r.pci) setPciAddress(el, r.pci);
       let driver = child(el, 'driver');
       if (r.driver) {
         driver ??= addChild(el, 'driver', child(el, 'alias'));
@@ -462,8 +481,36 @@ export class DomainXml {
       if (!i.mac || !i.target?.dev) throw new NetfdError(`${i.path}: live XML without <mac> or <target dev>`, { code: 'INVALID_ARGUMENT', field: i.path, value: '' });
       const r: LiveInterface = { driver: i.driver?.name ?? null, targetDev: i.target.dev, mac: i.mac, alias: i.alias ?? `net${i.index}` };
       if (i.actual) r.actual = i.actual;
+      if (i.pci) r.pci = { bus: i.pci.bus, slot: i.pci.slot, function: i.pci.function };
       return r;
     });
+  }
+
+  /**
+   * A live XML netfd wrote (`dumpxml`), made a config again, as libvirt
+   * reads a dumped status XML given to `virsh create`: what only describes
+   * the running domain goes (target names netfd generated, its netN
+   * aliases, a network's <actual> device); what the guest should keep stays
+   * (the MACs, the driver choice, the PCI addresses, so each NIC returns to
+   * its slot). Parsed and checked as live XML first, then as a config.
+   */
+  static fromLive(liveXml: string, o: Omit<ParseOptions, 'live'> = {}): DomainXml {
+    DomainXml.parse(liveXml, { ...o, live: true });
+    const doc = parseXml(liveXml, 'domain XML');
+    const devices = child(doc.documentElement as Element, 'devices');
+    for (const el of devices ? children(devices, 'interface') : []) {
+      const actual = child(el, 'actual');
+      if (actual) removeChild(actual);
+      const alias = child(el, 'alias');
+      if (alias && /^net\d+$/.test(alias.getAttribute('name') ?? '')) removeChild(alias);
+      const target = child(el, 'target');
+      const dev = target?.getAttribute('dev') ?? '';
+      if (target && target.getAttribute('managed') !== 'no' && RESERVED_PREFIXES.some((p) => dev.startsWith(p))) {
+        target.removeAttribute('dev');
+        if (target.attributes.length === 0 && children(target).length === 0) removeChild(target);
+      }
+    }
+    return DomainXml.parse(serializeXml(doc), o);
   }
 
   /**

@@ -433,7 +433,7 @@ export function parseInterface(el: Element, index: number, o: ParseOptions): Int
       def.target.dev = checked(target, 'dev', dev, (x) => v.ifnameOrTemplate(x, 'dev'));
       const reserved = RESERVED_PREFIXES.find((p) => dev.startsWith(p));
       if (reserved && managed && !o.live)
-        throw bad(target, 'dev', dev, `names starting with '${reserved}' are reserved for names netfd generates; choose another name, or use managed='no' for an existing device`);
+        throw bad(target, 'dev', dev, `names starting with '${reserved}' are reserved for names netfd generates; choose another name, or use managed='no' for an existing device (a live XML from dumpxml is launched with --from-live)`);
     }
     if (!managed) {
       if (type !== 'ethernet') throw bad(target, 'managed', 'no', "managed='no' is only for type='ethernet' (an existing tap or macvtap)");

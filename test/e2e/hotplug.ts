@@ -69,12 +69,12 @@ t.test('attach-interface and detach-interface on a guest launched with --detach'
     // attach: a macvtap NIC; the guest brings it up and pings through it
     const att = netfd([...g, 'attach-interface', 'hp', ifaceFile, '--json']);
     t.equal(att.status, 0, att.stderr);
-    t.same(JSON.parse(att.stdout), { alias: 'net1', mac: MAC, targetDev: 'macvtap0', driver: 'qemu' });
+    t.same(JSON.parse(att.stdout), { alias: 'net1', mac: MAC, targetDev: 'macvtap0', driver: 'qemu', pci: '00:03.0' }, 'where qemu put it: the slot after net0');
     t.ok(names(ns).includes('macvtap0'), 'the macvtap exists');
     const plugged = await waitLog(log, /^NETFD-HOTPLUG eth1/);
     t.match((await waitLog(log, /^NETFD-PING-(OK|FAIL) eth1/, plugged.index)).line, `NETFD-PING-OK eth1 ${net.macvtapPeer} recv=3/3`, 'the hotplugged NIC pings the peer');
     const live = netfd([...g, 'dumpxml', 'hp']).stdout;
-    t.match(live, new RegExp(`<interface type="direct">\\s*<mac address="${MAC}"/>\\s*<source dev="v0" mode="bridge"/>\\s*<target dev="macvtap0"/>\\s*<model type="virtio"/>\\s*<driver name="qemu"/>\\s*<alias name="net1"/>\\s*</interface>`), 'the live XML gained it, with its decisions');
+    t.match(live, new RegExp(`<interface type="direct">\\s*<mac address="${MAC}"/>\\s*<source dev="v0" mode="bridge"/>\\s*<target dev="macvtap0"/>\\s*<model type="virtio"/>\\s*<driver name="qemu"/>\\s*<alias name="net1"/>\\s*<address type="pci" domain="0x0000" bus="0x00" slot="0x03" function="0x0"/>\\s*</interface>`), 'the live XML gained it, with its decisions and its PCI slot');
     t.equal(netfd([...g, 'dumpxml', 'hp', '--inactive']).stdout, inactive, 'the inactive XML did not change');
     const fdTargets = fdTable(info.pid).map(([, target]) => target);
     const ifindex = ipLinks(ns).find((l) => l.ifname === 'macvtap0')?.ifindex;

@@ -1,13 +1,15 @@
 // End to end: real qemu (TCG) booting the test guest on fds netfd prepared,
 // in a private namespace with a bridge and veth peers. The guest reports on
 // its serial console (NETFD-* markers, see scripts/guest-image.sh).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { launchDomain, LaunchedDomain } from '../../lib/qemu/launch';
+import { Qmp } from '../../lib/qemu/qmp';
 import * as guest from '../../scripts/guest';
-import { ipLinks, needsRoot, withNetns } from '../helpers/host';
+import { ipLinks, needsRoot, run, withNetns } from '../helpers/host';
 import { linkNames, qemuFds } from '../helpers/e2e';
 
 const img = needsRoot ? null : guest.image({ quiet: true });
@@ -82,6 +84,41 @@ t.test('a macvtap in bridge mode: the guest pings the peer; SIGKILL removes the 
     // A macvtap outlives qemu's fds: only the supervisor's teardown removes it.
     await killAndCheck(t, l, ns, before, stateDir);
   }, { bridge: true });
+});
+
+t.test('a guest started paused on a macvtap takes no traffic (the macvtap is down), then pings once its vCPUs run', { skip: needsRoot }, async (t) => {
+  const stateDir = tmpDir(t);
+  await withNetns(t, async (ns) => {
+    const net = guest.addPeers(ns);
+    const before = names(ns);
+    const xml = guest.domainXml({ name: 'paused', image: img as guest.GuestImage, nics: [{ type: 'direct', mode: 'bridge' }], params: { ip0: `${net.macvtapSubnet}.2/24`, peer0: net.macvtapPeer, hold: 1 } });
+    const l = await launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] });
+    t.teardown(async () => {
+      l.child.kill('SIGKILL');
+      await l.exited;
+    });
+    const console = new guest.Console(l.child.stdout as NodeJS.ReadableStream as never);
+    t.equal(l.runState?.running, false, 'qemu -S: the vCPUs do not run');
+    const mvt = () => JSON.parse(run('ip', ['-n', ns, '-s', '-j', 'link', 'show', 'dev', 'macvtap0']))[0] as { flags: string[]; stats64: { rx: { packets: number; dropped: number } } };
+    t.notOk(mvt().flags.includes('UP'), 'the macvtap is down while the guest is paused');
+    // The peer sends to the guest's MAC: a macvtap that is up takes such
+    // frames into its queue for the guest to read once it runs (5 counted in
+    // rx with macvtapLinks 'up'); a down one is not in the parent's table.
+    const guestIp = `${net.macvtapSubnet}.2`;
+    run('ip', ['-n', ns, 'neigh', 'replace', guestIp, 'lladdr', l.domain.interfaces[0].plan.mac, 'dev', net.macvtapPeerDev, 'nud', 'permanent']);
+    const send = "const s=require('dgram').createSocket('udp4');let n=0;const go=()=>s.send('x',9,process.argv[1],()=>{if(++n<5)go();else s.close()});go()";
+    const sent = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '-e', send, guestIp], { encoding: 'utf8' });
+    t.equal(sent.status, 0, `5 datagrams sent to the guest ${sent.stderr}`);
+    t.same([mvt().stats64.rx.packets, mvt().stats64.rx.dropped], [0, 0], 'nothing reached the paused guest');
+    run('ip', ['-n', ns, 'neigh', 'del', guestIp, 'dev', net.macvtapPeerDev]);
+    t.same(console.lines, [], 'and it printed nothing');
+    const q = await Qmp.connect(l.qmp);
+    await q.execute('cont');
+    await q.close();
+    t.match((await console.wait(/^NETFD-PING-(OK|FAIL) eth0/)).text, `NETFD-PING-OK eth0 ${net.macvtapPeer} recv=3/3`, 'after cont the macvtap is up and the guest pings the peer');
+    t.ok(mvt().flags.includes('UP'));
+    await killAndCheck(t, l, ns, before, stateDir);
+  });
 });
 
 t.test('an e1000 guest reaches the peer too (through the same kind of tap fd, without vnet header)', { skip: needsRoot }, async (t) => {

@@ -133,8 +133,13 @@ export class FakeConn {
       case 'qmp_capabilities':
       case 'netdev_add':
       case 'netdev_del':
-      case 'device_add':
         return { return: {} };
+      case 'device_add':
+        if (typeof a.id === 'string') this.server.devices.push(a.id);
+        return { return: {} };
+      case 'query-pci':
+        // The devices added, on the root bus from slot 2 on, in order.
+        return { return: [{ bus: 0, devices: this.server.devices.map((id, n) => ({ bus: 0, slot: 2 + n, function: 0, qdev_id: id, class_info: { class: 512 }, id: { device: 4096, vendor: 6900 }, regions: [] })) }] };
       case 'query-status':
         return { return: { status: 'running', singlestep: false, running: true } };
       case 'echo':
@@ -177,6 +182,7 @@ export class FakeConn {
         // qemu 7.2: the child's event (path only), then the device's; here
         // before the reply when `eventFirst`, else after it.
         const id = String(a.id);
+        this.server.devices = this.server.devices.filter((d) => d !== id);
         const events = async () => {
           await this.event('DEVICE_DELETED', { path: `/machine/peripheral/${id}/virtio-backend` });
           await this.event('DEVICE_DELETED', { device: id, path: `/machine/peripheral/${id}` });
@@ -212,6 +218,8 @@ export interface FakeOptions {
 
 export class FakeQmp {
   readonly conns: FakeConn[] = [];
+  /** Device ids added with device_add (and not deleted since): query-pci reports them. */
+  devices: string[] = [];
   handler?: FakeHandler;
   readDelayMs: number;
   deviceDelEventFirst: boolean;

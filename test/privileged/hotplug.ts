@@ -30,7 +30,7 @@ async function running(ns: string, handler: (cmd: FakeCommand, nth: number) => F
       counts.set(cmd.execute, n);
       const r = handler(cmd, n);
       if (r !== undefined) return r;
-      return ['netdev_add', 'device_add', 'netdev_del'].includes(cmd.execute) ? ok : undefined;
+      return ['netdev_add', 'netdev_del'].includes(cmd.execute) ? ok : undefined; // device_add: the fake's own (query-pci then lists it)
     },
   });
   const d = await prepareDomain(DOMAIN, { netns: ns, stateDir });
@@ -51,8 +51,9 @@ t.test('attach sends each queue fd with getfd, then netdev_add and device_add; d
     try {
       const before = r.live();
       const a = await attachInterface('hp', NIC, { stateDir: r.stateDir });
-      t.same({ ...a, liveXml: undefined }, { alias: 'net1', mac: '52:54:00:aa:00:01', targetDev: 'macvtap0', driver: 'qemu', liveXml: undefined });
-      t.same(commands(r.fake).filter((c) => c !== 'qmp_capabilities'), ['getfd net1-tapfd0 +1fd', 'getfd net1-tapfd1 +1fd', 'netdev_add', 'device_add']);
+      t.same({ ...a, liveXml: undefined }, { alias: 'net1', mac: '52:54:00:aa:00:01', targetDev: 'macvtap0', driver: 'qemu', pci: { bus: 0, slot: 2, function: 0 }, liveXml: undefined });
+      t.same(commands(r.fake).filter((c) => c !== 'qmp_capabilities'), ['getfd net1-tapfd0 +1fd', 'getfd net1-tapfd1 +1fd', 'netdev_add', 'device_add', 'query-pci', 'query-status'], 'then where the NIC went and whether the vCPUs run');
+      t.match(a.liveXml, /<alias name="net1"\/>\s*<address type="pci" domain="0x0000" bus="0x00" slot="0x02" function="0x0"\/>/, 'the live XML records its slot');
       const sent = r.fake.conns[0].received;
       t.same(sent.find((x) => x.cmd.execute === 'netdev_add')?.cmd.arguments, { type: 'tap', id: 'hostnet1', fds: 'net1-tapfd0:net1-tapfd1', vhost: false });
       t.same(sent.find((x) => x.cmd.execute === 'device_add')?.cmd.arguments, { driver: 'virtio-net-pci', id: 'net1', netdev: 'hostnet1', mac: '52:54:00:aa:00:01', mq: true, vectors: 6 }, 'typed values, as QMP wants them');

@@ -64,7 +64,7 @@ t.test('golden encodings', async (t) => {
 
 t.test('parseRequest accepts every op with valid args', async (t) => {
   t.strictSame([...ops].sort(), [
-    'attach', 'claim', 'detach', 'dumpxml', 'hello', 'list', 'net-autostart', 'net-define', 'net-destroy', 'net-dumpxml', 'net-list', 'net-start', 'net-undefine', 'prepare', 'probe', 'release',
+    'attach', 'claim', 'detach', 'dumpxml', 'hello', 'list', 'net-autostart', 'net-define', 'net-destroy', 'net-dumpxml', 'net-list', 'net-start', 'net-undefine', 'prepare', 'probe', 'record-pci', 'release', 'set-running',
   ], 'the ops this test knows');
   let id = 0;
   for (const op of ops) {
@@ -117,7 +117,7 @@ t.test('parseRequest refuses', async (t) => {
   for (const [args, name] of [[[], 'array'], [['x'], 'array'], ['x', 'string'], [5, 'number'], [true, 'boolean']] as const)
     refused(t, () => parseRequest(req({ args })), { code: 'BAD_REQUEST', field: 'args', value: args }, new RegExp(`args must be an object, not ${name}`));
   refused(t, () => parseRequest(req({ args: { x: 1 } })), { code: 'BAD_REQUEST', field: 'args.x', value: 1 }, /hello takes no argument "x"$/);
-  refused(t, () => parseRequest(req({ op: 'prepare', args: { xml: 'x', qpm: 'typo' } })), { code: 'BAD_REQUEST', field: 'args.qpm', value: 'typo' }, /prepare takes no argument "qpm" \(it takes xml, qmp, accel\)/);
+  refused(t, () => parseRequest(req({ op: 'prepare', args: { xml: 'x', qpm: 'typo' } })), { code: 'BAD_REQUEST', field: 'args.qpm', value: 'typo' }, /prepare takes no argument "qpm" \(it takes xml, qmp, accel, running\)/);
   refused(t, () => parseRequest(buf('{"v":1,"id":1,"op":"hello","args":{"__proto__":{"x":1}}}')), { code: 'BAD_REQUEST', field: 'args.__proto__', value: { x: 1 } }, /no argument "__proto__"/);
   refused(t, () => parseRequest(req({ op: 'release', args: { constructor: 'x', name: 'a' } })), { code: 'BAD_REQUEST', field: 'args.constructor', value: 'x' });
 

@@ -362,6 +362,89 @@ t.test('live XML reads back with {live: true}', async (t) => {
   t.strictSame(d.def.interfaces.map((i) => i.driver?.queues), [undefined, 4, undefined, undefined, undefined, undefined, undefined], 'queues gone for non-virtio');
 });
 
+t.test("live() records each NIC's PCI address as libvirt's status XML does; it reads back", async (t) => {
+  const x = `<domain type='kvm'>
+  <name>g</name>
+  <memory>1024</memory>
+  <devices>
+    <interface type='ethernet'>
+      <model type='virtio'/>
+    </interface>
+    <interface type='ethernet'>
+      <model type='e1000'/>
+      <address type='pci' slot='9' multifunction='on'/>
+    </interface>
+    <interface type='ethernet'/>
+  </devices>
+</domain>
+`;
+  const results: LiveInterface[] = [
+    { driver: 'qemu', targetDev: 'vnet0', mac: '52:54:00:01:02:03', alias: 'net0', pci: { bus: 0, slot: 3, function: 0 } },
+    { driver: null, targetDev: 'vnet1', mac: '52:54:00:01:02:04', alias: 'net1', pci: { bus: 1, slot: 9, function: 7 } },
+    { driver: null, targetDev: 'vnet2', mac: '52:54:00:01:02:05', alias: 'net2' },
+  ];
+  const live = parse(x).live(results);
+  t.equal(live, `<domain type="kvm">
+  <name>g</name>
+  <memory>1024</memory>
+  <devices>
+    <interface type="ethernet">
+      <mac address="52:54:00:01:02:03"/>
+      <target dev="vnet0"/>
+      <model type="virtio"/>
+      <driver name="qemu"/>
+      <alias name="net0"/>
+      <address type="pci" domain="0x0000" bus="0x00" slot="0x03" function="0x0"/>
+    </interface>
+    <interface type="ethernet">
+      <mac address="52:54:00:01:02:04"/>
+      <target dev="vnet1"/>
+      <model type="e1000"/>
+      <alias name="net1"/>
+      <address type="pci" domain="0x0000" bus="0x01" slot="0x09" function="0x7" multifunction="on"/>
+    </interface>
+    <interface type="ethernet">
+      <mac address="52:54:00:01:02:05"/>
+      <target dev="vnet2"/>
+      <alias name="net2"/>
+    </interface>
+  </devices>
+</domain>
+`, 'every part in hex after <alias>; a given address is completed (its multifunction kept); none given, none recorded');
+  const back = parse(live, { live: true });
+  t.strictSame(back.recorded(), results, 'recorded() gives the addresses back');
+  t.strictSame(back.def.interfaces.map((i) => i.pci), [{ bus: 0, slot: 3, function: 0 }, { bus: 1, slot: 9, function: 7, multifunction: true }, undefined]);
+  t.equal(back.live(back.recorded()), live, 'recording again changes nothing');
+  t.strictSame(parse(x).def.interfaces[1].pci, { bus: 0, slot: 9, function: 0, multifunction: true }, 'the config keeps what the user wrote');
+});
+
+t.test('fromLive: a dumped live XML as a new config, as libvirt takes one for create', async (t) => {
+  const x = domain(`    <interface type='ethernet'><model type='virtio'/></interface>
+    <interface type='direct'><source dev='eth1' mode='bridge'/><target dev='mine0'/><model type='virtio'/><alias name='ua-keep'/></interface>
+    <interface type='network'><source network='pool'/><model type='virtio'/></interface>
+    <interface type='ethernet'><target dev='macvtap9' managed='no'/><model type='virtio'/></interface>`);
+  const live = parse(x).live([
+    { driver: 'qemu', targetDev: 'vnet0', mac: '52:54:00:00:00:01', alias: 'net0', pci: { bus: 0, slot: 3, function: 0 } },
+    { driver: 'vhost', targetDev: 'mine0', mac: '52:54:00:00:00:02', alias: 'ua-keep', pci: { bus: 0, slot: 4, function: 0 } },
+    { driver: 'qemu', targetDev: 'macvtap1', mac: '52:54:00:00:00:03', alias: 'net2', actual: { dev: 'vf0', mode: 'passthrough' }, pci: { bus: 0, slot: 5, function: 0 } },
+    { driver: 'qemu', targetDev: 'macvtap9', mac: '52:54:00:00:00:04', alias: 'net3', pci: { bus: 0, slot: 6, function: 0 } },
+  ]);
+  refused(t, () => parse(live), invalid(`${IF}[1]/target/@dev`, 'vnet0'), /reserved.*--from-live/);
+  const d = DomainXml.fromLive(live);
+  t.strictSame(
+    d.def.interfaces.map((i) => [i.mac, i.target, i.alias, i.actual, i.pci?.slot, i.driver?.name]),
+    [
+      ['52:54:00:00:00:01', undefined, undefined, undefined, 3, 'qemu'],
+      ['52:54:00:00:00:02', { managed: true, dev: 'mine0' }, 'ua-keep', undefined, 4, 'vhost'],
+      ['52:54:00:00:00:03', undefined, undefined, undefined, 5, 'qemu'],
+      ['52:54:00:00:00:04', { managed: false, dev: 'macvtap9' }, undefined, undefined, 6, 'qemu'],
+    ],
+    "generated names, netN aliases and <actual> go; MACs, the user's names and alias, managed='no' devices, drivers and PCI addresses stay",
+  );
+  t.equal(DomainXml.parse(d.text).def.interfaces.length, 4, 'its text is a config that parses');
+  refused(t, () => DomainXml.fromLive(domain("<interface type='ethernet'><alias name='bad'/></interface>")), invalid(`${IF}/alias/@name`, 'bad'), /ua-/);
+});
+
 // ---------------------------------------------------------------- fields
 
 t.test('interface types and sources', async (t) => {
