@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { NetfdError } from '../errors';
+import { ErrnoCode, NetfdError, NetfdErrorCode } from '../errors';
 import { previewDomain, teardownFromLive } from '../netdev/domain';
 import { attachInterface, detachInterface } from '../qemu/hotplug';
 import { objectNames, inactiveXmlPath, liveXmlPath, objectFile, pidAlive, stateDir } from '../netdev/state';
@@ -274,7 +274,7 @@ export function readDomainFile(file: string): string {
     return fs.readFileSync(file, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new NetfdError(`cannot read ${file}: ${e.message}`, { code: e.code ?? 'EIO', errno: e.errno, syscall: e.syscall });
+    throw new NetfdError(`cannot read ${file}: ${e.message}`, { code: (e.code ?? 'EIO') as ErrnoCode, errno: e.errno, syscall: e.syscall });
   }
 }
 
@@ -348,7 +348,7 @@ async function launchDetached(args: string[], file: string, explicitDir: string 
   } finally {
     fs.closeSync(log);
   }
-  type Report = { ok?: boolean; pid?: number; qmp?: string; live?: string; error?: { message: string; code?: string; field?: string; value?: unknown } };
+  type Report = { ok?: boolean; pid?: number; qmp?: string; live?: string; error?: { message: string; code?: NetfdErrorCode; field?: string; value?: unknown } };
   const report = await new Promise<Report | null>((resolve) => {
     child.once('message', (m) => resolve(m as Report));
     child.once('exit', () => resolve(null));

@@ -16,9 +16,10 @@ import { DomainXml, InterfaceDef } from '../xml/domain';
 import { pidPath, readPidInfo } from './launch';
 import { Qmp } from './qmp';
 
+/** Options of {@link attachInterface} and {@link detachInterface}. */
 export interface HotplugOptions extends PrepareOptions {
   /** QMP command and DEVICE_DELETED timeout (default 30 s: the guest must ack an unplug). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 /** What a running domain's state files say. */
@@ -88,6 +89,7 @@ function freeAlias(ifaces: readonly InterfaceDef[], from: number): string {
   return `net${n}`;
 }
 
+/** What {@link attachInterface} did. */
 export interface Attached {
   /** The qemu device id (netN or the user's ua- alias). */
   alias: string;
@@ -239,6 +241,7 @@ async function rollback(err: unknown, step: () => Promise<unknown>): Promise<voi
   }
 }
 
+/** What {@link detachInterface} did. */
 export interface Detached {
   alias: string;
   mac: string;

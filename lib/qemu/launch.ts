@@ -11,17 +11,18 @@ import { Qmp } from './qmp';
 import { objectFile, stateDir } from '../netdev/state';
 import { DomainXml } from '../xml/domain';
 
+/** Options of {@link launchDomain}. */
 export interface LaunchOptions extends PrepareOptions {
   /** The qemu binary (default: <emulator> of the domain, else qemu-system-x86_64). */
-  qemu?: string;
+  qemu?: string | undefined;
   /** Overrides the accelerator from <domain type>. */
-  accel?: 'tcg' | 'kvm';
+  accel?: 'tcg' | 'kvm' | undefined;
   /** Extra arguments appended to qemu's command line. */
-  extraArgs?: string[];
+  extraArgs?: string[] | undefined;
   /** qemu's stdin/stdout: 'inherit' (the serial console on stdio) or 'pipe'. Default 'inherit'. */
-  stdio?: 'inherit' | 'pipe';
+  stdio?: 'inherit' | 'pipe' | undefined;
   /** How long qemu may take to come up (its QMP socket answering). Default 30 s. */
-  startTimeoutMs?: number;
+  startTimeoutMs?: number | undefined;
 }
 
 export const qmpPath = (dir: string, name: string): string => objectFile(dir, name, 'qmp');
@@ -65,6 +66,7 @@ class Tail {
   }
 }
 
+/** How qemu ended: its exit code, or the signal that killed it. */
 export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -80,6 +82,10 @@ export class LaunchedDomain {
   /** Resolves when qemu has exited and the domain has been torn down. */
   readonly exited: Promise<Exit>;
 
+/**
+ * Made by {@link launchDomain}.
+ * @internal
+ */
   constructor(domain: PreparedDomain, child: ChildProcess, argv: string[], qmp: string, pidFile: string, exited: Promise<Exit>) {
     this.domain = domain;
     this.child = child;
@@ -89,6 +95,7 @@ export class LaunchedDomain {
     this.exited = exited;
   }
 
+/** qemu's pid. */
   get pid(): number {
     return this.child.pid as number;
   }
