@@ -8,7 +8,7 @@
  * the package is public: the raw addon binding and the internals behind these
  * functions are not reachable.
  *
- * @packageDocumentation
+ * @module netfd
  */
 
 // Errors.

@@ -8,7 +8,7 @@
  * agent it does the QMP half itself with {@link qmpAttach} and
  * {@link qmpDetach}.
  *
- * @packageDocumentation
+ * @module netfd/agent
  */
 
 export { Agent, AgentOptions, AgentLogger, DomainRecord, DeviceRecord, aclObjects, DEFAULT_SOCKET, DEFAULT_ACL, DEFAULT_STOP_TIMEOUT_MS, USER_LIMITS } from './server';
