@@ -7,12 +7,13 @@ import { getLink, netnsOf, Target } from './link';
 import { native, NativeAddr, NativeRoute } from './native';
 import * as v from './validate';
 
+/** An address to add to a link (`ip addr add ADDRESS/PREFIX [peer PEER] dev LINK`). */
 export interface AddressOptions extends Target {
   address: string;
   /** 0 to 32 (IPv4), 0 to 128 (IPv6). */
   prefix: number;
   /** Point-to-point peer of the same family (IFA_ADDRESS); libvirt's `<ip peer=...>`. */
-  peer?: string;
+  peer?: string | undefined;
 }
 
 /**
@@ -33,6 +34,7 @@ export async function addAddress(link: string | number, o: AddressOptions): Prom
   await call(native().addrAdd(req));
 }
 
+/** An address on a link, as `ip addr show` lists it. */
 export interface AddressInfo {
   index: number;
   family: 4 | 6;
@@ -73,30 +75,35 @@ async function indexOf(link: string | number | undefined, netns: string | undefi
 }
 
 /** `ip addr show [dev LINK]`: IPv4 and IPv6 addresses (RTM_GETADDR dump). */
-export async function listAddresses(t: Target & { link?: string | number } = {}): Promise<AddressInfo[]> {
+export async function listAddresses(t: Target & { link?: string | number | undefined } = {}): Promise<AddressInfo[]> {
   const netns = netnsOf(t);
   const index = await indexOf(t.link, netns);
   const all = (await call(native().addrList({ netns }))).map(toAddress).filter((a): a is AddressInfo => a !== null);
   return index === undefined ? all : all.filter((a) => a.index === index);
 }
 
+/**
+ * Who installed a route: `boot` (the kernel default for `ip route add`) or `static`, as libvirt marks
+ * its routes.
+ */
 export type RouteProtocol = 'boot' | 'static';
 
+/** A route to add (`ip route add PREFIX [via GATEWAY] dev DEV [metric N]`). */
 export interface RouteOptions extends Target {
   /** The destination network: no bits set beyond the prefix. */
   address: string;
   prefix: number;
   /** Next hop of the same family; without one the route is on the link (scope link). */
-  gateway?: string;
+  gateway?: string | undefined;
   /** The link the route leaves by. */
   dev: string | number;
   /**
    * RTA_PRIORITY; omitted: none (the kernel's 0, or 1024 for IPv6). libvirt
    * passes 1 for a `<route>` without a metric.
    */
-  metric?: number;
+  metric?: number | undefined;
   /** 'boot' (default: what libvirt's netlink code sets) or 'static' (its `ip route` fallback). */
-  protocol?: RouteProtocol;
+  protocol?: RouteProtocol | undefined;
 }
 
 /**
@@ -119,6 +126,7 @@ export async function addRoute(o: RouteOptions): Promise<void> {
   await call(native().routeAdd(req));
 }
 
+/** A route of the main table, as `ip route show` lists it. */
 export interface RouteInfo {
   family: 4 | 6;
   /** Destination network address ('0.0.0.0' / '::' for a default route). */
@@ -149,7 +157,7 @@ function toRoute(r: NativeRoute): RouteInfo | null {
 }
 
 /** `ip route show [dev LINK]` and `ip -6 route show [dev LINK]`: unicast routes of the main table. */
-export async function listRoutes(t: Target & { dev?: string | number } = {}): Promise<RouteInfo[]> {
+export async function listRoutes(t: Target & { dev?: string | number | undefined } = {}): Promise<RouteInfo[]> {
   const netns = netnsOf(t);
   const index = await indexOf(t.dev, netns);
   const c = native().constants;

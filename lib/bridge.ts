@@ -5,9 +5,10 @@ import { netnsOf, Target } from './link';
 import { native, NativeLink } from './native';
 import * as v from './validate';
 
+/** Bridge-port flags to change on a device in a bridge (`bridge link set dev X …`). */
 export interface BridgePortChanges extends Target {
   /** `bridge link set dev PORT isolated on|off` (IFLA_BRPORT_ISOLATED): libvirt's `<port isolated='yes'/>`. */
-  isolated?: boolean;
+  isolated?: boolean | undefined;
 }
 
 /**
@@ -22,6 +23,7 @@ export async function setBridgePort(link: string | number, c: BridgePortChanges)
   await call(native().bridgePortSet(req));
 }
 
+/** A bridge port's STP state. */
 export type BridgePortState = 'disabled' | 'listening' | 'learning' | 'forwarding' | 'blocking';
 
 /** One VLAN entry of a port (`bridge vlan show`). */
@@ -92,13 +94,14 @@ export async function getBridgePort(link: string | number, t: Target = {}): Prom
   return toPort(entry);
 }
 
+/** A VLAN to add to a bridge port (`bridge vlan add dev X vid N [pvid] [untagged]`). */
 export interface BridgeVlanOptions extends Target {
   /** 1 to 4094. */
   vid: number;
   /** `pvid`: untagged frames arriving on the port join this VLAN (BRIDGE_VLAN_INFO_PVID). */
-  pvid?: boolean;
+  pvid?: boolean | undefined;
   /** `untagged`: frames of this VLAN leave the port untagged (BRIDGE_VLAN_INFO_UNTAGGED). */
-  untagged?: boolean;
+  untagged?: boolean | undefined;
 }
 
 /**

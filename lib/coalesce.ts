@@ -6,14 +6,16 @@ import { netnsOf, Target } from './link';
 import { native } from './native';
 import * as v from './validate';
 
+/** A device's interrupt coalescing, as `ethtool -c` shows it (the part netfd sets). */
 export interface Coalesce {
   /** rx_max_coalesced_frames (`ethtool -c`: rx-frames) */
   rxMaxFrames: number;
 }
 
+/** Coalescing to set (`ethtool -C DEV rx-frames N`). */
 export interface CoalesceChanges extends Target {
   /** `rx-frames N`: libvirt's `<coalesce><rx><frames max='N'/></rx></coalesce>`. */
-  rxMaxFrames?: number;
+  rxMaxFrames?: number | undefined;
 }
 
 /**

@@ -3,6 +3,7 @@
 import { call, fromNative } from './errors';
 import { native } from './native';
 
+/** What `recvFds` got: the bytes and the fds (owned by the caller, O_CLOEXEC). */
 export interface Received {
   data: Buffer;
   /** Owned by the caller: close them. */
@@ -38,6 +39,7 @@ export function socketPair(type: 'seqpacket' | 'stream' = 'seqpacket'): [number,
   }
 }
 
+/** Closes an fd this process owns (one received, or released from an owner). */
 export function closeFd(fd: number): void {
   try {
     native().close(fd);

@@ -1,9 +1,14 @@
 // Ownership of raw fds in TS: an FdSet closes what it holds exactly once.
 import { native } from './native';
 
+/**
+ * A list of fds with one owner: `close()` closes them all once; `release()` hands them over (the
+ * caller then owns them).
+ */
 export class FdSet {
   #fds: number[];
 
+/** Takes ownership of `fds`. */
   constructor(fds: number[]) {
     this.#fds = [...fds];
   }
@@ -13,6 +18,7 @@ export class FdSet {
     return this.#fds;
   }
 
+/** True once the fds were closed or released. */
   get closed(): boolean {
     return this.#fds.length === 0;
   }

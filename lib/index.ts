@@ -1,35 +1,63 @@
-// netfd's public API.
-export { NetfdError } from './errors';
+/**
+ * netfd: the host side of a qemu guest's network. Tap and macvtap devices,
+ * `/dev/vhost-net`, libvirt `<interface>` / `<network>` semantics, and the
+ * fds handed to qemu.
+ *
+ * This is the package's main entry point (`require('netfd')`); the host agent,
+ * its client and protocol are the second one, `netfd/agent`. Nothing else of
+ * the package is public: the raw addon binding and the internals behind these
+ * functions are not reachable.
+ *
+ * @module netfd
+ */
+
+// Errors.
+export { NetfdError, NetfdErrorOptions, NETFD_CODES, NetfdCode, ErrnoCode, NetfdErrorCode, isNetfdCode } from './errors';
+
+// fd ownership.
 export { FdSet, OwnsFds } from './fds';
-export * from './link';
+
+// Links (rtnetlink) and the host settings of a device.
+export { Target, TunDetails, BridgeDetails, LinkInfo, LinkChanges, getLink, listLinks, deleteLink, deleteLinks, deleteGroup, setLink, linkUp, linkDown, attachToBridge, detachFromBridge } from './link';
 export { setBridgePort, getBridgePort, listBridgePorts, addBridgeVlan, deleteBridgeVlan, listBridgeVlans, BridgePortChanges, BridgePortInfo, BridgePortState, BridgeVlan, BridgeVlanOptions } from './bridge';
 export { setRootQdisc, getRootQdisc, ROOT_QDISC_KINDS, RootQdiscKind, QdiscInfo } from './qdisc';
 export { setCoalesce, getCoalesce, Coalesce, CoalesceChanges } from './coalesce';
 export { addAddress, listAddresses, addRoute, listRoutes, AddressOptions, AddressInfo, RouteOptions, RouteInfo, RouteProtocol } from './addr';
+
+// Devices and their fds.
 export { Tap, TapOptions, tunFeatures } from './tap';
 export { createMacvtap, Macvtap, MacvtapFds, MacvtapCreateOptions, MacvtapOpenOptions } from './macvtap';
 export { VhostFds, vhostDevicePath, vhostUsable, DEFAULT_VHOST_DEVICE } from './vhost';
 export { sendFds, recvFds, peerCred, socketPair, closeFd, Received } from './fdpass';
-export { DomainXml, DomainDef, DiskDef, InterfaceDef, LiveInterface, ParseOptions, PciAddress } from './xml/domain';
+
+// libvirt XML.
+export { DomainXml, DomainDef, DiskDef, DiskCache, DiskErrorPolicy, SerialDef, InterfaceDef, LiveInterface, AddedInterface, ParseOptions } from './xml/domain';
+export { InterfaceType, DirectMode, DriverDef, VlanDef, IpDef, RouteDef, PciAddress, ActualDirect, HostOffload, GuestOffload, HOST_OFFLOADS, GUEST_OFFLOADS, BandwidthDef, RateDef } from './xml/interface';
+export { NetworkXml, NetworkDef, NetworkParseOptions, ForwardMode, PoolDevice, FORWARD_MODES } from './xml/network';
+
+// The driver policy and other pure decisions; input validation.
 export * as policy from './policy';
-export { domainArgv, netArgv, driveArg, netdevArg, deviceArg, childFds, formatArgv, formatArgs, NetArgs, DEFAULT_EMULATOR } from './qemu/argv';
+export * as validate from './validate';
+
+// A domain's interfaces as one transaction, and qemu's arguments for them.
 export { prepareDomain, prepareInterfaces, previewDomain, teardownFromLive, setInterfaceLinks, followLiveXml, recordPciAddresses, LinkFollowOptions, PreparedDomain, InterfaceSetup, PreparedInterface, PrepareOptions, DomainHostOptions, DomainPreview, PreviewOptions, Step, STEPS } from './netdev/domain';
 export { stateDir, DEFAULT_STATE_DIR, liveXmlPath } from './netdev/state';
-export * as validate from './validate';
-export { native } from './native';
-export { Qmp, QmpError } from './qemu/qmp';
-export { launchDomain, LaunchedDomain, LaunchOptions, MONITOR_ID } from './qemu/launch';
+export { domainArgv, netArgv, driveArg, netdevArg, deviceArg, childFds, formatArgv, formatArgs, NetArgs, ArgvOptions, DEFAULT_EMULATOR } from './qemu/argv';
+
+// qemu: launch, QMP, hotplug.
+export { Qmp, QmpError, QmpEvent, QmpStatus, QmpVersion, QmpExecuteOptions } from './qemu/qmp';
+export { launchDomain, LaunchedDomain, LaunchOptions, Exit, MONITOR_ID } from './qemu/launch';
 export { RunState, RunStateOptions, runningAfter } from './qemu/runstate';
 export { pciAddresses, queryPciAddresses, formatPci, parsePci } from './qemu/pci';
 export { attachInterface, detachInterface, runningDomain, Attached, Detached, HotplugOptions, RunningDomain } from './qemu/hotplug';
-export { NetworkXml, NetworkDef, NetworkParseOptions, ForwardMode, PoolDevice, FORWARD_MODES } from './xml/network';
-export { Networks, NetworkOptions, NetworkRow, NetworkStatus, Connection, Allocation, configDir, DEFAULT_CONFIG_DIR } from './network/store';
+
+// Networks (device pools) and SR-IOV.
+export { Networks, NetworkOptions, NetworkRow, NetworkStatus, Connection, ConnectionOwner, ConfigScan, Allocation, configDir, DEFAULT_CONFIG_DIR } from './network/store';
 export { expandPf, sysfsRoot, PfExpansion, VirtualFunction, DEFAULT_SYSFS_ROOT } from './network/sysfs';
+
+// The host probe.
+export { probeHost, formatProbe, ProbeOptions, ProbeReport, Check as ProbeCheck, Level as ProbeLevel, CheckId as ProbeCheckId, CHECK_IDS as PROBE_CHECK_IDS } from './host/probe';
+export { HostRoots } from './host/vhost';
+
+// Xen xm / xl / sexpr vif lines.
 export * as xen from './xen';
-export { Agent, AgentOptions, DomainRecord, aclObjects, DEFAULT_SOCKET, DEFAULT_ACL } from './agent/server';
-export { AgentClient, Answer } from './agent/client';
-export { launchViaAgent, AgentLaunched, PreparedByAgent, clientStateDir } from './agent/launch';
-export { PROTOCOL_VERSION, MAX_REQUEST, OPS, Op, Request, Reply, ErrorBody } from './agent/protocol';
-export * as acl from './agent/acl';
-export { hostAttach, qmpAttach, hostDetach, qmpDetach, qemuNic, QemuNic, Placed } from './qemu/hotplug';
-export { startQemu, StartExtras, StartedQemu, recordNicAddresses } from './qemu/launch';

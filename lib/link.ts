@@ -3,11 +3,16 @@ import { call } from './errors';
 import { native, NativeLink } from './native';
 import * as v from './validate';
 
+/**
+ * Where an operation acts: `netns`, a name under /run/netns or a path such as /proc/PID/ns/net
+ * (default: this process's namespace). Every option type extends it.
+ */
 export interface Target {
   /** Network namespace: a name under /run/netns or a path like /proc/PID/ns/net. */
-  netns?: string;
+  netns?: string | undefined;
 }
 
+/** A tap's or tun's settings, for links of kind tun. */
 export interface TunDetails {
   type: 'tun' | 'tap' | null;
   pi: boolean | null;
@@ -133,17 +138,18 @@ export async function deleteGroup(group: number, t: Target = {}): Promise<boolea
   return call(native().linkDeleteGroup({ netns: netnsOf(t), group: v.linkGroup(group) }));
 }
 
+/** What `setLink` changes (`ip link set dev LINK …`); fields left out stay as they are. */
 export interface LinkChanges extends Target {
   /** `ip link set dev LINK up|down` */
-  up?: boolean;
+  up?: boolean | undefined;
   /** `ip link set dev LINK address MAC` */
-  mac?: string;
+  mac?: string | undefined;
   /** `ip link set dev LINK master BR`; null: `nomaster` */
-  master?: string | number | null;
+  master?: string | number | null | undefined;
   /** `ip link set dev LINK group G` */
-  group?: number;
+  group?: number | undefined;
   /** `ip link set dev LINK mtu N` (IFLA_MTU): 68 to 65535; the driver may allow less. */
-  mtu?: number;
+  mtu?: number | undefined;
 }
 
 /** `ip link set dev LINK [up|down] [address MAC] [master BR|nomaster] [group G] [mtu N]` */

@@ -5,19 +5,20 @@ import { deleteLink, LinkInfo, netnsOf, Target, toLinkInfo } from './link';
 import { native } from './native';
 import * as v from './validate';
 
+/** A macvtap (or macvlan) to create: `ip link add link LINK name N type macvtap mode M`. */
 export interface MacvtapCreateOptions extends Target {
   /** The parent (lower) device, by name or ifindex. */
   link: string | number;
   /** vepa (libvirt's default), bridge, private, passthru / passthrough. */
   mode: string;
   /** Exact name; or use `template`. Default template: macvtap%d. */
-  name?: string;
-  template?: string;
-  mac?: string;
+  name?: string | undefined;
+  template?: string | undefined;
+  mac?: string | undefined;
   /** 'macvtap' (default) or 'macvlan'. */
-  kind?: 'macvtap' | 'macvlan';
+  kind?: 'macvtap' | 'macvlan' | undefined;
   /** The link group it is created in (`group G`); default group 0. */
-  group?: number;
+  group?: number | undefined;
 }
 
 /**
@@ -36,13 +37,14 @@ export async function createMacvtap(o: MacvtapCreateOptions): Promise<LinkInfo> 
   return toLinkInfo(await call(native().linkCreate(req)));
 }
 
+/** How to open a macvtap's character device. */
 export interface MacvtapOpenOptions extends Target {
   /** Number of queues (fds); default 1. */
-  queues?: number;
+  queues?: number | undefined;
   /** IFF_VNET_HDR on every fd; default true. */
-  vnetHdr?: boolean;
+  vnetHdr?: boolean | undefined;
   /** Where the shared device nodes live; default /dev. */
-  devDir?: string;
+  devDir?: string | undefined;
 }
 
 /**
@@ -68,6 +70,7 @@ export class MacvtapFds extends OwnsFds {
     this.node = r.node;
   }
 
+/** Opens the character device of macvtap `link` (name or ifindex), `queues` times. */
   static async open(link: string | number, o: MacvtapOpenOptions = {}): Promise<MacvtapFds> {
     const req: Parameters<ReturnType<typeof native>['macvtapOpen']>[0] = {
       netns: netnsOf(o),
@@ -103,6 +106,7 @@ export class Macvtap extends OwnsFds {
     }
   }
 
+/** The macvtap's name. */
   get name(): string {
     return this.link.name;
   }

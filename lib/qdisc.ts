@@ -7,6 +7,7 @@ import * as v from './validate';
 
 /** Root qdisc kinds netfd sets: only ones that take no options. */
 export const ROOT_QDISC_KINDS = ['noqueue'] as const;
+/** A root qdisc kind netfd sets. */
 export type RootQdiscKind = (typeof ROOT_QDISC_KINDS)[number];
 
 /**
@@ -22,6 +23,7 @@ export async function setRootQdisc(link: string | number, kind: RootQdiscKind, t
   await call(native().qdiscReplaceRoot({ netns: netnsOf(t), link: ref, kind }));
 }
 
+/** A device's root qdisc, as `tc qdisc show dev X root` shows it. */
 export interface QdiscInfo {
   kind: string;
   /** As tc prints it: '8001:' */

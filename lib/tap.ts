@@ -5,28 +5,29 @@ import { deleteLink, netnsOf, Target } from './link';
 import { native } from './native';
 import * as v from './validate';
 
+/** A tap to create (`ip tuntap add mode tap …`) and open. */
 export interface TapOptions extends Target {
   /** Exact name, e.g. 'vnet7'. */
-  name?: string;
+  name?: string | undefined;
   /** Name template with one %d, e.g. 'vnet%d' (the default when no name is given). */
-  template?: string;
+  template?: string | undefined;
   /** IFF_VNET_HDR + TUNSETVNETHDRSZ(12); default true. */
-  vnetHdr?: boolean;
+  vnetHdr?: boolean | undefined;
   /** N queues give N fds (IFF_MULTI_QUEUE when N > 1); default 1. */
-  queues?: number;
+  queues?: number | undefined;
   /** IFF_MULTI_QUEUE; default queues > 1. An existing device's flag must match. */
-  multiQueue?: boolean;
+  multiQueue?: boolean | undefined;
   /**
    * Only create, never attach to an existing device of that name
    * (IFF_TUN_EXCL); an existing name gives EEXIST. Default false.
    */
-  exclusive?: boolean;
+  exclusive?: boolean | undefined;
   /** Keep the device after the fds are closed (TUNSETPERSIST). */
-  persist?: boolean;
-  owner?: number;
-  group?: number;
+  persist?: boolean | undefined;
+  owner?: number | undefined;
+  group?: number | undefined;
   /** The tun device; default /dev/net/tun. */
-  device?: string;
+  device?: string | undefined;
 }
 
 /**
@@ -48,6 +49,10 @@ export class Tap extends OwnsFds {
     this.persist = persist;
   }
 
+/**
+ * Creates a tap and opens its queues (TUNSETIFF), equivalent to `ip tuntap add mode tap name N
+ * [multi_queue] vnet_hdr` plus opening it; the fds are owned by the returned Tap.
+ */
   static async create(o: TapOptions = {}): Promise<Tap> {
     if (o.name !== undefined && o.template !== undefined) throw new NetfdError('give either name or template, not both', { code: 'INVALID_ARGUMENT', field: 'name', value: o.name });
     const name = o.name !== undefined ? v.ifname(o.name, 'name') : v.ifname(o.template ?? 'vnet%d', 'template', { template: true });
@@ -79,7 +84,7 @@ export class Tap extends OwnsFds {
 }
 
 /** TUNGETFEATURES of the tun driver, as flag names. */
-export async function tunFeatures(t: Target & { device?: string } = {}): Promise<{ flags: number; multiQueue: boolean; vnetHdr: boolean }> {
+export async function tunFeatures(t: Target & { device?: string | undefined } = {}): Promise<{ flags: number; multiQueue: boolean; vnetHdr: boolean }> {
   const c = native().constants.tunFeatures;
   const flags = await call(native().tunFeatures({ netns: netnsOf(t), device: t.device === undefined ? undefined : v.devicePath(t.device, 'device') }));
   return { flags, multiQueue: (flags & c.IFF_MULTI_QUEUE) !== 0, vnetHdr: (flags & c.IFF_VNET_HDR) !== 0 };

@@ -1,10 +1,19 @@
+/**
+ * The checks netfd applies to user input before any syscall (interface
+ * names and templates, MACs, modes, queue counts, namespaces, …). Each returns
+ * the value or throws a NetfdError INVALID_ARGUMENT naming the field.
+ *
+ * @module
+ */
 // Validation of user input, before any syscall. Each failure names the field
 // and the value (INVALID_ARGUMENT).
 import net from 'node:net';
 import { invalid } from './errors';
 
+/** The kernel's limit on interface names, with the terminating NUL (15 bytes of name). */
 export const IFNAMSIZ = 16;
 
+/** A macvlan/macvtap mode as the kernel spells it. */
 export type MacvlanMode = 'vepa' | 'bridge' | 'private' | 'passthru';
 const modeAliases: Record<string, MacvlanMode> = {
   vepa: 'vepa',
@@ -18,7 +27,7 @@ const modeAliases: Record<string, MacvlanMode> = {
  * An interface name: 1-15 bytes, no '/', ':', whitespace, and not '.' or
  * '..'. With `template` it must contain exactly one '%d' and no other '%'.
  */
-export function ifname(value: unknown, field = 'name', opts: { template?: boolean } = {}): string {
+export function ifname(value: unknown, field = 'name', opts: { template?: boolean | undefined } = {}): string {
   if (typeof value !== 'string') throw invalid(field, value, 'an interface name must be a string');
   const bytes = Buffer.byteLength(value);
   if (bytes < 1 || bytes > IFNAMSIZ - 1) throw invalid(field, value, `an interface name is 1 to ${IFNAMSIZ - 1} bytes`);
@@ -121,6 +130,7 @@ export function vid(value: unknown, field = 'vid'): number {
   return value;
 }
 
+/** IPv4 or IPv6. */
 export type IpFamily = 4 | 6;
 
 /** An IPv4 or IPv6 address in text (no zone index such as %eth0, no prefix); returns it and its family. */

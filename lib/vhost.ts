@@ -5,6 +5,7 @@ import { OwnsFds } from './fds';
 import { native } from './native';
 import * as v from './validate';
 
+/** The vhost-net device unless `vhostDevice` or NETFD_VHOST_DEVICE says otherwise. */
 export const DEFAULT_VHOST_DEVICE = '/dev/vhost-net';
 
 /** The device path: the explicit option, else NETFD_VHOST_DEVICE, else /dev/vhost-net. */
@@ -37,7 +38,7 @@ export class VhostFds extends OwnsFds {
    * Opens the device read-write `count` times. Errors keep their errno code:
    * ENOENT (no device), EACCES/EPERM (permission), ENODEV/ENXIO (no driver).
    */
-  static async open(o: { device?: string; count?: number } = {}): Promise<VhostFds> {
+  static async open(o: { device?: string | undefined; count?: number | undefined } = {}): Promise<VhostFds> {
     const path = vhostDevicePath(o.device);
     const count = v.queues(o.count ?? 1, 'count');
     try {

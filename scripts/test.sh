@@ -44,7 +44,13 @@ run_suite() {
 
 # tap only transpiles the tests; type-check them (and lib) once, as one test.
 echo "== type check (tsc -p test/tsconfig.json)"
-if npx --no-install tsc -p test/tsconfig.json; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+if npx --no-install tsc -p test/tsconfig.json; then echo "type check: pass"; passed=$((passed + 1)); else echo "type check: FAIL"; failed=$((failed + 1)); status=1; fi
+
+# The API reference, from the doc comments of what the two entry points
+# export (typedoc.json): every exported item documented, every type in a
+# public signature exported, links valid; warnings fail. Written to docs/api.
+echo "== API docs (typedoc: every export documented)"
+if npx --no-install typedoc; then echo "API docs: pass (docs/api/index.html)"; passed=$((passed + 1)); else echo "API docs: FAIL"; failed=$((failed + 1)); status=1; fi
 
 run_suite "all tests (node-gyp build)" npx --no-install tap --reporter=tap
 run_suite "binding and codec tests (cmake-js build)" env NETFD_NATIVE=build-cmake/Release/netfd.node npx --no-install tap --reporter=tap test/native test/unit/codec.ts

@@ -21,7 +21,7 @@
 // syscall, field 'user' | 'group' | 'uid', value) for the second. The ACL
 // fails closed on both when a rule names the account (see acl.ts).
 import fs from 'node:fs';
-import { invalid, NetfdError } from '../errors';
+import { ErrnoCode, invalid, NetfdError } from '../errors';
 import { native, NativeGroup, NativePasswd } from '../native';
 
 /**
@@ -31,7 +31,9 @@ import { native, NativeGroup, NativePasswd } from '../native';
  * the errno code of the unreadable file). The ACL fails closed on both.
  */
 export interface Accounts {
+/** The uid of user `name`, or undefined when there is no such user. */
   uidOf(name: string): number | undefined;
+/** The gid of group `name`, or undefined when there is no such group. */
   gidOf(name: string): number | undefined;
   /** For messages and logs; nothing is decided by it. */
   userName(uid: number): string | undefined;
@@ -217,7 +219,7 @@ function watched<T>(file: string, field: string, parse: (text: string) => T): ()
       return value;
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      throw new NetfdError(`cannot read ${file}: ${err.message}`, { code: err.code ?? 'EIO', errno: err.errno, syscall: err.syscall, field, value: file, cause: e });
+      throw new NetfdError(`cannot read ${file}: ${err.message}`, { code: (err.code ?? 'EIO') as ErrnoCode, errno: err.errno, syscall: err.syscall, field, value: file, cause: e });
     }
   };
 }
@@ -228,7 +230,7 @@ function watched<T>(file: string, field: string, parse: (text: string) => T): ()
  * over fixture files. Lookups throw NetfdError (the errno code, field
  * 'passwd' or 'group') when a file cannot be read.
  */
-export function fileAccounts(o: { passwd?: string; group?: string } = {}): Accounts {
+export function fileAccounts(o: { passwd?: string | undefined; group?: string | undefined } = {}): Accounts {
   const passwd = watched(o.passwd ?? '/etc/passwd', 'passwd', parsePasswd);
   const group = watched(o.group ?? '/etc/group', 'group', parseGroups);
   return {

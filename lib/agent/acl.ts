@@ -1,3 +1,10 @@
+/**
+ * The agent's access-control list: parse (`parseAcl`, `loadAcl`) and decide
+ * (`decide`, `decideAll`, `limitFor`), as the README's "Access control" section
+ * describes.
+ *
+ * @module
+ */
 // The host agent's access-control list, in the spirit of qemu-bridge-helper's
 // bridge.conf: which users and groups may have which bridges, devices,
 // networks, macvtap modes, plain taps or admin operations. One rule a line:
@@ -22,6 +29,7 @@ import type { Accounts } from './accounts';
 
 export type { Accounts } from './accounts';
 
+/** What an ACL rule is about: the word after `user X` / `group X`. */
 export type ObjectKind = 'bridge' | 'dev' | 'network' | 'mode' | 'devname' | 'ethernet' | 'all';
 
 /**
@@ -30,6 +38,7 @@ export type ObjectKind = 'bridge' | 'dev' | 'network' | 'mode' | 'devname' | 'et
  * flight over all of the user's connections.
  */
 export type LimitKind = 'interfaces' | 'domains' | 'state' | 'connections' | 'requests';
+/** Every kind of `limit` line, in the order the README lists them. */
 export const LIMIT_KINDS: readonly LimitKind[] = ['interfaces', 'domains', 'state', 'connections', 'requests'];
 
 /** What a request touches; {kind: 'all'} is an admin operation. */
@@ -45,6 +54,7 @@ export interface Subject {
   id: string;
 }
 
+/** One `allow` or `deny` line, with where it was written. */
 export interface Rule {
   action: 'allow' | 'deny';
   subject: Subject;
@@ -55,6 +65,7 @@ export interface Rule {
   text: string;
 }
 
+/** One `limit` line, with where it was written. */
 export interface Limit {
   subject: Subject;
   what: LimitKind;
@@ -65,6 +76,7 @@ export interface Limit {
   text: string;
 }
 
+/** A parsed ACL: its rules and limits in file order (includes expanded), and the files read. */
 export interface Acl {
   /** In file order, included files inlined where their include line stands. */
   rules: Rule[];
@@ -143,7 +155,7 @@ function badValue(kind: ObjectKind, value: string): string | undefined {
  * callback an include line is an error (loadAcl supplies one). Throws
  * NetfdError ACL_INVALID, field 'acl', value 'FILE:LINE' on the first bad line.
  */
-export function parseAcl(text: string, file: string, o: { include?: (pattern: string, from: string) => Acl } = {}): Acl {
+export function parseAcl(text: string, file: string, o: { include?: ((pattern: string, from: string) => Acl) | undefined } = {}): Acl {
   const acl: Acl = { rules: [], limits: [], files: [file] };
   const lines = text.split('\n');
   for (let n = 1; n <= lines.length; n++) {
@@ -326,6 +338,7 @@ export interface Caller {
   pid?: number;
 }
 
+/** The answer to one request: allowed or not, why, and the rule that decided (null for the default deny). */
 export interface Decision {
   allowed: boolean;
   /** The deny rule that refused, the allow rule that allowed, or null (default deny). */

@@ -5,6 +5,7 @@ import { native, NativeMessage } from '../native';
 import { Conn } from './conn';
 import { DEFAULT_SOCKET, encodeRequest, MAX_REPLY, Op, parseReply, replyError } from './protocol';
 
+/** A successful reply: its result and the fds that came with it. */
 export interface Answer<T = unknown> {
   result: T;
   /** fds that came with the reply, in the order the result describes: the caller owns them. */
@@ -17,6 +18,11 @@ interface Waiting {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * One connection to the host agent (`netfd agent`). Requests are matched to replies by id, so several
+ * may be in flight; fds that come with a reply are the caller's to close. Made with {@link
+ * AgentClient.connect}.
+ */
 export class AgentClient {
   readonly socket: string;
   readonly #conn: Conn;
@@ -58,6 +64,7 @@ export class AgentClient {
     return new AgentClient(socket, fd);
   }
 
+/** True once the connection has ended (closed here, or by the agent). */
   get closed(): boolean {
     return this.#conn.closed;
   }
@@ -80,6 +87,10 @@ export class AgentClient {
     });
   }
 
+/**
+ * Closes the connection; requests still waiting reject with ECONNRESET. The agent releases this
+ * connection's domains after its grace period unless another connection claims them.
+ */
   close(): void {
     this.#conn.close('closed by the client');
   }

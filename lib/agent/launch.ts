@@ -19,6 +19,10 @@ import { RunState } from '../qemu/runstate';
 import { DomainXml } from '../xml/domain';
 import { AgentClient } from './client';
 
+/**
+ * The `prepare` reply: the domain's name, live XML, qemu argv (fds numbered from 3) and per interface
+ * its device and fd counts.
+ */
 export interface PreparedByAgent {
   name: string;
   liveXml: string;
@@ -26,6 +30,7 @@ export interface PreparedByAgent {
   interfaces: { dev: string; mac: string; alias: string; driver: 'vhost' | 'qemu' | null; tapFds: number; vhostFds: number }[];
 }
 
+/** A qemu started by {@link launchViaAgent}: running as the caller, on fds the agent made. */
 export interface AgentLaunched {
   name: string;
   pid: number;
@@ -37,6 +42,10 @@ export interface AgentLaunched {
   runState: RunState | null;
   /** Resolves when qemu has exited and the agent has released the domain (or could not be asked). */
   exited: Promise<Exit & { releaseError?: Error }>;
+/**
+ * SIGTERM to qemu, SIGKILL after `graceMs` (default 10 s); resolves with how it exited, after the
+ * agent released the domain.
+ */
   stop(graceMs?: number): Promise<Exit>;
   /** The connection in use now (a new one after the agent restarted). */
   client(): AgentClient;

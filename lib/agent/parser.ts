@@ -5,7 +5,7 @@
 // bounded in memory and time, and never keeps the process alive.
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { NetfdError } from '../errors';
+import { NetfdError, NetfdErrorCode } from '../errors';
 import { FairQueue } from './fair';
 import type { InterfaceObjects } from './objects';
 
@@ -14,7 +14,7 @@ export interface Parsed {
   interfaces: InterfaceObjects[];
 }
 
-type Reply = { id: number; ok: true; name: string; interfaces: InterfaceObjects[] } | { id: number; ok: false; error: { message: string; code: string; field?: string; value?: unknown } };
+type Reply = { id: number; ok: true; name: string; interfaces: InterfaceObjects[] } | { id: number; ok: false; error: { message: string; code: NetfdErrorCode; field?: string; value?: unknown } };
 
 /** How long one parse may take before the worker is replaced. */
 const PARSE_TIMEOUT_MS = 10_000;

@@ -8,8 +8,9 @@
 //
 // A request that cannot be read gets a reply with "id": null. Requests never
 // carry fds.
-import { NetfdError } from '../errors';
+import { NetfdError, NetfdErrorCode } from '../errors';
 
+/** The protocol version this client and agent speak (`"v"` in every message). */
 export const PROTOCOL_VERSION = 1;
 /** Where the agent listens unless told otherwise. */
 export const DEFAULT_SOCKET = '/run/netfd/agent.sock';
@@ -40,8 +41,10 @@ export const OPS = {
   'net-autostart': { name: ['string', true], enable: ['boolean', true] },
 } as const satisfies Record<string, Record<string, readonly ['string' | 'boolean' | 'string[]', boolean]>>;
 
+/** An operation the agent knows (`hello`, `prepare`, `release`, …). */
 export type Op = keyof typeof OPS;
 
+/** A request as the agent reads it: one JSON object per SOCK_SEQPACKET message. */
 export interface Request {
   v: number;
   id: number;
@@ -49,8 +52,10 @@ export interface Request {
   args: Record<string, unknown>;
 }
 
+/** The `error` of a failed reply: a NetfdError's code, message, field, value and (for ACL refusals) rule. */
 export interface ErrorBody {
-  code: string;
+  /** The error's code (from an agent of another version possibly one this client does not know). */
+  code: NetfdErrorCode;
   message: string;
   field?: string;
   value?: unknown;
@@ -58,9 +63,10 @@ export interface ErrorBody {
   rule?: string;
 }
 
+/** A reply: `ok` with a `result` (and `fds`, how many came with it), or an `error`. */
 export type Reply = { v: number; id: number | null; ok: true; result: unknown; fds?: number } | { v: number; id: number | null; ok: false; error: ErrorBody };
 
-function bad(message: string, field: string, value: unknown, code = 'BAD_REQUEST'): NetfdError {
+function bad(message: string, field: string, value: unknown, code: NetfdErrorCode = 'BAD_REQUEST'): NetfdError {
   return new NetfdError(message, { code, field, value });
 }
 
@@ -126,7 +132,7 @@ export function errorReply(id: number | null, err: unknown): Buffer {
 
 export function errorBody(err: unknown): ErrorBody {
   const e = err as { code?: unknown; message?: unknown; field?: unknown; value?: unknown; rule?: unknown };
-  const body: ErrorBody = { code: typeof e?.code === 'string' ? e.code : 'EUNKNOWN', message: typeof e?.message === 'string' ? e.message : String(err) };
+  const body: ErrorBody = { code: typeof e?.code === 'string' ? (e.code as NetfdErrorCode) : 'EUNKNOWN', message: typeof e?.message === 'string' ? e.message : String(err) };
   if (typeof e?.field === 'string') {
     body.field = e.field;
     body.value = e.value === undefined ? null : e.value;

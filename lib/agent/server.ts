@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
-import { NetfdError } from '../errors';
+import { NetfdError, NetfdErrorCode } from '../errors';
 import { deleteGroup, deleteLinks, listLinks } from '../link';
 import { native, NativeMessage } from '../native';
 import { peerCred } from '../fdpass';
@@ -47,7 +47,9 @@ function objectName(name: string, field: string): string {
 const MAX_SEND = 200 * 1024;
 
 export { DEFAULT_SOCKET };
+/** Where the agent reads its ACL unless told otherwise. */
 export const DEFAULT_ACL = '/etc/netfd/acl.conf';
+/** How long `stop()` (SIGTERM) waits for requests in flight by default. */
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
 /**
@@ -56,43 +58,63 @@ export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
  */
 export const USER_LIMITS: Readonly<Record<LimitKind, number | null>> = { interfaces: null, domains: 64, state: 4 * 1024 * 1024, connections: 32, requests: 16 };
 
+/** How an {@link Agent} listens, decides and keeps state; every field has a default. */
 export interface AgentOptions {
   /** The socket path to create (default /run/netfd/agent.sock); ignored with `listenFd`. */
-  socket?: string;
+  socket?: string | undefined;
   /** An inherited listening socket (systemd socket activation). */
-  listenFd?: number;
+  listenFd?: number | undefined;
   /** Permissions of a created socket (default 0o660). */
-  socketMode?: number;
+  socketMode?: number | undefined;
   /** Group of a created socket (name or gid). */
-  socketGroup?: string | number;
+  socketGroup?: string | number | undefined;
   /** The ACL file (default /etc/netfd/acl.conf); a missing file denies everything. */
-  acl?: string;
+  acl?: string | undefined;
   /** Live state directory (default NETFD_STATE_DIR or /run/netfd/qemu). */
-  stateDir?: string;
-  configDir?: string;
-  sysfsRoot?: string;
-  netns?: string;
-  vhostDevice?: string;
+  stateDir?: string | undefined;
+  configDir?: string | undefined;
+  sysfsRoot?: string | undefined;
+  netns?: string | undefined;
+  vhostDevice?: string | undefined;
   /** How long a departed client's domains wait to be claimed (default 30 s). */
-  graceMs?: number;
+  graceMs?: number | undefined;
   /** Connections at once, all users together (default 1024). */
-  maxClients?: number;
+  maxClients?: number | undefined;
   /** Connections of those kept for root: other users get at most maxClients - this (default 16). */
-  reservedForRoot?: number;
+  reservedForRoot?: number | undefined;
   /**
    * How long SIGTERM waits for requests in flight and their replies (default
    * 10 s); then every connection is closed, whatever it has not read.
    */
-  stopTimeoutMs?: number;
+  stopTimeoutMs?: number | undefined;
   /** Requests one connection may have in flight (default 8). */
-  maxInFlight?: number;
+  maxInFlight?: number | undefined;
   /** Requests per second per user, and the burst (default 200 and 400). */
-  rate?: { perSecond: number; burst: number };
+  rate?: { perSecond: number; burst: number } | undefined;
   /** Per-user bounds where the ACL has no `limit` line (default USER_LIMITS). */
-  userLimits?: Partial<Record<LimitKind, number | null>>;
+  userLimits?: Partial<Record<LimitKind, number | null>> | undefined;
   /** User and group lookups (default: the system's name service switch, nssAccounts). */
-  accounts?: Accounts;
-  logger?: pino.Logger;
+  accounts?: Accounts | undefined;
+  /** Where the agent logs (default: pino JSON lines on stderr). A pino logger fits. */
+  logger?: AgentLogger | undefined;
+}
+
+/**
+ * What the agent logs through: pino's `Logger` fits, and so does anything
+ * with these methods. Typed here, not as pino's, so that a program compiling
+ * against `netfd/agent` does not need pino's typings and their compiler options.
+ */
+export interface AgentLogger {
+  /** A logger that adds `bindings` to every line. */
+  child(bindings: Record<string, unknown>): AgentLogger;
+  /** Failures the agent recovers from. */
+  error(obj: object | string, msg?: string): void;
+  /** Refusals, and what an operator should look at. */
+  warn(obj: object | string, msg?: string): void;
+  /** One line per request, and the agent's life cycle. */
+  info(obj: object | string, msg?: string): void;
+  /** Connections coming and going. */
+  debug(obj: object | string, msg?: string): void;
 }
 
 /** A device the agent made, by kernel identity in the agent's namespace. */
@@ -172,7 +194,7 @@ interface Reservation {
 
 type Result = { result: unknown; fds?: number[]; after?: () => void };
 
-function denied(message: string, rule: string | null, field: string, value: unknown, code = 'ACCESS_DENIED'): NetfdError {
+function denied(message: string, rule: string | null, field: string, value: unknown, code: NetfdErrorCode = 'ACCESS_DENIED'): NetfdError {
   const e = new NetfdError(message, { code, field, value }) as NetfdError & { rule?: string };
   if (rule) e.rule = rule;
   return e;
@@ -190,9 +212,13 @@ function accelArg(x: unknown): Accel | undefined {
 const bytesOf = (...texts: string[]): number => texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
 const recordText = (r: DomainRecord): string => `${JSON.stringify(r, null, 1)}\n`;
 
+/**
+ * The privileged host agent: makes host devices for unprivileged callers under an ACL and hands them
+ * the fds (`netfd agent` is this class). `start()` recovers its records and listens; `stop()` ends it.
+ */
 export class Agent {
   readonly o: AgentOptions;
-  readonly log: pino.Logger;
+  readonly log: AgentLogger;
   readonly dir: string;
   readonly recordsDir: string;
   #acl: Acl;
@@ -214,6 +240,7 @@ export class Agent {
   #stopping = false;
   #createdSocket: string | undefined;
 
+/** Reads the ACL (a broken one throws ACL_INVALID); nothing listens until `start()`. */
   constructor(o: AgentOptions = {}) {
     this.o = o;
     this.log = o.logger ?? pino({ base: { component: 'netfd-agent', pid: process.pid } });
@@ -251,6 +278,7 @@ export class Agent {
     return this.o.rate ?? { perSecond: 200, burst: 400 };
   }
 
+/** The socket path the agent listens on (or would, under socket activation). */
   get socketPath(): string {
     return this.o.socket ?? DEFAULT_SOCKET;
   }
@@ -752,7 +780,7 @@ export class Agent {
     return { live: liveXmlPath(scope, h.record.name), inactive: inactiveXmlPath(scope, h.record.name) };
   }
 
-  async #dispatch(client: Client, req: Request, log: pino.Logger): Promise<Result> {
+  async #dispatch(client: Client, req: Request, log: AgentLogger): Promise<Result> {
     const a = req.args;
     const op: Op = req.op;
     switch (op) {
@@ -961,7 +989,7 @@ export class Agent {
     }
   }
 
-  async #prepare(client: Client, text: string, qmp: string | undefined, accel: Accel | undefined, running: boolean | undefined, log: pino.Logger): Promise<Result> {
+  async #prepare(client: Client, text: string, qmp: string | undefined, accel: Accel | undefined, running: boolean | undefined, log: AgentLogger): Promise<Result> {
     if (qmp !== undefined && !path.isAbsolute(qmp)) throw new NetfdError(`args.qmp must be an absolute socket path, not ${JSON.stringify(qmp)}`, { code: 'INVALID_ARGUMENT', field: 'args.qmp', value: qmp });
     const uid = client.caller.uid;
     // The ACL before the expensive work: who may ask at all, then what the
@@ -1003,7 +1031,7 @@ export class Agent {
     });
   }
 
-  async #attach(client: Client, h: Held, ifaceXml: string, log: pino.Logger): Promise<Result> {
+  async #attach(client: Client, h: Held, ifaceXml: string, log: AgentLogger): Promise<Result> {
     const r = h.record;
     const name = r.name;
     const scope = this.#scope(r.uid);

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { NetfdError } from '../errors';
+import { ErrnoCode, NetfdError, NetfdErrorCode } from '../errors';
 import { previewDomain, teardownFromLive } from '../netdev/domain';
 import { attachInterface, detachInterface } from '../qemu/hotplug';
 import { objectNames, inactiveXmlPath, liveXmlPath, objectFile, pidAlive, stateDir } from '../netdev/state';
@@ -19,6 +19,7 @@ import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../link';
 import { createMacvtap } from '../macvtap';
 import { Tap } from '../tap';
 import { agentVerb, connectVerbs } from './agent';
+import { globalUsage, usageOf, verbUsage } from './help';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | undefined>;
@@ -34,98 +35,8 @@ const globalOptions: Options = {
   json: { type: 'boolean' },
 };
 
-export const usage = `usage: netfd [--netns NAME|PATH] [--vhost-device PATH] [--state-dir DIR]
-             [--config-dir DIR] [--sysfs-root DIR] [--connect SOCKET] <verb> ...
-
-  tap create [--name N | --template T] [--queues N] [--no-vnet-hdr]
-             [--owner UID] [--group GID]
-      create a persistent tap (ip tuntap add mode tap [multi_queue] [vnet_hdr])
-  macvtap create --link DEV --mode vepa|bridge|private|passthrough
-                 [--name N | --template T] [--mac MAC]
-      create a macvtap (ip link add link DEV name N type macvtap mode MODE)
-  link show [NAME] [--json]        ip -d link show [dev NAME]
-  link set NAME [--up|--down] [--mac MAC] [--master BR | --nomaster]
-                                    ip link set dev NAME ...
-  link delete NAME                  ip link delete dev NAME
-  launch DOMAIN.xml [--detach] [--from-live] [--qemu PATH] [--accel tcg|kvm]
-         [-- QEMU ARGS...]
-      prepare the interfaces and run qemu with their fds in the foreground;
-      when qemu exits (or netfd gets SIGINT/SIGTERM) everything is torn down.
-      Macvtaps are up only while the vCPUs run (down under -S until cont,
-      and while paused), as libvirt keeps them.
-      --detach: a background supervisor does that; output goes to
-      STATE_DIR/NAME.log
-      --from-live: DOMAIN.xml is a live XML from dumpxml (its NICs keep their
-      MACs and PCI slots; generated names and aliases are dropped)
-  destroy NAME [--timeout SECS]     stop qemu (SIGTERM, then SIGKILL) and
-                                    tear the domain down
-  list [--json]                     domains with live state
-  dumpxml NAME [--inactive]         live XML (decisions recorded) or as written
-  attach-interface NAME IFACE.xml [--timeout SECS] [--json]
-      hotplug an <interface>: host device prepared, fds sent over QMP
-      (getfd), netdev_add, device_add; the live XML gains it
-  detach-interface NAME --mac MAC [--timeout SECS] [--json]
-      device_del (waits for the guest), netdev_del, host device deleted,
-      live XML updated
-  domxml-to-native qemu-argv DOMAIN.xml [--json] [--net-only]
-      print the qemu command line the domain would get on this host, with
-      netfd's decisions as comments; changes nothing on the host.
-      --net-only: only the interfaces' -netdev/-device arguments (fds from
-      3), for any domain whatever else it holds
-  domxml-to-native xen-xm|xen-xl|xen-sxpr DOMAIN.xml [--xend-config-version N]
-  domxml-from-native xen-xm|xen-xl|xen-sxpr FILE [--xend-config-version N]
-      a Xen domain's name, type, memory, vcpus and vif lines (model='netfront'
-      for HVM guests: type=netfront, xl type=vif) to and from libvirt XML
-
-  net-define NETWORK.xml            define (or redefine) a direct network:
-                                    <forward mode='passthrough|private|vepa|
-                                    bridge'> over <interface dev>s or a <pf>
-  net-undefine NAME                 remove the definition (a running network
-                                    stays up until net-destroy)
-  net-start NAME                    start it: expand a <pf> from sysfs, count
-                                    the connections domains already have
-  net-destroy NAME                  stop it (refused while guests use it)
-  net-list [--all] [--json]         running networks (--all: defined too)
-  net-dumpxml NAME [--inactive]     live XML (pool, connections='N') or the
-                                    definition as written (<pf> unexpanded)
-  net-autostart NAME [--disable]    mark (unmark) the network for autostart
-
-  probe [--json] [--only ID,...] [--qemu PATH]... [--dev-root DIR]
-        [--proc-root DIR] [--boot-root DIR]
-      what this host can give guests, each check proven by trying: kvm,
-      cpu-virt, tun, vhost-net (and why not), macvtap, macvlan, bridge (made
-      in a scratch namespace), sriov, qemu (takes a tap fd?); PASS, WARN or
-      FAIL with a hint; exit 1 only when a check FAILs
-
-  agent [--socket PATH] [--socket-mode MODE] [--socket-group G] [--acl FILE]
-        [--grace SECS] [--stop-timeout SECS] [--max-clients N]
-        [--reserved-for-root N] [--log-level LEVEL]
-      the host agent: serves unprivileged users on a unix socket (default
-      /run/netfd/agent.sock, or the one systemd passes), deciding every
-      request with the ACL (default /etc/netfd/acl.conf); SIGHUP reloads it;
-      SIGTERM waits up to --stop-timeout (default 10 s) for requests in
-      flight, then closes every connection and exits (1 if it cut any short).
-      Connections: at most --max-clients at once (default 1024), the last
-      --reserved-for-root (default 16) for root only
-
-Global options:
-  --connect SOCKET      do launch, list, destroy, dumpxml, attach-interface,
-                        detach-interface, probe and net-* through the agent
-                        at SOCKET, as an ordinary user; qemu runs as you, its
-                        QMP socket and pid file in --state-dir (default
-                        $XDG_RUNTIME_DIR/netfd or /tmp/netfd-UID)
-  --netns NAME|PATH     act in a network namespace (/run/netns/NAME or a path
-                        such as /proc/PID/ns/net) without moving netfd
-  --vhost-device PATH   the vhost-net device (env NETFD_VHOST_DEVICE;
-                        default /dev/vhost-net)
-  --state-dir DIR       live domain state, networks' in DIR/networks
-                        (env NETFD_STATE_DIR; default /run/netfd/qemu)
-  --config-dir DIR      network definitions (env NETFD_CONFIG_DIR;
-                        default /etc/netfd/networks)
-  --sysfs-root DIR      where sysfs is, for <pf> pools (env NETFD_SYSFS_ROOT;
-                        default /sys)
-  --json                machine-readable output
-`;
+/** `netfd --help`, from the one help table (lib/cli/help.ts). */
+export const usage = globalUsage();
 
 export class UsageError extends Error {}
 
@@ -280,7 +191,7 @@ export function readDomainFile(file: string): string {
     return fs.readFileSync(file, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new NetfdError(`cannot read ${file}: ${e.message}`, { code: e.code ?? 'EIO', errno: e.errno, syscall: e.syscall });
+    throw new NetfdError(`cannot read ${file}: ${e.message}`, { code: (e.code ?? 'EIO') as ErrnoCode, errno: e.errno, syscall: e.syscall });
   }
 }
 
@@ -294,7 +205,7 @@ const domainName = (file: string, fromLive: boolean) => launchXml(file, fromLive
 
 async function launch(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, LAUNCH_OPTIONS);
-  if (positionals.length < 1) throw new UsageError('usage: launch DOMAIN.xml [--detach] [--from-live] [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]');
+  if (positionals.length < 1) throw new UsageError(usageOf('launch'));
   const accel = str(values, 'accel');
   if (accel !== undefined && accel !== 'tcg' && accel !== 'kvm') throw new NetfdError(`invalid accel ${JSON.stringify(accel)}: tcg or kvm`, { code: 'INVALID_ARGUMENT', field: 'accel', value: accel });
   const dashdash = args.indexOf('--');
@@ -359,7 +270,7 @@ async function launchDetached(args: string[], file: string, explicitDir: string 
   } finally {
     fs.closeSync(log);
   }
-  type Report = { ok?: boolean; pid?: number; qmp?: string; live?: string; error?: { message: string; code?: string; field?: string; value?: unknown } };
+  type Report = { ok?: boolean; pid?: number; qmp?: string; live?: string; error?: { message: string; code?: NetfdErrorCode; field?: string; value?: unknown } };
   const report = await new Promise<Report | null>((resolve) => {
     child.once('message', (m) => resolve(m as Report));
     child.once('exit', () => resolve(null));
@@ -391,7 +302,7 @@ async function list(args: string[], io: Io): Promise<number> {
 
 async function dumpxml(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { inactive: { type: 'boolean' } });
-  if (positionals.length !== 1) throw new UsageError('usage: dumpxml NAME [--inactive]');
+  if (positionals.length !== 1) throw new UsageError(usageOf('dumpxml'));
   const dir = stateDir(str(values, 'state-dir'));
   const name = checkName(positionals[0]);
   const file = values.inactive ? inactiveXmlPath(dir, name) : liveXmlPath(dir, name);
@@ -425,7 +336,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function destroy(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { timeout: { type: 'string' } });
-  if (positionals.length !== 1) throw new UsageError('usage: destroy NAME [--timeout SECS]');
+  if (positionals.length !== 1) throw new UsageError(usageOf('destroy'));
   const name = checkName(positionals[0]);
   const dir = stateDir(str(values, 'state-dir'));
   const live = liveXmlPath(dir, name);
@@ -455,7 +366,7 @@ async function destroy(args: string[], io: Io): Promise<number> {
 
 async function attachIface(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { timeout: { type: 'string' } });
-  if (positionals.length !== 2) throw new UsageError('usage: attach-interface NAME IFACE.xml');
+  if (positionals.length !== 2) throw new UsageError(usageOf('attach-interface'));
   const a = await attachInterface(checkName(positionals[0]), readDomainFile(positionals[1]), {
     netns: str(values, 'netns'),
     stateDir: str(values, 'state-dir'),
@@ -471,7 +382,7 @@ async function attachIface(args: string[], io: Io): Promise<number> {
 
 async function detachIface(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { mac: { type: 'string' }, timeout: { type: 'string' } });
-  if (positionals.length !== 1) throw new UsageError('usage: detach-interface NAME --mac MAC');
+  if (positionals.length !== 1) throw new UsageError(usageOf('detach-interface'));
   const mac = str(values, 'mac');
   if (mac === undefined) throw new UsageError('detach-interface needs --mac MAC');
   const d = await detachInterface(checkName(positionals[0]), { mac }, { netns: str(values, 'netns'), stateDir: str(values, 'state-dir'), timeoutMs: timeoutMs(values, 30), onWarning: warnTo(io) });
@@ -487,7 +398,7 @@ function describeProbe(p: { usable: boolean; code?: string; message?: string } |
 
 async function domxmlToNative(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { 'net-only': { type: 'boolean' } });
-  if (positionals.length !== 1) throw new UsageError('usage: domxml-to-native qemu-argv DOMAIN.xml [--json] [--net-only]');
+  if (positionals.length !== 1) throw new UsageError(usageOf('domxml-to-native qemu-argv'));
   const netOnly = values['net-only'] === true;
   // --net-only: only <name> and the interfaces are read (and fully checked).
   const xml = DomainXml.parse(readDomainFile(positionals[0]), { netOnly });
@@ -518,13 +429,13 @@ const networks = () => new Networks();
 
 function oneName(args: string[], verb: string, extra: Options = {}): { name: string; values: Values } {
   const { values, positionals } = parse(args, extra);
-  if (positionals.length !== 1) throw new UsageError(`usage: ${verb} NAME`);
+  if (positionals.length !== 1) throw new UsageError(usageOf(verb));
   return { name: positionals[0], values };
 }
 
 async function netDefine(args: string[], io: Io): Promise<number> {
   const { positionals } = parse(args, {});
-  if (positionals.length !== 1) throw new UsageError('usage: net-define NETWORK.xml');
+  if (positionals.length !== 1) throw new UsageError(usageOf('net-define'));
   const r = await networks().define(readDomainFile(positionals[0]));
   io.out(`Network ${r.name} ${r.redefined ? 'redefined' : 'defined'} from ${positionals[0]} (uuid ${r.uuid})\n`);
   return 0;
@@ -623,7 +534,7 @@ function xendVersion(values: Values): number | undefined {
 function xenVerb(format: XenFormat, direction: 'to' | 'from') {
   return async (args: string[], io: Io): Promise<number> => {
     const { values, positionals } = parse(args, { 'xend-config-version': { type: 'string' } });
-    if (positionals.length !== 1) throw new UsageError(`usage: domxml-${direction}-native ${format} ${direction === 'to' ? 'DOMAIN.xml' : 'FILE'} [--xend-config-version N]`);
+    if (positionals.length !== 1) throw new UsageError(usageOf(`domxml-${direction}-native ${format}`));
     const text = readDomainFile(positionals[0]);
     const o = { xendConfigVersion: xendVersion(values) };
     io.out(direction === 'to' ? domainToNative(text, format, o) : domainFromNative(text, format, o));
@@ -676,6 +587,14 @@ function connectOption(args: string[]): string | undefined {
   return value;
 }
 
+/** The verbs main() runs: each has a row in the help table (test/unit/cli-help.ts checks). */
+export const VERB_NAMES: readonly string[] = Object.keys(verbs);
+
+/** This package's version, from its package.json. */
+export function version(): string {
+  return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 /** Runs the CLI; returns the exit status. Global options may stand anywhere. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   // The verb is the first two words that are not options or option values.
@@ -692,6 +611,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   const rest = argv.filter((_, i) => !words.includes(i));
   const connect = connectOption(rest);
   if (!verbs[verb]) {
+    if (!verb && argv.includes('--version')) {
+      io.out(`netfd ${version()}\n`);
+      return 0;
+    }
     if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
       io.out(usage);
       return argv.length === 0 ? 2 : 0;
@@ -700,7 +623,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(usage);
+    io.out(verbUsage(verb));
     return 0;
   }
   try {

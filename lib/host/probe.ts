@@ -1,7 +1,7 @@
 // `netfd probe`: what this host can give guests, each check proven by trying
 // (opening the device, asking the driver, creating the link in a scratch
 // namespace, running qemu), never guessed from a file being there.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { expandPf, sysfsRoot } from '../network/sysfs';
 import { Tap, tunFeatures } from '../tap';
 import { checkVhost, HostRoots } from './vhost';
 
+/** How a probe check came out: FAIL only for what netfd cannot work without. */
 export type Level = 'PASS' | 'WARN' | 'FAIL';
 
 /** One check: a stable id, its level, one line, and what to do about it. */
@@ -24,6 +25,7 @@ export interface Check {
   details: Record<string, unknown>;
 }
 
+/** The probe's answer (`netfd probe --json`): the kernel release and one check per line. */
 export interface ProbeReport {
   version: 1;
   kernel: string;
@@ -32,18 +34,20 @@ export interface ProbeReport {
   ok: boolean;
 }
 
+/** Every probe check, in the order they run: the values of `ProbeOptions.only`. */
 export const CHECK_IDS = ['kvm', 'cpu-virt', 'tun', 'vhost-net', 'macvtap', 'macvlan', 'bridge', 'sriov', 'qemu'] as const;
+/** One probe check's id. */
 export type CheckId = (typeof CHECK_IDS)[number];
 
 export interface ProbeOptions extends HostRoots {
   /** Where the device nodes are (default /dev). */
-  devRoot?: string;
+  devRoot?: string | undefined;
   /** The vhost device (default NETFD_VHOST_DEVICE or DEV_ROOT/vhost-net). */
-  vhostDevice?: string;
+  vhostDevice?: string | undefined;
   /** qemu binaries to try (default every qemu-system-* and qemu-kvm on PATH). */
-  qemu?: string[];
+  qemu?: string[] | undefined;
   /** Only these checks, in this order (default all). */
-  only?: readonly CheckId[];
+  only?: readonly CheckId[] | undefined;
 }
 
 const check = (id: string, level: Level, summary: string, details: Record<string, unknown> = {}, hint?: string): Check => (hint === undefined ? { id, level, summary, details } : { id, level, summary, hint, details });
@@ -107,21 +111,41 @@ async function vhostNet(o: ProbeOptions): Promise<Check> {
   return check('vhost-net', 'PASS', `${device} opens; VHOST_GET_FEATURES 0x${c.features.toString(16)}`, { device, usable: true, features: `0x${c.features.toString(16)}` });
 }
 
-/** A scratch namespace with a veth pair v0/v1, removed by the returned function. */
-type Scratch = { ns: string; remove: () => void } | { error: string };
+/** How a command ended: its exit status (null when it did not run or was killed), output, and why it did not run. */
+interface Ran {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  error?: Error;
+}
 
-function scratchNetns(): Scratch {
+/** Runs a command without blocking the event loop (the probe is async: the JS thread never waits on a child). */
+function run(cmd: string, args: string[], timeoutMs = 10_000): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      const e = err as (NodeJS.ErrnoException & { code?: string | number; killed?: boolean }) | null;
+      if (!e) resolve({ status: 0, stdout, stderr });
+      else if (typeof e.code === 'number') resolve({ status: e.code, stdout, stderr });
+      else resolve({ status: null, stdout, stderr, error: e.killed ? new Error(`${cmd} did not finish within ${timeoutMs} ms`) : e });
+    });
+  });
+}
+
+/** A scratch namespace with a veth pair v0/v1, removed by the returned function. */
+type Scratch = { ns: string; remove: () => Promise<void> } | { error: string };
+
+async function scratchNetns(): Promise<Scratch> {
   const ns = `netfd-probe-${process.pid}`;
-  const ip = (...a: string[]) => spawnSync('ip', a, { encoding: 'utf8' });
-  const r = ip('netns', 'add', ns);
+  const ip = (...a: string[]) => run('ip', a);
+  const r = await ip('netns', 'add', ns);
   if (r.error || r.status !== 0) return { error: (r.error?.message ?? r.stderr).trim() };
-  const remove = () => void ip('netns', 'del', ns);
-  const v = ip('-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
+  const remove = async () => void (await ip('netns', 'del', ns));
+  const v = await ip('-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
   if (v.status !== 0) {
-    remove();
+    await remove();
     return { error: `veth: ${v.stderr.trim()}` };
   }
-  ip('-n', ns, 'link', 'set', 'v0', 'up');
+  await ip('-n', ns, 'link', 'set', 'v0', 'up');
   return { ns, remove };
 }
 
@@ -141,8 +165,8 @@ async function links(ids: readonly CheckId[], s: Scratch): Promise<Check[]> {
         await deleteLink(l.index, { netns: s.ns });
         out.push(check(id, 'PASS', 'created a macvlan (vepa mode) on a veth in a scratch namespace, deleted it', {}));
       } else {
-        const r = spawnSync('ip', ['-n', s.ns, 'link', 'add', 'probebr0', 'type', 'bridge'], { encoding: 'utf8' });
-        if (r.status !== 0) throw new NetfdError(r.stderr.trim(), { code: 'EOPNOTSUPP' });
+        const r = await run('ip', ['-n', s.ns, 'link', 'add', 'probebr0', 'type', 'bridge']);
+        if (r.status !== 0) throw new NetfdError((r.error?.message ?? r.stderr).trim(), { code: 'EOPNOTSUPP' });
         await setLink('v1', { netns: s.ns, master: 'probebr0', up: true });
         await deleteLink('probebr0', { netns: s.ns });
         out.push(check(id, 'PASS', 'created a bridge in a scratch namespace, attached a veth to it, deleted it', {}));
@@ -218,18 +242,18 @@ async function takesTapFd(bin: string, fd: number): Promise<string | null> {
   return code === 0 ? null : err.trim().split('\n')[0] || `exit ${code}`;
 }
 
-async function qemu(o: ProbeOptions, scratch: () => Scratch): Promise<Check[]> {
+async function qemu(o: ProbeOptions, scratch: () => Promise<Scratch>): Promise<Check[]> {
   const bins = o.qemu ?? findQemus();
   if (!bins.length) return [check('qemu', 'FAIL', 'no qemu-system-* or qemu-kvm on PATH', { binaries: [] }, 'apt-get install qemu-system-x86 (netfd launch needs a qemu)')];
   const out: Check[] = [];
   for (const bin of bins) {
-    const v = spawnSync(bin, ['-version'], { encoding: 'utf8', timeout: 10_000 });
-    const version = /version (\S+)/.exec(v.stdout ?? '')?.[1] ?? null;
+    const v = await run(bin, ['-version']);
+    const version = /version (\S+)/.exec(v.stdout)?.[1] ?? null;
     if (v.status !== 0 || !version) {
       out.push(check('qemu', 'FAIL', `${bin} does not run: ${(v.error?.message ?? v.stderr ?? '').trim().split('\n')[0]}`, { binary: bin }));
       continue;
     }
-    const s = scratch();
+    const s = await scratch();
     if ('error' in s) {
       out.push(check('qemu', 'WARN', `${bin} ${version}; tap fds not tried (no scratch namespace: ${s.error})`, { binary: bin, version, tapFd: null }, 'run as root to prove it'));
       continue;
@@ -254,7 +278,7 @@ export async function probeHost(o: ProbeOptions = {}): Promise<ProbeReport> {
   const linkIds = ids.filter((id) => id === 'macvtap' || id === 'macvlan' || id === 'bridge');
   let linksDone = false;
   // One scratch namespace for the link checks and qemu, made when first needed.
-  let made: Scratch | undefined;
+  let made: Promise<Scratch> | undefined;
   const scratch = () => (made ??= scratchNetns());
   try {
     for (const id of ids) {
@@ -266,11 +290,12 @@ export async function probeHost(o: ProbeOptions = {}): Promise<ProbeReport> {
       else if (id === 'qemu') checks.push(...(await qemu(o, scratch)));
       else if (!linksDone) {
         linksDone = true;
-        checks.push(...(await links(linkIds, scratch())));
+        checks.push(...(await links(linkIds, await scratch())));
       }
     }
   } finally {
-    if (made && !('error' in made)) made.remove();
+    const s = made && (await made);
+    if (s && !('error' in s)) await s.remove();
   }
   const kernel = readText(path.join(o.procRoot ?? '/proc', 'sys/kernel/osrelease'))?.trim() ?? os.release();
   return { version: 1, kernel, checks, ok: checks.every((c) => c.level !== 'FAIL') };

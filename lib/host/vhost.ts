@@ -11,9 +11,9 @@ import { VhostFds, vhostDevicePath } from '../vhost';
 
 /** Where the host's /proc, /sys and /boot are (fake trees in tests). */
 export interface HostRoots {
-  procRoot?: string;
-  sysfsRoot?: string;
-  bootRoot?: string;
+  procRoot?: string | undefined;
+  sysfsRoot?: string | undefined;
+  bootRoot?: string | undefined;
 }
 
 export type VhostReason = 'NOT_BUILT' | 'MODULE_NOT_LOADED' | 'NO_NODE' | 'PERMISSION' | 'NO_DRIVER' | 'OTHER';

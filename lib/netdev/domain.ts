@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { NetfdError } from '../errors';
+import { NetfdError, NetfdErrorCode } from '../errors';
 import { FdSet } from '../fds';
 import { deleteGroup, deleteLinks, getLink, LinkInfo, listLinks, netnsOf, setLink, Target } from '../link';
 import type { PciAddress } from '../xml/interface';
@@ -21,55 +21,59 @@ import { inactiveXmlPath, liveXmlPath, replaceFileAtomic, stateDir, withDomainLo
 
 /** The steps of setup, in order, per interface ('state' once at the end). */
 export type Step = 'vhost' | 'create' | 'configure' | 'open' | 'state';
+/** The steps of setup, in order. */
 export const STEPS: readonly Step[] = ['vhost', 'create', 'configure', 'open', 'state'];
 
+/** Where a domain's host side lives: namespace, state and config directories, sysfs, vhost device, accelerator. */
 export interface DomainHostOptions extends Target {
   /** Live state directory (default NETFD_STATE_DIR or /run/netfd/qemu); networks keep theirs in its networks/. */
-  stateDir?: string;
+  stateDir?: string | undefined;
   /**
    * The directory for this domain's own files (live and inactive XML, lock);
    * default the state directory. The host agent gives each user one.
    */
-  scope?: string;
+  scope?: string | undefined;
   /**
    * The link group every device made for the domain is created in (macvtaps
    * at creation, taps before anyone else has their fd): a kernel identity
    * the holder of a device's fd cannot change, unlike its MAC.
    */
-  group?: number;
+  group?: number | undefined;
   /** Network definitions, for type='network' (default NETFD_CONFIG_DIR or /etc/netfd/networks). */
-  configDir?: string;
+  configDir?: string | undefined;
   /** sysfs, for networks with a <pf> pool (default NETFD_SYSFS_ROOT or /sys). */
-  sysfsRoot?: string;
+  sysfsRoot?: string | undefined;
   /** Where warnings go (default process.emitWarning). */
-  onWarning?: (message: string) => void;
+  onWarning?: ((message: string) => void) | undefined;
   /** The vhost-net device (default NETFD_VHOST_DEVICE or /dev/vhost-net); <backend vhost> wins. */
-  vhostDevice?: string;
+  vhostDevice?: string | undefined;
   /** The accelerator the guest will run on, over <domain type>: without KVM, vhost-net is never opened. */
-  accel?: Accel;
+  accel?: Accel | undefined;
   /** The tc program that applies <bandwidth> (default NETFD_TC, else /usr/sbin/tc or /sbin/tc). */
-  tc?: string;
+  tc?: string | undefined;
 }
 
+/** Options of {@link prepareDomain}. */
 export interface PrepareOptions extends DomainHostOptions {
   /** Random bytes for generated MACs (default crypto.randomBytes). */
-  random?: (n: number) => Uint8Array;
+  random?: ((n: number) => Uint8Array) | undefined;
   /** The guest MACs, chosen beforehand (`domainMacs`), e.g. to record them first. */
-  macs?: GuestMac[];
+  macs?: GuestMac[] | undefined;
   /**
    * Create netfd's macvtaps down (IFF_UP off), as libvirt does: a macvtap
    * shares the guest's MAC, so it stays offline until the vCPUs run
    * (`PreparedDomain.setRunning(true)`, or `setInterfaceLinks`). Default
    * false: up at once. Taps are up either way, as in libvirt.
    */
-  macvtapsDown?: boolean;
+  macvtapsDown?: boolean | undefined;
   /**
    * Called after each step has succeeded; a throw aborts setup and rolls
    * everything back, as a failure of the step itself would. For tests.
    */
-  afterStep?: (step: Step, iface: number) => void | Promise<void>;
+  afterStep?: ((step: Step, iface: number) => void | Promise<void>) | undefined;
 }
 
+/** One prepared interface: its plan and driver decision, the device, and the fds. */
 export interface PreparedInterface {
   readonly plan: InterfacePlan;
   readonly decision: DriverDecision;
@@ -102,7 +106,7 @@ const downscript = (path: string, dev: string, at: string, warn: (m: string) => 
 
 const warnOf = (o: DomainHostOptions) => o.onWarning ?? ((m: string) => process.emitWarning(m, 'NetfdWarning'));
 
-function fieldError(code: string, field: string, value: unknown, message: string): NetfdError {
+function fieldError(code: NetfdErrorCode, field: string, value: unknown, message: string): NetfdError {
   return new NetfdError(`${field}: ${message}`, { code, field, value });
 }
 
@@ -204,6 +208,10 @@ export class PreparedDomain {
   #torn = false;
   readonly #hostOptions: DomainHostOptions;
 
+/**
+ * Made by {@link prepareDomain}.
+ * @internal
+ */
   constructor(xml: DomainXml, interfaces: PreparedInterface[], liveXml: string, statePath: string, o: DomainHostOptions) {
     this.xml = xml;
     this.interfaces = interfaces;
@@ -239,6 +247,7 @@ export class PreparedDomain {
     return this.#liveXml;
   }
 
+/** The domain's `<name>`. */
   get name(): string {
     return this.xml.def.name;
   }
@@ -255,7 +264,7 @@ export class PreparedDomain {
   }
 
   /** The qemu command line, fds numbered as `qemuFds()` placed from fd 3 on. */
-  argv(o: { qmp?: string } = {}): string[] {
+  argv(o: { qmp?: string | undefined } = {}): string[] {
     return domainArgv(this.xml.def, this.netArgs(), o);
   }
 
@@ -341,7 +350,7 @@ export async function recordedLinks(ifaces: readonly InterfaceDef[], netns: stri
 
 export interface LinkFollowOptions extends DomainHostOptions {
   /** Which parent devices a start may set up: 'all' (default, as libvirt) or only a passthrough macvtap's own. */
-  parents?: 'all' | 'passthrough';
+  parents?: 'all' | 'passthrough' | undefined;
 }
 
 /** The macvtap netfd made for a live interface, and the device it sits on (passthru: its own to take down). */
@@ -610,16 +619,19 @@ export interface DomainPreview {
   argv: string[];
 }
 
+/** Options of {@link previewDomain}. */
 export interface PreviewOptions extends DomainHostOptions {
-  random?: (n: number) => Uint8Array;
-  qmp?: string;
+  /** Random bytes for generated MACs (default crypto.randomBytes). */
+  random?: ((n: number) => Uint8Array) | undefined;
+  /** The QMP socket path to put in the argv. */
+  qmp?: string | undefined;
   /**
    * Only the interfaces' -netdev/-device arguments (fds numbered from 3), for
    * a VM manager that builds the rest of the command line: a string is parsed
    * with `{ netOnly: true }`, so devices netfd does not run do not matter;
    * the interfaces are still fully validated.
    */
-  netOnly?: boolean;
+  netOnly?: boolean | undefined;
 }
 
 /**

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
 
+/** The live state directory unless `stateDir` or NETFD_STATE_DIR says otherwise. */
 export const DEFAULT_STATE_DIR = '/run/netfd/qemu';
 
 /** The state directory: the option, else NETFD_STATE_DIR, else /run/netfd/qemu. */
@@ -43,6 +44,7 @@ export function objectOf(file: string, ext: string): string | null {
   return dot > 0 && file.slice(dot + 1) === ext ? file.slice(0, dot) : null;
 }
 
+/** The live XML file of domain `name` in state directory `dir`. */
 export const liveXmlPath = (dir: string, name: string): string => objectFile(dir, name, 'xml');
 /** The config XML exactly as the user gave it, kept for `dumpxml --inactive`. */
 export const inactiveXmlPath = (dir: string, name: string): string => objectFile(dir, name, 'inactive');

@@ -21,6 +21,7 @@ import { ForwardMode, NetworkXml, PoolDevice } from '../xml/network';
 import { isObjectName } from '../xml/dom';
 import { expandPf, sysfsRoot } from './sysfs';
 
+/** Where network definitions are unless `configDir` or NETFD_CONFIG_DIR says otherwise. */
 export const DEFAULT_CONFIG_DIR = '/etc/netfd/networks';
 
 /** The config directory: the option, else NETFD_CONFIG_DIR, else /etc/netfd/networks. */
@@ -28,13 +29,14 @@ export function configDir(explicit?: string, env: NodeJS.ProcessEnv = process.en
   return directoryOption('configDir', explicit, 'NETFD_CONFIG_DIR', env, DEFAULT_CONFIG_DIR);
 }
 
+/** Where networks' definitions, live state and sysfs are. */
 export interface NetworkOptions {
   /** Definitions (default NETFD_CONFIG_DIR or /etc/netfd/networks). */
-  configDir?: string;
+  configDir?: string | undefined;
   /** The live state directory of domains (networks live in its networks/). */
-  stateDir?: string;
+  stateDir?: string | undefined;
   /** Where sysfs is (default NETFD_SYSFS_ROOT or /sys), for <pf> pools. */
-  sysfsRoot?: string;
+  sysfsRoot?: string | undefined;
 }
 
 /** One guest connection to a network, as the ledger records it. */
@@ -56,6 +58,7 @@ export interface Connection {
   saved?: { mac: string };
 }
 
+/** A device given to an interface by {@link Networks.allocate}. */
 export interface Allocation {
   network: string;
   dev: string;
@@ -63,6 +66,7 @@ export interface Allocation {
   warnings: string[];
 }
 
+/** One line of `net-list`. */
 export interface NetworkRow {
   name: string;
   uuid: string | null;
@@ -81,7 +85,9 @@ export interface NetworkStatus {
   warnings: string[];
 }
 
-interface ConfigScan {
+/** What `Networks.scanConfig()` found: the definitions by name, and the files it could not use. */
+export interface ConfigScan {
+  /** The definitions that parsed, by network name. */
   defs: Map<string, NetworkXml>;
   /** Files that could not be read or parsed, with why. */
   broken: Map<string, string>;
@@ -116,7 +122,7 @@ const corrupt = (file: string, why: string) =>
 /** Whose connection: a domain, in a scope (default: the state directory). */
 export interface ConnectionOwner {
   domain: string;
-  scope?: string;
+  scope?: string | undefined;
 }
 
 const sameOwner = (c: ConnectionOwner, o: ConnectionOwner, dflt: string) => c.domain === o.domain && (c.scope ?? dflt) === (o.scope ?? dflt);
@@ -133,6 +139,10 @@ interface DomainRef {
 /** Parsed live XML by file, while its inode, size and mtime stay the same. */
 const liveRefs = new Map<string, { stamp: string; refs: DomainRef[] }>();
 
+/**
+ * libvirt-style `<network>`s over a device pool: define, start, list, allocate and release connections
+ * (the `net-*` verbs).
+ */
 export class Networks {
   readonly configDir: string;
   /** Domains' live state (the connections' other half). */
@@ -141,6 +151,7 @@ export class Networks {
   readonly stateDir: string;
   readonly sysfsRoot: string;
 
+/** Reads nothing yet: every operation reads the files it needs. */
   constructor(o: NetworkOptions = {}) {
     this.configDir = configDir(o.configDir);
     this.domainDir = stateDir(o.stateDir);
@@ -148,10 +159,15 @@ export class Networks {
     this.sysfsRoot = sysfsRoot(o.sysfsRoot);
   }
 
+/** The definition file of network `name`. */
   configPath = (name: string): string => path.join(this.configDir, `${name}.xml`);
+/** The autostart link of network `name`. */
   autostartPath = (name: string): string => path.join(this.configDir, 'autostart', `${name}.xml`);
+/** The live XML of running network `name`. */
   livePath = (name: string): string => liveXmlPath(this.stateDir, name);
+/** The definition running network `name` was started from. */
   inactivePath = (name: string): string => inactiveXmlPath(this.stateDir, name);
+/** The connection ledger of running network `name`. */
   ledgerPath = (name: string): string => objectFile(this.stateDir, name, 'connections');
 
   #lock<T>(name: string, body: () => Promise<T>): Promise<T> {
@@ -190,6 +206,7 @@ export class Networks {
     }
   }
 
+/** True when network `name` is running (has live state). */
   isActive(name: string): boolean {
     return fs.existsSync(this.livePath(checkName(name)));
   }
@@ -277,6 +294,7 @@ export class Networks {
     }
   }
 
+/** True when network `name` is marked for autostart. */
   autostart(name: string): boolean {
     return fs.existsSync(this.autostartPath(name));
   }
@@ -357,7 +375,7 @@ export class Networks {
    * without a <pf>, <forward dev> naming its first device, as libvirt), else
    * the definition; `inactive`: the definition, exactly as written.
    */
-  dumpxml(name: string, o: { inactive?: boolean } = {}): string {
+  dumpxml(name: string, o: { inactive?: boolean | undefined } = {}): string {
     checkName(name);
     const active = this.isActive(name);
     if (o.inactive || !active) {
@@ -391,7 +409,7 @@ export class Networks {
    * ledger before anything uses it. passthrough saves the device's MAC
    * first (restored by `release`, or by the reclaim after a crash).
    */
-  async allocate(name: string, req: ConnectionOwner & { mac: string; netns?: string; group?: number }): Promise<Allocation> {
+  async allocate(name: string, req: ConnectionOwner & { mac: string; netns?: string | undefined; group?: number | undefined }): Promise<Allocation> {
     this.#activeXml(checkName(name)); // not active: refused before any file is made
     return this.#lock(name, async () => {
       const xml = this.#activeXml(name);

@@ -6,10 +6,11 @@
 // Read-only and synchronous: sysfs lives in memory, 256 VFs take a few ms.
 import fs from 'node:fs';
 import path from 'node:path';
-import { NetfdError } from '../errors';
+import { ErrnoCode, NetfdErrorCode, NetfdError } from '../errors';
 import { directoryOption } from '../netdev/state';
 import * as v from '../validate';
 
+/** Where sysfs is unless `sysfsRoot` or NETFD_SYSFS_ROOT says otherwise. */
 export const DEFAULT_SYSFS_ROOT = '/sys';
 
 /**
@@ -21,6 +22,7 @@ export function sysfsRoot(explicit?: string, env: NodeJS.ProcessEnv = process.en
   return directoryOption('sysfsRoot', explicit, 'NETFD_SYSFS_ROOT', env, DEFAULT_SYSFS_ROOT);
 }
 
+/** One SR-IOV virtual function of a PF. */
 export interface VirtualFunction {
   /** N of virtfnN. */
   index: number;
@@ -30,6 +32,7 @@ export interface VirtualFunction {
   netdev: string | null;
 }
 
+/** What a `<pf dev>` expands to: its VFs and their network devices. */
 export interface PfExpansion {
   pf: string;
   /** The PF's PCI address, e.g. 0000:01:00.0. */
@@ -57,10 +60,10 @@ const VIRTFN = /^virtfn(\d+)$/;
  * device or not SR-IOV capable, EIO when a sriov_* file does not hold an
  * integer, NO_VFS when no VF has a network device.
  */
-export function expandPf(pf: string, o: { sysfsRoot?: string } = {}): PfExpansion {
+export function expandPf(pf: string, o: { sysfsRoot?: string | undefined } = {}): PfExpansion {
   v.ifname(pf, 'pf');
   const root = sysfsRoot(o.sysfsRoot);
-  const fail = (code: string, message: string) => new NetfdError(message, { code, field: 'pf', value: pf });
+  const fail = (code: NetfdErrorCode, message: string) => new NetfdError(message, { code, field: 'pf', value: pf });
 
   const netDir = path.join(root, 'class', 'net', pf);
   if (!fs.statSync(netDir, { throwIfNoEntry: false })) throw fail('ENODEV', `no network device ${pf}: ${netDir} does not exist`);
@@ -135,7 +138,7 @@ const isMissing = (e: unknown): boolean => {
 /** A failure other than "missing" reading sysfs (EACCES, ...), with its code and errno. */
 function sysError(e: unknown, pf: string, file: string): NetfdError {
   const err = e as NodeJS.ErrnoException;
-  return new NetfdError(`cannot read ${file}: ${err.message}`, { code: err.code ?? 'EIO', errno: err.errno, syscall: err.syscall, field: 'pf', value: pf, cause: e });
+  return new NetfdError(`cannot read ${file}: ${err.message}`, { code: (err.code ?? 'EIO') as ErrnoCode, errno: err.errno, syscall: err.syscall, field: 'pf', value: pf, cause: e });
 }
 
 /** A sriov_* count: a non-negative decimal integer, or undefined if the file is missing. */

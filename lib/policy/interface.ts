@@ -1,14 +1,16 @@
 // The driver policy and the per-interface decisions, as pure functions:
 // a definition in, a plan out; a vhost probe result in, a decision out.
 // Every rule lives here once (see ARCHITECTURE.md, "The driver policy").
-import { NetfdError } from '../errors';
+import { NetfdError, NetfdErrorCode } from '../errors';
 import type { MacvlanMode } from '../validate';
 import type { ActualDirect, DomainDef, DriverDef, GuestOffload, HostOffload, InterfaceDef, IpDef, RateDef, RouteDef, VlanDef } from '../xml/interface';
 import { generateMac, tapHostMac } from './mac';
 
 /** libvirt's default NIC model for x86 guests when <model> is absent. */
 export const DEFAULT_MODEL = 'rtl8139';
+/** The name template of taps netfd creates (libvirt's). */
 export const TAP_TEMPLATE = 'vnet%d';
+/** The name template of macvtaps netfd creates (libvirt's). */
 export const MACVTAP_TEMPLATE = 'macvtap%d';
 
 const VIRTIO_DEVICES: Record<string, string> = {
@@ -20,7 +22,9 @@ const VIRTIO_DEVICES: Record<string, string> = {
 const VNET_HDR_MODELS = new Set([...Object.keys(VIRTIO_DEVICES), 'e1000e', 'igb', 'vmxnet3']);
 const DIRECT_MODES: Record<string, MacvlanMode> = { vepa: 'vepa', bridge: 'bridge', private: 'private', passthrough: 'passthru' };
 
+/** True for a virtio NIC model (`virtio`, `virtio-net-pci`, …). */
 export const isVirtio = (model: string): boolean => model in VIRTIO_DEVICES;
+/** True for models whose qemu device uses the vnet header (virtio, e1000e, igb, vmxnet3). */
 export const usesVnetHdr = (model: string): boolean => VNET_HDR_MODELS.has(model);
 /** The qemu -device name for a libvirt model (other names pass through). */
 export const qemuDevice = (model: string): string => VIRTIO_DEVICES[model] ?? model;
@@ -34,6 +38,7 @@ export type LinkPlan =
 /** vhost wanted: 'require' (name='vhost'), 'auto' (omitted, virtio), 'off'. */
 export type VhostWish = 'require' | 'auto' | 'off';
 
+/** What to make for one `<interface>`, decided before any host change. */
 export interface InterfacePlan {
   index: number;
   path: string;
@@ -109,7 +114,7 @@ const VIRTIO_OPTIONS: [keyof DriverDef, string, string][] = [
   ['pagePerVq', 'page_per_vq', 'page-per-vq'],
 ];
 
-function refuse(field: string, value: unknown, message: string, code = 'INVALID_ARGUMENT'): NetfdError {
+function refuse(field: string, value: unknown, message: string, code: NetfdErrorCode = 'INVALID_ARGUMENT'): NetfdError {
   return new NetfdError(`${field}: ${message}`, { code, field, value });
 }
 
@@ -282,6 +287,7 @@ export const runsOnKvm = (def: Pick<DomainDef, 'type'>, accel?: Accel): boolean 
 /** The outcome of opening the vhost device read-write. */
 export type VhostProbe = { usable: true } | { usable: false; code: string; message: string };
 
+/** The driver policy's answer for one interface: vhost or userspace virtio, and what the live XML records. */
 export interface DriverDecision {
   /** vhost=on with vhost fds; otherwise vhost=off (always passed explicitly). */
   vhost: boolean;

@@ -3,6 +3,7 @@
 import type { DriverDecision, InterfacePlan } from '../policy/interface';
 import type { DiskDef, DomainDef } from '../xml/domain';
 
+/** The qemu binary when the domain names no `<emulator>`. */
 export const DEFAULT_EMULATOR = 'qemu-system-x86_64';
 
 /** One interface as qemu gets it: fd numbers are the ones in qemu's table. */
@@ -54,9 +55,10 @@ export function deviceArg(n: NetArgs): string {
   return `${plan.device},${props(list)}`;
 }
 
+/** Options of {@link domainArgv}. */
 export interface ArgvOptions {
   /** Path of the QMP unix socket qemu listens on. */
-  qmp?: string;
+  qmp?: string | undefined;
 }
 
 function memoryArg(kib: number): string {

@@ -17,9 +17,10 @@ import { pidPath, readPidInfo } from './launch';
 import { queryPciAddresses } from './pci';
 import { Qmp } from './qmp';
 
+/** Options of {@link attachInterface} and {@link detachInterface}. */
 export interface HotplugOptions extends PrepareOptions {
   /** QMP command and DEVICE_DELETED timeout (default 30 s: the guest must ack an unplug). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 /** What a running domain's state files say. */
@@ -91,6 +92,7 @@ function freeAlias(ifaces: readonly InterfaceDef[], from: number): string {
   return `net${n}`;
 }
 
+/** What {@link attachInterface} did. */
 export interface Attached {
   /** The qemu device id (netN or the user's ua- alias). */
   alias: string;
@@ -273,6 +275,7 @@ async function rollback(err: unknown, step: () => Promise<unknown>): Promise<voi
   }
 }
 
+/** What {@link detachInterface} did. */
 export interface Detached {
   alias: string;
   mac: string;

@@ -18,17 +18,18 @@ import { objectFile, stateDir } from '../netdev/state';
 import type { PciAddress } from '../xml/interface';
 import { DomainXml } from '../xml/domain';
 
+/** Options of {@link launchDomain}. */
 export interface LaunchOptions extends PrepareOptions {
   /** The qemu binary (default: <emulator> of the domain, else qemu-system-x86_64). */
-  qemu?: string;
+  qemu?: string | undefined;
   /** Overrides the accelerator from <domain type>. */
-  accel?: 'tcg' | 'kvm';
+  accel?: 'tcg' | 'kvm' | undefined;
   /** Extra arguments appended to qemu's command line. */
-  extraArgs?: string[];
+  extraArgs?: string[] | undefined;
   /** qemu's stdin/stdout: 'inherit' (the serial console on stdio) or 'pipe'. Default 'inherit'. */
-  stdio?: 'inherit' | 'pipe';
+  stdio?: 'inherit' | 'pipe' | undefined;
   /** How long qemu may take to come up (its QMP socket answering). Default 30 s. */
-  startTimeoutMs?: number;
+  startTimeoutMs?: number | undefined;
   /**
    * The domain's macvtaps (type='direct', and type='network' on a pool):
    * 'follow' (default), as libvirt: created down, up while the vCPUs run,
@@ -37,7 +38,7 @@ export interface LaunchOptions extends PrepareOptions {
    * chardev=netfd-mon,mode=control`, N the fd after the NICs'); 'up': up at
    * once and left so (no extra monitor). Taps are up from the start either way.
    */
-  macvtapLinks?: 'follow' | 'up';
+  macvtapLinks?: 'follow' | 'up' | undefined;
 }
 
 /** The id of the chardev of netfd's own QMP monitor on qemu's command line. */
@@ -86,6 +87,7 @@ class Tail {
   }
 }
 
+/** How qemu ended: its exit code, or the signal that killed it. */
 export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -106,6 +108,10 @@ export class LaunchedDomain {
    */
   readonly runState: RunState | null;
 
+/**
+ * Made by {@link launchDomain}.
+ * @internal
+ */
   constructor(domain: PreparedDomain, child: ChildProcess, argv: string[], qmp: string, pidFile: string, exited: Promise<Exit>, runState: RunState | null = null) {
     this.domain = domain;
     this.child = child;
@@ -116,6 +122,7 @@ export class LaunchedDomain {
     this.runState = runState;
   }
 
+/** qemu's pid. */
   get pid(): number {
     return this.child.pid as number;
   }

@@ -43,17 +43,19 @@ export interface QmpEvent {
   seq: number;
 }
 
+/** `query-status`: whether the guest runs. */
 export interface QmpStatus {
   status: string;
   running: boolean;
   singlestep?: boolean;
 }
 
+/** Options of {@link Qmp.execute}. */
 export interface QmpExecuteOptions {
   /** Sent with this command as SCM_RIGHTS; still owned (and closed) by the caller. */
-  fds?: readonly number[];
+  fds?: readonly number[] | undefined;
   /** Default 30000; 0 or Infinity: no timeout. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 /** A command qemu refused: `errorClass` is qemu's class (GenericError, DeviceNotFound, ...). */
@@ -62,6 +64,7 @@ export class QmpError extends NetfdError {
   readonly errorClass: string;
   readonly desc: string;
 
+/** Made by {@link Qmp.execute} from qemu's error reply. */
   constructor(command: string, errorClass: string, desc: string) {
     super(`qmp ${command}: ${errorClass}: ${desc}`, { code: 'QMP_ERROR' });
     this.name = 'QmpError';
@@ -145,11 +148,17 @@ function checkFd(field: string, v: unknown): number {
 }
 
 export interface Qmp {
+/** Every async event qemu sends. */
   on(event: 'event', listener: (ev: QmpEvent) => void): this;
+/** Once, when the connection is gone. */
   on(event: 'close', listener: () => void): this;
+/** The next async event. */
   once(event: 'event', listener: (ev: QmpEvent) => void): this;
+/** When the connection is gone. */
   once(event: 'close', listener: () => void): this;
+/** Removes an event listener. */
   off(event: 'event', listener: (ev: QmpEvent) => void): this;
+/** Removes a close listener. */
   off(event: 'close', listener: () => void): this;
 }
 
@@ -202,7 +211,7 @@ export class Qmp extends EventEmitter {
    * reads the greeting and negotiates capabilities. `timeoutMs` (default
    * 10000) bounds the whole handshake.
    */
-  static async connect(path: string, o: { timeoutMs?: number } = {}): Promise<Qmp> {
+  static async connect(path: string, o: { timeoutMs?: number | undefined } = {}): Promise<Qmp> {
     checkName('path', path);
     const timeoutMs = checkTimeout('timeoutMs', o.timeoutMs ?? 10_000);
     return Qmp.handshake(new Qmp(net.createConnection({ path })), `qmp ${path}`, timeoutMs, `is qemu running with -qmp unix:${path},server=on,wait=off?`);
@@ -214,7 +223,7 @@ export class Qmp extends EventEmitter {
    * `-mon mode=control`: greeting and capabilities as for `connect`. The
    * connection owns `fd` from here on (also when this rejects: it is closed).
    */
-  static async open(fd: number, o: { timeoutMs?: number } = {}): Promise<Qmp> {
+  static async open(fd: number, o: { timeoutMs?: number | undefined } = {}): Promise<Qmp> {
     checkFd('fd', fd);
     const timeoutMs = checkTimeout('timeoutMs', o.timeoutMs ?? 10_000);
     let socket: net.Socket;
@@ -345,12 +354,13 @@ export class Qmp extends EventEmitter {
     await this.execute('netdev_add', args);
   }
 
+/** `netdev_del`: qemu closes the netdev's fds. */
   async netdevDel(id: string): Promise<void> {
     await this.execute('netdev_del', { id: checkName('id', id) });
   }
 
   /** device_add, e.g. { driver: 'virtio-net-pci', id: 'nic0', netdev: 'net0', mac: '52:54:00:12:34:56' }. */
-  async deviceAdd(args: { driver: string; id?: string; [key: string]: unknown }): Promise<void> {
+  async deviceAdd(args: { driver: string; id?: string | undefined; [key: string]: unknown }): Promise<void> {
     if (!isObject(args)) throw invalid('device', args, 'an object with driver');
     checkName('device.driver', args.driver);
     await this.execute('device_add', args);
@@ -401,7 +411,7 @@ export class Qmp extends EventEmitter {
   }
 
   /** query-status: { status: 'running' | 'paused' | 'prelaunch' | ..., running }. */
-  async queryStatus(o: { timeoutMs?: number } = {}): Promise<QmpStatus> {
+  async queryStatus(o: { timeoutMs?: number | undefined } = {}): Promise<QmpStatus> {
     return (await this.execute('query-status', undefined, o)) as QmpStatus;
   }
 

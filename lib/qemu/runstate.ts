@@ -6,17 +6,18 @@
 // the newest state.
 import { Qmp, QmpEvent } from './qmp';
 
+/** How a {@link RunState} follows qemu's run state. */
 export interface RunStateOptions {
   /** A failed `apply` (the next event, or `resync`, tries again). Default: process.emitWarning. */
-  onError?: (err: Error) => void;
+  onError?: ((err: Error) => void) | undefined;
   /** query-status timeout (default 10 s). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * What the links already are before the first apply, e.g. false when the
    * macvtaps were made down: a guest that starts paused then needs no apply
    * (libvirt does nothing to a paused guest's devices until its vCPUs start).
    */
-  appliedAtStart?: boolean;
+  appliedAtStart?: boolean | undefined;
 }
 
 /** What a STOP or RESUME says about the vCPUs; null for other events. */

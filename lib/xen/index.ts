@@ -1,3 +1,10 @@
+/**
+ * libvirt `<domain type='xen'>` XML to and from Xen's native formats (xm, xl,
+ * xend s-expressions): a domain's basics and its vif lines, as
+ * `virsh domxml-to-native` / `domxml-from-native` convert them.
+ *
+ * @module
+ */
 // libvirt <domain type='xen'> XML to and from Xen's native config formats,
 // for a domain's basics (name, uuid, HVM or PV, memory, vCPUs maximum and
 // online) and its interfaces (with rate=, and in xl Open vSwitch VLANs).
@@ -26,6 +33,7 @@ export { DEFAULT_XEND_CONFIG_VERSION, XEND_CONFIG_MAX_VERS_NET_TYPE_IOEMU, XEN_F
 export { DEFAULT_VIF_SCRIPT } from './nic';
 export { XenDomain, XenInterface } from './model';
 
+/** Options of the Xen conversions. */
 export interface XenOptions {
   /**
    * xend's config format version (xend_config_format): 1 = Xen 3.0.2,
@@ -33,7 +41,7 @@ export interface XenOptions {
    * without a model gets type=ioemu in xm and sexpr (xl has no xend and
    * ignores it). Default DEFAULT_XEND_CONFIG_VERSION (4).
    */
-  xendConfigVersion?: number;
+  xendConfigVersion?: number | undefined;
 }
 
 function format(f: unknown): XenFormat {

@@ -8,6 +8,7 @@ import { NetfdError } from '../errors';
 import * as v from '../validate';
 import { attr, bad, checked, child, children, Element, isObjectName, memoryKiB, nameOf, parseXml, path, text, uuidOf } from '../xml/dom';
 
+/** One vif line, as netfd reads and writes it. */
 export interface XenInterface {
   type: 'bridge' | 'ethernet';
   mac?: string;
@@ -28,6 +29,7 @@ export interface XenInterface {
   at: Partial<Record<'interface' | 'script' | 'vifname' | 'model' | 'bridge' | 'vlan' | 'virtualport' | 'rate', string>>;
 }
 
+/** The part of a Xen domain that converts: basics and vifs. */
 export interface XenDomain {
   name: string;
   uuid?: string;

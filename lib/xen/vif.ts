@@ -18,7 +18,9 @@
 // later, type=ioemu hides the PV interface, which the seed's rule accepts
 // for a guest that asked for an emulated model.
 
+/** A Xen native format: xm config, xl config, or xend s-expression. */
 export type XenFormat = 'xen-xm' | 'xen-xl' | 'xen-sxpr';
+/** Every Xen native format. */
 export const XEN_FORMATS: readonly XenFormat[] = ['xen-xm', 'xen-xl', 'xen-sxpr'];
 
 /**

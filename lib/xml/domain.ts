@@ -9,6 +9,7 @@ import { ActualDirect, DirectMode, DriverDef, InterfaceDef, InterfaceType, Parse
 export type { ActualDirect, DirectMode, DriverDef, InterfaceDef, InterfaceType, ParseOptions, PciAddress };
 export { RESERVED_PREFIXES };
 
+/** A `<serial>` netfd runs: file, pty or stdio. */
 export interface SerialDef {
   type: 'file' | 'pty' | 'stdio';
   path?: string;
@@ -16,8 +17,10 @@ export interface SerialDef {
 
 /** libvirt's <driver cache>, io, discard, detect_zeroes and error policies, as written. */
 export type DiskCache = 'none' | 'writethrough' | 'writeback' | 'directsync' | 'unsafe';
+/** libvirt's `<driver error_policy>` / `rerror_policy`. */
 export type DiskErrorPolicy = 'stop' | 'report' | 'ignore' | 'enospace';
 
+/** A `<disk>` netfd turns into `-drive`. */
 export interface DiskDef {
   /**
    * The unit on its bus: from the target name (vda/hda 0, vdb/hdb 1, hdc 2 …),
@@ -43,6 +46,7 @@ export interface DiskDef {
   copyOnRead?: boolean;
 }
 
+/** A `<domain>` as netfd read it. */
 export interface DomainDef {
   /** kvm or qemu (TCG), as libvirt's <domain type>. */
   type: 'kvm' | 'qemu';

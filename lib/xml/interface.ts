@@ -7,10 +7,12 @@ import { isIP } from 'node:net';
 import * as v from '../validate';
 import { absPath, attr, bad, checked, child, children, Element, intAttr, isObjectName, notSupported, oneOf, onOff, path, text, yesNo } from './dom';
 
+/** The `<interface type>`s netfd runs. */
 export type InterfaceType = 'ethernet' | 'bridge' | 'direct' | 'network';
 /** libvirt's spelling of the macvtap modes. */
 export type DirectMode = 'vepa' | 'bridge' | 'private' | 'passthrough';
 
+/** `<driver>` of an interface, as written. */
 export interface DriverDef {
   name?: 'qemu' | 'vhost';
   queues?: number;
@@ -34,11 +36,14 @@ export interface DriverDef {
 
 /** libvirt's <driver><host …/> offloads. */
 export const HOST_OFFLOADS = ['csum', 'gso', 'tso4', 'tso6', 'ecn', 'ufo', 'mrg_rxbuf'] as const;
+/** One `<driver><host …/>` offload. */
 export type HostOffload = (typeof HOST_OFFLOADS)[number];
 /** libvirt's <driver><guest …/> offloads. */
 export const GUEST_OFFLOADS = ['csum', 'tso4', 'tso6', 'ecn', 'ufo'] as const;
+/** One `<driver><guest …/>` offload. */
 export type GuestOffload = (typeof GUEST_OFFLOADS)[number];
 
+/** An `<interface>` as netfd read it. */
 export interface InterfaceDef {
   /** Position among the domain's <interface> elements, from 0. */
   index: number;
@@ -98,17 +103,20 @@ export interface RateDef {
   burst?: number;
 }
 
+/** `<vlan>`: its tags and whether it is a trunk. */
 export interface VlanDef {
   trunk: boolean;
   tags: { id: number; nativeMode?: 'tagged' | 'untagged' }[];
 }
 
+/** A host-side `<source><ip>` of an ethernet interface. */
 export interface IpDef {
   address: string;
   prefix: number;
   peer?: string;
 }
 
+/** A host-side `<source><route>` of an ethernet interface. */
 export interface RouteDef {
   address: string;
   prefix: number;
@@ -270,19 +278,20 @@ function checkShape(el: Element, shape: Shape): void {
   }
 }
 
+/** How to read domain XML. */
 export interface ParseOptions {
   /**
    * The document is live (status) XML netfd wrote: target names with the
    * reserved prefixes are netfd's own and accepted.
    */
-  live?: boolean;
+  live?: boolean | undefined;
   /**
    * Read only what the interfaces' qemu arguments need: <domain type>,
    * <name>, <uuid> and every <interface>, fully validated. Everything else
    * (memory, os, disks, serials, graphics, …) is neither read nor refused,
    * for a VM manager that builds the rest of the command line itself.
    */
-  netOnly?: boolean;
+  netOnly?: boolean | undefined;
 }
 
 /** A number as libvirt writes addresses: 0x-prefixed hex or decimal, at most `max`. */

@@ -13,7 +13,9 @@ import * as v from '../validate';
 import { NetfdError } from '../errors';
 import { addChild, attr, bad, checked, child, children, Document, Element, nameOf, parseXml, path, removeChild, serializeXml, uuidOf } from './dom';
 
+/** The `<forward mode>`s netfd runs (direct connections over a pool). */
 export type ForwardMode = 'passthrough' | 'private' | 'vepa' | 'bridge';
+/** Every forward mode netfd runs. */
 export const FORWARD_MODES: readonly ForwardMode[] = ['passthrough', 'private', 'vepa', 'bridge'];
 
 const RUNS = `netfd runs forward modes ${FORWARD_MODES.join(', ')} (macvtap over a device pool)`;
@@ -63,6 +65,7 @@ const FORWARD_REFUSED = new Map<string, string>([
 const DNSMASQ_NS = 'http://libvirt.org/schemas/network/dnsmasq/1.0';
 const LIVE_COUNT = 'connections= is the live count netfd writes (net-dumpxml); a definition cannot set it: define from net-dumpxml --inactive';
 
+/** A `<network>` as netfd read it. */
 export interface NetworkDef {
   name: string;
   uuid?: string;
@@ -75,9 +78,10 @@ export interface NetworkDef {
   connections?: Record<string, number>;
 }
 
+/** How to read network XML. */
 export interface NetworkParseOptions {
   /** Live XML netfd wrote: a <pf> comes with its expansion and counts. */
-  live?: boolean;
+  live?: boolean | undefined;
 }
 
 /** One device of a started network's pool and the guests using it. */
@@ -297,11 +301,13 @@ export class NetworkXml {
     this.def = def;
   }
 
+/** Parses and validates a `<network>`; errors name the XPath (INVALID_ARGUMENT, NOT_SUPPORTED, INVALID_XML). */
   static parse(xml: string, o: NetworkParseOptions = {}): NetworkXml {
     const doc = parseXml(xml, 'network XML');
     return new NetworkXml(xml, doc, parseNetwork(doc, o));
   }
 
+/** The definition as XML (what `net-dumpxml --inactive` prints). */
   serialize(): string {
     return serializeXml(this.#doc);
   }

@@ -553,7 +553,7 @@ t.test('AgentClient refused before its first request: the refusal, not EPIPE', a
   for (const [why, code] of [
     ['the agent serves at most 1 connections', 'EAGAIN'],
     ['the agent is stopping', 'EAGAIN'],
-  ]) {
+  ] as const) {
     const client = await AgentClient.connect(path.join(dir, 'agent.sock'));
     const fd = b.acceptNow(lfd);
     b.sendNow(fd, errorReply(null, new NetfdError(why, { code })));

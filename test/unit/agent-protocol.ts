@@ -174,8 +174,8 @@ t.test('parseReply and replyError', async (t) => {
   const nullValue = replyError({ code: 'BAD_REQUEST', message: 'x', field: 'args.name', value: null });
   t.strictSame({ field: nullValue.field, value: nullValue.value }, { field: 'args.name', value: null });
   // Round trip: error → reply → client error.
-  const back = replyError((parseReply(errorReply(1, Object.assign(new NetfdError('m', { code: 'C', field: 'f', value: [1] }), { rule: 'r' }))) as { error: Parameters<typeof replyError>[0] }).error);
-  t.strictSame({ code: back.code, message: back.message, field: back.field, value: back.value, rule: back.rule }, { code: 'C', message: 'm', field: 'f', value: [1], rule: 'r' }, 'round trip');
+  const back = replyError((parseReply(errorReply(1, Object.assign(new NetfdError('m', { code: 'NO_DEVICE', field: 'f', value: [1] }), { rule: 'r' }))) as { error: Parameters<typeof replyError>[0] }).error);
+  t.strictSame({ code: back.code, message: back.message, field: back.field, value: back.value, rule: back.rule }, { code: 'NO_DEVICE', message: 'm', field: 'f', value: [1], rule: 'r' }, 'round trip');
 });
 
 t.test('parseReply refuses replies the client cannot use', async (t) => {
