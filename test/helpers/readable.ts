@@ -103,16 +103,23 @@ function tree(dir: string): string[] {
   return out;
 }
 
+/** mkdir -p, each directory it makes 0755 whatever the umask. */
+function mkdirReadable(dir: string): void {
+  if (fs.existsSync(dir)) return;
+  mkdirReadable(path.dirname(dir));
+  fs.mkdirSync(dir);
+  fs.chmodSync(dir, 0o755);
+}
+
 /** Copies `src` to `dst` (a file or a tree, less nested node_modules): directories 0755, files 0644 (0755 when executable). */
 function copyReadable(src: string, dst: string): void {
   const st = fs.statSync(src);
   if (st.isDirectory()) {
-    fs.mkdirSync(dst, { recursive: true, mode: 0o755 });
-    fs.chmodSync(dst, 0o755);
+    mkdirReadable(dst);
     for (const e of fs.readdirSync(src, { withFileTypes: true })) if (!(e.isDirectory() && e.name === 'node_modules')) copyReadable(path.join(src, e.name), path.join(dst, e.name));
     return;
   }
-  fs.mkdirSync(path.dirname(dst), { recursive: true, mode: 0o755 });
+  mkdirReadable(path.dirname(dst));
   fs.copyFileSync(src, dst);
   fs.chmodSync(dst, st.mode & 0o111 ? 0o755 : 0o644);
 }
@@ -164,10 +171,24 @@ export const readablePath = (...rel: string[]): string => path.join(readableRoot
 
 let files = 0;
 
-/** Any file (e.g. the guest kernel): itself when others can read it, else a copy readable by all (removed at exit). */
+/**
+ * Any file (e.g. the guest kernel): itself when others can read it, else a
+ * hard link to it when the file itself is o+r (the same file, the same
+ * filesystem: no copy of a 60 MB kernel), else a copy readable by all;
+ * removed at exit.
+ */
 export function readableFile(file: string): string {
   if (othersCanRead(file)) return file;
   const dst = path.join(scratch(), 'files', `${++files}-${path.basename(file)}`);
+  mkdirReadable(path.dirname(dst));
+  if (fs.statSync(file).mode & 0o004) {
+    try {
+      fs.linkSync(fs.realpathSync(file), dst);
+      return dst;
+    } catch {
+      // another filesystem (EXDEV), or links refused: copy it
+    }
+  }
   copyReadable(file, dst);
   return dst;
 }
