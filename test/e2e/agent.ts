@@ -60,6 +60,7 @@ t.test('an ordinary user launches a guest with a tap the agent prepared, then ho
     fs.writeFileSync(nicFile, guest.interfaceXml({ type: 'direct', mode: 'bridge', mac: MAC }));
     const badFile = path.join(home, 'bad.xml');
     fs.writeFileSync(badFile, `<interface type='bridge'><source bridge='${net.bridge}'/><model type='nosuchnic'/></interface>`);
+    for (const f of [nicFile, badFile]) fs.chmodSync(f, 0o644); // the user reads them, whatever the umask
     const wait = async (re: RegExp) => {
       try {
         return (await console.wait(re)).text;

@@ -126,11 +126,19 @@ function copyReadable(src: string, dst: string): void {
 
 let scratchDir: string | undefined;
 
-/** A root-owned 0755 directory readable by all, made once per process, removed at exit. */
+/**
+ * A root-owned 0755 directory readable by all, made once per process,
+ * removed at exit; those of test processes that are gone without exiting
+ * (killed at a timeout) are removed here.
+ */
 function scratch(): string {
   if (scratchDir) return scratchDir;
   const base = othersCanTraverse(os.tmpdir()) ? os.tmpdir() : '/tmp';
-  const dir = fs.mkdtempSync(path.join(base, 'netfd-readable-'));
+  for (const name of fs.readdirSync(base)) {
+    const pid = /^netfd-readable-(\d+)-/.exec(name)?.[1];
+    if (pid && !fs.existsSync(`/proc/${pid}`)) fs.rmSync(path.join(base, name), { recursive: true, force: true });
+  }
+  const dir = fs.mkdtempSync(path.join(base, `netfd-readable-${process.pid}-`));
   fs.chmodSync(dir, 0o755);
   process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   scratchDir = dir;
