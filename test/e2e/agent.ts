@@ -10,8 +10,9 @@ import path from 'node:path';
 import t from 'tap';
 import * as guest from '../../scripts/guest';
 import { agentLivePath, agentRecords, startAgent, testUser } from '../helpers/agent';
-import { CLI, linkNames } from '../helpers/e2e';
+import { linkNames } from '../helpers/e2e';
 import { fdTable, needsRoot, withNetns } from '../helpers/host';
+import { asUser, readableFile, readablePath } from '../helpers/readable';
 
 const img = needsRoot ? null : guest.image({ quiet: true });
 
@@ -31,14 +32,18 @@ t.test('an ordinary user launches a guest with a tap the agent prepared, then ho
       xmlFile,
       guest.domainXml({
         name: 'agentvm',
-        image: img as guest.GuestImage,
+        // qemu runs as the user: the kernel and initramfs as it can read them.
+        image: { ...(img as guest.GuestImage), kernel: readableFile((img as guest.GuestImage).kernel), initrd: readableFile((img as guest.GuestImage).initrd) },
         nics: [{ type: 'bridge' }],
         params: { ip0: `${net.bridgeSubnet}.2/24`, peer0: net.bridgePeer, ip1: `${net.macvtapSubnet}.2/24`, peer1: net.macvtapPeer, hold: 1 },
       }),
     );
     fs.chmodSync(xmlFile, 0o644);
     const userState = path.join(home, 'run');
-    const cli = spawn('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--init-groups', process.execPath, CLI, '--connect', a.socket, '--state-dir', userState, 'launch', xmlFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The CLI as the user can read it, without the test runner's NODE_OPTIONS (readable.ts).
+    const cliAs = (...args: string[]) => asUser(u, [process.execPath, readablePath('bin', 'netfd.js'), '--connect', a.socket, '--state-dir', userState, ...args]);
+    const launch = cliAs('launch', xmlFile);
+    const cli = spawn(launch.file, launch.args, { ...launch.options, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     cli.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     const cliExit = new Promise<number | null>((r) => cli.once('exit', (code) => r(code)));
@@ -46,12 +51,16 @@ t.test('an ordinary user launches a guest with a tap the agent prepared, then ho
       if (cli.exitCode === null && cli.signalCode === null) cli.kill('SIGKILL');
     });
     const console = new guest.Console(cli.stdout as never);
-    const asUser = (...args: string[]) => spawnSync('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--init-groups', process.execPath, CLI, '--connect', a.socket, '--state-dir', userState, ...args], { encoding: 'utf8' });
+    const runCli = (...args: string[]) => {
+      const c = cliAs(...args);
+      return spawnSync(c.file, c.args, { ...c.options, encoding: 'utf8' });
+    };
     const MAC = '52:54:00:e2:a6:01';
     const nicFile = path.join(home, 'nic.xml');
     fs.writeFileSync(nicFile, guest.interfaceXml({ type: 'direct', mode: 'bridge', mac: MAC }));
     const badFile = path.join(home, 'bad.xml');
     fs.writeFileSync(badFile, `<interface type='bridge'><source bridge='${net.bridge}'/><model type='nosuchnic'/></interface>`);
+    for (const f of [nicFile, badFile]) fs.chmodSync(f, 0o644); // the user reads them, whatever the umask
     const wait = async (re: RegExp) => {
       try {
         return (await console.wait(re)).text;
@@ -64,11 +73,11 @@ t.test('an ordinary user launches a guest with a tap the agent prepared, then ho
     const info = JSON.parse(fs.readFileSync(path.join(userState, 'agentvm.pid'), 'utf8')) as { pid: number; qmp: string };
 
     const linksBefore = linkNames(ns);
-    const bad = asUser('attach-interface', 'agentvm', badFile);
+    const bad = runCli('attach-interface', 'agentvm', badFile);
     t.equal(bad.status, 1, 'an attach qemu refuses fails');
     t.match(bad.stderr, /QMP_ERROR.*nosuchnic/, "with qemu's error");
     t.same(linkNames(ns), linksBefore, 'and the agent took its tap back');
-    const att = asUser('attach-interface', 'agentvm', nicFile, '--json');
+    const att = runCli('attach-interface', 'agentvm', nicFile, '--json');
     t.equal(att.status, 0, att.stderr);
     t.match(JSON.parse(att.stdout), { alias: 'net1', mac: MAC, targetDev: /^macvtap\d+$/, driver: 'qemu' }, 'attach-interface through the agent');
     await wait(/^NETFD-HOTPLUG eth1/);
@@ -82,7 +91,7 @@ t.test('an ordinary user launches a guest with a tap the agent prepared, then ho
     const live = fs.readFileSync(agentLivePath(a, u.uid, 'agentvm'), 'utf8');
     t.match(live, /<target dev="vnet\d+"\/>/, "the agent's live XML records the tap");
     t.match(live, /<target dev="macvtap\d+"\/>/, 'and the hotplugged macvtap');
-    const det = asUser('detach-interface', 'agentvm', '--mac', MAC);
+    const det = runCli('detach-interface', 'agentvm', '--mac', MAC);
     t.equal(det.status, 0, det.stderr);
     await wait(/^NETFD-UNPLUG eth1/);
     t.notOk(linkNames(ns).some((l) => l.startsWith('macvtap')), 'detach-interface through the agent deleted the macvtap');

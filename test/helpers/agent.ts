@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Test } from 'tap';
 import { CLI } from './e2e';
+import { asUser, readablePath } from './readable';
 
 export interface RunningAgent {
   proc: ChildProcess;
@@ -132,18 +133,25 @@ export interface ClientReply {
 
 const CLIENT = path.join(__dirname, 'agent-client.js');
 
-/** Runs requests as `user` (setpriv: its uid, gid and groups only); one reply per request. */
+/** The client's argv: as root, the checkout's; as a user, from a copy it can read when it cannot read the checkout (readable.ts). */
+function clientArgv(user: TestUser | null, args: string[]): string[] {
+  return [process.execPath, user ? readablePath('test', 'helpers', 'agent-client.js') : CLIENT, ...args];
+}
+
+/** Runs requests as `user` (setpriv: its uid, gid and groups only; readable.ts's root and environment); one reply per request. */
 export function runAs(user: TestUser | null, socket: string, requests: { op: string; args?: object }[]): ClientReply[] {
-  const argv = [process.execPath, CLIENT, socket, JSON.stringify(requests)];
-  const r = user ? spawnSync('setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', ...argv], { encoding: 'utf8' }) : spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+  const argv = clientArgv(user, [socket, JSON.stringify(requests)]);
+  const u = user && asUser(user, argv);
+  const r = u ? spawnSync(u.file, u.args, { ...u.options, encoding: 'utf8' }) : spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`client as ${user?.name ?? 'root'} failed (${r.status}): ${r.stderr}`);
   return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ClientReply);
 }
 
 /** A client as `user` that stays connected holding its fds after the requests; resolves with it and its replies. */
 export async function holdAs(t: Test, user: TestUser | null, socket: string, requests: { op: string; args?: object }[]): Promise<{ proc: ChildProcess; replies: ClientReply[] }> {
-  const argv = [process.execPath, CLIENT, socket, JSON.stringify(requests), '--hold'];
-  const proc = user ? spawn('setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', ...argv], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const argv = clientArgv(user, [socket, JSON.stringify(requests), '--hold']);
+  const u = user && asUser(user, argv);
+  const proc = u ? spawn(u.file, u.args, { ...u.options, stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });

@@ -18,13 +18,13 @@ import path from 'node:path';
 import t, { Test } from 'tap';
 import { bridgeIface, ClientReply, domainXml, runAs, startAgent, testUser, RunningAgent, TestUser } from '../helpers/agent';
 import { ip, ipLinks, needsRoot, withNetns } from '../helpers/host';
+import { asUser, readablePath } from '../helpers/readable';
 
 const EXTRAUSERS_DIR = '/var/lib/extrausers';
 const moduleInstalled = ['/usr/lib/libnss_extrausers.so.2', '/lib/x86_64-linux-gnu/libnss_extrausers.so.2', '/usr/lib/x86_64-linux-gnu/libnss_extrausers.so.2'].some((f) => fs.existsSync(f));
 const skip: string | false =
   needsRoot || (moduleInstalled && fs.existsSync(EXTRAUSERS_DIR) ? false : 'needs libnss-extrausers (apt-get install libnss-extrausers; scripts/setup.sh installs it)');
 
-const CLIENT = path.join(__dirname, '..', 'helpers', 'agent-client.js');
 const tag = process.pid % 100000;
 
 /** Whether the host's own name service knows this passwd/group key (a name or an id). */
@@ -72,9 +72,10 @@ function getentInside(world: NssWorld, db: 'passwd' | 'group', key: string): str
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-/** Requests as uid:gid with no supplementary groups (setpriv; no name lookup on the host). */
+/** Requests as uid:gid with no supplementary groups (setpriv; no name lookup on the host; readable.ts's root and environment). */
 function runAsIds(uid: number, gid: number, socket: string, requests: { op: string; args?: object }[]): ClientReply[] {
-  const r = spawnSync('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', process.execPath, CLIENT, socket, JSON.stringify(requests)], { encoding: 'utf8' });
+  const u = asUser({ uid, gid }, [process.execPath, readablePath('test', 'helpers', 'agent-client.js'), socket, JSON.stringify(requests)], 'clear');
+  const r = spawnSync(u.file, u.args, { ...u.options, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`client as ${uid}:${gid} failed (${r.status}): ${r.stderr}`);
   return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ClientReply);
 }

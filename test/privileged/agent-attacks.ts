@@ -10,6 +10,7 @@ import { Conn } from '../../lib/agent/conn';
 import { native } from '../../lib/native';
 import { agentLivePath, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, startAgent, testUser } from '../helpers/agent';
 import { ip, ipLink, ipLinks, needsRoot, withNetns } from '../helpers/host';
+import { asUser, readablePath } from '../helpers/readable';
 
 // The process's one epoll thread (and its eventfd) exists from here on, not
 // as a leak of the first test that connects.
@@ -19,7 +20,6 @@ import { ip, ipLink, ipLinks, needsRoot, withNetns } from '../helpers/host';
   native().close(y);
 }
 
-const ABUSE = path.join(__dirname, '..', 'helpers', 'agent-fd-abuse.js');
 const names = (ns: string): string[] => ipLinks(ns).map((l) => l.ifname).sort();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
@@ -81,7 +81,8 @@ t.test('2. fds cannot make a device escape release: MAC, persist, owner changed 
     t.notMatch(a.log(), /bridge br1 has no fixed MAC/, 'br1 has a fixed MAC: no warning');
 
     const xml = domainXml('esc', [bridgeIface('br0'), directIface('v0', 'bridge')]);
-    const proc = spawn('setpriv', ['--reuid', String(eve.uid), '--regid', String(eve.gid), '--init-groups', process.execPath, ABUSE, a.socket, xml, '02:00:00:00:00:01', '02:00:00:00:00:02'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const abuse = asUser(eve, [process.execPath, readablePath('test', 'helpers', 'agent-fd-abuse.js'), a.socket, xml, '02:00:00:00:00:01', '02:00:00:00:00:02']);
+    const proc = spawn(abuse.file, abuse.args, { ...abuse.options, stdio: ['ignore', 'pipe', 'inherit'] });
     t.teardown(() => proc.kill('SIGKILL'));
     let out = '';
     await new Promise<void>((resolve, reject) => {
@@ -183,7 +184,7 @@ t.test('5. one user cannot take every connection or every request slot; root kee
     const a = await startAgent(t, { ns, extraArgs: ['--max-clients', '12', '--reserved-for-root', '2'], acl: `limit user ${eve.name} connections 4\nlimit user ${bob.name} connections 6\n` });
     // Eve opens connections until refused; each refusal names the limit.
     const script = `
-      const { native } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'native'))});
+      const { native } = require(${JSON.stringify(readablePath('dist', 'native'))});
       (async () => {
         const n = Number(process.argv[2]); let ok = 0; const errs = [];
         for (let i = 0; i < n; i++) {
@@ -210,7 +211,8 @@ t.test('5. one user cannot take every connection or every request slot; root kee
     const procs: ChildProcess[] = [];
     const hold = (u: typeof eve | null, n: number) => {
       const argv = [process.execPath, '-e', script, a.socket, String(n)];
-      const p = u ? spawn('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--init-groups', ...argv], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+      const as = u && asUser(u, argv);
+      const p = as ? spawn(as.file, as.args, { ...as.options, stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
       t.teardown(() => p.kill('SIGKILL'));
       procs.push(p);
       return new Promise<{ ok: number; errs: { code: string; message: string; rule?: string }[] }>((resolve) => p.stdout.once('data', (d) => resolve(JSON.parse(String(d)))));
@@ -274,11 +276,12 @@ t.test('protocol: a refused flood leaves other users served', { skip: needsRoot 
     const eve = testUser(t, 'e');
     const a = await startAgent(t, { ns, acl: 'allow user root all\n' });
     const script = `
-      const { native } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'native'))});
-      const { encodeRequest } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'agent', 'protocol'))});
+      const { native } = require(${JSON.stringify(readablePath('dist', 'native'))});
+      const { encodeRequest } = require(${JSON.stringify(readablePath('dist', 'agent', 'protocol'))});
       const frame = encodeRequest(1, 'prepare', { xml: process.argv[2].replace('</devices>', '</devices><description>' + 'y'.repeat(100000) + '</description>') });
       (async () => { for (let c = 0; c < 3; c++) { const fd = await native().unixConnect(process.argv[1]); for (let i = 0; i < 8; i++) try { native().sendNow(fd, frame); } catch {} } console.log('SENT'); setInterval(() => {}, 1 << 30); })();`;
-    const p = spawn('setpriv', ['--reuid', String(eve.uid), '--regid', String(eve.gid), '--init-groups', process.execPath, '-e', script, a.socket, domainXml('x', [bridgeIface('br9')])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const flood = asUser(eve, [process.execPath, '-e', script, a.socket, domainXml('x', [bridgeIface('br9')])]);
+    const p = spawn(flood.file, flood.args, { ...flood.options, stdio: ['ignore', 'pipe', 'inherit'] });
     t.teardown(() => p.kill('SIGKILL'));
     await new Promise((r) => p.stdout.once('data', r));
     const c = await AgentClient.connect(a.socket);

@@ -9,10 +9,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { bridgeIface, domainXml, holdAs, killClient, runAs, RunningAgent, startAgent, testUser, TestUser } from '../helpers/agent';
-import { CLI } from '../helpers/e2e';
 import { ip, ipLinks, needsRoot, withNetns } from '../helpers/host';
+import { asUser, readablePath } from '../helpers/readable';
 
-const FLOOD = path.join(__dirname, '..', 'helpers', 'agent-flood.js');
+/** Paths a user the test makes can read (readable.ts). */
+const FLOOD = () => readablePath('test', 'helpers', 'agent-flood.js');
+const CLI = () => readablePath('bin', 'netfd.js');
 const STOP_TIMEOUT_S = 2;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -59,10 +61,11 @@ interface Child {
 /**
  * Runs argv as `user` (setpriv, as runAs does), without the test runner's
  * NODE_OPTIONS hooks (they would write the runner's files as the user, fail,
- * and print that); killed at teardown, also on failure.
+ * and print that: readable.ts's asUser); killed at teardown, also on failure.
  */
 function spawnAs(t: Test, user: TestUser, argv: string[]): Child {
-  const proc = spawn('setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', 'env', '-u', 'NODE_OPTIONS', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const u = asUser(user, argv);
+  const proc = spawn(u.file, u.args, { ...u.options, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -76,7 +79,7 @@ function spawnAs(t: Test, user: TestUser, argv: string[]): Child {
 }
 
 /** `netfd --connect SOCKET ARGS...` as `user`. */
-const cliAs = (t: Test, user: TestUser, a: RunningAgent, args: string[]): Child => spawnAs(t, user, [process.execPath, CLI, '--connect', a.socket, '--state-dir', path.join(a.dir, 'client-state'), ...args]);
+const cliAs = (t: Test, user: TestUser, a: RunningAgent, args: string[]): Child => spawnAs(t, user, [process.execPath, CLI(), '--connect', a.socket, '--state-dir', path.join(a.dir, 'client-state'), ...args]);
 
 /** Sends `sig` and resolves with how the agent ended and how long it took. */
 async function signalAgent(a: RunningAgent, sig: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
@@ -115,7 +118,7 @@ t.test('a client that never reads its replies cannot keep a SIGTERMed agent aliv
   await withNetns(t, async (ns) => {
     const user = testUser(t, 's');
     const a = await startAgent(t, { ns, acl: `allow user ${user.name} bridge br0\n`, extraArgs: ['--stop-timeout', String(STOP_TIMEOUT_S)] });
-    const flood = spawnAs(t, user, [process.execPath, FLOOD, 'noread', a.socket, '8']);
+    const flood = spawnAs(t, user, [process.execPath, FLOOD(), 'noread', a.socket, '8']);
     await until('the flood is sent', () => flood.out().includes('SENT\n'));
     // 8 requests in flight, their ~100 KB replies stuck behind a full socket: more are EBUSY.
     await until('the agent is stuck with replies nobody reads', () => logLines(a).some((l) => l.clientPid === flood.proc.pid && l.code === 'EBUSY'));
@@ -141,7 +144,7 @@ t.test('SIGTERM while requests keep arriving on several connections, 20 rounds: 
     const user = testUser(t, 'r');
     let a = await startAgent(t, { ns, acl: `allow user ${user.name} bridge br0\n`, extraArgs: ['--stop-timeout', String(STOP_TIMEOUT_S)] });
     // Two processes of four connections each, reconnecting whenever the agent is back.
-    const busy = [spawnAs(t, user, [process.execPath, FLOOD, 'busy', a.socket, '4']), spawnAs(t, user, [process.execPath, FLOOD, 'busy', a.socket, '4'])];
+    const busy = [spawnAs(t, user, [process.execPath, FLOOD(), 'busy', a.socket, '4']), spawnAs(t, user, [process.execPath, FLOOD(), 'busy', a.socket, '4'])];
     const ends: string[] = [];
     for (let round = 1; round <= 20; round++) {
       if (round > 1) a = await a.restart();
