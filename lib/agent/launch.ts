@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { native } from '../native';
 import { stateDir } from '../netdev/state';
-import { Exit, LaunchOptions, pidPath, PidInfo, qmpPath, recordNicAddresses, startQemu } from '../qemu/launch';
+import { Exit, followRunState, LaunchOptions, pidPath, PidInfo, qmpPath, recordNicAddresses, startQemu } from '../qemu/launch';
 import { formatPci } from '../qemu/pci';
 import { RunState } from '../qemu/runstate';
 import { DomainXml } from '../xml/domain';
@@ -119,22 +119,7 @@ export async function launchViaAgent(client: AgentClient, text: string, o: Launc
   const q = await startQemu(result.argv, fds, qmp, o, closeFds, release, { monitor: follow, ready: (m) => recordNicAddresses(m, recordPci, warn, name) });
   const info: PidInfo & { agent: string } = { pid: q.child.pid as number, supervisor: process.pid, qmp, netns: null, agent: client.socket, ...(follow ? { links: 'follow' as const } : {}) };
   fs.writeFileSync(pidFile, `${JSON.stringify(info)}\n`);
-  if (q.monitor) {
-    const apply = async (running: boolean) => {
-      try {
-        await current.request('set-running', { name, running });
-      } catch (e) {
-        throw new NetfdError(`${name}: asking the agent to set its macvtaps ${running ? 'up (the vCPUs run)' : 'down (the vCPUs are paused)'} failed: ${(e as Error).message}`, { code: (e as NetfdError).code ?? 'EIO', cause: e });
-      }
-    };
-    try {
-      runState = await RunState.follow(q.monitor, apply, { onError: (e) => warn(e.message), appliedAtStart: false });
-    } catch (err) {
-      q.child.kill('SIGKILL');
-      await q.exited;
-      throw new NetfdError(`qemu failed to start: its monitor did not answer query-status: ${(err as Error).message}`, { code: 'QEMU_FAILED', cause: err });
-    }
-  }
+  if (q.monitor) runState = await followRunState(q, name, 'asking the agent to set its macvtaps', async (running) => void (await current.request('set-running', { name, running })), warn);
   const exited = q.exited.then((e) => ({ ...e, ...(releaseError ? { releaseError } : {}) }));
   return {
     name,

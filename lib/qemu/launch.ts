@@ -155,6 +155,29 @@ function waitForSocket(file: string, child: ChildProcess, timeoutMs: number): Pr
   });
 }
 
+/**
+ * Follows qemu's run state on the monitor netfd holds (`q.monitor`), calling
+ * `apply(running)` for the macvtaps; a qemu whose monitor answers no
+ * query-status is not usable (killed, QEMU_FAILED). `doing` says what apply
+ * does, in its errors.
+ */
+export async function followRunState(q: StartedQemu, name: string, doing: string, apply: (running: boolean) => Promise<void>, warn: (m: string) => void): Promise<RunState> {
+  const wrapped = async (running: boolean) => {
+    try {
+      await apply(running);
+    } catch (e) {
+      throw new NetfdError(`${name}: ${doing} ${running ? 'up (the vCPUs run)' : 'down (the vCPUs are paused)'} failed: ${(e as Error).message}`, { code: (e as NetfdError).code ?? 'EIO', cause: e });
+    }
+  };
+  try {
+    return await RunState.follow(q.monitor as Qmp, wrapped, { onError: (e) => warn(e.message), appliedAtStart: false });
+  } catch (err) {
+    q.child.kill('SIGKILL');
+    await q.exited;
+    throw new NetfdError(`qemu failed to start: its monitor did not answer query-status: ${(err as Error).message}`, { code: 'QEMU_FAILED', cause: err });
+  }
+}
+
 /** The run states of a qemu that came up (query-status). */
 const UP_STATES = ['running', 'paused', 'prelaunch', 'inmigrate', 'suspended'];
 
@@ -308,23 +331,6 @@ export async function launchDomain(input: string | DomainXml, o: LaunchOptions =
   );
   const info: PidInfo = { pid: q.child.pid as number, supervisor: process.pid, qmp, netns: domain.netns ?? null, ...(o.accel ? { accel: o.accel } : {}), ...(follow ? { links: 'follow' as const } : {}) };
   fs.writeFileSync(pidFile, `${JSON.stringify(info)}\n`);
-  let runState: RunState | null = null;
-  if (q.monitor) {
-    const apply = async (running: boolean) => {
-      try {
-        await domain.setRunning(running);
-      } catch (e) {
-        throw new NetfdError(`${name}: setting its macvtaps ${running ? 'up (the vCPUs run)' : 'down (the vCPUs are paused)'} failed: ${(e as Error).message}`, { code: (e as NetfdError).code ?? 'EIO', cause: e });
-      }
-    };
-    try {
-      runState = await RunState.follow(q.monitor, apply, { onError: (e) => warn(e.message), appliedAtStart: false });
-    } catch (err) {
-      // qemu answers no query-status: it is not usable.
-      q.child.kill('SIGKILL');
-      await q.exited;
-      throw new NetfdError(`qemu failed to start: its monitor did not answer query-status: ${(err as Error).message}`, { code: 'QEMU_FAILED', cause: err });
-    }
-  }
+  const runState = q.monitor ? await followRunState(q, name, 'setting its macvtaps', (running) => domain.setRunning(running), warn) : null;
   return new LaunchedDomain(domain, q.child, q.argv, qmp, pidFile, q.exited, runState);
 }

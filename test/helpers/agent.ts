@@ -5,8 +5,28 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Test } from 'tap';
+import { Conn } from '../../lib/agent/conn';
+import { native } from '../../lib/native';
 import { CLI } from './e2e';
 import { asUser, readablePath } from './readable';
+
+/**
+ * Starts the process's one epoll thread (and its eventfd) now, so that fd
+ * checks count it as the baseline, not as a leak of the first test that
+ * connects.
+ */
+export function startPollerThread(): void {
+  const [x, y] = native().socketPair();
+  new Conn(x, { maxBytes: 16, maxFds: 0, onMessage: () => undefined, onClose: () => undefined }).close();
+  native().close(y);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `ok` every 25 ms until it holds; throws naming `what` after `ms`. */
+export async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); await sleep(25)) if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+}
 
 export interface RunningAgent {
   proc: ChildProcess;

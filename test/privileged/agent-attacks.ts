@@ -6,25 +6,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { AgentClient } from '../../lib/agent/client';
-import { Conn } from '../../lib/agent/conn';
-import { native } from '../../lib/native';
-import { agentLivePath, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, startAgent, testUser } from '../helpers/agent';
+import { agentLivePath, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, startAgent, startPollerThread, testUser, until } from '../helpers/agent';
 import { ip, ipLink, ipLinks, needsRoot, withNetns } from '../helpers/host';
 import { asUser, readablePath } from '../helpers/readable';
 
 // The process's one epoll thread (and its eventfd) exists from here on, not
 // as a leak of the first test that connects.
-{
-  const [x, y] = native().socketPair();
-  new Conn(x, { maxBytes: 16, maxFds: 0, onMessage: () => undefined, onClose: () => undefined }).close();
-  native().close(y);
-}
+startPollerThread();
 
 const names = (ns: string): string[] => ipLinks(ns).map((l) => l.ifname).sort();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !ok(); await sleep(25)) if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-}
 const bridge = (ns: string, br: string, mac?: string) => {
   ip(['-n', ns, 'link', 'add', br, ...(mac ? ['address', mac] : []), 'type', 'bridge']);
   ip(['-n', ns, 'link', 'set', br, 'up']);

@@ -8,27 +8,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { AgentClient } from '../../lib/agent/client';
-import { Conn } from '../../lib/agent/conn';
 import { encodeRequest, MAX_REQUEST } from '../../lib/agent/protocol';
 import { native } from '../../lib/native';
-import { agentLiveFiles, agentLivePath, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, startAgent, testUser } from '../helpers/agent';
+import { agentLiveFiles, agentLivePath, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, sleep, startAgent, startPollerThread, testUser, until } from '../helpers/agent';
 import { CLI } from '../helpers/e2e';
 import { ip, ipLinks, needsRoot, withNetns } from '../helpers/host';
 
 // The process's one epoll thread (and its eventfd) exists from here on, not
 // as a leak of the first test that connects.
-{
-  const [x, y] = native().socketPair();
-  new Conn(x, { maxBytes: 16, maxFds: 0, onMessage: () => undefined, onClose: () => undefined }).close();
-  native().close(y);
-}
+startPollerThread();
 
 const names = (ns: string): string[] => ipLinks(ns).map((l) => l.ifname).sort();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !ok(); await sleep(25)) if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-}
 
 const records = agentRecords;
 const liveFiles = agentLiveFiles;

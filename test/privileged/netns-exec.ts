@@ -7,18 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { AgentClient } from '../../lib/agent/client';
-import { Conn } from '../../lib/agent/conn';
 import { native } from '../../lib/native';
+import { startPollerThread } from '../helpers/agent';
 import { CLI } from '../helpers/e2e';
 import { ipLinks, needsRoot, withNetns } from '../helpers/host';
 
 // The process's one epoll thread (and its eventfd) exists from here on, not
 // as a leak of the first test that connects.
-{
-  const [x, y] = native().socketPair();
-  new Conn(x, { maxBytes: 16, maxFds: 0, onMessage: () => undefined, onClose: () => undefined }).close();
-  native().close(y);
-}
+startPollerThread();
 
 const CHILD = path.join(__dirname, '..', 'helpers', 'netns-exec-child.js');
 const names = (ns: string) => ipLinks(ns).map((l) => l.ifname).sort();
