@@ -278,10 +278,14 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
       monitor = await Qmp.open(fd, { timeoutMs: left() });
     }
   } catch (err) {
+    // A qemu that failed init closes its QMP socket as it exits: give it a
+    // moment to exit by itself, so its own exit code and message are reported.
+    if (child.exitCode === null && child.signalCode === null) await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 1000))]);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     const e = await exited;
     const spawnErr = (err as NodeJS.ErrnoException).code === 'ENOENT' ? ` (${argv[0]} not found: install qemu-system-x86 or pass --qemu PATH)` : '';
-    const why = tail.text() || (err as Error).message;
+    // qemu's stderr: the tail kept of it, or (inherited) already on the caller's stderr.
+    const why = tail.text() || (child.stderr ? (err as Error).message : `see qemu's message above (${(err as Error).message})`);
     const how = spawnErr || ` (${e.signal ?? `exit code ${e.code}`})`;
     throw new NetfdError(`qemu failed to start${how}: ${why}`, { code: 'QEMU_FAILED', cause: err });
   }

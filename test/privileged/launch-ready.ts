@@ -50,7 +50,8 @@ t.test('netfd launch --detach and --connect … launch of that domain exit 1 wit
     const a = await startAgent(t, { ns, acl: 'allow user root dev v0\nallow user root mode bridge\n' });
     const connect = spawnSync(process.execPath, [CLI, '--connect', a.socket, '--state-dir', path.join(dir, 'client'), 'launch', dom], { encoding: 'utf8', env });
     t.equal(connect.status, 1, '--connect launch exits 1');
-    t.match(connect.stderr, /QEMU_FAILED: .*could not open kernel file/);
+    t.match(connect.stderr, /^netfd launch: QEMU_FAILED: qemu failed to start \(exit code 1\)/m, "qemu's own exit");
+    t.match(connect.stderr, /could not open kernel file/, "and qemu's message (its stderr is the user's)");
     for (let i = 0; i < 100 && names(ns).length !== before.length; i++) await new Promise((r) => setTimeout(r, 50));
     t.same(names(ns), before, "the agent's macvtap is released");
   });
