@@ -15,20 +15,20 @@
 export { NetfdError, NetfdErrorOptions, NETFD_CODES, NetfdCode, ErrnoCode, NetfdErrorCode, isNetfdCode } from './errors';
 
 // fd ownership.
-export { FdSet, OwnsFds } from './fds';
+export { FdSet, OwnsFds } from './sys/fds';
 
 // Links (rtnetlink) and the host settings of a device.
-export { Target, TunDetails, BridgeDetails, LinkInfo, LinkChanges, getLink, listLinks, deleteLink, deleteLinks, deleteGroup, setLink, linkUp, linkDown, attachToBridge, detachFromBridge } from './link';
-export { setBridgePort, getBridgePort, listBridgePorts, addBridgeVlan, deleteBridgeVlan, listBridgeVlans, BridgePortChanges, BridgePortInfo, BridgePortState, BridgeVlan, BridgeVlanOptions } from './bridge';
-export { setRootQdisc, getRootQdisc, ROOT_QDISC_KINDS, RootQdiscKind, QdiscInfo } from './qdisc';
-export { setCoalesce, getCoalesce, Coalesce, CoalesceChanges } from './coalesce';
-export { addAddress, listAddresses, addRoute, listRoutes, AddressOptions, AddressInfo, RouteOptions, RouteInfo, RouteProtocol } from './addr';
+export { Target, TunDetails, BridgeDetails, LinkInfo, LinkChanges, getLink, listLinks, deleteLink, deleteLinks, deleteGroup, setLink, linkUp, linkDown, attachToBridge, detachFromBridge } from './sys/link';
+export { setBridgePort, getBridgePort, listBridgePorts, addBridgeVlan, deleteBridgeVlan, listBridgeVlans, BridgePortChanges, BridgePortInfo, BridgePortState, BridgeVlan, BridgeVlanOptions } from './sys/bridge';
+export { setRootQdisc, getRootQdisc, ROOT_QDISC_KINDS, RootQdiscKind, QdiscInfo } from './sys/qdisc';
+export { setCoalesce, getCoalesce, Coalesce, CoalesceChanges } from './sys/coalesce';
+export { addAddress, listAddresses, addRoute, listRoutes, AddressOptions, AddressInfo, RouteOptions, RouteInfo, RouteProtocol } from './sys/addr';
 
 // Devices and their fds.
-export { Tap, TapOptions, tunFeatures } from './tap';
-export { createMacvtap, Macvtap, MacvtapFds, MacvtapCreateOptions, MacvtapOpenOptions } from './macvtap';
-export { VhostFds, vhostDevicePath, vhostUsable, DEFAULT_VHOST_DEVICE } from './vhost';
-export { sendFds, recvFds, peerCred, socketPair, closeFd, Received } from './fdpass';
+export { Tap, TapOptions, tunFeatures } from './sys/tap';
+export { createMacvtap, Macvtap, MacvtapFds, MacvtapCreateOptions, MacvtapOpenOptions } from './sys/macvtap';
+export { VhostFds, vhostDevicePath, vhostUsable, DEFAULT_VHOST_DEVICE } from './sys/vhost';
+export { sendFds, recvFds, peerCred, socketPair, closeFd, Received } from './sys/fdpass';
 
 // libvirt XML.
 export { DomainXml, DomainDef, DiskDef, DiskCache, DiskErrorPolicy, SerialDef, InterfaceDef, LiveInterface, AddedInterface, ParseOptions } from './xml/domain';
@@ -41,7 +41,7 @@ export * as validate from './validate';
 
 // A domain's interfaces as one transaction, and qemu's arguments for them.
 export { prepareDomain, prepareInterfaces, previewDomain, teardownFromLive, setInterfaceLinks, followLiveXml, recordPciAddresses, LinkFollowOptions, PreparedDomain, InterfaceSetup, PreparedInterface, PrepareOptions, DomainHostOptions, DomainPreview, PreviewOptions, Step, STEPS } from './netdev/domain';
-export { stateDir, DEFAULT_STATE_DIR, liveXmlPath } from './netdev/state';
+export { stateDir, DEFAULT_STATE_DIR, liveXmlPath } from './state/dirs';
 export { domainArgv, netArgv, driveArg, netdevArg, deviceArg, childFds, formatArgv, formatArgs, NetArgs, ArgvOptions, DEFAULT_EMULATOR } from './qemu/argv';
 
 // qemu: launch, QMP, hotplug.

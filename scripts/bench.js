@@ -1203,7 +1203,7 @@ async function benchAgentVsBridgeHelper(a, results) {
 /** The uid of the flooding user (no account needed: the ACL names it by number). */
 const FLOOD_UID = 4242420;
 const FLOOD_SCRIPT = `
-  const { native } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'native.js'))});
+  const { native } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'sys', 'native.js'))});
   const { encodeRequest } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'agent', 'protocol.js'))});
   const xml = "<domain type='qemu'><name>flood</name><memory unit='MiB'>64</memory><devices><interface type='bridge'><source bridge='br9'/></interface></devices><description>" + 'y'.repeat(120000) + '</description></domain>';
   const frame = encodeRequest(1, 'prepare', { xml });
@@ -1429,7 +1429,7 @@ async function runNetworks(netfd, results, cleanups) {
 async function runAgent(netfd, results, cleanups) {
   const t0 = now();
   const { AgentClient } = require('../dist/agent/client.js');
-  const { native } = require('../dist/native.js');
+  const { native } = require('../dist/sys/native.js');
   const scratch = makeScratch(`netfd-bench-${process.pid}-agent`, { veth: false });
   const a = { ns: scratch.ns, AgentClient, native: native(), dir: null, child: null, closed: null, client: null, procs: new Set(), confCreated: null, confDirCreated: null };
   const remove = () => {

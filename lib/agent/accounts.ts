@@ -22,7 +22,7 @@
 // fails closed on both when a rule names the account (see acl.ts).
 import fs from 'node:fs';
 import { ErrnoCode, invalid, NetfdError } from '../errors';
-import { native, NativeGroup, NativePasswd } from '../native';
+import { native, NativeGroup, NativePasswd } from '../sys/native';
 
 /**
  * User and group lookups, as the C library's getpwnam/getgrnam/getpwuid/

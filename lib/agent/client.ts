@@ -1,7 +1,7 @@
 // The agent's client: one connection, requests matched to replies by id,
 // fds received with the reply that names them (owned by the caller).
 import { NetfdError } from '../errors';
-import { native, NativeMessage } from '../native';
+import { native, NativeMessage } from '../sys/native';
 import { Conn } from './conn';
 import { DEFAULT_SOCKET, encodeRequest, MAX_REPLY, Op, parseReply, replyError } from './protocol';
 

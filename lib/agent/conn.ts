@@ -4,7 +4,7 @@
 // blocking the event loop. One message is one JSON document; fds travel with
 // the message they belong to.
 import { NetfdError, fromNative } from '../errors';
-import { NativeMessage, NativePoller, native, POLL_HANGUP, POLL_READABLE, POLL_WRITABLE } from '../native';
+import { NativeMessage, NativePoller, native, POLL_HANGUP, POLL_READABLE, POLL_WRITABLE } from '../sys/native';
 
 type Handler = (events: number) => void;
 

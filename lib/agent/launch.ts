@@ -11,8 +11,8 @@
 // the same way (record-pci).
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
-import { native } from '../native';
-import { stateDir } from '../netdev/state';
+import { native } from '../sys/native';
+import { stateDir } from '../state/dirs';
 import { Exit, followRunState, LaunchOptions, pidPath, PidInfo, qmpPath, recordNicAddresses, startQemu } from '../qemu/launch';
 import { formatPci } from '../qemu/pci';
 import { RunState } from '../qemu/runstate';

@@ -6,11 +6,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NetfdError } from '../errors';
-import { deleteLink, setLink } from '../link';
-import { Macvtap, createMacvtap } from '../macvtap';
-import { native } from '../native';
+import { deleteLink, setLink } from '../sys/link';
+import { Macvtap, createMacvtap } from '../sys/macvtap';
+import { native } from '../sys/native';
 import { expandPf, sysfsRoot } from '../network/sysfs';
-import { Tap, tunFeatures } from '../tap';
+import { Tap, tunFeatures } from '../sys/tap';
 import { checkVhost, HostRoots } from './vhost';
 
 /** How a probe check came out: FAIL only for what netfd cannot work without. */

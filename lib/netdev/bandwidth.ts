@@ -7,7 +7,7 @@
 // written as tc's `kbps` (1000 bytes/s); bursts its kibibytes, as `kb`.
 import { NetfdError } from '../errors';
 import type { BandwidthPlan } from '../policy';
-import { runTc, TcOptions } from '../tc';
+import { runTc, TcOptions } from '../sys/tc';
 
 /** One tc command and the XML element it applies (null: libvirt ignores its failure). */
 export interface TcStep {

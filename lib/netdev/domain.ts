@@ -5,19 +5,21 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError, NetfdErrorCode } from '../errors';
-import { FdSet } from '../fds';
-import { deleteGroup, deleteLinks, getLink, LinkInfo, listLinks, netnsOf, setLink, Target } from '../link';
+import { FdSet } from '../sys/fds';
+import { deleteGroup, deleteLinks, getLink, LinkInfo, listLinks, netnsOf, setLink, Target } from '../sys/link';
 import type { PciAddress } from '../xml/interface';
-import { createMacvtap, MacvtapFds } from '../macvtap';
+import { createMacvtap, MacvtapFds } from '../sys/macvtap';
 import { Accel, decideDriver, domainMacs, DriverDecision, GuestMac, InterfacePlan, planDomain, tapHostMac, VhostProbe } from '../policy';
 import { allocateFor, releaseFor } from '../network/connect';
 import { Networks } from '../network/store';
 import { childFds, domainArgv, NetArgs, netArgv } from '../qemu/argv';
-import { Tap } from '../tap';
+import { Tap } from '../sys/tap';
 import { checkVhost } from '../host/vhost';
 import { ActualDirect, DomainXml, InterfaceDef, LiveInterface } from '../xml/domain';
 import { applyHostConfig, mtuFor, runScript } from './hostconfig';
-import { inactiveXmlPath, liveXmlPath, replaceFileAtomic, stateDir, withDomainLock, writeNewFileAtomic } from './state';
+import { inactiveXmlPath, liveXmlPath, stateDir } from '../state/dirs';
+import { replaceFileAtomic, writeNewFileAtomic } from '../state/atomic';
+import { withDomainLock } from '../state/lock';
 
 /** The steps of setup, in order, per interface ('state' once at the end). */
 export type Step = 'vhost' | 'create' | 'configure' | 'open' | 'state';

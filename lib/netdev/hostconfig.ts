@@ -7,12 +7,12 @@
 // failure (its setup is undone), except noqueue, which libvirt too treats as
 // best effort.
 import { execFile } from 'node:child_process';
-import { addBridgeVlan, deleteBridgeVlan, setBridgePort } from '../bridge';
-import { setCoalesce } from '../coalesce';
-import { addAddress, addRoute } from '../addr';
+import { addBridgeVlan, deleteBridgeVlan, setBridgePort } from '../sys/bridge';
+import { setCoalesce } from '../sys/coalesce';
+import { addAddress, addRoute } from '../sys/addr';
 import { NetfdError } from '../errors';
-import { LinkInfo } from '../link';
-import { setRootQdisc } from '../qdisc';
+import { LinkInfo } from '../sys/link';
+import { setRootQdisc } from '../sys/qdisc';
 import type { HostConfig, InterfacePlan } from '../policy';
 import type { VlanDef } from '../xml/interface';
 import { setBandwidth } from './bandwidth';

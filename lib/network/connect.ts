@@ -2,7 +2,7 @@
 // of its network's pool before the host is touched, and gives it back when
 // the interface goes (teardown, detach, or a failed setup).
 import { NetfdError } from '../errors';
-import type { Target } from '../link';
+import type { Target } from '../sys/link';
 import type { ActualDirect, InterfaceDef } from '../xml/domain';
 import { NetworkOptions, Networks } from './store';
 

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrnoCode, NetfdErrorCode, NetfdError } from '../errors';
-import { directoryOption } from '../netdev/state';
+import { directoryOption } from '../state/dirs';
 import * as v from '../validate';
 
 /** Where sysfs is unless `sysfsRoot` or NETFD_SYSFS_ROOT says otherwise. */

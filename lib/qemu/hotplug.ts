@@ -6,10 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
-import { deleteLinks } from '../link';
+import { deleteLinks } from '../sys/link';
 import { InterfaceSetup, liveResult, PrepareOptions, prepareInterfaces, PreparedInterface, recordedLinks, setInterfaceLinks } from '../netdev/domain';
 import { allocateFor, releaseFor } from '../network/connect';
-import { liveXmlPath, replaceFileAtomic, stateDir, withDomainLock } from '../netdev/state';
+import { liveXmlPath, stateDir } from '../state/dirs';
+import { replaceFileAtomic } from '../state/atomic';
+import { withDomainLock } from '../state/lock';
 import { generateMac, InterfacePlan, planInterface, rootBusOf, runsOnKvm } from '../policy';
 import * as v from '../validate';
 import { DomainXml, InterfaceDef, PciAddress } from '../xml/domain';

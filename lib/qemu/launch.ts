@@ -8,13 +8,13 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
-import { socketPair } from '../fdpass';
-import { native } from '../native';
+import { socketPair } from '../sys/fdpass';
+import { native } from '../sys/native';
 import { prepareDomain, PreparedDomain, PrepareOptions } from '../netdev/domain';
 import { Qmp } from './qmp';
 import { queryPciAddresses } from './pci';
 import { RunState } from './runstate';
-import { objectFile, stateDir } from '../netdev/state';
+import { objectFile, stateDir } from '../state/dirs';
 import type { PciAddress } from '../xml/interface';
 import { DomainXml } from '../xml/domain';
 

@@ -23,7 +23,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { NetfdError, fromNative, invalid } from '../errors';
-import { native } from '../native';
+import { native } from '../sys/native';
 
 /** qemu's version, from the greeting. */
 export interface QmpVersion {

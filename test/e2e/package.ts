@@ -67,7 +67,7 @@ t.test('npm pack, install the tarball, compile a strict consumer, run it as root
     const m = require('netfd');
     const loaded = Object.keys(require.cache).filter((k) => /[\\\\/]node_modules[\\\\/](pino|thread-stream)[\\\\/]|[\\\\/]netfd[\\\\/]dist[\\\\/]agent[\\\\/]/.test(k));
     let internal = null;
-    try { require('netfd/dist/native'); } catch (e) { internal = e.code; }
+    try { require('netfd/dist/sys/native'); } catch (e) { internal = e.code; }
     console.log(JSON.stringify({ loaded, internal, native: typeof m.native, hostAttach: typeof m.hostAttach, probeHost: typeof m.probeHost, agent: typeof require('netfd/agent').AgentClient }));`;
   t.strictSame(JSON.parse((await sh(process.execPath, ['-e', probe], { cwd: proj })).stdout), { loaded: [], internal: 'ERR_PACKAGE_PATH_NOT_EXPORTED', native: 'undefined', hostAttach: 'undefined', probeHost: 'function', agent: 'function' });
   const bin = path.join(proj, 'node_modules', '.bin', 'netfd');

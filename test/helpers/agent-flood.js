@@ -9,7 +9,7 @@
 //     when the agent drops them; prints "BUSY" once each has had a reply, and
 //     a line "ERROR <stack>" for anything but a rejected request.
 'use strict';
-const { native } = require('../../dist/native');
+const { native } = require('../../dist/sys/native');
 const { AgentClient } = require('../../dist/agent/client');
 const { encodeRequest } = require('../../dist/agent/protocol');
 

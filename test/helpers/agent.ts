@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Test } from 'tap';
 import { Conn } from '../../lib/agent/conn';
-import { native } from '../../lib/native';
+import { native } from '../../lib/sys/native';
 import { CLI } from './e2e';
 import { asUser, readablePath } from './readable';
 

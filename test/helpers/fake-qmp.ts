@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { recvFds, closeFd } from '../../lib/fdpass';
+import { recvFds, closeFd } from '../../lib/sys/fdpass';
 import { LineFramer } from '../../lib/qemu/qmp';
 
 export interface FakeCommand {

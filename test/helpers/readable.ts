@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { nativeCandidates } from '../../lib/native';
+import { nativeCandidates } from '../../lib/sys/native';
 
 /** The checkout this test runs from. */
 export const CHECKOUT = path.resolve(__dirname, '..', '..');
@@ -41,7 +41,7 @@ export function othersCanRead(file: string): boolean {
   }
 }
 
-/** The addon the library loads here (see lib/native.ts: NETFD_NATIVE, then the builds). */
+/** The addon the library loads here (see lib/sys/native.ts: NETFD_NATIVE, then the builds). */
 function addonFile(): string {
   const found = nativeCandidates().find((f) => fs.existsSync(f));
   if (!found) throw new Error(`readable: no built addon (tried ${nativeCandidates().join(', ')})`);

@@ -3,7 +3,7 @@
 // over them. Failing name services are played in test/privileged/agent-accounts.ts.
 import t from 'tap';
 import { nssAccounts } from '../../lib/agent/accounts';
-import { native } from '../../lib/native';
+import { native } from '../../lib/sys/native';
 
 const b = native();
 

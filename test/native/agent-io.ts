@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { NetfdError } from '../../lib/errors';
-import { native, NativeMessage, POLL_HANGUP, POLL_READABLE, POLL_WRITABLE } from '../../lib/native';
+import { native, NativeMessage, POLL_HANGUP, POLL_READABLE, POLL_WRITABLE } from '../../lib/sys/native';
 import { AgentClient } from '../../lib/agent/client';
 import { Conn, Listener } from '../../lib/agent/conn';
 import { errorReply, idOf, MAX_REQUEST, okReply, parseRequest, Request } from '../../lib/agent/protocol';

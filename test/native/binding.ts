@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { native } from '../../lib/native';
-import { recvFds, sendFds, socketPair, peerCred, closeFd } from '../../lib/fdpass';
-import { VhostFds, vhostDevicePath } from '../../lib/vhost';
+import { native } from '../../lib/sys/native';
+import { recvFds, sendFds, socketPair, peerCred, closeFd } from '../../lib/sys/fdpass';
+import { VhostFds, vhostDevicePath } from '../../lib/sys/vhost';
 import { openFds } from '../helpers/host';
 
 const b = native();

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import t, { Test } from 'tap';
 
-const NATIVE = path.join(__dirname, '..', '..', 'dist', 'native');
+const NATIVE = path.join(__dirname, '..', '..', 'dist', 'sys', 'native');
 const CONN = path.join(__dirname, '..', '..', 'dist', 'agent', 'conn');
 
 interface Ran {

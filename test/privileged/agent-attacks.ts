@@ -174,7 +174,7 @@ t.test('5. one user cannot take every connection or every request slot; root kee
     const a = await startAgent(t, { ns, extraArgs: ['--max-clients', '12', '--reserved-for-root', '2'], acl: `limit user ${eve.name} connections 4\nlimit user ${bob.name} connections 6\n` });
     // Eve opens connections until refused; each refusal names the limit.
     const script = `
-      const { native } = require(${JSON.stringify(readablePath('dist', 'native'))});
+      const { native } = require(${JSON.stringify(readablePath('dist', 'sys', 'native'))});
       (async () => {
         const n = Number(process.argv[2]); let ok = 0; const errs = [];
         for (let i = 0; i < n; i++) {
@@ -266,7 +266,7 @@ t.test('protocol: a refused flood leaves other users served', { skip: needsRoot 
     const eve = testUser(t, 'e');
     const a = await startAgent(t, { ns, acl: 'allow user root all\n' });
     const script = `
-      const { native } = require(${JSON.stringify(readablePath('dist', 'native'))});
+      const { native } = require(${JSON.stringify(readablePath('dist', 'sys', 'native'))});
       const { encodeRequest } = require(${JSON.stringify(readablePath('dist', 'agent', 'protocol'))});
       const frame = encodeRequest(1, 'prepare', { xml: process.argv[2].replace('</devices>', '</devices><description>' + 'y'.repeat(100000) + '</description>') });
       (async () => { for (let c = 0; c < 3; c++) { const fd = await native().unixConnect(process.argv[1]); for (let i = 0; i < 8; i++) try { native().sendNow(fd, frame); } catch {} } console.log('SENT'); setInterval(() => {}, 1 << 30); })();`;

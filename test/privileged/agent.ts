@@ -9,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { AgentClient } from '../../lib/agent/client';
 import { encodeRequest, MAX_REQUEST } from '../../lib/agent/protocol';
-import { native } from '../../lib/native';
+import { native } from '../../lib/sys/native';
 import { agentLiveFiles, agentLivePath, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, sleep, startAgent, startPollerThread, testUser, until } from '../helpers/agent';
 import { CLI } from '../helpers/e2e';
 import { ip, ipLinks, needsRoot, withNetns } from '../helpers/host';

@@ -19,7 +19,7 @@ import t, { Test } from 'tap';
 import { setBandwidth } from '../../lib/netdev/bandwidth';
 import { prepareDomain } from '../../lib/netdev/domain';
 import { bandwidthPlan } from '../../lib/policy';
-import { tcBinary } from '../../lib/tc';
+import { tcBinary } from '../../lib/sys/tc';
 import { ip, ipLinks, isRoot, needsRoot, run, withNetns } from '../helpers/host';
 
 const TC = isRoot ? tcBinary() : '/usr/sbin/tc';

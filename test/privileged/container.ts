@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
-import { nativeCandidates } from '../../lib/native';
+import { nativeCandidates } from '../../lib/sys/native';
 import { ip, needsRoot, openFds } from '../helpers/host';
 
 /** Named namespaces, but for those of test files running in parallel (withNetns, guests). */

@@ -6,15 +6,15 @@
 // as NetfdError with errno and the kernel's extack text.
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { addAddress, addRoute, listAddresses, listRoutes } from '../../lib/addr';
-import { addBridgeVlan, deleteBridgeVlan, getBridgePort, listBridgePorts, listBridgeVlans, setBridgePort } from '../../lib/bridge';
-import { getCoalesce, setCoalesce } from '../../lib/coalesce';
+import { addAddress, addRoute, listAddresses, listRoutes } from '../../lib/sys/addr';
+import { addBridgeVlan, deleteBridgeVlan, getBridgePort, listBridgePorts, listBridgeVlans, setBridgePort } from '../../lib/sys/bridge';
+import { getCoalesce, setCoalesce } from '../../lib/sys/coalesce';
 import { NetfdError } from '../../lib/errors';
-import { getLink, setLink } from '../../lib/link';
-import { createMacvtap } from '../../lib/macvtap';
-import { native } from '../../lib/native';
-import { getRootQdisc, setRootQdisc } from '../../lib/qdisc';
-import { Tap } from '../../lib/tap';
+import { getLink, setLink } from '../../lib/sys/link';
+import { createMacvtap } from '../../lib/sys/macvtap';
+import { native } from '../../lib/sys/native';
+import { getRootQdisc, setRootQdisc } from '../../lib/sys/qdisc';
+import { Tap } from '../../lib/sys/tap';
 import * as v from '../../lib/validate';
 import { ip, ipLink, needsRoot, run, withNetns } from '../helpers/host';
 

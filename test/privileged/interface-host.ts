@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
-import { getCoalesce } from '../../lib/coalesce';
+import { getCoalesce } from '../../lib/sys/coalesce';
 import { prepareDomain } from '../../lib/netdev/domain';
 import { launchDomain } from '../../lib/qemu/launch';
 import { Qmp } from '../../lib/qemu/qmp';

@@ -1,8 +1,8 @@
 // macvtap on real devices, each test in a fresh namespace with veth peers.
 import fs from 'node:fs';
 import t from 'tap';
-import { createMacvtap, Macvtap, MacvtapFds } from '../../lib/macvtap';
-import { deleteLink, deleteLinks, getLink, listLinks, setLink, attachToBridge, detachFromBridge } from '../../lib/link';
+import { createMacvtap, Macvtap, MacvtapFds } from '../../lib/sys/macvtap';
+import { deleteLink, deleteLinks, getLink, listLinks, setLink, attachToBridge, detachFromBridge } from '../../lib/sys/link';
 import { ip, ipLink, needsRoot, run, withNetns } from '../helpers/host';
 
 t.test('macvtap in all four modes matches ip -d -j link show', { skip: needsRoot }, async (t) => {

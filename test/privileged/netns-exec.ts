@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { AgentClient } from '../../lib/agent/client';
-import { native } from '../../lib/native';
+import { native } from '../../lib/sys/native';
 import { startPollerThread } from '../helpers/agent';
 import { CLI } from '../helpers/e2e';
 import { ipLinks, needsRoot, withNetns } from '../helpers/host';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import t, { Test } from 'tap';
 import { AgentClient } from '../../lib/agent/client';
 import { Conn } from '../../lib/agent/conn';
-import { closeFd, socketPair } from '../../lib/fdpass';
+import { closeFd, socketPair } from '../../lib/sys/fdpass';
 import { launchViaAgent } from '../../lib/agent/launch';
 import { attachInterface } from '../../lib/qemu/hotplug';
 import { launchDomain, LaunchedDomain } from '../../lib/qemu/launch';

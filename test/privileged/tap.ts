@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { Tap, tunFeatures } from '../../lib/tap';
-import { recvFds, sendFds, socketPair, closeFd } from '../../lib/fdpass';
-import { VhostFds } from '../../lib/vhost';
+import { Tap, tunFeatures } from '../../lib/sys/tap';
+import { recvFds, sendFds, socketPair, closeFd } from '../../lib/sys/fdpass';
+import { VhostFds } from '../../lib/sys/vhost';
 import { ip, ipLink, needsRoot, withNetns } from '../helpers/host';
 import { asUser, readableRoot } from '../helpers/readable';
 

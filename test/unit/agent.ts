@@ -11,7 +11,7 @@ import { AgentClient } from '../../lib/agent/client';
 import { encodeRequest } from '../../lib/agent/protocol';
 import { Agent, aclObjects } from '../../lib/agent/server';
 import { main } from '../../lib/cli/main';
-import { native } from '../../lib/native';
+import { native } from '../../lib/sys/native';
 import { DomainXml } from '../../lib/xml/domain';
 import { Asserts } from '../helpers/refused';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import { run } from '../helpers/host';
 import { formatLink, main, usage } from '../../lib/cli/main';
-import type { LinkInfo } from '../../lib/link';
+import type { LinkInfo } from '../../lib/sys/link';
 
 async function cli(...argv: string[]) {
   let out = '';

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { native, NativeEncodeArgs, NativeEncodeOp } from '../../lib/native';
+import { native, NativeEncodeArgs, NativeEncodeOp } from '../../lib/sys/native';
 
 const b = native();
 const fixtures = path.join(__dirname, '..', 'fixtures', 'netlink');
@@ -129,7 +129,7 @@ t.test('malformed replies are refused with EPROTO, not read past', async (t) => 
   t.same(b.nlDecode(Buffer.alloc(0)), [], 'empty datagram: no messages');
 });
 
-// Host operations (lib/link.ts mtu, bridge.ts, qdisc.ts, addr.ts): golden
+// Host operations (lib/sys/link.ts mtu, bridge.ts, qdisc.ts, addr.ts): golden
 // requests, each also rebuilt independently with Python's struct module from
 // <linux/rtnetlink.h>, <linux/if_link.h>, <linux/if_bridge.h>,
 // <linux/pkt_sched.h> and <linux/if_addr.h> when they were written.

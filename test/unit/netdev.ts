@@ -7,7 +7,9 @@ import t from 'tap';
 import { NetfdError } from '../../lib/errors';
 import { previewDomain, withNameRetry } from '../../lib/netdev/domain';
 import { DomainXml } from '../../lib/xml/domain';
-import { agentScope, DEFAULT_STATE_DIR, inactiveXmlPath, liveXmlPath, lockPath, objectFile, objectOf, replaceFileAtomic, stateDir, withDomainLock, writeNewFileAtomic } from '../../lib/netdev/state';
+import { agentScope, DEFAULT_STATE_DIR, inactiveXmlPath, liveXmlPath, objectFile, objectOf, stateDir } from '../../lib/state/dirs';
+import { lockPath, withDomainLock } from '../../lib/state/lock';
+import { replaceFileAtomic, writeNewFileAtomic } from '../../lib/state/atomic';
 
 const eexist = () => new NetfdError('File exists', { code: 'EEXIST', errno: -17 });
 

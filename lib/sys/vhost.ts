@@ -1,9 +1,9 @@
 // The vhost-net device: opened in netfd, so the decision is made before qemu
 // starts (QEMU 7.2 aborts on vhost=on when the device is unusable).
-import { fromNative } from './errors';
+import { fromNative } from '../errors';
 import { OwnsFds } from './fds';
 import { native } from './native';
-import * as v from './validate';
+import * as v from '../validate';
 
 /** The vhost-net device unless `vhostDevice` or NETFD_VHOST_DEVICE says otherwise. */
 export const DEFAULT_VHOST_DEVICE = '/dev/vhost-net';

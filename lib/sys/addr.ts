@@ -2,10 +2,10 @@
 // as libvirt applies an `<interface type='ethernet'>`'s `<source><ip>` and
 // `<source><route>` to the host side of the tap (virNetDevIPAddrAdd,
 // virNetDevIPRouteAdd). Each function names its ip equivalent.
-import { call, invalid } from './errors';
+import { call, invalid } from '../errors';
 import { getLink, netnsOf, Target } from './link';
 import { native, NativeAddr, NativeRoute } from './native';
-import * as v from './validate';
+import * as v from '../validate';
 
 /** An address to add to a link (`ip addr add ADDRESS/PREFIX [peer PEER] dev LINK`). */
 export interface AddressOptions extends Target {

@@ -1,10 +1,10 @@
 // Interrupt coalescing through SIOCETHTOOL (ETHTOOL_GCOALESCE /
 // ETHTOOL_SCOALESCE, struct ethtool_coalesce), as libvirt's
 // virNetDevSetCoalesce applies `<coalesce>`. Each names its ethtool equivalent.
-import { call } from './errors';
+import { call } from '../errors';
 import { netnsOf, Target } from './link';
 import { native } from './native';
-import * as v from './validate';
+import * as v from '../validate';
 
 /** A device's interrupt coalescing, as `ethtool -c` shows it (the part netfd sets). */
 export interface Coalesce {

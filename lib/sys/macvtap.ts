@@ -1,9 +1,9 @@
 // macvtap links and their character devices.
-import { call, NetfdError } from './errors';
+import { call, NetfdError } from '../errors';
 import { OwnsFds } from './fds';
 import { deleteLink, LinkInfo, netnsOf, Target, toLinkInfo } from './link';
 import { native } from './native';
-import * as v from './validate';
+import * as v from '../validate';
 
 /** A macvtap (or macvlan) to create: `ip link add link LINK name N type macvtap mode M`. */
 export interface MacvtapCreateOptions extends Target {

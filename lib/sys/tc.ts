@@ -5,7 +5,7 @@
 // `nsenter --net=PATH tc …` for a path such as /proc/PID/ns/net.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import { invalid, NetfdError } from './errors';
+import { invalid, NetfdError } from '../errors';
 import { netnsOf, Target } from './link';
 
 /** Where tc is looked for when neither the option nor NETFD_TC names it. */

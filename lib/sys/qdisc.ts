@@ -1,9 +1,9 @@
 // The root queueing discipline of a link over rtnetlink (RTM_NEWQDISC,
 // RTM_GETQDISC). Each function names its tc equivalent.
-import { call, invalid } from './errors';
+import { call, invalid } from '../errors';
 import { getLink, netnsOf, Target } from './link';
 import { native } from './native';
-import * as v from './validate';
+import * as v from '../validate';
 
 /** Root qdisc kinds netfd sets: only ones that take no options. */
 export const ROOT_QDISC_KINDS = ['noqueue'] as const;

@@ -305,7 +305,7 @@ export interface NativeBinding {
   };
 }
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '..', '..');
 
 /** Where the addon is looked for: NETFD_NATIVE, then node-gyp's and cmake-js's outputs. */
 export function nativeCandidates(env: NodeJS.ProcessEnv = process.env): string[] {

@@ -1,7 +1,7 @@
 // Links over rtnetlink. Each function names its iproute2 equivalent.
-import { call } from './errors';
+import { call } from '../errors';
 import { native, NativeLink } from './native';
-import * as v from './validate';
+import * as v from '../validate';
 
 /**
  * Where an operation acts: `netns`, a name under /run/netns or a path such as /proc/PID/ns/net

@@ -1,9 +1,9 @@
 // Taps through /dev/net/tun.
-import { call, fromNative, NetfdError } from './errors';
+import { call, fromNative, NetfdError } from '../errors';
 import { OwnsFds } from './fds';
 import { deleteLink, netnsOf, Target } from './link';
 import { native } from './native';
-import * as v from './validate';
+import * as v from '../validate';
 
 /** A tap to create (`ip tuntap add mode tap …`) and open. */
 export interface TapOptions extends Target {

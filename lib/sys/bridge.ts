@@ -1,9 +1,9 @@
 // Bridge ports over rtnetlink (family AF_BRIDGE): port flags and VLAN
 // entries. Each function names its iproute2 `bridge` equivalent.
-import { call, NetfdError } from './errors';
+import { call, NetfdError } from '../errors';
 import { netnsOf, Target } from './link';
 import { native, NativeLink } from './native';
-import * as v from './validate';
+import * as v from '../validate';
 
 /** Bridge-port flags to change on a device in a bridge (`bridge link set dev X …`). */
 export interface BridgePortChanges extends Target {

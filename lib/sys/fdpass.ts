@@ -1,6 +1,6 @@
 // fds over unix sockets: SCM_RIGHTS with a payload, MSG_CMSG_CLOEXEC on
 // receipt (more fds than expected is an error), and SO_PEERCRED.
-import { call, fromNative } from './errors';
+import { call, fromNative } from '../errors';
 import { native } from './native';
 
 /** What `recvFds` got: the bytes and the fds (owned by the caller, O_CLOEXEC). */
