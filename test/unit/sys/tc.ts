@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { runTc, tcBinary, tcCommand, TC_PATHS } from '../../lib/sys/tc';
+import { runTc, tcBinary, tcCommand, TC_PATHS } from '../../../lib/sys/tc';
 
 t.test('tcBinary: the option, else NETFD_TC, else the first of the usual paths', async (t) => {
   t.equal(tcBinary('/opt/tc', { NETFD_TC: '/x/tc' }), '/opt/tc');

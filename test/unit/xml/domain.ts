@@ -3,9 +3,9 @@
 // and bad input named by element path, attribute and value. Pure: no root.
 import { DOMParser, Element, Node } from '@xmldom/xmldom';
 import t from 'tap';
-import { NetfdError } from '../../lib/errors';
-import { refused, Want } from '../helpers/refused';
-import { DomainXml, InterfaceDef, LiveInterface, ParseOptions } from '../../lib/xml/domain';
+import { NetfdError } from '../../../lib/errors';
+import { refused, Want } from '../../helpers/refused';
+import { DomainXml, InterfaceDef, LiveInterface, ParseOptions } from '../../../lib/xml/domain';
 
 // ---------------------------------------------------------------- helpers
 

@@ -24,13 +24,13 @@ import {
   XEND_CONFIG_MAX_VERS_NET_TYPE_IOEMU,
   XenFormat,
   vifTypeModel,
-} from '../../lib/xen';
-import { parseConf } from '../../lib/xen/conf';
-import { rateFromVif, rateToVif } from '../../lib/xen/rate';
-import { parseSexpr } from '../../lib/xen/sexpr';
-import { refused } from '../helpers/refused';
+} from '../../../lib/xen';
+import { parseConf } from '../../../lib/xen/conf';
+import { rateFromVif, rateToVif } from '../../../lib/xen/rate';
+import { parseSexpr } from '../../../lib/xen/sexpr';
+import { refused } from '../../helpers/refused';
 
-const fixtures = path.join(__dirname, '..', 'fixtures', 'xen');
+const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'xen');
 const UPDATE = process.env.NETFD_UPDATE_GOLDEN === '1';
 const EXT: Record<XenFormat, string> = { 'xen-xm': 'xm', 'xen-xl': 'xl', 'xen-sxpr': 'sxpr' };
 const read = (f: string) => fs.readFileSync(path.join(fixtures, f), 'utf8');

@@ -4,11 +4,11 @@
 // parsed definition, the plan or the qemu arguments) or refused with
 // NOT_SUPPORTED naming its XPath. Pure.
 import t from 'tap';
-import { planDomain } from '../../lib/policy';
-import { deviceArg, netdevArg } from '../../lib/qemu/argv';
-import { DomainXml } from '../../lib/xml/domain';
-import type { InterfaceDef } from '../../lib/xml/interface';
-import type { InterfacePlan } from '../../lib/policy';
+import { planDomain } from '../../../lib/policy';
+import { deviceArg, netdevArg } from '../../../lib/qemu/argv';
+import { DomainXml } from '../../../lib/xml/domain';
+import type { InterfaceDef } from '../../../lib/xml/interface';
+import type { InterfacePlan } from '../../../lib/policy';
 
 const IF = '/domain/devices/interface';
 const doc = (iface: string) => `<domain type='kvm'><name>g</name><memory unit='MiB'>64</memory><devices>${iface}</devices></domain>`;

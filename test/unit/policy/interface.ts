@@ -2,7 +2,7 @@
 // NIC models, queues, virtio-only options, MAC generation and the host-side
 // link plan. No syscalls, no files, no root.
 import t from 'tap';
-import { refused } from '../helpers/refused';
+import { refused } from '../../helpers/refused';
 import {
   decideDriver,
   DEFAULT_MODEL,
@@ -19,8 +19,8 @@ import {
   tapHostMac,
   usesVnetHdr,
   VhostProbe,
-} from '../../lib/policy';
-import { DomainXml, InterfaceDef } from '../../lib/xml/domain';
+} from '../../../lib/policy';
+import { DomainXml, InterfaceDef } from '../../../lib/xml/domain';
 
 // ---------------------------------------------------------------- helpers
 
