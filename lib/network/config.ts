@@ -39,7 +39,7 @@ export interface ConfigScan {
   broken: Map<string, string>;
 }
 
-export const errnoOf = (e: unknown) => (e as NodeJS.ErrnoException).code;
+const errnoOf = (e: unknown) => (e as NodeJS.ErrnoException).code;
 
 /** The file's text, or null when it does not exist. */
 export function readIfExists(file: string): string | null {

@@ -27,7 +27,7 @@ export interface NetworkOptions extends NetworkConfigOptions {
   sysfsRoot?: string | undefined;
 }
 
-/** A device given to an interface by {@link Networks.allocate}. */
+/** A device given to an interface by `Networks.allocate`. */
 export interface Allocation {
   network: string;
   dev: string;
