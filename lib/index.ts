@@ -52,8 +52,11 @@ export { pciAddresses, queryPciAddresses, formatPci, parsePci } from './qemu/pci
 export { attachInterface, detachInterface, runningDomain, Attached, Detached, HotplugOptions, RunningDomain } from './qemu/hotplug';
 
 // Networks (device pools) and SR-IOV.
-export { Networks, NetworkOptions, NetworkRow, NetworkStatus, Connection, ConnectionOwner, ConfigScan, Allocation, configDir, DEFAULT_CONFIG_DIR } from './network/store';
-export { expandPf, sysfsRoot, PfExpansion, VirtualFunction, DEFAULT_SYSFS_ROOT } from './network/sysfs';
+export { Networks } from './netdev/network';
+export { NetworkOptions, NetworkRow, NetworkStatus, Allocation } from './network/store';
+export { Connection, ConnectionOwner } from './network/ledger';
+export { ConfigScan, configDir, DEFAULT_CONFIG_DIR } from './network/config';
+export { expandPf, sysfsRoot, PfExpansion, VirtualFunction, DEFAULT_SYSFS_ROOT } from './network/pool';
 
 // The host probe.
 export { probeHost, formatProbe, ProbeOptions, ProbeReport, Check as ProbeCheck, Level as ProbeLevel, CheckId as ProbeCheckId, CHECK_IDS as PROBE_CHECK_IDS } from './host/probe';

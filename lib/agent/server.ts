@@ -23,7 +23,7 @@ import { followLiveXml, prepareDomain, recordedLinks, recordPciAddresses, setInt
 import { agentScope, inactiveXmlPath, liveXmlPath, objectFile, objectOf, stateDir as stateDirOf } from '../state/dirs';
 import { replaceFileAtomic, writeNewFileAtomic } from '../state/atomic';
 import { withDomainLock } from '../state/lock';
-import { Networks } from '../network/store';
+import { Networks } from '../netdev/network';
 import { Accel, domainMacs, generateMac, GuestMac } from '../policy';
 import { probeHost, CHECK_IDS, CheckId } from '../host/probe';
 import { hostAttach, hostDetach, interfaceByMac, qemuNic } from '../qemu/hotplug';

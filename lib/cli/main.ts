@@ -13,7 +13,7 @@ import { launchDomain, pidPath, qmpPath, readPidInfo } from '../qemu/launch';
 import { formatPci } from '../qemu/pci';
 import { formatArgs, formatArgv } from '../qemu/argv';
 import { DomainXml } from '../xml/domain';
-import { Networks } from '../network/store';
+import { Networks } from '../netdev/network';
 import { domainFromNative, domainToNative, XEN_FORMATS, XenFormat } from '../xen';
 import { CHECK_IDS, CheckId, formatProbe, probeHost } from '../host/probe';
 import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../sys/link';

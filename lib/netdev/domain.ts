@@ -10,8 +10,7 @@ import { deleteGroup, deleteLinks, getLink, LinkInfo, listLinks, netnsOf, setLin
 import type { PciAddress } from '../xml/interface';
 import { createMacvtap, MacvtapFds } from '../sys/macvtap';
 import { Accel, decideDriver, domainMacs, DriverDecision, GuestMac, InterfacePlan, planDomain, tapHostMac, VhostProbe } from '../policy';
-import { allocateFor, releaseFor } from '../network/connect';
-import { Networks } from '../network/store';
+import { allocateFor, Networks, releaseFor } from './network';
 import { childFds, domainArgv, NetArgs, netArgv } from '../qemu/argv';
 import { Tap } from '../sys/tap';
 import { checkVhost } from '../host/vhost';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { deleteLinks } from '../sys/link';
 import { InterfaceSetup, liveResult, PrepareOptions, prepareInterfaces, PreparedInterface, recordedLinks, setInterfaceLinks } from '../netdev/domain';
-import { allocateFor, releaseFor } from '../network/connect';
+import { allocateFor, releaseFor } from '../netdev/network';
 import { liveXmlPath, stateDir } from '../state/dirs';
 import { replaceFileAtomic } from '../state/atomic';
 import { withDomainLock } from '../state/lock';

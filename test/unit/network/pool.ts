@@ -1,12 +1,13 @@
-// SR-IOV PF expansion (lib/network/sysfs.ts) over fake sysfs trees laid out
+// SR-IOV PF expansion (lib/network/pool.ts) over fake sysfs trees laid out
 // as Linux does (scripts/sriov-fixture.js), plus one read-only look at /sys.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { DEFAULT_SYSFS_ROOT, expandPf, sysfsRoot } from '../../lib/network/sysfs';
-import * as fx from '../../scripts/sriov-fixture';
-import { refused, type Asserts } from '../helpers/refused';
+import { DEFAULT_SYSFS_ROOT, expandPf, sysfsRoot } from '../../../lib/network/pool';
+import * as fx from '../../../scripts/sriov-fixture';
+import { refused, type Asserts } from '../../helpers/refused';
 
 /** A fresh, empty fake sysfs root, removed when the test ends. */
 function tmpRoot(t: Asserts): string {
@@ -31,16 +32,16 @@ t.test('the sysfs root: the option, else NETFD_SYSFS_ROOT, else /sys; always abs
   refused(t, () => expandPf('eth0', { sysfsRoot: 'relative' }), { code: 'INVALID_ARGUMENT', field: 'sysfsRoot', value: 'relative' });
 });
 
-t.test('expandPf reads NETFD_SYSFS_ROOT when no option is given', async (t) => {
+// In a child process given the variable, so this one's environment stays as it is.
+const POOL = path.join(__dirname, '..', '..', '..', 'dist', 'network', 'pool.js');
+
+t.test('expandPf reads NETFD_SYSFS_ROOT when no option is given', { skip: fs.existsSync(POOL) ? false : 'dist/ is not built (npm run build:ts)' }, async (t) => {
   const root = tmpRoot(t);
   const want = fx.pfGaps(root);
-  const saved = process.env.NETFD_SYSFS_ROOT;
-  t.teardown(() => {
-    if (saved === undefined) delete process.env.NETFD_SYSFS_ROOT;
-    else process.env.NETFD_SYSFS_ROOT = saved;
-  });
-  process.env.NETFD_SYSFS_ROOT = root;
-  t.strictSame(expandPf(want.pf).devices, want.devices);
+  const script = `process.stdout.write(JSON.stringify(require(${JSON.stringify(POOL)}).expandPf(${JSON.stringify(want.pf)}).devices))`;
+  const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, NETFD_SYSFS_ROOT: root }, encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.strictSame(JSON.parse(r.stdout), want.devices);
 });
 
 t.test('a PF with 64 VFs expands to its 64 netdevs in virtfn order', async (t) => {

@@ -1,10 +1,26 @@
 // Domains meet networks here: each <interface type='network'> gets a device
 // of its network's pool before the host is touched, and gives it back when
-// the interface goes (teardown, detach, or a failed setup).
+// the interface goes (teardown, detach, or a failed setup). `Networks` is
+// the networks' store (lib/network/) with the host's half wired in: a dead
+// connection's devices deleted and a passthrough device's MAC restored
+// (./reclaim.ts).
 import { NetfdError } from '../errors';
 import type { Target } from '../sys/link';
+import { NetworkOptions, NetworkStore } from '../network/store';
 import type { ActualDirect, InterfaceDef } from '../xml/domain';
-import { NetworkOptions, Networks } from './store';
+import { connectionUndo } from './reclaim';
+
+/**
+ * libvirt-style `<network>`s over a device pool: define, start, list,
+ * allocate and release connections (the `net-*` verbs); connections whose
+ * process died before their domain was recorded are undone on the host.
+ */
+export class Networks extends NetworkStore {
+  /** Reads nothing yet: every operation reads the files it needs. */
+  constructor(o: NetworkOptions = {}) {
+    super(o, connectionUndo);
+  }
+}
 
 export interface ConnectOptions extends NetworkOptions, Target {
   /** The directory holding the domain's live XML (default: the state directory). */
