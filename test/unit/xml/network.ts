@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { XMLSerializer } from '@xmldom/xmldom';
 import t from 'tap';
-import { children, Element, parseXml } from '../../lib/xml/dom';
-import { NetworkXml } from '../../lib/xml/network';
-import { refused } from '../helpers/refused';
+import { children, Element, parseXml } from '../../../lib/xml/dom';
+import { NetworkXml } from '../../../lib/xml/network';
+import { refused } from '../../helpers/refused';
 
 const invalid = (field: string, value: unknown) => ({ code: 'INVALID_ARGUMENT', field, value });
 const unsupported = (field: string, value: unknown) => ({ code: 'NOT_SUPPORTED', field, value });
@@ -61,7 +61,7 @@ t.test('forward modes netfd does not run are NOT_SUPPORTED at /network/forward/@
   refused(t, () => parse(net("<forward mode='hostdev'><address type='pci' domain='0' bus='3' slot='16' function='1'/></forward>")), unsupported(field, 'hostdev'), /use mode='passthrough' with <pf dev>/);
 });
 
-const FIXTURE = path.join(__dirname, '..', 'fixtures', 'networks', 'every-element.xml');
+const FIXTURE = path.join(__dirname, '..', '..', 'fixtures', 'networks', 'every-element.xml');
 const DNSMASQ = "xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'";
 
 /** A working direct network, with additions in its root tag, among its elements, in <forward> or as the <forward> content. */
