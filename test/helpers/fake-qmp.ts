@@ -1,5 +1,5 @@
 // A fake qemu QMP monitor on a unix socket in a temp dir, for tests of
-// lib/qemu/qmp.ts without qemu. It reads with the addon's fdRecv on the
+// lib/qemu/qmp/ without qemu. It reads with the addon's fdRecv on the
 // accepted socket's own fd (the connection is accepted paused, so libuv never
 // reads it), so fds sent with SCM_RIGHTS really arrive; it writes with
 // socket.write. Like qemu, the fds received with a read wait for a command
@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { recvFds, closeFd } from '../../lib/sys/fdpass';
-import { LineFramer } from '../../lib/qemu/qmp';
+import { LineFramer } from '../../lib/qemu/qmp/transport';
 
 export interface FakeCommand {
   execute: string;

@@ -9,7 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { LineFramer, Qmp, QmpError, QmpEvent } from '../../lib/qemu/qmp';
+import { QmpError } from '../../lib/qemu/qmp/client';
+import { Qmp } from '../../lib/qemu/qmp/commands';
+import { QmpEvent } from '../../lib/qemu/qmp/events';
+import { LineFramer } from '../../lib/qemu/qmp/transport';
 import { FakeQmp } from '../helpers/fake-qmp';
 import { openFds } from '../helpers/host';
 
