@@ -46,7 +46,7 @@ export { domainArgv, netArgv, driveArg, netdevArg, deviceArg, childFds, formatAr
 
 // qemu: launch, QMP, hotplug.
 export { Qmp, QmpStatus } from './qemu/qmp/commands';
-export { QmpClient, QmpError, QmpVersion, QmpExecuteOptions } from './qemu/qmp/client';
+export { QmpClient, QmpClientEvents, QmpError, QmpVersion, QmpExecuteOptions } from './qemu/qmp/client';
 export { QmpEvent } from './qemu/qmp/events';
 export { launchDomain, LaunchedDomain, LaunchOptions, Exit, MONITOR_ID } from './qemu/launch';
 export { RunState, RunStateOptions, runningAfter } from './qemu/runstate';

@@ -59,6 +59,7 @@ interface Pending {
   done: Promise<void>;
 }
 
+// Argument checks, shared with commands.ts.
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 export const hasTimeout = (ms: number) => ms > 0 && Number.isFinite(ms);
@@ -78,19 +79,10 @@ export function checkFd(field: string, v: unknown): number {
   return v;
 }
 
-export interface QmpClient {
-  /** Every async event qemu sends. */
-  on(event: 'event', listener: (ev: QmpEvent) => void): this;
-  /** Once, when the connection is gone. */
-  on(event: 'close', listener: () => void): this;
-  /** The next async event. */
-  once(event: 'event', listener: (ev: QmpEvent) => void): this;
-  /** When the connection is gone. */
-  once(event: 'close', listener: () => void): this;
-  /** Removes an event listener. */
-  off(event: 'event', listener: (ev: QmpEvent) => void): this;
-  /** Removes a close listener. */
-  off(event: 'close', listener: () => void): this;
+/** The events a {@link QmpClient} emits: every async event qemu sends, and 'close' once when the connection is gone. */
+export interface QmpClientEvents {
+  event: [ev: QmpEvent];
+  close: [];
 }
 
 /**
@@ -99,7 +91,7 @@ export interface QmpClient {
  * connection is gone; it never emits 'error': failures reject the promises
  * of the calls they concern.
  */
-export class QmpClient extends EventEmitter {
+export class QmpClient extends EventEmitter<QmpClientEvents> {
   /** From the greeting; zeros until it arrived. */
   version: QmpVersion = { major: 0, minor: 0, micro: 0, package: '' };
   /** What qemu offered in the greeting (e.g. ['oob']); none is enabled. */

@@ -183,7 +183,7 @@ class SocketTransport implements QmpTransport {
     const wasReading = h.reading === true && typeof h.readStop === 'function' && typeof h.readStart === 'function';
     if (wasReading) h.readStop!();
     this.nativeSends++;
-    let sent = 0;
+    let sent: number;
     try {
       const timeout = deadline === null ? DEFAULT_SEND_TIMEOUT : Math.max(1, deadline - Date.now());
       sent = await native().fdSend(h.fd, buf, fds, timeout);
