@@ -45,7 +45,9 @@ export { stateDir, DEFAULT_STATE_DIR, liveXmlPath } from './state/dirs';
 export { domainArgv, netArgv, driveArg, netdevArg, deviceArg, childFds, formatArgv, formatArgs, NetArgs, ArgvOptions, DEFAULT_EMULATOR } from './qemu/argv';
 
 // qemu: launch, QMP, hotplug.
-export { Qmp, QmpError, QmpEvent, QmpStatus, QmpVersion, QmpExecuteOptions } from './qemu/qmp';
+export { Qmp, QmpStatus } from './qemu/qmp/commands';
+export { QmpClient, QmpClientEvents, QmpError, QmpVersion, QmpExecuteOptions } from './qemu/qmp/client';
+export { QmpEvent } from './qemu/qmp/events';
 export { launchDomain, LaunchedDomain, LaunchOptions, Exit, MONITOR_ID } from './qemu/launch';
 export { RunState, RunStateOptions, runningAfter } from './qemu/runstate';
 export { pciAddresses, queryPciAddresses, formatPci, parsePci } from './qemu/pci';

@@ -17,7 +17,7 @@ import * as v from '../validate';
 import { DomainXml, InterfaceDef, PciAddress } from '../xml/domain';
 import { pidPath, readPidInfo } from './launch';
 import { queryPciAddresses } from './pci';
-import { Qmp } from './qmp';
+import { Qmp } from './qmp/commands';
 
 /** Options of {@link attachInterface} and {@link detachInterface}. */
 export interface HotplugOptions extends PrepareOptions {

@@ -11,7 +11,7 @@ import { NetfdError } from '../errors';
 import { socketPair } from '../sys/fdpass';
 import { native } from '../sys/native';
 import { prepareDomain, PreparedDomain, PrepareOptions } from '../netdev/domain';
-import { Qmp } from './qmp';
+import { Qmp } from './qmp/commands';
 import { queryPciAddresses } from './pci';
 import { RunState } from './runstate';
 import { objectFile, stateDir } from '../state/dirs';

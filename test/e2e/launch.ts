@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { launchDomain, LaunchedDomain } from '../../lib/qemu/launch';
-import { Qmp } from '../../lib/qemu/qmp';
+import { Qmp } from '../../lib/qemu/qmp/commands';
 import * as guest from '../../scripts/guest';
 import { ipLinks, needsRoot, run, withNetns } from '../helpers/host';
 import { linkNames, qemuFds } from '../helpers/e2e';

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { launchDomain } from '../../lib/qemu/launch';
-import { Qmp } from '../../lib/qemu/qmp';
+import { Qmp } from '../../lib/qemu/qmp/commands';
 import { fdTable, ipLinks, needsRoot, run, withNetns } from '../helpers/host';
 
 const XML = `<domain type='qemu'><name>fdcheck</name><memory unit='MiB'>64</memory><devices>

@@ -5,11 +5,11 @@
 import net from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
-import { socketPair } from '../../lib/sys/fdpass';
-import { Qmp } from '../../lib/qemu/qmp';
-import { RunState, runningAfter } from '../../lib/qemu/runstate';
-import { FakeHandler, FakeQmp } from '../helpers/fake-qmp';
-import { openFds } from '../helpers/host';
+import { socketPair } from '../../../lib/sys/fdpass';
+import { Qmp } from '../../../lib/qemu/qmp/commands';
+import { RunState, runningAfter } from '../../../lib/qemu/runstate';
+import { FakeHandler, FakeQmp } from '../../helpers/fake-qmp';
+import { openFds } from '../../helpers/host';
 
 const status = (running: boolean) => ({ return: { status: running ? 'running' : 'prelaunch', singlestep: false, running } });
 

@@ -3,9 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { formatPci, parsePci, pciAddresses } from '../../lib/qemu/pci';
+import { formatPci, parsePci, pciAddresses } from '../../../lib/qemu/pci';
 
-const fixture = (name: string): unknown => JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'qmp', name), 'utf8'));
+const fixture = (name: string): unknown => JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'qmp', name), 'utf8'));
 
 // qemu 7.2 -M pc -nodefaults -S with -device virtio-net-pci,id=net0 (abridged: ids and places as qemu gave them).
 const REAL = [{ bus: 0, devices: [
