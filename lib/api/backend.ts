@@ -24,9 +24,9 @@ export interface BackendOptions {
 
 /** One domain in `list`: the same row here and through the agent (virsh list's Id/Name/State, and the devices). */
 export interface DomainRow {
+  name: string;
   /** qemu's pid; null: none known (prepared only, or not launched by this user). */
   pid: number | null;
-  name: string;
   /**
    * Here: running, prepared, or stale (qemu gone). Through the agent, the agent's word: held (by the
    * asking connection), held elsewhere (by another of this user's), unclaimed (in the grace period).

@@ -52,7 +52,7 @@ export class LocalBackend implements Backend {
     const dir = this.#dir();
     return objectNames(dir).map((name) => {
       const pid = readPidInfo(dir, name)?.pid ?? null; // null: prepared, not launched
-      return { pid, name, state: pid === null ? 'prepared' : pidAlive(pid) ? 'running' : 'stale', interfaces: listedInterfaces(liveXmlPath(dir, name)) };
+      return { name, pid, state: pid === null ? 'prepared' : pidAlive(pid) ? 'running' : 'stale', interfaces: listedInterfaces(liveXmlPath(dir, name)) };
     });
   }
 

@@ -66,7 +66,7 @@ export class RemoteBackend implements Backend {
 
   async list(): Promise<DomainRow[]> {
     const rows = await this.#ask<{ name: string; state: string; interfaces: DomainRow['interfaces'] }[]>('list');
-    return rows.map((r) => ({ pid: this.#qemuPid(r.name), name: r.name, state: r.state, interfaces: r.interfaces }));
+    return rows.map((r) => ({ name: r.name, pid: this.#qemuPid(r.name), state: r.state, interfaces: r.interfaces }));
   }
 
   /** This user's qemu is stopped (when it runs from here), then the agent releases the domain. */

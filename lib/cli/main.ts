@@ -22,9 +22,6 @@ import { linkDelete, linkSet, linkShow } from './verbs/link';
 import { netAutostart, netDefine, netDestroy, netDumpxml, netList, netStart, netUndefine } from './verbs/networks';
 import { probe } from './verbs/probe';
 
-export { Io, UsageError } from './args';
-export { formatLink } from './verbs/link';
-
 /** `netfd --help`, from the one help table (lib/cli/help.ts). */
 export const usage = globalUsage();
 
