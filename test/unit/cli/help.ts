@@ -4,15 +4,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { main, usage, VERB_NAMES } from '../../lib/cli/main';
-import { globalUsage, helpRow, synopsis, VERBS, verbUsage } from '../../lib/cli/help';
-
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
+import { usage, VERB_NAMES } from '../../../lib/cli/main';
+import { globalUsage, helpRow, synopsis, VERBS, verbUsage } from '../../../lib/cli/help';
+import { cli } from '../../helpers/cli';
 
 t.test('one row per verb, one verb per row', async (t) => {
   for (const v of VERB_NAMES) t.ok(helpRow(v), `'${v}' has a help row`);
@@ -46,6 +40,6 @@ t.test('usage errors quote the table', async (t) => {
 });
 
 t.test('netfd --version', async (t) => {
-  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
   t.strictSame(await cli('--version'), { code: 0, out: `netfd ${pkg.version}\n`, err: '' });
 });
