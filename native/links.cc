@@ -32,7 +32,7 @@ int32_t ResolveLink(nl::Socket& sock, const LinkRef& ref) {
   return sock.GetLink(0, ref.name).index;
 }
 
-nl::Link CreateMacvlan(const MacvlanCreate& req) {
+nl::Link CreateMacvtap(const MacvtapCreate& req) {
   nl::Socket sock(req.netns);
   nl::NewLinkMacvlan m;
   m.kind = req.kind;
@@ -181,7 +181,7 @@ DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t
   return result;
 }
 
-void ChangeLink(const LinkChange& req) {
+void SetLink(const LinkChanges& req) {
   nl::Socket sock(req.netns);
   nl::SetLink s;
   s.index = ResolveLink(sock, req.link);
@@ -193,7 +193,7 @@ void ChangeLink(const LinkChange& req) {
   sock.Transact(nl::EncodeSetLink(s, 0), "change " + req.link.Describe());
 }
 
-void ChangeBridgePort(const BridgePortChange& req) {
+void SetBridgePort(const BridgePortChanges& req) {
   nl::Socket sock(req.netns);
   nl::SetBridgePort s;
   s.index = ResolveLink(sock, req.link);
@@ -201,15 +201,23 @@ void ChangeBridgePort(const BridgePortChange& req) {
   sock.Transact(nl::EncodeSetBridgePort(s, 0), "change bridge port " + req.link.Describe());
 }
 
-void ChangeBridgeVlan(const BridgeVlanRequest& req) {
+namespace {
+
+void ChangeBridgeVlan(const BridgeVlanOptions& req, bool add) {
   nl::Socket sock(req.netns);
   nl::BridgeVlanChange v;
   v.index = ResolveLink(sock, req.link);
   v.vid = req.vid;
-  v.flags = req.flags;
-  std::string what = std::string(req.add ? "add" : "delete") + " vlan " + std::to_string(req.vid) + (req.add ? " to " : " from ") + "bridge port " + req.link.Describe();
-  sock.Transact(nl::EncodeBridgeVlan(req.add, v, 0), what);
+  v.flags = add ? req.flags : 0;
+  std::string what = std::string(add ? "add" : "delete") + " vlan " + std::to_string(req.vid) + (add ? " to " : " from ") + "bridge port " + req.link.Describe();
+  sock.Transact(nl::EncodeBridgeVlan(add, v, 0), what);
 }
+
+}  // namespace
+
+void AddBridgeVlan(const BridgeVlanOptions& req) { ChangeBridgeVlan(req, true); }
+
+void DeleteBridgeVlan(const BridgeVlanOptions& req) { ChangeBridgeVlan(req, false); }
 
 std::vector<nl::Link> ListBridgePorts(const std::string& netns) {
   nl::Socket sock(netns);

@@ -15,7 +15,7 @@ struct LinkRef {
 };
 
 // ip link add link PARENT [name NAME] [address MAC] type macvtap|macvlan mode MODE
-struct MacvlanCreate {
+struct MacvtapCreate {
   std::string netns;
   std::string kind;
   LinkRef parent;
@@ -24,7 +24,7 @@ struct MacvlanCreate {
   std::string mac;
   int64_t group = -1;
 };
-nl::Link CreateMacvlan(const MacvlanCreate& req);
+nl::Link CreateMacvtap(const MacvtapCreate& req);
 
 // Reads /sys/REL as seen from namespace `netns` (a private sysfs mount on a
 // scratch thread), e.g. class/net/br0/addr_assign_type. REL holds no "..".
@@ -55,7 +55,7 @@ class Socket;
 int32_t ResolveLink(nl::Socket& sock, const LinkRef& ref);
 
 // ip link set dev NAME [up|down] [address MAC] [master BR|nomaster] [mtu N]
-struct LinkChange {
+struct LinkChanges {
   std::string netns;
   LinkRef link;
   int up = -1;
@@ -65,25 +65,27 @@ struct LinkChange {
   int64_t group = -1;      // ip link set group G; -1 unchanged
   int64_t mtu = -1;        // ip link set mtu N; -1 unchanged
 };
-void ChangeLink(const LinkChange& req);
+void SetLink(const LinkChanges& req);
 
 // bridge link set dev PORT isolated on|off
-struct BridgePortChange {
+struct BridgePortChanges {
   std::string netns;
   LinkRef link;
   int isolated = -1;  // -1 unchanged
 };
-void ChangeBridgePort(const BridgePortChange& req);
+void SetBridgePort(const BridgePortChanges& req);
 
-// bridge vlan add dev PORT vid VID [pvid] [untagged] / bridge vlan del dev PORT vid VID
-struct BridgeVlanRequest {
+// A VLAN of a bridge port.
+struct BridgeVlanOptions {
   std::string netns;
   LinkRef link;
-  bool add = true;
   uint16_t vid = 0;
-  uint16_t flags = 0;  // BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED
+  uint16_t flags = 0;  // BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED (add only)
 };
-void ChangeBridgeVlan(const BridgeVlanRequest& req);
+// bridge vlan add dev PORT vid VID [pvid] [untagged]
+void AddBridgeVlan(const BridgeVlanOptions& req);
+// bridge vlan del dev PORT vid VID
+void DeleteBridgeVlan(const BridgeVlanOptions& req);
 
 // bridge -d link show + bridge vlan show: every AF_BRIDGE entry of the
 // namespace (ports with IFLA_PROTINFO; VLANs when the kernel filters them).

@@ -105,18 +105,18 @@ export function netnsOf(t: Target): string | undefined {
 /** `ip -d link show dev LINK` */
 export async function getLink(link: string | number, t: Target = {}): Promise<LinkInfo> {
   const ref = v.linkRef(link);
-  return toLinkInfo(await call(native().linkGet({ netns: netnsOf(t), link: ref })));
+  return toLinkInfo(await call(native().getLink({ netns: netnsOf(t), link: ref })));
 }
 
 /** `ip -d link show` */
 export async function listLinks(t: Target = {}): Promise<LinkInfo[]> {
-  return (await call(native().linkList({ netns: netnsOf(t) }))).map(toLinkInfo);
+  return (await call(native().listLinks({ netns: netnsOf(t) }))).map(toLinkInfo);
 }
 
 /** `ip link delete dev LINK` */
 export async function deleteLink(link: string | number, t: Target = {}): Promise<void> {
   const ref = v.linkRef(link);
-  await call(native().linkDelete({ netns: netnsOf(t), link: ref }));
+  await call(native().deleteLink({ netns: netnsOf(t), link: ref }));
 }
 
 /**
@@ -127,7 +127,7 @@ export async function deleteLink(link: string | number, t: Target = {}): Promise
  */
 export async function deleteLinks(indexes: number[], t: Target = {}): Promise<{ deleted: number; grouped: boolean }> {
   indexes.forEach((i, n) => v.linkRef(i, `indexes[${n}]`));
-  return call(native().linkDeleteMany({ netns: netnsOf(t), indexes }));
+  return call(native().deleteLinks({ netns: netnsOf(t), indexes }));
 }
 
 /**
@@ -135,7 +135,7 @@ export async function deleteLinks(indexes: number[], t: Target = {}): Promise<{ 
  * False when no link has the group.
  */
 export async function deleteGroup(group: number, t: Target = {}): Promise<boolean> {
-  return call(native().linkDeleteGroup({ netns: netnsOf(t), group: v.linkGroup(group) }));
+  return call(native().deleteGroup({ netns: netnsOf(t), group: v.linkGroup(group) }));
 }
 
 /** What `setLink` changes (`ip link set dev LINK …`); fields left out stay as they are. */
@@ -155,13 +155,13 @@ export interface LinkChanges extends Target {
 /** `ip link set dev LINK [up|down] [address MAC] [master BR|nomaster] [group G] [mtu N]` */
 export async function setLink(link: string | number, c: LinkChanges): Promise<void> {
   const ref = v.linkRef(link);
-  const req: Parameters<ReturnType<typeof native>['linkSet']>[0] = { netns: netnsOf(c), link: ref };
+  const req: Parameters<ReturnType<typeof native>['setLink']>[0] = { netns: netnsOf(c), link: ref };
   if (c.up !== undefined) req.up = c.up;
   if (c.mac !== undefined) req.mac = v.mac(c.mac);
   if (c.master !== undefined) req.master = c.master === null ? null : v.linkRef(c.master, 'master');
   if (c.group !== undefined) req.group = v.linkGroup(c.group);
   if (c.mtu !== undefined) req.mtu = v.mtu(c.mtu);
-  await call(native().linkSet(req));
+  await call(native().setLink(req));
 }
 
 /** `ip link set dev LINK up` */
