@@ -24,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSockLegacy(env, exports);
   netfd::InitPoller(env, exports);
   InitAccounts(env, exports);
+  InitFlock(env, exports);
   InitCodec(env, exports);
   InitConstants(env, exports);
   return exports;

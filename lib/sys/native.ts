@@ -288,6 +288,16 @@ export interface NativeBinding {
   getgrouplist(user: string, gid: number): number[];
   /** close(2). (The TS wrapper is closeFd; lib/agent and lib/qemu call this name directly.) */
   close(fd: number): void;
+  /** flock(fd, LOCK_EX | LOCK_NB), (LOCK_SH | LOCK_NB) or LOCK_UN: false when another open file holds a conflicting lock. */
+  flock(fd: number, op: 'exclusive' | 'shared' | 'unlock'): boolean;
+  /**
+   * Opens `path` (O_CREAT, O_CLOEXEC, O_NOFOLLOW, 0644) and takes flock on it, waiting up to
+   * timeoutMs (default -1: forever) on a thread of its own: the fd, or null when the time ran out.
+   * The lock is on the file at `path` when it is taken (one its holder removed is opened anew).
+   */
+  lockFile(o: { path: string; shared?: boolean; timeoutMs?: number }): Promise<number | null>;
+  /** Removes `path` when `fd` is its only holder (still holding it), then closes `fd`. */
+  unlockFile(fd: number, path: string): void;
   /** FD_CLOEXEC on every fd >= from (close_range CLOSE_RANGE_CLOEXEC). */
   cloexecFrom(from: number): void;
   nlEncode(op: NativeEncodeOp, args?: NativeEncodeArgs): Buffer;

@@ -19,6 +19,7 @@ void InitFdpass(Napi::Env env, Napi::Object exports);    // fdpass.cc: fds, peer
 void InitUnixsock(Napi::Env env, Napi::Object exports);  // unixsock.cc: the agent's sockets
 void InitSockLegacy(Napi::Env env, Napi::Object exports);  // sock_legacy.cc: fdSend, fdRecv
 void InitAccounts(Napi::Env env, Napi::Object exports);  // accounts.cc: NSS users and groups
+void InitFlock(Napi::Env env, Napi::Object exports);     // flock.cc: file locks
 void InitCodec(Napi::Env env, Napi::Object exports);     // codec.cc: netlink bytes, for tests and tools
 void InitConstants(Napi::Env env, Napi::Object exports); // constants.cc: kernel numbers
 
