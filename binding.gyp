@@ -34,6 +34,7 @@
         "native/bind/kvm.cc",
         "native/bind/links.cc",
         "native/bind/macvtap.cc",
+        "native/bind/netns.cc",
         "native/bind/qdisc.cc",
         "native/bind/sock_legacy.cc",
         "native/bind/tun.cc",

@@ -25,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   netfd::InitPoller(env, exports);
   InitAccounts(env, exports);
   InitFlock(env, exports);
+  InitNetns(env, exports);
   InitCodec(env, exports);
   InitConstants(env, exports);
   return exports;

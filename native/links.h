@@ -1,10 +1,12 @@
-// Link operations over rtnetlink (each names its iproute2 equivalent).
+// Link operations over rtnetlink (each names its iproute2 equivalent). An
+// nl::Netns is a namespace path (a socket per call) or an open NetnsHandle.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "nlcodec.h"
+#include "nlsock.h"
 
 namespace netfd {
 
@@ -16,7 +18,7 @@ struct LinkRef {
 
 // ip link add link PARENT [name NAME] [address MAC] type macvtap|macvlan mode MODE
 struct MacvtapCreate {
-  std::string netns;
+  nl::Netns netns;
   std::string kind;
   LinkRef parent;
   uint32_t mode = 0;
@@ -31,10 +33,10 @@ nl::Link CreateMacvtap(const MacvtapCreate& req);
 std::string ReadSysfs(const std::string& netns, const std::string& rel);
 
 // ip link delete group G (ENODEV when no link has it: 0 deleted)
-bool DeleteGroup(const std::string& netns, uint32_t group);
+bool DeleteGroup(const nl::Netns& netns, uint32_t group);
 
 // ip link delete dev NAME
-void DeleteLink(const std::string& netns, const LinkRef& link);
+void DeleteLink(const nl::Netns& netns, const LinkRef& link);
 
 // Deletes several links so that the kernel unregisters them together (one
 // RCU grace period for all): they are moved into a fresh, unused link group
@@ -45,18 +47,14 @@ struct DeleteManyResult {
   size_t deleted = 0;
   bool grouped = false;
 };
-DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t>& indexes);
-
-namespace nl {
-class Socket;
-}
+DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>& indexes);
 
 // The ifindex of `ref` in the socket's namespace (a name is looked up).
 int32_t ResolveLink(nl::Socket& sock, const LinkRef& ref);
 
 // ip link set dev NAME [up|down] [address MAC] [master BR|nomaster] [mtu N]
 struct LinkChanges {
-  std::string netns;
+  nl::Netns netns;
   LinkRef link;
   int up = -1;
   std::string mac;
@@ -92,7 +90,7 @@ void DeleteBridgeVlan(const BridgeVlanOptions& req);
 std::vector<nl::Link> ListBridgePorts(const std::string& netns);
 
 // ip -d link show dev NAME / ip -d link show
-nl::Link GetLink(const std::string& netns, const LinkRef& link);
-std::vector<nl::Link> ListLinks(const std::string& netns);
+nl::Link GetLink(const nl::Netns& netns, const LinkRef& link);
+std::vector<nl::Link> ListLinks(const nl::Netns& netns);
 
 }  // namespace netfd

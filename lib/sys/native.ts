@@ -188,6 +188,17 @@ export interface NativePoller {
 }
 export type NativePollerClass = new (callback: (fd: number, events: number, token: number) => void) => NativePoller;
 
+/** An open netlink socket in a namespace (openNetnsHandle); opaque. */
+export interface NativeNetnsHandle {
+  readonly __netnsHandle: never;
+}
+
+/** Where a link operation runs: namespace `netns` (a socket per call), or an open `handle`. */
+export interface NativeWhere {
+  netns?: string | undefined;
+  handle?: NativeNetnsHandle | undefined;
+}
+
 /** A passwd entry from the name service switch. */
 export interface NativePasswd {
   name: string;
@@ -202,16 +213,16 @@ export interface NativeGroup {
 }
 
 export interface NativeBinding {
-  createMacvtap(o: { netns?: string; kind: 'macvtap' | 'macvlan'; parent: NativeLinkRef; mode: number; name?: string; mac?: string; group?: number }): Promise<NativeLink>;
+  createMacvtap(o: NativeWhere & { kind: 'macvtap' | 'macvlan'; parent: NativeLinkRef; mode: number; name?: string; mac?: string; group?: number }): Promise<NativeLink>;
   /** /sys/PATH as seen from the namespace (a private sysfs mount on a scratch thread). */
   readSysfs(o: { netns?: string; path: string }): Promise<string>;
   /** `ip link delete group G`: false when no link has it. */
-  deleteGroup(o: { netns?: string; group: number }): Promise<boolean>;
-  deleteLink(o: { netns?: string; link: NativeLinkRef }): Promise<void>;
-  deleteLinks(o: { netns?: string; indexes: number[] }): Promise<{ deleted: number; grouped: boolean }>;
-  setLink(o: { netns?: string; link: NativeLinkRef; up?: boolean; mac?: string; master?: NativeLinkRef | null; group?: number; mtu?: number }): Promise<void>;
-  getLink(o: { netns?: string; link: NativeLinkRef }): Promise<NativeLink>;
-  listLinks(o: { netns?: string }): Promise<NativeLink[]>;
+  deleteGroup(o: NativeWhere & { group: number }): Promise<boolean>;
+  deleteLink(o: NativeWhere & { link: NativeLinkRef }): Promise<void>;
+  deleteLinks(o: NativeWhere & { indexes: number[] }): Promise<{ deleted: number; grouped: boolean }>;
+  setLink(o: NativeWhere & { link: NativeLinkRef; up?: boolean; mac?: string; master?: NativeLinkRef | null; group?: number; mtu?: number }): Promise<void>;
+  getLink(o: NativeWhere & { link: NativeLinkRef }): Promise<NativeLink>;
+  listLinks(o: NativeWhere): Promise<NativeLink[]>;
   /** `bridge link set dev LINK isolated on|off` (RTM_SETLINK, AF_BRIDGE, IFLA_PROTINFO). */
   setBridgePort(o: { netns?: string; link: NativeLinkRef; isolated?: boolean }): Promise<void>;
   /** Every AF_BRIDGE entry of the namespace (RTM_GETLINK dump, RTEXT_FILTER_BRVLAN). */
@@ -288,6 +299,10 @@ export interface NativeBinding {
   getgrouplist(user: string, gid: number): number[];
   /** close(2). (The TS wrapper is closeFd; lib/agent and lib/qemu call this name directly.) */
   close(fd: number): void;
+  /** A NETLINK_ROUTE socket made inside `netns` once (the worker enters it and comes back), for `handle`. */
+  openNetnsHandle(o: { netns: string }): Promise<NativeNetnsHandle>;
+  /** Closes the handle's socket (after the operation under way); later operations with it are EBADF. */
+  closeNetnsHandle(h: NativeNetnsHandle): void;
   /** flock(fd, LOCK_EX | LOCK_NB), (LOCK_SH | LOCK_NB) or LOCK_UN: false when another open file holds a conflicting lock. */
   flock(fd: number, op: 'exclusive' | 'shared' | 'unlock'): boolean;
   /**

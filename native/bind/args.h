@@ -12,8 +12,21 @@
 
 #include "../links.h"
 #include "../nlcodec.h"
+#include "../nlsock.h"
 
 namespace netfd::js {
+
+// Marks the JS values that are netlink handles (openNetnsHandle), so that no
+// other External can pass for one.
+inline const napi_type_tag kNetnsHandleTag = {0x6e657466645f6e73ULL, 0x68616e646c650001ULL};
+
+// The handle held by a value openNetnsHandle returned; null when `v` is none.
+inline std::shared_ptr<nl::NetnsHandle>* NetnsHandleOf(Napi::Env env, Napi::Value v) {
+  if (!v.IsExternal()) return nullptr;
+  bool tagged = false;
+  if (napi_check_object_type_tag(env, v, &kNetnsHandleTag, &tagged) != napi_ok || !tagged) return nullptr;
+  return v.As<Napi::External<std::shared_ptr<nl::NetnsHandle>>>().Data();
+}
 
 // The options object of a binding `fn(options)`.
 struct Args {
@@ -64,6 +77,17 @@ struct Args {
     else if (v.IsString()) r.name = Name(key);
     else if (required || !(v.IsUndefined() || v.IsNull())) Bad(key, "an interface name or a positive ifindex");
     return r;
+  }
+  // Where a netlink operation runs: `handle` (an open NetnsHandle) when
+  // given, else namespace `netns` with a socket of its own.
+  nl::Netns Netns() const {
+    nl::Netns where(Str("netns"));
+    if (Has("handle")) {
+      auto* h = NetnsHandleOf(env, obj.Get("handle"));
+      if (!h) Bad("handle", "a handle from openNetnsHandle");
+      where.handle = *h;
+    }
+    return where;
   }
   // An IP address; `family` (when non-zero) is the one it must have.
   std::string Ip(const char* key, bool required, int family) const {

@@ -20,6 +20,7 @@ void InitUnixsock(Napi::Env env, Napi::Object exports);  // unixsock.cc: the age
 void InitSockLegacy(Napi::Env env, Napi::Object exports);  // sock_legacy.cc: fdSend, fdRecv
 void InitAccounts(Napi::Env env, Napi::Object exports);  // accounts.cc: NSS users and groups
 void InitFlock(Napi::Env env, Napi::Object exports);     // flock.cc: file locks
+void InitNetns(Napi::Env env, Napi::Object exports);     // netns.cc: netlink handles kept in a namespace
 void InitCodec(Napi::Env env, Napi::Object exports);     // codec.cc: netlink bytes, for tests and tools
 void InitConstants(Napi::Env env, Napi::Object exports); // constants.cc: kernel numbers
 

@@ -14,7 +14,7 @@ namespace {
 Napi::Value CreateMacvtap(const Napi::CallbackInfo& info) {
   Args a = GetArgs(info, "createMacvtap");
   MacvtapCreate req;
-  req.netns = a.Str("netns");
+  req.netns = a.Netns();
   req.kind = a.Str("kind");
   if (req.kind != "macvtap" && req.kind != "macvlan") a.Bad("kind", "'macvtap' or 'macvlan'");
   req.parent = a.Link("parent", true);
@@ -39,7 +39,7 @@ Napi::Value ReadSysfs(const Napi::CallbackInfo& info) {
 
 Napi::Value DeleteGroup(const Napi::CallbackInfo& info) {
   Args a = GetArgs(info, "deleteGroup");
-  std::string netns = a.Str("netns");
+  nl::Netns netns = a.Netns();
   if (!a.Has("group")) a.Bad("group", "a link group from 1 to 4294967295");
   uint32_t group = uint32_t(a.Int("group", 1, UINT32_MAX, 0));
   return Job<bool>::Start(info.Env(), [netns, group] { return netfd::DeleteGroup(netns, group); },
@@ -48,14 +48,14 @@ Napi::Value DeleteGroup(const Napi::CallbackInfo& info) {
 
 Napi::Value DeleteLink(const Napi::CallbackInfo& info) {
   Args a = GetArgs(info, "deleteLink");
-  std::string netns = a.Str("netns");
+  nl::Netns netns = a.Netns();
   LinkRef link = a.Link("link", true);
   return Job<bool>::Start(info.Env(), [netns, link] { netfd::DeleteLink(netns, link); return true; }, Done);
 }
 
 Napi::Value DeleteLinks(const Napi::CallbackInfo& info) {
   Args a = GetArgs(info, "deleteLinks");
-  std::string netns = a.Str("netns");
+  nl::Netns netns = a.Netns();
   Napi::Value v = a.obj.Get("indexes");
   if (!v.IsArray()) a.Bad("indexes", "an array of ifindexes");
   Napi::Array arr = v.As<Napi::Array>();
@@ -79,7 +79,7 @@ Napi::Value DeleteLinks(const Napi::CallbackInfo& info) {
 Napi::Value SetLink(const Napi::CallbackInfo& info) {
   Args a = GetArgs(info, "setLink");
   LinkChanges req;
-  req.netns = a.Str("netns");
+  req.netns = a.Netns();
   req.link = a.Link("link", true);
   if (a.Has("up")) req.up = a.Bool("up", false) ? 1 : 0;
   req.mac = a.Str("mac");
@@ -98,14 +98,14 @@ Napi::Value SetLink(const Napi::CallbackInfo& info) {
 
 Napi::Value GetLink(const Napi::CallbackInfo& info) {
   Args a = GetArgs(info, "getLink");
-  std::string netns = a.Str("netns");
+  nl::Netns netns = a.Netns();
   LinkRef link = a.Link("link", true);
   return Job<nl::Link>::Start(info.Env(), [netns, link] { return netfd::GetLink(netns, link); }, LinkToJs);
 }
 
 Napi::Value ListLinks(const Napi::CallbackInfo& info) {
   Args a = GetArgs(info, "listLinks");
-  std::string netns = a.Str("netns");
+  nl::Netns netns = a.Netns();
   return Job<std::vector<nl::Link>>::Start(info.Env(), [netns] { return netfd::ListLinks(netns); },
                                            [](Napi::Env env, std::vector<nl::Link>& l) { return ArrayOf(env, l, LinkToJs); });
 }
