@@ -1,5 +1,6 @@
 // The parts of lib/netdev that need no privileges: template retries, the
-// state directory, the atomic live-XML writes, the domain lock, previews.
+// state directory, the atomic live-XML writes, previews (the domain lock:
+// test/native/state/lock.ts).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,6 @@ import { NetfdError } from '../../lib/errors';
 import { previewDomain, withNameRetry } from '../../lib/netdev/domain';
 import { DomainXml } from '../../lib/xml/domain';
 import { agentScope, DEFAULT_STATE_DIR, inactiveXmlPath, liveXmlPath, objectFile, objectOf, stateDir } from '../../lib/state/dirs';
-import { lockPath, withDomainLock } from '../../lib/state/lock';
 import { replaceFileAtomic, writeNewFileAtomic } from '../../lib/state/atomic';
 
 const eexist = () => new NetfdError('File exists', { code: 'EEXIST', errno: -17 });
@@ -47,38 +47,6 @@ t.test('live XML is written atomically and only once', async (t) => {
   t.throws(() => writeNewFileAtomic(file, '<other/>\n'), { code: 'EEXIST' }, 'a second writer loses');
   t.equal(fs.readFileSync(file, 'utf8'), '<domain/>\n', 'the first content stays');
   t.same(fs.readdirSync(path.dirname(file)), ['vm1.xml'], 'no temporary file left behind');
-});
-
-t.test('the domain lock serialises writers, takes over a dead owner, gives EBUSY for a live one', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-lock-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const order: string[] = [];
-  const body = (n: string) => async () => {
-    order.push(`${n} in`);
-    await new Promise((r) => setTimeout(r, 30));
-    order.push(`${n} out`);
-    return n;
-  };
-  t.same(await Promise.all([withDomainLock(dir, 'd', body('a')), withDomainLock(dir, 'd', body('b'))]), ['a', 'b']);
-  t.same(order, ['a in', 'a out', 'b in', 'b out'], 'one holder at a time');
-  t.notOk(fs.existsSync(lockPath(dir, 'd')), 'released');
-  await t.rejects(withDomainLock(dir, 'd', async () => Promise.reject(new Error('body failed'))), /body failed/);
-  t.notOk(fs.existsSync(lockPath(dir, 'd')), 'released when the body throws');
-
-  // a dead owner (a pid that cannot exist) is taken over
-  fs.writeFileSync(lockPath(dir, 'd'), '4194304999\n');
-  t.equal(await withDomainLock(dir, 'd', async () => 'took over'), 'took over');
-  // a live owner (pid 1) is waited for, then EBUSY naming the domain
-  fs.writeFileSync(lockPath(dir, 'd'), '1\n');
-  await t.rejects(withDomainLock(dir, 'd', async () => 'never', 100), { code: 'EBUSY', field: 'name', value: 'd', message: /locked by process 1/ });
-  t.equal(fs.readFileSync(lockPath(dir, 'd'), 'utf8'), '1\n', "someone else's lock is left alone");
-  // an empty lock (a process killed while creating it, before locks were written aside) is stale after 5 s
-  fs.writeFileSync(lockPath(dir, 'd'), '');
-  await t.rejects(withDomainLock(dir, 'd', async () => 'never', 100), { code: 'EBUSY' }, 'a fresh empty lock is waited for');
-  const old = (Date.now() - 10_000) / 1000;
-  fs.utimesSync(lockPath(dir, 'd'), old, old);
-  t.equal(await withDomainLock(dir, 'd', async () => 'took over'), 'took over', 'an old empty one is taken over');
-  t.same(fs.readdirSync(dir), [], 'no lock or temporary file is left');
 });
 
 t.test('replaceFileAtomic replaces; writeNewFileAtomic refuses', async (t) => {
