@@ -475,7 +475,7 @@ async function benchIpSpawn(ctx, results) {
 
 async function benchDomain(ctx, results) {
   const { netfd, ns } = ctx;
-  const { prepareDomain } = require('../dist/netdev/domain');
+  const { prepareDomain } = require('../dist/qemu/domain');
   const stateDir = path.join(ctx.tmp, 'state');
   fs.mkdirSync(stateDir);
   const fdsBefore = openFds();

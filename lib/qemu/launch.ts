@@ -1,6 +1,7 @@
 // Launching qemu with the fds netfd prepared: they are inherited through
-// spawn's stdio slots at exactly the numbers in the argv (3, 4, ...), and no
-// other fd of netfd reaches qemu (netfd opens everything O_CLOEXEC). netfd
+// spawn's stdio slots at exactly the numbers in the argv (3, 4, ...;
+// fdpass.ts), and no other fd of netfd reaches qemu (netfd, like Node, opens
+// everything O_CLOEXEC). netfd
 // supervises qemu: when it exits, the domain is torn down; while it runs,
 // the domain's macvtaps follow the vCPUs (up while they run, down while
 // paused), as libvirt keeps them, over a private QMP monitor; and the live
@@ -10,7 +11,9 @@ import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { socketPair } from '../sys/fdpass';
 import { native } from '../sys/native';
-import { prepareDomain, PreparedDomain, PrepareOptions } from '../netdev/domain';
+import type { PrepareOptions } from '../netdev/domain';
+import { prepareDomain, PreparedDomain } from './domain';
+import { CommandFds, FdPass } from './fdpass';
 import { Qmp } from './qmp';
 import { queryPciAddresses } from './pci';
 import { RunState } from './runstate';
@@ -198,7 +201,8 @@ export interface StartExtras {
 }
 
 /**
- * Spawns qemu with `fds` at 3, 4, … (and no other fd of this process), then
+ * Spawns qemu with `fds` at 3, 4, … (spawn slots; the fds netfd and Node
+ * open are close-on-exec, so none of theirs reaches qemu otherwise), then
  * waits for its QMP socket `qmp` to greet (qemu's init, its drives opened, is
  * over). `closeFds` runs once qemu has its copies;
  * `cleanup` runs when qemu exits, before `exited` resolves. When qemu fails to
@@ -217,15 +221,19 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
     fs.rmSync(qmp, { force: true });
     if (o.qemu) argv[0] = o.qemu;
     if (o.accel) argv[argv.indexOf('-accel') + 1] = o.accel;
+    // The NICs' fds take slots 3, 4, … (argv numbers them so), netfd's monitor the next.
+    const cmd = new CommandFds(3);
+    new FdPass('netfd-nics', fds).toCommand(cmd);
     if (x.monitor) {
       [mine, theirs] = socketPair('stream');
-      argv.push('-chardev', `socket,id=${MONITOR_ID},fd=${3 + fds.length}`, '-mon', `chardev=${MONITOR_ID},mode=control`);
+      const [n] = new FdPass(MONITOR_ID, [theirs]).toCommand(cmd);
+      argv.push('-chardev', `socket,id=${MONITOR_ID},fd=${n}`, '-mon', `chardev=${MONITOR_ID},mode=control`);
     }
     argv.push(...(o.extraArgs ?? []));
     const io = o.stdio ?? 'inherit';
-    // Only the fds in the stdio slots may reach qemu, also ones netfd inherited.
-    native().cloexecFrom(3);
-    child = spawn(argv[0], argv.slice(1), { stdio: [io, io, 'pipe', ...fds, ...(theirs >= 0 ? [theirs] : [])] });
+    // Only the fds in the stdio slots reach qemu: the rest of this process's
+    // are close-on-exec (netfd's and Node's own are opened O_CLOEXEC).
+    child = spawn(argv[0], argv.slice(1), { stdio: cmd.stdio([io, io, 'pipe']) });
   } catch (err) {
     closeFds();
     closeMonitorFds();
