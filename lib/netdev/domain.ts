@@ -26,10 +26,6 @@ import { liveResult, readLive, recordedLinks, recordPciAddresses } from './live'
 import { Tx } from './tx';
 import { openVhost } from './vhost';
 
-export { Step, STEPS, DomainHostOptions, PrepareOptions, withNameRetry } from './connect';
-export { LinkFollowOptions, setInterfaceLinks, followLiveXml } from './direct';
-export { liveResult, recordedLinks, recordPciAddresses } from './live';
-
 /** One prepared interface: its plan and driver decision, the device, and the fds. */
 export interface PreparedInterface {
   readonly plan: InterfacePlan;

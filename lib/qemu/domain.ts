@@ -2,7 +2,8 @@
 // fds, driver decisions) with qemu's command line for it, the fds numbered
 // in the spawn slots they take (fdpass.ts); and the same command line
 // previewed without changing the host.
-import { prepareHost, PreparedHost, PrepareOptions, previewInterfaces, PreviewHostOptions } from '../netdev/domain';
+import type { PrepareOptions } from '../netdev/connect';
+import { prepareHost, PreparedHost, previewInterfaces, PreviewHostOptions } from '../netdev/domain';
 import type { DriverDecision, InterfacePlan, VhostProbe } from '../policy';
 import { DomainXml } from '../xml/domain';
 import { childFds, domainArgv, NetArgs, netArgv } from './argv';

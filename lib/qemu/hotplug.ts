@@ -6,7 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
-import { detachHost, InterfaceSetup, liveResult, PrepareOptions, prepareInterfaces, PreparedInterface, setInterfaceLinks } from '../netdev/domain';
+import type { PrepareOptions } from '../netdev/connect';
+import { setInterfaceLinks } from '../netdev/direct';
+import { detachHost, InterfaceSetup, prepareInterfaces, PreparedInterface } from '../netdev/domain';
+import { liveResult } from '../netdev/live';
 import { allocateFor } from '../network/connect';
 import { liveXmlPath, stateDir } from '../state/dirs';
 import { replaceFileAtomic } from '../state/atomic';

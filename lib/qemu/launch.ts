@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { socketPair } from '../sys/fdpass';
 import { native } from '../sys/native';
-import type { PrepareOptions } from '../netdev/domain';
+import type { PrepareOptions } from '../netdev/connect';
 import { prepareDomain, PreparedDomain } from './domain';
 import { CommandFds, FdPass } from './fdpass';
 import { Qmp } from './qmp';
