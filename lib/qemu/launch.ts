@@ -1,11 +1,10 @@
 // Launching qemu with the fds netfd prepared: they are inherited through
 // spawn's stdio slots at exactly the numbers in the argv (3, 4, ...;
 // fdpass.ts), and no other fd of netfd reaches qemu (netfd, like Node, opens
-// everything O_CLOEXEC). netfd
-// supervises qemu: when it exits, the domain is torn down; while it runs,
-// the domain's macvtaps follow the vCPUs (up while they run, down while
-// paused), as libvirt keeps them, over a private QMP monitor; and the live
-// XML records the PCI address each NIC got.
+// everything O_CLOEXEC). netfd supervises qemu: when it exits, the domain
+// is torn down; while it runs, the domain's macvtaps follow the vCPUs (up
+// while they run, down while paused), as libvirt keeps them, over a private
+// QMP monitor; and the live XML records the PCI address each NIC got.
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
@@ -231,8 +230,10 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
     }
     argv.push(...(o.extraArgs ?? []));
     const io = o.stdio ?? 'inherit';
-    // Only the fds in the stdio slots reach qemu: the rest of this process's
-    // are close-on-exec (netfd's and Node's own are opened O_CLOEXEC).
+    // Of netfd's fds only those in the stdio slots reach qemu: the others,
+    // like Node's own, are O_CLOEXEC. An fd this process inherited without
+    // close-on-exec passes too; marking those is the program's call, not a
+    // library's (the netfd CLI may, for its own process).
     child = spawn(argv[0], argv.slice(1), { stdio: cmd.stdio([io, io, 'pipe']) });
   } catch (err) {
     closeFds();

@@ -8,7 +8,7 @@ import path from 'node:path';
 import t, { Test } from 'tap';
 import { launchDomain } from '../../lib/qemu/launch';
 import { Qmp } from '../../lib/qemu/qmp';
-import { fdTable, ipLinks, needsRoot, run, withNetns } from '../helpers/host';
+import { fdTable, inheritedFds, ipLinks, needsRoot, run, withNetns } from '../helpers/host';
 
 const XML = `<domain type='qemu'><name>fdcheck</name><memory unit='MiB'>64</memory><devices>
   <interface type='ethernet'><model type='virtio'/></interface>
@@ -22,24 +22,6 @@ function tmpDir(t: Test): string {
 }
 
 const names = (ns: string) => ipLinks(ns).map((l) => l.ifname).sort();
-
-/**
- * fds this process inherited without close-on-exec (a harness's pipe, say):
- * spawn passes those to every child, qemu too. They are the caller's to mark
- * close-on-exec (as the netfd CLI may for its own process); launchDomain
- * only controls what netfd opened, all O_CLOEXEC, and its spawn slots.
- */
-function inheritedFds(): number[] {
-  return fdTable('self')
-    .map(([fd]) => fd)
-    .filter((fd) => {
-      try {
-        return fd > 2 && (parseInt(/^flags:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0', 8) & 0o2000000) === 0;
-      } catch {
-        return false; // closed meanwhile
-      }
-    });
-}
 
 t.test('qemu holds exactly the prepared fds; SIGKILL tears the domain down', { skip: needsRoot }, async (t) => {
   const stateDir = tmpDir(t);
@@ -63,7 +45,7 @@ t.test('qemu holds exactly the prepared fds; SIGKILL tears the domain down', { s
     t.match(l.argv.join(' '), /-netdev tap,id=hostnet0,fd=3,vhost=off .* -netdev tap,id=hostnet1,fds=4:5,vhost=off/);
     // Everything else qemu holds is its own: stdio, eventfds, its QMP socket
     // (and what this process inherited without close-on-exec, see inheritedFds).
-    const inherited = new Set(inheritedFds());
+    const inherited = inheritedFds();
     const foreign = fds.filter(([fd, target]) => fd > 5 && !/^(anon_inode:|socket:)/.test(target) && !inherited.has(fd));
     t.same(foreign, [], 'no other fd of netfd reached qemu');
     if (inherited.size) t.comment(`fds this test inherited without close-on-exec, passed on by spawn: ${[...inherited].join(', ')}`);
