@@ -40,7 +40,11 @@ export * as policy from './policy';
 export * as validate from './validate';
 
 // A domain's interfaces as one transaction, and qemu's arguments for them.
-export { prepareDomain, prepareInterfaces, previewDomain, teardownFromLive, setInterfaceLinks, followLiveXml, recordPciAddresses, LinkFollowOptions, PreparedDomain, InterfaceSetup, PreparedInterface, PrepareOptions, DomainHostOptions, DomainPreview, PreviewOptions, Step, STEPS } from './netdev/domain';
+export { prepareInterfaces, teardownFromLive, PreparedHost, InterfaceSetup, PreparedInterface, PreviewHostOptions } from './netdev/domain';
+export { PrepareOptions, DomainHostOptions, Step, STEPS } from './netdev/connect';
+export { setInterfaceLinks, followLiveXml, LinkFollowOptions } from './netdev/direct';
+export { recordPciAddresses } from './netdev/live';
+export { prepareDomain, previewDomain, PreparedDomain, DomainPreview, PreviewOptions } from './qemu/domain';
 export { stateDir, DEFAULT_STATE_DIR, liveXmlPath } from './state/dirs';
 export { domainArgv, netArgv, driveArg, netdevArg, deviceArg, childFds, formatArgv, formatArgs, NetArgs, ArgvOptions, DEFAULT_EMULATOR } from './qemu/argv';
 

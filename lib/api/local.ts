@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { probeHost } from '../host/probe';
 import { teardownFromLive } from '../netdev/domain';
-import { Networks } from '../network/store';
+import { Networks } from '../netdev/network';
 import { attachInterface, detachInterface } from '../qemu/hotplug';
 import { launchDomain, pidPath, qmpPath, readPidInfo } from '../qemu/launch';
 import { formatPci } from '../qemu/pci';

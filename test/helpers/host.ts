@@ -52,6 +52,26 @@ export function fdTable(pid: number | 'self'): [number, string][] {
   return out.sort((a, b) => a[0] - b[0]);
 }
 
+/**
+ * fds this process inherited without close-on-exec (a harness's pipe, say):
+ * spawn passes those to every child, qemu too. They are the program's to
+ * mark close-on-exec; netfd's library calls only control the fds netfd
+ * opened (all O_CLOEXEC) and the spawn slots they fill.
+ */
+export function inheritedFds(): Set<number> {
+  const cloexec = 0o2000000;
+  const flags = (fd: number) => parseInt(/^flags:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0', 8);
+  const out = new Set<number>();
+  for (const [fd] of fdTable('self')) {
+    try {
+      if (fd > 2 && (flags(fd) & cloexec) === 0) out.add(fd);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
 export function openFds(): string[] {
   return fs.readdirSync('/proc/self/fd').filter((fd) => {
     try {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
-import { prepareDomain, PreparedDomain } from '../../lib/netdev/domain';
+import { prepareDomain, PreparedDomain } from '../../lib/qemu/domain';
 import { Networks } from '../../lib/netdev/network';
 import { attachInterface, detachInterface } from '../../lib/qemu/hotplug';
 import { pidPath } from '../../lib/qemu/launch';

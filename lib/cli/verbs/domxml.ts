@@ -1,7 +1,7 @@
 // domxml-to-native qemu-argv (the command line a domain would get here, a
 // preview that changes nothing) and the Xen formats both ways (pure).
 import { NetfdError } from '../../errors';
-import { previewDomain } from '../../netdev/domain';
+import { previewDomain } from '../../qemu/domain';
 import { qmpPath } from '../../qemu/launch';
 import { formatArgs, formatArgv } from '../../qemu/argv';
 import { stateDir } from '../../state/dirs';

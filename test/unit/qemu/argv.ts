@@ -3,7 +3,7 @@
 //
 // The goldens live in test/fixtures/domains/NAME.argv, one argument per line.
 // To rewrite them after an intended change:
-//   NETFD_UPDATE_GOLDEN=1 npx tap test/unit/argv.ts
+//   NETFD_UPDATE_GOLDEN=1 npx tap test/unit/qemu/argv.ts
 // then read the diff by eye before committing: vhost=off always explicit when
 // vhost is not used, fds= with ':' for multiqueue, as many vhostfds as queues,
 // mq=on,vectors=2N+2, commas doubled inside values.
@@ -11,11 +11,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { decideDriver, InterfacePlan, planDomain, planInterface, VhostProbe } from '../../lib/policy';
-import { childFds, DEFAULT_EMULATOR, deviceArg, domainArgv, driveArg, escapeValue, formatArgs, formatArgv, NetArgs, netArgv, netdevArg } from '../../lib/qemu/argv';
-import { DomainXml } from '../../lib/xml/domain';
+import { decideDriver, InterfacePlan, planDomain, planInterface, VhostProbe } from '../../../lib/policy';
+import { childFds, DEFAULT_EMULATOR, deviceArg, domainArgv, driveArg, escapeValue, formatArgs, formatArgv, NetArgs, netArgv, netdevArg } from '../../../lib/qemu/argv';
+import { DomainXml } from '../../../lib/xml/domain';
 
-const fixtures = path.join(__dirname, '..', 'fixtures', 'domains');
+const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'domains');
 const UPDATE = process.env.NETFD_UPDATE_GOLDEN === '1';
 
 const USABLE: VhostProbe = { usable: true };

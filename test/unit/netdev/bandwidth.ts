@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
-import { bandwidthCommands, htbQuantum, setBandwidth } from '../../lib/netdev/bandwidth';
-import { bandwidthPlan, planDomain } from '../../lib/policy';
-import { DomainXml } from '../../lib/xml/domain';
+import { bandwidthCommands, htbQuantum, setBandwidth } from '../../../lib/netdev/bandwidth';
+import { bandwidthPlan, planDomain } from '../../../lib/policy';
+import { DomainXml } from '../../../lib/xml/domain';
 
 const IF = '/domain/devices/interface';
 const doc = (iface: string) => `<domain type='kvm'><name>g</name><memory unit='MiB'>64</memory><devices>${iface}</devices></domain>`;
