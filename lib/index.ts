@@ -66,7 +66,7 @@ export { expandPf, sysfsRoot, PfExpansion, VirtualFunction, DEFAULT_SYSFS_ROOT }
 
 // The host probe.
 export { probeHost, formatProbe, ProbeOptions, ProbeReport, Check as ProbeCheck, Level as ProbeLevel, CheckId as ProbeCheckId, CHECK_IDS as PROBE_CHECK_IDS } from './host/probe';
-export { HostRoots } from './host/vhost';
+export { HostRoots } from './sys/vhost-usable';
 
 // Xen xm / xl / sexpr vif lines.
 export * as xen from './xen';

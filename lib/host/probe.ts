@@ -11,7 +11,7 @@ import { Macvtap, createMacvtap } from '../sys/macvtap';
 import { native } from '../sys/native';
 import { expandPf, sysfsRoot } from '../network/pool';
 import { Tap, tunFeatures } from '../sys/tap';
-import { checkVhost, HostRoots } from './vhost';
+import { checkVhost, HostRoots } from '../sys/vhost-usable';
 
 /** How a probe check came out: FAIL only for what netfd cannot work without. */
 export type Level = 'PASS' | 'WARN' | 'FAIL';

@@ -3,7 +3,7 @@
 // is a probe result for the driver policy (lib/policy decides), not a throw.
 import { FdSet } from '../sys/fds';
 import type { InterfacePlan, VhostProbe } from '../policy';
-import { checkVhost } from '../host/vhost';
+import { checkVhost } from '../sys/vhost-usable';
 
 /**
  * Opens the vhost device (<backend vhost>, else `device`) `plan.queues`

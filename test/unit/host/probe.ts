@@ -8,7 +8,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import { main } from '../../../lib/cli/main';
-import { checkVhost, explainVhost, kernelConfig, moduleLoaded } from '../../../lib/host/vhost';
+import { checkVhost, explainVhost, kernelConfig, moduleLoaded } from '../../../lib/sys/vhost-usable';
 import { probeHost } from '../../../lib/host/probe';
 import { makePf, pf64, pfGaps, pfNotSriov } from '../../../scripts/sriov-fixture';
 import type { Asserts } from '../../helpers/refused';

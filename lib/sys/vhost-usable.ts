@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { NetfdError } from '../errors';
-import { VhostFds, vhostDevicePath } from '../sys/vhost';
+import { VhostFds, vhostDevicePath } from './vhost';
 
 /** Where the host's /proc, /sys and /boot are (fake trees in tests). */
 export interface HostRoots {
