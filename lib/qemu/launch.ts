@@ -158,6 +158,30 @@ function waitForSocket(file: string, child: ChildProcess, timeoutMs: number): Pr
 }
 
 /**
+ * Connects to qemu's QMP socket. qemu binds the socket (the file appears)
+ * and then listens: a connect in between is refused, so ECONNREFUSED is
+ * tried again while qemu lives and time is left.
+ */
+function refused(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, n = 0; e && n < 5; e = e.cause as typeof e, n++) if (e.code === 'ECONNREFUSED') return true;
+  return false;
+}
+
+async function connectWhenListening(file: string, child: ChildProcess, left: () => number): Promise<Qmp> {
+  let first: unknown = null;
+  for (;;) {
+    try {
+      return await Qmp.connect(file, { timeoutMs: left() });
+    } catch (err) {
+      // Another failure after a refusal (qemu exited and removed its socket) reports the refusal.
+      if (!refused(err) || child.exitCode !== null || child.signalCode !== null || left() <= 20) throw first ?? err;
+      first ??= err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/**
  * Follows qemu's run state on the monitor netfd holds (`q.monitor`), calling
  * `apply(running)` for the macvtaps; a qemu whose monitor answers no
  * query-status is not usable (killed, QEMU_FAILED). `doing` says what apply
@@ -273,7 +297,7 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
     // qemu that fails init (a disk it cannot open) resets the connection.
     // Up means: the greeting, capabilities negotiated, and a run state qemu
     // reaches only after init (running, paused by -S, prelaunch, incoming).
-    const q = await Qmp.connect(qmp, { timeoutMs: left() });
+    const q = await connectWhenListening(qmp, child, left);
     try {
       const st = await q.queryStatus();
       if (!UP_STATES.includes(st.status)) throw new NetfdError(`qemu answered QMP but is ${st.status}`, { code: 'QEMU_FAILED' });
@@ -292,7 +316,7 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
     if (child.exitCode === null && child.signalCode === null) await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 1000))]);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     const e = await exited;
-    const spawnErr = (err as NodeJS.ErrnoException).code === 'ENOENT' ? ` (${argv[0]} not found: install qemu-system-x86 or pass --qemu PATH)` : '';
+    const spawnErr = (err as NodeJS.ErrnoException).code === 'ENOENT' && String((err as NodeJS.ErrnoException).syscall).startsWith('spawn') ? ` (${argv[0]} not found: install qemu-system-x86 or pass --qemu PATH)` : '';
     // qemu's stderr: the tail kept of it, or (inherited) already on the caller's stderr.
     const why = tail.text() || (child.stderr ? (err as Error).message : `see qemu's message above (${(err as Error).message})`);
     const how = spawnErr || ` (${e.signal ?? `exit code ${e.code}`})`;

@@ -68,3 +68,13 @@ export abstract class OwnsFds {
     this.#fds.close();
   }
 }
+
+/**
+ * Marks every fd from `from` up close-on-exec, in this whole process: for a
+ * program (the netfd CLI) about to start qemu, so that fds it inherited
+ * without FD_CLOEXEC (a harness's pipes) do not reach the guest. A library
+ * call never does this to its host process.
+ */
+export function closeOnExecFrom(from: number): void {
+  native().cloexecFrom(from);
+}

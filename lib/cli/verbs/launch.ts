@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Running } from '../../api/backend';
 import { NetfdError, NetfdErrorCode } from '../../errors';
 import { objectFile, stateDir } from '../../state/dirs';
+import { closeOnExecFrom } from '../../sys/fds';
 import { DomainXml } from '../../xml/domain';
 import { Io, readDomainFile, str, UsageError } from '../args';
 import type { Call, Command } from '../command';
@@ -31,6 +32,8 @@ export const launch: Command = {
     if (values.detach) return launchDetached(args, positionals[0], str(values, 'state-dir'), fromLive, io);
     const supervise = values.supervise === true;
     const report = (m: object) => process.send?.(m);
+    // This program's own inherited fds (without FD_CLOEXEC) stay out of qemu.
+    closeOnExecFrom(3);
     let l: Running;
     try {
       l = await backend.launch(launchXml(positionals[0], fromLive), { qemu: str(values, 'qemu'), accel: accel as 'tcg' | 'kvm' | undefined, extraArgs: positionals.slice(1) });
