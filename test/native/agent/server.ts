@@ -1,38 +1,18 @@
-// The agent without devices: what each interface asks of the ACL, an
-// in-process agent answering requests that never reach the host (hello, list,
-// refusals, records it cannot read), and the CLI's agent options.
+// An in-process agent on a socket in a temporary directory, answering
+// requests that never reach the host (hello, list, refusals), recovering
+// records it cannot read (every file of a user's directory classified), a
+// second agent on a live socket, and stop's timeout.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import t from 'tap';
-import { AgentClient } from '../../lib/agent/client';
-import { encodeRequest } from '../../lib/agent/protocol';
-import { Agent, aclObjects } from '../../lib/agent/server';
-import { main } from '../../lib/cli/main';
-import { native } from '../../lib/sys/native';
-import { DomainXml } from '../../lib/xml/domain';
-import { Asserts } from '../helpers/refused';
-
-const iface = (xml: string) => DomainXml.parse(`<domain type='qemu'><name>x</name><memory>65536</memory><devices>${xml}</devices></domain>`).def.interfaces[0];
-
-t.test('aclObjects: what each interface touches', async (t) => {
-  const rows: [string, unknown][] = [
-    ["<interface type='bridge'><source bridge='br0'/></interface>", [{ kind: 'bridge', value: 'br0' }]],
-    ["<interface type='direct'><source dev='eth1' mode='vepa'/></interface>", [{ kind: 'dev', value: 'eth1' }, { kind: 'mode', value: 'vepa' }]],
-    ["<interface type='direct'><source dev='eth1'/></interface>", [{ kind: 'dev', value: 'eth1' }, { kind: 'mode', value: 'vepa' }]],
-    ["<interface type='direct'><source dev='eth1' mode='passthrough'/></interface>", [{ kind: 'dev', value: 'eth1' }, { kind: 'mode', value: 'passthrough' }]],
-    ["<interface type='network'><source network='pool1'/></interface>", [{ kind: 'network', value: 'pool1' }]],
-    ["<interface type='ethernet'/>", [{ kind: 'ethernet' }]],
-    ["<interface type='ethernet'><target dev='mytap0'/></interface>", [{ kind: 'ethernet' }, { kind: 'devname', value: 'mytap0' }]],
-    ["<interface type='bridge'><source bridge='br0'/><target dev='br1'/></interface>", [{ kind: 'bridge', value: 'br0' }, { kind: 'devname', value: 'br1' }]],
-    ["<interface type='ethernet'><target dev='mytap0' managed='no'/></interface>", [{ kind: 'all' }]],
-    ["<interface type='bridge'><source bridge='br0'/><backend tap='/dev/net/tun'/></interface>", [{ kind: 'bridge', value: 'br0' }, { kind: 'all' }]],
-    ["<interface type='bridge'><source bridge='br0'/><model type='virtio'/><backend vhost='/tmp/evil'/></interface>", [{ kind: 'bridge', value: 'br0' }, { kind: 'all' }]],
-  ];
-  for (const [xml, want] of rows) t.same(aclObjects(iface(xml)), want, xml);
-});
+import { AgentClient } from '../../../lib/agent/client';
+import { encodeRequest } from '../../../lib/agent/protocol';
+import { Agent } from '../../../lib/agent/server';
+import { native } from '../../../lib/sys/native';
+import { Asserts } from '../../helpers/refused';
 
 function logSink(): { logger: pino.Logger; lines: () => Record<string, unknown>[] } {
   const out: string[] = [];
@@ -141,33 +121,4 @@ t.test('stop: a client that does not read is cut off at stopTimeoutMs; an idle a
   const t0 = Date.now();
   t.equal(await idle.stop(), true, 'an idle agent: true');
   t.ok(Date.now() - t0 < 250, 'at once');
-});
-
-function run(args: string[]): Promise<{ status: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  return main(args, { out: (s) => (out += s), err: (s) => (err += s) }).then((status) => ({ status, out, err }));
-}
-
-t.test('CLI: agent options and --connect', async (t) => {
-  const rows: [string[], number, RegExp][] = [
-    [['agent', '--grace', 'soon'], 1, /INVALID_ARGUMENT: invalid grace "soon"/],
-    [['agent', '--stop-timeout', '1e3'], 1, /INVALID_ARGUMENT: invalid stop-timeout "1e3": seconds, from 0 to 3600/],
-    [['agent', '--stop-timeout', '3601'], 1, /INVALID_ARGUMENT: invalid stop-timeout "3601"/],
-    [['agent', '--max-clients', '0'], 1, /INVALID_ARGUMENT: invalid max-clients "0": a number of connections, from 1 to 65536/],
-    [['agent', '--max-clients', 'many'], 1, /INVALID_ARGUMENT: invalid max-clients "many"/],
-    [['agent', '--socket', 'rel.sock'], 1, /invalid socket "rel.sock": an absolute path/],
-    [['agent', '--log-level', 'loud'], 1, /invalid log-level "loud"/],
-    [['agent', '--socket-mode', '999', '--socket', '/tmp/x.sock'], 1, /invalid socket-mode "999"/],
-    [['agent', 'extra'], 2, /unexpected argument extra/],
-    [['--connect', '/nonexistent/agent.sock', 'list'], 1, /cannot connect to the netfd agent at \/nonexistent\/agent.sock: .*is `netfd agent` running\?/],
-    [['--connect', '/x.sock', 'tap', 'create'], 2, /tap create is not done through the agent/],
-    [['--connect', '/x.sock', 'launch', 'vm.xml', '--detach'], 2, /launch --detach is not available with --connect/],
-    [['--connect=/x.sock', 'link', 'show'], 2, /link show is not done through the agent/],
-  ];
-  for (const [args, status, re] of rows) {
-    const r = await run(args);
-    t.equal(r.status, status, args.join(' '));
-    t.match(r.err, re, args.join(' '));
-  }
 });
