@@ -200,28 +200,14 @@ async function attach(ctx: Context, client: Client, h: Held, ifaceXml: string, l
   });
 }
 
-/** The network administration ops: a valid name first, then the ACL's `all`. */
-async function netAdmin(ctx: Context, client: Client, a: Record<string, unknown>, _log: AgentLogger, op: Op): Promise<Result> {
-  const nets = new Networks(ctx.records.host());
-  const name = op === 'net-define' ? undefined : objectName(a.name as string, 'args.name');
-  ctx.admission.check(client, [{ kind: 'all' }], 'op', op);
-  switch (op) {
-    case 'net-define':
-      return { result: await nets.define(a.xml as string) };
-    case 'net-undefine':
-      return { result: await nets.undefine(name as string) };
-    case 'net-start': {
-      const st = await nets.start(name as string);
-      return { result: { name, pool: st.pool, connections: st.connections.length, warnings: st.warnings } };
-    }
-    case 'net-destroy':
-      return { result: await nets.destroy(name as string) };
-    case 'net-autostart':
-      nets.setAutostart(name as string, a.enable as boolean);
-      return { result: { name, autostart: a.enable } };
-    default:
-      throw new NetfdError(`operation ${op} is not implemented`, { code: 'UNKNOWN_OP', field: 'op', value: op });
-  }
+/** A network administration op: a valid name first (but for net-define), then the ACL's `all`, then `run`. */
+function netAdmin(named: boolean, run: (nets: Networks, name: string, a: Record<string, unknown>) => unknown): Handler {
+  return async (ctx, client, a, _log, op) => {
+    const nets = new Networks(ctx.records.host());
+    const name = named ? objectName(a.name as string, 'args.name') : '';
+    ctx.admission.check(client, [{ kind: 'all' }], 'op', op);
+    return { result: await run(nets, name, a) };
+  };
 }
 
 /** Every operation of the protocol (OPS), and what the agent does for it. */
@@ -314,9 +300,15 @@ export const HANDLERS: Readonly<Record<Op, Handler>> = {
     ctx.admission.check(client, [{ kind: 'network', value: name }], 'args.name', name);
     return { result: { xml: new Networks(ctx.records.host()).dumpxml(name, { inactive: a.inactive as boolean | undefined }) } };
   },
-  'net-define': netAdmin,
-  'net-undefine': netAdmin,
-  'net-start': netAdmin,
-  'net-destroy': netAdmin,
-  'net-autostart': netAdmin,
+  'net-define': netAdmin(false, (nets, _name, a) => nets.define(a.xml as string)),
+  'net-undefine': netAdmin(true, (nets, name) => nets.undefine(name)),
+  'net-start': netAdmin(true, async (nets, name) => {
+    const st = await nets.start(name);
+    return { name, pool: st.pool, connections: st.connections.length, warnings: st.warnings };
+  }),
+  'net-destroy': netAdmin(true, (nets, name) => nets.destroy(name)),
+  'net-autostart': netAdmin(true, (nets, name, a) => {
+    nets.setAutostart(name, a.enable as boolean);
+    return { name, autostart: a.enable };
+  }),
 };

@@ -58,6 +58,8 @@ t.test('an in-process agent: hello, an empty list, ACL refusals before any host 
   t.match((await client.request('release', { name: 'nope' }).catch((e) => e)) as object, { code: 'ENOENT', field: 'args.name' });
   t.match((await client.request('release', { name: '../x' }).catch((e) => e)) as object, { code: 'INVALID_ARGUMENT', field: 'args.name', value: '../x' });
   t.match((await client.request('net-start', { name: 'n' }).catch((e) => e)) as object, { code: 'ACCESS_DENIED', field: 'op', value: 'net-start' });
+  t.match((await client.request('net-start', { name: '../n' }).catch((e) => e)) as object, { code: 'INVALID_ARGUMENT', field: 'args.name', value: '../n' }, 'a bad network name is refused before the ACL');
+  t.match((await client.request('net-define', { xml: '<network/>' }).catch((e) => e)) as object, { code: 'ACCESS_DENIED', field: 'op', value: 'net-define' });
   t.same((await client.request('net-list', { all: true })).result, { rows: [], warnings: [] });
   t.same(fs.existsSync(path.join(dir, 'state', 'agent')) ? fs.readdirSync(path.join(dir, 'state', 'agent')) : [], [], 'no record was written for refused requests');
   t.ok(log.lines().some((l) => l.msg === 'refused by the ACL' && l.uid === uid && typeof l.req === 'number' && l.code === 'ACCESS_DENIED'), 'refusals are logged with the uid and a request id');
