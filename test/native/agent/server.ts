@@ -1,48 +1,14 @@
-// An in-process agent on a socket in a temporary directory, answering
-// requests that never reach the host (hello, list, refusals), recovering
-// records it cannot read (every file of a user's directory classified), a
-// second agent on a live socket, and stop's timeout.
+// The agent's wiring (lib/agent/server.ts), in process on a socket in a
+// temporary directory: requests that never reach the host (hello, list,
+// refusals), a second agent on a live socket, and stop's timeout.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import t from 'tap';
-import { AgentClient } from '../../../lib/agent/client';
 import { encodeRequest } from '../../../lib/agent/protocol';
 import { Agent } from '../../../lib/agent/server';
 import { native } from '../../../lib/sys/native';
-import { Asserts } from '../../helpers/refused';
-
-function logSink(): { logger: pino.Logger; lines: () => Record<string, unknown>[] } {
-  const out: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      out.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines: () => out.map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
-
-async function agentIn(t: Asserts, acl: string | null, records: Record<string, string> = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-unit-agent-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const aclFile = path.join(dir, 'acl.conf');
-  if (acl !== null) fs.writeFileSync(aclFile, acl);
-  fs.mkdirSync(path.join(dir, 'state', 'agent'), { recursive: true });
-  for (const [f, text] of Object.entries(records)) {
-    fs.mkdirSync(path.dirname(path.join(dir, 'state', 'agent', f)), { recursive: true });
-    fs.writeFileSync(path.join(dir, 'state', 'agent', f), text);
-  }
-  const log = logSink();
-  const agent = new Agent({ socket: path.join(dir, 'a.sock'), acl: aclFile, stateDir: path.join(dir, 'state'), configDir: path.join(dir, 'networks'), logger: log.logger });
-  await agent.start();
-  t.teardown(() => agent.stop());
-  const client = await AgentClient.connect(path.join(dir, 'a.sock'));
-  t.teardown(() => client.close());
-  return { dir, agent, client, log };
-}
+import { agentIn, logSink } from '../../helpers/agent-in-process';
 
 const uid = process.getuid?.() ?? 0;
 
@@ -63,28 +29,6 @@ t.test('an in-process agent: hello, an empty list, ACL refusals before any host 
   t.same((await client.request('net-list', { all: true })).result, { rows: [], warnings: [] });
   t.same(fs.existsSync(path.join(dir, 'state', 'agent')) ? fs.readdirSync(path.join(dir, 'state', 'agent')) : [], [], 'no record was written for refused requests');
   t.ok(log.lines().some((l) => l.msg === 'refused by the ACL' && l.uid === uid && typeof l.req === 'number' && l.code === 'ACCESS_DENIED'), 'refusals are logged with the uid and a request id');
-});
-
-t.test('a missing ACL refuses everything; unreadable records are reported and left alone; every file is classified', async (t) => {
-  const { dir, client, log } = await agentIn(t, null, {
-    '4242/bad.json': '{',
-    '4242/other.json': '{"name":"x"}',
-    '4242/.dot.json': '{"name":".dot","uid":1}',
-    '4242/weird.txt': 'x',
-    '4242/.vm1.json.77.abc.tmp': '',
-    '4242/orphan.xml': '<domain/>',
-    'legacy.json': '{}',
-  });
-  t.ok(log.lines().some((l) => l.level === 40 && /does not exist: every request is refused/.test(String(l.msg))), 'the agent warns that it refuses everything');
-  const e = await client.request('prepare', { xml: "<domain type='qemu'><name>d</name><memory>65536</memory><devices><interface type='ethernet'/></devices></domain>" }).catch((x) => x);
-  t.match(e, { code: 'ACCESS_DENIED', rule: 'default deny' });
-  t.same(fs.readdirSync(path.join(dir, 'state', 'agent', '4242')).sort(), ['.dot.json', 'bad.json', 'orphan.xml', 'other.json', 'weird.txt'], 'records it cannot read stay; the temporary file is gone');
-  const msgs = log.lines().map((l) => String(l.msg));
-  t.equal(msgs.filter((m) => /^unreadable record/.test(m)).length, 3, 'each unreadable record is logged, a name starting with . too');
-  t.ok(msgs.some((m) => /weird\.txt; left alone$/.test(m) && m.startsWith('cannot classify')), 'a file it cannot classify is logged');
-  t.ok(msgs.some((m) => /orphan\.xml belongs to no record/.test(m)), 'a live XML without a record is logged');
-  t.ok(msgs.some((m) => /legacy\.json is not a user's directory/.test(m)), "a file beside the users' directories is logged");
-  t.ok(msgs.some((m) => /removed a temporary file/.test(m)));
 });
 
 t.test('a second agent on a live socket is refused; a stale socket file is replaced', async (t) => {
