@@ -66,6 +66,7 @@ export interface NetfdErrorOptions {
   errno?: number | undefined;
   syscall?: string | undefined;
   extack?: string | undefined;
+  extackOffset?: number | undefined;
   field?: string | undefined;
   value?: unknown;
   cause?: unknown;
@@ -84,6 +85,8 @@ export class NetfdError extends Error {
   readonly syscall?: string;
   /** For netlink errors: the kernel's extended-ack text, when it gave one. */
   readonly extack?: string;
+  /** For netlink errors: the byte offset in the request of the attribute the extended ack points at. */
+  readonly extackOffset?: number;
   /** For INVALID_ARGUMENT and other errors about an input: the option, XPath or field that was wrong. */
   readonly field?: string;
   /** With `field`: the value that was given. */
@@ -97,6 +100,7 @@ export class NetfdError extends Error {
     if (o.errno !== undefined) this.errno = o.errno;
     if (o.syscall !== undefined) this.syscall = o.syscall;
     if (o.extack !== undefined) this.extack = o.extack;
+    if (o.extackOffset !== undefined) this.extackOffset = o.extackOffset;
     if (o.field !== undefined) this.field = o.field;
     if (o.field !== undefined) this.value = o.value;
   }
@@ -118,12 +122,12 @@ const hints: Record<string, string> = {
 /** Turns an error from the addon into a NetfdError, adding a hint. */
 export function fromNative(err: unknown, hint?: string): NetfdError {
   if (err instanceof NetfdError) return err;
-  const e = err as { message?: string; code?: string; errno?: number; syscall?: string; extack?: string };
+  const e = err as { message?: string; code?: string; errno?: number; syscall?: string; extack?: string; extackOffset?: number };
   // The addon's codes are errno names (and ENATIVE, EUNKNOWN); anything else is kept as it came.
   const code = (typeof e?.code === 'string' ? e.code : 'EUNKNOWN') as NetfdErrorCode;
   const extra = hint ?? hints[code];
   const message = `${e?.message ?? String(err)}${extra ? ` — ${extra}` : ''}`;
-  return new NetfdError(message, { code, errno: e?.errno, syscall: e?.syscall, extack: e?.extack, cause: err });
+  return new NetfdError(message, { code, errno: e?.errno, syscall: e?.syscall, extack: e?.extack, extackOffset: e?.extackOffset, cause: err });
 }
 
 /** Awaits a native promise and rethrows its failure as a NetfdError. */

@@ -40,20 +40,29 @@ export * as policy from './policy';
 export * as validate from './validate';
 
 // A domain's interfaces as one transaction, and qemu's arguments for them.
-export { prepareDomain, prepareInterfaces, previewDomain, teardownFromLive, setInterfaceLinks, followLiveXml, recordPciAddresses, LinkFollowOptions, PreparedDomain, InterfaceSetup, PreparedInterface, PrepareOptions, DomainHostOptions, DomainPreview, PreviewOptions, Step, STEPS } from './netdev/domain';
+export { prepareInterfaces, teardownFromLive, PreparedHost, InterfaceSetup, PreparedInterface, PreviewHostOptions } from './netdev/domain';
+export { PrepareOptions, DomainHostOptions, Step, STEPS } from './netdev/connect';
+export { setInterfaceLinks, followLiveXml, LinkFollowOptions } from './netdev/direct';
+export { recordPciAddresses } from './netdev/live';
+export { prepareDomain, previewDomain, PreparedDomain, DomainPreview, PreviewOptions } from './qemu/domain';
 export { stateDir, DEFAULT_STATE_DIR, liveXmlPath } from './state/dirs';
 export { domainArgv, netArgv, driveArg, netdevArg, deviceArg, childFds, formatArgv, formatArgs, NetArgs, ArgvOptions, DEFAULT_EMULATOR } from './qemu/argv';
 
 // qemu: launch, QMP, hotplug.
-export { Qmp, QmpError, QmpEvent, QmpStatus, QmpVersion, QmpExecuteOptions } from './qemu/qmp';
+export { Qmp, QmpStatus } from './qemu/qmp/commands';
+export { QmpClient, QmpClientEvents, QmpError, QmpVersion, QmpExecuteOptions } from './qemu/qmp/client';
+export { QmpEvent } from './qemu/qmp/events';
 export { launchDomain, LaunchedDomain, LaunchOptions, Exit, MONITOR_ID } from './qemu/launch';
 export { RunState, RunStateOptions, runningAfter } from './qemu/runstate';
 export { pciAddresses, queryPciAddresses, formatPci, parsePci } from './qemu/pci';
 export { attachInterface, detachInterface, runningDomain, Attached, Detached, HotplugOptions, RunningDomain } from './qemu/hotplug';
 
 // Networks (device pools) and SR-IOV.
-export { Networks, NetworkOptions, NetworkRow, NetworkStatus, Connection, ConnectionOwner, ConfigScan, Allocation, configDir, DEFAULT_CONFIG_DIR } from './network/store';
-export { expandPf, sysfsRoot, PfExpansion, VirtualFunction, DEFAULT_SYSFS_ROOT } from './network/sysfs';
+export { Networks } from './netdev/network';
+export { NetworkOptions, NetworkRow, NetworkStatus, Allocation } from './network/store';
+export { Connection, ConnectionOwner } from './network/ledger';
+export { ConfigScan, configDir, DEFAULT_CONFIG_DIR } from './network/config';
+export { expandPf, sysfsRoot, PfExpansion, VirtualFunction, DEFAULT_SYSFS_ROOT } from './network/pool';
 
 // The host probe.
 export { probeHost, formatProbe, ProbeOptions, ProbeReport, Check as ProbeCheck, Level as ProbeLevel, CheckId as ProbeCheckId, CHECK_IDS as PROBE_CHECK_IDS } from './host/probe';

@@ -4,7 +4,6 @@
 // answers (see its header for why not the threadpool).
 #pragma once
 
-#include <napi.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -35,8 +34,5 @@ std::optional<GroupEntry> GroupByName(const std::string& name);
 // `gid` and the gids of every group listing `user`. glibc reports no errors
 // here (a failing source contributes nothing); an unknown user gives {gid}.
 std::vector<gid_t> GroupList(const std::string& user, gid_t gid);
-
-// Adds getpwnam, getpwuid, getgrnam and getgrouplist to `exports`.
-void InitAccounts(Napi::Env env, Napi::Object exports);
 
 }  // namespace netfd

@@ -18,7 +18,7 @@ int Parse(const std::string& text, const char* what, nl::Bytes* out) {
 
 }  // namespace
 
-void AddAddress(const AddressAdd& req) {
+void AddAddress(const AddressOptions& req) {
   nl::NewAddr m;
   m.family = uint8_t(Parse(req.address, "address", &m.local));
   m.prefix = req.prefix;
@@ -38,7 +38,7 @@ std::vector<nl::Addr> ListAddresses(const std::string& netns, uint8_t family) {
   return out;
 }
 
-void AddRoute(const RouteAdd& req) {
+void AddRoute(const RouteOptions& req) {
   nl::NewRoute r;
   r.family = uint8_t(Parse(req.address, "route destination", &r.dst));
   r.prefix = req.prefix;

@@ -12,7 +12,7 @@
 namespace netfd {
 
 // ip addr add ADDRESS/PREFIX [peer PEER] [broadcast BRD] dev LINK
-struct AddressAdd {
+struct AddressOptions {
   std::string netns;
   LinkRef link;
   std::string address;
@@ -20,14 +20,14 @@ struct AddressAdd {
   std::string peer;       // empty: none
   std::string broadcast;  // empty: none
 };
-void AddAddress(const AddressAdd& req);
+void AddAddress(const AddressOptions& req);
 
 // ip addr show (family 0: all)
 std::vector<nl::Addr> ListAddresses(const std::string& netns, uint8_t family);
 
 // ip route add ADDRESS/PREFIX [via GATEWAY] dev LINK proto P [metric M]
 // (table main; scope link without a gateway, universe with one)
-struct RouteAdd {
+struct RouteOptions {
   std::string netns;
   LinkRef link;
   std::string address;
@@ -36,7 +36,7 @@ struct RouteAdd {
   int64_t metric = -1;
   uint8_t protocol = 0;  // RTPROT_*
 };
-void AddRoute(const RouteAdd& req);
+void AddRoute(const RouteOptions& req);
 
 // ip route show table all (family 0: all)
 std::vector<nl::Route> ListRoutes(const std::string& netns, uint8_t family);

@@ -61,7 +61,7 @@ CoalesceInfo Read(const Control& c) {
 
 CoalesceInfo GetCoalesce(const std::string& netns, const LinkRef& link) { return Read(Open(netns, link)); }
 
-CoalesceInfo SetCoalesce(const CoalesceChange& req) {
+CoalesceInfo SetCoalesce(const CoalesceChanges& req) {
   Control c = Open(req.netns, req.link);
   ethtool_coalesce ec{};
   ec.cmd = ETHTOOL_GCOALESCE;

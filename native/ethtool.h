@@ -19,11 +19,11 @@ CoalesceInfo GetCoalesce(const std::string& netns, const LinkRef& link);
 // ethtool -C DEV rx-frames N: ETHTOOL_GCOALESCE, the fields asked for
 // changed, ETHTOOL_SCOALESCE, then ETHTOOL_GCOALESCE again so the caller
 // sees what the driver kept (tun clamps rx-frames to 64).
-struct CoalesceChange {
+struct CoalesceChanges {
   std::string netns;
   LinkRef link;
   int64_t rxMaxFrames = -1;  // -1 unchanged
 };
-CoalesceInfo SetCoalesce(const CoalesceChange& req);
+CoalesceInfo SetCoalesce(const CoalesceChanges& req);
 
 }  // namespace netfd

@@ -20,12 +20,12 @@ struct Received {
 };
 Received RecvFds(int sock, size_t maxBytes, size_t maxFds, int timeoutMs);
 
-struct PeerCred {
+struct Credentials {
   int pid, uid, gid;
 };
-PeerCred GetPeerCred(int sock);
+Credentials PeerCred(int sock);
 
 // socketpair(AF_UNIX, SOCK_SEQPACKET or SOCK_STREAM, O_CLOEXEC).
-std::pair<Fd, Fd> MakeSocketPair(bool seqpacket);
+std::pair<Fd, Fd> SocketPair(bool seqpacket);
 
 }  // namespace netfd

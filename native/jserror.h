@@ -1,5 +1,5 @@
 // SysError to JavaScript: the Node-style Error (code, errno, syscall,
-// extack) and a wrapper for synchronous bindings. Defined in addon.cc.
+// extack) and a wrapper for synchronous bindings. Defined in bind/errors.cc.
 #pragma once
 
 #include <napi.h>

@@ -32,21 +32,21 @@ int32_t ResolveLink(nl::Socket& sock, const LinkRef& ref) {
   return sock.GetLink(0, ref.name).index;
 }
 
-nl::Link CreateMacvlan(const MacvlanCreate& req) {
-  nl::Socket sock(req.netns);
+nl::Link CreateMacvtap(const MacvtapCreate& req) {
+  nl::SocketFor sock(req.netns);
   nl::NewLinkMacvlan m;
   m.kind = req.kind;
-  m.parent = uint32_t(ResolveLink(sock, req.parent));
+  m.parent = uint32_t(ResolveLink(*sock, req.parent));
   m.mode = req.mode;
   m.name = req.name;
   m.mac = MacBytes(req.mac);
   m.group = req.group;
   std::string what = "create " + req.kind + (req.name.empty() ? "" : " " + req.name) + " on " + req.parent.Describe();
-  auto msgs = sock.Transact(nl::EncodeNewLinkMacvlan(m, 0), what);
+  auto msgs = sock->Transact(nl::EncodeNewLinkMacvlan(m, 0), what);
   for (auto& msg : msgs)
     if (msg.link && msg.link->index) return std::move(*msg.link);
   // Kernels before 6.1 do not echo the new link; an exact name finds it.
-  if (!req.name.empty() && req.name.find('%') == std::string::npos) return sock.GetLink(0, req.name);
+  if (!req.name.empty() && req.name.find('%') == std::string::npos) return sock->GetLink(0, req.name);
   ThrowCode("ENOTSUP", ENOTSUP, "rtnetlink", what + ": the kernel did not report the new link's name (name templates need Linux 6.1 or newer)");
 }
 
@@ -64,10 +64,10 @@ std::string ReadSysfs(const std::string& netns, const std::string& rel) {
   return out;
 }
 
-bool DeleteGroup(const std::string& netns, uint32_t group) {
-  nl::Socket sock(netns);
+bool DeleteGroup(const nl::Netns& netns, uint32_t group) {
+  nl::SocketFor sock(netns);
   try {
-    sock.Transact(nl::EncodeDelGroup(group, 0), "delete link group " + std::to_string(group));
+    sock->Transact(nl::EncodeDelGroup(group, 0), "delete link group " + std::to_string(group));
   } catch (SysError& e) {
     if (e.err == ENODEV) return false;
     throw;
@@ -75,18 +75,18 @@ bool DeleteGroup(const std::string& netns, uint32_t group) {
   return true;
 }
 
-void DeleteLink(const std::string& netns, const LinkRef& link) {
-  nl::Socket sock(netns);
-  sock.Transact(nl::EncodeDelLink(link.index, link.name, 0), "delete " + link.Describe());
+void DeleteLink(const nl::Netns& netns, const LinkRef& link) {
+  nl::SocketFor sock(netns);
+  sock->Transact(nl::EncodeDelLink(link.index, link.name, 0), "delete " + link.Describe());
 }
 
-DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t>& indexes) {
+DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>& indexes) {
   DeleteManyResult result;
   if (indexes.empty()) return result;
-  nl::Socket sock(netns);
+  nl::SocketFor sock(netns);
   if (indexes.size() == 1) {
     try {
-      sock.Transact(nl::EncodeDelLink(indexes[0], "", 0), "delete link index " + std::to_string(indexes[0]));
+      sock->Transact(nl::EncodeDelLink(indexes[0], "", 0), "delete link index " + std::to_string(indexes[0]));
     } catch (SysError& e) {
       if (e.err != ENODEV) throw;
     }
@@ -98,7 +98,7 @@ DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t
   std::set<uint32_t> usedGroups;
   std::map<uint32_t, size_t> groupSize;
   std::vector<std::pair<int32_t, uint32_t>> present;  // index, old group
-  for (auto& l : sock.DumpLinks()) {
+  for (auto& l : sock->DumpLinks()) {
     usedGroups.insert(uint32_t(l.group));
     groupSize[uint32_t(l.group)]++;
     if (wanted.count(l.index)) present.emplace_back(l.index, uint32_t(l.group));
@@ -110,7 +110,7 @@ DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t
   if (!present.empty() && present[0].second != 0 && groupSize[present[0].second] == present.size() &&
       std::all_of(present.begin(), present.end(), [&](auto& p) { return p.second == present[0].second; })) {
     try {
-      sock.Transact(nl::EncodeDelGroup(present[0].second, 0), "delete link group " + std::to_string(present[0].second));
+      sock->Transact(nl::EncodeDelGroup(present[0].second, 0), "delete link group " + std::to_string(present[0].second));
       result.deleted = wanted.size();
       result.grouped = true;
       return result;
@@ -135,7 +135,7 @@ DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t
     s.group = group;
     moves.push_back(nl::EncodeSetLink(s, 0));
   }
-  auto acks = sock.TransactMany(std::move(moves), 64);
+  auto acks = sock->TransactMany(std::move(moves), 64);
   std::vector<std::pair<int32_t, uint32_t>> moved;
   for (size_t i = 0; i < acks.size(); i++) {
     if (acks[i].error == 0) moved.push_back(present[i]);
@@ -150,13 +150,13 @@ DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t
       s.group = old;
       back.push_back(nl::EncodeSetLink(s, 0));
     }
-    sock.TransactMany(std::move(back), 64);
+    sock->TransactMany(std::move(back), 64);
   };
 
   bool failed = moved.size() + gone != wanted.size();
   if (!failed && !moved.empty()) {
     try {
-      sock.Transact(nl::EncodeDelGroup(group, 0), "delete link group " + std::to_string(group));
+      sock->Transact(nl::EncodeDelGroup(group, 0), "delete link group " + std::to_string(group));
       result.deleted = wanted.size();
       result.grouped = true;
       return result;
@@ -172,7 +172,7 @@ DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t
   // One by one, so the error names the link that refused.
   for (auto& [index, old] : present) {
     try {
-      sock.Transact(nl::EncodeDelLink(index, "", 0), "delete link index " + std::to_string(index));
+      sock->Transact(nl::EncodeDelLink(index, "", 0), "delete link index " + std::to_string(index));
     } catch (SysError& e) {
       if (e.err != ENODEV) throw;
     }
@@ -181,19 +181,19 @@ DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t
   return result;
 }
 
-void ChangeLink(const LinkChange& req) {
-  nl::Socket sock(req.netns);
+void SetLink(const LinkChanges& req) {
+  nl::SocketFor sock(req.netns);
   nl::SetLink s;
-  s.index = ResolveLink(sock, req.link);
+  s.index = ResolveLink(*sock, req.link);
   s.up = req.up;
   s.mac = MacBytes(req.mac);
-  if (req.setMaster) s.master = (req.master.index || !req.master.name.empty()) ? ResolveLink(sock, req.master) : 0;
+  if (req.setMaster) s.master = (req.master.index || !req.master.name.empty()) ? ResolveLink(*sock, req.master) : 0;
   s.group = req.group;
   s.mtu = req.mtu;
-  sock.Transact(nl::EncodeSetLink(s, 0), "change " + req.link.Describe());
+  sock->Transact(nl::EncodeSetLink(s, 0), "change " + req.link.Describe());
 }
 
-void ChangeBridgePort(const BridgePortChange& req) {
+void SetBridgePort(const BridgePortChanges& req) {
   nl::Socket sock(req.netns);
   nl::SetBridgePort s;
   s.index = ResolveLink(sock, req.link);
@@ -201,15 +201,23 @@ void ChangeBridgePort(const BridgePortChange& req) {
   sock.Transact(nl::EncodeSetBridgePort(s, 0), "change bridge port " + req.link.Describe());
 }
 
-void ChangeBridgeVlan(const BridgeVlanRequest& req) {
+namespace {
+
+void ChangeBridgeVlan(const BridgeVlanOptions& req, bool add) {
   nl::Socket sock(req.netns);
   nl::BridgeVlanChange v;
   v.index = ResolveLink(sock, req.link);
   v.vid = req.vid;
-  v.flags = req.flags;
-  std::string what = std::string(req.add ? "add" : "delete") + " vlan " + std::to_string(req.vid) + (req.add ? " to " : " from ") + "bridge port " + req.link.Describe();
-  sock.Transact(nl::EncodeBridgeVlan(req.add, v, 0), what);
+  v.flags = add ? req.flags : 0;
+  std::string what = std::string(add ? "add" : "delete") + " vlan " + std::to_string(req.vid) + (add ? " to " : " from ") + "bridge port " + req.link.Describe();
+  sock.Transact(nl::EncodeBridgeVlan(add, v, 0), what);
 }
+
+}  // namespace
+
+void AddBridgeVlan(const BridgeVlanOptions& req) { ChangeBridgeVlan(req, true); }
+
+void DeleteBridgeVlan(const BridgeVlanOptions& req) { ChangeBridgeVlan(req, false); }
 
 std::vector<nl::Link> ListBridgePorts(const std::string& netns) {
   nl::Socket sock(netns);
@@ -219,14 +227,14 @@ std::vector<nl::Link> ListBridgePorts(const std::string& netns) {
   return out;
 }
 
-nl::Link GetLink(const std::string& netns, const LinkRef& link) {
-  nl::Socket sock(netns);
-  return sock.GetLink(link.index, link.name);
+nl::Link GetLink(const nl::Netns& netns, const LinkRef& link) {
+  nl::SocketFor sock(netns);
+  return sock->GetLink(link.index, link.name);
 }
 
-std::vector<nl::Link> ListLinks(const std::string& netns) {
-  nl::Socket sock(netns);
-  return sock.DumpLinks();
+std::vector<nl::Link> ListLinks(const nl::Netns& netns) {
+  nl::SocketFor sock(netns);
+  return sock->DumpLinks();
 }
 
 }  // namespace netfd

@@ -1,10 +1,12 @@
-// Link operations over rtnetlink (each names its iproute2 equivalent).
+// Link operations over rtnetlink (each names its iproute2 equivalent). An
+// nl::Netns is a namespace path (a socket per call) or an open NetnsHandle.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "nlcodec.h"
+#include "nlsock.h"
 
 namespace netfd {
 
@@ -15,8 +17,8 @@ struct LinkRef {
 };
 
 // ip link add link PARENT [name NAME] [address MAC] type macvtap|macvlan mode MODE
-struct MacvlanCreate {
-  std::string netns;
+struct MacvtapCreate {
+  nl::Netns netns;
   std::string kind;
   LinkRef parent;
   uint32_t mode = 0;
@@ -24,17 +26,17 @@ struct MacvlanCreate {
   std::string mac;
   int64_t group = -1;
 };
-nl::Link CreateMacvlan(const MacvlanCreate& req);
+nl::Link CreateMacvtap(const MacvtapCreate& req);
 
 // Reads /sys/REL as seen from namespace `netns` (a private sysfs mount on a
 // scratch thread), e.g. class/net/br0/addr_assign_type. REL holds no "..".
 std::string ReadSysfs(const std::string& netns, const std::string& rel);
 
 // ip link delete group G (ENODEV when no link has it: 0 deleted)
-bool DeleteGroup(const std::string& netns, uint32_t group);
+bool DeleteGroup(const nl::Netns& netns, uint32_t group);
 
 // ip link delete dev NAME
-void DeleteLink(const std::string& netns, const LinkRef& link);
+void DeleteLink(const nl::Netns& netns, const LinkRef& link);
 
 // Deletes several links so that the kernel unregisters them together (one
 // RCU grace period for all): they are moved into a fresh, unused link group
@@ -45,18 +47,14 @@ struct DeleteManyResult {
   size_t deleted = 0;
   bool grouped = false;
 };
-DeleteManyResult DeleteLinks(const std::string& netns, const std::vector<int32_t>& indexes);
-
-namespace nl {
-class Socket;
-}
+DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>& indexes);
 
 // The ifindex of `ref` in the socket's namespace (a name is looked up).
 int32_t ResolveLink(nl::Socket& sock, const LinkRef& ref);
 
 // ip link set dev NAME [up|down] [address MAC] [master BR|nomaster] [mtu N]
-struct LinkChange {
-  std::string netns;
+struct LinkChanges {
+  nl::Netns netns;
   LinkRef link;
   int up = -1;
   std::string mac;
@@ -65,32 +63,34 @@ struct LinkChange {
   int64_t group = -1;      // ip link set group G; -1 unchanged
   int64_t mtu = -1;        // ip link set mtu N; -1 unchanged
 };
-void ChangeLink(const LinkChange& req);
+void SetLink(const LinkChanges& req);
 
 // bridge link set dev PORT isolated on|off
-struct BridgePortChange {
+struct BridgePortChanges {
   std::string netns;
   LinkRef link;
   int isolated = -1;  // -1 unchanged
 };
-void ChangeBridgePort(const BridgePortChange& req);
+void SetBridgePort(const BridgePortChanges& req);
 
-// bridge vlan add dev PORT vid VID [pvid] [untagged] / bridge vlan del dev PORT vid VID
-struct BridgeVlanRequest {
+// A VLAN of a bridge port.
+struct BridgeVlanOptions {
   std::string netns;
   LinkRef link;
-  bool add = true;
   uint16_t vid = 0;
-  uint16_t flags = 0;  // BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED
+  uint16_t flags = 0;  // BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED (add only)
 };
-void ChangeBridgeVlan(const BridgeVlanRequest& req);
+// bridge vlan add dev PORT vid VID [pvid] [untagged]
+void AddBridgeVlan(const BridgeVlanOptions& req);
+// bridge vlan del dev PORT vid VID
+void DeleteBridgeVlan(const BridgeVlanOptions& req);
 
 // bridge -d link show + bridge vlan show: every AF_BRIDGE entry of the
 // namespace (ports with IFLA_PROTINFO; VLANs when the kernel filters them).
 std::vector<nl::Link> ListBridgePorts(const std::string& netns);
 
 // ip -d link show dev NAME / ip -d link show
-nl::Link GetLink(const std::string& netns, const LinkRef& link);
-std::vector<nl::Link> ListLinks(const std::string& netns);
+nl::Link GetLink(const nl::Netns& netns, const LinkRef& link);
+std::vector<nl::Link> ListLinks(const nl::Netns& netns);
 
 }  // namespace netfd

@@ -40,7 +40,7 @@ bool IsDevice(int fd, dev_t dev) {
 
 }  // namespace
 
-MacvtapResult OpenMacvtap(const MacvtapOpen& req) {
+MacvtapResult OpenMacvtap(const MacvtapOpenOptions& req) {
   MacvtapResult out;
   RunOnScratchThread([&] {
     // This thread's namespaces are its own from here on; it exits after.

@@ -15,7 +15,7 @@ namespace netfd {
 // the link's own namespace (a private sysfs mount on a scratch thread);
 // `devDir`/tap<ifindex> is used only when it is that very device, otherwise a
 // private node is made on a private tmpfs that vanishes with the thread.
-struct MacvtapOpen {
+struct MacvtapOpenOptions {
   std::string netns;
   LinkRef link;
   uint32_t queues = 1;
@@ -30,6 +30,6 @@ struct MacvtapResult {
   bool privateNode = false;
   std::vector<Fd> fds;
 };
-MacvtapResult OpenMacvtap(const MacvtapOpen& req);
+MacvtapResult OpenMacvtap(const MacvtapOpenOptions& req);
 
 }  // namespace netfd

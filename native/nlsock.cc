@@ -127,4 +127,22 @@ std::vector<Link> Socket::DumpLinks() {
   return out;
 }
 
+NetnsHandle::NetnsHandle(const std::string& netns) : netns_(netns) { sock_.emplace(netns); }
+
+void NetnsHandle::Close() {
+  std::lock_guard<std::mutex> hold(mu_);
+  sock_.reset();
+}
+
+SocketFor::SocketFor(const Netns& where) {
+  if (!where.handle) {
+    own_.emplace(where.path);
+    sock_ = &*own_;
+    return;
+  }
+  lock_ = std::unique_lock<std::mutex>(where.handle->mu_);
+  if (!where.handle->sock_) ThrowCode("EBADF", EBADF, "rtnetlink", "the netlink handle of namespace " + where.handle->netns() + " is closed");
+  sock_ = &*where.handle->sock_;
+}
+
 }  // namespace netfd::nl

@@ -2,6 +2,9 @@
 // operation targets; requests are encoded and replies decoded by nlcodec.
 #pragma once
 
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +39,48 @@ class Socket {
 
   Fd fd_;
   uint32_t seq_ = 0;
+};
+
+// A NETLINK_ROUTE socket opened once inside a namespace (the thread enters
+// it, makes the socket and goes back: the socket stays bound to it) and
+// reused by later requests, one operation at a time (vishvananda/netlink's
+// NewHandleAt). Close() releases the socket; operations after it are EBADF.
+class NetnsHandle {
+ public:
+  explicit NetnsHandle(const std::string& netns);
+  const std::string& netns() const { return netns_; }
+  // Waits for the operation under way, then closes the socket.
+  void Close();
+
+ private:
+  friend class SocketFor;
+  const std::string netns_;
+  std::mutex mu_;
+  std::optional<Socket> sock_;  // empty once closed
+};
+
+// Where an operation runs: namespace `path` with a socket of its own (empty:
+// the caller's namespace), or `handle`'s socket when there is one.
+struct Netns {
+  Netns() = default;
+  Netns(std::string p) : path(std::move(p)) {}  // NOLINT: a path is a Netns
+  Netns(const char* p) : path(p) {}             // NOLINT
+  std::string path;
+  std::shared_ptr<NetnsHandle> handle;
+};
+
+// The socket of one operation: a fresh one in `where.path`, or the handle's,
+// held for this operation alone until the SocketFor goes away.
+class SocketFor {
+ public:
+  explicit SocketFor(const Netns& where);
+  Socket& operator*() { return *sock_; }
+  Socket* operator->() { return sock_; }
+
+ private:
+  std::optional<Socket> own_;
+  std::unique_lock<std::mutex> lock_;
+  Socket* sock_ = nullptr;
 };
 
 // Throws the SysError a NLMSG_ERROR message describes.

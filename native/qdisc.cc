@@ -4,7 +4,7 @@
 
 namespace netfd {
 
-void ReplaceRootQdisc(const std::string& netns, const LinkRef& link, const std::string& kind) {
+void SetRootQdisc(const std::string& netns, const LinkRef& link, const std::string& kind) {
   nl::Socket sock(netns);
   int32_t index = ResolveLink(sock, link);
   sock.Transact(nl::EncodeReplaceRootQdisc(index, kind, 0), "replace root qdisc of " + link.Describe() + " with " + kind);

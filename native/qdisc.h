@@ -10,7 +10,7 @@
 namespace netfd {
 
 // tc qdisc replace dev DEV root KIND (a kind that takes no options)
-void ReplaceRootQdisc(const std::string& netns, const LinkRef& link, const std::string& kind);
+void SetRootQdisc(const std::string& netns, const LinkRef& link, const std::string& kind);
 
 // tc qdisc show: every qdisc the kernel reports in the namespace.
 std::vector<nl::Qdisc> ListQdiscs(const std::string& netns);

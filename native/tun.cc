@@ -27,7 +27,7 @@ uint32_t TunFeatures(const std::string& netns, const std::string& device) {
   return Features(fd.get(), device);
 }
 
-TapResult CreateTap(const TapCreate& req) {
+TapResult CreateTap(const TapOptions& req) {
   TapResult out;
   // The tun driver binds a device to the namespace of the thread that opened
   // /dev/net/tun, so every queue is opened inside the guard.

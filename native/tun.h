@@ -10,7 +10,7 @@ namespace netfd {
 
 // ip tuntap add mode tap [name NAME] [multi_queue] [vnet_hdr] [user U] [group G]
 // (persist only when asked). Opens `queues` fds, each one a queue.
-struct TapCreate {
+struct TapOptions {
   std::string netns;
   std::string device = "/dev/net/tun";
   std::string name;  // exact, or a template with %d; empty: the kernel's tap%d
@@ -30,7 +30,7 @@ struct TapResult {
   uint32_t features = 0;
   std::vector<Fd> fds;
 };
-TapResult CreateTap(const TapCreate& req);
+TapResult CreateTap(const TapOptions& req);
 
 // TUNGETFEATURES: the IFF_* flags the tun driver supports.
 uint32_t TunFeatures(const std::string& netns, const std::string& device);

@@ -37,26 +37,26 @@ async function save(file, request) {
 
 // Bridge ports, qdiscs, addresses and routes (lib/bridge.ts, qdisc.ts, addr.ts).
 async function captureHostOps() {
-  const index = async (name) => (await b.linkGet({ netns: ns, link: name })).index;
+  const index = async (name) => (await b.getLink({ netns: ns, link: name })).index;
   ip('link', 'add', 'hv0', 'type', 'veth', 'peer', 'name', 'hv1');
   ip('link', 'add', 'hbr0', 'type', 'bridge');
   ip('link', 'set', 'hv0', 'master', 'hbr0');
   await save('getlink-bridge.hex', b.nlEncode('getlink', { link: 'hbr0' }));
-  await b.bridgePortSet({ netns: ns, link: 'hv0', isolated: true });
-  const tap = await b.tapCreate({ netns: ns, name: 'htap0' });
+  await b.setBridgePort({ netns: ns, link: 'hv0', isolated: true });
+  const tap = await b.createTap({ netns: ns, name: 'htap0' });
   try {
     ip('link', 'set', 'htap0', 'master', 'hbr0');
     await save('dump-bridge-ports-isolated.hex', b.nlEncode('dumpbridgeports'));
-    await b.qdiscReplaceRoot({ netns: ns, link: 'htap0', kind: 'noqueue' });
+    await b.setRootQdisc({ netns: ns, link: 'htap0', kind: 'noqueue' });
     await save('dump-qdiscs-noqueue.hex', b.nlEncode('dumpqdiscs'));
     ip('link', 'set', 'htap0', 'nomaster');
     ip('link', 'set', 'htap0', 'up');
-    await b.addrAdd({ netns: ns, link: 'htap0', address: '192.0.2.1', prefix: 24, broadcast: '192.0.2.255' });
-    await b.addrAdd({ netns: ns, link: 'htap0', address: '10.0.0.1', prefix: 32, peer: '10.0.0.2' });
-    await b.addrAdd({ netns: ns, link: 'htap0', address: '2001:db8::1', prefix: 64 });
+    await b.addAddress({ netns: ns, link: 'htap0', address: '192.0.2.1', prefix: 24, broadcast: '192.0.2.255' });
+    await b.addAddress({ netns: ns, link: 'htap0', address: '10.0.0.1', prefix: 32, peer: '10.0.0.2' });
+    await b.addAddress({ netns: ns, link: 'htap0', address: '2001:db8::1', prefix: 64 });
     await save('dump-addrs.hex', b.nlEncode('dumpaddrs'));
-    await b.routeAdd({ netns: ns, link: 'htap0', address: '198.51.100.0', prefix: 24, gateway: '192.0.2.2', metric: 1, protocol: 3 });
-    await b.routeAdd({ netns: ns, link: 'htap0', address: '2001:db8:1::', prefix: 48, gateway: '2001:db8::2', protocol: 4 });
+    await b.addRoute({ netns: ns, link: 'htap0', address: '198.51.100.0', prefix: 24, gateway: '192.0.2.2', metric: 1, protocol: 3 });
+    await b.addRoute({ netns: ns, link: 'htap0', address: '2001:db8:1::', prefix: 48, gateway: '2001:db8::2', protocol: 4 });
     await save('dump-routes.hex', b.nlEncode('dumproutes'));
     // Kernel refusals with extended-ack text.
     const tapIndex = await index('htap0');
@@ -89,17 +89,17 @@ async function captureLinks() {
   ip('link', 'add', 'v0', 'address', '02:00:00:00:00:10', 'type', 'veth', 'peer', 'name', 'v1');
   ip('link', 'add', 'br0', 'type', 'bridge');
   // An error with extended-ack text: a bridge into a bridge.
-  const err = b.nlEncode('setlink', { link: 'br0', master: (await b.linkGet({ netns: ns, link: 'br0' })).index });
+  const err = b.nlEncode('setlink', { link: 'br0', master: (await b.getLink({ netns: ns, link: 'br0' })).index });
   fs.writeFileSync(path.join(out, 'setlink-bridge-in-bridge.request.hex'), err.toString('hex') + '\n');
   fs.writeFileSync(path.join(out, 'error-extack-bridge-in-bridge.hex'), rawReply(err));
   const modes = { vepa: 2, bridge: 4, private: 1, passthru: 8 };
   for (const [mode, n] of Object.entries(modes)) {
     const parent = mode === 'passthru' ? 'v1' : 'v0';
-    const l = await b.linkCreate({ netns: ns, kind: 'macvtap', parent, mode: n, name: `mvt-${mode}`, mac: mode === 'passthru' ? undefined : '52:54:00:ab:cd:0' + n });
+    const l = await b.createMacvtap({ netns: ns, kind: 'macvtap', parent, mode: n, name: `mvt-${mode}`, mac: mode === 'passthru' ? undefined : '52:54:00:ab:cd:0' + n });
     await save(`getlink-macvtap-${mode}.hex`, b.nlEncode('getlink', { link: l.name }));
   }
-  const tap = await b.tapCreate({ netns: ns, name: 'tap-mq', queues: 4, vnetHdr: true });
-  await b.linkSet({ netns: ns, link: 'tap-mq', master: 'br0', up: true });
+  const tap = await b.createTap({ netns: ns, name: 'tap-mq', queues: 4, vnetHdr: true });
+  await b.setLink({ netns: ns, link: 'tap-mq', master: 'br0', up: true });
   await save('getlink-tap-mq4.hex', b.nlEncode('getlink', { link: 'tap-mq' }));
   tap.fds.forEach((fd) => b.close(fd));
   await save('dump-links.hex', b.nlEncode('dumplinks'));

@@ -1,5 +1,5 @@
 // Fake sysfs trees with SR-IOV physical functions, laid out as Linux does, for
-// the unit tests and the benchmarks (lib/network/sysfs.ts reads them):
+// the unit tests and the benchmarks (lib/network/pool.ts reads them):
 //
 //   ROOT/devices/pci0000:00/0000:00:01.0/            PCIe root port, one per PF
 //     0000:01:00.0/                                  the PF

@@ -198,7 +198,7 @@ export class Admission {
       for (const l of links) {
         if (l.kind !== 'bridge' || !globs.some((g) => globMatch(g, l.name))) continue;
         const type = await native()
-          .sysfsRead({ netns, path: `class/net/${l.name}/addr_assign_type` })
+          .readSysfs({ netns, path: `class/net/${l.name}/addr_assign_type` })
           .catch(() => null);
         if (type !== null && type.trim() !== '3')
           warnings.push(`bridge ${l.name} has no fixed MAC (addr_assign_type ${type.trim()}): the kernel gives it the lowest MAC of its ports, so a guest's tap can become its address; give it one (ip link set ${l.name} address ${l.mac ?? 'MAC'})`);

@@ -12,7 +12,7 @@ import { NetfdError } from '../errors';
 import { native, NativeMessage } from '../sys/native';
 import { peerCred } from '../sys/fdpass';
 import { stateDir as stateDirOf } from '../state/dirs';
-import { Networks } from '../network/store';
+import { Networks } from '../netdev/network';
 import { Acl, loadAcl } from './acl/syntax';
 import { Caller, unknownNames } from './acl/decide';
 import { Accounts, nssAccounts } from './acl/accounts';

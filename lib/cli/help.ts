@@ -45,7 +45,7 @@ export const VERBS: readonly VerbHelp[] = [
     group: 'domains',
   },
   { verbs: ['destroy'], synopsis: 'destroy NAME [--timeout SECS]', help: 'stop qemu (SIGTERM, then SIGKILL after the timeout, default 10 s) and tear the domain down', group: 'domains' },
-  { verbs: ['list'], synopsis: 'list [--json]', help: 'domains with live state: running, prepared, or stale (qemu gone)', group: 'domains' },
+  { verbs: ['list'], synopsis: 'list [--json]', help: "domains with live state, as virsh lists them: qemu's pid, name, state (running, prepared, or stale: qemu gone; with --connect, the agent's held, held elsewhere or unclaimed) and devices", group: 'domains' },
   { verbs: ['dumpxml'], synopsis: 'dumpxml NAME [--inactive]', help: 'the live XML (decisions recorded) or, with --inactive, the XML as written', group: 'domains' },
   {
     verbs: ['attach-interface'],

@@ -9,7 +9,7 @@ import { NetfdError } from '../errors';
 import { deleteLink, setLink } from '../sys/link';
 import { Macvtap, createMacvtap } from '../sys/macvtap';
 import { native } from '../sys/native';
-import { expandPf, sysfsRoot } from '../network/sysfs';
+import { expandPf, sysfsRoot } from '../network/pool';
 import { Tap, tunFeatures } from '../sys/tap';
 import { checkVhost, HostRoots } from './vhost';
 

@@ -3,7 +3,8 @@
 // Every rule lives here once (see ARCHITECTURE.md, "The driver policy").
 import { NetfdError, NetfdErrorCode } from '../errors';
 import type { MacvlanMode } from '../validate';
-import type { ActualDirect, DomainDef, DriverDef, GuestOffload, HostOffload, InterfaceDef, IpDef, RateDef, RouteDef, VlanDef } from '../xml/interface';
+import type { DomainDef } from '../xml/domain';
+import type { ActualDirect, DriverDef, GuestOffload, HostOffload, InterfaceDef, IpDef, RateDef, RouteDef, VlanDef } from '../xml/interface';
 import { generateMac, tapHostMac } from './mac';
 
 /** libvirt's default NIC model for x86 guests when <model> is absent. */

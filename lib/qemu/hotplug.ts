@@ -6,18 +6,21 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
-import { deleteLinks } from '../sys/link';
-import { InterfaceSetup, liveResult, PrepareOptions, prepareInterfaces, PreparedInterface, recordedLinks, setInterfaceLinks } from '../netdev/domain';
-import { allocateFor, releaseFor } from '../network/connect';
+import type { PrepareOptions } from '../netdev/connect';
+import { setInterfaceLinks } from '../netdev/direct';
+import { detachHost, InterfaceSetup, prepareInterfaces, PreparedInterface } from '../netdev/domain';
+import { liveResult } from '../netdev/live';
+import { allocateFor } from '../netdev/network';
 import { liveXmlPath, stateDir } from '../state/dirs';
 import { replaceFileAtomic } from '../state/atomic';
 import { withDomainLock } from '../state/lock';
 import { generateMac, InterfacePlan, planInterface, rootBusOf, runsOnKvm } from '../policy';
 import * as v from '../validate';
 import { DomainXml, InterfaceDef, PciAddress } from '../xml/domain';
+import { nicFds } from './fdpass';
 import { pidPath, readPidInfo } from './launch';
 import { queryPciAddresses } from './pci';
-import { Qmp } from './qmp';
+import { Qmp } from './qmp/commands';
 
 /** Options of {@link attachInterface} and {@link detachInterface}. */
 export interface HotplugOptions extends PrepareOptions {
@@ -189,25 +192,17 @@ export interface Placed {
  */
 export async function qmpAttach(qmpPath: string, nic: QemuNic, tapFds: readonly number[], vhostFds: readonly number[], timeoutMs: number): Promise<Placed> {
   const qmp = await Qmp.connect(qmpPath, { timeoutMs });
-  const given: string[] = [];
+  const fds = nicFds(nic.deviceId, tapFds, vhostFds);
   let netdev = false;
   let device = false;
   try {
-    const send = async (fds: readonly number[], what: string) => {
-      const names: string[] = [];
-      for (const [q, fd] of fds.entries()) {
-        const fdname = `${nic.deviceId}-${what}${q}`;
-        await qmp.getfd(fdname, fd);
-        given.push(fdname);
-        names.push(fdname);
-      }
-      return names;
-    };
-    const tapNames = await send(tapFds, 'tapfd');
-    const vhostNames = await send(vhostFds, 'vhostfd');
+    const tapNames = await fds.tap.toMonitor(qmp);
+    const vhostNames = await fds.vhost.toMonitor(qmp);
     await qmp.netdevAdd(netdevAddArgs(nic, tapNames, vhostNames));
     netdev = true;
-    given.length = 0; // netdev_add took them
+    // netdev_add took them
+    fds.tap.taken();
+    fds.vhost.taken();
     await qmp.deviceAdd(nic.device);
     device = true;
     const pci = await queryPciAddresses(qmp, timeoutMs).then((m) => m.get(nic.deviceId) ?? null, () => null);
@@ -217,7 +212,8 @@ export async function qmpAttach(qmpPath: string, nic: QemuNic, tapFds: readonly 
     await rollback(err, async () => {
       if (device) await qmp.deviceDelAndWait(nic.deviceId, timeoutMs);
       if (netdev) await qmp.netdevDel(nic.netdevId);
-      for (const fdname of given) await qmp.closefd(fdname).catch(() => undefined);
+      await fds.tap.rollback(qmp);
+      await fds.vhost.rollback(qmp);
     });
     throw err;
   } finally {
@@ -347,14 +343,6 @@ export async function qmpDetach(qmpPath: string, plan: InterfacePlan, timeoutMs:
  * interface, its network connection ended.
  */
 export async function hostDetach(name: string, live: DomainXml, livePath: string, iface: InterfaceDef, o: HotplugOptions & { stateDir: string }): Promise<Detached> {
-  // qemu closed its fds: a tap netfd created may be gone already.
-  const found = await recordedLinks([iface], o.netns, o.group);
-  if (found.indexes.length)
-    await deleteLinks(found.indexes, { netns: o.netns }).catch((e) => {
-      if ((e as NetfdError).code !== 'ENODEV') throw e;
-    });
-  const liveXml = live.withoutInterface(iface.index);
-  replaceFileAtomic(livePath, liveXml);
-  await releaseFor(name, [iface], o);
-  return { alias: iface.alias ?? `net${iface.index}`, mac: iface.mac as string, targetDev: iface.target?.dev, deleted: found.deleted, liveXml };
+  const { deleted, liveXml } = await detachHost(name, live, livePath, iface, o);
+  return { alias: iface.alias ?? `net${iface.index}`, mac: iface.mac as string, targetDev: iface.target?.dev, deleted, liveXml };
 }

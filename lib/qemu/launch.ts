@@ -1,17 +1,19 @@
 // Launching qemu with the fds netfd prepared: they are inherited through
-// spawn's stdio slots at exactly the numbers in the argv (3, 4, ...), and no
-// other fd of netfd reaches qemu (netfd opens everything O_CLOEXEC). netfd
-// supervises qemu: when it exits, the domain is torn down; while it runs,
-// the domain's macvtaps follow the vCPUs (up while they run, down while
-// paused), as libvirt keeps them, over a private QMP monitor; and the live
-// XML records the PCI address each NIC got.
+// spawn's stdio slots at exactly the numbers in the argv (3, 4, ...;
+// fdpass.ts), and no other fd of netfd reaches qemu (netfd, like Node, opens
+// everything O_CLOEXEC). netfd supervises qemu: when it exits, the domain
+// is torn down; while it runs, the domain's macvtaps follow the vCPUs (up
+// while they run, down while paused), as libvirt keeps them, over a private
+// QMP monitor; and the live XML records the PCI address each NIC got.
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { socketPair } from '../sys/fdpass';
 import { native } from '../sys/native';
-import { prepareDomain, PreparedDomain, PrepareOptions } from '../netdev/domain';
-import { Qmp } from './qmp';
+import type { PrepareOptions } from '../netdev/connect';
+import { prepareDomain, PreparedDomain } from './domain';
+import { CommandFds, FdPass } from './fdpass';
+import { Qmp } from './qmp/commands';
 import { queryPciAddresses } from './pci';
 import { RunState } from './runstate';
 import { objectFile, stateDir } from '../state/dirs';
@@ -198,7 +200,8 @@ export interface StartExtras {
 }
 
 /**
- * Spawns qemu with `fds` at 3, 4, … (and no other fd of this process), then
+ * Spawns qemu with `fds` at 3, 4, … (spawn slots; the fds netfd and Node
+ * open are close-on-exec, so none of theirs reaches qemu otherwise), then
  * waits for its QMP socket `qmp` to greet (qemu's init, its drives opened, is
  * over). `closeFds` runs once qemu has its copies;
  * `cleanup` runs when qemu exits, before `exited` resolves. When qemu fails to
@@ -217,15 +220,21 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
     fs.rmSync(qmp, { force: true });
     if (o.qemu) argv[0] = o.qemu;
     if (o.accel) argv[argv.indexOf('-accel') + 1] = o.accel;
+    // The NICs' fds take slots 3, 4, … (argv numbers them so), netfd's monitor the next.
+    const cmd = new CommandFds(3);
+    new FdPass('netfd-nics', fds).toCommand(cmd);
     if (x.monitor) {
       [mine, theirs] = socketPair('stream');
-      argv.push('-chardev', `socket,id=${MONITOR_ID},fd=${3 + fds.length}`, '-mon', `chardev=${MONITOR_ID},mode=control`);
+      const [n] = new FdPass(MONITOR_ID, [theirs]).toCommand(cmd);
+      argv.push('-chardev', `socket,id=${MONITOR_ID},fd=${n}`, '-mon', `chardev=${MONITOR_ID},mode=control`);
     }
     argv.push(...(o.extraArgs ?? []));
     const io = o.stdio ?? 'inherit';
-    // Only the fds in the stdio slots may reach qemu, also ones netfd inherited.
-    native().cloexecFrom(3);
-    child = spawn(argv[0], argv.slice(1), { stdio: [io, io, 'pipe', ...fds, ...(theirs >= 0 ? [theirs] : [])] });
+    // Of netfd's fds only those in the stdio slots reach qemu: the others,
+    // like Node's own, are O_CLOEXEC. An fd this process inherited without
+    // close-on-exec passes too; marking those is the program's call, not a
+    // library's (the netfd CLI may, for its own process).
+    child = spawn(argv[0], argv.slice(1), { stdio: cmd.stdio([io, io, 'pipe']) });
   } catch (err) {
     closeFds();
     closeMonitorFds();

@@ -2,7 +2,7 @@
 // <address type='pci' bus slot function> that puts a device back at the same
 // place (lib/policy/interface.ts turns it into -device bus= and addr=).
 import type { PciAddress } from '../xml/interface';
-import { Qmp } from './qmp';
+import { Qmp } from './qmp/commands';
 
 interface PciDeviceInfo {
   slot?: unknown;
@@ -46,7 +46,7 @@ export function pciAddresses(reply: unknown): Map<string, PciAddress> {
 
 /** query-pci over `qmp`: the addresses of the devices with a qdev id. */
 export async function queryPciAddresses(qmp: Qmp, timeoutMs?: number): Promise<Map<string, PciAddress>> {
-  return pciAddresses(await qmp.execute('query-pci', undefined, timeoutMs === undefined ? {} : { timeoutMs }));
+  return pciAddresses(await qmp.queryPci(timeoutMs === undefined ? {} : { timeoutMs }));
 }
 
 /** libvirt's spelling: 0000:00:03.0 style numbers, as in `<address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>`. */

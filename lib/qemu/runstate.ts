@@ -4,7 +4,8 @@
 // then from the RESUME and STOP events; whatever applies it (set links
 // locally, or ask the agent) runs one call at a time, and always ends with
 // the newest state.
-import { Qmp, QmpEvent } from './qmp';
+import { Qmp } from './qmp/commands';
+import { QmpEvent } from './qmp/events';
 
 /** How a {@link RunState} follows qemu's run state. */
 export interface RunStateOptions {

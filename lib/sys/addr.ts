@@ -28,10 +28,10 @@ export async function addAddress(link: string | number, o: AddressOptions): Prom
   const ref = v.linkRef(link);
   const { address, family } = v.ip(o.address, 'address');
   const prefix = v.prefix(o.prefix, family);
-  const req: Parameters<ReturnType<typeof native>['addrAdd']>[0] = { netns: netnsOf(o), link: ref, address, prefix };
+  const req: Parameters<ReturnType<typeof native>['addAddress']>[0] = { netns: netnsOf(o), link: ref, address, prefix };
   if (o.peer !== undefined) req.peer = v.ipOfFamily(o.peer, 'peer', family);
   else if (family === 4 && prefix <= 30) req.broadcast = v.ipv4Broadcast(address, prefix);
-  await call(native().addrAdd(req));
+  await call(native().addAddress(req));
 }
 
 /** An address on a link, as `ip addr show` lists it. */
@@ -78,7 +78,7 @@ async function indexOf(link: string | number | undefined, netns: string | undefi
 export async function listAddresses(t: Target & { link?: string | number | undefined } = {}): Promise<AddressInfo[]> {
   const netns = netnsOf(t);
   const index = await indexOf(t.link, netns);
-  const all = (await call(native().addrList({ netns }))).map(toAddress).filter((a): a is AddressInfo => a !== null);
+  const all = (await call(native().listAddresses({ netns }))).map(toAddress).filter((a): a is AddressInfo => a !== null);
   return index === undefined ? all : all.filter((a) => a.index === index);
 }
 
@@ -120,10 +120,10 @@ export async function addRoute(o: RouteOptions): Promise<void> {
   const protocols = native().constants.routeProtocols;
   const protocol = o.protocol ?? 'boot';
   if (protocol !== 'boot' && protocol !== 'static') throw invalid('protocol', o.protocol, "'boot' or 'static'");
-  const req: Parameters<ReturnType<typeof native>['routeAdd']>[0] = { netns: netnsOf(o), link, address, prefix, protocol: protocols[protocol] };
+  const req: Parameters<ReturnType<typeof native>['addRoute']>[0] = { netns: netnsOf(o), link, address, prefix, protocol: protocols[protocol] };
   if (o.gateway !== undefined) req.gateway = v.ipOfFamily(o.gateway, 'gateway', family);
   if (o.metric !== undefined) req.metric = v.u32(o.metric, 'metric');
-  await call(native().routeAdd(req));
+  await call(native().addRoute(req));
 }
 
 /** A route of the main table, as `ip route show` lists it. */
@@ -161,7 +161,7 @@ export async function listRoutes(t: Target & { dev?: string | number | undefined
   const netns = netnsOf(t);
   const index = await indexOf(t.dev, netns);
   const c = native().constants;
-  const all = (await call(native().routeList({ netns })))
+  const all = (await call(native().listRoutes({ netns })))
     .filter((r) => r.table === c.rtTableMain && r.type === c.rtnUnicast)
     .map(toRoute)
     .filter((r): r is RouteInfo => r !== null);

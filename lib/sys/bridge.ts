@@ -18,9 +18,9 @@ export interface BridgePortChanges extends Target {
  */
 export async function setBridgePort(link: string | number, c: BridgePortChanges): Promise<void> {
   const ref = v.linkRef(link);
-  const req: Parameters<ReturnType<typeof native>['bridgePortSet']>[0] = { netns: netnsOf(c), link: ref };
+  const req: Parameters<ReturnType<typeof native>['setBridgePort']>[0] = { netns: netnsOf(c), link: ref };
   if (c.isolated !== undefined) req.isolated = v.bool(c.isolated, 'isolated');
-  await call(native().bridgePortSet(req));
+  await call(native().setBridgePort(req));
 }
 
 /** A bridge port's STP state. */
@@ -76,7 +76,7 @@ function toPort(l: NativeLink): BridgePortInfo {
 }
 
 async function bridgeEntries(t: Target): Promise<NativeLink[]> {
-  return call(native().bridgePortList({ netns: netnsOf(t) }));
+  return call(native().listBridgePorts({ netns: netnsOf(t) }));
 }
 
 const matches = (ref: string | number) => (l: NativeLink) => (typeof ref === 'number' ? l.index === ref : l.name === ref);
@@ -114,13 +114,13 @@ export async function addBridgeVlan(link: string | number, o: BridgeVlanOptions)
   const vid = v.vid(o.vid);
   const pvid = o.pvid === undefined ? false : v.bool(o.pvid, 'pvid');
   const untagged = o.untagged === undefined ? false : v.bool(o.untagged, 'untagged');
-  await call(native().bridgeVlanAdd({ netns: netnsOf(o), link: ref, vid, pvid, untagged }));
+  await call(native().addBridgeVlan({ netns: netnsOf(o), link: ref, vid, pvid, untagged }));
 }
 
 /** `bridge vlan del dev PORT vid VID`: RTM_DELLINK of family AF_BRIDGE, IFLA_AF_SPEC / IFLA_BRIDGE_VLAN_INFO. */
 export async function deleteBridgeVlan(link: string | number, o: Target & { vid: number }): Promise<void> {
   const ref = v.linkRef(link);
-  await call(native().bridgeVlanDel({ netns: netnsOf(o), link: ref, vid: v.vid(o.vid) }));
+  await call(native().deleteBridgeVlan({ netns: netnsOf(o), link: ref, vid: v.vid(o.vid) }));
 }
 
 /**

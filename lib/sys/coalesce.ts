@@ -26,13 +26,13 @@ export interface CoalesceChanges extends Target {
  */
 export async function setCoalesce(link: string | number, c: CoalesceChanges): Promise<Coalesce> {
   const ref = v.linkRef(link);
-  const req: Parameters<ReturnType<typeof native>['coalesceSet']>[0] = { netns: netnsOf(c), link: ref };
+  const req: Parameters<ReturnType<typeof native>['setCoalesce']>[0] = { netns: netnsOf(c), link: ref };
   if (c.rxMaxFrames !== undefined) req.rxMaxFrames = v.u32(c.rxMaxFrames, 'rxMaxFrames');
-  return call(native().coalesceSet(req));
+  return call(native().setCoalesce(req));
 }
 
 /** `ethtool -c LINK` (ETHTOOL_GCOALESCE) */
 export async function getCoalesce(link: string | number, t: Target = {}): Promise<Coalesce> {
   const ref = v.linkRef(link);
-  return call(native().coalesceGet({ netns: netnsOf(t), link: ref }));
+  return call(native().getCoalesce({ netns: netnsOf(t), link: ref }));
 }

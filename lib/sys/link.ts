@@ -1,6 +1,7 @@
 // Links over rtnetlink. Each function names its iproute2 equivalent.
 import { call } from '../errors';
-import { native, NativeLink } from './native';
+import { native, NativeLink, NativeWhere } from './native';
+import { NetnsHandle } from './netns';
 import * as v from '../validate';
 
 /**
@@ -10,6 +11,14 @@ import * as v from '../validate';
 export interface Target {
   /** Network namespace: a name under /run/netns or a path like /proc/PID/ns/net. */
   netns?: string | undefined;
+}
+
+/**
+ * Where a link operation acts: a Target, or an open NetnsHandle as `netns`, whose socket the
+ * operation reuses instead of opening one in the namespace.
+ */
+export interface LinkTarget {
+  netns?: string | NetnsHandle | undefined;
 }
 
 /** A tap's or tun's settings, for links of kind tun. */
@@ -98,25 +107,32 @@ export function toLinkInfo(l: NativeLink): LinkInfo {
   };
 }
 
-export function netnsOf(t: Target): string | undefined {
+/** The namespace of `t` as a name or path (a handle's own), or undefined for this process's. */
+export function netnsOf(t: LinkTarget): string | undefined {
+  if (t.netns instanceof NetnsHandle) return t.netns.netns;
   return t.netns === undefined ? undefined : v.netns(t.netns);
 }
 
+/** Where a link operation runs: the handle of `t` when it has one, else its namespace (a socket per call). */
+export function whereOf(t: LinkTarget): NativeWhere {
+  return t.netns instanceof NetnsHandle ? { handle: t.netns.native } : { netns: netnsOf(t) };
+}
+
 /** `ip -d link show dev LINK` */
-export async function getLink(link: string | number, t: Target = {}): Promise<LinkInfo> {
+export async function getLink(link: string | number, t: LinkTarget = {}): Promise<LinkInfo> {
   const ref = v.linkRef(link);
-  return toLinkInfo(await call(native().linkGet({ netns: netnsOf(t), link: ref })));
+  return toLinkInfo(await call(native().getLink({ ...whereOf(t), link: ref })));
 }
 
 /** `ip -d link show` */
-export async function listLinks(t: Target = {}): Promise<LinkInfo[]> {
-  return (await call(native().linkList({ netns: netnsOf(t) }))).map(toLinkInfo);
+export async function listLinks(t: LinkTarget = {}): Promise<LinkInfo[]> {
+  return (await call(native().listLinks(whereOf(t)))).map(toLinkInfo);
 }
 
 /** `ip link delete dev LINK` */
-export async function deleteLink(link: string | number, t: Target = {}): Promise<void> {
+export async function deleteLink(link: string | number, t: LinkTarget = {}): Promise<void> {
   const ref = v.linkRef(link);
-  await call(native().linkDelete({ netns: netnsOf(t), link: ref }));
+  await call(native().deleteLink({ ...whereOf(t), link: ref }));
 }
 
 /**
@@ -125,21 +141,21 @@ export async function deleteLink(link: string | number, t: Target = {}): Promise
  * `ip link delete group G` with a group no other link uses. Links that are
  * already gone count as deleted.
  */
-export async function deleteLinks(indexes: number[], t: Target = {}): Promise<{ deleted: number; grouped: boolean }> {
+export async function deleteLinks(indexes: number[], t: LinkTarget = {}): Promise<{ deleted: number; grouped: boolean }> {
   indexes.forEach((i, n) => v.linkRef(i, `indexes[${n}]`));
-  return call(native().linkDeleteMany({ netns: netnsOf(t), indexes }));
+  return call(native().deleteLinks({ ...whereOf(t), indexes }));
 }
 
 /**
  * `ip link delete group G`: every link of the group, unregistered together.
  * False when no link has the group.
  */
-export async function deleteGroup(group: number, t: Target = {}): Promise<boolean> {
-  return call(native().linkDeleteGroup({ netns: netnsOf(t), group: v.linkGroup(group) }));
+export async function deleteGroup(group: number, t: LinkTarget = {}): Promise<boolean> {
+  return call(native().deleteGroup({ ...whereOf(t), group: v.linkGroup(group) }));
 }
 
 /** What `setLink` changes (`ip link set dev LINK …`); fields left out stay as they are. */
-export interface LinkChanges extends Target {
+export interface LinkChanges extends LinkTarget {
   /** `ip link set dev LINK up|down` */
   up?: boolean | undefined;
   /** `ip link set dev LINK address MAC` */
@@ -155,20 +171,20 @@ export interface LinkChanges extends Target {
 /** `ip link set dev LINK [up|down] [address MAC] [master BR|nomaster] [group G] [mtu N]` */
 export async function setLink(link: string | number, c: LinkChanges): Promise<void> {
   const ref = v.linkRef(link);
-  const req: Parameters<ReturnType<typeof native>['linkSet']>[0] = { netns: netnsOf(c), link: ref };
+  const req: Parameters<ReturnType<typeof native>['setLink']>[0] = { ...whereOf(c), link: ref };
   if (c.up !== undefined) req.up = c.up;
   if (c.mac !== undefined) req.mac = v.mac(c.mac);
   if (c.master !== undefined) req.master = c.master === null ? null : v.linkRef(c.master, 'master');
   if (c.group !== undefined) req.group = v.linkGroup(c.group);
   if (c.mtu !== undefined) req.mtu = v.mtu(c.mtu);
-  await call(native().linkSet(req));
+  await call(native().setLink(req));
 }
 
 /** `ip link set dev LINK up` */
-export const linkUp = (link: string | number, t: Target = {}) => setLink(link, { ...t, up: true });
+export const linkUp = (link: string | number, t: LinkTarget = {}) => setLink(link, { ...t, up: true });
 /** `ip link set dev LINK down` */
-export const linkDown = (link: string | number, t: Target = {}) => setLink(link, { ...t, up: false });
+export const linkDown = (link: string | number, t: LinkTarget = {}) => setLink(link, { ...t, up: false });
 /** `ip link set dev LINK master BRIDGE` */
-export const attachToBridge = (link: string | number, bridge: string | number, t: Target = {}) => setLink(link, { ...t, master: bridge });
+export const attachToBridge = (link: string | number, bridge: string | number, t: LinkTarget = {}) => setLink(link, { ...t, master: bridge });
 /** `ip link set dev LINK nomaster` */
-export const detachFromBridge = (link: string | number, t: Target = {}) => setLink(link, { ...t, master: null });
+export const detachFromBridge = (link: string | number, t: LinkTarget = {}) => setLink(link, { ...t, master: null });

@@ -31,10 +31,10 @@ export async function createMacvtap(o: MacvtapCreateOptions): Promise<LinkInfo> 
   if (kind !== 'macvtap' && kind !== 'macvlan') throw new NetfdError(`invalid kind ${JSON.stringify(kind)}: macvtap or macvlan`, { code: 'INVALID_ARGUMENT', field: 'kind', value: kind });
   const name = o.name !== undefined ? v.ifname(o.name, 'name') : v.ifname(o.template ?? `${kind}%d`, 'template', { template: true });
   const mode = native().constants.macvlanModes[v.macvlanMode(o.mode)];
-  const req: Parameters<ReturnType<typeof native>['linkCreate']>[0] = { netns: netnsOf(o), kind, parent: v.linkRef(o.link, 'link'), mode, name };
+  const req: Parameters<ReturnType<typeof native>['createMacvtap']>[0] = { netns: netnsOf(o), kind, parent: v.linkRef(o.link, 'link'), mode, name };
   if (o.mac !== undefined) req.mac = v.mac(o.mac);
   if (o.group !== undefined) req.group = v.linkGroup(o.group);
-  return toLinkInfo(await call(native().linkCreate(req)));
+  return toLinkInfo(await call(native().createMacvtap(req)));
 }
 
 /** How to open a macvtap's character device. */
@@ -72,14 +72,14 @@ export class MacvtapFds extends OwnsFds {
 
 /** Opens the character device of macvtap `link` (name or ifindex), `queues` times. */
   static async open(link: string | number, o: MacvtapOpenOptions = {}): Promise<MacvtapFds> {
-    const req: Parameters<ReturnType<typeof native>['macvtapOpen']>[0] = {
+    const req: Parameters<ReturnType<typeof native>['openMacvtap']>[0] = {
       netns: netnsOf(o),
       link: v.linkRef(link, 'link'),
       queues: v.queues(o.queues ?? 1),
       vnetHdr: o.vnetHdr ?? true,
     };
     if (o.devDir !== undefined) req.devDir = v.devicePath(o.devDir, 'devDir');
-    return new MacvtapFds(await call(native().macvtapOpen(req)));
+    return new MacvtapFds(await call(native().openMacvtap(req)));
   }
 }
 

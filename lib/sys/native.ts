@@ -188,6 +188,17 @@ export interface NativePoller {
 }
 export type NativePollerClass = new (callback: (fd: number, events: number, token: number) => void) => NativePoller;
 
+/** An open netlink socket in a namespace (openNetnsHandle); opaque. */
+export interface NativeNetnsHandle {
+  readonly __netnsHandle: never;
+}
+
+/** Where a link operation runs: namespace `netns` (a socket per call), or an open `handle`. */
+export interface NativeWhere {
+  netns?: string | undefined;
+  handle?: NativeNetnsHandle | undefined;
+}
+
 /** A passwd entry from the name service switch. */
 export interface NativePasswd {
   name: string;
@@ -202,42 +213,42 @@ export interface NativeGroup {
 }
 
 export interface NativeBinding {
-  linkCreate(o: { netns?: string; kind: 'macvtap' | 'macvlan'; parent: NativeLinkRef; mode: number; name?: string; mac?: string; group?: number }): Promise<NativeLink>;
+  createMacvtap(o: NativeWhere & { kind: 'macvtap' | 'macvlan'; parent: NativeLinkRef; mode: number; name?: string; mac?: string; group?: number }): Promise<NativeLink>;
   /** /sys/PATH as seen from the namespace (a private sysfs mount on a scratch thread). */
-  sysfsRead(o: { netns?: string; path: string }): Promise<string>;
+  readSysfs(o: { netns?: string; path: string }): Promise<string>;
   /** `ip link delete group G`: false when no link has it. */
-  linkDeleteGroup(o: { netns?: string; group: number }): Promise<boolean>;
-  linkDelete(o: { netns?: string; link: NativeLinkRef }): Promise<void>;
-  linkDeleteMany(o: { netns?: string; indexes: number[] }): Promise<{ deleted: number; grouped: boolean }>;
-  linkSet(o: { netns?: string; link: NativeLinkRef; up?: boolean; mac?: string; master?: NativeLinkRef | null; group?: number; mtu?: number }): Promise<void>;
-  linkGet(o: { netns?: string; link: NativeLinkRef }): Promise<NativeLink>;
-  linkList(o: { netns?: string }): Promise<NativeLink[]>;
+  deleteGroup(o: NativeWhere & { group: number }): Promise<boolean>;
+  deleteLink(o: NativeWhere & { link: NativeLinkRef }): Promise<void>;
+  deleteLinks(o: NativeWhere & { indexes: number[] }): Promise<{ deleted: number; grouped: boolean }>;
+  setLink(o: NativeWhere & { link: NativeLinkRef; up?: boolean; mac?: string; master?: NativeLinkRef | null; group?: number; mtu?: number }): Promise<void>;
+  getLink(o: NativeWhere & { link: NativeLinkRef }): Promise<NativeLink>;
+  listLinks(o: NativeWhere): Promise<NativeLink[]>;
   /** `bridge link set dev LINK isolated on|off` (RTM_SETLINK, AF_BRIDGE, IFLA_PROTINFO). */
-  bridgePortSet(o: { netns?: string; link: NativeLinkRef; isolated?: boolean }): Promise<void>;
+  setBridgePort(o: { netns?: string; link: NativeLinkRef; isolated?: boolean }): Promise<void>;
   /** Every AF_BRIDGE entry of the namespace (RTM_GETLINK dump, RTEXT_FILTER_BRVLAN). */
-  bridgePortList(o: { netns?: string }): Promise<NativeLink[]>;
+  listBridgePorts(o: { netns?: string }): Promise<NativeLink[]>;
   /** `bridge vlan add dev LINK vid VID [pvid] [untagged]`; vid 0..4095 (the kernel judges 0 and 4095). */
-  bridgeVlanAdd(o: { netns?: string; link: NativeLinkRef; vid: number; pvid?: boolean; untagged?: boolean }): Promise<void>;
+  addBridgeVlan(o: { netns?: string; link: NativeLinkRef; vid: number; pvid?: boolean; untagged?: boolean }): Promise<void>;
   /** `bridge vlan del dev LINK vid VID` */
-  bridgeVlanDel(o: { netns?: string; link: NativeLinkRef; vid: number }): Promise<void>;
+  deleteBridgeVlan(o: { netns?: string; link: NativeLinkRef; vid: number }): Promise<void>;
   /** `tc qdisc replace dev LINK root KIND` */
-  qdiscReplaceRoot(o: { netns?: string; link: NativeLinkRef; kind: string }): Promise<void>;
+  setRootQdisc(o: { netns?: string; link: NativeLinkRef; kind: string }): Promise<void>;
   /** `tc qdisc show` (RTM_GETQDISC dump) */
-  qdiscList(o: { netns?: string }): Promise<NativeQdisc[]>;
+  listQdiscs(o: { netns?: string }): Promise<NativeQdisc[]>;
   /** `ethtool -c LINK` (SIOCETHTOOL ETHTOOL_GCOALESCE) */
-  coalesceGet(o: { netns?: string; link: NativeLinkRef }): Promise<{ rxMaxFrames: number }>;
+  getCoalesce(o: { netns?: string; link: NativeLinkRef }): Promise<{ rxMaxFrames: number }>;
   /** `ethtool -C LINK rx-frames N` (GCOALESCE, SCOALESCE, GCOALESCE): what the driver kept. */
-  coalesceSet(o: { netns?: string; link: NativeLinkRef; rxMaxFrames?: number }): Promise<{ rxMaxFrames: number }>;
+  setCoalesce(o: { netns?: string; link: NativeLinkRef; rxMaxFrames?: number }): Promise<{ rxMaxFrames: number }>;
   /** `ip addr add ADDRESS/PREFIX [peer PEER] [broadcast BRD] dev LINK` */
-  addrAdd(o: { netns?: string; link: NativeLinkRef; address: string; prefix: number; peer?: string; broadcast?: string }): Promise<void>;
+  addAddress(o: { netns?: string; link: NativeLinkRef; address: string; prefix: number; peer?: string; broadcast?: string }): Promise<void>;
   /** `ip addr show` (RTM_GETADDR dump) */
-  addrList(o: { netns?: string; family?: 'inet' | 'inet6' }): Promise<NativeAddr[]>;
+  listAddresses(o: { netns?: string; family?: 'inet' | 'inet6' }): Promise<NativeAddr[]>;
   /** `ip route add ADDRESS/PREFIX [via GATEWAY] dev LINK proto P [metric M]` (table main) */
-  routeAdd(o: { netns?: string; link: NativeLinkRef; address: string; prefix: number; gateway?: string; metric?: number; protocol: number }): Promise<void>;
+  addRoute(o: { netns?: string; link: NativeLinkRef; address: string; prefix: number; gateway?: string; metric?: number; protocol: number }): Promise<void>;
   /** `ip route show table all` (RTM_GETROUTE dump) */
-  routeList(o: { netns?: string; family?: 'inet' | 'inet6' }): Promise<NativeRoute[]>;
+  listRoutes(o: { netns?: string; family?: 'inet' | 'inet6' }): Promise<NativeRoute[]>;
   tunFeatures(o: { netns?: string; device?: string }): Promise<number>;
-  tapCreate(o: {
+  createTap(o: {
     netns?: string;
     device?: string;
     name?: string;
@@ -249,7 +260,7 @@ export interface NativeBinding {
     owner?: number;
     group?: number;
   }): Promise<{ name: string; ifindex: number; features: number; fds: number[] }>;
-  macvtapOpen(o: { netns?: string; link: NativeLinkRef; queues?: number; vnetHdr?: boolean; devDir?: string }): Promise<{
+  openMacvtap(o: { netns?: string; link: NativeLinkRef; queues?: number; vnetHdr?: boolean; devDir?: string }): Promise<{
     name: string;
     ifindex: number;
     major: number;
@@ -258,7 +269,7 @@ export interface NativeBinding {
     privateNode: boolean;
     fds: number[];
   }>;
-  vhostOpen(o: { path: string; count?: number }): Promise<{ fds: number[]; features: bigint | null }>;
+  openVhost(o: { path: string; count?: number }): Promise<{ fds: number[]; features: bigint | null }>;
   kvmApiVersion(o: { path?: string }): Promise<number>;
   fdSend(sock: number, data: Buffer, fds?: number[], timeoutMs?: number): Promise<number>;
   fdRecv(sock: number, maxBytes: number, maxFds: number, timeoutMs?: number): Promise<{ data: Buffer; fds: number[] }>;
@@ -286,7 +297,22 @@ export interface NativeBinding {
   getgrnam(name: string): NativeGroup | null;
   /** `gid` and the gids of every group listing `user`; an unknown user gives [gid]. */
   getgrouplist(user: string, gid: number): number[];
+  /** close(2). (The TS wrapper is closeFd; lib/agent and lib/qemu call this name directly.) */
   close(fd: number): void;
+  /** A NETLINK_ROUTE socket made inside `netns` once (the worker enters it and comes back), for `handle`. */
+  openNetnsHandle(o: { netns: string }): Promise<NativeNetnsHandle>;
+  /** Closes the handle's socket (after the operation under way); later operations with it are EBADF. */
+  closeNetnsHandle(h: NativeNetnsHandle): void;
+  /** flock(fd, LOCK_EX | LOCK_NB), (LOCK_SH | LOCK_NB) or LOCK_UN: false when another open file holds a conflicting lock. */
+  flock(fd: number, op: 'exclusive' | 'shared' | 'unlock'): boolean;
+  /**
+   * Opens `path` (O_CREAT, O_CLOEXEC, O_NOFOLLOW, 0644) and takes flock on it, waiting up to
+   * timeoutMs (default -1: forever) on a thread of its own: the fd, or null when the time ran out.
+   * The lock is on the file at `path` when it is taken (one its holder removed is opened anew).
+   */
+  lockFile(o: { path: string; shared?: boolean; timeoutMs?: number }): Promise<number | null>;
+  /** Removes `path` when `fd` is its only holder (still holding it), then closes `fd`. */
+  unlockFile(fd: number, path: string): void;
   /** FD_CLOEXEC on every fd >= from (close_range CLOSE_RANGE_CLOEXEC). */
   cloexecFrom(from: number): void;
   nlEncode(op: NativeEncodeOp, args?: NativeEncodeArgs): Buffer;

@@ -20,7 +20,7 @@ export type RootQdiscKind = (typeof ROOT_QDISC_KINDS)[number];
 export async function setRootQdisc(link: string | number, kind: RootQdiscKind, t: Target = {}): Promise<void> {
   const ref = v.linkRef(link);
   if (!(ROOT_QDISC_KINDS as readonly unknown[]).includes(kind)) throw invalid('kind', kind, `a root qdisc kind netfd sets: ${ROOT_QDISC_KINDS.join(', ')}`);
-  await call(native().qdiscReplaceRoot({ netns: netnsOf(t), link: ref, kind }));
+  await call(native().setRootQdisc({ netns: netnsOf(t), link: ref, kind }));
 }
 
 /** A device's root qdisc, as `tc qdisc show dev X root` shows it. */
@@ -40,6 +40,6 @@ export async function getRootQdisc(link: string | number, t: Target = {}): Promi
   const ref = v.linkRef(link);
   const netns = netnsOf(t);
   const index = typeof ref === 'number' ? ref : (await getLink(ref, { netns })).index;
-  const root = (await call(native().qdiscList({ netns }))).find((q) => q.index === index && q.root);
+  const root = (await call(native().listQdiscs({ netns }))).find((q) => q.index === index && q.root);
   return root ? { kind: root.kind, handle: tcHandle(root.handle) } : null;
 }

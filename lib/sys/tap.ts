@@ -60,13 +60,13 @@ export class Tap extends OwnsFds {
     const netns = netnsOf(o);
     const multiQueue = o.multiQueue ?? queues > 1;
     if (queues > 1 && !multiQueue) throw new NetfdError(`${queues} queues need multiQueue`, { code: 'INVALID_ARGUMENT', field: 'multiQueue', value: false });
-    const req: Parameters<ReturnType<typeof native>['tapCreate']>[0] = { netns, name, queues, multiQueue, exclusive: o.exclusive ?? false, vnetHdr: o.vnetHdr ?? true, persist: o.persist ?? false };
+    const req: Parameters<ReturnType<typeof native>['createTap']>[0] = { netns, name, queues, multiQueue, exclusive: o.exclusive ?? false, vnetHdr: o.vnetHdr ?? true, persist: o.persist ?? false };
     if (o.owner !== undefined) req.owner = v.id(o.owner, 'owner');
     if (o.group !== undefined) req.group = v.id(o.group, 'group');
     if (o.device !== undefined) req.device = v.devicePath(o.device, 'device');
     let r;
     try {
-      r = await native().tapCreate(req);
+      r = await native().createTap(req);
     } catch (err) {
       // IFF_TUN_EXCL reports an existing device as EBUSY.
       if (req.exclusive && (err as { code?: string }).code === 'EBUSY' && !name.includes('%'))

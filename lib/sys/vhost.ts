@@ -42,7 +42,7 @@ export class VhostFds extends OwnsFds {
     const path = vhostDevicePath(o.device);
     const count = v.queues(o.count ?? 1, 'count');
     try {
-      const r = await native().vhostOpen({ path, count });
+      const r = await native().openVhost({ path, count });
       return new VhostFds(path, r.fds, r.features);
     } catch (err) {
       const code = (err as { code?: string }).code ?? '';

@@ -7,23 +7,23 @@ const netns = process.argv[2];
 
 (async () => {
   const out = {};
-  const link = await b.linkCreate({ netns, kind: 'macvtap', parent: 'v0', mode: b.constants.macvlanModes.bridge, name: 'macvtap%d' });
+  const link = await b.createMacvtap({ netns, kind: 'macvtap', parent: 'v0', mode: b.constants.macvlanModes.bridge, name: 'macvtap%d' });
   out.macvtap = link.name;
-  const m = await b.macvtapOpen({ netns, link: link.index, queues: 2 });
+  const m = await b.openMacvtap({ netns, link: link.index, queues: 2 });
   out.macvtapFds = m.fds.length;
   out.privateNode = m.privateNode;
   out.sameDevice = m.fds.every((fd) => {
     const st = require('node:fs').fstatSync(fd);
     return st.isCharacterDevice() && Math.floor(st.rdev / 256) % 4096 === m.major;
   });
-  const tap = await b.tapCreate({ netns, name: 'vnet%d', queues: 2 });
+  const tap = await b.createTap({ netns, name: 'vnet%d', queues: 2 });
   out.tap = tap.name;
   out.tapFds = tap.fds.length;
-  out.links = (await b.linkList({ netns })).map((l) => l.name).sort();
+  out.links = (await b.listLinks({ netns })).map((l) => l.name).sort();
   for (const fd of [...m.fds, ...tap.fds]) b.close(fd);
-  await b.linkDelete({ netns, link: link.index });
+  await b.deleteLink({ netns, link: link.index });
   try {
-    await b.vhostOpen({ path: '/dev/vhost-net' });
+    await b.openVhost({ path: '/dev/vhost-net' });
   } catch (e) {
     out.vhost = e.code;
   }

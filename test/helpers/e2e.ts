@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { LaunchedDomain } from '../../lib/qemu/launch';
-import { Qmp } from '../../lib/qemu/qmp';
+import { Qmp } from '../../lib/qemu/qmp/commands';
 import { fdTable, ipLinks } from './host';
 
 export const CLI = path.join(__dirname, '..', '..', 'bin', 'netfd.js');

@@ -1,5 +1,5 @@
 // A fake qemu QMP monitor on a unix socket in a temp dir, for tests of
-// lib/qemu/qmp.ts without qemu. It reads with the addon's fdRecv on the
+// lib/qemu/qmp/ without qemu. It reads with the addon's fdRecv on the
 // accepted socket's own fd (the connection is accepted paused, so libuv never
 // reads it), so fds sent with SCM_RIGHTS really arrive; it writes with
 // socket.write. Like qemu, the fds received with a read wait for a command
@@ -8,8 +8,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Test } from 'tap';
 import { recvFds, closeFd } from '../../lib/sys/fdpass';
-import { LineFramer } from '../../lib/qemu/qmp';
+import { Qmp } from '../../lib/qemu/qmp/commands';
+import { LineFramer } from '../../lib/qemu/qmp/transport';
 
 export interface FakeCommand {
   execute: string;
@@ -262,4 +264,35 @@ export class FakeQmp {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A FakeQmp and a Qmp connected to it (2 s handshake timeout), both closed when `t` ends. */
+export async function connectFake(t: Test, o: FakeOptions = {}): Promise<{ f: FakeQmp; q: Qmp }> {
+  const f = await FakeQmp.start(o);
+  const q = await Qmp.connect(f.path, { timeoutMs: 2000 });
+  t.teardown(async () => {
+    await q.close();
+    await f.stop();
+  });
+  return { f, q };
+}
+
+/** A regular file of its own (distinct inode) to pass around, opened read-only; closed and removed when `t` ends. */
+export function tempFile(t: Test, name: string): number {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-qmp-file-'));
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, name);
+  const fd = fs.openSync(p, 'r');
+  t.teardown(() => {
+    fs.closeSync(fd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return fd;
+}
+
+/** Whether two fds are the same file (dev and inode). */
+export function sameFile(a: number, b: number): boolean {
+  const x = fs.fstatSync(a);
+  const y = fs.fstatSync(b);
+  return x.dev === y.dev && x.ino === y.ino;
 }

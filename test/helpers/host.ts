@@ -52,6 +52,26 @@ export function fdTable(pid: number | 'self'): [number, string][] {
   return out.sort((a, b) => a[0] - b[0]);
 }
 
+/**
+ * fds this process inherited without close-on-exec (a harness's pipe, say):
+ * spawn passes those to every child, qemu too. They are the program's to
+ * mark close-on-exec; netfd's library calls only control the fds netfd
+ * opened (all O_CLOEXEC) and the spawn slots they fill.
+ */
+export function inheritedFds(): Set<number> {
+  const cloexec = 0o2000000;
+  const flags = (fd: number) => parseInt(/^flags:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0', 8);
+  const out = new Set<number>();
+  for (const [fd] of fdTable('self')) {
+    try {
+      if (fd > 2 && (flags(fd) & cloexec) === 0) out.add(fd);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
 export function openFds(): string[] {
   return fs.readdirSync('/proc/self/fd').filter((fd) => {
     try {
@@ -81,6 +101,49 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
+export interface NetnsOptions {
+  /** A veth pair v0 <-> v1, both up (default true). */
+  veth?: boolean;
+  /** A bridge br0, up, with a fixed address (default false). */
+  bridge?: boolean;
+}
+
+/**
+ * Creates network namespace `ns` with lo up, a veth pair v0 <-> v1 (unless
+ * `veth` is false) and a bridge br0 (when asked). Until {@link removeNetns}
+ * it is removed on exit and on SIGTERM/SIGINT; also when its setup fails
+ * half-way (the error is rethrown after).
+ */
+export function addNetns(ns: string, opts: NetnsOptions = {}): void {
+  alive.add(ns);
+  try {
+    ip(['netns', 'add', ns]);
+    if (opts.veth ?? true) {
+      ip(['-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
+      for (const dev of ['v0', 'v1']) ip(['-n', ns, 'link', 'set', dev, 'up']);
+    }
+    ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+    if (opts.bridge) {
+      // A fixed address, as real bridges have (an empty bridge with a random
+      // one takes its ports' and falls to 00:00:00:00:00:00 when they leave).
+      ip(['-n', ns, 'link', 'add', 'br0', 'address', '02:00:00:00:b0:00', 'type', 'bridge']);
+      ip(['-n', ns, 'link', 'set', 'br0', 'up']);
+    }
+  } catch (err) {
+    removeNetns(ns, { allowFail: true });
+    throw err;
+  }
+}
+
+/** Removes a namespace made by {@link addNetns}; throws with ip's stderr unless allowFail. */
+export function removeNetns(ns: string, opts: { allowFail?: boolean } = {}): void {
+  try {
+    ip(['netns', 'del', ns], opts);
+  } finally {
+    alive.delete(ns);
+  }
+}
+
 /**
  * Runs `body` with a fresh network namespace holding a veth pair v0 <-> v1
  * (both up; a bridge br0 too when asked). The namespace is removed afterwards,
@@ -93,20 +156,10 @@ export async function withNetns<T>(t: Test, body: (ns: string) => Promise<T>, op
   const linksBefore = rootLinks();
   let result: T;
   try {
-    alive.add(ns);
-    ip(['netns', 'add', ns]);
-    ip(['-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
-    for (const dev of ['v0', 'v1', 'lo']) ip(['-n', ns, 'link', 'set', dev, 'up']);
-    if (opts.bridge) {
-      // A fixed address, as real bridges have (an empty bridge with a random
-      // one takes its ports' and falls to 00:00:00:00:00:00 when they leave).
-      ip(['-n', ns, 'link', 'add', 'br0', 'address', '02:00:00:00:b0:00', 'type', 'bridge']);
-      ip(['-n', ns, 'link', 'set', 'br0', 'up']);
-    }
+    addNetns(ns, { bridge: opts.bridge });
     result = await body(ns);
   } finally {
-    ip(['netns', 'del', ns], { allowFail: true });
-    alive.delete(ns);
+    removeNetns(ns, { allowFail: true });
   }
   const leaked = openFds().filter((fd) => !fdsBefore.includes(fd));
   t.same(leaked.map((fd) => `${fd} -> ${safeReadlink(`/proc/self/fd/${fd}`)}`), [], `${ns}: no fd leaked`);

@@ -2,7 +2,7 @@
 // from networks and stops after the devices are open, before the domain's
 // live XML is written (it prints "held" and waits to be SIGKILLed).
 // usage: net-crash-child.js NETNS STATE_DIR CONFIG_DIR SYSFS_ROOT DOMAIN_XML
-const { prepareDomain } = require('../../dist/netdev/domain');
+const { prepareDomain } = require('../../dist/qemu/domain');
 
 const [netns, stateDir, configDir, sysfsRoot, xml] = process.argv.slice(2);
 prepareDomain(xml, {

@@ -3,7 +3,7 @@
 // /sys), prints {dev, charDev} as JSON and tears it down.
 'use strict';
 const fs = require('node:fs');
-const { prepareDomain } = require('../../dist/netdev/domain');
+const { prepareDomain } = require('../../dist/qemu/domain');
 
 (async () => {
   const [stateDir] = process.argv.slice(2);

@@ -3,7 +3,7 @@
 // can, prints the device names as JSON on one line, then waits for stdin to
 // close before it tears them all down (so all names are alive at once).
 // usage: race-child.js NETNS STATE_DIR ID
-const { prepareDomain } = require('../../dist/netdev/domain');
+const { prepareDomain } = require('../../dist/qemu/domain');
 
 async function main() {
   const [ns, stateDir, id] = process.argv.slice(2);

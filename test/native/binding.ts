@@ -13,24 +13,24 @@ const b = native();
 
 t.test('bad arguments are TypeErrors', async (t) => {
   const calls: [string, () => unknown][] = [
-    ['linkCreate()', () => (b.linkCreate as unknown as () => unknown)()],
-    ['linkCreate kind', () => b.linkCreate({ kind: 'veth' as 'macvtap', parent: 1, mode: 2 })],
-    ['linkCreate parent', () => b.linkCreate({ kind: 'macvtap', parent: {} as unknown as number, mode: 2 })],
-    ['linkCreate mode', () => b.linkCreate({ kind: 'macvtap', parent: 1, mode: -1 })],
-    ['linkCreate mode missing', () => (b.linkCreate as (o: object) => unknown)({ kind: 'macvtap', parent: 1 })],
-    ['linkCreate long name', () => b.linkCreate({ kind: 'macvtap', parent: 1, mode: 2, name: 'x'.repeat(16) })],
-    ['linkCreate mac', () => b.linkCreate({ kind: 'macvtap', parent: 1, mode: 2, mac: 'zz' })],
-    ['linkCreate NUL', () => b.linkCreate({ kind: 'macvtap', parent: 1, mode: 2, name: 'a\0b' })],
-    ['linkGet array', () => (b.linkGet as (o: unknown) => unknown)([1])],
-    ['linkGet index 0', () => b.linkGet({ link: 0 })],
-    ['linkDeleteMany', () => b.linkDeleteMany({ indexes: [1, 'x' as unknown as number] })],
-    ['linkSet up', () => b.linkSet({ link: 1, up: 'yes' as unknown as boolean })],
-    ['tapCreate queues', () => b.tapCreate({ queues: 0 })],
-    ['tapCreate queues 257', () => b.tapCreate({ queues: 257 })],
-    ['tapCreate owner', () => b.tapCreate({ owner: -5 })],
-    ['macvtapOpen link', () => (b.macvtapOpen as (o: object) => unknown)({})],
-    ['vhostOpen path', () => b.vhostOpen({ path: '' })],
-    ['vhostOpen count', () => b.vhostOpen({ path: '/dev/null', count: 1000 })],
+    ['createMacvtap()', () => (b.createMacvtap as unknown as () => unknown)()],
+    ['createMacvtap kind', () => b.createMacvtap({ kind: 'veth' as 'macvtap', parent: 1, mode: 2 })],
+    ['createMacvtap parent', () => b.createMacvtap({ kind: 'macvtap', parent: {} as unknown as number, mode: 2 })],
+    ['createMacvtap mode', () => b.createMacvtap({ kind: 'macvtap', parent: 1, mode: -1 })],
+    ['createMacvtap mode missing', () => (b.createMacvtap as (o: object) => unknown)({ kind: 'macvtap', parent: 1 })],
+    ['createMacvtap long name', () => b.createMacvtap({ kind: 'macvtap', parent: 1, mode: 2, name: 'x'.repeat(16) })],
+    ['createMacvtap mac', () => b.createMacvtap({ kind: 'macvtap', parent: 1, mode: 2, mac: 'zz' })],
+    ['createMacvtap NUL', () => b.createMacvtap({ kind: 'macvtap', parent: 1, mode: 2, name: 'a\0b' })],
+    ['getLink array', () => (b.getLink as (o: unknown) => unknown)([1])],
+    ['getLink index 0', () => b.getLink({ link: 0 })],
+    ['deleteLinks', () => b.deleteLinks({ indexes: [1, 'x' as unknown as number] })],
+    ['setLink up', () => b.setLink({ link: 1, up: 'yes' as unknown as boolean })],
+    ['createTap queues', () => b.createTap({ queues: 0 })],
+    ['createTap queues 257', () => b.createTap({ queues: 257 })],
+    ['createTap owner', () => b.createTap({ owner: -5 })],
+    ['openMacvtap link', () => (b.openMacvtap as (o: object) => unknown)({})],
+    ['openVhost path', () => b.openVhost({ path: '' })],
+    ['openVhost count', () => b.openVhost({ path: '/dev/null', count: 1000 })],
     ['fdSend data', () => b.fdSend(0, 'x' as unknown as Buffer)],
     ['fdSend fds', () => b.fdSend(0, Buffer.from('x'), [-1])],
     ['fdRecv maxFds', () => b.fdRecv(0, 10, 1000)],
@@ -45,49 +45,49 @@ t.test('bad arguments are TypeErrors', async (t) => {
 t.test('host-operation bindings refuse bad arguments with TypeErrors', async (t) => {
   const any = (f: unknown) => f as (o?: unknown) => unknown;
   const calls: [string, () => unknown][] = [
-    ['linkSet mtu -1', () => b.linkSet({ link: 1, mtu: -1 })],
-    ['linkSet mtu 2^32', () => b.linkSet({ link: 1, mtu: 2 ** 32 })],
-    ['linkSet mtu string', () => any(b.linkSet)({ link: 1, mtu: '1500' })],
-    ['linkSet mtu fraction', () => b.linkSet({ link: 1, mtu: 1500.5 })],
-    ['bridgePortSet()', () => any(b.bridgePortSet)()],
-    ['bridgePortSet link missing', () => any(b.bridgePortSet)({ isolated: true })],
-    ['bridgePortSet isolated string', () => any(b.bridgePortSet)({ link: 1, isolated: 'on' })],
-    ['bridgePortSet link object', () => any(b.bridgePortSet)({ link: {}, isolated: true })],
-    ['bridgePortList array', () => any(b.bridgePortList)([])],
-    ['bridgePortList netns number', () => any(b.bridgePortList)({ netns: 5 })],
-    ['bridgeVlanAdd vid missing', () => any(b.bridgeVlanAdd)({ link: 1 })],
-    ['bridgeVlanAdd vid 4096', () => b.bridgeVlanAdd({ link: 1, vid: 4096 })],
-    ['bridgeVlanAdd vid -1', () => b.bridgeVlanAdd({ link: 1, vid: -1 })],
-    ['bridgeVlanAdd vid NaN', () => b.bridgeVlanAdd({ link: 1, vid: NaN })],
-    ['bridgeVlanAdd pvid string', () => any(b.bridgeVlanAdd)({ link: 1, vid: 5, pvid: 'yes' })],
-    ['bridgeVlanAdd untagged number', () => any(b.bridgeVlanAdd)({ link: 1, vid: 5, untagged: 1 })],
-    ['bridgeVlanDel vid string', () => any(b.bridgeVlanDel)({ link: 1, vid: '5' })],
-    ['bridgeVlanDel long name', () => b.bridgeVlanDel({ link: 'x'.repeat(16), vid: 5 })],
-    ['qdiscReplaceRoot kind empty', () => b.qdiscReplaceRoot({ link: 1, kind: '' })],
-    ['qdiscReplaceRoot kind missing', () => any(b.qdiscReplaceRoot)({ link: 1 })],
-    ['qdiscReplaceRoot kind long', () => b.qdiscReplaceRoot({ link: 1, kind: 'q'.repeat(16) })],
-    ['qdiscReplaceRoot kind NUL', () => b.qdiscReplaceRoot({ link: 1, kind: 'no\0queue' })],
-    ['qdiscReplaceRoot link 0', () => b.qdiscReplaceRoot({ link: 0, kind: 'noqueue' })],
-    ['qdiscList()', () => any(b.qdiscList)()],
-    ['coalesceGet link missing', () => any(b.coalesceGet)({})],
-    ['coalesceSet rxMaxFrames -1', () => b.coalesceSet({ link: 1, rxMaxFrames: -1 })],
-    ['coalesceSet rxMaxFrames 2^32', () => b.coalesceSet({ link: 1, rxMaxFrames: 2 ** 32 })],
-    ['coalesceSet rxMaxFrames bool', () => any(b.coalesceSet)({ link: 1, rxMaxFrames: true })],
-    ['addrAdd address missing', () => any(b.addrAdd)({ link: 1, prefix: 24 })],
-    ['addrAdd address not an IP', () => b.addrAdd({ link: 1, address: 'example.org', prefix: 24 })],
-    ['addrAdd address with prefix', () => b.addrAdd({ link: 1, address: '192.0.2.1/24', prefix: 24 })],
-    ['addrAdd prefix missing', () => any(b.addrAdd)({ link: 1, address: '192.0.2.1' })],
-    ['addrAdd prefix 33 on IPv4', () => b.addrAdd({ link: 1, address: '192.0.2.1', prefix: 33 })],
-    ['addrAdd prefix 129 on IPv6', () => b.addrAdd({ link: 1, address: '2001:db8::1', prefix: 129 })],
-    ['addrAdd peer of the other family', () => b.addrAdd({ link: 1, address: '192.0.2.1', prefix: 32, peer: '2001:db8::2' })],
-    ['addrAdd broadcast garbage', () => b.addrAdd({ link: 1, address: '192.0.2.1', prefix: 24, broadcast: 'x' })],
-    ['addrList family', () => any(b.addrList)({ family: 'ipx' })],
-    ['routeAdd protocol missing', () => any(b.routeAdd)({ link: 1, address: '198.51.100.0', prefix: 24 })],
-    ['routeAdd protocol 256', () => b.routeAdd({ link: 1, address: '198.51.100.0', prefix: 24, protocol: 256 })],
-    ['routeAdd gateway of the other family', () => b.routeAdd({ link: 1, address: '198.51.100.0', prefix: 24, gateway: 'fe80::1', protocol: 3 })],
-    ['routeAdd metric -2', () => b.routeAdd({ link: 1, address: '198.51.100.0', prefix: 24, metric: -2, protocol: 3 })],
-    ['routeAdd link missing', () => any(b.routeAdd)({ address: '198.51.100.0', prefix: 24, protocol: 3 })],
-    ['routeList family number', () => any(b.routeList)({ family: 2 })],
+    ['setLink mtu -1', () => b.setLink({ link: 1, mtu: -1 })],
+    ['setLink mtu 2^32', () => b.setLink({ link: 1, mtu: 2 ** 32 })],
+    ['setLink mtu string', () => any(b.setLink)({ link: 1, mtu: '1500' })],
+    ['setLink mtu fraction', () => b.setLink({ link: 1, mtu: 1500.5 })],
+    ['setBridgePort()', () => any(b.setBridgePort)()],
+    ['setBridgePort link missing', () => any(b.setBridgePort)({ isolated: true })],
+    ['setBridgePort isolated string', () => any(b.setBridgePort)({ link: 1, isolated: 'on' })],
+    ['setBridgePort link object', () => any(b.setBridgePort)({ link: {}, isolated: true })],
+    ['listBridgePorts array', () => any(b.listBridgePorts)([])],
+    ['listBridgePorts netns number', () => any(b.listBridgePorts)({ netns: 5 })],
+    ['addBridgeVlan vid missing', () => any(b.addBridgeVlan)({ link: 1 })],
+    ['addBridgeVlan vid 4096', () => b.addBridgeVlan({ link: 1, vid: 4096 })],
+    ['addBridgeVlan vid -1', () => b.addBridgeVlan({ link: 1, vid: -1 })],
+    ['addBridgeVlan vid NaN', () => b.addBridgeVlan({ link: 1, vid: NaN })],
+    ['addBridgeVlan pvid string', () => any(b.addBridgeVlan)({ link: 1, vid: 5, pvid: 'yes' })],
+    ['addBridgeVlan untagged number', () => any(b.addBridgeVlan)({ link: 1, vid: 5, untagged: 1 })],
+    ['deleteBridgeVlan vid string', () => any(b.deleteBridgeVlan)({ link: 1, vid: '5' })],
+    ['deleteBridgeVlan long name', () => b.deleteBridgeVlan({ link: 'x'.repeat(16), vid: 5 })],
+    ['setRootQdisc kind empty', () => b.setRootQdisc({ link: 1, kind: '' })],
+    ['setRootQdisc kind missing', () => any(b.setRootQdisc)({ link: 1 })],
+    ['setRootQdisc kind long', () => b.setRootQdisc({ link: 1, kind: 'q'.repeat(16) })],
+    ['setRootQdisc kind NUL', () => b.setRootQdisc({ link: 1, kind: 'no\0queue' })],
+    ['setRootQdisc link 0', () => b.setRootQdisc({ link: 0, kind: 'noqueue' })],
+    ['listQdiscs()', () => any(b.listQdiscs)()],
+    ['getCoalesce link missing', () => any(b.getCoalesce)({})],
+    ['setCoalesce rxMaxFrames -1', () => b.setCoalesce({ link: 1, rxMaxFrames: -1 })],
+    ['setCoalesce rxMaxFrames 2^32', () => b.setCoalesce({ link: 1, rxMaxFrames: 2 ** 32 })],
+    ['setCoalesce rxMaxFrames bool', () => any(b.setCoalesce)({ link: 1, rxMaxFrames: true })],
+    ['addAddress address missing', () => any(b.addAddress)({ link: 1, prefix: 24 })],
+    ['addAddress address not an IP', () => b.addAddress({ link: 1, address: 'example.org', prefix: 24 })],
+    ['addAddress address with prefix', () => b.addAddress({ link: 1, address: '192.0.2.1/24', prefix: 24 })],
+    ['addAddress prefix missing', () => any(b.addAddress)({ link: 1, address: '192.0.2.1' })],
+    ['addAddress prefix 33 on IPv4', () => b.addAddress({ link: 1, address: '192.0.2.1', prefix: 33 })],
+    ['addAddress prefix 129 on IPv6', () => b.addAddress({ link: 1, address: '2001:db8::1', prefix: 129 })],
+    ['addAddress peer of the other family', () => b.addAddress({ link: 1, address: '192.0.2.1', prefix: 32, peer: '2001:db8::2' })],
+    ['addAddress broadcast garbage', () => b.addAddress({ link: 1, address: '192.0.2.1', prefix: 24, broadcast: 'x' })],
+    ['listAddresses family', () => any(b.listAddresses)({ family: 'ipx' })],
+    ['addRoute protocol missing', () => any(b.addRoute)({ link: 1, address: '198.51.100.0', prefix: 24 })],
+    ['addRoute protocol 256', () => b.addRoute({ link: 1, address: '198.51.100.0', prefix: 24, protocol: 256 })],
+    ['addRoute gateway of the other family', () => b.addRoute({ link: 1, address: '198.51.100.0', prefix: 24, gateway: 'fe80::1', protocol: 3 })],
+    ['addRoute metric -2', () => b.addRoute({ link: 1, address: '198.51.100.0', prefix: 24, metric: -2, protocol: 3 })],
+    ['addRoute link missing', () => any(b.addRoute)({ address: '198.51.100.0', prefix: 24, protocol: 3 })],
+    ['listRoutes family number', () => any(b.listRoutes)({ family: 2 })],
     ['nlEncode newaddr without address', () => b.nlEncode('newaddr', { link: 1, prefix: 24 })],
     ['nlEncode newroute bad gateway', () => b.nlEncode('newroute', { link: 1, address: '198.51.100.0', prefix: 24, gateway: 'nope' })],
     ['nlEncode bridgevlan-add vid 70000', () => b.nlEncode('bridgevlan-add', { link: 1, vid: 70000 })],
@@ -97,18 +97,18 @@ t.test('host-operation bindings refuse bad arguments with TypeErrors', async (t)
 });
 
 t.test('host-operation bindings report namespace errors Node-style', async (t) => {
-  await t.rejects(b.coalesceGet({ netns: '/nonexistent/ns', link: 'tap0' }), { code: 'ENOENT', message: /network namespace \/nonexistent\/ns/ });
-  await t.rejects(b.coalesceSet({ netns: '/dev/null', link: 'tap0', rxMaxFrames: 1 }), { code: 'EINVAL', syscall: 'setns' });
-  await t.rejects(b.qdiscList({ netns: '/nonexistent/ns' }), { code: 'ENOENT' });
-  await t.rejects(b.bridgePortList({ netns: '/nonexistent/ns' }), { code: 'ENOENT' });
-  await t.rejects(b.addrList({ netns: '/nonexistent/ns' }), { code: 'ENOENT' });
-  await t.rejects(b.routeList({ netns: '/dev/null' }), { code: 'EINVAL', syscall: 'setns' });
+  await t.rejects(b.getCoalesce({ netns: '/nonexistent/ns', link: 'tap0' }), { code: 'ENOENT', message: /network namespace \/nonexistent\/ns/ });
+  await t.rejects(b.setCoalesce({ netns: '/dev/null', link: 'tap0', rxMaxFrames: 1 }), { code: 'EINVAL', syscall: 'setns' });
+  await t.rejects(b.listQdiscs({ netns: '/nonexistent/ns' }), { code: 'ENOENT' });
+  await t.rejects(b.listBridgePorts({ netns: '/nonexistent/ns' }), { code: 'ENOENT' });
+  await t.rejects(b.listAddresses({ netns: '/nonexistent/ns' }), { code: 'ENOENT' });
+  await t.rejects(b.listRoutes({ netns: '/dev/null' }), { code: 'EINVAL', syscall: 'setns' });
 });
 
 t.test('system errors carry code, errno and syscall', async (t) => {
-  await t.rejects(b.vhostOpen({ path: '/nonexistent/vhost-net' }), { code: 'ENOENT', errno: -2, syscall: 'open' });
-  await t.rejects(b.linkGet({ netns: '/nonexistent/ns', link: 1 }), { code: 'ENOENT', message: /network namespace \/nonexistent\/ns/ });
-  await t.rejects(b.linkGet({ netns: '/dev/null', link: 1 }), { code: 'EINVAL', syscall: 'setns' }, 'not a namespace');
+  await t.rejects(b.openVhost({ path: '/nonexistent/vhost-net' }), { code: 'ENOENT', errno: -2, syscall: 'open' });
+  await t.rejects(b.getLink({ netns: '/nonexistent/ns', link: 1 }), { code: 'ENOENT', message: /network namespace \/nonexistent\/ns/ });
+  await t.rejects(b.getLink({ netns: '/dev/null', link: 1 }), { code: 'EINVAL', syscall: 'setns' }, 'not a namespace');
   t.throws(() => b.close(987654), { code: 'EBADF', errno: -9, syscall: 'close' });
 });
 

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { setBandwidth } from '../../lib/netdev/bandwidth';
-import { prepareDomain } from '../../lib/netdev/domain';
+import { prepareDomain } from '../../lib/qemu/domain';
 import { bandwidthPlan } from '../../lib/policy';
 import { tcBinary } from '../../lib/sys/tc';
 import { ip, ipLinks, isRoot, needsRoot, run, withNetns } from '../helpers/host';

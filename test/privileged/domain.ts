@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
-import { prepareDomain, STEPS, teardownFromLive } from '../../lib/netdev/domain';
+import { STEPS } from '../../lib/netdev/connect';
+import { teardownFromLive } from '../../lib/netdev/domain';
+import { prepareDomain } from '../../lib/qemu/domain';
 import { DomainXml } from '../../lib/xml/domain';
 import { ip, ipLink, ipLinks, needsRoot, openFds, withNetns } from '../helpers/host';
 

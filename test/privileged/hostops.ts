@@ -146,7 +146,7 @@ t.test('bridge VLANs: bridge vlan add/del dev X vid N [pvid] [untagged], bridge 
       ip(['-n', ns, 'link', 'set', 'vnet0', 'master', bridge]);
       // The kernel checks the id before anything else, with extack text (TS
       // refuses 4095 already; the binding passes it to show the kernel's answer).
-      await t.rejects(b.bridgeVlanAdd({ netns: ns, link: 'vnet0', vid: 4095 }), { code: 'EINVAL', extack: 'bridge: Vlan id is invalid' });
+      await t.rejects(b.addBridgeVlan({ netns: ns, link: 'vnet0', vid: 4095 }), { code: 'EINVAL', extack: 'bridge: Vlan id is invalid' });
       // Not a bridge port at all.
       await t.rejects(addBridgeVlan('v1', { netns: ns, vid: 10 }), { code: 'EOPNOTSUPP', message: /vlan 10 to bridge port link v1/ });
       if (made.status !== 0) {
@@ -201,7 +201,7 @@ t.test('root qdisc: tc qdisc replace dev X root noqueue on a tap and a macvtap',
       await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'mvt0' });
       await setRootQdisc('mvt0', 'noqueue', { netns: ns });
       t.match(tcQdiscs(ns, 'mvt0'), [{ kind: 'noqueue', root: true }], 'macvtap too (libvirt does both)');
-      await t.rejects(b.qdiscReplaceRoot({ netns: ns, link: 'vnet0', kind: 'nosuchqdisc' }), { code: 'ENOENT', extack: 'Specified qdisc kind is unknown' }, 'a kind the kernel lacks, with extack');
+      await t.rejects(b.setRootQdisc({ netns: ns, link: 'vnet0', kind: 'nosuchqdisc' }), { code: 'ENOENT', extack: 'Specified qdisc kind is unknown' }, 'a kind the kernel lacks, with extack');
       await t.rejects(setRootQdisc('nosuch', 'noqueue', { netns: ns }), { code: 'ENODEV' });
     } finally {
       tap.close();

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { prepareDomain } from '../../lib/netdev/domain';
+import { prepareDomain } from '../../lib/qemu/domain';
 import { attachInterface, detachInterface } from '../../lib/qemu/hotplug';
 import { pidPath } from '../../lib/qemu/launch';
 import { FakeCommand, FakeQmp, FakeReply } from '../helpers/fake-qmp';

@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { getCoalesce } from '../../lib/sys/coalesce';
-import { prepareDomain } from '../../lib/netdev/domain';
+import { prepareDomain } from '../../lib/qemu/domain';
 import { launchDomain } from '../../lib/qemu/launch';
-import { Qmp } from '../../lib/qemu/qmp';
+import { Qmp } from '../../lib/qemu/qmp/commands';
 import { ip, ipLinks, needsRoot, run, withNetns } from '../helpers/host';
 
 function tmpDir(t: Test): string {

@@ -16,7 +16,7 @@ import { launchViaAgent } from '../../lib/agent/launch';
 import { attachInterface } from '../../lib/qemu/hotplug';
 import { launchDomain, LaunchedDomain } from '../../lib/qemu/launch';
 import { queryPciAddresses } from '../../lib/qemu/pci';
-import { Qmp } from '../../lib/qemu/qmp';
+import { Qmp } from '../../lib/qemu/qmp/commands';
 import { DomainXml } from '../../lib/xml/domain';
 import { startAgent } from '../helpers/agent';
 import { netfd } from '../helpers/e2e';

@@ -117,7 +117,7 @@ t.test('vhost-net: real absence here, a stand-in device, and distinct error code
   fs.chmodSync(dir, 0o755);
   const as = asUser({ uid: 65534, gid: 65534 }, [process.execPath, '-e', `
     require(${JSON.stringify(readableRoot().addon)})
-      .vhostOpen({ path: ${JSON.stringify(standIn)} }).then(() => console.log('opened'), (e) => console.log(e.code))`], 'clear');
+      .openVhost({ path: ${JSON.stringify(standIn)} }).then(() => console.log('opened'), (e) => console.log(e.code))`], 'clear');
   const r = spawnSync(as.file, as.args, { ...as.options, encoding: 'utf8' });
   t.equal(r.stdout.trim(), 'EACCES', `permission denied keeps its code ${r.stderr}`);
 });

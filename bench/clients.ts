@@ -1,0 +1,70 @@
+// Many clients of the agent at once, against the kernel's ceiling:
+//   agent_ops_per_s               100 connections (NETFD_BENCH_AGENT_CLIENTS)
+//                                 at once, each 50 (NETFD_BENCH_AGENT_CYCLES)
+//                                 sequential prepare + release cycles of its
+//                                 own domain (bench-cN; the tap fds received
+//                                 are closed): cycles / wall time
+//   agent_p50_ms / agent_p99_ms   one such prepare + release, over all cycles
+//   ip_batch_tap_cycles_per_s     the kernel's ceiling for that: one `ip -batch`
+//                                 creating, attaching to br0, setting up and
+//                                 deleting 200 taps back to back (rtnl
+//                                 serializes these however many clients ask);
+//                                 agent_ops_vs_ip_batch = agent / this
+import { agentCycle, agentDomainXml, type AgentContext } from './agent';
+import type { Results, Suite } from './harness';
+import { envCount, log, msSince, now, percentile, round, timed } from './harness';
+import { ipBatch } from './ip';
+import type { AgentClient } from './netfd';
+
+/** Tap cycles of the ip -batch baseline. */
+const IP_TAP_CYCLES = 200;
+
+async function concurrentClients(a: AgentContext, results: Results): Promise<void> {
+  const nClients = envCount('NETFD_BENCH_AGENT_CLIENTS', 100);
+  const cycles = envCount('NETFD_BENCH_AGENT_CYCLES', 50);
+  const conns: AgentClient[] = [];
+  try {
+    for (let i = 0; i < nClients; i++) conns.push(await a.connect(a.socket));
+    const name = (i: number) => `bench-c${i}`;
+    // One untimed cycle each: every connection and domain name has been through the agent once.
+    await Promise.all(conns.map((c, i) => agentCycle(c, name(i), agentDomainXml(name(i)))));
+    log(`agent: ${nClients} clients, ${cycles} prepare+release cycles each of a one-tap domain, all at once`);
+    const ms: number[] = [];
+    const t0 = now();
+    await Promise.all(
+      conns.map(async (c, i) => {
+        const xml = agentDomainXml(name(i));
+        for (let k = 0; k < cycles; k++) ms.push(await agentCycle(c, name(i), xml));
+      }),
+    );
+    const total = msSince(t0);
+    const pairs = nClients * cycles;
+    results.agent_clients = nClients;
+    results.agent_cycles_per_client = cycles;
+    results.agent_ops_per_s = round(pairs / (total / 1000), 1);
+    results.agent_p50_ms = round(percentile(ms, 50), 2);
+    results.agent_p99_ms = round(percentile(ms, 99), 2);
+    log(`agent: ${pairs} prepare+release pairs in ${(total / 1000).toFixed(2)} s: ${results.agent_ops_per_s} pairs/s; per pair p50 ${results.agent_p50_ms} ms, p99 ${results.agent_p99_ms} ms`);
+  } finally {
+    for (const c of conns) c.close();
+  }
+  // The kernel's ceiling: creating, attaching and deleting taps is serialized
+  // under the rtnl lock (and each delete waits for the device to go), so
+  // concurrent clients cannot beat one ip -batch doing it back to back.
+  const lines: string[] = [];
+  for (let i = 0; i < IP_TAP_CYCLES; i++) lines.push(`tuntap add mode tap name ipt${i} vnet_hdr`, `link set ipt${i} master br0 up`, `link del ipt${i}`);
+  const [, batchMs] = await timed(() => ipBatch(a.ns, a.dir, 'taps', lines));
+  const ipMs = batchMs / IP_TAP_CYCLES;
+  results.ip_batch_tap_cycle_ms = round(ipMs, 2);
+  results.ip_batch_tap_cycles_per_s = round(1000 / ipMs, 1);
+  log(
+    `agent: the kernel alone, one ip -batch: ${IP_TAP_CYCLES} taps created, attached to br0, up and deleted at ${ipMs.toFixed(2)} ms each = ${results.ip_batch_tap_cycles_per_s}/s; ` +
+      `agent/ip-batch throughput ${((results.agent_ops_per_s as number) / (results.ip_batch_tap_cycles_per_s as number)).toFixed(2)}`,
+  );
+}
+
+export const clients: Suite<AgentContext> = {
+  name: 'clients',
+  ratios: [['agent_ops_vs_ip_batch', 'agent_ops_per_s', 'ip_batch_tap_cycles_per_s']],
+  run: concurrentClients,
+};

@@ -1,0 +1,76 @@
+// A domain's live (status) XML as the host side reads and writes it: what it
+// records per interface, which recorded links are still netfd's, and the
+// PCI addresses qemu gave.
+import fs from 'node:fs';
+import path from 'node:path';
+import { getLink } from '../sys/link';
+import { tapHostMac } from '../policy';
+import { replaceFileAtomic } from '../state/atomic';
+import { withDomainLock } from '../state/lock';
+import type { PciAddress } from '../xml/interface';
+import { DomainXml, InterfaceDef, LiveInterface } from '../xml/domain';
+import type { DriverDecision, InterfacePlan } from '../policy';
+
+/** The live XML at `file`, or null when there is none. */
+export function readLive(file: string): DomainXml | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  return DomainXml.parse(text, { live: true });
+}
+
+/** What the live XML records for a prepared interface. */
+export function liveResult(p: { plan: InterfacePlan; decision: DriverDecision; name: string }): LiveInterface {
+  const r: LiveInterface = { driver: p.decision.record, targetDev: p.name, mac: p.plan.mac, alias: p.plan.deviceId };
+  if (p.plan.network) r.actual = { dev: p.plan.network.dev, mode: p.plan.network.mode };
+  return r;
+}
+
+/**
+ * The links recorded for `ifaces` (from live XML) that netfd created and that
+ * are still what it recorded. With `group` (the link group they were created
+ * in): a link of that name, kind and group, whatever its MAC now. Without: a
+ * macvtap with the guest MAC, a tap with the host MAC derived from it.
+ * Others (managed='no', impostors, gone) are skipped.
+ */
+export async function recordedLinks(ifaces: readonly InterfaceDef[], netns: string | undefined, group?: number): Promise<{ indexes: number[]; deleted: string[]; skipped: string[] }> {
+  const indexes: number[] = [];
+  const deleted: string[] = [];
+  const skipped: string[] = [];
+  for (const i of ifaces) {
+    const dev = i.target?.dev;
+    if (!dev || !i.mac || (i.type === 'network' && !i.actual) || (i.target && !i.target.managed)) continue;
+    const l = await getLink(dev, { netns }).catch(() => null);
+    const want = i.type === 'direct' || i.type === 'network' ? { kind: 'macvtap', mac: i.mac } : { kind: 'tun', mac: tapHostMac(i.mac) };
+    if (l && l.kind === want.kind && (group !== undefined ? l.group === group : l.mac === want.mac)) {
+      indexes.push(l.index);
+      deleted.push(dev);
+    } else skipped.push(dev);
+  }
+  return { indexes, deleted, skipped };
+}
+
+/**
+ * Writes qemu's PCI addresses (by device id: the interface's alias, netN or
+ * ua-…) into the live XML at `livePath` under the domain lock. Returns the
+ * live XML written, or null when the domain is gone.
+ */
+export async function recordPciAddresses(livePath: string, addresses: ReadonlyMap<string, PciAddress>): Promise<string | null> {
+  const before = readLive(livePath);
+  if (!before) return null;
+  return withDomainLock(path.dirname(livePath), before.def.name, async () => {
+    const live = readLive(livePath);
+    if (!live) return null;
+    const rec = live.recorded().map((r) => {
+      const a = addresses.get(r.alias);
+      return a ? { ...r, pci: a } : r;
+    });
+    const text = live.live(rec);
+    replaceFileAtomic(livePath, text);
+    return text;
+  });
+}
