@@ -11,10 +11,14 @@
  * @module netfd/agent
  */
 
-export { Agent, AgentOptions, AgentLogger, DomainRecord, DeviceRecord, aclObjects, DEFAULT_SOCKET, DEFAULT_ACL, DEFAULT_STOP_TIMEOUT_MS, USER_LIMITS } from './server';
+export { Agent } from './server';
+export { AgentOptions, AgentLogger, DEFAULT_ACL, DEFAULT_STOP_TIMEOUT_MS } from './options';
+export { DomainRecord, DeviceRecord } from './records';
+export { USER_LIMITS } from './admission';
+export { aclObjects } from './objects';
 export { AgentClient, Answer } from './client';
 export { launchViaAgent, AgentLaunched, PreparedByAgent, clientStateDir } from './launch';
-export { PROTOCOL_VERSION, MAX_REQUEST, MAX_REPLY, OPS, Op, Request, Reply, ErrorBody } from './protocol';
+export { PROTOCOL_VERSION, DEFAULT_SOCKET, MAX_REQUEST, MAX_REPLY, OPS, Op, Request, Reply, ErrorBody } from './protocol';
 export * as acl from './acl';
-export { Accounts, fileAccounts } from './accounts';
+export { Accounts, fileAccounts } from './acl/accounts';
 export { qmpAttach, qmpDetach, QemuNic, Placed } from '../qemu/hotplug';

@@ -1,6 +1,6 @@
 // What an interface touches on the host, as ACL objects. Pure: shared by the
 // agent and its parsing worker, which must not load the rest of the agent.
-import type { AclObject } from './acl';
+import type { AclObject } from './acl/syntax';
 import type { InterfaceDef } from '../xml/domain';
 
 /** What an interface touches on the host, for the ACL. */

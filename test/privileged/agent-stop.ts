@@ -10,6 +10,7 @@ import path from 'node:path';
 import t, { Test } from 'tap';
 import { bridgeIface, domainXml, holdAs, killClient, runAs, RunningAgent, startAgent, testUser, TestUser } from '../helpers/agent';
 import { ip, ipLinks, needsRoot, withNetns } from '../helpers/host';
+import { FileLock } from '../../lib/sys/flock';
 import { asUser, readablePath } from '../helpers/readable';
 
 /** Paths a user the test makes can read (readable.ts). */
@@ -187,10 +188,11 @@ t.test("netfd's client refused by the agent, or cut off mid-request by SIGKILL o
     await killClient(holders[0].proc);
     await until('the first holder is gone', () => logLines(a).some((l) => l.msg === 'client disconnected'));
 
-    // Mid-request: a release that waits for the domain's lock (held here) when the agent is killed.
+    // Mid-request: a release that waits for the domain's lock (an flock held here) when the agent is killed.
     const lock = path.join(a.stateDir, 'agent', String(user.uid), 'held.lock');
     const midRequest = async (sig: NodeJS.Signals, re: RegExp) => {
-      fs.writeFileSync(lock, `${process.pid}\n`);
+      const held = await FileLock.lock(lock, { timeoutMs: 5000 });
+      if (!held) throw new Error(`cannot take ${lock}`);
       const c = cliAs(t, user, a, ['destroy', 'held']);
       await until(`${sig}: the release is in flight`, () => records(a).held?.state === 'releasing');
       const end = await signalAgent(a, sig);
@@ -202,7 +204,7 @@ t.test("netfd's client refused by the agent, or cut off mid-request by SIGKILL o
       } else t.equal(end.signal, 'SIGKILL', 'SIGKILL: the agent is gone');
       oneLine(t, c, await c.done, 'destroy', re, `${sig} mid-request`);
       t.equal(records(a).held?.state, 'releasing', `${sig}: the record says what was being done`);
-      fs.rmSync(lock);
+      held.unlock();
     };
     await midRequest('SIGKILL', /ECONNRESET: the agent connection closed \(the peer closed the connection\)$/);
     // The next agent finishes the release from the record; prepare again for the SIGTERM case.

@@ -7,7 +7,7 @@
 // tests' fixtures).
 //
 // Synchronous, with a short cache. The ACL decision (decide, decideAll,
-// interfaceLimit in acl.ts) is synchronous and runs on the agent's request
+// interfaceLimit in decide.ts) is synchronous and runs on the agent's request
 // path, so the lookups are synchronous native calls on the JS thread: they
 // block the agent while the name service answers (sssd or LDAP may take
 // seconds). Every answer — an entry, "no such account", or a failure — is
@@ -19,10 +19,10 @@
 // "No such account" and "the lookup failed" are told apart: a lookup returns
 // undefined for the first and throws NetfdError ACCOUNT_LOOKUP_FAILED (errno,
 // syscall, field 'user' | 'group' | 'uid', value) for the second. The ACL
-// fails closed on both when a rule names the account (see acl.ts).
+// fails closed on both when a rule names the account (see decide.ts).
 import fs from 'node:fs';
-import { ErrnoCode, invalid, NetfdError } from '../errors';
-import { native, NativeGroup, NativePasswd } from '../sys/native';
+import { ErrnoCode, invalid, NetfdError } from '../../errors';
+import { native, NativeGroup, NativePasswd } from '../../sys/native';
 
 /**
  * User and group lookups, as the C library's getpwnam/getgrnam/getpwuid/

@@ -1,6 +1,6 @@
 // FairQueue: users take turns, one job at a time, the event loop served between jobs.
 import t from 'tap';
-import { FairQueue } from '../../lib/agent/fair';
+import { FairQueue } from '../../../lib/agent/fair';
 
 t.test('jobs run one at a time, users taking turns in the order they first asked', async (t) => {
   const q = new FairQueue(1);

@@ -2,8 +2,8 @@
 // null for no such account, TypeErrors for bad arguments; and nssAccounts
 // over them. Failing name services are played in test/privileged/agent-accounts.ts.
 import t from 'tap';
-import { nssAccounts } from '../../lib/agent/accounts';
-import { native } from '../../lib/sys/native';
+import { nssAccounts } from '../../../../lib/agent/acl/accounts';
+import { native } from '../../../../lib/sys/native';
 
 const b = native();
 

@@ -1,10 +1,17 @@
-// nssAccounts (lib/agent/accounts.ts) over stand-in lookups: entries, "no
-// such account" (null) told apart from failures (ACCOUNT_LOOKUP_FAILED), the
-// caller's groups, and the cache (answers and failures kept for the TTL).
-// The real NSS calls are tested in test/native/accounts.ts.
+// The ACL's accounts (lib/agent/acl/accounts.ts). nssAccounts over stand-in
+// lookups: entries, "no such account" (null) told apart from failures
+// (ACCOUNT_LOOKUP_FAILED), the caller's groups, and the cache (answers and
+// failures kept for the TTL); the real NSS calls are tested in
+// test/native/agent/acl/accounts.ts. fileAccounts over the fake passwd and
+// group files in test/fixtures/acl/.
+import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
-import { NSS_CACHE_MAX, NssLookups, nssAccounts } from '../../lib/agent/accounts';
-import { refused } from '../helpers/refused';
+import { fileAccounts, NSS_CACHE_MAX, NssLookups, nssAccounts } from '../../../../lib/agent/acl/accounts';
+import { decide } from '../../../../lib/agent/acl/decide';
+import { type AclObject, parseAcl } from '../../../../lib/agent/acl/syntax';
+import { accounts, fx, tmpDir } from '../../../helpers/acl';
+import { refused } from '../../../helpers/refused';
 
 const sysErr = (syscall: string, code: string, errno: number, message: string): Error => Object.assign(new Error(message), { code, errno, syscall });
 
@@ -121,4 +128,57 @@ t.test('bad arguments are refused before any lookup', async (t) => {
   refused(t, () => acc.groupsOf(1, 4294967295), { code: 'INVALID_ARGUMENT', field: 'gid', value: 4294967295 });
   t.strictSame(calls, []);
   refused(t, () => nssAccounts({ ttlMs: -1 }), { code: 'INVALID_ARGUMENT', field: 'ttlMs', value: -1 });
+});
+
+const br = (value: string): AclObject => ({ kind: 'bridge', value });
+const ETHERNET: AclObject = { kind: 'ethernet' };
+
+t.test('fileAccounts: passwd and group lookups', async (t) => {
+  t.equal(accounts.uidOf('alice'), 1001);
+  t.equal(accounts.uidOf('nobody-here'), undefined);
+  t.equal(accounts.uidOf('+nisuser'), undefined, 'NIS lines are skipped');
+  t.equal(accounts.gidOf('vmops'), 2000);
+  t.equal(accounts.gidOf('alice'), 1001);
+  t.equal(accounts.gidOf('nosuchgroup'), undefined);
+  t.equal(accounts.userName(0), 'root');
+  t.equal(accounts.userName(4242), undefined);
+  t.strictSame(accounts.groupsOf(1001, 1001), [1001, 2000]);
+  t.strictSame(accounts.groupsOf(1003, 1003), [1003, 2000, 2001]);
+  t.strictSame(accounts.groupsOf(1004, 100), [100, 2000], "the caller's gid and the passwd primary gid");
+  t.strictSame(accounts.groupsOf(4242, 7), [7]);
+  const missing = fileAccounts({ passwd: '/nonexistent/passwd', group: fx('group') });
+  refused(t, () => missing.uidOf('alice'), { code: 'ENOENT', field: 'passwd', value: '/nonexistent/passwd' }, /cannot read \/nonexistent\/passwd/);
+  t.equal(missing.gidOf('vmops'), 2000, 'the group file alone still works');
+});
+
+t.test('fileAccounts re-reads a file when its mtime changes', async (t) => {
+  const dir = tmpDir(t, {
+    passwd: 'alice:x:1001:1001::/home/alice:/bin/sh\n',
+    group: 'vmops:x:2000:alice\n',
+  });
+  const passwd = path.join(dir, 'passwd');
+  const group = path.join(dir, 'group');
+  const acc = fileAccounts({ passwd, group });
+  t.equal(acc.uidOf('alice'), 1001);
+  t.strictSame(acc.groupsOf(1001, 1001), [1001, 2000]);
+
+  const past = new Date('2020-01-01T00:00:00Z');
+  fs.writeFileSync(passwd, 'alice:x:1009:1001::/home/alice:/bin/sh\n'); // same size
+  fs.utimesSync(passwd, past, past);
+  t.equal(acc.uidOf('alice'), 1009, 'a new mtime: read again');
+
+  fs.writeFileSync(passwd, 'alice:x:1007:1001::/home/alice:/bin/sh\n');
+  fs.utimesSync(passwd, past, past);
+  t.equal(acc.uidOf('alice'), 1009, 'same mtime, size and inode: the cached copy');
+
+  const later = new Date('2021-01-01T00:00:00Z');
+  fs.utimesSync(passwd, later, later);
+  t.equal(acc.uidOf('alice'), 1007);
+
+  fs.writeFileSync(group, 'vmops:x:2000:\nguests:x:2001:alice\n');
+  fs.utimesSync(group, later, later);
+  t.strictSame(acc.groupsOf(1007, 1001), [1001, 2001]);
+  const acl = parseAcl('allow group vmops ethernet\nallow group guests bridge br0\n', 'g.conf');
+  t.equal(decide(acl, { uid: 1007, gid: 1001 }, ETHERNET, acc).allowed, false, 'alice left vmops');
+  t.equal(decide(acl, { uid: 1007, gid: 1001 }, br('br0'), acc).allowed, true, 'and joined guests');
 });

@@ -3,7 +3,7 @@
 // field and value, and a seeded fuzz that may only ever produce a Request or
 // one of the three request errors.
 import t from 'tap';
-import { NetfdError } from '../../lib/errors';
+import { NetfdError } from '../../../lib/errors';
 import {
   encodeRequest,
   errorBody,
@@ -17,8 +17,8 @@ import {
   PROTOCOL_VERSION,
   replyError,
   Request,
-} from '../../lib/agent/protocol';
-import { refused } from '../helpers/refused';
+} from '../../../lib/agent/protocol';
+import { refused } from '../../helpers/refused';
 
 const buf = (x: unknown): Buffer => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x));
 /** A request object with `over` merged in (a key set to undefined is dropped by JSON). */

@@ -1,0 +1,317 @@
+// What the agent does for each operation of the protocol: HANDLERS, one
+// function per op. A handler gets the request's arguments as parseRequest
+// checked them, decides by the ACL (admission) before it changes anything,
+// and answers a result, the fds that go with it, and what to do once the
+// reply is sent.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { NetfdError } from '../errors';
+import { deleteGroup, listLinks } from '../sys/link';
+import { teardownFromLive } from '../netdev/domain';
+import { followLiveXml, setInterfaceLinks } from '../netdev/direct';
+import { recordPciAddresses } from '../netdev/live';
+import { prepareDomain } from '../qemu/domain';
+import { withDomainLock } from '../state/lock';
+import { replaceFileAtomic } from '../state/atomic';
+import { Networks } from '../netdev/network';
+import { Accel, domainMacs, generateMac } from '../policy';
+import { probeHost, CHECK_IDS, CheckId } from '../host/probe';
+import { hostAttach, hostDetach, interfaceByMac, qemuNic } from '../qemu/hotplug';
+import { parsePci } from '../qemu/pci';
+import * as v from '../validate';
+import { isObjectName } from '../xml/dom';
+import { DomainXml, PciAddress } from '../xml/domain';
+import type { Admission, Client } from './admission';
+import type { AgentLogger } from './options';
+import type { Op } from './protocol';
+import { bytesOf, DomainRecord, Held, Records } from './records';
+
+/** What a handler answers: the result, the fds sent with it, and what to do once it is sent. */
+export type Result = { result: unknown; fds?: number[]; after?: () => void };
+
+/** What handlers use of the agent. */
+export interface Context {
+  readonly records: Records;
+  readonly admission: Admission;
+  /** The agent's log (a request's own log is the handler's `log`). */
+  readonly log: AgentLogger;
+  /** The agent's options that the probe reads. */
+  readonly o: { sysfsRoot?: string | undefined; vhostDevice?: string | undefined; netns?: string | undefined };
+  /** How long a departed client's domains wait to be claimed. */
+  grace(): number;
+  /** The domain has no client: released after the grace period unless claimed. */
+  orphan(h: Held): void;
+  /** Bridges the ACL names whose MAC is not fixed (logged). */
+  checkBridges(): Promise<string[]>;
+}
+
+/** One operation: `a` are the request's arguments, as parseRequest checked them. */
+export type Handler = (ctx: Context, client: Client, a: Record<string, unknown>, log: AgentLogger, op: Op) => Promise<Result>;
+
+/** A domain or network name from a request (INVALID_ARGUMENT naming `field`). */
+function objectName(name: string, field: string): string {
+  if (typeof name !== 'string' || !isObjectName(name)) throw new NetfdError(`invalid ${field} ${JSON.stringify(name)}: 1-200 bytes, no whitespace or /`, { code: 'INVALID_ARGUMENT', field, value: name });
+  return name;
+}
+
+/** The accelerator a client names in `prepare` (INVALID_ARGUMENT otherwise). */
+function accelArg(x: unknown): Accel | undefined {
+  if (x === undefined) return undefined;
+  if (x !== 'kvm' && x !== 'tcg') throw new NetfdError(`invalid args.accel ${JSON.stringify(x)}: kvm or tcg`, { code: 'INVALID_ARGUMENT', field: 'args.accel', value: x });
+  return x;
+}
+
+/** The caller's domain `name` (another user's looks like none: ENOENT). */
+function own(ctx: Context, client: Client, name: unknown): Held {
+  const n = objectName(name as string, 'args.name');
+  const h = ctx.records.held.get(ctx.records.key(client.caller.uid, n));
+  if (!h) throw new NetfdError(`${client.user} has no domain ${n} on this agent (list shows yours)`, { code: 'ENOENT', field: 'args.name', value: n });
+  return h;
+}
+
+/** Deletes the domain's devices (its whole link group), its network connections and files, then its record. */
+export async function releaseDomain(ctx: Pick<Context, 'records' | 'log'>, h: Held, why: string): Promise<void> {
+  const r = h.record;
+  r.state = 'releasing';
+  ctx.records.write(r);
+  const o = ctx.records.host(r);
+  if (fs.existsSync(ctx.records.files(r).live)) await teardownFromLive(r.name, o);
+  else await deleteGroup(r.group, { netns: o.netns });
+  ctx.records.drop(r);
+  ctx.log.info({ domain: r.name, uid: r.uid }, `released ${r.name}: ${why}`);
+}
+
+function listed(ctx: Context, h: Held, client: Client) {
+  let interfaces: { dev?: string; mac?: string; type: string; source: unknown }[] = [];
+  try {
+    interfaces = DomainXml.parse(fs.readFileSync(ctx.records.files(h.record).live, 'utf8'), { live: true }).def.interfaces.map((i) => ({ dev: i.target?.dev, mac: i.mac, type: i.type, source: i.source }));
+  } catch {
+    // being prepared or released: no live XML right now
+  }
+  return { name: h.record.name, state: h.client === client ? 'held' : h.client ? 'held elsewhere' : 'unclaimed', since: h.record.since, interfaces };
+}
+
+/** A link group no link in the agent's namespace and no record uses. */
+async function freeGroup(ctx: Context): Promise<number> {
+  const used = new Set<number | null>((await listLinks({ netns: ctx.o.netns })).map((l) => l.group));
+  for (const h of ctx.records.held.values()) used.add(h.record.group);
+  for (;;) {
+    const g = randomBytes(4).readUInt32BE(0);
+    if (g >= 0x1000000 && !used.has(g)) return g;
+  }
+}
+
+async function prepare(ctx: Context, client: Client, text: string, qmp: string | undefined, accel: Accel | undefined, running: boolean | undefined, log: AgentLogger): Promise<Result> {
+  if (qmp !== undefined && !path.isAbsolute(qmp)) throw new NetfdError(`args.qmp must be an absolute socket path, not ${JSON.stringify(qmp)}`, { code: 'INVALID_ARGUMENT', field: 'args.qmp', value: qmp });
+  const { records, admission } = ctx;
+  const uid = client.caller.uid;
+  // The ACL before the expensive work: who may ask at all, then what the
+  // interfaces touch (parsed off the event loop), then the full parse.
+  admission.mayAsk(client, 'args.xml');
+  const pre = await admission.parser.domain(uid, text);
+  if (!pre.interfaces.length)
+    throw new NetfdError(`domain ${pre.name} has no <interface>: the agent prepares interfaces, so there is nothing to ask it for (run qemu without it)`, { code: 'INVALID_ARGUMENT', field: '/domain/devices/interface', value: 0 });
+  for (const i of pre.interfaces) admission.check(client, i.objects, i.path, i.value);
+  const xml = await admission.heavy.run(uid, () => DomainXml.parse(text));
+  const def = xml.def;
+  const key = records.key(uid, def.name);
+  return records.exclusive(key, async () => {
+    if (records.held.has(key) || fs.existsSync(records.path(uid, def.name))) throw new NetfdError(`domain ${def.name} is already prepared by this agent; release it first`, { code: 'EEXIST', field: 'name', value: def.name });
+    // The record holds the XML, and the live and inactive XML hold it again.
+    const estimate = 3 * bytesOf(text) + 4096;
+    return admission.withinLimits(client, { interfaces: def.interfaces.length, domains: 1, bytes: estimate }, async () => {
+      const macs = domainMacs(def, randomBytes);
+      const record: DomainRecord = { name: def.name, uid, gid: client.caller.gid, pid: client.caller.pid ?? 0, state: 'preparing', xml: text, macs, group: await freeGroup(ctx), devices: [], interfaces: def.interfaces.length, ...(accel ? { accel } : {}), ...(running !== undefined ? { running } : {}), since: new Date().toISOString() };
+      records.write(record, true);
+      let prepared;
+      try {
+        prepared = await prepareDomain(xml, { ...records.host(record), macs, accel, macvtapsDown: running === false });
+      } catch (err) {
+        fs.rmSync(records.path(uid, def.name), { force: true });
+        throw err;
+      }
+      record.state = 'ready';
+      record.devices = prepared.interfaces.filter((i) => i.created).map((i) => ({ ifindex: i.ifindex, kind: i.kind, name: i.name }));
+      records.write(record);
+      const h: Held = { record, client, bytes: records.stateBytes(record) };
+      records.held.set(key, h);
+      if (client.conn.closed) ctx.orphan(h);
+      else client.domains.add(key);
+      log.info({ domain: def.name, devices: prepared.interfaces.map((i) => i.name), group: record.group }, 'prepared');
+      const interfaces = prepared.interfaces.map((i) => ({ dev: i.name, mac: i.plan.mac, alias: i.plan.deviceId, driver: i.decision.record, tapFds: i.fds.fds.length, vhostFds: i.vhostFds.fds.length }));
+      return { result: { name: def.name, liveXml: prepared.liveXml, argv: prepared.argv(qmp ? { qmp } : {}), interfaces }, fds: prepared.qemuFds(), after: () => prepared.closeFds() };
+    });
+  });
+}
+
+async function attach(ctx: Context, client: Client, h: Held, ifaceXml: string, log: AgentLogger): Promise<Result> {
+  const { records, admission } = ctx;
+  const r = h.record;
+  const name = r.name;
+  const scope = records.scope(r.uid);
+  admission.mayAsk(client, 'args.xml');
+  const livePath = records.files(r).live;
+  const pre = await admission.parser.interface(r.uid, fs.readFileSync(livePath, 'utf8'), ifaceXml);
+  for (const i of pre.interfaces) admission.check(client, i.objects, i.path, i.value);
+  return records.exclusive(records.key(r.uid, name), async () => {
+    return withDomainLock(scope, name, async () => {
+      const live = await admission.heavy.run(r.uid, () => DomainXml.parse(fs.readFileSync(livePath, 'utf8'), { live: true }));
+      const probe = live.withInterface(ifaceXml).iface;
+      return admission.withinLimits(client, { interfaces: 1, domains: 0, bytes: 2 * bytesOf(ifaceXml) + 1024 }, async () => {
+        // The MAC is chosen (and recorded) before anything is made.
+        const used = new Set(live.def.interfaces.map((i) => i.mac));
+        let bytes = randomBytes(3);
+        while (!probe.mac && used.has(generateMac(bytes))) bytes = randomBytes(3);
+        const mac = probe.mac ?? generateMac(bytes);
+        r.attaching = { xml: ifaceXml, mac };
+        records.write(r);
+        let host;
+        try {
+          host = await hostAttach(name, live, ifaceXml, { ...records.host(r), random: () => bytes, accel: r.accel, macvtapsDown: r.running !== undefined });
+        } catch (err) {
+          delete r.attaching;
+          records.write(r);
+          throw err;
+        }
+        const p = host.prepared;
+        try {
+          replaceFileAtomic(livePath, host.liveXml);
+        } catch (err) {
+          await host.undo(err);
+          throw err;
+        }
+        // Following the owner's word on the vCPUs (set-running waits for
+        // this domain lock, so a change said meanwhile is applied after).
+        if (r.running === true) await setInterfaceLinks([host.iface], true, { ...records.host(r), parents: 'passthrough' }).catch((e) => log.warn({ domain: name, dev: p.name, err: (e as Error).message }, 'setting an attached macvtap up failed'));
+        delete r.attaching;
+        r.interfaces++;
+        if (p.created) r.devices.push({ ifindex: p.ifindex, kind: p.kind, name: p.name });
+        records.write(r);
+        h.bytes = records.stateBytes(r);
+        log.info({ domain: name, dev: p.name, mac: p.plan.mac }, 'attached');
+        return {
+          result: { alias: p.plan.deviceId, mac: p.plan.mac, targetDev: p.name, driver: p.decision.record, liveXml: host.liveXml, nic: qemuNic(p), tapFds: p.fds.fds.length, vhostFds: p.vhostFds.fds.length },
+          fds: [...p.fds.fds, ...p.vhostFds.fds],
+          after: () => {
+            p.fds.close();
+            p.vhostFds.close();
+          },
+        };
+      });
+    });
+  });
+}
+
+/** A network administration op: a valid name first (but for net-define), then the ACL's `all`, then `run`. */
+function netAdmin(named: boolean, run: (nets: Networks, name: string, a: Record<string, unknown>) => unknown): Handler {
+  return async (ctx, client, a, _log, op) => {
+    const nets = new Networks(ctx.records.host());
+    const name = named ? objectName(a.name as string, 'args.name') : '';
+    ctx.admission.check(client, [{ kind: 'all' }], 'op', op);
+    return { result: await run(nets, name, a) };
+  };
+}
+
+/** Every operation of the protocol (OPS), and what the agent does for it. */
+export const HANDLERS: Readonly<Record<Op, Handler>> = {
+  hello: async (ctx, client) => ({ result: { version: 1, uid: client.caller.uid, gid: client.caller.gid, user: client.user, graceMs: ctx.grace() } }),
+  prepare: async (ctx, client, a, log) => prepare(ctx, client, a.xml as string, a.qmp as string | undefined, accelArg(a.accel), a.running as boolean | undefined, log),
+  'set-running': async (ctx, client, a, log) => {
+    // The owner's word on its guest's vCPUs; it can do no more than
+    // set its own domain's macvtaps (and a passthrough one's device) up or down.
+    const h = own(ctx, client, a.name);
+    const r = h.record;
+    r.running = a.running as boolean;
+    ctx.records.write(r);
+    // A shared parent an administrator set down stays down.
+    await followLiveXml(ctx.records.files(r).live, r.running, { ...ctx.records.host(r), parents: 'passthrough' });
+    log.info({ domain: r.name, running: r.running }, r.running ? 'vCPUs run: macvtaps up' : 'vCPUs paused: macvtaps down');
+    return { result: { name: r.name, running: r.running } };
+  },
+  'record-pci': async (ctx, client, a) => {
+    const h = own(ctx, client, a.name);
+    const livePath = ctx.records.files(h.record).live;
+    const aliases = new Set(DomainXml.parse(fs.readFileSync(livePath, 'utf8'), { live: true }).def.interfaces.map((i) => i.alias ?? `net${i.index}`));
+    const addresses = new Map<string, PciAddress>();
+    (a.addresses as string[]).forEach((x, k) => {
+      const eq = x.indexOf('=');
+      const pci = eq > 0 ? parsePci(x.slice(eq + 1)) : null;
+      if (!pci) throw new NetfdError(`args.addresses[${k}] must be ALIAS=BB:SS.F (hex, e.g. net0=00:03.0), not ${JSON.stringify(x)}`, { code: 'INVALID_ARGUMENT', field: `args.addresses[${k}]`, value: x });
+      const alias = x.slice(0, eq);
+      if (!aliases.has(alias)) throw new NetfdError(`domain ${h.record.name} has no interface ${alias} (it has: ${[...aliases].join(', ') || 'none'})`, { code: 'ENODEV', field: `args.addresses[${k}]`, value: x });
+      addresses.set(alias, pci);
+    });
+    const liveXml = await recordPciAddresses(livePath, addresses);
+    return { result: { name: h.record.name, liveXml } };
+  },
+  release: async (ctx, client, a) => {
+    const h = own(ctx, client, a.name);
+    await ctx.records.exclusive(ctx.records.key(h.record.uid, h.record.name), () => releaseDomain(ctx, h, 'its owner released it'));
+    return { result: { name: h.record.name } };
+  },
+  claim: async (ctx, client, a, log) => {
+    const h = own(ctx, client, a.name);
+    const key = ctx.records.key(h.record.uid, h.record.name);
+    clearTimeout(h.timer);
+    h.timer = undefined;
+    h.client?.domains.delete(key);
+    h.client = client;
+    client.domains.add(key);
+    log.info({ domain: h.record.name }, 'claimed');
+    return { result: { name: h.record.name, liveXml: fs.readFileSync(ctx.records.files(h.record).live, 'utf8') } };
+  },
+  list: async (ctx, client) => ({ result: [...ctx.records.held.values()].filter((h) => h.record.uid === client.caller.uid).map((h) => listed(ctx, h, client)).sort((x, y) => x.name.localeCompare(y.name)) }),
+  dumpxml: async (ctx, client, a) => {
+    const h = own(ctx, client, a.name);
+    const files = ctx.records.files(h.record);
+    return { result: { xml: fs.readFileSync(a.inactive ? files.inactive : files.live, 'utf8') } };
+  },
+  attach: async (ctx, client, a, log) => attach(ctx, client, own(ctx, client, a.name), a.xml as string, log),
+  detach: async (ctx, client, a) => {
+    const { records } = ctx;
+    const h = own(ctx, client, a.name);
+    const mac = v.mac(a.mac as string, 'args.mac');
+    const scope = records.scope(h.record.uid);
+    return records.exclusive(records.key(h.record.uid, h.record.name), async () => {
+      const livePath = records.files(h.record).live;
+      const live = DomainXml.parse(fs.readFileSync(livePath, 'utf8'), { live: true });
+      const { iface } = interfaceByMac(h.record.name, live, mac, a.mac as string);
+      const d = await withDomainLock(scope, h.record.name, () => hostDetach(h.record.name, live, livePath, iface, records.host(h.record)));
+      h.record.interfaces = Math.max(0, h.record.interfaces - 1);
+      h.record.devices = h.record.devices.filter((x) => x.name !== iface.target?.dev);
+      records.write(h.record);
+      h.bytes = records.stateBytes(h.record);
+      return { result: d };
+    });
+  },
+  probe: async (ctx, client, a, _log, op) => {
+    // It makes root create scratch namespaces and devices and run qemu.
+    ctx.admission.check(client, [{ kind: 'all' }], 'op', op);
+    const only = a.only as string[] | undefined;
+    for (const id of only ?? []) if (!(CHECK_IDS as readonly string[]).includes(id)) throw new NetfdError(`unknown probe check ${JSON.stringify(id)}; known: ${CHECK_IDS.join(', ')}`, { code: 'INVALID_ARGUMENT', field: 'args.only', value: id });
+    const report = await probeHost({ only: only as CheckId[] | undefined, vhostDevice: ctx.o.vhostDevice, sysfsRoot: ctx.o.sysfsRoot });
+    return { result: { ...report, agentWarnings: await ctx.checkBridges() } };
+  },
+  'net-list': async (ctx, client, a) => {
+    const { rows, warnings } = new Networks(ctx.records.host()).list();
+    const mine = rows.filter((r) => (a.all || r.active) && ctx.admission.allows(client.caller, { kind: 'network', value: r.name }));
+    return { result: { rows: mine, warnings } };
+  },
+  'net-dumpxml': async (ctx, client, a) => {
+    const name = objectName(a.name as string, 'args.name');
+    ctx.admission.check(client, [{ kind: 'network', value: name }], 'args.name', name);
+    return { result: { xml: new Networks(ctx.records.host()).dumpxml(name, { inactive: a.inactive as boolean | undefined }) } };
+  },
+  'net-define': netAdmin(false, (nets, _name, a) => nets.define(a.xml as string)),
+  'net-undefine': netAdmin(true, (nets, name) => nets.undefine(name)),
+  'net-start': netAdmin(true, async (nets, name) => {
+    const st = await nets.start(name);
+    return { name, pool: st.pool, connections: st.connections.length, warnings: st.warnings };
+  }),
+  'net-destroy': netAdmin(true, (nets, name) => nets.destroy(name)),
+  'net-autostart': netAdmin(true, (nets, name, a) => {
+    nets.setAutostart(name, a.enable as boolean);
+    return { name, autostart: a.enable };
+  }),
+};

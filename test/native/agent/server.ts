@@ -1,0 +1,70 @@
+// The agent's wiring (lib/agent/server.ts), in process on a socket in a
+// temporary directory: requests that never reach the host (hello, list,
+// refusals), a second agent on a live socket, and stop's timeout.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { encodeRequest } from '../../../lib/agent/protocol';
+import { Agent } from '../../../lib/agent/server';
+import { native } from '../../../lib/sys/native';
+import { agentIn, logSink } from '../../helpers/agent-in-process';
+
+const uid = process.getuid?.() ?? 0;
+
+t.test('an in-process agent: hello, an empty list, ACL refusals before any host change, the socket mode', async (t) => {
+  const { dir, client, log } = await agentIn(t, `deny user ${uid} bridge br9\nallow user ${uid} ethernet\n`);
+  t.equal(fs.statSync(path.join(dir, 'a.sock')).mode & 0o777, 0o660, 'the socket is 0660');
+  t.match((await client.request('hello')).result, { version: 1, uid, graceMs: 30000 });
+  t.same((await client.request('list')).result, []);
+  const refused = await client.request('prepare', { xml: "<domain type='qemu'><name>d</name><memory>65536</memory><devices><interface type='bridge'><source bridge='br9'/></interface></devices></domain>" }).catch((e) => e);
+  t.match(refused, { code: 'ACCESS_DENIED', field: '/domain/devices/interface', value: 'br9', rule: /^deny user \d+ bridge br9 \(.*acl\.conf:1\)$/ });
+  const backend = await client.request('prepare', { xml: "<domain type='qemu'><name>d</name><memory>65536</memory><devices><interface type='ethernet'><backend tap='/etc/shadow'/></interface></devices></domain>" }).catch((e) => e);
+  t.match(backend, { code: 'ACCESS_DENIED', rule: 'default deny' }, 'a <backend> path needs `all`');
+  t.match((await client.request('release', { name: 'nope' }).catch((e) => e)) as object, { code: 'ENOENT', field: 'args.name' });
+  t.match((await client.request('release', { name: '../x' }).catch((e) => e)) as object, { code: 'INVALID_ARGUMENT', field: 'args.name', value: '../x' });
+  t.match((await client.request('net-start', { name: 'n' }).catch((e) => e)) as object, { code: 'ACCESS_DENIED', field: 'op', value: 'net-start' });
+  t.match((await client.request('net-start', { name: '../n' }).catch((e) => e)) as object, { code: 'INVALID_ARGUMENT', field: 'args.name', value: '../n' }, 'a bad network name is refused before the ACL');
+  t.match((await client.request('net-define', { xml: '<network/>' }).catch((e) => e)) as object, { code: 'ACCESS_DENIED', field: 'op', value: 'net-define' });
+  t.same((await client.request('net-list', { all: true })).result, { rows: [], warnings: [] });
+  t.same(fs.existsSync(path.join(dir, 'state', 'agent')) ? fs.readdirSync(path.join(dir, 'state', 'agent')) : [], [], 'no record was written for refused requests');
+  t.ok(log.lines().some((l) => l.msg === 'refused by the ACL' && l.uid === uid && typeof l.req === 'number' && l.code === 'ACCESS_DENIED'), 'refusals are logged with the uid and a request id');
+});
+
+t.test('a second agent on a live socket is refused; a stale socket file is replaced', async (t) => {
+  const { dir } = await agentIn(t, '');
+  const second = new Agent({ socket: path.join(dir, 'a.sock'), acl: path.join(dir, 'acl.conf'), stateDir: path.join(dir, 'state2'), logger: logSink().logger });
+  await t.rejects(second.start(), { code: 'EADDRINUSE', field: 'socket' });
+  const notSocket = path.join(dir, 'file');
+  fs.writeFileSync(notSocket, '');
+  await t.rejects(new Agent({ socket: notSocket, acl: path.join(dir, 'acl.conf'), stateDir: path.join(dir, 'state3'), logger: logSink().logger }).start(), { code: 'EEXIST', field: 'socket' });
+});
+
+t.test('stop: a client that does not read is cut off at stopTimeoutMs; an idle agent stops at once', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-unit-agent-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const log = logSink();
+  const socket = path.join(dir, 'a.sock');
+  const agent = new Agent({ socket, acl: path.join(dir, 'acl.conf'), stateDir: path.join(dir, 'state'), configDir: path.join(dir, 'networks'), stopTimeoutMs: 300, logger: log.logger });
+  await agent.start();
+  // A raw socket that never reads: 8 requests whose error replies (~100 KB, the name echoed) fill it.
+  const fd = await native().unixConnect(socket);
+  t.teardown(() => native().close(fd));
+  const big = 'x'.repeat(100_000);
+  for (let id = 1; id <= 8; id++) while (native().sendNow(fd, encodeRequest(id, 'release', { name: big })) < 0) await new Promise((r) => setTimeout(r, 5));
+  for (const end = Date.now() + 5000; log.lines().filter((l) => l.code === 'INVALID_ARGUMENT').length < 8; await new Promise((r) => setTimeout(r, 5))) if (Date.now() > end) throw new Error('the requests did not arrive');
+  const started = Date.now();
+  t.equal(await agent.stop(), false, 'stop resolves false: work was cut short');
+  const ms = Date.now() - started;
+  t.ok(ms >= 280 && ms < 2000, `after the stop timeout (${ms} ms)`);
+  const cut = log.lines().find((l) => /^stop timeout/.test(String(l.msg)));
+  t.match(cut, { level: 40, stopTimeoutMs: 300, connections: [{ uid, clientPid: process.pid }] }, 'the log names the connection');
+  const [c] = (cut?.connections ?? []) as { requests: number; unreadReplies: number }[];
+  t.ok(c?.requests > 0 && c?.unreadReplies > 0, `its requests in flight (${c?.requests}) and replies not read (${c?.unreadReplies})`);
+  t.equal(await agent.stop(), true, 'a second stop does nothing');
+
+  const { agent: idle } = await agentIn(t, '');
+  const t0 = Date.now();
+  t.equal(await idle.stop(), true, 'an idle agent: true');
+  t.ok(Date.now() - t0 < 250, 'at once');
+});
