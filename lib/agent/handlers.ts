@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
-import { deleteGroup, listLinks } from '../sys/link';
+import { listLinks } from '../sys/link';
+import { removeGroup } from '../netdev/reclaim';
 import { teardownFromLive } from '../netdev/domain';
 import { followLiveXml, setInterfaceLinks } from '../netdev/direct';
 import { recordPciAddresses } from '../netdev/live';
@@ -77,7 +78,7 @@ export async function releaseDomain(ctx: Pick<Context, 'records' | 'log'>, h: He
   ctx.records.write(r);
   const o = ctx.records.host(r);
   if (fs.existsSync(ctx.records.files(r).live)) await teardownFromLive(r.name, o);
-  else await deleteGroup(r.group, { netns: o.netns });
+  else await removeGroup(r.group, o.netns);
   ctx.records.drop(r);
   ctx.log.info({ domain: r.name, uid: r.uid }, `released ${r.name}: ${why}`);
 }

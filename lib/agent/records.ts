@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
-import { deleteGroup, deleteLinks, listLinks } from '../sys/link';
+import { removeGroup, removeHalfMade } from '../netdev/reclaim';
 import { teardownFromLive } from '../netdev/domain';
 import { recordedLinks } from '../netdev/live';
 import { agentScope, inactiveXmlPath, liveXmlPath, objectFile, objectOf } from '../state/dirs';
@@ -265,8 +265,7 @@ export class Records {
         const iface = xml.withInterface(r.attaching.xml).iface;
         // The links of the group that the live XML does not record are the attach's.
         const keep = new Set((await recordedLinks(xml.def.interfaces, o.netns, r.group)).indexes);
-        const extra = (await listLinks({ netns: o.netns })).filter((l) => l.group === r.group && !keep.has(l.index));
-        if (extra.length) await deleteLinks(extra.map((l) => l.index), { netns: o.netns });
+        await removeHalfMade({ netns: o.netns, group: r.group, keep });
         await this.#reclaimNetworks(r, [iface]);
         r.interfaces = xml.def.interfaces.length;
         r.devices = r.devices.filter((d) => keep.has(d.ifindex));
@@ -290,7 +289,7 @@ export class Records {
    */
   async #removeHalfMade(r: DomainRecord, ifaces: InterfaceDef[]): Promise<void> {
     const o = this.host(r);
-    if (await deleteGroup(r.group, { netns: o.netns })) this.#log.info({ domain: r.name, uid: r.uid, group: r.group }, 'deleted devices of an interrupted setup');
+    if (await removeGroup(r.group, o.netns)) this.#log.info({ domain: r.name, uid: r.uid, group: r.group }, 'deleted devices of an interrupted setup');
     await this.#reclaimNetworks(r, ifaces);
   }
 

@@ -5,7 +5,7 @@
 // connections are dead (lib/network/ledger.ts); the host changes are here.
 import type { Connection } from '../network/ledger';
 import type { ConnectionUndo } from '../network/store';
-import { deleteLinks, getLink, LinkInfo, listLinks, setLink } from '../sys/link';
+import { deleteGroup, deleteLinks, getLink, LinkInfo, listLinks, setLink } from '../sys/link';
 
 /** Which links a setup cut short left behind. */
 export interface HalfMadeQuery {
@@ -53,6 +53,16 @@ export async function removeHalfMade(q: HalfMadeQuery): Promise<LinkInfo[]> {
   const left = halfMadeLinks(await listLinks({ netns: q.netns }), q);
   if (left.length) await deleteLinks(left.map((l) => l.index), { netns: q.netns });
   return left;
+}
+
+/**
+ * Deletes every link of link group `group` in `netns`: the devices of one
+ * agent domain, found by the group they were made in, whatever name, MAC,
+ * owner or persist flag the holder of their fds gave them since. Returns
+ * whether there was any.
+ */
+export async function removeGroup(group: number, netns?: string): Promise<boolean> {
+  return deleteGroup(group, { netns });
 }
 
 /**
