@@ -70,6 +70,16 @@ export interface NetfdErrorOptions {
   field?: string | undefined;
   value?: unknown;
   cause?: unknown;
+  /** What to do next (kept apart from the message; {@link describeError} joins them for people). */
+  hint?: string | undefined;
+}
+
+/** An error met while undoing after another one (a rollback that also failed). */
+export interface SuppressedError {
+  /** What was being undone: "releasing network devices", "rolling back". */
+  during: string;
+  /** The error it met. */
+  error: unknown;
 }
 
 /**
@@ -91,6 +101,10 @@ export class NetfdError extends Error {
   readonly field?: string;
   /** With `field`: the value that was given. */
   readonly value?: unknown;
+  /** What to do next, when netfd knows. Not part of `message`. */
+  readonly hint?: string;
+  /** Errors met while undoing after this one, in order ({@link suppress}). */
+  suppressed?: SuppressedError[];
 
   /** Usually made by netfd itself; programs read the fields. */
   constructor(message: string, o: NetfdErrorOptions) {
@@ -103,6 +117,7 @@ export class NetfdError extends Error {
     if (o.extackOffset !== undefined) this.extackOffset = o.extackOffset;
     if (o.field !== undefined) this.field = o.field;
     if (o.field !== undefined) this.value = o.value;
+    if (o.hint !== undefined) this.hint = o.hint;
   }
 }
 
@@ -119,15 +134,44 @@ const hints: Record<string, string> = {
   EBUSY: 'the device is in use (a passthru macvtap or another owner holds it)',
 };
 
-/** Turns an error from the addon into a NetfdError, adding a hint. */
+/** Turns an error from the addon into a NetfdError, with a hint (what to do next) when netfd has one. */
 export function fromNative(err: unknown, hint?: string): NetfdError {
   if (err instanceof NetfdError) return err;
   const e = err as { message?: string; code?: string; errno?: number; syscall?: string; extack?: string; extackOffset?: number };
   // The addon's codes are errno names (and ENATIVE, EUNKNOWN); anything else is kept as it came.
   const code = (typeof e?.code === 'string' ? e.code : 'EUNKNOWN') as NetfdErrorCode;
-  const extra = hint ?? hints[code];
-  const message = `${e?.message ?? String(err)}${extra ? ` — ${extra}` : ''}`;
-  return new NetfdError(message, { code, errno: e?.errno, syscall: e?.syscall, extack: e?.extack, extackOffset: e?.extackOffset, cause: err });
+  return new NetfdError(e?.message ?? String(err), { code, errno: e?.errno, syscall: e?.syscall, extack: e?.extack, extackOffset: e?.extackOffset, cause: err, hint: hint ?? hints[code] });
+}
+
+/**
+ * Records on `err` (as `err.suppressed`) that undoing after it also failed,
+ * with `other`, while `during`; `err` itself (its message, code, stack) is
+ * left as it was. Returns `err`, to rethrow.
+ */
+export function suppress(err: unknown, other: unknown, during: string): unknown {
+  if (typeof err === 'object' && err !== null) {
+    const e = err as { suppressed?: SuppressedError[] };
+    (e.suppressed ??= []).push({ during, error: other });
+  }
+  return err;
+}
+
+/**
+ * The text a person reads for an error: its message, then its hint after
+ * " — ", then each suppressed error as " (DURING also failed: …)".
+ */
+export function describeError(err: unknown): string {
+  if (typeof err !== 'object' || err === null) return String(err);
+  const e = err as { message?: unknown; hint?: unknown; suppressed?: SuppressedError[] };
+  let text = typeof e.message === 'string' ? e.message : String(err);
+  if (typeof e.hint === 'string' && e.hint) text += ` — ${e.hint}`;
+  return text + suppressedText(err);
+}
+
+/** The suppressed errors of `err` as text: " (DURING also failed: …)" each, or ''. */
+export function suppressedText(err: unknown): string {
+  const list = (err as { suppressed?: unknown } | null)?.suppressed;
+  return Array.isArray(list) ? list.map((s: SuppressedError) => ` (${s.during} also failed: ${describeError(s.error)})`).join('') : '';
 }
 
 /** Awaits a native promise and rethrows its failure as a NetfdError. */

@@ -12,7 +12,7 @@
  */
 
 // Errors.
-export { NetfdError, NetfdErrorOptions, NETFD_CODES, NetfdCode, ErrnoCode, NetfdErrorCode, isNetfdCode } from './errors';
+export { NetfdError, NetfdErrorOptions, NETFD_CODES, NetfdCode, ErrnoCode, NetfdErrorCode, isNetfdCode, describeError, SuppressedError } from './errors';
 
 // fd ownership.
 export { FdSet, OwnsFds } from './sys/fds';

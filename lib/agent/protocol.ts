@@ -4,11 +4,11 @@
 //
 //   request  {"v":1, "id":7, "op":"prepare", "args":{...}}
 //   reply    {"v":1, "id":7, "ok":true, "result":{...}, "fds":2}
-//            {"v":1, "id":7, "ok":false, "error":{"code":"ACCESS_DENIED", "message":"...", "field":..., "value":..., "rule":...}}
+//            {"v":1, "id":7, "ok":false, "error":{"code":"ACCESS_DENIED", "message":"...", "field":..., "value":..., "rule":..., "hint":..., "suppressed":[{"during":..., "message":...}]}}
 //
 // A request that cannot be read gets a reply with "id": null. Requests never
 // carry fds.
-import { NetfdError, NetfdErrorCode } from '../errors';
+import { describeError, NetfdError, NetfdErrorCode, suppress, SuppressedError } from '../errors';
 
 /** The protocol version this client and agent speak (`"v"` in every message). */
 export const PROTOCOL_VERSION = 1;
@@ -61,6 +61,10 @@ export interface ErrorBody {
   value?: unknown;
   /** The ACL rule that refused (or the limit), as written with its file:line. */
   rule?: string;
+  /** What to do next (NetfdError.hint). */
+  hint?: string;
+  /** What also failed while the agent undid its work (NetfdError.suppressed), as text. */
+  suppressed?: { during: string; message: string }[];
 }
 
 /** A reply: `ok` with a `result` (and `fds`, how many came with it), or an `error`. */
@@ -131,13 +135,15 @@ export function errorReply(id: number | null, err: unknown): Buffer {
 }
 
 export function errorBody(err: unknown): ErrorBody {
-  const e = err as { code?: unknown; message?: unknown; field?: unknown; value?: unknown; rule?: unknown };
+  const e = err as { code?: unknown; message?: unknown; field?: unknown; value?: unknown; rule?: unknown; hint?: unknown; suppressed?: SuppressedError[] };
   const body: ErrorBody = { code: typeof e?.code === 'string' ? (e.code as NetfdErrorCode) : 'EUNKNOWN', message: typeof e?.message === 'string' ? e.message : String(err) };
   if (typeof e?.field === 'string') {
     body.field = e.field;
     body.value = e.value === undefined ? null : e.value;
   }
   if (typeof e?.rule === 'string') body.rule = e.rule;
+  if (typeof e?.hint === 'string') body.hint = e.hint;
+  if (Array.isArray(e?.suppressed) && e.suppressed.length) body.suppressed = e.suppressed.map((x) => ({ during: String(x.during), message: describeError(x.error) }));
   return body;
 }
 
@@ -159,13 +165,16 @@ export function parseReply(data: Buffer): Reply {
     const e = m.error as Partial<ErrorBody> | null | undefined;
     if (typeof e !== 'object' || e === null || typeof e.code !== 'string' || typeof e.message !== 'string') throw bad('an error reply without an error {code, message}');
     if (e.rule !== undefined && typeof e.rule !== 'string') throw bad('error.rule is not a string');
+    if (e.hint !== undefined && typeof e.hint !== 'string') throw bad('error.hint is not a string');
+    if (e.suppressed !== undefined && !(Array.isArray(e.suppressed) && e.suppressed.every((x) => typeof x?.during === 'string' && typeof x?.message === 'string'))) throw bad('error.suppressed is not a list of {during, message}');
   }
   return m;
 }
 
 /** The error a client throws for an error reply. */
 export function replyError(e: ErrorBody): NetfdError & { rule?: string } {
-  const err = new NetfdError(e.message, { code: e.code, ...(e.field !== undefined ? { field: e.field, value: e.value } : {}) }) as NetfdError & { rule?: string };
+  const err = new NetfdError(e.message, { code: e.code, hint: e.hint, ...(e.field !== undefined ? { field: e.field, value: e.value } : {}) }) as NetfdError & { rule?: string };
   if (e.rule !== undefined) err.rule = e.rule;
+  for (const x of e.suppressed ?? []) suppress(err, { message: x.message }, x.during);
   return err;
 }

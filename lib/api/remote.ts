@@ -3,7 +3,7 @@
 // runs as this user, its QMP socket and pid file in this user's own state
 // directory, and this process does the QMP half of a hotplug.
 import fs from 'node:fs';
-import { NetfdError } from '../errors';
+import { NetfdError, suppress } from '../errors';
 import { AgentClient } from '../agent/client';
 import { clientStateDir, launchedQmp, launchViaAgent } from '../agent/launch';
 import type { ProbeReport } from '../host/probe';
@@ -102,7 +102,7 @@ export class RemoteBackend implements Backend {
         pci = (await qmpAttach(qmp, r.nic, fds.slice(0, r.tapFds), fds.slice(r.tapFds), o.timeoutMs)).pci;
       } catch (err) {
         await c.request('detach', { name, mac: r.mac }).catch((e) => {
-          (err as Error).message += ` (giving the device back to the agent also failed: ${(e as Error).message})`;
+          suppress(err, e, 'giving the device back to the agent');
         });
         throw err;
       } finally {

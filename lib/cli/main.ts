@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Backend, BackendOptions } from '../api/backend';
 import { LocalBackend } from '../api/local';
 import { RemoteBackend } from '../api/remote';
-import { NetfdError } from '../errors';
+import { describeError, NetfdError } from '../errors';
 import { XEN_FORMATS } from '../xen';
 import { connectOption, defaultIo, exportGlobals, Io, parse, splitVerb, str, UsageError, warnTo } from './args';
 import type { Command } from './command';
@@ -103,7 +103,7 @@ export async function main(argv: string[], io: Io = defaultIo, backendFor: Backe
       return 2;
     }
     const e = err as NetfdError;
-    io.err(`netfd ${verb}: ${e.code ? `${e.code}: ` : ''}${e.message}\n`);
+    io.err(`netfd ${verb}: ${e.code ? `${e.code}: ` : ''}${describeError(e)}\n`);
     return 1;
   }
 }

@@ -79,8 +79,8 @@ export async function setBandwidth(b: BandwidthPlan, dev: string, at: string, o:
     }
     const field = `${at}/bandwidth/${step.from}`;
     await runTc(step.args, o).catch((e: NetfdError) => {
-      const hint = e.code === 'TC_FAILED' && /unknown|not found|failed to load/i.test(e.message) ? ` — ${KERNEL_HINT}` : '';
-      throw new NetfdError(`${field}: ${e.message}${hint}`, { code: e.code, field, value: `tc ${step.args.join(' ')}`, cause: e });
+      const hint = e.code === 'TC_FAILED' && /unknown|not found|failed to load/i.test(e.message) ? KERNEL_HINT : e.hint;
+      throw new NetfdError(`${field}: ${e.message}`, { code: e.code, field, value: `tc ${step.args.join(' ')}`, cause: e, hint });
     });
   }
 }

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { NetfdError } from '../errors';
+import { NetfdError, suppress } from '../errors';
 import { FdSet } from '../sys/fds';
 import { deleteGroup, deleteLinks, LinkInfo, listLinks, netnsOf } from '../sys/link';
 import type { PciAddress } from '../xml/interface';
@@ -165,7 +165,7 @@ export async function prepareHost<T extends PreparedHost = PreparedHost>(input: 
     setup = await prepareInterfaces(planDomain(def, macs, nets.actuals, o.accel), { ...o, netns });
   } catch (err) {
     await nets.release().catch((e) => {
-      if (err instanceof Error) err.message += ` (releasing network devices also failed: ${(e as Error).message})`;
+      suppress(err, e, 'releasing network devices');
     });
     throw err;
   }
@@ -187,7 +187,7 @@ export async function prepareHost<T extends PreparedHost = PreparedHost>(input: 
     const errors = await tx.undo();
     await setup.undo().catch((e) => errors.push(e));
     await nets.release().catch((e) => errors.push(e));
-    if (errors.length && err instanceof Error) err.message += ` (undoing setup also failed: ${(errors[0] as Error).message})`;
+    if (errors.length) suppress(err, errors[0], 'undoing setup');
     throw err;
   }
 }
@@ -259,7 +259,7 @@ export async function prepareInterfaces(plans: InterfacePlan[], o: PrepareOption
     };
   } catch (err) {
     const errors = await tx.undo();
-    if (errors.length && err instanceof Error) err.message += ` (undoing setup also failed: ${(errors[0] as Error).message})`;
+    if (errors.length) suppress(err, errors[0], 'undoing setup');
     throw err;
   }
 }

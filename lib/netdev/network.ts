@@ -4,7 +4,7 @@
 // the networks' store (lib/network/) with the host's half wired in: a dead
 // connection's devices deleted and a passthrough device's MAC restored
 // (./reclaim.ts).
-import { NetfdError } from '../errors';
+import { NetfdError, suppress } from '../errors';
 import type { Target } from '../sys/link';
 import { NetworkOptions, NetworkStore } from '../network/store';
 import type { ActualDirect, InterfaceDef } from '../xml/domain';
@@ -62,7 +62,7 @@ export async function allocateFor(domain: string, ifaces: readonly NetworkIface[
     }
   } catch (err) {
     await release().catch((e) => {
-      if (err instanceof Error) err.message += ` (releasing the devices taken also failed: ${(e as Error).message})`;
+      suppress(err, e, 'releasing the devices taken');
     });
     throw err;
   }

@@ -15,6 +15,6 @@ export async function openVhost(plan: InterfacePlan, device: string | undefined)
   if (plan.vhost === 'off') return { probe: undefined, fds: new FdSet([]) };
   // The same check as `netfd probe`: on failure, the true reason.
   const c = await checkVhost({ device: plan.vhostDevice ?? device, count: plan.queues });
-  if (!c.usable) return { probe: { usable: false, code: c.code, message: `${c.error.message.split(' — ')[0]}: ${c.why}` }, fds: new FdSet([]) };
+  if (!c.usable) return { probe: { usable: false, code: c.code, message: `${c.error.message}: ${c.why}` }, fds: new FdSet([]) };
   return { probe: { usable: true }, fds: new FdSet(c.fds.releaseFds()) };
 }

@@ -5,7 +5,7 @@
 // its own steps when one fails.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { NetfdError } from '../errors';
+import { NetfdError, suppress } from '../errors';
 import type { PrepareOptions } from '../netdev/connect';
 import { setInterfaceLinks } from '../netdev/direct';
 import { detachHost, InterfaceSetup, prepareInterfaces, PreparedInterface } from '../netdev/domain';
@@ -269,7 +269,7 @@ async function rollback(err: unknown, step: () => Promise<unknown>): Promise<voi
   try {
     await step();
   } catch (e) {
-    if (err instanceof Error) err.message += ` (rolling back also failed: ${(e as Error).message})`;
+    suppress(err, e, 'rolling back');
   }
 }
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Running } from '../../api/backend';
-import { NetfdError, NetfdErrorCode } from '../../errors';
+import { NetfdError, NetfdErrorCode, suppressedText } from '../../errors';
 import { objectFile, stateDir } from '../../state/dirs';
 import { closeOnExecFrom } from '../../sys/fds';
 import { DomainXml } from '../../xml/domain';
@@ -39,7 +39,7 @@ export const launch: Command = {
       l = await backend.launch(launchXml(positionals[0], fromLive), { qemu: str(values, 'qemu'), accel: accel as 'tcg' | 'kvm' | undefined, extraArgs: positionals.slice(1) });
     } catch (err) {
       const e = err as NetfdError;
-      if (supervise) report({ error: { message: e.message, code: e.code, field: e.field, value: e.value } });
+      if (supervise) report({ error: { message: e.message, code: e.code, field: e.field, value: e.value, hint: e.hint, also: suppressedText(e) } });
       throw err;
     }
     const paused = l.runState?.running === false ? (l.agent ? ' (vCPUs paused: the agent keeps its macvtaps down until they run)' : ' (vCPUs paused: its macvtaps stay down until they run)') : '';
@@ -84,7 +84,7 @@ async function launchDetached(args: string[], file: string, explicitDir: string 
   } finally {
     fs.closeSync(log);
   }
-  type Report = { ok?: boolean; pid?: number; qmp?: string; live?: string; error?: { message: string; code?: NetfdErrorCode; field?: string; value?: unknown } };
+  type Report = { ok?: boolean; pid?: number; qmp?: string; live?: string; error?: { message: string; code?: NetfdErrorCode; field?: string; value?: unknown; hint?: string; also?: string } };
   const report = await new Promise<Report | null>((resolve) => {
     child.once('message', (m) => resolve(m as Report));
     child.once('exit', () => resolve(null));
@@ -96,6 +96,6 @@ async function launchDetached(args: string[], file: string, explicitDir: string 
     io.err(`netfd: ${name} running as qemu pid ${report.pid}, supervised by pid ${child.pid}; QMP ${report.qmp}; live XML ${report.live}; log ${logFile}\n`);
     return 0;
   }
-  if (report?.error) throw new NetfdError(report.error.message, { code: report.error.code ?? 'EUNKNOWN', field: report.error.field, value: report.error.value });
+  if (report?.error) throw new NetfdError(`${report.error.message}${report.error.also ?? ''}`, { code: report.error.code ?? 'EUNKNOWN', field: report.error.field, value: report.error.value, hint: report.error.hint });
   throw new NetfdError(`the supervisor for ${name} exited before qemu was running; see ${logFile}`, { code: 'QEMU_FAILED' });
 }

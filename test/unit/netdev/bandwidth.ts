@@ -104,7 +104,8 @@ t.test('setBandwidth runs them in the namespace, ignores what libvirt ignores, a
     code: 'TC_FAILED',
     field: `${IF}[2]/bandwidth/inbound`,
     value: 'tc qdisc add dev vnet0 parent 1:1 handle 2: sfq perturb 10',
-    message: /^\/domain\/devices\/interface\[2\]\/bandwidth\/inbound: tc qdisc add dev vnet0 parent 1:1 handle 2: sfq perturb 10 failed \(exit 2\): Error: Specified qdisc kind is unknown\. — the kernel may lack .*sch_sfq/,
+    message: /^\/domain\/devices\/interface\[2\]\/bandwidth\/inbound: tc qdisc add dev vnet0 parent 1:1 handle 2: sfq perturb 10 failed \(exit 2\): Error: Specified qdisc kind is unknown\.$/,
+    hint: /^the kernel may lack .*sch_sfq/,
   });
   t.equal(bad.log().length, 5, 'nothing runs after the failing command (the caller deletes the device)');
   await t.rejects(setBandwidth(b, 'vnet0', IF, { tc: '/nonexistent/tc' }), { code: 'TC_UNAVAILABLE', message: /install iproute2, or name the tc binary in NETFD_TC/ }, 'no tc at all: refused at the first command');
