@@ -75,7 +75,7 @@ async function startAgent(a: Pick<AgentContext, 'socket' | 'acl' | 'stateDir' | 
     try {
       return { child, closed, stderr, client: await a.connect(a.socket) };
     } catch (err) {
-      if (Date.now() - t0 > AGENT_START_TIMEOUT_MS) throw new Error(`netfd agent not answering on ${a.socket} within ${AGENT_START_TIMEOUT_MS} ms: ${(err as Error).message}`);
+      if (Date.now() - t0 > AGENT_START_TIMEOUT_MS) throw new Error(`netfd agent not answering on ${a.socket} within ${AGENT_START_TIMEOUT_MS} ms: ${(err as Error).message}`, { cause: err });
       await sleep(20);
     }
   }

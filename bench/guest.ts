@@ -260,6 +260,7 @@ export async function bootGuest(g: GuestContext, { how, model, params, label }: 
     let prepareSpawnMs: number | null = null;
     if (how === 'netfd') {
       // launchDomain calls child_process.spawn through the module object: note when it spawns qemu.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the module object itself, to wrap its spawn
       const cp = require('node:child_process') as { spawn: (this: unknown, file: string, ...rest: unknown[]) => ChildProcess };
       const realSpawn = cp.spawn;
       let spawnedAt: bigint | null = null;

@@ -25,9 +25,10 @@ export const NETFD_BIN = path.join(ROOT, 'bin', 'netfd.js');
 function load<T>(rel: string): T {
   const file = path.join(ROOT, rel);
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a path known only at run time
     return require(file) as T;
   } catch (err) {
-    if (rel.startsWith('dist/')) throw new Error(`cannot load ${file} (run \`npx tsc -p .\` and build the addon first): ${(err as Error).message}`);
+    if (rel.startsWith('dist/')) throw new Error(`cannot load ${file} (run \`npx tsc -p .\` and build the addon first): ${(err as Error).message}`, { cause: err });
     throw err;
   }
 }

@@ -97,7 +97,7 @@ export class RemoteBackend implements Backend {
     type R = { alias: string; mac: string; targetDev: string; driver: 'vhost' | 'qemu' | null; nic: QemuNic; tapFds: number; vhostFds: number };
     return this.#with(async (c) => {
       const { result: r, fds } = await c.request<R>('attach', { name, xml: ifaceXml });
-      let pci: PciAddress | null = null;
+      let pci: PciAddress | null;
       try {
         pci = (await qmpAttach(qmp, r.nic, fds.slice(0, r.tapFds), fds.slice(r.tapFds), o.timeoutMs)).pci;
       } catch (err) {

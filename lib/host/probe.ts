@@ -182,7 +182,7 @@ async function links(ids: readonly CheckId[], s: Scratch): Promise<Check[]> {
 function sriov(o: ProbeOptions): Check {
   const root = sysfsRoot(o.sysfsRoot);
   const dir = path.join(root, 'class', 'net');
-  let names: string[] = [];
+  let names: string[];
   try {
     names = fs.readdirSync(dir).sort();
   } catch {
@@ -193,11 +193,11 @@ function sriov(o: ProbeOptions): Check {
     const total = readText(path.join(dir, name, 'device', 'sriov_totalvfs'));
     if (total === null) continue;
     const enabled = Number(readText(path.join(dir, name, 'device', 'sriov_numvfs')) ?? '0');
-    let usable = 0;
+    let usable: number;
     try {
-    usable = expandPf(name, { sysfsRoot: root }).devices.length;
+      usable = expandPf(name, { sysfsRoot: root }).devices.length;
     } catch {
-    usable = 0;
+      usable = 0;
     }
     pfs.push({ pf: name, totalVfs: Number(total), enabledVfs: enabled, vfNetdevs: usable });
   }

@@ -347,6 +347,7 @@ export function native(): NativeBinding {
   const tried: string[] = [];
   for (const file of nativeCandidates()) {
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a path known only at run time
       cached = require(file) as NativeBinding;
       return cached;
     } catch (err) {

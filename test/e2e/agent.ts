@@ -65,7 +65,7 @@ t.test('an ordinary user launches a guest with a tap the agent prepared, then ho
       try {
         return (await console.wait(re)).text;
       } catch (e) {
-        throw new Error(`${(e as Error).message}\nnetfd stderr:\n${err}\nagent log:\n${a.log()}`);
+        throw new Error(`${(e as Error).message}\nnetfd stderr:\n${err}\nagent log:\n${a.log()}`, { cause: e });
       }
     };
     t.match(await wait(/^NETFD-PING-(OK|FAIL) eth0/), `NETFD-PING-OK eth0 ${net.bridgePeer} recv=3/3`, 'the guest pings the bridge peer through the tap');

@@ -1,6 +1,7 @@
 // netfd inside a privileged CI container: no udev, /dev a small tmpfs that
 // never gains nodes, no /run/netns, /sys read-only.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { nativeCandidates } from '../../lib/sys/native';
@@ -16,7 +17,7 @@ const namedNetns = (): string[] =>
 
 t.test('macvtap char device and taps work in a container-like mount namespace', { skip: needsRoot }, async (t) => {
   const helpers = path.join(__dirname, '..', 'helpers');
-  const nativePath = nativeCandidates().find((p) => require('node:fs').existsSync(p))!;
+  const nativePath = nativeCandidates().find((p) => fs.existsSync(p))!;
   const namespacesBefore = namedNetns();
   const fdsBefore = openFds();
   const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', path.join(helpers, 'container.sh'), process.execPath, path.join(helpers, 'container-run.js'), nativePath], { encoding: 'utf8', timeout: 60000 });
@@ -33,7 +34,7 @@ t.test('macvtap char device and taps work in a container-like mount namespace', 
 
 t.test('the agent in a container-like mount namespace: default socket and state under a fresh /run, devices in a namespace given by path', { skip: needsRoot }, async (t) => {
   const helpers = path.join(__dirname, '..', 'helpers');
-  const nativePath = nativeCandidates().find((p) => require('node:fs').existsSync(p))!;
+  const nativePath = nativeCandidates().find((p) => fs.existsSync(p))!;
   const namespacesBefore = namedNetns();
   const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', path.join(helpers, 'container.sh'), process.execPath, path.join(helpers, 'container-agent.js'), nativePath], { encoding: 'utf8', timeout: 60000 });
   t.equal(r.status, 0, `container script succeeded: ${r.stderr}`);

@@ -285,7 +285,7 @@ function includeFiles(pattern: string, from: string, chain: Link[]): Acl {
       text = fs.readFileSync(file, 'utf8');
     } catch (e) {
       const code = errnoCode(e);
-      throw new Error(code === 'ENOENT' ? `${file} does not exist (ENOENT)` : `cannot read ${file}: ${code}`);
+      throw new Error(code === 'ENOENT' ? `${file} does not exist (ENOENT)` : `cannot read ${file}: ${code}`, { cause: e });
     }
     const seen = chain.findIndex((l) => l.real === real);
     if (seen >= 0) throw new Error(`include cycle: ${[...chain.slice(seen).map((l) => l.file), file].join(' -> ')}`);
@@ -316,7 +316,7 @@ function expandInclude(pattern: string, from: string): string[] {
   } catch (e) {
     const code = errnoCode(e);
     if (code === 'ENOENT' || code === 'ENOTDIR') return [];
-    throw new Error(`cannot list ${dir}: ${code}`);
+    throw new Error(`cannot list ${dir}: ${code}`, { cause: e });
   }
   return names
     .filter((name) => globMatch(base, name) && (!name.startsWith('.') || base.startsWith('.')))

@@ -34,7 +34,7 @@ t.test('domxml-to-native qemu-argv: decisions and argv, no host change', async (
   t.match(auto.out, /^# \/domain\/devices\/interface\[1\]: virtio -> virtio-net-pci; tap vnet%d on bridge br9; 1 queue\(s\); vhost-net not usable \(ENOENT\), so vhost=off; live XML records <driver name='qemu'\/>; mac 52:54:00:00:00:11\n/);
   t.match(auto.out, /# \/domain\/devices\/interface\[2\]: e1000 -> e1000; macvtap macvtap%d on eth9 mode vepa; .*no driver recorded/);
   t.match(auto.out, /# <video> is not turned into qemu arguments/);
-  t.match(auto.out, /-netdev tap,id=hostnet0,fd=3,vhost=off \\\n  -device virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:00:00:11 \\\n  -netdev tap,id=hostnet1,fd=4,vhost=off \\\n  -device e1000,netdev=hostnet1,id=net1,mac=52:54:00:00:00:12/);
+  t.match(auto.out, /-netdev tap,id=hostnet0,fd=3,vhost=off \\\n {2}-device virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:00:00:11 \\\n {2}-netdev tap,id=hostnet1,fd=4,vhost=off \\\n {2}-device e1000,netdev=hostnet1,id=net1,mac=52:54:00:00:00:12/);
   t.match(auto.out, new RegExp(`-qmp unix:${state}/g1.qmp,server=on,wait=off\n$`));
 
   // /dev/null opens read-write: a stand-in for a usable vhost-net device.

@@ -272,7 +272,7 @@ t.test('fuzz: parseRequest returns a Request or throws a request error', async (
     note('mutated', data);
   }
   // Valid requests with one top-level value replaced by a random JSON value.
-  const values = [null, true, false, 0, -1, 1.5, 1e400, '', 'x', '__proto__', [], ['x', 1], {}, { a: 1 }, Number.MAX_SAFE_INTEGER + 2];
+  const values = [null, true, false, 0, -1, 1.5, Infinity, '', 'x', '__proto__', [], ['x', 1], {}, { a: 1 }, Number.MAX_SAFE_INTEGER + 2];
   for (let i = 0; i < 2000; i++) {
     const m = JSON.parse(validRequest(rand).toString()) as Record<string, unknown>;
     const key = ['v', 'id', 'op', 'args'][rand() % 4];

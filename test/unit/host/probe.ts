@@ -124,7 +124,7 @@ t.test('probe on this host: vhost-net absent, and the reason is the true one', a
   }
   t.equal(v.level, 'WARN');
   // Read the kernel's own word independently of netfd's code.
-  let built: string | null = null;
+  let built: string | null;
   try {
     const cfg = execFileSync('zcat', ['/proc/config.gz'], { encoding: 'utf8' });
     built = /^CONFIG_VHOST_NET=([ym])$/m.exec(cfg)?.[1] ?? 'n';
@@ -147,7 +147,7 @@ t.test('netfd probe: human lines, --json, exit 1 only on FAIL, bad options', asy
   const roots = ['--dev-root', f.devRoot, '--proc-root', f.procRoot, '--boot-root', f.bootRoot, '--sysfs-root', f.sysfsRoot];
   const failing = await run('probe', ...roots, '--only', 'tun,sriov');
   t.equal(failing.code, 1, 'a FAIL exits 1');
-  t.match(failing.out, /^FAIL  tun +.*\n +hint: mknod .*\nWARN  sriov +no SR-IOV capable network device\n/);
+  t.match(failing.out, /^FAIL {2}tun +.*\n +hint: mknod .*\nWARN {2}sriov +no SR-IOV capable network device\n/);
   t.notMatch(failing.out, '\x1b[', 'no colour when not a terminal');
   const ok = await run('probe', ...roots, '--only', 'sriov', '--json');
   t.equal(ok.code, 0, 'WARN only: exit 0');

@@ -68,7 +68,7 @@ t.test('a failed lookup is ACCOUNT_LOOKUP_FAILED, not "no such account"', async 
     lookups: {
       ...lookups,
       getpwnam: () => {
-        throw 'not an Error'; // eslint-disable-line no-throw-literal
+        throw 'not an Error';
       },
     },
   });
