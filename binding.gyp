@@ -19,7 +19,9 @@
         "native/addrs.cc",
         "native/ethtool.cc",
         "native/unixsock.cc",
-        "native/poller.cc"
+        "native/poller.cc",
+        "native/uvsock.cc",
+        "native/bind/unixsock.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

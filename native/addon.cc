@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "accounts.h"
+#include "bind/unixsock.h"
 #include "addrs.h"
 #include "common.h"
 #include "ethtool.h"
@@ -1077,6 +1078,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketInfo", Napi::Function::New(env, SocketInfoJs, "socketInfo"));
   exports.Set("setNonblock", Napi::Function::New(env, SetNonblockJs, "setNonblock"));
   InitPoller(env, exports);
+  InitUnixSocket(env, exports);
   InitAccounts(env, exports);
   exports.Set("constants", Constants(env));
   return exports;
