@@ -6,10 +6,19 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <mutex>
+#include <set>
+#include <utility>
 
 namespace netfd {
 
 namespace {
+
+// The fds each loop watches (a loop is one thread's; workers have their
+// own). libuv takes a second watch of one fd without complaint and then
+// mixes up their events: refuse it here instead.
+std::mutex watchedMutex;
+std::set<std::pair<uv_loop_t*, int>> watched;
 
 // Messages (or accepts) per readiness event, so one busy peer cannot starve
 // the others sharing the loop.
@@ -22,6 +31,11 @@ sockaddr_un Address(const std::string& path, const char* what) {
     ThrowCode("ENAMETOOLONG", ENAMETOOLONG, what, std::string(what) + " " + path + ": a socket path must be 1 to " + std::to_string(sizeof a.sun_path - 1) + " bytes");
   std::memcpy(a.sun_path, path.data(), path.size());
   return a;
+}
+
+void Unwatch(uv_loop_t* loop, int fd) {
+  std::lock_guard<std::mutex> lock(watchedMutex);
+  watched.erase({loop, fd});
 }
 
 int SocketType(SockType t) { return t == SockType::Seqpacket ? SOCK_SEQPACKET : SOCK_STREAM; }
@@ -58,24 +72,29 @@ UvSocket::~UvSocket() {
 }
 
 UvSocket* UvSocket::Open(napi_env env, Fd fd, bool own, Delegate* delegate) {
-  // A borrowed fd stays the caller's on every path out of here.
+  // Until the socket exists the fd stays the caller's (owned or not): a
+  // failure here leaves it open for the caller to close.
   struct Keep {
     Fd& fd;
-    bool own;
-    ~Keep() {
-      if (!own) fd.release();
-    }
-  } keep{fd, own};
+    ~Keep() { fd.release(); }
+  } keep{fd};
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) ThrowCode("ENATIVE", 0, "napi_get_uv_event_loop", "watch a socket: Node's event loop is not available");
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0) ThrowErrno("fcntl", "watch fd " + std::to_string(fd.get()));
   int raw = fd.get();
+  {
+    std::lock_guard<std::mutex> lock(watchedMutex);
+    if (!watched.insert({loop, raw}).second) ThrowCode("EEXIST", EEXIST, "uv_poll_init", "watch fd " + std::to_string(raw) + ": a socket of this thread watches it already");
+  }
   auto* s = new UvSocket(env, std::move(fd), own, delegate);
+  s->loop_ = loop;
   s->savedFlags_ = flags;
   int r = uv_poll_init(loop, &s->poll_, raw);
   if (r < 0) {
-    if (!own) (void)::fcntl(raw, F_SETFL, flags);
+    Unwatch(loop, raw);
+    (void)::fcntl(raw, F_SETFL, flags);
+    s->fd_.release();  // the caller's again
     delete s;  // never registered with the loop: nothing to close there
     ThrowErrno("uv_poll_init", r == UV_EEXIST ? "watch fd " + std::to_string(raw) + " (the loop watches it already)" : "watch fd " + std::to_string(raw), -r);
   }
@@ -83,6 +102,7 @@ UvSocket* UvSocket::Open(napi_env env, Fd fd, bool own, Delegate* delegate) {
   if (napi_add_async_cleanup_hook(env, OnEnvCleanup, s, &s->hook_) != napi_ok) {
     s->hook_ = nullptr;
     s->delegate_ = nullptr;
+    s->own_ = false;  // the caller's again, its flags as they were
     s->Close();
     ThrowCode("ENATIVE", 0, "napi_add_async_cleanup_hook", "watch fd " + std::to_string(raw) + ": cannot register with the environment");
   }
@@ -244,6 +264,7 @@ void UvSocket::Close() {
     hook_ = nullptr;
   }
   // uv_close takes the fd out of epoll at once; the memory goes in OnClosed.
+  Unwatch(loop_, fd_.get());
   uv_close(reinterpret_cast<uv_handle_t*>(&poll_), OnClosed);
   if (own_) {
     fd_.reset();

@@ -58,7 +58,8 @@ class UvSocket {
   // Watches `fd` on `env`'s loop (uv_poll_init sets O_NONBLOCK on it). A
   // borrowed fd (own false) is not closed by Close(), which puts its
   // O_NONBLOCK flag back as it was. Throws SysError (EEXIST: the loop already
-  // watches this fd).
+  // watches this fd; EPERM: epoll cannot watch it), and then the fd is left
+  // open, still the caller's.
   static UvSocket* Open(napi_env env, Fd fd, bool own, Delegate* delegate);
 
   int fd() const { return fd_.get(); }
@@ -97,6 +98,7 @@ class UvSocket {
   static void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* arg);
 
   napi_env env_;
+  uv_loop_t* loop_ = nullptr;
   Fd fd_;
   bool own_;
   int savedFlags_ = -1;
