@@ -22,6 +22,8 @@ export interface ConnOptions {
 
 /** How long a connection whose send failed (the peer went away) waits for the end of what the peer sent before. */
 const DRAIN_MS = 1000;
+/** Messages still read after a send found the peer gone (its last words, such as an agent's refusal); then it closes. */
+const DRAIN_MESSAGES = 16;
 
 /** One connected seqpacket socket; owns its fd. */
 export class Conn {
@@ -30,6 +32,7 @@ export class Conn {
   #closed = false;
   /** Set when a send found the peer gone: the reason the connection closes with once its messages are read. */
   #broken: string | undefined;
+  #drained = 0;
   readonly #waiting = new Set<(e: Error) => void>();
   readonly #o: ConnOptions;
 
@@ -132,7 +135,9 @@ export class Conn {
         }
       }
       this.close(`handling a message failed: ${(err as Error).message}`);
+      return;
     }
+    if (this.#broken !== undefined && ++this.#drained >= DRAIN_MESSAGES) this.close(this.#broken);
   }
 }
 
