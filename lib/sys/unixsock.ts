@@ -1,9 +1,9 @@
 // One non-blocking unix socket on Node's own loop: the addon's UnixSocket
-// (uv_poll, native/uvsock.h) with a send queue that waits for room. Every
-// socket that carries fds (the agent, its client, QMP, sendFds/recvFds) is
-// one of these: no thread blocks in poll(), no second event loop, no private
-// Node internals. Received fds are O_CLOEXEC and belong to the handler they
-// are given to.
+// (uv_poll, native/uvsock.h) with a send queue that waits for room. The
+// sockets that carry fds (the agent and its client through agent/conn.ts,
+// sendFds/recvFds, and QMP's transport) are meant to be these: no thread
+// blocks in poll(), no second event loop, no private Node internals.
+// Received fds are O_CLOEXEC and belong to the handler they are given to.
 import { NetfdError, fromNative } from '../errors';
 import { native, NativeMessage, NativeUnixSocket } from './native';
 
