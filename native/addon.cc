@@ -4,7 +4,7 @@
 #include <napi.h>
 
 #include "bind/bind.h"
-#include "poller.h"
+#include "bind/socket.h"
 
 namespace {
 
@@ -21,8 +21,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitKvm(env, exports);
   InitFdpass(env, exports);
   InitUnixsock(env, exports);
-  InitSockLegacy(env, exports);
-  netfd::InitPoller(env, exports);
+  netfd::InitUnixSocket(env, exports);
   InitAccounts(env, exports);
   InitFlock(env, exports);
   InitNetns(env, exports);

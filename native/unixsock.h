@@ -1,6 +1,6 @@
 // Unix seqpacket sockets for the host agent and its clients: listen,
 // connect, and non-blocking accept/recv/send that report "would block"
-// instead of waiting (the caller waits on the Poller).
+// instead of waiting (the caller waits on the socket class, uvsock.h).
 #pragma once
 
 #include <string>

@@ -2,6 +2,7 @@
 // fds received with the reply that names them (owned by the caller).
 import { NetfdError } from '../errors';
 import { native, NativeMessage } from '../sys/native';
+import { UnixSocket } from '../sys/unixsock';
 import { Conn } from './conn';
 import { DEFAULT_SOCKET, encodeRequest, MAX_REPLY, Op, parseReply, replyError } from './protocol';
 
@@ -33,9 +34,9 @@ export class AgentClient {
   /** Called once when the connection ends (the agent stopped or went away). */
   onClose: ((why: string) => void) | undefined;
 
-  private constructor(socket: string, fd: number) {
+  private constructor(socket: string, sock: UnixSocket) {
     this.socket = socket;
-    this.#conn = new Conn(fd, {
+    this.#conn = new Conn(sock, {
       maxBytes: MAX_REPLY,
       maxFds: 253,
       onMessage: (m) => this.#message(m),
@@ -53,15 +54,15 @@ export class AgentClient {
 
   /** Connects to the agent at `socket` (default /run/netfd/agent.sock). */
   static async connect(socket: string = DEFAULT_SOCKET): Promise<AgentClient> {
-    let fd: number;
+    let sock: UnixSocket;
     try {
-      fd = await native().unixConnect(socket);
+      sock = await UnixSocket.connect(socket, 'seqpacket');
     } catch (err) {
       const e = err as NetfdError;
       const hint = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'is `netfd agent` running?' : e.code === 'EACCES' ? 'the socket is not open to you: ask for its group (--socket-group)' : '';
       throw new NetfdError(`cannot connect to the netfd agent at ${socket}: ${e.message}${hint ? `; ${hint}` : ''}`, { code: e.code ?? 'ECONNREFUSED', field: 'connect', value: socket });
     }
-    return new AgentClient(socket, fd);
+    return new AgentClient(socket, sock);
   }
 
 /** True once the connection has ended (closed here, or by the agent). */

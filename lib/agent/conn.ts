@@ -1,59 +1,11 @@
-// Message connections over unix seqpacket sockets, driven by one epoll
-// thread (native Poller) per process: libuv cannot carry SCM_RIGHTS, so the
-// agent and its clients do their socket I/O through the addon, without ever
-// blocking the event loop. One message is one JSON document; fds travel with
-// the message they belong to.
-import { NetfdError, fromNative } from '../errors';
-import { NativeMessage, NativePoller, native, POLL_HANGUP, POLL_READABLE, POLL_WRITABLE } from '../sys/native';
-
-type Handler = (events: number) => void;
-
-/** The process's one Poller: fd → handler, with a token so stale events are dropped. */
-class Loop {
-  readonly #poller: NativePoller;
-  readonly #watched = new Map<number, { token: number; handler: Handler }>();
-  #nextToken = 1;
-  #refs = 0;
-
-  constructor() {
-    this.#poller = new (native().Poller)((fd, events, token) => {
-      const w = this.#watched.get(fd);
-      if (w && w.token === token) w.handler(events);
-    });
-    this.#poller.unref();
-  }
-
-  watch(fd: number, events: number, handler: Handler, keepAlive: boolean): number {
-    const token = this.#nextToken;
-    this.#nextToken = token >= 0xffffffff ? 1 : token + 1;
-    this.#watched.set(fd, { token, handler });
-    try {
-      this.#poller.add(fd, events, token);
-    } catch (err) {
-      this.#watched.delete(fd);
-      throw fromNative(err);
-    }
-    if (keepAlive && this.#refs++ === 0) this.#poller.ref();
-    return token;
-  }
-
-  arm(fd: number, token: number, events: number): void {
-    if (this.#watched.get(fd)?.token === token) this.#poller.arm(fd, events, token);
-  }
-
-  unwatch(fd: number, token: number, keepAlive: boolean): void {
-    if (this.#watched.get(fd)?.token !== token) return;
-    this.#watched.delete(fd);
-    this.#poller.remove(fd);
-    if (keepAlive && --this.#refs === 0) this.#poller.unref();
-  }
-}
-
-let shared: Loop | undefined;
-const loop = (): Loop => (shared ??= new Loop());
-
-/** Messages read per readiness event, so one busy peer cannot starve others. */
-const BURST = 16;
+// Message connections over unix seqpacket sockets, on Node's own loop
+// through the one socket class (lib/sys/unixsock.ts): libuv's own streams
+// cannot carry SCM_RIGHTS, so the agent and its clients do their socket I/O
+// through the addon, without ever blocking the event loop. One message is
+// one JSON document; fds travel with the message they belong to.
+import { NetfdError } from '../errors';
+import { native, NativeMessage } from '../sys/native';
+import { UnixSocket } from '../sys/unixsock';
 
 export interface ConnOptions {
   /** Longer messages arrive with `truncated` set (the rest is discarded by the kernel). */
@@ -68,25 +20,33 @@ export interface ConnOptions {
   onClose: (why: string) => void;
 }
 
-interface Outgoing {
-  data: Buffer;
-  fds: number[];
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
+/** How long a connection whose send failed (the peer went away) waits for the end of what the peer sent before. */
+const DRAIN_MS = 1000;
+/** Messages still read after a send found the peer gone (its last words, such as an agent's refusal); then it closes. */
+const DRAIN_MESSAGES = 16;
 
 /** One connected seqpacket socket; owns its fd. */
 export class Conn {
   readonly fd: number;
-  #token: number;
+  readonly #sock: UnixSocket;
   #closed = false;
-  readonly #queue: Outgoing[] = [];
+  /** Set when a send found the peer gone: the reason the connection closes with once its messages are read. */
+  #broken: string | undefined;
+  #drained = 0;
+  readonly #waiting = new Set<(e: Error) => void>();
   readonly #o: ConnOptions;
 
-  constructor(fd: number, o: ConnOptions) {
-    this.fd = fd;
+  /** Takes `sock` (an fd, or a connected socket) over: close() closes it. */
+  constructor(sock: number | UnixSocket, o: ConnOptions) {
+    this.#sock = typeof sock === 'number' ? UnixSocket.adopt(sock) : sock;
+    this.fd = this.#sock.fd;
     this.#o = o;
-    this.#token = loop().watch(fd, POLL_READABLE, (events) => this.#ready(events), o.keepAlive ?? false);
+    if (!(o.keepAlive ?? false)) this.#sock.unref();
+    this.#sock.read(
+      { maxBytes: o.maxBytes, maxFds: o.maxFds },
+      (m) => this.#message(m),
+      (e) => this.close(`receive failed: ${e.message}`),
+    );
   }
 
   get closed(): boolean {
@@ -95,7 +55,7 @@ export class Conn {
 
   /** Messages waiting for room in the socket (the peer is not reading). */
   get queued(): number {
-    return this.#queue.length;
+    return this.#sock.queued;
   }
 
   /**
@@ -105,12 +65,32 @@ export class Conn {
   send(data: Buffer, fds: readonly number[] = []): Promise<void> {
     if (this.#closed) return Promise.reject(new NetfdError('the connection is closed', { code: 'ECONNRESET' }));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ data, fds: [...fds], resolve, reject });
-      if (this.#queue.length > (this.#o.maxQueue ?? 64)) {
-        this.close(`the peer is not reading (more than ${this.#o.maxQueue ?? 64} messages waiting)`);
-        return;
-      }
-      if (this.#queue.length === 1) this.#flush();
+      this.#waiting.add(reject);
+      this.#sock.send(data, fds).then(
+        () => {
+          this.#waiting.delete(reject);
+          resolve();
+        },
+        (e: NetfdError) => {
+          if (this.#closed) return; // rejected by close() already
+          if (e.code === 'EMSGSIZE') {
+            this.#waiting.delete(reject);
+            reject(e);
+            return;
+          }
+          // The peer went away; what it sent before (an agent's refusal says why) is read first.
+          if (e.code === 'EPIPE' || e.code === 'ECONNRESET') {
+            if (this.#broken === undefined) {
+              this.#broken = `send failed: ${e.message}`;
+              setTimeout(() => this.close(this.#broken), DRAIN_MS).unref();
+            }
+            return;
+          }
+          this.close(`send failed: ${e.message}`);
+        },
+      );
+      const max = this.#o.maxQueue ?? 64;
+      if (this.#sock.queued > max) this.close(`the peer is not reading (more than ${max} messages waiting)`);
     });
   }
 
@@ -122,146 +102,79 @@ export class Conn {
   close(why = 'closed'): void {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      loop().unwatch(this.fd, this.#token, this.#o.keepAlive ?? false);
-    } catch {
-      // not watched any more: the fd is closed below all the same
-    }
-    try {
-      native().close(this.fd);
-    } catch {
-      // already gone: nothing to release
-    }
-    for (const m of this.#queue.splice(0)) m.reject(new NetfdError(`the connection closed before the message was sent (${why})`, { code: 'ECONNRESET' }));
+    const err = new NetfdError(`the connection closed before the message was sent (${why})`, { code: 'ECONNRESET' });
+    for (const reject of this.#waiting) reject(err);
+    this.#waiting.clear();
+    this.#sock.close();
     try {
       this.#o.onClose(why);
-    } catch (err) {
+    } catch (e) {
       queueMicrotask(() => {
-        throw err;
+        throw e;
       });
     }
   }
 
-  #flush(): void {
-    while (this.#queue.length && !this.#closed) {
-      const m = this.#queue[0];
-      let n: number;
-      try {
-        n = native().sendNow(this.fd, m.data, m.fds);
-      } catch (err) {
-        const e = fromNative(err);
-        if (e.code === 'EMSGSIZE') {
-          this.#queue.shift();
-          m.reject(e);
-          continue;
-        }
-        // The peer went away; what it sent before (an agent's refusal says why) is read first.
-        if (e.code === 'EPIPE' || e.code === 'ECONNRESET') this.#receive();
-        this.close(`send failed: ${e.message}`);
-        return;
-      }
-      if (n < 0) break; // no room: wait for POLL_WRITABLE
-      this.#queue.shift();
-      m.resolve();
+  #message(m: NativeMessage): void {
+    if (this.#closed) {
+      for (const fd of m.fds) native().close(fd);
+      return;
     }
-    this.#arm();
-  }
-
-  #arm(): void {
-    if (this.#closed) return;
+    if (m.eof) {
+      this.close(this.#broken ?? 'the peer closed the connection');
+      return;
+    }
     try {
-      loop().arm(this.fd, this.#token, POLL_READABLE | (this.#queue.length ? POLL_WRITABLE : 0));
+      this.#o.onMessage(m);
     } catch (err) {
-      this.close(`watching the socket failed: ${fromNative(err).message}`);
-    }
-  }
-
-  #ready(events: number): void {
-    if (this.#closed) return;
-    if (events & POLL_WRITABLE) this.#flush();
-    if (events & (POLL_READABLE | POLL_HANGUP)) this.#receive();
-    this.#arm();
-  }
-
-  /** Reads up to BURST messages; closes the connection at EOF or on an error. */
-  #receive(): void {
-    for (let i = 0; i < BURST && !this.#closed; i++) {
-      let m: NativeMessage | null;
-      try {
-        m = native().recvNow(this.fd, this.#o.maxBytes, this.#o.maxFds);
-      } catch (err) {
-        this.close(`receive failed: ${fromNative(err).message}`);
-        return;
-      }
-      if (m === null) return;
-      if (m.eof) {
-        this.close('the peer closed the connection');
-        return;
-      }
-      try {
-        this.#o.onMessage(m);
-      } catch (err) {
-        for (const fd of m.fds) {
-          try {
-            native().close(fd);
-          } catch {
-            // the handler closed it already
-          }
+      for (const fd of m.fds) {
+        try {
+          native().close(fd);
+        } catch {
+          // the handler closed it already
         }
-        this.close(`handling a message failed: ${(err as Error).message}`);
-        return;
       }
+      this.close(`handling a message failed: ${(err as Error).message}`);
+      return;
     }
+    if (this.#broken !== undefined && ++this.#drained >= DRAIN_MESSAGES) this.close(this.#broken);
   }
 }
 
 /** A listening socket: `onConnection` gets each accepted fd (owned by it). */
 export class Listener {
   readonly fd: number;
-  #token: number;
+  readonly #sock: UnixSocket;
   #closed = false;
 
   /** `onError` hears of failed accepts (EMFILE…); accepting goes on after a pause. */
   constructor(fd: number, onConnection: (fd: number) => void, onError: (e: Error) => void = () => undefined) {
     this.fd = fd;
-    native().setNonblock(fd);
-    this.#token = loop().watch(
-      fd,
-      POLL_READABLE,
-      () => {
-        let pause = 0;
-        for (let i = 0; i < BURST && !this.#closed; i++) {
-          let c: number;
-          try {
-            c = native().acceptNow(fd);
-          } catch (err) {
-            // Out of fds or memory: the connection waits in the backlog; try again soon.
-            onError(fromNative(err));
-            pause = 100;
-            break;
-          }
-          if (c < 0) break;
+    this.#sock = UnixSocket.adopt(fd);
+    const accept = (): void =>
+      this.#sock.accept(
+        (c) => {
           try {
             onConnection(c);
           } catch (err) {
             onError(err as Error);
           }
-        }
-        const rearm = () => {
-          if (!this.#closed) loop().arm(fd, this.#token, POLL_READABLE);
-        };
-        if (pause) setTimeout(rearm, pause).unref();
-        else rearm();
-      },
-      true,
-    );
+        },
+        (e) => {
+          // Out of fds or memory: the connection waits in the backlog; try again soon.
+          onError(e);
+          setTimeout(() => {
+            if (!this.#closed) accept();
+          }, 100).unref();
+        },
+      );
+    accept();
   }
 
   /** Stops accepting and closes the listening socket. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    loop().unwatch(this.fd, this.#token, true);
-    native().close(this.fd);
+    this.#sock.close();
   }
 }

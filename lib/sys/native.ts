@@ -171,23 +171,6 @@ export interface NativeMessage {
   eof: boolean;
 }
 
-/** Readiness bits of a Poller event. */
-export const POLL_READABLE = 1;
-export const POLL_WRITABLE = 2;
-export const POLL_HANGUP = 4;
-export const POLL_ERROR = 8;
-
-/** An epoll watcher on its own thread; every watch is one-shot until `arm`. */
-export interface NativePoller {
-  add(fd: number, events: number, token: number): void;
-  arm(fd: number, events: number, token: number): void;
-  remove(fd: number): void;
-  close(): void;
-  ref(): void;
-  unref(): void;
-}
-export type NativePollerClass = new (callback: (fd: number, events: number, token: number) => void) => NativePoller;
-
 /** An open netlink socket in a namespace (openNetnsHandle); opaque. */
 export interface NativeNetnsHandle {
   readonly __netnsHandle: never;
@@ -198,6 +181,51 @@ export interface NativeWhere {
   netns?: string | undefined;
   handle?: NativeNetnsHandle | undefined;
 }
+
+/**
+ * The events of a {@link NativeUnixSocket}, called on Node's loop like Node's
+ * own callbacks: one that throws goes to 'uncaughtException' (and the fds of
+ * a message it was given are closed, as it did not take them).
+ */
+export interface NativeUnixSocketEvents {
+  /** A message (seqpacket), some bytes (stream), or the end (`eof`); the fds are the callee's once it returns. */
+  message?: (m: NativeMessage) => void;
+  /** An accepted connection (O_CLOEXEC, O_NONBLOCK), the callee's once it returns. */
+  connection?: (fd: number) => void;
+  /** A connect finished: null, or why it failed. */
+  connect?: (err: Error | null) => void;
+  /** There is room to send again (after waitWritable). */
+  writable?: () => void;
+  /** recvmsg or accept4 failed; reading (accepting) stopped until started again. */
+  error?: (err: Error) => void;
+}
+
+/** One non-blocking unix socket watched by uv_poll on Node's own loop (native/uvsock.h). */
+export interface NativeUnixSocket {
+  /** The fd, or -1 once closed (or before one is set). */
+  readonly fd: number;
+  /** Watches an fd; owned, close() closes it; borrowed, close() gives back its O_NONBLOCK flag. */
+  adopt(fd: number, own: boolean): void;
+  /** bind + listen at `path` (which must not exist). */
+  listen(path: string, type: 'stream' | 'seqpacket', backlog: number): void;
+  /** Throws what fails at once (ENOENT, ECONNREFUSED, EAGAIN: the backlog is full); else events.connect follows. */
+  connect(path: string, type: 'stream' | 'seqpacket'): void;
+  readStart(maxBytes: number, maxFds: number): void;
+  readStop(): void;
+  acceptStart(): void;
+  acceptStop(): void;
+  /** One sendmsg with `fds` (they stay the caller's): bytes sent, or -1 when there is no room. */
+  send(data: Buffer, fds?: number[]): number;
+  /** events.writable once the socket has room. */
+  waitWritable(): void;
+  /** SO_PEERCRED */
+  peerCred(): { pid: number; uid: number; gid: number };
+  ref(): void;
+  unref(): void;
+  /** Once; no event follows. */
+  close(): void;
+}
+export type NativeUnixSocketClass = new (events: NativeUnixSocketEvents) => NativeUnixSocket;
 
 /** A passwd entry from the name service switch. */
 export interface NativePasswd {
@@ -271,8 +299,6 @@ export interface NativeBinding {
   }>;
   openVhost(o: { path: string; count?: number }): Promise<{ fds: number[]; features: bigint | null }>;
   kvmApiVersion(o: { path?: string }): Promise<number>;
-  fdSend(sock: number, data: Buffer, fds?: number[], timeoutMs?: number): Promise<number>;
-  fdRecv(sock: number, maxBytes: number, maxFds: number, timeoutMs?: number): Promise<{ data: Buffer; fds: number[] }>;
   peerCred(sock: number): { pid: number; uid: number; gid: number };
   socketPair(type?: 'seqpacket' | 'stream'): [number, number];
   /** A listening AF_UNIX SOCK_SEQPACKET socket at `path` (O_CLOEXEC, O_NONBLOCK). */
@@ -287,7 +313,7 @@ export interface NativeBinding {
   sendNow(fd: number, data: Buffer, fds?: number[]): number;
   socketInfo(fd: number): { family: 'unix' | 'inet' | 'inet6' | 'other'; type: 'seqpacket' | 'stream' | 'dgram' | 'other'; listening: boolean };
   setNonblock(fd: number): void;
-  Poller: NativePollerClass;
+  UnixSocket: NativeUnixSocketClass;
   // Accounts through NSS (getpwnam_r, getpwuid_r, getgrnam_r, getgrouplist),
   // synchronous: they block for as long as the name service takes. null is
   // "no such account"; a failed lookup throws with code (the errno's name),

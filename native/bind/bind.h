@@ -17,7 +17,6 @@ void InitVhost(Napi::Env env, Napi::Object exports);     // vhost.cc: /dev/vhost
 void InitKvm(Napi::Env env, Napi::Object exports);       // kvm.cc: /dev/kvm
 void InitFdpass(Napi::Env env, Napi::Object exports);    // fdpass.cc: fds, peer credentials
 void InitUnixsock(Napi::Env env, Napi::Object exports);  // unixsock.cc: the agent's sockets
-void InitSockLegacy(Napi::Env env, Napi::Object exports);  // sock_legacy.cc: fdSend, fdRecv
 void InitAccounts(Napi::Env env, Napi::Object exports);  // accounts.cc: NSS users and groups
 void InitFlock(Napi::Env env, Napi::Object exports);     // flock.cc: file locks
 void InitNetns(Napi::Env env, Napi::Object exports);     // netns.cc: netlink handles kept in a namespace

@@ -1,5 +1,5 @@
 // Bindings of ../unixsock.h: the agent's seqpacket sockets, read and
-// written without waiting (the caller waits on the Poller).
+// written without waiting.
 #include "../unixsock.h"
 
 #include "../jserror.h"

@@ -11,11 +11,11 @@ import { CLI } from './e2e';
 import { asUser, readablePath } from './readable';
 
 /**
- * Starts the process's one epoll thread (and its eventfd) now, so that fd
- * checks count it as the baseline, not as a leak of the first test that
- * connects.
+ * Opens and closes one agent connection now, so that whatever the socket
+ * class sets up once per process counts as the fd baseline, not as a leak of
+ * the first test that connects.
  */
-export function startPollerThread(): void {
+export function warmSockets(): void {
   const [x, y] = native().socketPair();
   new Conn(x, { maxBytes: 16, maxFds: 0, onMessage: () => undefined, onClose: () => undefined }).close();
   native().close(y);

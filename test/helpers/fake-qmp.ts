@@ -1,15 +1,14 @@
 // A fake qemu QMP monitor on a unix socket in a temp dir, for tests of
-// lib/qemu/qmp/ without qemu. It reads with the addon's fdRecv on the
-// accepted socket's own fd (the connection is accepted paused, so libuv never
-// reads it), so fds sent with SCM_RIGHTS really arrive; it writes with
-// socket.write. Like qemu, the fds received with a read wait for a command
-// to take them (getfd) and are dropped when new fds arrive.
+// lib/qemu/qmp/ without qemu. It listens, reads and writes with netfd's
+// own socket class (lib/sys/unixsock.ts), so fds sent with SCM_RIGHTS really
+// arrive. Like qemu, the fds received with a read wait for a command to take
+// them (getfd) and are dropped when new fds arrive.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { recvFds, closeFd } from '../../lib/sys/fdpass';
+import { closeFd } from '../../lib/sys/fdpass';
+import { UnixMessage, UnixSocket } from '../../lib/sys/unixsock';
 import { Qmp } from '../../lib/qemu/qmp/commands';
 import { LineFramer } from '../../lib/qemu/qmp/transport';
 
@@ -39,20 +38,24 @@ export class FakeConn {
   private fdsOwner: number[] | null = null;
   private stopping = false;
   private readonly loop: Promise<void>;
+  /** Wakes a read in wait (with null: stop). */
+  private wake: ((m: UnixMessage | null) => void) | undefined;
   closed = false;
 
   constructor(
-    readonly socket: net.Socket,
+    readonly socket: UnixSocket,
     private readonly server: FakeQmp,
   ) {
-    socket.on('error', () => {});
     this.loop = this.readLoop();
   }
 
-  /** Writes raw text (framing tests); resolves when written. */
+  /** Writes raw text (framing tests); resolves when written (or the peer is gone). */
   sendRaw(s: string | Buffer): Promise<void> {
-    if (this.closed || this.socket.destroyed) return Promise.resolve();
-    return new Promise((resolve) => this.socket.write(s, () => resolve()));
+    if (this.closed) return Promise.resolve();
+    return this.socket.send(s).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   send(o: unknown): Promise<void> {
@@ -66,16 +69,11 @@ export class FakeConn {
   /** Stops reading, closes the socket and every fd it holds. */
   async close(): Promise<void> {
     this.stopping = true;
-    await this.loop; // never close the fd under a native recv in flight
+    this.wake?.(null);
+    await this.loop;
     if (!this.closed) {
       this.closed = true;
-      await new Promise<void>((resolve) => {
-        if (this.socket.destroyed) resolve();
-        else {
-          this.socket.once('close', () => resolve());
-          this.socket.destroy();
-        }
-      });
+      this.socket.close();
     }
     for (const fd of this.pendingFds) closeFd(fd);
     this.pendingFds = [];
@@ -83,19 +81,31 @@ export class FakeConn {
     this.named.clear();
   }
 
+  /** The next read (one recvmsg: its bytes and fds), or null at the end. */
+  private next(): Promise<UnixMessage | null> {
+    return new Promise((resolve) => {
+      this.wake = (m) => {
+        this.wake = undefined;
+        if (!this.socket.closed) this.socket.pause();
+        resolve(m);
+      };
+      this.socket.read(
+        { maxBytes: 1 << 20, maxFds: 16 },
+        (m) => {
+          if (this.wake) this.wake(m);
+          else m.fds.forEach((fd) => closeFd(fd)); // not asked for: not kept
+        },
+        () => this.wake?.(null),
+      );
+    });
+  }
+
   private async readLoop(): Promise<void> {
-    const fd = (this.socket as unknown as { _handle: { fd: number } })._handle.fd;
     const framer = new LineFramer();
     if (this.server.readDelayMs > 0) await new Promise((r) => setTimeout(r, this.server.readDelayMs));
     while (!this.stopping) {
-      let got;
-      try {
-        got = await recvFds(fd, 1 << 20, 16, 50);
-      } catch (err) {
-        if ((err as { code?: string }).code === 'ETIMEDOUT') continue;
-        break;
-      }
-      if (got.data.length === 0 && got.fds.length === 0) break; // EOF
+      const got = await this.next();
+      if (got === null || got.eof) break; // EOF or stop
       if (got.fds.length > 0) {
         for (const old of this.pendingFds) closeFd(old);
         this.pendingFds = got.fds;
@@ -228,7 +238,7 @@ export class FakeQmp {
   private constructor(
     readonly dir: string,
     readonly path: string,
-    private readonly server: net.Server,
+    private readonly server: UnixSocket,
   ) {
     this.readDelayMs = 0;
     this.deviceDelEventFirst = false;
@@ -237,18 +247,17 @@ export class FakeQmp {
   static async start(o: FakeOptions = {}): Promise<FakeQmp> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-qmp-'));
     const sock = path.join(dir, 'qmp.sock');
-    const server = net.createServer({ pauseOnConnect: true });
+    const server = UnixSocket.listen(sock, 'stream');
     const f = new FakeQmp(dir, sock, server);
     f.handler = o.handler;
     f.readDelayMs = o.readDelayMs ?? 0;
     f.deviceDelEventFirst = o.deviceDelEventFirst ?? false;
     const greeting = o.greeting === undefined ? GREETING : o.greeting;
-    server.on('connection', (s) => {
-      const c = new FakeConn(s, f);
+    server.accept((fd) => {
+      const c = new FakeConn(UnixSocket.adopt(fd), f);
       f.conns.push(c);
       if (greeting !== null) void c.sendRaw(typeof greeting === 'string' ? greeting : line(greeting));
     });
-    await new Promise<void>((resolve) => server.listen(sock, resolve));
     return f;
   }
 
@@ -261,7 +270,7 @@ export class FakeQmp {
 
   async stop(): Promise<void> {
     await Promise.all(this.conns.map((c) => c.close()));
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -4,15 +4,16 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const b = require(process.env.NETFD_NATIVE || path.join(__dirname, '..', '..', 'build', 'Release', 'netfd.node'));
+// dist/ honours NETFD_NATIVE as the library does.
+const { recvFds, sendFds, closeFd } = require(path.join(__dirname, '..', '..', 'dist', 'sys', 'fdpass'));
 
 (async () => {
-  const { data, fds } = await b.fdRecv(3, 1024, 16, 10000);
+  const { data, fds } = await recvFds(3, 1024, 16, 10000);
   const { vnetHdr, frame } = JSON.parse(data.toString());
   const out = Buffer.concat([Buffer.alloc(vnetHdr), Buffer.from(frame, 'hex')]);
   fs.writeSync(fds[0], out);
-  await b.fdSend(3, Buffer.from(JSON.stringify({ received: fds.length })));
-  for (const fd of fds) b.close(fd);
+  await sendFds(3, Buffer.from(JSON.stringify({ received: fds.length })));
+  for (const fd of fds) closeFd(fd);
 })().catch((e) => {
   console.error(e);
   process.exit(1);

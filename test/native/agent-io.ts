@@ -1,13 +1,14 @@
 // The agent's socket layer without network devices: unix seqpacket
-// listen/connect/accept, non-blocking recv/send with fds, the epoll Poller,
-// Conn and Listener (lib/agent/conn.ts), and AgentClient against a fake
-// agent answering by hand.
+// listen/connect/accept, non-blocking recv/send with fds, Conn and Listener
+// (lib/agent/conn.ts, over lib/sys/unixsock.ts), and AgentClient against a
+// fake agent answering by hand.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { NetfdError } from '../../lib/errors';
-import { native, NativeMessage, POLL_HANGUP, POLL_READABLE, POLL_WRITABLE } from '../../lib/sys/native';
+import { native, NativeMessage } from '../../lib/sys/native';
+import { recvFds } from '../../lib/sys/fdpass';
 import { AgentClient } from '../../lib/agent/client';
 import { Conn, Listener } from '../../lib/agent/conn';
 import { errorReply, idOf, MAX_REQUEST, okReply, parseRequest, Request } from '../../lib/agent/protocol';
@@ -37,7 +38,7 @@ function fdFlags(fd: number): number {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** `p`, or a failure after `ms` (a ref'd timer: the Poller alone does not keep the process alive). */
+/** `p`, or a failure after `ms` (a ref'd timer: an unref'd connection alone does not keep the process alive). */
 function within<T>(p: Promise<T>, what: string, ms = 2000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
@@ -81,14 +82,6 @@ function drain(fd: number, n: number): number {
     got++;
   }
   return got;
-}
-
-// The process's one Poller (an epoll fd, an eventfd) is made by the first
-// Conn: make it now, so that fd counts below compare like with like.
-{
-  const [a, c] = b.socketPair();
-  new Conn(a, { maxBytes: 1, maxFds: 0, onMessage: () => undefined, onClose: () => undefined }).close();
-  b.close(c);
 }
 
 t.test('unixListen, unixConnect, acceptNow, socketInfo', async (t) => {
@@ -262,9 +255,9 @@ t.test('sendNow on a full socket; Conn.send waits for room', async (t) => {
   t.strictSame(settled, ['one', 'two', 'three'], 'sent in order once there was room');
   fs.closeSync(devnull); // the fds stay the caller's
 
-  const r1 = await b.fdRecv(c, 100, 4, 1000);
-  const r2 = await b.fdRecv(c, 100, 4, 1000);
-  const r3 = await b.fdRecv(c, 100, 4, 1000);
+  const r1 = await recvFds(c, 100, 4, 1000);
+  const r2 = await recvFds(c, 100, 4, 1000);
+  const r3 = await recvFds(c, 100, 4, 1000);
   t.strictSame([r1.data.toString(), r2.data.toString(), r3.data.toString()], ['one', 'two', 'three']);
   t.strictSame([r1.fds.length, r2.fds.length, r3.fds.length], [0, 1, 0], 'the fd came with its message');
   t.ok(fs.fstatSync(r2.fds[0]).isCharacterDevice(), 'a real fd');
@@ -571,8 +564,6 @@ t.test('AgentClient refused before its first request: the refusal, not EPIPE', a
   t.strictSame(fdList(), before, 'no fd leaked');
 });
 
-// Last: a closed Poller keeps its epoll fd and eventfd until it is garbage
-// collected, which would disturb the fd counts of the tests above.
 t.test('bad arguments are TypeErrors, not crashes', async (t) => {
   const [a, c] = b.socketPair();
   const data = Buffer.from('x');
@@ -625,82 +616,11 @@ t.test('bad arguments are TypeErrors, not crashes', async (t) => {
     ['socketInfo string', () => f(b.socketInfo)('0')],
     ['setNonblock null', () => f(b.setNonblock)(null)],
     ['setNonblock -1', () => b.setNonblock(-1)],
-    ['new Poller()', () => new (b.Poller as unknown as new () => unknown)()],
-    ['new Poller(5)', () => new (b.Poller as unknown as new (x: unknown) => unknown)(5)],
-    ['Poller() without new', () => f(b.Poller)(() => undefined)],
   ];
   for (const [name, fn] of calls) t.throws(fn, TypeError, name);
 
-  const p = new b.Poller(() => t.fail('no event is expected'));
-  const pcalls: [string, () => unknown][] = [
-    ['add events 4', () => p.add(a, 4, 1)],
-    ['add events 8', () => p.add(a, POLL_READABLE | 8, 1)],
-    ['add events -1', () => p.add(a, -1, 1)],
-    ['add no events', () => f(p.add.bind(p))(a)],
-    ['add no token', () => f(p.add.bind(p))(a, 1)],
-    ['add token -1', () => p.add(a, 1, -1)],
-    ['add token 2^32', () => p.add(a, 1, 2 ** 32)],
-    ['add token 1.5', () => p.add(a, 1, 1.5)],
-    ['add fd -1', () => p.add(-1, 1, 1)],
-    ['add fd string', () => f(p.add.bind(p))(String(a), 1, 1)],
-    ['add fd 2^31', () => p.add(2 ** 31, 1, 1)],
-    ['arm events 4', () => p.arm(a, POLL_HANGUP, 1)],
-    ['remove fd string', () => f(p.remove.bind(p))('x')],
-    ['remove fd -1', () => p.remove(-1)],
-  ];
-  for (const [name, fn] of pcalls) t.throws(fn, TypeError, `Poller.${name}`);
-  t.throws(() => p.add(987654, 1, 1), { code: 'EBADF', syscall: 'epoll_ctl' }, 'add a closed fd: EBADF');
-  const devnull = fs.openSync('/dev/null', 'r');
-  t.throws(() => p.add(devnull, 1, 1), { code: 'EPERM', syscall: 'epoll_ctl' }, 'add a file epoll cannot watch: EPERM');
-  fs.closeSync(devnull);
-  t.throws(() => p.arm(a, 1, 1), { code: 'ENOENT', syscall: 'epoll_ctl' }, 'arm an fd never added: ENOENT');
-  p.close();
-  p.close();
-  t.throws(() => p.add(a, 1, 1), { message: /the poller is closed/ }, 'add after close');
-  t.throws(() => p.arm(a, 1, 1), { message: /the poller is closed/ }, 'arm after close');
-  t.doesNotThrow(() => {
-    p.remove(a);
-    p.ref();
-    p.unref();
-  }, 'remove, ref and unref after close are no-ops');
   // Nothing above sent anything.
   t.equal(b.recvNow(c, 10, 0), null, 'no message went out');
   b.close(a);
   b.close(c);
-});
-
-t.test('Poller: one-shot events with their token', async (t) => {
-  const events: [number, number, number][] = [];
-  const [x, y] = b.socketPair();
-  const before = fdList();
-  const p = new b.Poller((fd, ev, token) => void events.push([fd, ev, token]));
-  t.teardown(() => p.close());
-  const own = fdList().filter((fd) => !before.includes(fd));
-  t.equal(own.length, 2, 'a Poller holds an epoll fd and an eventfd');
-  p.add(x, POLL_READABLE, 7);
-  await sleep(20);
-  t.strictSame(events, [], 'nothing to read: no event');
-  b.sendNow(y, Buffer.from('a'));
-  await until(() => events.length === 1, 'readable');
-  t.strictSame(events[0], [x, POLL_READABLE, 7], 'fd, readable, token');
-  b.sendNow(y, Buffer.from('b'));
-  await sleep(30);
-  t.equal(events.length, 1, 'one-shot: quiet until armed again');
-  p.arm(x, POLL_READABLE | POLL_WRITABLE, 0xffffffff);
-  await until(() => events.length === 2, 'readable and writable');
-  t.strictSame(events[1], [x, POLL_READABLE | POLL_WRITABLE, 0xffffffff], 'both, with the new token (the largest)');
-  t.throws(() => p.add(x, POLL_READABLE, 1), { code: 'EEXIST' }, 'added twice');
-  drain(x, 2);
-  b.close(y);
-  p.arm(x, POLL_READABLE, 9);
-  await until(() => events.length === 3, 'hangup');
-  t.equal(events[2][2], 9);
-  t.ok(events[2][1] & POLL_HANGUP, 'the peer closed: hangup');
-  p.remove(x);
-  p.remove(x);
-  t.throws(() => p.arm(x, POLL_READABLE, 1), { code: 'ENOENT' }, 'removed');
-  p.close();
-  // (Compared by its own fds: a Poller of an earlier test may be collected meanwhile.)
-  t.strictSame(fdList().filter((fd) => own.includes(fd)), [], 'close() releases its fds');
-  b.close(x);
 });

@@ -1,8 +1,9 @@
-// Callbacks from native code into JS never abort the process: a Poller
-// callback that throws becomes 'uncaughtException' (or Node's usual report
-// of an uncaught error), events still queued when Node exits are dropped,
-// and an onClose that throws does not stop Conn.close. Each case runs in a
-// child process, where a SIGABRT (std::terminate) would show.
+// Callbacks from native code into JS never abort the process: a socket
+// event (the addon's UnixSocket, on Node's loop) that throws becomes
+// 'uncaughtException' (or Node's usual report of an uncaught error), sockets
+// still readable when Node exits are closed without calling into JS, and an
+// onClose that throws does not stop Conn.close. Each case runs in a child
+// process, where a SIGABRT (std::terminate) would show.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import t, { Test } from 'tap';
@@ -27,16 +28,17 @@ function noAbort(t: Test, r: Ran, what: string): void {
   t.notMatch(r.stderr, /terminate called|Aborted|FATAL ERROR/, `${what}: no std::terminate, no fatal error`);
 }
 
-// A Poller whose callback throws `value` on the first event.
+// A socket whose message event throws `value` on the first message.
 const throwing = (value: string) => `
 const [x, y] = b.socketPair();
-const p = new b.Poller(() => { throw ${value}; });
-p.add(x, 1, 7);
+const s = new b.UnixSocket({ message: () => { throw ${value}; } });
+s.adopt(x, true);
+s.readStart(64, 0);
 b.sendNow(y, Buffer.from('wake up'));
 setTimeout(() => { process.stdout.write('NOT RAISED\\n'); process.exit(0); }, 3000);
 `;
 
-t.test('a Poller callback that throws: uncaughtException with that very value', async (t) => {
+t.test('a socket event that throws: uncaughtException with that very value', async (t) => {
   for (const [value, shown] of [
     ["new Error('boom in the callback')", 'Error: boom in the callback'],
     ['42', 'number 42'],
@@ -54,14 +56,19 @@ t.test('a Poller callback that throws: uncaughtException with that very value', 
   t.notMatch(r.stdout, /NOT RAISED/, 'not swallowed');
 });
 
-t.test('events still queued when Node exits are dropped, not delivered into a stopping Node', async (t) => {
-  // Readable sockets watched by an unref'd Poller: the script ends, the
-  // epoll thread has queued events, and Node tears the function down.
+t.test('sockets still readable when Node exits are closed, nothing delivered into a stopping Node', async (t) => {
+  // Readable sockets, unref'd: the script ends with data waiting on each.
   for (let i = 0; i < 10; i++) {
     const r = child(`
-const p = new b.Poller(() => undefined);
-p.unref();
-for (let i = 0; i < 50; i++) { const [x, y] = b.socketPair(); p.add(x, 1, i + 1); b.sendNow(y, Buffer.from('x')); }
+for (let i = 0; i < 50; i++) {
+  const [x, y] = b.socketPair();
+  const s = new b.UnixSocket({ message: () => undefined, writable: () => undefined });
+  s.adopt(x, true);
+  s.readStart(16, 4);
+  s.waitWritable();
+  s.unref();
+  b.sendNow(y, Buffer.from('x'), [y]);
+}
 `);
     noAbort(t, r, `run ${i + 1}`);
     t.equal(r.status, 0, `run ${i + 1}: exit 0`);

@@ -6,13 +6,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { AgentClient } from '../../lib/agent/client';
-import { agentLivePath, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, startAgent, startPollerThread, testUser, until } from '../helpers/agent';
+import { agentLivePath, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, startAgent, warmSockets, testUser, until } from '../helpers/agent';
 import { ip, ipLink, ipLinks, needsRoot, withNetns } from '../helpers/host';
 import { asUser, readablePath } from '../helpers/readable';
 
-// The process's one epoll thread (and its eventfd) exists from here on, not
-// as a leak of the first test that connects.
-startPollerThread();
+// The socket class's once-per-process state exists from here on: the fd
+// baseline of every test below.
+warmSockets();
 
 const names = (ns: string): string[] => ipLinks(ns).map((l) => l.ifname).sort();
 const bridge = (ns: string, br: string, mac?: string) => {

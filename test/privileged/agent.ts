@@ -10,13 +10,14 @@ import t from 'tap';
 import { AgentClient } from '../../lib/agent/client';
 import { encodeRequest, MAX_REQUEST } from '../../lib/agent/protocol';
 import { native } from '../../lib/sys/native';
-import { agentLiveFiles, agentLivePath, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, sleep, startAgent, startPollerThread, testUser, until } from '../helpers/agent';
+import { recvFds } from '../../lib/sys/fdpass';
+import { agentLiveFiles, agentLivePath, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, sleep, startAgent, warmSockets, testUser, until } from '../helpers/agent';
 import { CLI } from '../helpers/e2e';
 import { ip, ipLinks, needsRoot, withNetns } from '../helpers/host';
 
-// The process's one epoll thread (and its eventfd) exists from here on, not
-// as a leak of the first test that connects.
-startPollerThread();
+// The socket class's once-per-process state exists from here on: the fd
+// baseline of every test below.
+warmSockets();
 
 const names = (ns: string): string[] => ipLinks(ns).map((l) => l.ifname).sort();
 
@@ -206,7 +207,7 @@ async function rawConnection(socket: string) {
       await sleep(5);
     }
   };
-  const recv = async () => JSON.parse((await native().fdRecv(fd, 1 << 20, 16, 5000)).data.toString()) as { id: number | null; ok: boolean; error?: { code: string; field?: string } };
+  const recv = async () => JSON.parse((await recvFds(fd, 1 << 20, 16, 5000)).data.toString()) as { id: number | null; ok: boolean; error?: { code: string; field?: string } };
   return { fd, send, recv, close: () => native().close(fd) };
 }
 

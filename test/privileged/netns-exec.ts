@@ -8,13 +8,13 @@ import path from 'node:path';
 import t, { Test } from 'tap';
 import { AgentClient } from '../../lib/agent/client';
 import { native } from '../../lib/sys/native';
-import { startPollerThread } from '../helpers/agent';
+import { warmSockets } from '../helpers/agent';
 import { CLI } from '../helpers/e2e';
 import { ipLinks, needsRoot, withNetns } from '../helpers/host';
 
-// The process's one epoll thread (and its eventfd) exists from here on, not
-// as a leak of the first test that connects.
-startPollerThread();
+// The socket class's once-per-process state exists from here on: the fd
+// baseline of every test below.
+warmSockets();
 
 const CHILD = path.join(__dirname, '..', 'helpers', 'netns-exec-child.js');
 const names = (ns: string) => ipLinks(ns).map((l) => l.ifname).sort();

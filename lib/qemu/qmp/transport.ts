@@ -4,25 +4,15 @@
 // client (client.ts) sees only QmpTransport: send, onLine, onError, onClose,
 // close; how the bytes move is this file's business alone.
 //
-// How fds are passed. Node's net.Socket cannot attach SCM_RIGHTS and the
-// addon has no connect() for a unix socket (only fdSend/fdRecv on a raw fd),
-// so the connection is an ordinary net.Socket and a message that carries fds
-// is sent with the addon's fdSend (one sendmsg: the payload and the fds) on
-// the socket's own fd (`socket._handle.fd`, exposed by Node's Pipe handle on
-// Linux). To keep the byte stream intact every write goes through one queue:
-// a write starts only when the previous one has completed (socket.write's
-// callback: the bytes are in the kernel), so the native sendmsg never
-// interleaves with libuv's writes. While the native send runs (on a worker
-// thread) libuv's reading is stopped, so an EOF or reset cannot make Node
-// close the fd under it; close() waits for a native send in flight before it
-// destroys the socket.
-import net from 'node:net';
+// How bytes and fds move: the connection is the one unix socket class of
+// lib/sys/unixsock.ts (non-blocking, watched by uv_poll on Node's own loop),
+// the same the agent and its client use. A message that carries fds goes out
+// as one sendmsg with SCM_RIGHTS; messages are queued and sent whole, in
+// order, so a command's bytes never interleave with another's.
 import { StringDecoder } from 'node:string_decoder';
-import { NetfdError, fromNative } from '../../errors';
-import { native } from '../../sys/native';
-
-/** How long a native send with fds may take when the message has no deadline. */
-const DEFAULT_SEND_TIMEOUT = 30_000;
+import { NetfdError } from '../../errors';
+import { closeFd } from '../../sys/fdpass';
+import { UnixMessage, UnixSocket } from '../../sys/unixsock';
 
 /**
  * Splits a byte stream into lines (QMP separates JSON objects with \r\n):
@@ -87,131 +77,121 @@ export interface QmpTransport {
   close(): Promise<void>;
 }
 
-interface PipeHandle {
-  fd?: number;
-  reading?: boolean;
-  readStop?(): number;
-  readStart?(): number;
-}
-
 /** Connects to the unix socket at `path` (connection errors arrive through onClose). */
 export function connect(path: string): QmpTransport {
-  return new SocketTransport(net.createConnection({ path }));
+  const t = new UvTransport();
+  UnixSocket.connect(path, 'stream').then(
+    (sock) => t.attach(sock),
+    (err: Error) => t.fail(err),
+  );
+  return t;
 }
 
 /** A connected stream socket this process owns; the transport owns `fd` from here on (closed also if this throws). */
 export function open(fd: number): QmpTransport {
-  let socket: net.Socket;
+  let sock: UnixSocket;
   try {
-    socket = new net.Socket({ fd, readable: true, writable: true });
+    sock = UnixSocket.adopt(fd); // a failed adopt leaves the fd open: close it here
   } catch (err) {
-    native().close(fd);
+    closeFd(fd);
     throw err;
   }
-  return new SocketTransport(socket);
+  const t = new UvTransport();
+  t.attach(sock);
+  return t;
 }
 
-class SocketTransport implements QmpTransport {
+class UvTransport implements QmpTransport {
   private readonly framer = new LineFramer();
   private lineFn: (line: string) => void = () => {};
   private errorFn: (err: NetfdError) => void = () => {};
   private closeFn: (err: Error | null) => void = () => {};
-  private queue: Promise<void> = Promise.resolve();
-  private nativeSends = 0;
+  private sock: UnixSocket | null = null;
+  /** Sends made before the connect finished, in order. */
+  private early: (() => void)[] = [];
   private ended = false;
-  private destroyWanted = false;
-  private socketError: Error | null = null;
-  private readonly closed: Promise<void>;
+  private error: Error | null = null;
+  private closedResolve!: () => void;
+  private readonly closed = new Promise<void>((r) => (this.closedResolve = r));
 
-  constructor(private readonly socket: net.Socket) {
-    let closedResolve!: () => void;
-    this.closed = new Promise<void>((r) => (closedResolve = r));
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => {
-      this.socketError ??= err;
-    });
-    socket.on('close', () => {
-      this.ended = true;
-      this.closeFn(this.socketError);
-      closedResolve();
-    });
+  attach(sock: UnixSocket): void {
+    if (this.ended) {
+      sock.close(); // close() came first
+      return;
+    }
+    this.sock = sock;
+    // qemu sends no fds: maxFds 0 (the kernel closes any, m.ctrunc says so).
+    sock.read({ maxBytes: 65536, maxFds: 0 }, (m) => this.onData(m), (e) => this.end(e));
+    for (const go of this.early.splice(0)) go();
+  }
+
+  fail(err: Error): void {
+    this.error = err;
+    this.end(err);
   }
 
   onLine(fn: (line: string) => void): void {
     this.lineFn = fn;
   }
-
   onError(fn: (err: NetfdError) => void): void {
     this.errorFn = fn;
   }
-
   onClose(fn: (err: Error | null) => void): void {
     this.closeFn = fn;
   }
 
   send(text: string, o: SendOptions = {}): Promise<void> {
-    const buf = Buffer.from(text);
-    const fds = o.fds ?? [];
     const what = o.what ?? 'qmp';
-    const job = this.queue.then(() => (fds.length === 0 ? this.write(buf, what) : this.writeWithFds(buf, [...fds], o.deadline ?? null, what)));
-    this.queue = job.catch(() => {});
-    return job;
+    const fds = o.fds ?? [];
+    const go = (): Promise<void> => {
+      if (!this.sock || this.ended) return Promise.reject(new WriteFailed(what, this.error ?? new Error('the connection is closed')));
+      // One queue for every message: the fds go with the first byte of theirs, a partial
+      // write is finished before the next message starts (no interleaving, no readStop).
+      const timeoutMs = fds.length && o.deadline != null ? Math.max(1, o.deadline - Date.now()) : -1;
+      return this.sock.send(text, fds, { timeoutMs }).then(
+        () => undefined,
+        (e: NetfdError) => {
+          if (e.code === 'EPIPE' || e.code === 'ECONNRESET') throw fds.length ? new NetfdError(`${what}: qemu closed the monitor connection`, { code: 'QMP_CLOSED', cause: e }) : new WriteFailed(what, e);
+          throw e; // ETIMEDOUT, EBADF (an fd not open), EMSGSIZE...
+        },
+      );
+    };
+    if (this.sock || this.ended) return go();
+    return new Promise((resolve, reject) => this.early.push(() => go().then(resolve, reject)));
   }
 
   close(): Promise<void> {
-    this.ended = true;
-    this.destroyWanted = true;
-    if (this.nativeSends === 0) this.socket.destroy();
+    this.end(null);
     return this.closed;
   }
 
-  private handle(): PipeHandle | null {
-    return (this.socket as unknown as { _handle?: PipeHandle | null })._handle ?? null;
-  }
-
-  private write(buf: Buffer, what: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.socket.write(buf, (err) => (err ? reject(new WriteFailed(what, err)) : resolve()));
-    });
-  }
-
-  private async writeWithFds(buf: Buffer, fds: number[], deadline: number | null, what: string): Promise<void> {
-    const h = this.handle();
-    if (!h || typeof h.fd !== 'number' || h.fd < 0) {
-      throw new NetfdError(`${what}: the socket exposes no fd to send fds with`, { code: 'QMP_FD_UNSUPPORTED' });
-    }
-    const wasReading = h.reading === true && typeof h.readStop === 'function' && typeof h.readStart === 'function';
-    if (wasReading) h.readStop!();
-    this.nativeSends++;
-    let sent: number;
-    try {
-      const timeout = deadline === null ? DEFAULT_SEND_TIMEOUT : Math.max(1, deadline - Date.now());
-      sent = await native().fdSend(h.fd, buf, fds, timeout);
-    } catch (err) {
-      const e = fromNative(err);
-      throw e.code === 'EPIPE' || e.code === 'ECONNRESET' ? new NetfdError(`${what}: qemu closed the monitor connection`, { code: 'QMP_CLOSED', cause: e }) : e;
-    } finally {
-      this.nativeSends--;
-      if (this.destroyWanted) {
-        this.socket.destroy();
-      } else if (wasReading && this.handle() === h) {
-        h.readStart!();
-      }
-    }
-    // A stream socket may take part of a message; the fds went with the first part.
-    if (sent > 0 && sent < buf.length && !this.ended) await this.write(buf.subarray(sent), what);
-  }
-
-  private onData(chunk: Buffer): void {
-    let lines: string[];
-    try {
-      lines = this.framer.push(chunk);
-    } catch (err) {
-      this.ended = true;
-      this.errorFn(err as NetfdError);
-      this.socket.destroy();
+  private onData(m: UnixMessage): void {
+    for (const fd of m.fds) closeFd(fd); // none expected
+    if (m.eof) {
+      this.end(null);
       return;
     }
-    for (const line of lines) this.lineFn(line);
+    let lines: string[];
+    try {
+      lines = this.framer.push(m.data);
+    } catch (err) {
+      this.errorFn(err as NetfdError);
+      this.end(null);
+      return;
+    }
+    for (const line of lines) {
+      if (this.ended) return;
+      this.lineFn(line);
+    }
+  }
+
+  /** Once: closes the socket (sends still queued reject ECONNRESET), then onClose. */
+  private end(err: Error | null): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.sock?.close();
+    for (const go of this.early.splice(0)) go(); // they reject: closed
+    this.closeFn(err);
+    this.closedResolve();
   }
 }
