@@ -49,8 +49,7 @@ export interface AgentContext {
  * qemu-bridge-helper never does (one tap fd from each).
  */
 export const agentDomainXml = (name: string, driver = ''): string =>
-  `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><devices>` +
-  `<interface type='bridge'><source bridge='br0'/><model type='virtio'/>${driver}</interface></devices></domain>`;
+  `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><devices>` + `<interface type='bridge'><source bridge='br0'/><model type='virtio'/>${driver}</interface></devices></domain>`;
 
 /** One prepare + release of `name` through `client`, its fds closed; ms. */
 export async function agentCycle(client: AgentClient, name: string, xml: string, wantFds = 0): Promise<number> {

@@ -94,7 +94,10 @@ async function prepareTeardown(ctx: LinksContext, results: Results): Promise<voi
   log(`domain: ${DOMAIN_WARMUP} warm-up prepare+teardown cycles`);
   {
     const p = await netfd.prepareDomain(DOMAIN_XML, { netns: ns, stateDir });
-    const kinds = p.interfaces.map((i) => i.kind).sort().join(',');
+    const kinds = p.interfaces
+      .map((i) => i.kind)
+      .sort()
+      .join(',');
     const extra = (await netfd.listLinks({ netns: ns })).filter((l) => !BASE_LINKS.includes(l.name)).length;
     const liveXml = fs.existsSync(path.join(stateDir, 'bench.xml'));
     await p.teardown();

@@ -44,7 +44,9 @@ async function agentFairness(a: AgentContext, results: Results): Promise<void> {
     const flooded = await hellos();
     results.agent_hello_p99_ms = round(percentile(quiet, 99), 2);
     results.agent_hello_p99_under_flood_ms = round(percentile(flooded, 99), 2);
-    log(`agent: hello round trip p99 ${results.agent_hello_p99_ms} ms alone, ${results.agent_hello_p99_under_flood_ms} ms while uid ${FLOOD_UID} floods refused 120 KiB prepares (p50 ${round(percentile(flooded, 50), 2)} ms)`);
+    log(
+      `agent: hello round trip p99 ${results.agent_hello_p99_ms} ms alone, ${results.agent_hello_p99_under_flood_ms} ms while uid ${FLOOD_UID} floods refused 120 KiB prepares (p50 ${round(percentile(flooded, 50), 2)} ms)`,
+    );
   } finally {
     if (running(flooder)) flooder.kill('SIGKILL');
     a.procs.delete(flooder);

@@ -222,7 +222,12 @@ async function startIperf3Server(g: GuestContext) {
   const closed = closedOf(child);
   const out = tailOf(child.stdout);
   const err = tailOf(child.stderr);
-  const entry = track(g, 'iperf3 server', () => (child.pid ? [child.pid] : []), () => killAndWait(child, closed));
+  const entry = track(
+    g,
+    'iperf3 server',
+    () => (child.pid ? [child.pid] : []),
+    () => killAndWait(child, closed),
+  );
   const t0 = Date.now();
   while (!iperf3Listening(child.pid, IPERF3_PORT)) {
     if (!running(child)) throw new Error(`iperf3 -s in ${g.ns} exited: ${err() || out() || 'no output'}`);
@@ -278,7 +283,12 @@ export async function bootGuest(g: GuestContext, { how, model, params, label }: 
       }
       if (spawnedAt !== null) prepareSpawnMs = Number((spawnedAt as bigint) - h0) / 1e6;
       const launched = l;
-      const entry = track(g, label, () => (running(launched.child) ? [launched.pid] : []), () => launched.stop(3000));
+      const entry = track(
+        g,
+        label,
+        () => (running(launched.child) ? [launched.pid] : []),
+        () => launched.stop(3000),
+      );
       run = { con: new g.guest.Console(launched.child.stdout!), exited: launched.exited, entry };
       // The bare runs use previewDomain's argv: it must be what launchDomain ran.
       const p = await g.netfd.previewDomain(xml, { qmp: launched.qmp });
@@ -327,7 +337,12 @@ export async function bootGuest(g: GuestContext, { how, model, params, label }: 
       const child = spawn('ip', ['netns', 'exec', g.ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
       const closed = closedOf(child);
       const stderr = tailOf(child.stderr, process.stderr);
-      const entry = track(g, label, () => (running(child) ? [child.pid!] : []), () => killAndWait(child, closed));
+      const entry = track(
+        g,
+        label,
+        () => (running(child) ? [child.pid!] : []),
+        () => killAndWait(child, closed),
+      );
       run = { con: new g.guest.Console(child.stdout), exited: closed, entry, stderr };
     }
     const ping = await waitMarker(run, /^NETFD-PING-OK /, BOOT_TIMEOUT_MS, label);

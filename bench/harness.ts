@@ -251,9 +251,7 @@ export function parseArgs(argv: readonly string[], sections: readonly BenchSecti
     if (!/^[1-9][0-9]{0,5}$/.test(value ?? '')) throw new Error(`--count wants a positive integer, got ${JSON.stringify(value)}`);
     count = Number(value);
   }
-  const plan = sections
-    .map((section) => ({ section, suites: section.suites.filter((x) => wanted.size === 0 || wanted.has(section.name) || wanted.has(x.name)) }))
-    .filter((p) => p.suites.length);
+  const plan = sections.map((section) => ({ section, suites: section.suites.filter((x) => wanted.size === 0 || wanted.has(section.name) || wanted.has(x.name)) })).filter((p) => p.suites.length);
   return { count, plan };
 }
 
@@ -307,7 +305,13 @@ export async function runBench(argv: readonly string[], sections: readonly Bench
   }
   const ran = plan.flatMap((p) => p.suites);
   derive(results, ran);
-  const out: Record<string, unknown> = { ...results, goals: goalsOf(results, plan.flatMap((p) => [p.section, ...p.suites])) };
+  const out: Record<string, unknown> = {
+    ...results,
+    goals: goalsOf(
+      results,
+      plan.flatMap((p) => [p.section, ...p.suites]),
+    ),
+  };
   log(`done in ${(msSince(t0) / 1000).toFixed(1)} s`);
   if (errors.length) out.error = errors.join('; ');
   console.log(JSON.stringify(out));

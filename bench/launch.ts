@@ -42,7 +42,8 @@ async function guestLaunch(g: GuestContext, results: Results): Promise<void> {
   results.launch_bare_qemu_ms_runs = ms.bare;
   results.launch_preboot_netfd_cli_ms = round(median(preboot.cli), 1);
   results.launch_preboot_bare_qemu_ms = round(median(preboot.bare), 1);
-  results.launch_overhead_note = 'netfd launch CLI (node startup included; qemu console through its stdout) vs ip netns exec qemu with its own tap; spawn to NETFD-PING-OK; medians of alternating runs';
+  results.launch_overhead_note =
+    'netfd launch CLI (node startup included; qemu console through its stdout) vs ip netns exec qemu with its own tap; spawn to NETFD-PING-OK; medians of alternating runs';
 }
 
 export const launch: Suite<GuestContext> = {

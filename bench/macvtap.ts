@@ -23,7 +23,14 @@ async function ipBatchCreateDelete(ctx: LinksContext, results: Results): Promise
   const n = ctx.count;
   const names = Array.from({ length: n }, (_, i) => `ipb${i}`);
   log(`ip -batch: creating ${n} macvtaps in one process`);
-  const [, addMs] = await timed(() => ipBatch(ctx.ns, ctx.tmp, 'ipb-add', names.map((name) => `link add link v0 name ${name} type macvtap mode bridge`)));
+  const [, addMs] = await timed(() =>
+    ipBatch(
+      ctx.ns,
+      ctx.tmp,
+      'ipb-add',
+      names.map((name) => `link add link v0 name ${name} type macvtap mode bridge`),
+    ),
+  );
   await expectLinks(ctx, 'ipb', n);
   log(`ip -batch: ${addMs.toFixed(1)} ms, ${(addMs / n).toFixed(3)} ms/link`);
 

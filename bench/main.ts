@@ -35,9 +35,4 @@ import { networks, pool } from './pool';
 import { tap } from './tap';
 import { throughput } from './throughput';
 
-main([
-  section(links, [macvtap, domain]),
-  section(networks, [pool]),
-  section(guest, [throughput, launch]),
-  section(agent, [clients, tap, fairness]),
-]);
+main([section(links, [macvtap, domain]), section(networks, [pool]), section(guest, [throughput, launch]), section(agent, [clients, tap, fairness])]);

@@ -31,7 +31,7 @@ export const NETFD_CODES = {
   NATIVE_MISSING: 'the native addon (`netfd.node`) is not built or does not load: run `npm rebuild netfd` (needs a C++ compiler, make, python3)',
   ACL_INVALID: 'the agent ACL file (or a file it includes) has a mistake; the message names the file, line and word',
   ACCESS_DENIED: 'the agent ACL refuses the request; `rule` names the deciding rule and its `file:line`',
-  LIMIT_EXCEEDED: "a request would take the caller over an agent `limit` (interfaces, domains, state, connections, requests)",
+  LIMIT_EXCEEDED: 'a request would take the caller over an agent `limit` (interfaces, domains, state, connections, requests)',
   RATE_LIMITED: 'more than 200 requests a second (bursts of 400) from one user to the agent',
   ACCOUNT_LOOKUP_FAILED: "the name service failed (not 'no such user') while the agent resolved an account",
   BAD_REQUEST: 'an agent request that is malformed (not JSON, a wrong or unknown argument) or came with fds',

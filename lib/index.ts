@@ -18,8 +18,36 @@ export { NetfdError, NetfdErrorOptions, NETFD_CODES, NetfdCode, ErrnoCode, Netfd
 export { FdSet, OwnsFds } from './sys/fds';
 
 // Links (rtnetlink) and the host settings of a device.
-export { Target, TunDetails, BridgeDetails, LinkInfo, LinkChanges, getLink, listLinks, deleteLink, deleteLinks, deleteGroup, setLink, linkUp, linkDown, attachToBridge, detachFromBridge } from './sys/link';
-export { setBridgePort, getBridgePort, listBridgePorts, addBridgeVlan, deleteBridgeVlan, listBridgeVlans, BridgePortChanges, BridgePortInfo, BridgePortState, BridgeVlan, BridgeVlanOptions } from './sys/bridge';
+export {
+  Target,
+  TunDetails,
+  BridgeDetails,
+  LinkInfo,
+  LinkChanges,
+  getLink,
+  listLinks,
+  deleteLink,
+  deleteLinks,
+  deleteGroup,
+  setLink,
+  linkUp,
+  linkDown,
+  attachToBridge,
+  detachFromBridge,
+} from './sys/link';
+export {
+  setBridgePort,
+  getBridgePort,
+  listBridgePorts,
+  addBridgeVlan,
+  deleteBridgeVlan,
+  listBridgeVlans,
+  BridgePortChanges,
+  BridgePortInfo,
+  BridgePortState,
+  BridgeVlan,
+  BridgeVlanOptions,
+} from './sys/bridge';
 export { setRootQdisc, getRootQdisc, ROOT_QDISC_KINDS, RootQdiscKind, QdiscInfo } from './sys/qdisc';
 export { setCoalesce, getCoalesce, Coalesce, CoalesceChanges } from './sys/coalesce';
 export { addAddress, listAddresses, addRoute, listRoutes, AddressOptions, AddressInfo, RouteOptions, RouteInfo, RouteProtocol } from './sys/addr';
@@ -32,7 +60,22 @@ export { sendFds, recvFds, peerCred, socketPair, closeFd, Received } from './sys
 
 // libvirt XML.
 export { DomainXml, DomainDef, DiskDef, DiskCache, DiskErrorPolicy, SerialDef, InterfaceDef, LiveInterface, AddedInterface, ParseOptions } from './xml/domain';
-export { InterfaceType, DirectMode, DriverDef, VlanDef, IpDef, RouteDef, PciAddress, ActualDirect, HostOffload, GuestOffload, HOST_OFFLOADS, GUEST_OFFLOADS, BandwidthDef, RateDef } from './xml/interface';
+export {
+  InterfaceType,
+  DirectMode,
+  DriverDef,
+  VlanDef,
+  IpDef,
+  RouteDef,
+  PciAddress,
+  ActualDirect,
+  HostOffload,
+  GuestOffload,
+  HOST_OFFLOADS,
+  GUEST_OFFLOADS,
+  BandwidthDef,
+  RateDef,
+} from './xml/interface';
 export { NetworkXml, NetworkDef, NetworkParseOptions, ForwardMode, PoolDevice, FORWARD_MODES } from './xml/network';
 
 // The driver policy and other pure decisions; input validation.

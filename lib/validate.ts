@@ -50,8 +50,7 @@ export function ifnameOrTemplate(value: unknown, field = 'name'): string {
 
 /** A unicast MAC address, six octets 'aa:bb:cc:dd:ee:ff'; returned lower-case. */
 export function mac(value: unknown, field = 'mac'): string {
-  if (typeof value !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value))
-    throw invalid(field, value, 'a MAC address is six hex octets separated by colons, e.g. 52:54:00:12:34:56');
+  if (typeof value !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value)) throw invalid(field, value, 'a MAC address is six hex octets separated by colons, e.g. 52:54:00:12:34:56');
   const first = parseInt(value.slice(0, 2), 16);
   if (first & 1) throw invalid(field, value, 'a multicast MAC address (lowest bit of the first octet set) cannot be an interface address');
   if (/^(00:){5}00$/.test(value)) throw invalid(field, value, 'the all-zero MAC address cannot be an interface address');

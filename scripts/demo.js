@@ -28,12 +28,23 @@ let scratch = null;
 const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
 const header = (s) => console.log(`\n=== ${s} ===`);
 const indent = (s, clip = 118) =>
-  s.trimEnd().split('\n').map((l) => `    ${l.length > clip ? `${l.slice(0, clip - 1)}…` : l}`).join('\n');
+  s
+    .trimEnd()
+    .split('\n')
+    .map((l) => `    ${l.length > clip ? `${l.slice(0, clip - 1)}…` : l}`)
+    .join('\n');
 const show = (cmd, out) => console.log(`\n  $ ${cmd}${out.trim() ? `\n${indent(out)}` : ''}`);
 const run = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8' });
 const netfd = (args) => run(process.execPath, [CLI, '--netns', scratch.ns, '--state-dir', stateDir, ...args]);
 const ip = (args) => run('ip', ['-n', scratch.ns, ...args]);
-const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** The <interface> element of a domain XML, for display. */
 const ifaceOf = (xml) => (/^ *<interface[\s\S]*?<\/interface>/m.exec(xml) || [xml])[0].replace(/^ {4}/gm, '');
@@ -67,8 +78,15 @@ async function launchAndShow({ title, name, nic, params, peer }) {
   running.add(child);
   let stderr = '';
   child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (c) => { stderr += c; });
-  child.exited = new Promise((resolve) => child.once('close', (code, signal) => { running.delete(child); resolve({ code, signal }); }));
+  child.stderr.on('data', (c) => {
+    stderr += c;
+  });
+  child.exited = new Promise((resolve) =>
+    child.once('close', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    }),
+  );
   const con = new guest.Console(child.stdout);
   const ok = await con.wait(/^NETFD-PING-(OK|FAIL) /, 120000).catch(async (err) => {
     const e = await Promise.race([child.exited, sleep(3000)]);
@@ -102,8 +120,10 @@ async function launchAndShow({ title, name, nic, params, peer }) {
   expect(dev && driver, `the live XML lacks <target dev> or <driver name>:\n${live}`);
   const why = vhostErr ? `vhost-net is not usable here (${vhostErr.code || vhostErr.message})` : 'vhost-net is usable here';
   const note = nic.driver ? '' : `   <== netfd's choice: ${why}, so ${driver === 'vhost' ? 'vhost=on' : 'userspace virtio, vhost=off'}`;
-  show(`netfd dumpxml ${name}      # the live XML; only its <interface> shown here`,
-    live.replace(/^(.*<driver[^>]*>.*)$/m, (l) => `${l}${note}`));
+  show(
+    `netfd dumpxml ${name}      # the live XML; only its <interface> shown here`,
+    live.replace(/^(.*<driver[^>]*>.*)$/m, (l) => `${l}${note}`),
+  );
 
   const link = ip(['-d', 'link', 'show', 'dev', dev]);
   expect(link.status === 0, `ip -d link show ${dev} failed: ${link.stderr}`);
@@ -116,7 +136,14 @@ async function stopAndCheck({ child, name, dev, stderrOf }) {
   const t = Date.now();
   child.kill('SIGTERM');
   const e = await reap(child, 20000);
-  console.log(indent(stderrOf().split('\n').filter((l) => /^netfd: qemu/.test(l)).join('\n')));
+  console.log(
+    indent(
+      stderrOf()
+        .split('\n')
+        .filter((l) => /^netfd: qemu/.test(l))
+        .join('\n'),
+    ),
+  );
   console.log(`    (stopped and torn down in ${secs(Date.now() - t)}; netfd launch exit ${e.signal || e.code})`);
   const link = ip(['link', 'show', 'dev', dev]);
   expect(link.status !== 0, `${dev} still exists after netfd launch exited`);
@@ -136,7 +163,7 @@ async function main() {
   console.log(`  initrd ${img.initrd}  [${secs(Date.now() - t)}]`);
   vhostErr = await vhostUsable();
 
-  header('scratch network namespace (the host\'s own interfaces are never touched)');
+  header("scratch network namespace (the host's own interfaces are never touched)");
   scratch = guest.scratchNetns('netfd-demo');
   const n = scratch.net;
   console.log(`  ${scratch.ns}: bridge ${n.bridge} with port ${n.bridgePort}, whose veth peer ${n.bridgePeerDev} has ${n.bridgePeer}/24;`);
@@ -144,13 +171,19 @@ async function main() {
   console.log(`  below, netfd = node bin/netfd.js --netns ${scratch.ns} --state-dir ${stateDir}`);
 
   const r1 = await launchAndShow({
-    title: 'run 1: virtio on bridge br0 (tap)', name: 'demo-bridge', peer: n.bridgePeer,
-    nic: { type: 'bridge' }, params: { ip0: `${n.bridgeSubnet}.2/24`, peer0: n.bridgePeer },
+    title: 'run 1: virtio on bridge br0 (tap)',
+    name: 'demo-bridge',
+    peer: n.bridgePeer,
+    nic: { type: 'bridge' },
+    params: { ip0: `${n.bridgeSubnet}.2/24`, peer0: n.bridgePeer },
   });
   await stopAndCheck(r1);
   const r2 = await launchAndShow({
-    title: 'run 2: virtio on macvtap over v0, mode bridge', name: 'demo-macvtap', peer: n.macvtapPeer,
-    nic: { type: 'direct', mode: 'bridge' }, params: { ip0: `${n.macvtapSubnet}.2/24`, peer0: n.macvtapPeer },
+    title: 'run 2: virtio on macvtap over v0, mode bridge',
+    name: 'demo-macvtap',
+    peer: n.macvtapPeer,
+    nic: { type: 'direct', mode: 'bridge' },
+    params: { ip0: `${n.macvtapSubnet}.2/24`, peer0: n.macvtapPeer },
   });
   await stopAndCheck(r2);
 
@@ -186,7 +219,10 @@ function cleanup() {
   return cleaning;
 }
 
-for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+for (const [sig, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+]) {
   process.on(sig, () => {
     console.error(`\ndemo: ${sig}, stopping the guest and removing the namespace`);
     void cleanup().then(() => process.exit(code));

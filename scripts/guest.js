@@ -40,7 +40,11 @@ function image(o = {}) {
   });
   if (r.status !== 0) throw new Error(`building the guest image failed (exit ${r.status}):\n${(r.stderr || '').trim()}`);
   const stamp = Object.fromEntries(
-    fs.readFileSync(stampFile, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    fs
+      .readFileSync(stampFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
   return { kernel: path.resolve(cache, stamp.kernel), initrd: path.resolve(cache, stamp.initrd), stamp };
 }
@@ -190,7 +194,10 @@ class Console {
   }
 
   tail(n = 15) {
-    return this.lines.slice(-n).map((l) => `  | ${l.text}`).join('\n');
+    return this.lines
+      .slice(-n)
+      .map((l) => `  | ${l.text}`)
+      .join('\n');
   }
 }
 

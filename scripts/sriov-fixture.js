@@ -50,8 +50,7 @@ function allocate(root) {
   const top = path.join(root, 'devices', HOST_BRIDGE);
   const ports = fs.existsSync(top) ? fs.readdirSync(top).filter((d) => /^0000:00:[0-9a-f]{2}\.0$/.test(d)) : [];
   let maxBus = 0;
-  for (const port of ports)
-    for (const d of fs.readdirSync(path.join(top, port))) if (/^[0-9a-f]{4}:[0-9a-f]{2}:/.test(d)) maxBus = Math.max(maxBus, parsePci(d).bus);
+  for (const port of ports) for (const d of fs.readdirSync(path.join(top, port))) if (/^[0-9a-f]{4}:[0-9a-f]{2}:/.test(d)) maxBus = Math.max(maxBus, parsePci(d).bus);
   const slot = ports.length + 1;
   if (slot > 0x1f) throw new Error('sriov-fixture: no free root port left in this root (31 PFs at most)');
   return { port: `0000:00:${hex(slot, 2)}.0`, pci: `0000:${hex(maxBus + 1, 2)}:00.0` };

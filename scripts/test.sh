@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: sets up (scripts/setup.sh), runs the whole node-tap suite
-# with the node-gyp build, then the binding and codec tests again with the
-# cmake-js build. Ends with one line: `N passed, N failed, N skipped`.
+# Runs every test: sets up (scripts/setup.sh), checks types, API docs, the
+# layer rule, lint and format, runs the unit tests with coverage (the pure
+# layers held to thresholds) and the rest of the node-tap suite with the
+# node-gyp build, then the binding and codec tests again with the cmake-js
+# build. Ends with one line: `N passed, N failed, N skipped`.
 # As root the privileged and e2e tests run (in private namespaces; e2e boots
 # a test guest under TCG, built once into .cache/guest); otherwise they are
 # reported as skipped, never as passed.
@@ -52,7 +54,21 @@ if npx --no-install tsc -p test/tsconfig.json; then echo "type check: pass"; pas
 echo "== API docs (typedoc: every export documented)"
 if npx --no-install typedoc; then echo "API docs: pass (docs/api/index.html)"; passed=$((passed + 1)); else echo "API docs: FAIL"; failed=$((failed + 1)); status=1; fi
 
-run_suite "all tests (node-gyp build)" npx --no-install tap --reporter=tap
+# The layer rule (ARCHITECTURE.md), lint and format: each one counted check.
+check() {
+  local label=$1; shift
+  echo "== $label"
+  if "$@"; then echo "$label: pass"; passed=$((passed + 1)); else echo "$label: FAIL"; failed=$((failed + 1)); status=1; fi
+}
+check "layers (dependency-cruiser)" npx --no-install depcruise lib --config .dependency-cruiser.cjs
+check "lint (eslint)" npx --no-install eslint lib test bench scripts
+check "format (prettier --check)" npx --no-install prettier --check lib test bench scripts eslint.config.mjs .dependency-cruiser.cjs
+
+# Unit tests with coverage (test/coverage-map.js: each counts for its layer),
+# then the pure layers held to their thresholds (scripts/coverage-check.js).
+run_suite "unit tests (node-gyp build, with coverage)" npx --no-install tap --reporter=tap --no-disable-coverage --coverage-map=test/coverage-map.js --allow-incomplete-coverage --coverage-report=json-summary test/unit
+check "coverage of the pure layers" node scripts/coverage-check.js .tap/report/coverage-summary.json
+run_suite "native, privileged and e2e tests (node-gyp build)" npx --no-install tap --reporter=tap test/native test/privileged test/e2e
 run_suite "binding and codec tests (cmake-js build)" env NETFD_NATIVE=build-cmake/Release/netfd.node npx --no-install tap --reporter=tap test/native test/unit/codec.ts
 
 echo "$passed passed, $failed failed, $skipped skipped"

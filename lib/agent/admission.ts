@@ -121,7 +121,13 @@ export class Admission {
     let refusal: NetfdError | undefined;
     if (caller.uid !== 0 && clients >= max - reserved) refusal = new NetfdError(`the agent serves at most ${max} connections and keeps the last ${reserved} for root`, { code: 'EAGAIN' });
     else if (cap && u.connections >= cap.value)
-      refusal = denied(`uid ${caller.uid} has ${u.connections} connections to the agent, its limit (${cap.rule ?? 'the agent default'}); close one first`, cap.rule, 'connections', u.connections + 1, 'LIMIT_EXCEEDED');
+      refusal = denied(
+        `uid ${caller.uid} has ${u.connections} connections to the agent, its limit (${cap.rule ?? 'the agent default'}); close one first`,
+        cap.rule,
+        'connections',
+        u.connections + 1,
+        'LIMIT_EXCEEDED',
+      );
     if (refusal) {
       if (u.connections === 0 && u.inFlight === 0) this.#users.delete(caller.uid);
       return refusal;
@@ -140,7 +146,8 @@ export class Admission {
   /** A request's admission, cheapest first: size, stray fds, the user's rate, the user's and the connection's requests in flight. */
   request(client: Client, m: NativeMessage): NetfdError | undefined {
     if (m.truncated) return new NetfdError(`the request is ${m.size} bytes; the agent reads at most ${MAX_REQUEST}`, { code: 'REQUEST_TOO_LARGE', field: 'request', value: m.size });
-    if (m.ctrunc || m.fds.length) return new NetfdError('the request carried file descriptors; no request takes any (they were closed)', { code: 'BAD_REQUEST', field: 'fds', value: m.fds.length || 'some' });
+    if (m.ctrunc || m.fds.length)
+      return new NetfdError('the request carried file descriptors; no request takes any (they were closed)', { code: 'BAD_REQUEST', field: 'fds', value: m.fds.length || 'some' });
     const u = this.#user(client.caller.uid);
     const rate = this.#rate;
     const now = Date.now();
@@ -151,7 +158,14 @@ export class Admission {
     const perConn = this.#o.maxInFlight ?? 8;
     if (client.inFlight >= perConn) return new NetfdError(`${client.inFlight} requests are already in flight on this connection (at most ${perConn}); wait for their replies`, { code: 'EBUSY' });
     const cap = this.limit(client.caller, 'requests');
-    if (cap && u.inFlight >= cap.value) return denied(`uid ${client.caller.uid} has ${u.inFlight} requests in flight over all its connections, its limit (${cap.rule ?? 'the agent default'}); wait for their replies`, cap.rule, 'requests', u.inFlight + 1, 'EBUSY');
+    if (cap && u.inFlight >= cap.value)
+      return denied(
+        `uid ${client.caller.uid} has ${u.inFlight} requests in flight over all its connections, its limit (${cap.rule ?? 'the agent default'}); wait for their replies`,
+        cap.rule,
+        'requests',
+        u.inFlight + 1,
+        'EBUSY',
+      );
     return undefined;
   }
 
@@ -201,7 +215,9 @@ export class Admission {
           .readSysfs({ netns, path: `class/net/${l.name}/addr_assign_type` })
           .catch(() => null);
         if (type !== null && type.trim() !== '3')
-          warnings.push(`bridge ${l.name} has no fixed MAC (addr_assign_type ${type.trim()}): the kernel gives it the lowest MAC of its ports, so a guest's tap can become its address; give it one (ip link set ${l.name} address ${l.mac ?? 'MAC'})`);
+          warnings.push(
+            `bridge ${l.name} has no fixed MAC (addr_assign_type ${type.trim()}): the kernel gives it the lowest MAC of its ports, so a guest's tap can become its address; give it one (ip link set ${l.name} address ${l.mac ?? 'MAC'})`,
+          );
       }
     } catch (e) {
       warnings.push(`cannot check the bridges the ACL names: ${(e as Error).message}`);
@@ -230,7 +246,13 @@ export class Admission {
       const l = this.limit(client.caller, what);
       if (!l || have[key] + adding[key] <= l.value) continue;
       const show = (n: number) => (what === 'state' ? `${formatSize(n)} bytes of state` : `${n} ${what}`);
-      throw denied(`${client.user} may hold at most ${show(l.value)} (${l.rule ?? 'the agent default'}) and holds ${show(have[key])}; this request needs ${show(adding[key])} more`, l.rule, what, have[key] + adding[key], 'LIMIT_EXCEEDED');
+      throw denied(
+        `${client.user} may hold at most ${show(l.value)} (${l.rule ?? 'the agent default'}) and holds ${show(have[key])}; this request needs ${show(adding[key])} more`,
+        l.rule,
+        what,
+        have[key] + adding[key],
+        'LIMIT_EXCEEDED',
+      );
     }
     const p = this.#pending.get(uid) ?? { interfaces: 0, domains: 0, bytes: 0 };
     p.interfaces += adding.interfaces;

@@ -65,7 +65,7 @@ export class AgentClient {
     return new AgentClient(socket, sock);
   }
 
-/** True once the connection has ended (closed here, or by the agent). */
+  /** True once the connection has ended (closed here, or by the agent). */
   get closed(): boolean {
     return this.#conn.closed;
   }
@@ -88,10 +88,10 @@ export class AgentClient {
     });
   }
 
-/**
- * Closes the connection; requests still waiting reject with ECONNRESET. The agent releases this
- * connection's domains after its grace period unless another connection claims them.
- */
+  /**
+   * Closes the connection; requests still waiting reject with ECONNRESET. The agent releases this
+   * connection's domains after its grace period unless another connection claims them.
+   */
   close(): void {
     this.#conn.close('closed by the client');
   }

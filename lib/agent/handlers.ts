@@ -52,7 +52,8 @@ export type Handler = (ctx: Context, client: Client, a: Record<string, unknown>,
 
 /** A domain or network name from a request (INVALID_ARGUMENT naming `field`). */
 function objectName(name: string, field: string): string {
-  if (typeof name !== 'string' || !isObjectName(name)) throw new NetfdError(`invalid ${field} ${JSON.stringify(name)}: 1-200 bytes, no whitespace or /`, { code: 'INVALID_ARGUMENT', field, value: name });
+  if (typeof name !== 'string' || !isObjectName(name))
+    throw new NetfdError(`invalid ${field} ${JSON.stringify(name)}: 1-200 bytes, no whitespace or /`, { code: 'INVALID_ARGUMENT', field, value: name });
   return name;
 }
 
@@ -86,7 +87,12 @@ export async function releaseDomain(ctx: Pick<Context, 'records' | 'log'>, h: He
 function listed(ctx: Context, h: Held, client: Client) {
   let interfaces: { dev?: string; mac?: string; type: string; source: unknown }[] = [];
   try {
-    interfaces = DomainXml.parse(fs.readFileSync(ctx.records.files(h.record).live, 'utf8'), { live: true }).def.interfaces.map((i) => ({ dev: i.target?.dev, mac: i.mac, type: i.type, source: i.source }));
+    interfaces = DomainXml.parse(fs.readFileSync(ctx.records.files(h.record).live, 'utf8'), { live: true }).def.interfaces.map((i) => ({
+      dev: i.target?.dev,
+      mac: i.mac,
+      type: i.type,
+      source: i.source,
+    }));
   } catch {
     // being prepared or released: no live XML right now
   }
@@ -104,7 +110,8 @@ async function freeGroup(ctx: Context): Promise<number> {
 }
 
 async function prepare(ctx: Context, client: Client, text: string, qmp: string | undefined, accel: Accel | undefined, running: boolean | undefined, log: AgentLogger): Promise<Result> {
-  if (qmp !== undefined && !path.isAbsolute(qmp)) throw new NetfdError(`args.qmp must be an absolute socket path, not ${JSON.stringify(qmp)}`, { code: 'INVALID_ARGUMENT', field: 'args.qmp', value: qmp });
+  if (qmp !== undefined && !path.isAbsolute(qmp))
+    throw new NetfdError(`args.qmp must be an absolute socket path, not ${JSON.stringify(qmp)}`, { code: 'INVALID_ARGUMENT', field: 'args.qmp', value: qmp });
   const { records, admission } = ctx;
   const uid = client.caller.uid;
   // The ACL before the expensive work: who may ask at all, then what the
@@ -112,18 +119,37 @@ async function prepare(ctx: Context, client: Client, text: string, qmp: string |
   admission.mayAsk(client, 'args.xml');
   const pre = await admission.parser.domain(uid, text);
   if (!pre.interfaces.length)
-    throw new NetfdError(`domain ${pre.name} has no <interface>: the agent prepares interfaces, so there is nothing to ask it for (run qemu without it)`, { code: 'INVALID_ARGUMENT', field: '/domain/devices/interface', value: 0 });
+    throw new NetfdError(`domain ${pre.name} has no <interface>: the agent prepares interfaces, so there is nothing to ask it for (run qemu without it)`, {
+      code: 'INVALID_ARGUMENT',
+      field: '/domain/devices/interface',
+      value: 0,
+    });
   for (const i of pre.interfaces) admission.check(client, i.objects, i.path, i.value);
   const xml = await admission.heavy.run(uid, () => DomainXml.parse(text));
   const def = xml.def;
   const key = records.key(uid, def.name);
   return records.exclusive(key, async () => {
-    if (records.held.has(key) || fs.existsSync(records.path(uid, def.name))) throw new NetfdError(`domain ${def.name} is already prepared by this agent; release it first`, { code: 'EEXIST', field: 'name', value: def.name });
+    if (records.held.has(key) || fs.existsSync(records.path(uid, def.name)))
+      throw new NetfdError(`domain ${def.name} is already prepared by this agent; release it first`, { code: 'EEXIST', field: 'name', value: def.name });
     // The record holds the XML, and the live and inactive XML hold it again.
     const estimate = 3 * bytesOf(text) + 4096;
     return admission.withinLimits(client, { interfaces: def.interfaces.length, domains: 1, bytes: estimate }, async () => {
       const macs = domainMacs(def, randomBytes);
-      const record: DomainRecord = { name: def.name, uid, gid: client.caller.gid, pid: client.caller.pid ?? 0, state: 'preparing', xml: text, macs, group: await freeGroup(ctx), devices: [], interfaces: def.interfaces.length, ...(accel ? { accel } : {}), ...(running !== undefined ? { running } : {}), since: new Date().toISOString() };
+      const record: DomainRecord = {
+        name: def.name,
+        uid,
+        gid: client.caller.gid,
+        pid: client.caller.pid ?? 0,
+        state: 'preparing',
+        xml: text,
+        macs,
+        group: await freeGroup(ctx),
+        devices: [],
+        interfaces: def.interfaces.length,
+        ...(accel ? { accel } : {}),
+        ...(running !== undefined ? { running } : {}),
+        since: new Date().toISOString(),
+      };
       records.write(record, true);
       let prepared;
       try {
@@ -140,7 +166,14 @@ async function prepare(ctx: Context, client: Client, text: string, qmp: string |
       if (client.conn.closed) ctx.orphan(h);
       else client.domains.add(key);
       log.info({ domain: def.name, devices: prepared.interfaces.map((i) => i.name), group: record.group }, 'prepared');
-      const interfaces = prepared.interfaces.map((i) => ({ dev: i.name, mac: i.plan.mac, alias: i.plan.deviceId, driver: i.decision.record, tapFds: i.fds.fds.length, vhostFds: i.vhostFds.fds.length }));
+      const interfaces = prepared.interfaces.map((i) => ({
+        dev: i.name,
+        mac: i.plan.mac,
+        alias: i.plan.deviceId,
+        driver: i.decision.record,
+        tapFds: i.fds.fds.length,
+        vhostFds: i.vhostFds.fds.length,
+      }));
       return { result: { name: def.name, liveXml: prepared.liveXml, argv: prepared.argv(qmp ? { qmp } : {}), interfaces }, fds: prepared.qemuFds(), after: () => prepared.closeFds() };
     });
   });
@@ -184,7 +217,10 @@ async function attach(ctx: Context, client: Client, h: Held, ifaceXml: string, l
         }
         // Following the owner's word on the vCPUs (set-running waits for
         // this domain lock, so a change said meanwhile is applied after).
-        if (r.running === true) await setInterfaceLinks([host.iface], true, { ...records.host(r), parents: 'passthrough' }).catch((e) => log.warn({ domain: name, dev: p.name, err: (e as Error).message }, 'setting an attached macvtap up failed'));
+        if (r.running === true)
+          await setInterfaceLinks([host.iface], true, { ...records.host(r), parents: 'passthrough' }).catch((e) =>
+            log.warn({ domain: name, dev: p.name, err: (e as Error).message }, 'setting an attached macvtap up failed'),
+          );
         delete r.attaching;
         r.interfaces++;
         if (p.created) r.devices.push({ ifindex: p.ifindex, kind: p.kind, name: p.name });
@@ -192,7 +228,16 @@ async function attach(ctx: Context, client: Client, h: Held, ifaceXml: string, l
         h.bytes = records.stateBytes(r);
         log.info({ domain: name, dev: p.name, mac: p.plan.mac }, 'attached');
         return {
-          result: { alias: p.plan.deviceId, mac: p.plan.mac, targetDev: p.name, driver: p.decision.record, liveXml: host.liveXml, nic: qemuNic(p), tapFds: p.fds.fds.length, vhostFds: p.vhostFds.fds.length },
+          result: {
+            alias: p.plan.deviceId,
+            mac: p.plan.mac,
+            targetDev: p.name,
+            driver: p.decision.record,
+            liveXml: host.liveXml,
+            nic: qemuNic(p),
+            tapFds: p.fds.fds.length,
+            vhostFds: p.vhostFds.fds.length,
+          },
           fds: [...p.fds.fds, ...p.vhostFds.fds],
           after: () => {
             p.fds.close();
@@ -238,9 +283,11 @@ export const HANDLERS: Readonly<Record<Op, Handler>> = {
     (a.addresses as string[]).forEach((x, k) => {
       const eq = x.indexOf('=');
       const pci = eq > 0 ? parsePci(x.slice(eq + 1)) : null;
-      if (!pci) throw new NetfdError(`args.addresses[${k}] must be ALIAS=BB:SS.F (hex, e.g. net0=00:03.0), not ${JSON.stringify(x)}`, { code: 'INVALID_ARGUMENT', field: `args.addresses[${k}]`, value: x });
+      if (!pci)
+        throw new NetfdError(`args.addresses[${k}] must be ALIAS=BB:SS.F (hex, e.g. net0=00:03.0), not ${JSON.stringify(x)}`, { code: 'INVALID_ARGUMENT', field: `args.addresses[${k}]`, value: x });
       const alias = x.slice(0, eq);
-      if (!aliases.has(alias)) throw new NetfdError(`domain ${h.record.name} has no interface ${alias} (it has: ${[...aliases].join(', ') || 'none'})`, { code: 'ENODEV', field: `args.addresses[${k}]`, value: x });
+      if (!aliases.has(alias))
+        throw new NetfdError(`domain ${h.record.name} has no interface ${alias} (it has: ${[...aliases].join(', ') || 'none'})`, { code: 'ENODEV', field: `args.addresses[${k}]`, value: x });
       addresses.set(alias, pci);
     });
     const liveXml = await recordPciAddresses(livePath, addresses);
@@ -262,7 +309,12 @@ export const HANDLERS: Readonly<Record<Op, Handler>> = {
     log.info({ domain: h.record.name }, 'claimed');
     return { result: { name: h.record.name, liveXml: fs.readFileSync(ctx.records.files(h.record).live, 'utf8') } };
   },
-  list: async (ctx, client) => ({ result: [...ctx.records.held.values()].filter((h) => h.record.uid === client.caller.uid).map((h) => listed(ctx, h, client)).sort((x, y) => x.name.localeCompare(y.name)) }),
+  list: async (ctx, client) => ({
+    result: [...ctx.records.held.values()]
+      .filter((h) => h.record.uid === client.caller.uid)
+      .map((h) => listed(ctx, h, client))
+      .sort((x, y) => x.name.localeCompare(y.name)),
+  }),
   dumpxml: async (ctx, client, a) => {
     const h = own(ctx, client, a.name);
     const files = ctx.records.files(h.record);
@@ -290,7 +342,9 @@ export const HANDLERS: Readonly<Record<Op, Handler>> = {
     // It makes root create scratch namespaces and devices and run qemu.
     ctx.admission.check(client, [{ kind: 'all' }], 'op', op);
     const only = a.only as string[] | undefined;
-    for (const id of only ?? []) if (!(CHECK_IDS as readonly string[]).includes(id)) throw new NetfdError(`unknown probe check ${JSON.stringify(id)}; known: ${CHECK_IDS.join(', ')}`, { code: 'INVALID_ARGUMENT', field: 'args.only', value: id });
+    for (const id of only ?? [])
+      if (!(CHECK_IDS as readonly string[]).includes(id))
+        throw new NetfdError(`unknown probe check ${JSON.stringify(id)}; known: ${CHECK_IDS.join(', ')}`, { code: 'INVALID_ARGUMENT', field: 'args.only', value: id });
     const report = await probeHost({ only: only as CheckId[] | undefined, vhostDevice: ctx.o.vhostDevice, sysfsRoot: ctx.o.sysfsRoot });
     return { result: { ...report, agentWarnings: await ctx.checkBridges() } };
   },

@@ -42,10 +42,10 @@ export interface AgentLaunched {
   runState: RunState | null;
   /** Resolves when qemu has exited and the agent has released the domain (or could not be asked). */
   exited: Promise<Exit & { releaseError?: Error }>;
-/**
- * SIGTERM to qemu, SIGKILL after `graceMs` (default 10 s); resolves with how it exited, after the
- * agent released the domain.
- */
+  /**
+   * SIGTERM to qemu, SIGKILL after `graceMs` (default 10 s); resolves with how it exited, after the
+   * agent released the domain.
+   */
   stop(graceMs?: number): Promise<Exit>;
   /** The connection in use now (a new one after the agent restarted). */
   client(): AgentClient;

@@ -20,7 +20,15 @@ export function aclObjects(i: InterfaceDef): AclObject[] {
   // and VLANs (another tenant's may be on the bridge) are only for `all`.
   // <bandwidth> needs no rule of its own: tc runs on the caller's own new
   // tap or macvtap and can only slow that device down.
-  if (i.target?.managed === false || i.backend.tap !== undefined || i.backend.vhost !== undefined || i.script !== undefined || i.downscript !== undefined || i.hostIp !== undefined || i.vlan !== undefined)
+  if (
+    i.target?.managed === false ||
+    i.backend.tap !== undefined ||
+    i.backend.vhost !== undefined ||
+    i.script !== undefined ||
+    i.downscript !== undefined ||
+    i.hostIp !== undefined ||
+    i.vlan !== undefined
+  )
     objs.push({ kind: 'all' });
   return objs;
 }

@@ -92,13 +92,14 @@ export function parseRequest(data: Buffer): Request {
   const m = msg as Record<string, unknown>;
   if (m.v !== PROTOCOL_VERSION) throw bad(`protocol version ${JSON.stringify(m.v)} is not supported: this agent speaks version ${PROTOCOL_VERSION}`, 'v', m.v, 'UNSUPPORTED_VERSION');
   if (typeof m.id !== 'number' || !Number.isSafeInteger(m.id) || m.id < 0) throw bad(`id must be a non-negative integer, not ${JSON.stringify(m.id)}`, 'id', m.id);
-  if (typeof m.op !== 'string' || !Object.hasOwn(OPS, m.op))
-    throw bad(`unknown operation ${JSON.stringify(m.op)}; known: ${Object.keys(OPS).join(', ')}`, 'op', m.op, 'UNKNOWN_OP');
+  if (typeof m.op !== 'string' || !Object.hasOwn(OPS, m.op)) throw bad(`unknown operation ${JSON.stringify(m.op)}; known: ${Object.keys(OPS).join(', ')}`, 'op', m.op, 'UNKNOWN_OP');
   const op = m.op as Op;
   const args = m.args === undefined ? {} : m.args;
   if (typeof args !== 'object' || args === null || Array.isArray(args)) throw bad(`args must be an object, not ${typeName(args)}`, 'args', args);
   const spec = OPS[op] as Record<string, readonly [string, boolean]>;
-  for (const k of Object.keys(args)) if (!Object.hasOwn(spec, k)) throw bad(`${op} takes no argument ${JSON.stringify(k)}${Object.keys(spec).length ? ` (it takes ${Object.keys(spec).join(', ')})` : ''}`, `args.${k}`, (args as Record<string, unknown>)[k]);
+  for (const k of Object.keys(args))
+    if (!Object.hasOwn(spec, k))
+      throw bad(`${op} takes no argument ${JSON.stringify(k)}${Object.keys(spec).length ? ` (it takes ${Object.keys(spec).join(', ')})` : ''}`, `args.${k}`, (args as Record<string, unknown>)[k]);
   for (const [k, [type, required]] of Object.entries(spec)) {
     const x = (args as Record<string, unknown>)[k];
     if (x === undefined) {
@@ -166,7 +167,8 @@ export function parseReply(data: Buffer): Reply {
     if (typeof e !== 'object' || e === null || typeof e.code !== 'string' || typeof e.message !== 'string') throw bad('an error reply without an error {code, message}');
     if (e.rule !== undefined && typeof e.rule !== 'string') throw bad('error.rule is not a string');
     if (e.hint !== undefined && typeof e.hint !== 'string') throw bad('error.hint is not a string');
-    if (e.suppressed !== undefined && !(Array.isArray(e.suppressed) && e.suppressed.every((x) => typeof x?.during === 'string' && typeof x?.message === 'string'))) throw bad('error.suppressed is not a list of {during, message}');
+    if (e.suppressed !== undefined && !(Array.isArray(e.suppressed) && e.suppressed.every((x) => typeof x?.during === 'string' && typeof x?.message === 'string')))
+      throw bad('error.suppressed is not a list of {during, message}');
   }
   return m;
 }

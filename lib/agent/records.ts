@@ -135,7 +135,15 @@ export class Records {
   /** Host options for a domain's operations: its owner's scope and its link group. */
   host(r?: { uid: number; group: number }) {
     const o = this.#place;
-    return { stateDir: this.dir, configDir: o.configDir, sysfsRoot: o.sysfsRoot, netns: o.netns, vhostDevice: o.vhostDevice, onWarning: (m: string) => this.#log.warn(m), ...(r ? { scope: this.scope(r.uid), group: r.group } : {}) };
+    return {
+      stateDir: this.dir,
+      configDir: o.configDir,
+      sysfsRoot: o.sysfsRoot,
+      netns: o.netns,
+      vhostDevice: o.vhostDevice,
+      onWarning: (m: string) => this.#log.warn(m),
+      ...(r ? { scope: this.scope(r.uid), group: r.group } : {}),
+    };
   }
 
   write(r: DomainRecord, create = false): void {
@@ -180,7 +188,8 @@ export class Records {
 
   /** Runs `body` as the only operation on the domain `key` (EBUSY otherwise). */
   async exclusive<T>(key: string, body: () => Promise<T>): Promise<T> {
-    if (this.#busy.has(key)) throw new NetfdError(`domain ${key.slice(key.indexOf('/') + 1)} is busy with another request; try again`, { code: 'EBUSY', field: 'args.name', value: key.slice(key.indexOf('/') + 1) });
+    if (this.#busy.has(key))
+      throw new NetfdError(`domain ${key.slice(key.indexOf('/') + 1)} is busy with another request; try again`, { code: 'EBUSY', field: 'args.name', value: key.slice(key.indexOf('/') + 1) });
     this.#busy.add(key);
     try {
       return await body();

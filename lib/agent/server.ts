@@ -48,7 +48,7 @@ export class Agent {
   #stopping = false;
   #createdSocket: string | undefined;
 
-/** Reads the ACL (a broken one throws ACL_INVALID); nothing listens until `start()`. */
+  /** Reads the ACL (a broken one throws ACL_INVALID); nothing listens until `start()`. */
   constructor(o: AgentOptions = {}) {
     this.o = o;
     this.log = o.logger ?? pino({ base: { component: 'netfd-agent', pid: process.pid } });
@@ -68,7 +68,11 @@ export class Agent {
     }
     const acl = loadAcl(file);
     const unknown = unknownNames(acl, accounts);
-    if (unknown.length) this.log.warn({ acl: file, unknown }, `ACL names users or groups that cannot be resolved: ${unknown.join(', ')} (deny rules naming them refuse everyone they cover, allow rules naming them grant nothing, limits naming them apply to everyone)`);
+    if (unknown.length)
+      this.log.warn(
+        { acl: file, unknown },
+        `ACL names users or groups that cannot be resolved: ${unknown.join(', ')} (deny rules naming them refuse everyone they cover, allow rules naming them grant nothing, limits naming them apply to everyone)`,
+      );
     this.log.info({ acl: acl.files, rules: acl.rules.length, limits: acl.limits.length }, 'ACL loaded');
     return acl;
   }
@@ -99,7 +103,10 @@ export class Agent {
     if (this.o.listenFd !== undefined) {
       const info = native().socketInfo(this.o.listenFd);
       if (info.family !== 'unix' || info.type !== 'seqpacket' || !info.listening)
-        throw new NetfdError(`inherited fd ${this.o.listenFd} is a ${info.family} ${info.type} socket${info.listening ? '' : ' not listening'}; the agent needs a listening unix seqpacket socket (ListenSequentialPacket=)`, { code: 'INVALID_ARGUMENT', field: 'listenFd', value: this.o.listenFd });
+        throw new NetfdError(
+          `inherited fd ${this.o.listenFd} is a ${info.family} ${info.type} socket${info.listening ? '' : ' not listening'}; the agent needs a listening unix seqpacket socket (ListenSequentialPacket=)`,
+          { code: 'INVALID_ARGUMENT', field: 'listenFd', value: this.o.listenFd },
+        );
       fd = this.o.listenFd;
     } else {
       const file = this.socketPath;
@@ -115,7 +122,11 @@ export class Agent {
       }
     }
     await this.#admission.parser.warm();
-    this.#listener = new Listener(fd, (c) => this.#accept(c), (e) => this.log.error({ err: e.message }, 'accepting a connection failed; trying again'));
+    this.#listener = new Listener(
+      fd,
+      (c) => this.#accept(c),
+      (e) => this.log.error({ err: e.message }, 'accepting a connection failed; trying again'),
+    );
     this.log.info({ socket: this.o.listenFd !== undefined ? `fd ${this.o.listenFd}` : this.socketPath, held: this.#records.held.size }, 'listening');
   }
 
@@ -128,7 +139,9 @@ export class Agent {
       return;
     }
     if (!st.isSocket()) throw new NetfdError(`${file} exists and is not a socket; remove it or choose another --socket`, { code: 'EEXIST', field: 'socket', value: file });
-    const fd = await native().unixConnect(file).catch(() => -1);
+    const fd = await native()
+      .unixConnect(file)
+      .catch(() => -1);
     if (fd >= 0) {
       native().close(fd);
       throw new NetfdError(`another agent is listening on ${file}`, { code: 'EADDRINUSE', field: 'socket', value: file });
@@ -152,8 +165,13 @@ export class Agent {
     const finished = await Promise.race([Promise.allSettled([...this.#inFlight]).then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
     clearTimeout(timer);
     if (!finished) {
-      const connections = [...this.#clients].filter((c) => c.inFlight || c.conn.queued).map((c) => ({ uid: c.caller.uid, clientPid: c.caller.pid, requests: c.inFlight, unreadReplies: c.conn.queued }));
-      this.log.warn({ stopTimeoutMs: ms, unfinished: this.#inFlight.size, connections }, `stop timeout: ${this.#inFlight.size} operation(s) cut short after ${ms} ms (${connections.length} connection(s) with requests in flight or replies not read); records stay for the next start`);
+      const connections = [...this.#clients]
+        .filter((c) => c.inFlight || c.conn.queued)
+        .map((c) => ({ uid: c.caller.uid, clientPid: c.caller.pid, requests: c.inFlight, unreadReplies: c.conn.queued }));
+      this.log.warn(
+        { stopTimeoutMs: ms, unfinished: this.#inFlight.size, connections },
+        `stop timeout: ${this.#inFlight.size} operation(s) cut short after ${ms} ms (${connections.length} connection(s) with requests in flight or replies not read); records stay for the next start`,
+      );
     }
     for (const c of [...this.#clients]) c.conn.close('the agent is stopping');
     for (const h of this.#records.held.values()) clearTimeout(h.timer);
@@ -215,10 +233,12 @@ export class Agent {
     h.timer = setTimeout(() => {
       h.timer = undefined;
       if (h.client || this.#stopping) return;
-      const release = this.#records.exclusive(key, () => releaseDomain(this.#ctx, h, 'its client went away and nobody claimed it')).catch((e) => {
-        if ((e as NetfdError).code === 'EBUSY' && !h.client) this.#orphan(h);
-        else this.log.error({ domain: h.record.name, uid: h.record.uid, err: (e as Error).message }, 'releasing an unclaimed domain failed');
-      });
+      const release = this.#records
+        .exclusive(key, () => releaseDomain(this.#ctx, h, 'its client went away and nobody claimed it'))
+        .catch((e) => {
+          if ((e as NetfdError).code === 'EBUSY' && !h.client) this.#orphan(h);
+          else this.log.error({ domain: h.record.name, uid: h.record.uid, err: (e as Error).message }, 'releasing an unclaimed domain failed');
+        });
       void this.#track(release);
     }, this.#grace());
   }

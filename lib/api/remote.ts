@@ -131,7 +131,8 @@ export class RemoteBackend implements Backend {
   async probe(o: ProbeRequest): Promise<ProbeReport> {
     const { only, ...local } = o;
     const given = Object.entries(local).find(([, x]) => x !== undefined);
-    if (given) throw new NetfdError(`probe ${given[0]} is not sent to the agent: it probes with its own; run netfd probe without --connect`, { code: 'NOT_SUPPORTED', field: given[0], value: given[1] });
+    if (given)
+      throw new NetfdError(`probe ${given[0]} is not sent to the agent: it probes with its own; run netfd probe without --connect`, { code: 'NOT_SUPPORTED', field: given[0], value: given[1] });
     return this.#ask<ProbeReport>('probe', only ? { only } : {});
   }
 

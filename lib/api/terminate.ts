@@ -5,7 +5,10 @@ import fs from 'node:fs';
 /** Whether `pid` is the qemu running domain `name` (not a reused pid). */
 export function isQemuOf(pid: number, name: string): boolean {
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(`guest=${name.replace(/,/g, ',,')}`);
+    return fs
+      .readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .includes(`guest=${name.replace(/,/g, ',,')}`);
   } catch {
     return false;
   }

@@ -45,7 +45,12 @@ export const VERBS: readonly VerbHelp[] = [
     group: 'domains',
   },
   { verbs: ['destroy'], synopsis: 'destroy NAME [--timeout SECS]', help: 'stop qemu (SIGTERM, then SIGKILL after the timeout, default 10 s) and tear the domain down', group: 'domains' },
-  { verbs: ['list'], synopsis: 'list [--json]', help: "domains with live state, as virsh lists them: qemu's pid, name, state (running, prepared, or stale: qemu gone; with --connect, the agent's held, held elsewhere or unclaimed) and devices", group: 'domains' },
+  {
+    verbs: ['list'],
+    synopsis: 'list [--json]',
+    help: "domains with live state, as virsh lists them: qemu's pid, name, state (running, prepared, or stale: qemu gone; with --connect, the agent's held, held elsewhere or unclaimed) and devices",
+    group: 'domains',
+  },
   { verbs: ['dumpxml'], synopsis: 'dumpxml NAME [--inactive]', help: 'the live XML (decisions recorded) or, with --inactive, the XML as written', group: 'domains' },
   {
     verbs: ['attach-interface'],
@@ -77,7 +82,12 @@ export const VERBS: readonly VerbHelp[] = [
     help: 'the same, from a Xen config to libvirt XML',
     group: 'domains',
   },
-  { verbs: ['net-define'], synopsis: 'net-define NETWORK.xml', help: "define (or redefine) a direct network: <forward mode='passthrough|private|vepa|bridge'> over <interface dev>s or a <pf>", group: 'networks' },
+  {
+    verbs: ['net-define'],
+    synopsis: 'net-define NETWORK.xml',
+    help: "define (or redefine) a direct network: <forward mode='passthrough|private|vepa|bridge'> over <interface dev>s or a <pf>",
+    group: 'networks',
+  },
   { verbs: ['net-undefine'], synopsis: 'net-undefine NAME', help: 'remove the definition (a running network stays up until net-destroy)', group: 'networks' },
   { verbs: ['net-start'], synopsis: 'net-start NAME', help: 'start it: expand a <pf> from sysfs, count the connections domains already have', group: 'networks' },
   { verbs: ['net-destroy'], synopsis: 'net-destroy NAME', help: 'stop it (refused while guests use it)', group: 'networks' },
@@ -110,7 +120,7 @@ export const GLOBAL_OPTIONS: readonly (readonly [string, string])[] = [
   ['--config-dir DIR', 'network definitions (env NETFD_CONFIG_DIR; default /etc/netfd/networks)'],
   ['--sysfs-root DIR', 'where sysfs is, for <pf> pools (env NETFD_SYSFS_ROOT; default /sys)'],
   ['--json', 'machine-readable output'],
-  ['--help, -h', 'this help; after a verb, that verb\'s help'],
+  ['--help, -h', "this help; after a verb, that verb's help"],
   ['--version', "netfd's version"],
 ];
 

@@ -35,7 +35,12 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   'link delete': linkDelete,
   'link del': linkDelete,
   'domxml-to-native qemu-argv': qemuArgv,
-  ...Object.fromEntries(XEN_FORMATS.flatMap((f) => [[`domxml-to-native ${f}`, xen(f, 'to')], [`domxml-from-native ${f}`, xen(f, 'from')]])),
+  ...Object.fromEntries(
+    XEN_FORMATS.flatMap((f) => [
+      [`domxml-to-native ${f}`, xen(f, 'to')],
+      [`domxml-from-native ${f}`, xen(f, 'from')],
+    ]),
+  ),
   launch,
   list,
   destroy,

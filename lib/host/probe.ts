@@ -50,7 +50,8 @@ export interface ProbeOptions extends HostRoots {
   only?: readonly CheckId[] | undefined;
 }
 
-const check = (id: string, level: Level, summary: string, details: Record<string, unknown> = {}, hint?: string): Check => (hint === undefined ? { id, level, summary, details } : { id, level, summary, hint, details });
+const check = (id: string, level: Level, summary: string, details: Record<string, unknown> = {}, hint?: string): Check =>
+  hint === undefined ? { id, level, summary, details } : { id, level, summary, hint, details };
 
 function readText(file: string): string | null {
   try {
@@ -97,7 +98,13 @@ async function tun(o: ProbeOptions): Promise<Check> {
     return check('tun', 'PASS', `${device} opens; TUNGETFEATURES has IFF_MULTI_QUEUE and IFF_VNET_HDR`, details);
   } catch (err) {
     const e = err as NetfdError;
-    return check('tun', 'FAIL', `${device} is not usable: ${e.code}`, { device, code: e.code, error: e.message }, e.code === 'ENOENT' ? `mknod ${device} c 10 200 (or modprobe tun); netfd cannot make taps without it` : 'netfd cannot make taps without it');
+    return check(
+      'tun',
+      'FAIL',
+      `${device} is not usable: ${e.code}`,
+      { device, code: e.code, error: e.message },
+      e.code === 'ENOENT' ? `mknod ${device} c 10 200 (or modprobe tun); netfd cannot make taps without it` : 'netfd cannot make taps without it',
+    );
   }
 }
 
@@ -107,7 +114,13 @@ async function vhostNet(o: ProbeOptions): Promise<Check> {
   if (!c.usable) return check('vhost-net', 'WARN', `vhost-net is not usable: ${c.why}`, { device, usable: false, code: c.code, reason: c.reason }, c.fix);
   c.fds.close();
   if (c.features === null)
-    return check('vhost-net', 'WARN', `${device} opens read-write but does not answer VHOST_GET_FEATURES: not vhost-net (a stand-in?)`, { device, usable: true, features: null }, 'netfd would pass its fds to qemu as vhost fds; check the path');
+    return check(
+      'vhost-net',
+      'WARN',
+      `${device} opens read-write but does not answer VHOST_GET_FEATURES: not vhost-net (a stand-in?)`,
+      { device, usable: true, features: null },
+      'netfd would pass its fds to qemu as vhost fds; check the path',
+    );
   return check('vhost-net', 'PASS', `${device} opens; VHOST_GET_FEATURES 0x${c.features.toString(16)}`, { device, usable: true, features: `0x${c.features.toString(16)}` });
 }
 
@@ -201,7 +214,7 @@ function sriov(o: ProbeOptions): Check {
     }
     pfs.push({ pf: name, totalVfs: Number(total), enabledVfs: enabled, vfNetdevs: usable });
   }
-  if (!pfs.length) return check('sriov', 'WARN', 'no SR-IOV capable network device', { pfs }, "networks with <pf dev> need one; explicit <interface dev> pools work anywhere");
+  if (!pfs.length) return check('sriov', 'WARN', 'no SR-IOV capable network device', { pfs }, 'networks with <pf dev> need one; explicit <interface dev> pools work anywhere');
   const line = pfs.map((p) => `${p.pf} ${p.enabledVfs}/${p.totalVfs} VFs enabled, ${p.vfNetdevs} with a netdev`).join('; ');
   return check('sriov', 'PASS', `SR-IOV: ${line}`, { pfs });
 }
@@ -212,9 +225,9 @@ function findQemus(): string[] {
   for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
     let names: string[];
     try {
-    names = fs.readdirSync(dir);
+      names = fs.readdirSync(dir);
     } catch {
-    continue;
+      continue;
     }
     for (const n of names.sort()) if ((/^qemu-system-[a-z0-9_]+$/.test(n) || n === 'qemu-kvm') && !found.has(n)) found.set(n, path.join(dir, n));
   }
@@ -265,7 +278,10 @@ async function qemu(o: ProbeOptions, scratch: () => Promise<Scratch>): Promise<C
     } finally {
       await tap.destroy();
     }
-    if (refused) out.push(check('qemu', 'FAIL', `${bin} ${version} refused -netdev tap,fd=3,vhost=off: ${refused}`, { binary: bin, version, tapFd: false }, 'netfd hands qemu tap fds; this qemu cannot take them'));
+    if (refused)
+      out.push(
+        check('qemu', 'FAIL', `${bin} ${version} refused -netdev tap,fd=3,vhost=off: ${refused}`, { binary: bin, version, tapFd: false }, 'netfd hands qemu tap fds; this qemu cannot take them'),
+      );
     else out.push(check('qemu', 'PASS', `${bin} ${version} takes a tap fd with vhost options (-netdev tap,fd=3,vhost=off)`, { binary: bin, version, tapFd: true, vhostOption: true }));
   }
   return out;

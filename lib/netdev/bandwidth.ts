@@ -51,7 +51,31 @@ export function bandwidthCommands(b: BandwidthPlan, dev: string): TcStep[] {
     steps.push(
       { args: ['qdisc', 'add', 'dev', dev, 'ingress'], from: i.from },
       {
-        args: ['filter', 'add', 'dev', dev, 'parent', 'ffff:', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0', 'police', 'rate', `${i.average}kbps`, 'burst', `${burst}kb`, 'mtu', '64kb', 'drop', 'flowid', ':1'],
+        args: [
+          'filter',
+          'add',
+          'dev',
+          dev,
+          'parent',
+          'ffff:',
+          'protocol',
+          'all',
+          'u32',
+          'match',
+          'u32',
+          '0',
+          '0',
+          'police',
+          'rate',
+          `${i.average}kbps`,
+          'burst',
+          `${burst}kb`,
+          'mtu',
+          '64kb',
+          'drop',
+          'flowid',
+          ':1',
+        ],
         from: i.from,
       },
     );
@@ -60,8 +84,7 @@ export function bandwidthCommands(b: BandwidthPlan, dev: string): TcStep[] {
 }
 
 /** What a tc failure most likely means, for the message. */
-const KERNEL_HINT =
-  "the kernel may lack a piece libvirt's <bandwidth> uses (sch_htb, sch_sfq, cls_fw, sch_ingress, cls_u32, act_police): load the module, or drop the <bandwidth> direction";
+const KERNEL_HINT = "the kernel may lack a piece libvirt's <bandwidth> uses (sch_htb, sch_sfq, cls_fw, sch_ingress, cls_u32, act_police): load the module, or drop the <bandwidth> direction";
 
 /**
  * Runs the commands of `bandwidthCommands` in the device's namespace. A

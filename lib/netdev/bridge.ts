@@ -22,11 +22,20 @@ export function checkBridge(p: InterfacePlan, byName: ReadonlyMap<string, LinkIn
   const user = macUser([br, ...links.filter((l) => l.master === br.index)], [p.mac, link.hostMac]);
   if (user) throw fieldError('EADDRINUSE', `${p.path}/mac/@address`, p.mac, `MAC ${user.mac} is already used by ${user.name} on bridge ${br.name}; give the interface another <mac address>`);
   if (p.host.vlan && !br.bridge?.vlanFiltering)
-    throw fieldError('NOT_SUPPORTED', `${p.path}/vlan`, link.bridge, `bridge ${br.name} does not filter VLANs (ip link set ${br.name} type bridge vlan_filtering 1; this kernel may lack CONFIG_BRIDGE_VLAN_FILTERING), so <vlan> cannot be applied`);
+    throw fieldError(
+      'NOT_SUPPORTED',
+      `${p.path}/vlan`,
+      link.bridge,
+      `bridge ${br.name} does not filter VLANs (ip link set ${br.name} type bridge vlan_filtering 1; this kernel may lack CONFIG_BRIDGE_VLAN_FILTERING), so <vlan> cannot be applied`,
+    );
 }
 
 /** type='bridge': a tap created and attached to its bridge (see createTap). */
 export async function connectBridge(plan: InterfacePlan, ctx: ConnectContext): Promise<Connected> {
   const bridge = plan.link.kind === 'tap' ? plan.link.bridge : undefined;
-  return createTap(plan, ctx, ctx.links.find((l) => l.name === bridge));
+  return createTap(
+    plan,
+    ctx,
+    ctx.links.find((l) => l.name === bridge),
+  );
 }

@@ -46,7 +46,14 @@ export async function connectDirect(plan: InterfacePlan, ctx: ConnectContext): P
   const { netns, o } = ctx;
   const passthru = link.mode === 'passthru';
   const info = await withNameRetry(link.name, () =>
-    createMacvtap({ netns, link: link.parent, mode: link.mode, ...(link.name.includes('%') ? { template: link.name } : { name: link.name }), ...(passthru ? {} : { mac: plan.mac }), ...(o.group !== undefined ? { group: o.group } : {}) }),
+    createMacvtap({
+      netns,
+      link: link.parent,
+      mode: link.mode,
+      ...(link.name.includes('%') ? { template: link.name } : { name: link.name }),
+      ...(passthru ? {} : { mac: plan.mac }),
+      ...(o.group !== undefined ? { group: o.group } : {}),
+    }),
   );
   ctx.tx.link(info.index);
   const { name, index: ifindex } = info;
@@ -131,6 +138,11 @@ export async function followLiveXml(livePath: string, running: boolean, o: LinkF
   const done = new Set(await setInterfaceLinks(first.def.interfaces, running, o));
   await withDomainLock(path.dirname(livePath), first.def.name, async () => {
     const now = readLive(livePath);
-    if (now) await setInterfaceLinks(now.def.interfaces.filter((i) => !done.has(i.target?.dev ?? '')), running, o);
+    if (now)
+      await setInterfaceLinks(
+        now.def.interfaces.filter((i) => !done.has(i.target?.dev ?? '')),
+        running,
+        o,
+      );
   });
 }

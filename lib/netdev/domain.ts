@@ -125,7 +125,11 @@ export class PreparedHost {
       }
       if (live) {
         const mine = new Set(this.interfaces.map((i) => i.name));
-        const found = await recordedLinks(live.def.interfaces.filter((i) => !mine.has(i.target?.dev ?? '')), this.netns, this.#hostOptions.group);
+        const found = await recordedLinks(
+          live.def.interfaces.filter((i) => !mine.has(i.target?.dev ?? '')),
+          this.netns,
+          this.#hostOptions.group,
+        );
         for (const index of found.indexes) tx.link(index);
       }
       tx.file(this.statePath);
@@ -133,7 +137,9 @@ export class PreparedHost {
       for (const i of this.interfaces) if (i.created && i.plan.host.downscript) tx.after(downscript(i.plan.host.downscript, i.name, i.plan.path, warnOf(this.#hostOptions)));
       const errors = await tx.undo();
       // The connections end once the domain's live XML is gone (see lib/network/store.ts).
-      const ifaces = live ? live.def.interfaces : this.interfaces.map((i) => ({ type: i.plan.network ? ('network' as const) : ('direct' as const), source: { network: i.plan.network?.name }, mac: i.plan.mac }));
+      const ifaces = live
+        ? live.def.interfaces
+        : this.interfaces.map((i) => ({ type: i.plan.network ? ('network' as const) : ('direct' as const), source: { network: i.plan.network?.name }, mac: i.plan.mac }));
       await releaseFor(this.name, ifaces, { ...this.#hostOptions, scope: dir }).catch((e) => errors.push(e));
       if (errors.length) throw errors[0];
     });
@@ -150,7 +156,11 @@ export type PreparedHostClass<T extends PreparedHost> = new (...args: Constructo
  * so far is undone and the error is rethrown. `Kind` is the class of the
  * result (lib/qemu's PreparedDomain adds qemu's arguments).
  */
-export async function prepareHost<T extends PreparedHost = PreparedHost>(input: string | DomainXml, o: PrepareOptions = {}, Kind: PreparedHostClass<T> = PreparedHost as PreparedHostClass<T>): Promise<T> {
+export async function prepareHost<T extends PreparedHost = PreparedHost>(
+  input: string | DomainXml,
+  o: PrepareOptions = {},
+  Kind: PreparedHostClass<T> = PreparedHost as PreparedHostClass<T>,
+): Promise<T> {
   const xml = typeof input === 'string' ? DomainXml.parse(input) : input;
   const def = xml.def;
   const netns = netnsOf(o);
@@ -159,7 +169,12 @@ export async function prepareHost<T extends PreparedHost = PreparedHost>(input: 
   const statePath = liveXmlPath(dir, def.name);
   if (fs.existsSync(statePath)) throw fieldError('EEXIST', 'name', def.name, `domain ${def.name} is already prepared (live state ${statePath}); tear it down first`);
   const macs = o.macs ?? domainMacs(def, o.random ?? randomBytes);
-  const nets = await allocateFor(def.name, def.interfaces, macs.map((m) => m.mac), { ...o, stateDir: root, scope: dir });
+  const nets = await allocateFor(
+    def.name,
+    def.interfaces,
+    macs.map((m) => m.mac),
+    { ...o, stateDir: root, scope: dir },
+  );
   let setup: InterfaceSetup;
   try {
     setup = await prepareInterfaces(planDomain(def, macs, nets.actuals, o.accel), { ...o, netns });

@@ -25,8 +25,10 @@ export function checkEthernet(p: InterfacePlan, byName: ReadonlyMap<string, Link
   const l = byName.get(link.name);
   if (!l) throw fieldError('ENODEV', dev, link.name, `managed='no' but there is no link named ${link.name}; create the tap or macvtap first`);
   const isTap = l.kind === 'tun' && l.tun?.type === 'tap';
-  if (!isTap && l.kind !== 'macvtap') throw fieldError('INVALID_ARGUMENT', dev, link.name, `${link.name} is a ${l.kind === 'tun' ? 'tun (layer 3) device' : (l.kind ?? 'plain link')}; managed='no' needs an existing tap or macvtap`);
-  if (isTap && p.queues > 1 && !l.tun?.multiQueue) throw fieldError('INVALID_ARGUMENT', dev, link.name, `tap ${link.name} is not multi_queue, so it cannot give ${p.queues} queues; recreate it with multi_queue or drop <driver queues>`);
+  if (!isTap && l.kind !== 'macvtap')
+    throw fieldError('INVALID_ARGUMENT', dev, link.name, `${link.name} is a ${l.kind === 'tun' ? 'tun (layer 3) device' : (l.kind ?? 'plain link')}; managed='no' needs an existing tap or macvtap`);
+  if (isTap && p.queues > 1 && !l.tun?.multiQueue)
+    throw fieldError('INVALID_ARGUMENT', dev, link.name, `tap ${link.name} is not multi_queue, so it cannot give ${p.queues} queues; recreate it with multi_queue or drop <driver queues>`);
   return l;
 }
 
@@ -49,7 +51,14 @@ export async function createTap(plan: InterfacePlan, ctx: ConnectContext, bridge
   return closingOnError(fds, async () => {
     await ctx.step('create', plan.index);
     const mtu = mtuFor(plan, bridge);
-    await setLink(ifindex, { netns, mac: link.hostMac, ...(mtu !== undefined ? { mtu } : {}), ...(link.bridge !== undefined ? { master: link.bridge } : {}), ...(o.group !== undefined ? { group: o.group } : {}), up: true });
+    await setLink(ifindex, {
+      netns,
+      mac: link.hostMac,
+      ...(mtu !== undefined ? { mtu } : {}),
+      ...(link.bridge !== undefined ? { master: link.bridge } : {}),
+      ...(o.group !== undefined ? { group: o.group } : {}),
+      up: true,
+    });
     await applyHostConfig(plan, { index: ifindex, name }, netns, warnOf(o), o.tc);
     if (plan.host.script && plan.host.downscript) ctx.tx.after(downscript(plan.host.downscript, name, plan.path, warnOf(o)));
     await ctx.step('configure', plan.index);
@@ -78,7 +87,14 @@ async function openExisting(plan: InterfacePlan, ctx: ConnectContext, l: LinkInf
     fds = new FdSet((await MacvtapFds.open(l.index, { netns, queues: plan.queues, vnetHdr: plan.vnetHdr })).releaseFds());
     kind = 'macvtap';
   } else {
-    const tap = await Tap.create({ netns, name: l.name, queues: plan.queues, multiQueue: l.tun?.multiQueue ?? false, vnetHdr: plan.vnetHdr, device: link.kind === 'existing' ? link.tunDevice : undefined });
+    const tap = await Tap.create({
+      netns,
+      name: l.name,
+      queues: plan.queues,
+      multiQueue: l.tun?.multiQueue ?? false,
+      vnetHdr: plan.vnetHdr,
+      device: link.kind === 'existing' ? link.tunDevice : undefined,
+    });
     fds = new FdSet(tap.releaseFds());
     kind = 'tap';
     // Opening by name would create a tap had the old one vanished since.

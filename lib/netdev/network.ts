@@ -43,10 +43,20 @@ type NetworkIface = Pick<InterfaceDef, 'type' | 'source'> & { mac?: string; path
  * position; undefined for the others), each recorded in its network's
  * ledger. If one allocation fails, those made are released and it throws.
  */
-export async function allocateFor(domain: string, ifaces: readonly NetworkIface[], macs: readonly string[], o: ConnectOptions): Promise<{ actuals: (ActualDirect | undefined)[]; release: () => Promise<void> }> {
+export async function allocateFor(
+  domain: string,
+  ifaces: readonly NetworkIface[],
+  macs: readonly string[],
+  o: ConnectOptions,
+): Promise<{ actuals: (ActualDirect | undefined)[]; release: () => Promise<void> }> {
   const actuals: (ActualDirect | undefined)[] = ifaces.map(() => undefined);
   const taken: { network: string; mac: string }[] = [];
-  const release = () => releaseFor(domain, taken.map((t) => ({ type: 'network' as const, source: { network: t.network }, mac: t.mac })), o);
+  const release = () =>
+    releaseFor(
+      domain,
+      taken.map((t) => ({ type: 'network' as const, source: { network: t.network }, mac: t.mac })),
+      o,
+    );
   if (!ifaces.some((i) => i.type === 'network')) return { actuals, release };
   const networks = new Networks(o);
   try {
@@ -54,7 +64,9 @@ export async function allocateFor(domain: string, ifaces: readonly NetworkIface[
       if (i.type !== 'network') continue;
       const network = i.source.network as string;
       const a = await networks.allocate(network, { domain, scope: o.scope, mac: macs[n], netns: o.netns, group: o.group }).catch((e: NetfdError) => {
-        throw e instanceof NetfdError && e.field === 'network' && i.path ? new NetfdError(`${i.path}/source/@network: ${e.message}`, { code: e.code, field: `${i.path}/source/@network`, value: network }) : e;
+        throw e instanceof NetfdError && e.field === 'network' && i.path
+          ? new NetfdError(`${i.path}/source/@network: ${e.message}`, { code: e.code, field: `${i.path}/source/@network`, value: network })
+          : e;
       });
       taken.push({ network, mac: macs[n] });
       warn(o, a.warnings);

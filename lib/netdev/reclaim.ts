@@ -51,7 +51,11 @@ export function halfMadeLinks(links: readonly LinkInfo[], q: HalfMadeQuery): Lin
  */
 export async function removeHalfMade(q: HalfMadeQuery): Promise<LinkInfo[]> {
   const left = halfMadeLinks(await listLinks({ netns: q.netns }), q);
-  if (left.length) await deleteLinks(left.map((l) => l.index), { netns: q.netns });
+  if (left.length)
+    await deleteLinks(
+      left.map((l) => l.index),
+      { netns: q.netns },
+    );
   return left;
 }
 
@@ -74,7 +78,9 @@ export async function removeGroup(group: number, netns?: string): Promise<boolea
 export async function reclaimConnection(c: Connection, warnings: string[]): Promise<void> {
   try {
     const left = await removeHalfMade({ netns: c.netns, parent: c.dev, group: c.group, mac: c.saved ? null : c.mac });
-    warnings.push(`reclaimed the connection of ${c.domain} (${c.mac}) on ${c.dev}: process ${c.pid} died before the domain was recorded${left.length ? `; deleted ${left.map((l) => l.name).join(', ')}` : ''}`);
+    warnings.push(
+      `reclaimed the connection of ${c.domain} (${c.mac}) on ${c.dev}: process ${c.pid} died before the domain was recorded${left.length ? `; deleted ${left.map((l) => l.name).join(', ')}` : ''}`,
+    );
   } catch (e) {
     warnings.push(`reclaiming the connection of ${c.domain} (${c.mac}) on ${c.dev}: ${(e as Error).message}`);
   }

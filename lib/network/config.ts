@@ -53,7 +53,8 @@ export function readIfExists(file: string): string | null {
 
 /** `name` when it can name a network (INVALID_ARGUMENT otherwise). */
 export function checkName(name: string): string {
-  if (typeof name !== 'string' || !isObjectName(name)) throw new NetfdError(`invalid network name ${JSON.stringify(name)}: 1-200 bytes, no whitespace or /`, { code: 'INVALID_ARGUMENT', field: 'name', value: name });
+  if (typeof name !== 'string' || !isObjectName(name))
+    throw new NetfdError(`invalid network name ${JSON.stringify(name)}: 1-200 bytes, no whitespace or /`, { code: 'INVALID_ARGUMENT', field: 'name', value: name });
   return name;
 }
 
@@ -187,13 +188,15 @@ export class NetworkConfig {
       if (old?.def.uuid && xml.def.uuid && old.def.uuid !== xml.def.uuid)
         throw new NetfdError(`network '${name}' already exists with uuid ${old.def.uuid}`, { code: 'EEXIST', field: '/network/uuid', value: xml.def.uuid });
       const uuid = xml.def.uuid ?? old?.def.uuid ?? randomUUID();
-      const running = this.activeNames().filter((n) => n !== name && !defs.has(n)).flatMap((n) => {
-        try {
-          return [this.startedFrom(n)];
-        } catch {
-          return []; // unreadable: reported by net-list and by that network's own commands
-        }
-      });
+      const running = this.activeNames()
+        .filter((n) => n !== name && !defs.has(n))
+        .flatMap((n) => {
+          try {
+            return [this.startedFrom(n)];
+          } catch {
+            return []; // unreadable: reported by net-list and by that network's own commands
+          }
+        });
       const others = [...defs.values(), ...running];
       const clash = others.find((o) => o.def.name !== name && o.def.uuid === uuid);
       if (clash) throw new NetfdError(`uuid ${uuid} is already used by network '${clash.def.name}'`, { code: 'EEXIST', field: '/network/uuid', value: uuid });

@@ -120,7 +120,11 @@ export function countPool(devices: readonly string[], connections: readonly Conn
 }
 
 /** A new ledger entry: device `dev` for `req`, allocated by process `pid` started at `start`. */
-export function newConnection(dev: string, req: ConnectionOwner & { mac: string; netns?: string | undefined; group?: number | undefined }, o: { pid: number; start: string | null; domainDir: string }): Connection {
+export function newConnection(
+  dev: string,
+  req: ConnectionOwner & { mac: string; netns?: string | undefined; group?: number | undefined },
+  o: { pid: number; start: string | null; domainDir: string },
+): Connection {
   const c: Connection = { dev, domain: req.domain, mac: req.mac, pid: o.pid, start: o.start };
   if (req.scope !== undefined && req.scope !== o.domainDir) c.scope = req.scope;
   if (req.netns !== undefined) c.netns = req.netns;

@@ -94,8 +94,7 @@ export function expandPf(pf: string, o: { sysfsRoot?: string | undefined } = {})
   links.sort((a, b) => a.index - b.index);
 
   const warnings: string[] = [];
-  if (links.length !== numVfs && links.length > 0)
-    warnings.push(`PF ${pf}: sriov_numvfs is ${numVfs} but ${links.length} virtfn links exist; using the links`);
+  if (links.length !== numVfs && links.length > 0) warnings.push(`PF ${pf}: sriov_numvfs is ${numVfs} but ${links.length} virtfn links exist; using the links`);
   const vfs: VirtualFunction[] = [];
   const devices: string[] = [];
   for (const { index, name } of links) {

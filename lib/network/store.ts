@@ -130,7 +130,11 @@ export class NetworkStore extends NetworkConfig {
       const status = await this.#status(name, this.startedFrom(name), { reclaim: true });
       if (status.connections.length) {
         const domains = [...new Set(status.connections.map((c) => c.domain))].sort();
-        throw new NetfdError(`network '${name}' has ${status.connections.length} connection(s), from domain(s) ${domains.join(', ')}; destroy them or detach their interfaces first`, { code: 'EBUSY', field: 'name', value: name });
+        throw new NetfdError(`network '${name}' has ${status.connections.length} connection(s), from domain(s) ${domains.join(', ')}; destroy them or detach their interfaces first`, {
+          code: 'EBUSY',
+          field: 'name',
+          value: name,
+        });
       }
       for (const f of [this.livePath(name), this.ledgerPath(name), this.inactivePath(name)]) fs.rmSync(f, { force: true });
       return { warnings: status.warnings };
@@ -185,7 +189,10 @@ export class NetworkStore extends NetworkConfig {
         if (l.mac) c.saved = { mac: l.mac };
       }
       status.connections.push(c);
-      status.pool = countPool(pool.map((p) => p.dev), status.connections);
+      status.pool = countPool(
+        pool.map((p) => p.dev),
+        status.connections,
+      );
       this.#write(name, status);
       return { network: name, dev, mode, warnings: status.warnings };
     });

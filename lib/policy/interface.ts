@@ -134,11 +134,16 @@ export function planInterface(i: InterfaceDef, mac: string, macGenerated = false
   if (i.type === 'network' && !actual) throw new Error(`planInterface: ${i.path} (network '${i.source.network}') has no device allocated from its network`);
   if (!virtio) {
     if (d.name === 'vhost') throw refuse(`${i.path}/driver/@name`, 'vhost', `<driver name='vhost'> needs a virtio model, not '${model}': use <model type='virtio'/> or drop the driver name`);
-    const virtioOnly: [keyof typeof d, string][] = [['txmode', 'txmode'], ['ioeventfd', 'ioeventfd'], ['eventIdx', 'event_idx'], ['rxQueueSize', 'rx_queue_size'], ['txQueueSize', 'tx_queue_size'], ...VIRTIO_OPTIONS.map(([k, a]) => [k, a] as [keyof DriverDef, string])];
-    for (const [k, attrName] of virtioOnly)
-      if (d[k] !== undefined) throw refuse(`${i.path}/driver/@${attrName}`, d[k], `${attrName} is only for virtio models, not '${model}'`);
-    for (const side of ['host', 'guest'] as const)
-      if (d[side] !== undefined) throw refuse(`${i.path}/driver/${side}`, side, `offloads (<${side}>) are only for virtio models, not '${model}'`);
+    const virtioOnly: [keyof typeof d, string][] = [
+      ['txmode', 'txmode'],
+      ['ioeventfd', 'ioeventfd'],
+      ['eventIdx', 'event_idx'],
+      ['rxQueueSize', 'rx_queue_size'],
+      ['txQueueSize', 'tx_queue_size'],
+      ...VIRTIO_OPTIONS.map(([k, a]) => [k, a] as [keyof DriverDef, string]),
+    ];
+    for (const [k, attrName] of virtioOnly) if (d[k] !== undefined) throw refuse(`${i.path}/driver/@${attrName}`, d[k], `${attrName} is only for virtio models, not '${model}'`);
+    for (const side of ['host', 'guest'] as const) if (d[side] !== undefined) throw refuse(`${i.path}/driver/${side}`, side, `offloads (<${side}>) are only for virtio models, not '${model}'`);
   }
   const queues = virtio ? (d.queues ?? 1) : 1;
   if (virtio && d.name === 'vhost' && !kvm)
@@ -302,10 +307,13 @@ export function decideDriver(plan: InterfacePlan, probe?: VhostProbe): DriverDec
   if (!probe) throw new Error(`decideDriver: ${plan.path} needs a vhost probe`);
   if (probe.usable) return { vhost: true, record: 'vhost' };
   if (plan.vhost === 'require')
-    throw new NetfdError(`${plan.path}/driver/@name: <driver name='vhost'> but vhost-net is not usable here (${probe.code}: ${probe.message}); refusing to start. Use <driver name='qemu'/> or omit the name to fall back to userspace virtio`, {
-      code: 'VHOST_UNAVAILABLE',
-      field: `${plan.path}/driver/@name`,
-      value: 'vhost',
-    });
+    throw new NetfdError(
+      `${plan.path}/driver/@name: <driver name='vhost'> but vhost-net is not usable here (${probe.code}: ${probe.message}); refusing to start. Use <driver name='qemu'/> or omit the name to fall back to userspace virtio`,
+      {
+        code: 'VHOST_UNAVAILABLE',
+        field: `${plan.path}/driver/@name`,
+        value: 'vhost',
+      },
+    );
   return { vhost: false, record: 'qemu' };
 }

@@ -49,7 +49,11 @@ export function netdevArg(n: NetArgs): string {
 /** `virtio-net-pci,netdev=hostnet0,id=net0,mac=…[,mq=on,vectors=N][,…]` */
 export function deviceArg(n: NetArgs): string {
   const { plan } = n;
-  const list: [string, string | number][] = [['netdev', plan.netdevId], ['id', plan.deviceId], ['mac', plan.mac]];
+  const list: [string, string | number][] = [
+    ['netdev', plan.netdevId],
+    ['id', plan.deviceId],
+    ['mac', plan.mac],
+  ];
   if (plan.vectors !== null) list.push(['mq', 'on'], ['vectors', plan.vectors]);
   list.push(...plan.deviceProps.map(([k, x]): [string, string] => [k, escapeValue(x)]));
   return `${plan.device},${props(list)}`;

@@ -205,8 +205,14 @@ export async function qmpAttach(qmpPath: string, nic: QemuNic, tapFds: readonly 
     fds.vhost.taken();
     await qmp.deviceAdd(nic.device);
     device = true;
-    const pci = await queryPciAddresses(qmp, timeoutMs).then((m) => m.get(nic.deviceId) ?? null, () => null);
-    const running = await qmp.queryStatus({ timeoutMs }).then((st) => st.running, () => null);
+    const pci = await queryPciAddresses(qmp, timeoutMs).then(
+      (m) => m.get(nic.deviceId) ?? null,
+      () => null,
+    );
+    const running = await qmp.queryStatus({ timeoutMs }).then(
+      (st) => st.running,
+      () => null,
+    );
     return { pci, running };
   } catch (err) {
     await rollback(err, async () => {

@@ -111,10 +111,10 @@ export class LaunchedDomain {
    */
   readonly runState: RunState | null;
 
-/**
- * Made by {@link launchDomain}.
- * @internal
- */
+  /**
+   * Made by {@link launchDomain}.
+   * @internal
+   */
   constructor(domain: PreparedDomain, child: ChildProcess, argv: string[], qmp: string, pidFile: string, exited: Promise<Exit>, runState: RunState | null = null) {
     this.domain = domain;
     this.child = child;
@@ -125,7 +125,7 @@ export class LaunchedDomain {
     this.runState = runState;
   }
 
-/** qemu's pid. */
+  /** qemu's pid. */
   get pid(): number {
     return this.child.pid as number;
   }
@@ -244,9 +244,7 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
     child.once('close', (code, signal) => {
       fs.rmSync(qmp, { force: true });
       closeMonitorFds();
-      void (monitor?.close() ?? Promise.resolve())
-        .then(() => cleanup())
-        .then(() => resolve({ code, signal }));
+      void (monitor?.close() ?? Promise.resolve()).then(() => cleanup()).then(() => resolve({ code, signal }));
     });
   });
   // qemu has its copies now.
@@ -280,7 +278,10 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
     if (child.exitCode === null && child.signalCode === null) await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 1000))]);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     const e = await exited;
-    const spawnErr = (err as NodeJS.ErrnoException).code === 'ENOENT' && String((err as NodeJS.ErrnoException).syscall).startsWith('spawn') ? ` (${argv[0]} not found: install qemu-system-x86 or pass --qemu PATH)` : '';
+    const spawnErr =
+      (err as NodeJS.ErrnoException).code === 'ENOENT' && String((err as NodeJS.ErrnoException).syscall).startsWith('spawn')
+        ? ` (${argv[0]} not found: install qemu-system-x86 or pass --qemu PATH)`
+        : '';
     // qemu's stderr: the tail kept of it, or (inherited) already on the caller's stderr.
     const why = tail.text() || (child.stderr ? (err as Error).message : `see qemu's message above (${(err as Error).message})`);
     const how = spawnErr || ` (${e.signal ?? `exit code ${e.code}`})`;
@@ -330,7 +331,14 @@ export async function launchDomain(input: string | DomainXml, o: LaunchOptions =
     },
     { monitor: follow, ready: (m) => recordNicAddresses(m, (a) => domain.recordAddresses(a), warn, name) },
   );
-  const info: PidInfo = { pid: q.child.pid as number, supervisor: process.pid, qmp, netns: domain.netns ?? null, ...(o.accel ? { accel: o.accel } : {}), ...(follow ? { links: 'follow' as const } : {}) };
+  const info: PidInfo = {
+    pid: q.child.pid as number,
+    supervisor: process.pid,
+    qmp,
+    netns: domain.netns ?? null,
+    ...(o.accel ? { accel: o.accel } : {}),
+    ...(follow ? { links: 'follow' as const } : {}),
+  };
   fs.writeFileSync(pidFile, `${JSON.stringify(info)}\n`);
   const runState = q.monitor ? await followRunState(q, name, 'setting its macvtaps', (running) => domain.setRunning(running), warn) : null;
   return new LaunchedDomain(domain, q.child, q.argv, qmp, pidFile, q.exited, runState);

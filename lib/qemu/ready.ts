@@ -42,4 +42,3 @@ export async function connectWhenListening(file: string, child: ChildProcess, le
     }
   }
 }
-

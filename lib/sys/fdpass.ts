@@ -53,7 +53,11 @@ function readNext(b: Borrowed): void {
     b.sock.pause();
     return;
   }
-  b.sock.read({ maxBytes: r.maxBytes, maxFds: r.maxFds }, (m) => deliver(b, m), (e) => fail(b, e));
+  b.sock.read(
+    { maxBytes: r.maxBytes, maxFds: r.maxFds },
+    (m) => deliver(b, m),
+    (e) => fail(b, e),
+  );
 }
 
 function settle(b: Borrowed, r: Reader): void {

@@ -8,7 +8,7 @@ import { native } from './native';
 export class FdSet {
   #fds: number[];
 
-/** Takes ownership of `fds`. */
+  /** Takes ownership of `fds`. */
   constructor(fds: number[]) {
     this.#fds = [...fds];
   }
@@ -18,7 +18,7 @@ export class FdSet {
     return this.#fds;
   }
 
-/** True once the fds were closed or released. */
+  /** True once the fds were closed or released. */
   get closed(): boolean {
     return this.#fds.length === 0;
   }

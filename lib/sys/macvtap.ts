@@ -70,7 +70,7 @@ export class MacvtapFds extends OwnsFds {
     this.node = r.node;
   }
 
-/** Opens the character device of macvtap `link` (name or ifindex), `queues` times. */
+  /** Opens the character device of macvtap `link` (name or ifindex), `queues` times. */
   static async open(link: string | number, o: MacvtapOpenOptions = {}): Promise<MacvtapFds> {
     const req: Parameters<ReturnType<typeof native>['openMacvtap']>[0] = {
       netns: netnsOf(o),
@@ -106,7 +106,7 @@ export class Macvtap extends OwnsFds {
     }
   }
 
-/** The macvtap's name. */
+  /** The macvtap's name. */
   get name(): string {
     return this.link.name;
   }

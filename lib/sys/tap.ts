@@ -49,10 +49,10 @@ export class Tap extends OwnsFds {
     this.persist = persist;
   }
 
-/**
- * Creates a tap and opens its queues (TUNSETIFF), equivalent to `ip tuntap add mode tap name N
- * [multi_queue] vnet_hdr` plus opening it; the fds are owned by the returned Tap.
- */
+  /**
+   * Creates a tap and opens its queues (TUNSETIFF), equivalent to `ip tuntap add mode tap name N
+   * [multi_queue] vnet_hdr` plus opening it; the fds are owned by the returned Tap.
+   */
   static async create(o: TapOptions = {}): Promise<Tap> {
     if (o.name !== undefined && o.template !== undefined) throw new NetfdError('give either name or template, not both', { code: 'INVALID_ARGUMENT', field: 'name', value: o.name });
     const name = o.name !== undefined ? v.ifname(o.name, 'name') : v.ifname(o.template ?? 'vnet%d', 'template', { template: true });

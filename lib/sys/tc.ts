@@ -63,7 +63,9 @@ export function runTc(args: readonly string[], o: TcOptions = {}): Promise<void>
       if (!err) return resolve();
       const e = err as NodeJS.ErrnoException & { code?: string | number; signal?: string };
       if (e.code === 'ENOENT' || e.code === 'EACCES')
-        return reject(new NetfdError(`${shown}: cannot run ${file} (${e.code}): install iproute2, or name the tc binary in NETFD_TC`, { code: 'TC_UNAVAILABLE', field: 'tc', value: file, cause: err }));
+        return reject(
+          new NetfdError(`${shown}: cannot run ${file} (${e.code}): install iproute2, or name the tc binary in NETFD_TC`, { code: 'TC_UNAVAILABLE', field: 'tc', value: file, cause: err }),
+        );
       const how = typeof e.code === 'number' ? `exit ${e.code}` : e.signal ? `signal ${e.signal}` : String(e.code ?? e.message);
       const said = stderr.trim().split('\n').filter(Boolean).join(' | ');
       reject(new NetfdError(`${shown} failed (${how})${said ? `: ${said}` : ''}`, { code: 'TC_FAILED', field: 'tc', value: args.join(' '), cause: err }));

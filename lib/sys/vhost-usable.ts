@@ -19,18 +19,20 @@ export interface HostRoots {
 export type VhostReason = 'NOT_BUILT' | 'MODULE_NOT_LOADED' | 'NO_NODE' | 'PERMISSION' | 'NO_DRIVER' | 'OTHER';
 
 export type VhostCheck =
-  | { usable: true; device: string; fds: VhostFds; features: bigint | null }
-  | { usable: false; device: string; code: string; reason: VhostReason; why: string; fix: string; error: NetfdError };
+  { usable: true; device: string; fds: VhostFds; features: bigint | null } | { usable: false; device: string; code: string; reason: VhostReason; why: string; fix: string; error: NetfdError };
 
 /** How the running kernel was built with `option`: 'y', 'm', 'n' (not set), or null when no config is readable. */
 export function kernelConfig(option: string, r: HostRoots = {}): { value: 'y' | 'm' | 'n'; source: string } | null {
   const proc = r.procRoot ?? '/proc';
   const release = readText(path.join(proc, 'sys/kernel/osrelease'))?.trim() ?? os.release();
   const candidates: [string, () => string | null][] = [
-    [path.join(proc, 'config.gz'), () => {
-      const gz = readBytes(path.join(proc, 'config.gz'));
-      return gz ? gunzipSync(gz).toString('utf8') : null;
-    }],
+    [
+      path.join(proc, 'config.gz'),
+      () => {
+        const gz = readBytes(path.join(proc, 'config.gz'));
+        return gz ? gunzipSync(gz).toString('utf8') : null;
+      },
+    ],
     [path.join(r.bootRoot ?? '/boot', `config-${release}`), () => readText(path.join(r.bootRoot ?? '/boot', `config-${release}`))],
   ];
   for (const [source, read] of candidates) {
@@ -80,14 +82,30 @@ export function explainVhost(code: string, device: string, r: HostRoots = {}): {
   if (code !== 'ENOENT' && code !== 'ENODEV' && code !== 'ENXIO') return { reason: 'OTHER', why: `opening ${device} failed (${code})`, fix: FALLBACK };
   const config = kernelConfig('CONFIG_VHOST_NET', r);
   if (config?.value === 'n')
-    return { reason: 'NOT_BUILT', why: `vhost-net is not built into this kernel (CONFIG_VHOST_NET is not set in ${config.source})`, fix: `use a kernel built with CONFIG_VHOST_NET=m or =y; ${FALLBACK}` };
+    return {
+      reason: 'NOT_BUILT',
+      why: `vhost-net is not built into this kernel (CONFIG_VHOST_NET is not set in ${config.source})`,
+      fix: `use a kernel built with CONFIG_VHOST_NET=m or =y; ${FALLBACK}`,
+    };
   const loaded = moduleLoaded('vhost_net', r);
   if (config?.value === 'm' && !loaded)
-    return { reason: 'MODULE_NOT_LOADED', why: `the vhost_net module is not loaded (CONFIG_VHOST_NET=m in ${config.source})`, fix: 'modprobe vhost_net (and add vhost_net to /etc/modules-load.d/ to keep it)' };
+    return {
+      reason: 'MODULE_NOT_LOADED',
+      why: `the vhost_net module is not loaded (CONFIG_VHOST_NET=m in ${config.source})`,
+      fix: 'modprobe vhost_net (and add vhost_net to /etc/modules-load.d/ to keep it)',
+    };
   if (config === null && !loaded && code === 'ENOENT')
-    return { reason: 'MODULE_NOT_LOADED', why: `${device} does not exist and no vhost_net module is loaded (the kernel config is not readable, so whether it is built is unknown)`, fix: `modprobe vhost_net; ${FALLBACK}` };
+    return {
+      reason: 'MODULE_NOT_LOADED',
+      why: `${device} does not exist and no vhost_net module is loaded (the kernel config is not readable, so whether it is built is unknown)`,
+      fix: `modprobe vhost_net; ${FALLBACK}`,
+    };
   if (code === 'ENOENT')
-    return { reason: 'NO_NODE', why: `vhost-net is in the kernel (${config ? `CONFIG_VHOST_NET=${config.value}` : 'module loaded'}) but ${device} does not exist (no udev, or a container's /dev)`, fix: `mknod ${device} c 10 238, or bind-mount the host's ${device} into the container` };
+    return {
+      reason: 'NO_NODE',
+      why: `vhost-net is in the kernel (${config ? `CONFIG_VHOST_NET=${config.value}` : 'module loaded'}) but ${device} does not exist (no udev, or a container's /dev)`,
+      fix: `mknod ${device} c 10 238, or bind-mount the host's ${device} into the container`,
+    };
   return { reason: 'NO_DRIVER', why: `${device} exists but no driver answers it (${code})`, fix: 'modprobe vhost_net, or check that the node is char 10:238' };
 }
 

@@ -60,4 +60,3 @@ export async function vhostUsable(device?: string): Promise<null | Error> {
     return err as Error;
   }
 }
-

@@ -6,10 +6,7 @@
 import { invalidAt, unsupportedAt, checks, toMiB, validated, XenDomain, XenInterface } from './model';
 import { cannotHold, nicFromPairs, VifPair, vifPairs } from './nic';
 
-export type ConfValue =
-  | { kind: 'string'; value: string; line: number }
-  | { kind: 'number'; value: number; text: string; line: number }
-  | { kind: 'list'; items: ConfValue[]; line: number };
+export type ConfValue = { kind: 'string'; value: string; line: number } | { kind: 'number'; value: number; text: string; line: number } | { kind: 'list'; items: ConfValue[]; line: number };
 
 export interface ConfEntry {
   name: string;
@@ -198,7 +195,12 @@ export function domainFromConf(text: string, format: 'xen-xm' | 'xen-xl'): XenDo
   for (const e of entries) {
     if (!known.includes(e.name)) continue;
     const first = got.get(e.name);
-    if (first) throw invalidAt(`line ${e.line}: ${e.name}`, e.value.kind === 'string' ? e.value.value : e.value.kind === 'number' ? e.value.value : '[...]', `${e.name} is set twice (first on line ${first.line}); keep one`);
+    if (first)
+      throw invalidAt(
+        `line ${e.line}: ${e.name}`,
+        e.value.kind === 'string' ? e.value.value : e.value.kind === 'number' ? e.value.value : '[...]',
+        `${e.name} is set twice (first on line ${first.line}); keep one`,
+      );
     got.set(e.name, e);
   }
 
@@ -230,7 +232,12 @@ export function domainFromConf(text: string, format: 'xen-xm' | 'xen-xl'): XenDo
   }
   // xm's vcpu_avail bitmask picks which vCPUs are online; libvirt skips it
   const availE = got.get('vcpu_avail');
-  if (availE) throw unsupportedAt(`line ${availE.line}: vcpu_avail`, availE.value.kind === 'list' ? '[...]' : availE.value.value, "vcpu_avail picks which vCPUs are online; libvirt ignores it and <vcpu> cannot say which: use maxvcpus = M with vcpus = N (online) instead");
+  if (availE)
+    throw unsupportedAt(
+      `line ${availE.line}: vcpu_avail`,
+      availE.value.kind === 'list' ? '[...]' : availE.value.value,
+      'vcpu_avail picks which vCPUs are online; libvirt ignores it and <vcpu> cannot say which: use maxvcpus = M with vcpus = N (online) instead',
+    );
 
   // xl: type = "hvm" | "pv" (| "pvh") wins over the older builder = "hvm"
   const typeE = got.get('type');
@@ -248,7 +255,12 @@ export function domainFromConf(text: string, format: 'xen-xm' | 'xen-xl'): XenDo
 
   const vifE = got.get('vif');
   if (vifE) {
-    if (vifE.value.kind !== 'list') throw invalidAt(`line ${vifE.line}: vif`, vifE.value.kind === 'string' ? vifE.value.value : vifE.value.value, `vif must be a list of strings such as [ "mac=00:16:3e:00:00:01,bridge=xenbr0" ], not ${describe(vifE.value)}`);
+    if (vifE.value.kind !== 'list')
+      throw invalidAt(
+        `line ${vifE.line}: vif`,
+        vifE.value.kind === 'string' ? vifE.value.value : vifE.value.value,
+        `vif must be a list of strings such as [ "mac=00:16:3e:00:00:01,bridge=xenbr0" ], not ${describe(vifE.value)}`,
+      );
     d.interfaces = vifE.value.items.map((item, i): XenInterface => {
       const where = `line ${item.line}: vif[${i}]`;
       if (item.kind !== 'string') throw invalidAt(where, item.kind === 'number' ? item.value : '[...]', `each vif is a string of key=value pairs, not ${describe(item)}`);
@@ -278,7 +290,8 @@ export function domainToConf(d: XenDomain, format: 'xen-xm' | 'xen-xl', xendConf
     const vifs = d.interfaces.map((n, i) => {
       const pairs = vifPairs(n, format, d.hvm, xendConfigVersion);
       for (const p of pairs)
-        if (p.value.includes(',')) throw cannotHold(p, `/domain/devices/interface[${i + 1}]`, `${p.key} ${JSON.stringify(p.value)} holds a ',', which separates the key=value pairs of a ${format} vif`);
+        if (p.value.includes(','))
+          throw cannotHold(p, `/domain/devices/interface[${i + 1}]`, `${p.key} ${JSON.stringify(p.value)} holds a ',', which separates the key=value pairs of a ${format} vif`);
       const s = pairs.map((p) => `${p.key}=${p.value}`).join(',');
       const odd = pairs.find((p) => p.value.includes('"')) ?? pairs[0];
       return quote(s, odd?.at ?? `/domain/devices/interface[${i + 1}]`);

@@ -45,14 +45,19 @@ export interface XenOptions {
 }
 
 function format(f: unknown): XenFormat {
-  if (!(XEN_FORMATS as readonly unknown[]).includes(f)) throw new NetfdError(`invalid format ${JSON.stringify(f)}: expected one of ${XEN_FORMATS.join(', ')}`, { code: 'INVALID_ARGUMENT', field: 'format', value: f });
+  if (!(XEN_FORMATS as readonly unknown[]).includes(f))
+    throw new NetfdError(`invalid format ${JSON.stringify(f)}: expected one of ${XEN_FORMATS.join(', ')}`, { code: 'INVALID_ARGUMENT', field: 'format', value: f });
   return f as XenFormat;
 }
 
 function version(o: XenOptions | undefined): number {
   const x = o?.xendConfigVersion ?? DEFAULT_XEND_CONFIG_VERSION;
   if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 1)
-    throw new NetfdError(`invalid xendConfigVersion ${JSON.stringify(x)}: a positive integer (1 = Xen 3.0.2, 2 = 3.0.3, 3 = 3.0.4, 4 = 3.1.0 and later)`, { code: 'INVALID_ARGUMENT', field: 'xendConfigVersion', value: x });
+    throw new NetfdError(`invalid xendConfigVersion ${JSON.stringify(x)}: a positive integer (1 = Xen 3.0.2, 2 = 3.0.3, 3 = 3.0.4, 4 = 3.1.0 and later)`, {
+      code: 'INVALID_ARGUMENT',
+      field: 'xendConfigVersion',
+      value: x,
+    });
   return x;
 }
 

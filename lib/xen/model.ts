@@ -92,8 +92,6 @@ export const checks = {
   },
 };
 
-
-
 function unsupportedElement(el: Element, why: string): NetfdError {
   return new NetfdError(`${path(el)}: <${el.tagName}> is not supported: ${why}`, { code: 'NOT_SUPPORTED', field: path(el), value: el.tagName });
 }
@@ -144,7 +142,7 @@ function readBandwidth(el: Element): number | undefined {
   const seen = new Set<string>();
   for (const c of children(el)) {
     if (c.tagName !== 'outbound') {
-      const why = c.tagName === 'inbound' ? "a vif rate= limits only what the guest sends (<outbound>); Xen has no limit on what it receives" : 'a <bandwidth> holds <inbound> and <outbound> only';
+      const why = c.tagName === 'inbound' ? 'a vif rate= limits only what the guest sends (<outbound>); Xen has no limit on what it receives' : 'a <bandwidth> holds <inbound> and <outbound> only';
       throw unsupportedElement(c, why);
     }
     if (seen.has(c.tagName)) throw bad(c, null, c.tagName, '<outbound> may appear only once in <bandwidth>');
@@ -234,7 +232,8 @@ function readInterface(el: Element): XenInterface {
         if (type !== 'bridge') throw unsupportedElement(c, "an Open vSwitch port is part of a vif's bridge= (xl); use type='bridge'");
         onlyAttributes(c, ['type'], NATIVE);
         const vt = attr(c, 'type');
-        if (vt !== 'openvswitch') throw unsupportedAt(vt === undefined ? path(c) : `${path(c)}/@type`, vt ?? 'virtualport', "a Xen vif knows <virtualport type='openvswitch'/> only (xl: vif-openvswitch)");
+        if (vt !== 'openvswitch')
+          throw unsupportedAt(vt === undefined ? path(c) : `${path(c)}/@type`, vt ?? 'virtualport', "a Xen vif knows <virtualport type='openvswitch'/> only (xl: vif-openvswitch)");
         const p = children(c)[0];
         if (p) throw unsupportedElement(p, 'a Xen vif has no place for port parameters (interfaceid, profileid); remove them to convert');
         nic.openvswitch = true;
@@ -271,7 +270,7 @@ export function readDomainXml(xml: string): XenDomain {
 
   const os = child(root, 'os');
   const osType = os ? child(os, 'type') : null;
-  if (!osType) throw new NetfdError("/domain/os/type: a Xen domain needs <os><type>hvm</type></os> (or xen for a PV guest)", { code: 'INVALID_ARGUMENT', field: '/domain/os/type', value: '' });
+  if (!osType) throw new NetfdError('/domain/os/type: a Xen domain needs <os><type>hvm</type></os> (or xen for a PV guest)', { code: 'INVALID_ARGUMENT', field: '/domain/os/type', value: '' });
   const t = text(osType);
   if (t !== 'hvm' && t !== 'xen' && t !== 'linux') throw bad(osType, null, t, 'expected hvm (fully virtualized) or xen (paravirtualized; linux is the old spelling)');
 

@@ -89,7 +89,11 @@ export function vifPairs(n: XenInterface, format: XenFormat, hvm: boolean, xendC
     // libvirt leaves a vifN.M name out: xend names vifs vifDOMID.N itself,
     // whatever the name says. netfd refuses rather than drop it.
     if (n.vifname !== undefined && n.vifname.startsWith('vif'))
-      throw unsupportedAt(where(n, 'vifname'), n.vifname, `xend names a vif vifDOMID.N itself and libvirt leaves a name starting with "vif" out of the s-expression; remove <target> or choose another name`);
+      throw unsupportedAt(
+        where(n, 'vifname'),
+        n.vifname,
+        `xend names a vif vifDOMID.N itself and libvirt leaves a name starting with "vif" out of the s-expression; remove <target> or choose another name`,
+      );
     if (n.vifname !== undefined) out.push({ key: 'vifname', value: n.vifname, at: n.at.vifname });
     if (tm.model !== undefined) out.push({ key: 'model', value: tm.model, at: n.at.model });
     if (tm.type !== undefined) out.push({ key: 'type', value: tm.type, at: n.at.model });
@@ -111,7 +115,11 @@ function bridgeFromVif(p: VifPair, format: XenFormat, n: XenInterface): void {
   const colon = v.indexOf(':');
   if (format !== 'xen-xl' || (dot < 0 && colon < 0)) {
     if (format === 'xen-xm' && (dot >= 0 || colon >= 0))
-      throw unsupportedAt(p.field, v, "bridge=BR.TAG and BR:T1:T2 are xl's Open vSwitch VLAN syntax, which libvirt reads from xm too but xend does not know (a '.' is part of a bridge name there); netfd converts it for xen-xl only");
+      throw unsupportedAt(
+        p.field,
+        v,
+        "bridge=BR.TAG and BR:T1:T2 are xl's Open vSwitch VLAN syntax, which libvirt reads from xm too but xend does not know (a '.' is part of a bridge name there); netfd converts it for xen-xl only",
+      );
     n.bridge = validated(p.field, v, checks.ifname);
     return;
   }
@@ -160,7 +168,11 @@ export function nicFromPairs(pairs: VifPair[], format: XenFormat): XenInterface 
   const script = take('script', checks.script);
   if (script !== undefined) n.script = script;
   const ip = got.get('ip');
-  if (ip) n.ips = ip.value.split(/\s+/).filter(Boolean).map((x) => validated(ip.field, x, checks.ip));
+  if (ip)
+    n.ips = ip.value
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((x) => validated(ip.field, x, checks.ip));
   const vifname = take('vifname', checks.ifname);
   if (vifname !== undefined) n.vifname = vifname;
   const model = take('model', checks.model);

@@ -39,7 +39,12 @@ export function rateFromVif(value: string, field: string): number {
   const m = RATE_RE.exec(rate);
   if (!m) throw invalidAt(field, value, `invalid rate ${JSON.stringify(value)}: expected a number, a unit KB, MB or GB (Kb, Mb, Gb for bits) and /s, e.g. 10MB/s`);
   const [, digits, prefix, unit] = m;
-  if (prefix === '') throw unsupportedAt(field, value, `rate ${JSON.stringify(value)} has no K, M or G: libvirt reads ${digits}${unit}/s as ${digits} KiB/s, Xen as ${digits} ${unit === 'B' ? 'bytes' : 'bits'}/s; write it in K${unit}/s, M${unit}/s or G${unit}/s`);
+  if (prefix === '')
+    throw unsupportedAt(
+      field,
+      value,
+      `rate ${JSON.stringify(value)} has no K, M or G: libvirt reads ${digits}${unit}/s as ${digits} KiB/s, Xen as ${digits} ${unit === 'B' ? 'bytes' : 'bits'}/s; write it in K${unit}/s, M${unit}/s or G${unit}/s`,
+    );
   if (!/[1-9]/.test(digits)) throw invalidAt(field, value, `rate ${JSON.stringify(value)} is zero: a rate is at least 1KB/s (leave rate= out for no limit)`);
   const scaled = Number(digits) * KIB_PER[prefix];
   const kib = unit === 'b' ? Math.floor(scaled / 8) : scaled; // libvirt rounds bits down

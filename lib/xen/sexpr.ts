@@ -38,7 +38,7 @@ export function parseSexpr(text: string): SNode {
   const node = (): SNode => {
     skip();
     const start = line;
-    if (pos >= s.length) throw syntax(line, '', 'expected an s-expression such as (vm (name \'guest\') ...)');
+    if (pos >= s.length) throw syntax(line, '', "expected an s-expression such as (vm (name 'guest') ...)");
     const c = s[pos];
     if (c === '(') {
       const open = pos;
@@ -116,8 +116,7 @@ function onlineVcpus(n: SNode & { kind: 'list' }, max: number): number {
   const mask = BigInt(raw);
   if (mask === 0n) throw invalidAt(field, raw, 'no vCPU would be online');
   const online = mask.toString(2).length;
-  if (mask !== (1n << BigInt(online)) - 1n)
-    throw unsupportedAt(field, raw, `vcpu_avail ${raw} puts vCPUs online out of order; <vcpu current> counts vCPUs from 0 (for N online, the mask is 2^N-1)`);
+  if (mask !== (1n << BigInt(online)) - 1n) throw unsupportedAt(field, raw, `vcpu_avail ${raw} puts vCPUs online out of order; <vcpu current> counts vCPUs from 0 (for N online, the mask is 2^N-1)`);
   if (online > max) throw invalidAt(field, raw, `vcpu_avail ${raw} names ${online} vCPUs, more than (vcpus ${max})`);
   return online;
 }
@@ -126,7 +125,7 @@ function onlineVcpus(n: SNode & { kind: 'list' }, max: number): number {
 export function domainFromSexpr(text: string): XenDomain {
   const root = parseSexpr(text);
   const head = keyOf(root);
-  if (root.kind !== 'list' || (head !== 'vm' && head !== 'domain')) throw invalidAt(`line ${root.line}`, show(root).slice(0, 60), "expected (vm ...) or (domain ...)");
+  if (root.kind !== 'list' || (head !== 'vm' && head !== 'domain')) throw invalidAt(`line ${root.line}`, show(root).slice(0, 60), 'expected (vm ...) or (domain ...)');
   const got = new Map<string, SNode & { kind: 'list' }>();
   const devices: (SNode & { kind: 'list' })[] = [];
   for (const item of root.items.slice(1)) {
@@ -166,7 +165,7 @@ export function domainFromSexpr(text: string): XenDomain {
   const image = got.get('image');
   if (image) {
     const kind = image.items.length === 2 ? keyOf(image.items[1]) : undefined;
-    if (kind !== 'hvm' && kind !== 'linux') throw unsupportedAt(`line ${image.line}: image`, show(image).slice(0, 60), "expected (image (hvm ...)) or (image (linux ...))");
+    if (kind !== 'hvm' && kind !== 'linux') throw unsupportedAt(`line ${image.line}: image`, show(image).slice(0, 60), 'expected (image (hvm ...)) or (image (linux ...))');
     d.hvm = kind === 'hvm';
   }
 

@@ -82,11 +82,9 @@ export function vifTypeModel(format: XenFormat, hvm: boolean, model: string | un
  * netfront, xl says vif).
  */
 export function modelFromVif(format: XenFormat, type: string | undefined, model: string | undefined): { model?: string } | { problem: string } {
-  if (type !== undefined && !(vifTypes(format) as readonly string[]).includes(type))
-    return { problem: `type=${type} is not a ${format} vif type; expected ${vifTypes(format).join(' or ')}` };
+  if (type !== undefined && !(vifTypes(format) as readonly string[]).includes(type)) return { problem: `type=${type} is not a ${format} vif type; expected ${vifTypes(format).join(' or ')}` };
   const pvOnly = type === pvOnlyType(format);
-  if (pvOnly && model !== undefined)
-    return { problem: `type=${type} (paravirtual only) contradicts model=${model} (an emulated NIC); keep one of them` };
+  if (pvOnly && model !== undefined) return { problem: `type=${type} (paravirtual only) contradicts model=${model} (an emulated NIC); keep one of them` };
   if (model !== undefined) return { model };
   // type=ioemu alone is scenario 1. type=netfront means nothing to Xen on a
   // PV guest, and libvirt reads it as model netfront there all the same.

@@ -36,4 +36,3 @@ export function onlyApplied(el: Element, attrs: readonly string[], kids: readonl
   }
   for (const c of children(el)) if (!kids.includes(c.tagName)) throw unsupported(c, null, c.tagName, `<${c.tagName}> in <${el.tagName}> is not supported: ${why(c.tagName) ?? generic}`);
 }
-

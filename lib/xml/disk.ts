@@ -103,9 +103,10 @@ export function parseDiskDriver(el: Element, d: DiskDef): void {
 function driveAddress(el: Element, bus: DiskDef['bus']): number {
   const type = attr(el, 'type') ?? '';
   if (bus !== 'ide' || type !== 'drive') {
-    const why = bus === 'virtio'
-      ? 'qemu 7.2 has no -drive addr=, so netfd cannot place a virtio disk at a PCI address; remove the <address> (qemu takes a free slot)'
-      : "netfd places an IDE disk by <address type='drive'> only";
+    const why =
+      bus === 'virtio'
+        ? 'qemu 7.2 has no -drive addr=, so netfd cannot place a virtio disk at a PCI address; remove the <address> (qemu takes a free slot)'
+        : "netfd places an IDE disk by <address type='drive'> only";
     throw unsupported(el, 'type', type, `<address type='${type}'> on a ${bus} disk is not supported: ${why}`);
   }
   onlyApplied(el, ['type', 'controller', 'bus', 'target', 'unit'], []);
@@ -116,8 +117,8 @@ function driveAddress(el: Element, bus: DiskDef['bus']): number {
   };
   n('controller', 0, "-drive if=ide disks are on qemu's one IDE controller (controller='0')");
   n('target', 0, "IDE disks have target='0'");
-  const b = n('bus', 1, "the IDE controller has buses 0 and 1");
-  const u = n('unit', 1, "an IDE bus has units 0 and 1");
+  const b = n('bus', 1, 'the IDE controller has buses 0 and 1');
+  const u = n('unit', 1, 'an IDE bus has units 0 and 1');
   return b * 2 + u;
 }
 
@@ -126,7 +127,8 @@ export function parseDisk(el: Element): DiskDef {
   const device = libvirtValue(el, 'device', ['disk', 'cdrom'] as const, DISK_DEVICES, 'disk', 'netfd runs disk and cdrom devices') as DiskDef['device'];
   onlyApplied(el, ['type', 'device'], ['driver', 'source', 'target', 'readonly', 'address'], (n) => DISK_WHY[n]);
   // libvirt opens a host CD-ROM drive with host_cdrom after probing it (virFileIsCDROM); netfd does not probe.
-  if (type === 'block' && device === 'cdrom') throw unsupported(el, 'device', device, "<disk type='block' device='cdrom'> (a host CD-ROM drive) is not supported; use a file (type='file') for an ISO image");
+  if (type === 'block' && device === 'cdrom')
+    throw unsupported(el, 'device', device, "<disk type='block' device='cdrom'> (a host CD-ROM drive) is not supported; use a file (type='file') for an ISO image");
   const source = child(el, 'source');
   const srcAttr = type === 'block' ? 'dev' : 'file';
   const example = type === 'block' ? '/dev/VG/LV' : '/ABSOLUTE/PATH';
@@ -146,7 +148,8 @@ export function parseDisk(el: Element): DiskDef {
   const readonly = child(el, 'readonly');
   if (readonly) onlyApplied(readonly, [], []);
   // qemu's ide-hd cannot be read-only ("Block node is read-only"); libvirt refuses it too.
-  if (readonly && bus === 'ide' && device === 'disk') throw unsupported(readonly, null, 'readonly', "<readonly/> on an IDE disk is not supported: qemu's IDE hard disk cannot be read-only; use bus='virtio', or device='cdrom'");
+  if (readonly && bus === 'ide' && device === 'disk')
+    throw unsupported(readonly, null, 'readonly', "<readonly/> on an IDE disk is not supported: qemu's IDE hard disk cannot be read-only; use bus='virtio', or device='cdrom'");
   const d: DiskDef = { index: diskIndex(m[2]), type, source: src, bus, device, format: 'raw', readonly: readonly !== null || device === 'cdrom', target: dev };
   const driver = child(el, 'driver');
   if (driver) parseDiskDriver(driver, d);
@@ -154,4 +157,3 @@ export function parseDisk(el: Element): DiskDef {
   if (address) d.index = driveAddress(address, bus);
   return d;
 }
-

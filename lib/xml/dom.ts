@@ -20,7 +20,11 @@ export function parseXml(text: string, what: string): Document {
   try {
     doc = parser.parseFromString(text, 'text/xml');
   } catch (err) {
-    const detail = (problem ?? (err as Error).message).split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+    const detail = (problem ?? (err as Error).message)
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join(' ');
     throw new NetfdError(`${what} is not well-formed XML: ${detail}`, { code: 'INVALID_XML', field: what, value: text.slice(0, 80) });
   }
   if (!doc.documentElement) throw new NetfdError(`${what} has no root element`, { code: 'INVALID_XML', field: what, value: text.slice(0, 80) });
@@ -203,8 +207,7 @@ export function nameOf(root: Element): string {
   const what = root.tagName;
   if (!nameEl) throw new NetfdError(`/${what}/name: a ${what} needs a <name>`, { code: 'INVALID_ARGUMENT', field: `/${what}/name`, value: '' });
   const name = text(nameEl);
-  if (!isObjectName(name))
-    throw bad(nameEl, null, name, `a ${what} name is 1-200 bytes, no whitespace or /`);
+  if (!isObjectName(name)) throw bad(nameEl, null, name, `a ${what} name is 1-200 bytes, no whitespace or /`);
   return name;
 }
 
@@ -219,11 +222,20 @@ export function uuidOf(root: Element): string | undefined {
 }
 
 const UNITS: Record<string, number> = {
-  b: 1, bytes: 1,
-  KB: 1000, k: 1024, KiB: 1024,
-  MB: 1e6, M: 1024 ** 2, MiB: 1024 ** 2,
-  GB: 1e9, G: 1024 ** 3, GiB: 1024 ** 3,
-  TB: 1e12, T: 1024 ** 4, TiB: 1024 ** 4,
+  b: 1,
+  bytes: 1,
+  KB: 1000,
+  k: 1024,
+  KiB: 1024,
+  MB: 1e6,
+  M: 1024 ** 2,
+  MiB: 1024 ** 2,
+  GB: 1e9,
+  G: 1024 ** 3,
+  GiB: 1024 ** 3,
+  TB: 1e12,
+  T: 1024 ** 4,
+  TiB: 1024 ** 4,
 };
 
 /** A libvirt memory amount (<memory unit='MiB'>64</memory>) in KiB, rounded up. */

@@ -13,7 +13,6 @@ export interface SerialDef {
   path?: string;
 }
 
-
 export interface DomainDef {
   /** kvm or qemu (TCG), as libvirt's <domain type>. */
   type: 'kvm' | 'qemu';
@@ -48,7 +47,6 @@ const KNOWN_DEVICES = new Set(['interface', 'disk', 'serial', 'emulator', 'conso
 /** libvirt's character device types (virDomainChr): all valid <serial type>s. */
 const CHR_TYPES = ['null', 'vc', 'pty', 'dev', 'file', 'pipe', 'stdio', 'udp', 'tcp', 'unix', 'spicevmc', 'spiceport', 'nmdm', 'qemu-vdagent', 'dbus'];
 
-
 function parseSerial(el: Element): SerialDef {
   const type = libvirtValue(el, 'type', ['file', 'pty', 'stdio'] as const, CHR_TYPES, undefined, "netfd runs <serial type='file|pty|stdio'>");
   if (!type) throw bad(el, 'type', '', "netfd runs <serial type='file|pty|stdio'>");
@@ -58,7 +56,6 @@ function parseSerial(el: Element): SerialDef {
   if (!source || p === undefined) throw bad(source ?? el, source ? 'path' : null, '', "<serial type='file'> needs <source path='/ABSOLUTE/PATH'/>");
   return { type, path: p };
 }
-
 
 /** Everything but the interfaces: what makes the rest of the command line. */
 function parseMachine(root: Element, def: DomainDef): void {
@@ -77,11 +74,19 @@ function parseMachine(root: Element, def: DomainDef): void {
   if (os) {
     const t = child(os, 'type');
     if (t) {
-      if (text(t) !== 'hvm') throw bad(t, null, text(t), "qemu guests are <type>hvm</type>");
+      if (text(t) !== 'hvm') throw bad(t, null, text(t), 'qemu guests are <type>hvm</type>');
       const arch = attr(t, 'arch');
-      if (arch !== undefined) def.os.arch = checked(t, 'arch', arch, (x) => { if (!/^[a-z0-9_]+$/.test(x)) throw new Error('expected an architecture such as x86_64'); return x; });
+      if (arch !== undefined)
+        def.os.arch = checked(t, 'arch', arch, (x) => {
+          if (!/^[a-z0-9_]+$/.test(x)) throw new Error('expected an architecture such as x86_64');
+          return x;
+        });
       const machine = attr(t, 'machine');
-      if (machine !== undefined) def.os.machine = checked(t, 'machine', machine, (x) => { if (!/^[A-Za-z0-9_.-]+$/.test(x)) throw new Error('expected a machine type such as pc or q35'); return x; });
+      if (machine !== undefined)
+        def.os.machine = checked(t, 'machine', machine, (x) => {
+          if (!/^[A-Za-z0-9_.-]+$/.test(x)) throw new Error('expected a machine type such as pc or q35');
+          return x;
+        });
     }
     for (const k of ['kernel', 'initrd'] as const) {
       const e = child(os, k);
@@ -98,7 +103,7 @@ function parseMachine(root: Element, def: DomainDef): void {
   const onReboot = child(root, 'on_reboot');
   if (onReboot) {
     const t = text(onReboot);
-    if (t !== 'restart' && t !== 'destroy') throw bad(onReboot, null, t, "netfd runs <on_reboot>restart</on_reboot> or <on_reboot>destroy</on_reboot>");
+    if (t !== 'restart' && t !== 'destroy') throw bad(onReboot, null, t, 'netfd runs <on_reboot>restart</on_reboot> or <on_reboot>destroy</on_reboot>');
     def.onReboot = t;
   }
 
@@ -158,7 +163,12 @@ export function parseDomain(doc: Document, o: ParseOptions): DomainDef {
   for (const i of def.interfaces) {
     if (!i.mac) continue;
     const other = macs.get(i.mac);
-    if (other) throw new NetfdError(`${i.path}/mac/@address: MAC ${i.mac} is also used by ${other.path}; each interface needs its own MAC`, { code: 'INVALID_ARGUMENT', field: `${i.path}/mac/@address`, value: i.mac });
+    if (other)
+      throw new NetfdError(`${i.path}/mac/@address: MAC ${i.mac} is also used by ${other.path}; each interface needs its own MAC`, {
+        code: 'INVALID_ARGUMENT',
+        field: `${i.path}/mac/@address`,
+        value: i.mac,
+      });
     macs.set(i.mac, i);
   }
   const aliases = new Map<string, InterfaceDef>();
@@ -173,7 +183,12 @@ export function parseDomain(doc: Document, o: ParseOptions): DomainDef {
     const dev = i.target?.dev;
     if (!dev || dev.includes('%')) continue;
     const other = devs.get(dev);
-    if (other) throw new NetfdError(`${i.path}/target/@dev: ${dev} is also the target of ${other.path}; each interface needs its own device`, { code: 'INVALID_ARGUMENT', field: `${i.path}/target/@dev`, value: dev });
+    if (other)
+      throw new NetfdError(`${i.path}/target/@dev: ${dev} is also the target of ${other.path}; each interface needs its own device`, {
+        code: 'INVALID_ARGUMENT',
+        field: `${i.path}/target/@dev`,
+        value: dev,
+      });
     devs.set(dev, i);
   }
   return def;

@@ -10,7 +10,6 @@ import { ActualDirect, DirectMode, DriverDef, InterfaceDef, InterfaceType, Parse
 export type { ActualDirect, DirectMode, DriverDef, InterfaceDef, InterfaceType, ParseOptions, PciAddress };
 export { RESERVED_PREFIXES };
 
-
 export * from './domain-def';
 export type { DiskCache, DiskDef, DiskErrorPolicy } from './disk';
 

@@ -125,7 +125,6 @@ export interface PciAddress {
   multifunction?: boolean;
 }
 
-
 /** Where a type='network' interface actually runs: a macvtap on a pool device. */
 export interface ActualDirect {
   dev: string;
@@ -151,4 +150,3 @@ export interface ParseOptions {
    */
   netOnly?: boolean | undefined;
 }
-

@@ -23,7 +23,14 @@ export function parseDriver(el: Element): DriverDef {
   if (rx !== undefined) d.rxQueueSize = rx;
   const tx = intAttr(el, 'tx_queue_size', queueSize);
   if (tx !== undefined) d.txQueueSize = tx;
-  for (const [attrName, key] of [['rss', 'rss'], ['rss_hash_report', 'rssHashReport'], ['iommu', 'iommu'], ['ats', 'ats'], ['packed', 'packed'], ['page_per_vq', 'pagePerVq']] as const) {
+  for (const [attrName, key] of [
+    ['rss', 'rss'],
+    ['rss_hash_report', 'rssHashReport'],
+    ['iommu', 'iommu'],
+    ['ats', 'ats'],
+    ['packed', 'packed'],
+    ['page_per_vq', 'pagePerVq'],
+  ] as const) {
     const x = onOff(el, attrName);
     if (x !== undefined) d[key] = x;
   }
@@ -145,8 +152,12 @@ export function bandwidthDef(el: Element, type: InterfaceType): BandwidthDef | u
     if (!c) continue;
     b[which] = rateDef(c);
     if (which === policed && b[which]?.peak !== undefined)
-      throw notSupported(c, 'peak', attr(c, 'peak'), `libvirt polices <${which}> on ${policed === 'inbound' ? 'a macvtap' : 'a tap'} with a u32 police filter, which takes the average rate and burst only; peak would be ignored`);
+      throw notSupported(
+        c,
+        'peak',
+        attr(c, 'peak'),
+        `libvirt polices <${which}> on ${policed === 'inbound' ? 'a macvtap' : 'a tap'} with a u32 police filter, which takes the average rate and burst only; peak would be ignored`,
+      );
   }
   return b.inbound || b.outbound ? b : undefined;
 }
-

@@ -53,7 +53,6 @@ export const SHAPE: Shape = {
   },
 };
 
-
 /** The live (status) XML also has <actual>, where a network's device is recorded. */
 export const LIVE_SHAPE: Shape = { ...SHAPE, children: { ...SHAPE.children, actual: { attrs: ['type'], children: { source: { attrs: ['dev', 'mode'] } } } } };
 
@@ -67,7 +66,7 @@ export const WHY: Readonly<Record<string, string>> = {
   ip: "guest-side addresses are for containers; qemu guests configure their own (host-side ones go in <source> of a type='ethernet' interface)",
   route: "guest-side routes are for containers; qemu guests configure their own (host-side ones go in <source> of a type='ethernet' interface)",
   teaming: 'netfd does not pair interfaces for failover (teaming)',
-  acpi: 'netfd does not set a NIC\'s ACPI index',
+  acpi: "netfd does not set a NIC's ACPI index",
   guest: 'guest-side device names are for containers, not qemu guests',
   portForward: "port forwarding is for type='user' (passt), which netfd does not run",
   backenddomain: 'Xen driver domains are not qemu guests',
@@ -77,7 +76,7 @@ export const WHY: Readonly<Record<string, string>> = {
   'mac@type': 'netfd does not tell generated from static MACs apart by attribute',
   'mac@check': 'netfd does not check MACs against the host',
   'backend@type': "netfd runs the kernel's tap backend only",
-  'backend@logFile': 'that is for passt (type=\'user\')',
+  'backend@logFile': "that is for passt (type='user')",
   'source@portgroup': 'netfd networks have no portgroups',
   'link@state': "a link set down at start needs qemu's set_link, which netfd does not send",
 };

@@ -54,7 +54,12 @@ export function parseInterface(el: Element, index: number, o: ParseOptions): Int
       def.target.dev = checked(target, 'dev', dev, (x) => v.ifnameOrTemplate(x, 'dev'));
       const reserved = RESERVED_PREFIXES.find((p) => dev.startsWith(p));
       if (reserved && managed && !o.live)
-        throw bad(target, 'dev', dev, `names starting with '${reserved}' are reserved for names netfd generates; choose another name, or use managed='no' for an existing device (a live XML from dumpxml is launched with --from-live)`);
+        throw bad(
+          target,
+          'dev',
+          dev,
+          `names starting with '${reserved}' are reserved for names netfd generates; choose another name, or use managed='no' for an existing device (a live XML from dumpxml is launched with --from-live)`,
+        );
     }
     if (!managed) {
       if (type !== 'ethernet') throw bad(target, 'managed', 'no', "managed='no' is only for type='ethernet' (an existing tap or macvtap)");
@@ -67,7 +72,13 @@ export function parseInterface(el: Element, index: number, o: ParseOptions): Int
   if (source)
     for (let i = 0; i < source.attributes.length; i++) {
       const a = source.attributes[i];
-      if (!sourceAttrs[type].includes(a.name)) throw notSupported(source, a.name, a.value, WHY[`source@${a.name}`] ?? `type='${type}' takes ${sourceAttrs[type].length ? sourceAttrs[type].map((x) => `${x}=`).join(' and ') : 'no attribute'} on <source>`);
+      if (!sourceAttrs[type].includes(a.name))
+        throw notSupported(
+          source,
+          a.name,
+          a.value,
+          WHY[`source@${a.name}`] ?? `type='${type}' takes ${sourceAttrs[type].length ? sourceAttrs[type].map((x) => `${x}=`).join(' and ') : 'no attribute'} on <source>`,
+        );
     }
   if (source && type !== 'ethernet') for (const c of children(source)) throw notSupported(c, null, c.tagName, `only type='ethernet' takes <${c.tagName}> in <source> (the host side of its tap)`);
   if (source && type === 'ethernet') {
@@ -182,7 +193,12 @@ export function parseInterface(el: Element, index: number, o: ParseOptions): Int
 
   // A managed='no' device is someone else's: netfd opens it and changes nothing on it.
   if (def.target && !def.target.managed)
-    for (const [key, name] of [['mtu', 'mtu'], ['coalesce', 'coalesce'], ['hostIp', 'source'], ['bandwidth', 'bandwidth']] as const)
+    for (const [key, name] of [
+      ['mtu', 'mtu'],
+      ['coalesce', 'coalesce'],
+      ['hostIp', 'source'],
+      ['bandwidth', 'bandwidth'],
+    ] as const)
       if (def[key] !== undefined) throw notSupported(child(el, name) as Element, null, name, "managed='no': netfd opens the existing device and changes nothing on it; set it up yourself");
 
   const address = child(el, 'address');
@@ -207,6 +223,3 @@ export function parseInterface(el: Element, index: number, o: ParseOptions): Int
   }
   return def;
 }
-
-
-

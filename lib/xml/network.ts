@@ -36,7 +36,10 @@ const LIBVIRT_MODES = ['nat', 'route', 'open', 'bridge', 'private', 'vepa', 'pas
 
 /** Elements of libvirt's <network> that netfd does not apply: refused by name, never ignored. */
 const REFUSED = new Map<string, string>([
-  ['bridge', "netfd does not run bridge-backed networks (<bridge>: a host bridge, its STP, zone and MAC table): its networks are macvtap over the <forward> devices; for a host bridge use <interface type='bridge'> in the domain"],
+  [
+    'bridge',
+    "netfd does not run bridge-backed networks (<bridge>: a host bridge, its STP, zone and MAC table): its networks are macvtap over the <forward> devices; for a host bridge use <interface type='bridge'> in the domain",
+  ],
   ['mtu', 'netfd does not set an MTU: libvirt applies <mtu> only to the bridge of an open, routed, NAT or isolated network, which netfd does not run'],
   ['mac', "netfd does not run <mac>: it is the MAC of a network's host bridge, and macvtap networks have none (libvirt refuses it too in modes passthrough, private, vepa and bridge)"],
   ['dns', 'netfd runs no DNS server (<dns>: records, forwarders) for a network'],
@@ -57,7 +60,7 @@ const NETWORK_ATTRIBUTES = new Map<string, string>([
 ]);
 /** What libvirt's <forward> holds for other kinds of network. */
 const FORWARD_REFUSED = new Map<string, string>([
-  ['managed', "managed= is for hostdev networks (PCI devices detached from their host driver), which netfd does not run"],
+  ['managed', 'managed= is for hostdev networks (PCI devices detached from their host driver), which netfd does not run'],
   ['address', "a pool of PCI addresses (<address type='pci'>) is for hostdev networks, which netfd does not run; list network devices with <interface dev> or give one <pf dev>"],
   ['driver', '<driver name> picks the PCI passthrough driver (vfio, kvm) of a hostdev network, which netfd does not run'],
   ['nat', "<nat> sets the addresses and ports of a mode='nat' network's masquerading, which netfd does not run"],
@@ -193,7 +196,12 @@ function checkMetadata(root: Element, el: Element): void {
   checkNoText(el);
   const seen = new Map<string, Element>();
   for (const m of children(el)) {
-    if (!m.namespaceURI) throw invalidAt(path(m), m.tagName, `libvirt keeps only elements with their own XML namespace in <metadata> (e.g. <app:${m.tagName} xmlns:app='https://example.org/app'>); it would drop this one`);
+    if (!m.namespaceURI)
+      throw invalidAt(
+        path(m),
+        m.tagName,
+        `libvirt keeps only elements with their own XML namespace in <metadata> (e.g. <app:${m.tagName} xmlns:app='https://example.org/app'>); it would drop this one`,
+      );
     const first = seen.get(m.namespaceURI);
     if (first) throw invalidAt(path(m), m.tagName, `libvirt keeps one element per namespace in <metadata>: ${path(first)} already uses ${m.namespaceURI}`);
     seen.set(m.namespaceURI, m);
@@ -255,7 +263,7 @@ function parseNetwork(doc: Document, o: NetworkParseOptions): NetworkDef {
     const pf = attr(pfs[0], 'dev');
     if (pf === undefined) throw invalidAt(`${path(pfs[0])}/@dev`, '', "<pf> needs dev='PF' (the SR-IOV physical function whose VFs form the pool)");
     def.pf = checked(pfs[0], 'dev', pf, (x) => v.ifname(x, 'dev'));
-    if (ifaces.length && !o.live) throw bad(ifaces[0], 'dev', attr(ifaces[0], 'dev') ?? '', '<pf> and a list of <interface> are mutually exclusive: the pool is either the PF\'s VFs or the list');
+    if (ifaces.length && !o.live) throw bad(ifaces[0], 'dev', attr(ifaces[0], 'dev') ?? '', "<pf> and a list of <interface> are mutually exclusive: the pool is either the PF's VFs or the list");
     if (dev !== undefined) throw bad(fwd, 'dev', dev, "<forward dev> cannot be combined with <pf>: the pool is the PF's VFs");
     if (!o.live) return def;
   }
@@ -301,13 +309,13 @@ export class NetworkXml {
     this.def = def;
   }
 
-/** Parses and validates a `<network>`; errors name the XPath (INVALID_ARGUMENT, NOT_SUPPORTED, INVALID_XML). */
+  /** Parses and validates a `<network>`; errors name the XPath (INVALID_ARGUMENT, NOT_SUPPORTED, INVALID_XML). */
   static parse(xml: string, o: NetworkParseOptions = {}): NetworkXml {
     const doc = parseXml(xml, 'network XML');
     return new NetworkXml(xml, doc, parseNetwork(doc, o));
   }
 
-/** The definition as XML (what `net-dumpxml --inactive` prints). */
+  /** The definition as XML (what `net-dumpxml --inactive` prints). */
   serialize(): string {
     return serializeXml(this.#doc);
   }
@@ -347,5 +355,4 @@ export class NetworkXml {
     forward.setAttribute('connections', String(pool.reduce((n, p) => n + p.connections, 0)));
     return serializeXml(doc);
   }
-
 }

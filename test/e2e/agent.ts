@@ -23,7 +23,11 @@ t.test('an ordinary user launches a guest with a tap the agent prepared, then ho
     const net = guest.addPeers(ns);
     const before = linkNames(ns);
     const u = testUser(t, 'e');
-    const a = await startAgent(t, { ns, graceSecs: 2, acl: [`allow user ${u.name} bridge ${net.bridge}`, `allow user ${u.name} dev ${net.macvtapParent}`, `allow user ${u.name} mode bridge`].join('\n') });
+    const a = await startAgent(t, {
+      ns,
+      graceSecs: 2,
+      acl: [`allow user ${u.name} bridge ${net.bridge}`, `allow user ${u.name} dev ${net.macvtapParent}`, `allow user ${u.name} mode bridge`].join('\n'),
+    });
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-e2e-agent-'));
     t.teardown(() => fs.rmSync(home, { recursive: true, force: true }));
     fs.chownSync(home, u.uid, u.gid);
@@ -86,7 +90,10 @@ t.test('an ordinary user launches a guest with a tap the agent prepared, then ho
     t.equal(statusUid(cli.pid as number), u.uid, 'so does netfd');
     const fds = fdTable(info.pid);
     t.equal(fds.find(([fd]) => fd === 3)?.[1], '/dev/net/tun', 'fd 3 is the tap the agent made');
-    t.ok(fds.some(([fd, target]) => fd > 3 && /tap\d+( \(deleted\))?$/.test(target)), "qemu holds the macvtap's character device, which came from the agent over SCM_RIGHTS twice");
+    t.ok(
+      fds.some(([fd, target]) => fd > 3 && /tap\d+( \(deleted\))?$/.test(target)),
+      "qemu holds the macvtap's character device, which came from the agent over SCM_RIGHTS twice",
+    );
     t.ok(info.qmp.startsWith(userState), "the QMP socket is in the user's own directory");
     const live = fs.readFileSync(agentLivePath(a, u.uid, 'agentvm'), 'utf8');
     t.match(live, /<target dev="vnet\d+"\/>/, "the agent's live XML records the tap");
@@ -94,7 +101,10 @@ t.test('an ordinary user launches a guest with a tap the agent prepared, then ho
     const det = runCli('detach-interface', 'agentvm', '--mac', MAC);
     t.equal(det.status, 0, det.stderr);
     await wait(/^NETFD-UNPLUG eth1/);
-    t.notOk(linkNames(ns).some((l) => l.startsWith('macvtap')), 'detach-interface through the agent deleted the macvtap');
+    t.notOk(
+      linkNames(ns).some((l) => l.startsWith('macvtap')),
+      'detach-interface through the agent deleted the macvtap',
+    );
     t.notMatch(fs.readFileSync(agentLivePath(a, u.uid, 'agentvm'), 'utf8'), /macvtap/, "and the agent's live XML lost it");
 
     cli.kill('SIGTERM');

@@ -34,7 +34,6 @@ async function boot(t: Test, ns: string, stateDir: string, name: string, nics: g
   return { l, console };
 }
 
-
 /** SIGKILL qemu: its host links and state files go within 2 s. */
 async function killAndCheck(t: Test, l: LaunchedDomain, ns: string, before: string[], stateDir: string) {
   const at = Date.now();
@@ -48,42 +47,62 @@ async function killAndCheck(t: Test, l: LaunchedDomain, ns: string, before: stri
 
 t.test('a multiqueue virtio tap on a bridge: both queues enabled, the guest pings the peer, qemu holds exactly its fds', { skip: needsRoot }, async (t) => {
   const stateDir = tmpDir(t);
-  await withNetns(t, async (ns) => {
-    const net = guest.addPeers(ns);
-    const before = names(ns);
-    const { l, console } = await boot(t, ns, stateDir, 'mq', [{ type: 'bridge', queues: 2 }], { ip0: `${net.bridgeSubnet}.2/24`, peer0: net.bridgePeer, queues0: 2, hold: 1 });
-    t.match(l.argv.join(' '), /-netdev tap,id=hostnet0,fds=3:4,vhost=off -device virtio-net-pci,netdev=hostnet0,id=net0,mac=[0-9a-f:]+,mq=on,vectors=6/);
+  await withNetns(
+    t,
+    async (ns) => {
+      const net = guest.addPeers(ns);
+      const before = names(ns);
+      const { l, console } = await boot(t, ns, stateDir, 'mq', [{ type: 'bridge', queues: 2 }], { ip0: `${net.bridgeSubnet}.2/24`, peer0: net.bridgePeer, queues0: 2, hold: 1 });
+      t.match(l.argv.join(' '), /-netdev tap,id=hostnet0,fds=3:4,vhost=off -device virtio-net-pci,netdev=hostnet0,id=net0,mac=[0-9a-f:]+,mq=on,vectors=6/);
 
-    const fds = await qemuFds(l);
-    const taps = fds.filter(([, target]) => target === '/dev/net/tun');
-    t.same(taps.map(([fd]) => fd), [3, 4], 'the two tap queues at 3 and 4, as in the argv');
-    for (const [fd] of taps) t.match(fs.readFileSync(`/proc/${l.pid}/fdinfo/${fd}`, 'utf8'), /^iff:\s+vnet0$/m, `fd ${fd} is a queue of vnet0`);
-    t.same(fds.filter(([fd, target]) => fd > 4 && !/^(anon_inode:|socket:)/.test(target) && !inheritedFds().has(fd)), [], 'nothing else of netfd reached qemu (the rest is eventfds and sockets, and what this test inherited)');
-    t.ok(names(ns).includes('vnet0'), 'vnet0 exists while qemu runs');
+      const fds = await qemuFds(l);
+      const taps = fds.filter(([, target]) => target === '/dev/net/tun');
+      t.same(
+        taps.map(([fd]) => fd),
+        [3, 4],
+        'the two tap queues at 3 and 4, as in the argv',
+      );
+      for (const [fd] of taps) t.match(fs.readFileSync(`/proc/${l.pid}/fdinfo/${fd}`, 'utf8'), /^iff:\s+vnet0$/m, `fd ${fd} is a queue of vnet0`);
+      t.same(
+        fds.filter(([fd, target]) => fd > 4 && !/^(anon_inode:|socket:)/.test(target) && !inheritedFds().has(fd)),
+        [],
+        'nothing else of netfd reached qemu (the rest is eventfds and sockets, and what this test inherited)',
+      );
+      t.ok(names(ns).includes('vnet0'), 'vnet0 exists while qemu runs');
 
-    t.match((await console.wait(/^NETFD-QUEUES eth0/)).text, 'rx=2 tx=2', 'the guest enabled both queues (ethtool -L combined 2)');
-    t.match((await console.wait(/^NETFD-PING-(OK|FAIL) eth0/)).text, `NETFD-PING-OK eth0 ${net.bridgePeer} recv=3/3`, 'the guest pings the peer through the bridge');
-    await killAndCheck(t, l, ns, before, stateDir);
-  }, { bridge: true });
+      t.match((await console.wait(/^NETFD-QUEUES eth0/)).text, 'rx=2 tx=2', 'the guest enabled both queues (ethtool -L combined 2)');
+      t.match((await console.wait(/^NETFD-PING-(OK|FAIL) eth0/)).text, `NETFD-PING-OK eth0 ${net.bridgePeer} recv=3/3`, 'the guest pings the peer through the bridge');
+      await killAndCheck(t, l, ns, before, stateDir);
+    },
+    { bridge: true },
+  );
 });
 
 t.test('a macvtap in bridge mode: the guest pings the peer; SIGKILL removes the macvtap', { skip: needsRoot }, async (t) => {
   const stateDir = tmpDir(t);
-  await withNetns(t, async (ns) => {
-    const net = guest.addPeers(ns);
-    const before = names(ns);
-    const { l, console } = await boot(t, ns, stateDir, 'mvt', [{ type: 'direct', mode: 'bridge' }], { ip0: `${net.macvtapSubnet}.2/24`, peer0: net.macvtapPeer, hold: 1 });
-    const fds = await qemuFds(l);
-    const ifindex = ipLinks(ns).find((x) => x.ifname === 'macvtap0')?.ifindex;
-    t.match(fds.find(([fd]) => fd === 3)?.[1], new RegExp(`tap${ifindex}( \\(deleted\\))?$`), `fd 3 is macvtap0's character device (tap${ifindex})`);
-    t.same(fds.filter(([fd, target]) => fd > 3 && !/^(anon_inode:|socket:)/.test(target) && !inheritedFds().has(fd)), [], 'nothing else of netfd reached qemu');
-    t.match((await console.wait(/^NETFD-PING-(OK|FAIL) eth0/)).text, `NETFD-PING-OK eth0 ${net.macvtapPeer} recv=3/3`, 'the guest pings the peer through the macvtap');
-    const live = fs.readFileSync(path.join(stateDir, 'mvt.xml'), 'utf8');
-    t.match(live, /<target dev="macvtap0"\/>/);
-    t.match(live, /<driver name="qemu"\/>/, 'no vhost-net here: the live XML records the userspace choice');
-    // A macvtap outlives qemu's fds: only the supervisor's teardown removes it.
-    await killAndCheck(t, l, ns, before, stateDir);
-  }, { bridge: true });
+  await withNetns(
+    t,
+    async (ns) => {
+      const net = guest.addPeers(ns);
+      const before = names(ns);
+      const { l, console } = await boot(t, ns, stateDir, 'mvt', [{ type: 'direct', mode: 'bridge' }], { ip0: `${net.macvtapSubnet}.2/24`, peer0: net.macvtapPeer, hold: 1 });
+      const fds = await qemuFds(l);
+      const ifindex = ipLinks(ns).find((x) => x.ifname === 'macvtap0')?.ifindex;
+      t.match(fds.find(([fd]) => fd === 3)?.[1], new RegExp(`tap${ifindex}( \\(deleted\\))?$`), `fd 3 is macvtap0's character device (tap${ifindex})`);
+      t.same(
+        fds.filter(([fd, target]) => fd > 3 && !/^(anon_inode:|socket:)/.test(target) && !inheritedFds().has(fd)),
+        [],
+        'nothing else of netfd reached qemu',
+      );
+      t.match((await console.wait(/^NETFD-PING-(OK|FAIL) eth0/)).text, `NETFD-PING-OK eth0 ${net.macvtapPeer} recv=3/3`, 'the guest pings the peer through the macvtap');
+      const live = fs.readFileSync(path.join(stateDir, 'mvt.xml'), 'utf8');
+      t.match(live, /<target dev="macvtap0"\/>/);
+      t.match(live, /<driver name="qemu"\/>/, 'no vhost-net here: the live XML records the userspace choice');
+      // A macvtap outlives qemu's fds: only the supervisor's teardown removes it.
+      await killAndCheck(t, l, ns, before, stateDir);
+    },
+    { bridge: true },
+  );
 });
 
 t.test('a guest started paused on a macvtap takes no traffic (the macvtap is down), then pings once its vCPUs run', { skip: needsRoot }, async (t) => {
@@ -91,7 +110,12 @@ t.test('a guest started paused on a macvtap takes no traffic (the macvtap is dow
   await withNetns(t, async (ns) => {
     const net = guest.addPeers(ns);
     const before = names(ns);
-    const xml = guest.domainXml({ name: 'paused', image: img as guest.GuestImage, nics: [{ type: 'direct', mode: 'bridge' }], params: { ip0: `${net.macvtapSubnet}.2/24`, peer0: net.macvtapPeer, hold: 1 } });
+    const xml = guest.domainXml({
+      name: 'paused',
+      image: img as guest.GuestImage,
+      nics: [{ type: 'direct', mode: 'bridge' }],
+      params: { ip0: `${net.macvtapSubnet}.2/24`, peer0: net.macvtapPeer, hold: 1 },
+    });
     const l = await launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] });
     t.teardown(async () => {
       l.child.kill('SIGKILL');
@@ -123,40 +147,48 @@ t.test('a guest started paused on a macvtap takes no traffic (the macvtap is dow
 
 t.test('an e1000 guest reaches the peer too (through the same kind of tap fd, without vnet header)', { skip: needsRoot }, async (t) => {
   const stateDir = tmpDir(t);
-  await withNetns(t, async (ns) => {
-    const net = guest.addPeers(ns);
-    const before = names(ns);
-    const { l, console } = await boot(t, ns, stateDir, 'e1k', [{ type: 'bridge', model: 'e1000' }], { ip0: `${net.bridgeSubnet}.3/24`, peer0: net.bridgePeer });
-    t.match(l.argv.join(' '), /-device e1000,netdev=hostnet0,id=net0,/);
-    t.match((await console.wait(/^NETFD-PING-(OK|FAIL) eth0/)).text, `NETFD-PING-OK eth0 ${net.bridgePeer} recv=3/3`);
-    await console.wait(/^NETFD-POWEROFF/);
-    const e = await l.exited;
-    t.same(e, { code: 0, signal: null }, 'the guest powered off; qemu exited 0');
-    t.same(names(ns), before, 'and the domain was torn down');
-    t.same(fs.readdirSync(stateDir), []);
-  }, { bridge: true });
+  await withNetns(
+    t,
+    async (ns) => {
+      const net = guest.addPeers(ns);
+      const before = names(ns);
+      const { l, console } = await boot(t, ns, stateDir, 'e1k', [{ type: 'bridge', model: 'e1000' }], { ip0: `${net.bridgeSubnet}.3/24`, peer0: net.bridgePeer });
+      t.match(l.argv.join(' '), /-device e1000,netdev=hostnet0,id=net0,/);
+      t.match((await console.wait(/^NETFD-PING-(OK|FAIL) eth0/)).text, `NETFD-PING-OK eth0 ${net.bridgePeer} recv=3/3`);
+      await console.wait(/^NETFD-POWEROFF/);
+      const e = await l.exited;
+      t.same(e, { code: 0, signal: null }, 'the guest powered off; qemu exited 0');
+      t.same(names(ns), before, 'and the domain was torn down');
+      t.same(fs.readdirSync(stateDir), []);
+    },
+    { bridge: true },
+  );
 });
 
 t.test("<driver name='vhost'> on this host (no /dev/vhost-net): refused before qemu starts, nothing left", { skip: needsRoot }, async (t) => {
   const stateDir = tmpDir(t);
-  await withNetns(t, async (ns) => {
-    guest.addPeers(ns);
-    const before = names(ns);
-    const xml = guest.domainXml({ name: 'vh', image: img as guest.GuestImage, nics: [{ type: 'bridge' }, { type: 'direct', driver: 'vhost' }] });
-    const exists = fs.existsSync('/dev/vhost-net');
-    // On KVM (--accel kvm; refused before qemu would start): the device is missing.
-    await t.rejects(launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', accel: 'kvm', vhostDevice: exists ? '/nonexistent/vhost-net' : undefined }), {
-      code: 'VHOST_UNAVAILABLE',
-      field: '/domain/devices/interface[2]/driver/@name',
-      message: /ENOENT.*refusing to start/,
-    });
-    // This guest as written (TCG): vhost-net needs KVM, whatever the device.
-    await t.rejects(launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', vhostDevice: '/dev/null' }), {
-      code: 'VHOST_UNAVAILABLE',
-      field: '/domain/devices/interface[2]/driver/@name',
-      message: /runs without KVM.*refusing to start/,
-    });
-    t.same(names(ns), before, 'no tap or macvtap was created');
-    t.same(fs.readdirSync(stateDir), [], 'no state written');
-  }, { bridge: true });
+  await withNetns(
+    t,
+    async (ns) => {
+      guest.addPeers(ns);
+      const before = names(ns);
+      const xml = guest.domainXml({ name: 'vh', image: img as guest.GuestImage, nics: [{ type: 'bridge' }, { type: 'direct', driver: 'vhost' }] });
+      const exists = fs.existsSync('/dev/vhost-net');
+      // On KVM (--accel kvm; refused before qemu would start): the device is missing.
+      await t.rejects(launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', accel: 'kvm', vhostDevice: exists ? '/nonexistent/vhost-net' : undefined }), {
+        code: 'VHOST_UNAVAILABLE',
+        field: '/domain/devices/interface[2]/driver/@name',
+        message: /ENOENT.*refusing to start/,
+      });
+      // This guest as written (TCG): vhost-net needs KVM, whatever the device.
+      await t.rejects(launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', vhostDevice: '/dev/null' }), {
+        code: 'VHOST_UNAVAILABLE',
+        field: '/domain/devices/interface[2]/driver/@name',
+        message: /runs without KVM.*refusing to start/,
+      });
+      t.same(names(ns), before, 'no tap or macvtap was created');
+      t.same(fs.readdirSync(stateDir), [], 'no state written');
+    },
+    { bridge: true },
+  );
 });

@@ -17,8 +17,6 @@ import { linkNames, netfd, qemuFds } from '../helpers/e2e';
 const img = needsRoot ? null : guest.image({ quiet: true });
 const names = linkNames;
 
-
-
 const running = (l: LaunchedDomain) => l.child.exitCode === null && l.child.signalCode === null;
 
 /** The <forward> total and v0's count in the network's live XML (net-dumpxml). */
@@ -44,13 +42,17 @@ t.test('two guests on one bridge-mode network reach the peer and each other; the
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  await withNetns(t, async (ns) => {
-    try {
-      await body(ns);
-    } finally {
-      await killAll(); // on failure too: qemu and its macvtaps go before the namespace does
-    }
-  }, { bridge: true });
+  await withNetns(
+    t,
+    async (ns) => {
+      try {
+        await body(ns);
+      } finally {
+        await killAll(); // on failure too: qemu and its macvtaps go before the namespace does
+      }
+    },
+    { bridge: true },
+  );
 
   async function body(ns: string) {
     const net = guest.addPeers(ns);
@@ -95,7 +97,14 @@ t.test('two guests on one bridge-mode network reach the peer and each other; the
     t.notMatch(netfd([...g, 'net-dumpxml', 'lan', '--inactive']).stdout, /connections=/, '--inactive: the definition, without counts');
     t.match(JSON.parse(netfd([...g, 'net-list', '--json']).stdout), [{ name: 'lan', active: true, connections: 2 }]);
     const status = await new Networks({ configDir: config, stateDir: state }).status('lan');
-    t.same(status.connections.map((c) => [c.domain, c.mac, c.dev]).sort(), [[A.name, A.mac, 'v0'], [B.name, B.mac, 'v0']], 'Networks.status: one connection per guest, both on v0');
+    t.same(
+      status.connections.map((c) => [c.domain, c.mac, c.dev]).sort(),
+      [
+        [A.name, A.mac, 'v0'],
+        [B.name, B.mac, 'v0'],
+      ],
+      'Networks.status: one connection per guest, both on v0',
+    );
     const busy = netfd([...g, 'net-destroy', 'lan']);
     t.equal(busy.status, 1, 'net-destroy is refused while guests are connected');
     t.match(busy.stderr, /EBUSY: network 'lan' has 2 connection\(s\), from domain\(s\) neta, netb/);
@@ -103,10 +112,15 @@ t.test('two guests on one bridge-mode network reach the peer and each other; the
     // each guest: <actual> in its live XML, a bridge-mode macvtap on v0 with
     // its MAC, whose character device qemu holds at fd 3
     const macvtaps: string[] = [];
-    for (const [me, { l }] of [[A, a], [B, b]] as const) {
+    for (const [me, { l }] of [
+      [A, a],
+      [B, b],
+    ] as const) {
       const domLive = fs.readFileSync(path.join(state, `${me.name}.xml`), 'utf8');
       t.equal(netfd([...g, 'dumpxml', me.name]).stdout, domLive, `${me.name}: dumpxml shows the live XML`);
-      const m = new RegExp(`<interface type="network">\\s*<mac address="${me.mac}"/>\\s*<source network="lan"/>\\s*<actual type="direct">\\s*<source dev="v0" mode="bridge"/>\\s*</actual>\\s*<target dev="(macvtap\\d+)"/>`).exec(domLive);
+      const m = new RegExp(
+        `<interface type="network">\\s*<mac address="${me.mac}"/>\\s*<source network="lan"/>\\s*<actual type="direct">\\s*<source dev="v0" mode="bridge"/>\\s*</actual>\\s*<target dev="(macvtap\\d+)"/>`,
+      ).exec(domLive);
       t.ok(m, `${me.name}: the live XML records <actual type='direct'><source dev='v0' mode='bridge'/></actual>`);
       const dev = m?.[1] ?? '?';
       macvtaps.push(dev);
@@ -114,7 +128,11 @@ t.test('two guests on one bridge-mode network reach the peer and each other; the
       t.match(link, { link: 'v0', address: me.mac, linkinfo: { info_kind: 'macvtap', info_data: { mode: 'bridge' } } }, `${me.name}: ${dev} is a bridge-mode macvtap on v0 with the guest's MAC`);
       const fds = await qemuFds(l);
       t.match(fds.find(([fd]) => fd === 3)?.[1], new RegExp(`tap${link.ifindex}( \\(deleted\\))?$`), `${me.name}: qemu's fd 3 is ${dev}'s character device (tap${link.ifindex})`);
-      t.same(fds.filter(([fd, target]) => fd > 3 && !/^(anon_inode:|socket:)/.test(target) && !inheritedFds().has(fd)), [], `${me.name}: nothing else of netfd reached qemu`);
+      t.same(
+        fds.filter(([fd, target]) => fd > 3 && !/^(anon_inode:|socket:)/.test(target) && !inheritedFds().has(fd)),
+        [],
+        `${me.name}: nothing else of netfd reached qemu`,
+      );
     }
     t.not(macvtaps[0], macvtaps[1], 'two macvtaps');
 
@@ -125,7 +143,16 @@ t.test('two guests on one bridge-mode network reach the peer and each other; the
     t.match(await ping(a.console, B.ip), `NETFD-PING-OK eth0 ${B.ip} recv=3/3`, 'A pings B (bridge mode: siblings on v0 talk)');
     t.match(await ping(b.console, A.ip), `NETFD-PING-OK eth0 ${A.ip} recv=3/3`, 'B pings A');
     await Promise.all([a.console.wait(/^NETFD-READY/), b.console.wait(/^NETFD-READY/)]);
-    for (const [who, c] of [['A', a.console], ['B', b.console]] as const) t.comment(`${who}: ${c.lines.filter((l) => /^NETFD-(BOOT|IP|PING|READY)/.test(l.text)).map((l) => l.text.replace(/ kernel=.*| mac=.*| rtt=.*(?= t=)/, '')).join(' | ')}`);
+    for (const [who, c] of [
+      ['A', a.console],
+      ['B', b.console],
+    ] as const)
+      t.comment(
+        `${who}: ${c.lines
+          .filter((l) => /^NETFD-(BOOT|IP|PING|READY)/.test(l.text))
+          .map((l) => l.text.replace(/ kernel=.*| mac=.*| rtt=.*(?= t=)/, ''))
+          .join(' | ')}`,
+      );
     t.same(counts(netfd([...g, 'net-dumpxml', 'lan']).stdout), { forward: 2, v0: 2 }, 'still 2 connections after the pings');
 
     // A: SIGKILL. Its macvtap and connection go; B's stay.
@@ -150,7 +177,11 @@ t.test('two guests on one bridge-mode network reach the peer and each other; the
     const destroyed = netfd([...g, 'net-destroy', 'lan']);
     t.equal(destroyed.status, 0, `net-destroy: ${destroyed.stderr.trim()}`);
     t.match(destroyed.stdout, /^Network lan destroyed$/m);
-    t.same(fs.readdirSync(path.join(state, 'networks')).filter((f) => !f.startsWith('.')), [], "the network's live state is removed");
+    t.same(
+      fs.readdirSync(path.join(state, 'networks')).filter((f) => !f.startsWith('.')),
+      [],
+      "the network's live state is removed",
+    );
     t.match(JSON.parse(netfd([...g, 'net-list', '--all', '--json']).stdout), [{ name: 'lan', active: false, connections: null }]);
     const undefined_ = netfd([...g, 'net-undefine', 'lan']);
     t.equal(undefined_.status, 0, `net-undefine: ${undefined_.stderr.trim()}`);

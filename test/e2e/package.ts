@@ -52,7 +52,11 @@ t.test('npm pack, install the tarball, compile a strict consumer, run it as root
   t.ok(files.includes('LICENSE'), 'LICENSE is packed');
   t.ok(files.includes('scripts/netfd-agent.socket') && files.includes('scripts/netfd-agent.service'), 'the systemd units the README tells users to copy are packed');
   t.ok(files.includes('dist/index.d.ts') && files.includes('dist/agent/index.js'), 'both entry points are packed');
-  t.strictSame(files.filter((f) => f.endsWith('.map') || f.startsWith('lib/') || f.startsWith('test/')), [], 'no source maps, TypeScript sources or tests');
+  t.strictSame(
+    files.filter((f) => f.endsWith('.map') || f.startsWith('lib/') || f.startsWith('test/')),
+    [],
+    'no source maps, TypeScript sources or tests',
+  );
 
   // An empty project, as `npm init -y` makes one; the addon builds on install.
   const proj = path.join(tmp, 'proj');
@@ -69,11 +73,18 @@ t.test('npm pack, install the tarball, compile a strict consumer, run it as root
     let internal = null;
     try { require('netfd/dist/sys/native'); } catch (e) { internal = e.code; }
     console.log(JSON.stringify({ loaded, internal, native: typeof m.native, hostAttach: typeof m.hostAttach, probeHost: typeof m.probeHost, agent: typeof require('netfd/agent').AgentClient }));`;
-  t.strictSame(JSON.parse((await sh(process.execPath, ['-e', probe], { cwd: proj })).stdout), { loaded: [], internal: 'ERR_PACKAGE_PATH_NOT_EXPORTED', native: 'undefined', hostAttach: 'undefined', probeHost: 'function', agent: 'function' });
+  t.strictSame(JSON.parse((await sh(process.execPath, ['-e', probe], { cwd: proj })).stdout), {
+    loaded: [],
+    internal: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    native: 'undefined',
+    hostAttach: 'undefined',
+    probeHost: 'function',
+    agent: 'function',
+  });
   const bin = path.join(proj, 'node_modules', '.bin', 'netfd');
   const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
   t.equal((await sh(bin, ['--version'])).stdout, `netfd ${version}\n`, 'the CLI bin works from the installed package');
-  t.match((await sh(bin, ['tap', 'create', '--help'])).stdout, /^usage: netfd \[GLOBAL OPTIONS\] tap create /, 'and shows a verb\'s help');
+  t.match((await sh(bin, ['tap', 'create', '--help'])).stdout, /^usage: netfd \[GLOBAL OPTIONS\] tap create /, "and shows a verb's help");
 
   // The consumer, strict, exact optional properties; node16 (exports map) and node10 (typesVersions).
   for (const f of ['consumer.ts', 'agent-types.ts']) fs.copyFileSync(path.join(fixtures, f), path.join(proj, f));
@@ -89,19 +100,33 @@ t.test('npm pack, install the tarball, compile a strict consumer, run it as root
     async (ns) => {
       const before = linkNames(ns);
       const out = (await sh(process.execPath, [path.join(proj, 'out', 'consumer.js'), ns, state], { cwd: proj, timeoutMs: 120_000 })).stdout;
-      t.comment(out.trim().split('\n').map((l) => `consumer: ${l}`).join('\n'));
-      const line = (tag: string) => out.split('\n').filter((l) => l.startsWith(`${tag} `)).map((l) => l.slice(tag.length + 1));
+      t.comment(
+        out
+          .trim()
+          .split('\n')
+          .map((l) => `consumer: ${l}`)
+          .join('\n'),
+      );
+      const line = (tag: string) =>
+        out
+          .split('\n')
+          .filter((l) => l.startsWith(`${tag} `))
+          .map((l) => l.slice(tag.length + 1));
       t.match(line('PREPARED')[0], /^tap:vnet\d+ macvtap:macvtap\d+$/, 'a tap (on br0) and a macvtap (on v0) were prepared');
       const argv = JSON.parse(line('ARGV')[0]) as string[];
       t.ok(argv.includes('tap,id=hostnet0,fd=3,vhost=off') && argv.includes('tap,id=hostnet1,fd=4,vhost=off'), 'the argv numbers the fds 3 and 4');
-      t.strictSame(JSON.parse(line('NETARGV')[0]), argv.filter((a, i) => /^-(netdev|device)$/.test(a) || /^-(netdev|device)$/.test(argv[i - 1] ?? '')), 'netArgv(netArgs()) is the argv\'s -netdev/-device part');
+      t.strictSame(
+        JSON.parse(line('NETARGV')[0]),
+        argv.filter((a, i) => /^-(netdev|device)$/.test(a) || /^-(netdev|device)$/.test(argv[i - 1] ?? '')),
+        "netArgv(netArgs()) is the argv's -netdev/-device part",
+      );
       t.equal((JSON.parse(line('FDS')[0]) as number[]).length, 2, 'qemuFds(): one fd per queue');
       const child = line('CHILD-FD');
       t.match(child[0], /^3 \/dev\/net\/tun$/, 'the child has the tap at fd 3');
       t.match(child[1], /^4 .*tap\d+$/, 'and the macvtap at fd 4');
       t.ok(out.includes('\nTORN-DOWN\n'), 'teardown ran');
       t.strictSame(line('PROBE'), ['tun PASS', 'bridge PASS'], 'probeHost({ only }) ran just those checks');
-      t.match(line('LAUNCH-ERROR')[0], /^QEMU_FAILED .*nonexistent\/vmlinux/, 'a launch with a missing kernel rejects with QEMU_FAILED and qemu\'s reason');
+      t.match(line('LAUNCH-ERROR')[0], /^QEMU_FAILED .*nonexistent\/vmlinux/, "a launch with a missing kernel rejects with QEMU_FAILED and qemu's reason");
       t.ok(out.includes('\nDONE\n'), 'the consumer finished');
       t.strictSame(linkNames(ns), before, 'no device left in the namespace');
       t.strictSame(fs.readdirSync(state), [], 'no state left');

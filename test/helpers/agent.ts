@@ -64,7 +64,28 @@ export async function startAgent(t: Test, o: AgentTestOptions): Promise<RunningA
   fs.writeFileSync(acl, o.acl);
   const logFile = path.join(dir, 'agent.log');
   const log = fs.openSync(logFile, 'a');
-  const argv = [process.execPath, CLI, 'agent', '--socket', socket, '--socket-mode', '0666', '--acl', acl, '--state-dir', stateDir, '--config-dir', path.join(dir, 'networks'), '--netns', o.ns, '--grace', String(o.graceSecs ?? 30), '--log-level', 'debug', ...(o.extraArgs ?? [])];
+  const argv = [
+    process.execPath,
+    CLI,
+    'agent',
+    '--socket',
+    socket,
+    '--socket-mode',
+    '0666',
+    '--acl',
+    acl,
+    '--state-dir',
+    stateDir,
+    '--config-dir',
+    path.join(dir, 'networks'),
+    '--netns',
+    o.ns,
+    '--grace',
+    String(o.graceSecs ?? 30),
+    '--log-level',
+    'debug',
+    ...(o.extraArgs ?? []),
+  ];
   const cmd = [...(o.wrap ?? []), ...argv];
   const proc = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', log, log] });
   fs.closeSync(log);
@@ -164,7 +185,11 @@ export function runAs(user: TestUser | null, socket: string, requests: { op: str
   const u = user && asUser(user, argv);
   const r = u ? spawnSync(u.file, u.args, { ...u.options, encoding: 'utf8' }) : spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`client as ${user?.name ?? 'root'} failed (${r.status}): ${r.stderr}`);
-  return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ClientReply);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ClientReply);
 }
 
 /** A client as `user` that stays connected holding its fds after the requests; resolves with it and its replies. */
@@ -183,7 +208,13 @@ export async function holdAs(t: Test, user: TestUser | null, socket: string, req
     });
     proc.once('exit', (c) => reject(new Error(`holding client exited ${c}: ${out}`)));
   });
-  return { proc, replies: out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ClientReply) };
+  return {
+    proc,
+    replies: out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as ClientReply),
+  };
 }
 
 /** SIGKILLs a client and waits until its pipes are closed too (no fd of ours left open). */
@@ -195,7 +226,6 @@ export async function killClient(proc: ChildProcess): Promise<void> {
 }
 
 /** A domain with the given interface XML fragments (no guest: the agent only prepares). */
-export const domainXml = (name: string, ifaces: string[]): string =>
-  `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><devices>${ifaces.join('')}</devices></domain>`;
+export const domainXml = (name: string, ifaces: string[]): string => `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><devices>${ifaces.join('')}</devices></domain>`;
 export const bridgeIface = (br: string): string => `<interface type='bridge'><source bridge='${br}'/><model type='virtio'/></interface>`;
 export const directIface = (dev: string, mode: string): string => `<interface type='direct'><source dev='${dev}' mode='${mode}'/><model type='virtio'/></interface>`;

@@ -20,7 +20,8 @@ const { AgentClient } = require('../../dist/agent/client');
     await agent.start();
     out.socket = agent.socketPath;
     const c = await AgentClient.connect(agent.socketPath);
-    const xml = "<domain type='qemu'><name>ci</name><memory unit='MiB'>64</memory><devices><interface type='direct'><source dev='v0' mode='bridge'/><model type='virtio'/><driver queues='2'/></interface><interface type='ethernet'><model type='virtio'/></interface></devices></domain>";
+    const xml =
+      "<domain type='qemu'><name>ci</name><memory unit='MiB'>64</memory><devices><interface type='direct'><source dev='v0' mode='bridge'/><model type='virtio'/><driver queues='2'/></interface><interface type='ethernet'><model type='virtio'/></interface></devices></domain>";
     const r = await c.request('prepare', { xml });
     out.devs = r.result.interfaces.map((i) => i.dev);
     out.fds = r.fds.length;

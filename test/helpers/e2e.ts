@@ -23,4 +23,7 @@ export async function qemuFds(l: LaunchedDomain): Promise<[number, string][]> {
 }
 
 /** The link names in a namespace, sorted. */
-export const linkNames = (ns: string): string[] => ipLinks(ns).map((l) => l.ifname).sort();
+export const linkNames = (ns: string): string[] =>
+  ipLinks(ns)
+    .map((l) => l.ifname)
+    .sort();

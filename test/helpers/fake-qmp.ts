@@ -151,7 +151,11 @@ export class FakeConn {
         return { return: {} };
       case 'query-pci':
         // The devices added, on the root bus from slot 2 on, in order.
-        return { return: [{ bus: 0, devices: this.server.devices.map((id, n) => ({ bus: 0, slot: 2 + n, function: 0, qdev_id: id, class_info: { class: 512 }, id: { device: 4096, vendor: 6900 }, regions: [] })) }] };
+        return {
+          return: [
+            { bus: 0, devices: this.server.devices.map((id, n) => ({ bus: 0, slot: 2 + n, function: 0, qdev_id: id, class_info: { class: 512 }, id: { device: 4096, vendor: 6900 }, regions: [] })) },
+          ],
+        };
       case 'query-status':
         return { return: { status: 'running', singlestep: false, running: true } };
       case 'echo':

@@ -82,7 +82,11 @@ export function openFds(): string[] {
   });
 }
 
-const rootLinks = () => ipLinks().map((l) => `${l.ifindex}:${l.ifname}`).sort().join(' ');
+const rootLinks = () =>
+  ipLinks()
+    .map((l) => `${l.ifindex}:${l.ifname}`)
+    .sort()
+    .join(' ');
 
 let counter = 0;
 
@@ -162,7 +166,11 @@ export async function withNetns<T>(t: Test, body: (ns: string) => Promise<T>, op
     removeNetns(ns, { allowFail: true });
   }
   const leaked = openFds().filter((fd) => !fdsBefore.includes(fd));
-  t.same(leaked.map((fd) => `${fd} -> ${safeReadlink(`/proc/self/fd/${fd}`)}`), [], `${ns}: no fd leaked`);
+  t.same(
+    leaked.map((fd) => `${fd} -> ${safeReadlink(`/proc/self/fd/${fd}`)}`),
+    [],
+    `${ns}: no fd leaked`,
+  );
   t.equal(rootLinks(), linksBefore, `${ns}: root namespace links unchanged`);
   t.notOk(fs.existsSync(`/run/netns/${ns}`), `${ns}: namespace removed`);
   return result;

@@ -7,7 +7,8 @@ const { prepareDomain } = require('../../dist/qemu/domain');
 
 (async () => {
   const [stateDir] = process.argv.slice(2);
-  const xml = "<domain type='qemu'><name>nsexec</name><memory unit='MiB'>64</memory><devices><interface type='direct'><source dev='v0' mode='bridge'/><model type='virtio'/><driver queues='2'/></interface></devices></domain>";
+  const xml =
+    "<domain type='qemu'><name>nsexec</name><memory unit='MiB'>64</memory><devices><interface type='direct'><source dev='v0' mode='bridge'/><model type='virtio'/><driver queues='2'/></interface></devices></domain>";
   const p = await prepareDomain(xml, { stateDir });
   const fds = p.qemuFds();
   const out = { dev: p.interfaces[0].name, fds: fds.length, charDevs: fds.filter((fd) => fs.fstatSync(fd).isCharacterDevice()).length };

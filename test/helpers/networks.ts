@@ -32,7 +32,10 @@ export const pfNet = (name: string, mode: string, pf: string) => network(name, `
 /** A domain's live XML with type='network' interfaces already connected (as netfd writes it). */
 export function liveDomain(d: Dirs, name: string, conns: { network: string; mac: string; dev: string; mode?: string }[]): void {
   const ifaces = conns
-    .map((c, i) => `<interface type='network'><mac address='${c.mac}'/><source network='${c.network}'/><actual type='direct'><source dev='${c.dev}' mode='${c.mode ?? 'vepa'}'/></actual><target dev='macvtap${i}'/><alias name='net${i}'/></interface>`)
+    .map(
+      (c, i) =>
+        `<interface type='network'><mac address='${c.mac}'/><source network='${c.network}'/><actual type='direct'><source dev='${c.dev}' mode='${c.mode ?? 'vepa'}'/></actual><target dev='macvtap${i}'/><alias name='net${i}'/></interface>`,
+    )
     .join('');
   fs.mkdirSync(d.state, { recursive: true });
   fs.writeFileSync(path.join(d.state, `${name}.xml`), `<domain type='qemu'><name>${name}</name><memory>65536</memory><devices>${ifaces}</devices></domain>`);
@@ -46,4 +49,5 @@ export const counts = (xml: string) => {
 /** All connections, from a network's live XML. */
 export const total = (xml: string) => Number(/<forward[^>]* connections="(\d+)"/.exec(xml)?.[1]);
 export const mac = (n: number) => `52:54:00:00:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`;
-export const noTemp = (t: Asserts, dir: string) => t.strictSame(fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')) : [], [], `no temporary files left in ${path.basename(dir)}`);
+export const noTemp = (t: Asserts, dir: string) =>
+  t.strictSame(fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')) : [], [], `no temporary files left in ${path.basename(dir)}`);

@@ -87,7 +87,13 @@ function needed(): { dirs: string[]; files: string[] } {
   const helpers = path.join(CHECKOUT, 'test', 'helpers');
   return {
     dirs: ['dist', 'bin', ...productionPackages().map((d) => path.relative(CHECKOUT, d))],
-    files: ['package.json', ...fs.readdirSync(helpers).filter((f) => f.endsWith('.js')).map((f) => path.join('test', 'helpers', f))],
+    files: [
+      'package.json',
+      ...fs
+        .readdirSync(helpers)
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => path.join('test', 'helpers', f)),
+    ],
   };
 }
 
@@ -212,7 +218,18 @@ export function asUser(who: { uid: number; gid: number }, argv: string[], groups
   const r = readableRoot();
   return {
     file: 'setpriv',
-    args: ['--reuid', String(who.uid), '--regid', String(who.gid), groups === 'init' ? '--init-groups' : '--clear-groups', 'env', '-u', 'NODE_OPTIONS', ...(r.copied ? [`NETFD_NATIVE=${r.addon}`] : []), ...argv],
+    args: [
+      '--reuid',
+      String(who.uid),
+      '--regid',
+      String(who.gid),
+      groups === 'init' ? '--init-groups' : '--clear-groups',
+      'env',
+      '-u',
+      'NODE_OPTIONS',
+      ...(r.copied ? [`NETFD_NATIVE=${r.addon}`] : []),
+      ...argv,
+    ],
     options: { cwd: r.root },
   };
 }

@@ -288,7 +288,11 @@ t.test('Conn: messages in order, onClose once', async (t) => {
     b.sendNow(c, Buffer.from(`m${i}`));
   }
   await until(() => got.length === 40, '40 messages (more than one burst)');
-  t.strictSame(got.map((m) => m.data.toString()), want, 'in order');
+  t.strictSame(
+    got.map((m) => m.data.toString()),
+    want,
+    'in order',
+  );
 
   b.sendNow(c, Buffer.from('much too long'));
   const devnull = fs.openSync('/dev/null', 'r');
@@ -319,7 +323,12 @@ t.test('Conn.close rejects the sends that wait', async (t) => {
   const n = fill(a);
   const closes: string[] = [];
   const conn = new Conn(a, { maxBytes: 64, maxFds: 0, onMessage: () => undefined, onClose: (why) => void closes.push(why) });
-  const outcomes = [1, 2, 3].map((i) => conn.send(Buffer.from(`w${i}`)).then(() => 'sent', (e: NetfdError) => `${e.code}: ${e.message}`));
+  const outcomes = [1, 2, 3].map((i) =>
+    conn.send(Buffer.from(`w${i}`)).then(
+      () => 'sent',
+      (e: NetfdError) => `${e.code}: ${e.message}`,
+    ),
+  );
   await sleep(10);
   conn.close('shutting down');
   const why = 'ECONNRESET: the connection closed before the message was sent (shutting down)';
@@ -334,7 +343,12 @@ t.test('Conn.close rejects the sends that wait', async (t) => {
   fill(x);
   const closes2: string[] = [];
   const conn2 = new Conn(x, { maxBytes: 64, maxFds: 0, maxQueue: 2, onMessage: () => undefined, onClose: (why) => void closes2.push(why) });
-  const out2 = [1, 2, 3].map((i) => conn2.send(Buffer.from(`q${i}`)).then(() => 'sent', (e: NetfdError) => e.code));
+  const out2 = [1, 2, 3].map((i) =>
+    conn2.send(Buffer.from(`q${i}`)).then(
+      () => 'sent',
+      (e: NetfdError) => e.code,
+    ),
+  );
   t.strictSame(await Promise.all(out2), ['ECONNRESET', 'ECONNRESET', 'ECONNRESET']);
   t.match(closes2, [/the peer is not reading \(more than 2 messages waiting\)/]);
   t.ok(conn2.closed);
@@ -400,7 +414,9 @@ t.test('Listener accepts; AgentClient against a fake agent', async (t) => {
         sendFd(conn, okReply(r.id, { name, fds: ['tap'] }, 1));
         return;
       case 'release':
-        void conn.send(errorReply(r.id, Object.assign(new NetfdError(`bob may not release ${name}`, { code: 'ACCESS_DENIED', field: 'name', value: name }), { rule: '/etc/netfd/acl:3 deny user bob all' })));
+        void conn.send(
+          errorReply(r.id, Object.assign(new NetfdError(`bob may not release ${name}`, { code: 'ACCESS_DENIED', field: 'name', value: name }), { rule: '/etc/netfd/acl:3 deny user bob all' })),
+        );
         return;
       case 'probe':
         void conn.send(errorReply(r.id, new Error('plain failure')));
@@ -487,7 +503,11 @@ t.test('Listener accepts; AgentClient against a fake agent', async (t) => {
   t.strictSame(fdList(), connected, 'and its fd closed');
 
   const xmls = await Promise.all(['a', 'b', 'c'].map((name) => client.request<{ xml: string }>('net-dumpxml', { name })));
-  t.strictSame(xmls.map((x) => x.result.xml), ['a', 'b', 'c'].map((n) => `<network><name>${n}</name></network>`), 'replies out of order match their requests');
+  t.strictSame(
+    xmls.map((x) => x.result.xml),
+    ['a', 'b', 'c'].map((n) => `<network><name>${n}</name></network>`),
+    'replies out of order match their requests',
+  );
 
   const started = Date.now();
   await t.rejects(client.request('list', {}, 50), { code: 'ETIMEDOUT', message: 'the agent did not answer list within 50 ms' });
@@ -495,15 +515,25 @@ t.test('Listener accepts; AgentClient against a fake agent', async (t) => {
   t.strictSame((await client.request('hello')).fds, [], 'the connection survives a timeout');
 
   // Garbage: the connection closes and everything waiting fails.
-  const waiting = client.request('list', {}, 5000).then(() => 'answered', (e: NetfdError) => `${e.code}: ${e.message}`);
-  const garbage = client.request('net-list').then(() => 'answered', (e: NetfdError) => `${e.code}: ${e.message}`);
+  const waiting = client.request('list', {}, 5000).then(
+    () => 'answered',
+    (e: NetfdError) => `${e.code}: ${e.message}`,
+  );
+  const garbage = client.request('net-list').then(
+    () => 'answered',
+    (e: NetfdError) => `${e.code}: ${e.message}`,
+  );
   const [w, g] = await within(Promise.all([waiting, garbage]), 'the garbage reply');
   t.match(w, /^ECONNRESET: the agent connection closed \(the agent sent a reply that is not JSON/, 'the other request fails');
   t.match(g, /^ECONNRESET: the agent connection closed \(the agent sent a reply that is not JSON/, 'the request answered with garbage fails');
   t.equal(closes.length, 1, 'onClose ran once');
   t.match(closes[0], /not JSON/);
   t.ok(client.closed);
-  await t.rejects(client.request('hello'), { code: 'ECONNRESET', message: /the agent connection closed \(the agent sent a reply that is not JSON/ }, 'later requests fail at once, with the same error');
+  await t.rejects(
+    client.request('hello'),
+    { code: 'ECONNRESET', message: /the agent connection closed \(the agent sent a reply that is not JSON/ },
+    'later requests fail at once, with the same error',
+  );
   client.close();
   t.equal(closes.length, 1, 'close() after that does not call onClose again');
 
@@ -518,7 +548,11 @@ t.test('Listener accepts; AgentClient against a fake agent', async (t) => {
   const c3 = await AgentClient.connect(sock);
   const closes3: string[] = [];
   c3.onClose = (why) => void closes3.push(why);
-  await t.rejects(c3.request('net-start', { name: 'n' }), { name: 'NetfdError', code: 'EAGAIN', message: 'the agent refused the connection: the agent serves at most 0 connections' }, "the agent's code and message");
+  await t.rejects(
+    c3.request('net-start', { name: 'n' }),
+    { name: 'NetfdError', code: 'EAGAIN', message: 'the agent refused the connection: the agent serves at most 0 connections' },
+    "the agent's code and message",
+  );
   t.equal(closes3.length, 1);
   await t.rejects(c3.request('hello'), { code: 'EAGAIN', message: /refused the connection/ }, 'and again for later requests');
 
@@ -526,7 +560,10 @@ t.test('Listener accepts; AgentClient against a fake agent', async (t) => {
   const c4 = await AgentClient.connect(sock);
   const closes4: string[] = [];
   c4.onClose = (why) => void closes4.push(why);
-  const pending = c4.request('list', {}, 5000).then(() => 'answered', (e: NetfdError) => e.code);
+  const pending = c4.request('list', {}, 5000).then(
+    () => 'answered',
+    (e: NetfdError) => e.code,
+  );
   c4.close();
   t.equal(await pending, 'ECONNRESET', 'close() fails what waits');
   t.strictSame(closes4, ['closed by the client']);

@@ -44,7 +44,9 @@ t.test('a socket event that throws: uncaughtException with that very value', asy
     ['42', 'number 42'],
     ['undefined', 'undefined undefined'],
   ]) {
-    const r = child(`process.on('uncaughtException', (e) => { process.stdout.write('CAUGHT ' + (e instanceof Error ? String(e) : typeof e + ' ' + String(e)) + '\\n'); process.exit(7); });\n${throwing(value)}`);
+    const r = child(
+      `process.on('uncaughtException', (e) => { process.stdout.write('CAUGHT ' + (e instanceof Error ? String(e) : typeof e + ' ' + String(e)) + '\\n'); process.exit(7); });\n${throwing(value)}`,
+    );
     noAbort(t, r, `throw ${value}`);
     t.equal(r.status, 7, `throw ${value}: the uncaughtException handler ran`);
     t.equal(r.stdout, `CAUGHT ${shown}\n`, `throw ${value}: it got the thrown value`);

@@ -22,8 +22,7 @@ import { asUser, readablePath } from '../helpers/readable';
 
 const EXTRAUSERS_DIR = '/var/lib/extrausers';
 const moduleInstalled = ['/usr/lib/libnss_extrausers.so.2', '/lib/x86_64-linux-gnu/libnss_extrausers.so.2', '/usr/lib/x86_64-linux-gnu/libnss_extrausers.so.2'].some((f) => fs.existsSync(f));
-const skip: string | false =
-  needsRoot || (moduleInstalled && fs.existsSync(EXTRAUSERS_DIR) ? false : 'needs libnss-extrausers (apt-get install libnss-extrausers; scripts/setup.sh installs it)');
+const skip: string | false = needsRoot || (moduleInstalled && fs.existsSync(EXTRAUSERS_DIR) ? false : 'needs libnss-extrausers (apt-get install libnss-extrausers; scripts/setup.sh installs it)');
 
 const tag = process.pid % 100000;
 
@@ -77,7 +76,11 @@ function runAsIds(uid: number, gid: number, socket: string, requests: { op: stri
   const u = asUser({ uid, gid }, [process.execPath, readablePath('test', 'helpers', 'agent-client.js'), socket, JSON.stringify(requests)], 'clear');
   const r = spawnSync(u.file, u.args, { ...u.options, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`client as ${uid}:${gid} failed (${r.status}): ${r.stderr}`);
-  return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ClientReply);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ClientReply);
 }
 
 /** A files user (useradd), as a client without supplementary groups: its groups come from the agent's NSS only. */
@@ -122,14 +125,22 @@ t.test('a deny rule naming an account only NSS knows refuses that account', { sk
     const a = await startAgent(t, { ns, graceSecs: 1, wrap: world.wrap, acl: ['allow user * bridge br*', `deny user ${ldap.name} bridge br1`].join('\n') });
     try {
       const [refused] = runAsIds(ldap.uid, ldap.gid, a.socket, prepareOn('br1', 'l1'));
-      t.match(refused.error, { code: 'ACCESS_DENIED', rule: new RegExp(`^deny user ${ldap.name} bridge br1 \\(.*acl.conf:2\\)$`), value: 'br1' }, `${ldap.name} (uid ${ldap.uid}) is refused br1 by the rule naming them`);
+      t.match(
+        refused.error,
+        { code: 'ACCESS_DENIED', rule: new RegExp(`^deny user ${ldap.name} bridge br1 \\(.*acl.conf:2\\)$`), value: 'br1' },
+        `${ldap.name} (uid ${ldap.uid}) is refused br1 by the rule naming them`,
+      );
       t.match(refused.error?.message, new RegExp(`refuses user ${ldap.name} \\(uid ${ldap.uid}\\) bridge br1`), 'the reason names the user as NSS resolved it');
       const [other2, rel2] = runAsIds(ldap.uid, ldap.gid, a.socket, prepareOn('br2', 'l2'));
       t.equal(other2.ok, true, `${ldap.name} still gets br2 (allow user *)`);
       t.equal(rel2?.ok, true, 'and releases it');
       const [ok, rel] = asFilesUser(other, a.socket, prepareOn('br1', 'o1'));
       t.equal(ok.ok, true, `${other.name} gets a tap on br1`);
-      t.equal(ipLinks(ns).some((l) => l.ifname === ok.result?.interfaces?.[0]?.dev), false, 'released again');
+      t.equal(
+        ipLinks(ns).some((l) => l.ifname === ok.result?.interfaces?.[0]?.dev),
+        false,
+        'released again',
+      );
       t.equal(rel?.ok, true, 'and releases it');
     } finally {
       await stop(a);
@@ -216,7 +227,11 @@ t.test('group membership known only through NSS counts for allow and deny group 
       t.equal(nss.ok, true, `${nssOnly.name}, an NSS-only user, gets br1 through ${gAllow.name} too`);
       t.equal(rel2?.ok, true, 'and releases it');
       const [denied] = asFilesUser(both, a.socket, prepareOn('br1', 'b1'));
-      t.match(denied.error, { code: 'ACCESS_DENIED', rule: new RegExp(`^deny group ${gDeny.name} bridge br1 \\(.*acl.conf:2\\)$`) }, `${both.name} is refused by the deny rule of ${gDeny.name}, a group only NSS puts them in`);
+      t.match(
+        denied.error,
+        { code: 'ACCESS_DENIED', rule: new RegExp(`^deny group ${gDeny.name} bridge br1 \\(.*acl.conf:2\\)$`) },
+        `${both.name} is refused by the deny rule of ${gDeny.name}, a group only NSS puts them in`,
+      );
       const [none] = asFilesUser(outsider, a.socket, prepareOn('br1', 'x1'));
       t.match(none.error, { code: 'ACCESS_DENIED', rule: 'default deny' }, `${outsider.name}, in neither group, is refused`);
     } finally {

@@ -14,14 +14,17 @@ import { asUser, readablePath } from '../helpers/readable';
 // baseline of every test below.
 warmSockets();
 
-const names = (ns: string): string[] => ipLinks(ns).map((l) => l.ifname).sort();
+const names = (ns: string): string[] =>
+  ipLinks(ns)
+    .map((l) => l.ifname)
+    .sort();
 const bridge = (ns: string, br: string, mac?: string) => {
   ip(['-n', ns, 'link', 'add', br, ...(mac ? ['address', mac] : []), 'type', 'bridge']);
   ip(['-n', ns, 'link', 'set', br, 'up']);
 };
 const withMac = (xml: string, mac: string) => xml.replace('<model', `<mac address='${mac}'/><model`);
 
-t.test('1. names: X.inactive cannot reach X, users cannot squat or see each other\'s names', { skip: needsRoot }, async (t) => {
+t.test("1. names: X.inactive cannot reach X, users cannot squat or see each other's names", { skip: needsRoot }, async (t) => {
   await withNetns(t, async (ns) => {
     bridge(ns, 'br0', '02:00:00:00:b0:00');
     const bob = testUser(t, 'b');
@@ -32,8 +35,14 @@ t.test('1. names: X.inactive cannot reach X, users cannot squat or see each othe
       { op: 'prepare', args: { xml: domainXml('vm1.inactive', [bridgeIface('br0')]) } },
       { op: 'prepare', args: { xml: domainXml('vm1', [bridgeIface('br0')]) } },
     ]);
-    t.same(eves.replies.map((r) => r.ok), [true, true], 'eve may name hers vm1 and vm1.inactive: in her own scope');
-    const bobs = await holdAs(t, bob, a.socket, [{ op: 'prepare', args: { xml: domainXml('vm1', [withMac(bridgeIface('br0'), '52:54:00:00:0b:01')]).replace('</devices>', "</devices><description>bob's secret</description>") } }]);
+    t.same(
+      eves.replies.map((r) => r.ok),
+      [true, true],
+      'eve may name hers vm1 and vm1.inactive: in her own scope',
+    );
+    const bobs = await holdAs(t, bob, a.socket, [
+      { op: 'prepare', args: { xml: domainXml('vm1', [withMac(bridgeIface('br0'), '52:54:00:00:0b:01')]).replace('</devices>', "</devices><description>bob's secret</description>") } },
+    ]);
     t.equal(bobs.replies[0].ok, true, 'bob still gets vm1: eve did not squat the name');
     const bobTap = bobs.replies[0].result.interfaces[0].dev as string;
 
@@ -47,14 +56,22 @@ t.test('1. names: X.inactive cannot reach X, users cannot squat or see each othe
     t.notMatch(JSON.stringify(seen), /bob's secret/, "no reply to eve holds bob's XML");
     t.match(seen[0].result.xml, /<name>vm1\.inactive<\/name>/, 'vm1.inactive is her own domain');
     t.match(seen[1].result.xml, /<name>vm1<\/name>/, 'and so is vm1');
-    t.same(seen[2].result.map((d: { name: string }) => d.name), ['vm1', 'vm1.inactive'], 'she lists only hers');
+    t.same(
+      seen[2].result.map((d: { name: string }) => d.name),
+      ['vm1', 'vm1.inactive'],
+      'she lists only hers',
+    );
     t.same([seen[3].ok, seen[4].ok], [true, true], 'she releases hers');
     t.ok(names(ns).includes(bobTap), `bob's ${bobTap} is still there`);
     t.match(fs.readFileSync(agentLivePath(a, bob.uid, 'vm1'), 'utf8'), /bob's secret|<name>vm1/, "bob's live XML is untouched");
     const bobSees = runAs(bob, a.socket, [{ op: 'list' }, { op: 'dumpxml', args: { name: 'vm1.inactive' } }]);
-    t.same(bobSees[0].result.map((d: { name: string }) => d.name), ['vm1'], "bob does not learn eve's names");
+    t.same(
+      bobSees[0].result.map((d: { name: string }) => d.name),
+      ['vm1'],
+      "bob does not learn eve's names",
+    );
     t.match(bobSees[1].error, { code: 'ENOENT' });
-    t.same(agentRecords(a), [`${bob.uid}/vm1`], 'one record left, in bob\'s scope');
+    t.same(agentRecords(a), [`${bob.uid}/vm1`], "one record left, in bob's scope");
     await killClient(eves.proc);
     await killClient(bobs.proc);
   });
@@ -66,7 +83,11 @@ t.test('2. fds cannot make a device escape release: MAC, persist, owner changed 
     bridge(ns, 'br1', '02:00:00:00:b1:00');
     const baseline = names(ns);
     const eve = testUser(t, 'e');
-    const a = await startAgent(t, { ns, graceSecs: 1, acl: `allow user ${eve.name} bridge br*\nallow user ${eve.name} dev v0\nallow user ${eve.name} mode bridge\nlimit user ${eve.name} interfaces 2\n` });
+    const a = await startAgent(t, {
+      ns,
+      graceSecs: 1,
+      acl: `allow user ${eve.name} bridge br*\nallow user ${eve.name} dev v0\nallow user ${eve.name} mode bridge\nlimit user ${eve.name} interfaces 2\n`,
+    });
     await until('the bridge check is logged', () => /bridge br0 has no fixed MAC/.test(a.log()));
     t.notMatch(a.log(), /bridge br1 has no fixed MAC/, 'br1 has a fixed MAC: no warning');
 
@@ -82,7 +103,10 @@ t.test('2. fds cannot make a device escape release: MAC, persist, owner changed 
       });
       proc.once('exit', (c) => reject(new Error(`abuse client exited ${c}: ${out}`)));
     });
-    const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const lines = out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
     const [tap, mvt] = [lines[1], lines[2]];
     t.equal(tap.ioctls, 'SIOCSIFHWADDR TUNSETPERSIST TUNSETOWNER TUNSETGROUP', `through the tap fd alone: ${tap.ioctls}`);
     t.match(mvt.ioctls, /^SIOCSIFHWADDR$/, `through the macvtap fd alone: ${mvt.ioctls}`);
@@ -102,12 +126,15 @@ t.test('2. fds cannot make a device escape release: MAC, persist, owner changed 
   });
 });
 
-t.test('3. a stale record never touches another user\'s device: same name and host MAC, another ifindex; recovery never goes by MAC', { skip: needsRoot }, async (t) => {
+t.test("3. a stale record never touches another user's device: same name and host MAC, another ifindex; recovery never goes by MAC", { skip: needsRoot }, async (t) => {
   await withNetns(t, async (ns) => {
     bridge(ns, 'br0', '02:00:00:00:b0:00');
     const alice = testUser(t, 'a');
     const bob = testUser(t, 'b');
-    const a = await startAgent(t, { ns, acl: `allow user ${alice.name} bridge br0\nallow user ${bob.name} bridge br0\nallow user ${alice.name} dev v0\nallow user ${alice.name} mode bridge\nallow user ${bob.name} dev v0\nallow user ${bob.name} mode bridge\n` });
+    const a = await startAgent(t, {
+      ns,
+      acl: `allow user ${alice.name} bridge br0\nallow user ${bob.name} bridge br0\nallow user ${alice.name} dev v0\nallow user ${alice.name} mode bridge\nallow user ${bob.name} dev v0\nallow user ${bob.name} mode bridge\n`,
+    });
     // Alice's tap vanishes with her fd (her qemu died), her record stays.
     const al = await holdAs(t, alice, a.socket, [{ op: 'prepare', args: { xml: domainXml('a1', [withMac(bridgeIface('br0'), '52:54:00:aa:bb:cc')]) } }]);
     const dev = al.replies[0].result.interfaces[0].dev as string;
@@ -117,8 +144,15 @@ t.test('3. a stale record never touches another user\'s device: same name and ho
     const bo = await holdAs(t, bob, a.socket, [{ op: 'prepare', args: { xml: domainXml('b1', [withMac(bridgeIface('br0'), '02:54:00:aa:bb:cc')]) } }]);
     t.equal(bo.replies[0].result.interfaces[0].dev, dev, `bob's tap has the reused name ${dev}`);
     t.equal(ipLink(ns, dev).address, 'fe:54:00:aa:bb:cc', 'and the same host MAC');
-    const rel = runAs(alice, a.socket, [{ op: 'claim', args: { name: 'a1' } }, { op: 'release', args: { name: 'a1' } }]);
-    t.same(rel.map((r) => r.ok), [true, true], 'alice releases her stale domain');
+    const rel = runAs(alice, a.socket, [
+      { op: 'claim', args: { name: 'a1' } },
+      { op: 'release', args: { name: 'a1' } },
+    ]);
+    t.same(
+      rel.map((r) => r.ok),
+      [true, true],
+      'alice releases her stale domain',
+    );
     t.ok(names(ns).includes(dev), `bob's ${dev} is untouched`);
 
     // A forged half-made record naming bob's macvtap MAC: recovery goes by the record's link group, never by MAC.
@@ -128,7 +162,19 @@ t.test('3. a stale record never touches another user\'s device: same name and ho
     await new Promise((r) => a.proc.once('exit', r));
     const scope = path.join(a.stateDir, 'agent', String(alice.uid));
     fs.mkdirSync(scope, { recursive: true });
-    const forged = { name: 'half', uid: alice.uid, gid: alice.gid, pid: 1, state: 'preparing', xml: domainXml('half', [withMac(directIface('v0', 'bridge'), '52:54:00:00:00:77')]), macs: [{ mac: '52:54:00:00:00:77', generated: false }], group: 0x2345678, devices: [], interfaces: 1, since: new Date().toISOString() };
+    const forged = {
+      name: 'half',
+      uid: alice.uid,
+      gid: alice.gid,
+      pid: 1,
+      state: 'preparing',
+      xml: domainXml('half', [withMac(directIface('v0', 'bridge'), '52:54:00:00:00:77')]),
+      macs: [{ mac: '52:54:00:00:00:77', generated: false }],
+      group: 0x2345678,
+      devices: [],
+      interfaces: 1,
+      since: new Date().toISOString(),
+    };
     fs.writeFileSync(path.join(scope, 'half.json'), JSON.stringify(forged));
     const b = await a.restart();
     t.match(b.log(), /removed a half-prepared domain/, 'the half-made record was recovered');
@@ -146,7 +192,10 @@ t.test('4. every state-creating request is authorised and counted: no interfaces
     const mal = testUser(t, 'm');
     const a = await startAgent(t, { ns, acl: `deny user ${mal.name} all\nallow user ${eve.name} bridge br0\nlimit user ${eve.name} domains 2\nlimit user ${eve.name} state 24K\n` });
     const empty = "<domain type='qemu'><name>e0</name><memory unit='MiB'>64</memory><devices></devices></domain>";
-    const m = runAs(mal, a.socket, [{ op: 'prepare', args: { xml: empty } }, { op: 'prepare', args: { xml: domainXml('m1', [bridgeIface('br0')]) } }]);
+    const m = runAs(mal, a.socket, [
+      { op: 'prepare', args: { xml: empty } },
+      { op: 'prepare', args: { xml: domainXml('m1', [bridgeIface('br0')]) } },
+    ]);
     t.match(m[0].error, { code: 'ACCESS_DENIED', field: 'args.xml', rule: new RegExp(`^deny user ${mal.name} all`) }, 'deny ... all refuses a domain with no interface too, before its XML is read');
     t.match(m[1].error, { code: 'ACCESS_DENIED', rule: new RegExp(`^deny user ${mal.name} all`) }, 'and one with an interface');
     const pad = (n: number) => `<description>${'x'.repeat(n)}</description>`;
@@ -162,8 +211,14 @@ t.test('4. every state-creating request is authorised and counted: no interfaces
     t.same([e[2].ok, e[3].ok], [true, true], 'two domains');
     t.match(e[4].error, { code: 'LIMIT_EXCEEDED', field: 'domains', rule: new RegExp(`^limit user ${eve.name} domains 2`) }, 'a third is over the limit');
     t.same(agentRecords(a), [`${eve.uid}/d1`, `${eve.uid}/d2`], 'only the counted domains have state');
-    const r = runAs(eve, a.socket, [{ op: 'release', args: { name: 'd1' } }, { op: 'release', args: { name: 'd2' } }]);
-    t.same(r.map((x) => x.ok), [true, true]);
+    const r = runAs(eve, a.socket, [
+      { op: 'release', args: { name: 'd1' } },
+      { op: 'release', args: { name: 'd2' } },
+    ]);
+    t.same(
+      r.map((x) => x.ok),
+      [true, true],
+    );
   });
 });
 
@@ -218,7 +273,6 @@ t.test('5. one user cannot take every connection or every request slot; root kee
     t.equal(r.ok, 2, 'root still gets the 2 kept for it');
     t.match(r.errs[0], { code: 'EAGAIN', message: /serves at most 12 connections/ });
     for (const p of procs) await killClient(p);
-
   });
 });
 
@@ -237,7 +291,14 @@ t.test('7. a domain named with a leading dot is recovered after a crash like any
     t.match(b.log(), /holding a prepared domain for its owner to claim.*|"domain":".hidden"/, 'the restarted agent holds .hidden');
     await until(`${mvt} released after the grace period`, () => !names(ns).includes(mvt) && agentRecords(b).length === 0);
     t.same(names(ns), baseline, 'nothing left');
-    t.same(runAs(eve, b.socket, [{ op: 'prepare', args: { xml: domainXml('.hidden', [directIface('v0', 'bridge')]) } }, { op: 'release', args: { name: '.hidden' } }]).map((r) => r.ok), [true, true], 'and the name is free again');
+    t.same(
+      runAs(eve, b.socket, [
+        { op: 'prepare', args: { xml: domainXml('.hidden', [directIface('v0', 'bridge')]) } },
+        { op: 'release', args: { name: '.hidden' } },
+      ]).map((r) => r.ok),
+      [true, true],
+      'and the name is free again',
+    );
   });
 });
 
@@ -256,7 +317,13 @@ t.test('9. agent users get template names unless a devname rule allows theirs', 
     t.notOk(names(ns).includes('br1'), 'and not made');
     t.equal(r[1].result.interfaces[0].dev, 'vm-eve-0', 'a name the devname rule allows');
     t.match(r[2].result.interfaces[0].dev, /^vnet\d+$/, 'no <target dev>: the vnet%d template');
-    t.same(runAs(eve, a.socket, [{ op: 'release', args: { name: 'n2' } }, { op: 'release', args: { name: 'n3' } }]).map((x) => x.ok), [true, true]);
+    t.same(
+      runAs(eve, a.socket, [
+        { op: 'release', args: { name: 'n2' } },
+        { op: 'release', args: { name: 'n3' } },
+      ]).map((x) => x.ok),
+      [true, true],
+    );
   });
 });
 

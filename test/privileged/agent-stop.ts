@@ -19,7 +19,10 @@ const CLI = () => readablePath('bin', 'netfd.js');
 const STOP_TIMEOUT_S = 2;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const names = (ns: string): string[] => ipLinks(ns).map((l) => l.ifname).sort();
+const names = (ns: string): string[] =>
+  ipLinks(ns)
+    .map((l) => l.ifname)
+    .sort();
 
 async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
   for (const end = Date.now() + ms; !ok(); await sleep(20)) if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
@@ -80,7 +83,8 @@ function spawnAs(t: Test, user: TestUser, argv: string[]): Child {
 }
 
 /** `netfd --connect SOCKET ARGS...` as `user`. */
-const cliAs = (t: Test, user: TestUser, a: RunningAgent, args: string[]): Child => spawnAs(t, user, [process.execPath, CLI(), '--connect', a.socket, '--state-dir', path.join(a.dir, 'client-state'), ...args]);
+const cliAs = (t: Test, user: TestUser, a: RunningAgent, args: string[]): Child =>
+  spawnAs(t, user, [process.execPath, CLI(), '--connect', a.socket, '--state-dir', path.join(a.dir, 'client-state'), ...args]);
 
 /** Sends `sig` and resolves with how the agent ended and how long it took. */
 async function signalAgent(a: RunningAgent, sig: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
@@ -184,7 +188,11 @@ t.test("netfd's client refused by the agent, or cut off mid-request by SIGKILL o
       const c = cliAs(t, user, a, ['list']);
       oneLine(t, c, await c.done, 'list', /EAGAIN: the agent refused the connection: the agent serves at most 2 connections$/, `refused ${i + 1}`);
     }
-    t.match(runAs(user, a.socket, [{ op: 'hello' }]), [{ ok: false, error: { code: 'EAGAIN', message: 'the agent refused the connection: the agent serves at most 2 connections' } }], 'the library client gets EAGAIN with the agent message');
+    t.match(
+      runAs(user, a.socket, [{ op: 'hello' }]),
+      [{ ok: false, error: { code: 'EAGAIN', message: 'the agent refused the connection: the agent serves at most 2 connections' } }],
+      'the library client gets EAGAIN with the agent message',
+    );
     await killClient(holders[0].proc);
     await until('the first holder is gone', () => logLines(a).some((l) => l.msg === 'client disconnected'));
 
@@ -200,7 +208,11 @@ t.test("netfd's client refused by the agent, or cut off mid-request by SIGKILL o
         noCrash(t, a, end, 'SIGTERM mid-request');
         t.equal(end.code, 1, 'SIGTERM: the agent exits 1, the release cut short');
         t.ok(end.ms < STOP_TIMEOUT_S * 1000 + 1500, `SIGTERM: within the stop timeout (${end.ms} ms)`);
-        t.match(logLines(a).find((l) => typeof l.msg === 'string' && l.msg.startsWith('stop timeout')), { connections: [{ uid: user.uid, requests: 1 }] }, 'SIGTERM: the log names the connection cut short');
+        t.match(
+          logLines(a).find((l) => typeof l.msg === 'string' && l.msg.startsWith('stop timeout')),
+          { connections: [{ uid: user.uid, requests: 1 }] },
+          'SIGTERM: the log names the connection cut short',
+        );
       } else t.equal(end.signal, 'SIGKILL', 'SIGKILL: the agent is gone');
       oneLine(t, c, await c.done, 'destroy', re, `${sig} mid-request`);
       t.equal(records(a).held?.state, 'releasing', `${sig}: the record says what was being done`);

@@ -19,8 +19,10 @@ import { ip, ipLinks, needsRoot, withNetns } from '../helpers/host';
 // baseline of every test below.
 warmSockets();
 
-const names = (ns: string): string[] => ipLinks(ns).map((l) => l.ifname).sort();
-
+const names = (ns: string): string[] =>
+  ipLinks(ns)
+    .map((l) => l.ifname)
+    .sort();
 
 const records = agentRecords;
 const liveFiles = agentLiveFiles;
@@ -45,12 +47,18 @@ t.test('users made by the test: a tap on the allowed bridge, refusals naming the
     const a = await startAgent(t, {
       ns,
       graceSecs: 1,
-      acl: [`allow user ${alice.name} bridge br0`, `deny user ${alice.name} bridge br1`, `allow user ${bob.name} bridge br*`, 'allow user root bridge br0', `limit user ${bob.name} interfaces 1`].join('\n'),
+      acl: [`allow user ${alice.name} bridge br0`, `deny user ${alice.name} bridge br1`, `allow user ${bob.name} bridge br*`, 'allow user root bridge br0', `limit user ${bob.name} interfaces 1`].join(
+        '\n',
+      ),
     });
     const bobs = await holdAs(t, bob, a.socket, [{ op: 'prepare', args: { xml: domainXml('bob1', [bridgeIface('br1')]) } }]);
     t.equal(bobs.replies[0].ok, true, 'bob gets a tap on br1 (allow user bob bridge br*)');
     const bobLimit = runAs(bob, a.socket, [{ op: 'prepare', args: { xml: domainXml('bob2', [bridgeIface('br0')]) } }])[0];
-    t.match(bobLimit.error, { code: 'LIMIT_EXCEEDED', rule: new RegExp(`^limit user ${bob.name} interfaces 1 \\(.*acl.conf:5\\)$`) }, 'bob holds one interface already: his limit refuses a second, naming the rule');
+    t.match(
+      bobLimit.error,
+      { code: 'LIMIT_EXCEEDED', rule: new RegExp(`^limit user ${bob.name} interfaces 1 \\(.*acl.conf:5\\)$`) },
+      'bob holds one interface already: his limit refuses a second, naming the rule',
+    );
 
     const alices = await holdAs(t, alice, a.socket, [
       { op: 'hello' },
@@ -67,13 +75,25 @@ t.test('users made by the test: a tap on the allowed bridge, refusals naming the
     const tap = ok.result.interfaces[0].dev as string;
     t.equal(master(ns, tap), 'br0', `${tap} exists in the namespace, on br0`);
     t.match(ok.result.argv.join(' '), /-netdev tap,id=hostnet0,fd=3,vhost=off/, 'the qemu argv numbers the fd as the client will place it');
-    t.match(br1.error, { code: 'ACCESS_DENIED', rule: new RegExp(`^deny user ${alice.name} bridge br1 \\(.*acl.conf:2\\)$`), field: '/domain/devices/interface', value: 'br1' }, 'br1 is refused by the deny rule, named');
+    t.match(
+      br1.error,
+      { code: 'ACCESS_DENIED', rule: new RegExp(`^deny user ${alice.name} bridge br1 \\(.*acl.conf:2\\)$`), field: '/domain/devices/interface', value: 'br1' },
+      'br1 is refused by the deny rule, named',
+    );
     t.match(releaseBob.error, { code: 'ENOENT', field: 'args.name', value: 'bob1' }, "alice cannot release bob's domain");
-    t.match(dumpBob.error, { code: 'ENOENT' }, "nor read it");
-    t.same(list.result.map((d: { name: string }) => d.name), ['alice1'], 'alice lists only her own domain');
+    t.match(dumpBob.error, { code: 'ENOENT' }, 'nor read it');
+    t.same(
+      list.result.map((d: { name: string }) => d.name),
+      ['alice1'],
+      'alice lists only her own domain',
+    );
     t.ok(fs.existsSync(agentLivePath(a, bob.uid, 'bob1')), "bob's domain is untouched");
 
-    const root = runAs(null, a.socket, [{ op: 'prepare', args: { xml: domainXml('root1', [bridgeIface('br1')]) } }, { op: 'net-list' }, { op: 'net-define', args: { xml: "<network><name>n</name><forward mode='bridge'><interface dev='v0'/></forward></network>" } }]);
+    const root = runAs(null, a.socket, [
+      { op: 'prepare', args: { xml: domainXml('root1', [bridgeIface('br1')]) } },
+      { op: 'net-list' },
+      { op: 'net-define', args: { xml: "<network><name>n</name><forward mode='bridge'><interface dev='v0'/></forward></network>" } },
+    ]);
     t.match(root[0].error, { code: 'ACCESS_DENIED', rule: 'default deny' }, 'root is refused what the ACL does not grant');
     t.match(root[0].error?.message, /no rule allows user root \(uid 0\) bridge br1/);
     t.match(root[2].error, { code: 'ACCESS_DENIED', field: 'op', value: 'net-define' }, 'network administration needs `all`');
@@ -329,7 +349,11 @@ t.test('SIGTERM keeps prepared domains recorded; the next agent holds them for t
     t.match(log, /"socket":"fd 3"/, 'it took the socket systemd passed (fd 3)');
     t.match(log, /holding a prepared domain for its owner to claim/, 'it holds the recorded domain');
     const listed = (await c2.request<{ name: string; state: string }[]>('list')).result;
-    t.same(listed.map((d) => [d.name, d.state]), [['kept', 'unclaimed']], 'listed as unclaimed');
+    t.same(
+      listed.map((d) => [d.name, d.state]),
+      [['kept', 'unclaimed']],
+      'listed as unclaimed',
+    );
     t.match((await c2.request<{ rows: { name: string; active: boolean }[] }>('net-list')).result.rows, [{ name: 'auto', active: true }], 'the autostart network was started');
     await c2.request('claim', { name: 'kept' });
     await c2.request('release', { name: 'kept' });

@@ -44,14 +44,17 @@ function missingPieces(): string[] {
     if (!tc('qdisc', 'add', 'dev', 'p0', 'parent', '1:1', 'handle', '2:', 'sfq', 'perturb', '10')) missing.push('sfq');
     if (!tc('filter', 'add', 'dev', 'p0', 'parent', '1:0', 'protocol', 'all', 'prio', '1', 'handle', '1', 'fw', 'flowid', '1')) missing.push('fw');
     if (!tc('qdisc', 'add', 'dev', 'p0', 'ingress')) return [...missing, 'ingress'];
-    if (!tc('filter', 'add', 'dev', 'p0', 'parent', 'ffff:', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0', 'police', 'rate', '10kbps', 'burst', '10kb', 'mtu', '64kb', 'drop', 'flowid', ':1')) missing.push('police');
+    if (!tc('filter', 'add', 'dev', 'p0', 'parent', 'ffff:', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0', 'police', 'rate', '10kbps', 'burst', '10kb', 'mtu', '64kb', 'drop', 'flowid', ':1'))
+      missing.push('police');
     return missing;
   } finally {
     spawnSync('ip', ['netns', 'del', ns]);
   }
 }
 const MISSING = isRoot ? missingPieces() : [];
-const KERNEL = MISSING.length ? `this kernel lacks ${MISSING.map((m) => ({ sfq: 'sch_sfq', fw: 'cls_fw', police: 'act_police', ingress: 'sch_ingress' })[m] ?? m).join(', ')}` : 'this kernel has every piece';
+const KERNEL = MISSING.length
+  ? `this kernel lacks ${MISSING.map((m) => ({ sfq: 'sch_sfq', fw: 'cls_fw', police: 'act_police', ingress: 'sch_ingress' })[m] ?? m).join(', ')}`
+  : 'this kernel has every piece';
 
 /**
  * A tc that logs its arguments to LOG and runs the real one; commands
@@ -74,7 +77,10 @@ function wrapper(t: Test, o: { skip?: string[]; fail?: string } = {}): { tc: str
   return { tc, log: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []) };
 }
 
-const names = (ns: string) => ipLinks(ns).map((l) => l.ifname).sort();
+const names = (ns: string) =>
+  ipLinks(ns)
+    .map((l) => l.ifname)
+    .sort();
 const json = <T>(args: string[]): T => JSON.parse(run(TC, args)) as T;
 interface Qdisc {
   kind: string;
@@ -117,9 +123,16 @@ t.test(`libvirt's tc commands on a tap and a macvtap, in the device's namespace;
       );
       const p = await prepareDomain(xml, { netns: ns, stateDir, vhostDevice: '/nonexistent/vhost-net', tc: w.tc });
       const [tap, mvt, plain] = p.interfaces.map((i) => i.name);
-      if (MISSING.length) t.comment(`skipped by the wrapper (${KERNEL}):\n${w.log().filter((l) => l.startsWith('SKIPPED')).join('\n')}`);
+      if (MISSING.length)
+        t.comment(
+          `skipped by the wrapper (${KERNEL}):\n${w
+            .log()
+            .filter((l) => l.startsWith('SKIPPED'))
+            .join('\n')}`,
+        );
       const sent = w.log().map((l) => l.replace(/^SKIPPED /, ''));
-      const expected = (dev: string, shaped: string[], policed: string[]) => [`-n ${ns} qdisc del dev ${dev} root`, `-n ${ns} qdisc del dev ${dev} ingress`, ...shaped, ...policed].map((x) => x.replace(/^(?!-n)/, `-n ${ns} `));
+      const expected = (dev: string, shaped: string[], policed: string[]) =>
+        [`-n ${ns} qdisc del dev ${dev} root`, `-n ${ns} qdisc del dev ${dev} ingress`, ...shaped, ...policed].map((x) => x.replace(/^(?!-n)/, `-n ${ns} `));
       t.same(
         sent,
         [
@@ -152,12 +165,28 @@ t.test(`libvirt's tc commands on a tap and a macvtap, in the device's namespace;
         [mvt, { rate: '3200Kbit', ceil: '6400Kbit', quantum: 34 }],
       ] as const) {
         const q = qdiscs(ns, dev);
-        t.match(q.find((x) => x.root), { kind: 'htb', handle: '1:', options: { default: '0x1' } }, `${dev}: htb root 1: default 1 (not noqueue)`);
+        t.match(
+          q.find((x) => x.root),
+          { kind: 'htb', handle: '1:', options: { default: '0x1' } },
+          `${dev}: htb root 1: default 1 (not noqueue)`,
+        );
         t.match(htbClass(ns, dev), { id: '1:1', ...want }, `${dev}: class 1:1 ${JSON.stringify(want)} (1000kbps is 8Mbit: tc's kbps are kilobytes, kb kibibytes)`);
-        t.ok(q.some((x) => x.kind === 'ingress' && x.handle === 'ffff:'), `${dev}: ingress qdisc`);
-        if (!MISSING.includes('sfq')) t.match(q.find((x) => x.kind === 'sfq'), { handle: '2:', parent: '1:1' }, `${dev}: sfq 2: under class 1:1`);
+        t.ok(
+          q.some((x) => x.kind === 'ingress' && x.handle === 'ffff:'),
+          `${dev}: ingress qdisc`,
+        );
+        if (!MISSING.includes('sfq'))
+          t.match(
+            q.find((x) => x.kind === 'sfq'),
+            { handle: '2:', parent: '1:1' },
+            `${dev}: sfq 2: under class 1:1`,
+          );
         if (!MISSING.includes('fw')) t.match(filters(ns, dev), [{ kind: 'fw', protocol: 'all', pref: 1 }], `${dev}: libvirt's fw filter on 1:`);
-        if (!MISSING.includes('police')) t.ok(filters(ns, dev, true).some((f) => f.kind === 'u32' && JSON.stringify(f).includes('police')), `${dev}: u32 police filter on ingress`);
+        if (!MISSING.includes('police'))
+          t.ok(
+            filters(ns, dev, true).some((f) => f.kind === 'u32' && JSON.stringify(f).includes('police')),
+            `${dev}: u32 police filter on ingress`,
+          );
       }
       t.equal(qdiscs(ns, plain).find((x) => x.root)?.kind, 'noqueue', `${plain}: no <bandwidth>: noqueue, as libvirt`);
       t.same(qdiscs(ns, 'v0'), v0Before, "the macvtap's parent is untouched");
@@ -171,27 +200,34 @@ t.test(`libvirt's tc commands on a tap and a macvtap, in the device's namespace;
   );
 });
 
-t.test(`a failing tc command fails the interface and undoes the setup (${MISSING.includes('sfq') ? "this kernel's own sfq refusal" : 'a refusal made by the wrapper'})`, { skip: needsRoot }, async (t) => {
-  const stateDir = tmpDir(t, 'netfd-bwstate-');
-  const w = wrapper(t, MISSING.includes('sfq') ? {} : { fail: 'sfq' });
-  await withNetns(
-    t,
-    async (ns) => {
-      const before = names(ns);
-      const xml = domain('bwfail', `<interface type='bridge'><source bridge='br0'/></interface><interface type='bridge'><source bridge='br0'/><bandwidth><inbound average='1000'/></bandwidth></interface>`);
-      await t.rejects(prepareDomain(xml, { netns: ns, stateDir, tc: w.tc }), {
-        code: 'TC_FAILED',
-        field: '/domain/devices/interface[2]/bandwidth/inbound',
-        message: /sfq perturb 10 failed \(exit 2\): Error: Specified qdisc kind is unknown\.$/,
-        hint: /^the kernel may lack/,
-      });
-      t.match(w.log().at(-1), new RegExp(`^-n ${ns} qdisc add dev vnet\\d+ parent 1:1 handle 2: sfq perturb 10$`), 'it stopped at the sfq command');
-      t.same(names(ns), before, 'both taps are gone');
-      t.same(fs.readdirSync(stateDir), [], 'no state written');
-    },
-    { bridge: true },
-  );
-});
+t.test(
+  `a failing tc command fails the interface and undoes the setup (${MISSING.includes('sfq') ? "this kernel's own sfq refusal" : 'a refusal made by the wrapper'})`,
+  { skip: needsRoot },
+  async (t) => {
+    const stateDir = tmpDir(t, 'netfd-bwstate-');
+    const w = wrapper(t, MISSING.includes('sfq') ? {} : { fail: 'sfq' });
+    await withNetns(
+      t,
+      async (ns) => {
+        const before = names(ns);
+        const xml = domain(
+          'bwfail',
+          `<interface type='bridge'><source bridge='br0'/></interface><interface type='bridge'><source bridge='br0'/><bandwidth><inbound average='1000'/></bandwidth></interface>`,
+        );
+        await t.rejects(prepareDomain(xml, { netns: ns, stateDir, tc: w.tc }), {
+          code: 'TC_FAILED',
+          field: '/domain/devices/interface[2]/bandwidth/inbound',
+          message: /sfq perturb 10 failed \(exit 2\): Error: Specified qdisc kind is unknown\.$/,
+          hint: /^the kernel may lack/,
+        });
+        t.match(w.log().at(-1), new RegExp(`^-n ${ns} qdisc add dev vnet\\d+ parent 1:1 handle 2: sfq perturb 10$`), 'it stopped at the sfq command');
+        t.same(names(ns), before, 'both taps are gone');
+        t.same(fs.readdirSync(stateDir), [], 'no state written');
+      },
+      { bridge: true },
+    );
+  },
+);
 
 /** Runs `node -e script` in a namespace; resolves with its stdout. */
 function nodeIn(ns: string, script: string, onLine?: (l: string) => void): Promise<string> {
@@ -238,8 +274,19 @@ t.test(`the limit holds: libvirt's commands on a veth between two scratch namesp
       // v0 as a tap would be: <inbound average='250'> shaped on its egress (A -> B).
       // The namespace given as a path: tc runs under nsenter --net=PATH.
       await setBandwidth(bandwidthPlan({ inbound: { average: 250 } }, true), 'v0', 'veth', { netns: `/run/netns/${a}`, tc: w.tc });
-      t.equal(w.log().at(-1)?.replace(/^SKIPPED /, ''), 'filter add dev v0 parent 1:0 protocol all prio 1 handle 1 fw flowid 1', 'a namespace path: no -n (tc runs inside nsenter)');
-      t.match(qdiscs(a, 'v0').find((x) => x.root), { kind: 'htb', handle: '1:' }, "and it landed in that namespace's v0");
+      t.equal(
+        w
+          .log()
+          .at(-1)
+          ?.replace(/^SKIPPED /, ''),
+        'filter add dev v0 parent 1:0 protocol all prio 1 handle 1 fw flowid 1',
+        'a namespace path: no -n (tc runs inside nsenter)',
+      );
+      t.match(
+        qdiscs(a, 'v0').find((x) => x.root),
+        { kind: 'htb', handle: '1:' },
+        "and it landed in that namespace's v0",
+      );
       const shaped = await throughput(a, b);
       t.ok(shaped > 250_000 * 0.7 && shaped < 250_000 * 1.3, `A -> B through htb at 250 KB/s (tc's kbps: 1000 bytes/s): ${Math.round(shaped)} bytes/s`);
       if (MISSING.includes('police')) {

@@ -20,7 +20,10 @@ t.test('macvtap char device and taps work in a container-like mount namespace', 
   const nativePath = nativeCandidates().find((p) => fs.existsSync(p))!;
   const namespacesBefore = namedNetns();
   const fdsBefore = openFds();
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', path.join(helpers, 'container.sh'), process.execPath, path.join(helpers, 'container-run.js'), nativePath], { encoding: 'utf8', timeout: 60000 });
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', path.join(helpers, 'container.sh'), process.execPath, path.join(helpers, 'container-run.js'), nativePath], {
+    encoding: 'utf8',
+    timeout: 60000,
+  });
   t.equal(r.status, 0, `container script succeeded: ${r.stderr}`);
   const [json, dev, run] = r.stdout.trim().split('\n');
   const out = JSON.parse(json);
@@ -36,10 +39,17 @@ t.test('the agent in a container-like mount namespace: default socket and state 
   const helpers = path.join(__dirname, '..', 'helpers');
   const nativePath = nativeCandidates().find((p) => fs.existsSync(p))!;
   const namespacesBefore = namedNetns();
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', path.join(helpers, 'container.sh'), process.execPath, path.join(helpers, 'container-agent.js'), nativePath], { encoding: 'utf8', timeout: 60000 });
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', path.join(helpers, 'container.sh'), process.execPath, path.join(helpers, 'container-agent.js'), nativePath], {
+    encoding: 'utf8',
+    timeout: 60000,
+  });
   t.equal(r.status, 0, `container script succeeded: ${r.stderr}`);
   const [json, dev, run] = r.stdout.trim().split('\n');
-  t.same(JSON.parse(json), { socket: '/run/netfd/agent.sock', devs: ['macvtap0', 'vnet0'], fds: 3, charDevs: 3, live: true, list: [] }, 'a 2-queue macvtap and a tap prepared through the agent, then released');
+  t.same(
+    JSON.parse(json),
+    { socket: '/run/netfd/agent.sock', devs: ['macvtap0', 'vnet0'], fds: 3, charDevs: 3, live: true, list: [] },
+    'a 2-queue macvtap and a tap prepared through the agent, then released',
+  );
   t.equal(dev, 'DEV: . ./net ./net/tun ./null ./zero ', '/dev gained no nodes');
   t.equal(run.trim(), 'RUN: netfd', 'the agent kept its state under /run/netfd');
   t.same(namedNetns(), namespacesBefore, 'no named namespace created');

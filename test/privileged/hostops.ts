@@ -37,8 +37,7 @@ t.test('bad input is refused before any syscall, naming field and value', async 
   await t.rejects(setLink('tap0', { ...nowhere, mtu: '1500' as unknown as number }), invalid('mtu', '1500'));
   await t.rejects(setBridgePort('v0', { ...nowhere, isolated: 'on' as unknown as boolean }), invalid('isolated', 'on'));
   await t.rejects(setBridgePort('bad name', { ...nowhere, isolated: true }), invalid('link', 'bad name'));
-  for (const vid of [0, 4095, 1.5, '10'])
-    await t.rejects(addBridgeVlan('v0', { ...nowhere, vid: vid as number }), invalid('vid', vid), `vid ${JSON.stringify(vid)}`);
+  for (const vid of [0, 4095, 1.5, '10']) await t.rejects(addBridgeVlan('v0', { ...nowhere, vid: vid as number }), invalid('vid', vid), `vid ${JSON.stringify(vid)}`);
   await t.rejects(addBridgeVlan('v0', { ...nowhere, vid: 10, pvid: 1 as unknown as boolean }), invalid('pvid', 1));
   await t.rejects(deleteBridgeVlan('v0', { ...nowhere, vid: 4096 }), invalid('vid', 4096));
   await t.rejects(setRootQdisc('tap0', 'fq_codel' as 'noqueue', nowhere), invalid('kind', 'fq_codel'));
@@ -76,112 +75,138 @@ t.test('bad input is refused before any syscall, naming field and value', async 
 });
 
 t.test('MTU: ip link set dev X mtu N on a veth, a tap and a macvtap; bridge vlan_filtering read back', { skip: needsRoot }, async (t) => {
-  await withNetns(t, async (ns) => {
-    const tap = await Tap.create({ netns: ns, name: 'tap0' });
-    try {
-      await setLink('v1', { netns: ns, mtu: 1400 });
-      await setLink(tap.ifindex, { netns: ns, mtu: 9000 });
-      t.equal(mtuOf(ns, 'v1'), 1400, 'ip -j link: veth');
-      t.equal(mtuOf(ns, 'tap0'), 9000, 'ip -j link: tap (by ifindex)');
-      t.equal((await getLink('tap0', { netns: ns })).mtu, 9000, 'getLink');
-      // The kernel's refusals, with its extended-ack text where it has one.
-      const above = await setLink('tap0', { netns: ns, mtu: 65535 }).catch((e: unknown) => e as NetfdError);
-      t.ok(above instanceof NetfdError);
-      t.match(above, { code: 'EINVAL', errno: -22, syscall: 'rtnetlink', extack: 'mtu greater than device maximum', message: /tap0.*kernel: mtu greater than device maximum/ });
-      const mvt = await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'mvt0' });
-      await setLink('mvt0', { netns: ns, mtu: 1500 });
-      const overParent = await setLink('mvt0', { netns: ns, mtu: 1600 }).catch((e: unknown) => e as NetfdError);
-      t.match(overParent, { code: 'EINVAL', errno: -22 }, 'a macvtap above its parent: EINVAL (macvlan_change_mtu gives no extack)');
-      t.equal(mtuOf(ns, 'mvt0'), 1500, 'unchanged');
-      t.equal(mvt.mtu, 1500);
-      // vlan_filtering of a bridge, as ip -d -j link shows it.
-      const br = await getLink('br0', { netns: ns });
-      const data = ipLink(ns, 'br0').linkinfo!.info_data as { vlan_filtering: number };
-      t.same(br.bridge, { vlanFiltering: data.vlan_filtering === 1 }, 'bridge.vlanFiltering = ip -d -j: info_data.vlan_filtering');
-      t.equal(br.bridge!.vlanFiltering, false);
-      t.equal((await getLink('v0', { netns: ns })).bridge, null, 'not a bridge: null');
-      const made = spawnSync('ip', ['-n', ns, 'link', 'add', 'brv', 'type', 'bridge', 'vlan_filtering', '1'], { encoding: 'utf8' });
-      if (made.status === 0) t.same((await getLink('brv', { netns: ns })).bridge, { vlanFiltering: true }, 'vlan_filtering 1');
-      else t.comment(`this kernel cannot make a VLAN-filtering bridge (${made.stderr.trim()}): only vlanFiltering false is checked`);
-    } finally {
-      tap.close();
-    }
-  }, { bridge: true });
+  await withNetns(
+    t,
+    async (ns) => {
+      const tap = await Tap.create({ netns: ns, name: 'tap0' });
+      try {
+        await setLink('v1', { netns: ns, mtu: 1400 });
+        await setLink(tap.ifindex, { netns: ns, mtu: 9000 });
+        t.equal(mtuOf(ns, 'v1'), 1400, 'ip -j link: veth');
+        t.equal(mtuOf(ns, 'tap0'), 9000, 'ip -j link: tap (by ifindex)');
+        t.equal((await getLink('tap0', { netns: ns })).mtu, 9000, 'getLink');
+        // The kernel's refusals, with its extended-ack text where it has one.
+        const above = await setLink('tap0', { netns: ns, mtu: 65535 }).catch((e: unknown) => e as NetfdError);
+        t.ok(above instanceof NetfdError);
+        t.match(above, { code: 'EINVAL', errno: -22, syscall: 'rtnetlink', extack: 'mtu greater than device maximum', message: /tap0.*kernel: mtu greater than device maximum/ });
+        const mvt = await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'mvt0' });
+        await setLink('mvt0', { netns: ns, mtu: 1500 });
+        const overParent = await setLink('mvt0', { netns: ns, mtu: 1600 }).catch((e: unknown) => e as NetfdError);
+        t.match(overParent, { code: 'EINVAL', errno: -22 }, 'a macvtap above its parent: EINVAL (macvlan_change_mtu gives no extack)');
+        t.equal(mtuOf(ns, 'mvt0'), 1500, 'unchanged');
+        t.equal(mvt.mtu, 1500);
+        // vlan_filtering of a bridge, as ip -d -j link shows it.
+        const br = await getLink('br0', { netns: ns });
+        const data = ipLink(ns, 'br0').linkinfo!.info_data as { vlan_filtering: number };
+        t.same(br.bridge, { vlanFiltering: data.vlan_filtering === 1 }, 'bridge.vlanFiltering = ip -d -j: info_data.vlan_filtering');
+        t.equal(br.bridge!.vlanFiltering, false);
+        t.equal((await getLink('v0', { netns: ns })).bridge, null, 'not a bridge: null');
+        const made = spawnSync('ip', ['-n', ns, 'link', 'add', 'brv', 'type', 'bridge', 'vlan_filtering', '1'], { encoding: 'utf8' });
+        if (made.status === 0) t.same((await getLink('brv', { netns: ns })).bridge, { vlanFiltering: true }, 'vlan_filtering 1');
+        else t.comment(`this kernel cannot make a VLAN-filtering bridge (${made.stderr.trim()}): only vlanFiltering false is checked`);
+      } finally {
+        tap.close();
+      }
+    },
+    { bridge: true },
+  );
 });
 
 t.test('bridge port isolated: bridge link set dev X isolated on|off', { skip: needsRoot }, async (t) => {
-  await withNetns(t, async (ns) => {
-    const tap = await Tap.create({ netns: ns, name: 'vnet0' });
-    try {
-      ip(['-n', ns, 'link', 'set', 'v0', 'master', 'br0']);
-      ip(['-n', ns, 'link', 'set', 'vnet0', 'master', 'br0']);
-      await setBridgePort('v0', { netns: ns, isolated: true });
-      const seen = Object.fromEntries(bridgeLinks(ns).map((l) => [l.ifname, l.isolated]));
-      t.same(seen, { v0: true, vnet0: false }, 'bridge -j -d link show');
-      const br0 = ipLink(ns, 'br0').ifindex;
-      t.match(await getBridgePort('v0', { netns: ns }), { name: 'v0', master: br0, isolated: true, learning: true, unicastFlood: true, vlans: [] });
-      t.match(await getBridgePort(tap.ifindex, { netns: ns }), { name: 'vnet0', isolated: false });
-      t.same((await listBridgePorts({ netns: ns })).map((p) => [p.name, p.isolated]).sort(), [['v0', true], ['vnet0', false]], 'listBridgePorts: the ports, not the bridge');
-      await setBridgePort(tap.ifindex, { netns: ns, isolated: true });
-      await setBridgePort('v0', { netns: ns, isolated: false });
-      t.same(Object.fromEntries(bridgeLinks(ns).map((l) => [l.ifname, l.isolated])), { v0: false, vnet0: true }, 'and back');
-      await setBridgePort('v0', { netns: ns });
-      t.equal((await getBridgePort('v0', { netns: ns })).isolated, false, 'nothing asked: nothing changed');
-      // Not a port: the kernel refuses; netfd's getter says what to do.
-      await t.rejects(setBridgePort('v1', { netns: ns, isolated: true }), { code: 'EOPNOTSUPP', errno: -95, syscall: 'rtnetlink', message: /bridge port link v1/ });
-      await t.rejects(getBridgePort('v1', { netns: ns }), { code: 'NOT_BRIDGE_PORT', message: /master BRIDGE/ });
-      await t.rejects(setBridgePort('nosuch', { netns: ns, isolated: true }), { code: 'ENODEV', message: /nosuch/ });
-    } finally {
-      tap.close();
-    }
-  }, { bridge: true });
+  await withNetns(
+    t,
+    async (ns) => {
+      const tap = await Tap.create({ netns: ns, name: 'vnet0' });
+      try {
+        ip(['-n', ns, 'link', 'set', 'v0', 'master', 'br0']);
+        ip(['-n', ns, 'link', 'set', 'vnet0', 'master', 'br0']);
+        await setBridgePort('v0', { netns: ns, isolated: true });
+        const seen = Object.fromEntries(bridgeLinks(ns).map((l) => [l.ifname, l.isolated]));
+        t.same(seen, { v0: true, vnet0: false }, 'bridge -j -d link show');
+        const br0 = ipLink(ns, 'br0').ifindex;
+        t.match(await getBridgePort('v0', { netns: ns }), { name: 'v0', master: br0, isolated: true, learning: true, unicastFlood: true, vlans: [] });
+        t.match(await getBridgePort(tap.ifindex, { netns: ns }), { name: 'vnet0', isolated: false });
+        t.same(
+          (await listBridgePorts({ netns: ns })).map((p) => [p.name, p.isolated]).sort(),
+          [
+            ['v0', true],
+            ['vnet0', false],
+          ],
+          'listBridgePorts: the ports, not the bridge',
+        );
+        await setBridgePort(tap.ifindex, { netns: ns, isolated: true });
+        await setBridgePort('v0', { netns: ns, isolated: false });
+        t.same(Object.fromEntries(bridgeLinks(ns).map((l) => [l.ifname, l.isolated])), { v0: false, vnet0: true }, 'and back');
+        await setBridgePort('v0', { netns: ns });
+        t.equal((await getBridgePort('v0', { netns: ns })).isolated, false, 'nothing asked: nothing changed');
+        // Not a port: the kernel refuses; netfd's getter says what to do.
+        await t.rejects(setBridgePort('v1', { netns: ns, isolated: true }), { code: 'EOPNOTSUPP', errno: -95, syscall: 'rtnetlink', message: /bridge port link v1/ });
+        await t.rejects(getBridgePort('v1', { netns: ns }), { code: 'NOT_BRIDGE_PORT', message: /master BRIDGE/ });
+        await t.rejects(setBridgePort('nosuch', { netns: ns, isolated: true }), { code: 'ENODEV', message: /nosuch/ });
+      } finally {
+        tap.close();
+      }
+    },
+    { bridge: true },
+  );
 });
 
 t.test('bridge VLANs: bridge vlan add/del dev X vid N [pvid] [untagged], bridge -j vlan show', { skip: needsRoot }, async (t) => {
-  await withNetns(t, async (ns) => {
-    const tap = await Tap.create({ netns: ns, name: 'vnet0' });
-    try {
-      const made = spawnSync('ip', ['-n', ns, 'link', 'add', 'brv', 'type', 'bridge', 'vlan_filtering', '1'], { encoding: 'utf8' });
-      const bridge = made.status === 0 ? 'brv' : 'br0';
-      ip(['-n', ns, 'link', 'set', 'vnet0', 'master', bridge]);
-      // The kernel checks the id before anything else, with extack text (TS
-      // refuses 4095 already; the binding passes it to show the kernel's answer).
-      await t.rejects(b.addBridgeVlan({ netns: ns, link: 'vnet0', vid: 4095 }), { code: 'EINVAL', extack: 'bridge: Vlan id is invalid' });
-      // Not a bridge port at all.
-      await t.rejects(addBridgeVlan('v1', { netns: ns, vid: 10 }), { code: 'EOPNOTSUPP', message: /vlan 10 to bridge port link v1/ });
-      if (made.status !== 0) {
-        // This kernel has no CONFIG_BRIDGE_VLAN_FILTERING: every VLAN request
-        // is refused and no VLAN is ever reported.
-        t.comment(`VLAN-filtering bridge unavailable (${made.stderr.trim()}): checking the refusal only`);
-        await t.rejects(addBridgeVlan('vnet0', { netns: ns, vid: 10, pvid: true, untagged: true }), { code: 'EOPNOTSUPP', errno: -95, syscall: 'rtnetlink' });
-        // The kernel ignores nbp_vlan_delete()'s answer (br_vlan_info()), so a
-        // delete is a silent no-op here rather than a refusal.
+  await withNetns(
+    t,
+    async (ns) => {
+      const tap = await Tap.create({ netns: ns, name: 'vnet0' });
+      try {
+        const made = spawnSync('ip', ['-n', ns, 'link', 'add', 'brv', 'type', 'bridge', 'vlan_filtering', '1'], { encoding: 'utf8' });
+        const bridge = made.status === 0 ? 'brv' : 'br0';
+        ip(['-n', ns, 'link', 'set', 'vnet0', 'master', bridge]);
+        // The kernel checks the id before anything else, with extack text (TS
+        // refuses 4095 already; the binding passes it to show the kernel's answer).
+        await t.rejects(b.addBridgeVlan({ netns: ns, link: 'vnet0', vid: 4095 }), { code: 'EINVAL', extack: 'bridge: Vlan id is invalid' });
+        // Not a bridge port at all.
+        await t.rejects(addBridgeVlan('v1', { netns: ns, vid: 10 }), { code: 'EOPNOTSUPP', message: /vlan 10 to bridge port link v1/ });
+        if (made.status !== 0) {
+          // This kernel has no CONFIG_BRIDGE_VLAN_FILTERING: every VLAN request
+          // is refused and no VLAN is ever reported.
+          t.comment(`VLAN-filtering bridge unavailable (${made.stderr.trim()}): checking the refusal only`);
+          await t.rejects(addBridgeVlan('vnet0', { netns: ns, vid: 10, pvid: true, untagged: true }), { code: 'EOPNOTSUPP', errno: -95, syscall: 'rtnetlink' });
+          // The kernel ignores nbp_vlan_delete()'s answer (br_vlan_info()), so a
+          // delete is a silent no-op here rather than a refusal.
+          await deleteBridgeVlan('vnet0', { netns: ns, vid: 1 });
+          t.same(await listBridgeVlans('vnet0', { netns: ns }), [], 'listBridgeVlans: none');
+          t.same(json('bridge', ['-n', ns, '-j', 'vlan', 'show']), [], 'bridge -j vlan show: none either');
+          await t.test('adding, listing and deleting VLANs on a port', { skip: 'needs a kernel with CONFIG_BRIDGE_VLAN_FILTERING (this one has none)' }, async () => {});
+          return;
+        }
+        type Shown = { ifname: string; vlans: { vlan: number; flags?: string[] }[] };
+        const shown = (dev: string) =>
+          (json<Shown[]>('bridge', ['-n', ns, '-j', 'vlan', 'show', 'dev', dev])[0]?.vlans ?? []).map((x) => ({
+            vid: x.vlan,
+            pvid: (x.flags ?? []).includes('PVID'),
+            untagged: (x.flags ?? []).includes('Egress Untagged'),
+          }));
+        t.same(await listBridgeVlans('vnet0', { netns: ns }), shown('vnet0'), 'the default vid 1 as the kernel gives it');
+        // libvirt's <vlan><tag id='42' nativeMode='untagged'/><tag id='50'/></vlan>
+        await addBridgeVlan('vnet0', { netns: ns, vid: 42, pvid: true, untagged: true });
+        await addBridgeVlan('vnet0', { netns: ns, vid: 50 });
         await deleteBridgeVlan('vnet0', { netns: ns, vid: 1 });
-        t.same(await listBridgeVlans('vnet0', { netns: ns }), [], 'listBridgeVlans: none');
-        t.same(json('bridge', ['-n', ns, '-j', 'vlan', 'show']), [], 'bridge -j vlan show: none either');
-        await t.test('adding, listing and deleting VLANs on a port', { skip: 'needs a kernel with CONFIG_BRIDGE_VLAN_FILTERING (this one has none)' }, async () => {});
-        return;
+        t.same(await listBridgeVlans('vnet0', { netns: ns }), [
+          { vid: 42, pvid: true, untagged: true },
+          { vid: 50, pvid: false, untagged: false },
+        ]);
+        t.same(await listBridgeVlans(tap.ifindex, { netns: ns }), shown('vnet0'), 'matches bridge -j vlan show');
+        await deleteBridgeVlan(tap.ifindex, { netns: ns, vid: 50 });
+        t.same((await getBridgePort('vnet0', { netns: ns })).vlans, [{ vid: 42, pvid: true, untagged: true }]);
+        // br_vlan_info() ignores nbp_vlan_delete()'s answer: deleting a vid the
+        // port lacks succeeds and changes nothing.
+        await deleteBridgeVlan('vnet0', { netns: ns, vid: 50 });
+        t.same(await listBridgeVlans('vnet0', { netns: ns }), [{ vid: 42, pvid: true, untagged: true }], 'deleting a vid the port lacks: a no-op');
+      } finally {
+        tap.close();
       }
-      type Shown = { ifname: string; vlans: { vlan: number; flags?: string[] }[] };
-      const shown = (dev: string) =>
-        (json<Shown[]>('bridge', ['-n', ns, '-j', 'vlan', 'show', 'dev', dev])[0]?.vlans ?? []).map((x) => ({ vid: x.vlan, pvid: (x.flags ?? []).includes('PVID'), untagged: (x.flags ?? []).includes('Egress Untagged') }));
-      t.same(await listBridgeVlans('vnet0', { netns: ns }), shown('vnet0'), 'the default vid 1 as the kernel gives it');
-      // libvirt's <vlan><tag id='42' nativeMode='untagged'/><tag id='50'/></vlan>
-      await addBridgeVlan('vnet0', { netns: ns, vid: 42, pvid: true, untagged: true });
-      await addBridgeVlan('vnet0', { netns: ns, vid: 50 });
-      await deleteBridgeVlan('vnet0', { netns: ns, vid: 1 });
-      t.same(await listBridgeVlans('vnet0', { netns: ns }), [{ vid: 42, pvid: true, untagged: true }, { vid: 50, pvid: false, untagged: false }]);
-      t.same(await listBridgeVlans(tap.ifindex, { netns: ns }), shown('vnet0'), 'matches bridge -j vlan show');
-      await deleteBridgeVlan(tap.ifindex, { netns: ns, vid: 50 });
-      t.same((await getBridgePort('vnet0', { netns: ns })).vlans, [{ vid: 42, pvid: true, untagged: true }]);
-      // br_vlan_info() ignores nbp_vlan_delete()'s answer: deleting a vid the
-      // port lacks succeeds and changes nothing.
-      await deleteBridgeVlan('vnet0', { netns: ns, vid: 50 });
-      t.same(await listBridgeVlans('vnet0', { netns: ns }), [{ vid: 42, pvid: true, untagged: true }], 'deleting a vid the port lacks: a no-op');
-    } finally {
-      tap.close();
-    }
-  }, { bridge: true });
+    },
+    { bridge: true },
+  );
 });
 
 t.test('root qdisc: tc qdisc replace dev X root noqueue on a tap and a macvtap', { skip: needsRoot }, async (t) => {
@@ -209,7 +234,7 @@ t.test('root qdisc: tc qdisc replace dev X root noqueue on a tap and a macvtap',
   });
 });
 
-t.test('coalescing: ethtool -C X rx-frames N through SIOCETHTOOL in the link\'s namespace', { skip: needsRoot }, async (t) => {
+t.test("coalescing: ethtool -C X rx-frames N through SIOCETHTOOL in the link's namespace", { skip: needsRoot }, async (t) => {
   await withNetns(t, async (ns) => {
     const tap = await Tap.create({ netns: ns, name: 'vnet0' });
     try {
@@ -245,18 +270,27 @@ t.test('addresses: ip addr add A/P [peer P] dev X, IPv4 and IPv6', { skip: needs
       await addAddress('vnet0', { netns: ns, address: '2001:db8::1', prefix: 64 });
       await addAddress('vnet0', { netns: ns, address: '198.51.100.1', prefix: 31 });
       type Shown = { family: string; local: string; address?: string; prefixlen: number; broadcast?: string; scope: string };
-      const shown = json<{ addr_info: Shown[] }[]>('ip', ['-n', ns, '-j', 'addr', 'show', 'dev', 'vnet0'])[0].addr_info
-        .filter((a) => a.scope === 'global')
+      const shown = json<{ addr_info: Shown[] }[]>('ip', ['-n', ns, '-j', 'addr', 'show', 'dev', 'vnet0'])[0]
+        .addr_info.filter((a) => a.scope === 'global')
         .map((a) => ({ family: a.family === 'inet' ? 4 : 6, address: a.local, prefix: a.prefixlen, peer: a.address ?? null, broadcast: a.broadcast ?? null }));
-      const mine = (await listAddresses({ netns: ns, link: 'vnet0' })).filter((a) => a.scope === 'global').map(({ family, address, prefix, peer, broadcast }) => ({ family, address, prefix, peer, broadcast }));
+      const mine = (await listAddresses({ netns: ns, link: 'vnet0' }))
+        .filter((a) => a.scope === 'global')
+        .map(({ family, address, prefix, peer, broadcast }) => ({ family, address, prefix, peer, broadcast }));
       t.same(mine, shown, 'listAddresses = ip -j addr show');
-      t.same(mine, [
-        { family: 4, address: '192.0.2.1', prefix: 24, peer: null, broadcast: '192.0.2.255' },
-        { family: 4, address: '10.0.0.1', prefix: 32, peer: '10.0.0.2', broadcast: null },
-        { family: 4, address: '198.51.100.1', prefix: 31, peer: null, broadcast: null },
-        { family: 6, address: '2001:db8::1', prefix: 64, peer: null, broadcast: null },
-      ], 'broadcast computed up to /30 (brd +), none with a peer or on /31');
-      t.ok((await listAddresses({ netns: ns })).some((a) => a.address === '192.0.2.1' && a.index === tap.ifindex), 'unfiltered too');
+      t.same(
+        mine,
+        [
+          { family: 4, address: '192.0.2.1', prefix: 24, peer: null, broadcast: '192.0.2.255' },
+          { family: 4, address: '10.0.0.1', prefix: 32, peer: '10.0.0.2', broadcast: null },
+          { family: 4, address: '198.51.100.1', prefix: 31, peer: null, broadcast: null },
+          { family: 6, address: '2001:db8::1', prefix: 64, peer: null, broadcast: null },
+        ],
+        'broadcast computed up to /30 (brd +), none with a peer or on /31',
+      );
+      t.ok(
+        (await listAddresses({ netns: ns })).some((a) => a.address === '192.0.2.1' && a.index === tap.ifindex),
+        'unfiltered too',
+      );
       await t.rejects(addAddress('vnet0', { netns: ns, address: '192.0.2.1', prefix: 24 }), { code: 'EEXIST', errno: -17, syscall: 'rtnetlink', message: /192\.0\.2\.1\/24.*vnet0/ });
       await t.rejects(addAddress('nosuch', { netns: ns, address: '192.0.2.9', prefix: 24 }), { code: 'ENODEV' });
     } finally {
@@ -271,7 +305,11 @@ t.test('routes: ip route add A/P [via G] dev X proto boot|static [metric M]', { 
     try {
       // Without an address on an up link the gateway is unreachable: the
       // kernel says so in its extack.
-      await t.rejects(addRoute({ netns: ns, address: '198.51.100.0', prefix: 24, gateway: '192.0.2.2', dev: 'vnet0' }), { code: 'ENETUNREACH', extack: 'Nexthop has invalid gateway', message: /198\.51\.100\.0\/24 via 192\.0\.2\.2/ });
+      await t.rejects(addRoute({ netns: ns, address: '198.51.100.0', prefix: 24, gateway: '192.0.2.2', dev: 'vnet0' }), {
+        code: 'ENETUNREACH',
+        extack: 'Nexthop has invalid gateway',
+        message: /198\.51\.100\.0\/24 via 192\.0\.2\.2/,
+      });
       ip(['-n', ns, 'link', 'set', 'vnet0', 'up']);
       await addAddress('vnet0', { netns: ns, address: '192.0.2.1', prefix: 24 });
       await addAddress('vnet0', { netns: ns, address: '2001:db8::1', prefix: 64 });
@@ -287,16 +325,40 @@ t.test('routes: ip route add A/P [via G] dev X proto boot|static [metric M]', { 
         .filter((r) => r.protocol !== 'kernel');
       const mine = (await listRoutes({ netns: ns, dev: 'vnet0' }))
         .filter((r) => r.protocol !== 'kernel')
-        .map((r) => ({ dst: r.prefix === 0 ? 'default' : r.prefix === (r.family === 4 ? 32 : 128) ? r.address : `${r.address}/${r.prefix}`, gateway: r.gateway, protocol: r.protocol, metric: r.metric, scope: r.scope }));
+        .map((r) => ({
+          dst: r.prefix === 0 ? 'default' : r.prefix === (r.family === 4 ? 32 : 128) ? r.address : `${r.address}/${r.prefix}`,
+          gateway: r.gateway,
+          protocol: r.protocol,
+          metric: r.metric,
+          scope: r.scope,
+        }));
       const key = (r: { dst: string }) => r.dst;
-      t.same(mine.sort((a, c) => key(a).localeCompare(key(c))), shown.sort((a, c) => key(a).localeCompare(key(c))), 'listRoutes = ip -j route show (iproute2 leaves out proto boot and scope global)');
-      t.same(mine.find((r) => r.dst === '198.51.100.0/24'), { dst: '198.51.100.0/24', gateway: '192.0.2.2', protocol: 'boot', metric: 1, scope: 'global' });
-      t.same(mine.find((r) => r.dst === '203.0.113.0/24'), { dst: '203.0.113.0/24', gateway: null, protocol: 'static', metric: null, scope: 'link' }, 'no gateway: scope link');
-      t.match(mine.find((r) => r.dst === '2001:db8:1::/48'), { gateway: '2001:db8::2', protocol: 'boot', metric: 1 });
+      t.same(
+        mine.sort((a, c) => key(a).localeCompare(key(c))),
+        shown.sort((a, c) => key(a).localeCompare(key(c))),
+        'listRoutes = ip -j route show (iproute2 leaves out proto boot and scope global)',
+      );
+      t.same(
+        mine.find((r) => r.dst === '198.51.100.0/24'),
+        { dst: '198.51.100.0/24', gateway: '192.0.2.2', protocol: 'boot', metric: 1, scope: 'global' },
+      );
+      t.same(
+        mine.find((r) => r.dst === '203.0.113.0/24'),
+        { dst: '203.0.113.0/24', gateway: null, protocol: 'static', metric: null, scope: 'link' },
+        'no gateway: scope link',
+      );
+      t.match(
+        mine.find((r) => r.dst === '2001:db8:1::/48'),
+        { gateway: '2001:db8::2', protocol: 'boot', metric: 1 },
+      );
       await t.rejects(addRoute({ netns: ns, address: '198.51.100.0', prefix: 24, gateway: '192.0.2.2', dev: 'vnet0', metric: 1 }), { code: 'EEXIST', errno: -17 });
       await t.rejects(addRoute({ netns: ns, address: '10.1.0.0', prefix: 16, gateway: '10.9.9.9', dev: 'vnet0' }), { code: 'ENETUNREACH', extack: 'Nexthop has invalid gateway' });
       await t.rejects(addRoute({ netns: ns, address: '10.1.0.0', prefix: 16, dev: 'nosuch' }), { code: 'ENODEV' });
-      t.same((await listRoutes({ netns: ns, dev: 'v0' })).filter((r) => r.protocol !== 'kernel'), [], 'other links: none of these');
+      t.same(
+        (await listRoutes({ netns: ns, dev: 'v0' })).filter((r) => r.protocol !== 'kernel'),
+        [],
+        'other links: none of these',
+      );
     } finally {
       tap.close();
     }

@@ -23,7 +23,10 @@ function tmpDir(t: Test): string {
   return dir;
 }
 
-const names = (ns: string) => ipLinks(ns).map((l) => l.ifname).sort();
+const names = (ns: string) =>
+  ipLinks(ns)
+    .map((l) => l.ifname)
+    .sort();
 const json = <T>(args: string[]): T => JSON.parse(run(args[0], args.slice(1))) as T;
 const link = (ns: string, dev: string) => json<{ mtu: number }[]>(['ip', '-n', ns, '-d', '-j', 'link', 'show', 'dev', dev])[0];
 const qdisc = (ns: string, dev: string) => json<{ kind: string; root?: boolean }[]>(['tc', '-n', ns, '-j', 'qdisc', 'show', 'dev', dev]).find((q) => q.root)?.kind;
@@ -61,9 +64,17 @@ t.test('MTU, isolated port, coalescing, host addresses and routes, noqueue and s
     t.equal(ports.find((x) => x.ifname === plain)?.isolated, false, `${plain}: not isolated`);
     t.equal((await getCoalesce(tuned, { netns: ns })).rxMaxFrames, 7, `${tuned}: rx-frames 7`);
     const addrs = json<{ ifname: string; addr_info: { local: string; prefixlen: number }[] }[]>(['ip', '-n', ns, '-j', 'addr', 'show', 'dev', eth]);
-    t.same(addrs[0].addr_info.filter((a) => a.local === '192.0.2.1').map((a) => a.prefixlen), [24], `${eth}: 192.0.2.1/24`);
+    t.same(
+      addrs[0].addr_info.filter((a) => a.local === '192.0.2.1').map((a) => a.prefixlen),
+      [24],
+      `${eth}: 192.0.2.1/24`,
+    );
     const routes = json<{ dst: string; gateway?: string; dev: string; metric?: number }[]>(['ip', '-n', ns, '-j', 'route', 'show', 'dev', eth]);
-    t.match(routes.find((r) => r.dst === '198.51.100.0/24'), { gateway: '192.0.2.2', metric: 1 }, `${eth}: the route via 192.0.2.2 (metric 1, as libvirt)`);
+    t.match(
+      routes.find((r) => r.dst === '198.51.100.0/24'),
+      { gateway: '192.0.2.2', metric: 1 },
+      `${eth}: the route via 192.0.2.2 (metric 1, as libvirt)`,
+    );
     for (const dev of [plain, tuned, eth, mvt]) t.equal(qdisc(ns, dev), 'noqueue', `${dev}: noqueue root qdisc, as libvirt`);
     t.equal(fs.readFileSync(log, 'utf8'), `up ${eth}\n`, '<script> ran with the device name');
     const argv = p.argv().join(' ');
@@ -71,7 +82,11 @@ t.test('MTU, isolated port, coalescing, host addresses and routes, noqueue and s
     await p.teardown();
     t.equal(fs.readFileSync(log, 'utf8'), `up ${eth}\ndown ${eth}\n`, '<downscript> ran after teardown');
     t.same(names(ns), before, 'every device is gone');
-    t.same(json<{ dst: string }[]>(['ip', '-n', ns, '-j', 'route']).filter((r) => r.dst === '198.51.100.0/24'), [], 'and its route');
+    t.same(
+      json<{ dst: string }[]>(['ip', '-n', ns, '-j', 'route']).filter((r) => r.dst === '198.51.100.0/24'),
+      [],
+      'and its route',
+    );
   });
 });
 
@@ -91,7 +106,11 @@ t.test('refused before any change: <vlan> on a bridge that does not filter VLANs
       message: /bridge br0 does not filter VLANs/,
     });
     t.same(names(ns), before, 'no device made');
-    await t.rejects(prepareDomain(domain('m', ok + "<interface type='direct'><source dev='v0' mode='bridge'/><model type='virtio'/><mtu size='9000'/></interface>"), { netns: ns, stateDir }), { code: 'EINVAL' }, 'the kernel refuses a macvtap MTU above its parent');
+    await t.rejects(
+      prepareDomain(domain('m', ok + "<interface type='direct'><source dev='v0' mode='bridge'/><model type='virtio'/><mtu size='9000'/></interface>"), { netns: ns, stateDir }),
+      { code: 'EINVAL' },
+      'the kernel refuses a macvtap MTU above its parent',
+    );
     t.same(names(ns), before, 'the first interface was undone too');
     await t.rejects(prepareDomain(domain('s', `<interface type='ethernet'><model type='virtio'/><script path='${failing}'/></interface>`), { netns: ns, stateDir }), {
       code: 'SCRIPT_FAILED',

@@ -21,7 +21,10 @@ function tmp(t: Test): string {
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
-const names = (ns: string) => ipLinks(ns).map((l) => l.ifname).sort();
+const names = (ns: string) =>
+  ipLinks(ns)
+    .map((l) => l.ifname)
+    .sort();
 
 t.test('a kernel qemu cannot load: QEMU_FAILED from the library, 5 times out of 5, nothing left', { skip: needsRoot }, async (t) => {
   const state = tmp(t);

@@ -21,7 +21,10 @@ function tmpDir(t: Test): string {
   return dir;
 }
 
-const names = (ns: string) => ipLinks(ns).map((l) => l.ifname).sort();
+const names = (ns: string) =>
+  ipLinks(ns)
+    .map((l) => l.ifname)
+    .sort();
 
 t.test('qemu holds exactly the prepared fds; SIGKILL tears the domain down', { skip: needsRoot }, async (t) => {
   const stateDir = tmpDir(t);
@@ -40,7 +43,11 @@ t.test('qemu holds exactly the prepared fds; SIGKILL tears the domain down', { s
     await q.close();
     const fds = fdTable(l.pid);
     const ours = fds.filter(([, target]) => target === '/dev/net/tun' || /(^|\/)tap\d+$/.test(target));
-    t.same(ours.map(([fd]) => fd), [3, 4, 5], 'the tap queue at 3, the two macvtap queues at 4 and 5, as in the argv');
+    t.same(
+      ours.map(([fd]) => fd),
+      [3, 4, 5],
+      'the tap queue at 3, the two macvtap queues at 4 and 5, as in the argv',
+    );
     t.equal(ours[0][1], '/dev/net/tun');
     t.match(l.argv.join(' '), /-netdev tap,id=hostnet0,fd=3,vhost=off .* -netdev tap,id=hostnet1,fds=4:5,vhost=off/);
     // Everything else qemu holds is its own: stdio, eventfds, its QMP socket
@@ -70,7 +77,11 @@ t.test('a qemu that fails to start, and a refused policy, leave nothing behind',
     await t.rejects(launchDomain(XML, { netns: ns, stateDir, stdio: 'pipe', qemu: '/nonexistent/qemu' }), { code: 'QEMU_FAILED', message: /not found/ });
     t.same(names(ns), before);
     const vhost = XML.replace("<driver queues='2'/>", "<driver name='vhost' queues='2'/>");
-    await t.rejects(launchDomain(vhost, { netns: ns, stateDir, stdio: 'pipe', vhostDevice: '/nonexistent/vhost-net' }), { code: 'VHOST_UNAVAILABLE' }, "name='vhost' without vhost-net: refused before qemu starts");
+    await t.rejects(
+      launchDomain(vhost, { netns: ns, stateDir, stdio: 'pipe', vhostDevice: '/nonexistent/vhost-net' }),
+      { code: 'VHOST_UNAVAILABLE' },
+      "name='vhost' without vhost-net: refused before qemu starts",
+    );
     t.same(names(ns), before);
     t.same(fs.readdirSync(stateDir), []);
   });
@@ -115,13 +126,23 @@ t.test('a block disk on a real block device: qemu opens it with host_device', { 
     const xml = blockXml(dev, dev2).replace('<readonly/>', '');
     const l = await launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] });
     t.teardown(() => void l.child.kill('SIGKILL'));
-    t.ok(l.argv.includes(`file=${dev},file.driver=host_device,format=raw,if=virtio,index=0,werror=stop,rerror=stop,cache=none,discard=unmap,aio=native`), 'the -drive libvirt would give, the device by host_device');
+    t.ok(
+      l.argv.includes(`file=${dev},file.driver=host_device,format=raw,if=virtio,index=0,werror=stop,rerror=stop,cache=none,discard=unmap,aio=native`),
+      'the -drive libvirt would give, the device by host_device',
+    );
     t.ok(l.argv.includes(`file=${dev2},file.driver=host_device,format=raw,if=ide,index=2`), 'drive address 0.1.0 is IDE index 2');
     const q = await Qmp.connect(l.qmp);
     t.teardown(() => q.close());
     const nodes = (await q.execute('query-named-block-nodes')) as { drv: string; file: string; ro: boolean }[];
     const protocol = nodes.filter((n) => n.drv === 'host_device');
-    t.same(protocol.map((n) => [n.file, n.ro]).sort(), [[dev, false], [dev2, false]].sort(), 'both disks are their block devices, opened by host_device, read-write');
+    t.same(
+      protocol.map((n) => [n.file, n.ro]).sort(),
+      [
+        [dev, false],
+        [dev2, false],
+      ].sort(),
+      'both disks are their block devices, opened by host_device, read-write',
+    );
     const blocks = (await q.execute('query-block')) as { device: string; inserted?: { file: string; drv: string; cache: { direct: boolean } } }[];
     const vda = blocks.find((b) => b.inserted?.file === dev && b.inserted.cache.direct);
     t.ok(vda, "cache='none': O_DIRECT (cache.direct) on the virtio disk");
@@ -142,7 +163,10 @@ t.test("type='block' on a regular file: qemu's own refusal, nothing left behind"
   await withNetns(t, async (ns) => {
     const before = names(ns);
     const xml = blockXml(file).replace(/<disk type='block'><source[^]*?<\/disk>/, '');
-    await t.rejects(launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] }), { code: 'QEMU_FAILED', message: /'host_device' driver requires .* to be either a character or block device/ });
+    await t.rejects(launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] }), {
+      code: 'QEMU_FAILED',
+      message: /'host_device' driver requires .* to be either a character or block device/,
+    });
     t.same(names(ns), before);
     t.same(fs.readdirSync(stateDir), []);
   });

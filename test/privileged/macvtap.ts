@@ -8,7 +8,12 @@ import { ip, ipLink, needsRoot, run, withNetns } from '../helpers/host';
 t.test('macvtap in all four modes matches ip -d -j link show', { skip: needsRoot }, async (t) => {
   await withNetns(t, async (ns) => {
     const v0mac = ipLink(ns, 'v0').address;
-    for (const [mode, kernelMode] of [['vepa', 'vepa'], ['bridge', 'bridge'], ['private', 'private'], ['passthrough', 'passthru']]) {
+    for (const [mode, kernelMode] of [
+      ['vepa', 'vepa'],
+      ['bridge', 'bridge'],
+      ['private', 'private'],
+      ['passthrough', 'passthru'],
+    ]) {
       const mac = mode === 'passthrough' ? undefined : '52:54:00:00:00:' + String(kernelMode.length).padStart(2, '0');
       const l = await createMacvtap({ netns: ns, link: 'v0', mode, name: `mvt-${kernelMode}`, mac });
       const seen = ipLink(ns, l.name);
@@ -24,39 +29,47 @@ t.test('macvtap in all four modes matches ip -d -j link show', { skip: needsRoot
 });
 
 t.test('name templates, errors with errno, extack and the host unchanged', { skip: needsRoot }, async (t) => {
-  await withNetns(t, async (ns) => {
-    const a = await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge' });
-    const b = await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', template: 'mvt%d' });
-    t.equal(a.name, 'macvtap0', 'default template macvtap%d');
-    t.equal(b.name, 'mvt0');
-    await t.rejects(createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'mvt0' }), { code: 'EEXIST', errno: -17, syscall: 'rtnetlink', message: /mvt0.*File exists/ });
-    await t.rejects(createMacvtap({ netns: ns, link: 'nosuch', mode: 'bridge' }), { code: 'ENODEV', message: /nosuch/ });
-    await t.rejects(setLink('br0', { netns: ns, master: 'br0' }), { code: 'ELOOP', extack: 'Can not enslave a bridge to a bridge', message: /kernel: Can not enslave/ });
-    const names = () => ip(['-n', ns, '-o', 'link', 'show']).split('\n').length;
-    const before = names();
-    await t.rejects(createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'bad name' }), { code: 'INVALID_ARGUMENT' });
-    t.equal(names(), before, 'bad input leaves the namespace as it was');
-    await deleteLinks([a.index, b.index], { netns: ns });
-  }, { bridge: true });
+  await withNetns(
+    t,
+    async (ns) => {
+      const a = await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge' });
+      const b = await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', template: 'mvt%d' });
+      t.equal(a.name, 'macvtap0', 'default template macvtap%d');
+      t.equal(b.name, 'mvt0');
+      await t.rejects(createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'mvt0' }), { code: 'EEXIST', errno: -17, syscall: 'rtnetlink', message: /mvt0.*File exists/ });
+      await t.rejects(createMacvtap({ netns: ns, link: 'nosuch', mode: 'bridge' }), { code: 'ENODEV', message: /nosuch/ });
+      await t.rejects(setLink('br0', { netns: ns, master: 'br0' }), { code: 'ELOOP', extack: 'Can not enslave a bridge to a bridge', message: /kernel: Can not enslave/ });
+      const names = () => ip(['-n', ns, '-o', 'link', 'show']).split('\n').length;
+      const before = names();
+      await t.rejects(createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'bad name' }), { code: 'INVALID_ARGUMENT' });
+      t.equal(names(), before, 'bad input leaves the namespace as it was');
+      await deleteLinks([a.index, b.index], { netns: ns });
+    },
+    { bridge: true },
+  );
 });
 
 t.test('link up/down, MAC, bridge attach and detach', { skip: needsRoot }, async (t) => {
-  await withNetns(t, async (ns) => {
-    const l = await createMacvtap({ netns: ns, link: 'v0', mode: 'vepa', name: 'mvt0' });
-    await setLink('mvt0', { netns: ns, up: true });
-    t.ok(ipLink(ns, 'mvt0').flags.includes('UP'), 'up');
-    t.ok((await getLink('mvt0', { netns: ns })).up);
-    await setLink(l.index, { netns: ns, up: false, mac: '52:54:00:aa:bb:cc' });
-    t.notOk(ipLink(ns, 'mvt0').flags.includes('UP'), 'down');
-    t.equal(ipLink(ns, 'mvt0').address, '52:54:00:aa:bb:cc', 'MAC set');
-    await attachToBridge('v1', 'br0', { netns: ns });
-    t.equal(ipLink(ns, 'v1').master, 'br0', 'attached');
-    t.equal((await getLink('v1', { netns: ns })).master, (await getLink('br0', { netns: ns })).index);
-    await detachFromBridge('v1', { netns: ns });
-    t.equal(ipLink(ns, 'v1').master, undefined, 'detached');
-    const all = await listLinks({ netns: ns });
-    t.same(all.map((x) => x.name).sort(), ['br0', 'lo', 'mvt0', 'v0', 'v1']);
-  }, { bridge: true });
+  await withNetns(
+    t,
+    async (ns) => {
+      const l = await createMacvtap({ netns: ns, link: 'v0', mode: 'vepa', name: 'mvt0' });
+      await setLink('mvt0', { netns: ns, up: true });
+      t.ok(ipLink(ns, 'mvt0').flags.includes('UP'), 'up');
+      t.ok((await getLink('mvt0', { netns: ns })).up);
+      await setLink(l.index, { netns: ns, up: false, mac: '52:54:00:aa:bb:cc' });
+      t.notOk(ipLink(ns, 'mvt0').flags.includes('UP'), 'down');
+      t.equal(ipLink(ns, 'mvt0').address, '52:54:00:aa:bb:cc', 'MAC set');
+      await attachToBridge('v1', 'br0', { netns: ns });
+      t.equal(ipLink(ns, 'v1').master, 'br0', 'attached');
+      t.equal((await getLink('v1', { netns: ns })).master, (await getLink('br0', { netns: ns })).index);
+      await detachFromBridge('v1', { netns: ns });
+      t.equal(ipLink(ns, 'v1').master, undefined, 'detached');
+      const all = await listLinks({ netns: ns });
+      t.same(all.map((x) => x.name).sort(), ['br0', 'lo', 'mvt0', 'v0', 'v1']);
+    },
+    { bridge: true },
+  );
 });
 
 t.test('many links are deleted together; gone ones count as deleted', { skip: needsRoot }, async (t) => {
@@ -64,7 +77,10 @@ t.test('many links are deleted together; gone ones count as deleted', { skip: ne
     const made = [];
     for (let i = 0; i < 20; i++) made.push(await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: `m${i}` }));
     await deleteLink('m3', { netns: ns });
-    const r = await deleteLinks(made.map((l) => l.index), { netns: ns });
+    const r = await deleteLinks(
+      made.map((l) => l.index),
+      { netns: ns },
+    );
     t.same(r, { deleted: 20, grouped: true });
     t.same((await listLinks({ netns: ns })).map((l) => l.name).sort(), ['lo', 'v0', 'v1']);
     // A link the kernel will not delete (loopback): the error names it and the
@@ -96,7 +112,10 @@ t.test('the macvtap char device is the right one when ifindexes collide', { skip
       t.equal(fb.fds.length, 2, 'two queues');
       for (const fd of fb.fds) t.equal(rdev(fd), db, "namespace b: its own device, not /dev/tap77's");
       t.equal(fb.node, null, 'b used a private node');
-      t.ok(fb.fds.every((fd) => fs.readlinkSync(`/proc/self/fd/${fd}`) !== '/dev/tap77'), 'not the shared node');
+      t.ok(
+        fb.fds.every((fd) => fs.readlinkSync(`/proc/self/fd/${fd}`) !== '/dev/tap77'),
+        'not the shared node',
+      );
       t.notOk(fs.existsSync('/sys/tap77'), 'the private node lived only in a private mount');
       fa.close();
       fb.close();

@@ -17,7 +17,10 @@ import { ipLinks, needsRoot, withNetns } from '../helpers/host';
 warmSockets();
 
 const CHILD = path.join(__dirname, '..', 'helpers', 'netns-exec-child.js');
-const names = (ns: string) => ipLinks(ns).map((l) => l.ifname).sort();
+const names = (ns: string) =>
+  ipLinks(ns)
+    .map((l) => l.ifname)
+    .sort();
 
 function tmp(t: Test): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-nsexec-'));
@@ -39,13 +42,19 @@ t.test('the library under ip netns exec opens a macvtap (two queues) and leaves 
 t.test('the CLI under ip netns exec: launch --detach with a macvtap, then destroy', { skip: needsRoot }, async (t) => {
   const state = tmp(t);
   const dom = path.join(tmp(t), 'cli.xml');
-  fs.writeFileSync(dom, "<domain type='qemu'><name>cli</name><memory unit='MiB'>64</memory><devices><interface type='direct'><source dev='v0' mode='bridge'/><model type='virtio'/></interface></devices></domain>");
+  fs.writeFileSync(
+    dom,
+    "<domain type='qemu'><name>cli</name><memory unit='MiB'>64</memory><devices><interface type='direct'><source dev='v0' mode='bridge'/><model type='virtio'/></interface></devices></domain>",
+  );
   await withNetns(t, async (ns) => {
     const before = names(ns);
     const cli = (...args: string[]) => spawnSync('ip', ['netns', 'exec', ns, process.execPath, CLI, '--state-dir', state, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
     const l = cli('launch', dom, '--detach', '--', '-S');
     t.equal(l.status, 0, l.stderr);
-    t.ok(names(ns).some((n) => n.startsWith('macvtap')), 'the macvtap exists while qemu runs');
+    t.ok(
+      names(ns).some((n) => n.startsWith('macvtap')),
+      'the macvtap exists while qemu runs',
+    );
     const d = cli('destroy', 'cli');
     t.equal(d.status, 0, d.stderr);
     for (let i = 0; i < 100 && names(ns).length !== before.length; i++) await new Promise((r) => setTimeout(r, 50));
@@ -59,14 +68,37 @@ t.test('the agent under ip netns exec prepares a macvtap for a client', { skip: 
   await withNetns(t, async (ns) => {
     const before = names(ns);
     const socket = path.join(dir, 'agent.sock');
-    const proc = (await import('node:child_process')).spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'agent', '--socket', socket, '--acl', path.join(dir, 'acl'), '--state-dir', path.join(dir, 'state'), '--config-dir', path.join(dir, 'networks'), '--log-level', 'warn'], {
-      stdio: 'ignore',
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
+    const proc = (await import('node:child_process')).spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        CLI,
+        'agent',
+        '--socket',
+        socket,
+        '--acl',
+        path.join(dir, 'acl'),
+        '--state-dir',
+        path.join(dir, 'state'),
+        '--config-dir',
+        path.join(dir, 'networks'),
+        '--log-level',
+        'warn',
+      ],
+      {
+        stdio: 'ignore',
+        env: { ...process.env, NODE_OPTIONS: '' },
+      },
+    );
     t.teardown(() => void proc.kill('SIGKILL'));
     for (let i = 0; i < 200 && !fs.existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
     const c = await AgentClient.connect(socket);
-    const r = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml: "<domain type='qemu'><name>a</name><memory unit='MiB'>64</memory><devices><interface type='direct'><source dev='v0' mode='bridge'/><model type='virtio'/></interface></devices></domain>" });
+    const r = await c.request<{ interfaces: { dev: string }[] }>('prepare', {
+      xml: "<domain type='qemu'><name>a</name><memory unit='MiB'>64</memory><devices><interface type='direct'><source dev='v0' mode='bridge'/><model type='virtio'/></interface></devices></domain>",
+    });
     t.match(r.result.interfaces[0].dev, /^macvtap\d+$/);
     t.equal(r.fds.length, 1);
     t.ok(fs.fstatSync(r.fds[0]).isCharacterDevice(), 'the macvtap char device');

@@ -66,8 +66,15 @@ t.test('vepa and bridge networks over veth devices: macvtaps on the least-used d
     });
     for (let i = 0; i < 4; i++) up.push(await prepareDomain(domain(`v${i}`, netIface('spread')), e.opts));
     const devs = up.map((d) => d.interfaces[0].name);
-    t.strictSame(devs.map((d) => parentOf(ns, d)), ['p0', 'p1', 'p2', 'p0'], 'least used, the first of equals');
-    t.strictSame(devs.map((d) => modeOf(ns, d)), ['vepa', 'vepa', 'vepa', 'vepa']);
+    t.strictSame(
+      devs.map((d) => parentOf(ns, d)),
+      ['p0', 'p1', 'p2', 'p0'],
+      'least used, the first of equals',
+    );
+    t.strictSame(
+      devs.map((d) => modeOf(ns, d)),
+      ['vepa', 'vepa', 'vepa', 'vepa'],
+    );
     t.strictSame(counts(e, 'spread'), { p0: 2, p1: 1, p2: 1 });
     const live = fs.readFileSync(up[1].statePath, 'utf8');
     t.match(live, /<source network="spread"\/>\s*<actual type="direct">\s*<source dev="p1" mode="vepa"\/>\s*<\/actual>/, "the live domain XML records <actual type='direct'>");
@@ -77,7 +84,13 @@ t.test('vepa and bridge networks over veth devices: macvtaps on the least-used d
     // Two networks share p2: the bridge network's guests are counted there, on their own network.
     const b = [await prepareDomain(domain('b0', netIface('shared')), e.opts), await prepareDomain(domain('b1', netIface('shared')), e.opts)];
     up.push(...b);
-    t.strictSame(b.map((d) => [parentOf(ns, d.interfaces[0].name), modeOf(ns, d.interfaces[0].name)]), [['p2', 'bridge'], ['p2', 'bridge']]);
+    t.strictSame(
+      b.map((d) => [parentOf(ns, d.interfaces[0].name), modeOf(ns, d.interfaces[0].name)]),
+      [
+        ['p2', 'bridge'],
+        ['p2', 'bridge'],
+      ],
+    );
     t.strictSame(counts(e, 'shared'), { p2: 2 });
     t.strictSame(counts(e, 'spread'), { p0: 2, p1: 1, p2: 1 }, 'each network counts its own connections');
 
@@ -116,11 +129,24 @@ t.test('a 64-VF passthrough pool: 64 guests, the 65th refused, MACs saved and re
       for (const d of up) await d.teardown().catch(() => undefined);
     });
     for (let i = 0; i < 64; i++) up.push(await prepareDomain(domain(`g${i}`, netIface('vfs', mac(i))), e.opts));
-    t.strictSame(up.map((d) => parentOf(ns, d.interfaces[0].name)), pf.devices, 'each guest has a VF of its own, in pool order');
-    t.ok(up.every((d) => modeOf(ns, d.interfaces[0].name) === 'passthru'), 'macvtap mode passthru');
-    t.ok(pf.devices.every((d, i) => ipLink(ns, d).address === mac(i)), 'each VF carries its guest MAC');
+    t.strictSame(
+      up.map((d) => parentOf(ns, d.interfaces[0].name)),
+      pf.devices,
+      'each guest has a VF of its own, in pool order',
+    );
+    t.ok(
+      up.every((d) => modeOf(ns, d.interfaces[0].name) === 'passthru'),
+      'macvtap mode passthru',
+    );
+    t.ok(
+      pf.devices.every((d, i) => ipLink(ns, d).address === mac(i)),
+      'each VF carries its guest MAC',
+    );
     const ledger = JSON.parse(fs.readFileSync(e.nets.ledgerPath('vfs'), 'utf8')) as { connections: { dev: string; saved?: { mac: string } }[] };
-    t.ok(ledger.connections.every((c) => c.saved?.mac === original.get(c.dev)), "each VF's own MAC saved in the state directory");
+    t.ok(
+      ledger.connections.every((c) => c.saved?.mac === original.get(c.dev)),
+      "each VF's own MAC saved in the state directory",
+    );
 
     const links = ipLinks(ns).length;
     await t.rejects(prepareDomain(domain('g64', netIface('vfs', mac(64))), e.opts), {
@@ -129,7 +155,10 @@ t.test('a 64-VF passthrough pool: 64 guests, the 65th refused, MACs saved and re
       message: "/domain/devices/interface/source/@network: network 'vfs' requires exclusive access to interfaces, but none are available",
     });
     t.equal(ipLinks(ns).length, links, 'the refusal changed nothing');
-    t.equal(Object.values(counts(e, 'vfs')).reduce((a, b) => a + b, 0), 64);
+    t.equal(
+      Object.values(counts(e, 'vfs')).reduce((a, b) => a + b, 0),
+      64,
+    );
 
     const [g17] = up.splice(17, 1);
     await g17.teardown();
@@ -139,7 +168,10 @@ t.test('a 64-VF passthrough pool: 64 guests, the 65th refused, MACs saved and re
     t.equal(parentOf(ns, g64.interfaces[0].name), pf.devices[17], 'the freed VF is reused');
 
     for (const d of up.splice(0)) await d.teardown();
-    t.ok(pf.devices.every((d) => ipLink(ns, d).address === original.get(d)), 'every VF has its own MAC again');
+    t.ok(
+      pf.devices.every((d) => ipLink(ns, d).address === original.get(d)),
+      'every VF has its own MAC again',
+    );
     t.strictSame(macvtaps(ns), []);
     await e.nets.destroy('vfs');
   });

@@ -10,7 +10,9 @@ const QEMU = '/usr/bin/qemu-system-x86_64';
 
 t.test('macvtap, macvlan and bridge are proven in a scratch namespace; qemu takes a tap fd', { skip: needsRoot }, async (t) => {
   const fds = openFds();
-  const links = ipLinks().map((l) => l.ifname).sort();
+  const links = ipLinks()
+    .map((l) => l.ifname)
+    .sort();
   // Other test files run in parallel with namespaces of their own: look for the probe's only.
   const probeNs = () => (fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns').filter((n) => n.startsWith('netfd-probe-')) : []);
   const r = await probeHost({ only: ['macvtap', 'macvlan', 'bridge', 'qemu'], qemu: fs.existsSync(QEMU) ? [QEMU] : [] });
@@ -22,7 +24,13 @@ t.test('macvtap, macvlan and bridge are proven in a scratch namespace; qemu take
   ]);
   t.equal(r.ok, true);
   t.strictSame(probeNs(), [], 'the scratch namespace is gone');
-  t.strictSame(ipLinks().map((l) => l.ifname).sort(), links, 'root namespace links unchanged');
+  t.strictSame(
+    ipLinks()
+      .map((l) => l.ifname)
+      .sort(),
+    links,
+    'root namespace links unchanged',
+  );
   t.strictSame(openFds(), fds, 'no fd left open');
 
   const missing = await probeHost({ only: ['qemu'], qemu: ['/nonexistent/qemu-system-x86_64'] });

@@ -47,7 +47,7 @@ const operstate = (ns: string, dev: string) => (ipLink(ns, dev) as unknown as { 
 /** Waits until every device in `devs` is up (`up`) or down; the state seen in the assertion message. */
 async function expectLinks(t: Test, ns: string, devs: string[], up: boolean, what: string): Promise<void> {
   const ok = () => devs.every((d) => isUp(ns, d) === up);
-  for (const end = Date.now() + 3000; !ok() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+  for (const end = Date.now() + 3000; !ok() && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
   t.ok(ok(), `${what}: ${devs.map((d) => `${d} ${isUp(ns, d) ? 'UP' : 'down'} (${operstate(ns, d)})`).join(', ')}`);
 }
 
@@ -70,10 +70,12 @@ function liveSlots(text: string): Record<string, string> {
 async function qemuSlots(qmp: string, ids: string[]): Promise<Record<string, string>> {
   const m = await withQmp(qmp, (q) => queryPciAddresses(q));
   const hex = (n: number) => n.toString(16).padStart(2, '0');
-  return Object.fromEntries(ids.map((id) => {
-    const a = m.get(id);
-    return [id, a ? `${hex(a.bus)}:${hex(a.slot)}.${a.function}` : 'none'];
-  }));
+  return Object.fromEntries(
+    ids.map((id) => {
+      const a = m.get(id);
+      return [id, a ? `${hex(a.bus)}:${hex(a.slot)}.${a.function}` : 'none'];
+    }),
+  );
 }
 
 async function kill(l: { child: LaunchedDomain['child']; exited: Promise<unknown> }): Promise<void> {
@@ -225,4 +227,3 @@ function writeTmp(dir: string, name: string, text: string): string {
   fs.writeFileSync(f, text);
   return f;
 }
-

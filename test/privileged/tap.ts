@@ -72,10 +72,14 @@ t.test('tap fds passed to a child process, which writes a frame seen on the host
     // 'close', not 'exit': close comes after the last stdout data, so a line
     // printed just before exiting is never lost to this rejection.
     const exited = new Promise<never>((_, reject) => sniffer.on('close', (code) => reject(new Error(`sniffer exited with ${code}`))));
-    const line = (n: number) => Promise.race([new Promise<string>((resolve) => {
-      const check = () => (lines.length > n ? resolve(lines[n]) : waiters.push(check));
-      check();
-    }), exited]); // a line already there wins over an exit already seen
+    const line = (n: number) =>
+      Promise.race([
+        new Promise<string>((resolve) => {
+          const check = () => (lines.length > n ? resolve(lines[n]) : waiters.push(check));
+          check();
+        }),
+        exited,
+      ]); // a line already there wins over an exit already seen
     exited.catch(() => undefined);
     t.equal(await line(0), 'ready', 'sniffer ready');
 
@@ -107,7 +111,12 @@ t.test('vhost-net: real absence here, a stand-in device, and distinct error code
   t.equal(v.fds.length, 2, 'the stand-in opens read-write');
   v.close();
   // A node whose major has no driver: no such device.
-  const majors = new Set(fs.readFileSync('/proc/devices', 'utf8').split('\n').map((l) => parseInt(l, 10)));
+  const majors = new Set(
+    fs
+      .readFileSync('/proc/devices', 'utf8')
+      .split('\n')
+      .map((l) => parseInt(l, 10)),
+  );
   const free = [60, 61, 62, 63, 120, 121].find((m) => !majors.has(m))!;
   const dead = path.join(dir, 'dead');
   spawnSync('mknod', [dead, 'c', String(free), '0']);
@@ -115,9 +124,17 @@ t.test('vhost-net: real absence here, a stand-in device, and distinct error code
   // Permission denied: an unprivileged child (nobody) opening a 0600 node in
   // a directory it may enter, with the addon from a copy it can read.
   fs.chmodSync(dir, 0o755);
-  const as = asUser({ uid: 65534, gid: 65534 }, [process.execPath, '-e', `
+  const as = asUser(
+    { uid: 65534, gid: 65534 },
+    [
+      process.execPath,
+      '-e',
+      `
     require(${JSON.stringify(readableRoot().addon)})
-      .openVhost({ path: ${JSON.stringify(standIn)} }).then(() => console.log('opened'), (e) => console.log(e.code))`], 'clear');
+      .openVhost({ path: ${JSON.stringify(standIn)} }).then(() => console.log('opened'), (e) => console.log(e.code))`,
+    ],
+    'clear',
+  );
   const r = spawnSync(as.file, as.args, { ...as.options, encoding: 'utf8' });
   t.equal(r.stdout.trim(), 'EACCES', `permission denied keeps its code ${r.stderr}`);
 });

@@ -134,21 +134,42 @@ t.test('optional properties of public option types admit undefined (exactOptiona
 t.test('the entry points export the API, not the binding or internals', async (t) => {
   const main = exportNames(prog, entries[0]);
   const agent = exportNames(prog, entries[1]);
-  for (const name of ['native', 'hostAttach', 'hostDetach', 'startQemu', 'toLinkInfo', 'Agent', 'AgentClient'])
-    t.notOk(main.includes(name), `'netfd' does not export ${name}`);
-  for (const name of ['NetfdError', 'NETFD_CODES', 'NetfdCode', 'probeHost', 'ProbeOptions', 'prepareDomain', 'PreparedDomain', 'launchDomain', 'Exit', 'QmpEvent', 'DriverDef', 'Tap', 'Macvtap', 'VhostFds'])
+  for (const name of ['native', 'hostAttach', 'hostDetach', 'startQemu', 'toLinkInfo', 'Agent', 'AgentClient']) t.notOk(main.includes(name), `'netfd' does not export ${name}`);
+  for (const name of [
+    'NetfdError',
+    'NETFD_CODES',
+    'NetfdCode',
+    'probeHost',
+    'ProbeOptions',
+    'prepareDomain',
+    'PreparedDomain',
+    'launchDomain',
+    'Exit',
+    'QmpEvent',
+    'DriverDef',
+    'Tap',
+    'Macvtap',
+    'VhostFds',
+  ])
     t.ok(main.includes(name), `'netfd' exports ${name}`);
-  for (const name of ['Agent', 'AgentClient', 'launchViaAgent', 'PROTOCOL_VERSION', 'acl', 'qmpAttach', 'qmpDetach'])
-    t.ok(agent.includes(name), `'netfd/agent' exports ${name}`);
+  for (const name of ['Agent', 'AgentClient', 'launchViaAgent', 'PROTOCOL_VERSION', 'acl', 'qmpAttach', 'qmpDetach']) t.ok(agent.includes(name), `'netfd/agent' exports ${name}`);
   t.notOk(agent.includes('native'), "'netfd/agent' does not export the binding");
   // No type in either entry's surface needs pino's typings.
-  const dts = ts.createProgram(entries, { declaration: true, emitDeclarationOnly: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, esModuleInterop: true, skipLibCheck: true, types: ['node'] });
+  const dts = ts.createProgram(entries, {
+    declaration: true,
+    emitDeclarationOnly: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.CommonJS,
+    esModuleInterop: true,
+    skipLibCheck: true,
+    types: ['node'],
+  });
   let text = '';
   dts.emit(undefined, (_file, data) => (text += data));
   t.notMatch(text, /from ["']pino["']/, 'no declaration imports pino');
 });
 
-t.test("the main entry does not load the agent or pino", async (t) => {
+t.test('the main entry does not load the agent or pino', async (t) => {
   const probe = `require(${JSON.stringify(path.join(lib, 'index.ts'))}); console.log(JSON.stringify(Object.keys(require.cache).filter((k) => /[\\\\/](pino|agent)[\\\\/]/.test(k))))`;
   const r = spawnSync(process.execPath, [...process.execArgv, '-e', probe], { encoding: 'utf8', cwd: root });
   t.equal(r.status, 0, r.stderr);
@@ -158,7 +179,8 @@ t.test("the main entry does not load the agent or pino", async (t) => {
 t.test('every error code in lib/ is in NETFD_CODES or an errno name, and the README lists NETFD_CODES', async (t) => {
   const known = new Set(Object.keys(NETFD_CODES));
   const found = new Set<string>();
-  const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+  const walk = (dir: string): string[] =>
+    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
   for (const f of walk(lib)) for (const m of fs.readFileSync(f, 'utf8').matchAll(/\bcode: '([A-Z][A-Z0-9_]+)'/g)) found.add(m[1]);
   const unknown = [...found].filter((c) => !known.has(c) && !c.startsWith('E'));
   t.strictSame(unknown, [], 'codes given in lib/ are all in NETFD_CODES');

@@ -8,15 +8,28 @@ import { native, NativeEncodeArgs, NativeEncodeOp } from '../../lib/sys/native';
 
 const b = native();
 const fixtures = path.join(__dirname, '..', 'fixtures', 'netlink');
-const hexFile = (f: string) => fs.readFileSync(path.join(fixtures, f), 'utf8').trim().split('\n').map((h) => Buffer.from(h, 'hex'));
+const hexFile = (f: string) =>
+  fs
+    .readFileSync(path.join(fixtures, f), 'utf8')
+    .trim()
+    .split('\n')
+    .map((h) => Buffer.from(h, 'hex'));
 
 // Golden requests, checked by hand against <linux/rtnetlink.h> and
 // <linux/if_link.h> (and an independent walk below).
 const golden: Record<string, [NativeEncodeOp, NativeEncodeArgs, string]> = {
   // ip link add link if3 name mvt0 address 52:54:00:12:34:56 type macvtap mode bridge
-  'newlink-macvtap-bridge': ['newlink-macvlan', { seq: 7, kind: 'macvtap', parent: 3, mode: 4, name: 'mvt0', mac: '52:54:00:12:34:56' }, '5c00000010000d06070000000000000000000000000000000000000000000000090003006d7674300000000008000500030000000a00010052540012345600001c0012800c0001006d616376746170000c0002800800010004000000'],
+  'newlink-macvtap-bridge': [
+    'newlink-macvlan',
+    { seq: 7, kind: 'macvtap', parent: 3, mode: 4, name: 'mvt0', mac: '52:54:00:12:34:56' },
+    '5c00000010000d06070000000000000000000000000000000000000000000000090003006d7674300000000008000500030000000a00010052540012345600001c0012800c0001006d616376746170000c0002800800010004000000',
+  ],
   // ip link add link if2 name macvlan%d type macvlan mode vepa
-  'newlink-macvlan-vepa-template': ['newlink-macvlan', { seq: 8, kind: 'macvlan', parent: 2, mode: 2, name: 'macvlan%d' }, '5400000010000d060800000000000000000000000000000000000000000000000e0003006d6163766c616e256400000008000500020000001c0012800c0001006d6163766c616e000c0002800800010002000000'],
+  'newlink-macvlan-vepa-template': [
+    'newlink-macvlan',
+    { seq: 8, kind: 'macvlan', parent: 2, mode: 2, name: 'macvlan%d' },
+    '5400000010000d060800000000000000000000000000000000000000000000000e0003006d6163766c616e256400000008000500020000001c0012800c0001006d6163766c616e000c0002800800010002000000',
+  ],
   // ip link show dev eth0
   'getlink-name': ['getlink', { seq: 1, link: 'eth0' }, '2c00000012000100010000000000000000000000000000000000000000000000090003006574683000000000'],
   'getlink-index': ['getlink', { seq: 2, link: 5 }, '2000000012000100020000000000000000000000050000000000000000000000'],
@@ -27,7 +40,11 @@ const golden: Record<string, [NativeEncodeOp, NativeEncodeArgs, string]> = {
   // ip link delete group 3735928559
   delgroup: ['delgroup', { seq: 5, group: 0xdeadbeef }, '280000001100050005000000000000000000000000000000000000000000000008001b00efbeadde'],
   // ip link set dev if4 up address fe:54:00:12:34:56 master if7
-  'setlink-up-mac-master': ['setlink', { seq: 6, link: 4, up: true, mac: 'fe:54:00:12:34:56', master: 7 }, '34000000100005000600000000000000000000000400000001000000010000000a000100fe5400123456000008000a0007000000'],
+  'setlink-up-mac-master': [
+    'setlink',
+    { seq: 6, link: 4, up: true, mac: 'fe:54:00:12:34:56', master: 7 },
+    '34000000100005000600000000000000000000000400000001000000010000000a000100fe5400123456000008000a0007000000',
+  ],
   // ip link set dev vnet0 down nomaster
   'setlink-down-nomaster': ['setlink', { seq: 9, link: 'vnet0', up: false, master: 0 }, '34000000100005000900000000000000000000000000000000000000010000000a000300766e65743000000008000a0000000000'],
   // ip link set dev if12 group 77
@@ -44,7 +61,7 @@ t.test('requests encode to golden bytes', async (t) => {
 function walk(buf: Buffer) {
   const len = buf.readUInt32LE(0);
   const attrs: Record<number, Buffer> = {};
-  for (let off = 32; off + 4 <= len; ) {
+  for (let off = 32; off + 4 <= len;) {
     const alen = buf.readUInt16LE(off);
     attrs[buf.readUInt16LE(off + 2) & 0x3fff] = buf.subarray(off + 4, off + alen);
     off += (alen + 3) & ~3;
@@ -97,8 +114,14 @@ t.test('a multiqueue tap on a bridge decodes', async (t) => {
 
 t.test('a dump decodes every part and ends with DONE', async (t) => {
   const msgs = hexFile('dump-links.hex').flatMap((buf) => b.nlDecode(buf));
-  t.ok(msgs.every((m) => m.kind === 'link'), 'nlRequest returns the data parts');
-  t.same(msgs.map((m) => m.link!.name).filter((n) => n === 'lo' || n === 'br0'), ['lo', 'br0']);
+  t.ok(
+    msgs.every((m) => m.kind === 'link'),
+    'nlRequest returns the data parts',
+  );
+  t.same(
+    msgs.map((m) => m.link!.name).filter((n) => n === 'lo' || n === 'br0'),
+    ['lo', 'br0'],
+  );
   const done = Buffer.alloc(20);
   done.writeUInt32LE(20, 0);
   done.writeUInt16LE(3, 4); // NLMSG_DONE
@@ -140,7 +163,11 @@ const goldenHostOps: Record<string, [NativeEncodeOp, NativeEncodeArgs, string]> 
   'setbridgeport-isolated-on': ['setbridgeport', { seq: 12, link: 3, isolated: true }, '2c000000130005000c00000000000000070000000300000000000000000000000c000c800500210001000000'],
   'setbridgeport-isolated-off': ['setbridgeport', { seq: 13, link: 3, isolated: false }, '2c000000130005000d00000000000000070000000300000000000000000000000c000c800500210000000000'],
   // bridge vlan add dev if3 vid 42 pvid untagged
-  'bridgevlan-add-pvid-untagged': ['bridgevlan-add', { seq: 14, link: 3, vid: 42, pvid: true, untagged: true }, '2c000000130005000e00000000000000070000000300000000000000000000000c001a800800020006002a00'],
+  'bridgevlan-add-pvid-untagged': [
+    'bridgevlan-add',
+    { seq: 14, link: 3, vid: 42, pvid: true, untagged: true },
+    '2c000000130005000e00000000000000070000000300000000000000000000000c001a800800020006002a00',
+  ],
   // bridge vlan add dev if3 vid 50
   'bridgevlan-add-tagged': ['bridgevlan-add', { seq: 15, link: 3, vid: 50 }, '2c000000130005000f00000000000000070000000300000000000000000000000c001a800800020000003200'],
   // bridge vlan del dev if3 vid 1
@@ -152,21 +179,45 @@ const goldenHostOps: Record<string, [NativeEncodeOp, NativeEncodeArgs, string]> 
   // tc qdisc show
   dumpqdiscs: ['dumpqdiscs', { seq: 19 }, '240000002600010313000000000000000000000000000000000000000000000000000000'],
   // ip addr add 192.0.2.1/24 brd 192.0.2.255 dev if6
-  'newaddr-v4-brd': ['newaddr', { seq: 20, link: 6, address: '192.0.2.1', prefix: 24, broadcast: '192.0.2.255' }, '30000000140005061400000000000000021800000600000008000200c000020108000100c000020108000400c00002ff'],
+  'newaddr-v4-brd': [
+    'newaddr',
+    { seq: 20, link: 6, address: '192.0.2.1', prefix: 24, broadcast: '192.0.2.255' },
+    '30000000140005061400000000000000021800000600000008000200c000020108000100c000020108000400c00002ff',
+  ],
   // ip addr add 10.0.0.1/32 peer 10.0.0.2 dev if6
   'newaddr-v4-peer': ['newaddr', { seq: 21, link: 6, address: '10.0.0.1', prefix: 32, peer: '10.0.0.2' }, '280000001400050615000000000000000220000006000000080002000a000001080001000a000002'],
   // ip addr add 2001:db8::1/64 dev if6
-  'newaddr-v6': ['newaddr', { seq: 22, link: 6, address: '2001:db8::1', prefix: 64 }, '400000001400050616000000000000000a400000060000001400020020010db80000000000000000000000011400010020010db8000000000000000000000001'],
+  'newaddr-v6': [
+    'newaddr',
+    { seq: 22, link: 6, address: '2001:db8::1', prefix: 64 },
+    '400000001400050616000000000000000a400000060000001400020020010db80000000000000000000000011400010020010db8000000000000000000000001',
+  ],
   // ip addr show
   dumpaddrs: ['dumpaddrs', { seq: 23 }, '180000001600010317000000000000000000000000000000'],
   // ip route add 198.51.100.0/24 via 192.0.2.2 dev if6 proto boot metric 1
-  'newroute-v4-via-metric': ['newroute', { seq: 24, link: 6, address: '198.51.100.0', prefix: 24, gateway: '192.0.2.2', metric: 1, protocol: 3 }, '3c00000018000506180000000000000002180000fe0300010000000008000100c633640008000500c000020208000400060000000800060001000000'],
+  'newroute-v4-via-metric': [
+    'newroute',
+    { seq: 24, link: 6, address: '198.51.100.0', prefix: 24, gateway: '192.0.2.2', metric: 1, protocol: 3 },
+    '3c00000018000506180000000000000002180000fe0300010000000008000100c633640008000500c000020208000400060000000800060001000000',
+  ],
   // ip route add 203.0.113.0/24 dev if6 proto static (scope link)
-  'newroute-v4-onlink-static': ['newroute', { seq: 25, link: 6, address: '203.0.113.0', prefix: 24, protocol: 4 }, '2c00000018000506190000000000000002180000fe04fd010000000008000100cb0071000800040006000000'],
+  'newroute-v4-onlink-static': [
+    'newroute',
+    { seq: 25, link: 6, address: '203.0.113.0', prefix: 24, protocol: 4 },
+    '2c00000018000506190000000000000002180000fe04fd010000000008000100cb0071000800040006000000',
+  ],
   // ip route add default via 192.0.2.254 dev if6 proto boot (no RTA_DST)
-  'newroute-v4-default': ['newroute', { seq: 26, link: 6, address: '0.0.0.0', prefix: 0, gateway: '192.0.2.254', protocol: 3 }, '2c000000180005061a0000000000000002000000fe0300010000000008000500c00002fe0800040006000000'],
+  'newroute-v4-default': [
+    'newroute',
+    { seq: 26, link: 6, address: '0.0.0.0', prefix: 0, gateway: '192.0.2.254', protocol: 3 },
+    '2c000000180005061a0000000000000002000000fe0300010000000008000500c00002fe0800040006000000',
+  ],
   // ip -6 route add 2001:db8:1::/48 via 2001:db8::2 dev if6 proto boot metric 1
-  'newroute-v6-via': ['newroute', { seq: 27, link: 6, address: '2001:db8:1::', prefix: 48, gateway: '2001:db8::2', metric: 1, protocol: 3 }, '54000000180005061b000000000000000a300000fe030001000000001400010020010db80001000000000000000000001400050020010db800000000000000000000000208000400060000000800060001000000'],
+  'newroute-v6-via': [
+    'newroute',
+    { seq: 27, link: 6, address: '2001:db8:1::', prefix: 48, gateway: '2001:db8::2', metric: 1, protocol: 3 },
+    '54000000180005061b000000000000000a300000fe030001000000001400010020010db80001000000000000000000001400050020010db800000000000000000000000208000400060000000800060001000000',
+  ],
   // ip route show table all
   dumproutes: ['dumproutes', { seq: 28 }, '1c0000001a0001031c00000000000000000000000000000000000000'],
 };
@@ -213,7 +264,14 @@ t.test('a bridge reply decodes IFLA_BR_VLAN_FILTERING', async (t) => {
 
 t.test('an AF_BRIDGE dump captured from the kernel: ports with IFLA_PROTINFO, the bridge without', async (t) => {
   const links = hexHostOps('dump-bridge-ports-isolated.hex').map((m) => m.link!);
-  t.same(links.map((l) => [l.name, l.family]), [['hv0', 7], ['hbr0', 7], ['htap0', 7]]);
+  t.same(
+    links.map((l) => [l.name, l.family]),
+    [
+      ['hv0', 7],
+      ['hbr0', 7],
+      ['htap0', 7],
+    ],
+  );
   const [hv0, hbr0, htap0] = links;
   t.match(hv0.bridgePort, { protinfo: true, isolated: 1, learning: 1, unicastFlood: 1, state: 0, vlans: [] });
   t.match(htap0.bridgePort, { protinfo: true, isolated: 0 });
@@ -252,7 +310,16 @@ t.test('VLAN entries of a port decode, ranges expanded (hand-built reply)', asyn
   const [msg] = b.nlDecode(reply);
   t.equal(msg.link!.name, 'vnet9');
   t.match(msg.link!.bridgePort, { protinfo: true, state: 3, isolated: 1 });
-  t.same(msg.link!.bridgePort!.vlans.map((v) => [v.vid, v.pvid, v.untagged]), [[1, false, false], [42, true, true], [100, false, false], [101, false, false], [102, false, false]]);
+  t.same(
+    msg.link!.bridgePort!.vlans.map((v) => [v.vid, v.pvid, v.untagged]),
+    [
+      [1, false, false],
+      [42, true, true],
+      [100, false, false],
+      [101, false, false],
+      [102, false, false],
+    ],
+  );
   // Old kernels send IFLA_PROTINFO as a bare u8 STP state.
   const [old] = b.nlDecode(bridgeReply(attr(12, Buffer.from([3])), []));
   t.match(old.link!.bridgePort, { protinfo: true, state: 3, isolated: null });
@@ -273,7 +340,7 @@ t.test('an address dump captured from the kernel: broadcast, peer, IPv6', async 
   t.match(addrs[0], { family: 'inet', prefix: 24, local: '192.0.2.1', address: '192.0.2.1', broadcast: '192.0.2.255', label: 'htap0', scope: 0 });
   t.match(addrs[1], { family: 'inet', prefix: 32, local: '10.0.0.1', address: '10.0.0.2', broadcast: null }, 'point-to-point: IFA_ADDRESS is the peer');
   t.match(addrs[2], { family: 'inet6', prefix: 64, address: '2001:db8::1', local: null });
-  t.match(addrs[3], { family: 'inet6', scope: 253, address: /^fe80::/ }, 'the kernel\'s link-local address');
+  t.match(addrs[3], { family: 'inet6', scope: 253, address: /^fe80::/ }, "the kernel's link-local address");
 });
 
 t.test('a route dump captured from the kernel: gateway, metric, protocol, table', async (t) => {
@@ -282,8 +349,14 @@ t.test('a route dump captured from the kernel: gateway, metric, protocol, table'
   t.match(via4, { family: 'inet', dstLen: 24, gateway: '192.0.2.2', metric: 1, protocol: 3, table: 254, scope: 0, type: 1 });
   const via6 = routes.find((r) => r.dst === '2001:db8:1::')!;
   t.match(via6, { family: 'inet6', dstLen: 48, gateway: '2001:db8::2', metric: 1024, protocol: 4, table: 254 }, 'IPv6 default metric 1024');
-  t.ok(routes.some((r) => r.table === 255 && r.type === 2), 'local-table routes come too (the caller filters)');
-  t.ok(routes.every((r) => r.oif === via4.oif), 'all on the tap');
+  t.ok(
+    routes.some((r) => r.table === 255 && r.type === 2),
+    'local-table routes come too (the caller filters)',
+  );
+  t.ok(
+    routes.every((r) => r.oif === via4.oif),
+    'all on the tap',
+  );
 });
 
 t.test('kernel refusals carry extended-ack text (captured)', async (t) => {

@@ -24,7 +24,10 @@ t.test('suppress records the rollback failure; the first error is left as it was
   suppress(first, fromNative(Object.assign(new Error('no such device'), { code: 'ENODEV' })), 'releasing network devices');
   t.equal(first.message, 'creating vnet0 failed', 'message unchanged');
   t.equal(first.stack, stack, 'stack unchanged');
-  t.same(first.suppressed?.map((s) => s.during), ['undoing setup', 'releasing network devices']);
+  t.same(
+    first.suppressed?.map((s) => s.during),
+    ['undoing setup', 'releasing network devices'],
+  );
   t.equal(describeError(first), 'creating vnet0 failed — pick another name (undoing setup also failed: EBUSY on delete) (releasing network devices also failed: no such device)');
   t.equal(suppressedText(new Error('plain')), '', 'nothing suppressed: no text');
   const plain = new Error('a plain error');

@@ -31,9 +31,9 @@ import { native, NativeGroup, NativePasswd } from '../../sys/native';
  * the errno code of the unreadable file). The ACL fails closed on both.
  */
 export interface Accounts {
-/** The uid of user `name`, or undefined when there is no such user. */
+  /** The uid of user `name`, or undefined when there is no such user. */
   uidOf(name: string): number | undefined;
-/** The gid of group `name`, or undefined when there is no such group. */
+  /** The gid of group `name`, or undefined when there is no such group. */
   gidOf(name: string): number | undefined;
   /** For messages and logs; nothing is decided by it. */
   userName(uid: number): string | undefined;

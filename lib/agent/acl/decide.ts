@@ -36,8 +36,7 @@ function checkCaller(caller: Caller): void {
 
 function checkObject(object: AclObject): void {
   if (!(OBJECT_KINDS as readonly unknown[]).includes(object?.kind)) throw invalid('object', object, `the kind is one of ${OBJECT_KINDS.join(', ')}`);
-  if (VALUED.has(object.kind) && (typeof object.value !== 'string' || object.value === ''))
-    throw invalid('object', object, `a ${object.kind} object needs a non-empty value`);
+  if (VALUED.has(object.kind) && (typeof object.value !== 'string' || object.value === '')) throw invalid('object', object, `a ${object.kind} object needs a non-empty value`);
 }
 
 /** "user alice (uid 1001)", or "uid 4242" for a uid without a passwd entry (or whose lookup failed). */

@@ -136,10 +136,8 @@ function badSubjectId(kind: 'user' | 'group', id: string): string | undefined {
 
 /** Why an object value is not usable, or undefined when it is. */
 function badValue(kind: ObjectKind, value: string): string | undefined {
-  if (value.length > MAX_VALUE || value.includes('/'))
-    return `expected 1 to ${MAX_VALUE} characters without whitespace or '/' ('*' and '?' are globs)`;
-  if (kind === 'mode' && !MODE_SPELLINGS.some((m) => globMatch(value, m)))
-    return `expected ${ACL_MODES.join(', ')} or a glob matching one of them`;
+  if (value.length > MAX_VALUE || value.includes('/')) return `expected 1 to ${MAX_VALUE} characters without whitespace or '/' ('*' and '?' are globs)`;
+  if (kind === 'mode' && !MODE_SPELLINGS.some((m) => globMatch(value, m))) return `expected ${ACL_MODES.join(', ')} or a glob matching one of them`;
   return undefined;
 }
 
@@ -158,8 +156,7 @@ export function parseAcl(text: string, file: string, o: { include?: ((pattern: s
     if (line === '') continue;
     const tokens = line.split(/\s+/);
     const at = `${file}:${n}`;
-    const bad = (what: string, cause?: unknown): NetfdError =>
-      new NetfdError(`${at}: ${what} (${line})`, { code: 'ACL_INVALID', field: 'acl', value: at, cause });
+    const bad = (what: string, cause?: unknown): NetfdError => new NetfdError(`${at}: ${what} (${line})`, { code: 'ACL_INVALID', field: 'acl', value: at, cause });
     /** Token k, which must be there: else "missing WHAT after <token k-1>: EXPECTED". */
     const need = (k: number, what: string, expected: string): string => {
       const tok = tokens[k];
@@ -334,6 +331,9 @@ export function formatSize(bytes: number): string {
 /** "deny group guests dev eth0 (/etc/netfd/acl.conf:3)", "limit user alice interfaces 8 (...)". */
 export function describe(rule: Rule | Limit): string {
   const s = `${rule.subject.kind} ${rule.subject.id}`;
-  const body = 'action' in rule ? `${rule.action} ${s} ${rule.object.kind}${rule.object.value === undefined ? '' : ` ${rule.object.value}`}` : `limit ${s} ${rule.what} ${rule.what === 'state' ? formatSize(rule.value) : rule.value}`;
+  const body =
+    'action' in rule
+      ? `${rule.action} ${s} ${rule.object.kind}${rule.object.value === undefined ? '' : ` ${rule.object.value}`}`
+      : `limit ${s} ${rule.what} ${rule.what === 'state' ? formatSize(rule.value) : rule.value}`;
   return `${body} (${rule.file}:${rule.line})`;
 }

@@ -18,7 +18,8 @@ function activationFd(env: NodeJS.ProcessEnv): number | undefined {
   if (env.LISTEN_PID !== String(process.pid) || !env.LISTEN_FDS) return undefined;
   const n = Number(env.LISTEN_FDS);
   if (!Number.isInteger(n) || n < 1) return undefined;
-  if (n > 1) throw new NetfdError(`systemd passed ${n} sockets; the agent takes exactly one (one ListenSequentialPacket= line)`, { code: 'INVALID_ARGUMENT', field: 'LISTEN_FDS', value: env.LISTEN_FDS });
+  if (n > 1)
+    throw new NetfdError(`systemd passed ${n} sockets; the agent takes exactly one (one ListenSequentialPacket= line)`, { code: 'INVALID_ARGUMENT', field: 'LISTEN_FDS', value: env.LISTEN_FDS });
   return 3;
 }
 
@@ -60,9 +61,11 @@ async function serve(values: Values, positionals: string[]): Promise<number> {
   if (maxClients !== undefined && (!/^\d+$/.test(maxClients) || Number(maxClients) < 1 || Number(maxClients) > 65536))
     throw new NetfdError(`invalid max-clients ${JSON.stringify(maxClients)}: a number of connections, from 1 to 65536`, { code: 'INVALID_ARGUMENT', field: 'max-clients', value: maxClients });
   const socket = str(values, 'socket');
-  if (socket !== undefined && !path.isAbsolute(socket)) throw new NetfdError(`invalid socket ${JSON.stringify(socket)}: an absolute path`, { code: 'INVALID_ARGUMENT', field: 'socket', value: socket });
+  if (socket !== undefined && !path.isAbsolute(socket))
+    throw new NetfdError(`invalid socket ${JSON.stringify(socket)}: an absolute path`, { code: 'INVALID_ARGUMENT', field: 'socket', value: socket });
   const level = str(values, 'log-level') ?? process.env.NETFD_LOG_LEVEL ?? 'info';
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw new NetfdError(`invalid log-level ${JSON.stringify(level)}`, { code: 'INVALID_ARGUMENT', field: 'log-level', value: level });
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level))
+    throw new NetfdError(`invalid log-level ${JSON.stringify(level)}`, { code: 'INVALID_ARGUMENT', field: 'log-level', value: level });
   const group = str(values, 'socket-group');
   const agent = new Agent({
     socket,

@@ -34,7 +34,8 @@ export const qemuArgv: Command = {
       const d = p.decisions[i];
       const l = plan.link;
       const net = plan.network ? ` (network '${plan.network.name}' would give ${plan.network.dev} now)` : '';
-      const host = l.kind === 'tap' ? `tap ${l.name}${l.bridge ? ` on bridge ${l.bridge}` : ''}` : l.kind === 'macvtap' ? `macvtap ${l.name} on ${l.parent} mode ${l.mode}${net}` : `existing ${l.name}`;
+      const host =
+        l.kind === 'tap' ? `tap ${l.name}${l.bridge ? ` on bridge ${l.bridge}` : ''}` : l.kind === 'macvtap' ? `macvtap ${l.name} on ${l.parent} mode ${l.mode}${net}` : `existing ${l.name}`;
       const driver = d.record ? `live XML records <driver name='${d.record}'/>` : 'no driver recorded (not virtio)';
       return `# ${plan.path}: ${plan.model} -> ${plan.device}; ${host}; ${plan.queues} queue(s); ${describeProbe(p.probes[i])}, so vhost=${d.vhost ? 'on' : 'off'}; ${driver}; mac ${plan.mac}${plan.macGenerated ? ' (generated)' : ''}`;
     });
@@ -47,7 +48,8 @@ export const qemuArgv: Command = {
 function xendVersion(values: Values): number | undefined {
   const x = str(values, 'xend-config-version');
   if (x === undefined) return undefined;
-  if (!/^\d{1,3}$/.test(x)) throw new NetfdError(`invalid xend-config-version ${JSON.stringify(x)}: a small non-negative integer`, { code: 'INVALID_ARGUMENT', field: 'xend-config-version', value: x });
+  if (!/^\d{1,3}$/.test(x))
+    throw new NetfdError(`invalid xend-config-version ${JSON.stringify(x)}: a small non-negative integer`, { code: 'INVALID_ARGUMENT', field: 'xend-config-version', value: x });
   return Number(x);
 }
 

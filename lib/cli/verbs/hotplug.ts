@@ -10,7 +10,9 @@ export const attachInterface: Command = {
     if (positionals.length !== 2) throw new UsageError(usageOf('attach-interface'));
     const name = checkName(positionals[0]);
     const a = await backend.attachInterface(name, readDomainFile(positionals[1]), { timeoutMs: timeoutMs(values, 30) });
-    io.out(values.json ? `${JSON.stringify(a)}\n` : `${positionals[0]}: attached ${a.alias} mac ${a.mac} on ${a.targetDev}${a.driver ? ` (driver ${a.driver})` : ''}${a.pci ? ` at PCI ${a.pci}` : ''}\n`);
+    io.out(
+      values.json ? `${JSON.stringify(a)}\n` : `${positionals[0]}: attached ${a.alias} mac ${a.mac} on ${a.targetDev}${a.driver ? ` (driver ${a.driver})` : ''}${a.pci ? ` at PCI ${a.pci}` : ''}\n`,
+    );
     return 0;
   },
 };

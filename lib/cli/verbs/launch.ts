@@ -23,10 +23,12 @@ export const launch: Command = {
   localOptions: { supervise: { type: 'boolean' } },
   remote: true,
   async run({ args, values, positionals, io, backend, connect }: Call) {
-    if (values.detach && connect !== undefined) throw new UsageError('launch --detach is not available with --connect: the launching process holds the agent connection; run it under your own supervisor (e.g. systemd-run --user)');
+    if (values.detach && connect !== undefined)
+      throw new UsageError('launch --detach is not available with --connect: the launching process holds the agent connection; run it under your own supervisor (e.g. systemd-run --user)');
     if (positionals.length < 1) throw new UsageError(usageOf('launch'));
     const accel = str(values, 'accel');
-    if (accel !== undefined && accel !== 'tcg' && accel !== 'kvm') throw new NetfdError(`invalid accel ${JSON.stringify(accel)}: tcg or kvm`, { code: 'INVALID_ARGUMENT', field: 'accel', value: accel });
+    if (accel !== undefined && accel !== 'tcg' && accel !== 'kvm')
+      throw new NetfdError(`invalid accel ${JSON.stringify(accel)}: tcg or kvm`, { code: 'INVALID_ARGUMENT', field: 'accel', value: accel });
     if (positionals.length > 1 && args.indexOf('--') < 0) throw new UsageError(`unexpected argument ${positionals[1]}; qemu arguments go after --`);
     const fromLive = values['from-live'] === true;
     if (values.detach) return launchDetached(args, positionals[0], str(values, 'state-dir'), fromLive, io);
@@ -96,6 +98,7 @@ async function launchDetached(args: string[], file: string, explicitDir: string 
     io.err(`netfd: ${name} running as qemu pid ${report.pid}, supervised by pid ${child.pid}; QMP ${report.qmp}; live XML ${report.live}; log ${logFile}\n`);
     return 0;
   }
-  if (report?.error) throw new NetfdError(`${report.error.message}${report.error.also ?? ''}`, { code: report.error.code ?? 'EUNKNOWN', field: report.error.field, value: report.error.value, hint: report.error.hint });
+  if (report?.error)
+    throw new NetfdError(`${report.error.message}${report.error.also ?? ''}`, { code: report.error.code ?? 'EUNKNOWN', field: report.error.field, value: report.error.value, hint: report.error.hint });
   throw new NetfdError(`the supervisor for ${name} exited before qemu was running; see ${logFile}`, { code: 'QEMU_FAILED' });
 }

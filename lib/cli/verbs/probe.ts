@@ -15,7 +15,9 @@ export const probe: Command = {
   async run({ values, positionals, io, backend }) {
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
     const only = str(values, 'only')?.split(',');
-    for (const id of only ?? []) if (!(CHECK_IDS as readonly string[]).includes(id)) throw new NetfdError(`invalid only ${JSON.stringify(id)}: one of ${CHECK_IDS.join(', ')}`, { code: 'INVALID_ARGUMENT', field: 'only', value: id });
+    for (const id of only ?? [])
+      if (!(CHECK_IDS as readonly string[]).includes(id))
+        throw new NetfdError(`invalid only ${JSON.stringify(id)}: one of ${CHECK_IDS.join(', ')}`, { code: 'INVALID_ARGUMENT', field: 'only', value: id });
     const roots: Record<string, string | undefined> = {};
     for (const k of ROOTS) {
       const dir = str(values, k);

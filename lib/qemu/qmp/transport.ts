@@ -121,7 +121,11 @@ class UvTransport implements QmpTransport {
     }
     this.sock = sock;
     // qemu sends no fds: maxFds 0 (the kernel closes any, m.ctrunc says so).
-    sock.read({ maxBytes: 65536, maxFds: 0 }, (m) => this.onData(m), (e) => this.end(e));
+    sock.read(
+      { maxBytes: 65536, maxFds: 0 },
+      (m) => this.onData(m),
+      (e) => this.end(e),
+    );
     for (const go of this.early.splice(0)) go();
   }
 
@@ -151,7 +155,8 @@ class UvTransport implements QmpTransport {
       return this.sock.send(text, fds, { timeoutMs }).then(
         () => undefined,
         (e: NetfdError) => {
-          if (e.code === 'EPIPE' || e.code === 'ECONNRESET') throw fds.length ? new NetfdError(`${what}: qemu closed the monitor connection`, { code: 'QMP_CLOSED', cause: e }) : new WriteFailed(what, e);
+          if (e.code === 'EPIPE' || e.code === 'ECONNRESET')
+            throw fds.length ? new NetfdError(`${what}: qemu closed the monitor connection`, { code: 'QMP_CLOSED', cause: e }) : new WriteFailed(what, e);
           throw e; // ETIMEDOUT, EBADF (an fd not open), EMSGSIZE...
         },
       );

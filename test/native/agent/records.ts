@@ -16,14 +16,30 @@ t.test('a missing ACL refuses everything; unreadable records are reported and le
     '4242/orphan.xml': '<domain/>',
     'legacy.json': '{}',
   });
-  t.ok(log.lines().some((l) => l.level === 40 && /does not exist: every request is refused/.test(String(l.msg))), 'the agent warns that it refuses everything');
+  t.ok(
+    log.lines().some((l) => l.level === 40 && /does not exist: every request is refused/.test(String(l.msg))),
+    'the agent warns that it refuses everything',
+  );
   const e = await client.request('prepare', { xml: "<domain type='qemu'><name>d</name><memory>65536</memory><devices><interface type='ethernet'/></devices></domain>" }).catch((x) => x);
   t.match(e, { code: 'ACCESS_DENIED', rule: 'default deny' });
-  t.same(fs.readdirSync(path.join(dir, 'state', 'agent', '4242')).sort(), ['.dot.json', 'bad.json', 'orphan.xml', 'other.json', 'weird.txt'], 'records it cannot read stay; the temporary file is gone');
+  t.same(
+    fs.readdirSync(path.join(dir, 'state', 'agent', '4242')).sort(),
+    ['.dot.json', 'bad.json', 'orphan.xml', 'other.json', 'weird.txt'],
+    'records it cannot read stay; the temporary file is gone',
+  );
   const msgs = log.lines().map((l) => String(l.msg));
   t.equal(msgs.filter((m) => /^unreadable record/.test(m)).length, 3, 'each unreadable record is logged, a name starting with . too');
-  t.ok(msgs.some((m) => /weird\.txt; left alone$/.test(m) && m.startsWith('cannot classify')), 'a file it cannot classify is logged');
-  t.ok(msgs.some((m) => /orphan\.xml belongs to no record/.test(m)), 'a live XML without a record is logged');
-  t.ok(msgs.some((m) => /legacy\.json is not a user's directory/.test(m)), "a file beside the users' directories is logged");
+  t.ok(
+    msgs.some((m) => /weird\.txt; left alone$/.test(m) && m.startsWith('cannot classify')),
+    'a file it cannot classify is logged',
+  );
+  t.ok(
+    msgs.some((m) => /orphan\.xml belongs to no record/.test(m)),
+    'a live XML without a record is logged',
+  );
+  t.ok(
+    msgs.some((m) => /legacy\.json is not a user's directory/.test(m)),
+    "a file beside the users' directories is logged",
+  );
   t.ok(msgs.some((m) => /removed a temporary file/.test(m)));
 });

@@ -17,18 +17,29 @@ t.test('an in-process agent: hello, an empty list, ACL refusals before any host 
   t.equal(fs.statSync(path.join(dir, 'a.sock')).mode & 0o777, 0o660, 'the socket is 0660');
   t.match((await client.request('hello')).result, { version: 1, uid, graceMs: 30000 });
   t.same((await client.request('list')).result, []);
-  const refused = await client.request('prepare', { xml: "<domain type='qemu'><name>d</name><memory>65536</memory><devices><interface type='bridge'><source bridge='br9'/></interface></devices></domain>" }).catch((e) => e);
+  const refused = await client
+    .request('prepare', { xml: "<domain type='qemu'><name>d</name><memory>65536</memory><devices><interface type='bridge'><source bridge='br9'/></interface></devices></domain>" })
+    .catch((e) => e);
   t.match(refused, { code: 'ACCESS_DENIED', field: '/domain/devices/interface', value: 'br9', rule: /^deny user \d+ bridge br9 \(.*acl\.conf:1\)$/ });
-  const backend = await client.request('prepare', { xml: "<domain type='qemu'><name>d</name><memory>65536</memory><devices><interface type='ethernet'><backend tap='/etc/shadow'/></interface></devices></domain>" }).catch((e) => e);
+  const backend = await client
+    .request('prepare', { xml: "<domain type='qemu'><name>d</name><memory>65536</memory><devices><interface type='ethernet'><backend tap='/etc/shadow'/></interface></devices></domain>" })
+    .catch((e) => e);
   t.match(backend, { code: 'ACCESS_DENIED', rule: 'default deny' }, 'a <backend> path needs `all`');
   t.match((await client.request('release', { name: 'nope' }).catch((e) => e)) as object, { code: 'ENOENT', field: 'args.name' });
   t.match((await client.request('release', { name: '../x' }).catch((e) => e)) as object, { code: 'INVALID_ARGUMENT', field: 'args.name', value: '../x' });
   t.match((await client.request('net-start', { name: 'n' }).catch((e) => e)) as object, { code: 'ACCESS_DENIED', field: 'op', value: 'net-start' });
-  t.match((await client.request('net-start', { name: '../n' }).catch((e) => e)) as object, { code: 'INVALID_ARGUMENT', field: 'args.name', value: '../n' }, 'a bad network name is refused before the ACL');
+  t.match(
+    (await client.request('net-start', { name: '../n' }).catch((e) => e)) as object,
+    { code: 'INVALID_ARGUMENT', field: 'args.name', value: '../n' },
+    'a bad network name is refused before the ACL',
+  );
   t.match((await client.request('net-define', { xml: '<network/>' }).catch((e) => e)) as object, { code: 'ACCESS_DENIED', field: 'op', value: 'net-define' });
   t.same((await client.request('net-list', { all: true })).result, { rows: [], warnings: [] });
   t.same(fs.existsSync(path.join(dir, 'state', 'agent')) ? fs.readdirSync(path.join(dir, 'state', 'agent')) : [], [], 'no record was written for refused requests');
-  t.ok(log.lines().some((l) => l.msg === 'refused by the ACL' && l.uid === uid && typeof l.req === 'number' && l.code === 'ACCESS_DENIED'), 'refusals are logged with the uid and a request id');
+  t.ok(
+    log.lines().some((l) => l.msg === 'refused by the ACL' && l.uid === uid && typeof l.req === 'number' && l.code === 'ACCESS_DENIED'),
+    'refusals are logged with the uid and a request id',
+  );
 });
 
 t.test('a second agent on a live socket is refused; a stale socket file is replaced', async (t) => {
@@ -52,7 +63,8 @@ t.test('stop: a client that does not read is cut off at stopTimeoutMs; an idle a
   t.teardown(() => native().close(fd));
   const big = 'x'.repeat(100_000);
   for (let id = 1; id <= 8; id++) while (native().sendNow(fd, encodeRequest(id, 'release', { name: big })) < 0) await new Promise((r) => setTimeout(r, 5));
-  for (const end = Date.now() + 5000; log.lines().filter((l) => l.code === 'INVALID_ARGUMENT').length < 8; await new Promise((r) => setTimeout(r, 5))) if (Date.now() > end) throw new Error('the requests did not arrive');
+  for (const end = Date.now() + 5000; log.lines().filter((l) => l.code === 'INVALID_ARGUMENT').length < 8; await new Promise((r) => setTimeout(r, 5)))
+    if (Date.now() > end) throw new Error('the requests did not arrive');
   const started = Date.now();
   t.equal(await agent.stop(), false, 'stop resolves false: work was cut short');
   const ms = Date.now() - started;

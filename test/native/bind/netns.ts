@@ -49,7 +49,10 @@ t.test('a handle is one socket bound to its namespace, reused until closed', { s
   t.same((await listLinks({ netns: h })).map((l) => l.name).sort(), ['d0', 'd1', 'lo']);
   await setLink('d0', { netns: h, up: true, mtu: 1400 });
   const links = await Promise.all(Array.from({ length: 16 }, () => getLink('d0', { netns: h })));
-  t.ok(links.every((l) => l.up && l.mtu === 1400), 'concurrent operations on one handle take turns');
+  t.ok(
+    links.every((l) => l.up && l.mtu === 1400),
+    'concurrent operations on one handle take turns',
+  );
   t.equal(openFds().length, before.length + 1, 'still one socket: no socket per call');
 
   // The name goes; the socket keeps the namespace: calls by name fail, the handle still works.

@@ -30,8 +30,14 @@ t.test('net-* verbs: define, list, start, dumpxml, autostart, destroy, undefine;
 
   // domxml-to-native names the device the network would give, and records nothing.
   const dom = path.join(dir, 'g.xml');
-  fs.writeFileSync(dom, "<domain type='qemu'><name>g</name><memory unit='MiB'>64</memory><devices><interface type='network'><source network='vfs'/><model type='virtio'/></interface></devices></domain>");
-  t.match(await cli(...g, '--vhost-device', '/nonexistent/vhost', 'domxml-to-native', 'qemu-argv', dom), { code: 0, out: new RegExp(`macvtap macvtap%d on ${pf.devices[0]} mode passthru \\(network 'vfs' would give ${pf.devices[0]} now\\)`) });
+  fs.writeFileSync(
+    dom,
+    "<domain type='qemu'><name>g</name><memory unit='MiB'>64</memory><devices><interface type='network'><source network='vfs'/><model type='virtio'/></interface></devices></domain>",
+  );
+  t.match(await cli(...g, '--vhost-device', '/nonexistent/vhost', 'domxml-to-native', 'qemu-argv', dom), {
+    code: 0,
+    out: new RegExp(`macvtap macvtap%d on ${pf.devices[0]} mode passthru \\(network 'vfs' would give ${pf.devices[0]} now\\)`),
+  });
   t.match(JSON.parse((await cli(...g, 'net-list', '--json')).out), [{ connections: 0 }], 'a preview allocates nothing');
 
   t.match(await cli(...g, 'net-start', 'vfs'), { code: 1, err: /^netfd net-start: EEXIST: network 'vfs' is already active\n$/ });
@@ -44,7 +50,10 @@ t.test('net-* verbs: define, list, start, dumpxml, autostart, destroy, undefine;
   t.match(await cli(...g, 'net-start'), { code: 2, err: /usage: net-start NAME/ });
   t.match(await cli(...g, 'net-dumpxml', 'a/b'), { code: 1, err: /INVALID_ARGUMENT: invalid network name "a\/b"/ });
   fs.writeFileSync(file, "<network><name>bad</name><forward mode='nat'/></network>");
-  t.match(await cli(...g, 'net-define', file), { code: 1, err: /^netfd net-define: NOT_SUPPORTED: \/network\/forward\/@mode: netfd does not run <forward mode='nat'>, .*; netfd runs forward modes passthrough, private, vepa, bridge/ });
+  t.match(await cli(...g, 'net-define', file), {
+    code: 1,
+    err: /^netfd net-define: NOT_SUPPORTED: \/network\/forward\/@mode: netfd does not run <forward mode='nat'>, .*; netfd runs forward modes passthrough, private, vepa, bridge/,
+  });
   fs.writeFileSync(file, "<network><name>none</name><forward mode='vepa'><pf dev='eth9'/></forward></network>");
   t.match(await cli(...g, 'net-define', file), { code: 0 });
   t.match(await cli(...g, 'net-start', 'none'), { code: 1, err: /ENODEV: no network device eth9/ });

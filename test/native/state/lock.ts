@@ -50,10 +50,17 @@ t.test('one holder at a time in a process; released on return and on throw; no f
   };
   t.same(await Promise.all([withDomainLock(dir, 'd', body('a')), withDomainLock(dir, 'd', body('b')), withDomainLock(dir, 'd', body('c'))]), ['a', 'b', 'c']);
   t.same(order.slice(0, 2), ['a in', 'a out'], 'the first caller took it at once');
-  t.same(order.map((e) => e.split(' ')[1]), ['in', 'out', 'in', 'out', 'in', 'out'], `serialised (flock is not FIFO): ${order.join(', ')}`);
+  t.same(
+    order.map((e) => e.split(' ')[1]),
+    ['in', 'out', 'in', 'out', 'in', 'out'],
+    `serialised (flock is not FIFO): ${order.join(', ')}`,
+  );
   t.same(order.filter((e) => e.endsWith('in')).sort(), ['a in', 'b in', 'c in'], 'each ran once');
   t.notOk(fs.existsSync(lockPath(dir, 'd')), 'released: the last holder removed the file');
-  await t.rejects(withDomainLock(dir, 'd', async () => Promise.reject(new Error('body failed'))), /body failed/);
+  await t.rejects(
+    withDomainLock(dir, 'd', async () => Promise.reject(new Error('body failed'))),
+    /body failed/,
+  );
   t.notOk(fs.existsSync(lockPath(dir, 'd')), 'released when the body throws');
   // A file a dead netfd left behind (with or without a pid in it) is no lock.
   fs.writeFileSync(lockPath(dir, 'd'), '4194304999\n');
@@ -71,11 +78,16 @@ t.test('two processes contend: the second waits for the first, in the kernel', a
   let childOut = '';
   child.stdout!.on('data', (d: Buffer) => (childOut += d.toString()));
   const started = Date.now();
-  const got = await withDomainLock(dir, 'd', async () => {
-    t.match(childOut, /RELEASING/, 'the holder finished its body first');
-    t.equal(fs.readFileSync(lockPath(dir, 'd'), 'utf8'), `${process.pid}\n`, 'now this process holds it');
-    return Date.now() - started;
-  }, 10_000);
+  const got = await withDomainLock(
+    dir,
+    'd',
+    async () => {
+      t.match(childOut, /RELEASING/, 'the holder finished its body first');
+      t.equal(fs.readFileSync(lockPath(dir, 'd'), 'utf8'), `${process.pid}\n`, 'now this process holds it');
+      return Date.now() - started;
+    },
+    10_000,
+  );
   t.ok(got >= 250, `waited for the holder (${got} ms)`);
   t.ok(got < 5000, `and not for the timeout (${got} ms)`);
   await exited(child);
@@ -87,16 +99,23 @@ t.test('a live holder: EBUSY after the timeout, naming the object and the holder
   const child = await holder(dir, 'net1', -1);
   t.teardown(() => child.kill('SIGKILL'));
   const started = Date.now();
-  await t.rejects(withLock(dir, 'net1', async () => 'never', 300, 'network'), {
-    code: 'EBUSY',
-    field: 'name',
-    value: 'net1',
-    message: new RegExp(`^network net1 is locked by process ${child.pid} \\(.*net1\\.lock\\); another netfd command is changing it$`),
-  });
+  await t.rejects(
+    withLock(dir, 'net1', async () => 'never', 300, 'network'),
+    {
+      code: 'EBUSY',
+      field: 'name',
+      value: 'net1',
+      message: new RegExp(`^network net1 is locked by process ${child.pid} \\(.*net1\\.lock\\); another netfd command is changing it$`),
+    },
+  );
   const waited = Date.now() - started;
   t.ok(waited >= 280 && waited < 3000, `gave up at the timeout (${waited} ms)`);
   t.equal(fs.readFileSync(lockPath(dir, 'net1'), 'utf8'), `${child.pid}\n`, "the holder's lock file is left alone");
-  await t.rejects(withDomainLock(dir, 'net1', async () => 'never', 0), { code: 'EBUSY' }, 'timeout 0: one try');
+  await t.rejects(
+    withDomainLock(dir, 'net1', async () => 'never', 0),
+    { code: 'EBUSY' },
+    'timeout 0: one try',
+  );
   child.kill('SIGKILL');
   await exited(child);
 });
@@ -145,6 +164,10 @@ t.test('a waiter whose file the holder removed locks the new file, so two never 
   releaseA();
   await Promise.all([a, b, c]);
   t.equal(events[0], 'a');
-  t.same(events.slice(1).map((e) => e.split(' ')[1]), ['in', 'out', 'in', 'out'], `never two holders: ${events.join(', ')}`);
+  t.same(
+    events.slice(1).map((e) => e.split(' ')[1]),
+    ['in', 'out', 'in', 'out'],
+    `never two holders: ${events.join(', ')}`,
+  );
   t.same(fs.readdirSync(dir), [], 'no file left');
 });

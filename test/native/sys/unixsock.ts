@@ -246,8 +246,15 @@ t.test('recvFds/sendFds wait on the loop: 8 waiting for ever pin no pool thread'
   for (const [i, [peer]] of pairs.entries()) await sendFds(peer, `m${i}`, i % 2 ? [devnull] : []);
   fs.closeSync(devnull);
   const got = await within(Promise.all(waiting), 'the 8 messages');
-  t.strictSame(got.map((r) => r.data.toString()), pairs.map((_, i) => `m${i}`), 'each got its message');
-  t.strictSame(got.map((r) => r.fds.length), [0, 1, 0, 1, 0, 1, 0, 1]);
+  t.strictSame(
+    got.map((r) => r.data.toString()),
+    pairs.map((_, i) => `m${i}`),
+    'each got its message',
+  );
+  t.strictSame(
+    got.map((r) => r.fds.length),
+    [0, 1, 0, 1, 0, 1, 0, 1],
+  );
   for (const r of got) for (const fd of r.fds) b.close(fd);
 
   // A borrowed fd gets its flags back; a recv and a send wait on one fd at once.
@@ -354,7 +361,7 @@ t.test('the native class: bad arguments are TypeErrors; closed is EBADF; one wat
   t.throws(() => fs.fstatSync(a), { code: 'EBADF' }, 'an owned fd is closed with it');
   const devnull = fs.openSync('/dev/null', 'r');
   t.throws(() => UnixSocket.adopt(devnull), { code: 'EPERM', syscall: 'uv_poll_init' }, 'a file the loop cannot watch');
-  t.ok(fs.fstatSync(devnull).isCharacterDevice(), 'a failed adopt leaves the fd open, the caller\'s');
+  t.ok(fs.fstatSync(devnull).isCharacterDevice(), "a failed adopt leaves the fd open, the caller's");
   fs.closeSync(devnull);
   b.close(c);
 });
@@ -427,13 +434,19 @@ process.on('uncaughtException', (e) => { seen.push(e.message); if (seen.length =
   t.equal(w.stdout, 'in writable\n', 'the writable callback too');
 });
 
-t.test('ref/unref: an idle unref\'d listener lets the process exit, a ref\'d one keeps it', async (t) => {
+t.test("ref/unref: an idle unref'd listener lets the process exit, a ref'd one keeps it", async (t) => {
   const dir = tempDir(t);
-  const unrefd = child(`const l = UnixSocket.listen(${JSON.stringify(path.join(dir, 'u.sock'))}, 'seqpacket'); l.accept(() => undefined); l.unref(); process.on('exit', () => process.stdout.write('EXIT\\n'));`, 10_000);
+  const unrefd = child(
+    `const l = UnixSocket.listen(${JSON.stringify(path.join(dir, 'u.sock'))}, 'seqpacket'); l.accept(() => undefined); l.unref(); process.on('exit', () => process.stdout.write('EXIT\\n'));`,
+    10_000,
+  );
   t.equal(unrefd.status, 0, 'exits by itself');
   t.equal(unrefd.stdout, 'EXIT\n');
-  const refd = child(`const l = UnixSocket.listen(${JSON.stringify(path.join(dir, 'r.sock'))}, 'seqpacket'); l.accept(() => undefined); setTimeout(() => { l.unref(); process.stdout.write('UNREF\\n'); }, 800);`, 10_000);
-  t.equal(refd.status, 0, 'exits once unref\'d');
+  const refd = child(
+    `const l = UnixSocket.listen(${JSON.stringify(path.join(dir, 'r.sock'))}, 'seqpacket'); l.accept(() => undefined); setTimeout(() => { l.unref(); process.stdout.write('UNREF\\n'); }, 800);`,
+    10_000,
+  );
+  t.equal(refd.status, 0, "exits once unref'd");
   t.equal(refd.stdout, 'UNREF\n', 'alive until then');
   // A socket left open while Node tears down (process end, a worker ending) closes without calling JS.
   const teardown = child(`
@@ -458,7 +471,8 @@ w.on('message', () => w.terminate().then(() => { process.stdout.write('TERMINATE
 t.test('Listener errors: accepting stops and says why', async (t) => {
   // EMFILE on accept, in a child with a low fd limit.
   const dir = tempDir(t);
-  const r = child(`
+  const r = child(
+    `
 const file = ${JSON.stringify(path.join(dir, 'e.sock'))};
 const l = UnixSocket.listen(file, 'seqpacket');
 const fs = require('fs');
@@ -469,7 +483,10 @@ UnixSocket.connect(file, 'seqpacket').then(() => {
   fs.closeSync(hold.pop()); // room for the client's socket, none for the accepted one
   UnixSocket.connect(file, 'seqpacket').catch(() => undefined);
 });
-`, 20_000, 128);
+`,
+    20_000,
+    128,
+  );
   noAbort(t, r, 'EMFILE');
   t.match(r.stdout, /^ERROR (EMFILE|ENFILE) accept4\n$/, 'the error, with its syscall');
 });

@@ -4,20 +4,7 @@
 // one of the three request errors.
 import t from 'tap';
 import { NetfdError } from '../../../lib/errors';
-import {
-  encodeRequest,
-  errorBody,
-  errorReply,
-  idOf,
-  okReply,
-  Op,
-  OPS,
-  parseReply,
-  parseRequest,
-  PROTOCOL_VERSION,
-  replyError,
-  Request,
-} from '../../../lib/agent/protocol';
+import { encodeRequest, errorBody, errorReply, idOf, okReply, Op, OPS, parseReply, parseRequest, PROTOCOL_VERSION, replyError, Request } from '../../../lib/agent/protocol';
 import { refused } from '../../helpers/refused';
 
 const buf = (x: unknown): Buffer => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x));
@@ -63,13 +50,38 @@ t.test('golden encodings', async (t) => {
 });
 
 t.test('parseRequest accepts every op with valid args', async (t) => {
-  t.strictSame([...ops].sort(), [
-    'attach', 'claim', 'detach', 'dumpxml', 'hello', 'list', 'net-autostart', 'net-define', 'net-destroy', 'net-dumpxml', 'net-list', 'net-start', 'net-undefine', 'prepare', 'probe', 'record-pci', 'release', 'set-running',
-  ], 'the ops this test knows');
+  t.strictSame(
+    [...ops].sort(),
+    [
+      'attach',
+      'claim',
+      'detach',
+      'dumpxml',
+      'hello',
+      'list',
+      'net-autostart',
+      'net-define',
+      'net-destroy',
+      'net-dumpxml',
+      'net-list',
+      'net-start',
+      'net-undefine',
+      'prepare',
+      'probe',
+      'record-pci',
+      'release',
+      'set-running',
+    ],
+    'the ops this test knows',
+  );
   let id = 0;
   for (const op of ops) {
     const spec = specOf(op);
-    const required = Object.fromEntries(Object.entries(spec).filter(([, [, r]]) => r).map(([k, [type]]) => [k, sample[type]]));
+    const required = Object.fromEntries(
+      Object.entries(spec)
+        .filter(([, [, r]]) => r)
+        .map(([k, [type]]) => [k, sample[type]]),
+    );
     const all = Object.fromEntries(Object.entries(spec).map(([k, [type]]) => [k, sample[type]]));
     for (const args of [required, all]) {
       id++;
@@ -96,7 +108,14 @@ t.test('parseRequest refuses', async (t) => {
   refused(t, () => parseRequest(Buffer.from('x'.repeat(100))), { code: 'BAD_REQUEST', field: 'request', value: `${'x'.repeat(64)}…` });
   refused(t, () => parseRequest(Buffer.from('{"v":1,"id":1,"op":"hello"')), { code: 'BAD_REQUEST', field: 'request', value: '{"v":1,"id":1,"op":"hello"' });
   // JSON, not an object.
-  for (const [text, name] of [['[]', 'array'], ['[{"v":1}]', 'array'], ['5', 'number'], ['null', 'null'], ['"str"', 'string'], ['true', 'boolean']])
+  for (const [text, name] of [
+    ['[]', 'array'],
+    ['[{"v":1}]', 'array'],
+    ['5', 'number'],
+    ['null', 'null'],
+    ['"str"', 'string'],
+    ['true', 'boolean'],
+  ])
     refused(t, () => parseRequest(Buffer.from(text)), { code: 'BAD_REQUEST', field: 'request', value: name }, /a request is a JSON object/);
 
   // The version.
@@ -114,10 +133,21 @@ t.test('parseRequest refuses', async (t) => {
   refused(t, () => parseRequest(req({ op: undefined })), { code: 'UNKNOWN_OP', field: 'op', value: undefined });
 
   // The args object.
-  for (const [args, name] of [[[], 'array'], [['x'], 'array'], ['x', 'string'], [5, 'number'], [true, 'boolean']] as const)
+  for (const [args, name] of [
+    [[], 'array'],
+    [['x'], 'array'],
+    ['x', 'string'],
+    [5, 'number'],
+    [true, 'boolean'],
+  ] as const)
     refused(t, () => parseRequest(req({ args })), { code: 'BAD_REQUEST', field: 'args', value: args }, new RegExp(`args must be an object, not ${name}`));
   refused(t, () => parseRequest(req({ args: { x: 1 } })), { code: 'BAD_REQUEST', field: 'args.x', value: 1 }, /hello takes no argument "x"$/);
-  refused(t, () => parseRequest(req({ op: 'prepare', args: { xml: 'x', qpm: 'typo' } })), { code: 'BAD_REQUEST', field: 'args.qpm', value: 'typo' }, /prepare takes no argument "qpm" \(it takes xml, qmp, accel, running\)/);
+  refused(
+    t,
+    () => parseRequest(req({ op: 'prepare', args: { xml: 'x', qpm: 'typo' } })),
+    { code: 'BAD_REQUEST', field: 'args.qpm', value: 'typo' },
+    /prepare takes no argument "qpm" \(it takes xml, qmp, accel, running\)/,
+  );
   refused(t, () => parseRequest(buf('{"v":1,"id":1,"op":"hello","args":{"__proto__":{"x":1}}}')), { code: 'BAD_REQUEST', field: 'args.__proto__', value: { x: 1 } }, /no argument "__proto__"/);
   refused(t, () => parseRequest(req({ op: 'release', args: { constructor: 'x', name: 'a' } })), { code: 'BAD_REQUEST', field: 'args.constructor', value: 'x' });
 
@@ -126,16 +156,38 @@ t.test('parseRequest refuses', async (t) => {
     const spec = specOf(op);
     for (const [k, [type, required]] of Object.entries(spec)) {
       if (!required) continue;
-      const args = Object.fromEntries(Object.entries(spec).filter(([j, [, r]]) => r && j !== k).map(([j, [ty]]) => [j, sample[ty]]));
+      const args = Object.fromEntries(
+        Object.entries(spec)
+          .filter(([j, [, r]]) => r && j !== k)
+          .map(([j, [ty]]) => [j, sample[ty]]),
+      );
       refused(t, () => parseRequest(req({ op, args })), { code: 'BAD_REQUEST', field: `args.${k}`, value: undefined }, new RegExp(`${op} needs args\\.${k} \\(${type.replace('[]', '\\[\\]')}\\)`));
     }
   }
 
   // Every argument with each wrong type.
   const wrong: Record<ArgType, [unknown, string][]> = {
-    string: [[true, 'boolean'], [5, 'number'], [['x'], 'array'], [null, 'null'], [{}, 'object']],
-    boolean: [['true', 'string'], [1, 'number'], [null, 'null'], [[true], 'array']],
-    'string[]': [['a', 'string'], [['a', 1], 'array'], [['a', null], 'array'], [[['a']], 'array'], [{ 0: 'a' }, 'object'], [true, 'boolean']],
+    string: [
+      [true, 'boolean'],
+      [5, 'number'],
+      [['x'], 'array'],
+      [null, 'null'],
+      [{}, 'object'],
+    ],
+    boolean: [
+      ['true', 'string'],
+      [1, 'number'],
+      [null, 'null'],
+      [[true], 'array'],
+    ],
+    'string[]': [
+      ['a', 'string'],
+      [['a', 1], 'array'],
+      [['a', null], 'array'],
+      [[['a']], 'array'],
+      [{ 0: 'a' }, 'object'],
+      [true, 'boolean'],
+    ],
   };
   for (const op of ops) {
     const spec = specOf(op);
@@ -143,7 +195,12 @@ t.test('parseRequest refuses', async (t) => {
     for (const [k, [type]] of Object.entries(spec)) {
       const expect = type === 'string[]' ? 'an array of strings' : `a ${type}`;
       for (const [x, name] of wrong[type])
-        refused(t, () => parseRequest(req({ op, args: { ...valid, [k]: x } })), { code: 'BAD_REQUEST', field: `args.${k}`, value: x }, new RegExp(`args\\.${k} must be ${expect.replace('[]', '\\[\\]')}, not ${name}`));
+        refused(
+          t,
+          () => parseRequest(req({ op, args: { ...valid, [k]: x } })),
+          { code: 'BAD_REQUEST', field: `args.${k}`, value: x },
+          new RegExp(`args\\.${k} must be ${expect.replace('[]', '\\[\\]')}, not ${name}`),
+        );
     }
   }
 });
@@ -159,22 +216,26 @@ t.test('idOf recovers a usable id only', async (t) => {
 t.test('parseReply and replyError', async (t) => {
   t.strictSame(parseReply(okReply(3, { a: 1 }, 2)), { v: 1, id: 3, ok: true, result: { a: 1 }, fds: 2 });
   t.strictSame(parseReply(errorReply(null, new NetfdError('no', { code: 'EAGAIN' }))), { v: 1, id: null, ok: false, error: { code: 'EAGAIN', message: 'no' } });
-  for (const text of ['nope', '', '{"v":1,'])
-    t.throws(() => parseReply(Buffer.from(text)), { name: 'NetfdError', code: 'PROTOCOL_ERROR', message: /not JSON/ }, `not JSON: ${JSON.stringify(text)}`);
+  for (const text of ['nope', '', '{"v":1,']) t.throws(() => parseReply(Buffer.from(text)), { name: 'NetfdError', code: 'PROTOCOL_ERROR', message: /not JSON/ }, `not JSON: ${JSON.stringify(text)}`);
   for (const text of ['{"v":2,"id":1,"ok":true,"result":1}', '{"id":1,"ok":true}', '{"v":"1","id":1,"ok":true}', 'null', '5', '[]', '"x"'])
     t.throws(() => parseReply(Buffer.from(text)), { name: 'NetfdError', code: 'PROTOCOL_ERROR', message: /cannot read/ }, `wrong version: ${text}`);
   t.throws(() => parseReply(Buffer.from('{"v":1,"id":1,"ok":"yes"}')), { code: 'PROTOCOL_ERROR' }, 'ok must be a boolean');
 
   const e = replyError({ code: 'ACCESS_DENIED', message: 'no bridge for you', field: 'bridge', value: 'br0', rule: 'acl:3 deny user bob bridge br0' });
   t.type(e, NetfdError);
-  t.strictSame({ code: e.code, message: e.message, field: e.field, value: e.value, rule: e.rule }, { code: 'ACCESS_DENIED', message: 'no bridge for you', field: 'bridge', value: 'br0', rule: 'acl:3 deny user bob bridge br0' });
+  t.strictSame(
+    { code: e.code, message: e.message, field: e.field, value: e.value, rule: e.rule },
+    { code: 'ACCESS_DENIED', message: 'no bridge for you', field: 'bridge', value: 'br0', rule: 'acl:3 deny user bob bridge br0' },
+  );
   const plain = replyError({ code: 'EBUSY', message: 'busy' });
   t.strictSame({ code: plain.code, message: plain.message, field: plain.field, value: plain.value }, { code: 'EBUSY', message: 'busy', field: undefined, value: undefined });
   t.notOk('rule' in plain, 'no rule property when the reply had none');
   const nullValue = replyError({ code: 'BAD_REQUEST', message: 'x', field: 'args.name', value: null });
   t.strictSame({ field: nullValue.field, value: nullValue.value }, { field: 'args.name', value: null });
   // Round trip: error → reply → client error.
-  const back = replyError((parseReply(errorReply(1, Object.assign(new NetfdError('m', { code: 'NO_DEVICE', field: 'f', value: [1] }), { rule: 'r' }))) as { error: Parameters<typeof replyError>[0] }).error);
+  const back = replyError(
+    (parseReply(errorReply(1, Object.assign(new NetfdError('m', { code: 'NO_DEVICE', field: 'f', value: [1] }), { rule: 'r' }))) as { error: Parameters<typeof replyError>[0] }).error,
+  );
   t.strictSame({ code: back.code, message: back.message, field: back.field, value: back.value, rule: back.rule }, { code: 'NO_DEVICE', message: 'm', field: 'f', value: [1], rule: 'r' }, 'round trip');
 });
 
@@ -219,7 +280,8 @@ function judge(data: Buffer): string | null {
     if (typeof e.field !== 'string' || !e.message) return `threw ${e.code} without a field or message`;
     return null;
   }
-  if (r.v !== 1 || !Number.isSafeInteger(r.id) || r.id < 0 || !Object.hasOwn(OPS, r.op) || typeof r.args !== 'object' || r.args === null || Array.isArray(r.args)) return `returned ${JSON.stringify(r)}`;
+  if (r.v !== 1 || !Number.isSafeInteger(r.id) || r.id < 0 || !Object.hasOwn(OPS, r.op) || typeof r.args !== 'object' || r.args === null || Array.isArray(r.args))
+    return `returned ${JSON.stringify(r)}`;
   // A request that was accepted survives being encoded again.
   const again = parseRequest(encodeRequest(r.id, r.op, r.args));
   return JSON.stringify(again) === JSON.stringify(r) ? null : `did not round-trip: ${JSON.stringify(r)}`;
@@ -268,7 +330,12 @@ t.test('fuzz: parseRequest returns a Request or throws a request error', async (
     const full = Buffer.from(validRequest(rand));
     const at = rand() % full.length;
     const how = rand() % 3;
-    const data = how === 0 ? (full.fill(rand() & 0xff, at, at + 1), full) : how === 1 ? Buffer.concat([full.subarray(0, at), full.subarray(at + 1)]) : Buffer.concat([full.subarray(0, at + 1), full.subarray(at)]);
+    const data =
+      how === 0
+        ? (full.fill(rand() & 0xff, at, at + 1), full)
+        : how === 1
+          ? Buffer.concat([full.subarray(0, at), full.subarray(at + 1)])
+          : Buffer.concat([full.subarray(0, at + 1), full.subarray(at)]);
     note('mutated', data);
   }
   // Valid requests with one top-level value replaced by a random JSON value.

@@ -20,7 +20,10 @@ const sameVerbs: Same<keyof Backend, BackendVerb> = true;
 const localVerbs: Same<Methods<LocalBackend>, BackendVerb> = true;
 const remoteVerbs: Same<Methods<RemoteBackend>, BackendVerb> = true;
 
-const methodsOf = (c: { prototype: object }) => Object.getOwnPropertyNames(c.prototype).filter((n) => n !== 'constructor').sort();
+const methodsOf = (c: { prototype: object }) =>
+  Object.getOwnPropertyNames(c.prototype)
+    .filter((n) => n !== 'constructor')
+    .sort();
 
 t.test('both backends have the same verbs, those of Backend', async (t) => {
   t.ok(sameVerbs && localVerbs && remoteVerbs, 'checked by the compiler');
@@ -30,7 +33,17 @@ t.test('both backends have the same verbs, those of Backend', async (t) => {
 
 /** A Backend that records what it is asked and answers the same whatever made it. */
 function recorder(calls: [BackendVerb, unknown[]][]): Backend {
-  const running: Running = { name: 'g', pid: 42, qmp: '/q/g.qmp', runState: null, live: '/s/g.xml', agent: null, exited: Promise.resolve({ code: 0, signal: null }), stop: async () => undefined, close: () => undefined };
+  const running: Running = {
+    name: 'g',
+    pid: 42,
+    qmp: '/q/g.qmp',
+    runState: null,
+    live: '/s/g.xml',
+    agent: null,
+    exited: Promise.resolve({ code: 0, signal: null }),
+    stop: async () => undefined,
+    close: () => undefined,
+  };
   const answers: Record<BackendVerb, unknown> = {
     launch: running,
     list: [{ pid: 42, name: 'g', state: 'running', interfaces: [{ dev: 'vnet0', type: 'bridge', source: {} }] }],
@@ -108,5 +121,8 @@ t.test('verb modules know no backend: they get the one --connect chose', async (
     const text = fs.readFileSync(path.join(verbs, f), 'utf8');
     t.notMatch(text, /api\/(local|remote)'|agent\/client'|Remote\b/, `${f} does not pick a backend`);
   }
-  t.ok(Object.values(COMMANDS).every((c) => typeof c.run === 'function'), 'one run function per command');
+  t.ok(
+    Object.values(COMMANDS).every((c) => typeof c.run === 'function'),
+    'one run function per command',
+  );
 });

@@ -54,7 +54,11 @@ t.test('why vhost-net is not usable: each reason from the kernel config, the mod
   t.match(explainVhost('ENOENT', dev, f), { reason: 'MODULE_NOT_LOADED', fix: /^modprobe vhost_net/ });
   fs.writeFileSync(path.join(f.procRoot, 'modules'), 'tun 61440 0 - Live 0x0\nvhost_net 32768 0 - Live 0x0\n');
   t.ok(moduleLoaded('vhost_net', f), '/proc/modules');
-  t.match(explainVhost('ENOENT', dev, f), { reason: 'NO_NODE', why: /CONFIG_VHOST_NET=m.*does not exist/, fix: /mknod .*vhost-net c 10 238/ }, 'built and loaded, but the node is missing (a container /dev)');
+  t.match(
+    explainVhost('ENOENT', dev, f),
+    { reason: 'NO_NODE', why: /CONFIG_VHOST_NET=m.*does not exist/, fix: /mknod .*vhost-net c 10 238/ },
+    'built and loaded, but the node is missing (a container /dev)',
+  );
   fs.rmSync(path.join(f.procRoot, 'modules'));
   fs.mkdirSync(path.join(f.sysfsRoot, 'module', 'vhost_net'), { recursive: true });
   t.ok(moduleLoaded('vhost_net', f), '/sys/module');
@@ -106,11 +110,15 @@ t.test('probe: SR-IOV physical functions on fixture trees (several, none)', asyn
   makePf(f.sysfsRoot, { pf: 'eth7', totalVfs: 16, numVfs: 0, vfs: [] });
   const [s] = (await probeHost({ ...f, only: ['sriov'] })).checks;
   t.equal(s.level, 'PASS');
-  t.strictSame(s.details.pfs, [
-    { pf: 'eth0', totalVfs: 64, enabledVfs: 64, vfNetdevs: 64 },
-    { pf: 'eth1', totalVfs: 64, enabledVfs: 6, vfNetdevs: 6 },
-    { pf: 'eth7', totalVfs: 16, enabledVfs: 0, vfNetdevs: 0 },
-  ], 'every PF with total and enabled VFs; the non-SR-IOV NIC is not one');
+  t.strictSame(
+    s.details.pfs,
+    [
+      { pf: 'eth0', totalVfs: 64, enabledVfs: 64, vfNetdevs: 64 },
+      { pf: 'eth1', totalVfs: 64, enabledVfs: 6, vfNetdevs: 6 },
+      { pf: 'eth7', totalVfs: 16, enabledVfs: 0, vfNetdevs: 0 },
+    ],
+    'every PF with total and enabled VFs; the non-SR-IOV NIC is not one',
+  );
   t.match(s.summary, 'eth7 0/16 VFs enabled, 0 with a netdev');
 });
 

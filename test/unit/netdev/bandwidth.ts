@@ -48,7 +48,10 @@ t.test('plan: libvirt swaps the directions on a tap, not on a macvtap', async (t
     ).def,
     [...MAC, { mac: '52:54:00:00:00:02', generated: false }, { mac: '52:54:00:00:00:03', generated: false }],
   );
-  t.same(plans.map((p) => p.host.bandwidth), [{ egress: { from: 'inbound', average: 8 } }, { ingress: { from: 'inbound', average: 8 } }, undefined]);
+  t.same(
+    plans.map((p) => p.host.bandwidth),
+    [{ egress: { from: 'inbound', average: 8 } }, { ingress: { from: 'inbound', average: 8 } }, undefined],
+  );
 });
 
 t.test("the tc commands: libvirt's, in its order, with its units and quantum", async (t) => {
@@ -70,8 +73,20 @@ t.test("the tc commands: libvirt's, in its order, with its units and quantum", a
     ],
   );
   const short = bandwidthCommands({ egress: { from: 'outbound', average: 10 } }, 'm0').map((c) => c.args.join(' '));
-  t.same(short.slice(2), ['qdisc add dev m0 root handle 1: htb default 1', 'class add dev m0 parent 1: classid 1:1 htb rate 10kbps quantum 1', 'qdisc add dev m0 parent 1:1 handle 2: sfq perturb 10', 'filter add dev m0 parent 1:0 protocol all prio 1 handle 1 fw flowid 1'], 'no ceil, no burst when not given');
-  const pol = (average: number) => bandwidthCommands({ ingress: { from: 'inbound', average } }, 'm0').at(-1)?.args.join(' ');
+  t.same(
+    short.slice(2),
+    [
+      'qdisc add dev m0 root handle 1: htb default 1',
+      'class add dev m0 parent 1: classid 1:1 htb rate 10kbps quantum 1',
+      'qdisc add dev m0 parent 1:1 handle 2: sfq perturb 10',
+      'filter add dev m0 parent 1:0 protocol all prio 1 handle 1 fw flowid 1',
+    ],
+    'no ceil, no burst when not given',
+  );
+  const pol = (average: number) =>
+    bandwidthCommands({ ingress: { from: 'inbound', average } }, 'm0')
+      .at(-1)
+      ?.args.join(' ');
   t.match(pol(300), / police rate 300kbps burst 300kb mtu 64kb drop flowid :1$/, "the default burst is the rate's worth");
   t.match(pol(4294967295), / police rate 4294967295kbps burst 4194303kb /, 'capped at UINT_MAX/1024 KiB: tc keeps it in 32 bits of bytes');
 });
@@ -108,5 +123,9 @@ t.test('setBandwidth runs them in the namespace, ignores what libvirt ignores, a
     hint: /^the kernel may lack .*sch_sfq/,
   });
   t.equal(bad.log().length, 5, 'nothing runs after the failing command (the caller deletes the device)');
-  await t.rejects(setBandwidth(b, 'vnet0', IF, { tc: '/nonexistent/tc' }), { code: 'TC_UNAVAILABLE', message: /install iproute2, or name the tc binary in NETFD_TC/ }, 'no tc at all: refused at the first command');
+  await t.rejects(
+    setBandwidth(b, 'vnet0', IF, { tc: '/nonexistent/tc' }),
+    { code: 'TC_UNAVAILABLE', message: /install iproute2, or name the tc binary in NETFD_TC/ },
+    'no tc at all: refused at the first command',
+  );
 });

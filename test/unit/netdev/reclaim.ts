@@ -54,5 +54,10 @@ const cases: [string, HalfMadeQuery, string[]][] = [
 ];
 
 t.test('halfMadeLinks: by group, by pool device and group or MAC, minus the links kept', async (t) => {
-  for (const [name, q, want] of cases) t.strictSame(halfMadeLinks(links, q).map((l) => l.name), want, name);
+  for (const [name, q, want] of cases)
+    t.strictSame(
+      halfMadeLinks(links, q).map((l) => l.name),
+      want,
+      name,
+    );
 });

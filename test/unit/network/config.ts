@@ -20,7 +20,11 @@ t.test('define, start, dumpxml (live and --inactive), destroy, undefine', async 
   t.match(d.nets.list().rows, [{ name: 'lan', active: false, persistent: true, autostart: false, connections: null }]);
 
   const s = await d.nets.start('lan');
-  t.strictSame(s.pool, [{ dev: 'p0', connections: 0 }, { dev: 'p1', connections: 0 }, { dev: 'p2', connections: 0 }]);
+  t.strictSame(s.pool, [
+    { dev: 'p0', connections: 0 },
+    { dev: 'p1', connections: 0 },
+    { dev: 'p2', connections: 0 },
+  ]);
   const live = d.nets.dumpxml('lan');
   t.strictSame(counts(live), { p0: 0, p1: 0, p2: 0 }, 'live XML: connections per device');
   t.equal(total(live), 0);
@@ -56,23 +60,54 @@ t.test('define, start, dumpxml (live and --inactive), destroy, undefine', async 
 
 t.test('net-define refuses what netfd does not apply, by XPath, and writes nothing; title, description and metadata are kept', async (t) => {
   const d = dirs(t);
-  await rejected(t, () => d.nets.define(network('nat', "<forward mode='nat'/>", "\n  <ip address='192.0.2.1' prefix='24'/>")), { code: 'NOT_SUPPORTED', field: '/network/forward/@mode', value: 'nat' }, /netfd runs forward modes passthrough, private, vepa, bridge/);
+  await rejected(
+    t,
+    () => d.nets.define(network('nat', "<forward mode='nat'/>", "\n  <ip address='192.0.2.1' prefix='24'/>")),
+    { code: 'NOT_SUPPORTED', field: '/network/forward/@mode', value: 'nat' },
+    /netfd runs forward modes passthrough, private, vepa, bridge/,
+  );
   await rejected(t, () => d.nets.define(network('iso', '')), { code: 'NOT_SUPPORTED', field: '/network/forward/@mode', value: '' }, /isolated network/);
-  await rejected(t, () => d.nets.define(network('ip', "<forward mode='vepa' dev='p0'/>", "\n  <ip address='192.0.2.1' prefix='24'/>")), { code: 'NOT_SUPPORTED', field: '/network/ip', value: 'ip' }, /^\/network\/ip: netfd does not run <ip> \(host addresses, DHCP, TFTP\)/);
+  await rejected(
+    t,
+    () => d.nets.define(network('ip', "<forward mode='vepa' dev='p0'/>", "\n  <ip address='192.0.2.1' prefix='24'/>")),
+    { code: 'NOT_SUPPORTED', field: '/network/ip', value: 'ip' },
+    /^\/network\/ip: netfd does not run <ip> \(host addresses, DHCP, TFTP\)/,
+  );
   t.notOk(fs.existsSync(d.config), 'nothing written by refused definitions');
-  const kept = network('doc', "<forward mode='vepa' dev='p0'/>", "\n  <title>Lab uplink</title>\n  <description>p0 on the lab switch</description>\n  <metadata>\n    <lab:rack xmlns:lab='https://example.org/lab'>4</lab:rack>\n  </metadata>");
+  const kept = network(
+    'doc',
+    "<forward mode='vepa' dev='p0'/>",
+    "\n  <title>Lab uplink</title>\n  <description>p0 on the lab switch</description>\n  <metadata>\n    <lab:rack xmlns:lab='https://example.org/lab'>4</lab:rack>\n  </metadata>",
+  );
   await d.nets.define(kept);
   await d.nets.start('doc');
-  for (const [what, xml] of [['--inactive', d.nets.dumpxml('doc', { inactive: true })], ['live', d.nets.dumpxml('doc')]])
-    t.match(xml, /<title>Lab uplink<\/title>\s*<description>p0 on the lab switch<\/description>\s*<metadata>\s*<lab:rack xmlns:lab=.https:\/\/example.org\/lab.>4<\/lab:rack>\s*<\/metadata>/, `${what}: title, description and metadata echoed`);
+  for (const [what, xml] of [
+    ['--inactive', d.nets.dumpxml('doc', { inactive: true })],
+    ['live', d.nets.dumpxml('doc')],
+  ])
+    t.match(
+      xml,
+      /<title>Lab uplink<\/title>\s*<description>p0 on the lab switch<\/description>\s*<metadata>\s*<lab:rack xmlns:lab=.https:\/\/example.org\/lab.>4<\/lab:rack>\s*<\/metadata>/,
+      `${what}: title, description and metadata echoed`,
+    );
 });
 
 t.test('names and uuids are unique across definitions (and running networks)', async (t) => {
   const d = dirs(t);
   const U = 'c7a5fdbd-edaf-9455-926a-d65c16db1809';
   await d.nets.define(network('a', "<forward mode='vepa' dev='p0'/>", `\n  <uuid>${U}</uuid>`));
-  await rejected(t, () => d.nets.define(network('b', "<forward mode='vepa' dev='p1'/>", `\n  <uuid>${U.toUpperCase()}</uuid>`)), { code: 'EEXIST', field: '/network/uuid', value: U }, /already used by network 'a'/);
-  await rejected(t, () => d.nets.define(network('a', "<forward mode='vepa' dev='p1'/>", '\n  <uuid>00000000-0000-0000-0000-000000000001</uuid>')), { code: 'EEXIST', field: '/network/uuid', value: '00000000-0000-0000-0000-000000000001' }, new RegExp(`network 'a' already exists with uuid ${U}`));
+  await rejected(
+    t,
+    () => d.nets.define(network('b', "<forward mode='vepa' dev='p1'/>", `\n  <uuid>${U.toUpperCase()}</uuid>`)),
+    { code: 'EEXIST', field: '/network/uuid', value: U },
+    /already used by network 'a'/,
+  );
+  await rejected(
+    t,
+    () => d.nets.define(network('a', "<forward mode='vepa' dev='p1'/>", '\n  <uuid>00000000-0000-0000-0000-000000000001</uuid>')),
+    { code: 'EEXIST', field: '/network/uuid', value: '00000000-0000-0000-0000-000000000001' },
+    new RegExp(`network 'a' already exists with uuid ${U}`),
+  );
   await d.nets.start('a');
   await d.nets.undefine('a');
   await rejected(t, () => d.nets.define(network('c', "<forward mode='vepa' dev='p1'/>", `\n  <uuid>${U}</uuid>`)), { code: 'EEXIST', field: '/network/uuid', value: U }, /already used by network 'a'/); // the uuid of a running transient network is taken too
@@ -86,7 +121,11 @@ t.test('a corrupt or half-written file is reported by name, never stops the othe
   fs.writeFileSync(path.join(d.config, 'other.xml'), explicit('misnamed', 'vepa', ['p1']));
   fs.writeFileSync(path.join(d.config, '.good.xml.123.abc.tmp'), 'a temporary file of a write that crashed');
   const { rows, warnings } = d.nets.list();
-  t.strictSame(rows.map((r) => r.name), ['good'], 'the good definition still loads');
+  t.strictSame(
+    rows.map((r) => r.name),
+    ['good'],
+    'the good definition still loads',
+  );
   t.equal(warnings.length, 2);
   t.match(warnings[0], `${path.join(d.config, 'broken.xml')} skipped: network XML is not well-formed`);
   t.match(warnings[1], /other\.xml skipped: it defines network 'misnamed', not 'other'/);
@@ -99,7 +138,10 @@ t.test('a corrupt or half-written file is reported by name, never stops the othe
   // Live state: a corrupt ledger stops that network's operations, named; others go on.
   fs.writeFileSync(d.nets.ledgerPath('good'), '{"connections": [');
   await rejected(t, () => d.nets.allocate('good', { domain: 'x', mac: mac(1) }), { code: 'CORRUPT_STATE', field: 'file', value: d.nets.ledgerPath('good') });
-  t.ok(d.nets.list().warnings.some((w) => /good\.connections cannot be used/.test(w)), 'net-list names the corrupt ledger');
+  t.ok(
+    d.nets.list().warnings.some((w) => /good\.connections cannot be used/.test(w)),
+    'net-list names the corrupt ledger',
+  );
   t.equal(fs.readFileSync(d.nets.ledgerPath('good'), 'utf8'), '{"connections": [', 'and it is not overwritten');
 
   // A running network whose start-time copy is unreadable does not block defining another.

@@ -48,7 +48,11 @@ t.test('a PF with 64 VFs expands to its 64 netdevs in virtfn order', async (t) =
   const root = tmpRoot(t);
   const want = fx.pf64(root);
   const x = expandPf('eth0', { sysfsRoot: root });
-  t.strictSame(x.devices, range(64).map((n) => `enp1s0f0v${n}`), 'v0..v63, numerically ordered (v10 after v9, not after v1)');
+  t.strictSame(
+    x.devices,
+    range(64).map((n) => `enp1s0f0v${n}`),
+    'v0..v63, numerically ordered (v10 after v9, not after v1)',
+  );
   t.strictSame(x.devices, want.devices, 'what the fixture built');
   t.equal(x.pf, 'eth0');
   t.equal(x.pci, '0000:01:00.0');
@@ -68,7 +72,10 @@ t.test('virtfn numbers with gaps: what exists, in numeric order', async (t) => {
   const root = tmpRoot(t);
   const want = fx.pfGaps(root);
   const x = expandPf(want.pf, { sysfsRoot: root });
-  t.strictSame(x.vfs.map((f) => f.index), [0, 1, 2, 5, 9, 10]);
+  t.strictSame(
+    x.vfs.map((f) => f.index),
+    [0, 1, 2, 5, 9, 10],
+  );
   t.strictSame(x.devices, ['enp1s0f0v0', 'enp1s0f0v1', 'enp1s0f0v2', 'enp1s0f0v5', 'enp1s0f0v9', 'enp1s0f0v10']);
   t.strictSame(x.vfs, want.vfs);
   t.strictSame(x.warnings, [], 'gaps alone are not worth a warning when sriov_numvfs counts the links');
@@ -78,9 +85,16 @@ t.test('VFs without a netdev are skipped, each with a warning naming it', async 
   const root = tmpRoot(t);
   const want = fx.pfNoNetdev(root);
   const x = expandPf(want.pf, { sysfsRoot: root });
-  t.strictSame(x.devices, [0, 1, 2, 4, 5, 7].map((n) => `enp1s0f0v${n}`));
+  t.strictSame(
+    x.devices,
+    [0, 1, 2, 4, 5, 7].map((n) => `enp1s0f0v${n}`),
+  );
   t.strictSame(x.devices, want.devices);
-  t.strictSame(x.vfs.filter((f) => f.netdev === null).map((f) => f.index), [3, 6], 'skipped VFs stay in vfs with netdev null');
+  t.strictSame(
+    x.vfs.filter((f) => f.netdev === null).map((f) => f.index),
+    [3, 6],
+    'skipped VFs stay in vfs with netdev null',
+  );
   t.strictSame(x.warnings, [
     'PF eth2: VF 3 (0000:01:10.6) has no network device (no driver bound, or bound to vfio-pci); skipped',
     'PF eth2: VF 6 (0000:01:11.4) has no network device (no driver bound, or bound to vfio-pci); skipped',
@@ -167,7 +181,13 @@ t.test('other read failures keep their system code and errno', async (t) => {
 
 t.test('odd trees: several netdevs on a VF, links not matching sriov_numvfs', async (t) => {
   const root = tmpRoot(t);
-  const pf = fx.makePf(root, { pf: 'eth0', vfs: [{ n: 0, netdev: 'vfb' }, { n: 1, netdev: 'vfc' }] });
+  const pf = fx.makePf(root, {
+    pf: 'eth0',
+    vfs: [
+      { n: 0, netdev: 'vfb' },
+      { n: 1, netdev: 'vfc' },
+    ],
+  });
   const vf0 = path.join(root, 'class', 'net', 'eth0', 'device', 'virtfn0', 'net');
   fs.mkdirSync(path.join(vf0, 'vfa'));
   let x = expandPf('eth0', { sysfsRoot: root });
@@ -185,7 +205,11 @@ t.test('several PFs share one root, each with its own bus and VFs', async (t) =>
   const root = tmpRoot(t);
   const pfs = [fx.pf64(root), fx.pfGaps(root), fx.pfNoNetdev(root), fx.pfAllNoNetdev(root), fx.pfNotSriov(root), fx.pfN(root, 3)];
   t.equal(new Set(pfs.map((p) => p.pci)).size, pfs.length, 'distinct PCI addresses');
-  t.equal(new Set(pfs.flatMap((p) => p.vfs.map((f) => f.pci))).size, pfs.reduce((n, p) => n + p.vfs.length, 0), 'distinct VF addresses');
+  t.equal(
+    new Set(pfs.flatMap((p) => p.vfs.map((f) => f.pci))).size,
+    pfs.reduce((n, p) => n + p.vfs.length, 0),
+    'distinct VF addresses',
+  );
   for (const p of pfs.filter((p) => p.devices.length > 0)) t.strictSame(expandPf(p.pf, { sysfsRoot: root }).devices, p.devices, p.pf);
   t.strictSame(expandPf('eth1', { sysfsRoot: root }).devices, ['enp2s0f0v0', 'enp2s0f0v1', 'enp2s0f0v2', 'enp2s0f0v5', 'enp2s0f0v9', 'enp2s0f0v10'], 'names follow the PF bus');
   refused(t, () => expandPf('eth3', { sysfsRoot: root }), pfErr('NO_VFS', 'eth3'));

@@ -21,11 +21,22 @@ t.test('<pf> pools: expanded at net-start from sysfs fixtures; --inactive shows 
   const gaps = pfGaps(d.sysfs);
   pfAllNoNetdev(d.sysfs);
   pfNotSriov(d.sysfs);
-  makePf(d.sysfs, { pf: 'eth6', vfs: [{ n: 0, netdev: 'vfa' }, { n: 1, netdev: null }, { n: 2, netdev: 'vfc' }] });
+  makePf(d.sysfs, {
+    pf: 'eth6',
+    vfs: [
+      { n: 0, netdev: 'vfa' },
+      { n: 1, netdev: null },
+      { n: 2, netdev: 'vfc' },
+    ],
+  });
   await d.nets.define(pfNet('sriov', 'passthrough', 'eth0'));
   const s = await d.nets.start('sriov');
   t.equal(s.pool.length, 64);
-  t.strictSame(s.pool.map((p) => p.dev), pf.devices, 'the 64 VF netdevs, in virtfn order');
+  t.strictSame(
+    s.pool.map((p) => p.dev),
+    pf.devices,
+    'the 64 VF netdevs, in virtfn order',
+  );
   const live = d.nets.dumpxml('sriov');
   t.match(live, /<pf dev=["']eth0["']\/>\s*<interface dev="enp1s0f0v0" connections="0"\/>/, 'live: the <pf> and then its expansion, as libvirt');
   t.match(live, /<forward mode="passthrough" connections="0">/, 'live: no <forward dev> with a <pf> (libvirt writes none then)');
@@ -35,10 +46,18 @@ t.test('<pf> pools: expanded at net-start from sysfs fixtures; --inactive shows 
   t.match(inactive, /<pf dev=.eth0.\/>/);
 
   await d.nets.define(pfNet('gaps', 'vepa', 'eth1'));
-  t.strictSame((await d.nets.start('gaps')).pool.map((p) => p.dev), gaps.devices, 'virtfn numbers with gaps');
+  t.strictSame(
+    (await d.nets.start('gaps')).pool.map((p) => p.dev),
+    gaps.devices,
+    'virtfn numbers with gaps',
+  );
   await d.nets.define(pfNet('some', 'bridge', 'eth6'));
   const some = await d.nets.start('some');
-  t.strictSame(some.pool.map((p) => p.dev), ['vfa', 'vfc'], 'a VF without netdev is skipped');
+  t.strictSame(
+    some.pool.map((p) => p.dev),
+    ['vfa', 'vfc'],
+    'a VF without netdev is skipped',
+  );
   t.match(some.warnings, [/VF 1 .* has no network device .*skipped/]);
 
   await d.nets.define(pfNet('none', 'passthrough', 'eth3'));
@@ -48,7 +67,10 @@ t.test('<pf> pools: expanded at net-start from sysfs fixtures; --inactive shows 
   await d.nets.define(pfNet('absent', 'passthrough', 'eth9'));
   await rejected(t, () => d.nets.start('absent'), { code: 'ENODEV', field: 'pf', value: 'eth9' });
   t.strictSame(d.nets.activeNames(), ['gaps', 'some', 'sriov'], 'failed starts leave no live state');
-  t.strictSame(fs.readdirSync(path.join(d.state, 'networks')).filter((f) => /^(none|plain|absent)\./.test(f)), []);
+  t.strictSame(
+    fs.readdirSync(path.join(d.state, 'networks')).filter((f) => /^(none|plain|absent)\./.test(f)),
+    [],
+  );
 });
 
 t.test('allocation: least-used spread on vepa, release and reuse, expansion again at each allocation', async (t) => {
@@ -97,70 +119,98 @@ t.test('allocating needs a running network', async (t) => {
 const CHILD = path.join(__dirname, '..', '..', 'helpers', 'net-child.js');
 const built = fs.existsSync(path.join(__dirname, '..', '..', '..', 'dist', 'netdev', 'network.js'));
 
-t.test('counts survive a restart: rebuilt from the domains, never double-counted; a crash before the domain state is reclaimed', { skip: built ? false : 'dist/ is not built (npm run build:ts)' }, async (t) => {
-  const d = dirs(t);
-  pfN(d.sysfs, 3, 'eth5');
-  await d.nets.define(pfNet('p', 'bridge', 'eth5'));
-  const [a, b, c] = (await d.nets.start('p')).pool.map((x) => x.dev);
+t.test(
+  'counts survive a restart: rebuilt from the domains, never double-counted; a crash before the domain state is reclaimed',
+  { skip: built ? false : 'dist/ is not built (npm run build:ts)' },
+  async (t) => {
+    const d = dirs(t);
+    pfN(d.sysfs, 3, 'eth5');
+    await d.nets.define(pfNet('p', 'bridge', 'eth5'));
+    const [a, b, c] = (await d.nets.start('p')).pool.map((x) => x.dev);
 
-  // Two domains connected, their live XML written: counted once each.
-  const one = await d.nets.allocate('p', { domain: 'one', mac: mac(1) });
-  liveDomain(d, 'one', [{ network: 'p', mac: mac(1), dev: one.dev, mode: 'bridge' }]);
-  const two = await d.nets.allocate('p', { domain: 'two', mac: mac(2) });
-  liveDomain(d, 'two', [{ network: 'p', mac: mac(2), dev: two.dev, mode: 'bridge' }]);
-  t.strictSame([one.dev, two.dev], [a, b]);
+    // Two domains connected, their live XML written: counted once each.
+    const one = await d.nets.allocate('p', { domain: 'one', mac: mac(1) });
+    liveDomain(d, 'one', [{ network: 'p', mac: mac(1), dev: one.dev, mode: 'bridge' }]);
+    const two = await d.nets.allocate('p', { domain: 'two', mac: mac(2) });
+    liveDomain(d, 'two', [{ network: 'p', mac: mac(2), dev: two.dev, mode: 'bridge' }]);
+    t.strictSame([one.dev, two.dev], [a, b]);
 
-  // A process that allocated and died before its domain's live XML (a crash
-  // between the allocation and the state write): counted only while it lives.
-  const child = (domain: string, m: string, wait: boolean) => spawnSync(process.execPath, [CHILD, d.state, d.sysfs, 'p', domain, m, '', ...(wait ? ['--wait'] : [])], { encoding: 'utf8' });
-  const crashed = child('crashed', mac(3), false);
-  t.equal(crashed.status, 0, crashed.stderr);
-  t.equal(JSON.parse(crashed.stdout).dev, c, 'the dead process got the third device');
-  const ledger = () => (JSON.parse(fs.readFileSync(d.nets.ledgerPath('p'), 'utf8')) as { connections: { domain: string }[] }).connections.map((x) => x.domain);
-  t.strictSame(ledger(), ['one', 'two', 'crashed'], 'its connection is in the ledger');
-  const next = await d.nets.allocate('p', { domain: 'three', mac: mac(4) });
-  t.equal(next.dev, c, 'reclaimed: the crashed connection does not count');
-  t.match(next.warnings, [/reclaimed the connection of crashed .* process \d+ died before the domain was recorded/]);
-  t.strictSame(ledger(), ['one', 'two', 'three']);
+    // A process that allocated and died before its domain's live XML (a crash
+    // between the allocation and the state write): counted only while it lives.
+    const child = (domain: string, m: string, wait: boolean) => spawnSync(process.execPath, [CHILD, d.state, d.sysfs, 'p', domain, m, '', ...(wait ? ['--wait'] : [])], { encoding: 'utf8' });
+    const crashed = child('crashed', mac(3), false);
+    t.equal(crashed.status, 0, crashed.stderr);
+    t.equal(JSON.parse(crashed.stdout).dev, c, 'the dead process got the third device');
+    const ledger = () => (JSON.parse(fs.readFileSync(d.nets.ledgerPath('p'), 'utf8')) as { connections: { domain: string }[] }).connections.map((x) => x.domain);
+    t.strictSame(ledger(), ['one', 'two', 'crashed'], 'its connection is in the ledger');
+    const next = await d.nets.allocate('p', { domain: 'three', mac: mac(4) });
+    t.equal(next.dev, c, 'reclaimed: the crashed connection does not count');
+    t.match(next.warnings, [/reclaimed the connection of crashed .* process \d+ died before the domain was recorded/]);
+    t.strictSame(ledger(), ['one', 'two', 'three']);
 
-  // A live process still setting up (no domain XML yet) keeps its connection.
-  const p = spawn(process.execPath, [CHILD, d.state, d.sysfs, 'p', 'pending', mac(5), '', '--wait'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.teardown(() => p.kill('SIGKILL'));
-  const line = await new Promise<string>((resolve) => p.stdout.once('data', (x) => resolve(String(x))));
-  t.equal(JSON.parse(line).dev, a, 'all three used once: the first of equals');
-  t.strictSame(counts(d.nets.dumpxml('p')), { [a]: 2, [b]: 1, [c]: 1 });
-  t.equal((await d.nets.status('p')).connections.length, 4, 'the pending connection of a live process counts');
-  p.kill('SIGKILL');
-  await new Promise((r) => p.once('exit', r));
-  t.equal((await d.nets.status('p')).connections.length, 3, 'once it is killed, it no longer does');
+    // A live process still setting up (no domain XML yet) keeps its connection.
+    const p = spawn(process.execPath, [CHILD, d.state, d.sysfs, 'p', 'pending', mac(5), '', '--wait'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.teardown(() => p.kill('SIGKILL'));
+    const line = await new Promise<string>((resolve) => p.stdout.once('data', (x) => resolve(String(x))));
+    t.equal(JSON.parse(line).dev, a, 'all three used once: the first of equals');
+    t.strictSame(counts(d.nets.dumpxml('p')), { [a]: 2, [b]: 1, [c]: 1 });
+    t.equal((await d.nets.status('p')).connections.length, 4, 'the pending connection of a live process counts');
+    p.kill('SIGKILL');
+    await new Promise((r) => p.once('exit', r));
+    t.equal((await d.nets.status('p')).connections.length, 3, 'once it is killed, it no longer does');
 
-  // "Restart": the network's live state is lost (a fresh /run), the domains stay.
-  fs.rmSync(path.join(d.state, 'networks'), { recursive: true });
-  liveDomain(d, 'three', [{ network: 'p', mac: mac(4), dev: c, mode: 'bridge' }]);
-  const again = await d.nets.start('p');
-  t.strictSame(again.pool, [{ dev: a, connections: 1 }, { dev: b, connections: 1 }, { dev: c, connections: 1 }], 'rebuilt from the domains');
-  t.strictSame(ledger().sort(), ['one', 'three', 'two']);
-  // And a domain recorded in both the ledger and its live XML counts once.
-  t.strictSame((await d.nets.status('p')).pool.map((x) => x.connections), [1, 1, 1], 'not double-counted');
-  await d.nets.allocate('p', { domain: 'four', mac: mac(6) });
-  t.equal(total(d.nets.dumpxml('p')), 4);
+    // "Restart": the network's live state is lost (a fresh /run), the domains stay.
+    fs.rmSync(path.join(d.state, 'networks'), { recursive: true });
+    liveDomain(d, 'three', [{ network: 'p', mac: mac(4), dev: c, mode: 'bridge' }]);
+    const again = await d.nets.start('p');
+    t.strictSame(
+      again.pool,
+      [
+        { dev: a, connections: 1 },
+        { dev: b, connections: 1 },
+        { dev: c, connections: 1 },
+      ],
+      'rebuilt from the domains',
+    );
+    t.strictSame(ledger().sort(), ['one', 'three', 'two']);
+    // And a domain recorded in both the ledger and its live XML counts once.
+    t.strictSame(
+      (await d.nets.status('p')).pool.map((x) => x.connections),
+      [1, 1, 1],
+      'not double-counted',
+    );
+    await d.nets.allocate('p', { domain: 'four', mac: mac(6) });
+    t.equal(total(d.nets.dumpxml('p')), 4);
 
-  // Domains torn down: releases bring the counts to zero and destroy is allowed.
-  for (const [dom, m] of [['one', 1], ['two', 2], ['three', 4], ['four', 6]] as const) {
-    fs.rmSync(path.join(d.state, `${dom}.xml`), { force: true });
-    await d.nets.release('p', { domain: dom, mac: mac(m) });
-  }
-  t.equal(total(d.nets.dumpxml('p')), 0);
-  await d.nets.destroy('p');
-  noTemp(t, path.join(d.state, 'networks'));
-});
+    // Domains torn down: releases bring the counts to zero and destroy is allowed.
+    for (const [dom, m] of [
+      ['one', 1],
+      ['two', 2],
+      ['three', 4],
+      ['four', 6],
+    ] as const) {
+      fs.rmSync(path.join(d.state, `${dom}.xml`), { force: true });
+      await d.nets.release('p', { domain: dom, mac: mac(m) });
+    }
+    t.equal(total(d.nets.dumpxml('p')), 0);
+    await d.nets.destroy('p');
+    noTemp(t, path.join(d.state, 'networks'));
+  },
+);
 
 t.test('a domain that is torn down without a release (killed teardown) stops counting once its state is gone', async (t) => {
   const d = dirs(t);
   await d.nets.define(explicit('x', 'bridge', ['p0', 'p1']));
   liveDomain(d, 'gone', [{ network: 'x', mac: mac(1), dev: 'p0', mode: 'bridge' }]);
   await d.nets.start('x');
-  t.strictSame((await d.nets.status('x')).pool, [{ dev: 'p0', connections: 1 }, { dev: 'p1', connections: 0 }], 'counted from its live XML (net-start rebuilds the ledger)');
+  t.strictSame(
+    (await d.nets.status('x')).pool,
+    [
+      { dev: 'p0', connections: 1 },
+      { dev: 'p1', connections: 0 },
+    ],
+    'counted from its live XML (net-start rebuilds the ledger)',
+  );
   t.equal((await d.nets.allocate('x', { domain: 'new', mac: mac(2) })).dev, 'p1');
   fs.rmSync(path.join(d.state, 'gone.xml'));
   const s = await d.nets.allocate('x', { domain: 'new2', mac: mac(3) });
@@ -169,7 +219,13 @@ t.test('a domain that is torn down without a release (killed teardown) stops cou
 
 t.test('a PF that vanishes blocks new allocations, never releases or net-destroy', async (t) => {
   const d = dirs(t);
-  makePf(d.sysfs, { pf: 'eth8', vfs: [{ n: 0, netdev: 'gone0' }, { n: 1, netdev: 'gone1' }] });
+  makePf(d.sysfs, {
+    pf: 'eth8',
+    vfs: [
+      { n: 0, netdev: 'gone0' },
+      { n: 1, netdev: 'gone1' },
+    ],
+  });
   await d.nets.define(pfNet('fragile', 'bridge', 'eth8'));
   await d.nets.start('fragile');
   await d.nets.allocate('fragile', { domain: 'g', mac: mac(1) });
@@ -207,7 +263,15 @@ t.test('the host half is called as the ledger decides: reclaim for dead connecti
   fs.writeFileSync(store.ledgerPath('pt'), formatLedger(ledger));
 
   const s = await store.status('pt');
-  t.strictSame(s.pool, [{ dev: 'p0', connections: 0 }, { dev: 'p1', connections: 1 }, { dev: 'p2', connections: 0 }], 'the dead connection does not count');
+  t.strictSame(
+    s.pool,
+    [
+      { dev: 'p0', connections: 0 },
+      { dev: 'p1', connections: 1 },
+      { dev: 'p2', connections: 0 },
+    ],
+    'the dead connection does not count',
+  );
   t.strictSame(calls, [], 'status changes nothing');
   t.strictSame(JSON.parse(fs.readFileSync(store.ledgerPath('pt'), 'utf8')).connections, ledger, 'nor the ledger');
 

@@ -24,7 +24,6 @@ import { DomainXml, InterfaceDef } from '../../../lib/xml/domain';
 
 // ---------------------------------------------------------------- helpers
 
-
 const domainXml = (devices: string) => `<domain type='kvm'><name>g</name><memory unit='MiB'>64</memory><devices>${devices}</devices></domain>`;
 const domainDef = (devices: string) => DomainXml.parse(domainXml(devices)).def;
 /** The interface of a one-interface domain. */
@@ -84,7 +83,12 @@ t.test('the driver table, cell by cell', async (t) => {
         const kvm = column !== 'no-kvm';
         const def = kvm ? iface(xml) : DomainXml.parse(domainXml(xml).replace("type='kvm'", "type='qemu'")).def.interfaces[0];
         if ('plan' in expect && expect.plan === 'vhost-needs-kvm') {
-          const err = refused(t, () => planDomain(DomainXml.parse(domainXml(xml).replace("type='kvm'", "type='qemu'")).def, [{ mac: MAC, generated: false }]), { code: 'VHOST_UNAVAILABLE', field: `${IF}/driver/@name`, value: 'vhost' }, /runs without KVM/);
+          const err = refused(
+            t,
+            () => planDomain(DomainXml.parse(domainXml(xml).replace("type='kvm'", "type='qemu'")).def, [{ mac: MAC, generated: false }]),
+            { code: 'VHOST_UNAVAILABLE', field: `${IF}/driver/@name`, value: 'vhost' },
+            /runs without KVM/,
+          );
           t.match(err?.message, /<driver name='qemu'\/>/, 'the message says what to do instead');
           refused(t, () => planDomain(domainDef(xml), [{ mac: MAC, generated: false }], [], 'tcg'), { code: 'VHOST_UNAVAILABLE', field: `${IF}/driver/@name`, value: 'vhost' }, /launch --accel tcg/);
           return;
@@ -99,7 +103,12 @@ t.test('the driver table, cell by cell', async (t) => {
         t.equal(plan.vhost, expect.vhostWish, 'what the plan wants of vhost');
         const probe = column === 'usable' ? USABLE : column === 'unusable' ? UNUSABLE : undefined;
         if (expect.decision === 'VHOST_UNAVAILABLE') {
-          const err = refused(t, () => decideDriver(plan, probe), { code: 'VHOST_UNAVAILABLE', field: `${IF}/driver/@name`, value: 'vhost' }, /vhost-net is not usable here \(ENOENT: open\('\/dev\/vhost-net'\): No such file or directory\)/);
+          const err = refused(
+            t,
+            () => decideDriver(plan, probe),
+            { code: 'VHOST_UNAVAILABLE', field: `${IF}/driver/@name`, value: 'vhost' },
+            /vhost-net is not usable here \(ENOENT: open\('\/dev\/vhost-net'\): No such file or directory\)/,
+          );
           t.match(err?.message, /<driver name='qemu'\/>/, 'the message says what to do instead');
         } else {
           t.strictSame(decideDriver(plan, probe), expect.decision, 'the decision');
@@ -117,25 +126,44 @@ t.test('the driver table, cell by cell', async (t) => {
 });
 
 t.test('the recorded driver reaches the live XML', async (t) => {
-  const xml = DomainXml.parse(domainXml(`<interface type='ethernet'><model type='virtio'/></interface>
+  const xml = DomainXml.parse(
+    domainXml(`<interface type='ethernet'><model type='virtio'/></interface>
     <interface type='ethernet'><model type='virtio'/></interface>
-    <interface type='ethernet'><model type='e1000'/><driver name='qemu'/></interface>`));
+    <interface type='ethernet'><model type='e1000'/><driver name='qemu'/></interface>`),
+  );
   const plans = planDomain(xml.def, bytes([1, 1, 1], [2, 2, 2], [3, 3, 3]));
   const probes = [USABLE, UNUSABLE, undefined];
   const decisions = plans.map((p, n) => decideDriver(p, probes[n]));
-  t.strictSame(decisions.map((d) => d.record), ['vhost', 'qemu', null]);
+  t.strictSame(
+    decisions.map((d) => d.record),
+    ['vhost', 'qemu', null],
+  );
   const live = DomainXml.parse(xml.live(plans.map((p, n) => ({ driver: decisions[n].record, targetDev: `tap${n}`, mac: p.mac, alias: p.deviceId }))), { live: true });
-  t.strictSame(live.def.interfaces.map((i) => i.driver?.name), ['vhost', 'qemu', undefined], 'vhost / qemu / none recorded');
-  t.strictSame(live.def.interfaces.map((i) => i.mac), ['52:54:00:01:01:01', '52:54:00:02:02:02', '52:54:00:03:03:03'], 'generated MACs recorded');
+  t.strictSame(
+    live.def.interfaces.map((i) => i.driver?.name),
+    ['vhost', 'qemu', undefined],
+    'vhost / qemu / none recorded',
+  );
+  t.strictSame(
+    live.def.interfaces.map((i) => i.mac),
+    ['52:54:00:01:01:01', '52:54:00:02:02:02', '52:54:00:03:03:03'],
+    'generated MACs recorded',
+  );
 });
 
 // ---------------------------------------------------------------- models
 
 t.test('NIC models: vnet header, qemu device, default', async (t) => {
   const vnetHdr: [string, boolean][] = [
-    ['virtio', true], ['virtio-transitional', true], ['virtio-non-transitional', true],
-    ['e1000e', true], ['igb', true], ['vmxnet3', true],
-    ['e1000', false], ['rtl8139', false], ['ne2k_pci', false],
+    ['virtio', true],
+    ['virtio-transitional', true],
+    ['virtio-non-transitional', true],
+    ['e1000e', true],
+    ['igb', true],
+    ['vmxnet3', true],
+    ['e1000', false],
+    ['rtl8139', false],
+    ['ne2k_pci', false],
   ];
   for (const [model, hdr] of vnetHdr) {
     t.equal(usesVnetHdr(model), hdr, `usesVnetHdr(${model})`);
@@ -164,9 +192,14 @@ t.test('NIC models: vnet header, qemu device, default', async (t) => {
 });
 
 t.test('queues and vectors', async (t) => {
-  const q = (model: string, queues: number, name = '') =>
-    planInterface(iface(`<interface type='ethernet'><model type='${model}'/><driver ${name} queues='${queues}'/></interface>`), MAC);
-  for (const [n, vectors] of [[2, 6], [4, 10], [8, 18], [256, 514]]) t.match(q('virtio', n), { queues: n, vectors }, `virtio queues=${n}: vectors 2N+2 = ${vectors}`);
+  const q = (model: string, queues: number, name = '') => planInterface(iface(`<interface type='ethernet'><model type='${model}'/><driver ${name} queues='${queues}'/></interface>`), MAC);
+  for (const [n, vectors] of [
+    [2, 6],
+    [4, 10],
+    [8, 18],
+    [256, 514],
+  ])
+    t.match(q('virtio', n), { queues: n, vectors }, `virtio queues=${n}: vectors 2N+2 = ${vectors}`);
   t.match(q('virtio', 1), { queues: 1, vectors: null }, 'one queue: no mq');
   t.match(planInterface(iface("<interface type='ethernet'><model type='virtio'/></interface>"), MAC), { queues: 1, vectors: null }, 'no queues attribute: one');
   t.match(q('virtio', 4, "name='qemu'"), { queues: 4, vectors: 10, vhost: 'off' }, 'userspace virtio is multiqueue too');
@@ -188,13 +221,33 @@ t.test('virtio-only driver options', async (t) => {
       refused(t, () => planInterface(def, MAC), { code: 'INVALID_ARGUMENT', field: `${IF}/driver/@${attr}`, value }, new RegExp(`${attr} is only for virtio models, not '${model ?? 'rtl8139'}'`));
     }
   }
-  const all = planInterface(iface(`<interface type='ethernet'><model type='virtio'/>
-    <driver txmode='iothread' ioeventfd='on' event_idx='off' rx_queue_size='1024' tx_queue_size='512'/></interface>`), MAC);
-  t.strictSame(all.deviceProps, [['rx_queue_size', '1024'], ['tx_queue_size', '512'], ['tx', 'bh'], ['ioeventfd', 'on'], ['event_idx', 'off']], "virtio: qemu's property names; txmode iothread is tx=bh");
-  t.strictSame(planInterface(iface("<interface type='ethernet'><model type='virtio'/><driver txmode='timer' ioeventfd='off' event_idx='on'/></interface>"), MAC).deviceProps,
-    [['tx', 'timer'], ['ioeventfd', 'off'], ['event_idx', 'on']]);
+  const all = planInterface(
+    iface(`<interface type='ethernet'><model type='virtio'/>
+    <driver txmode='iothread' ioeventfd='on' event_idx='off' rx_queue_size='1024' tx_queue_size='512'/></interface>`),
+    MAC,
+  );
+  t.strictSame(
+    all.deviceProps,
+    [
+      ['rx_queue_size', '1024'],
+      ['tx_queue_size', '512'],
+      ['tx', 'bh'],
+      ['ioeventfd', 'on'],
+      ['event_idx', 'off'],
+    ],
+    "virtio: qemu's property names; txmode iothread is tx=bh",
+  );
+  t.strictSame(planInterface(iface("<interface type='ethernet'><model type='virtio'/><driver txmode='timer' ioeventfd='off' event_idx='on'/></interface>"), MAC).deviceProps, [
+    ['tx', 'timer'],
+    ['ioeventfd', 'off'],
+    ['event_idx', 'on'],
+  ]);
   t.strictSame(planInterface(iface("<interface type='ethernet'><model type='virtio'/><driver queues='2'/></interface>"), MAC).deviceProps, [], 'no options, no properties');
-  t.strictSame(planInterface(iface("<interface type='ethernet'><model type='e1000'/><driver name='qemu' queues='2'/></interface>"), MAC).deviceProps, [], "non-virtio with only name='qemu' and queues is fine");
+  t.strictSame(
+    planInterface(iface("<interface type='ethernet'><model type='e1000'/><driver name='qemu' queues='2'/></interface>"), MAC).deviceProps,
+    [],
+    "non-virtio with only name='qemu' and queues is fine",
+  );
 });
 
 t.test("type='network' runs as a macvtap on the device its network gave, in the network's mode", async (t) => {
@@ -208,10 +261,35 @@ t.test("type='network' runs as a macvtap on the device its network gave, in the 
   }
   const two = domainDef("<interface type='ethernet'/><interface type='network'><source network='lan'/><target dev='mv0'/></interface>");
   const plans = planDomain(two, bytes([1, 2, 3], [4, 5, 6]), [undefined, { dev: 'eth11', mode: 'bridge' }]);
-  t.strictSame(plans.map((p) => p.link), [{ kind: 'tap', name: TAP_TEMPLATE, hostMac: tapHostMac('52:54:00:01:02:03') }, { kind: 'macvtap', name: 'mv0', parent: 'eth11', mode: 'bridge' }]);
-  t.strictSame(planDomain(two, [{ mac: MAC, generated: false }, { mac: '52:54:00:00:00:02', generated: true }], [undefined, { dev: 'e', mode: 'vepa' }]).map((p) => [p.mac, p.macGenerated]), [[MAC, false], ['52:54:00:00:00:02', true]], 'MACs given to planDomain are used as they are');
-  const live = DomainXml.parse(domainXml("<interface type='network'><mac address='52:54:00:00:00:09'/><source network='lan'/><actual type='direct'><source dev='eth12' mode='private'/></actual><target dev='macvtap3'/></interface>"), { live: true }).def.interfaces[0];
-  t.strictSame(planInterface(live, live.mac as string).link, { kind: 'macvtap', name: 'macvtap3', parent: 'eth12', mode: 'private' }, "live XML: the recorded <actual> is the allocation");
+  t.strictSame(
+    plans.map((p) => p.link),
+    [
+      { kind: 'tap', name: TAP_TEMPLATE, hostMac: tapHostMac('52:54:00:01:02:03') },
+      { kind: 'macvtap', name: 'mv0', parent: 'eth11', mode: 'bridge' },
+    ],
+  );
+  t.strictSame(
+    planDomain(
+      two,
+      [
+        { mac: MAC, generated: false },
+        { mac: '52:54:00:00:00:02', generated: true },
+      ],
+      [undefined, { dev: 'e', mode: 'vepa' }],
+    ).map((p) => [p.mac, p.macGenerated]),
+    [
+      [MAC, false],
+      ['52:54:00:00:00:02', true],
+    ],
+    'MACs given to planDomain are used as they are',
+  );
+  const live = DomainXml.parse(
+    domainXml(
+      "<interface type='network'><mac address='52:54:00:00:00:09'/><source network='lan'/><actual type='direct'><source dev='eth12' mode='private'/></actual><target dev='macvtap3'/></interface>",
+    ),
+    { live: true },
+  ).def.interfaces[0];
+  t.strictSame(planInterface(live, live.mac as string).link, { kind: 'macvtap', name: 'macvtap3', parent: 'eth12', mode: 'private' }, 'live XML: the recorded <actual> is the allocation');
 });
 
 // ---------------------------------------------------------------- pools
@@ -219,7 +297,12 @@ t.test("type='network' runs as a macvtap on the device its network gave, in the 
 t.test('pool choice: exclusive modes take the first free device, the others the least used', async (t) => {
   t.strictSame(
     (['passthrough', 'private', 'vepa', 'bridge'] as const).map((m) => [m, needsExclusive(m), needsExclusive(m, '802.1Qbh'), needsExclusive(m, '802.1Qbg')]),
-    [['passthrough', true, true, true], ['private', false, true, false], ['vepa', false, false, false], ['bridge', false, false, false]],
+    [
+      ['passthrough', true, true, true],
+      ['private', false, true, false],
+      ['vepa', false, false, false],
+      ['bridge', false, false, false],
+    ],
     'exclusive: passthrough always, private only with 802.1Qbh',
   );
   const pool = (n: number) => Array.from({ length: n }, (_, i) => ({ dev: `vf${i}`, connections: 0 }));
@@ -230,7 +313,11 @@ t.test('pool choice: exclusive modes take the first free device, the others the 
   };
   const vfs = pool(64);
   const got = Array.from({ length: 64 }, () => take('passthrough', vfs));
-  t.strictSame(got, vfs.map((s) => s.dev), '64 guests on 64 VFs: each VF once, in pool order');
+  t.strictSame(
+    got,
+    vfs.map((s) => s.dev),
+    '64 guests on 64 VFs: each VF once, in pool order',
+  );
   refused(t, () => pickDevice('net', 'passthrough', vfs), { code: 'NO_DEVICE', field: 'network', value: 'net' }, /^network 'net' requires exclusive access to interfaces, but none are available$/);
   vfs[17].connections = 0;
   vfs[40].connections = 0;
@@ -240,7 +327,11 @@ t.test('pool choice: exclusive modes take the first free device, the others the 
   t.equal(pickDevice('net', 'private', [{ dev: 'a', connections: 1 }]), 'a', 'private without 802.1Qbh shares');
 
   const four = pool(4);
-  t.strictSame(Array.from({ length: 10 }, () => take('vepa', four)), ['vf0', 'vf1', 'vf2', 'vf3', 'vf0', 'vf1', 'vf2', 'vf3', 'vf0', 'vf1'], 'vepa spreads: least used, first of equals');
+  t.strictSame(
+    Array.from({ length: 10 }, () => take('vepa', four)),
+    ['vf0', 'vf1', 'vf2', 'vf3', 'vf0', 'vf1', 'vf2', 'vf3', 'vf0', 'vf1'],
+    'vepa spreads: least used, first of equals',
+  );
   four[3].connections = 0;
   t.equal(take('vepa', four), 'vf3', 'a device freed by a release is the least used');
   refused(t, () => pickDevice('empty', 'vepa', []), { code: 'NO_DEVICE', field: 'network', value: 'empty' }, /no devices/);
@@ -268,24 +359,37 @@ t.test('planDomain: generated and given MACs', async (t) => {
     <interface type='bridge'><source bridge='br0'/></interface>`);
   const random = bytes([0x10, 0x20, 0x30], [0x40, 0x50, 0x60], [0x70, 0x80, 0x90]);
   const plans = planDomain(def, random);
-  t.strictSame(plans.map((p) => [p.mac, p.macGenerated]), [
-    ['52:54:00:10:20:30', true],
-    ['52:54:00:aa:bb:cc', false],
-    ['52:54:00:40:50:60', true],
-    ['52:54:00:70:80:90', true],
-  ]);
+  t.strictSame(
+    plans.map((p) => [p.mac, p.macGenerated]),
+    [
+      ['52:54:00:10:20:30', true],
+      ['52:54:00:aa:bb:cc', false],
+      ['52:54:00:40:50:60', true],
+      ['52:54:00:70:80:90', true],
+    ],
+  );
   t.strictSame(random.calls, [3, 3, 3], 'three random bytes per generated MAC, none for a given one');
   t.equal(new Set(plans.map((p) => p.mac)).size, 4, 'all distinct');
   t.equal(plans[0].link.kind === 'tap' && plans[0].link.hostMac, 'fe:54:00:10:20:30', 'the tap host MAC follows the generated MAC');
 
   const repeating = bytes([1, 2, 3], [1, 2, 3], [1, 2, 3], [4, 5, 6]);
-  t.strictSame(planDomain(domainDef("<interface type='ethernet'/><interface type='ethernet'/>"), repeating).map((p) => p.mac),
-    ['52:54:00:01:02:03', '52:54:00:04:05:06'], 'a repeated MAC is drawn again');
+  t.strictSame(
+    planDomain(domainDef("<interface type='ethernet'/><interface type='ethernet'/>"), repeating).map((p) => p.mac),
+    ['52:54:00:01:02:03', '52:54:00:04:05:06'],
+    'a repeated MAC is drawn again',
+  );
   t.equal(repeating.calls.length, 4);
 
   const givenLater = bytes([0xaa, 0xbb, 0xcc], [0x0a, 0x0b, 0x0c]);
   const p2 = planDomain(domainDef("<interface type='ethernet'/><interface type='ethernet'><mac address='52:54:00:aa:bb:cc'/></interface>"), givenLater);
-  t.strictSame(p2.map((p) => [p.mac, p.macGenerated]), [['52:54:00:0a:0b:0c', true], ['52:54:00:aa:bb:cc', false]], 'a MAC given to a later interface is not generated for an earlier one');
+  t.strictSame(
+    p2.map((p) => [p.mac, p.macGenerated]),
+    [
+      ['52:54:00:0a:0b:0c', true],
+      ['52:54:00:aa:bb:cc', false],
+    ],
+    'a MAC given to a later interface is not generated for an earlier one',
+  );
 
   const stuck = (n: number) => new Uint8Array(n).fill(7);
   t.throws(() => planDomain(domainDef("<interface type='ethernet'/><interface type='ethernet'/>"), stuck), /random source keeps repeating/, 'a broken random source is an error, not a hang');
@@ -302,26 +406,50 @@ t.test('link plans', async (t) => {
   t.strictSame(plan("<interface type='ethernet'><target dev='mytap0'/></interface>").link, { kind: 'tap', name: 'mytap0', hostMac: 'fe:54:00:12:34:56' }, 'a named tap');
   t.strictSame(plan("<interface type='ethernet'><target dev='guest%d'/></interface>").link, { kind: 'tap', name: 'guest%d', hostMac: 'fe:54:00:12:34:56' }, 'a user template');
   t.strictSame(plan("<interface type='bridge'><source bridge='br0'/></interface>").link, { kind: 'tap', name: 'vnet%d', bridge: 'br0', hostMac: 'fe:54:00:12:34:56' }, 'bridge: a tap on the bridge');
-  t.strictSame(plan("<interface type='bridge'><source bridge='br0'/><target dev='brtap'/><backend tap='/dev/net/tun'/></interface>").link,
-    { kind: 'tap', name: 'brtap', bridge: 'br0', hostMac: 'fe:54:00:12:34:56', tunDevice: '/dev/net/tun' });
+  t.strictSame(plan("<interface type='bridge'><source bridge='br0'/><target dev='brtap'/><backend tap='/dev/net/tun'/></interface>").link, {
+    kind: 'tap',
+    name: 'brtap',
+    bridge: 'br0',
+    hostMac: 'fe:54:00:12:34:56',
+    tunDevice: '/dev/net/tun',
+  });
 
-  const modes: [string | null, string][] = [[null, 'vepa'], ['vepa', 'vepa'], ['bridge', 'bridge'], ['private', 'private'], ['passthrough', 'passthru']];
+  const modes: [string | null, string][] = [
+    [null, 'vepa'],
+    ['vepa', 'vepa'],
+    ['bridge', 'bridge'],
+    ['private', 'private'],
+    ['passthrough', 'passthru'],
+  ];
   for (const [mode, kernel] of modes)
-    t.strictSame(plan(`<interface type='direct'><source dev='eth1'${mode ? ` mode='${mode}'` : ''}/></interface>`).link,
-      { kind: 'macvtap', name: 'macvtap%d', parent: 'eth1', mode: kernel }, `direct mode ${mode ?? '(omitted)'} → macvtap mode ${kernel}`);
-  t.strictSame(plan("<interface type='direct'><source dev='eth1' mode='bridge'/><target dev='mvt%d'/><backend tap='/dev/net/tun'/></interface>").link,
-    { kind: 'macvtap', name: 'mvt%d', parent: 'eth1', mode: 'bridge' }, 'a macvtap named by the user; no tun device for a macvtap');
+    t.strictSame(
+      plan(`<interface type='direct'><source dev='eth1'${mode ? ` mode='${mode}'` : ''}/></interface>`).link,
+      { kind: 'macvtap', name: 'macvtap%d', parent: 'eth1', mode: kernel },
+      `direct mode ${mode ?? '(omitted)'} → macvtap mode ${kernel}`,
+    );
+  t.strictSame(
+    plan("<interface type='direct'><source dev='eth1' mode='bridge'/><target dev='mvt%d'/><backend tap='/dev/net/tun'/></interface>").link,
+    { kind: 'macvtap', name: 'mvt%d', parent: 'eth1', mode: 'bridge' },
+    'a macvtap named by the user; no tun device for a macvtap',
+  );
 
   t.strictSame(plan("<interface type='ethernet'><target dev='vnet7' managed='no'/></interface>").link, { kind: 'existing', name: 'vnet7' }, "managed='no': an existing device");
-  t.strictSame(plan("<interface type='ethernet'><target dev='macvtap3' managed='no'/><backend tap='/dev/tap42'/></interface>").link,
-    { kind: 'existing', name: 'macvtap3', tunDevice: '/dev/tap42' }, "managed='no' with a backend tap path");
+  t.strictSame(
+    plan("<interface type='ethernet'><target dev='macvtap3' managed='no'/><backend tap='/dev/tap42'/></interface>").link,
+    { kind: 'existing', name: 'macvtap3', tunDevice: '/dev/tap42' },
+    "managed='no' with a backend tap path",
+  );
   t.strictSame(plan("<interface type='ethernet'><backend tap='/dev/net/tun-alt'/></interface>").link, { kind: 'tap', name: 'vnet%d', hostMac: 'fe:54:00:12:34:56', tunDevice: '/dev/net/tun-alt' });
 });
 
 t.test('backend vhost path', async (t) => {
   const plan = (xml: string) => planInterface(iface(xml), MAC);
   t.equal(plan("<interface type='ethernet'><model type='virtio'/><backend vhost='/dev/vhost-net-2'/></interface>").vhostDevice, '/dev/vhost-net-2', 'auto: the given vhost device');
-  t.equal(plan("<interface type='ethernet'><model type='virtio'/><driver name='vhost'/><backend vhost='/dev/vhost-net-2'/></interface>").vhostDevice, '/dev/vhost-net-2', 'require: the given vhost device');
+  t.equal(
+    plan("<interface type='ethernet'><model type='virtio'/><driver name='vhost'/><backend vhost='/dev/vhost-net-2'/></interface>").vhostDevice,
+    '/dev/vhost-net-2',
+    'require: the given vhost device',
+  );
   t.equal(plan("<interface type='ethernet'><model type='virtio'/><driver name='qemu'/><backend vhost='/dev/vhost-net-2'/></interface>").vhostDevice, undefined, "name='qemu': no vhost device at all");
   t.equal(plan("<interface type='ethernet'><model type='e1000'/><backend vhost='/dev/vhost-net-2'/></interface>").vhostDevice, undefined, 'non-virtio: no vhost device');
   t.equal(plan("<interface type='ethernet'><model type='virtio'/></interface>").vhostDevice, undefined, 'none given: the global default applies');
@@ -332,20 +460,28 @@ t.test('netdev and device ids', async (t) => {
     <interface type='ethernet'><alias name='ua-lan'/></interface>
     <interface type='ethernet'/>`);
   const plans = planDomain(def, bytes([1, 1, 1], [2, 2, 2], [3, 3, 3]));
-  t.strictSame(plans.map((p) => [p.index, p.path, p.netdevId, p.deviceId]), [
-    [0, `${IF}[1]`, 'hostnet0', 'net0'],
-    [1, `${IF}[2]`, 'hostua-lan', 'ua-lan'],
-    [2, `${IF}[3]`, 'hostnet2', 'net2'],
-  ], "alias → netdev 'host'+alias, device alias; otherwise hostnetN/netN by position");
+  t.strictSame(
+    plans.map((p) => [p.index, p.path, p.netdevId, p.deviceId]),
+    [
+      [0, `${IF}[1]`, 'hostnet0', 'net0'],
+      [1, `${IF}[2]`, 'hostua-lan', 'ua-lan'],
+      [2, `${IF}[3]`, 'hostnet2', 'net2'],
+    ],
+    "alias → netdev 'host'+alias, device alias; otherwise hostnetN/netN by position",
+  );
 });
 
 t.test('a whole plan', async (t) => {
-  const p = planInterface(iface(`<interface type='bridge'>
+  const p = planInterface(
+    iface(`<interface type='bridge'>
       <source bridge='br0'/>
       <model type='virtio'/>
       <driver queues='2' rx_queue_size='512'/>
       <alias name='ua-net0'/>
-    </interface>`), MAC, true);
+    </interface>`),
+    MAC,
+    true,
+  );
   t.strictSame(p, {
     index: 0,
     path: IF,

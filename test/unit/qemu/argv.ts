@@ -74,10 +74,20 @@ t.test('golden argv for whole domains', async (t) => {
     const file = path.join(fixtures, `${c.name}.argv`);
     const text = `${argv.join('\n')}\n`;
     if (UPDATE) fs.writeFileSync(file, text);
-    t.ok(argv.every((a) => !a.includes('\n')), `${c.name}: one argument per line is unambiguous`);
+    t.ok(
+      argv.every((a) => !a.includes('\n')),
+      `${c.name}: one argument per line is unambiguous`,
+    );
     t.equal(text, fs.readFileSync(file, 'utf8'), `${c.name}: argv matches ${c.name}.argv`);
   }
-  t.strictSame(fs.readdirSync(fixtures).filter((f) => f.endsWith('.argv')).sort(), CASES.map((c) => `${c.name}.argv`).sort(), 'every golden file belongs to a case');
+  t.strictSame(
+    fs
+      .readdirSync(fixtures)
+      .filter((f) => f.endsWith('.argv'))
+      .sort(),
+    CASES.map((c) => `${c.name}.argv`).sort(),
+    'every golden file belongs to a case',
+  );
 });
 
 // Checks that hold for every golden, derived from the plans rather than
@@ -104,7 +114,11 @@ t.test('golden argv: the rules every command line follows', async (t) => {
       t.equal(mq ? Number(mq[1]) : null, p.queues > 1 ? 2 * p.queues + 2 : null, `${what}: mq=on,vectors=2N+2 exactly when multiqueue`);
       t.ok(devices[n].startsWith(`${p.device},netdev=${p.netdevId},id=${p.deviceId},mac=${p.mac}`), `${what}: the device names its netdev`);
     });
-    t.strictSame(seen, Array.from({ length: seen.length }, (_, i) => i + 3), `${c.name}: fd numbers count up from 3 without gaps or repeats`);
+    t.strictSame(
+      seen,
+      Array.from({ length: seen.length }, (_, i) => i + 3),
+      `${c.name}: fd numbers count up from 3 without gaps or repeats`,
+    );
   }
 });
 
@@ -113,17 +127,55 @@ t.test('golden cases decide what the table says', async (t) => {
     const c = CASES.find((x) => x.name === name) as Case;
     return build(readXml(c.xml), c.probe, c.qmp);
   };
-  t.strictSame(decided('ethernet').decisions, [{ vhost: true, record: 'vhost' }, { vhost: false, record: 'qemu' }, { vhost: true, record: 'vhost' }]);
-  t.strictSame(decided('bridge').decisions, [{ vhost: false, record: 'qemu' }, { vhost: false, record: null }], 'unusable vhost: userspace fallback');
-  t.strictSame(decided('multiqueue-vhost').decisions.map((d) => d.vhost), [true, false]);
-  t.strictSame(decided('multiqueue-userspace').decisions.map((d) => d.vhost), [false, false]);
-  t.strictSame(decided('nonvirtio').plans.map((p) => [p.device, p.queues]), [['e1000', 1], ['e1000e', 1], ['rtl8139', 1], ['vmxnet3', 1], ['rtl8139', 1]]);
-  t.strictSame(['direct-vepa', 'direct-bridge', 'direct-private', 'direct-passthrough'].map((n) => {
-    const l = decided(n).plans[0].link;
-    return l.kind === 'macvtap' ? [l.name, l.parent, l.mode] : l.kind;
-  }), [['macvtap%d', 'eth1', 'vepa'], ['macvtap%d', 'eth1', 'bridge'], ['mvt%d', 'eth1', 'private'], ['macvtap%d', 'eth2', 'passthru']]);
+  t.strictSame(decided('ethernet').decisions, [
+    { vhost: true, record: 'vhost' },
+    { vhost: false, record: 'qemu' },
+    { vhost: true, record: 'vhost' },
+  ]);
+  t.strictSame(
+    decided('bridge').decisions,
+    [
+      { vhost: false, record: 'qemu' },
+      { vhost: false, record: null },
+    ],
+    'unusable vhost: userspace fallback',
+  );
+  t.strictSame(
+    decided('multiqueue-vhost').decisions.map((d) => d.vhost),
+    [true, false],
+  );
+  t.strictSame(
+    decided('multiqueue-userspace').decisions.map((d) => d.vhost),
+    [false, false],
+  );
+  t.strictSame(
+    decided('nonvirtio').plans.map((p) => [p.device, p.queues]),
+    [
+      ['e1000', 1],
+      ['e1000e', 1],
+      ['rtl8139', 1],
+      ['vmxnet3', 1],
+      ['rtl8139', 1],
+    ],
+  );
+  t.strictSame(
+    ['direct-vepa', 'direct-bridge', 'direct-private', 'direct-passthrough'].map((n) => {
+      const l = decided(n).plans[0].link;
+      return l.kind === 'macvtap' ? [l.name, l.parent, l.mode] : l.kind;
+    }),
+    [
+      ['macvtap%d', 'eth1', 'vepa'],
+      ['macvtap%d', 'eth1', 'bridge'],
+      ['mvt%d', 'eth1', 'private'],
+      ['macvtap%d', 'eth2', 'passthru'],
+    ],
+  );
   const full = decided('full');
-  t.strictSame(full.plans.map((p) => p.mac), ['52:54:00:11:22:33'], 'the deterministic random source gives the generated MAC');
+  t.strictSame(
+    full.plans.map((p) => p.mac),
+    ['52:54:00:11:22:33'],
+    'the deterministic random source gives the generated MAC',
+  );
   // a vhost=vhost interface with vhost unusable refuses to start
   const c = CASES.find((x) => x.name === 'direct-passthrough') as Case;
   t.throws(() => build(readXml(c.xml), UNUSABLE, c.qmp), { code: 'VHOST_UNAVAILABLE', field: '/domain/devices/interface/driver/@name' });
@@ -154,21 +206,40 @@ t.test('netdevArg', async (t) => {
 t.test('deviceArg', async (t) => {
   const n = (p: InterfacePlan): NetArgs => ({ plan: p, decision: OFF, tapFds: Array.from({ length: p.queues }, (_, i) => 3 + i), vhostFds: [] });
   t.equal(deviceArg(n(plan("<interface type='ethernet'><model type='virtio'/></interface>"))), 'virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:12:34:56');
-  t.equal(deviceArg(n(plan("<interface type='ethernet'><model type='virtio-transitional'/><driver queues='4' rx_queue_size='512' txmode='timer'/><alias name='ua-a'/></interface>", '52:54:00:00:00:0a'))),
-    'virtio-net-pci-transitional,netdev=hostua-a,id=ua-a,mac=52:54:00:00:00:0a,mq=on,vectors=10,rx_queue_size=512,tx=timer');
+  t.equal(
+    deviceArg(n(plan("<interface type='ethernet'><model type='virtio-transitional'/><driver queues='4' rx_queue_size='512' txmode='timer'/><alias name='ua-a'/></interface>", '52:54:00:00:00:0a'))),
+    'virtio-net-pci-transitional,netdev=hostua-a,id=ua-a,mac=52:54:00:00:00:0a,mq=on,vectors=10,rx_queue_size=512,tx=timer',
+  );
   t.equal(deviceArg(n(plan("<interface type='ethernet'><model type='e1000'/><driver queues='4'/></interface>"))), 'e1000,netdev=hostnet0,id=net0,mac=52:54:00:12:34:56', 'non-virtio: no mq');
   t.equal(deviceArg(n(plan("<interface type='ethernet'/>"))), 'rtl8139,netdev=hostnet0,id=net0,mac=52:54:00:12:34:56', 'the default model');
 });
 
 t.test('childFds', async (t) => {
-  t.strictSame(childFds([{ tap: 1, vhost: 1 }, { tap: 4, vhost: 0 }, { tap: 2, vhost: 2 }]), [
-    { tapFds: [3], vhostFds: [4] },
-    { tapFds: [5, 6, 7, 8], vhostFds: [] },
-    { tapFds: [9, 10], vhostFds: [11, 12] },
-  ], 'per interface: tap queues, then vhost fds, from 3');
+  t.strictSame(
+    childFds([
+      { tap: 1, vhost: 1 },
+      { tap: 4, vhost: 0 },
+      { tap: 2, vhost: 2 },
+    ]),
+    [
+      { tapFds: [3], vhostFds: [4] },
+      { tapFds: [5, 6, 7, 8], vhostFds: [] },
+      { tapFds: [9, 10], vhostFds: [11, 12] },
+    ],
+    'per interface: tap queues, then vhost fds, from 3',
+  );
   t.strictSame(childFds([{ tap: 2, vhost: 2 }], 10), [{ tapFds: [10, 11], vhostFds: [12, 13] }], 'another first fd');
   t.strictSame(childFds([]), []);
-  t.strictSame(childFds([{ tap: 0, vhost: 0 }, { tap: 1, vhost: 0 }]), [{ tapFds: [], vhostFds: [] }, { tapFds: [3], vhostFds: [] }]);
+  t.strictSame(
+    childFds([
+      { tap: 0, vhost: 0 },
+      { tap: 1, vhost: 0 },
+    ]),
+    [
+      { tapFds: [], vhostFds: [] },
+      { tapFds: [3], vhostFds: [] },
+    ],
+  );
 });
 
 t.test('escapeValue doubles commas', async (t) => {
@@ -181,8 +252,11 @@ t.test('escapeValue doubles commas', async (t) => {
 
 t.test('domainArgv: defaults, escaping and the domain subset', async (t) => {
   const def = DomainXml.parse("<domain type='qemu'><name>m</name><memory>1000</memory></domain>").def;
-  t.strictSame(domainArgv(def, []), [DEFAULT_EMULATOR, '-name', 'guest=m', '-accel', 'tcg', '-m', '1000k', '-smp', '1', '-nodefaults', '-no-user-config', '-display', 'none'],
-    'the smallest domain: default emulator, TCG, memory in KiB when not whole MiB, no -qmp');
+  t.strictSame(
+    domainArgv(def, []),
+    [DEFAULT_EMULATOR, '-name', 'guest=m', '-accel', 'tcg', '-m', '1000k', '-smp', '1', '-nodefaults', '-no-user-config', '-display', 'none'],
+    'the smallest domain: default emulator, TCG, memory in KiB when not whole MiB, no -qmp',
+  );
   t.equal(DEFAULT_EMULATOR, 'qemu-system-x86_64');
 
   const full = DomainXml.parse(`<domain type='kvm'><name>a,b</name><memory unit='MiB'>64</memory>
@@ -193,22 +267,41 @@ t.test('domainArgv: defaults, escaping and the domain subset', async (t) => {
       <disk><source file='/img/c.img'/><target dev='vdb'/></disk>
       <disk device='cdrom'><source file='/img/d.iso'/><target dev='hdc'/></disk>
     </devices></domain>`).def;
-  t.strictSame(domainArgv(full, [], { qmp: '/run/x,y/qmp.sock' }), [
-    DEFAULT_EMULATOR,
-    '-name', 'guest=a,,b',
-    '-accel', 'kvm',
-    '-m', '64',
-    '-smp', '1',
-    '-nodefaults', '-no-user-config', '-display', 'none',
-    '-append', '',
-    '-serial', 'pty',
-    '-serial', 'stdio',
-    '-serial', 'file:/var/log/a,b.log',
-    '-drive', 'file=/img/a,,b.img,format=raw,if=virtio,index=0',
-    '-drive', 'file=/img/c.img,format=raw,if=virtio,index=1',
-    '-drive', 'file=/img/d.iso,format=raw,if=ide,index=2,media=cdrom,readonly=on',
-    '-qmp', 'unix:/run/x,,y/qmp.sock,server=on,wait=off',
-  ], 'commas doubled where qemu parses options (-name, -drive file=, -qmp); an empty <cmdline> is an empty -append');
+  t.strictSame(
+    domainArgv(full, [], { qmp: '/run/x,y/qmp.sock' }),
+    [
+      DEFAULT_EMULATOR,
+      '-name',
+      'guest=a,,b',
+      '-accel',
+      'kvm',
+      '-m',
+      '64',
+      '-smp',
+      '1',
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-append',
+      '',
+      '-serial',
+      'pty',
+      '-serial',
+      'stdio',
+      '-serial',
+      'file:/var/log/a,b.log',
+      '-drive',
+      'file=/img/a,,b.img,format=raw,if=virtio,index=0',
+      '-drive',
+      'file=/img/c.img,format=raw,if=virtio,index=1',
+      '-drive',
+      'file=/img/d.iso,format=raw,if=ide,index=2,media=cdrom,readonly=on',
+      '-qmp',
+      'unix:/run/x,,y/qmp.sock,server=on,wait=off',
+    ],
+    'commas doubled where qemu parses options (-name, -drive file=, -qmp); an empty <cmdline> is an empty -append',
+  );
 });
 
 t.test('driveArg: block disks and the <driver> options, as libvirt spells them on -drive', async (t) => {
@@ -217,7 +310,11 @@ t.test('driveArg: block disks and the <driver> options, as libvirt spells them o
   const lv = "<source dev='/dev/vg/lv'/>";
   t.equal(drive(lv), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0', "a block device: qemu's host_device driver (refuses a path that is not a device), raw by default");
   t.equal(drive("<source dev='/dev/vg/a,b'/>", "type='block'", "<target dev='hdb'/>"), 'file=/dev/vg/a,,b,file.driver=host_device,format=raw,if=ide,index=1', 'commas doubled, hdb is IDE unit 1');
-  t.equal(drive(`${lv}<address type='drive' controller='0' bus='1' target='0' unit='1'/>`, "type='block'", "<target dev='hda'/>"), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=ide,index=3', 'the drive address 0.1.1 is index 3, whatever the name');
+  t.equal(
+    drive(`${lv}<address type='drive' controller='0' bus='1' target='0' unit='1'/>`, "type='block'", "<target dev='hda'/>"),
+    'file=/dev/vg/lv,file.driver=host_device,format=raw,if=ide,index=3',
+    'the drive address 0.1.1 is index 3, whatever the name',
+  );
   t.equal(drive("<source file='/img/a.img'/>", "type='file'"), 'file=/img/a.img,format=raw,if=virtio,index=0', 'a file disk: no file.driver');
   t.equal(drive(`${lv}<readonly/>`), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0,readonly=on');
   t.equal(drive(`${lv}<driver name='qemu' type='qcow2' cache='directsync' io='native'/>`), 'file=/dev/vg/lv,file.driver=host_device,format=qcow2,if=virtio,index=0,cache=directsync,aio=native');
@@ -229,7 +326,10 @@ t.test('driveArg: block disks and the <driver> options, as libvirt spells them o
   // detect_zeroes='unmap' is 'on' unless discard='unmap' (virDomainDiskGetDetectZeroesMode).
   t.equal(drive(`${lv}<driver detect_zeroes='unmap'/>`), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0,detect-zeroes=on');
   t.equal(drive(`${lv}<driver discard='unmap' detect_zeroes='unmap'/>`), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0,discard=unmap,detect-zeroes=unmap');
-  t.equal(drive(`${lv}<driver discard='ignore' detect_zeroes='off' copy_on_read='off' cache='unsafe'/>`), 'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0,cache=unsafe,copy-on-read=off,discard=ignore,detect-zeroes=off');
+  t.equal(
+    drive(`${lv}<driver discard='ignore' detect_zeroes='off' copy_on_read='off' cache='unsafe'/>`),
+    'file=/dev/vg/lv,file.driver=host_device,format=raw,if=virtio,index=0,cache=unsafe,copy-on-read=off,discard=ignore,detect-zeroes=off',
+  );
 });
 
 t.test('netArgv: only the interfaces, numbered as in the whole command line', async (t) => {
@@ -237,8 +337,14 @@ t.test('netArgv: only the interfaces, numbered as in the whole command line', as
   const full = `<domain type='kvm'><name>g</name><memory>1024</memory><devices><disk type='block'><source dev='/dev/vg/lv'/><target dev='vda'/></disk>${xml}</devices></domain>`;
   const { argv, nets } = build(full, USABLE);
   t.strictSame(netArgv(nets), [
-    '-netdev', 'tap,id=hostnet0,fds=3:4,vhost=on,vhostfds=5:6', '-device', 'virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:11:22:33,mq=on,vectors=6',
-    '-netdev', 'tap,id=hostnet1,fd=7,vhost=off', '-device', 'e1000,netdev=hostnet1,id=net1,mac=52:54:00:44:55:66',
+    '-netdev',
+    'tap,id=hostnet0,fds=3:4,vhost=on,vhostfds=5:6',
+    '-device',
+    'virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:11:22:33,mq=on,vectors=6',
+    '-netdev',
+    'tap,id=hostnet1,fd=7,vhost=off',
+    '-device',
+    'e1000,netdev=hostnet1,id=net1,mac=52:54:00:44:55:66',
   ]);
   const i = argv.indexOf('-netdev');
   t.strictSame(argv.slice(i, i + 8), netArgv(nets), 'the same arguments domainArgv gives');
@@ -250,17 +356,21 @@ t.test('netArgv: only the interfaces, numbered as in the whole command line', as
 t.test('formatArgv', async (t) => {
   const argv = ['/usr/bin/qemu-system-x86_64', '-name', 'guest=a,,b', '-nodefaults', '-no-user-config', '-append', "console=ttyS0 it's", '-serial', 'file:/tmp/a b', '-S', '-append', ''];
   const text = formatArgv(argv);
-  t.equal(text, [
-    '/usr/bin/qemu-system-x86_64 \\',
-    '  -name guest=a,,b \\',
-    '  -nodefaults \\',
-    '  -no-user-config \\',
-    "  -append 'console=ttyS0 it'\\''s' \\",
-    "  -serial 'file:/tmp/a b' \\",
-    '  -S \\',
-    "  -append ''",
-    '',
-  ].join('\n'), 'an option and its value on one line; flags alone; quoted when needed');
+  t.equal(
+    text,
+    [
+      '/usr/bin/qemu-system-x86_64 \\',
+      '  -name guest=a,,b \\',
+      '  -nodefaults \\',
+      '  -no-user-config \\',
+      "  -append 'console=ttyS0 it'\\''s' \\",
+      "  -serial 'file:/tmp/a b' \\",
+      '  -S \\',
+      "  -append ''",
+      '',
+    ].join('\n'),
+    'an option and its value on one line; flags alone; quoted when needed',
+  );
 
   // the rendering is what a shell reads back as the same argv
   const script = `f() { for a in "$@"; do printf '%s\\0' "$a"; done; }\n${formatArgv(['f', ...argv.slice(1)])}`;
@@ -271,7 +381,7 @@ t.test('formatArgv', async (t) => {
   const back = execFileSync('/bin/sh', ['-c', `f() { for a in "$@"; do printf '%s\\0' "$a"; done; }\n${formatArgv(['f', ...golden.slice(1)])}`], { encoding: 'utf8' });
   t.strictSame(back.split('\0').slice(0, -1), golden.slice(1), 'and so does a whole domain');
 
-  const args = ['-netdev', 'tap,id=hostnet0,fd=3,vhost=off', '-device', "e1000,netdev=hostnet0,id=net0,mac=52:54:00:00:00:01"];
+  const args = ['-netdev', 'tap,id=hostnet0,fd=3,vhost=off', '-device', 'e1000,netdev=hostnet0,id=net0,mac=52:54:00:00:00:01'];
   t.equal(formatArgs(args), '-netdev tap,id=hostnet0,fd=3,vhost=off \\\n-device e1000,netdev=hostnet0,id=net0,mac=52:54:00:00:00:01\n', 'formatArgs: options without a program, one per line');
   t.equal(formatArgs([]), '');
   const opts = execFileSync('/bin/sh', ['-c', `f() { for a in "$@"; do printf '%s\\0' "$a"; done; }\nf ${formatArgs([...args, '-append', "it's"])}`], { encoding: 'utf8' });
@@ -284,8 +394,10 @@ t.test('<qemu:commandline> arguments come last; its env is parsed', async (t) =>
     </domain>`).def;
   t.same(def.qemuEnv, { QEMU_AUDIO_DRV: 'none' });
   t.same(domainArgv(def, [], { qmp: '/q' }).slice(-4), ['-qmp', 'unix:/q,server=on,wait=off', '-global', 'kvm-pit.lost_tick_policy=delay']);
-  t.throws(() => DomainXml.parse(`<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>q</name><memory>64</memory><qemu:commandline><qemu:arg/></qemu:commandline></domain>`),
-    { code: 'INVALID_ARGUMENT', field: '/domain/qemu:commandline/qemu:arg/@value' });
+  t.throws(
+    () => DomainXml.parse(`<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>q</name><memory>64</memory><qemu:commandline><qemu:arg/></qemu:commandline></domain>`),
+    { code: 'INVALID_ARGUMENT', field: '/domain/qemu:commandline/qemu:arg/@value' },
+  );
   const other = DomainXml.parse(`<domain type='qemu' xmlns:x='urn:other'><name>q</name><memory>64</memory><x:commandline><x:arg value='-evil'/></x:commandline></domain>`).def;
-  t.same(other.qemuArgs, [], 'only libvirt\'s qemu namespace counts');
+  t.same(other.qemuArgs, [], "only libvirt's qemu namespace counts");
 });

@@ -64,12 +64,18 @@ t.test('over QMP: getfd per fd under name0, name1, …; taken by a command', asy
   t.same(await p.toMonitor(q), ['net0-tapfd0', 'net0-tapfd1']);
   t.ok(sameFile(f.conn.named.get('net0-tapfd0') as number, fds[0]), 'qemu got fd 0 as net0-tapfd0');
   t.ok(sameFile(f.conn.named.get('net0-tapfd1') as number, fds[1]), 'and fd 1 as net0-tapfd1');
-  t.ok(fds.every((fd) => fs.fstatSync(fd).isFile()), "the caller's copies stay open: their owner closes them");
+  t.ok(
+    fds.every((fd) => fs.fstatSync(fd).isFile()),
+    "the caller's copies stay open: their owner closes them",
+  );
   await t.rejects(p.toMonitor(q), /already given to qemu/);
   p.taken(); // netdev_add consumed them
   await p.rollback(q);
   t.same([...f.conn.named.keys()].sort(), ['net0-tapfd0', 'net0-tapfd1'], 'taken: nothing is closed on rollback');
-  t.notOk(f.conn.received.some((r) => r.cmd.execute === 'closefd'), 'no closefd sent');
+  t.notOk(
+    f.conn.received.some((r) => r.cmd.execute === 'closefd'),
+    'no closefd sent',
+  );
 });
 
 t.test('rollback: a failed getfd closes what qemu got before; a later failure closes all', async (t) => {
@@ -89,7 +95,10 @@ t.test('rollback: a failed getfd closes what qemu got before; a later failure cl
   t.equal(f.conn.named.size, 2);
   await ok.rollback(q);
   t.same(f.conn.named.size, 0, 'rolled back');
-  t.ok(fds.every((fd) => fs.fstatSync(fd).isFile()), "the caller's copies are still its own");
+  t.ok(
+    fds.every((fd) => fs.fstatSync(fd).isFile()),
+    "the caller's copies are still its own",
+  );
 });
 
 t.test('rollback ignores a closefd that fails (qemu may be gone)', async (t) => {
@@ -97,5 +106,8 @@ t.test('rollback ignores a closefd that fails (qemu may be gone)', async (t) => 
   const p = new FdPass('net3-tapfd', files(t, 1));
   await p.toMonitor(q);
   await p.rollback(q);
-  t.ok(f.conn.received.some((r) => r.cmd.execute === 'closefd'), 'closefd was asked');
+  t.ok(
+    f.conn.received.some((r) => r.cmd.execute === 'closefd'),
+    'closefd was asked',
+  );
 });

@@ -44,7 +44,7 @@ function recorder(ms = 0) {
 }
 
 const until = async (cond: () => boolean, ms = 2000) => {
-  for (const end = Date.now() + ms; !cond() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
+  for (const end = Date.now() + ms; !cond() && Date.now() < end;) await new Promise((r) => setTimeout(r, 5));
 };
 
 t.test('runningAfter', async (t) => {
@@ -159,7 +159,7 @@ t.test('query-status refused: follow rejects; the connection closing ends follow
   t.strictSame(r.calls, [true]);
 });
 
-t.test('Qmp.open: a monitor on a socket pair end; the fd is the connection\'s, also when it fails', async (t) => {
+t.test("Qmp.open: a monitor on a socket pair end; the fd is the connection's, also when it fails", async (t) => {
   const before = openFds();
   const [mine, theirs] = socketPair('stream');
   const peer = new net.Socket({ fd: theirs, readable: true, writable: true });

@@ -9,7 +9,10 @@ import { runTc, tcBinary, tcCommand, TC_PATHS } from '../../../lib/sys/tc';
 t.test('tcBinary: the option, else NETFD_TC, else the first of the usual paths', async (t) => {
   t.equal(tcBinary('/opt/tc', { NETFD_TC: '/x/tc' }), '/opt/tc');
   t.equal(tcBinary(undefined, { NETFD_TC: '/x/tc' }), '/x/tc');
-  t.equal(tcBinary(undefined, {}, (p) => p === '/sbin/tc'), '/sbin/tc');
+  t.equal(
+    tcBinary(undefined, {}, (p) => p === '/sbin/tc'),
+    '/sbin/tc',
+  );
   t.equal(TC_PATHS[0], '/usr/sbin/tc');
   t.throws(() => tcBinary('tc', {}), { code: 'INVALID_ARGUMENT', field: 'tc' }, 'a relative name is not looked up in PATH');
   t.throws(() => tcBinary(undefined, { NETFD_TC: 'sbin/tc' }), { code: 'INVALID_ARGUMENT', field: 'NETFD_TC' });

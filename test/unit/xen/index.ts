@@ -15,16 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import {
-  DEFAULT_XEND_CONFIG_VERSION,
-  domainFromNative,
-  domainToNative,
-  modelFromVif,
-  XEN_FORMATS,
-  XEND_CONFIG_MAX_VERS_NET_TYPE_IOEMU,
-  XenFormat,
-  vifTypeModel,
-} from '../../../lib/xen';
+import { DEFAULT_XEND_CONFIG_VERSION, domainFromNative, domainToNative, modelFromVif, XEN_FORMATS, XEND_CONFIG_MAX_VERS_NET_TYPE_IOEMU, XenFormat, vifTypeModel } from '../../../lib/xen';
 import { parseConf } from '../../../lib/xen/conf';
 import { rateFromVif, rateToVif } from '../../../lib/xen/rate';
 import { parseSexpr } from '../../../lib/xen/sexpr';
@@ -94,7 +85,10 @@ t.test('round trips are stable: xml → native → xml → native', async (t) =>
 });
 
 t.test('the goldens show the four scenarios', async (t) => {
-  const vif = (name: string, ext: string) => read(`${name}.${ext}`).split('\n').find((l) => l.startsWith('vif = ')) as string;
+  const vif = (name: string, ext: string) =>
+    read(`${name}.${ext}`)
+      .split('\n')
+      .find((l) => l.startsWith('vif = ')) as string;
   t.notMatch(vif('hvm-no-model', 'xm'), /type=/, '1, current xend: no type');
   t.match(vif('hvm-no-model-xend3', 'xm'), /bridge=xenbr0,script=vif-bridge,type=ioemu".*ip=192.0.2.10,type=ioemu"/, '1, xend 3: type=ioemu on every vif');
   t.match(read('hvm-no-model-xend3.sxpr'), /\(script 'vif-bridge'\)\(type ioemu\)\)\)/);
@@ -121,8 +115,7 @@ t.test('the scenario table, both ways', async (t) => {
     // to native (xl: libvirt's xl writer, no xend)
     t.strictSame(vifTypeModel(f, true, undefined, 3), xl ? {} : { type: 'ioemu' }, `${f} 1: HVM, no model, xend 3`);
     t.strictSame(vifTypeModel(f, true, undefined, V), {}, `${f} 1: HVM, no model, current xend`);
-    for (const m of [undefined, 'e1000', 'netfront'])
-      for (const v of [1, 3, 4]) t.strictSame(vifTypeModel(f, false, m, v), m === undefined ? {} : { model: m }, `${f} 2: PV, model ${m}, xend ${v}`);
+    for (const m of [undefined, 'e1000', 'netfront']) for (const v of [1, 3, 4]) t.strictSame(vifTypeModel(f, false, m, v), m === undefined ? {} : { model: m }, `${f} 2: PV, model ${m}, xend ${v}`);
     for (const v of [1, 3, 4]) {
       t.strictSame(vifTypeModel(f, true, 'netfront', v), { type: pv }, `${f} 3: HVM netfront, xend ${v}`);
       t.strictSame(vifTypeModel(f, true, 'rtl8139', v), xl ? { model: 'rtl8139' } : { model: 'rtl8139', type: 'ioemu' }, `${f} 4: HVM other model, xend ${v}`);
@@ -169,20 +162,57 @@ t.test('xend config version: the threshold on both sides', async (t) => {
 t.test('XML input: what the subset accepts', async (t) => {
   const dom = (body: string, os = 'hvm', extra = '') =>
     `<domain type='xen'>\n  <name>g</name>\n  <memory unit='MiB'>512</memory>${extra}\n  <os><type arch='x86_64' machine='xenfv'>${os}</type><loader>/usr/lib/xen/boot/hvmloader</loader></os>\n  <devices><disk type='file'/>${body}</devices>\n</domain>`;
-  t.equal(domainToNative("<domain type='xen'><name>g</name><memory>2048</memory><os><type>xen</type></os></domain>", 'xen-xl'), 'name = "g"\nmaxmem = 2\nmemory = 2\nvcpus = 1\n', 'no <devices>, no vif');
+  t.equal(
+    domainToNative("<domain type='xen'><name>g</name><memory>2048</memory><os><type>xen</type></os></domain>", 'xen-xl'),
+    'name = "g"\nmaxmem = 2\nmemory = 2\nvcpus = 1\n',
+    'no <devices>, no vif',
+  );
   t.equal(domainToNative(dom(''), 'xen-xm'), 'name = "g"\nmaxmem = 512\nmemory = 512\nvcpus = 1\nbuilder = "hvm"\n', 'no uuid, no interface: none written; disks and loader are outside the subset');
-  t.equal(domainToNative(dom('', 'linux'), 'xen-sxpr'), "(vm (name 'g')(memory 512)(maxmem 512)(vcpus 1)(image (linux)))\n", "linux is the old spelling of a PV guest");
-  t.equal(domainToNative(dom('', 'hvm', "<currentMemory unit='KiB'>1000</currentMemory><vcpu placement='static'>3</vcpu>"), 'xen-xl'), 'name = "g"\nmaxmem = 512\nmemory = 1\nvcpus = 3\nbuilder = "hvm"\n', 'KiB rounded up to MiB, as libvirt does');
-  t.equal(domainToNative(dom("<interface type='ethernet'/>"), 'xen-xm'), 'name = "g"\nmaxmem = 512\nmemory = 512\nvcpus = 1\nbuilder = "hvm"\nvif = [ "" ]\n', 'an ethernet vif with nothing set is an empty entry');
-  t.match(domainToNative(dom("<interface type='bridge'><mac address='00:16:3E:AA:BB:CC'/><source bridge='xenbr0'/></interface>"), 'xen-xm'), /"mac=00:16:3e:aa:bb:cc,bridge=xenbr0,script=vif-bridge"/, 'a MAC is written lower-case; a bridge gets vif-bridge');
-  refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='xenbr0'/><target dev='vif5.0'/></interface>"), 'xen-sxpr'), { code: 'NOT_SUPPORTED', field: '/domain/devices/interface/target/@dev', value: 'vif5.0' }, /xend names a vif vifDOMID\.N itself and libvirt leaves a name starting with "vif" out/);
+  t.equal(domainToNative(dom('', 'linux'), 'xen-sxpr'), "(vm (name 'g')(memory 512)(maxmem 512)(vcpus 1)(image (linux)))\n", 'linux is the old spelling of a PV guest');
+  t.equal(
+    domainToNative(dom('', 'hvm', "<currentMemory unit='KiB'>1000</currentMemory><vcpu placement='static'>3</vcpu>"), 'xen-xl'),
+    'name = "g"\nmaxmem = 512\nmemory = 1\nvcpus = 3\nbuilder = "hvm"\n',
+    'KiB rounded up to MiB, as libvirt does',
+  );
+  t.equal(
+    domainToNative(dom("<interface type='ethernet'/>"), 'xen-xm'),
+    'name = "g"\nmaxmem = 512\nmemory = 512\nvcpus = 1\nbuilder = "hvm"\nvif = [ "" ]\n',
+    'an ethernet vif with nothing set is an empty entry',
+  );
+  t.match(
+    domainToNative(dom("<interface type='bridge'><mac address='00:16:3E:AA:BB:CC'/><source bridge='xenbr0'/></interface>"), 'xen-xm'),
+    /"mac=00:16:3e:aa:bb:cc,bridge=xenbr0,script=vif-bridge"/,
+    'a MAC is written lower-case; a bridge gets vif-bridge',
+  );
+  refused(
+    t,
+    () => domainToNative(dom("<interface type='bridge'><source bridge='xenbr0'/><target dev='vif5.0'/></interface>"), 'xen-sxpr'),
+    { code: 'NOT_SUPPORTED', field: '/domain/devices/interface/target/@dev', value: 'vif5.0' },
+    /xend names a vif vifDOMID\.N itself and libvirt leaves a name starting with "vif" out/,
+  );
   t.match(domainToNative(dom("<interface type='bridge'><source bridge='xenbr0'/><target dev='vif5.0'/></interface>"), 'xen-xl'), /vifname=vif5\.0"/, 'xm/xl keep a vifN.M name');
   t.match(domainToNative(dom("<interface type='bridge'><source bridge='xenbr0'/><target dev='guest0'/></interface>"), 'xen-sxpr'), /\(vifname 'guest0'\)/, 'sxpr keeps another name');
-  t.equal(domainToNative(dom("<interface type='bridge'><source bridge='b'/><bandwidth/></interface>"), 'xen-xm'), domainToNative(dom("<interface type='bridge'><source bridge='b'/></interface>"), 'xen-xm'), 'an empty <bandwidth/> is no limit (libvirt keeps none)');
-  t.equal(domainToNative(dom("<interface type='bridge'><source bridge='b'/><bandwidth><outbound average='0'/></bandwidth></interface>"), 'xen-xl'), domainToNative(dom("<interface type='bridge'><source bridge='b'/></interface>"), 'xen-xl'), "average='0' is no limit: libvirt writes no rate=");
+  t.equal(
+    domainToNative(dom("<interface type='bridge'><source bridge='b'/><bandwidth/></interface>"), 'xen-xm'),
+    domainToNative(dom("<interface type='bridge'><source bridge='b'/></interface>"), 'xen-xm'),
+    'an empty <bandwidth/> is no limit (libvirt keeps none)',
+  );
+  t.equal(
+    domainToNative(dom("<interface type='bridge'><source bridge='b'/><bandwidth><outbound average='0'/></bandwidth></interface>"), 'xen-xl'),
+    domainToNative(dom("<interface type='bridge'><source bridge='b'/></interface>"), 'xen-xl'),
+    "average='0' is no limit: libvirt writes no rate=",
+  );
   t.match(domainToNative(dom('', 'hvm', "<vcpu placement='static' current='4'>4</vcpu>"), 'xen-xm'), /\nvcpus = 4\n/, 'current = the maximum: no maxvcpus, as libvirt');
-  t.match(domainToNative(dom("<interface type='ethernet'><script path=\"/opt/it's/vif-x\"/></interface>", 'xen'), 'xen-sxpr'), /\(script '\/opt\/it\\'s\/vif-x'\)/, 'sxpr escapes a quote with a backslash');
-  t.match(domainToNative(dom("<interface type='ethernet'><script path='/opt/a\"b'/></interface>", 'xen'), 'xen-xm'), /vif = \[ 'script=\/opt\/a"b' \]/, "xm: single quotes when the value holds a '\"'");
+  t.match(
+    domainToNative(dom("<interface type='ethernet'><script path=\"/opt/it's/vif-x\"/></interface>", 'xen'), 'xen-sxpr'),
+    /\(script '\/opt\/it\\'s\/vif-x'\)/,
+    'sxpr escapes a quote with a backslash',
+  );
+  t.match(
+    domainToNative(dom("<interface type='ethernet'><script path='/opt/a\"b'/></interface>", 'xen'), 'xen-xm'),
+    /vif = \[ 'script=\/opt\/a"b' \]/,
+    "xm: single quotes when the value holds a '\"'",
+  );
 });
 
 t.test('XML input: refused, naming the element or attribute', async (t) => {
@@ -191,7 +221,12 @@ t.test('XML input: refused, naming the element or attribute', async (t) => {
   const ns = (field: string, value: unknown) => ({ code: 'NOT_SUPPORTED', field, value });
   const inv = (field: string, value: unknown) => ({ code: 'INVALID_ARGUMENT', field, value });
   for (const type of ['direct', 'network', 'user', 'vhostuser', 'hostdev'])
-    refused(t, () => domainToNative(dom(`<interface type='${type}'><source dev='eth0'/></interface>`), 'xen-xm'), ns(`${I}/@type`, type), new RegExp(`<interface type='${type}'> is not supported by the Xen native formats`));
+    refused(
+      t,
+      () => domainToNative(dom(`<interface type='${type}'><source dev='eth0'/></interface>`), 'xen-xm'),
+      ns(`${I}/@type`, type),
+      new RegExp(`<interface type='${type}'> is not supported by the Xen native formats`),
+    );
   refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='b'/></interface><interface type='direct'/>"), 'xen-xl'), ns(`${I}[2]/@type`, 'direct'), /type='bridge'/);
   refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='b'/><alias name='ua-x'/></interface>"), 'xen-xm'), ns(`${I}/alias`, 'alias'));
   refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='b'/><driver name='vhost'/></interface>"), 'xen-sxpr'), ns(`${I}/driver`, 'driver'));
@@ -201,7 +236,12 @@ t.test('XML input: refused, naming the element or attribute', async (t) => {
   refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='b'/><target dev='t0' managed='no'/></interface>"), 'xen-xm'), ns(`${I}/target/@managed`, 'no'));
   refused(t, () => domainToNative(dom("<interface type='bridge'/>"), 'xen-xm'), inv(I, ''), /needs <source bridge/);
   refused(t, () => domainToNative(dom('<interface/>'), 'xen-xm'), inv(`${I}/@type`, ''), /type='bridge' or type='ethernet'/);
-  refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='b'/><mac address='01:00:5e:00:00:01'/></interface>"), 'xen-xm'), inv(`${I}/mac/@address`, '01:00:5e:00:00:01'), /multicast/);
+  refused(
+    t,
+    () => domainToNative(dom("<interface type='bridge'><source bridge='b'/><mac address='01:00:5e:00:00:01'/></interface>"), 'xen-xm'),
+    inv(`${I}/mac/@address`, '01:00:5e:00:00:01'),
+    /multicast/,
+  );
   refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='a/b'/></interface>"), 'xen-xm'), inv(`${I}/source/@bridge`, 'a/b'), /interface name/);
   refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='b'/><model type='e 1000'/></interface>"), 'xen-xm'), inv(`${I}/model/@type`, 'e 1000'), /letters, digits/);
   refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='b'/><ip address='10.0.0.300'/></interface>"), 'xen-xm'), inv(`${I}/ip/@address`, '10.0.0.300'), /IPv4 or IPv6/);
@@ -211,21 +251,31 @@ t.test('XML input: refused, naming the element or attribute', async (t) => {
   refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='b'/><script path='/x,y'/></interface>"), 'xen-xm'), ns(`${I}/script/@path`, '/x,y'), /holds a ','/);
   refused(t, () => domainToNative(dom("<interface type='bridge'><source bridge='br,1'/></interface>"), 'xen-xl'), ns(`${I}/source/@bridge`, 'br,1'), /separates the key=value pairs of a xen-xl vif/);
   t.match(domainToNative(dom("<interface type='bridge'><source bridge='br,1'/></interface>"), 'xen-sxpr'), /\(bridge 'br,1'\)/, 'the s-expression can hold it');
-  refused(t, () => domainToNative(dom(`<interface type='ethernet'><script path="/a&quot;b'c"/></interface>`), 'xen-xm'), ns(`${I}/script/@path`, "script=/a\"b'c"), /both ' and "/);
+  refused(t, () => domainToNative(dom(`<interface type='ethernet'><script path="/a&quot;b'c"/></interface>`), 'xen-xm'), ns(`${I}/script/@path`, 'script=/a"b\'c'), /both ' and "/);
   // the domain
   refused(t, () => domainToNative(dom('', "type='kvm'"), 'xen-xm'), inv('/domain/@type', 'kvm'), /type='xen'/);
   refused(t, () => domainToNative('<network/>', 'xen-xm'), inv('/network', 'network'), /<domain>/);
   refused(t, () => domainToNative(dom('', "type='xen'", 'exe'), 'xen-xm'), inv('/domain/os/type', 'exe'), /hvm .* or xen/);
   refused(t, () => domainToNative("<domain type='xen'><name>g</name><memory>1</memory></domain>", 'xen-xm'), inv('/domain/os/type', ''), /needs <os><type>hvm/);
   refused(t, () => domainToNative("<domain type='xen'><name>g</name><os><type>hvm</type></os></domain>", 'xen-xm'), inv('/domain/memory', ''), /needs <memory/);
-  refused(t, () => domainToNative("<domain type='xen'><name>g</name><memory unit='KiB'>2048</memory><currentMemory>4096</currentMemory><os><type>hvm</type></os></domain>", 'xen-xm'), inv('/domain/currentMemory', '4096'), /cannot exceed/);
+  refused(
+    t,
+    () => domainToNative("<domain type='xen'><name>g</name><memory unit='KiB'>2048</memory><currentMemory>4096</currentMemory><os><type>hvm</type></os></domain>", 'xen-xm'),
+    inv('/domain/currentMemory', '4096'),
+    /cannot exceed/,
+  );
   refused(t, () => domainToNative("<domain type='xen'><name>g</name><memory unit='parsec'>2</memory><os><type>hvm</type></os></domain>", 'xen-xm'), inv('/domain/memory/@unit', 'parsec'));
   const vc = (v: string, more = '') => `<domain type='xen'><name>g</name><memory>1</memory>${v}${more}<os><type>hvm</type></os></domain>`;
   refused(t, () => domainToNative(vc("<vcpu current='3'>2</vcpu>"), 'xen-xm'), inv('/domain/vcpu/@current', '3'), /from 1 to the maximum \(2\)/);
   refused(t, () => domainToNative(vc("<vcpu current='0'>2</vcpu>"), 'xen-xl'), inv('/domain/vcpu/@current', '0'));
   refused(t, () => domainToNative(vc("<vcpu current='one'>2</vcpu>"), 'xen-sxpr'), inv('/domain/vcpu/@current', 'one'));
   refused(t, () => domainToNative(vc("<vcpu cpuset='0-1'>2</vcpu>"), 'xen-xm'), ns('/domain/vcpu/@cpuset', '0-1'), /vCPU counts only/);
-  refused(t, () => domainToNative(vc("<vcpu current='1'>2</vcpu>", "<vcpus><vcpu id='0' enabled='yes'/><vcpu id='1' enabled='no'/></vcpus>"), 'xen-xl'), ns('/domain/vcpus', 'vcpus'), /how many vCPUs are online, not which/);
+  refused(
+    t,
+    () => domainToNative(vc("<vcpu current='1'>2</vcpu>", "<vcpus><vcpu id='0' enabled='yes'/><vcpu id='1' enabled='no'/></vcpus>"), 'xen-xl'),
+    ns('/domain/vcpus', 'vcpus'),
+    /how many vCPUs are online, not which/,
+  );
   refused(t, () => domainToNative("<domain type='xen'><name>g</name><memory>1</memory><vcpu>0</vcpu><os><type>hvm</type></os></domain>", 'xen-xm'), inv('/domain/vcpu', '0'), /from 1 to 4096/);
   refused(t, () => domainToNative("<domain type='xen'><name>a b</name></domain>", 'xen-xm'), inv('/domain/name', 'a b'));
   refused(t, () => domainToNative('<domain', 'xen-xm'), { code: 'INVALID_XML', field: 'domain XML', value: '<domain' });
@@ -237,8 +287,18 @@ t.test('vif rate= <-> <bandwidth><outbound average> (KiB/s), as libvirt converts
   const F = 'line 1: vif[0].rate';
   // libvirt's grammar: DIGITS [GMK] (B|b) /s; K = 1, M = 1024, G = 1024*1024 KiB; bits / 8, rounded down
   for (const [rate, kib] of [
-    ['10MB/s', 10240], ['1GB/s', 1048576], ['512KB/s', 512], ['10240KB/s', 10240],
-    ['8Kb/s', 1], ['15Kb/s', 1], ['10Mb/s', 1280], ['1Gb/s', 131072], ['3MB/s@50ms', 3072], ['3MB/s@50000us', 3072], ['3MB/s@50000u', 3072], ['3MB/s@50m', 3072],
+    ['10MB/s', 10240],
+    ['1GB/s', 1048576],
+    ['512KB/s', 512],
+    ['10240KB/s', 10240],
+    ['8Kb/s', 1],
+    ['15Kb/s', 1],
+    ['10Mb/s', 1280],
+    ['1Gb/s', 131072],
+    ['3MB/s@50ms', 3072],
+    ['3MB/s@50000us', 3072],
+    ['3MB/s@50000u', 3072],
+    ['3MB/s@50m', 3072],
   ] as const)
     t.equal(rateFromVif(rate, F), kib, `${rate} is ${kib} KiB/s`);
   t.equal(rateToVif(10240), '10240KB/s', 'written back in KB/s, as libvirt');
@@ -261,22 +321,47 @@ t.test('vif rate= <-> <bandwidth><outbound average> (KiB/s), as libvirt converts
     t.match(domainToNative(x, f), /"bridge=xenbr0,script=vif-bridge,rate=1280KB\/s"/, `${f}: the default interval is implied; written in KB/s`);
     refused(t, () => domainFromNative(cfg('bridge=xenbr0,rate=5MB/s@10ms'), f), { code: 'NOT_SUPPORTED', field: 'line 2: vif[0].rate', value: '5MB/s@10ms' });
   }
-  t.match(domainToNative(domainFromNative("(vm (name 'r')(device (vif (bridge 'b')(rate '2GB/s'))))", 'xen-sxpr'), 'xen-sxpr'), /\(device \(vif \(rate '2097152KB\/s'\)\(bridge 'b'\)/, "sxpr: (rate '...') after the mac, as libvirt");
+  t.match(
+    domainToNative(domainFromNative("(vm (name 'r')(device (vif (bridge 'b')(rate '2GB/s'))))", 'xen-sxpr'), 'xen-sxpr'),
+    /\(device \(vif \(rate '2097152KB\/s'\)\(bridge 'b'\)/,
+    "sxpr: (rate '...') after the mac, as libvirt",
+  );
 
   // what a vif cannot hold is refused, naming the XML field
-  const dom = (bw: string) => `<domain type='xen'><name>g</name><memory>524288</memory><os><type>hvm</type></os><devices><interface type='bridge'><source bridge='b'/>${bw}</interface></devices></domain>`;
+  const dom = (bw: string) =>
+    `<domain type='xen'><name>g</name><memory>524288</memory><os><type>hvm</type></os><devices><interface type='bridge'><source bridge='b'/>${bw}</interface></devices></domain>`;
   const B = '/domain/devices/interface/bandwidth';
   for (const f of XEN_FORMATS) {
-    refused(t, () => domainToNative(dom("<bandwidth><inbound average='1000'/><outbound average='1000'/></bandwidth>"), f), { code: 'NOT_SUPPORTED', field: `${B}/inbound`, value: 'inbound' }, /limits only what the guest sends/);
+    refused(
+      t,
+      () => domainToNative(dom("<bandwidth><inbound average='1000'/><outbound average='1000'/></bandwidth>"), f),
+      { code: 'NOT_SUPPORTED', field: `${B}/inbound`, value: 'inbound' },
+      /limits only what the guest sends/,
+    );
     for (const a of ['peak', 'burst', 'floor'])
-      refused(t, () => domainToNative(dom(`<bandwidth><outbound average='1000' ${a}='2000'/></bandwidth>`), f), { code: 'NOT_SUPPORTED', field: `${B}/outbound/@${a}`, value: '2000' }, /average rate only/);
+      refused(
+        t,
+        () => domainToNative(dom(`<bandwidth><outbound average='1000' ${a}='2000'/></bandwidth>`), f),
+        { code: 'NOT_SUPPORTED', field: `${B}/outbound/@${a}`, value: '2000' },
+        /average rate only/,
+      );
   }
   refused(t, () => domainToNative(dom("<bandwidth classID='3'><outbound average='1'/></bandwidth>"), 'xen-xl'), { code: 'NOT_SUPPORTED', field: `${B}/@classID`, value: '3' });
   refused(t, () => domainToNative(dom("<bandwidth><outbound average='1'/><shape/></bandwidth>"), 'xen-xl'), { code: 'NOT_SUPPORTED', field: `${B}/shape`, value: 'shape' });
-  refused(t, () => domainToNative(dom("<bandwidth><outbound average='1'/><outbound average='2'/></bandwidth>"), 'xen-xl'), { code: 'INVALID_ARGUMENT', field: `${B}/outbound[2]`, value: 'outbound' }, /only once/);
+  refused(
+    t,
+    () => domainToNative(dom("<bandwidth><outbound average='1'/><outbound average='2'/></bandwidth>"), 'xen-xl'),
+    { code: 'INVALID_ARGUMENT', field: `${B}/outbound[2]`, value: 'outbound' },
+    /only once/,
+  );
   refused(t, () => domainToNative(dom("<bandwidth><outbound peak='1'/></bandwidth>"), 'xen-xl'), { code: 'NOT_SUPPORTED', field: `${B}/outbound/@peak`, value: '1' });
   refused(t, () => domainToNative(dom('<bandwidth><outbound/></bandwidth>'), 'xen-xl'), { code: 'INVALID_ARGUMENT', field: `${B}/outbound/@average`, value: '' }, /needs average/);
-  refused(t, () => domainToNative(dom("<bandwidth><outbound average='1.5'/></bandwidth>"), 'xen-xl'), { code: 'INVALID_ARGUMENT', field: `${B}/outbound/@average`, value: '1.5' }, /whole number of KiB\/s/);
+  refused(
+    t,
+    () => domainToNative(dom("<bandwidth><outbound average='1.5'/></bandwidth>"), 'xen-xl'),
+    { code: 'INVALID_ARGUMENT', field: `${B}/outbound/@average`, value: '1.5' },
+    /whole number of KiB\/s/,
+  );
 });
 
 t.test('<vcpu current>: maxvcpus and vcpus (xm, xl), (vcpus) and (vcpu_avail) (sexpr)', async (t) => {
@@ -294,7 +379,11 @@ t.test('<vcpu current>: maxvcpus and vcpus (xm, xl), (vcpus) and (vcpu_avail) (s
   const sx = (more: string) => `(vm (name 'v')(vcpus 4)${more})`;
   t.match(domainFromNative(sx('(vcpu_avail 3)'), 'xen-sxpr'), /<vcpu current='2'>4<\/vcpu>/, 'sxpr: the bits of vcpu_avail are the vCPUs online');
   t.match(domainFromNative(sx('(vcpu_avail 15)'), 'xen-sxpr'), /<vcpu>4<\/vcpu>/, 'sxpr: all four online: no current');
-  t.match(domainToNative(domainFromNative(`(vm (name 'v')(vcpus 64)(vcpu_avail ${2n ** 63n - 1n}))`, 'xen-sxpr'), 'xen-sxpr'), /\(vcpus 64\)\(vcpu_avail 9223372036854775807\)/, 'sxpr: masks beyond 2^53 are exact');
+  t.match(
+    domainToNative(domainFromNative(`(vm (name 'v')(vcpus 64)(vcpu_avail ${2n ** 63n - 1n}))`, 'xen-sxpr'), 'xen-sxpr'),
+    /\(vcpus 64\)\(vcpu_avail 9223372036854775807\)/,
+    'sxpr: masks beyond 2^53 are exact',
+  );
   refused(t, () => domainFromNative(sx('(vcpu_avail 5)'), 'xen-sxpr'), { code: 'NOT_SUPPORTED', field: 'line 1: vcpu_avail', value: '5' }, /counts vCPUs from 0/);
   refused(t, () => domainFromNative(sx('(vcpu_avail 0)'), 'xen-sxpr'), inv('line 1: vcpu_avail', '0'), /no vCPU would be online/);
   refused(t, () => domainFromNative(sx('(vcpu_avail 31)'), 'xen-sxpr'), inv('line 1: vcpu_avail', '31'), /names 5 vCPUs, more than \(vcpus 4\)/);
@@ -306,13 +395,30 @@ t.test("xl's Open vSwitch bridge=BR.TAG and BR:T1:T2 <-> <vlan> and <virtualport
   const cfg = (vif: string) => `name = "o"\nbuilder = "hvm"\nvif = [ "${vif}" ]\n`;
   const F = 'line 3: vif[0].bridge';
   const x = domainFromNative(cfg('bridge=ovsbr0.10'), 'xen-xl');
-  t.match(x, /<source bridge='ovsbr0'\/>\n {6}<vlan>\n {8}<tag id='10'\/>\n {6}<\/vlan>\n {6}<virtualport type='openvswitch'\/>\n {4}<\/interface>/, 'BR.TAG: one tag, an Open vSwitch port, the script left as given (none)');
+  t.match(
+    x,
+    /<source bridge='ovsbr0'\/>\n {6}<vlan>\n {8}<tag id='10'\/>\n {6}<\/vlan>\n {6}<virtualport type='openvswitch'\/>\n {4}<\/interface>/,
+    'BR.TAG: one tag, an Open vSwitch port, the script left as given (none)',
+  );
   t.match(domainToNative(x, 'xen-xl'), /"bridge=ovsbr0\.10,script=vif-openvswitch"/, "written back with libvirt's default script for Open vSwitch");
-  t.match(domainFromNative(cfg('bridge=ovsbr0:10:20,script=vif-bridge'), 'xen-xl'), /<vlan trunk='yes'>\n {8}<tag id='10'\/>\n {8}<tag id='20'\/>\n {6}<\/vlan>\n {6}<virtualport type='openvswitch'\/>\n {6}<script path='vif-bridge'\/>/, 'BR:T1:T2: a trunk; another script is kept (libvirt reads the syntax whatever the script)');
+  t.match(
+    domainFromNative(cfg('bridge=ovsbr0:10:20,script=vif-bridge'), 'xen-xl'),
+    /<vlan trunk='yes'>\n {8}<tag id='10'\/>\n {8}<tag id='20'\/>\n {6}<\/vlan>\n {6}<virtualport type='openvswitch'\/>\n {6}<script path='vif-bridge'\/>/,
+    'BR:T1:T2: a trunk; another script is kept (libvirt reads the syntax whatever the script)',
+  );
   t.match(domainFromNative(cfg('bridge=ovsbr0:0'), 'xen-xl'), /<vlan trunk='yes'>\n {8}<tag id='0'\/>/, 'BR:T: a trunk of one tag');
-  const ovs = (inner: string, type = 'bridge') => `<domain type='xen'><name>g</name><memory>524288</memory><os><type>hvm</type></os><devices><interface type='${type}'>${inner}</interface></devices></domain>`;
-  t.match(domainToNative(ovs("<source bridge='br'/><virtualport type='openvswitch'/>"), 'xen-xl'), /"bridge=br,script=vif-openvswitch"/, 'an Open vSwitch port without a VLAN: plain bridge=, script vif-openvswitch');
-  t.match(domainToNative(ovs("<source bridge='br'/><vlan trunk='No'><tag id='5'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), /"bridge=br\.5,/, "trunk='no' on one tag is no trunk (libvirt's case-insensitive compare)");
+  const ovs = (inner: string, type = 'bridge') =>
+    `<domain type='xen'><name>g</name><memory>524288</memory><os><type>hvm</type></os><devices><interface type='${type}'>${inner}</interface></devices></domain>`;
+  t.match(
+    domainToNative(ovs("<source bridge='br'/><virtualport type='openvswitch'/>"), 'xen-xl'),
+    /"bridge=br,script=vif-openvswitch"/,
+    'an Open vSwitch port without a VLAN: plain bridge=, script vif-openvswitch',
+  );
+  t.match(
+    domainToNative(ovs("<source bridge='br'/><vlan trunk='No'><tag id='5'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'),
+    /"bridge=br\.5,/,
+    "trunk='no' on one tag is no trunk (libvirt's case-insensitive compare)",
+  );
   t.match(domainToNative(ovs("<source bridge='br'/><vlan><tag id='5'/><tag id='6'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), /"bridge=br:5:6,/, 'two tags are a trunk without saying so');
 
   // xl syntax libvirt cannot read, or values out of range
@@ -323,7 +429,11 @@ t.test("xl's Open vSwitch bridge=BR.TAG and BR:T1:T2 <-> <vlan> and <virtualport
   // xm: the syntax is xl's; sexpr: a '.' is part of the name
   refused(t, () => domainFromNative(cfg('bridge=ovsbr0.10'), 'xen-xm'), { code: 'NOT_SUPPORTED', field: F, value: 'ovsbr0.10' }, /xl's Open vSwitch VLAN syntax.*for xen-xl only/);
   refused(t, () => domainFromNative(cfg('bridge=ovsbr0:10:20'), 'xen-xm'), { code: 'NOT_SUPPORTED', field: F, value: 'ovsbr0:10:20' });
-  t.match(domainFromNative("(vm (name 'o')(device (vif (bridge 'br0.10'))))", 'xen-sxpr'), /<source bridge='br0\.10'\/>\n {4}<\/interface>/, "sxpr: bridge 'br0.10' is a bridge name (libvirt's sexpr reader)");
+  t.match(
+    domainFromNative("(vm (name 'o')(device (vif (bridge 'br0.10'))))", 'xen-sxpr'),
+    /<source bridge='br0\.10'\/>\n {4}<\/interface>/,
+    "sxpr: bridge 'br0.10' is a bridge name (libvirt's sexpr reader)",
+  );
 
   // XML a format cannot hold, named by its field
   const I = '/domain/devices/interface';
@@ -336,19 +446,33 @@ t.test("xl's Open vSwitch bridge=BR.TAG and BR:T1:T2 <-> <vlan> and <virtualport
     refused(t, () => domainToNative(read('xl-ovs.xml'), f), ns(`${I}[1]/vlan`, 'vlan'), /convert to xen-xl/);
   }
   refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan><tag id='42'/></vlan>"), 'xen-xl'), ns(`${I}/vlan`, 'vlan'), /for Open vSwitch only.*add <virtualport type='openvswitch'\/>/);
-  for (const f of ['xen-xm', 'xen-xl'] as const)
-    refused(t, () => domainToNative(ovs("<source bridge='br0.100'/>"), f), ns(`${I}/source/@bridge`, 'br0.100'), /read back as an Open vSwitch VLAN tag/);
+  for (const f of ['xen-xm', 'xen-xl'] as const) refused(t, () => domainToNative(ovs("<source bridge='br0.100'/>"), f), ns(`${I}/source/@bridge`, 'br0.100'), /read back as an Open vSwitch VLAN tag/);
   t.match(domainToNative(ovs("<source bridge='br0.100'/>"), 'xen-sxpr'), /\(bridge 'br0\.100'\)/, 'sxpr can hold a dotted bridge name');
   refused(t, () => domainToNative(ovs("<source bridge='br'/><virtualport type='802.1Qbh'/>"), 'xen-xl'), ns(`${I}/virtualport/@type`, '802.1Qbh'), /openvswitch'\/> only/);
   refused(t, () => domainToNative(ovs("<source bridge='br'/><virtualport/>"), 'xen-xl'), ns(`${I}/virtualport`, 'virtualport'));
-  refused(t, () => domainToNative(ovs("<source bridge='br'/><virtualport type='openvswitch'><parameters interfaceid='09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f'/></virtualport>"), 'xen-xl'), ns(`${I}/virtualport/parameters`, 'parameters'), /port parameters/);
-  refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan trunk='yes'><tag id='1' nativeMode='untagged'/><tag id='2'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), ns(`${I}/vlan/tag[1]/@nativeMode`, 'untagged'), /tag ids only/);
+  refused(
+    t,
+    () => domainToNative(ovs("<source bridge='br'/><virtualport type='openvswitch'><parameters interfaceid='09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f'/></virtualport>"), 'xen-xl'),
+    ns(`${I}/virtualport/parameters`, 'parameters'),
+    /port parameters/,
+  );
+  refused(
+    t,
+    () => domainToNative(ovs("<source bridge='br'/><vlan trunk='yes'><tag id='1' nativeMode='untagged'/><tag id='2'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'),
+    ns(`${I}/vlan/tag[1]/@nativeMode`, 'untagged'),
+    /tag ids only/,
+  );
   refused(t, () => domainToNative(ovs("<vlan><tag id='1'/></vlan>", 'ethernet'), 'xen-xl'), ns(`${I}/vlan`, 'vlan'), /use type='bridge'/);
   refused(t, () => domainToNative(ovs("<virtualport type='openvswitch'/>", 'ethernet'), 'xen-xl'), ns(`${I}/virtualport`, 'virtualport'));
   refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan/><virtualport type='openvswitch'/>"), 'xen-xl'), inv(`${I}/vlan`, ''), /at least one <tag/);
   refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan><tag id='4096'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), inv(`${I}/vlan/tag/@id`, '4096'), /0 to 4095/);
   refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan><tag/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), inv(`${I}/vlan/tag/@id`, ''));
-  refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan trunk='no'><tag id='1'/><tag id='2'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), inv(`${I}/vlan/@trunk`, 'no'), /trunk='yes' is needed/);
+  refused(
+    t,
+    () => domainToNative(ovs("<source bridge='br'/><vlan trunk='no'><tag id='1'/><tag id='2'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'),
+    inv(`${I}/vlan/@trunk`, 'no'),
+    /trunk='yes' is needed/,
+  );
   refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan trunk='maybe'><tag id='1'/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), inv(`${I}/vlan/@trunk`, 'maybe'));
   refused(t, () => domainToNative(ovs("<source bridge='br'/><vlan><tag id='1'/><port/></vlan><virtualport type='openvswitch'/>"), 'xen-xl'), ns(`${I}/vlan/port`, 'port'));
 });
@@ -356,8 +480,18 @@ t.test("xl's Open vSwitch bridge=BR.TAG and BR:T1:T2 <-> <vlan> and <virtualport
 t.test('xm/xl input: bad text is named by its line', async (t) => {
   const inv = (field: string, value: unknown) => ({ code: 'INVALID_ARGUMENT', field, value });
   const cfg = (vifs: string, more = '') => `# a guest\nname = "g"\nmemory = 512\n${more}vif = [\n  ${vifs}\n]\n`;
-  refused(t, () => domainFromNative(cfg('"mac=00:16:3e:00:00:01,bridge=xenbr0",\n  "mac=zz:16:3e:00:00:02,bridge=xenbr0"'), 'xen-xm'), inv('line 6: vif[1].mac', 'zz:16:3e:00:00:02'), /^line 6: vif\[1\]\.mac: invalid value "zz:16:3e:00:00:02": a MAC address is six hex octets/);
-  refused(t, () => domainFromNative(cfg('"bridge=xenbr0,accel=x"'), 'xen-xl'), { code: 'NOT_SUPPORTED', field: 'line 5: vif[0].accel', value: 'x' }, /unknown vif key "accel": netfd converts mac, bridge, script, ip, vifname, model, type, rate/);
+  refused(
+    t,
+    () => domainFromNative(cfg('"mac=00:16:3e:00:00:01,bridge=xenbr0",\n  "mac=zz:16:3e:00:00:02,bridge=xenbr0"'), 'xen-xm'),
+    inv('line 6: vif[1].mac', 'zz:16:3e:00:00:02'),
+    /^line 6: vif\[1\]\.mac: invalid value "zz:16:3e:00:00:02": a MAC address is six hex octets/,
+  );
+  refused(
+    t,
+    () => domainFromNative(cfg('"bridge=xenbr0,accel=x"'), 'xen-xl'),
+    { code: 'NOT_SUPPORTED', field: 'line 5: vif[0].accel', value: 'x' },
+    /unknown vif key "accel": netfd converts mac, bridge, script, ip, vifname, model, type, rate/,
+  );
   refused(t, () => domainFromNative(cfg('"bridge=xenbr0,mac=00:16:3e:00:00:01,mac=00:16:3e:00:00:02"'), 'xen-xm'), inv('line 5: vif[0].mac', '00:16:3e:00:00:02'), /given twice/);
   refused(t, () => domainFromNative(cfg('"bridge=xenbr0,xenbr1"'), 'xen-xm'), inv('line 5: vif[0]', 'bridge=xenbr0,xenbr1'), /"xenbr1" is not key=value/);
   refused(t, () => domainFromNative(cfg('"bridge=xenbr0,mac="'), 'xen-xm'), inv('line 5: vif[0].mac', ''), /mac is empty/);
@@ -397,11 +531,26 @@ t.test('xm/xl input: bad text is named by its line', async (t) => {
   refused(t, () => domainFromNative('name =\nmemory = 3\n', 'xen-xm'), inv('line 1', 'name'), /expected a value after '='/);
   refused(t, () => domainFromNative('name = "g"\nextra = """console=hvc0\nroot=/dev/xvda1"""\nmemory = "x"\n', 'xen-xm'), inv('line 4: memory', 'x'), /positive integer/); // a """ string spans lines
   refused(t, () => domainFromNative(`name = "g"\nbootloader = "${'/x'.repeat(40)}`, 'xen-xm'), inv('line 2', `"${'/x'.repeat(28)}...`), /unterminated string/);
-  t.strictSame(parseConf('a = 1; b = "x" # c\r\nc = [ 1, [ "n" ], ]\n'), [
-    { name: 'a', value: { kind: 'number', value: 1, text: '1', line: 1 }, line: 1 },
-    { name: 'b', value: { kind: 'string', value: 'x', line: 1 }, line: 1 },
-    { name: 'c', value: { kind: 'list', items: [{ kind: 'number', value: 1, text: '1', line: 2 }, { kind: 'list', items: [{ kind: 'string', value: 'n', line: 2 }], line: 2 }], line: 2 }, line: 2 },
-  ], "';' separates statements, CRLF ends a line, lists nest and may end with ','");
+  t.strictSame(
+    parseConf('a = 1; b = "x" # c\r\nc = [ 1, [ "n" ], ]\n'),
+    [
+      { name: 'a', value: { kind: 'number', value: 1, text: '1', line: 1 }, line: 1 },
+      { name: 'b', value: { kind: 'string', value: 'x', line: 1 }, line: 1 },
+      {
+        name: 'c',
+        value: {
+          kind: 'list',
+          items: [
+            { kind: 'number', value: 1, text: '1', line: 2 },
+            { kind: 'list', items: [{ kind: 'string', value: 'n', line: 2 }], line: 2 },
+          ],
+          line: 2,
+        },
+        line: 2,
+      },
+    ],
+    "';' separates statements, CRLF ends a line, lists nest and may end with ','",
+  );
 });
 
 t.test('s-expression input: bad text is named by its line', async (t) => {
@@ -409,16 +558,26 @@ t.test('s-expression input: bad text is named by its line', async (t) => {
   const vm = (vif: string) => `(vm (name 'g')(memory 512)(maxmem 512)(vcpus 1)(image (hvm))\n(device (vif ${vif})))\n`;
   refused(t, () => domainFromNative(vm("(mac 'zz')(bridge 'xenbr0')"), 'xen-sxpr'), inv('line 2: vif[0].mac', 'zz'), /MAC address/);
   refused(t, () => domainFromNative(vm("(bridge 'xenbr0')(uuid 'x')"), 'xen-sxpr'), { code: 'NOT_SUPPORTED', field: 'line 2: vif[0].uuid', value: 'x' }, /unknown vif key "uuid"/);
-  refused(t, () => domainFromNative(vm("(bridge 'xenbr0')(rate '10MB/s@20ms')"), 'xen-sxpr'), { code: 'NOT_SUPPORTED', field: 'line 2: vif[0].rate', value: '10MB/s@20ms' }, /other than Xen's default 50ms/);
+  refused(
+    t,
+    () => domainFromNative(vm("(bridge 'xenbr0')(rate '10MB/s@20ms')"), 'xen-sxpr'),
+    { code: 'NOT_SUPPORTED', field: 'line 2: vif[0].rate', value: '10MB/s@20ms' },
+    /other than Xen's default 50ms/,
+  );
   refused(t, () => domainFromNative(vm("(bridge 'xenbr0' 'xenbr1')"), 'xen-sxpr'), inv('line 2: vif[0].bridge', '(bridge xenbr0 xenbr1)'), /takes exactly one value/);
   refused(t, () => domainFromNative(vm('(bridge)'), 'xen-sxpr'), inv('line 2: vif[0].bridge', '(bridge)'), /takes exactly one value/);
   refused(t, () => domainFromNative(vm("bridge 'xenbr0'"), 'xen-sxpr'), inv('line 2: vif[0]', 'bridge'), /\(key value\) items in \(vif/);
   refused(t, () => domainFromNative(vm("(bridge 'xenbr0')(type 'vif')"), 'xen-sxpr'), inv('line 2: vif[0].type', 'vif'), /expected ioemu or netfront/);
-  refused(t, () => domainFromNative("(vm (name 'g')(device (vbd (uname 'file:/x')))\n(device (vif (bridge 'b')))\n(device (vif (bridge 'c')(mac '1'))))", 'xen-sxpr'), inv('line 3: vif[1].mac', '1'), /^line 3: vif\[1\]\.mac: .*MAC address/); // vifs count from 0, other devices aside
+  refused(
+    t,
+    () => domainFromNative("(vm (name 'g')(device (vbd (uname 'file:/x')))\n(device (vif (bridge 'b')))\n(device (vif (bridge 'c')(mac '1'))))", 'xen-sxpr'),
+    inv('line 3: vif[1].mac', '1'),
+    /^line 3: vif\[1\]\.mac: .*MAC address/,
+  ); // vifs count from 0, other devices aside
   refused(t, () => domainFromNative("(vm (name 'g')\n(memory 512)(maxmem 256))", 'xen-sxpr'), inv('line 2: memory', 512), /exceeds maxmem/);
   refused(t, () => domainFromNative("(vm (name 'g')(memory many))", 'xen-sxpr'), inv('line 1: memory', 'many'), /positive integer \(MiB\)/);
   refused(t, () => domainFromNative("(vm (name 'g')(name 'h'))", 'xen-sxpr'), inv('line 1: name', '(name h)'), /given twice/);
-  refused(t, () => domainFromNative("(vm (memory 5))", 'xen-sxpr'), inv('name', ''), /needs \(name 'GUEST'\)/);
+  refused(t, () => domainFromNative('(vm (memory 5))', 'xen-sxpr'), inv('name', ''), /needs \(name 'GUEST'\)/);
   refused(t, () => domainFromNative("(vm (name 'g')(uuid 'xyz'))", 'xen-sxpr'), inv('line 1: uuid', 'xyz'), /UUID/);
   refused(t, () => domainFromNative("(vm (name 'g')(image (netbsd)))", 'xen-sxpr'), { code: 'NOT_SUPPORTED', field: 'line 1: image', value: '(image (netbsd))' }, /\(image \(hvm/);
   refused(t, () => domainFromNative("(vm (name 'g') stray)", 'xen-sxpr'), inv('line 1', 'stray'), /\(key value\) items in \(vm/);
@@ -427,17 +586,26 @@ t.test('s-expression input: bad text is named by its line', async (t) => {
   // syntax
   refused(t, () => domainFromNative("(vm (name 'g')\n(device (vif (bridge 'b'))", 'xen-sxpr'), inv('line 2', "(device (vif (bridge 'b'))"), /'\(' opened here is never closed/);
   refused(t, () => domainFromNative("(vm (name 'g'))\n)", 'xen-sxpr'), inv('line 2', ')'), /text after the end/);
-  refused(t, () => domainFromNative(")", 'xen-sxpr'), inv('line 1', ')'), /unexpected '\)'/);
+  refused(t, () => domainFromNative(')', 'xen-sxpr'), inv('line 1', ')'), /unexpected '\)'/);
   refused(t, () => domainFromNative("(vm\n(name 'g))", 'xen-sxpr'), inv('line 2', "'g))"), /unterminated quoted atom/);
   refused(t, () => domainFromNative('  \n', 'xen-sxpr'), inv('line 2', ''), /expected an s-expression/);
   refused(t, () => domainFromNative("(vm (name 'g')(device (vif (ip '10.0.0.1\n10.0.0.2')(mac 'zz'))))", 'xen-sxpr'), inv('line 2: vif[0].mac', 'zz'), /MAC/); // a quoted atom spans lines
   refused(t, () => domainFromNative(`(vm (name 'g')(memory 1))\n(bootloader '${'/x'.repeat(40)}')`, 'xen-sxpr'), inv('line 2', `(bootloader '${'/x'.repeat(22)}...`), /text after the end/);
-  t.strictSame(parseSexpr("(a 'b c' 'it\\'s' d\\e\n ('\\\\'))"), {
-    kind: 'list', line: 1, items: [
-      { kind: 'atom', value: 'a', line: 1 }, { kind: 'atom', value: 'b c', line: 1 }, { kind: 'atom', value: "it's", line: 1 }, { kind: 'atom', value: 'd\\e', line: 1 },
-      { kind: 'list', line: 2, items: [{ kind: 'atom', value: '\\', line: 2 }] },
-    ],
-  }, 'quoted atoms hold blanks and escapes; a bare backslash is kept');
+  t.strictSame(
+    parseSexpr("(a 'b c' 'it\\'s' d\\e\n ('\\\\'))"),
+    {
+      kind: 'list',
+      line: 1,
+      items: [
+        { kind: 'atom', value: 'a', line: 1 },
+        { kind: 'atom', value: 'b c', line: 1 },
+        { kind: 'atom', value: "it's", line: 1 },
+        { kind: 'atom', value: 'd\\e', line: 1 },
+        { kind: 'list', line: 2, items: [{ kind: 'atom', value: '\\', line: 2 }] },
+      ],
+    },
+    'quoted atoms hold blanks and escapes; a bare backslash is kept',
+  );
 });
 
 t.test('configs as people write them', async (t) => {
@@ -491,14 +659,18 @@ vnc = 1
 </domain>
 `;
   t.equal(domainFromNative(xm, 'xen-xm'), web01, 'comments, single quotes, a multi-line list with comments and a trailing comma, unknown keys skipped');
-  t.equal(domainToNative(web01, 'xen-xm'), `name = "web01"
+  t.equal(
+    domainToNative(web01, 'xen-xm'),
+    `name = "web01"
 uuid = "c7a5fdb2-cdaf-9455-926a-d65c16db1809"
 maxmem = 1024
 memory = 512
 vcpus = 2
 builder = "hvm"
 vif = [ "mac=00:16:3e:00:00:01,bridge=xenbr0,script=vif-bridge,model=e1000,type=ioemu", "mac=00:16:3e:00:00:02,bridge=xenbr1,script=vif-bridge,type=netfront,vifname=web01-priv", "script=vif-route,ip=10.1.0.5" ]
-`, 'and back, in libvirt\'s order (a bridge gets vif-bridge)');
+`,
+    "and back, in libvirt's order (a bridge gets vif-bridge)",
+  );
 
   const xl = `name = "pv1"
 type = "pv"
@@ -509,10 +681,18 @@ vif = [ 'bridge=xenbr0,model=rtl8139,type=ioemu', 'bridge=xenbr0,type=vif' ]
   const pv1 = domainFromNative(xl, 'xen-xl');
   t.match(pv1, /<type>xen<\/type>/, 'xl: type = "pv"');
   t.match(pv1, /<model type='rtl8139'\/>[\s\S]*<model type='netfront'\/>/, 'xl: type=vif is netfront; a PV model is kept');
-  t.equal(domainToNative(pv1, 'xen-xl'), 'name = "pv1"\nmaxmem = 256\nmemory = 256\nvcpus = 1\nvif = [ "bridge=xenbr0,script=vif-bridge,model=rtl8139", "bridge=xenbr0,script=vif-bridge,model=netfront" ]\n', 'PV: models as is, no type');
+  t.equal(
+    domainToNative(pv1, 'xen-xl'),
+    'name = "pv1"\nmaxmem = 256\nmemory = 256\nvcpus = 1\nvif = [ "bridge=xenbr0,script=vif-bridge,model=rtl8139", "bridge=xenbr0,script=vif-bridge,model=netfront" ]\n',
+    'PV: models as is, no type',
+  );
   t.match(domainFromNative('name = "h"\ntype = "hvm"\n', 'xen-xl'), /<type>hvm<\/type>/);
   t.match(domainFromNative('name = "h"\ntype = "hvm"\n', 'xen-xm'), /<type>xen<\/type>/, 'xm has no type key: skipped, as xm does');
-  t.equal(domainFromNative('name = "x"\n', 'xen-xm'), "<domain type='xen'>\n  <name>x</name>\n  <memory unit='KiB'>131072</memory>\n  <currentMemory unit='KiB'>131072</currentMemory>\n  <vcpu>1</vcpu>\n  <os>\n    <type>xen</type>\n  </os>\n</domain>\n", "libvirt's defaults: 128 MiB, one vCPU, PV");
+  t.equal(
+    domainFromNative('name = "x"\n', 'xen-xm'),
+    "<domain type='xen'>\n  <name>x</name>\n  <memory unit='KiB'>131072</memory>\n  <currentMemory unit='KiB'>131072</currentMemory>\n  <vcpu>1</vcpu>\n  <os>\n    <type>xen</type>\n  </os>\n</domain>\n",
+    "libvirt's defaults: 128 MiB, one vCPU, PV",
+  );
 
   // xend's own output (sexpr2xml-fv-net-netfront.sexpr in libvirt's tests), wrapped with backslashes as there
   const xend = `(domain (domid 3)(name 'fvtest')(memory 400)(maxmem 400)(vcpus 1)\\
@@ -525,7 +705,9 @@ vif = [ 'bridge=xenbr0,model=rtl8139,type=ioemu', 'bridge=xenbr0,type=vif' ]
 (device (vif (mac '00:16:3e:1b:b1:47')(bridge 'xenbr0')\\
 (script 'vif-bridge')(type 'netfront'))))
 `;
-  t.equal(domainFromNative(xend, 'xen-sxpr'), `<domain type='xen'>
+  t.equal(
+    domainFromNative(xend, 'xen-sxpr'),
+    `<domain type='xen'>
   <name>fvtest</name>
   <uuid>b5d70dd2-75cd-aca5-1776-9660b059d8bc</uuid>
   <memory unit='KiB'>409600</memory>
@@ -543,10 +725,21 @@ vif = [ 'bridge=xenbr0,model=rtl8139,type=ioemu', 'bridge=xenbr0,type=vif' ]
     </interface>
   </devices>
 </domain>
-`, "(domain ...) as xend reports it: a quoted (type 'netfront'), a dashless uuid, a disk skipped");
-  t.equal(domainToNative(domainFromNative(xend, 'xen-sxpr'), 'xen-sxpr', { xendConfigVersion: 1 }),
+`,
+    "(domain ...) as xend reports it: a quoted (type 'netfront'), a dashless uuid, a disk skipped",
+  );
+  t.equal(
+    domainToNative(domainFromNative(xend, 'xen-sxpr'), 'xen-sxpr', { xendConfigVersion: 1 }),
     "(vm (name 'fvtest')(memory 400)(maxmem 400)(vcpus 1)(uuid 'b5d70dd2-75cd-aca5-1776-9660b059d8bc')(image (hvm))(device (vif (mac '00:16:3e:1b:b1:47')(bridge 'xenbr0')(script 'vif-bridge')(type netfront))))\n",
-    'and back as libvirt writes it for xend');
-  const two = domainFromNative("(vm (name 'two')(image (linux (kernel '/boot/vmlinuz')))\n  (device (vif (bridge 'xenbr0')(model 'e1000')))\n  (device (vif (script 'vif-nat')(ip '10.0.0.9')(vifname 'nat0'))))", 'xen-sxpr');
-  t.match(two, /<type>xen<\/type>[\s\S]*<source bridge='xenbr0'\/>[\s\S]*<model type='e1000'\/>[\s\S]*<interface type='ethernet'>\n {6}<ip address='10.0.0.9' family='ipv4'\/>\n {6}<script path='vif-nat'\/>\n {6}<target dev='nat0'\/>/, 'two vifs, PV, an ethernet one');
+    'and back as libvirt writes it for xend',
+  );
+  const two = domainFromNative(
+    "(vm (name 'two')(image (linux (kernel '/boot/vmlinuz')))\n  (device (vif (bridge 'xenbr0')(model 'e1000')))\n  (device (vif (script 'vif-nat')(ip '10.0.0.9')(vifname 'nat0'))))",
+    'xen-sxpr',
+  );
+  t.match(
+    two,
+    /<type>xen<\/type>[\s\S]*<source bridge='xenbr0'\/>[\s\S]*<model type='e1000'\/>[\s\S]*<interface type='ethernet'>\n {6}<ip address='10.0.0.9' family='ipv4'\/>\n {6}<script path='vif-nat'\/>\n {6}<target dev='nat0'\/>/,
+    'two vifs, PV, an ethernet one',
+  );
 });

@@ -14,8 +14,7 @@ import { DomainXml, InterfaceDef, LiveInterface, ParseOptions } from '../../../l
 const invalid = (field: string, value: unknown): Want => ({ code: 'INVALID_ARGUMENT', field, value });
 
 /** A minimal valid domain around some <devices> content. */
-const domain = (devices: string, head = '') =>
-  `<domain type='kvm'>\n  <name>guest</name>\n${head}  <memory unit='MiB'>256</memory>\n  <devices>\n${devices}\n  </devices>\n</domain>\n`;
+const domain = (devices: string, head = '') => `<domain type='kvm'>\n  <name>guest</name>\n${head}  <memory unit='MiB'>256</memory>\n  <devices>\n${devices}\n  </devices>\n</domain>\n`;
 
 const parse = (xml: string, o?: ParseOptions) => DomainXml.parse(xml, o);
 /** The one interface of a domain whose <devices> holds just `xml`. */
@@ -60,7 +59,11 @@ function canonNode(n: Node): Canon | string | null {
 
 /** The document's top-level nodes (comments, PIs, the root element), canonical. */
 function canon(xml: string): (Canon | string)[] {
-  const doc = new DOMParser({ onError: (level, msg) => { throw new Error(`${level}: ${msg}`); } }).parseFromString(xml, 'text/xml');
+  const doc = new DOMParser({
+    onError: (level, msg) => {
+      throw new Error(`${level}: ${msg}`);
+    },
+  }).parseFromString(xml, 'text/xml');
   const out: (Canon | string)[] = [];
   for (let c = doc.firstChild; c; c = c.nextSibling) {
     const k = canonNode(c as unknown as Node);
@@ -186,7 +189,10 @@ const PERSONAL_STYLE = `<!-- WARNING: this is a hand-written domain -->
 </domain>`;
 
 t.test('the config XML is exactly the text that was parsed', async (t) => {
-  for (const [name, x] of [['canonical style', CANONICAL_STYLE], ['personal style', PERSONAL_STYLE]]) {
+  for (const [name, x] of [
+    ['canonical style', CANONICAL_STYLE],
+    ['personal style', PERSONAL_STYLE],
+  ]) {
     const d = parse(x);
     t.equal(d.text, x, `${name}: text is the input, byte for byte`);
   }
@@ -195,7 +201,7 @@ t.test('the config XML is exactly the text that was parsed', async (t) => {
 });
 
 t.test('serialize() keeps everything it does not understand', async (t) => {
-  t.equal(parse(CANONICAL_STYLE).serialize(), CANONICAL_STYLE, 'a document in the serialiser\'s own style comes back byte for byte');
+  t.equal(parse(CANONICAL_STYLE).serialize(), CANONICAL_STYLE, "a document in the serialiser's own style comes back byte for byte");
 
   const d = parse(PERSONAL_STYLE);
   const s = d.serialize();
@@ -206,10 +212,21 @@ t.test('serialize() keeps everything it does not understand', async (t) => {
   const root = rootOf(canon(s));
   const cmd = el(root, 'qemu:commandline')[0];
   t.equal(cmd.ns, 'http://libvirt.org/schemas/domain/qemu/1.0', 'the qemu: namespace survives');
-  t.strictSame(el(cmd, 'qemu:arg').map((a) => attrOf(a, 'value')), ['-device', 'pvpanic,ioport=0x505']);
+  t.strictSame(
+    el(cmd, 'qemu:arg').map((a) => attrOf(a, 'value')),
+    ['-device', 'pvpanic,ioport=0x505'],
+  );
   t.equal(attrOf(root, 'xmlns:qemu'), 'http://libvirt.org/schemas/domain/qemu/1.0', 'the namespace declaration stays on <domain>');
   const foo = el(el(root, 'devices')[0], 'foo')[0];
-  t.strictSame(foo.attrs, [['a', 'say "hi"'], ['b', "it's"], ['c', 'x\ny']], 'quotes, apostrophes and character references in attribute values');
+  t.strictSame(
+    foo.attrs,
+    [
+      ['a', 'say "hi"'],
+      ['b', "it's"],
+      ['c', 'x\ny'],
+    ],
+    'quotes, apostrophes and character references in attribute values',
+  );
   t.ok(s.includes('<!-- the NIC -->'), 'comments are kept');
   t.ok(s.includes('<![CDATA[free text with <tags> & ampersands]]>'), 'CDATA is kept');
   t.strictSame(d.def.ignoredDevices, ['graphics', 'video', 'foo'], 'unknown devices are listed, not dropped');
@@ -286,7 +303,10 @@ t.test('live() adds exactly the driver choice, the target dev, the MAC and the d
       t.equal(drivers.length, 1, `#${n}: one <driver>`);
       t.equal(attrOf(drivers[0], 'name'), r.driver, `#${n}: driver name recorded`);
     } else {
-      t.ok(drivers.every((x) => attrOf(x, 'name') === undefined && attrOf(x, 'queues') === undefined), `#${n}: no driver name or queues for a non-virtio model`);
+      t.ok(
+        drivers.every((x) => attrOf(x, 'name') === undefined && attrOf(x, 'queues') === undefined),
+        `#${n}: no driver name or queues for a non-virtio model`,
+      );
     }
   });
 
@@ -294,14 +314,45 @@ t.test('live() adds exactly the driver choice, the target dev, the MAC and the d
   t.equal(el(ifs[0], 'mac').length, 1, 'a missing <mac> is inserted');
   t.equal(ifs[0].kids.filter(isEl)[0].el, 'mac', '... as the first child, where libvirt puts it');
   t.strictSame(el(ifs[0], 'driver')[0].attrs, [['name', 'vhost']], 'a missing <driver> is created with the name');
-  t.strictSame(el(ifs[1], 'target')[0].attrs, [['dev', 'mytap1'], ['managed', 'yes']], 'an existing <target> keeps its other attributes');
-  t.strictSame(el(ifs[1], 'driver')[0].attrs, [['name', 'qemu'], ['queues', '4'], ['txmode', 'iothread']], 'virtio: the name is added, queues and the rest stay');
-  t.strictSame(ifs[2].kids.filter(isEl).map((k) => k.el), ['mac', 'source', 'target', 'model', 'driver', 'alias'], 'created <target> before <model>, <driver> before <alias>');
+  t.strictSame(
+    el(ifs[1], 'target')[0].attrs,
+    [
+      ['dev', 'mytap1'],
+      ['managed', 'yes'],
+    ],
+    'an existing <target> keeps its other attributes',
+  );
+  t.strictSame(
+    el(ifs[1], 'driver')[0].attrs,
+    [
+      ['name', 'qemu'],
+      ['queues', '4'],
+      ['txmode', 'iothread'],
+    ],
+    'virtio: the name is added, queues and the rest stay',
+  );
+  t.strictSame(
+    ifs[2].kids.filter(isEl).map((k) => k.el),
+    ['mac', 'source', 'target', 'model', 'driver', 'alias'],
+    'created <target> before <model>, <driver> before <alias>',
+  );
   t.strictSame(el(ifs[3], 'driver'), [], "non-virtio: <driver name='qemu' queues='2'/> has nothing left and is removed");
-  t.strictSame(el(ifs[4], 'driver')[0], { el: 'driver', ns: null, attrs: [], kids: [{ el: 'host', ns: null, attrs: [['csum', 'off']], kids: [] }] }, 'non-virtio: name and queues go, a <driver> with children stays');
+  t.strictSame(
+    el(ifs[4], 'driver')[0],
+    { el: 'driver', ns: null, attrs: [], kids: [{ el: 'host', ns: null, attrs: [['csum', 'off']], kids: [] }] },
+    'non-virtio: name and queues go, a <driver> with children stays',
+  );
   t.strictSame(el(ifs[5], 'driver'), [], 'non-virtio without a driver: none is added');
   t.ok(ifs[5].kids.includes('comment: no model: rtl8139 '), 'comments inside an interface stay');
-  t.strictSame(ifs[6].kids.filter(isEl).map((k) => [k.el, k.attrs]), [['mac', [['address', '52:54:00:00:00:06']]], ['target', [['dev', 'vnet4']]], ['alias', [['name', 'net6']]]], 'an empty <interface/> gets a mac, a target and an alias');
+  t.strictSame(
+    ifs[6].kids.filter(isEl).map((k) => [k.el, k.attrs]),
+    [
+      ['mac', [['address', '52:54:00:00:00:06']]],
+      ['target', [['dev', 'vnet4']]],
+      ['alias', [['name', 'net6']]],
+    ],
+    'an empty <interface/> gets a mac, a target and an alias',
+  );
 
   t.equal(d.text, LIVE_INPUT, 'the config XML is untouched by live()');
   t.strictSame(canon(d.serialize()), canon(LIVE_INPUT), 'and so is the document');
@@ -319,7 +370,9 @@ t.test('live() indents what it adds like the siblings', async (t) => {
   </devices>
 </domain>
 `;
-  t.equal(parse(x).live([{ driver: 'qemu', targetDev: 'vnet0', mac: '52:54:00:01:02:03', alias: 'ua-x' }]), `<domain type="kvm">
+  t.equal(
+    parse(x).live([{ driver: 'qemu', targetDev: 'vnet0', mac: '52:54:00:01:02:03', alias: 'ua-x' }]),
+    `<domain type="kvm">
   <name>g</name>
   <memory>1024</memory>
   <devices>
@@ -332,7 +385,8 @@ t.test('live() indents what it adds like the siblings', async (t) => {
     </interface>
   </devices>
 </domain>
-`);
+`,
+  );
 });
 
 t.test('live() replaces values the user gave and refuses a wrong count', async (t) => {
@@ -356,10 +410,17 @@ t.test('live XML reads back with {live: true}', async (t) => {
   const live = parse(LIVE_INPUT).live(LIVE_RESULTS);
   refused(t, () => parse(live), invalid(`${IF}[1]/target/@dev`, 'vnet0'), /reserved/);
   const d = parse(live, { live: true });
-  t.strictSame(d.def.interfaces.map((i) => [i.mac, i.target?.dev, i.driver?.name, i.alias]), LIVE_RESULTS.map((r) => [r.mac, r.targetDev, r.driver ?? undefined, r.alias]));
+  t.strictSame(
+    d.def.interfaces.map((i) => [i.mac, i.target?.dev, i.driver?.name, i.alias]),
+    LIVE_RESULTS.map((r) => [r.mac, r.targetDev, r.driver ?? undefined, r.alias]),
+  );
   t.strictSame(d.recorded(), LIVE_RESULTS, 'recorded() gives back what live() recorded');
   refused(t, () => parse(domain("<interface type='ethernet'><alias name='net0'/></interface>")), invalid(`${IF}/alias/@name`, 'net0'), /ua-/);
-  t.strictSame(d.def.interfaces.map((i) => i.driver?.queues), [undefined, 4, undefined, undefined, undefined, undefined, undefined], 'queues gone for non-virtio');
+  t.strictSame(
+    d.def.interfaces.map((i) => i.driver?.queues),
+    [undefined, 4, undefined, undefined, undefined, undefined, undefined],
+    'queues gone for non-virtio',
+  );
 });
 
 t.test("live() records each NIC's PCI address as libvirt's status XML does; it reads back", async (t) => {
@@ -384,7 +445,9 @@ t.test("live() records each NIC's PCI address as libvirt's status XML does; it r
     { driver: null, targetDev: 'vnet2', mac: '52:54:00:01:02:05', alias: 'net2' },
   ];
   const live = parse(x).live(results);
-  t.equal(live, `<domain type="kvm">
+  t.equal(
+    live,
+    `<domain type="kvm">
   <name>g</name>
   <memory>1024</memory>
   <devices>
@@ -410,10 +473,15 @@ t.test("live() records each NIC's PCI address as libvirt's status XML does; it r
     </interface>
   </devices>
 </domain>
-`, 'every part in hex after <alias>; a given address is completed (its multifunction kept); none given, none recorded');
+`,
+    'every part in hex after <alias>; a given address is completed (its multifunction kept); none given, none recorded',
+  );
   const back = parse(live, { live: true });
   t.strictSame(back.recorded(), results, 'recorded() gives the addresses back');
-  t.strictSame(back.def.interfaces.map((i) => i.pci), [{ bus: 0, slot: 3, function: 0 }, { bus: 1, slot: 9, function: 7, multifunction: true }, undefined]);
+  t.strictSame(
+    back.def.interfaces.map((i) => i.pci),
+    [{ bus: 0, slot: 3, function: 0 }, { bus: 1, slot: 9, function: 7, multifunction: true }, undefined],
+  );
   t.equal(back.live(back.recorded()), live, 'recording again changes nothing');
   t.strictSame(parse(x).def.interfaces[1].pci, { bus: 0, slot: 9, function: 0, multifunction: true }, 'the config keeps what the user wrote');
 });
@@ -451,9 +519,12 @@ t.test('interface types and sources', async (t) => {
   t.strictSame(iface("<interface type='ethernet'/>"), { index: 0, path: IF, type: 'ethernet', source: {}, backend: {} });
   t.strictSame(iface("<interface type='bridge'><source bridge='br-lan'/></interface>").source, { bridge: 'br-lan' });
   t.strictSame(iface("<interface type='direct'><source dev='eth1'/></interface>").source, { dev: 'eth1', mode: 'vepa' }, "direct mode defaults to 'vepa'");
-  for (const mode of ['vepa', 'bridge', 'private', 'passthrough'])
-    t.strictSame(iface(`<interface type='direct'><source dev='eth1' mode='${mode}'/></interface>`).source, { dev: 'eth1', mode }, mode);
-  t.throws(() => iface("<interface type='network'><source network='default' portgroup='web'/></interface>"), { code: 'NOT_SUPPORTED', field: `${IF}/source/@portgroup`, value: 'web' }, 'netfd networks have no portgroups: refused, not dropped');
+  for (const mode of ['vepa', 'bridge', 'private', 'passthrough']) t.strictSame(iface(`<interface type='direct'><source dev='eth1' mode='${mode}'/></interface>`).source, { dev: 'eth1', mode }, mode);
+  t.throws(
+    () => iface("<interface type='network'><source network='default' portgroup='web'/></interface>"),
+    { code: 'NOT_SUPPORTED', field: `${IF}/source/@portgroup`, value: 'web' },
+    'netfd networks have no portgroups: refused, not dropped',
+  );
   t.strictSame(iface("<interface type='network'><source network='default'/></interface>").source, { network: 'default' });
 });
 
@@ -480,8 +551,15 @@ t.test('mac, model, driver, target, backend, alias', async (t) => {
     alias: 'ua-net0',
     rom: { bar: false },
   });
-  t.strictSame(iface("<interface type='ethernet'><driver name='qemu' txmode='timer' ioeventfd='off' event_idx='on' rx_queue_size='256' tx_queue_size='256' queues='256'/></interface>").driver,
-    { name: 'qemu', queues: 256, txmode: 'timer', ioeventfd: false, eventIdx: true, rxQueueSize: 256, txQueueSize: 256 });
+  t.strictSame(iface("<interface type='ethernet'><driver name='qemu' txmode='timer' ioeventfd='off' event_idx='on' rx_queue_size='256' tx_queue_size='256' queues='256'/></interface>").driver, {
+    name: 'qemu',
+    queues: 256,
+    txmode: 'timer',
+    ioeventfd: false,
+    eventIdx: true,
+    rxQueueSize: 256,
+    txQueueSize: 256,
+  });
   t.strictSame(iface("<interface type='ethernet'><driver queues='1'/></interface>").driver, { queues: 1 });
   t.strictSame(iface("<interface type='ethernet'><driver/></interface>").driver, {}, 'an empty <driver/> is an empty driver');
   t.equal(iface("<interface type='ethernet'/>").driver, undefined);
@@ -492,7 +570,14 @@ t.test('mac, model, driver, target, backend, alias', async (t) => {
   t.strictSame(iface("<interface type='ethernet'><target/></interface>").target, { managed: true });
   t.strictSame(iface("<interface type='ethernet'><backend vhost='/dev/vhost-net-2'/></interface>").backend, { vhost: '/dev/vhost-net-2' });
   const two = parse(domain("<interface type='ethernet'/><interface type='ethernet'/>")).def.interfaces;
-  t.strictSame(two.map((x) => [x.index, x.path]), [[0, `${IF}[1]`], [1, `${IF}[2]`]], 'index and path of each interface');
+  t.strictSame(
+    two.map((x) => [x.index, x.path]),
+    [
+      [0, `${IF}[1]`],
+      [1, `${IF}[2]`],
+    ],
+    'index and path of each interface',
+  );
 });
 
 t.test('the domain subset', async (t) => {
@@ -539,31 +624,42 @@ t.test('the domain subset', async (t) => {
   </devices>
 </domain>`;
   const def = parse(x).def;
-  t.strictSame({ ...def, interfaces: def.interfaces.length }, {
-    type: 'kvm',
-    name: 'full-guest',
-    uuid: 'c7a5fdbd-edaf-9455-926a-d65c16db1809',
-    memoryKiB: 2 * 1024 * 1024,
-    vcpus: 4,
-    os: { arch: 'x86_64', machine: 'pc-q35-8.2', kernel: '/var/lib/guests/vmlinuz', initrd: '/var/lib/guests/initrd.img', cmdline: 'console=ttyS0 root=/dev/vda rw' },
-    onReboot: 'destroy',
-    emulator: '/usr/local/bin/qemu-system-x86_64',
-    serials: [{ type: 'file', path: '/var/log/guests/full.log' }, { type: 'pty' }, { type: 'stdio' }],
-    disks: [
-      { index: 0, type: 'file', source: '/var/lib/guests/root.qcow2', bus: 'virtio', device: 'disk', format: 'qcow2', readonly: false, target: 'vda' },
-      { index: 2, type: 'file', source: '/var/lib/guests/data.img', bus: 'virtio', device: 'disk', format: 'raw', readonly: true, target: 'vdc' },
-      { index: 2, type: 'file', source: '/var/lib/guests/seed.iso', bus: 'ide', device: 'cdrom', format: 'raw', readonly: true, target: 'hdc' },
-      { index: 1, type: 'file', source: '/var/lib/guests/scratch.img', bus: 'virtio', device: 'disk', format: 'raw', readonly: false, target: 'vdb' },
-    ],
-    interfaces: 1,
-    ignoredDevices: ['graphics', 'controller', 'input'],
-    qemuArgs: [],
-    qemuEnv: {},
-  });
+  t.strictSame(
+    { ...def, interfaces: def.interfaces.length },
+    {
+      type: 'kvm',
+      name: 'full-guest',
+      uuid: 'c7a5fdbd-edaf-9455-926a-d65c16db1809',
+      memoryKiB: 2 * 1024 * 1024,
+      vcpus: 4,
+      os: { arch: 'x86_64', machine: 'pc-q35-8.2', kernel: '/var/lib/guests/vmlinuz', initrd: '/var/lib/guests/initrd.img', cmdline: 'console=ttyS0 root=/dev/vda rw' },
+      onReboot: 'destroy',
+      emulator: '/usr/local/bin/qemu-system-x86_64',
+      serials: [{ type: 'file', path: '/var/log/guests/full.log' }, { type: 'pty' }, { type: 'stdio' }],
+      disks: [
+        { index: 0, type: 'file', source: '/var/lib/guests/root.qcow2', bus: 'virtio', device: 'disk', format: 'qcow2', readonly: false, target: 'vda' },
+        { index: 2, type: 'file', source: '/var/lib/guests/data.img', bus: 'virtio', device: 'disk', format: 'raw', readonly: true, target: 'vdc' },
+        { index: 2, type: 'file', source: '/var/lib/guests/seed.iso', bus: 'ide', device: 'cdrom', format: 'raw', readonly: true, target: 'hdc' },
+        { index: 1, type: 'file', source: '/var/lib/guests/scratch.img', bus: 'virtio', device: 'disk', format: 'raw', readonly: false, target: 'vdb' },
+      ],
+      interfaces: 1,
+      ignoredDevices: ['graphics', 'controller', 'input'],
+      qemuArgs: [],
+      qemuEnv: {},
+    },
+  );
 
   const min = parse(`<domain type='qemu'><name>m</name><memory>1000</memory></domain>`).def;
-  t.strictSame(min, { type: 'qemu', name: 'm', memoryKiB: 1000, vcpus: 1, os: {}, onReboot: 'restart', serials: [], disks: [], interfaces: [], ignoredDevices: [], qemuArgs: [], qemuEnv: {} }, 'defaults: KiB, one vCPU, no devices');
-  t.equal(parse(`<domain type='kvm'><name>u</name><uuid> c7a5fdbd-edaf-9455-926a-d65c16db1809 </uuid><memory>1</memory></domain>`).def.uuid, 'c7a5fdbd-edaf-9455-926a-d65c16db1809', 'uuid already in normal form, around spaces');
+  t.strictSame(
+    min,
+    { type: 'qemu', name: 'm', memoryKiB: 1000, vcpus: 1, os: {}, onReboot: 'restart', serials: [], disks: [], interfaces: [], ignoredDevices: [], qemuArgs: [], qemuEnv: {} },
+    'defaults: KiB, one vCPU, no devices',
+  );
+  t.equal(
+    parse(`<domain type='kvm'><name>u</name><uuid> c7a5fdbd-edaf-9455-926a-d65c16db1809 </uuid><memory>1</memory></domain>`).def.uuid,
+    'c7a5fdbd-edaf-9455-926a-d65c16db1809',
+    'uuid already in normal form, around spaces',
+  );
   t.equal(parse(`<domain type='kvm'><name>u</name><uuid>C7A5FDBD-EDAF-9455-926A-D65C16DB1809</uuid><memory>1</memory></domain>`).def.uuid, 'c7a5fdbd-edaf-9455-926a-d65c16db1809', 'uuid lower-cased');
 });
 
@@ -592,14 +688,31 @@ t.test('block disks: applied as libvirt does, round trips unchanged', async (t) 
   t.equal(d.text, x, 'the config XML is the text, byte for byte');
   t.strictSame(canon(d.serialize()), canon(x), 'serialize() changes nothing');
   t.strictSame(stripLive(canon(d.live([{ driver: null, targetDev: 'tap0', mac: '52:54:00:00:00:01', alias: 'net0' }]))), canon(x), 'the live XML leaves the disks as written');
-  t.strictSame(d.def.disks, [
-    {
-      index: 1, type: 'block', source: '/dev/HostVG/QEMUGuest1', bus: 'ide', device: 'disk', format: 'raw', readonly: false, target: 'hda',
-      cache: 'none', io: 'native', discard: 'unmap', detectZeroes: 'unmap', errorPolicy: 'enospace', rerrorPolicy: 'stop', copyOnRead: false,
-    },
-    { index: 1, type: 'block', source: '/dev/mapper/vg-data,1', bus: 'virtio', device: 'disk', format: 'raw', readonly: true, target: 'vdb' },
-    { index: 0, type: 'file', source: '/var/lib/guests/root.qcow2', bus: 'ide', device: 'disk', format: 'qcow2', readonly: false, target: 'hda', io: 'io_uring', errorPolicy: 'report' },
-  ], "the drive address places hda at unit 1 (and frees unit 0); type='aio' is libvirt's old raw; cache='default' is no cache option");
+  t.strictSame(
+    d.def.disks,
+    [
+      {
+        index: 1,
+        type: 'block',
+        source: '/dev/HostVG/QEMUGuest1',
+        bus: 'ide',
+        device: 'disk',
+        format: 'raw',
+        readonly: false,
+        target: 'hda',
+        cache: 'none',
+        io: 'native',
+        discard: 'unmap',
+        detectZeroes: 'unmap',
+        errorPolicy: 'enospace',
+        rerrorPolicy: 'stop',
+        copyOnRead: false,
+      },
+      { index: 1, type: 'block', source: '/dev/mapper/vg-data,1', bus: 'virtio', device: 'disk', format: 'raw', readonly: true, target: 'vdb' },
+      { index: 0, type: 'file', source: '/var/lib/guests/root.qcow2', bus: 'ide', device: 'disk', format: 'qcow2', readonly: false, target: 'hda', io: 'io_uring', errorPolicy: 'report' },
+    ],
+    "the drive address places hda at unit 1 (and frees unit 0); type='aio' is libvirt's old raw; cache='default' is no cache option",
+  );
   // The address decides the unit, as in libvirt: hdb moved to unit 0 meets hda there.
   const clash = domain(`<disk><source file='/a'/><target dev='hda'/></disk><disk><source file='/b'/><target dev='hdb'/><address type='drive' unit='0'/></disk>`);
   refused(t, () => parse(clash), invalid('/domain/devices/disk[2]/target/@dev', 'hdb'), /hda already takes that unit of the ide bus/);
@@ -631,7 +744,7 @@ t.test('<disk>: every attribute and element netfd does not apply is refused by n
     [disk("<driver queues='4'/>"), `${D}/driver/@queues`, '4', /virtio-blk -device property/],
     [disk("<driver ioeventfd='on'/>"), `${D}/driver/@ioeventfd`, 'on', /virtio-blk -device property/],
     [disk("<driver name='tap'/>"), `${D}/driver/@name`, 'tap', /<driver name='qemu'>/],
-    [disk("<driver><metadata_cache/></driver>"), `${D}/driver/metadata_cache`, 'metadata_cache', /not supported/],
+    [disk('<driver><metadata_cache/></driver>'), `${D}/driver/metadata_cache`, 'metadata_cache', /not supported/],
     [disk('', "type='block'", "<target dev='vda' rotation_rate='1'/>"), `${D}/target/@rotation_rate`, '1', /not supported/],
     [disk('', "type='block'", "<target dev='hda' tray='closed'/>"), `${D}/target/@tray`, 'closed', /not supported/],
     [disk('', "type='block' snapshot='no'"), `${D}/@snapshot`, 'no', /not supported/],
@@ -666,15 +779,38 @@ t.test('{ netOnly: true }: the interfaces, fully checked, whatever else the doma
   </devices></domain>`;
   refused(t, () => parse(x), { code: 'INVALID_ARGUMENT', field: '/domain', value: '' }, /needs <memory/);
   const d = parse(x, { netOnly: true }).def;
-  t.strictSame({ ...d, interfaces: d.interfaces.map((i) => [i.type, i.path]) }, {
-    type: 'kvm', name: 'vm', memoryKiB: 0, vcpus: 1, os: {}, onReboot: 'restart', serials: [], disks: [],
-    interfaces: [['bridge', `${IF}[1]`], ['direct', `${IF}[2]`]], ignoredDevices: [], qemuArgs: [], qemuEnv: {}, netOnly: true,
-  }, 'no memory, an rbd disk, a boot order, a tcp serial: none of it read; the interfaces are');
+  t.strictSame(
+    { ...d, interfaces: d.interfaces.map((i) => [i.type, i.path]) },
+    {
+      type: 'kvm',
+      name: 'vm',
+      memoryKiB: 0,
+      vcpus: 1,
+      os: {},
+      onReboot: 'restart',
+      serials: [],
+      disks: [],
+      interfaces: [
+        ['bridge', `${IF}[1]`],
+        ['direct', `${IF}[2]`],
+      ],
+      ignoredDevices: [],
+      qemuArgs: [],
+      qemuEnv: {},
+      netOnly: true,
+    },
+    'no memory, an rbd disk, a boot order, a tcp serial: none of it read; the interfaces are',
+  );
   t.notOk(parse(domain("<interface type='ethernet'/>")).def.netOnly, 'a full parse is not marked');
   // The interfaces and what names the domain are still checked.
   const only = (devices: string, type = 'kvm', name = 'vm') => parse(`<domain type='${type}'><name>${name}</name><devices><graphics type='vnc'/>${devices}</devices></domain>`, { netOnly: true });
   refused(t, () => only("<interface type='bridge'><source bridge='br0'/><mac address='01:00:00:00:00:01'/></interface>"), invalid(`${IF}/mac/@address`, '01:00:00:00:00:01'));
-  refused(t, () => only("<interface type='ethernet'><mac address='52:54:00:00:00:01'/></interface><interface type='ethernet'><mac address='52:54:00:00:00:01'/></interface>"), invalid(`${IF}[2]/mac/@address`, '52:54:00:00:00:01'), /also used by/);
+  refused(
+    t,
+    () => only("<interface type='ethernet'><mac address='52:54:00:00:00:01'/></interface><interface type='ethernet'><mac address='52:54:00:00:00:01'/></interface>"),
+    invalid(`${IF}[2]/mac/@address`, '52:54:00:00:00:01'),
+    /also used by/,
+  );
   refused(t, () => only("<interface type='user'/>"), { code: 'NOT_SUPPORTED', field: `${IF}/@type`, value: 'user' });
   refused(t, () => only('', 'xen'), invalid('/domain/@type', 'xen'));
   refused(t, () => only('', 'kvm', 'a/b'), invalid('/domain/name', 'a/b'));
@@ -727,7 +863,8 @@ t.test('malformed XML', async (t) => {
 });
 
 t.test('bad MACs and duplicate MACs', async (t) => {
-  const two = (mac: string) => domain(`<interface type='ethernet'><mac address='52:54:00:00:00:01'/></interface>
+  const two = (mac: string) =>
+    domain(`<interface type='ethernet'><mac address='52:54:00:00:00:01'/></interface>
     <interface type='ethernet'><mac address='${mac}'/></interface>`);
   refused(t, () => parse(two('01:00:5e:00:00:fb')), invalid(`${IF}[2]/mac/@address`, '01:00:5e:00:00:fb'), /multicast/);
   refused(t, () => parse(two('ff:ff:ff:ff:ff:ff')), invalid(`${IF}[2]/mac/@address`, 'ff:ff:ff:ff:ff:ff'), /multicast/);
@@ -738,8 +875,7 @@ t.test('bad MACs and duplicate MACs', async (t) => {
   refused(t, () => parse(two('52:54:00:00:00:01')), invalid(`${IF}[2]/mac/@address`, '52:54:00:00:00:01'), /also used by \/domain\/devices\/interface\[1\]/);
   // duplicates are found whatever the case
   refused(t, () => parse(two('52:54:00:00:00:01'.toUpperCase())), invalid(`${IF}[2]/mac/@address`, '52:54:00:00:00:01'), /also used by/);
-  refused(t, () => parse(domain("<interface type='ethernet'><mac address='52:54:00:00:00:01'/><mac address='52:54:00:00:00:02'/></interface>")),
-    invalid(`${IF}/mac[2]`, 'mac'), /only once/);
+  refused(t, () => parse(domain("<interface type='ethernet'><mac address='52:54:00:00:00:01'/><mac address='52:54:00:00:00:02'/></interface>")), invalid(`${IF}/mac[2]`, 'mac'), /only once/);
   t.equal(parse(two('52:54:00:00:00:02')).def.interfaces[1].mac, '52:54:00:00:00:02', 'distinct MACs are fine');
 });
 
@@ -750,10 +886,8 @@ t.test('bad driver attributes', async (t) => {
   refused(t, () => parse(drv("queues='257'")), invalid(`${D}/@queues`, '257'), /1 to 256/);
   refused(t, () => parse(drv("queues='-1'")), invalid(`${D}/@queues`, '-1'), /decimal integer/);
   refused(t, () => parse(drv("queues='4x'")), invalid(`${D}/@queues`, '4x'));
-  for (const n of ['128', '300', '2048', '0', '1023'])
-    refused(t, () => parse(drv(`rx_queue_size='${n}'`)), invalid(`${D}/@rx_queue_size`, n), /power of two from 256 to 1024/);
-  for (const n of ['500', '768', '128', '4096'])
-    refused(t, () => parse(drv(`tx_queue_size='${n}'`)), invalid(`${D}/@tx_queue_size`, n), /power of two/);
+  for (const n of ['128', '300', '2048', '0', '1023']) refused(t, () => parse(drv(`rx_queue_size='${n}'`)), invalid(`${D}/@rx_queue_size`, n), /power of two from 256 to 1024/);
+  for (const n of ['500', '768', '128', '4096']) refused(t, () => parse(drv(`tx_queue_size='${n}'`)), invalid(`${D}/@tx_queue_size`, n), /power of two/);
   refused(t, () => parse(drv("name='kvm'")), invalid(`${D}/@name`, 'kvm'), /qemu, vhost/);
   refused(t, () => parse(drv("txmode='bh'")), invalid(`${D}/@txmode`, 'bh'));
   refused(t, () => parse(drv("ioeventfd='yes'")), invalid(`${D}/@ioeventfd`, 'yes'), /on, off/);
@@ -770,7 +904,12 @@ t.test('bad types, modes and sources', async (t) => {
   refused(t, () => parse(domain("<interface type='direct'><source dev='eth1' mode='VEPA'/></interface>")), invalid(`${IF}/source/@mode`, 'VEPA'));
   refused(t, () => parse(domain("<interface type='bridge'><source/></interface>")), invalid(`${IF}/source/@bridge`, ''), /needs <source bridge=/);
   refused(t, () => parse(domain("<interface type='bridge'/>")), invalid(IF, ''), /needs <source bridge=/);
-  refused(t, () => parse(domain("<interface type='bridge'><source network='default'/></interface>")), { code: 'NOT_SUPPORTED', field: `${IF}/source/@network`, value: 'default' }, /type='bridge' takes bridge= on <source>/);
+  refused(
+    t,
+    () => parse(domain("<interface type='bridge'><source network='default'/></interface>")),
+    { code: 'NOT_SUPPORTED', field: `${IF}/source/@network`, value: 'default' },
+    /type='bridge' takes bridge= on <source>/,
+  );
   refused(t, () => parse(domain("<interface type='bridge'><source bridge='br 0'/></interface>")), invalid(`${IF}/source/@bridge`, 'br 0'), /whitespace/);
   refused(t, () => parse(domain("<interface type='direct'><source mode='vepa'/></interface>")), invalid(`${IF}/source/@dev`, ''), /needs <source dev=/);
   refused(t, () => parse(domain("<interface type='direct'/>")), invalid(IF, ''), /needs <source dev=/);
@@ -782,7 +921,12 @@ t.test('bad types, modes and sources', async (t) => {
   refused(t, () => parse(domain("<interface type='ethernet'><backend vhost='vhost-net'/></interface>")), invalid(`${IF}/backend/@vhost`, 'vhost-net'), /absolute path/);
   refused(t, () => parse(domain("<interface type='ethernet'><alias name='1net'/></interface>")), invalid(`${IF}/alias/@name`, '1net'), /a user alias starts with 'ua-'/);
   refused(t, () => parse(domain("<interface type='ethernet'><alias name='net1'/></interface>")), invalid(`${IF}/alias/@name`, 'net1'), /'ua-'/);
-  refused(t, () => parse(domain("<interface type='ethernet'><alias name='ua-a'/></interface><interface type='ethernet'><alias name='ua-a'/></interface>")), invalid(`${IF}[2]/alias/@name`, 'ua-a'), /also used by/);
+  refused(
+    t,
+    () => parse(domain("<interface type='ethernet'><alias name='ua-a'/></interface><interface type='ethernet'><alias name='ua-a'/></interface>")),
+    invalid(`${IF}[2]/alias/@name`, 'ua-a'),
+    /also used by/,
+  );
   refused(t, () => parse(domain("<interface type='ethernet'><alias/></interface>")), invalid(`${IF}/alias/@name`, ''));
 });
 
@@ -798,7 +942,11 @@ t.test('target dev: length, reserved prefixes, managed', async (t) => {
   refused(t, () => parse(tgt('ethernet', "dev='tap%d' managed='no'")), invalid(`${T}/@dev`, 'tap%d'), /managed='no' needs the exact name of an existing device, not a template/);
 
   for (const dev of ['vnet7', 'macvtap3']) {
-    for (const [type, extra] of [['ethernet', ''], ['bridge', "<source bridge='br0'/>"], ['direct', "<source dev='eth1'/>"]]) {
+    for (const [type, extra] of [
+      ['ethernet', ''],
+      ['bridge', "<source bridge='br0'/>"],
+      ['direct', "<source dev='eth1'/>"],
+    ]) {
       refused(t, () => parse(tgt(type, `dev='${dev}'`, extra)), invalid(`${T}/@dev`, dev), /reserved/);
       refused(t, () => parse(tgt(type, `dev='${dev}' managed='yes'`, extra)), invalid(`${T}/@dev`, dev), /reserved/);
       t.strictSame(iface(`<interface type='${type}'>${extra}<target dev='${dev}'/></interface>`, { live: true }).target, { managed: true, dev }, `${type} ${dev}: accepted in live XML`);
@@ -843,8 +991,8 @@ t.test('bad domain elements', async (t) => {
     refused(t, () => parse(doc(`<name>g</name><uuid>${u}</uuid>${mem}`)), invalid('/domain/uuid', u), /UUID/);
 
   refused(t, () => parse(doc("<name>g</name><memory unit='parsecs'>64</memory>")), invalid('/domain/memory/@unit', 'parsecs'), /KiB/);
-  refused(t, () => parse(doc("<name>g</name><memory>0</memory>")), invalid('/domain/memory', '0'), /positive integer/);
-  refused(t, () => parse(doc("<name>g</name><memory>1.5</memory>")), invalid('/domain/memory', '1.5'));
+  refused(t, () => parse(doc('<name>g</name><memory>0</memory>')), invalid('/domain/memory', '0'), /positive integer/);
+  refused(t, () => parse(doc('<name>g</name><memory>1.5</memory>')), invalid('/domain/memory', '1.5'));
   refused(t, () => parse(doc("<name>g</name><memory unit='TiB'>99999999999</memory>")), invalid('/domain/memory', '99999999999'), /too large/);
   refused(t, () => parse(doc('<name>g</name>')), invalid('/domain', ''), /needs <memory/);
 
@@ -865,13 +1013,28 @@ t.test('bad domain elements', async (t) => {
   refused(t, () => parse(dev("<serial type='telnet'/>")), invalid('/domain/devices/serial/@type', 'telnet'), /expected one of null, vc, pty/);
   refused(t, () => parse(dev("<serial type='file'/>")), invalid('/domain/devices/serial', ''), /needs <source path=/);
   refused(t, () => parse(dev("<serial type='file'><source path='log'/></serial>")), invalid('/domain/devices/serial/source/@path', 'log'), /absolute/);
-  refused(t, () => parse(dev("<disk><source file='/a'/><target dev='hda'/></disk><disk><source file='/b'/><target dev='hda'/></disk>")), invalid('/domain/devices/disk[2]/target/@dev', 'hda'), /hda already takes that unit of the ide bus/);
-  refused(t, () => parse(dev("<disk type='network'><source protocol='nbd' name='x'><host name='h'/></source><target dev='vda'/></disk>")), notSupported('/domain/devices/disk/@type', 'network'), /file and block disks/);
+  refused(
+    t,
+    () => parse(dev("<disk><source file='/a'/><target dev='hda'/></disk><disk><source file='/b'/><target dev='hda'/></disk>")),
+    invalid('/domain/devices/disk[2]/target/@dev', 'hda'),
+    /hda already takes that unit of the ide bus/,
+  );
+  refused(
+    t,
+    () => parse(dev("<disk type='network'><source protocol='nbd' name='x'><host name='h'/></source><target dev='vda'/></disk>")),
+    notSupported('/domain/devices/disk/@type', 'network'),
+    /file and block disks/,
+  );
   refused(t, () => parse(dev("<disk type='tape'><source file='/f.img'/><target dev='vda'/></disk>")), invalid('/domain/devices/disk/@type', 'tape'), /expected one of file, block, dir/);
   refused(t, () => parse(dev("<disk device='floppy'><source file='/f.img'/><target dev='fda'/></disk>")), notSupported('/domain/devices/disk/@device', 'floppy'), /disk and cdrom/);
   refused(t, () => parse(dev("<disk device='tape'><source file='/f.img'/><target dev='vda'/></disk>")), invalid('/domain/devices/disk/@device', 'tape'));
   refused(t, () => parse(dev("<disk><target dev='vda'/></disk>")), invalid('/domain/devices/disk', ''), /<source file=/);
-  refused(t, () => parse(dev("<disk type='block'><source file='/dev/sda'/><target dev='vda'/></disk>")), invalid('/domain/devices/disk/source/@dev', ''), /a block disk needs <source dev='\/dev\/VG\/LV'\/>/);
+  refused(
+    t,
+    () => parse(dev("<disk type='block'><source file='/dev/sda'/><target dev='vda'/></disk>")),
+    invalid('/domain/devices/disk/source/@dev', ''),
+    /a block disk needs <source dev='\/dev\/VG\/LV'\/>/,
+  );
   refused(t, () => parse(dev("<disk type='block'><source dev='sda'/><target dev='vda'/></disk>")), invalid('/domain/devices/disk/source/@dev', 'sda'), /absolute/);
   refused(t, () => parse(dev("<disk><source file='/f.img'/></disk>")), invalid('/domain/devices/disk', ''), /<target dev=/);
   refused(t, () => parse(dev("<disk><source file='/f.img'/><target dev='sda' bus='scsi'/></disk>")), notSupported('/domain/devices/disk/target/@bus', 'scsi'), /virtio and ide/);
@@ -882,11 +1045,16 @@ t.test('bad domain elements', async (t) => {
 });
 
 t.test('withInterface / withoutInterface: hotplug edits of the live XML', async (t) => {
-  const live = parse(parse(domain(`    <interface type='bridge'>
+  const live = parse(
+    parse(
+      domain(`    <interface type='bridge'>
       <source bridge='br0'/>
       <model type='virtio'/>
     </interface>
-    <serial type='pty'/>`)).live([{ driver: 'qemu', targetDev: 'vnet0', mac: '52:54:00:00:00:01', alias: 'net0' }]), { live: true });
+    <serial type='pty'/>`),
+    ).live([{ driver: 'qemu', targetDev: 'vnet0', mac: '52:54:00:00:00:01', alias: 'net0' }]),
+    { live: true },
+  );
   const added = live.withInterface(`<?xml version="1.0"?>
 <interface type='direct'>
   <source dev='v0' mode='bridge'/>
@@ -895,9 +1063,16 @@ t.test('withInterface / withoutInterface: hotplug edits of the live XML', async 
   t.equal(added.xml.def.interfaces.length, 2);
   t.equal(added.iface, added.xml.def.interfaces[1], 'the new interface is the last one');
   t.strictSame([added.iface.type, added.iface.source.dev, added.iface.index, added.iface.path], ['direct', 'v0', 1, `${IF}[2]`]);
-  t.match(added.xml.serialize(), /<\/interface>\n {4}<interface type="direct">\n {6}<source dev="v0" mode="bridge"\/>\n {6}<model type="virtio"\/>\n {4}<\/interface>\n {4}<serial type="pty"\/>/, 'placed after the last interface, indented like its siblings');
+  t.match(
+    added.xml.serialize(),
+    /<\/interface>\n {4}<interface type="direct">\n {6}<source dev="v0" mode="bridge"\/>\n {6}<model type="virtio"\/>\n {4}<\/interface>\n {4}<serial type="pty"\/>/,
+    'placed after the last interface, indented like its siblings',
+  );
   const withNew = parse(added.xml.live([...live.recorded(), { driver: 'qemu', targetDev: 'macvtap0', mac: '52:54:00:00:00:02', alias: 'net1' }]), { live: true });
-  t.strictSame(withNew.recorded().map((r) => r.alias), ['net0', 'net1']);
+  t.strictSame(
+    withNew.recorded().map((r) => r.alias),
+    ['net0', 'net1'],
+  );
   t.equal(withNew.withoutInterface(1), live.serialize(), 'removing it gives back the document before, byte for byte');
   t.throws(() => live.withoutInterface(5), /no interface 5/);
 

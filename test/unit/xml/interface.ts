@@ -14,9 +14,7 @@ const IF = '/domain/devices/interface';
 const doc = (iface: string) => `<domain type='kvm'><name>g</name><memory unit='MiB'>64</memory><devices>${iface}</devices></domain>`;
 const MAC = [{ mac: '52:54:00:00:00:01', generated: false }];
 
-type Row =
-  | { what: string; xml: string; applied: (def: InterfaceDef, plan: InterfacePlan, argv: string) => unknown }
-  | { what: string; xml: string; refused: string };
+type Row = { what: string; xml: string; applied: (def: InterfaceDef, plan: InterfacePlan, argv: string) => unknown } | { what: string; xml: string; refused: string };
 
 const bridge = (inner: string, attrs = '') => `<interface type='bridge'${attrs}><source bridge='br0'/><model type='virtio'/>${inner}</interface>`;
 const eth = (inner: string, attrs = '') => `<interface type='ethernet'${attrs}><model type='virtio'/>${inner}</interface>`;
@@ -30,17 +28,49 @@ const ROWS: Row[] = [
   { what: 'model@type (any case)', xml: "<interface type='ethernet'><model type='E1000E'/></interface>", applied: (_d, p) => p.device === 'e1000e' },
   { what: 'source@bridge', xml: bridge(''), applied: (_d, p) => p.link.kind === 'tap' && p.link.bridge === 'br0' },
   { what: 'source@dev, source@mode', xml: direct(''), applied: (_d, p) => p.link.kind === 'macvtap' && p.link.parent === 'eth0' && p.link.mode === 'bridge' },
-  { what: 'source/ip (type ethernet: host side)', xml: eth("<source><ip address='192.0.2.1' prefix='24' peer='192.0.2.9'/></source>"), applied: (_d, p) => p.host.ip?.addresses[0].peer === '192.0.2.9' },
-  { what: 'source/route (type ethernet: host side)', xml: eth("<source><route family='ipv4' address='198.51.100.0' netmask='255.255.255.0' gateway='192.0.2.2' metric='5'/></source>"), applied: (_d, p) => p.host.ip?.routes[0].prefix === 24 && p.host.ip.routes[0].metric === 5 },
+  {
+    what: 'source/ip (type ethernet: host side)',
+    xml: eth("<source><ip address='192.0.2.1' prefix='24' peer='192.0.2.9'/></source>"),
+    applied: (_d, p) => p.host.ip?.addresses[0].peer === '192.0.2.9',
+  },
+  {
+    what: 'source/route (type ethernet: host side)',
+    xml: eth("<source><route family='ipv4' address='198.51.100.0' netmask='255.255.255.0' gateway='192.0.2.2' metric='5'/></source>"),
+    applied: (_d, p) => p.host.ip?.routes[0].prefix === 24 && p.host.ip.routes[0].metric === 5,
+  },
   { what: 'target@dev', xml: eth("<target dev='tap-g0'/>"), applied: (_d, p) => p.link.kind === 'tap' && p.link.name === 'tap-g0' },
   { what: 'target@managed', xml: eth("<target dev='tap-g0' managed='no'/>"), applied: (_d, p) => p.link.kind === 'existing' },
-  { what: 'driver@name, queues, txmode, ioeventfd, event_idx, rx_queue_size, tx_queue_size', xml: eth("<driver name='qemu' queues='2' txmode='iothread' ioeventfd='on' event_idx='off' rx_queue_size='512' tx_queue_size='512'/>"), applied: (_d, _p, a) => /fds=.*tx=bh,ioeventfd=on,event_idx=off/.test(a) || /rx_queue_size=512,tx_queue_size=512,tx=bh,ioeventfd=on,event_idx=off/.test(a) },
-  { what: 'driver@rss, rss_hash_report, iommu, ats, packed, page_per_vq', xml: eth("<driver rss='on' rss_hash_report='on' iommu='on' ats='on' packed='on' page_per_vq='on'/>"), applied: (_d, _p, a) => a.includes('rss=on,hash=on,iommu_platform=on,ats=on,packed=on,page-per-vq=on') },
-  { what: 'driver/host@csum, gso, tso4, tso6, ecn, ufo, mrg_rxbuf', xml: eth("<driver><host csum='off' gso='off' tso4='off' tso6='off' ecn='off' ufo='off' mrg_rxbuf='off'/></driver>"), applied: (_d, _p, a) => a.includes('csum=off,gso=off,host_tso4=off,host_tso6=off,host_ecn=off,host_ufo=off,mrg_rxbuf=off') },
-  { what: 'driver/guest@csum, tso4, tso6, ecn, ufo', xml: eth("<driver><guest csum='off' tso4='off' tso6='off' ecn='off' ufo='off'/></driver>"), applied: (_d, _p, a) => a.includes('guest_csum=off,guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off') },
-  { what: 'backend@tap, backend@vhost', xml: eth("<backend tap='/dev/net/tun' vhost='/dev/vhost-net'/>"), applied: (_d, p) => p.link.kind === 'tap' && p.link.tunDevice === '/dev/net/tun' && p.vhostDevice === '/dev/vhost-net' },
+  {
+    what: 'driver@name, queues, txmode, ioeventfd, event_idx, rx_queue_size, tx_queue_size',
+    xml: eth("<driver name='qemu' queues='2' txmode='iothread' ioeventfd='on' event_idx='off' rx_queue_size='512' tx_queue_size='512'/>"),
+    applied: (_d, _p, a) => /fds=.*tx=bh,ioeventfd=on,event_idx=off/.test(a) || /rx_queue_size=512,tx_queue_size=512,tx=bh,ioeventfd=on,event_idx=off/.test(a),
+  },
+  {
+    what: 'driver@rss, rss_hash_report, iommu, ats, packed, page_per_vq',
+    xml: eth("<driver rss='on' rss_hash_report='on' iommu='on' ats='on' packed='on' page_per_vq='on'/>"),
+    applied: (_d, _p, a) => a.includes('rss=on,hash=on,iommu_platform=on,ats=on,packed=on,page-per-vq=on'),
+  },
+  {
+    what: 'driver/host@csum, gso, tso4, tso6, ecn, ufo, mrg_rxbuf',
+    xml: eth("<driver><host csum='off' gso='off' tso4='off' tso6='off' ecn='off' ufo='off' mrg_rxbuf='off'/></driver>"),
+    applied: (_d, _p, a) => a.includes('csum=off,gso=off,host_tso4=off,host_tso6=off,host_ecn=off,host_ufo=off,mrg_rxbuf=off'),
+  },
+  {
+    what: 'driver/guest@csum, tso4, tso6, ecn, ufo',
+    xml: eth("<driver><guest csum='off' tso4='off' tso6='off' ecn='off' ufo='off'/></driver>"),
+    applied: (_d, _p, a) => a.includes('guest_csum=off,guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off'),
+  },
+  {
+    what: 'backend@tap, backend@vhost',
+    xml: eth("<backend tap='/dev/net/tun' vhost='/dev/vhost-net'/>"),
+    applied: (_d, p) => p.link.kind === 'tap' && p.link.tunDevice === '/dev/net/tun' && p.vhostDevice === '/dev/vhost-net',
+  },
   { what: 'alias@name', xml: eth("<alias name='ua-x'/>"), applied: (_d, _p, a) => a.includes('id=ua-x') },
-  { what: 'address (pci)', xml: eth("<address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x2' multifunction='on'/>"), applied: (_d, _p, a) => a.includes('bus=pci.0,addr=0x5.0x2,multifunction=on') },
+  {
+    what: 'address (pci)',
+    xml: eth("<address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x2' multifunction='on'/>"),
+    applied: (_d, _p, a) => a.includes('bus=pci.0,addr=0x5.0x2,multifunction=on'),
+  },
   { what: 'boot@order', xml: eth("<boot order='3'/>"), applied: (_d, _p, a) => a.includes('bootindex=3') },
   { what: 'rom@bar, rom@file', xml: eth("<rom bar='off' file='/x.rom'/>"), applied: (_d, _p, a) => a.includes('rombar=0,romfile=/x.rom') },
   { what: 'rom@enabled', xml: eth("<rom enabled='no'/>"), applied: (_d, _p, a) => /romfile=$/.test(a) },
@@ -63,7 +93,11 @@ const ROWS: Row[] = [
     xml: direct("<bandwidth><inbound average='1000' burst='64'/><outbound average='500' peak='800'/></bandwidth>"),
     applied: (_d, p) => JSON.stringify(p.host.bandwidth) === JSON.stringify({ egress: { from: 'outbound', average: 500, peak: 800 }, ingress: { from: 'inbound', average: 1000, burst: 64 } }),
   },
-  { what: "bandwidth on type='network' (a macvtap)", xml: "<interface type='network'><source network='n'/><bandwidth><inbound average='100'/></bandwidth></interface>", applied: (_d, p) => p.host.bandwidth?.ingress?.from === 'inbound' && !p.host.bandwidth.egress },
+  {
+    what: "bandwidth on type='network' (a macvtap)",
+    xml: "<interface type='network'><source network='n'/><bandwidth><inbound average='100'/></bandwidth></interface>",
+    applied: (_d, p) => p.host.bandwidth?.ingress?.from === 'inbound' && !p.host.bandwidth.egress,
+  },
   { what: 'bandwidth (empty: no limit, as libvirt keeps none; noqueue stays)', xml: eth('<bandwidth/>'), applied: (d, p) => d.bandwidth === undefined && p.host.bandwidth === undefined },
   // refused, by name
   { what: 'interface@trustGuestRxFilters=yes', xml: eth('', " trustGuestRxFilters='yes'"), refused: `${IF}/@trustGuestRxFilters` },
@@ -118,7 +152,11 @@ t.test('every element and attribute inside <interface>: applied or refused by na
   for (const row of ROWS) {
     const parse = () => {
       const def = DomainXml.parse(doc(row.xml)).def;
-      const plan = planDomain(def, MAC, def.interfaces.map((i) => (i.type === 'network' ? { dev: 'eth0', mode: 'bridge' as const } : undefined)))[0];
+      const plan = planDomain(
+        def,
+        MAC,
+        def.interfaces.map((i) => (i.type === 'network' ? { dev: 'eth0', mode: 'bridge' as const } : undefined)),
+      )[0];
       const q = plan.queues;
       const n = { plan, decision: { vhost: false, record: null }, tapFds: Array.from({ length: q }, (_, k) => 3 + k), vhostFds: [] };
       return { def: def.interfaces[0], plan, argv: `${netdevArg(n)} ${deviceArg(n)}` };

@@ -23,14 +23,19 @@ t.test('the four forward modes with an explicit list, a forward dev, or a PF', a
   t.strictSame(parse(net("<forward mode='passthrough' dev='eth10'/>")).def.devices, ['eth10'], 'forward dev alone is a pool of one');
   t.strictSame(parse(net("<forward mode='vepa' dev='eth10'><interface dev='eth10'/><interface dev='eth11'/></forward>")).def.devices, ['eth10', 'eth11'], 'forward dev names the first of the list');
   t.strictSame(parse(net("<forward mode='passthrough'><pf dev='eth0'/></forward>")).def, { name: 'pool', mode: 'passthrough', devices: [], pf: 'eth0' });
-  t.equal(parse(net("<forward mode='bridge'><pf dev='eth0'/></forward>", "\n  <uuid>C7A5FDBDEDAF9455926AD65C16DB1809</uuid>")).def.uuid, 'c7a5fdbd-edaf-9455-926a-d65c16db1809');
+  t.equal(parse(net("<forward mode='bridge'><pf dev='eth0'/></forward>", '\n  <uuid>C7A5FDBDEDAF9455926AD65C16DB1809</uuid>')).def.uuid, 'c7a5fdbd-edaf-9455-926a-d65c16db1809');
 });
 
 t.test("bad networks are refused like libvirt's, naming the element and the value", async (t) => {
   const F = '/network/forward';
   refused(t, () => parse('<domain/>'), invalid('/domain', 'domain'), /^\/domain: expected a libvirt <network> document, not <domain>$/);
   refused(t, () => parse('<network><forward mode="vepa" dev="e"/></network>'), invalid('/network/name', ''), /needs a <name>/);
-  refused(t, () => parse(net("<forward mode='bogus'/>")), invalid(`${F}/@mode`, 'bogus'), /libvirt's forward modes are nat, route, open, bridge, private, vepa, passthrough, hostdev; netfd runs forward modes passthrough, private, vepa, bridge/);
+  refused(
+    t,
+    () => parse(net("<forward mode='bogus'/>")),
+    invalid(`${F}/@mode`, 'bogus'),
+    /libvirt's forward modes are nat, route, open, bridge, private, vepa, passthrough, hostdev; netfd runs forward modes passthrough, private, vepa, bridge/,
+  );
   refused(t, () => parse(net("<forward mode='vepa'/>")), invalid(F, ''), /^\/network\/forward: <forward mode='vepa'> needs a device pool/);
   refused(t, () => parse(net("<forward mode='vepa'><pf dev='eth0'/><pf dev='eth1'/></forward>")), invalid(`${F}/pf[2]/@dev`, 'eth1'), /only one <pf>/);
   refused(t, () => parse(net("<forward mode='vepa'><pf dev='eth0'/><interface dev='eth10'/></forward>")), invalid(`${F}/interface/@dev`, 'eth10'), /mutually exclusive/);
@@ -53,12 +58,23 @@ t.test('forward modes netfd does not run are NOT_SUPPORTED at /network/forward/@
   refused(t, () => parse(net('')), unsupported(field, ''), runs);
   refused(t, () => parse(net('<forward/>')), unsupported(field, ''), /<forward> without mode= is mode='nat' in libvirt, a NAT network/);
   refused(t, () => parse(net("<forward><interface dev='eth10'/></forward>")), unsupported(field, ''), runs);
-  for (const [mode, kind] of [['nat', 'a NAT network'], ['route', 'a routed network'], ['open', 'an open network'], ['none', 'an isolated network'], ['hostdev', 'a hostdev network']]) {
+  for (const [mode, kind] of [
+    ['nat', 'a NAT network'],
+    ['route', 'a routed network'],
+    ['open', 'an open network'],
+    ['none', 'an isolated network'],
+    ['hostdev', 'a hostdev network'],
+  ]) {
     refused(t, () => parse(net(`<forward mode='${mode}'/>`)), unsupported(field, mode), new RegExp(`^${field}: netfd does not run <forward mode='${mode}'>, ${kind} `));
     refused(t, () => parse(net(`<forward mode='${mode}' dev='eth10'/>`, "\n  <ip address='192.0.2.1' prefix='24'/>")), unsupported(field, mode), runs);
   }
   // The mode is checked before what only that kind of network would hold.
-  refused(t, () => parse(net("<forward mode='hostdev'><address type='pci' domain='0' bus='3' slot='16' function='1'/></forward>")), unsupported(field, 'hostdev'), /use mode='passthrough' with <pf dev>/);
+  refused(
+    t,
+    () => parse(net("<forward mode='hostdev'><address type='pci' domain='0' bus='3' slot='16' function='1'/></forward>")),
+    unsupported(field, 'hostdev'),
+    /use mode='passthrough' with <pf dev>/,
+  );
 });
 
 const FIXTURE = path.join(__dirname, '..', '..', 'fixtures', 'networks', 'every-element.xml');
@@ -188,9 +204,19 @@ t.test("what libvirt's schema does not allow is INVALID_ARGUMENT, named the same
   refused(t, () => parse(base.replace('<network ', "<network color='red' ")), invalid('/network/@color', 'red'), /libvirt's <network> has no attribute color=/);
   refused(t, () => parse(walkNet({ forwardAttrs: "color='red'" })), invalid('/network/forward/@color', 'red'), /libvirt's <forward> has no attribute color=/);
   refused(t, () => parse(walkNet({ forwardAttrs: "connections='2'" })), invalid('/network/forward/@connections', '2'), /live count netfd writes .*define from net-dumpxml --inactive/);
-  refused(t, () => parse(walkNet({ forward: "<interface dev='eth10'/><virtualport type='802.1Qbg'/>" })), invalid('/network/forward/virtualport', 'virtualport'), /libvirt's <forward> has no element <virtualport>/);
+  refused(
+    t,
+    () => parse(walkNet({ forward: "<interface dev='eth10'/><virtualport type='802.1Qbg'/>" })),
+    invalid('/network/forward/virtualport', 'virtualport'),
+    /libvirt's <forward> has no element <virtualport>/,
+  );
   refused(t, () => parse(walkNet({ forward: "<interface dev='eth10' mode='x'/>" })), invalid('/network/forward/interface/@mode', 'x'), /libvirt's <interface> has no attribute mode=/);
-  refused(t, () => parse(walkNet({ forward: "<interface dev='eth10'><mac address='52:54:00:00:00:01'/></interface>" })), invalid('/network/forward/interface/mac', 'mac'), /<interface> holds no elements/);
+  refused(
+    t,
+    () => parse(walkNet({ forward: "<interface dev='eth10'><mac address='52:54:00:00:00:01'/></interface>" })),
+    invalid('/network/forward/interface/mac', 'mac'),
+    /<interface> holds no elements/,
+  );
   refused(t, () => parse(walkNet({ forward: "<pf dev='eth0' connections='1'/>" })), invalid('/network/forward/pf/@connections', '1'), /libvirt's <pf> has no attribute connections=/);
   refused(t, () => parse(walkNet({ forward: "eth10 <interface dev='eth10'/>" })), invalid('/network/forward', 'eth10'), /<forward> holds elements, not text/);
   refused(t, () => parse(base.replace('<name>walk</name>', "<name lang='en'>walk</name>")), invalid('/network/name/@lang', 'en'), /libvirt's <name> has no attribute lang=/);
@@ -199,14 +225,29 @@ t.test("what libvirt's schema does not allow is INVALID_ARGUMENT, named the same
   refused(t, () => parse(walkNet({ top: '<title>a</title><title>b</title>' })), invalid('/network/title[2]', 'title'), /may appear only once/);
   refused(t, () => parse(walkNet({ top: "<x:thing xmlns:x='https://example.org/x'/>" })), invalid('/network/x:thing', 'x:thing'), /custom data goes in <metadata>/);
   refused(t, () => parse(walkNet({ top: '<metadata><owner>me</owner></metadata>' })), invalid('/network/metadata/owner', 'owner'), /only elements with their own XML namespace/);
-  refused(t, () => parse(walkNet({ top: "<metadata><a:x xmlns:a='urn:a'/><a:y xmlns:a='urn:a'/></metadata>" })), invalid('/network/metadata/a:y', 'a:y'), /one element per namespace in <metadata>: \/network\/metadata\/a:x already uses urn:a/);
+  refused(
+    t,
+    () => parse(walkNet({ top: "<metadata><a:x xmlns:a='urn:a'/><a:y xmlns:a='urn:a'/></metadata>" })),
+    invalid('/network/metadata/a:y', 'a:y'),
+    /one element per namespace in <metadata>: \/network\/metadata\/a:x already uses urn:a/,
+  );
 });
 
 t.test('messages name the element, the attribute and the value, never an element by its own name as text', async (t) => {
   const bad = [
-    net(''), net('<forward/>'), net("<forward mode='nat'/>"), net("<forward mode='vepa'/>"), '<domain/>', '<network/>',
-    walkNet({ top: "<ip address='192.0.2.1'/>" }), walkNet({ top: '<dns/>' }), walkNet({ top: "<bridge name='br0'/>" }), walkNet({ top: '<frob/>' }),
-    walkNet({ forward: "<interface dev='eth10'/><nat/>" }), net("<forward mode='vepa'><pf/></forward>"), net("<forward mode='vepa'><interface/></forward>"),
+    net(''),
+    net('<forward/>'),
+    net("<forward mode='nat'/>"),
+    net("<forward mode='vepa'/>"),
+    '<domain/>',
+    '<network/>',
+    walkNet({ top: "<ip address='192.0.2.1'/>" }),
+    walkNet({ top: '<dns/>' }),
+    walkNet({ top: "<bridge name='br0'/>" }),
+    walkNet({ top: '<frob/>' }),
+    walkNet({ forward: "<interface dev='eth10'/><nat/>" }),
+    net("<forward mode='vepa'><pf/></forward>"),
+    net("<forward mode='vepa'><interface/></forward>"),
   ];
   for (const x of bad) {
     let message = '';
@@ -231,8 +272,13 @@ t.test('golden XML both ways: a <pf> network; its live XML has no <forward dev> 
 `;
   const n = parse(text);
   t.equal(n.text, text, 'the config text is kept exactly (net-dumpxml --inactive)');
-  const live = n.live([{ dev: 'eth2', connections: 1 }, { dev: 'eth3', connections: 0 }]);
-  t.equal(live, `<network>
+  const live = n.live([
+    { dev: 'eth2', connections: 1 },
+    { dev: 'eth3', connections: 0 },
+  ]);
+  t.equal(
+    live,
+    `<network>
   <name>sriov</name>
   <!-- a comment stays -->
   <forward mode="passthrough" connections="1">
@@ -241,10 +287,16 @@ t.test('golden XML both ways: a <pf> network; its live XML has no <forward dev> 
     <interface dev="eth3" connections="0"/>
   </forward>
 </network>
-`, 'the <pf> stays, its VFs follow with their counts, the total on <forward>, no dev=');
+`,
+    'the <pf> stays, its VFs follow with their counts, the total on <forward>, no dev=',
+  );
   refused(t, () => parse(live), invalid('/network/forward/@connections', '1'), /a definition cannot set it: define from net-dumpxml --inactive/);
   refused(t, () => parse(live.replace(' connections="1">', '>')), unsupported('/network/forward/interface[1]/@connections', '1'), /a definition cannot set it/);
-  t.strictSame(NetworkXml.parse(live, { live: true }).def, { name: 'sriov', mode: 'passthrough', devices: ['eth2', 'eth3'], pf: 'eth0', connections: { eth2: 1, eth3: 0 } }, 'read back as live: the expansion and the counts');
+  t.strictSame(
+    NetworkXml.parse(live, { live: true }).def,
+    { name: 'sriov', mode: 'passthrough', devices: ['eth2', 'eth3'], pf: 'eth0', connections: { eth2: 1, eth3: 0 } },
+    'read back as live: the expansion and the counts',
+  );
   refused(t, () => NetworkXml.parse(live.replace('connections="0"/>', 'connections="x"/>'), { live: true }), invalid('/network/forward/interface[2]/@connections', 'x'), /count/);
   refused(t, () => NetworkXml.parse(live.replace('<forward ', '<forward dev="eth2" '), { live: true }), invalid('/network/forward/@dev', 'eth2'), /cannot be combined with <pf>/);
 });
@@ -262,8 +314,13 @@ t.test('golden XML both ways: an explicit pool; the live XML names the first dev
 `;
   const n = parse(text);
   t.equal(n.text, text, 'the definition is kept as written: no dev= added (net-dumpxml --inactive)');
-  const live = n.live([{ dev: 'eth10', connections: 2 }, { dev: 'eth11', connections: 1 }]);
-  t.equal(live, `<network>
+  const live = n.live([
+    { dev: 'eth10', connections: 2 },
+    { dev: 'eth11', connections: 1 },
+  ]);
+  t.equal(
+    live,
+    `<network>
   <name>lan</name>
   <uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>
   <title>Rack 4 uplinks</title>
@@ -272,22 +329,50 @@ t.test('golden XML both ways: an explicit pool; the live XML names the first dev
     <interface dev="eth11" connections="1"/>
   </forward>
 </network>
-`);
+`,
+  );
   const back = NetworkXml.parse(live, { live: true });
-  t.strictSame(back.def, { name: 'lan', uuid: 'c7a5fdbd-edaf-9455-926a-d65c16db1809', mode: 'vepa', devices: ['eth10', 'eth11'], connections: { eth10: 2, eth11: 1 } }, 'read back as live: the same pool, with counts');
-  t.equal(back.live([{ dev: 'eth10', connections: 2 }, { dev: 'eth11', connections: 1 }]), live, 'live XML of the live XML: the same');
+  t.strictSame(
+    back.def,
+    { name: 'lan', uuid: 'c7a5fdbd-edaf-9455-926a-d65c16db1809', mode: 'vepa', devices: ['eth10', 'eth11'], connections: { eth10: 2, eth11: 1 } },
+    'read back as live: the same pool, with counts',
+  );
+  t.equal(
+    back.live([
+      { dev: 'eth10', connections: 2 },
+      { dev: 'eth11', connections: 1 },
+    ]),
+    live,
+    'live XML of the live XML: the same',
+  );
 
   // <forward dev> alone is a pool of one: the live XML lists it, as libvirt does; a dev= the user wrote keeps its place.
   const one = parse(net("<forward mode='bridge' dev='eth10'/>"));
-  t.equal(one.live([{ dev: 'eth10', connections: 0 }]), `<network>
+  t.equal(
+    one.live([{ dev: 'eth10', connections: 0 }]),
+    `<network>
   <name>pool</name>
   <forward mode="bridge" dev="eth10" connections="0">
     <interface dev="eth10" connections="0"/>
   </forward>
 </network>
-`);
+`,
+  );
   const listed = parse(net("<forward mode='private' dev='eth10'><interface dev='eth10'/><interface dev='eth11'/></forward>"));
-  t.match(listed.live([{ dev: 'eth10', connections: 0 }, { dev: 'eth11', connections: 1 }]), '<forward mode="private" dev="eth10" connections="1"><interface dev="eth10" connections="0"/><interface dev="eth11" connections="1"/></forward>');
+  t.match(
+    listed.live([
+      { dev: 'eth10', connections: 0 },
+      { dev: 'eth11', connections: 1 },
+    ]),
+    '<forward mode="private" dev="eth10" connections="1"><interface dev="eth10" connections="0"/><interface dev="eth11" connections="1"/></forward>',
+  );
   // A device outside the pool that still carries connections comes after the pool: dev= stays the first.
-  t.match(n.live([{ dev: 'eth10', connections: 0 }, { dev: 'eth11', connections: 0 }, { dev: 'eth9', connections: 1, outside: true }]), /<forward dev="eth10" mode="vepa" connections="1">/);
+  t.match(
+    n.live([
+      { dev: 'eth10', connections: 0 },
+      { dev: 'eth11', connections: 0 },
+      { dev: 'eth9', connections: 1, outside: true },
+    ]),
+    /<forward dev="eth10" mode="vepa" connections="1">/,
+  );
 });

@@ -59,7 +59,12 @@ t.test('entries, and no such account as undefined', async (t) => {
 t.test('a failed lookup is ACCOUNT_LOOKUP_FAILED, not "no such account"', async (t) => {
   const { lookups } = fakeNss(new Set(['carol', 'ldapgroup', '1005']));
   const acc = nssAccounts({ lookups });
-  const e = refused(t, () => acc.uidOf('carol'), { code: 'ACCOUNT_LOOKUP_FAILED', field: 'user', value: 'carol' }, /getpwnam_r for user carol: Connection refused \(ECONNREFUSED\): the name service failed; check \/etc\/nsswitch\.conf/);
+  const e = refused(
+    t,
+    () => acc.uidOf('carol'),
+    { code: 'ACCOUNT_LOOKUP_FAILED', field: 'user', value: 'carol' },
+    /getpwnam_r for user carol: Connection refused \(ECONNREFUSED\): the name service failed; check \/etc\/nsswitch\.conf/,
+  );
   t.match(e, { errno: -111, syscall: 'getpwnam_r' }, 'errno and syscall come along');
   refused(t, () => acc.gidOf('ldapgroup'), { code: 'ACCOUNT_LOOKUP_FAILED', field: 'group', value: 'ldapgroup' }, /ENOENT/);
   refused(t, () => acc.groupsOf(1005, 1005), { code: 'ACCOUNT_LOOKUP_FAILED', field: 'uid', value: 1005 }, /getpwuid_r for uid 1005: Connection timed out \(ETIMEDOUT\)/);

@@ -120,7 +120,13 @@ t.test('names that resolve to nothing fail closed and are listed', async (t) => 
 /** The fixture accounts, but lookups of these names and the groups of these uids fail as a broken name service would. */
 function failing(names: string[], groupsOfUids: number[] = [], userNameFails = false): Accounts {
   const fail = (field: string, value: unknown) => {
-    throw new NetfdError(`getpwnam_r for ${field} ${value}: Connection refused (ECONNREFUSED): the name service failed`, { code: 'ACCOUNT_LOOKUP_FAILED', errno: -111, syscall: 'getpwnam_r', field, value });
+    throw new NetfdError(`getpwnam_r for ${field} ${value}: Connection refused (ECONNREFUSED): the name service failed`, {
+      code: 'ACCOUNT_LOOKUP_FAILED',
+      errno: -111,
+      syscall: 'getpwnam_r',
+      field,
+      value,
+    });
   };
   return {
     uidOf: (n) => (names.includes(n) ? fail('user', n) : accounts.uidOf(n)),
@@ -153,7 +159,10 @@ t.test('a failed lookup fails closed: deny rules refuse everyone they cover, all
     t.strictSame([d(who, dev('eth0')).allowed, d(who, dev('eth0')).rule], [false, null], 'allow user broken grants nothing');
     t.strictSame([d(who, dev('eth1')).allowed, d(who, dev('eth1')).rule], [false, null], 'allow group brokeng grants nothing');
   }
-  t.match(d('alice', br('br1')).reason, /^deny user broken bridge br1 \(f\.conf:2\) refuses user alice \(uid 1001\) bridge br1: user broken could not be resolved \(getpwnam_r for user broken: Connection refused \(ECONNREFUSED\).*\), so the rule refuses everyone it might cover \(fails closed\)$/);
+  t.match(
+    d('alice', br('br1')).reason,
+    /^deny user broken bridge br1 \(f\.conf:2\) refuses user alice \(uid 1001\) bridge br1: user broken could not be resolved \(getpwnam_r for user broken: Connection refused \(ECONNREFUSED\).*\), so the rule refuses everyone it might cover \(fails closed\)$/,
+  );
   // carol's groups cannot be looked up: a deny group rule refuses her, an allow group rule grants her nothing.
   t.strictSame([d('carol', br('br3')).allowed, d('carol', br('br3')).rule?.line], [false, 6], 'deny group vmops refuses carol, whose groups are unknown');
   t.match(d('carol', br('br3')).reason, /: the groups of user carol \(uid 1003\) could not be resolved \(.*ECONNREFUSED.*\), so the rule refuses everyone it might cover/);
@@ -166,7 +175,7 @@ t.test('a failed lookup fails closed: deny rules refuse everyone they cover, all
   const limits = parseAcl('limit user broken interfaces 3\nlimit group vmops interfaces 5\nlimit group guests interfaces 7\n', 'l.conf');
   t.equal(interfaceLimit(limits, users.bob, acc)?.line, 1, 'a limit naming an account that cannot be looked up applies to everyone');
   const groupLimits = parseAcl('limit group vmops interfaces 5\nlimit user alice interfaces 9\n', 'g.conf');
-  t.equal(interfaceLimit(groupLimits, users.carol, acc)?.line, 1, "a group limit applies to carol, whose groups cannot be looked up");
+  t.equal(interfaceLimit(groupLimits, users.carol, acc)?.line, 1, 'a group limit applies to carol, whose groups cannot be looked up');
   t.equal(interfaceLimit(groupLimits, users.bob, acc), null, 'bob is in no limited group');
   t.equal(interfaceLimit(groupLimits, users.alice, acc)?.line, 1);
 
@@ -217,7 +226,13 @@ t.test('limits of every kind: state sizes in binary units, the smallest per kind
   const acl = parseAcl('limit user * domains 16\nlimit  user *  state 4M\nlimit user alice state 512K\nlimit user * connections 8\nlimit user * requests 4\nallow user alice devname vm-*\n', 'k.conf');
   t.strictSame(
     acl.limits.map((l) => [l.what, l.value]),
-    [['domains', 16], ['state', 4 * 1024 * 1024], ['state', 512 * 1024], ['connections', 8], ['requests', 4]],
+    [
+      ['domains', 16],
+      ['state', 4 * 1024 * 1024],
+      ['state', 512 * 1024],
+      ['connections', 8],
+      ['requests', 4],
+    ],
   );
   t.equal(describe(acl.limits[1]), 'limit user * state 4M (k.conf:2)', 'normalised, with the unit');
   t.equal(limitFor(acl, { uid: 4242, gid: 4242 }, 'state', accounts)?.value, 4 * 1024 * 1024);

@@ -168,7 +168,10 @@ t.test('includes: sorted glob, relative paths, globs matching nothing, rules inl
   const rel = path.relative(process.cwd(), path.join(dir, 'top.conf'));
   const top = loadAcl(rel);
   t.strictSame(top.files, [path.join(dir, 'top.conf'), path.join(dir, 'sub', 'x.conf'), path.join(dir, 'abs.conf')], 'files are absolute');
-  t.strictSame(top.rules.map((r) => r.text), ['allow user alice ethernet', 'deny user bob ethernet']);
+  t.strictSame(
+    top.rules.map((r) => r.text),
+    ['allow user alice ethernet', 'deny user bob ethernet'],
+  );
 
   // the same file twice, not nested, is no cycle
   const twice = tmpDir(t, { 'a.conf': 'include c.conf\ninclude c.conf\n', 'c.conf': 'allow user bob ethernet\n' });

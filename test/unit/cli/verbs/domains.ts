@@ -7,7 +7,15 @@ t.test('list rows: Pid, Name, State, Devices; no trailing blanks', async (t) => 
   t.equal(formatList([]), ' Pid      Name                 State            Devices\n' + '-'.repeat(64) + '\n', 'no domains: the header');
   t.equal(
     formatList([
-      { pid: 4242, name: 'vm1', state: 'running', interfaces: [{ dev: 'vnet0', type: 'bridge', source: {} }, { dev: 'macvtap3', type: 'direct', source: {} }] },
+      {
+        pid: 4242,
+        name: 'vm1',
+        state: 'running',
+        interfaces: [
+          { dev: 'vnet0', type: 'bridge', source: {} },
+          { dev: 'macvtap3', type: 'direct', source: {} },
+        ],
+      },
       { pid: null, name: 'vm2', state: 'prepared', interfaces: [] },
       { pid: null, name: 'vm3', state: 'held elsewhere', interfaces: [{ type: 'ethernet', source: {} }] },
     ]),

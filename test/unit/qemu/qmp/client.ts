@@ -45,17 +45,17 @@ t.test('connect failures', async (t) => {
 
 t.test('ids: unique, replies matched out of order', async (t) => {
   const { f, q } = await connectFake(t);
-  const [slow, fast, echo] = await Promise.all([
-    q.execute('slow', { ms: 80 }),
-    q.execute('slow', { ms: 10 }),
-    q.execute('echo', { a: [1, 'two', { three: null }] }),
-  ]);
+  const [slow, fast, echo] = await Promise.all([q.execute('slow', { ms: 80 }), q.execute('slow', { ms: 10 }), q.execute('echo', { a: [1, 'two', { three: null }] })]);
   t.same(slow, { slow: 80 });
   t.same(fast, { slow: 10 });
   t.same(echo, { a: [1, 'two', { three: null }] });
   const ids = f.conn.received.map((r) => r.cmd.id);
   t.equal(new Set(ids).size, ids.length, 'every id unique');
-  t.same(ids, [...ids].sort((a, b) => Number(a) - Number(b)), 'sent in call order');
+  t.same(
+    ids,
+    [...ids].sort((a, b) => Number(a) - Number(b)),
+    'sent in call order',
+  );
 });
 
 t.test('errors carry the qemu class and desc', async (t) => {

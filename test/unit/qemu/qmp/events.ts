@@ -47,10 +47,23 @@ t.test('events: listener, buffer, waiters, since', async (t) => {
   t.equal((await w1).data.action, 'reset');
   t.equal(all.length, 3);
   // A throwing predicate rejects its waiter only.
-  await t.rejects(q.waitEvent('WATCHDOG', () => { throw new Error('bad predicate'); }, 100), { message: 'bad predicate' });
+  await t.rejects(
+    q.waitEvent(
+      'WATCHDOG',
+      () => {
+        throw new Error('bad predicate');
+      },
+      100,
+    ),
+    { message: 'bad predicate' },
+  );
   // The buffer is bounded.
   for (let i = 0; i < 70; i++) await f.conn.event('SPAM', { i });
   await q.waitEvent('SPAM', (e) => e.data.i === 69, 1000);
-  await t.rejects(q.waitEvent('SPAM', (e) => e.data.i === 0, 50), { code: 'ETIMEDOUT' }, 'the oldest were dropped');
+  await t.rejects(
+    q.waitEvent('SPAM', (e) => e.data.i === 0, 50),
+    { code: 'ETIMEDOUT' },
+    'the oldest were dropped',
+  );
   t.ok(await q.waitEvent('SPAM', (e) => e.data.i === 10, 50), 'the newest 64 kept');
 });

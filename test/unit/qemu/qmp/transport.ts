@@ -86,9 +86,16 @@ t.test('fd passing interleaved with ordinary commands keeps order and pairing', 
   await Promise.all(calls);
   for (let i = 0; i < files.length; i++) t.ok(sameFile(f.conn.named.get(`fd${i}`)!, files[i]), `fd${i} is file ${i}`);
   const ids = f.conn.received.map((r) => Number(r.cmd.id));
-  t.same(ids, [...ids].sort((x, y) => x - y), 'the stream was not interleaved: commands arrived whole and in order');
+  t.same(
+    ids,
+    [...ids].sort((x, y) => x - y),
+    'the stream was not interleaved: commands arrived whole and in order',
+  );
   t.equal(f.conn.received.filter((r) => r.fds.length > 0).length, files.length);
-  t.ok(f.conn.received.every((r) => r.fds.length === 0 || r.cmd.execute === 'getfd'), 'fds only with getfd');
+  t.ok(
+    f.conn.received.every((r) => r.fds.length === 0 || r.cmd.execute === 'getfd'),
+    'fds only with getfd',
+  );
 });
 
 t.test('fd passing with a payload larger than the socket buffer (partial sendmsg)', async (t) => {
