@@ -9,9 +9,7 @@
 
 namespace netfd {
 
-namespace {
-
-sockaddr_un Address(const std::string& path, const char* what) {
+sockaddr_un UnixAddress(const std::string& path, const char* what) {
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof a.sun_path || path.find('\0') != std::string::npos)
@@ -20,10 +18,9 @@ sockaddr_un Address(const std::string& path, const char* what) {
   return a;
 }
 
-}  // namespace
 
 Fd UnixListen(const std::string& path, int backlog) {
-  sockaddr_un a = Address(path, "bind");
+  sockaddr_un a = UnixAddress(path, "bind");
   Fd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!s) ThrowErrno("socket", "create a unix socket");
   if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) ThrowErrno("bind", "bind " + path);
@@ -32,7 +29,7 @@ Fd UnixListen(const std::string& path, int backlog) {
 }
 
 Fd UnixConnect(const std::string& path) {
-  sockaddr_un a = Address(path, "connect");
+  sockaddr_un a = UnixAddress(path, "connect");
   Fd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!s) ThrowErrno("socket", "create a unix socket");
   int r;

@@ -3,12 +3,17 @@
 // instead of waiting (the caller waits on the socket class, uvsock.h).
 #pragma once
 
+#include <sys/un.h>
+
 #include <string>
 #include <vector>
 
 #include "common.h"
 
 namespace netfd {
+
+// sockaddr_un for `path` (1 to 107 bytes, no NUL), else ENAMETOOLONG naming `what`.
+sockaddr_un UnixAddress(const std::string& path, const char* what);
 
 // socket(AF_UNIX, SOCK_SEQPACKET) bound to `path` and listening; O_CLOEXEC,
 // O_NONBLOCK. The path must not exist (EADDRINUSE otherwise).

@@ -1,5 +1,7 @@
 #include "uvsock.h"
 
+#include "unixsock.h"
+
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -24,15 +26,6 @@ std::set<std::pair<uv_loop_t*, int>> watched;
 // the others sharing the loop.
 constexpr int kBurst = 16;
 
-sockaddr_un Address(const std::string& path, const char* what) {
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof a.sun_path || path.find('\0') != std::string::npos)
-    ThrowCode("ENAMETOOLONG", ENAMETOOLONG, what, std::string(what) + " " + path + ": a socket path must be 1 to " + std::to_string(sizeof a.sun_path - 1) + " bytes");
-  std::memcpy(a.sun_path, path.data(), path.size());
-  return a;
-}
-
 void Unwatch(uv_loop_t* loop, int fd) {
   std::lock_guard<std::mutex> lock(watchedMutex);
   watched.erase({loop, fd});
@@ -43,7 +36,7 @@ int SocketType(SockType t) { return t == SockType::Seqpacket ? SOCK_SEQPACKET : 
 }  // namespace
 
 Fd ListenAt(const std::string& path, SockType type, int backlog) {
-  sockaddr_un a = Address(path, "bind");
+  sockaddr_un a = UnixAddress(path, "bind");
   Fd s(::socket(AF_UNIX, SocketType(type) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!s) ThrowErrno("socket", "create a unix socket");
   if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) ThrowErrno("bind", "bind " + path);
@@ -52,7 +45,7 @@ Fd ListenAt(const std::string& path, SockType type, int backlog) {
 }
 
 Fd ConnectTo(const std::string& path, SockType type, bool* pending) {
-  sockaddr_un a = Address(path, "connect");
+  sockaddr_un a = UnixAddress(path, "connect");
   Fd s(::socket(AF_UNIX, SocketType(type) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!s) ThrowErrno("socket", "create a unix socket");
   int r;

@@ -73,13 +73,21 @@ export function inheritedFds(): Set<number> {
 }
 
 export function openFds(): string[] {
-  return fs.readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return !fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('/proc/');
-    } catch {
-      return false; // the fd readdir itself used
-    }
-  });
+  return fs
+    .readdirSync('/proc/self/fd')
+    .filter((fd) => {
+      try {
+        return !fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('/proc/');
+      } catch {
+        return false; // the fd readdir itself used
+      }
+    })
+    .sort((x, y) => Number(x) - Number(y));
+}
+
+/** The file status flags of one of this process's fds (octal `flags:` of /proc/self/fdinfo). */
+export function fdFlags(fd: number): number {
+  return parseInt(/flags:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1], 8);
 }
 
 const rootLinks = () =>

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { fdFlags, openFds } from '../helpers/host';
 import { NetfdError } from '../../lib/errors';
 import { native, NativeMessage } from '../../lib/sys/native';
 import { recvFds } from '../../lib/sys/fdpass';
@@ -16,25 +17,8 @@ import { rejected } from '../helpers/refused';
 
 const b = native();
 
-/** Open fds of this process, by number (the readdir's own fd is left out). */
-function fdList(): string[] {
-  return fs
-    .readdirSync('/proc/self/fd')
-    .filter((fd) => {
-      try {
-        return !fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('/proc/');
-      } catch {
-        return false;
-      }
-    })
-    .sort((x, y) => Number(x) - Number(y));
-}
-
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
-function fdFlags(fd: number): number {
-  return parseInt(/flags:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1], 8);
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -87,7 +71,7 @@ function drain(fd: number, n: number): number {
 t.test('unixListen, unixConnect, acceptNow, socketInfo', async (t) => {
   const dir = tempDir(t);
   const sock = path.join(dir, 'a.sock');
-  const before = fdList();
+  const before = openFds();
   const lfd = b.unixListen(sock);
   t.ok(fs.lstatSync(sock).isSocket(), 'the socket file exists');
   t.ok(fdFlags(lfd) & O_CLOEXEC, 'the listener is close-on-exec');
@@ -130,12 +114,12 @@ t.test('unixListen, unixConnect, acceptNow, socketInfo', async (t) => {
   for (const fd of [lfd, cfd, afd, s1, s2, q1, q2]) b.close(fd);
   fs.closeSync(devnull);
   await t.rejects(b.unixConnect(sock), { code: 'ECONNREFUSED' }, 'nobody listens any more');
-  t.strictSame(fdList(), before, 'no fd leaked');
+  t.strictSame(openFds(), before, 'no fd leaked');
 });
 
 t.test('recvNow', async (t) => {
   const dir = tempDir(t);
-  const before = fdList();
+  const before = openFds();
   const [a, c] = b.socketPair();
   t.equal(b.recvNow(c, 100, 0), null, 'nothing waits: null');
 
@@ -160,17 +144,17 @@ t.test('recvNow', async (t) => {
   fs.writeFileSync(file, 'hello');
   const ffd = fs.openSync(file, 'r');
   const nfd = fs.openSync('/dev/null', 'r');
-  const opened = fdList();
+  const opened = openFds();
   b.sendNow(a, Buffer.from('with fds'), [ffd, nfd]);
   const dropped = b.recvNow(c, 100, 0)!;
   t.strictSame({ data: dropped.data.toString(), fds: dropped.fds, ctrunc: dropped.ctrunc, eof: dropped.eof }, { data: 'with fds', fds: [], ctrunc: true, eof: false }, 'maxFds 0: ctrunc, no fds');
-  t.strictSame(fdList(), opened, 'nothing arrived in the fd table');
+  t.strictSame(openFds(), opened, 'nothing arrived in the fd table');
   b.sendNow(a, Buffer.from('three'), [ffd, nfd, ffd]);
   const some = b.recvNow(c, 100, 2)!;
   t.equal(some.fds.length, 2, 'maxFds 2 of 3: two fds');
   t.equal(some.ctrunc, true, 'and ctrunc');
   some.fds.forEach((fd) => b.close(fd));
-  t.strictSame(fdList(), opened, 'the rest were closed by the kernel');
+  t.strictSame(openFds(), opened, 'the rest were closed by the kernel');
   // The control buffer is CMSG_SPACE(4 * maxFds), padded to 8 bytes, and the
   // kernel fills what fits: an odd maxFds lets one more fd in.
   b.sendNow(a, Buffer.from('two'), [ffd, nfd]);
@@ -178,7 +162,7 @@ t.test('recvNow', async (t) => {
   t.equal(odd.fds.length, 1, 'maxFds 1 of 2: one fd');
   t.equal(odd.ctrunc, true, 'and ctrunc');
   odd.fds.forEach((fd) => b.close(fd));
-  t.strictSame(fdList(), opened, 'whatever came was closed');
+  t.strictSame(openFds(), opened, 'whatever came was closed');
 
   // fds taken: real, the same files, close-on-exec.
   b.sendNow(a, Buffer.from('two fds'), [ffd, nfd]);
@@ -232,11 +216,11 @@ t.test('recvNow', async (t) => {
   b.close(s1);
   t.equal(b.recvNow(s2, 100, 0)?.eof, true, 'stream eof');
   b.close(s2);
-  t.strictSame(fdList(), before, 'no fd leaked');
+  t.strictSame(openFds(), before, 'no fd leaked');
 });
 
 t.test('sendNow on a full socket; Conn.send waits for room', async (t) => {
-  const before = fdList();
+  const before = openFds();
   const [a, c] = b.socketPair();
   const n = fill(a);
   t.ok(n > 0, `${n} messages filled the socket`);
@@ -272,11 +256,11 @@ t.test('sendNow on a full socket; Conn.send waits for room', async (t) => {
   conn.close();
   t.strictSame(closes, ['closed']);
   b.close(c);
-  t.strictSame(fdList(), before, 'no fd leaked');
+  t.strictSame(openFds(), before, 'no fd leaked');
 });
 
 t.test('Conn: messages in order, onClose once', async (t) => {
-  const before = fdList();
+  const before = openFds();
   const [a, c] = b.socketPair();
   const got: NativeMessage[] = [];
   const closes: string[] = [];
@@ -314,11 +298,11 @@ t.test('Conn: messages in order, onClose once', async (t) => {
   await sleep(10);
   t.strictSame(closes, ['the peer closed the connection'], 'onClose ran once');
   await t.rejects(conn.send(Buffer.from('x')), { code: 'ECONNRESET', message: 'the connection is closed' }, 'send after close');
-  t.strictSame(fdList(), before, 'the Conn closed its fd');
+  t.strictSame(openFds(), before, 'the Conn closed its fd');
 });
 
 t.test('Conn.close rejects the sends that wait', async (t) => {
-  const before = fdList();
+  const before = openFds();
   const [a, c] = b.socketPair();
   const n = fill(a);
   const closes: string[] = [];
@@ -361,11 +345,11 @@ t.test('Conn.close rejects the sends that wait', async (t) => {
   await t.rejects(conn3.send(Buffer.from('x'), [987654]), { code: 'ECONNRESET' });
   t.match(closes3, [/send failed: .*Bad file descriptor/]);
   b.close(q);
-  t.strictSame(fdList(), before, 'no fd leaked');
+  t.strictSame(openFds(), before, 'no fd leaked');
 });
 
 t.test('200 Conn open/close cycles leak nothing', async (t) => {
-  const before = fdList();
+  const before = openFds();
   const devnull = fs.openSync('/dev/null', 'r');
   for (let i = 0; i < 200; i++) {
     const [a, c] = b.socketPair();
@@ -390,7 +374,7 @@ t.test('200 Conn open/close cycles leak nothing', async (t) => {
     await within(gone, `cycle ${i}`);
   }
   fs.closeSync(devnull);
-  t.strictSame(fdList(), before, 'every fd was closed');
+  t.strictSame(openFds(), before, 'every fd was closed');
 });
 
 t.test('Listener accepts; AgentClient against a fake agent', async (t) => {
@@ -471,7 +455,7 @@ t.test('Listener accepts; AgentClient against a fake agent', async (t) => {
     listener.close();
     for (const c of served) c.close();
   });
-  const before = fdList();
+  const before = openFds();
 
   const client = await AgentClient.connect(sock);
   const closes: string[] = [];
@@ -482,7 +466,7 @@ t.test('Listener accepts; AgentClient against a fake agent', async (t) => {
   t.strictSame(await client.request('hello'), { result: { agent: 'fake', caller: 1 }, fds: [] }, 'a result, no fds');
   await until(() => accepted === 1, 'the Listener accepted');
   t.strictSame(seen[0], { v: 1, id: 1, op: 'hello', args: {} }, 'the request as the agent read it');
-  const connected = fdList(); // with both ends of the connection
+  const connected = openFds(); // with both ends of the connection
 
   const claimed = await client.request<{ name: string; fds: string[] }>('claim', { name: 'vm1' });
   t.strictSame(claimed.result, { name: 'vm1', fds: ['tap'] });
@@ -497,10 +481,10 @@ t.test('Listener accepts; AgentClient against a fake agent', async (t) => {
   await t.rejects(client.request('probe'), { name: 'NetfdError', code: 'EUNKNOWN', message: 'plain failure' }, 'a plain Error on the agent side');
 
   await t.rejects(client.request('detach', { name: 'vm1', mac: '52:54:00:00:00:01' }), { code: 'PROTOCOL_ERROR', message: /announced 2 fds but 1 arrived/ }, 'fewer fds than announced');
-  t.strictSame(fdList(), connected, 'the fd that came was closed');
+  t.strictSame(openFds(), connected, 'the fd that came was closed');
 
   t.strictSame(await client.request('net-undefine', { name: 'n1' }), { result: { undefined: 'n1' }, fds: [] }, 'a reply for an unknown id is skipped');
-  t.strictSame(fdList(), connected, 'and its fd closed');
+  t.strictSame(openFds(), connected, 'and its fd closed');
 
   const xmls = await Promise.all(['a', 'b', 'c'].map((name) => client.request<{ xml: string }>('net-dumpxml', { name })));
   t.strictSame(
@@ -573,12 +557,12 @@ t.test('Listener accepts; AgentClient against a fake agent', async (t) => {
 
   t.equal(accepted, 4, 'four connections accepted');
   for (const s of served) s.close();
-  t.strictSame(fdList(), before, 'no fd leaked');
+  t.strictSame(openFds(), before, 'no fd leaked');
 });
 
 t.test('AgentClient refused before its first request: the refusal, not EPIPE', async (t) => {
   const dir = tempDir(t);
-  const before = fdList();
+  const before = openFds();
   const lfd = b.unixListen(path.join(dir, 'agent.sock'));
   for (const [why, code] of [
     ['the agent serves at most 1 connections', 'EAGAIN'],
@@ -598,7 +582,7 @@ t.test('AgentClient refused before its first request: the refusal, not EPIPE', a
   await t.rejects(within(client.request('hello'), 'the reset'), { code: 'ECONNRESET', message: /^the agent connection closed \(/ });
   client.close();
   b.close(lfd);
-  t.strictSame(fdList(), before, 'no fd leaked');
+  t.strictSame(openFds(), before, 'no fd leaked');
 });
 
 t.test('bad arguments are TypeErrors, not crashes', async (t) => {

@@ -12,27 +12,13 @@ import { NetfdError } from '../../../lib/errors';
 import { native, NativeMessage } from '../../../lib/sys/native';
 import { recvFds, sendFds } from '../../../lib/sys/fdpass';
 import { UnixMessage, UnixSocket } from '../../../lib/sys/unixsock';
+import { fdFlags, openFds } from '../../helpers/host';
 
 const b = native();
 const DIST = path.join(__dirname, '..', '..', '..', 'dist', 'sys');
 
-/** Open fds of this process, by number (the readdir's own fd is left out). */
-function fdList(): string[] {
-  return fs
-    .readdirSync('/proc/self/fd')
-    .filter((fd) => {
-      try {
-        return !fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('/proc/');
-      } catch {
-        return false;
-      }
-    })
-    .sort((x, y) => Number(x) - Number(y));
-}
-
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
-const fdFlags = (fd: number): number => parseInt(/flags:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1], 8);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** `p`, or a failure after `ms`. */
@@ -80,7 +66,7 @@ function noAbort(t: Test, r: { signal: NodeJS.Signals | null; stderr: string }, 
 
 t.test('listen, connect, accept; a message with fds; peer credentials', async (t) => {
   const dir = tempDir(t);
-  const before = fdList();
+  const before = openFds();
   const file = path.join(dir, 'a.sock');
   const listener = UnixSocket.listen(file, 'seqpacket');
   t.ok(fs.statSync(file).isSocket(), 'the socket file exists');
@@ -126,12 +112,12 @@ t.test('listen, connect, accept; a message with fds; peer credentials', async (t
   await t.rejects(UnixSocket.connect(file, 'stream'), { code: 'EPROTOTYPE' }, 'a stream to a seqpacket listener');
   listener.close();
   await t.rejects(UnixSocket.connect(file, 'seqpacket'), { code: 'ECONNREFUSED' }, 'nobody listens any more');
-  t.strictSame(fdList(), before, 'no fd leaked');
+  t.strictSame(openFds(), before, 'no fd leaked');
 });
 
 t.test('a stream: a large send goes whole, in pieces, with its fds on the first', async (t) => {
   const dir = tempDir(t);
-  const before = fdList();
+  const before = openFds();
   const listener = UnixSocket.listen(path.join(dir, 's.sock'), 'stream');
   const accepted = new Promise<number>((resolve) => listener.accept(resolve));
   const client = await UnixSocket.connect(path.join(dir, 's.sock'));
@@ -162,11 +148,11 @@ t.test('a stream: a large send goes whole, in pieces, with its fds on the first'
   for (const fd of fds) b.close(fd);
   client.close();
   server.close();
-  t.strictSame(fdList(), before, 'no fd leaked');
+  t.strictSame(openFds(), before, 'no fd leaked');
 });
 
 t.test('a full socket: sends wait for room, in order; a timeout; close fails what waits', async (t) => {
-  const before = fdList();
+  const before = openFds();
   const [a, c] = b.socketPair();
   let n = 0;
   while (b.sendNow(a, Buffer.alloc(1024)) >= 0) n++;
@@ -197,11 +183,11 @@ t.test('a full socket: sends wait for room, in order; a timeout; close fails wha
   b.close(y);
   await t.rejects(sx.send('x'), { code: 'EPIPE' }, 'the peer is gone: EPIPE (no SIGPIPE)');
   sx.close();
-  t.strictSame(fdList(), before, 'no fd leaked');
+  t.strictSame(openFds(), before, 'no fd leaked');
 });
 
 t.test('more fds than maxFds (MSG_CTRUNC) and long messages: nothing leaks', async (t) => {
-  const before = fdList();
+  const before = openFds();
   const [a, c] = b.socketPair();
   const s = UnixSocket.adopt(c);
   const devnull = fs.openSync('/dev/null', 'r');
@@ -232,11 +218,11 @@ t.test('more fds than maxFds (MSG_CTRUNC) and long messages: nothing leaks', asy
   fs.closeSync(devnull);
   b.close(x);
   b.close(y);
-  t.strictSame(fdList(), before, 'no fd leaked');
+  t.strictSame(openFds(), before, 'no fd leaked');
 });
 
 t.test('recvFds/sendFds wait on the loop: 8 waiting for ever pin no pool thread', async (t) => {
-  const before = fdList();
+  const before = openFds();
   const pairs = Array.from({ length: 8 }, () => b.socketPair());
   const waiting = pairs.map(([, mine]) => recvFds(mine, 100, 2));
   // With a thread each, four waits would take the whole pool (UV_THREADPOOL_SIZE 4).
@@ -277,12 +263,12 @@ t.test('recvFds/sendFds wait on the loop: 8 waiting for ever pin no pool thread'
     b.close(q);
   }
   b.close(x);
-  t.strictSame(fdList(), before, 'no fd leaked');
+  t.strictSame(openFds(), before, 'no fd leaked');
 });
 
 t.test('200 open/close cycles leak nothing', async (t) => {
   const dir = tempDir(t);
-  const before = fdList();
+  const before = openFds();
   const devnull = fs.openSync('/dev/null', 'r');
   for (let i = 0; i < 200; i++) {
     const [a, c] = b.socketPair(i % 2 ? 'stream' : 'seqpacket');
@@ -306,7 +292,7 @@ t.test('200 open/close cycles leak nothing', async (t) => {
     l.close();
   }
   fs.closeSync(devnull);
-  t.strictSame(fdList(), before, 'every fd was closed');
+  t.strictSame(openFds(), before, 'every fd was closed');
 });
 
 t.test('the native class: bad arguments are TypeErrors; closed is EBADF; one watch per fd', async (t) => {
@@ -375,11 +361,11 @@ t.test('no event after close(), even for data already waiting', async (t) => {
   const devnull = fs.openSync('/dev/null', 'r');
   b.sendNow(a, Buffer.from('waiting'), [devnull]);
   fs.closeSync(devnull);
-  const before = fdList();
+  const before = openFds();
   s.close();
   await sleep(30);
   t.strictSame(seen, [], 'nothing delivered');
-  t.equal(fdList().length, before.length - 1, 'closing the socket dropped the queued fd with it');
+  t.equal(openFds().length, before.length - 1, 'closing the socket dropped the queued fd with it');
   b.close(a);
 });
 
