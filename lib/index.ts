@@ -12,7 +12,7 @@
  */
 
 // Errors.
-export { NetfdError, NetfdErrorOptions, NETFD_CODES, NetfdCode, ErrnoCode, NetfdErrorCode, isNetfdCode, describeError, SuppressedError } from './errors';
+export { NetfdError, NetfdErrorOptions, NETFD_CODES, NetfdCode, ErrnoCode, NetfdErrorCode, isNetfdCode, describeError, suppress, SuppressedError } from './errors';
 
 // fd ownership.
 export { FdSet, OwnsFds } from './sys/fds';
@@ -34,7 +34,9 @@ export {
   linkDown,
   attachToBridge,
   detachFromBridge,
+  LinkTarget,
 } from './sys/link';
+export { NetnsHandle } from './sys/netns';
 export {
   setBridgePort,
   getBridgePort,

@@ -12,7 +12,6 @@ import { NetfdError } from '../errors';
 import { native, NativeMessage } from '../sys/native';
 import { peerCred } from '../sys/fdpass';
 import { stateDir as stateDirOf } from '../state/dirs';
-import { Networks } from '../netdev/network';
 import { Acl, loadAcl } from './acl/syntax';
 import { Caller, unknownNames } from './acl/decide';
 import { Accounts, nssAccounts } from './acl/accounts';
@@ -22,6 +21,8 @@ import { AgentLogger, AgentOptions, DEFAULT_ACL, DEFAULT_STOP_TIMEOUT_MS } from 
 import { Held, Records } from './records';
 import { Conn, Listener } from './conn';
 import { DEFAULT_SOCKET, errorReply, idOf, MAX_REQUEST, okReply, parseRequest, Request } from './protocol';
+
+import { autostart, removeStaleSocket } from './startup';
 
 export { AgentLogger, AgentOptions, DEFAULT_ACL, DEFAULT_STOP_TIMEOUT_MS } from './options';
 
@@ -96,7 +97,7 @@ export class Agent {
   /** Recovers from the records, starts autostart networks, then listens. */
   async start(): Promise<void> {
     await this.recover();
-    await this.#autostart();
+    await autostart(this.#records.host(), this.log);
     await this.checkBridges();
     if (this.#stopping) return; // stopped while recovering: never listen
     let fd: number;
@@ -111,7 +112,7 @@ export class Agent {
     } else {
       const file = this.socketPath;
       fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
-      await this.#removeStaleSocket(file);
+      await removeStaleSocket(file);
       fd = native().unixListen(file, 512);
       this.#createdSocket = file;
       fs.chmodSync(file, this.o.socketMode ?? 0o660);
@@ -128,25 +129,6 @@ export class Agent {
       (e) => this.log.error({ err: e.message }, 'accepting a connection failed; trying again'),
     );
     this.log.info({ socket: this.o.listenFd !== undefined ? `fd ${this.o.listenFd}` : this.socketPath, held: this.#records.held.size }, 'listening');
-  }
-
-  /** A socket file left by a dead agent is removed; one a live agent answers on is EADDRINUSE. */
-  async #removeStaleSocket(file: string): Promise<void> {
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(file);
-    } catch {
-      return;
-    }
-    if (!st.isSocket()) throw new NetfdError(`${file} exists and is not a socket; remove it or choose another --socket`, { code: 'EEXIST', field: 'socket', value: file });
-    const fd = await native()
-      .unixConnect(file)
-      .catch(() => -1);
-    if (fd >= 0) {
-      native().close(fd);
-      throw new NetfdError(`another agent is listening on ${file}`, { code: 'EADDRINUSE', field: 'socket', value: file });
-    }
-    fs.rmSync(file, { force: true });
   }
 
   /**
@@ -189,25 +171,6 @@ export class Agent {
    */
   async recover(): Promise<void> {
     await this.#records.recover((h) => this.#orphan(h), this.#grace());
-  }
-
-  async #autostart(): Promise<void> {
-    const nets = new Networks(this.#records.host());
-    let rows;
-    try {
-      rows = nets.list().rows;
-    } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'cannot list networks for autostart');
-      return;
-    }
-    for (const row of rows.filter((x) => x.autostart && !x.active)) {
-      try {
-        await nets.start(row.name);
-        this.log.info({ network: row.name }, 'autostarted network');
-      } catch (e) {
-        this.log.error({ network: row.name, err: (e as Error).message }, `autostart of network ${row.name} failed`);
-      }
-    }
   }
 
   /**

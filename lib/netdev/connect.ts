@@ -42,7 +42,7 @@ export interface DomainHostOptions extends Target {
   tc?: string | undefined;
 }
 
-/** Options of {@link prepareHost}. */
+/** Options of `prepareHost` (and of prepareDomain and launchDomain). */
 export interface PrepareOptions extends DomainHostOptions {
   /** Random bytes for generated MACs (default crypto.randomBytes). */
   random?: ((n: number) => Uint8Array) | undefined;

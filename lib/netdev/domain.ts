@@ -287,7 +287,7 @@ export interface InterfacesPreview {
   decisions: DriverDecision[];
 }
 
-/** Options of {@link previewInterfaces}. */
+/** Options of `previewInterfaces` (and of previewDomain). */
 export interface PreviewHostOptions extends DomainHostOptions {
   /** Random bytes for generated MACs (default crypto.randomBytes). */
   random?: ((n: number) => Uint8Array) | undefined;

@@ -32,7 +32,10 @@ export class NetnsHandle {
     return this.#handle === null;
   }
 
-  /** The native handle, for lib/sys wrappers; EBADF once closed. */
+  /**
+   * The native handle, for lib/sys wrappers; EBADF once closed.
+   * @internal
+   */
   get native(): NativeNetnsHandle {
     if (this.#handle === null) throw new NetfdError(`the netlink handle of namespace ${this.netns} is closed`, { code: 'EBADF', errno: -9, syscall: 'rtnetlink' });
     return this.#handle;

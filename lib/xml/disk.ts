@@ -35,8 +35,6 @@ export interface DiskDef {
   copyOnRead?: boolean;
 }
 
-/** A `<domain>` as netfd read it. */
-
 /** 'a' -> 0, 'z' -> 25, 'aa' -> 26, as libvirt's virDiskNameToIndex. */
 function diskIndex(letters: string): number {
   let n = 0;

@@ -13,6 +13,7 @@ export interface SerialDef {
   path?: string;
 }
 
+/** A `<domain>` as netfd read it. */
 export interface DomainDef {
   /** kvm or qemu (TCG), as libvirt's <domain type>. */
   type: 'kvm' | 'qemu';
@@ -193,5 +194,3 @@ export function parseDomain(doc: Document, o: ParseOptions): DomainDef {
   }
   return def;
 }
-
-/** What netfd decided for one interface, recorded in the live XML. */

@@ -13,6 +13,7 @@ export { RESERVED_PREFIXES };
 export * from './domain-def';
 export type { DiskCache, DiskDef, DiskErrorPolicy } from './disk';
 
+/** What netfd decided for one interface, recorded in the live XML. */
 export interface LiveInterface {
   /** 'vhost' | 'qemu' for virtio models; null: no driver recorded. */
   driver: 'vhost' | 'qemu' | null;

@@ -1,0 +1,171 @@
+// The two handlers that make devices for a user: prepare (a whole domain)
+// and attach (one more interface of a domain the user holds). Each picks a
+// fresh link group first, so its devices are found by group whatever the
+// holder of their fds does to them.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { NetfdError } from '../errors';
+import { listLinks } from '../sys/link';
+import { setInterfaceLinks } from '../netdev/direct';
+import { prepareDomain } from '../qemu/domain';
+import { withDomainLock } from '../state/lock';
+import { replaceFileAtomic } from '../state/atomic';
+import { Accel, domainMacs, generateMac } from '../policy';
+import { hostAttach, qemuNic } from '../qemu/hotplug';
+import { DomainXml } from '../xml/domain';
+
+import type { Client } from './admission';
+import type { AgentLogger } from './options';
+import { bytesOf, DomainRecord, Held } from './records';
+import type { Context, Result } from './context';
+
+/** A link group no link in the agent's namespace and no record uses. */
+async function freeGroup(ctx: Context): Promise<number> {
+  const used = new Set<number | null>((await listLinks({ netns: ctx.o.netns })).map((l) => l.group));
+  for (const h of ctx.records.held.values()) used.add(h.record.group);
+  for (;;) {
+    const g = randomBytes(4).readUInt32BE(0);
+    if (g >= 0x1000000 && !used.has(g)) return g;
+  }
+}
+
+export async function prepare(ctx: Context, client: Client, text: string, qmp: string | undefined, accel: Accel | undefined, running: boolean | undefined, log: AgentLogger): Promise<Result> {
+  if (qmp !== undefined && !path.isAbsolute(qmp))
+    throw new NetfdError(`args.qmp must be an absolute socket path, not ${JSON.stringify(qmp)}`, { code: 'INVALID_ARGUMENT', field: 'args.qmp', value: qmp });
+  const { records, admission } = ctx;
+  const uid = client.caller.uid;
+  // The ACL before the expensive work: who may ask at all, then what the
+  // interfaces touch (parsed off the event loop), then the full parse.
+  admission.mayAsk(client, 'args.xml');
+  const pre = await admission.parser.domain(uid, text);
+  if (!pre.interfaces.length)
+    throw new NetfdError(`domain ${pre.name} has no <interface>: the agent prepares interfaces, so there is nothing to ask it for (run qemu without it)`, {
+      code: 'INVALID_ARGUMENT',
+      field: '/domain/devices/interface',
+      value: 0,
+    });
+  for (const i of pre.interfaces) admission.check(client, i.objects, i.path, i.value);
+  const xml = await admission.heavy.run(uid, () => DomainXml.parse(text));
+  const def = xml.def;
+  const key = records.key(uid, def.name);
+  return records.exclusive(key, async () => {
+    if (records.held.has(key) || fs.existsSync(records.path(uid, def.name)))
+      throw new NetfdError(`domain ${def.name} is already prepared by this agent; release it first`, { code: 'EEXIST', field: 'name', value: def.name });
+    // The record holds the XML, and the live and inactive XML hold it again.
+    const estimate = 3 * bytesOf(text) + 4096;
+    return admission.withinLimits(client, { interfaces: def.interfaces.length, domains: 1, bytes: estimate }, async () => {
+      const macs = domainMacs(def, randomBytes);
+      const record: DomainRecord = {
+        name: def.name,
+        uid,
+        gid: client.caller.gid,
+        pid: client.caller.pid ?? 0,
+        state: 'preparing',
+        xml: text,
+        macs,
+        group: await freeGroup(ctx),
+        devices: [],
+        interfaces: def.interfaces.length,
+        ...(accel ? { accel } : {}),
+        ...(running !== undefined ? { running } : {}),
+        since: new Date().toISOString(),
+      };
+      records.write(record, true);
+      let prepared;
+      try {
+        prepared = await prepareDomain(xml, { ...records.host(record), macs, accel, macvtapsDown: running === false });
+      } catch (err) {
+        fs.rmSync(records.path(uid, def.name), { force: true });
+        throw err;
+      }
+      record.state = 'ready';
+      record.devices = prepared.interfaces.filter((i) => i.created).map((i) => ({ ifindex: i.ifindex, kind: i.kind, name: i.name }));
+      records.write(record);
+      const h: Held = { record, client, bytes: records.stateBytes(record) };
+      records.held.set(key, h);
+      if (client.conn.closed) ctx.orphan(h);
+      else client.domains.add(key);
+      log.info({ domain: def.name, devices: prepared.interfaces.map((i) => i.name), group: record.group }, 'prepared');
+      const interfaces = prepared.interfaces.map((i) => ({
+        dev: i.name,
+        mac: i.plan.mac,
+        alias: i.plan.deviceId,
+        driver: i.decision.record,
+        tapFds: i.fds.fds.length,
+        vhostFds: i.vhostFds.fds.length,
+      }));
+      return { result: { name: def.name, liveXml: prepared.liveXml, argv: prepared.argv(qmp ? { qmp } : {}), interfaces }, fds: prepared.qemuFds(), after: () => prepared.closeFds() };
+    });
+  });
+}
+
+export async function attach(ctx: Context, client: Client, h: Held, ifaceXml: string, log: AgentLogger): Promise<Result> {
+  const { records, admission } = ctx;
+  const r = h.record;
+  const name = r.name;
+  const scope = records.scope(r.uid);
+  admission.mayAsk(client, 'args.xml');
+  const livePath = records.files(r).live;
+  const pre = await admission.parser.interface(r.uid, fs.readFileSync(livePath, 'utf8'), ifaceXml);
+  for (const i of pre.interfaces) admission.check(client, i.objects, i.path, i.value);
+  return records.exclusive(records.key(r.uid, name), async () => {
+    return withDomainLock(scope, name, async () => {
+      const live = await admission.heavy.run(r.uid, () => DomainXml.parse(fs.readFileSync(livePath, 'utf8'), { live: true }));
+      const probe = live.withInterface(ifaceXml).iface;
+      return admission.withinLimits(client, { interfaces: 1, domains: 0, bytes: 2 * bytesOf(ifaceXml) + 1024 }, async () => {
+        // The MAC is chosen (and recorded) before anything is made.
+        const used = new Set(live.def.interfaces.map((i) => i.mac));
+        let bytes = randomBytes(3);
+        while (!probe.mac && used.has(generateMac(bytes))) bytes = randomBytes(3);
+        const mac = probe.mac ?? generateMac(bytes);
+        r.attaching = { xml: ifaceXml, mac };
+        records.write(r);
+        let host;
+        try {
+          host = await hostAttach(name, live, ifaceXml, { ...records.host(r), random: () => bytes, accel: r.accel, macvtapsDown: r.running !== undefined });
+        } catch (err) {
+          delete r.attaching;
+          records.write(r);
+          throw err;
+        }
+        const p = host.prepared;
+        try {
+          replaceFileAtomic(livePath, host.liveXml);
+        } catch (err) {
+          await host.undo(err);
+          throw err;
+        }
+        // Following the owner's word on the vCPUs (set-running waits for
+        // this domain lock, so a change said meanwhile is applied after).
+        if (r.running === true)
+          await setInterfaceLinks([host.iface], true, { ...records.host(r), parents: 'passthrough' }).catch((e) =>
+            log.warn({ domain: name, dev: p.name, err: (e as Error).message }, 'setting an attached macvtap up failed'),
+          );
+        delete r.attaching;
+        r.interfaces++;
+        if (p.created) r.devices.push({ ifindex: p.ifindex, kind: p.kind, name: p.name });
+        records.write(r);
+        h.bytes = records.stateBytes(r);
+        log.info({ domain: name, dev: p.name, mac: p.plan.mac }, 'attached');
+        return {
+          result: {
+            alias: p.plan.deviceId,
+            mac: p.plan.mac,
+            targetDev: p.name,
+            driver: p.decision.record,
+            liveXml: host.liveXml,
+            nic: qemuNic(p),
+            tapFds: p.fds.fds.length,
+            vhostFds: p.vhostFds.fds.length,
+          },
+          fds: [...p.fds.fds, ...p.vhostFds.fds],
+          after: () => {
+            p.fds.close();
+            p.vhostFds.close();
+          },
+        };
+      });
+    });
+  });
+}
