@@ -4,7 +4,7 @@
 // verbs that can are done through the agent: the same module, another
 // Backend. A verb's module (and through it the layers it needs), and the
 // Backend's, are loaded only when that verb runs: `netfd list` loads neither
-// the other verbs, the agent nor pino.
+// the other verbs, the agent, pino, the qemu layer nor the addon.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Backend, BackendOptions } from '../api/backend';

@@ -45,6 +45,25 @@ t.test('list with nothing running loads its own verb module, not the agent, pino
   t.ok(r.modules.includes(path.join('lib', 'api', 'local.ts')), "this host's Backend");
   t.notOk(r.modules.includes(path.join('lib', 'api', 'remote.ts')), "not the agent's Backend");
   t.strictSame(heavy(r.modules), [], 'neither pino, xmldom, the agent nor the addon');
+  t.strictSame(
+    r.modules.filter((m) => /^lib[\\/](qemu|host|netdev|network|xml)[\\/]/.test(m)),
+    [],
+    'no layer that only other verbs (or a listed domain) need',
+  );
+});
+
+t.test('list with a domain loads what reading it needs', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-lazy-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'g.xml'), "<domain type='kvm'><name>g</name><memory>1024</memory><devices><interface type='ethernet'><target dev='vnet3'/></interface></devices></domain>");
+  const r = loaded(['list', '--state-dir', dir]);
+  t.equal(r.code, 0, 'list succeeds');
+  t.ok(r.modules.includes(path.join('lib', 'xml', 'domain.ts')), 'the domain XML layer');
+  t.ok(
+    r.modules.some((m) => /node_modules[\\/]@xmldom[\\/]/.test(m)),
+    'xmldom, to read its live XML',
+  );
+  t.strictSame(verbModules(r.modules), [path.join('lib', 'cli', 'verbs', 'domains.ts')], 'only the verb module of list');
 });
 
 t.test('with --connect the Backend is the remote one, loaded instead of the local one', async (t) => {
