@@ -2,6 +2,7 @@
 // tools a user would otherwise run (iproute2, bare qemu, qemu-bridge-helper,
 // ls), section by section; progress on stdout, the LAST line one JSON object
 // of the figures. Sections and their suites (one file each):
+//   cli       coldstart (`netfd list` with nothing running vs `node -e 0`)
 //   links     macvtap (create/delete vs ip, ip -batch), domain (prepare +
 //             teardown vs one long-running ip -batch -)
 //   networks  pool (allocate/release over a <pf> pool, PF expansion vs ls)
@@ -23,6 +24,7 @@
 // ratios and a run(ctx, results) that puts its figures into results), listed
 // with its section below.
 import { agent } from './agent';
+import { cli, coldstart } from './cli';
 import { clients } from './clients';
 import { domain } from './domain';
 import { fairness } from './fairness';
@@ -35,4 +37,4 @@ import { networks, pool } from './pool';
 import { tap } from './tap';
 import { throughput } from './throughput';
 
-main([section(links, [macvtap, domain]), section(networks, [pool]), section(guest, [throughput, launch]), section(agent, [clients, tap, fairness])]);
+main([section(cli, [coldstart]), section(links, [macvtap, domain]), section(networks, [pool]), section(guest, [throughput, launch]), section(agent, [clients, tap, fairness])]);

@@ -2,21 +2,21 @@
 // through qemu/, networks through network/, the probe through host/.
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
-import { probeHost } from '../host/probe';
-import { teardownFromLive } from '../netdev/domain';
-import { Networks } from '../netdev/network';
-import { attachInterface, detachInterface } from '../qemu/hotplug';
-import { launchDomain, pidPath, qmpPath, readPidInfo } from '../qemu/launch';
-import { formatPci } from '../qemu/pci';
+import type { ProbeReport } from '../host/probe';
+import type { Networks } from '../netdev/network';
 import { inactiveXmlPath, liveXmlPath, objectNames, stateDir } from '../state/dirs';
 import { pidAlive } from '../state/pidfile';
-import { DomainXml } from '../xml/domain';
+import type { DomainXml } from '../xml/domain';
 import type { AttachResult, Backend, BackendOptions, DetachResult, DomainRow, LaunchRequest, NetStarted, ProbeRequest, Running } from './backend';
-import { isQemuOf, terminateQemu } from './terminate';
+
+// The layers below are loaded by the verbs that use them (a CLI call runs one verb).
+const networks = async (): Promise<Networks> => new (await import('../netdev/network')).Networks();
 
 /** A live XML's interfaces, as `list` shows them (none when it cannot be read). */
 export function listedInterfaces(file: string): DomainRow['interfaces'] {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when there is a domain to list
+    const { DomainXml } = require('../xml/domain') as typeof import('../xml/domain');
     return DomainXml.parse(fs.readFileSync(file, 'utf8'), { live: true }).def.interfaces.map((i) => ({ dev: i.target?.dev, mac: i.mac, type: i.type, source: i.source }));
   } catch {
     return []; // being prepared or torn down
@@ -44,13 +44,17 @@ export class LocalBackend implements Backend {
 
   async launch(xml: DomainXml, o: LaunchRequest): Promise<Running> {
     const { netns, stateDir: dir, vhostDevice, onWarning } = this.#o;
+    const { launchDomain } = await import('../qemu/launch');
     const l = await launchDomain(xml, { netns, stateDir: dir, vhostDevice, onWarning, qemu: o.qemu, accel: o.accel, extraArgs: o.extraArgs });
     return { name: l.domain.name, pid: l.pid, qmp: l.qmp, runState: l.runState, live: l.domain.statePath, agent: null, exited: l.exited, stop: () => l.stop(), close: () => undefined };
   }
 
   async list(): Promise<DomainRow[]> {
     const dir = this.#dir();
-    return objectNames(dir).map((name) => {
+    const names = objectNames(dir);
+    if (!names.length) return [];
+    const { readPidInfo } = await import('../qemu/launch');
+    return names.map((name) => {
       const pid = readPidInfo(dir, name)?.pid ?? null; // null: prepared, not launched
       return { name, pid, state: pid === null ? 'prepared' : pidAlive(pid) ? 'running' : 'stale', interfaces: listedInterfaces(liveXmlPath(dir, name)) };
     });
@@ -59,6 +63,7 @@ export class LocalBackend implements Backend {
   async destroy(name: string, o: { graceMs: number }) {
     const dir = this.#dir();
     const live = this.#live(name);
+    const [{ pidPath, qmpPath, readPidInfo }, { isQemuOf, terminateQemu }, { teardownFromLive }] = await Promise.all([import('../qemu/launch'), import('./terminate'), import('../netdev/domain')]);
     const info = readPidInfo(dir, name); // null: prepared only
     const pid = info && isQemuOf(info.pid, name) ? info.pid : null;
     if (pid !== null) await terminateQemu(pid, name, o.graceMs, () => !fs.existsSync(live) && !isQemuOf(pid, name));
@@ -82,46 +87,48 @@ export class LocalBackend implements Backend {
 
   async attachInterface(name: string, ifaceXml: string, o: { timeoutMs: number }): Promise<AttachResult> {
     const { netns, stateDir: dir, vhostDevice, onWarning } = this.#o;
+    const [{ attachInterface }, { formatPci }] = await Promise.all([import('../qemu/hotplug'), import('../qemu/pci')]);
     const { liveXml: _, pci, ...r } = await attachInterface(name, ifaceXml, { netns, stateDir: dir, vhostDevice, timeoutMs: o.timeoutMs, onWarning });
     return { ...r, ...(pci ? { pci: formatPci(pci) } : {}) };
   }
 
   async detachInterface(name: string, mac: string, o: { timeoutMs: number }): Promise<DetachResult> {
     const { netns, stateDir: dir, onWarning } = this.#o;
+    const { detachInterface } = await import('../qemu/hotplug');
     const { liveXml: _, ...r } = await detachInterface(name, { mac }, { netns, stateDir: dir, timeoutMs: o.timeoutMs, onWarning });
     return r;
   }
 
-  probe(o: ProbeRequest) {
-    return probeHost({ ...o, vhostDevice: this.#o.vhostDevice });
+  async probe(o: ProbeRequest): Promise<ProbeReport> {
+    return (await import('../host/probe')).probeHost({ ...o, vhostDevice: this.#o.vhostDevice });
   }
 
-  netDefine(xml: string) {
-    return new Networks().define(xml);
+  async netDefine(xml: string) {
+    return (await networks()).define(xml);
   }
 
-  netUndefine(name: string) {
-    return new Networks().undefine(name);
+  async netUndefine(name: string) {
+    return (await networks()).undefine(name);
   }
 
   async netStart(name: string): Promise<NetStarted> {
-    const s = await new Networks().start(name);
+    const s = await (await networks()).start(name);
     return { pool: s.pool, warnings: s.warnings };
   }
 
-  netDestroy(name: string) {
-    return new Networks().destroy(name);
+  async netDestroy(name: string) {
+    return (await networks()).destroy(name);
   }
 
   async netList() {
-    return new Networks().list();
+    return (await networks()).list();
   }
 
   async netDumpxml(name: string, o: { inactive: boolean }): Promise<string> {
-    return new Networks().dumpxml(name, o);
+    return (await networks()).dumpxml(name, o);
   }
 
   async netAutostart(name: string, enable: boolean): Promise<void> {
-    new Networks().setAutostart(name, enable);
+    (await networks()).setAutostart(name, enable);
   }
 }

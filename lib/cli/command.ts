@@ -1,5 +1,6 @@
-// What a verb module exports: its options and one run function, written
-// once against the Backend that --connect chose (lib/api/backend.ts).
+// A row of the command table (its options, in lib/cli/main.ts) and what a
+// verb module exports: one run function, written once against the Backend
+// that --connect chose (lib/api/backend.ts).
 import type { Backend } from '../api/backend';
 import type { Io, Options, Values } from './args';
 
@@ -18,13 +19,17 @@ export interface Call {
   connect: string | undefined;
 }
 
-/** A row of the command table. */
-export interface Command {
+/** What a verb module exports for each of its verbs: how it runs. */
+export interface Verb {
+  run(c: Call): Promise<number>;
+}
+
+/** A row of the command table: the verb's options, and its run (its module loaded when it runs). */
+export interface Command extends Verb {
   /** The verb's options, beyond the global ones. */
   options?: Options;
   /** Options only without --connect: with it they are unknown options, a usage error. */
   localOptions?: Options;
   /** Done through the agent too, with --connect; otherwise --connect is a usage error. */
   remote?: boolean;
-  run(c: Call): Promise<number>;
 }

@@ -1,16 +1,28 @@
 // A thin layer over @xmldom/xmldom: strict parsing, element paths for error
 // messages, and edits that keep the user's layout (unknown elements, comments
 // and whitespace survive a round trip).
-import { Document, DOMParser, Element, Node, XMLSerializer } from '@xmldom/xmldom';
+import type { Document, Element } from '@xmldom/xmldom';
 import { NetfdError } from '../errors';
 
 export type { Document, Element };
+
+type Xmldom = typeof import('@xmldom/xmldom');
+let loaded: Xmldom | undefined;
+/** @xmldom/xmldom, loaded when XML is first parsed or written (not by every program that imports this layer). */
+function xmldom(): Xmldom {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use: most CLI calls parse no XML
+  return (loaded ??= require('@xmldom/xmldom') as Xmldom);
+}
+
+/** ELEMENT_NODE and TEXT_NODE (DOM constants, without loading the parser). */
+const ELEMENT_NODE = 1;
+const TEXT_NODE = 3;
 
 /** Parses XML strictly: any warning or error of the parser is fatal. */
 export function parseXml(text: string, what: string): Document {
   if (typeof text !== 'string') throw new NetfdError(`${what}: XML must be a string`, { code: 'INVALID_XML', field: what, value: text });
   let problem: string | undefined;
-  const parser = new DOMParser({
+  const parser = new (xmldom().DOMParser)({
     onError: (level, message) => {
       problem ??= `${level}: ${message}`;
       throw new Error(message);
@@ -32,7 +44,7 @@ export function parseXml(text: string, what: string): Document {
 }
 
 export function serializeXml(doc: Document): string {
-  const s = new XMLSerializer().serializeToString(doc);
+  const s = new (xmldom().XMLSerializer)().serializeToString(doc);
   return s.endsWith('\n') ? s : `${s}\n`;
 }
 
@@ -40,7 +52,7 @@ export function serializeXml(doc: Document): string {
 export function children(el: Element, name?: string): Element[] {
   const out: Element[] = [];
   for (let n = el.firstChild; n; n = n.nextSibling) {
-    if (n.nodeType === Node.ELEMENT_NODE && (name === undefined || (n as Element).tagName === name)) out.push(n as Element);
+    if (n.nodeType === ELEMENT_NODE && (name === undefined || (n as Element).tagName === name)) out.push(n as Element);
   }
   return out;
 }
@@ -55,8 +67,8 @@ export function child(el: Element, name: string): Element | null {
 /** An XPath-like location such as /domain/devices/interface[2]/mac. */
 export function path(el: Element): string {
   const parts: string[] = [];
-  for (let e: Element | null = el; e; e = e.parentNode && e.parentNode.nodeType === Node.ELEMENT_NODE ? (e.parentNode as Element) : null) {
-    const parent = e.parentNode && e.parentNode.nodeType === Node.ELEMENT_NODE ? (e.parentNode as Element) : null;
+  for (let e: Element | null = el; e; e = e.parentNode && e.parentNode.nodeType === ELEMENT_NODE ? (e.parentNode as Element) : null) {
+    const parent = e.parentNode && e.parentNode.nodeType === ELEMENT_NODE ? (e.parentNode as Element) : null;
     const same = parent ? children(parent, e.tagName) : [e];
     parts.unshift(same.length > 1 ? `${e.tagName}[${same.indexOf(e) + 1}]` : e.tagName);
   }
@@ -121,7 +133,7 @@ export function bad(el: Element, attribute: string | null, value: unknown, expec
 /** The whitespace in front of `el` (its indentation), if any. */
 function indentOf(el: Element): string | null {
   const prev = el.previousSibling;
-  if (prev && prev.nodeType === Node.TEXT_NODE && /^\s+$/.test(prev.nodeValue ?? '')) return prev.nodeValue;
+  if (prev && prev.nodeType === TEXT_NODE && /^\s+$/.test(prev.nodeValue ?? '')) return prev.nodeValue;
   return null;
 }
 
@@ -159,15 +171,15 @@ export function addChild(parent: Element, name: string | Element, before: Elemen
 }
 
 function onlyWhitespace(el: Element): boolean {
-  for (let n = el.firstChild; n; n = n.nextSibling) if (n.nodeType !== Node.TEXT_NODE || !/^\s*$/.test(n.nodeValue ?? '')) return false;
+  for (let n = el.firstChild; n; n = n.nextSibling) if (n.nodeType !== TEXT_NODE || !/^\s*$/.test(n.nodeValue ?? '')) return false;
   return true;
 }
 
 /** Indents a copied element's own line breaks by `prefix`, to sit among new siblings. */
 function reindent(el: Element, prefix: string): void {
   for (let n = el.firstChild; n; n = n.nextSibling) {
-    if (n.nodeType === Node.TEXT_NODE && /^\s+$/.test(n.nodeValue ?? '')) n.nodeValue = (n.nodeValue ?? '').replace(/\n/g, `\n${prefix}`);
-    else if (n.nodeType === Node.ELEMENT_NODE) reindent(n as Element, prefix);
+    if (n.nodeType === TEXT_NODE && /^\s+$/.test(n.nodeValue ?? '')) n.nodeValue = (n.nodeValue ?? '').replace(/\n/g, `\n${prefix}`);
+    else if (n.nodeType === ELEMENT_NODE) reindent(n as Element, prefix);
   }
 }
 
@@ -176,7 +188,7 @@ export function removeChild(el: Element): void {
   const parent = el.parentNode;
   if (!parent) return;
   const prev = el.previousSibling;
-  if (prev && prev.nodeType === Node.TEXT_NODE && /^\s+$/.test(prev.nodeValue ?? '')) parent.removeChild(prev);
+  if (prev && prev.nodeType === TEXT_NODE && /^\s+$/.test(prev.nodeValue ?? '')) parent.removeChild(prev);
   parent.removeChild(el);
 }
 

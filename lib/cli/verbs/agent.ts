@@ -4,7 +4,7 @@ import pino from 'pino';
 import { NetfdError } from '../../errors';
 import { Agent, DEFAULT_ACL } from '../../agent/server';
 import { str, UsageError, Values } from '../args';
-import type { Command } from '../command';
+import type { Verb } from '../command';
 
 /** A mode such as 0660 or 660 (octal). */
 function octalMode(x: string | undefined): number | undefined {
@@ -32,18 +32,7 @@ function seconds(values: Values, name: string, max: number): number | undefined 
 }
 
 /** netfd agent: serves until SIGTERM/SIGINT; SIGHUP reloads the ACL. */
-export const daemon: Command = {
-  options: {
-    socket: { type: 'string' },
-    'socket-mode': { type: 'string' },
-    'socket-group': { type: 'string' },
-    acl: { type: 'string' },
-    grace: { type: 'string' },
-    'stop-timeout': { type: 'string' },
-    'max-clients': { type: 'string' },
-    'log-level': { type: 'string' },
-    'reserved-for-root': { type: 'string' },
-  },
+export const daemon: Verb = {
   run: ({ values, positionals }) => serve(values, positionals),
 };
 

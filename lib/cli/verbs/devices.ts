@@ -1,17 +1,9 @@
 // tap create, macvtap create: one device each, left for qemu to open by name.
 import { createMacvtap, createPersistentTap } from '../../netdev/links';
 import { str, UsageError } from '../args';
-import type { Command } from '../command';
+import type { Verb } from '../command';
 
-export const tapCreate: Command = {
-  options: {
-    name: { type: 'string' },
-    template: { type: 'string' },
-    queues: { type: 'string' },
-    'no-vnet-hdr': { type: 'boolean' },
-    owner: { type: 'string' },
-    group: { type: 'string' },
-  },
+export const tapCreate: Verb = {
   async run({ values, positionals, io }) {
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
     const name = str(values, 'name');
@@ -31,14 +23,7 @@ export const tapCreate: Command = {
   },
 };
 
-export const macvtapCreate: Command = {
-  options: {
-    link: { type: 'string' },
-    mode: { type: 'string' },
-    name: { type: 'string' },
-    template: { type: 'string' },
-    mac: { type: 'string' },
-  },
+export const macvtapCreate: Verb = {
   async run({ values, positionals, io }) {
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
     const link = str(values, 'link');

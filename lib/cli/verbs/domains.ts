@@ -1,7 +1,7 @@
 // list, dumpxml, destroy: the domains with live state, here or the agent's.
 import type { DomainRow } from '../../api/backend';
 import { checkName, timeoutMs, UsageError } from '../args';
-import type { Command } from '../command';
+import type { Verb } from '../command';
 import { usageOf } from '../help';
 
 /** `list` as virsh prints it (Id there, qemu's pid here), with each domain's devices. */
@@ -11,8 +11,7 @@ export function formatList(rows: readonly DomainRow[]): string {
   return [line('Pid', 'Name', 'State', 'Devices'), '-'.repeat(64), ...body].join('\n') + '\n';
 }
 
-export const list: Command = {
-  remote: true,
+export const list: Verb = {
   async run({ values, positionals, io, backend }) {
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
     const rows = await backend.list();
@@ -21,9 +20,7 @@ export const list: Command = {
   },
 };
 
-export const dumpxml: Command = {
-  options: { inactive: { type: 'boolean' } },
-  remote: true,
+export const dumpxml: Verb = {
   async run({ values, positionals, io, backend }) {
     if (positionals.length !== 1) throw new UsageError(usageOf('dumpxml'));
     io.out(await backend.dumpxml(checkName(positionals[0]), { inactive: values.inactive === true }));
@@ -31,9 +28,7 @@ export const dumpxml: Command = {
   },
 };
 
-export const destroy: Command = {
-  options: { timeout: { type: 'string' } },
-  remote: true,
+export const destroy: Verb = {
   async run({ values, positionals, io, backend }) {
     if (positionals.length !== 1) throw new UsageError(usageOf('destroy'));
     const name = checkName(positionals[0]);

@@ -8,7 +8,7 @@ import { stateDir } from '../../state/dirs';
 import { domainFromNative, domainToNative, XenFormat } from '../../xen';
 import { DomainXml } from '../../xml/domain';
 import { readDomainFile, str, UsageError, Values, warnTo } from '../args';
-import type { Command } from '../command';
+import type { Verb } from '../command';
 import { usageOf } from '../help';
 
 function describeProbe(p: { usable: boolean; code?: string; message?: string } | undefined): string {
@@ -16,8 +16,7 @@ function describeProbe(p: { usable: boolean; code?: string; message?: string } |
   return p.usable ? 'vhost-net usable' : `vhost-net not usable (${p.code})`;
 }
 
-export const qemuArgv: Command = {
-  options: { 'net-only': { type: 'boolean' } },
+export const qemuArgv: Verb = {
   async run({ values, positionals, io }) {
     if (positionals.length !== 1) throw new UsageError(usageOf('domxml-to-native qemu-argv'));
     const netOnly = values['net-only'] === true;
@@ -54,9 +53,8 @@ function xendVersion(values: Values): number | undefined {
 }
 
 /** domxml-to-native / domxml-from-native for one Xen format. */
-export function xen(format: XenFormat, direction: 'to' | 'from'): Command {
+export function xen(format: XenFormat, direction: 'to' | 'from'): Verb {
   return {
-    options: { 'xend-config-version': { type: 'string' } },
     async run({ values, positionals, io }) {
       if (positionals.length !== 1) throw new UsageError(usageOf(`domxml-${direction}-native ${format}`));
       const text = readDomainFile(positionals[0]);

@@ -1,11 +1,9 @@
 // attach-interface, detach-interface: a NIC into (out of) a running qemu.
 import { checkName, readDomainFile, str, timeoutMs, UsageError } from '../args';
-import type { Command } from '../command';
+import type { Verb } from '../command';
 import { usageOf } from '../help';
 
-export const attachInterface: Command = {
-  options: { timeout: { type: 'string' } },
-  remote: true,
+export const attachInterface: Verb = {
   async run({ values, positionals, io, backend }) {
     if (positionals.length !== 2) throw new UsageError(usageOf('attach-interface'));
     const name = checkName(positionals[0]);
@@ -17,9 +15,7 @@ export const attachInterface: Command = {
   },
 };
 
-export const detachInterface: Command = {
-  options: { mac: { type: 'string' }, timeout: { type: 'string' } },
-  remote: true,
+export const detachInterface: Verb = {
   async run({ values, positionals, io, backend }) {
     if (positionals.length !== 1) throw new UsageError(usageOf('detach-interface'));
     const mac = str(values, 'mac');

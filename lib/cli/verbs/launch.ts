@@ -10,7 +10,7 @@ import { objectFile, stateDir } from '../../state/dirs';
 import { closeOnExecFrom } from '../../sys/fds';
 import { DomainXml } from '../../xml/domain';
 import { Io, readDomainFile, str, UsageError } from '../args';
-import type { Call, Command } from '../command';
+import type { Call, Verb } from '../command';
 import { usageOf } from '../help';
 
 /** The domain to launch: the file as written, or (--from-live) a live XML from dumpxml made a config again. */
@@ -18,10 +18,7 @@ export const launchXml = (file: string, fromLive: boolean): DomainXml => (fromLi
 
 const CLI = path.join(__dirname, '..', '..', '..', 'bin', 'netfd.js');
 
-export const launch: Command = {
-  options: { qemu: { type: 'string' }, accel: { type: 'string' }, detach: { type: 'boolean' }, 'from-live': { type: 'boolean' } },
-  localOptions: { supervise: { type: 'boolean' } },
-  remote: true,
+export const launch: Verb = {
   async run({ args, values, positionals, io, backend, connect }: Call) {
     if (values.detach && connect !== undefined)
       throw new UsageError('launch --detach is not available with --connect: the launching process holds the agent connection; run it under your own supervisor (e.g. systemd-run --user)');

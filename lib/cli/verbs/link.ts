@@ -1,7 +1,7 @@
 // link show / set / delete, in the style of `ip -d link`.
 import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../../netdev/links';
 import { str, UsageError } from '../args';
-import type { Command } from '../command';
+import type { Verb } from '../command';
 
 function flagsText(l: LinkInfo): string {
   const f: string[] = [];
@@ -33,7 +33,7 @@ export function formatLink(l: LinkInfo, names: Map<number, string>): string {
   return line;
 }
 
-export const linkShow: Command = {
+export const linkShow: Verb = {
   async run({ values, positionals, io }) {
     if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
     const netns = str(values, 'netns');
@@ -49,14 +49,7 @@ export const linkShow: Command = {
   },
 };
 
-export const linkSet: Command = {
-  options: {
-    up: { type: 'boolean' },
-    down: { type: 'boolean' },
-    mac: { type: 'string' },
-    master: { type: 'string' },
-    nomaster: { type: 'boolean' },
-  },
+export const linkSet: Verb = {
   async run({ values, positionals }) {
     if (positionals.length !== 1) throw new UsageError('link set needs exactly one link NAME');
     if (values.up && values.down) throw new UsageError('give --up or --down, not both');
@@ -71,7 +64,7 @@ export const linkSet: Command = {
   },
 };
 
-export const linkDelete: Command = {
+export const linkDelete: Verb = {
   async run({ values, positionals }) {
     if (positionals.length !== 1) throw new UsageError('link delete needs exactly one link NAME');
     await deleteLink(positionals[0], { netns: str(values, 'netns') });

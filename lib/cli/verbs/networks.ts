@@ -2,7 +2,7 @@
 // net-autostart: libvirt-style direct networks, here or the agent's.
 import type { NetworkRow } from '../../network/store';
 import { readDomainFile, UsageError, Values, warnTo } from '../args';
-import type { Call, Command } from '../command';
+import type { Call, Verb } from '../command';
 import { usageOf } from '../help';
 
 /** The one NAME a verb takes. */
@@ -22,8 +22,7 @@ export function formatNetList(rows: readonly NetworkRow[]): string {
 /** --all: every network; --inactive: those not running; else the running ones. */
 const shown = (values: Values) => (r: NetworkRow) => (values.all ? true : values.inactive ? !r.active : r.active);
 
-export const netDefine: Command = {
-  remote: true,
+export const netDefine: Verb = {
   async run(c) {
     const file = oneName(c);
     const r = await c.backend.netDefine(readDomainFile(file));
@@ -32,8 +31,7 @@ export const netDefine: Command = {
   },
 };
 
-export const netUndefine: Command = {
-  remote: true,
+export const netUndefine: Verb = {
   async run(c) {
     const name = oneName(c);
     const r = await c.backend.netUndefine(name);
@@ -42,8 +40,7 @@ export const netUndefine: Command = {
   },
 };
 
-export const netStart: Command = {
-  remote: true,
+export const netStart: Verb = {
   async run(c) {
     const name = oneName(c);
     const s = await c.backend.netStart(name);
@@ -54,8 +51,7 @@ export const netStart: Command = {
   },
 };
 
-export const netDestroy: Command = {
-  remote: true,
+export const netDestroy: Verb = {
   async run(c) {
     const name = oneName(c);
     (await c.backend.netDestroy(name)).warnings.forEach(warnTo(c.io));
@@ -64,9 +60,7 @@ export const netDestroy: Command = {
   },
 };
 
-export const netList: Command = {
-  options: { all: { type: 'boolean' }, inactive: { type: 'boolean' } },
-  remote: true,
+export const netList: Verb = {
   async run({ values, positionals, io, backend }) {
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
     const { rows, warnings } = await backend.netList();
@@ -77,18 +71,14 @@ export const netList: Command = {
   },
 };
 
-export const netDumpxml: Command = {
-  options: { inactive: { type: 'boolean' } },
-  remote: true,
+export const netDumpxml: Verb = {
   async run(c) {
     c.io.out(await c.backend.netDumpxml(oneName(c), { inactive: c.values.inactive === true }));
     return 0;
   },
 };
 
-export const netAutostart: Command = {
-  options: { disable: { type: 'boolean' } },
-  remote: true,
+export const netAutostart: Verb = {
   async run(c) {
     const name = oneName(c);
     await c.backend.netAutostart(name, !c.values.disable);

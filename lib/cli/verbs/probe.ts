@@ -3,15 +3,11 @@ import path from 'node:path';
 import { NetfdError } from '../../errors';
 import { CHECK_IDS, CheckId, formatProbe } from '../../host/probe';
 import { defaultIo, str, UsageError } from '../args';
-import type { Command } from '../command';
+import type { Verb } from '../command';
 
 const ROOTS = ['dev-root', 'proc-root', 'boot-root'] as const;
 
-export const probe: Command = {
-  options: { only: { type: 'string' } },
-  // The agent probes with its own qemu and roots.
-  localOptions: { qemu: { type: 'string', multiple: true }, 'dev-root': { type: 'string' }, 'proc-root': { type: 'string' }, 'boot-root': { type: 'string' } },
-  remote: true,
+export const probe: Verb = {
   async run({ values, positionals, io, backend }) {
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
     const only = str(values, 'only')?.split(',');
