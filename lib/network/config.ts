@@ -156,10 +156,10 @@ export class NetworkConfig {
     return new NetfdError(`no network named '${name}' (no ${this.configPath(name)})`, { code: 'ENOENT', field: 'name', value: name });
   }
 
-  /** The config a live network was started from (NAME.inactive.xml). */
-  protected startedFrom(name: string): NetworkXml {
+  /** The config a live network was started from (NAME.inactive.xml; its text if the caller has just read it). */
+  protected startedFrom(name: string, read?: string | null): NetworkXml {
     const file = this.inactivePath(name);
-    const text = readIfExists(file);
+    const text = read === undefined ? readIfExists(file) : read;
     if (text === null) throw corrupt(file, 'missing beside the live state');
     const known = startedFromCache.get(file);
     if (known?.xml.text === text) return known.xml;

@@ -80,7 +80,8 @@ const liveRefs = new Map<string, { stamp: string; refs: DomainRef[] }>();
  */
 interface NetIndex {
   ledgerText: string;
-  defText: string;
+  /** NAME.inactive's text (null: missing). */
+  defText: string | null;
   usage: PoolUsage;
   /** Scope directory -> its stamp when its connections were checked (absent: check them). */
   scopes: Map<string, string>;
@@ -219,7 +220,7 @@ export class NetworkStore extends NetworkConfig {
   async allocate(name: string, req: ConnectionOwner & { mac: string; netns?: string | undefined; group?: number | undefined }): Promise<Allocation> {
     if (!this.isActive(checkName(name))) this.activeXml(name); // not active: refused before any file is made
     return this.#indexed(name, async (idx) => {
-      const xml = this.activeXml(name);
+      const xml = this.isActive(name) ? this.startedFrom(name, idx.defText) : this.activeXml(name);
       const warnings: string[] = [];
       await this.#check(name, idx, warnings);
       const devices = this.#poolOf(name, xml, warnings, true);
@@ -252,7 +253,7 @@ export class NetworkStore extends NetworkConfig {
       const warnings: string[] = [];
       const mine = idx.usage.remove(req);
       for (const c of mine) await this.#undo.restore(c, warnings);
-      const xml = this.startedFrom(name);
+      const xml = this.startedFrom(name, idx.defText);
       this.#writeIndexed(name, idx, xml, this.#poolOf(name, xml, warnings, false));
       return { warnings };
     });
@@ -268,7 +269,7 @@ export class NetworkStore extends NetworkConfig {
     return this.lock(name, async () => {
       const file = this.ledgerPath(name);
       const ledgerText = readIfExists(file) ?? '';
-      const defText = readIfExists(this.inactivePath(name)) ?? '';
+      const defText = readIfExists(this.inactivePath(name));
       let idx = indexes.get(file);
       if (!idx || idx.ledgerText !== ledgerText || idx.defText !== defText) {
         indexes.delete(file);
