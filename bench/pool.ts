@@ -11,7 +11,7 @@
 //                                 (fsync + rename); goal < 100
 //   pool_alloc_release_us_1_held  the same with 1 and with 60 connections held
 //   pool_alloc_release_us_60_held by domains whose live XML records them
-//                                 (median of 3 rounds of a fifteenth of the
+//                                 (median of 5 rounds of a 25th of the
 //                                 cycles each, alternating)
 //   pool_flatness                 60 held / 1 held: an allocation costs the
 //                                 same whatever the number of domains holding
@@ -89,13 +89,13 @@ async function allocRelease(ctx: NetworksContext, results: Results): Promise<voi
   const cycles = envCount('NETFD_BENCH_POOL_CYCLES', 10_000);
   results.pool_alloc_release_us = await cycle(nets, cycles);
   results.pool_cycles = cycles;
-  // Three rounds of each, alternating, the median of each: the machine's noise is not a difference.
-  const few = Math.max(100, Math.round(cycles / 15));
+  // Five rounds of each, alternating, the median of each: the machine's noise is not a difference.
+  const few = Math.max(100, Math.round(cycles / 25));
   const held = new Map<number, number[]>([
     [1, []],
     [60, []],
   ]);
-  for (let r = 0; r < 3; r++)
+  for (let r = 0; r < 5; r++)
     for (const [n, times] of held) {
       const drop = await holders(ctx, n);
       times.push(await cycle(nets, few));
@@ -107,7 +107,7 @@ async function allocRelease(ctx: NetworksContext, results: Results): Promise<voi
   await nets.destroy('pool');
   log(
     `networks: allocate + release ${results.pool_alloc_release_us} us per cycle (${cycles} cycles, 64-VF pool); ` +
-      `with 1 / 60 domains holding connections ${results.pool_alloc_release_us_1_held} / ${results.pool_alloc_release_us_60_held} us (3 x ${few} cycles)`,
+      `with 1 / 60 domains holding connections ${results.pool_alloc_release_us_1_held} / ${results.pool_alloc_release_us_60_held} us (median of 5 x ${few} cycles)`,
   );
 }
 
