@@ -7,10 +7,10 @@
 // allocation costs the same however many domains hold connections);
 // net-start rebuilds them from every domain scope after a restart, never
 // counting twice. A <pf> is walked in sysfs again only when its
-// sriov_numvfs changed (and at net-start). Which entries hold is decided by ./ledger.ts; undoing the
-// others on the host (macvtaps deleted, saved MACs restored) is the
-// `ConnectionUndo` the constructor is given (lib/netdev/reclaim.ts): this
-// layer reads links, never changes them.
+// sriov_numvfs changed (and at net-start). Which entries hold is decided by
+// ./ledger.ts; undoing the others on the host (macvtaps deleted, saved MACs
+// restored) is the `ConnectionUndo` the constructor is given
+// (lib/netdev/reclaim.ts): this layer reads links, never changes them.
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
