@@ -69,6 +69,9 @@ function parseConfig(text: string, name: string): NetworkXml {
 export const corrupt = (file: string, why: string) =>
   new NetfdError(`${file} cannot be used (${why}); netfd will not overwrite it: fix or remove it`, { code: 'CORRUPT_STATE', field: 'file', value: file });
 
+/** The definitions running networks were started from, parsed, by file (used while the file's text is the same). */
+const startedFromCache = new Map<string, { xml: NetworkXml }>();
+
 /** Networks' files, and the verbs that only read or write definitions. */
 export class NetworkConfig {
   readonly configDir: string;
@@ -153,13 +156,18 @@ export class NetworkConfig {
     return new NetfdError(`no network named '${name}' (no ${this.configPath(name)})`, { code: 'ENOENT', field: 'name', value: name });
   }
 
-  /** The config a live network was started from (NAME.inactive.xml). */
-  protected startedFrom(name: string): NetworkXml {
+  /** The config a live network was started from (NAME.inactive.xml; its text if the caller has just read it). */
+  protected startedFrom(name: string, read?: string | null): NetworkXml {
     const file = this.inactivePath(name);
-    const text = readIfExists(file);
+    const text = read === undefined ? readIfExists(file) : read;
     if (text === null) throw corrupt(file, 'missing beside the live state');
+    const known = startedFromCache.get(file);
+    if (known?.xml.text === text) return known.xml;
     try {
-      return NetworkXml.parse(text);
+      const xml = NetworkXml.parse(text);
+      if (startedFromCache.size >= 256) startedFromCache.clear();
+      startedFromCache.set(file, { xml });
+      return xml;
     } catch (e) {
       throw corrupt(file, (e as Error).message);
     }

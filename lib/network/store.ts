@@ -1,14 +1,18 @@
 // A running network's live state on disk: STATE/networks/NAME.xml (the pool
 // with its counts) and the connection ledger NAME.connections, read and
 // written under the network's lock. Counts come from the ledger checked
-// against the live XML of the domains it names (so an allocation costs what
-// this network's own connections cost, whatever else the host runs);
+// against the live XML of the domains it names; allocate and release keep
+// them in an index (./usage.ts) between calls while the ledger is the file
+// they last wrote, and check only what may have changed since (so an
+// allocation costs the same however many domains hold connections);
 // net-start rebuilds them from every domain scope after a restart, never
-// counting twice. Which entries hold is decided by ./ledger.ts; undoing the
-// others on the host (macvtaps deleted, saved MACs restored) is the
-// `ConnectionUndo` the constructor is given (lib/netdev/reclaim.ts): this
-// layer reads links, never changes them.
+// counting twice. A <pf> is walked in sysfs again only when its
+// sriov_numvfs changed (and at net-start). Which entries hold is decided by
+// ./ledger.ts; undoing the others on the host (macvtaps deleted, saved MACs
+// restored) is the `ConnectionUndo` the constructor is given
+// (lib/netdev/reclaim.ts): this layer reads links, never changes them.
 import fs from 'node:fs';
+import path from 'node:path';
 import { NetfdError } from '../errors';
 import { getLink } from '../sys/link';
 import { domainScopes, liveXmlPath, objectNames } from '../state/dirs';
@@ -18,8 +22,10 @@ import { pickDevice } from '../policy/pool';
 import { DomainXml } from '../xml/domain';
 import { ForwardMode, NetworkXml, PoolDevice } from '../xml/network';
 import { checkName, corrupt, NetworkConfig, NetworkConfigOptions, readIfExists } from './config';
-import { Connection, ConnectionOwner, connectionsOf, countPool, DomainRef, formatLedger, newConnection, parseLedger, reconcile } from './ledger';
+import { Connection, ConnectionOwner, countPool, DomainRef, formatLedger, newConnection, parseLedger, reconcile } from './ledger';
+import { LiveText } from './livetext';
 import { expandPf, sysfsRoot } from './pool';
+import { PoolUsage } from './usage';
 
 /** Where networks' definitions, live state and sysfs are. */
 export interface NetworkOptions extends NetworkConfigOptions {
@@ -64,6 +70,45 @@ export interface ConnectionUndo {
 
 /** Parsed live XML by file, while its inode, size and mtime stay the same. */
 const liveRefs = new Map<string, { stamp: string; refs: DomainRef[] }>();
+
+/**
+ * A running network's state between calls, by ledger file: the pool's usage
+ * (./usage.ts), valid while the ledger and the definition the network was
+ * started from hold the text it was built from or last wrote (checked under
+ * the network's lock, so another process's change is always seen); the
+ * stamps of the scopes whose live XML it checked; the live XML's cut text.
+ */
+interface NetIndex {
+  ledgerText: string;
+  /** NAME.inactive's text (null: missing). */
+  defText: string | null;
+  usage: PoolUsage;
+  /** Scope directory -> its stamp when its connections were checked (absent: check them). */
+  scopes: Map<string, string>;
+  live?: LiveText;
+}
+const indexes = new Map<string, NetIndex>();
+
+/** A <pf>'s expansion, by sysfs root and PF, re-walked when its sriov_numvfs is no longer `numVfs`. */
+const expansions = new Map<string, { numVfs: number; devices: string[]; warnings: string[] }>();
+
+/** This process's start time (it allocates as itself). */
+let ownStart: string | null | undefined;
+
+/**
+ * A directory's stamp, or null when it changed too recently to be trusted
+ * (a change within the file system's timestamp granularity could leave it
+ * as it is, so such a stamp is never compared: its connections are checked
+ * again next time).
+ */
+function dirStamp(dir: string): string | null {
+  const st = fs.statSync(dir, { throwIfNoEntry: false });
+  if (!st) return 'none';
+  if (Date.now() - Math.max(st.mtimeMs, st.ctimeMs) < RACY_MS) return null;
+  return `${st.ino}:${st.mtimeMs}:${st.ctimeMs}:${st.size}:${st.nlink}`;
+}
+// Longer than a timestamp tick of a local file system (a jiffy, at most 10 ms, where timestamps are coarse).
+const RACY_MS = 100;
 
 /**
  * libvirt-style `<network>`s over a device pool: define, start, list, allocate and release connections
@@ -136,6 +181,7 @@ export class NetworkStore extends NetworkConfig {
           value: name,
         });
       }
+      indexes.delete(this.ledgerPath(name));
       for (const f of [this.livePath(name), this.ledgerPath(name), this.inactivePath(name)]) fs.rmSync(f, { force: true });
       return { warnings: status.warnings };
     });
@@ -172,53 +218,120 @@ export class NetworkStore extends NetworkConfig {
    * first (restored by `release`, or by the reclaim after a crash).
    */
   async allocate(name: string, req: ConnectionOwner & { mac: string; netns?: string | undefined; group?: number | undefined }): Promise<Allocation> {
-    this.activeXml(checkName(name)); // not active: refused before any file is made
-    return this.lock(name, async () => {
-      const xml = this.activeXml(name);
-      const status = await this.#status(name, xml, { reclaim: true, strict: true });
-      if (connectionsOf(status.connections, req, this.domainDir).length)
-        throw new NetfdError(`domain ${req.domain} already has a connection with MAC ${req.mac} on network '${name}'`, { code: 'EEXIST', field: 'mac', value: req.mac });
+    if (!this.isActive(checkName(name))) this.activeXml(name); // not active: refused before any file is made
+    return this.#indexed(name, async (idx) => {
+      const xml = this.isActive(name) ? this.startedFrom(name, idx.defText) : this.activeXml(name);
+      const warnings: string[] = [];
+      await this.#check(name, idx, warnings);
+      const devices = this.#poolOf(name, xml, warnings, true);
+      if (idx.usage.has(req)) throw new NetfdError(`domain ${req.domain} already has a connection with MAC ${req.mac} on network '${name}'`, { code: 'EEXIST', field: 'mac', value: req.mac });
       const { mode } = xml.def;
-      const pool = status.pool.filter((p) => !p.outside);
-      const dev = pickDevice(name, mode, pool);
-      const c = newConnection(dev, req, { pid: process.pid, start: processStart(process.pid), domainDir: this.domainDir });
+      const dev = pickDevice(
+        name,
+        mode,
+        idx.usage.pool(devices).filter((p) => !p.outside),
+      );
+      ownStart ??= processStart(process.pid);
+      const c = newConnection(dev, req, { pid: process.pid, start: ownStart, domainDir: this.domainDir });
       if (mode === 'passthrough') {
         const l = await getLink(dev, { netns: req.netns }).catch((e: NetfdError) => {
           throw new NetfdError(`network '${name}': pool device ${dev} cannot be used: ${e.message}`, { code: e.code ?? 'ENODEV', field: 'network', value: name });
         });
         if (l.mac) c.saved = { mac: l.mac };
       }
-      status.connections.push(c);
-      status.pool = countPool(
-        pool.map((p) => p.dev),
-        status.connections,
-      );
-      this.#write(name, status);
-      return { network: name, dev, mode, warnings: status.warnings };
+      idx.usage.add(c);
+      this.#writeIndexed(name, idx, xml, devices);
+      return { network: name, dev, mode, warnings };
     });
   }
 
   /** Ends a connection: out of the ledger, a passthrough device's MAC restored. */
   async release(name: string, req: ConnectionOwner & { mac: string }): Promise<{ warnings: string[] }> {
     checkName(name);
-    return this.lock(name, async () => {
+    return this.#indexed(name, async (idx) => {
       if (!this.isActive(name)) return { warnings: [`network '${name}' is not active: no connection of ${req.domain} (${req.mac}) to release`] };
-      const connections = this.#readLedger(name);
-      const mine = connectionsOf(connections, req, this.domainDir);
       const warnings: string[] = [];
+      const mine = idx.usage.remove(req);
       for (const c of mine) await this.#undo.restore(c, warnings);
-      const xml = this.startedFrom(name);
-      const rest = connections.filter((c) => !mine.includes(c));
-      const status = { xml, pool: countPool(this.#poolOf(name, xml, warnings, false), rest), connections: rest, warnings };
-      this.#write(name, status);
+      const xml = this.startedFrom(name, idx.defText);
+      this.#writeIndexed(name, idx, xml, this.#poolOf(name, xml, warnings, false));
       return { warnings };
     });
   }
 
-  #readLedger(name: string): Connection[] {
-    const file = this.ledgerPath(name);
-    const text = readIfExists(file);
-    if (text === null) return [];
+  /**
+   * Runs `body` holding network `name`'s lock with its index: the one kept
+   * since this process last wrote the ledger, if the ledger and the
+   * definition it was started from are still what it wrote; else one built
+   * from the ledger, every connection to be checked. Any failure drops it.
+   */
+  #indexed<T>(name: string, body: (idx: NetIndex) => Promise<T>): Promise<T> {
+    return this.lock(name, async () => {
+      const file = this.ledgerPath(name);
+      const ledgerText = readIfExists(file) ?? '';
+      const defText = readIfExists(this.inactivePath(name));
+      let idx = indexes.get(file);
+      if (!idx || idx.ledgerText !== ledgerText || idx.defText !== defText) {
+        indexes.delete(file);
+        idx = { ledgerText, defText, usage: new PoolUsage(ledgerText ? this.#parseLedger(file, ledgerText) : [], this.domainDir), scopes: new Map() };
+      }
+      try {
+        const r = await body(idx);
+        if (indexes.size >= 256 && !indexes.has(file)) indexes.clear();
+        indexes.set(file, idx);
+        return r;
+      } catch (e) {
+        indexes.delete(file);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Checks the connections that may have stopped holding since the index
+   * last did (`PoolUsage.due`): those of scopes whose directory changed (a
+   * live XML gone or rewritten), those of other processes (one may have
+   * died), and any not checked yet. The dead are reclaimed and dropped.
+   */
+  async #check(name: string, idx: NetIndex, warnings: string[]): Promise<void> {
+    // Each scope stamped before its files are read: a change after this is seen next time.
+    const changed = new Set<string>();
+    for (const scope of idx.usage.scopes()) {
+      const now = dirStamp(scope);
+      if (now !== null && idx.scopes.get(scope) === now) continue;
+      changed.add(scope);
+      if (now === null) idx.scopes.delete(scope);
+      else idx.scopes.set(scope, now);
+    }
+    const due = idx.usage.due({ changed, pid: process.pid });
+    if (!due.length) return;
+    const recorded: DomainRef[] = [];
+    const domains = new Set<string>();
+    for (const c of due) {
+      const scope = c.scope ?? this.domainDir;
+      const k = `${scope}\n${c.domain}`;
+      if (domains.has(k)) continue;
+      domains.add(k);
+      recorded.push(...this.#refsOf(name, scope, c.domain, warnings));
+    }
+    ownStart ??= processStart(process.pid);
+    const starts = new Map(due.filter((c) => c.pid > 0).map((c) => [c.pid, c.pid === process.pid ? (ownStart ?? null) : processStart(c.pid)]));
+    const dead = idx.usage.settle(due, { recorded, starts });
+    for (const c of dead) await this.#undo.reclaim(c, warnings);
+  }
+
+  /** Writes the ledger and the live XML from the index (the live XML from its cut text). */
+  #writeIndexed(name: string, idx: NetIndex, xml: NetworkXml, devices: readonly string[]): void {
+    const ledgerText = formatLedger(idx.usage.connections);
+    const pool = idx.usage.pool(devices);
+    const key = LiveText.keyOf(xml.text, pool);
+    if (idx.live?.key !== key) idx.live = new LiveText(key, pool, (p) => xml.live(p));
+    replaceFileAtomic(this.ledgerPath(name), ledgerText);
+    idx.ledgerText = ledgerText;
+    replaceFileAtomic(this.livePath(name), idx.live.text(pool));
+  }
+
+  #parseLedger(file: string, text: string): Connection[] {
     try {
       return parseLedger(text);
     } catch (e) {
@@ -226,7 +339,14 @@ export class NetworkStore extends NetworkConfig {
     }
   }
 
+  #readLedger(name: string): Connection[] {
+    const file = this.ledgerPath(name);
+    const text = readIfExists(file);
+    return text === null ? [] : this.#parseLedger(file, text);
+  }
+
   #write(name: string, s: NetworkStatus): void {
+    indexes.delete(this.ledgerPath(name)); // rebuilt by the next allocate or release
     replaceFileAtomic(this.ledgerPath(name), formatLedger(s.connections));
     replaceFileAtomic(this.livePath(name), s.xml.live(s.pool));
   }
@@ -237,18 +357,37 @@ export class NetworkStore extends NetworkConfig {
    * otherwise (release, destroy, status) a warning, and the pool as the live
    * XML last showed it, so a vanished PF never blocks giving devices back.
    */
-  #poolOf(name: string, xml: NetworkXml, warnings: string[], strict: boolean): string[] {
+  #poolOf(name: string, xml: NetworkXml, warnings: string[], strict: boolean, walk = false): string[] {
     const { pf, devices } = xml.def;
     if (pf === undefined) return devices;
+    const key = `${this.sysfsRoot}\n${pf}`;
+    const known = expansions.get(key);
+    if (known && !walk && this.#numVfs(pf) === known.numVfs) {
+      warnings.push(...known.warnings);
+      return known.devices;
+    }
     try {
       const e = expandPf(pf, { sysfsRoot: this.sysfsRoot });
+      if (expansions.size >= 256 && !expansions.has(key)) expansions.clear();
+      expansions.set(key, { numVfs: e.numVfs, devices: e.devices, warnings: e.warnings });
       warnings.push(...e.warnings);
       return e.devices;
     } catch (err) {
+      expansions.delete(key);
       if (strict) throw err;
       warnings.push(`${(err as Error).message}; using the pool as last seen`);
       const live = readIfExists(this.livePath(name));
       return live === null ? [] : NetworkXml.parse(live, { live: true }).def.devices;
+    }
+  }
+
+  /** The PF's sriov_numvfs now, or null when it cannot be read as a count (then the PF is walked). */
+  #numVfs(pf: string): number | null {
+    try {
+      const s = fs.readFileSync(path.join(this.sysfsRoot, 'class', 'net', pf, 'device', 'sriov_numvfs'), 'utf8').trim();
+      return /^\d{1,9}$/.test(s) ? Number(s) : null;
+    } catch {
+      return null;
     }
   }
 
@@ -275,7 +414,7 @@ export class NetworkStore extends NetworkConfig {
     const starts = new Map(ledger.filter((c) => c.pid > 0).map((c) => [c.pid, processStart(c.pid)]));
     const { held, dead } = reconcile({ ledger, recorded, scanned, starts, domainDir: this.domainDir });
     if (o.reclaim) for (const c of dead) await this.#undo.reclaim(c, warnings);
-    return { xml, pool: countPool(this.#poolOf(name, xml, warnings, o.strict ?? false), held), connections: held, warnings };
+    return { xml, pool: countPool(this.#poolOf(name, xml, warnings, o.strict ?? false, o.rebuild), held), connections: held, warnings };
   }
 
   /** The connections to `name` that every domain in every scope records. */

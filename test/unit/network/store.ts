@@ -73,7 +73,7 @@ t.test('<pf> pools: expanded at net-start from sysfs fixtures; --inactive shows 
   );
 });
 
-t.test('allocation: least-used spread on vepa, release and reuse, expansion again at each allocation', async (t) => {
+t.test('allocation: least-used spread on vepa, release and reuse, expansion again when sriov_numvfs changes', async (t) => {
   const d = dirs(t);
   pfN(d.sysfs, 4, 'eth5');
   await d.nets.define(pfNet('spread', 'vepa', 'eth5'));
@@ -92,7 +92,7 @@ t.test('allocation: least-used spread on vepa, release and reuse, expansion agai
   t.equal((await d.nets.allocate('spread', { domain: 'n1', mac: mac(100) })).dev, v0, 'the freed device is the least used');
   t.match(await d.nets.release('spread', { domain: 'nobody', mac: mac(999) }), { warnings: [] }, 'releasing what is not there changes nothing');
 
-  // A VF enabled after net-start is in the pool at the next allocation.
+  // A VF enabled after net-start (sriov_numvfs raised) is in the pool at the next allocation.
   makePf(d.sysfs, { pf: 'eth7', vfs: [{ n: 0, netdev: 'late0' }] });
   await d.nets.define(pfNet('grow', 'vepa', 'eth7'));
   await d.nets.start('grow');
@@ -101,9 +101,13 @@ t.test('allocation: least-used spread on vepa, release and reuse, expansion agai
   const vf1 = path.join(path.dirname(pci), '0000:99:00.1');
   fs.mkdirSync(path.join(vf1, 'net', 'late1'), { recursive: true });
   fs.symlinkSync(`../${path.basename(vf1)}`, path.join(pci, 'virtfn1'));
+  t.equal((await d.nets.allocate('grow', { domain: 'x', mac: mac(7) })).dev, 'late0', 'sysfs is not walked again while sriov_numvfs stays the same');
+  await d.nets.release('grow', { domain: 'x', mac: mac(7) });
+  fs.writeFileSync(path.join(pci, 'sriov_numvfs'), '2\n');
   t.equal((await d.nets.allocate('grow', { domain: 'b', mac: mac(2) })).dev, 'late1', 'the new VF, least used, is chosen');
   // A VF that disappears while in use stays listed with its connections.
   fs.rmSync(path.join(pci, 'virtfn0'));
+  fs.writeFileSync(path.join(pci, 'sriov_numvfs'), '1\n');
   await d.nets.allocate('grow', { domain: 'c', mac: mac(3) });
   t.strictSame(counts(d.nets.dumpxml('grow')), { late1: 2, late0: 1 }, 'a vanished VF with a connection is still shown');
   await rejected(t, () => d.nets.destroy('grow'), { code: 'EBUSY', field: 'name', value: 'grow' }, /3 connection\(s\), from domain\(s\) a, b, c/);
@@ -284,4 +288,49 @@ t.test('the host half is called as the ledger decides: reclaim for dead connecti
   t.strictSame(counts(store.dumpxml('pt')), { p0: 0, p1: 0, p2: 0 });
   await store.destroy('pt');
   t.equal(calls.length, 2, 'nothing left to undo at destroy');
+});
+
+t.test('the index kept between calls follows the files: another writer of the ledger, a restarted network, a domain state gone', async (t) => {
+  const d = dirs(t);
+  await d.nets.define(explicit('ix', 'bridge', ['p0', 'p1']));
+  await d.nets.start('ix');
+  t.equal((await d.nets.allocate('ix', { domain: 'a', mac: mac(1) })).dev, 'p0');
+  // Another process adds a connection (as a CLI beside the agent would): the next allocation counts it.
+  const other = JSON.parse(fs.readFileSync(d.nets.ledgerPath('ix'), 'utf8')).connections;
+  other.push({ dev: 'p1', domain: 'b', mac: mac(2), pid: process.pid, start: processStart(process.pid) });
+  fs.writeFileSync(d.nets.ledgerPath('ix'), formatLedger(other));
+  t.equal((await d.nets.allocate('ix', { domain: 'c', mac: mac(3) })).dev, 'p0', "p1 carries the other writer's connection: the first of equals");
+  await rejected(t, () => d.nets.allocate('ix', { domain: 'b', mac: mac(2) }), { code: 'EEXIST', field: 'mac', value: mac(2) });
+  t.strictSame(counts(d.nets.dumpxml('ix')), { p0: 2, p1: 1 });
+  for (const [dom, m] of [
+    ['a', 1],
+    ['b', 2],
+    ['c', 3],
+  ] as const)
+    await d.nets.release('ix', { domain: dom, mac: mac(m) });
+  t.strictSame(counts(d.nets.dumpxml('ix')), { p0: 0, p1: 0 });
+
+  // Destroyed and started again from another definition: the same empty ledger, another pool.
+  await d.nets.destroy('ix');
+  await d.nets.define(explicit('ix', 'bridge', ['q0']));
+  await d.nets.start('ix');
+  t.equal((await d.nets.allocate('ix', { domain: 'a', mac: mac(1) })).dev, 'q0', 'the new definition, not the index of the old one');
+  await d.nets.release('ix', { domain: 'a', mac: mac(1) });
+
+  // A connection its domain records (its process gone); the domain's state goes without a release (a teardown cut short).
+  await d.nets.define(explicit('ix2', 'bridge', ['r0', 'r1']));
+  await d.nets.start('ix2');
+  const dead = { pid: spawnSync(process.execPath, ['-e', '0']).pid, start: '1' };
+  fs.writeFileSync(d.nets.ledgerPath('ix2'), formatLedger([{ dev: 'r0', domain: 'kept', mac: mac(5), ...dead }]));
+  liveDomain(d, 'kept', [{ network: 'ix2', mac: mac(5), dev: 'r0', mode: 'bridge' }]);
+  t.equal((await d.nets.allocate('ix2', { domain: 'n', mac: mac(6) })).dev, 'r1', 'recorded by its domain: it holds');
+  await new Promise((r) => setTimeout(r, 150)); // past a change too recent to trust
+  t.strictSame((await d.nets.allocate('ix2', { domain: 'm', mac: mac(7) })).warnings, [], 'still held, nothing reclaimed');
+  fs.rmSync(path.join(d.state, 'kept.xml'));
+  const a = await d.nets.allocate('ix2', { domain: 'o', mac: mac(8) });
+  t.match(a.warnings, [/reclaimed the connection of kept/], 'its connection is reclaimed at the next allocation');
+  t.notOk(
+    (JSON.parse(fs.readFileSync(d.nets.ledgerPath('ix2'), 'utf8')).connections as { domain: string }[]).some((c) => c.domain === 'kept'),
+    'and gone from the ledger',
+  );
 });
