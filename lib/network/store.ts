@@ -12,22 +12,20 @@
 // restored) is the `ConnectionUndo` the constructor is given
 // (lib/netdev/reclaim.ts): this layer reads links, never changes them.
 import fs from 'node:fs';
-import path from 'node:path';
 import { NetfdError } from '../errors';
 import { getLink } from '../sys/link';
-import { domainScopes, liveXmlPath, objectNames } from '../state/dirs';
 import { processStart } from '../state/pidfile';
 import { replaceFileAtomic } from '../state/atomic';
 import { pickDevice } from '../policy/pool';
-import { DomainXml } from '../xml/domain';
 import { ForwardMode, NetworkXml, PoolDevice } from '../xml/network';
 import { checkName, corrupt, NetworkConfig, NetworkConfigOptions, readIfExists } from './config';
 import { Connection, ConnectionOwner, countPool, DomainRef, formatLedger, newConnection, parseLedger, reconcile } from './ledger';
 import { LiveText } from './livetext';
-import { expandPf, sysfsRoot } from './pool';
+import { sysfsRoot } from './pool';
 import { PoolUsage } from './usage';
 
-/** Where networks' definitions, live state and sysfs are. */
+/** Where networks' definitions, live state and sysfs are. */ import { dirStamp, poolOf, refsOf, scanRefs } from './scan';
+
 export interface NetworkOptions extends NetworkConfigOptions {
   /** Where sysfs is (default NETFD_SYSFS_ROOT or /sys), for <pf> pools. */
   sysfsRoot?: string | undefined;
@@ -69,7 +67,6 @@ export interface ConnectionUndo {
 }
 
 /** Parsed live XML by file, while its inode, size and mtime stay the same. */
-const liveRefs = new Map<string, { stamp: string; refs: DomainRef[] }>();
 
 /**
  * A running network's state between calls, by ledger file: the pool's usage
@@ -89,26 +86,8 @@ interface NetIndex {
 }
 const indexes = new Map<string, NetIndex>();
 
-/** A <pf>'s expansion, by sysfs root and PF, re-walked when its sriov_numvfs is no longer `numVfs`. */
-const expansions = new Map<string, { numVfs: number; devices: string[]; warnings: string[] }>();
-
 /** This process's start time (it allocates as itself). */
 let ownStart: string | null | undefined;
-
-/**
- * A directory's stamp, or null when it changed too recently to be trusted
- * (a change within the file system's timestamp granularity could leave it
- * as it is, so such a stamp is never compared: its connections are checked
- * again next time).
- */
-function dirStamp(dir: string): string | null {
-  const st = fs.statSync(dir, { throwIfNoEntry: false });
-  if (!st) return 'none';
-  if (Date.now() - Math.max(st.mtimeMs, st.ctimeMs) < RACY_MS) return null;
-  return `${st.ino}:${st.mtimeMs}:${st.ctimeMs}:${st.size}:${st.nlink}`;
-}
-// Longer than a timestamp tick of a local file system (a jiffy, at most 10 ms, where timestamps are coarse).
-const RACY_MS = 100;
 
 /**
  * libvirt-style `<network>`s over a device pool: define, start, list, allocate and release connections
@@ -223,7 +202,7 @@ export class NetworkStore extends NetworkConfig {
       const xml = this.isActive(name) ? this.startedFrom(name, idx.defText) : this.activeXml(name);
       const warnings: string[] = [];
       await this.#check(name, idx, warnings);
-      const devices = this.#poolOf(name, xml, warnings, true);
+      const devices = poolOf(this.sysfsRoot, this.livePath(name), xml, warnings, true);
       if (idx.usage.has(req)) throw new NetfdError(`domain ${req.domain} already has a connection with MAC ${req.mac} on network '${name}'`, { code: 'EEXIST', field: 'mac', value: req.mac });
       const { mode } = xml.def;
       const dev = pickDevice(
@@ -254,7 +233,7 @@ export class NetworkStore extends NetworkConfig {
       const mine = idx.usage.remove(req);
       for (const c of mine) await this.#undo.restore(c, warnings);
       const xml = this.startedFrom(name, idx.defText);
-      this.#writeIndexed(name, idx, xml, this.#poolOf(name, xml, warnings, false));
+      this.#writeIndexed(name, idx, xml, poolOf(this.sysfsRoot, this.livePath(name), xml, warnings, false));
       return { warnings };
     });
   }
@@ -312,7 +291,7 @@ export class NetworkStore extends NetworkConfig {
       const k = `${scope}\n${c.domain}`;
       if (domains.has(k)) continue;
       domains.add(k);
-      recorded.push(...this.#refsOf(name, scope, c.domain, warnings));
+      recorded.push(...refsOf(name, scope, c.domain, warnings));
     }
     ownStart ??= processStart(process.pid);
     const starts = new Map(due.filter((c) => c.pid > 0).map((c) => [c.pid, c.pid === process.pid ? (ownStart ?? null) : processStart(c.pid)]));
@@ -352,46 +331,6 @@ export class NetworkStore extends NetworkConfig {
   }
 
   /**
-   * The pool now: the listed devices, or the PF's VFs read from sysfs.
-   * `strict` (start, allocate): a PF that cannot be expanded is an error;
-   * otherwise (release, destroy, status) a warning, and the pool as the live
-   * XML last showed it, so a vanished PF never blocks giving devices back.
-   */
-  #poolOf(name: string, xml: NetworkXml, warnings: string[], strict: boolean, walk = false): string[] {
-    const { pf, devices } = xml.def;
-    if (pf === undefined) return devices;
-    const key = `${this.sysfsRoot}\n${pf}`;
-    const known = expansions.get(key);
-    if (known && !walk && this.#numVfs(pf) === known.numVfs) {
-      warnings.push(...known.warnings);
-      return known.devices;
-    }
-    try {
-      const e = expandPf(pf, { sysfsRoot: this.sysfsRoot });
-      if (expansions.size >= 256 && !expansions.has(key)) expansions.clear();
-      expansions.set(key, { numVfs: e.numVfs, devices: e.devices, warnings: e.warnings });
-      warnings.push(...e.warnings);
-      return e.devices;
-    } catch (err) {
-      expansions.delete(key);
-      if (strict) throw err;
-      warnings.push(`${(err as Error).message}; using the pool as last seen`);
-      const live = readIfExists(this.livePath(name));
-      return live === null ? [] : NetworkXml.parse(live, { live: true }).def.devices;
-    }
-  }
-
-  /** The PF's sriov_numvfs now, or null when it cannot be read as a count (then the PF is walked). */
-  #numVfs(pf: string): number | null {
-    try {
-      const s = fs.readFileSync(path.join(this.sysfsRoot, 'class', 'net', pf, 'device', 'sriov_numvfs'), 'utf8').trim();
-      return /^\d{1,9}$/.test(s) ? Number(s) : null;
-    } catch {
-      return null;
-    }
-  }
-
-  /**
    * The pool and the connections that hold (see ./ledger.ts `reconcile`).
    * With `reclaim`, the dead ones are undone on the host. `rebuild`
    * (net-start, after a restart) also adds the connections that domains in
@@ -400,7 +339,7 @@ export class NetworkStore extends NetworkConfig {
   async #status(name: string, xml: NetworkXml, o: { reclaim: boolean; strict?: boolean; rebuild?: boolean }): Promise<NetworkStatus> {
     const warnings: string[] = [];
     const ledger = this.#readLedger(name);
-    const scanned = o.rebuild ? this.#scanRefs(name, warnings) : [];
+    const scanned = o.rebuild ? scanRefs(this.domainDir, name, warnings) : [];
     // The domains the ledger names, each read once.
     const recorded: DomainRef[] = [];
     const domains = new Set<string>();
@@ -409,47 +348,11 @@ export class NetworkStore extends NetworkConfig {
       const k = `${scope}\n${c.domain}`;
       if (domains.has(k)) continue;
       domains.add(k);
-      recorded.push(...this.#refsOf(name, scope, c.domain, warnings));
+      recorded.push(...refsOf(name, scope, c.domain, warnings));
     }
     const starts = new Map(ledger.filter((c) => c.pid > 0).map((c) => [c.pid, processStart(c.pid)]));
     const { held, dead } = reconcile({ ledger, recorded, scanned, starts, domainDir: this.domainDir });
     if (o.reclaim) for (const c of dead) await this.#undo.reclaim(c, warnings);
-    return { xml, pool: countPool(this.#poolOf(name, xml, warnings, o.strict ?? false, o.rebuild), held), connections: held, warnings };
-  }
-
-  /** The connections to `name` that every domain in every scope records. */
-  #scanRefs(name: string, warnings: string[]): DomainRef[] {
-    const refs: DomainRef[] = [];
-    for (const scope of domainScopes(this.domainDir)) for (const domain of objectNames(scope)) refs.push(...this.#refsOf(name, scope, domain, warnings));
-    return refs;
-  }
-
-  /** The connections to network `name` that one domain's live XML records (none when it has no live XML). */
-  #refsOf(name: string, scope: string, domain: string, warnings: string[]): DomainRef[] {
-    const file = liveXmlPath(scope, domain);
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(file);
-    } catch {
-      return []; // gone
-    }
-    const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    let cached = liveRefs.get(file);
-    if (cached?.stamp !== stamp) {
-      const text = readIfExists(file);
-      if (text === null) return [];
-      try {
-        const d = DomainXml.parse(text, { live: true }).def;
-        const all: DomainRef[] = [];
-        for (const i of d.interfaces) if (i.type === 'network' && i.source.network && i.actual && i.mac) all.push({ network: i.source.network, domain: d.name, mac: i.mac, dev: i.actual.dev, scope });
-        cached = { stamp, refs: all };
-      } catch (e) {
-        warnings.push(`domain state ${file} cannot be read (${(e as Error).message}); its connections are not counted`);
-        cached = { stamp, refs: [] };
-      }
-      if (liveRefs.size >= 4096) liveRefs.clear();
-      liveRefs.set(file, cached);
-    }
-    return cached.refs.filter((r) => r.network === name && r.domain === domain);
+    return { xml, pool: countPool(poolOf(this.sysfsRoot, this.livePath(name), xml, warnings, o.strict ?? false, o.rebuild), held), connections: held, warnings };
   }
 }
