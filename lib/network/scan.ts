@@ -11,6 +11,7 @@ import { readIfExists } from './config';
 import type { DomainRef } from './ledger';
 import { expandPf } from './pool';
 
+/** Parsed live XML by file, while its inode, size and mtime stay the same. */
 const liveRefs = new Map<string, { stamp: string; refs: DomainRef[] }>();
 
 /**

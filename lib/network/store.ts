@@ -22,10 +22,10 @@ import { checkName, corrupt, NetworkConfig, NetworkConfigOptions, readIfExists }
 import { Connection, ConnectionOwner, countPool, DomainRef, formatLedger, newConnection, parseLedger, reconcile } from './ledger';
 import { LiveText } from './livetext';
 import { sysfsRoot } from './pool';
+import { dirStamp, poolOf, refsOf, scanRefs } from './scan';
 import { PoolUsage } from './usage';
 
-/** Where networks' definitions, live state and sysfs are. */ import { dirStamp, poolOf, refsOf, scanRefs } from './scan';
-
+/** Where networks' definitions, live state and sysfs are. */
 export interface NetworkOptions extends NetworkConfigOptions {
   /** Where sysfs is (default NETFD_SYSFS_ROOT or /sys), for <pf> pools. */
   sysfsRoot?: string | undefined;
@@ -65,8 +65,6 @@ export interface ConnectionUndo {
   /** A released passthrough connection: the device's saved MAC given back. */
   restore(c: Connection, warnings: string[]): Promise<void>;
 }
-
-/** Parsed live XML by file, while its inode, size and mtime stay the same. */
 
 /**
  * A running network's state between calls, by ledger file: the pool's usage

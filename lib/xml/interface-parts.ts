@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { attr, bad, child, Element, intAttr, notSupported, oneOf, onOff } from './dom';
 import { BandwidthDef, DriverDef, GUEST_OFFLOADS, HOST_OFFLOADS, InterfaceType, IpDef, PciAddress, RateDef, RouteDef } from './interface-def';
 
-/** Re-throws a validate.ts error as one that names the element and attribute. */
+/** The check of rx_queue_size and tx_queue_size: a power of two from 256 to 1024 (null when it holds). */
 const queueSize = (n: number) => (n >= 256 && n <= 1024 && (n & (n - 1)) === 0 ? null : 'expected a power of two from 256 to 1024');
 
 export function parseDriver(el: Element): DriverDef {
