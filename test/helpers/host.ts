@@ -2,6 +2,8 @@
 // peers, `ip -j` queries, and a leak check (fds, links, namespaces).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Test } from 'tap';
 
 export const isRoot = process.getuid?.() === 0;
@@ -196,3 +198,16 @@ function safeReadlink(p: string): string {
 export function run(cmd: string, args: string[], input?: string): string {
   return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
 }
+
+/** A temporary directory removed when test `t` ends. */
+export function scratchDir(t: Test, prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The names of the links in namespace `ns`, sorted. */
+export const linkNames = (ns: string): string[] =>
+  ipLinks(ns)
+    .map((l) => l.ifname)
+    .sort();

@@ -3,36 +3,24 @@
 // to start or a refused policy leaves nothing behind, and a block disk (a
 // loop device the test makes) reaches qemu as its host_device.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { launchDomain } from '../../lib/qemu/launch';
 import { Qmp } from '../../lib/qemu/qmp/commands';
-import { fdTable, inheritedFds, ipLinks, needsRoot, run, withNetns } from '../helpers/host';
+import { fdTable, inheritedFds, needsRoot, run, withNetns, linkNames, scratchDir } from '../helpers/host';
 
 const XML = `<domain type='qemu'><name>fdcheck</name><memory unit='MiB'>64</memory><devices>
   <interface type='ethernet'><model type='virtio'/></interface>
   <interface type='direct'><source dev='v0' mode='bridge'/><model type='virtio'/><driver queues='2'/></interface>
 </devices></domain>`;
 
-function tmpDir(t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-launch-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const names = (ns: string) =>
-  ipLinks(ns)
-    .map((l) => l.ifname)
-    .sort();
-
 t.test('qemu holds exactly the prepared fds; SIGKILL tears the domain down', { skip: needsRoot }, async (t) => {
-  const stateDir = tmpDir(t);
+  const stateDir = scratchDir(t, 'netfd-launch-');
   await withNetns(t, async (ns) => {
-    const before = names(ns);
+    const before = linkNames(ns);
     const l = await launchDomain(XML, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] });
     t.teardown(() => void l.child.kill('SIGKILL'));
-    t.same(names(ns), [...before, 'macvtap0', 'vnet0'].sort(), 'devices exist while qemu runs');
+    t.same(linkNames(ns), [...before, 'macvtap0', 'vnet0'].sort(), 'devices exist while qemu runs');
     t.same(fs.readdirSync(stateDir).sort(), ['fdcheck.inactive', 'fdcheck.pid', 'fdcheck.qmp', 'fdcheck.xml']);
     t.same(l.domain.qemuFds(), [], "netfd closed its copies: qemu's are the only ones");
 
@@ -62,34 +50,34 @@ t.test('qemu holds exactly the prepared fds; SIGKILL tears the domain down', { s
     const e = await l.exited;
     t.equal(e.signal, 'SIGKILL');
     t.ok(Date.now() - killedAt < 2000, `torn down ${Date.now() - killedAt} ms after SIGKILL`);
-    t.same(names(ns), before, 'host links gone');
+    t.same(linkNames(ns), before, 'host links gone');
     t.same(fs.readdirSync(stateDir), [], 'live XML, pid and QMP socket removed');
   });
 });
 
 t.test('a qemu that fails to start, and a refused policy, leave nothing behind', { skip: needsRoot }, async (t) => {
-  const stateDir = tmpDir(t);
+  const stateDir = scratchDir(t, 'netfd-launch-');
   await withNetns(t, async (ns) => {
-    const before = names(ns);
+    const before = linkNames(ns);
     await t.rejects(launchDomain(XML, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-no-such-option'] }), { code: 'QEMU_FAILED', message: /exit code 1\): .*no-such-option/ });
-    t.same(names(ns), before);
+    t.same(linkNames(ns), before);
     t.same(fs.readdirSync(stateDir), []);
     await t.rejects(launchDomain(XML, { netns: ns, stateDir, stdio: 'pipe', qemu: '/nonexistent/qemu' }), { code: 'QEMU_FAILED', message: /not found/ });
-    t.same(names(ns), before);
+    t.same(linkNames(ns), before);
     const vhost = XML.replace("<driver queues='2'/>", "<driver name='vhost' queues='2'/>");
     await t.rejects(
       launchDomain(vhost, { netns: ns, stateDir, stdio: 'pipe', vhostDevice: '/nonexistent/vhost-net' }),
       { code: 'VHOST_UNAVAILABLE' },
       "name='vhost' without vhost-net: refused before qemu starts",
     );
-    t.same(names(ns), before);
+    t.same(linkNames(ns), before);
     t.same(fs.readdirSync(stateDir), []);
   });
 });
 
 /** A loop device over a small temporary file, detached at teardown (also when the test fails). */
 function loopDevice(t: Test): string {
-  const backing = path.join(tmpDir(t), 'disk.img');
+  const backing = path.join(scratchDir(t, 'netfd-launch-'), 'disk.img');
   fs.writeFileSync(backing, Buffer.alloc(0));
   fs.truncateSync(backing, 8 * 1024 * 1024);
   const dev = run('losetup', ['--find', '--show', backing]).trim();
@@ -111,17 +99,17 @@ const blockXml = (dev: string, dev2 = dev) => `<domain type='qemu'><name>blockdi
 </devices></domain>`;
 
 t.test('a block disk on a real block device: qemu opens it with host_device', { skip: needsRoot }, async (t) => {
-  const stateDir = tmpDir(t);
+  const stateDir = scratchDir(t, 'netfd-launch-');
   const dev = loopDevice(t);
   const dev2 = loopDevice(t);
   await withNetns(t, async (ns) => {
-    const before = names(ns);
+    const before = linkNames(ns);
     // An IDE hard disk cannot be read-only: refused before anything is made.
     await t.rejects(launchDomain(blockXml(dev, dev2), { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] }), { code: 'NOT_SUPPORTED', field: '/domain/devices/disk[2]/readonly' });
-    t.same(names(ns), before);
+    t.same(linkNames(ns), before);
     // One device for two read-write disks: qemu's image lock refuses, and launch says so.
     await t.rejects(launchDomain(blockXml(dev).replace('<readonly/>', ''), { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] }), { code: 'QEMU_FAILED', message: /Failed to get "write" lock/ });
-    t.same(names(ns), before, 'nothing left behind');
+    t.same(linkNames(ns), before, 'nothing left behind');
     t.same(fs.readdirSync(stateDir), []);
     const xml = blockXml(dev, dev2).replace('<readonly/>', '');
     const l = await launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] });
@@ -151,23 +139,23 @@ t.test('a block disk on a real block device: qemu opens it with host_device', { 
     await q.close();
     l.child.kill('SIGKILL');
     await l.exited;
-    t.same(names(ns), before, 'torn down');
+    t.same(linkNames(ns), before, 'torn down');
     t.same(fs.readdirSync(stateDir), []);
   });
 });
 
 t.test("type='block' on a regular file: qemu's own refusal, nothing left behind", { skip: needsRoot }, async (t) => {
-  const stateDir = tmpDir(t);
-  const file = path.join(tmpDir(t), 'not-a-device.img');
+  const stateDir = scratchDir(t, 'netfd-launch-');
+  const file = path.join(scratchDir(t, 'netfd-launch-'), 'not-a-device.img');
   fs.writeFileSync(file, Buffer.alloc(1024 * 1024));
   await withNetns(t, async (ns) => {
-    const before = names(ns);
+    const before = linkNames(ns);
     const xml = blockXml(file).replace(/<disk type='block'><source[^]*?<\/disk>/, '');
     await t.rejects(launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] }), {
       code: 'QEMU_FAILED',
       message: /'host_device' driver requires .* to be either a character or block device/,
     });
-    t.same(names(ns), before);
+    t.same(linkNames(ns), before);
     t.same(fs.readdirSync(stateDir), []);
   });
 });
