@@ -104,6 +104,11 @@ export interface NativeBinding {
   socketPair(type?: 'seqpacket' | 'stream'): [number, number];
   /** A listening AF_UNIX SOCK_SEQPACKET socket at `path` (O_CLOEXEC, O_NONBLOCK). */
   unixListen(path: string, backlog?: number): number;
+  /**
+   * A listening AF_UNIX SOCK_STREAM socket at `path` for a child to take
+   * (O_CLOEXEC, blocking), its file made with `mode` less the umask.
+   */
+  unixStreamListen(path: string, backlog: number, mode: number): number;
   /** A SOCK_SEQPACKET socket connected to `path` (O_CLOEXEC). */
   unixConnect(path: string): Promise<number>;
   /** accept4 (O_CLOEXEC, O_NONBLOCK); -1 when no connection waits. */
