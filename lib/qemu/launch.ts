@@ -196,9 +196,9 @@ const FAILED_EXIT_MS = 1000;
  * its QMP socket `qmp`, which netfd makes listening before qemu runs and
  * hands it as an fd (argv's `-qmp unix:QMP,…` becomes `-chardev
  * socket,fd=N,server=on -mon mode=control`; N is the fd after the NICs',
- * or after netfd's own monitor when there is one). Resolves once that socket greets, negotiates and reports a
- * post-init run state (qemu's init, its drives opened, is over); qemu
- * exiting first is seen by its exit event. `closeFds` runs once qemu has its
+ * or after netfd's own monitor when there is one). Resolves once that
+ * socket greets, negotiates and reports a post-init run state (qemu's init,
+ * its drives opened, is over); qemu exiting first is seen by its exit event. `closeFds` runs once qemu has its
  * copies; `cleanup` runs when qemu exits, after the socket file is removed,
  * before `exited` resolves. When qemu fails to start, the rejection carries
  * qemu's own message, after `cleanup`.
@@ -225,7 +225,12 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
       const [n] = new FdPass(MONITOR_ID, [theirs]).toCommand(cmd);
       monitorArgs.push('-chardev', `socket,id=${MONITOR_ID},fd=${n}`, '-mon', `chardev=${MONITOR_ID},mode=control`);
     }
-    socket = QmpSocket.listen(qmp);
+    try {
+      socket = QmpSocket.listen(qmp);
+    } catch (e) {
+      // What qemu binding it would have failed with (a path too long, a directory it may not write).
+      throw new NetfdError(`qemu failed to start: its QMP socket ${qmp} could not be made: ${(e as Error).message}`, { code: 'QEMU_FAILED', cause: e });
+    }
     const [q] = new FdPass(QMP_CHARDEV_ID, [socket.fd]).toCommand(cmd);
     argv.splice(0, argv.length, ...withQmpFd(argv, qmp, q), ...monitorArgs);
     argv.push(...(o.extraArgs ?? []));

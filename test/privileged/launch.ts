@@ -243,3 +243,16 @@ t.test('a qemu that quits by itself: the socket file is gone, no fd of netfd lef
     t.same(openFds(), before, 'no fd of netfd left');
   });
 });
+
+t.test('a QMP socket path too long to bind: QEMU_FAILED before qemu runs, nothing left behind', { skip: needsRoot }, async (t) => {
+  const stateDir = path.join(scratchDir(t, 'netfd-launch-'), 'd'.repeat(100));
+  fs.mkdirSync(stateDir);
+  const xml = `<domain type='qemu'><name>longpath</name><memory unit='MiB'>64</memory><devices>
+    <interface type='ethernet'><model type='virtio'/></interface></devices></domain>`;
+  await withNetns(t, async (ns) => {
+    const before = linkNames(ns);
+    await t.rejects(launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe' }), { code: 'QEMU_FAILED', message: /its QMP socket .*longpath\.qmp could not be made: .*1 to 107 bytes/ });
+    t.same(linkNames(ns), before, 'the tap is gone');
+    t.same(fs.readdirSync(stateDir), [], 'no state left');
+  });
+});
