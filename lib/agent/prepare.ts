@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
-import { listLinks } from '../sys/link';
+import { linkGroups } from '../sys/link';
 import { setInterfaceLinks } from '../netdev/direct';
 import { prepareDomain } from '../qemu/domain';
 import { withDomainLock } from '../state/lock';
@@ -44,7 +44,7 @@ function closeOff(fds: readonly number[]): void {
 
 /** A link group no link in the agent's namespace and no record uses. */
 async function freeGroup(ctx: Context): Promise<number> {
-  const used = new Set<number | null>((await listLinks({ netns: ctx.o.netns })).map((l) => l.group));
+  const used = new Set<number>(await linkGroups({ netns: ctx.o.netns }));
   for (const h of ctx.records.held.values()) used.add(h.record.group);
   for (;;) {
     const g = randomBytes(4).readUInt32BE(0);
