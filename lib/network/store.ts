@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { getLink } from '../sys/link';
 import { processStart } from '../state/pidfile';
-import { replaceFileAtomic } from '../state/atomic';
+import { replaceFileAtomic, replaceFilesAtomic } from '../state/atomic';
 import { pickDevice } from '../policy/pool';
 import { ForwardMode, NetworkXml, PoolDevice } from '../xml/network';
 import { checkName, corrupt, NetworkConfig, NetworkConfigOptions, readIfExists } from './config';
@@ -303,9 +303,12 @@ export class NetworkStore extends NetworkConfig {
     const pool = idx.usage.pool(devices);
     const key = LiveText.keyOf(xml.text, pool);
     if (idx.live?.key !== key) idx.live = new LiveText(key, pool, (p) => xml.live(p));
-    replaceFileAtomic(this.ledgerPath(name), ledgerText);
+    // Both temporary files written and fsynced, then renamed, ledger first, and one directory fsync.
+    replaceFilesAtomic([
+      [this.ledgerPath(name), ledgerText],
+      [this.livePath(name), idx.live.text(pool)],
+    ]);
     idx.ledgerText = ledgerText;
-    replaceFileAtomic(this.livePath(name), idx.live.text(pool));
   }
 
   #parseLedger(file: string, text: string): Connection[] {
@@ -324,8 +327,10 @@ export class NetworkStore extends NetworkConfig {
 
   #write(name: string, s: NetworkStatus): void {
     indexes.delete(this.ledgerPath(name)); // rebuilt by the next allocate or release
-    replaceFileAtomic(this.ledgerPath(name), formatLedger(s.connections));
-    replaceFileAtomic(this.livePath(name), s.xml.live(s.pool));
+    replaceFilesAtomic([
+      [this.ledgerPath(name), formatLedger(s.connections)],
+      [this.livePath(name), s.xml.live(s.pool)],
+    ]);
   }
 
   /**
