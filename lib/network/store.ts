@@ -81,6 +81,8 @@ interface NetIndex {
   /** Scope directory -> its stamp when its connections were checked (absent: check them). */
   scopes: Map<string, string>;
   live?: LiveText;
+  /** What `live` was last checked for: the definition's text, the device list (by identity) and the pool's length. */
+  liveFor?: { text: string; devices: readonly string[]; n: number };
 }
 const indexes = new Map<string, NetIndex>();
 
@@ -301,8 +303,13 @@ export class NetworkStore extends NetworkConfig {
   #writeIndexed(name: string, idx: NetIndex, xml: NetworkXml, devices: readonly string[]): void {
     const ledgerText = formatLedger(idx.usage.connections);
     const pool = idx.usage.pool(devices);
-    const key = LiveText.keyOf(xml.text, pool);
-    if (idx.live?.key !== key) idx.live = new LiveText(key, pool, (p) => xml.live(p));
+    // The same definition text over the same device list (the same array, as long) keeps its cut text without a key.
+    const made = idx.liveFor;
+    if (!idx.live || made?.text !== xml.text || made.devices !== devices || made.n !== pool.length) {
+      const key = LiveText.keyOf(xml.text, pool);
+      if (idx.live?.key !== key) idx.live = new LiveText(key, pool, (p) => xml.live(p));
+      idx.liveFor = { text: xml.text, devices, n: pool.length };
+    }
     // Both temporary files written and fsynced, then renamed, ledger first, and one directory fsync.
     replaceFilesAtomic([
       [this.ledgerPath(name), ledgerText],

@@ -31,6 +31,12 @@ export interface DueInput {
   pid: number;
 }
 
+function tally(m: Map<string, number>, k: string, by: number): void {
+  const n = (m.get(k) ?? 0) + by;
+  if (n) m.set(k, n);
+  else m.delete(k);
+}
+
 /** The pool's connections, in ledger order, with counts per device kept as they change. */
 export class PoolUsage {
   readonly domainDir: string;
@@ -38,6 +44,8 @@ export class PoolUsage {
   readonly #counts = new Map<string, number>();
   readonly #keys = new Map<string, number>();
   readonly #scopes = new Map<string, number>();
+  /** `pool(devices)` for the last device list it was asked for, counts kept by `#count`. */
+  #view: { devices: readonly string[]; pool: PoolDevice[]; at: Map<string, PoolDevice>; inPool: number } | undefined;
 
   /** The connections of a ledger, none checked yet. */
   constructor(connections: readonly Connection[], domainDir: string) {
@@ -51,14 +59,17 @@ export class PoolUsage {
   }
 
   #count(e: Entry, by: 1 | -1): void {
-    const tally = (m: Map<string, number>, k: string) => {
-      const n = (m.get(k) ?? 0) + by;
-      if (n) m.set(k, n);
-      else m.delete(k);
-    };
-    tally(this.#counts, e.c.dev);
-    tally(this.#keys, e.key);
-    tally(this.#scopes, e.c.scope ?? this.domainDir);
+    tally(this.#counts, e.c.dev, by);
+    tally(this.#keys, e.key, by);
+    tally(this.#scopes, e.c.scope ?? this.domainDir, by);
+    const v = this.#view;
+    if (v) {
+      const d = v.at.get(e.c.dev);
+      if (d) {
+        d.connections += by;
+        v.inPool += by;
+      }
+    }
   }
 
   /** The connections, in ledger order (what the ledger file is to hold). */
@@ -81,16 +92,28 @@ export class PoolUsage {
     return this.#keys.has(connectionKey(owner, this.domainDir));
   }
 
-  /** Counts per device, as ./ledger.ts `countPool(devices, connections)` gives them. */
-  pool(devices: readonly string[]): PoolDevice[] {
-    let inPool = 0;
-    const out = devices.map((dev) => {
-      const connections = this.#counts.get(dev) ?? 0;
-      inPool += connections;
-      return { dev, connections };
-    });
+  /**
+   * Counts per device, as ./ledger.ts `countPool(devices, connections)` gives
+   * them. The answer for the same `devices` array is one array kept up to
+   * date as connections come and go: read it, do not keep or change it.
+   */
+  pool(devices: readonly string[]): readonly PoolDevice[] {
+    let v = this.#view;
+    if (v?.devices !== devices) {
+      const pool: PoolDevice[] = [];
+      const at = new Map<string, PoolDevice>();
+      let inPool = 0;
+      for (const dev of devices) {
+        if (at.has(dev)) break; // a device listed twice: countPool's answer, made each time
+        const d = { dev, connections: this.#counts.get(dev) ?? 0 };
+        inPool += d.connections;
+        pool.push(d);
+        at.set(dev, d);
+      }
+      this.#view = v = at.size === devices.length ? { devices, pool, at, inPool } : undefined;
+    }
     // Devices outside the pool that carry connections (rare): listed as countPool lists them.
-    return inPool === this.#entries.length ? out : countPool(devices, this.connections);
+    return v && v.inPool === this.#entries.length ? v.pool : countPool(devices, this.connections);
   }
 
   /** Adds a connection this process allocated (it holds while the process runs). */

@@ -53,14 +53,15 @@ export function replaceFilesAtomic(files: readonly (readonly [file: string, data
 
 /** A new temporary file beside `file` holding `data`, fsynced and closed; its directory made if missing. */
 function writeTemp(file: string, data: string): string {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${(seq++).toString(36)}.tmp`);
+  // Beside `file`: its directory part kept as it is, a dot before its name.
+  const slash = file.lastIndexOf('/');
+  const tmp = `${file.slice(0, slash + 1)}.${file.slice(slash + 1)}.${process.pid}.${(seq++).toString(36)}.tmp`;
   let fd: number;
   try {
     fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
     fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644);
   }
   try {

@@ -51,6 +51,29 @@ t.test('counts follow add and remove, as countPool counts the same connections',
   t.match(u.pool(DEVS).at(-1), { dev: 'gone', connections: 1, outside: true });
 });
 
+t.test('pool(): one array per device list, kept up to date; a list with a device twice or another list is counted anew', async (t) => {
+  const u = new PoolUsage([conn('a', 1, 'p0')], DIR);
+  const devs = ['p0', 'p1', 'p2'];
+  const first = u.pool(devs);
+  t.equal(u.pool(devs), first, 'the same list: the same array');
+  u.add(conn('b', 2, 'p1'));
+  u.add(conn('c', 3, 'p1'));
+  t.equal(u.pool(devs), first);
+  t.strictSame(first, countPool(devs, u.connections), 'its counts followed the adds');
+  u.remove({ domain: 'c', mac: mac(3) });
+  u.settle(u.due({ changed: none, pid: ME + 1 }), { recorded: [], starts: new Map([[ME, '1']]) });
+  t.strictSame(u.pool(devs), countPool(devs, u.connections), 'and the removes and a settle');
+  const other = ['p2', 'p1', 'p0'];
+  t.strictSame(u.pool(other), countPool(other, u.connections), 'another list: counted for it');
+  t.strictSame(u.pool(devs), countPool(devs, u.connections), 'and back');
+  const twice = ['p0', 'p1', 'p0'];
+  t.strictSame(u.pool(twice), countPool(twice, u.connections), 'a device listed twice: as countPool counts it');
+  u.add(conn('d', 4, 'gone'));
+  t.strictSame(u.pool(devs), countPool(devs, u.connections), 'a connection outside the list: as countPool lists it');
+  u.remove({ domain: 'd', mac: mac(4) });
+  t.strictSame(u.pool(devs), countPool(devs, u.connections));
+});
+
 t.test('due: what a call checks, and what holds without a check', async (t) => {
   const other = { pid: 77, start: '9' };
   const u = new PoolUsage([conn('mine', 1, 'p0'), conn('theirs', 2, 'p1', other), conn('agent', 3, 'p2', { ...other, scope: AGENT }), conn('rebuilt', 4, 'p0', { pid: 0, start: null })], DIR);
