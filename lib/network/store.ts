@@ -301,7 +301,7 @@ export class NetworkStore extends NetworkConfig {
 
   /** Writes the ledger and the live XML from the index (the live XML from its cut text). */
   #writeIndexed(name: string, idx: NetIndex, xml: NetworkXml, devices: readonly string[]): void {
-    const ledgerText = formatLedger(idx.usage.connections);
+    const ledgerText = idx.usage.ledgerText();
     const pool = idx.usage.pool(devices);
     // The same definition text over the same device list (the same array, as long) keeps its cut text without a key.
     const made = idx.liveFor;

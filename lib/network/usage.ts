@@ -7,7 +7,7 @@
 // every domain's live XML. Pure: the facts come in, ./ledger.ts `reconcile`
 // decides.
 import type { PoolDevice } from '../xml/network';
-import { Connection, ConnectionOwner, connectionKey, countPool, DomainRef, reconcile } from './ledger';
+import { Connection, ConnectionOwner, connectionKey, countPool, DomainRef, ledgerEntryText, ledgerText, reconcile } from './ledger';
 
 /**
  * Why a connection holds, as last checked: `recorded` by its domain's live
@@ -44,6 +44,12 @@ export class PoolUsage {
   readonly #counts = new Map<string, number>();
   readonly #keys = new Map<string, number>();
   readonly #scopes = new Map<string, number>();
+  /**
+   * The entries' ledger texts joined by ",\n", and where each entry's ends
+   * in it: a connection added is appended, the last ones removed are cut
+   * off; any other change drops it, to be joined anew.
+   */
+  #joined: { text: string; ends: number[] } | undefined;
   /** `pool(devices)` for the last device list it was asked for, counts kept by `#count`. */
   #view: { devices: readonly string[]; pool: PoolDevice[]; at: Map<string, PoolDevice>; inPool: number } | undefined;
 
@@ -75,6 +81,21 @@ export class PoolUsage {
   /** The connections, in ledger order (what the ledger file is to hold). */
   get connections(): Connection[] {
     return this.#entries.map((e) => e.c);
+  }
+
+  /** The ledger file's text for the connections: `formatLedger(this.connections)`, kept as they come and go. */
+  ledgerText(): string {
+    let j = this.#joined;
+    if (!j) {
+      const ends: number[] = [];
+      let text = '';
+      for (const e of this.#entries) {
+        text = ends.length ? `${text},\n${ledgerEntryText(e.c)}` : ledgerEntryText(e.c);
+        ends.push(text.length);
+      }
+      this.#joined = j = { text, ends };
+    }
+    return ledgerText(j.text, j.ends.length);
   }
 
   /** How many connections there are. */
@@ -121,6 +142,11 @@ export class PoolUsage {
     const e = this.#entry(c, standing);
     this.#entries.push(e);
     this.#count(e, 1);
+    const j = this.#joined;
+    if (j) {
+      j.text = j.ends.length ? `${j.text},\n${ledgerEntryText(c)}` : ledgerEntryText(c);
+      j.ends.push(j.text.length);
+    }
   }
 
   /** Removes the connections of `owner` with MAC `owner.mac`; returns them. */
@@ -128,12 +154,20 @@ export class PoolUsage {
     const k = connectionKey(owner, this.domainDir);
     if (!this.#keys.has(k)) return [];
     const gone: Connection[] = [];
-    this.#entries = this.#entries.filter((e) => {
+    let first = -1;
+    this.#entries = this.#entries.filter((e, i) => {
       if (e.key !== k) return true;
+      if (first < 0) first = i;
       gone.push(e.c);
       this.#count(e, -1);
       return false;
     });
+    // The last entries removed (as a release after its allocate): their text cut off; else joined anew.
+    const j = this.#joined;
+    if (j && first === this.#entries.length) {
+      j.ends.length = first;
+      j.text = first ? j.text.slice(0, j.ends[first - 1]) : '';
+    } else this.#joined = undefined;
     return gone;
   }
 
@@ -182,6 +216,7 @@ export class PoolUsage {
       this.#count(n, 1);
     }
     this.#entries = next;
+    this.#joined = undefined;
     return dead;
   }
 }

@@ -25,8 +25,6 @@ export async function withDomainLock<T>(dir: string, name: string, body: () => P
  */
 export async function withLock<T>(dir: string, name: string, body: () => Promise<T>, timeoutMs: number, what: string): Promise<T> {
   const file = lockPath(dir, name);
-  // Who holds it, for the EBUSY message of a process that waits in vain.
-  const note = `${process.pid}\n`;
   let lock: FileLock | null;
   try {
     lock = FileLock.tryLock(file, { note });
@@ -46,6 +44,9 @@ export async function withLock<T>(dir: string, name: string, body: () => Promise
     lock.unlock();
   }
 }
+
+/** Who holds a lock, written into its file for the EBUSY message of a process that waits in vain. */
+const note = `${process.pid}\n`;
 
 /** The pid a holder wrote into the lock file, or 0. Only for messages. */
 function holder(file: string): number {
