@@ -16,6 +16,12 @@
 //   pool_flatness                 60 held / 1 held: an allocation costs the
 //                                 same whatever the number of domains holding
 //                                 connections (goal <= 1.5)
+//   pool_floor_us                 the floor under pool_alloc_release_us: the
+//                                 system calls an allocate and a release make
+//                                 (strace -c), on files of the same sizes,
+//                                 back to back with no logic between, per
+//                                 cycle (NETFD_BENCH_POOL_CYCLES of them)
+//   pool_vs_floor                 pool_alloc_release_us / pool_floor_us
 //   pf_expand_256_ms              net-start (Networks.start) of a network whose
 //                                 <pf> has 256 VFs, median of 20 (+ destroy)
 //   ls_virtfn_256_ms              what a user would run instead: one
@@ -29,7 +35,7 @@ import path from 'node:path';
 import type { Networks } from '../lib/index';
 import type { Results, Suite } from './harness';
 import { envCount, log, median, msSince, now, round, type Section } from './harness';
-import { netfd, sriovFixture } from './netfd';
+import { nativeBinding, netfd, sriovFixture } from './netfd';
 
 export interface NetworksContext {
   nets: Networks;
@@ -83,12 +89,66 @@ async function holders(ctx: NetworksContext, n: number): Promise<() => Promise<v
   };
 }
 
+/**
+ * Microseconds per cycle of the system calls alone that one allocate and one
+ * release make, in the order they make them (2 x 34: the network's live XML
+ * looked for; its lock taken, the holder written; ledger, definition and
+ * sriov_numvfs read; ledger and live XML written to temporary files, fsynced,
+ * closed, renamed; the directory fsynced; the lock file removed, released),
+ * on copies of the network's files, with the texts it writes.
+ */
+function floorUs(ctx: NetworksContext, cycles: number): number {
+  const b = nativeBinding();
+  const dir = fs.mkdtempSync(path.join(path.dirname(ctx.sysfsRoot), 'floor-'));
+  try {
+    const from = path.join(ctx.stateDir, 'networks');
+    const [ledger, live, inactive, lock] = ['pool.connections', 'pool.xml', 'pool.inactive', 'pool.lock'].map((f) => path.join(dir, f));
+    for (const f of [ledger, live, inactive]) fs.copyFileSync(path.join(from, path.basename(f)), f);
+    const texts = [fs.readFileSync(ledger, 'utf8'), fs.readFileSync(live, 'utf8')];
+    const numVfs = path.join(ctx.sysfsRoot, 'class/net/eth0/device/sriov_numvfs');
+    const { O_WRONLY, O_CREAT, O_EXCL, O_RDONLY, O_DIRECTORY } = fs.constants;
+    const note = `${process.pid}\n`;
+    let seq = 0;
+    const temp = (file: string, text: string) => {
+      const tmp = `${file}.${seq++}.tmp`;
+      const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644);
+      fs.writeSync(fd, text);
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      return tmp;
+    };
+    const call = () => {
+      if (!fs.existsSync(live)) throw new Error(`${live} is gone`);
+      const fd = b.tryLockFile({ path: lock, note });
+      if (fd === null) throw new Error(`${lock} is held`);
+      for (const f of [ledger, inactive, numVfs]) fs.readFileSync(f, 'utf8');
+      const tmps = [temp(ledger, texts[0]!), temp(live, texts[1]!)];
+      fs.renameSync(tmps[0]!, ledger);
+      fs.renameSync(tmps[1]!, live);
+      const dfd = fs.openSync(dir, O_RDONLY | O_DIRECTORY);
+      fs.fsyncSync(dfd);
+      fs.closeSync(dfd);
+      b.unlockFile(fd, lock, true);
+    };
+    for (let i = 0; i < 100; i++) call();
+    const t0 = now();
+    for (let i = 0; i < cycles; i++) {
+      call();
+      call();
+    }
+    return round((msSince(t0) * 1000) / cycles, 1) ?? 0;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function allocRelease(ctx: NetworksContext, results: Results): Promise<void> {
   const { nets } = ctx;
   await nets.start('pool');
   const cycles = envCount('NETFD_BENCH_POOL_CYCLES', 10_000);
   results.pool_alloc_release_us = await cycle(nets, cycles);
   results.pool_cycles = cycles;
+  results.pool_floor_us = floorUs(ctx, cycles);
   // Five rounds of each, alternating, the median of each: the machine's noise is not a difference.
   const few = Math.max(100, Math.round(cycles / 25));
   const held = new Map<number, number[]>([
@@ -107,7 +167,8 @@ async function allocRelease(ctx: NetworksContext, results: Results): Promise<voi
   await nets.destroy('pool');
   log(
     `networks: allocate + release ${results.pool_alloc_release_us} us per cycle (${cycles} cycles, 64-VF pool); ` +
-      `with 1 / 60 domains holding connections ${results.pool_alloc_release_us_1_held} / ${results.pool_alloc_release_us_60_held} us (median of 5 x ${few} cycles)`,
+      `with 1 / 60 domains holding connections ${results.pool_alloc_release_us_1_held} / ${results.pool_alloc_release_us_60_held} us (median of 5 x ${few} cycles); ` +
+      `its system calls alone ${results.pool_floor_us} us`,
   );
 }
 
@@ -140,6 +201,7 @@ export const pool: Suite<NetworksContext> = {
   ratios: [
     ['pf_expand_vs_ls', 'pf_expand_256_ms', 'ls_virtfn_256_ms'],
     ['pool_flatness', 'pool_alloc_release_us_60_held', 'pool_alloc_release_us_1_held'],
+    ['pool_vs_floor', 'pool_alloc_release_us', 'pool_floor_us'],
   ],
   async run(ctx, results) {
     await allocRelease(ctx, results);

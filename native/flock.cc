@@ -96,15 +96,28 @@ bool FlockUntil(int fd, int op, const std::string& path, const Clock::time_point
   }
 }
 
-// Whether `fd` is the file now at `path` (not one a holder removed).
-bool IsAt(int fd, const std::string& path) {
+// Whether `fd` is the file now at `path` (not one a holder removed); its size in `size`.
+bool IsAt(int fd, const std::string& path, off_t* size = nullptr) {
   struct stat a {}, b {};
   if (::fstat(fd, &a) < 0) ThrowErrno("fstat", "stat the lock file " + path);
   if (::lstat(path.c_str(), &b) < 0) {
     if (errno == ENOENT) return false;
     ThrowErrno("lstat", "stat " + path);
   }
+  if (size) *size = a.st_size;
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// Replaces the text of the file `fd` (now `size` bytes long) with `note`:
+// one write when the file is no longer than the note (as a new one is).
+void WriteNote(int fd, const std::string& path, const std::string& note, off_t size) {
+  ssize_t n;
+  do {
+    n = ::pwrite(fd, note.data(), note.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) ThrowErrno("pwrite", "write the holder into " + path);
+  if (size_t(n) != note.size()) ThrowErrno("pwrite", "write the holder into " + path, EIO);
+  if (size > off_t(note.size()) && ::ftruncate(fd, off_t(note.size())) < 0) ThrowErrno("ftruncate", "truncate " + path);
 }
 
 }  // namespace
@@ -117,7 +130,7 @@ bool Flock(int fd, int op) {
   }
 }
 
-Fd LockFile(const std::string& path, bool shared, int timeoutMs) {
+Fd LockFile(const std::string& path, bool shared, int timeoutMs, const std::string& note) {
   const int op = shared ? LOCK_SH : LOCK_EX;
   const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(timeoutMs < 0 ? 0 : timeoutMs);
   for (;;) {
@@ -129,13 +142,25 @@ Fd LockFile(const std::string& path, bool shared, int timeoutMs) {
     Fd fd(raw);
     bool got = FlockUntil(fd.get(), op, path, timeoutMs < 0 ? nullptr : &deadline);
     if (!got) return Fd();
-    if (IsAt(fd.get(), path)) return fd;
+    off_t size = 0;
+    if (IsAt(fd.get(), path, &size)) {
+      if (!note.empty()) {
+        try {
+          WriteNote(fd.get(), path, note, size);
+        } catch (...) {
+          ::unlink(path.c_str());  // held exclusively: as UnlockFile would
+          throw;
+        }
+      }
+      return fd;
+    }
     // Its holder removed it while this one waited: the lock is on the new file.
   }
 }
 
-void UnlockFile(Fd fd, const std::string& path) {
-  if (Flock(fd.get(), LOCK_EX) && IsAt(fd.get(), path) && ::unlink(path.c_str()) < 0 && errno != ENOENT) ThrowErrno("unlink", "remove the lock file " + path);
+void UnlockFile(Fd fd, const std::string& path, bool exclusive) {
+  // An exclusive holder is the only one already; a shared one is when it can take the lock exclusive.
+  if ((exclusive || Flock(fd.get(), LOCK_EX)) && IsAt(fd.get(), path) && ::unlink(path.c_str()) < 0 && errno != ENOENT) ThrowErrno("unlink", "remove the lock file " + path);
 }
 
 }  // namespace netfd

@@ -144,20 +144,26 @@ export function parseLedger(text: string): Connection[] {
 /** Each entry's text as the ledger file holds it (an entry is not changed once made). */
 const entryTexts = new WeakMap<Connection, string>();
 
+/** The text of one entry of a ledger file, as `formatLedger` puts it (made once per entry). */
+export function ledgerEntryText(c: Connection): string {
+  let t = entryTexts.get(c);
+  if (t === undefined) {
+    // An element of the array is two levels deep: each of its lines indented by two more.
+    t = `  ${JSON.stringify(c, null, 1).replace(/\n/g, '\n  ')}`;
+    entryTexts.set(c, t);
+  }
+  return t;
+}
+
+/** A ledger file's text from its `count` entries' texts (`ledgerEntryText`) joined by ",\n". */
+export function ledgerText(joined: string, count: number): string {
+  return count ? `{\n "version": 1,\n "connections": [\n${joined}\n ]\n}\n` : '{\n "version": 1,\n "connections": []\n}\n';
+}
+
 /**
  * A ledger file's text: `JSON.stringify({ version: 1, connections }, null, 1)`
  * and a newline, put together from each entry's text, made once per entry.
  */
 export function formatLedger(connections: readonly Connection[]): string {
-  if (!connections.length) return '{\n "version": 1,\n "connections": []\n}\n';
-  const parts = connections.map((c) => {
-    let t = entryTexts.get(c);
-    if (t === undefined) {
-      // An element of the array is two levels deep: each of its lines indented by two more.
-      t = `  ${JSON.stringify(c, null, 1).replace(/\n/g, '\n  ')}`;
-      entryTexts.set(c, t);
-    }
-    return t;
-  });
-  return `{\n "version": 1,\n "connections": [\n${parts.join(',\n')}\n ]\n}\n`;
+  return ledgerText(connections.map(ledgerEntryText).join(',\n'), connections.length);
 }

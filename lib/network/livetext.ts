@@ -12,6 +12,16 @@ export type RenderLive = (pool: readonly PoolDevice[]) => string;
 // Marker counts: large and distinct, so a definition's own text never holds them by chance.
 const MARK = 7_340_000_000_000;
 
+/**
+ * `s` stored one byte per character when it is ASCII: the XML serializer's
+ * text comes as two-byte strings, which cost twice the memory to join and a
+ * conversion to write out as UTF-8.
+ */
+function compact(s: string): string {
+  // ASCII exactly when its UTF-8 takes one byte per character.
+  return Buffer.byteLength(s) === s.length ? Buffer.from(s, 'latin1').toString('latin1') : s;
+}
+
 /** The live XML of one definition over one device list, for any counts. */
 export class LiveText {
   /** What it was made for: the definition's text and the device list. */
@@ -28,7 +38,7 @@ export class LiveText {
     this.#render = render;
     this.#devs = devices.map((d) => d.dev);
     const cut = LiveText.#cut(devices, render);
-    this.#chunks = cut?.chunks ?? null;
+    this.#chunks = cut?.chunks.map(compact) ?? null;
     this.#slots = cut?.slots ?? [];
     if (this.#chunks) {
       // Checked against full renders with other counts before it is trusted.

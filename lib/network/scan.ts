@@ -30,7 +30,7 @@ export function dirStamp(dir: string): string | null {
 const RACY_MS = 100;
 
 /** A <pf>'s expansion, by sysfs root and PF, re-walked when its sriov_numvfs is no longer `numVfs`. */
-const expansions = new Map<string, { numVfs: number; devices: string[]; warnings: string[] }>();
+const expansions = new Map<string, { numVfs: number; countFile: string; devices: string[]; warnings: string[] }>();
 
 /**
  * The pool now: the listed devices, or the PF's VFs read from sysfs.
@@ -43,14 +43,14 @@ export function poolOf(sysfsRoot: string, livePath: string, xml: NetworkXml, war
   if (pf === undefined) return devices;
   const key = `${sysfsRoot}\n${pf}`;
   const known = expansions.get(key);
-  if (known && !walk && numVfs(sysfsRoot, pf) === known.numVfs) {
+  if (known && !walk && numVfs(known.countFile) === known.numVfs) {
     warnings.push(...known.warnings);
     return known.devices;
   }
   try {
     const e = expandPf(pf, { sysfsRoot: sysfsRoot });
     if (expansions.size >= 256 && !expansions.has(key)) expansions.clear();
-    expansions.set(key, { numVfs: e.numVfs, devices: e.devices, warnings: e.warnings });
+    expansions.set(key, { numVfs: e.numVfs, countFile: path.join(sysfsRoot, 'class', 'net', pf, 'device', 'sriov_numvfs'), devices: e.devices, warnings: e.warnings });
     warnings.push(...e.warnings);
     return e.devices;
   } catch (err) {
@@ -62,10 +62,10 @@ export function poolOf(sysfsRoot: string, livePath: string, xml: NetworkXml, war
   }
 }
 
-/** The PF's sriov_numvfs now, or null when it cannot be read as a count (then the PF is walked). */
-function numVfs(sysfsRoot: string, pf: string): number | null {
+/** The PF's sriov_numvfs (the file `countFile`) now, or null when it cannot be read as a count (then the PF is walked). */
+function numVfs(countFile: string): number | null {
   try {
-    const s = fs.readFileSync(path.join(sysfsRoot, 'class', 'net', pf, 'device', 'sriov_numvfs'), 'utf8').trim();
+    const s = fs.readFileSync(countFile, 'utf8').trim();
     return /^\d{1,9}$/.test(s) ? Number(s) : null;
   } catch {
     return null;

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { getLink } from '../sys/link';
 import { processStart } from '../state/pidfile';
-import { replaceFileAtomic } from '../state/atomic';
+import { replaceFileAtomic, replaceFilesAtomic } from '../state/atomic';
 import { pickDevice } from '../policy/pool';
 import { ForwardMode, NetworkXml, PoolDevice } from '../xml/network';
 import { checkName, corrupt, NetworkConfig, NetworkConfigOptions, readIfExists } from './config';
@@ -81,6 +81,8 @@ interface NetIndex {
   /** Scope directory -> its stamp when its connections were checked (absent: check them). */
   scopes: Map<string, string>;
   live?: LiveText;
+  /** What `live` was last checked for: the definition's text, the device list (by identity) and the pool's length. */
+  liveFor?: { text: string; devices: readonly string[]; n: number };
 }
 const indexes = new Map<string, NetIndex>();
 
@@ -299,13 +301,21 @@ export class NetworkStore extends NetworkConfig {
 
   /** Writes the ledger and the live XML from the index (the live XML from its cut text). */
   #writeIndexed(name: string, idx: NetIndex, xml: NetworkXml, devices: readonly string[]): void {
-    const ledgerText = formatLedger(idx.usage.connections);
+    const ledgerText = idx.usage.ledgerText();
     const pool = idx.usage.pool(devices);
-    const key = LiveText.keyOf(xml.text, pool);
-    if (idx.live?.key !== key) idx.live = new LiveText(key, pool, (p) => xml.live(p));
-    replaceFileAtomic(this.ledgerPath(name), ledgerText);
+    // The same definition text over the same device list (the same array, as long) keeps its cut text without a key.
+    const made = idx.liveFor;
+    if (!idx.live || made?.text !== xml.text || made.devices !== devices || made.n !== pool.length) {
+      const key = LiveText.keyOf(xml.text, pool);
+      if (idx.live?.key !== key) idx.live = new LiveText(key, pool, (p) => xml.live(p));
+      idx.liveFor = { text: xml.text, devices, n: pool.length };
+    }
+    // Both temporary files written and fsynced, then renamed, ledger first, and one directory fsync.
+    replaceFilesAtomic([
+      [this.ledgerPath(name), ledgerText],
+      [this.livePath(name), idx.live.text(pool)],
+    ]);
     idx.ledgerText = ledgerText;
-    replaceFileAtomic(this.livePath(name), idx.live.text(pool));
   }
 
   #parseLedger(file: string, text: string): Connection[] {
@@ -324,8 +334,10 @@ export class NetworkStore extends NetworkConfig {
 
   #write(name: string, s: NetworkStatus): void {
     indexes.delete(this.ledgerPath(name)); // rebuilt by the next allocate or release
-    replaceFileAtomic(this.ledgerPath(name), formatLedger(s.connections));
-    replaceFileAtomic(this.livePath(name), s.xml.live(s.pool));
+    replaceFilesAtomic([
+      [this.ledgerPath(name), formatLedger(s.connections)],
+      [this.livePath(name), s.xml.live(s.pool)],
+    ]);
   }
 
   /**

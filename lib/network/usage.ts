@@ -7,7 +7,7 @@
 // every domain's live XML. Pure: the facts come in, ./ledger.ts `reconcile`
 // decides.
 import type { PoolDevice } from '../xml/network';
-import { Connection, ConnectionOwner, connectionKey, countPool, DomainRef, reconcile } from './ledger';
+import { Connection, ConnectionOwner, connectionKey, countPool, DomainRef, ledgerEntryText, ledgerText, reconcile } from './ledger';
 
 /**
  * Why a connection holds, as last checked: `recorded` by its domain's live
@@ -31,6 +31,12 @@ export interface DueInput {
   pid: number;
 }
 
+function tally(m: Map<string, number>, k: string, by: number): void {
+  const n = (m.get(k) ?? 0) + by;
+  if (n) m.set(k, n);
+  else m.delete(k);
+}
+
 /** The pool's connections, in ledger order, with counts per device kept as they change. */
 export class PoolUsage {
   readonly domainDir: string;
@@ -38,6 +44,14 @@ export class PoolUsage {
   readonly #counts = new Map<string, number>();
   readonly #keys = new Map<string, number>();
   readonly #scopes = new Map<string, number>();
+  /**
+   * The entries' ledger texts joined by ",\n", and where each entry's ends
+   * in it: a connection added is appended, the last ones removed are cut
+   * off; any other change drops it, to be joined anew.
+   */
+  #joined: { text: string; ends: number[] } | undefined;
+  /** `pool(devices)` for the last device list it was asked for, counts kept by `#count`. */
+  #view: { devices: readonly string[]; pool: PoolDevice[]; at: Map<string, PoolDevice>; inPool: number } | undefined;
 
   /** The connections of a ledger, none checked yet. */
   constructor(connections: readonly Connection[], domainDir: string) {
@@ -51,19 +65,37 @@ export class PoolUsage {
   }
 
   #count(e: Entry, by: 1 | -1): void {
-    const tally = (m: Map<string, number>, k: string) => {
-      const n = (m.get(k) ?? 0) + by;
-      if (n) m.set(k, n);
-      else m.delete(k);
-    };
-    tally(this.#counts, e.c.dev);
-    tally(this.#keys, e.key);
-    tally(this.#scopes, e.c.scope ?? this.domainDir);
+    tally(this.#counts, e.c.dev, by);
+    tally(this.#keys, e.key, by);
+    tally(this.#scopes, e.c.scope ?? this.domainDir, by);
+    const v = this.#view;
+    if (v) {
+      const d = v.at.get(e.c.dev);
+      if (d) {
+        d.connections += by;
+        v.inPool += by;
+      }
+    }
   }
 
   /** The connections, in ledger order (what the ledger file is to hold). */
   get connections(): Connection[] {
     return this.#entries.map((e) => e.c);
+  }
+
+  /** The ledger file's text for the connections: `formatLedger(this.connections)`, kept as they come and go. */
+  ledgerText(): string {
+    let j = this.#joined;
+    if (!j) {
+      const ends: number[] = [];
+      let text = '';
+      for (const e of this.#entries) {
+        text = ends.length ? `${text},\n${ledgerEntryText(e.c)}` : ledgerEntryText(e.c);
+        ends.push(text.length);
+      }
+      this.#joined = j = { text, ends };
+    }
+    return ledgerText(j.text, j.ends.length);
   }
 
   /** How many connections there are. */
@@ -81,16 +113,28 @@ export class PoolUsage {
     return this.#keys.has(connectionKey(owner, this.domainDir));
   }
 
-  /** Counts per device, as ./ledger.ts `countPool(devices, connections)` gives them. */
-  pool(devices: readonly string[]): PoolDevice[] {
-    let inPool = 0;
-    const out = devices.map((dev) => {
-      const connections = this.#counts.get(dev) ?? 0;
-      inPool += connections;
-      return { dev, connections };
-    });
+  /**
+   * Counts per device, as ./ledger.ts `countPool(devices, connections)` gives
+   * them. The answer for the same `devices` array is one array kept up to
+   * date as connections come and go: read it, do not keep or change it.
+   */
+  pool(devices: readonly string[]): readonly PoolDevice[] {
+    let v = this.#view;
+    if (v?.devices !== devices) {
+      const pool: PoolDevice[] = [];
+      const at = new Map<string, PoolDevice>();
+      let inPool = 0;
+      for (const dev of devices) {
+        if (at.has(dev)) break; // a device listed twice: countPool's answer, made each time
+        const d = { dev, connections: this.#counts.get(dev) ?? 0 };
+        inPool += d.connections;
+        pool.push(d);
+        at.set(dev, d);
+      }
+      this.#view = v = at.size === devices.length ? { devices, pool, at, inPool } : undefined;
+    }
     // Devices outside the pool that carry connections (rare): listed as countPool lists them.
-    return inPool === this.#entries.length ? out : countPool(devices, this.connections);
+    return v && v.inPool === this.#entries.length ? v.pool : countPool(devices, this.connections);
   }
 
   /** Adds a connection this process allocated (it holds while the process runs). */
@@ -98,6 +142,11 @@ export class PoolUsage {
     const e = this.#entry(c, standing);
     this.#entries.push(e);
     this.#count(e, 1);
+    const j = this.#joined;
+    if (j) {
+      j.text = j.ends.length ? `${j.text},\n${ledgerEntryText(c)}` : ledgerEntryText(c);
+      j.ends.push(j.text.length);
+    }
   }
 
   /** Removes the connections of `owner` with MAC `owner.mac`; returns them. */
@@ -105,12 +154,20 @@ export class PoolUsage {
     const k = connectionKey(owner, this.domainDir);
     if (!this.#keys.has(k)) return [];
     const gone: Connection[] = [];
-    this.#entries = this.#entries.filter((e) => {
+    let first = -1;
+    this.#entries = this.#entries.filter((e, i) => {
       if (e.key !== k) return true;
+      if (first < 0) first = i;
       gone.push(e.c);
       this.#count(e, -1);
       return false;
     });
+    // The last entries removed (as a release after its allocate): their text cut off; else joined anew.
+    const j = this.#joined;
+    if (j && first === this.#entries.length) {
+      j.ends.length = first;
+      j.text = first ? j.text.slice(0, j.ends[first - 1]) : '';
+    } else this.#joined = undefined;
     return gone;
   }
 
@@ -159,6 +216,7 @@ export class PoolUsage {
       this.#count(n, 1);
     }
     this.#entries = next;
+    this.#joined = undefined;
     return dead;
   }
 }

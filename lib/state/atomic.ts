@@ -1,7 +1,14 @@
 // Atomic writes: a temporary file, fsync, rename (or link), then fsync of the
 // directory, so a reader or a crash sees the old text or the new, never a part.
+// The directory is made only when the temporary file cannot be created for
+// want of it; a temporary file is removed only when it was not published.
 import fs from 'node:fs';
 import path from 'node:path';
+
+const { O_WRONLY, O_CREAT, O_EXCL, O_RDONLY, O_DIRECTORY } = fs.constants;
+// Temporary names: a counter from this process's start time, so unique in
+// the process and unlike any a crashed process with the same pid left.
+let seq = Date.now();
 
 /**
  * Writes `data` to `file` only if `file` does not exist yet, atomically: a
@@ -9,34 +16,82 @@ import path from 'node:path';
  * fails with EEXIST if another writer won), then the directory is fsynced.
  */
 export function writeNewFileAtomic(file: string, data: string): void {
-  writeAtomic(file, data, (tmp) => fs.linkSync(tmp, file));
+  const tmp = writeTemp(file, data);
+  try {
+    fs.linkSync(tmp, file);
+  } finally {
+    fs.unlinkSync(tmp); // linked or not, the temporary name goes
+  }
+  fsyncDir(path.dirname(file));
 }
 
 /** Replaces `file` with `data` atomically: readers see the old or the new text, never a part. */
 export function replaceFileAtomic(file: string, data: string): void {
-  writeAtomic(file, data, (tmp) => fs.renameSync(tmp, file));
+  replaceFilesAtomic([[file, data]]);
 }
 
-function writeAtomic(file: string, data: string, publish: (tmp: string) => void): void {
-  const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+/**
+ * Replaces each file with its text, each atomically (readers see the old or
+ * the new text of a file, never a part): every temporary file is written and
+ * fsynced first, then each renamed in order, then each directory fsynced once.
+ * On return all are durable. A failure before the renames leaves every file
+ * as it was; a temporary file that was not renamed is removed.
+ */
+export function replaceFilesAtomic(files: readonly (readonly [file: string, data: string])[]): void {
+  const tmps: string[] = [];
+  let renamed = 0;
+  try {
+    for (const [file, data] of files) tmps.push(writeTemp(file, data));
+    for (; renamed < files.length; renamed++) fs.renameSync(tmps[renamed]!, files[renamed]![0]);
+  } catch (e) {
+    for (const tmp of tmps.slice(renamed)) fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  const dirs = new Set(files.map(([file]) => path.dirname(file)));
+  for (const dir of dirs) fsyncDir(dir);
+}
+
+/** A new temporary file beside `file` holding `data`, fsynced and closed; its directory made if missing. */
+function writeTemp(file: string, data: string): string {
+  // Beside `file`: its directory part kept as it is, a dot before its name.
+  const slash = file.lastIndexOf('/');
+  const tmp = `${file.slice(0, slash + 1)}.${file.slice(slash + 1)}.${process.pid}.${(seq++).toString(36)}.tmp`;
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+    fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644);
+  }
   try {
     try {
-      fs.writeFileSync(fd, data);
+      writeAll(fd, data);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
-    publish(tmp);
-  } finally {
+  } catch (e) {
     fs.rmSync(tmp, { force: true });
+    throw e;
   }
-  const dfd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  return tmp;
+}
+
+/** Writes all of `data` (a string written at once, as a regular file takes it; the rest of a short write after). */
+function writeAll(fd: number, data: string): void {
+  const n = fs.writeSync(fd, data);
+  const len = Buffer.byteLength(data);
+  if (n === len) return;
+  const buf = Buffer.from(data, 'utf8');
+  for (let off = n; off < len;) off += fs.writeSync(fd, buf, off, len - off);
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY);
   try {
-    fs.fsyncSync(dfd);
+    fs.fsyncSync(fd);
   } finally {
-    fs.closeSync(dfd);
+    fs.closeSync(fd);
   }
 }

@@ -35,8 +35,14 @@ export function directoryOption(field: string, explicit: string | undefined, env
 /** STATE/NAME.EXT; EXT must hold no dot (see the naming rule above). */
 export function objectFile(dir: string, name: string, ext: string): string {
   if (ext.includes('.') || ext === '') throw new Error(`internal: bad state file extension ${JSON.stringify(ext)}`);
-  return path.join(dir, `${name}.${ext}`);
+  const file = `${name}.${ext}`;
+  // path.join's answer without its work when `file` is one plain component: the directory normalized once.
+  if (file.includes('/')) return path.join(dir, file);
+  if (dir !== joined.dir) joined = { dir, prefix: withSlash(path.join(dir, '.')) };
+  return joined.prefix + file;
 }
+let joined = { dir: '', prefix: '' };
+const withSlash = (d: string) => (d === '.' ? '' : d.endsWith('/') ? d : `${d}/`);
 
 /** The object name of a state file `NAME.EXT` whose EXT is `ext`, or null. */
 export function objectOf(file: string, ext: string): string | null {

@@ -18,24 +18,35 @@ export async function withDomainLock<T>(dir: string, name: string, body: () => P
   return withLock(dir, name, body, timeoutMs, 'domain');
 }
 
-/** withDomainLock for any named object (`what` names it in the EBUSY message). */
+/**
+ * withDomainLock for any named object (`what` names it in the EBUSY message).
+ * A free lock is taken at once on this thread (no promise, no thread); only
+ * a held one is waited for in the kernel. `dir` is made when it is missing.
+ */
 export async function withLock<T>(dir: string, name: string, body: () => Promise<T>, timeoutMs: number, what: string): Promise<T> {
   const file = lockPath(dir, name);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const lock = await FileLock.lock(file, { timeoutMs });
+  let lock: FileLock | null;
+  try {
+    lock = FileLock.tryLock(file, { note });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    lock = FileLock.tryLock(file, { note });
+  }
+  if (!lock && timeoutMs !== 0) lock = await FileLock.lock(file, { timeoutMs, note });
   if (!lock) {
     const owner = holder(file);
     throw new NetfdError(`${what} ${name} is locked${owner ? ` by process ${owner}` : ''} (${file}); another netfd command is changing it`, { code: 'EBUSY', field: 'name', value: name });
   }
   try {
-    // Who holds it, for the EBUSY message of a process that waits in vain.
-    fs.ftruncateSync(lock.fd, 0);
-    fs.writeSync(lock.fd, `${process.pid}\n`, 0);
     return await body();
   } finally {
     lock.unlock();
   }
 }
+
+/** Who holds a lock, written into its file for the EBUSY message of a process that waits in vain. */
+const note = `${process.pid}\n`;
 
 /** The pid a holder wrote into the lock file, or 0. Only for messages. */
 function holder(file: string): number {

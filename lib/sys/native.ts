@@ -152,10 +152,16 @@ export interface NativeBinding {
    * Opens `path` (O_CREAT, O_CLOEXEC, O_NOFOLLOW, 0644) and takes flock on it, waiting up to
    * timeoutMs (default -1: forever) on a thread of its own: the fd, or null when the time ran out.
    * The lock is on the file at `path` when it is taken (one its holder removed is opened anew).
+   * `note` (exclusive only): the file's new text once the lock is taken (who holds it).
    */
-  lockFile(o: { path: string; shared?: boolean; timeoutMs?: number }): Promise<number | null>;
-  /** Removes `path` when `fd` is its only holder (still holding it), then closes `fd`. */
-  unlockFile(fd: number, path: string): void;
+  lockFile(o: { path: string; shared?: boolean; timeoutMs?: number; note?: string }): Promise<number | null>;
+  /**
+   * lockFile without waiting, on the calling thread (flock LOCK_NB): the fd, or null when another
+   * open file holds a conflicting lock. `note` (exclusive only): the file's new text once locked.
+   */
+  tryLockFile(o: { path: string; shared?: boolean; note?: string }): number | null;
+  /** Removes `path` when `fd` is its only holder (still holding it; `exclusive`: known to be), then closes `fd`. */
+  unlockFile(fd: number, path: string, exclusive?: boolean): void;
   /** FD_CLOEXEC on every fd >= from (close_range CLOSE_RANGE_CLOEXEC). */
   cloexecFrom(from: number): void;
   nlEncode(op: NativeEncodeOp, args?: NativeEncodeArgs): Buffer;

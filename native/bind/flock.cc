@@ -1,6 +1,7 @@
 // Bindings of ../flock.h: flock(2) locks. An uncontended lock is taken on
-// the JS thread; a wait runs on a thread of its own (ThreadJob), so waiters
-// never hold the libuv workers the lock's holder needs to finish.
+// the JS thread (tryLockFile: without a promise); a wait runs on a thread of
+// its own (ThreadJob), so waiters never hold the libuv workers the lock's
+// holder needs to finish.
 #include "../flock.h"
 
 #include <sys/file.h>
@@ -26,19 +27,39 @@ Napi::Value Flock(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), Sync(info.Env(), [&] { return netfd::Flock(fd, how); }));
 }
 
-// lockFile({path, shared?, timeoutMs?}): the locked file's fd, or null when
-// timeoutMs (default -1: forever) ran out.
+// The options lockFile and tryLockFile share: {path, shared?, note?}.
+struct LockArgs {
+  std::string path;
+  bool shared;
+  std::string note;
+};
+
+LockArgs GetLockArgs(const Args& a) {
+  LockArgs l{a.Str("path"), a.Bool("shared", false), a.Str("note")};
+  if (l.path.empty()) a.Bad("path", "a file path");
+  if (l.shared && !l.note.empty()) a.Bad("note", "absent with shared (only an exclusive holder writes the file)");
+  return l;
+}
+
+// tryLockFile({path, shared?, note?}): the locked file's fd, or null when
+// another holds a conflicting lock. LOCK_NB on the calling thread: never waits.
+Napi::Value TryLockFile(const Napi::CallbackInfo& info) {
+  LockArgs l = GetLockArgs(GetArgs(info, "tryLockFile"));
+  Fd fd = Sync(info.Env(), [&] { return netfd::LockFile(l.path, l.shared, 0, l.note); });
+  return FdOrNull(info.Env(), fd);
+}
+
+// lockFile({path, shared?, timeoutMs?, note?}): the locked file's fd, or
+// null when timeoutMs (default -1: forever) ran out.
 Napi::Value LockFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Args a = GetArgs(info, "lockFile");
-  std::string path = a.Str("path");
-  if (path.empty()) a.Bad("path", "a file path");
-  bool shared = a.Bool("shared", false);
+  LockArgs l = GetLockArgs(a);
   int timeoutMs = int(a.Int("timeoutMs", -1, INT32_MAX, -1));
   auto deferred = Napi::Promise::Deferred::New(env);
   Fd fd;
   try {
-    fd = netfd::LockFile(path, shared, 0);
+    fd = netfd::LockFile(l.path, l.shared, 0, l.note);
   } catch (const SysError& e) {
     deferred.Reject(MakeError(env, e).Value());
     return deferred.Promise();
@@ -47,17 +68,23 @@ Napi::Value LockFile(const Napi::CallbackInfo& info) {
     deferred.Resolve(FdOrNull(env, fd));
     return deferred.Promise();
   }
-  return ThreadJob<Fd>::Start(env, [path, shared, timeoutMs] { return netfd::LockFile(path, shared, timeoutMs); }, FdOrNull);
+  return ThreadJob<Fd>::Start(env, [l, timeoutMs] { return netfd::LockFile(l.path, l.shared, timeoutMs, l.note); }, FdOrNull);
 }
 
-// unlockFile(fd, path): removes `path` when `fd` is its only holder, then
-// closes `fd` (also when the removal fails).
+// unlockFile(fd, path, exclusive?): removes `path` when `fd` is its only
+// holder, then closes `fd` (also when the removal fails). `exclusive`: the
+// lock is known to be exclusive.
 Napi::Value UnlockFile(const Napi::CallbackInfo& info) {
   int fd = FdArg(info, 0, "unlockFile");
   if (info.Length() < 2 || !info[1].IsString()) throw Napi::TypeError::New(info.Env(), "unlockFile: path must be a string");
   std::string path = info[1].As<Napi::String>().Utf8Value();
   if (path.empty() || path.find('\0') != std::string::npos) throw Napi::TypeError::New(info.Env(), "unlockFile: path must be a file path without NUL bytes");
-  Sync(info.Env(), [&] { netfd::UnlockFile(Fd(fd), path); });
+  bool exclusive = false;
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    if (!info[2].IsBoolean()) throw Napi::TypeError::New(info.Env(), "unlockFile: exclusive must be a boolean");
+    exclusive = info[2].As<Napi::Boolean>().Value();
+  }
+  Sync(info.Env(), [&] { netfd::UnlockFile(Fd(fd), path, exclusive); });
   return info.Env().Undefined();
 }
 
@@ -66,6 +93,7 @@ Napi::Value UnlockFile(const Napi::CallbackInfo& info) {
 void InitFlock(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "flock", Flock);
   Export(env, exports, "lockFile", LockFile);
+  Export(env, exports, "tryLockFile", TryLockFile);
   Export(env, exports, "unlockFile", UnlockFile);
 }
 

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { native } from '../../../lib/sys/native';
+import { spawn } from 'node:child_process';
 import { FileLock, flock } from '../../../lib/sys/flock';
 import { openFds } from '../../helpers/host';
 
@@ -27,12 +28,21 @@ t.test('bad arguments are TypeErrors', async (t) => {
     ['lockFile timeoutMs fraction', () => b.lockFile({ path: '/tmp/x', timeoutMs: 1.5 })],
     ['unlockFile path missing', () => any(b.unlockFile)(0)],
     ['unlockFile fd string', () => any(b.unlockFile)('3', '/tmp/x')],
+    ['unlockFile exclusive string', () => any(b.unlockFile)(0, '/tmp/x', 'yes')],
+    ['tryLockFile()', () => any(b.tryLockFile)()],
+    ['tryLockFile path missing', () => any(b.tryLockFile)({})],
+    ['tryLockFile path empty', () => b.tryLockFile({ path: '' })],
+    ['tryLockFile path NUL', () => b.tryLockFile({ path: '/tmp/a\0b' })],
+    ['tryLockFile note number', () => any(b.tryLockFile)({ path: '/tmp/x', note: 5 })],
+    ['tryLockFile note with shared', () => b.tryLockFile({ path: '/tmp/x', shared: true, note: '1\n' })],
+    ['lockFile note with shared', () => b.lockFile({ path: '/tmp/x', shared: true, note: '1\n' })],
   ];
   for (const [name, fn] of calls) t.throws(fn, TypeError, name);
 });
 
 t.test('system errors are Node-style', async (t) => {
   await t.rejects(FileLock.lock('/nonexistent/dir/x.lock'), { code: 'ENOENT', syscall: 'open' });
+  t.throws(() => FileLock.tryLock('/nonexistent/dir/x.lock'), { code: 'ENOENT', syscall: 'open' });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-flock-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.symlinkSync('/etc/hostname', path.join(dir, 'link.lock'));
@@ -90,5 +100,65 @@ t.test('a wait with no timeout ends when the holder leaves; many waiters do not 
   t.pass('the threadpool is free while six waiters wait');
   a.unlock();
   await Promise.all(waiters.map((w) => w.then((l) => l!.unlock())));
+  t.same(fs.readdirSync(dir), []);
+});
+
+t.test('tryLock: a free lock at once, without a promise; a held one is null; the note replaces the text', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-flock-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'x.lock');
+  const before = openFds();
+  const a = FileLock.tryLock(file, { note: '42\n' });
+  t.ok(a instanceof FileLock && a.held, 'taken on this thread: a FileLock, not a promise');
+  t.equal(fs.readFileSync(file, 'utf8'), '42\n', 'the note is the file');
+  t.equal(FileLock.tryLock(file), null, 'held: null at once');
+  t.equal(FileLock.tryLock(file, { shared: true }), null, 'no shared one beside it either');
+  const waiter = FileLock.lock(file, { timeoutMs: 5000, note: '43\n' });
+  await new Promise((r) => setTimeout(r, 50));
+  a!.unlock();
+  const w = (await waiter)!;
+  t.ok(w.held, 'the waiter (the fallback after a failed try) got it when it was released');
+  t.equal(fs.readFileSync(file, 'utf8'), '43\n', 'and wrote its note into the new file');
+  w.unlock();
+  t.notOk(fs.existsSync(file), 'the last holder removed the file');
+
+  // A longer text left behind (a dead holder's): the note replaces all of it.
+  fs.writeFileSync(file, '4194304999\n');
+  const c = FileLock.tryLock(file, { note: '7\n' })!;
+  t.equal(fs.readFileSync(file, 'utf8'), '7\n', 'truncated to the note');
+  c.unlock();
+
+  const s1 = FileLock.tryLock(file, { shared: true })!;
+  const s2 = FileLock.tryLock(file, { shared: true })!;
+  t.ok(s1.held && s2.held, 'two shared holders by tryLock');
+  t.equal(FileLock.tryLock(file), null);
+  s1.unlock();
+  t.ok(fs.existsSync(file), 'a shared holder leaves the file to the other');
+  s2.unlock();
+  t.notOk(fs.existsSync(file), 'the last shared holder removes it');
+  t.same(openFds(), before, 'no fd leaked');
+});
+
+t.test('tryLock: the lock of a holder killed with SIGKILL is free at once', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-flock-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'x.lock');
+  const dist = path.resolve(__dirname, '..', '..', '..', 'dist', 'sys', 'flock.js');
+  const code = `const l = require(${JSON.stringify(dist)}).FileLock.tryLock(${JSON.stringify(file)}, { note: process.pid + '\\n' }); console.log(l ? 'HELD' : 'NOT'); setInterval(() => {}, 1 << 30);`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => (d.toString().includes('HELD') ? resolve() : reject(new Error(d.toString()))));
+    child.on('exit', () => reject(new Error('the holder exited')));
+  });
+  t.equal(fs.readFileSync(file, 'utf8'), `${child.pid}\n`, 'the holder wrote its pid');
+  t.equal(FileLock.tryLock(file), null, 'held by the live child');
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+  const mine = FileLock.tryLock(file, { note: `${process.pid}\n` });
+  t.ok(mine?.held, "the dead holder's lock is taken by the first try");
+  t.equal(fs.readFileSync(file, 'utf8'), `${process.pid}\n`, 'with this process as the holder');
+  mine!.unlock();
   t.same(fs.readdirSync(dir), []);
 });

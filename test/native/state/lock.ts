@@ -171,3 +171,14 @@ t.test('a waiter whose file the holder removed locks the new file, so two never 
   );
   t.same(fs.readdirSync(dir), [], 'no file left');
 });
+
+t.test('a free lock is taken without waiting; the directory is made when missing; the holder is written over what was left', async (t) => {
+  const dir = path.join(tmp(t), 'a', 'b');
+  t.equal(await withLock(dir, 'n', async () => fs.readFileSync(lockPath(dir, 'n'), 'utf8'), 0, 'network'), `${process.pid}\n`, 'timeout 0 (one try) takes a free lock, in a directory it made');
+  t.same(fs.readdirSync(dir), [], 'released: no file left');
+  fs.rmSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(lockPath(dir, 'n'), '4194304999\n');
+  t.equal(await withDomainLock(dir, 'n', async () => fs.readFileSync(lockPath(dir, 'n'), 'utf8')), `${process.pid}\n`, "a dead holder's longer pid is replaced whole");
+  t.same(fs.readdirSync(dir), []);
+});

@@ -51,6 +51,56 @@ t.test('counts follow add and remove, as countPool counts the same connections',
   t.match(u.pool(DEVS).at(-1), { dev: 'gone', connections: 1, outside: true });
 });
 
+t.test('pool(): one array per device list, kept up to date; a list with a device twice or another list is counted anew', async (t) => {
+  const u = new PoolUsage([conn('a', 1, 'p0')], DIR);
+  const devs = ['p0', 'p1', 'p2'];
+  const first = u.pool(devs);
+  t.equal(u.pool(devs), first, 'the same list: the same array');
+  u.add(conn('b', 2, 'p1'));
+  u.add(conn('c', 3, 'p1'));
+  t.equal(u.pool(devs), first);
+  t.strictSame(first, countPool(devs, u.connections), 'its counts followed the adds');
+  u.remove({ domain: 'c', mac: mac(3) });
+  u.settle(u.due({ changed: none, pid: ME + 1 }), { recorded: [], starts: new Map([[ME, '1']]) });
+  t.strictSame(u.pool(devs), countPool(devs, u.connections), 'and the removes and a settle');
+  const other = ['p2', 'p1', 'p0'];
+  t.strictSame(u.pool(other), countPool(other, u.connections), 'another list: counted for it');
+  t.strictSame(u.pool(devs), countPool(devs, u.connections), 'and back');
+  const twice = ['p0', 'p1', 'p0'];
+  t.strictSame(u.pool(twice), countPool(twice, u.connections), 'a device listed twice: as countPool counts it');
+  u.add(conn('d', 4, 'gone'));
+  t.strictSame(u.pool(devs), countPool(devs, u.connections), 'a connection outside the list: as countPool lists it');
+  u.remove({ domain: 'd', mac: mac(4) });
+  t.strictSame(u.pool(devs), countPool(devs, u.connections));
+});
+
+t.test('ledgerText(): formatLedger of the connections, kept through adds, removes at the end and elsewhere, and settles', async (t) => {
+  const u = new PoolUsage([conn('a', 1, 'p0'), conn('b', 2, 'p1')], DIR);
+  const same = (what: string) => t.equal(u.ledgerText(), formatLedger(u.connections), what);
+  same('as read');
+  u.add(conn('c', 3, 'p2'));
+  same('one added');
+  u.remove({ domain: 'c', mac: mac(3) });
+  same('the last one removed');
+  u.remove({ domain: 'b', mac: mac(2) });
+  u.remove({ domain: 'a', mac: mac(1) });
+  same('all removed');
+  t.equal(u.ledgerText(), formatLedger([]));
+  u.add(conn('d', 4, 'p0'));
+  u.add(conn('e', 5, 'p1'));
+  u.add(conn('f', 6, 'p2'));
+  same('added to none');
+  u.remove({ domain: 'd', mac: mac(4) });
+  same('the first one removed');
+  u.add(conn('g', 7, 'p0', { scope: AGENT }));
+  same('added after');
+  u.settle(u.due({ changed: none, pid: ME + 1 }), { recorded: [ref(conn('e', 5, 'p1'), 'p2')], starts: new Map([[ME, null]]) });
+  same('settled: one moved to the device its domain records, the others dead');
+  t.equal(u.size, 1);
+  u.add(conn('h', 8, 'p0'));
+  same('added after a settle');
+});
+
 t.test('due: what a call checks, and what holds without a check', async (t) => {
   const other = { pid: 77, start: '9' };
   const u = new PoolUsage([conn('mine', 1, 'p0'), conn('theirs', 2, 'p1', other), conn('agent', 3, 'p2', { ...other, scope: AGENT }), conn('rebuilt', 4, 'p0', { pid: 0, start: null })], DIR);
@@ -125,6 +175,7 @@ t.test('the live XML cut at its counts renders as NetworkXml.live does', async (
     "<network>\n  <name>listed</name>\n  <forward mode='vepa'>\n    <interface dev='x'/>\n    <interface dev='y'/>\n  </forward>\n</network>\n",
     "<network><name>one</name><forward mode='passthrough'><interface dev='only'/></forward></network>",
     "<network><name>tricky</name><title>7340000000000 7340000000001</title><forward mode='vepa'><interface dev='a'/><interface dev='b'/></forward></network>",
+    "<network><name>accents</name><title>réseau ☃ 𝄞</title><forward mode='vepa'><interface dev='a'/><interface dev='b'/></forward></network>",
   ];
   const pools = [
     [
@@ -141,6 +192,10 @@ t.test('the live XML cut at its counts renders as NetworkXml.live does', async (
     [
       { dev: 'a', connections: 5 },
       { dev: 'b', connections: 12 },
+    ],
+    [
+      { dev: 'a', connections: 1 },
+      { dev: 'b', connections: 0 },
     ],
   ];
   for (const [i, text] of defs.entries()) {
