@@ -89,7 +89,8 @@ export { prepareInterfaces, teardownFromLive, PreparedHost, InterfaceSetup, Prep
 export { PrepareOptions, DomainHostOptions, Step, STEPS } from './netdev/connect';
 export { setInterfaceLinks, followLiveXml, LinkFollowOptions } from './netdev/direct';
 export { recordPciAddresses } from './netdev/live';
-export { prepareDomain, previewDomain, PreparedDomain, DomainPreview, PreviewOptions } from './qemu/domain';
+export { prepareDomain, prepareDomains, previewDomain, PreparedDomain, DomainPreview, PreviewOptions } from './qemu/domain';
+export { prepareHosts, fleetMacs, FleetOptions } from './netdev/fleet';
 export { stateDir, DEFAULT_STATE_DIR, liveXmlPath } from './state/dirs';
 export { domainArgv, netArgv, driveArg, netdevArg, deviceArg, childFds, formatArgv, formatArgs, NetArgs, ArgvOptions, DEFAULT_EMULATOR } from './qemu/argv';
 

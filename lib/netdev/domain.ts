@@ -214,8 +214,11 @@ export interface InterfaceSetup {
   undo(): Promise<void>;
 }
 
-/** Looks at the host before changing anything, per interface type: names, bridges, parents, MACs. Returns the managed='no' devices by interface index. */
-function preflight(plans: InterfacePlan[], links: LinkInfo[]): Map<number, LinkInfo> {
+/**
+ * Looks at the host before changing anything, per interface type: names, bridges, parents, MACs. Returns the managed='no' devices by interface index.
+ * @internal
+ */
+export function preflight(plans: InterfacePlan[], links: LinkInfo[]): Map<number, LinkInfo> {
   const byName = new Map(links.map((l) => [l.name, l]));
   const existing = new Map<number, LinkInfo>();
   for (const p of plans) {
@@ -229,8 +232,17 @@ function preflight(plans: InterfacePlan[], links: LinkInfo[]): Map<number, LinkI
   return existing;
 }
 
-/** The connect function of the interface's type. */
-function connect(plan: InterfacePlan, ctx: ConnectContext, existing: ReadonlyMap<number, LinkInfo>): Promise<Connected> {
+/**
+ * True when preflight must see the namespace's links: every plan but a new tap off any bridge with a template name.
+ * @internal
+ */
+export const needsLinks = (plans: readonly InterfacePlan[]): boolean => plans.some((p) => p.link.kind !== 'tap' || p.link.bridge !== undefined || !p.link.name.includes('%'));
+
+/**
+ * The connect function of the interface's type.
+ * @internal
+ */
+export function connect(plan: InterfacePlan, ctx: ConnectContext, existing: ReadonlyMap<number, LinkInfo>): Promise<Connected> {
   if (plan.link.kind === 'macvtap') return connectDirect(plan, ctx);
   if (plan.link.kind === 'tap' && plan.link.bridge !== undefined) return connectBridge(plan, ctx);
   return connectEthernet(plan, ctx, existing.get(plan.index));
@@ -243,7 +255,7 @@ function connect(plan: InterfacePlan, ctx: ConnectContext, existing: ReadonlyMap
  */
 export async function prepareInterfaces(plans: InterfacePlan[], o: PrepareOptions): Promise<InterfaceSetup> {
   const netns = netnsOf(o);
-  const links = plans.some((p) => p.link.kind !== 'tap' || p.link.bridge !== undefined || !p.link.name.includes('%')) ? await listLinks({ netns }) : [];
+  const links = needsLinks(plans) ? await listLinks({ netns }) : [];
   const existing = preflight(plans, links);
 
   const tx = new Tx(netns);
