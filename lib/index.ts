@@ -85,7 +85,8 @@ export * as policy from './policy';
 export * as validate from './validate';
 
 // A domain's interfaces as one transaction, and qemu's arguments for them.
-export { prepareInterfaces, teardownFromLive, PreparedHost, InterfaceSetup, PreparedInterface, PreviewHostOptions } from './netdev/domain';
+export { prepareInterfaces, PreparedHost, InterfaceSetup, PreparedInterface, PreviewHostOptions } from './netdev/domain';
+export { teardownFromLive } from './netdev/teardown';
 export { PrepareOptions, DomainHostOptions, Step, STEPS } from './netdev/connect';
 export { setInterfaceLinks, followLiveXml, LinkFollowOptions } from './netdev/direct';
 export { recordPciAddresses } from './netdev/live';

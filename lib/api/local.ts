@@ -63,7 +63,7 @@ export class LocalBackend implements Backend {
   async destroy(name: string, o: { graceMs: number }) {
     const dir = this.#dir();
     const live = this.#live(name);
-    const [{ pidPath, qmpPath, readPidInfo }, { isQemuOf, terminateQemu }, { teardownFromLive }] = await Promise.all([import('../qemu/launch'), import('./terminate'), import('../netdev/domain')]);
+    const [{ pidPath, qmpPath, readPidInfo }, { isQemuOf, terminateQemu }, { teardownFromLive }] = await Promise.all([import('../qemu/launch'), import('./terminate'), import('../netdev/teardown')]);
     const info = readPidInfo(dir, name); // null: prepared only
     const pid = info && isQemuOf(info.pid, name) ? info.pid : null;
     if (pid !== null) await terminateQemu(pid, name, o.graceMs, () => !fs.existsSync(live) && !isQemuOf(pid, name));

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError, suppress } from '../errors';
 import { FdSet } from '../sys/fds';
-import { deleteGroup, deleteLinks, LinkInfo, listLinks, netnsOf } from '../sys/link';
+import { deleteLinks, LinkInfo, listLinks, netnsOf } from '../sys/link';
 import type { PciAddress } from '../xml/interface';
 import { decideDriver, domainMacs, DriverDecision, InterfacePlan, planDomain, VhostProbe } from '../policy';
 import { allocateFor, releaseFor } from './network';
@@ -343,29 +343,4 @@ export async function detachHost(name: string, live: DomainXml, livePath: string
   replaceFileAtomic(livePath, liveXml);
   await releaseFor(name, [iface], o);
   return { deleted: found.deleted, liveXml };
-}
-
-/**
- * Tears a domain down from its live XML alone (after a restart): deletes the
- * devices netfd created for it, when they are still the ones it recorded (same
- * kind and MAC; with `o.group`, same kind and group, and every other link of
- * the group too), and removes the live XML. Returns the links deleted.
- */
-export async function teardownFromLive(name: string, o: DomainHostOptions = {}): Promise<{ deleted: string[]; skipped: string[] }> {
-  const netns = netnsOf(o);
-  const root = stateDir(o.stateDir);
-  const dir = o.scope ?? root;
-  const file = liveXmlPath(dir, name);
-  return withDomainLock(dir, name, async () => {
-    const xml = DomainXml.parse(fs.readFileSync(file, 'utf8'), { live: true });
-    const { indexes, deleted, skipped } = await recordedLinks(xml.def.interfaces, netns, o.group);
-    if (indexes.length) await deleteLinks(indexes, { netns });
-    // Anything else of the domain's group (a half-made attach) goes too.
-    if (o.group !== undefined) await deleteGroup(o.group, { netns });
-    for (const i of xml.def.interfaces) if (i.downscript && i.target?.dev && i.target.managed) await downscript(i.downscript, i.target.dev, i.path, warnOf(o))();
-    fs.rmSync(file, { force: true });
-    fs.rmSync(inactiveXmlPath(dir, name), { force: true });
-    await releaseFor(name, xml.def.interfaces, { ...o, stateDir: root, scope: dir });
-    return { deleted, skipped };
-  });
 }
