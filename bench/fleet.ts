@@ -3,7 +3,8 @@
 // section's scratch namespace, vhost off, prepared at once and torn down in
 // one batch, against the same links made by iproute2:
 //   fleet_prepare_teardown_ms_per_domain  prepareDomains(N XMLs) + the batched
-//                                         teardown, ÷ N (median of
+//                                         teardown (teardownHosts: one group
+//                                         delete for all the links), ÷ N (median of
 //                                         NETFD_BENCH_FLEET_ROUNDS rounds, 3)
 //   fleet_prepare_ms_per_domain,          its two halves
 //   fleet_teardown_ms_per_domain
@@ -80,11 +81,6 @@ function openFds(): Map<string, string> {
   return fds;
 }
 
-/** The fleet torn down in one batch. */
-async function teardownFleet(_netfd: Netfd, domains: Prepared): Promise<void> {
-  await Promise.all(domains.map((d) => d.teardown()));
-}
-
 async function run(ctx: LinksContext, results: Results): Promise<void> {
   const { netfd, ns } = ctx;
   const nDomains = envCount('NETFD_BENCH_FLEET_DOMAINS', 100);
@@ -115,7 +111,7 @@ async function run(ctx: LinksContext, results: Results): Promise<void> {
     const [domains, prepare] = await timed(() => netfd.prepareDomains(xmls, { netns: ns, stateDir }));
     const made = (await netfd.listLinks({ netns: ns })).filter((l) => !BASE_LINKS.includes(l.name)).length;
     if (made !== nDomains * nics) throw new Error(`prepareDomains: expected ${nDomains * nics} taps, found ${made}`);
-    const [, teardown] = await timed(() => teardownFleet(netfd, domains));
+    const [, teardown] = await timed(() => netfd.teardownHosts(domains));
     prepareMs.push(prepare);
     teardownMs.push(teardown);
     await checkLeaks('fleet');

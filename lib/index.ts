@@ -86,12 +86,12 @@ export * as validate from './validate';
 
 // A domain's interfaces as one transaction, and qemu's arguments for them.
 export { prepareInterfaces, PreparedHost, InterfaceSetup, PreparedInterface, PreviewHostOptions } from './netdev/domain';
-export { teardownFromLive } from './netdev/teardown';
+export { teardownFromLive, teardownDomains, TeardownItem, TeardownOutcome } from './netdev/teardown';
 export { PrepareOptions, DomainHostOptions, Step, STEPS } from './netdev/connect';
 export { setInterfaceLinks, followLiveXml, LinkFollowOptions } from './netdev/direct';
 export { recordPciAddresses } from './netdev/live';
 export { prepareDomain, prepareDomains, previewDomain, PreparedDomain, DomainPreview, PreviewOptions } from './qemu/domain';
-export { prepareHosts, fleetMacs, FleetOptions } from './netdev/fleet';
+export { prepareHosts, teardownHosts, fleetMacs, FleetOptions } from './netdev/fleet';
 export { stateDir, DEFAULT_STATE_DIR, liveXmlPath } from './state/dirs';
 export { domainArgv, netArgv, driveArg, netdevArg, deviceArg, childFds, formatArgv, formatArgs, NetArgs, ArgvOptions, DEFAULT_EMULATOR } from './qemu/argv';
 

@@ -23,6 +23,7 @@ import { checkEthernet, connectEthernet } from './ethernet';
 import { checkBridge, connectBridge } from './bridge';
 import { checkDirect, connectDirect, followLiveXml } from './direct';
 import { liveResult, readLive, recordedLinks, recordPciAddresses } from './live';
+import type { TeardownItem } from './teardown';
 import { Tx } from './tx';
 import { openVhost } from './vhost';
 
@@ -101,6 +102,19 @@ export class PreparedHost {
       i.fds.close();
       i.vhostFds.close();
     }
+  }
+
+  /**
+   * Hands the domain's teardown to a batch (`teardownHosts`): what
+   * `teardownDomains` needs of it, and the ifindexes of the links it created
+   * (for when its live XML is gone); null when it was torn down already.
+   * Its own `teardown()` does nothing from then on.
+   * @internal
+   */
+  forBatch(): { item: TeardownItem; created: number[] } | null {
+    if (this.#torn) return null;
+    this.#torn = true;
+    return { item: { name: this.name, o: this.#hostOptions, liveOptional: true }, created: this.interfaces.filter((i) => i.created).map((i) => i.ifindex) };
   }
 
   /**

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { suppress } from '../errors';
 import { FdSet } from '../sys/fds';
-import { LinkInfo, listLinks, netnsOf } from '../sys/link';
+import { deleteLinks, LinkInfo, listLinks, netnsOf } from '../sys/link';
 import { decideDriver, domainMacs, DriverDecision, generateMac, GuestMac, InterfacePlan, planDomain, VhostProbe } from '../policy';
 import { DomainDef, DomainXml } from '../xml/domain';
 import { inactiveXmlPath, liveXmlPath, stateDir } from '../state/dirs';
@@ -21,6 +21,7 @@ import { allocateFor } from './network';
 import { ConnectContext, fieldError, PrepareOptions, Step } from './connect';
 import { connect, needsLinks, preflight, PreparedHost, PreparedHostClass, PreparedInterface } from './domain';
 import { liveResult } from './live';
+import { teardownDomains } from './teardown';
 import { Tx } from './tx';
 import { openVhost } from './vhost';
 
@@ -288,4 +289,48 @@ export async function prepareHosts<T extends PreparedHost = PreparedHost>(
     if (errors.length) suppress(err, errors[0], 'undoing the fleet');
     throw err;
   }
+}
+
+/**
+ * Tears several prepared domains down together (see `teardownDomains`):
+ * every domain's recorded links (also those attached since, per its live
+ * XML) deleted in ONE kernel group delete per namespace, then per domain
+ * its downscripts, live and inactive XML and network connections, and last
+ * the fds netfd still holds. A domain whose live XML is gone has the links
+ * it created deleted by ifindex, as its own `teardown()` would. Everything
+ * is attempted; then the first failure is thrown (message starting with
+ * `domain NAME: `), the others recorded on it as suppressed. Domains torn
+ * down already are skipped; each one's own `teardown()` does nothing after.
+ */
+export async function teardownHosts(domains: readonly PreparedHost[]): Promise<void> {
+  const batch = domains.flatMap((d) => {
+    const b = d.forBatch();
+    return b ? [{ d, ...b }] : [];
+  });
+  if (!batch.length) return;
+  const outcomes = await teardownDomains(batch.map((b) => b.item));
+  const errors: unknown[] = [];
+  for (const out of outcomes) if (out.error) errors.push(inDomain(out.error, out.name));
+  // Live XML gone: the links each recorded, by ifindex, together per namespace; its inactive XML.
+  const orphans = new Map<string | undefined, { names: string[]; indexes: number[] }>();
+  for (const [n, b] of batch.entries()) {
+    if (outcomes[n].live || outcomes[n].error) continue;
+    fs.rmSync(inactiveXmlPath(path.dirname(b.d.statePath), b.d.name), { force: true });
+    if (!b.created.length) continue;
+    const o = orphans.get(b.d.netns) ?? { names: [], indexes: [] };
+    o.names.push(b.d.name);
+    o.indexes.push(...b.created);
+    orphans.set(b.d.netns, o);
+  }
+  for (const [netns, o] of orphans) await deleteLinks(o.indexes, { netns }).catch((e) => errors.push(inDomain(e, o.names.join(', '))));
+  for (const b of batch) {
+    try {
+      b.d.closeFds();
+    } catch (e) {
+      errors.push(inDomain(e, b.d.name));
+    }
+  }
+  if (!errors.length) return;
+  for (const e of errors.slice(1)) suppress(errors[0], e, 'tearing down another domain');
+  throw errors[0];
 }

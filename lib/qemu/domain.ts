@@ -60,7 +60,8 @@ export async function prepareDomain(input: string | DomainXml, o: PrepareOptions
  * each other, an unusable vhost device probed once, the state files fsynced
  * together; and the devices of several domains are made at the same time
  * (`concurrency`). Results are in the order of `inputs`; tear them down
- * together with `teardownDomains`, or each with its `teardown()`.
+ * together with `teardownHosts` (one group delete for all their links), or
+ * each with its `teardown()`.
  */
 export async function prepareDomains(inputs: readonly (string | DomainXml)[], o: FleetOptions = {}): Promise<PreparedDomain[]> {
   return prepareHosts(inputs, o, PreparedDomain);
