@@ -100,6 +100,7 @@ export { Qmp, QmpStatus } from './qemu/qmp/commands';
 export { QmpClient, QmpClientEvents, QmpError, QmpVersion, QmpExecuteOptions } from './qemu/qmp/client';
 export { QmpEvent } from './qemu/qmp/events';
 export { launchDomain, LaunchedDomain, LaunchOptions, Exit, MONITOR_ID } from './qemu/launch';
+export { launchDomains, FleetLaunchOptions } from './qemu/fleet';
 export { RunState, RunStateOptions, runningAfter } from './qemu/runstate';
 export { pciAddresses, queryPciAddresses, formatPci, parsePci } from './qemu/pci';
 export { attachInterface, detachInterface, runningDomain, Attached, Detached, HotplugOptions, RunningDomain } from './qemu/hotplug';

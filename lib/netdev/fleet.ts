@@ -144,8 +144,8 @@ const fsyncAsync = (fd: number) => new Promise<void>((resolve, reject) => fs.fsy
  * Writes every member's live XML (created exclusively: it marks the domain
  * active) and inactive XML (a stale one replaced) into `dir`, atomically as
  * writeNewFileAtomic does, but together: the temporary files are written and
- * fsynced at once, hard-linked to their names, then the directory is fsynced
- * once. Each file is recorded in `tx` once it is the fleet's.
+ * fsynced at once, then hard-linked (live) or renamed (inactive) to their
+ * names, then the directory is fsynced once. Each file is recorded in `tx` once it is the fleet's.
  */
 async function writeStates(members: readonly Member[], dir: string, tx: Tx): Promise<void> {
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -178,9 +178,9 @@ async function writeStates(members: readonly Member[], dir: string, tx: Tx): Pro
           }
           tx.file(f.file);
         } else {
+          // Once the live file is the fleet's, so is this one: a stale copy is replaced.
           tx.file(f.file);
-          fs.rmSync(f.file, { force: true });
-          fs.linkSync(tmps[n], f.file);
+          fs.renameSync(tmps[n], f.file);
         }
       });
   } finally {
