@@ -85,7 +85,7 @@ export * as policy from './policy';
 export * as validate from './validate';
 
 // A domain's interfaces as one transaction, and qemu's arguments for them.
-export { prepareInterfaces, PreparedHost, InterfaceSetup, PreparedInterface, PreviewHostOptions } from './netdev/domain';
+export { prepareInterfaces, PreparedHost, PreparedHostClass, InterfaceSetup, PreparedInterface, PreviewHostOptions } from './netdev/domain';
 export { teardownFromLive, teardownDomains, TeardownItem, TeardownOutcome } from './netdev/teardown';
 export { PrepareOptions, DomainHostOptions, Step, STEPS } from './netdev/connect';
 export { setInterfaceLinks, followLiveXml, LinkFollowOptions } from './netdev/direct';

@@ -160,7 +160,7 @@ export class PreparedHost {
   }
 }
 
-/** A class made from what {@link prepareHost} prepared (PreparedHost, or one extending it). */
+/** A class made from what `prepareHost` or `prepareHosts` prepared (PreparedHost, or one extending it). */
 export type PreparedHostClass<T extends PreparedHost> = new (...args: ConstructorParameters<typeof PreparedHost>) => T;
 
 /**
