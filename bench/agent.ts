@@ -51,10 +51,14 @@ export interface AgentContext {
 export const agentDomainXml = (name: string, driver = ''): string =>
   `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><devices>` + `<interface type='bridge'><source bridge='br0'/><model type='virtio'/>${driver}</interface></devices></domain>`;
 
-/** One prepare + release of `name` through `client`, its fds closed; ms. */
-export async function agentCycle(client: AgentClient, name: string, xml: string, wantFds = 0): Promise<number> {
+/**
+ * One prepare + release of `name` through `client`, its fds closed; ms. The
+ * ms of the prepare alone (request -> reply with the fds) go to `prepared`.
+ */
+export async function agentCycle(client: AgentClient, name: string, xml: string, wantFds = 0, prepared?: number[]): Promise<number> {
   const t0 = now();
   const r = await client.request<{ interfaces?: unknown[] }>('prepare', { xml });
+  prepared?.push(msSince(t0));
   for (const fd of r.fds) fs.closeSync(fd);
   const ifaces = r.result?.interfaces?.length;
   if (ifaces !== 1 || r.fds.length < 1 || (wantFds && r.fds.length !== wantFds)) throw new Error(`prepare ${name}: expected 1 interface and ${wantFds || '1+'} fds, got ${ifaces} and ${r.fds.length}`);

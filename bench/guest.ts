@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { GuestImage, GuestNet, GuestParams, ConsoleLine } from '../scripts/guest';
-import { log, msSince, now, round, sleep, type Section } from './harness';
+import { log, median, msSince, now, round, sleep, type Section } from './harness';
 import { guestScripts, netfd, NETFD_BIN, type Netfd } from './netfd';
 import { closedOf, endOf, killAndWait, running, tailOf, timeout, type Closed } from './proc';
 
@@ -55,6 +55,8 @@ export interface GuestContext {
   procs: Set<Tracked>;
   /** In-process launchDomain() -> qemu spawned, ms, of every netfd launch so far. */
   prepareSpawnMs: number[];
+  /** In-process qemu spawned -> launchDomain() resolved (QMP greeted, query-status up, PCI addresses recorded), ms. */
+  spawnReadyMs: number[];
 }
 
 function track(g: GuestContext, label: string, pids: () => number[], stop: () => Promise<unknown>): Tracked {
@@ -99,6 +101,8 @@ function removeAll(g: Partial<GuestContext> & { procs: Set<Tracked> }, removeNs:
 
 export const guest: Section<GuestContext> = {
   name: 'guest',
+  // The suites' netfd launches measure it (throughput's in-process ones).
+  goals: { netfd_prepare_spawn_ms: '< 10' },
   async run(env, runSuites) {
     const t0 = now();
     const partial: Partial<GuestContext> & { procs: Set<Tracked> } = { procs: new Set() };
@@ -127,12 +131,16 @@ export const guest: Section<GuestContext> = {
       ip('tuntap', 'add', 'dev', BARE_TAP, 'mode', 'tap', 'vnet_hdr');
       ip('link', 'set', BARE_TAP, 'address', BARE_TAP_MAC, 'master', s.net.bridge, 'up');
       log(`guest: namespace ${s.ns}: bridge ${s.net.bridge}, peer ${s.net.bridgePeerDev} ${s.net.bridgePeer}, bare tap ${BARE_TAP} (vnet_hdr) on ${s.net.bridge}`);
-      const g: GuestContext = Object.assign(partial, { netfd: netfd(), guest, ns: s.ns, net: s.net, tmp, stateDir, img, prepareSpawnMs: [] });
+      const g: GuestContext = Object.assign(partial, { netfd: netfd(), guest, ns: s.ns, net: s.net, tmp, stateDir, img, prepareSpawnMs: [], spawnReadyMs: [] });
       try {
         await runSuites(g);
       } finally {
         // Graceful: stops what is still running (netfd tears its domain down).
         for (const e of [...g.procs]) await untrack(g, e);
+      }
+      if (g.spawnReadyMs.length) {
+        env.results.netfd_spawn_ready_ms = round(median(g.spawnReadyMs), 2);
+        log(`netfd in-process qemu spawned -> launchDomain() resolved: median ${env.results.netfd_spawn_ready_ms} ms over ${g.spawnReadyMs.length} launches`);
       }
       env.results.guest_section_s = round(msSince(t0) / 1000, 1);
       log(`guest: done in ${env.results.guest_section_s} s`);
@@ -199,19 +207,28 @@ function bareArgv(argv: readonly string[]): string[] {
 }
 
 /**
- * argv for comparing command lines: the -qmp socket path blanked, and
- * without the monitor launchDomain adds for itself (`-chardev
- * socket,id=MONITOR_ID,fd=N -mon chardev=MONITOR_ID,mode=control`), which
- * previewDomain does not show.
+ * argv for comparing command lines: the QMP socket as one token (previewDomain's
+ * `-qmp unix:PATH,server=on,wait=off`, which launchDomain runs as the socket it
+ * made and hands to qemu, `-chardev socket,id=ID,fd=N,server=on,wait=off -mon
+ * chardev=ID,mode=control`), and without the monitor launchDomain adds for
+ * itself (`-chardev socket,id=MONITOR_ID,fd=N -mon
+ * chardev=MONITOR_ID,mode=control`), which previewDomain does not show.
  */
 function comparable(argv: readonly string[], monitorId: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '-chardev' && argv[i + 1]?.startsWith(`socket,id=${monitorId},`) && argv[i + 2] === '-mon' && argv[i + 3] === `chardev=${monitorId},mode=control`) {
+    const id = argv[i] === '-chardev' ? /^socket,id=([^,]+),/.exec(argv[i + 1] ?? '')?.[1] : undefined;
+    if (id !== undefined && argv[i + 2] === '-mon' && argv[i + 3] === `chardev=${id},mode=control`) {
+      if (id !== monitorId && /,fd=\d+,server=on,wait=off$/.test(argv[i + 1])) out.push('-qmp-');
       i += 3;
       continue;
     }
-    out.push(argv[i - 1] === '-qmp' ? '-qmp-path-' : argv[i]);
+    if (argv[i] === '-qmp') {
+      out.push('-qmp-');
+      i += 1;
+      continue;
+    }
+    out.push(argv[i]);
   }
   return out;
 }
@@ -281,7 +298,10 @@ export async function bootGuest(g: GuestContext, { how, model, params, label }: 
       } finally {
         cp.spawn = realSpawn;
       }
-      if (spawnedAt !== null) prepareSpawnMs = Number((spawnedAt as bigint) - h0) / 1e6;
+      if (spawnedAt !== null) {
+        prepareSpawnMs = Number((spawnedAt as bigint) - h0) / 1e6;
+        g.spawnReadyMs.push(msSince(spawnedAt));
+      }
       const launched = l;
       const entry = track(
         g,

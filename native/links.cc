@@ -237,4 +237,13 @@ std::vector<nl::Link> ListLinks(const nl::Netns& netns) {
   return sock->DumpLinks();
 }
 
+std::vector<uint32_t> LinkGroups(const nl::Netns& netns) {
+  std::vector<uint32_t> groups;
+  for (const auto& l : ListLinks(netns)) {
+    uint32_t g = l.group < 0 ? 0 : uint32_t(l.group);
+    if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
+  }
+  return groups;
+}
+
 }  // namespace netfd

@@ -93,4 +93,8 @@ std::vector<nl::Link> ListBridgePorts(const std::string& netns);
 nl::Link GetLink(const nl::Netns& netns, const LinkRef& link);
 std::vector<nl::Link> ListLinks(const nl::Netns& netns);
 
+// The link group of every link in the namespace, each once (a link dump
+// without the rest of each link).
+std::vector<uint32_t> LinkGroups(const nl::Netns& netns);
+
 }  // namespace netfd

@@ -1,5 +1,6 @@
-// rtnetlink socket I/O: one socket per operation, bound to the namespace the
-// operation targets; requests are encoded and replies decoded by nlcodec.
+// rtnetlink socket I/O: sockets bound to the namespace an operation targets,
+// kept between operations (SocketFor); requests are encoded and replies
+// decoded by nlcodec.
 #pragma once
 
 #include <memory>
@@ -18,6 +19,9 @@ class Socket {
   // A NETLINK_ROUTE socket in `netns` (empty: the caller's namespace) with
   // extended acks on.
   explicit Socket(const std::string& netns);
+  // The same in the namespace `nsFd` refers to (an open nsfs file); `name`
+  // names it in errors.
+  Socket(const Fd& nsFd, const std::string& name);
 
   // Sends one request and returns the data messages of its reply (echo or
   // dump parts). A kernel error throws SysError with errno and extack text;
@@ -33,6 +37,8 @@ class Socket {
   std::vector<Link> DumpLinks();
 
  private:
+  Socket() = default;
+  void Bind();
   uint32_t NextSeq() { return ++seq_; }
   void Send(const Bytes& req);
   std::vector<Message> Receive();
@@ -69,11 +75,35 @@ struct Netns {
   std::shared_ptr<NetnsHandle> handle;
 };
 
-// The socket of one operation: a fresh one in `where.path`, or the handle's,
-// held for this operation alone until the SocketFor goes away.
+// A namespace's identity: the device and inode of its nsfs file. The
+// kernel does not reuse the inode while a socket in the namespace holds it.
+struct NsKey {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  bool operator==(const NsKey& o) const { return dev == o.dev && ino == o.ino; }
+};
+
+// The socket of one operation, held for it alone until the SocketFor goes
+// away: the handle's, or else one from the socket cache of `where.path`.
+//
+// The socket cache: sockets of operations without a handle are kept between
+// operations, a process-wide pool of idle sockets per namespace, so an
+// operation costs neither a socket nor two setns(2) calls. A socket is found
+// by the identity of the namespace its path names now (one stat(2)), so a
+// namespace deleted and made again under the same name gets new sockets. An
+// idle socket is closed after kSocketIdleMs without use (a reaper thread runs
+// while the pool holds any), on CloseCachedSockets(), or on the way back to
+// the pool when kMaxIdlePerNamespace of its namespace are idle already. A
+// socket whose operation threw is closed, not kept (a reply may be left in
+// it). Kept sockets are fds of the process (NETLINK_ROUTE, O_CLOEXEC): at
+// most kMaxIdlePerNamespace per namespace used in the last kSocketIdleMs; a
+// namespace removed meanwhile is freed by the kernel once they are closed.
 class SocketFor {
  public:
   explicit SocketFor(const Netns& where);
+  ~SocketFor();
+  SocketFor(const SocketFor&) = delete;
+  SocketFor& operator=(const SocketFor&) = delete;
   Socket& operator*() { return *sock_; }
   Socket* operator->() { return sock_; }
 
@@ -81,7 +111,21 @@ class SocketFor {
   std::optional<Socket> own_;
   std::unique_lock<std::mutex> lock_;
   Socket* sock_ = nullptr;
+  NsKey key_;
+  bool keep_ = false;  // own_ goes back to the cache
+  int uncaught_ = 0;
 };
+
+constexpr int kSocketIdleMs = 1000;
+constexpr size_t kMaxIdlePerNamespace = 8;
+
+// Closes every idle socket of the cache now; returns how many (sockets in
+// use by an operation return to the cache afterwards). For fd-counting
+// tests and for a caller about to remove a namespace it used.
+size_t CloseCachedSockets();
+
+// Idle sockets in the cache now.
+size_t CachedSockets();
 
 // Throws the SysError a NLMSG_ERROR message describes.
 [[noreturn]] void ThrowNetlinkError(const Message& m, const std::string& op);

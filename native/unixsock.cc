@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -25,6 +26,23 @@ Fd UnixListen(const std::string& path, int backlog) {
   if (!s) ThrowErrno("socket", "create a unix socket");
   if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) ThrowErrno("bind", "bind " + path);
   if (::listen(s.get(), backlog) < 0) ThrowErrno("listen", "listen on " + path);
+  return s;
+}
+
+Fd UnixStreamListen(const std::string& path, int backlog, unsigned mode) {
+  sockaddr_un a = UnixAddress(path, "bind");
+  Fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) ThrowErrno("socket", "create a unix socket");
+  // bind gives the file the socket inode's mode (less the umask): set it
+  // first, so the file never exists with a wider one.
+  if (::fchmod(s.get(), mode) < 0) ThrowErrno("fchmod", "set the mode of a unix socket");
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) ThrowErrno("bind", "bind " + path);
+  if (::listen(s.get(), backlog) < 0) {
+    int e = errno;
+    ::unlink(path.c_str());  // ours: bind made it just now
+    errno = e;
+    ThrowErrno("listen", "listen on " + path);
+  }
   return s;
 }
 

@@ -19,6 +19,13 @@ sockaddr_un UnixAddress(const std::string& path, const char* what);
 // O_NONBLOCK. The path must not exist (EADDRINUSE otherwise).
 Fd UnixListen(const std::string& path, int backlog);
 
+// socket(AF_UNIX, SOCK_STREAM) bound to `path` with file mode `mode` (less
+// the umask, as bind applies it) and listening; O_CLOEXEC and blocking, as a
+// program that listens itself makes it: for handing to a child (qemu's
+// `-chardev socket,fd=N,server=on`), not for accepting here. The path must
+// not exist (EADDRINUSE otherwise).
+Fd UnixStreamListen(const std::string& path, int backlog, unsigned mode);
+
 // socket(AF_UNIX, SOCK_SEQPACKET) connected to `path`; O_CLOEXEC, blocking
 // (sends and receives here pass MSG_DONTWAIT themselves).
 Fd UnixConnect(const std::string& path);

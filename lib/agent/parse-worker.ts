@@ -7,6 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import { DomainXml } from '../xml/domain';
 import { interfaceObjects } from './objects';
+import { parseErrorInfo } from './parser';
 
 type Job = { id: number; kind: 'domain'; text: string } | { id: number; kind: 'interface'; live: string; text: string };
 
@@ -20,7 +21,6 @@ parentPort?.on('message', (job: Job) => {
       parentPort?.postMessage({ id: job.id, ok: true, name: '', interfaces: [interfaceObjects(iface)] });
     }
   } catch (e) {
-    const err = e as { message?: string; code?: string; field?: string; value?: unknown };
-    parentPort?.postMessage({ id: job.id, ok: false, error: { message: String(err?.message ?? e), code: err?.code ?? 'INVALID_ARGUMENT', field: err?.field, value: err?.value } });
+    parentPort?.postMessage({ id: job.id, ok: false, error: parseErrorInfo(e) });
   }
 });

@@ -14,7 +14,29 @@ export interface Parsed {
   interfaces: InterfaceObjects[];
 }
 
-type Reply = { id: number; ok: true; name: string; interfaces: InterfaceObjects[] } | { id: number; ok: false; error: { message: string; code: NetfdErrorCode; field?: string; value?: unknown } };
+/** A parse error as the worker reports it. */
+export interface ParseErrorInfo {
+  message: string;
+  code: NetfdErrorCode;
+  field?: string;
+  value?: unknown;
+}
+
+type Reply = { id: number; ok: true; name: string; interfaces: InterfaceObjects[] } | { id: number; ok: false; error: ParseErrorInfo };
+
+/** What the worker reports of an error its parse threw. */
+export function parseErrorInfo(e: unknown): ParseErrorInfo {
+  const err = e as { message?: string; code?: string; field?: string; value?: unknown };
+  return { message: String(err?.message ?? e), code: (err?.code ?? 'INVALID_ARGUMENT') as NetfdErrorCode, field: err?.field, value: err?.value };
+}
+
+/** The error an AclParser request rejects with for what the worker reported. */
+export function parseErrorOf(info: ParseErrorInfo): NetfdError {
+  return new NetfdError(info.message, { code: info.code, field: info.field, value: info.value });
+}
+
+/** An error a parse threw, as an AclParser request would have rejected with it. */
+export const parseError = (e: unknown): NetfdError => parseErrorOf(parseErrorInfo(e));
 
 /** How long one parse may take before the worker is replaced. */
 const PARSE_TIMEOUT_MS = 10_000;
@@ -83,7 +105,7 @@ export class AclParser {
         if (r.id !== id) return;
         done();
         if (r.ok) resolve({ name: r.name, interfaces: r.interfaces });
-        else reject(new NetfdError(r.error.message, { code: r.error.code, field: r.error.field, value: r.error.value }));
+        else reject(parseErrorOf(r.error));
       };
       const onError = (e: Error) => lost(`the parser failed (${e.message})`);
       const onExit = (code: number) => lost(`the parser exited (${code})`);

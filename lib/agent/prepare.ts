@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
-import { listLinks } from '../sys/link';
+import { linkGroups } from '../sys/link';
 import { setInterfaceLinks } from '../netdev/direct';
 import { prepareDomain } from '../qemu/domain';
 import { withDomainLock } from '../state/lock';
@@ -16,13 +16,35 @@ import { hostAttach, qemuNic } from '../qemu/hotplug';
 import { DomainXml } from '../xml/domain';
 
 import type { Client } from './admission';
+import { interfaceObjects } from './objects';
+import { parseError, type Parsed } from './parser';
 import type { AgentLogger } from './options';
 import { bytesOf, DomainRecord, Held } from './records';
 import type { Context, Result } from './context';
 
+/**
+ * Up to this many bytes of XML a domain is parsed once, on the event loop
+ * (in the heavy queue, users taking turns), for the ACL and the work alike:
+ * the parse costs less than the worker's round trip and a second parse. A
+ * larger document is parsed for the ACL on the worker first (parser.ts), so
+ * one the ACL refuses never costs the event loop its parse.
+ */
+const PARSE_ON_LOOP_BYTES = 2048;
+
+/**
+ * Closes the agent's copies of fds handed to a client, off the event loop:
+ * the last close of a tap queue detaches it, which waits out an RCU grace
+ * period (about 2 ms) under rtnl when the client has closed its copy first.
+ */
+function closeOff(fds: readonly number[]): void {
+  // Closing an fd this process owns fails only for a bad fd, which would be
+  // a bug of the close above; there is nobody to tell at this point.
+  for (const fd of fds) fs.close(fd, () => undefined);
+}
+
 /** A link group no link in the agent's namespace and no record uses. */
 async function freeGroup(ctx: Context): Promise<number> {
-  const used = new Set<number | null>((await listLinks({ netns: ctx.o.netns })).map((l) => l.group));
+  const used = new Set<number>(await linkGroups({ netns: ctx.o.netns }));
   for (const h of ctx.records.held.values()) used.add(h.record.group);
   for (;;) {
     const g = randomBytes(4).readUInt32BE(0);
@@ -38,7 +60,18 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
   // The ACL before the expensive work: who may ask at all, then what the
   // interfaces touch (parsed off the event loop), then the full parse.
   admission.mayAsk(client, 'args.xml');
-  const pre = await admission.parser.domain(uid, text);
+  let pre: Parsed;
+  let xml: DomainXml | undefined;
+  if (bytesOf(text) <= PARSE_ON_LOOP_BYTES) {
+    xml = await admission.heavy.run(uid, () => {
+      try {
+        return DomainXml.parse(text);
+      } catch (e) {
+        throw parseError(e); // as the worker would have reported it
+      }
+    });
+    pre = { name: xml.def.name, interfaces: xml.def.interfaces.map(interfaceObjects) };
+  } else pre = await admission.parser.domain(uid, text);
   if (!pre.interfaces.length)
     throw new NetfdError(`domain ${pre.name} has no <interface>: the agent prepares interfaces, so there is nothing to ask it for (run qemu without it)`, {
       code: 'INVALID_ARGUMENT',
@@ -46,7 +79,7 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
       value: 0,
     });
   for (const i of pre.interfaces) admission.check(client, i.objects, i.path, i.value);
-  const xml = await admission.heavy.run(uid, () => DomainXml.parse(text));
+  xml ??= await admission.heavy.run(uid, () => DomainXml.parse(text));
   const def = xml.def;
   const key = records.key(uid, def.name);
   return records.exclusive(key, async () => {
@@ -95,7 +128,11 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
         tapFds: i.fds.fds.length,
         vhostFds: i.vhostFds.fds.length,
       }));
-      return { result: { name: def.name, liveXml: prepared.liveXml, argv: prepared.argv(qmp ? { qmp } : {}), interfaces }, fds: prepared.qemuFds(), after: () => prepared.closeFds() };
+      return {
+        result: { name: def.name, liveXml: prepared.liveXml, argv: prepared.argv(qmp ? { qmp } : {}), interfaces },
+        fds: prepared.qemuFds(),
+        after: () => closeOff(prepared.interfaces.flatMap((i) => [...i.fds.release(), ...i.vhostFds.release()])),
+      };
     });
   });
 }

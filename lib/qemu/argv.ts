@@ -65,6 +65,31 @@ export interface ArgvOptions {
   qmp?: string | undefined;
 }
 
+/** `-qmp`'s value for a unix socket at `path` that qemu binds itself: `unix:PATH,server=on,wait=off`. */
+export const qmpArg = (path: string): string => `unix:${escapeValue(path)},server=on,wait=off`;
+
+/** The chardev id of the QMP socket netfd makes and hands to qemu as an fd. */
+export const QMP_CHARDEV_ID = 'netfd-qmp';
+
+/**
+ * A QMP monitor on a listening socket qemu inherits as fd `fd` (netfd bound
+ * it): `-chardev socket,id=netfd-qmp,fd=N,server=on,wait=off -mon
+ * chardev=netfd-qmp,mode=control` (`-qmp` takes no fd).
+ */
+export function qmpFdArgv(fd: number): string[] {
+  return ['-chardev', `socket,id=${QMP_CHARDEV_ID},fd=${fd},server=on,wait=off`, '-mon', `chardev=${QMP_CHARDEV_ID},mode=control`];
+}
+
+/**
+ * `argv` with its `-qmp unix:PATH,…` for `path` (domainArgv's) replaced, in
+ * place, by {@link qmpFdArgv}; appended when there is none. A copy.
+ */
+export function withQmpFd(argv: readonly string[], path: string, fd: number): string[] {
+  const want = qmpArg(path);
+  const at = argv.findIndex((a, i) => a === '-qmp' && argv[i + 1] === want);
+  return at < 0 ? [...argv, ...qmpFdArgv(fd)] : [...argv.slice(0, at), ...qmpFdArgv(fd), ...argv.slice(at + 2)];
+}
+
 function memoryArg(kib: number): string {
   return kib % 1024 === 0 ? String(kib / 1024) : `${kib}k`;
 }
@@ -118,7 +143,7 @@ export function domainArgv(def: DomainDef, nets: NetArgs[], o: ArgvOptions = {})
   for (const s of def.serials) a.push('-serial', s.type === 'file' ? `file:${s.path}` : s.type);
   for (const d of def.disks) a.push('-drive', driveArg(d));
   a.push(...netArgv(nets));
-  if (o.qmp) a.push('-qmp', `unix:${escapeValue(o.qmp)},server=on,wait=off`);
+  if (o.qmp) a.push('-qmp', qmpArg(o.qmp));
   a.push(...def.qemuArgs); // <qemu:commandline>, last as libvirt puts them
   return a;
 }

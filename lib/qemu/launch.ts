@@ -5,6 +5,8 @@
 // is torn down; while it runs, the domain's macvtaps follow the vCPUs (up
 // while they run, down while paused), as libvirt keeps them, over a private
 // QMP monitor; and the live XML records the PCI address each NIC got.
+// qemu's QMP socket (STATE/NAME.qmp) is made by netfd, listening before
+// qemu runs, and handed to qemu as an fd (ready.ts): no wait for a file.
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
@@ -14,7 +16,8 @@ import type { PrepareOptions } from '../netdev/connect';
 import { prepareDomain, PreparedDomain } from './domain';
 import { CommandFds, FdPass } from './fdpass';
 import { Qmp } from './qmp/commands';
-import { connectWhenListening, waitForSocket } from './ready';
+import { QmpSocket, whenUp } from './ready';
+import { QMP_CHARDEV_ID, withQmpFd } from './argv';
 import { queryPciAddresses } from './pci';
 import { RunState } from './runstate';
 import { objectFile, stateDir } from '../state/dirs';
@@ -168,9 +171,6 @@ export async function followRunState(q: StartedQemu, name: string, doing: string
   }
 }
 
-/** The run states of a qemu that came up (query-status). */
-const UP_STATES = ['running', 'paused', 'prelaunch', 'inmigrate', 'suspended'];
-
 /** qemu started by `startQemu`: `exited` resolves after `cleanup` has run. */
 export interface StartedQemu {
   child: ChildProcess;
@@ -187,16 +187,25 @@ export interface StartExtras {
   ready?: (q: Qmp) => Promise<void>;
 }
 
+/** How long a qemu that failed its start may take to exit by itself (so its own exit code and message are reported). */
+const FAILED_EXIT_MS = 1000;
+
 /**
  * Spawns qemu with `fds` at 3, 4, … (spawn slots; the fds netfd and Node
- * open are close-on-exec, so none of theirs reaches qemu otherwise), then
- * waits for its QMP socket `qmp` to greet (qemu's init, its drives opened, is
- * over). `closeFds` runs once qemu has its copies;
- * `cleanup` runs when qemu exits, before `exited` resolves. When qemu fails to
- * start, the rejection carries qemu's own message, after `cleanup`.
+ * open are close-on-exec, so none of theirs reaches qemu otherwise), and
+ * its QMP socket `qmp`, which netfd makes listening before qemu runs and
+ * hands it as an fd (argv's `-qmp unix:QMP,…` becomes `-chardev
+ * socket,fd=N,server=on -mon mode=control`; N is the fd after the NICs',
+ * or after netfd's own monitor when there is one). Resolves once that
+ * socket greets, negotiates and reports a post-init run state (qemu's init,
+ * its drives opened, is over); qemu exiting first is seen by its exit event. `closeFds` runs once qemu has its
+ * copies; `cleanup` runs when qemu exits, after the socket file is removed,
+ * before `exited` resolves. When qemu fails to start, the rejection carries
+ * qemu's own message, after `cleanup`.
  */
 export async function startQemu(argv: string[], fds: readonly number[], qmp: string, o: LaunchOptions, closeFds: () => void, cleanup: () => Promise<void>, x: StartExtras = {}): Promise<StartedQemu> {
   let child: ChildProcess;
+  let socket: QmpSocket | null = null;
   // netfd's end of its monitor, and qemu's until qemu has it.
   let mine = -1;
   let theirs = -1;
@@ -205,17 +214,25 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
     mine = theirs = -1;
   };
   try {
-    fs.rmSync(qmp, { force: true });
     if (o.qemu) argv[0] = o.qemu;
     if (o.accel) argv[argv.indexOf('-accel') + 1] = o.accel;
-    // The NICs' fds take slots 3, 4, … (argv numbers them so), netfd's monitor the next.
+    // The NICs' fds take slots 3, 4, … (argv numbers them so), netfd's monitor the next, the QMP socket the one after.
     const cmd = new CommandFds(3);
     new FdPass('netfd-nics', fds).toCommand(cmd);
+    const monitorArgs: string[] = [];
     if (x.monitor) {
       [mine, theirs] = socketPair('stream');
       const [n] = new FdPass(MONITOR_ID, [theirs]).toCommand(cmd);
-      argv.push('-chardev', `socket,id=${MONITOR_ID},fd=${n}`, '-mon', `chardev=${MONITOR_ID},mode=control`);
+      monitorArgs.push('-chardev', `socket,id=${MONITOR_ID},fd=${n}`, '-mon', `chardev=${MONITOR_ID},mode=control`);
     }
+    try {
+      socket = QmpSocket.listen(qmp);
+    } catch (e) {
+      // What qemu binding it would have failed with (a path too long, a directory it may not write).
+      throw new NetfdError(`qemu failed to start: its QMP socket ${qmp} could not be made: ${(e as Error).message}`, { code: 'QEMU_FAILED', cause: e });
+    }
+    const [q] = new FdPass(QMP_CHARDEV_ID, [socket.fd]).toCommand(cmd);
+    argv.splice(0, argv.length, ...withQmpFd(argv, qmp, q), ...monitorArgs);
     argv.push(...(o.extraArgs ?? []));
     const io = o.stdio ?? 'inherit';
     // Of netfd's fds only those in the stdio slots reach qemu: the others,
@@ -226,56 +243,62 @@ export async function startQemu(argv: string[], fds: readonly number[], qmp: str
   } catch (err) {
     closeFds();
     closeMonitorFds();
+    socket?.unlink();
     await cleanup().catch(() => undefined);
     throw err;
   }
+  // qemu has its copies now (spawn returns after the exec).
+  const qmpSocket = socket;
+  qmpSocket.closeFd();
   if (theirs >= 0) {
     native().close(theirs);
     theirs = -1;
   }
   let monitor: Qmp | null = null;
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   const tail = new Tail();
   child.stderr?.on('data', (c: Buffer) => {
     tail.push(c);
     process.stderr.write(c);
   });
-  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   const exited = new Promise<Exit>((resolve) => {
     child.once('close', (code, signal) => {
-      fs.rmSync(qmp, { force: true });
+      qmpSocket.unlink();
       closeMonitorFds();
       void (monitor?.close() ?? Promise.resolve()).then(() => cleanup()).then(() => resolve({ code, signal }));
     });
   });
-  // qemu has its copies now.
   closeFds();
+  // netfd's monitor greets alongside the QMP socket (both wait for qemu's main loop).
+  const timeoutMs = o.startTimeoutMs ?? 30000;
+  let opening: Promise<Qmp> | null = null;
+  if (mine >= 0) {
+    const fd = mine;
+    mine = -1; // the connection owns it from here, also when it fails
+    opening = Qmp.open(fd, { timeoutMs });
+    opening.catch(() => undefined); // awaited below, or closed on failure
+  }
   try {
-    const timeoutMs = o.startTimeoutMs ?? 30000;
-    const started = Date.now();
-    const left = () => Math.max(1, timeoutMs - (Date.now() - started));
-    await Promise.race([waitForSocket(qmp, child, timeoutMs), spawnError.then((e) => Promise.reject(e))]);
-    // The socket exists before qemu has opened its drives: only a QMP
-    // greeting (sent from the main loop, after init) says qemu came up. A
-    // qemu that fails init (a disk it cannot open) resets the connection.
     // Up means: the greeting, capabilities negotiated, and a run state qemu
     // reaches only after init (running, paused by -S, prelaunch, incoming).
-    const q = await connectWhenListening(qmp, child, left);
-    try {
-      const st = await q.queryStatus();
-      if (!UP_STATES.includes(st.status)) throw new NetfdError(`qemu answered QMP but is ${st.status}`, { code: 'QEMU_FAILED' });
-      await x.ready?.(q);
-    } finally {
-      await q.close();
-    }
-    if (mine >= 0) {
-      const fd = mine;
-      mine = -1; // the connection owns it from here, also when it fails
-      monitor = await Qmp.open(fd, { timeoutMs: left() });
-    }
+    // A qemu that fails init (a kernel it cannot load) drops the connection
+    // or exits: either rejects at once.
+    if (child.pid === undefined) throw await spawnError; // not spawned (ENOENT…): 'error' comes next
+    await whenUp(qmp, child, { timeoutMs, ready: x.ready });
+    if (opening) monitor = await opening;
   } catch (err) {
-    // A qemu that failed init closes its QMP socket as it exits: give it a
-    // moment to exit by itself, so its own exit code and message are reported.
-    if (child.exitCode === null && child.signalCode === null) await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 1000))]);
+    void opening?.then(
+      (m) => m.close(),
+      () => undefined,
+    );
+    // A qemu that failed init drops its QMP connection as it exits: let it
+    // exit by itself (its exit event; at most FAILED_EXIT_MS), so its own
+    // exit code and message are reported.
+    if (child.exitCode === null && child.signalCode === null) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => (timer = setTimeout(r, FAILED_EXIT_MS)))]);
+      clearTimeout(timer);
+    }
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     const e = await exited;
     const spawnErr =

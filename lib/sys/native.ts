@@ -52,6 +52,8 @@ export interface NativeBinding {
   setLink(o: NativeWhere & { link: NativeLinkRef; up?: boolean; mac?: string; master?: NativeLinkRef | null; group?: number; mtu?: number }): Promise<void>;
   getLink(o: NativeWhere & { link: NativeLinkRef }): Promise<NativeLink>;
   listLinks(o: NativeWhere): Promise<NativeLink[]>;
+  /** The link group of every link (each once): listLinks' groups without the rest. */
+  linkGroups(o: NativeWhere): Promise<number[]>;
   /** `bridge link set dev LINK isolated on|off` (RTM_SETLINK, AF_BRIDGE, IFLA_PROTINFO). */
   setBridgePort(o: { netns?: string; link: NativeLinkRef; isolated?: boolean }): Promise<void>;
   /** Every AF_BRIDGE entry of the namespace (RTM_GETLINK dump, RTEXT_FILTER_BRVLAN). */
@@ -104,6 +106,11 @@ export interface NativeBinding {
   socketPair(type?: 'seqpacket' | 'stream'): [number, number];
   /** A listening AF_UNIX SOCK_SEQPACKET socket at `path` (O_CLOEXEC, O_NONBLOCK). */
   unixListen(path: string, backlog?: number): number;
+  /**
+   * A listening AF_UNIX SOCK_STREAM socket at `path` for a child to take
+   * (O_CLOEXEC, blocking), its file made with `mode` less the umask.
+   */
+  unixStreamListen(path: string, backlog: number, mode: number): number;
   /** A SOCK_SEQPACKET socket connected to `path` (O_CLOEXEC). */
   unixConnect(path: string): Promise<number>;
   /** accept4 (O_CLOEXEC, O_NONBLOCK); -1 when no connection waits. */
@@ -130,6 +137,15 @@ export interface NativeBinding {
   openNetnsHandle(o: { netns: string }): Promise<NativeNetnsHandle>;
   /** Closes the handle's socket (after the operation under way); later operations with it are EBADF. */
   closeNetnsHandle(h: NativeNetnsHandle): void;
+  /**
+   * Closes the idle sockets of the netlink socket cache now; returns how many. Operations without
+   * a handle keep their NETLINK_ROUTE socket for the next one in the same namespace (at most 8 idle
+   * per namespace, each closed after 1 s unused): call this before counting the process's fds or
+   * to let a namespace just removed go at once.
+   */
+  closeNetlinkCache(): number;
+  /** Idle sockets in the netlink socket cache now. */
+  netlinkCacheSize(): number;
   /** flock(fd, LOCK_EX | LOCK_NB), (LOCK_SH | LOCK_NB) or LOCK_UN: false when another open file holds a conflicting lock. */
   flock(fd: number, op: 'exclusive' | 'shared' | 'unlock'): boolean;
   /**

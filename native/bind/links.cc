@@ -110,6 +110,16 @@ Napi::Value ListLinks(const Napi::CallbackInfo& info) {
                                            [](Napi::Env env, std::vector<nl::Link>& l) { return ArrayOf(env, l, LinkToJs); });
 }
 
+Napi::Value LinkGroups(const Napi::CallbackInfo& info) {
+  Args a = GetArgs(info, "linkGroups");
+  nl::Netns netns = a.Netns();
+  return Job<std::vector<uint32_t>>::Start(info.Env(), [netns] { return netfd::LinkGroups(netns); }, [](Napi::Env env, std::vector<uint32_t>& groups) {
+    Napi::Array out = Napi::Array::New(env, groups.size());
+    for (uint32_t i = 0; i < groups.size(); i++) out.Set(i, double(groups[i]));
+    return Napi::Value(out);
+  });
+}
+
 }  // namespace
 
 void InitLinks(Napi::Env env, Napi::Object exports) {
@@ -121,6 +131,7 @@ void InitLinks(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "setLink", SetLink);
   Export(env, exports, "getLink", GetLink);
   Export(env, exports, "listLinks", ListLinks);
+  Export(env, exports, "linkGroups", LinkGroups);
 }
 
 }  // namespace netfd::js

@@ -1,5 +1,6 @@
 // Bindings of nl::NetnsHandle (../nlsock.h): a netlink socket kept open in
-// a namespace and reused by the link bindings given it as `handle`.
+// a namespace and reused by the link bindings given it as `handle`; and of
+// the socket cache the other operations share (nl::SocketFor).
 #include "../nlsock.h"
 
 #include "args.h"
@@ -35,11 +36,19 @@ Napi::Value CloseNetnsHandle(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// closeNetlinkCache(): closes the cache's idle sockets now; returns how many.
+Napi::Value CloseNetlinkCache(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(nl::CloseCachedSockets())); }
+
+// netlinkCacheSize(): idle sockets in the cache now.
+Napi::Value NetlinkCacheSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(nl::CachedSockets())); }
+
 }  // namespace
 
 void InitNetns(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "openNetnsHandle", OpenNetnsHandle);
   Export(env, exports, "closeNetnsHandle", CloseNetnsHandle);
+  Export(env, exports, "closeNetlinkCache", CloseNetlinkCache);
+  Export(env, exports, "netlinkCacheSize", NetlinkCacheSize);
 }
 
 }  // namespace netfd::js

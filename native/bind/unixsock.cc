@@ -1,5 +1,5 @@
 // Bindings of ../unixsock.h: the agent's seqpacket sockets, read and
-// written without waiting.
+// written without waiting; and a listening stream socket for a child (QMP).
 #include "../unixsock.h"
 
 #include "../jserror.h"
@@ -23,6 +23,22 @@ Napi::Value UnixListen(const Napi::CallbackInfo& info) {
   }
   Fd s = Sync(info.Env(), [&] { return netfd::UnixListen(path, backlog); });
   return Napi::Number::New(info.Env(), s.release());
+}
+
+// unixStreamListen(path, backlog, mode): a listening stream socket to hand to a child.
+Napi::Value UnixStreamListen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = PathArg(info, "unixStreamListen");
+  auto intArg = [&](size_t i, const char* what, double lo, double hi) {
+    double d = info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : -1.5;
+    if (!(d >= lo && d <= hi) || d != double(int(d)))
+      throw Napi::TypeError::New(env, std::string("unixStreamListen: ") + what + " must be an integer from " + std::to_string(int(lo)) + " to " + std::to_string(int(hi)));
+    return int(d);
+  };
+  int backlog = intArg(1, "backlog", 1, 65535);
+  unsigned mode = unsigned(intArg(2, "mode", 0, 0777));
+  Fd s = Sync(env, [&] { return netfd::UnixStreamListen(path, backlog, mode); });
+  return Napi::Number::New(env, s.release());
 }
 
 Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
@@ -87,6 +103,7 @@ Napi::Value SetNonblock(const Napi::CallbackInfo& info) {
 
 void InitUnixsock(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "unixListen", UnixListen);
+  Export(env, exports, "unixStreamListen", UnixStreamListen);
   Export(env, exports, "unixConnect", UnixConnect);
   Export(env, exports, "acceptNow", AcceptNow);
   Export(env, exports, "recvNow", RecvNow);

@@ -74,7 +74,22 @@ export function inheritedFds(): Set<number> {
   return out;
 }
 
+/**
+ * Closes the idle sockets of the addon's netlink socket cache, when this
+ * process has loaded the addon: operations keep a socket per namespace for
+ * the next one (native/nlsock.h), which an fd count would take for a leak and
+ * which would keep a removed namespace alive until closed.
+ */
+export function closeNetlinkCache(): void {
+  for (const [file, m] of Object.entries(require.cache)) {
+    const addon = m?.exports as { closeNetlinkCache?: () => number } | undefined;
+    if (file.endsWith('.node') && typeof addon?.closeNetlinkCache === 'function') addon.closeNetlinkCache();
+  }
+}
+
+/** The process's open fds (those /proc itself uses aside), after closing the netlink socket cache's idle sockets. */
 export function openFds(): string[] {
+  closeNetlinkCache();
   return fs
     .readdirSync('/proc/self/fd')
     .filter((fd) => {
@@ -151,6 +166,7 @@ export function addNetns(ns: string, opts: NetnsOptions = {}): void {
 
 /** Removes a namespace made by {@link addNetns}; throws with ip's stderr unless allowFail. */
 export function removeNetns(ns: string, opts: { allowFail?: boolean } = {}): void {
+  closeNetlinkCache(); // its sockets would keep the namespace until they are closed
   try {
     ip(['netns', 'del', ns], opts);
   } finally {

@@ -1,13 +1,16 @@
 // launchDomain with a real qemu (stopped with -S, no guest needed): exactly
 // the prepared fds reach qemu, teardown when qemu dies, a qemu that fails
 // to start or a refused policy leaves nothing behind, and a block disk (a
-// loop device the test makes) reaches qemu as its host_device.
+// loop device the test makes) reaches qemu as its host_device. The QMP
+// socket is netfd's: bound before qemu ran and handed to it as an fd, never
+// left open in netfd, answering, hotplug through it, and removed at the end.
 import fs from 'node:fs';
 import path from 'node:path';
 import t, { Test } from 'tap';
+import { attachInterface } from '../../lib/qemu/hotplug';
 import { launchDomain } from '../../lib/qemu/launch';
 import { Qmp } from '../../lib/qemu/qmp/commands';
-import { fdTable, inheritedFds, needsRoot, run, withNetns, linkNames, scratchDir } from '../helpers/host';
+import { fdTable, inheritedFds, needsRoot, openFds, run, withNetns, linkNames, scratchDir } from '../helpers/host';
 
 const XML = `<domain type='qemu'><name>fdcheck</name><memory unit='MiB'>64</memory><devices>
   <interface type='ethernet'><model type='virtio'/></interface>
@@ -157,5 +160,99 @@ t.test("type='block' on a regular file: qemu's own refusal, nothing left behind"
     });
     t.same(linkNames(ns), before);
     t.same(fs.readdirSync(stateDir), []);
+  });
+});
+
+/** The inode of the listening unix socket bound at `file` (/proc/net/unix of this namespace), or null. */
+function listenerInode(file: string): string | null {
+  for (const line of fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // Num RefCount Protocol Flags(00010000: __SO_ACCEPTCON) Type St Inode Path
+    if (f[7] === file && parseInt(f[3], 16) & 0x10000) return f[6];
+  }
+  return null;
+}
+
+t.test("the QMP socket netfd made and handed to qemu: qemu's only, answering, hotplug through it, gone after", { skip: needsRoot }, async (t) => {
+  const stateDir = scratchDir(t, 'netfd-launch-');
+  const xml = `<domain type='qemu'><name>qmpfd</name><memory unit='MiB'>64</memory><devices>
+    <interface type='direct'><source dev='v0' mode='bridge'/><model type='virtio'/></interface></devices></domain>`;
+  await withNetns(t, async (ns) => {
+    const before = linkNames(ns);
+    const l = await launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'] });
+    t.teardown(() => void l.child.kill('SIGKILL'));
+    t.equal(l.qmp, path.join(stateDir, 'qmpfd.qmp'));
+    t.notOk(l.argv.includes('-qmp'), 'no -qmp: qemu binds nothing');
+    // The macvtap at 3, netfd's own monitor (macvtaps follow the vCPUs) at 4, the QMP socket at 5.
+    t.match(l.argv.join(' '), / -chardev socket,id=netfd-qmp,fd=5,server=on,wait=off -mon chardev=netfd-qmp,mode=control -chardev socket,id=netfd-mon,fd=4 /);
+    t.equal(fs.lstatSync(l.qmp).mode & 0o777, 0o600, 'the socket file is 0600');
+    const inode = listenerInode(l.qmp);
+    t.ok(inode, 'a socket listens at the path');
+    t.same(
+      fdTable(l.pid).find(([fd]) => fd === 5),
+      [5, `socket:[${inode}]`],
+      "qemu's fd 5 is that listener",
+    );
+    t.notOk(
+      fdTable('self').some(([, target]) => target === `socket:[${inode}]`),
+      'the listening fd is not left open in this process',
+    );
+
+    const q = await Qmp.connect(l.qmp);
+    t.same((await q.queryStatus()).status, 'prelaunch', 'query-status over the fd-passed socket');
+    await q.close();
+    const again = await Qmp.connect(l.qmp);
+    t.ok(again, 'and again: qemu listens on after a client left');
+    await again.close();
+
+    const a = await attachInterface('qmpfd', `<interface type='ethernet'><model type='virtio'/></interface>`, { stateDir, netns: ns });
+    t.match(a, { alias: 'net1' }, 'hotplug through it');
+    t.ok(
+      fdTable(l.pid).some(([, target]) => target === '/dev/net/tun'),
+      'qemu got the hotplugged tap',
+    );
+
+    l.child.kill('SIGKILL');
+    await l.exited;
+    t.same(linkNames(ns), before, 'torn down');
+    t.notOk(fs.existsSync(l.qmp), 'the socket file is removed (qemu, killed, could not)');
+    t.same(fs.readdirSync(stateDir), []);
+  });
+});
+
+t.test('a qemu that quits by itself: the socket file is gone, no fd of netfd left', { skip: needsRoot }, async (t) => {
+  const stateDir = scratchDir(t, 'netfd-launch-');
+  const xml = `<domain type='qemu'><name>quits</name><memory unit='MiB'>64</memory><devices>
+    <interface type='ethernet'><model type='virtio'/></interface></devices></domain>`;
+  await withNetns(t, async (ns) => {
+    const before = openFds();
+    const l = await launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe', extraArgs: ['-S'], macvtapLinks: 'up' });
+    t.teardown(() => void l.child.kill('SIGKILL'));
+    const added = openFds()
+      .filter((fd) => !before.includes(fd))
+      .map((fd) => fs.readlinkSync(`/proc/self/fd/${fd}`));
+    // Node's stdio pipes are socket pairs: three, none of them the QMP listener.
+    t.equal(added.length, 3, "with no monitor of netfd's own, launch leaves open here only qemu's stdin, stdout and stderr");
+    t.notOk(added.includes(`socket:[${listenerInode(l.qmp)}]`), 'not the QMP listener');
+    const q = await Qmp.connect(l.qmp);
+    await q.quit();
+    const e = await l.exited;
+    t.same(e, { code: 0, signal: null }, 'qemu exited by itself');
+    t.notOk(fs.existsSync(l.qmp), 'the socket file is gone');
+    t.same(fs.readdirSync(stateDir), []);
+    t.same(openFds(), before, 'no fd of netfd left');
+  });
+});
+
+t.test('a QMP socket path too long to bind: QEMU_FAILED before qemu runs, nothing left behind', { skip: needsRoot }, async (t) => {
+  const stateDir = path.join(scratchDir(t, 'netfd-launch-'), 'd'.repeat(100));
+  fs.mkdirSync(stateDir);
+  const xml = `<domain type='qemu'><name>longpath</name><memory unit='MiB'>64</memory><devices>
+    <interface type='ethernet'><model type='virtio'/></interface></devices></domain>`;
+  await withNetns(t, async (ns) => {
+    const before = linkNames(ns);
+    await t.rejects(launchDomain(xml, { netns: ns, stateDir, stdio: 'pipe' }), { code: 'QEMU_FAILED', message: /its QMP socket .*longpath\.qmp could not be made: .*1 to 107 bytes/ });
+    t.same(linkNames(ns), before, 'the tap is gone');
+    t.same(fs.readdirSync(stateDir), [], 'no state left');
   });
 });

@@ -42,6 +42,32 @@ t.test('an in-process agent: hello, an empty list, ACL refusals before any host 
   );
 });
 
+t.test('prepare refuses alike whether its XML is parsed on the event loop (small) or on the worker (over 2 KiB)', async (t) => {
+  const { client } = await agentIn(t, `deny user ${uid} bridge br9\nallow user ${uid} bridge br0\n`);
+  // The same domain, padded past the size the agent parses on its loop.
+  const doc = (devices: string, pad: boolean) =>
+    `<domain type='qemu'><name>d</name><memory>65536</memory><devices>${devices}</devices>${pad ? `<description>${'x'.repeat(4096)}</description>` : ''}</domain>`;
+  const refusal = (xml: string) =>
+    client.request('prepare', { xml }).then(
+      () => 'no error',
+      (e: Error & { code?: string; field?: string; value?: unknown; rule?: string }) => ({ code: e.code, field: e.field, value: e.value, rule: e.rule, message: e.message }),
+    );
+  const cases: [string, string][] = [
+    ['a bridge the ACL denies', "<interface type='bridge'><source bridge='br9'/></interface>"],
+    ['no interface', ''],
+    ['an unknown interface type', "<interface type='nonsense'/>"],
+    ['broken XML', "<interface type='bridge'>"],
+  ];
+  for (const [what, devices] of cases) {
+    const small = await refusal(doc(devices, false));
+    const large = await refusal(doc(devices, true));
+    t.not(small, 'no error', `${what}: refused`);
+    t.same(large, small, `${what}: the same refusal from both parses`);
+  }
+  t.match(await refusal(doc("<interface type='bridge'><source bridge='br9'/></interface>", false)), { code: 'ACCESS_DENIED', value: 'br9' });
+  t.match(await refusal(doc('', false)), { code: 'INVALID_ARGUMENT', field: '/domain/devices/interface' });
+});
+
 t.test('a second agent on a live socket is refused; a stale socket file is replaced', async (t) => {
   const { dir } = await agentIn(t, '');
   const second = new Agent({ socket: path.join(dir, 'a.sock'), acl: path.join(dir, 'acl.conf'), stateDir: path.join(dir, 'state2'), logger: logSink().logger });

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { decideDriver, InterfacePlan, planDomain, planInterface, VhostProbe } from '../../../lib/policy';
-import { childFds, DEFAULT_EMULATOR, deviceArg, domainArgv, driveArg, escapeValue, formatArgs, formatArgv, NetArgs, netArgv, netdevArg } from '../../../lib/qemu/argv';
+import { childFds, DEFAULT_EMULATOR, deviceArg, domainArgv, driveArg, escapeValue, formatArgs, formatArgv, NetArgs, netArgv, netdevArg, qmpArg, qmpFdArgv, withQmpFd } from '../../../lib/qemu/argv';
 import { DomainXml } from '../../../lib/xml/domain';
 
 const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'domains');
@@ -400,4 +400,20 @@ t.test('<qemu:commandline> arguments come last; its env is parsed', async (t) =>
   );
   const other = DomainXml.parse(`<domain type='qemu' xmlns:x='urn:other'><name>q</name><memory>64</memory><x:commandline><x:arg value='-evil'/></x:commandline></domain>`).def;
   t.same(other.qemuArgs, [], "only libvirt's qemu namespace counts");
+});
+
+t.test('the QMP socket: -qmp unix:PATH for a qemu that binds it; -chardev socket,fd=N,server=on for one netfd bound', async (t) => {
+  t.equal(qmpArg('/run/netfd/a,b.qmp'), 'unix:/run/netfd/a,,b.qmp,server=on,wait=off', 'commas doubled');
+  t.strictSame(qmpFdArgv(7), ['-chardev', 'socket,id=netfd-qmp,fd=7,server=on,wait=off', '-mon', 'chardev=netfd-qmp,mode=control']);
+  const def = DomainXml.parse(`<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>q</name><memory unit='MiB'>64</memory>
+    <qemu:commandline><qemu:arg value='-S'/></qemu:commandline></domain>`).def;
+  const argv = domainArgv(def, [], { qmp: '/s/q,1.qmp' });
+  const at = argv.indexOf('-qmp');
+  const out = withQmpFd(argv, '/s/q,1.qmp', 4);
+  t.strictSame(out, [...argv.slice(0, at), ...qmpFdArgv(4), ...argv.slice(at + 2)], 'replaced where -qmp was (before <qemu:commandline>)');
+  t.notOk(out.includes('-qmp'), 'no -qmp left');
+  t.strictSame(argv, domainArgv(def, [], { qmp: '/s/q,1.qmp' }), 'the input is not changed');
+  t.strictSame(withQmpFd(domainArgv(def, []), '/s/q,1.qmp', 4), [...domainArgv(def, []), ...qmpFdArgv(4)], 'appended when there is no -qmp');
+  const other = domainArgv(def, [], { qmp: '/elsewhere.qmp' });
+  t.strictSame(withQmpFd(other, '/s/q,1.qmp', 4), [...other, ...qmpFdArgv(4)], "another path's -qmp stays (qemu binds that one)");
 });
