@@ -30,12 +30,14 @@
 // request, which ip -batch cannot send), and per domain the XML parsed, the
 // MACs and driver decisions made, the live XML rendered, two state files
 // written and fsynced and, at teardown, read back, locked and removed. With
-// the kernel work at ip's cost that domain work is the floor: prepare alone
-// measured 1.4× ip's whole per-domain cycle on a loaded run, so the goal is
-// <= 2.0 (1.0 would need the state files and the qdisc gone, which would
-// change what netfd does). Where the rest went on that run: the teardown's
-// per-domain file work (a lock file made and removed, two state files
-// removed) on this machine's ext4 state directory, 3× its time on a tmpfs.
+// the kernel work at ip's cost that domain work is the floor. Measured with
+// the machine's other jobs running: prepare 3.8 + teardown 2.7 ms/domain
+// against ip's 2.1 (3.1×), the taps about 0.7 ms each of the prepare, the
+// rest the per-domain file work (state files fsynced, a lock file made and
+// removed) on this machine's ext4 state directory. The goal is <= 2.0: the
+// devices at ip's cost plus the file work done once per fleet where it can
+// be (1.0 would need the state files and the qdisc gone, which would change
+// what netfd does).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Results, Suite } from './harness';
