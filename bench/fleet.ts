@@ -18,6 +18,10 @@
 //                                         br0 group G up`), then `link del
 //                                         group G` (one kernel group delete,
 //                                         as netfd's teardown does), ÷ N
+//   fleet_event_loop_max_ms               the worst event-loop delay during
+//                                         prepareDomains and teardownHosts
+//                                         (no goal: the fleet's XML is parsed
+//                                         and its state written on the loop)
 //   fleet_leaks                           after every round: fds left open +
 //                                         links left in the namespace + files
 //                                         left in the state directory
@@ -41,7 +45,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Results, Suite } from './harness';
-import { envCount, interleaved, log, median, msSince, now, round, timed } from './harness';
+import { envCount, interleaved, log, median, msSince, now, round, timed, withLoopMonitor } from './harness';
 import { ipAsync, IpBatchProcess } from './ip';
 import type { LinksContext } from './links';
 import { nativeBinding, type Netfd } from './netfd';
@@ -116,11 +120,13 @@ async function run(ctx: LinksContext, results: Results): Promise<void> {
 
   const prepareMs: number[] = [];
   const teardownMs: number[] = [];
+  let loopMax = 0;
   const fleet = async () => {
-    const [domains, prepare] = await timed(() => netfd.prepareDomains(xmls, { netns: ns, stateDir }));
+    const [[domains, prepare], prepareLoop] = await withLoopMonitor(() => timed(() => netfd.prepareDomains(xmls, { netns: ns, stateDir })));
     const made = (await netfd.listLinks({ netns: ns })).filter((l) => !BASE_LINKS.includes(l.name)).length;
     if (made !== nDomains * nics) throw new Error(`prepareDomains: expected ${nDomains * nics} taps, found ${made}`);
-    const [, teardown] = await timed(() => netfd.teardownHosts(domains));
+    const [[, teardown], teardownLoop] = await withLoopMonitor(() => timed(() => netfd.teardownHosts(domains)));
+    loopMax = Math.max(loopMax, prepareLoop, teardownLoop);
     prepareMs.push(prepare);
     teardownMs.push(teardown);
     await checkLeaks('fleet');
@@ -158,6 +164,7 @@ async function run(ctx: LinksContext, results: Results): Promise<void> {
   const ipMs = per(median(ms.ip));
   log(`prepareDomains + batched teardown: ${f(fleetMs)} ms/domain (prepare ${f(per(median(prepareMs)))}, teardown ${f(per(median(teardownMs)))})`);
   log(`prepareDomain/teardown loop: ${f(per(median(ms.loop)))} ms/domain; ip -batch same links: ${f(ipMs)} ms/domain; fleet/ip ${(fleetMs / ipMs).toFixed(2)} (goal ${GOALS.fleet_vs_ip_batch})`);
+  log(`worst event-loop delay during prepareDomains/teardownHosts: ${f(loopMax)} ms`);
   log(`leaks: ${leaks.length} (goal ${GOALS.fleet_leaks})${leaks.length ? `: ${leaks.slice(0, 10).join(', ')}` : ''}`);
 
   results.fleet_domains = nDomains;
@@ -167,6 +174,7 @@ async function run(ctx: LinksContext, results: Results): Promise<void> {
   results.fleet_teardown_ms_per_domain = round(per(median(teardownMs)));
   results.fleet_loop_ms_per_domain = round(per(median(ms.loop)));
   results.ip_fleet_ms_per_domain = round(ipMs);
+  results.fleet_event_loop_max_ms = round(loopMax);
   results.fleet_leaks = leaks.length;
 }
 

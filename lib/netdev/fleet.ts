@@ -137,61 +137,73 @@ interface Member {
 
 const tmpName = (file: string, n: number) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.${n}.tmp`);
 
-/** fsync(2) on the threadpool: several at once let the filesystem commit them together. */
-const fsyncAsync = (fd: number) => new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+/** Lets the event loop run between two pieces of a long synchronous job. */
+const yieldLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Writes every member's live XML (created exclusively: it marks the domain
  * active) and inactive XML (a stale one replaced) into `dir`, atomically as
- * writeNewFileAtomic does, but together: the temporary files are written and
- * fsynced at once, then hard-linked (live) or renamed (inactive) to their
- * names, then the directory is fsynced once. Each file is recorded in `tx` once it is the fleet's.
+ * writeNewFileAtomic does, but together and off the event loop: the
+ * temporary files are written and fsynced at once, then hard-linked (live)
+ * or renamed (inactive) to their names, then the directory is fsynced once.
+ * Each file is recorded in `tx` once it is the fleet's.
  */
 async function writeStates(members: readonly Member[], dir: string, tx: Tx): Promise<void> {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const files = members.flatMap((m) => [
-    { m, file: m.statePath, text: m.liveXml, live: true },
-    { m, file: inactiveXmlPath(dir, m.name), text: m.xml.text, live: false },
-  ]);
-  const tmps: string[] = [];
+  await fs.promises.mkdir(dir, { recursive: true, mode: 0o755 });
+  const tmps: (string | undefined)[] = [];
   try {
-    const fds: number[] = [];
-    try {
-      for (const [n, f] of files.entries()) {
-        const tmp = tmpName(f.file, n);
-        fds.push(fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644));
-        tmps.push(tmp);
-        fs.writeFileSync(fds[n], f.text);
-      }
-      await Promise.all(fds.map(fsyncAsync));
-    } finally {
-      for (const fd of fds) fs.closeSync(fd);
-    }
-    for (const [n, f] of files.entries())
-      await forDomain(f.m.name, async () => {
-        if (f.live) {
+    const written = await Promise.allSettled(
+      members.flatMap((m, k) =>
+        [m.liveXml, m.xml.text].map(async (text, i) => {
+          const n = 2 * k + i;
+          const tmp = tmpName(i === 0 ? m.statePath : inactiveXmlPath(dir, m.name), n);
+          const h = await fs.promises.open(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+          tmps[n] = tmp;
           try {
-            fs.linkSync(tmps[n], f.file);
+            await h.writeFile(text);
+            await h.sync();
+          } finally {
+            await h.close();
+          }
+        }),
+      ),
+    );
+    firstFailure(written);
+    const published = await Promise.allSettled(
+      members.map((m, k) =>
+        forDomain(m.name, async () => {
+          try {
+            await fs.promises.link(tmps[2 * k] as string, m.statePath);
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-            throw fieldError('EEXIST', 'name', f.m.name, `domain ${f.m.name} is already prepared (live state ${f.file}); tear it down first`);
+            throw fieldError('EEXIST', 'name', m.name, `domain ${m.name} is already prepared (live state ${m.statePath}); tear it down first`);
           }
-          tx.file(f.file);
-        } else {
-          // Once the live file is the fleet's, so is this one: a stale copy is replaced.
-          tx.file(f.file);
-          fs.renameSync(tmps[n], f.file);
-        }
-      });
+          // Once the live file is the fleet's, so is the inactive one: a stale copy is replaced.
+          tx.file(m.statePath);
+          const inactive = inactiveXmlPath(dir, m.name);
+          tx.file(inactive);
+          await fs.promises.rename(tmps[2 * k + 1] as string, inactive);
+        }),
+      ),
+    );
+    firstFailure(published);
   } finally {
-    for (const tmp of tmps) fs.rmSync(tmp, { force: true });
+    await Promise.all(tmps.map((tmp) => (tmp === undefined ? undefined : fs.promises.rm(tmp, { force: true }))));
   }
-  const dfd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  const d = await fs.promises.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
-    fs.fsyncSync(dfd);
+    await d.sync();
   } finally {
-    fs.closeSync(dfd);
+    await d.close();
   }
+}
+
+/** Throws the first rejection of `settled`, the later ones recorded on it as suppressed. */
+function firstFailure(settled: readonly PromiseSettledResult<unknown>[]): void {
+  const failed = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (!failed.length) return;
+  for (const e of failed.slice(1)) suppress(failed[0], e, 'writing another state file');
+  throw failed[0];
 }
 
 /**
@@ -211,7 +223,15 @@ export async function prepareHosts<T extends PreparedHost = PreparedHost>(
   const root = stateDir(o.stateDir);
   const dir = o.scope ?? root;
   const po: PrepareOptions = { ...rest, netns };
-  const xmls = inputs.map((x) => (typeof x === 'string' ? DomainXml.parse(x) : x));
+  // Parsed one at a time, the event loop let run in between.
+  const xmls: DomainXml[] = [];
+  for (const x of inputs) {
+    if (typeof x !== 'string') xmls.push(x);
+    else {
+      xmls.push(DomainXml.parse(x));
+      await yieldLoop();
+    }
+  }
   const seen = new Set<string>();
   for (const xml of xmls) {
     const name = xml.def.name;
