@@ -58,10 +58,17 @@ const IP_GROUP = 4242;
 
 type Prepared = Awaited<ReturnType<Netfd['prepareDomains']>>;
 
-/** Domain `n` of the fleet: `nics` taps on br0, userspace virtio. */
+/**
+ * Domain `n` of the fleet: `nics` taps on br0, userspace virtio. The MACs are
+ * written (52:54:00:NN:NN:II), so no run meets the one-in-a-few-hundred
+ * chance of a generated MAC being another tap's on the crowded bridge (which
+ * preflight refuses).
+ */
 function fleetXml(n: number, nics: number): string {
-  const iface = `    <interface type='bridge'><source bridge='br0'/><model type='virtio'/><driver name='qemu'/></interface>\n`;
-  return `<domain type='qemu'>\n  <name>fleet${n}</name>\n  <memory unit='MiB'>256</memory>\n  <devices>\n${iface.repeat(nics)}  </devices>\n</domain>\n`;
+  const hex = (x: number) => x.toString(16).padStart(2, '0');
+  const iface = (i: number) =>
+    `    <interface type='bridge'><mac address='52:54:00:${hex(n >> 8)}:${hex(n & 255)}:${hex(i)}'/><source bridge='br0'/><model type='virtio'/><driver name='qemu'/></interface>\n`;
+  return `<domain type='qemu'>\n  <name>fleet${n}</name>\n  <memory unit='MiB'>256</memory>\n  <devices>\n${Array.from({ length: nics }, (_, i) => iface(i)).join('')}  </devices>\n</domain>\n`;
 }
 
 /** The ip lines that make and delete the same links: `count` taps with a host MAC on br0, up, then one group delete. */
