@@ -4,7 +4,8 @@
 // of the figures. Sections and their suites (one file each):
 //   cli       coldstart (`netfd list` with nothing running vs `node -e 0`)
 //   links     macvtap (create/delete vs ip, ip -batch), domain (prepare +
-//             teardown vs one long-running ip -batch -)
+//             teardown vs one long-running ip -batch -), fleet (100 domains
+//             prepared at once and torn down in one batch vs ip -batch)
 //   networks  pool (allocate/release over a <pf> pool, PF expansion vs ls)
 //   guest     throughput (iperf3 through netfd's tap fd vs bare qemu's own
 //             tap), launch (netfd launch vs bare qemu, spawn to first ping)
@@ -28,6 +29,7 @@ import { cli, coldstart } from './cli';
 import { clients } from './clients';
 import { domain } from './domain';
 import { fairness } from './fairness';
+import { fleet } from './fleet';
 import { guest } from './guest';
 import { main, section } from './harness';
 import { launch } from './launch';
@@ -37,4 +39,4 @@ import { networks, pool } from './pool';
 import { tap } from './tap';
 import { throughput } from './throughput';
 
-main([section(cli, [coldstart]), section(links, [macvtap, domain]), section(networks, [pool]), section(guest, [throughput, launch]), section(agent, [clients, tap, fairness])]);
+main([section(cli, [coldstart]), section(links, [macvtap, domain, fleet]), section(networks, [pool]), section(guest, [throughput, launch]), section(agent, [clients, tap, fairness])]);

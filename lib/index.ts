@@ -85,11 +85,13 @@ export * as policy from './policy';
 export * as validate from './validate';
 
 // A domain's interfaces as one transaction, and qemu's arguments for them.
-export { prepareInterfaces, teardownFromLive, PreparedHost, InterfaceSetup, PreparedInterface, PreviewHostOptions } from './netdev/domain';
+export { prepareInterfaces, PreparedHost, PreparedHostClass, InterfaceSetup, PreparedInterface, PreviewHostOptions } from './netdev/domain';
+export { teardownFromLive, teardownDomains, TeardownItem, TeardownOutcome } from './netdev/teardown';
 export { PrepareOptions, DomainHostOptions, Step, STEPS } from './netdev/connect';
 export { setInterfaceLinks, followLiveXml, LinkFollowOptions } from './netdev/direct';
 export { recordPciAddresses } from './netdev/live';
-export { prepareDomain, previewDomain, PreparedDomain, DomainPreview, PreviewOptions } from './qemu/domain';
+export { prepareDomain, prepareDomains, previewDomain, PreparedDomain, DomainPreview, PreviewOptions } from './qemu/domain';
+export { prepareHosts, teardownHosts, fleetMacs, FleetOptions } from './netdev/fleet';
 export { stateDir, DEFAULT_STATE_DIR, liveXmlPath } from './state/dirs';
 export { domainArgv, netArgv, driveArg, netdevArg, deviceArg, childFds, formatArgv, formatArgs, NetArgs, ArgvOptions, DEFAULT_EMULATOR } from './qemu/argv';
 
@@ -98,6 +100,7 @@ export { Qmp, QmpStatus } from './qemu/qmp/commands';
 export { QmpClient, QmpClientEvents, QmpError, QmpVersion, QmpExecuteOptions } from './qemu/qmp/client';
 export { QmpEvent } from './qemu/qmp/events';
 export { launchDomain, LaunchedDomain, LaunchOptions, Exit, MONITOR_ID } from './qemu/launch';
+export { launchDomains, FleetLaunchOptions } from './qemu/fleet';
 export { RunState, RunStateOptions, runningAfter } from './qemu/runstate';
 export { pciAddresses, queryPciAddresses, formatPci, parsePci } from './qemu/pci';
 export { attachInterface, detachInterface, runningDomain, Attached, Detached, HotplugOptions, RunningDomain } from './qemu/hotplug';

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { removeGroup } from '../netdev/reclaim';
-import { teardownFromLive } from '../netdev/domain';
+import { teardownFromLive } from '../netdev/teardown';
 import { followLiveXml } from '../netdev/direct';
 import { recordPciAddresses } from '../netdev/live';
 import { withDomainLock } from '../state/lock';

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
 import { removeGroup, removeHalfMade } from '../netdev/reclaim';
-import { teardownFromLive } from '../netdev/domain';
+import { teardownFromLive } from '../netdev/teardown';
 import { recordedLinks } from '../netdev/live';
 import { agentScope, inactiveXmlPath, liveXmlPath, objectFile, objectOf } from '../state/dirs';
 import { replaceFileAtomic, writeNewFileAtomic } from '../state/atomic';

@@ -108,6 +108,13 @@ export interface NetStarted {
 export interface Backend {
   /** Prepares the domain's interfaces and runs qemu with their fds, in this process. */
   launch(xml: DomainXml, o: LaunchRequest): Promise<Running>;
+  /**
+   * Several domains launched at once, their interfaces prepared together
+   * (one transaction), each running its own qemu in this process; all or
+   * nothing. Here only: through the agent, which prepares one domain per
+   * request, it is refused (NOT_SUPPORTED).
+   */
+  launchMany(xmls: DomainXml[], o: LaunchRequest): Promise<Running[]>;
   list(): Promise<DomainRow[]>;
   /** Stops qemu (SIGTERM, SIGKILL after `graceMs`) and tears the domain down (or has the agent release it). */
   destroy(name: string, o: { graceMs: number }): Promise<Destroyed>;
@@ -128,6 +135,7 @@ export interface Backend {
 /** The verbs' names: what test/unit/api checks both backends have, each written once in lib/cli/verbs. */
 export const BACKEND_VERBS = [
   'launch',
+  'launchMany',
   'list',
   'destroy',
   'dumpxml',

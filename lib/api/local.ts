@@ -49,6 +49,23 @@ export class LocalBackend implements Backend {
     return { name: l.domain.name, pid: l.pid, qmp: l.qmp, runState: l.runState, live: l.domain.statePath, agent: null, exited: l.exited, stop: () => l.stop(), close: () => undefined };
   }
 
+  async launchMany(xmls: DomainXml[], o: LaunchRequest): Promise<Running[]> {
+    const { netns, stateDir: dir, vhostDevice, onWarning } = this.#o;
+    const { launchDomains } = await import('../qemu/fleet');
+    const ls = await launchDomains(xmls, { netns, stateDir: dir, vhostDevice, onWarning, qemu: o.qemu, accel: o.accel, extraArgs: o.extraArgs });
+    return ls.map((l) => ({
+      name: l.domain.name,
+      pid: l.pid,
+      qmp: l.qmp,
+      runState: l.runState,
+      live: l.domain.statePath,
+      agent: null,
+      exited: l.exited,
+      stop: () => l.stop(),
+      close: () => undefined,
+    }));
+  }
+
   async list(): Promise<DomainRow[]> {
     const dir = this.#dir();
     const names = objectNames(dir);
@@ -63,7 +80,7 @@ export class LocalBackend implements Backend {
   async destroy(name: string, o: { graceMs: number }) {
     const dir = this.#dir();
     const live = this.#live(name);
-    const [{ pidPath, qmpPath, readPidInfo }, { isQemuOf, terminateQemu }, { teardownFromLive }] = await Promise.all([import('../qemu/launch'), import('./terminate'), import('../netdev/domain')]);
+    const [{ pidPath, qmpPath, readPidInfo }, { isQemuOf, terminateQemu }, { teardownFromLive }] = await Promise.all([import('../qemu/launch'), import('./terminate'), import('../netdev/teardown')]);
     const info = readPidInfo(dir, name); // null: prepared only
     const pid = info && isQemuOf(info.pid, name) ? info.pid : null;
     if (pid !== null) await terminateQemu(pid, name, o.graceMs, () => !fs.existsSync(live) && !isQemuOf(pid, name));

@@ -64,6 +64,14 @@ export class RemoteBackend implements Backend {
     return { name: l.name, pid: l.pid, qmp: l.qmp, runState: l.runState, live: null, agent: this.socket, exited: l.exited, stop: () => launched.stop(), close: () => launched.close() };
   }
 
+  /** Refused: the agent prepares one domain per request, so there is nothing to prepare together; launch each domain on its own. */
+  async launchMany(xmls: DomainXml[]): Promise<Running[]> {
+    throw new NetfdError(
+      `launching several domains at once (${xmls.map((x) => x.def.name).join(', ')}) is not available through the agent at ${this.socket}: it prepares one domain per request; launch each domain on its own`,
+      { code: 'NOT_SUPPORTED', field: 'connect', value: this.socket },
+    );
+  }
+
   async list(): Promise<DomainRow[]> {
     const rows = await this.#ask<{ name: string; state: string; interfaces: DomainRow['interfaces'] }[]>('list');
     return rows.map((r) => ({ name: r.name, pid: this.#qemuPid(r.name), state: r.state, interfaces: r.interfaces }));

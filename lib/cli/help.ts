@@ -40,8 +40,8 @@ export const VERBS: readonly VerbHelp[] = [
   { verbs: ['link delete', 'link del'], synopsis: 'link delete NAME', help: 'delete a link (ip link delete dev NAME)', group: 'devices' },
   {
     verbs: ['launch'],
-    synopsis: 'launch DOMAIN.xml [--detach] [--from-live] [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]',
-    help: 'prepare the interfaces and run qemu with their fds in the foreground; when qemu exits (or netfd gets SIGINT/SIGTERM) everything is torn down. Macvtaps are up only while the vCPUs run (down under -S until cont, and while paused), as libvirt keeps them. --detach: a background supervisor does that; output goes to STATE_DIR/NAME.log. --from-live: DOMAIN.xml is a live XML from dumpxml (its NICs keep their MACs and PCI slots; generated names and aliases are dropped)',
+    synopsis: 'launch DOMAIN.xml [DOMAIN.xml...] [--detach] [--from-live] [--qemu PATH] [--accel tcg|kvm] [-- QEMU ARGS...]',
+    help: 'prepare the interfaces and run qemu with their fds in the foreground; when qemu exits (or netfd gets SIGINT/SIGTERM) everything is torn down. Several files: the domains are prepared together (all or nothing) and each runs its own qemu (the QEMU ARGS go to each); not with --connect or --detach. Macvtaps are up only while the vCPUs run (down under -S until cont, and while paused), as libvirt keeps them. --detach: a background supervisor does that; output goes to STATE_DIR/NAME.log. --from-live: DOMAIN.xml is a live XML from dumpxml (its NICs keep their MACs and PCI slots; generated names and aliases are dropped)',
     group: 'domains',
   },
   { verbs: ['destroy'], synopsis: 'destroy NAME [--timeout SECS]', help: 'stop qemu (SIGTERM, then SIGKILL after the timeout, default 10 s) and tear the domain down', group: 'domains' },

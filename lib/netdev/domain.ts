@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError, suppress } from '../errors';
 import { FdSet } from '../sys/fds';
-import { deleteGroup, deleteLinks, LinkInfo, listLinks, netnsOf } from '../sys/link';
+import { deleteLinks, LinkInfo, listLinks, netnsOf } from '../sys/link';
 import type { PciAddress } from '../xml/interface';
 import { decideDriver, domainMacs, DriverDecision, InterfacePlan, planDomain, VhostProbe } from '../policy';
 import { allocateFor, releaseFor } from './network';
@@ -23,6 +23,7 @@ import { checkEthernet, connectEthernet } from './ethernet';
 import { checkBridge, connectBridge } from './bridge';
 import { checkDirect, connectDirect, followLiveXml } from './direct';
 import { liveResult, readLive, recordedLinks, recordPciAddresses } from './live';
+import type { TeardownItem } from './teardown';
 import { Tx } from './tx';
 import { openVhost } from './vhost';
 
@@ -104,6 +105,19 @@ export class PreparedHost {
   }
 
   /**
+   * Hands the domain's teardown to a batch (`teardownHosts`): what
+   * `teardownDomains` needs of it, and the ifindexes of the links it created
+   * (for when its live XML is gone); null when it was torn down already.
+   * Its own `teardown()` does nothing from then on.
+   * @internal
+   */
+  forBatch(): { item: TeardownItem; created: number[] } | null {
+    if (this.#torn) return null;
+    this.#torn = true;
+    return { item: { name: this.name, o: this.#hostOptions, liveOptional: true }, created: this.interfaces.filter((i) => i.created).map((i) => i.ifindex) };
+  }
+
+  /**
    * Removes what setup created and nothing else: the created links (deleted
    * together), the fds still owned, the live XML. Devices given with
    * managed='no' are left as they were. The live XML decides what is still
@@ -146,7 +160,7 @@ export class PreparedHost {
   }
 }
 
-/** A class made from what {@link prepareHost} prepared (PreparedHost, or one extending it). */
+/** A class made from what `prepareHost` or `prepareHosts` prepared (PreparedHost, or one extending it). */
 export type PreparedHostClass<T extends PreparedHost> = new (...args: ConstructorParameters<typeof PreparedHost>) => T;
 
 /**
@@ -214,8 +228,11 @@ export interface InterfaceSetup {
   undo(): Promise<void>;
 }
 
-/** Looks at the host before changing anything, per interface type: names, bridges, parents, MACs. Returns the managed='no' devices by interface index. */
-function preflight(plans: InterfacePlan[], links: LinkInfo[]): Map<number, LinkInfo> {
+/**
+ * Looks at the host before changing anything, per interface type: names, bridges, parents, MACs. Returns the managed='no' devices by interface index.
+ * @internal
+ */
+export function preflight(plans: InterfacePlan[], links: LinkInfo[]): Map<number, LinkInfo> {
   const byName = new Map(links.map((l) => [l.name, l]));
   const existing = new Map<number, LinkInfo>();
   for (const p of plans) {
@@ -229,8 +246,17 @@ function preflight(plans: InterfacePlan[], links: LinkInfo[]): Map<number, LinkI
   return existing;
 }
 
-/** The connect function of the interface's type. */
-function connect(plan: InterfacePlan, ctx: ConnectContext, existing: ReadonlyMap<number, LinkInfo>): Promise<Connected> {
+/**
+ * True when preflight must see the namespace's links: every plan but a new tap off any bridge with a template name.
+ * @internal
+ */
+export const needsLinks = (plans: readonly InterfacePlan[]): boolean => plans.some((p) => p.link.kind !== 'tap' || p.link.bridge !== undefined || !p.link.name.includes('%'));
+
+/**
+ * The connect function of the interface's type.
+ * @internal
+ */
+export function connect(plan: InterfacePlan, ctx: ConnectContext, existing: ReadonlyMap<number, LinkInfo>): Promise<Connected> {
   if (plan.link.kind === 'macvtap') return connectDirect(plan, ctx);
   if (plan.link.kind === 'tap' && plan.link.bridge !== undefined) return connectBridge(plan, ctx);
   return connectEthernet(plan, ctx, existing.get(plan.index));
@@ -243,7 +269,7 @@ function connect(plan: InterfacePlan, ctx: ConnectContext, existing: ReadonlyMap
  */
 export async function prepareInterfaces(plans: InterfacePlan[], o: PrepareOptions): Promise<InterfaceSetup> {
   const netns = netnsOf(o);
-  const links = plans.some((p) => p.link.kind !== 'tap' || p.link.bridge !== undefined || !p.link.name.includes('%')) ? await listLinks({ netns }) : [];
+  const links = needsLinks(plans) ? await listLinks({ netns }) : [];
   const existing = preflight(plans, links);
 
   const tx = new Tx(netns);
@@ -331,29 +357,4 @@ export async function detachHost(name: string, live: DomainXml, livePath: string
   replaceFileAtomic(livePath, liveXml);
   await releaseFor(name, [iface], o);
   return { deleted: found.deleted, liveXml };
-}
-
-/**
- * Tears a domain down from its live XML alone (after a restart): deletes the
- * devices netfd created for it, when they are still the ones it recorded (same
- * kind and MAC; with `o.group`, same kind and group, and every other link of
- * the group too), and removes the live XML. Returns the links deleted.
- */
-export async function teardownFromLive(name: string, o: DomainHostOptions = {}): Promise<{ deleted: string[]; skipped: string[] }> {
-  const netns = netnsOf(o);
-  const root = stateDir(o.stateDir);
-  const dir = o.scope ?? root;
-  const file = liveXmlPath(dir, name);
-  return withDomainLock(dir, name, async () => {
-    const xml = DomainXml.parse(fs.readFileSync(file, 'utf8'), { live: true });
-    const { indexes, deleted, skipped } = await recordedLinks(xml.def.interfaces, netns, o.group);
-    if (indexes.length) await deleteLinks(indexes, { netns });
-    // Anything else of the domain's group (a half-made attach) goes too.
-    if (o.group !== undefined) await deleteGroup(o.group, { netns });
-    for (const i of xml.def.interfaces) if (i.downscript && i.target?.dev && i.target.managed) await downscript(i.downscript, i.target.dev, i.path, warnOf(o))();
-    fs.rmSync(file, { force: true });
-    fs.rmSync(inactiveXmlPath(dir, name), { force: true });
-    await releaseFor(name, xml.def.interfaces, { ...o, stateDir: root, scope: dir });
-    return { deleted, skipped };
-  });
 }

@@ -4,6 +4,7 @@
 // previewed without changing the host.
 import type { PrepareOptions } from '../netdev/connect';
 import { prepareHost, PreparedHost, previewInterfaces, PreviewHostOptions } from '../netdev/domain';
+import { FleetOptions, prepareHosts } from '../netdev/fleet';
 import type { DriverDecision, InterfacePlan, VhostProbe } from '../policy';
 import { DomainXml } from '../xml/domain';
 import { childFds, domainArgv, NetArgs, netArgv } from './argv';
@@ -44,6 +45,26 @@ export class PreparedDomain extends PreparedHost {
  */
 export async function prepareDomain(input: string | DomainXml, o: PrepareOptions = {}): Promise<PreparedDomain> {
   return prepareHost(input, o, PreparedDomain);
+}
+
+/**
+ * Prepares several domains at once, as ONE transaction: every domain's
+ * interfaces are ready and its live XML written, or, on any failure,
+ * everything made for any of them is undone (links deleted together, fds
+ * closed, state files removed, network connections ended) and the error is
+ * rethrown, its message starting with `domain NAME: ` and its `field` the
+ * XML field at fault. What a loop of `prepareDomain` calls does once per
+ * domain is done once: one listing of the namespace's links for the
+ * preflight, the MACs chosen across all (no two guests get the same one; a
+ * MAC written in two domains is refused), target dev names checked against
+ * each other, an unusable vhost device probed once, the state files fsynced
+ * together; and the devices of several domains are made at the same time
+ * (`concurrency`). Results are in the order of `inputs`; tear them down
+ * together with `teardownHosts` (one group delete for all their links), or
+ * each with its `teardown()`.
+ */
+export async function prepareDomains(inputs: readonly (string | DomainXml)[], o: FleetOptions = {}): Promise<PreparedDomain[]> {
+  return prepareHosts(inputs, o, PreparedDomain);
 }
 
 /** A domain's interfaces as they would be on this host, with no change made. */

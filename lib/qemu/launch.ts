@@ -330,17 +330,20 @@ export async function recordNicAddresses(q: Qmp, record: (a: Map<string, PciAddr
  * Resolves once qemu is up (its QMP socket answers), the NICs' PCI addresses
  * are in the live XML, and (macvtapLinks 'follow') the macvtaps are as the
  * vCPUs are: down under -S until `cont`. Rejects with qemu's own message when
- * it fails to start, after tearing everything down.
+ * it fails to start, after tearing everything down. `input` may be a domain
+ * prepared already (by prepareDomains, its macvtaps down when macvtapLinks
+ * is 'follow'); it is then launched as it is, and torn down as any other.
  */
-export async function launchDomain(input: string | DomainXml, o: LaunchOptions = {}): Promise<LaunchedDomain> {
-  const xml = typeof input === 'string' ? DomainXml.parse(input) : input;
+export async function launchDomain(input: string | DomainXml | PreparedDomain, o: LaunchOptions = {}): Promise<LaunchedDomain> {
+  const prepared = input instanceof PreparedDomain ? input : null;
+  const xml = input instanceof PreparedDomain ? input.xml : typeof input === 'string' ? DomainXml.parse(input) : input;
   const name = xml.def.name;
   const dir = stateDir(o.stateDir);
   const qmp = qmpPath(dir, name);
   const pidFile = pidPath(dir, name);
   const warn = o.onWarning ?? ((m: string) => process.emitWarning(m, 'NetfdWarning'));
   const follow = (o.macvtapLinks ?? 'follow') === 'follow';
-  const domain = await prepareDomain(xml, { ...o, stateDir: dir, macvtapsDown: follow });
+  const domain = prepared ?? (await prepareDomain(xml, { ...o, stateDir: dir, macvtapsDown: follow }));
   // teardown deletes links by index: netfd's fds can go once qemu has its own.
   const q = await startQemu(
     domain.argv({ qmp }),

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { STEPS } from '../../lib/netdev/connect';
-import { teardownFromLive } from '../../lib/netdev/domain';
+import { teardownFromLive } from '../../lib/netdev/teardown';
 import { prepareDomain } from '../../lib/qemu/domain';
 import { DomainXml } from '../../lib/xml/domain';
 import { ip, ipLink, ipLinks, needsRoot, openFds, withNetns } from '../helpers/host';

@@ -22,12 +22,18 @@ export const launch: Verb = {
   async run({ args, values, positionals, io, backend, connect }: Call) {
     if (values.detach && connect !== undefined)
       throw new UsageError('launch --detach is not available with --connect: the launching process holds the agent connection; run it under your own supervisor (e.g. systemd-run --user)');
-    if (positionals.length < 1) throw new UsageError(usageOf('launch'));
+    // Every positional after -- is qemu's; those before are domain files.
+    const dashes = args.indexOf('--');
+    const files = dashes < 0 ? positionals : positionals.slice(0, positionals.length - (args.length - dashes - 1));
+    if (files.length < 1) throw new UsageError(usageOf('launch'));
     const accel = str(values, 'accel');
     if (accel !== undefined && accel !== 'tcg' && accel !== 'kvm')
       throw new NetfdError(`invalid accel ${JSON.stringify(accel)}: tcg or kvm`, { code: 'INVALID_ARGUMENT', field: 'accel', value: accel });
-    if (positionals.length > 1 && args.indexOf('--') < 0) throw new UsageError(`unexpected argument ${positionals[1]}; qemu arguments go after --`);
     const fromLive = values['from-live'] === true;
+    if (files.length > 1) {
+      if (values.detach || values.supervise) throw new UsageError('launch --detach takes one DOMAIN.xml: launch several domains in the foreground, or one launch --detach per domain');
+      return launchMany(files, positionals.slice(files.length), values, backend, io, fromLive, accel as 'tcg' | 'kvm' | undefined);
+    }
     if (values.detach) return launchDetached(args, positionals[0], str(values, 'state-dir'), fromLive, io);
     const supervise = values.supervise === true;
     const report = (m: object) => process.send?.(m);
@@ -35,7 +41,7 @@ export const launch: Verb = {
     closeOnExecFrom(3);
     let l: Running;
     try {
-      l = await backend.launch(launchXml(positionals[0], fromLive), { qemu: str(values, 'qemu'), accel: accel as 'tcg' | 'kvm' | undefined, extraArgs: positionals.slice(1) });
+      l = await backend.launch(launchXml(files[0], fromLive), { qemu: str(values, 'qemu'), accel: accel as 'tcg' | 'kvm' | undefined, extraArgs: positionals.slice(1) });
     } catch (err) {
       const e = err as NetfdError;
       if (supervise) report({ error: { message: e.message, code: e.code, field: e.field, value: e.value, hint: e.hint, also: suppressedText(e) } });
@@ -63,6 +69,40 @@ export const launch: Verb = {
     }
   },
 };
+
+/**
+ * launch A.xml B.xml ...: the domains prepared together and their qemus run
+ * in the foreground (all or nothing: when one fails to start, none is left);
+ * SIGINT/SIGTERM stop them all; returns once every qemu has exited (the
+ * first non-zero exit code, else 0).
+ */
+async function launchMany(files: string[], extraArgs: string[], values: Call['values'], backend: Call['backend'], io: Io, fromLive: boolean, accel: 'tcg' | 'kvm' | undefined): Promise<number> {
+  const xmls = files.map((f) => launchXml(f, fromLive));
+  closeOnExecFrom(3);
+  // Through the agent this is refused (NOT_SUPPORTED): it prepares one domain per request.
+  const ls = await backend.launchMany(xmls, { qemu: str(values, 'qemu'), accel, extraArgs });
+  for (const l of ls) {
+    const paused = l.runState?.running === false ? ' (vCPUs paused: its macvtaps stay down until they run)' : '';
+    io.err(`netfd: ${l.name} running as qemu pid ${l.pid}${paused}; QMP ${l.qmp}; live XML ${l.live}\n`);
+  }
+  const onSignal = () => void Promise.all(ls.map((l) => l.stop()));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const codes = await Promise.all(
+      ls.map(async (l) => {
+        const e = await l.exited;
+        io.err(`netfd: ${l.name}: qemu ${e.signal ? `killed by ${e.signal}` : `exited with ${e.code}`}; ${l.name} torn down\n`);
+        return e.code ?? 1;
+      }),
+    );
+    return codes.find((c) => c !== 0) ?? 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    for (const l of ls) l.close();
+  }
+}
 
 /**
  * launch --detach: the same launch in a new session (setsid) whose output

@@ -46,6 +46,7 @@ function recorder(calls: [BackendVerb, unknown[]][]): Backend {
   };
   const answers: Record<BackendVerb, unknown> = {
     launch: running,
+    launchMany: [running, { ...running, name: 'h', pid: 43 }],
     list: [{ pid: 42, name: 'g', state: 'running', interfaces: [{ dev: 'vnet0', type: 'bridge', source: {} }] }],
     destroy: { tornDown: null },
     dumpxml: '<domain/>\n',
@@ -111,6 +112,23 @@ t.test('each verb is written once: the same module, the same requests, the same 
     t.strictSame(remote.calls, local.calls, `${verb}: the same requests through the agent`);
     t.strictSame(remote.r, local.r, `${verb}: the same output and exit status`);
     for (const [m] of local.calls) used.add(m);
+  }
+  // launch of several files: the same verb, asking launchMany (refused by the agent's backend itself).
+  {
+    const dom2 = file('h.xml', "<domain type='qemu'><name>h</name><memory>1024</memory></domain>");
+    const seen: { calls: [BackendVerb, unknown[]][]; r: unknown }[] = [];
+    for (const connect of [undefined, '/nonexistent/agent.sock']) {
+      const calls: [BackendVerb, unknown[]][] = [];
+      seen.push({ calls, r: await cliWith(() => recorder(calls), ...(connect ? ['--connect', connect] : []), 'launch', dom, dom2) });
+    }
+    t.equal((seen[0].r as { code: number }).code, 0, `launch of two runs: ${JSON.stringify(seen[0].r)}`);
+    t.strictSame(
+      seen[0].calls.map(([m]) => m),
+      ['launchMany'],
+      'launch of two files asks launchMany once',
+    );
+    t.strictSame(seen[1], seen[0], 'the same request and output through the agent');
+    used.add('launchMany');
   }
   t.strictSame([...used].sort(), [...BACKEND_VERBS].sort(), 'every Backend verb is some CLI verb');
 });

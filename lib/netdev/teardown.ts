@@ -1,0 +1,204 @@
+// Tearing domains down from their live XML alone: one (teardownFromLive) or
+// several together (teardownDomains). Deleting a link waits out the kernel's
+// RCU grace period; links unregistered together (`ip link delete group G`)
+// wait it out once, so several domains' links go in one group delete, and
+// then each domain's downscripts, files and network connections follow.
+import fs from 'node:fs';
+import { deleteLinks, LinkInfo, listLinks, netnsOf } from '../sys/link';
+import { tapHostMac } from '../policy';
+import { inactiveXmlPath, liveXmlPath, stateDir } from '../state/dirs';
+import { withDomainLock } from '../state/lock';
+import { DomainXml, InterfaceDef } from '../xml/domain';
+import { DomainHostOptions, downscript, warnOf } from './connect';
+import { releaseFor } from './network';
+
+/** One domain to tear down: its name and its host options (namespace, scope, link group…). */
+export interface TeardownItem {
+  name: string;
+  o: DomainHostOptions;
+  /**
+   * When the domain has no live XML: false (default) makes that its error
+   * (ENOENT, as teardownFromLive); true deletes the links of `o.group`
+   * alone (a domain whose prepare never wrote one) and nothing else.
+   */
+  liveOptional?: boolean | undefined;
+}
+
+/** What became of one domain of {@link teardownDomains}, in the order given. */
+export interface TeardownOutcome {
+  name: string;
+  /** The recorded links deleted (by name), and those left because they are not netfd's any more. */
+  deleted: string[];
+  skipped: string[];
+  /** False when the domain had no live XML (liveOptional). */
+  live: boolean;
+  /** Set when something of this domain failed; its files stay when its links could not be deleted. */
+  error?: Error;
+}
+
+/**
+ * The links of `links` recorded for `ifaces` (from live XML) that netfd
+ * created and that are still what it recorded: recordedLinks (live.ts) over
+ * one listing of the namespace instead of a lookup per interface.
+ */
+export function recordedIn(ifaces: readonly InterfaceDef[], links: readonly LinkInfo[], group?: number): { indexes: number[]; deleted: string[]; skipped: string[] } {
+  const byName = new Map(links.map((l) => [l.name, l]));
+  const indexes: number[] = [];
+  const deleted: string[] = [];
+  const skipped: string[] = [];
+  for (const i of ifaces) {
+    const dev = i.target?.dev;
+    if (!dev || !i.mac || (i.type === 'network' && !i.actual) || (i.target && !i.target.managed)) continue;
+    const l = byName.get(dev);
+    const want = i.type === 'direct' || i.type === 'network' ? { kind: 'macvtap', mac: i.mac } : { kind: 'tun', mac: tapHostMac(i.mac) };
+    if (l && l.kind === want.kind && (group !== undefined ? l.group === group : l.mac === want.mac)) {
+      indexes.push(l.index);
+      deleted.push(dev);
+    } else skipped.push(dev);
+  }
+  return { indexes, deleted, skipped };
+}
+
+/** A domain of a batch, locked, with what was read of it. */
+interface Locked {
+  item: TeardownItem;
+  out: TeardownOutcome;
+  netns: string | undefined;
+  root: string;
+  dir: string;
+  xml: DomainXml | null;
+  indexes: number[];
+}
+
+/** Holds the lock of `items[k]` and of every later item (nested), then runs `body`; a lock not had is that domain's error. */
+async function lockAll(items: { dir: string; name: string; out: TeardownOutcome }[], k: number, held: number[], body: (held: number[]) => Promise<void>): Promise<void> {
+  if (k === items.length) return body(held);
+  const it = items[k];
+  let entered = false;
+  try {
+    await withDomainLock(it.dir, it.name, async () => {
+      entered = true;
+      held.push(k);
+      await lockAll(items, k + 1, held, body);
+    });
+  } catch (err) {
+    if (entered) throw err;
+    it.out.error = err as Error;
+    await lockAll(items, k + 1, held, body);
+  }
+}
+
+/**
+ * Tears several domains down from their live XML as teardownFromLive does
+ * each, with ONE kernel group delete for all their links (per namespace):
+ * every domain's lock is held (taken in the order of their lock files), the
+ * recorded links of all of them (and with `o.group`, every other link of
+ * that group, as a half-made attach leaves) are deleted together, then per
+ * domain the downscripts run, the live and inactive XML go and its network
+ * connections are released — only after its links are gone, so a pool
+ * device is never handed out while its macvtap lives. Never rejects: each
+ * domain's outcome says what was deleted or what failed, and one domain's
+ * failure does not stop the others (when the group delete fails, each
+ * domain's links are deleted on their own instead).
+ */
+export async function teardownDomains(items: readonly TeardownItem[]): Promise<TeardownOutcome[]> {
+  const all = items.map((item) => {
+    const root = stateDir(item.o.stateDir);
+    const dir = item.o.scope ?? root;
+    const out: TeardownOutcome = { name: item.name, deleted: [], skipped: [], live: true };
+    return { item, out, root, dir, name: item.name, netns: netnsOf(item.o) };
+  });
+  const order = [...all].sort((a, b) => (a.dir === b.dir ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.dir < b.dir ? -1 : 1));
+  await lockAll(order, 0, [], async (held) => {
+    const locked: Locked[] = [];
+    for (const k of held) {
+      const d = order[k];
+      try {
+        locked.push({ ...d, xml: readLiveXml(d.item, liveXmlPath(d.dir, d.name)), indexes: [] });
+      } catch (err) {
+        d.out.error = err as Error;
+      }
+    }
+    const byNetns = new Map<string | undefined, Locked[]>();
+    for (const l of locked) byNetns.set(l.netns, [...(byNetns.get(l.netns) ?? []), l]);
+    for (const [netns, group] of byNetns) await deleteTogether(netns, group);
+    for (const l of locked) if (!l.out.error) await finish(l);
+  });
+  return all.map((d) => d.out);
+}
+
+/** The live XML of a domain; null when there is none and that is allowed (else ENOENT). */
+function readLiveXml(item: TeardownItem, file: string): DomainXml | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (item.liveOptional && (err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  return DomainXml.parse(text, { live: true });
+}
+
+/** Deletes the links of every domain of `batch` (one namespace) in one group delete; on failure, each domain's on its own. */
+async function deleteTogether(netns: string | undefined, batch: Locked[]): Promise<void> {
+  let links: LinkInfo[];
+  try {
+    links = await listLinks({ netns });
+  } catch (err) {
+    for (const l of batch) l.out.error = err as Error;
+    return;
+  }
+  for (const l of batch) {
+    const group = l.item.o.group;
+    if (l.xml) {
+      const found = recordedIn(l.xml.def.interfaces, links, group);
+      l.indexes = found.indexes;
+      l.out.deleted = found.deleted;
+      l.out.skipped = found.skipped;
+    } else l.out.live = false;
+    // Anything else of the domain's group (a half-made attach) goes too.
+    if (group !== undefined) for (const x of links) if (x.group === group && !l.indexes.includes(x.index)) l.indexes.push(x.index);
+  }
+  const indexes = [...new Set(batch.flatMap((l) => l.indexes))];
+  if (!indexes.length) return;
+  try {
+    await deleteLinks(indexes, { netns });
+    return;
+  } catch {
+    // One domain's link may be what failed: each domain alone, so the others still go.
+  }
+  for (const l of batch) {
+    if (!l.indexes.length) continue;
+    try {
+      await deleteLinks(l.indexes, { netns });
+    } catch (err) {
+      l.out.error = err as Error;
+    }
+  }
+}
+
+/** What follows a domain's links: its downscripts, its files, its network connections. */
+async function finish(l: Locked): Promise<void> {
+  const { item, out, xml } = l;
+  if (!xml) return;
+  try {
+    for (const i of xml.def.interfaces) if (i.downscript && i.target?.dev && i.target.managed) await downscript(i.downscript, i.target.dev, i.path, warnOf(item.o))();
+    fs.rmSync(liveXmlPath(l.dir, item.name), { force: true });
+    fs.rmSync(inactiveXmlPath(l.dir, item.name), { force: true });
+    await releaseFor(item.name, xml.def.interfaces, { ...item.o, stateDir: l.root, scope: l.dir });
+  } catch (err) {
+    out.error = err as Error;
+  }
+}
+
+/**
+ * Tears a domain down from its live XML alone (after a restart): deletes the
+ * devices netfd created for it, when they are still the ones it recorded (same
+ * kind and MAC; with `o.group`, same kind and group, and every other link of
+ * the group too), and removes the live XML. Returns the links deleted.
+ */
+export async function teardownFromLive(name: string, o: DomainHostOptions = {}): Promise<{ deleted: string[]; skipped: string[] }> {
+  const [r] = await teardownDomains([{ name, o }]);
+  if (r.error) throw r.error;
+  return { deleted: r.deleted, skipped: r.skipped };
+}
