@@ -1,7 +1,7 @@
 // fleetMacs: the MACs of several domains chosen together (pure).
 import t from 'tap';
-import { fleetMacs } from '../../lib/netdev/fleet';
-import { DomainXml } from '../../lib/xml/domain';
+import { fleetMacs } from '../../../lib/netdev/fleet';
+import { DomainXml } from '../../../lib/xml/domain';
 
 const def = (name: string, macs: (string | null)[]) =>
   DomainXml.parse(
