@@ -22,6 +22,7 @@ import type { Client } from './admission';
 import type { Op } from './protocol';
 import type { Context, Handler } from './context';
 import { attach, prepare } from './prepare';
+import { cniHandler } from './cni';
 import { Held } from './records';
 
 export type { Context, Handler, Result } from './context';
@@ -195,4 +196,5 @@ export const HANDLERS: Readonly<Record<Op, Handler>> = {
     nets.setAutostart(name, a.enable as boolean);
     return { name, autostart: a.enable };
   }),
+  cni: cniHandler,
 };

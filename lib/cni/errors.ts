@@ -80,6 +80,9 @@ export const ERRNO_TO_CNI: Readonly<Record<string, number>> = {
   EINVAL: 135,
 };
 
+/** CHECK: the attachment is not as ADD left it (kind, name, MAC, MTU or state differ, or it is gone). */
+export const CHECK_FAILED = 140;
+
 /** A CNI error: the code and the texts a plugin prints. */
 export class CniError extends Error {
   readonly cniCode: number;

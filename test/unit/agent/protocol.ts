@@ -55,6 +55,7 @@ t.test('parseRequest accepts every op with valid args', async (t) => {
     [
       'attach',
       'claim',
+      'cni',
       'detach',
       'dumpxml',
       'hello',

@@ -2,7 +2,7 @@
 // the error object a plugin prints. Pure.
 import t from 'tap';
 import { NETFD_CODES, NetfdError } from '../../../lib/errors';
-import { CNI_CODES, cniCodeOf, CniError, errorJson, ERRNO_TO_CNI, invalidConfig, NETFD_TO_CNI, unsupportedField } from '../../../lib/cni/errors';
+import { CHECK_FAILED, CNI_CODES, cniCodeOf, CniError, errorJson, ERRNO_TO_CNI, invalidConfig, NETFD_TO_CNI, unsupportedField } from '../../../lib/cni/errors';
 import { golden } from '../../helpers/cni-golden';
 
 t.test('every netfd code has a CNI code; netfd-only ones are distinct and 100 or more', async (t) => {
@@ -19,7 +19,8 @@ t.test('every netfd code has a CNI code; netfd-only ones are distinct and 100 or
     errnoOwn.every((c) => c >= 100 && !own.includes(c)),
     'errno codes apart',
   );
-  golden(t, 'codes', { wellKnown: CNI_CODES, netfd: NETFD_TO_CNI, errno: ERRNO_TO_CNI });
+  t.notOk([...own, ...errnoOwn].includes(CHECK_FAILED), 'CHECK_FAILED apart');
+  golden(t, 'codes', { wellKnown: CNI_CODES, netfd: NETFD_TO_CNI, errno: ERRNO_TO_CNI, checkFailed: CHECK_FAILED });
 });
 
 t.test('cniCodeOf', async (t) => {

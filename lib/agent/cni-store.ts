@@ -1,0 +1,136 @@
+// The agent's records of CNI attachments, one file per (container id,
+// ifname) under STATE_DIR/cni/ (root's alone). A record is written before
+// anything is made for it (writeNewFileAtomic: a second ADD of the same
+// attachment finds it and fails), updated once the device exists, and
+// removed last, after the device is gone; so a crash at any point leaves a
+// record from which DEL or GC finds what to remove. Writes are atomic (temp
+// file, fsync, rename); one attachment's operations run one at a time.
+import fs from 'node:fs';
+import path from 'node:path';
+import { NetfdError } from '../errors';
+import { replaceFileAtomic, writeNewFileAtomic } from '../state/atomic';
+
+/** One attachment as recorded. */
+export interface CniRecord {
+  /** The record's format. */
+  v: 1;
+  containerId: string;
+  ifname: string;
+  /** The configuration's network name (GC is per network). */
+  network: string;
+  /** CNI_NETNS at ADD, and the namespace's inode then (a path reused for another namespace is told apart). */
+  netns: string;
+  netnsIno: number;
+  /** 'adding' until the device exists; 'ready' after. */
+  state: 'adding' | 'ready';
+  /** The device: a tap (type='ethernet'). */
+  kind: 'tap';
+  /** Its ifindex in `netns`, once made. */
+  ifindex?: number;
+  mac?: string;
+  mtu?: number;
+  /** The <interface> document in force. */
+  xml: string;
+  /** When ADD began (ISO time). */
+  since: string;
+}
+
+const EXT = '.json';
+const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex');
+
+/** The records of one agent. */
+export class CniStore {
+  readonly dir: string;
+  readonly #busy = new Map<string, Promise<unknown>>();
+
+  /** `stateDir` is the agent's live state directory; the records are under its cni/. */
+  constructor(stateDir: string) {
+    this.dir = path.join(stateDir, 'cni');
+  }
+
+  /** The record's file: the container id (alphanumerics, '_', '.', '-') and the ifname in hex, so no two attachments share one. */
+  file(containerId: string, ifname: string): string {
+    return path.join(this.dir, `${containerId}~${hex(ifname)}${EXT}`);
+  }
+
+  /** Runs `body` when no other operation of the attachment runs. */
+  async exclusive<T>(containerId: string, ifname: string, body: () => Promise<T>): Promise<T> {
+    const key = `${containerId}\0${ifname}`;
+    const before = this.#busy.get(key) ?? Promise.resolve();
+    const run = before.then(body, body);
+    const settled = run.catch(() => undefined);
+    this.#busy.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.#busy.get(key) === settled) this.#busy.delete(key);
+    }
+  }
+
+  /** Writes a new record; EEXIST when the attachment already has one. */
+  create(r: CniRecord): void {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    fs.chmodSync(this.dir, 0o700);
+    try {
+      writeNewFileAtomic(this.file(r.containerId, r.ifname), `${JSON.stringify(r, null, 1)}\n`);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'EEXIST')
+        throw new NetfdError(`container ${r.containerId} already has ${r.ifname} from netfd (since ${this.get(r.containerId, r.ifname)?.since ?? 'now'}); DEL it first`, {
+          code: 'EEXIST',
+          errno: -17,
+          field: 'CNI_IFNAME',
+          value: r.ifname,
+        });
+      throw e;
+    }
+  }
+
+  update(r: CniRecord): void {
+    replaceFileAtomic(this.file(r.containerId, r.ifname), `${JSON.stringify(r, null, 1)}\n`);
+  }
+
+  /** The record, or undefined; one that cannot be read is CORRUPT_STATE (left where it is). */
+  get(containerId: string, ifname: string): CniRecord | undefined {
+    return this.#read(this.file(containerId, ifname));
+  }
+
+  #read(file: string): CniRecord | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    try {
+      const r = JSON.parse(text) as CniRecord;
+      if (r.v !== 1 || typeof r.containerId !== 'string' || typeof r.ifname !== 'string' || typeof r.netns !== 'string') throw new Error('not a CNI record of format 1');
+      return r;
+    } catch (e) {
+      throw new NetfdError(`${file}: cannot read this CNI record (${(e as Error).message}); move it away once its device is gone`, { code: 'CORRUPT_STATE', field: 'record', value: file });
+    }
+  }
+
+  /** Removes the record (gone already is fine). */
+  drop(containerId: string, ifname: string): void {
+    fs.rmSync(this.file(containerId, ifname), { force: true });
+  }
+
+  /** Every record (temporary files of unfinished writes are skipped). */
+  list(): CniRecord[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') return [];
+      throw e;
+    }
+    const out: CniRecord[] = [];
+    for (const n of names.sort()) {
+      if (!n.endsWith(EXT) || n.startsWith('.')) continue;
+      const r = this.#read(path.join(this.dir, n));
+      if (r) out.push(r);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,252 @@
+// The agent's side of the CNI plugin (op `cni`): the plugin binary forwards
+// a runtime's call (the CNI_* environment and the configuration) and prints
+// what this answers, `{exit, stdout}`: the result or the CNI error object.
+//
+// What works: ADD of a type='ethernet' tap made directly inside CNI_NETNS
+// named CNI_IFNAME (vnet header; <driver queues> makes it multiqueue), with
+// the MAC and MTU of the configuration, recorded before it is made; DEL,
+// idempotent (twice, without CNI_NETNS, after the namespace is gone); CHECK
+// of kind, name, MAC, MTU and state against the record and prevResult; GC of
+// the network's attachments not in cni.dev/valid-attachments; STATUS (the
+// tun driver answers); VERSION. What does not yet: macvtap, bridge and
+// network interfaces, IPAM delegation, <driver name='vhost'>, the fd
+// hand-off: each refused by name (2).
+import fs from 'node:fs';
+import { NetfdError, suppress } from '../errors';
+import { parseConfig, CniConfig } from '../cni/config';
+import { CniEnv, parseEnv } from '../cni/env';
+import { CHECK_FAILED, CNI_CODES, CniError, errorJson, unsupportedField } from '../cni/errors';
+import { CniResult, readDns, readResult, resultJson } from '../cni/result';
+import { CNI_VERSION, SUPPORTED_VERSIONS, versionResult } from '../cni/version';
+import { tapHostMac } from '../policy/mac';
+import { usesVnetHdr } from '../policy/interface';
+import { deleteLink, getLink, LinkInfo, setLink } from '../sys/link';
+import { Tap, tunFeatures } from '../sys/tap';
+import type { Client } from './admission';
+import { CniRecord, CniStore } from './cni-store';
+import type { Context, Handler } from './context';
+import { interfaceObjects } from './objects';
+import type { AgentLogger } from './options';
+
+/** What the plugin prints and its exit status. */
+export interface CniAnswer {
+  exit: 0 | 1;
+  stdout: string;
+}
+
+const stores = new WeakMap<object, CniStore>();
+/** The agent's CNI records (under its state directory). */
+export function cniStore(ctx: Pick<Context, 'records'>): CniStore {
+  let s = stores.get(ctx.records);
+  if (!s) stores.set(ctx.records, (s = new CniStore(ctx.records.dir)));
+  return s;
+}
+
+/** The configuration's cniVersion when it is one netfd speaks (for the error object before the configuration is read), else the newest. */
+function versionOf(text: string): string {
+  try {
+    const v = (JSON.parse(text) as { cniVersion?: unknown })?.cniVersion;
+    return typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v) ? v : CNI_VERSION;
+  } catch {
+    return CNI_VERSION;
+  }
+}
+
+const str = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
+
+/** Refuses (2) what the configuration asks that this agent does not do yet, naming it. */
+function refuseNotYet(c: CniConfig): void {
+  const i = c.iface;
+  if (i.type !== 'ethernet')
+    throw unsupportedField('interface/@type', i.type, "not yet supported by netfd's CNI plugin: only type='ethernet' (a tap in the container) is; macvtap, bridge and network attachments come later");
+  if (i.driver?.name === 'vhost')
+    throw unsupportedField('interface/driver/@name', 'vhost', 'the hand-off of vhost-net fds is not yet supported: leave vhost out (or false); the launcher opens /dev/vhost-net itself');
+  if (c.ipam) throw unsupportedField('ipam', c.ipam, 'IPAM delegation is not yet supported by netfd; a tap carries the guest’s own addresses');
+  if (c.runtimeConfig.deviceID !== undefined)
+    throw unsupportedField('runtimeConfig.deviceID', c.runtimeConfig.deviceID, 'a tap has no device: deviceID is for macvtap over a device plugin’s VF, not yet supported');
+}
+
+/** Whether `e` says the object is gone (the namespace or the link). */
+const gone = (e: unknown): boolean => ['ENOENT', 'ENODEV', 'ESRCH'].includes((e as { code?: string })?.code ?? '');
+
+/** The namespace's inode, or null when `netns` names no namespace now. */
+function nsIno(netns: string): number | null {
+  try {
+    return fs.statSync(netns).ino;
+  } catch (e) {
+    if (gone(e)) return null;
+    throw e;
+  }
+}
+
+/** The recorded device, when it is still there, in its own namespace (null when it or the namespace is gone). */
+async function recordedLink(r: CniRecord): Promise<LinkInfo | null> {
+  if (nsIno(r.netns) !== r.netnsIno) return null;
+  try {
+    const l = await getLink(r.ifindex ?? r.ifname, { netns: r.netns });
+    return l.name === r.ifname && l.kind === 'tun' && l.tun?.type === 'tap' ? l : null;
+  } catch (e) {
+    if (gone(e)) return null;
+    throw e;
+  }
+}
+
+/** Removes the recorded device if it is there, then the record. */
+async function remove(store: CniStore, r: CniRecord, log: AgentLogger): Promise<void> {
+  const l = await recordedLink(r);
+  if (l) {
+    try {
+      await deleteLink(l.index, { netns: r.netns });
+    } catch (e) {
+      if (!gone(e)) throw e;
+    }
+  }
+  store.drop(r.containerId, r.ifname);
+  log.info({ containerId: r.containerId, ifname: r.ifname, netns: r.netns, deleted: !!l }, l ? 'CNI attachment removed' : 'CNI attachment record removed (its device was gone)');
+}
+
+async function add(ctx: Context, env: CniEnv, c: CniConfig, log: AgentLogger): Promise<string> {
+  const store = cniStore(ctx);
+  const containerId = env.containerId as string;
+  const ifname = env.ifname as string;
+  const netns = env.netns as string;
+  return store.exclusive(containerId, ifname, async () => {
+    const ino = nsIno(netns);
+    if (ino === null) throw new NetfdError(`CNI_NETNS ${netns} is no network namespace (it does not exist)`, { code: 'ENOENT', errno: -2, field: 'CNI_NETNS', value: netns });
+    const r: CniRecord = { v: 1, containerId, ifname, network: c.name, netns, netnsIno: ino, state: 'adding', kind: 'tap', xml: c.xml, since: new Date().toISOString() };
+    store.create(r);
+    let tap: Tap | undefined;
+    let link: LinkInfo;
+    try {
+      const queues = c.iface.driver?.queues ?? 1;
+      tap = await Tap.create({ netns, name: ifname, exclusive: true, persist: true, vnetHdr: c.iface.model === undefined || usesVnetHdr(c.iface.model), queues, multiQueue: queues > 1 });
+      tap.close();
+      r.ifindex = tap.ifindex;
+      store.update(r);
+      // The host side of a tap gets the guest's MAC with 0xFE first, as libvirt gives it.
+      await setLink(tap.ifindex, { netns, mac: c.iface.mac === undefined ? undefined : tapHostMac(c.iface.mac), mtu: c.iface.mtu, up: true });
+      link = await getLink(tap.ifindex, { netns });
+      r.state = 'ready';
+      r.mac = link.mac ?? undefined;
+      r.mtu = link.mtu;
+      store.update(r);
+    } catch (e) {
+      if (tap) await deleteLink(tap.ifindex, { netns }).catch((x: unknown) => suppress(e, x, `deleting ${ifname} in ${netns}`));
+      try {
+        store.drop(containerId, ifname);
+      } catch (x) {
+        suppress(e, x, 'removing the record');
+      }
+      throw e;
+    }
+    log.info({ containerId, ifname, netns, ifindex: link.index, mac: link.mac }, 'CNI ADD: tap made');
+    const prev: CniResult = c.prevResult ? readResult(c.prevResult, 'prevResult') : { interfaces: [], ips: [], routes: [], dns: {} };
+    const result: CniResult = {
+      interfaces: [...prev.interfaces, { name: ifname, ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, sandbox: netns }],
+      ips: prev.ips,
+      routes: prev.routes,
+      dns: Object.keys(prev.dns).length ? prev.dns : c.dns ? readDns(c.dns, 'dns') : {},
+    };
+    return `${JSON.stringify(resultJson(result, c.cniVersion))}\n`;
+  });
+}
+
+async function del(ctx: Context, env: CniEnv, log: AgentLogger): Promise<void> {
+  const store = cniStore(ctx);
+  const containerId = env.containerId as string;
+  const ifname = env.ifname as string;
+  await store.exclusive(containerId, ifname, async () => {
+    const r = store.get(containerId, ifname);
+    if (r) await remove(store, r, log);
+  });
+}
+
+async function check(ctx: Context, env: CniEnv, c: CniConfig): Promise<void> {
+  if (!c.prevResult) throw new CniError(CNI_CODES.INVALID_CONFIG, 'CHECK needs prevResult (the result of the ADD)');
+  const prev = readResult(c.prevResult, 'prevResult');
+  const containerId = env.containerId as string;
+  const ifname = env.ifname as string;
+  const fail = (what: string) => new CniError(CHECK_FAILED, `${ifname} of container ${containerId}: ${what}`);
+  const r = cniStore(ctx).get(containerId, ifname);
+  if (!r || r.state !== 'ready') throw fail('netfd has no such attachment (it was never added, or deleted)');
+  if (nsIno(env.netns as string) !== r.netnsIno) throw fail(`CNI_NETNS ${env.netns} is not the namespace it was added in (${r.netns})`);
+  const l = await recordedLink(r);
+  if (!l) throw fail(`the tap is gone from ${r.netns}`);
+  const mine = prev.interfaces.find((i) => i.name === ifname && (i.sandbox === undefined || i.sandbox === env.netns));
+  if (!mine) throw fail(`prevResult lists no interface ${ifname} in ${env.netns}`);
+  if (mine.mac !== undefined && mine.mac.toLowerCase() !== l.mac) throw fail(`its MAC is ${l.mac}, prevResult says ${mine.mac}`);
+  if (l.mac !== r.mac) throw fail(`its MAC is ${l.mac}, ADD set ${r.mac}`);
+  if (l.mtu !== r.mtu) throw fail(`its MTU is ${l.mtu}, ADD set ${r.mtu}`);
+  if (mine.mtu !== undefined && mine.mtu !== l.mtu) throw fail(`its MTU is ${l.mtu}, prevResult says ${mine.mtu}`);
+  if (!l.up) throw fail('it is down (ADD set it up)');
+}
+
+async function gc(ctx: Context, c: CniConfig, log: AgentLogger): Promise<void> {
+  if (!c.validAttachments) throw new CniError(CNI_CODES.INVALID_CONFIG, 'GC needs cni.dev/valid-attachments (the attachments to keep)');
+  const keep = new Set(c.validAttachments.map((x) => `${x.containerID}\0${x.ifname}`));
+  const store = cniStore(ctx);
+  let first: unknown;
+  for (const r of store.list()) {
+    if (r.network !== c.name || keep.has(`${r.containerId}\0${r.ifname}`)) continue;
+    try {
+      await store.exclusive(r.containerId, r.ifname, async () => {
+        const now = store.get(r.containerId, r.ifname);
+        if (now) await remove(store, now, log);
+      });
+    } catch (e) {
+      if (first === undefined) first = e;
+      else suppress(first, e, `removing ${r.ifname} of container ${r.containerId}`);
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+async function status(): Promise<void> {
+  try {
+    await tunFeatures();
+  } catch (e) {
+    throw new CniError(CNI_CODES.NOT_AVAILABLE, `the tun driver does not answer: ${(e as Error).message}`, 'netfd makes taps through /dev/net/tun (modprobe tun)');
+  }
+}
+
+/** One CNI call: the answer the plugin prints; every failure is the CNI error object (exit 1). */
+export async function runCni(ctx: Context, client: Client, a: Record<string, unknown>, log: AgentLogger): Promise<CniAnswer> {
+  const config = a.config as string;
+  let version = versionOf(config);
+  try {
+    const env = parseEnv({ CNI_COMMAND: str(a.command), CNI_CONTAINERID: str(a.containerId), CNI_NETNS: str(a.netns), CNI_IFNAME: str(a.ifname), CNI_ARGS: str(a.args), CNI_PATH: str(a.path) });
+    if (env.command === 'VERSION') return { exit: 0, stdout: `${JSON.stringify(versionResult(versionOf(config)))}\n` };
+    const c = parseConfig(config, env.command);
+    version = c.cniVersion;
+    if (env.command !== 'STATUS') {
+      // What the attachment touches, as for any other caller's interface.
+      const o = interfaceObjects(c.iface);
+      ctx.admission.check(client, o.objects, 'interface', o.value);
+    }
+    switch (env.command) {
+      case 'ADD':
+        refuseNotYet(c);
+        return { exit: 0, stdout: await add(ctx, env, c, log) };
+      case 'DEL':
+        await del(ctx, env, log);
+        break;
+      case 'CHECK':
+        refuseNotYet(c);
+        await check(ctx, env, c);
+        break;
+      case 'GC':
+        await gc(ctx, c, log);
+        break;
+      case 'STATUS':
+        await status();
+        break;
+    }
+    return { exit: 0, stdout: '' };
+  } catch (e) {
+    log.info({ command: a.command, containerId: a.containerId, ifname: a.ifname, err: (e as Error)?.message }, 'CNI call failed');
+    return { exit: 1, stdout: `${JSON.stringify(errorJson(version, e))}\n` };
+  }
+}
+
+/** The `cni` op. */
+export const cniHandler: Handler = async (ctx, client, a, log) => ({ result: await runCni(ctx, client, a, log) });

@@ -1,0 +1,221 @@
+// The CNI plugin driven exactly as a runtime (libcni) drives it: the built
+// binary exec'd with the CNI_* environment and the configuration on stdin,
+// against a real agent, over scratch namespaces (one plays the host, one per
+// container). For every cniVersion: VERSION, the ADD result's shape, ADD
+// twice, CHECK, DEL twice, DEL without CNI_NETNS, DEL after the namespace is
+// gone; the refusals (bad environment 4, bad JSON 6, unknown field 2, what is
+// not built yet 2); GC; STATUS with and without the agent. Every namespace,
+// link and record is removed, also when a test fails; the agent's fds are
+// back to what they were.
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { Test } from 'tap';
+import { SUPPORTED_VERSIONS, versionResult } from '../../lib/cni/version';
+import { RunningAgent, startAgent } from '../helpers/agent';
+import { noPlugin, PluginEnv, runPlugin } from '../helpers/cni';
+import { addNetns, fdTable, ip, ipLink, linkNames, needsRoot, removeNetns, withNetns } from '../helpers/host';
+
+const skip = needsRoot || noPlugin;
+let pods = 0;
+
+/** A container's namespace for the body, removed after it (also when it fails), unless the body removed it. */
+async function withPod<T>(t: Test, host: string, body: (pod: string, netns: string) => Promise<T>): Promise<T> {
+  const pod = `${host}-pod${++pods}`;
+  addNetns(pod, { veth: false });
+  t.teardown(() => removeNetns(pod, { allowFail: true }));
+  try {
+    return await body(pod, `/run/netns/${pod}`);
+  } finally {
+    removeNetns(pod, { allowFail: true });
+  }
+}
+
+/** The agent's CNI records (file names). */
+const records = (a: RunningAgent): string[] => {
+  const dir = path.join(a.stateDir, 'cni');
+  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+};
+
+/** The agent's open fds (targets), without the ones that come and go with a request. */
+const agentFds = (a: RunningAgent): string[] =>
+  fdTable(a.proc.pid as number)
+    .map(([fd, target]) => `${fd} ${target}`)
+    .sort();
+
+const config = (cniVersion: string, extra: Record<string, unknown> = {}) => JSON.stringify({ cniVersion, name: 'vmnet', type: 'netfd', ...extra });
+
+/** The environment of a call on attachment (id, ifname) in `netns`. */
+const envOf = (a: RunningAgent, command: string, id: string, netns?: string, ifname = 'net1'): PluginEnv => ({
+  CNI_COMMAND: command,
+  CNI_CONTAINERID: id,
+  CNI_NETNS: netns,
+  CNI_IFNAME: ifname,
+  CNI_PATH: '/opt/cni/bin:/usr/lib/cni',
+  CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default',
+  NETFD_AGENT_SOCKET: a.socket,
+});
+
+const mtuOf = (l: object): number => (l as { mtu: number }).mtu;
+
+t.test('every cniVersion: VERSION, ADD, ADD twice, CHECK, DEL twice, DEL without CNI_NETNS', { skip }, async (t) => {
+  await withNetns(t, async (host) => {
+    const a = await startAgent(t, { ns: host, acl: 'allow user root ethernet' });
+    t.equal((await runPlugin(envOf(a, 'STATUS', 'x'), config('1.1.0'))).code, 0, 'STATUS: ready');
+    const fdsBefore = agentFds(a);
+    for (const v of SUPPORTED_VERSIONS) {
+      await withPod(t, host, async (pod, netns) => {
+        const id = `ctr-${v.replace(/\./g, '')}`;
+        const version = await runPlugin({ CNI_COMMAND: 'VERSION' }, JSON.stringify({ cniVersion: v }));
+        t.same(version.json, versionResult(v), `${v}: VERSION`);
+
+        const conf = config(v, { mtu: 1400, runtimeConfig: { mac: '52:54:00:12:34:56' } });
+        const add = await runPlugin(envOf(a, 'ADD', id, netns), conf);
+        t.equal(add.code, 0, `${v}: ADD succeeds ${add.stdout}`);
+        const iface: Record<string, unknown> = { name: 'net1', mac: 'fe:54:00:12:34:56', sandbox: netns };
+        if (v === '1.1.0') iface.mtu = 1400;
+        t.strictSame(add.json, { cniVersion: v, interfaces: [iface], dns: {} }, `${v}: the result's shape`);
+        const l = ipLink(pod, 'net1');
+        t.equal(l.linkinfo?.info_kind, 'tun', `${v}: a tap in the container's namespace`);
+        t.match(l.linkinfo?.info_data, { type: 'tap', vnet_hdr: true, persist: true, multi_queue: false }, `${v}: vnet header, persistent, one queue`);
+        t.equal(l.address, 'fe:54:00:12:34:56', "the host side's MAC, as libvirt gives a tap");
+        t.equal(mtuOf(l), 1400);
+        t.ok(l.flags.includes('UP'), 'up');
+        t.equal(records(a).length, 1, 'recorded');
+
+        const again = await runPlugin(envOf(a, 'ADD', id, netns), conf);
+        t.equal(again.code, 1, `${v}: ADD twice fails`);
+        t.match(again.json, { cniVersion: v, code: 130, msg: /already has net1/ });
+        t.equal(ipLink(pod, 'net1').ifindex, l.ifindex, 'the first tap is untouched');
+        t.equal(records(a).length, 1, 'and its record');
+
+        if (v !== '0.3.1') {
+          const check = await runPlugin(envOf(a, 'CHECK', id, netns), config(v, { mtu: 1400, runtimeConfig: { mac: '52:54:00:12:34:56' }, prevResult: add.json }));
+          t.equal(check.code, 0, `${v}: CHECK passes ${check.stdout}`);
+          t.equal(check.stdout, '', 'and prints nothing');
+        }
+
+        const del = await runPlugin(envOf(a, 'DEL', id, netns), config(v, { mtu: 1400, prevResult: add.json }));
+        t.equal(del.code, 0, `${v}: DEL ${del.stdout}`);
+        t.equal(del.stdout, '');
+        t.same(linkNames(pod), ['lo'], 'the tap is gone');
+        t.same(records(a), [], 'and its record');
+        t.equal((await runPlugin(envOf(a, 'DEL', id, netns), config(v))).code, 0, `${v}: DEL twice`);
+        t.equal((await runPlugin(envOf(a, 'DEL', id, undefined), config(v))).code, 0, `${v}: DEL without CNI_NETNS`);
+      });
+    }
+    t.same(records(a), [], 'no record left');
+    t.same(agentFds(a), fdsBefore, "the agent's fds are back to what they were");
+  });
+});
+
+t.test('DEL after the namespace is gone, and without CNI_NETNS', { skip }, async (t) => {
+  await withNetns(t, async (host) => {
+    const a = await startAgent(t, { ns: host, acl: 'allow user root ethernet' });
+    for (const withNetnsVar of [true, false]) {
+      let netnsPath = '';
+      await withPod(t, host, async (_pod, netns) => {
+        netnsPath = netns;
+        t.equal((await runPlugin(envOf(a, 'ADD', 'gone1', netns), config('1.0.0'))).code, 0, 'ADD');
+      });
+      t.notOk(fs.existsSync(netnsPath), 'the namespace is gone');
+      const del = await runPlugin(envOf(a, 'DEL', 'gone1', withNetnsVar ? netnsPath : undefined), config('1.0.0'));
+      t.equal(del.code, 0, `DEL ${withNetnsVar ? 'with' : 'without'} CNI_NETNS succeeds ${del.stdout}`);
+      t.same(records(a), [], 'the record is gone');
+    }
+    // A namespace path that now names another namespace: the tap there is not netfd's.
+    await withPod(t, host, async (pod, netns) => {
+      t.equal((await runPlugin(envOf(a, 'ADD', 'reused', netns), config('1.0.0'))).code, 0);
+      removeNetns(pod);
+      addNetns(pod, { veth: false });
+      ip(['-n', pod, 'tuntap', 'add', 'mode', 'tap', 'name', 'net1']);
+      t.equal((await runPlugin(envOf(a, 'DEL', 'reused', undefined), config('1.0.0'))).code, 0, 'DEL');
+      t.same(linkNames(pod), ['lo', 'net1'], "another namespace's net1 at the same path is left alone");
+      t.same(records(a), []);
+    });
+  });
+});
+
+t.test('refusals: bad environment 4, bad JSON 6, unknown field 2, not yet built 2, a name taken', { skip }, async (t) => {
+  await withNetns(t, async (host) => {
+    const a = await startAgent(t, { ns: host, acl: 'allow user root ethernet\nallow user root all' });
+    await withPod(t, host, async (pod, netns) => {
+      const env = envOf(a, 'ADD', 'bad1', netns);
+      for (const v of SUPPORTED_VERSIONS) {
+        const noNetns = await runPlugin({ ...env, CNI_NETNS: undefined }, config(v));
+        t.match(noNetns, { code: 1, json: { cniVersion: v, code: 4, msg: /CNI_NETNS is not set/ } }, `${v}: no CNI_NETNS for ADD`);
+        const badName = await runPlugin({ ...env, CNI_IFNAME: 'way-too-long-name0', CNI_CONTAINERID: '-x' }, config(v));
+        t.match(badName.json, { code: 4, msg: /CNI_CONTAINERID.*CNI_IFNAME/ }, `${v}: every wrong variable named`);
+        t.match(await runPlugin(env, `{"cniVersion":"${v}",`), { code: 1, json: { code: 6 } }, `${v}: bad JSON`);
+        t.match(await runPlugin(env, config(v, { hairpin: true })), { code: 1, json: { cniVersion: v, code: 2, msg: /hairpin=true/ } }, `${v}: unknown field`);
+      }
+      t.match(await runPlugin(env, config('0.2.0')), { code: 1, json: { code: 1 } }, 'a version netfd does not speak');
+      t.match(await runPlugin(env, config('1.0.0', { master: 'v0' })), { json: { code: 2, msg: /interface\/@type="direct".*not yet supported/ } }, 'macvtap: not yet');
+      t.match(await runPlugin(env, config('1.0.0', { bridge: 'br0' })), { json: { code: 2, msg: /interface\/@type="bridge"/ } }, 'bridge: not yet');
+      t.match(await runPlugin(env, config('1.0.0', { vhost: true })), { json: { code: 2, msg: /driver\/@name="vhost"/ } }, 'vhost fds: not yet');
+      t.match(await runPlugin(env, config('1.0.0', { ipam: { type: 'static' } })), { json: { code: 2, msg: /ipam=/ } }, 'IPAM: not yet');
+      ip(['-n', pod, 'link', 'add', 'net1', 'type', 'bridge']);
+      const taken = await runPlugin(env, config('1.0.0'));
+      t.match(taken.json, { code: 130, msg: /already exists/ }, 'a name taken in the container');
+      t.equal(ipLink(pod, 'net1').linkinfo?.info_kind, 'bridge', 'is left as it was');
+      t.same(linkNames(pod), ['lo', 'net1']);
+      t.same(records(a), [], 'nothing recorded');
+    });
+  });
+});
+
+t.test('the ACL decides: no ethernet rule, no tap', { skip }, async (t) => {
+  await withNetns(t, async (host) => {
+    const a = await startAgent(t, { ns: host, acl: 'allow user root bridge br0' });
+    await withPod(t, host, async (pod, netns) => {
+      const r = await runPlugin(envOf(a, 'ADD', 'acl1', netns), config('1.0.0'));
+      t.match(r.json, { code: 117, msg: /access denied/ }, 'ACCESS_DENIED');
+      t.same(linkNames(pod), ['lo']);
+      t.same(records(a), []);
+    });
+  });
+});
+
+t.test('multiqueue, CHECK after changes, GC, STATUS with the agent stopped', { skip }, async (t) => {
+  await withNetns(t, async (host) => {
+    const a = await startAgent(t, { ns: host, acl: 'allow user root ethernet' });
+    await withPod(t, host, async (pod, netns) => {
+      const conf = config('1.1.0', { queues: 4, mtu: 9000 });
+      const add = await runPlugin(envOf(a, 'ADD', 'mq', netns), conf);
+      t.equal(add.code, 0, add.stdout);
+      t.match(ipLink(pod, 'net1').linkinfo?.info_data, { type: 'tap', multi_queue: true, vnet_hdr: true }, 'multiqueue');
+      const check = (extra: Record<string, unknown> = {}) => runPlugin(envOf(a, 'CHECK', 'mq', netns), config('1.1.0', { queues: 4, mtu: 9000, prevResult: add.json, ...extra }));
+      t.equal((await check()).code, 0, 'CHECK passes');
+      for (const [what, change, undo] of [
+        ['MAC', ['address', '02:00:00:00:00:99'], ['address', (add.json?.interfaces as { mac: string }[])[0].mac]],
+        ['MTU', ['mtu', '1500'], ['mtu', '9000']],
+        ['state', ['down'], ['up']],
+      ] as const) {
+        ip(['-n', pod, 'link', 'set', 'net1', ...change]);
+        const r = await check();
+        t.match(r, { code: 1, json: { code: 140 } }, `CHECK fails after a ${what} change: ${r.json?.msg as string}`);
+        ip(['-n', pod, 'link', 'set', 'net1', ...undo]);
+        t.equal((await check()).code, 0, `and passes once the ${what} is back`);
+      }
+      // A second attachment, on the same network, that GC keeps.
+      t.equal((await runPlugin(envOf(a, 'ADD', 'keep', netns, 'net2'), config('1.1.0'))).code, 0);
+      const gc = await runPlugin(
+        { CNI_COMMAND: 'GC', CNI_PATH: '/opt/cni/bin', NETFD_AGENT_SOCKET: a.socket },
+        config('1.1.0', { 'cni.dev/valid-attachments': [{ containerID: 'keep', ifname: 'net2' }] }),
+      );
+      t.equal(gc.code, 0, `GC ${gc.stdout}`);
+      t.same(linkNames(pod), ['lo', 'net2'], 'GC removed what is not valid, kept what is');
+      t.equal(records(a).length, 1);
+      const gcAll = await runPlugin({ CNI_COMMAND: 'GC', NETFD_AGENT_SOCKET: a.socket }, config('1.1.0', { 'cni.dev/valid-attachments': [] }));
+      t.equal(gcAll.code, 0);
+      t.same(linkNames(pod), ['lo']);
+      t.same(records(a), []);
+      t.match(await runPlugin({ CNI_COMMAND: 'GC', NETFD_AGENT_SOCKET: a.socket }, config('1.0.0')), { json: { code: 1 } }, 'GC is 1.1.0');
+    });
+    t.equal((await runPlugin({ CNI_COMMAND: 'STATUS', NETFD_AGENT_SOCKET: a.socket }, config('1.1.0'))).code, 0, 'STATUS 0');
+    a.proc.kill('SIGKILL');
+    await new Promise((r) => (a.proc.exitCode !== null || a.proc.signalCode !== null ? r(null) : a.proc.once('exit', r)));
+    t.match(await runPlugin({ CNI_COMMAND: 'STATUS', NETFD_AGENT_SOCKET: a.socket }, config('1.1.0')), { code: 1, json: { code: 50 } }, 'STATUS 50 with the agent stopped');
+    t.match(await runPlugin(envOf(a, 'ADD', 'x', '/proc/1/ns/net'), config('1.1.0')), { code: 1, json: { code: 11 } }, 'ADD: try again later');
+  });
+});
