@@ -4,13 +4,15 @@
 // container). For every cniVersion: VERSION, the ADD result's shape, ADD
 // twice, CHECK, DEL twice, DEL without CNI_NETNS, DEL after the namespace is
 // gone; the refusals (bad environment 4, bad JSON 6, unknown field 2, what is
-// not built yet 2); GC; STATUS with and without the agent. Every namespace,
+// not built yet 2); GC; STATUS with and without the agent; DEL and GC after
+// the agent was killed, also half-way through an ADD. Every namespace,
 // link and record is removed, also when a test fails; the agent's fds are
 // back to what they were.
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { Test } from 'tap';
+import { CniRecord, CniStore } from '../../lib/agent/cni-store';
 import { SUPPORTED_VERSIONS, versionResult } from '../../lib/cni/version';
 import { RunningAgent, startAgent } from '../helpers/agent';
 import { noPlugin, PluginEnv, runPlugin } from '../helpers/cni';
@@ -217,5 +219,49 @@ t.test('multiqueue, CHECK after changes, GC, STATUS with the agent stopped', { s
     await new Promise((r) => (a.proc.exitCode !== null || a.proc.signalCode !== null ? r(null) : a.proc.once('exit', r)));
     t.match(await runPlugin({ CNI_COMMAND: 'STATUS', NETFD_AGENT_SOCKET: a.socket }, config('1.1.0')), { code: 1, json: { code: 50 } }, 'STATUS 50 with the agent stopped');
     t.match(await runPlugin(envOf(a, 'ADD', 'x', '/proc/1/ns/net'), config('1.1.0')), { code: 1, json: { code: 11 } }, 'ADD: try again later');
+  });
+});
+
+t.test('after a crash: records written before the device lead DEL and GC to what is left', { skip }, async (t) => {
+  await withNetns(t, async (host) => {
+    let a = await startAgent(t, { ns: host, acl: 'allow user root ethernet' });
+    await withPod(t, host, async (pod, netns) => {
+      // SIGKILLed after ADD: the restarted agent still knows the attachment.
+      t.equal((await runPlugin(envOf(a, 'ADD', 'k1', netns), config('1.0.0'))).code, 0);
+      a.proc.kill('SIGKILL');
+      await new Promise((r) => (a.proc.exitCode !== null || a.proc.signalCode !== null ? r(null) : a.proc.once('exit', r)));
+      a = await a.restart();
+      t.match(await runPlugin(envOf(a, 'ADD', 'k1', netns), config('1.0.0')), { json: { code: 130 } }, 'ADD again still fails after the restart');
+      t.equal((await runPlugin(envOf(a, 'DEL', 'k1', undefined), config('1.0.0'))).code, 0, 'DEL after the restart');
+      t.same(linkNames(pod), ['lo']);
+
+      // Killed between the record and the device's ifindex: the record says
+      // 'adding' and has no ifindex; the tap was made (or not).
+      const store = new CniStore(a.stateDir);
+      const half = (id: string): CniRecord => ({
+        v: 1,
+        containerId: id,
+        ifname: 'net1',
+        network: 'vmnet',
+        netns,
+        netnsIno: fs.statSync(netns).ino,
+        state: 'adding',
+        kind: 'tap',
+        xml: "<interface type='ethernet'/>",
+        since: new Date().toISOString(),
+      });
+      store.create(half('k2'));
+      ip(['-n', pod, 'tuntap', 'add', 'mode', 'tap', 'name', 'net1', 'vnet_hdr']);
+      t.equal((await runPlugin(envOf(a, 'DEL', 'k2', netns), config('1.0.0'))).code, 0, 'DEL of a half-made attachment');
+      t.same(linkNames(pod), ['lo'], 'removes its tap, found by name');
+      t.same(records(a), []);
+      store.create(half('k3'));
+      ip(['-n', pod, 'tuntap', 'add', 'mode', 'tap', 'name', 'net1']);
+      store.create({ ...half('k4'), ifname: 'net2' });
+      const gc = await runPlugin({ CNI_COMMAND: 'GC', NETFD_AGENT_SOCKET: a.socket }, config('1.1.0', { 'cni.dev/valid-attachments': [] }));
+      t.equal(gc.code, 0, `GC ${gc.stdout}`);
+      t.same(linkNames(pod), ['lo'], 'GC removes the tap of one, and the record of the other whose tap was never made');
+      t.same(records(a), []);
+    });
   });
 });
