@@ -265,3 +265,46 @@ t.test('after a crash: records written before the device lead DEL and GC to what
     });
   });
 });
+
+t.test("the result carries a chain's prevResult and the configuration's dns; a model without vnet header; CHECK and GC refusals", { skip }, async (t) => {
+  await withNetns(t, async (host) => {
+    const a = await startAgent(t, { ns: host, acl: 'allow user root ethernet' });
+    await withPod(t, host, async (pod, netns) => {
+      const prevResult = {
+        cniVersion: '1.1.0',
+        interfaces: [{ name: 'eth0', mac: '02:00:00:00:00:01', sandbox: netns }],
+        ips: [{ address: '10.1.0.5/24', gateway: '10.1.0.1', interface: 0 }],
+        routes: [{ dst: '0.0.0.0/0', gw: '10.1.0.1' }],
+        dns: { nameservers: ['10.1.0.1'] },
+      };
+      const chained = await runPlugin(envOf(a, 'ADD', 'ch', netns), config('1.1.0', { prevResult }));
+      t.equal(chained.code, 0, chained.stdout);
+      t.strictSame(
+        chained.json,
+        { ...prevResult, interfaces: [...prevResult.interfaces, { name: 'net1', mac: ipLink(pod, 'net1').address, mtu: 1500, sandbox: netns }] },
+        "netfd's tap added to the previous plugin's result",
+      );
+      const withDns = await runPlugin(
+        envOf(a, 'ADD', 'dns', netns, 'net2'),
+        config('0.4.0', { dns: { nameservers: ['10.0.0.53'], search: ['svc'] }, interface: "<interface type='ethernet'><model type='rtl8139'/></interface>" }),
+      );
+      t.match(withDns.json, { cniVersion: '0.4.0', dns: { nameservers: ['10.0.0.53'], search: ['svc'] } }, "the configuration's dns");
+      t.match(ipLink(pod, 'net2').linkinfo?.info_data, { vnet_hdr: false }, 'rtl8139 takes no vnet header');
+      t.match(
+        await runPlugin(envOf(a, 'CHECK', 'nobody', netns), config('1.0.0', { prevResult: chained.json })),
+        { json: { code: 140, msg: /no such attachment/ } },
+        'CHECK of an attachment never added',
+      );
+      t.match(await runPlugin(envOf(a, 'CHECK', 'ch', netns), config('1.0.0')), { json: { code: 7, msg: /prevResult/ } }, 'CHECK without prevResult');
+      t.match(await runPlugin({ CNI_COMMAND: 'GC', NETFD_AGENT_SOCKET: a.socket }, config('1.1.0')), { json: { code: 7, msg: /valid-attachments/ } }, 'GC without the list removes nothing');
+      t.same(linkNames(pod), ['lo', 'net1', 'net2']);
+      for (const [id, ifname] of [
+        ['ch', 'net1'],
+        ['dns', 'net2'],
+      ])
+        t.equal((await runPlugin(envOf(a, 'DEL', id, netns, ifname), config('1.1.0'))).code, 0);
+      t.same(linkNames(pod), ['lo']);
+      t.same(records(a), []);
+    });
+  });
+});
