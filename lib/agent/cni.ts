@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import { NetfdError, suppress } from '../errors';
 import { parseConfig, CniConfig } from '../cni/config';
-import { CniEnv, parseEnv } from '../cni/env';
+import { checkArgs, CniEnv, parseEnv } from '../cni/env';
 import { CHECK_FAILED, CNI_CODES, CniError, errorJson, unsupportedField } from '../cni/errors';
 import { CniResult, readDns, readResult, resultJson } from '../cni/result';
 import { CNI_VERSION, SUPPORTED_VERSIONS, versionResult } from '../cni/version';
@@ -225,12 +225,14 @@ export async function runCni(ctx: Context, client: Client, a: Record<string, unk
     }
     switch (env.command) {
       case 'ADD':
+        checkArgs(env.args);
         refuseNotYet(c);
         return { exit: 0, stdout: await add(ctx, env, c, log) };
       case 'DEL':
         await del(ctx, env, log);
         break;
       case 'CHECK':
+        checkArgs(env.args);
         refuseNotYet(c);
         await check(ctx, env, c);
         break;

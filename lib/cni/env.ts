@@ -2,7 +2,7 @@
 // the spec says: a missing or malformed variable is error 4 naming every
 // variable that is wrong. Pure: the environment comes in as a plain object.
 import * as v from '../validate';
-import { CNI_CODES, CniError } from './errors';
+import { CNI_CODES, CniError, unsupportedField } from './errors';
 
 /** The commands of spec 1.1.0. */
 export const CNI_COMMANDS = ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS', 'VERSION'] as const;
@@ -105,4 +105,17 @@ export function parseEnv(env: Readonly<Record<string, string | undefined>>): Cni
   if (p !== undefined) out.path = p.split(':').filter((x) => x !== '');
   if (problems.length) throw new CniError(CNI_CODES.INVALID_ENVIRONMENT, `invalid environment: ${problems.join('; ')}`);
   return out;
+}
+
+/**
+ * CNI_ARGS for ADD and CHECK: netfd reads no key of its own, so any key is
+ * refused (2, naming it) unless `IgnoreUnknown=1` (or `true`) is among them,
+ * as the reference plugins do; runtimes such as Kubernetes set it with
+ * their K8S_POD_* keys.
+ */
+export function checkArgs(args: readonly [string, string][]): void {
+  const ignore = args.some(([k, val]) => k === 'IgnoreUnknown' && ['1', 'true', 'True', 'TRUE'].includes(val));
+  if (ignore) return;
+  const other = args.find(([k]) => k !== 'IgnoreUnknown');
+  if (other) throw unsupportedField(`CNI_ARGS ${other[0]}`, other[1], 'netfd reads no CNI_ARGS key; set IgnoreUnknown=1 to pass others');
 }

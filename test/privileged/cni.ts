@@ -152,6 +152,7 @@ t.test('refusals: bad environment 4, bad JSON 6, unknown field 2, not yet built 
         t.match(await runPlugin(env, config(v, { hairpin: true })), { code: 1, json: { cniVersion: v, code: 2, msg: /hairpin=true/ } }, `${v}: unknown field`);
       }
       t.match(await runPlugin(env, config('0.2.0')), { code: 1, json: { code: 1 } }, 'a version netfd does not speak');
+      t.match(await runPlugin({ ...env, CNI_ARGS: 'K8S_POD_NAME=web' }, config('1.0.0')), { json: { code: 2, msg: /CNI_ARGS K8S_POD_NAME="web"/ } }, 'CNI_ARGS without IgnoreUnknown');
       t.match(await runPlugin(env, config('1.0.0', { master: 'v0' })), { json: { code: 2, msg: /interface\/@type="direct".*not yet supported/ } }, 'macvtap: not yet');
       t.match(await runPlugin(env, config('1.0.0', { bridge: 'br0' })), { json: { code: 2, msg: /interface\/@type="bridge"/ } }, 'bridge: not yet');
       t.match(await runPlugin(env, config('1.0.0', { vhost: true })), { json: { code: 2, msg: /driver\/@name="vhost"/ } }, 'vhost fds: not yet');

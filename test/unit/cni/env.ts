@@ -1,6 +1,6 @@
 // The CNI_* environment per command. Pure.
 import t from 'tap';
-import { CNI_COMMANDS, NEEDS, parseEnv } from '../../../lib/cni/env';
+import { checkArgs, CNI_COMMANDS, NEEDS, parseEnv } from '../../../lib/cni/env';
 import { CniError } from '../../../lib/cni/errors';
 
 const full = {
@@ -81,5 +81,32 @@ t.test('malformed values', async (t) => {
     const e = refusal({ ...full, [k]: v });
     t.equal(e.cniCode, 4, `${k}=${v}`);
     t.match(e.message, k);
+  }
+});
+
+t.test('CNI_ARGS keys are refused (2) unless IgnoreUnknown is set', async (t) => {
+  t.doesNotThrow(() => checkArgs([]));
+  t.doesNotThrow(() => checkArgs([['IgnoreUnknown', '1']]));
+  for (const yes of ['1', 'true', 'True'])
+    t.doesNotThrow(() =>
+      checkArgs([
+        ['K8S_POD_NAME', 'web'],
+        ['IgnoreUnknown', yes],
+      ]),
+    );
+  for (const args of [
+    [['K8S_POD_NAME', 'web']],
+    [
+      ['IgnoreUnknown', '0'],
+      ['FOO', 'bar'],
+    ],
+  ] as [string, string][][]) {
+    try {
+      checkArgs(args);
+      t.fail('accepted');
+    } catch (e) {
+      t.equal((e as CniError).cniCode, 2);
+      t.match((e as Error).message, /unsupported field CNI_ARGS (K8S_POD_NAME="web"|FOO="bar")/);
+    }
   }
 });
