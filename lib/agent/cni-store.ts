@@ -1,5 +1,6 @@
 // The agent's records of CNI attachments, one file per (container id,
-// ifname) under STATE_DIR/cni/ (root's alone). A record is written before
+// ifname) of each caller, under STATE_DIR/cni/UID/ (root's alone; another
+// caller's attachments look like none, as another user's domains do). A record is written before
 // anything is made for it (writeNewFileAtomic: a second ADD of the same
 // attachment finds it and fails), updated once the device exists, and
 // removed last, after the device is gone; so a crash at any point leaves a
@@ -14,6 +15,8 @@ import { replaceFileAtomic, writeNewFileAtomic } from '../state/atomic';
 export interface CniRecord {
   /** The record's format. */
   v: 1;
+  /** The caller that added it (the runtime: root). */
+  uid: number;
   containerId: string;
   ifname: string;
   /** The configuration's network name (GC is per network). */
@@ -48,14 +51,19 @@ export class CniStore {
     this.dir = path.join(stateDir, 'cni');
   }
 
+  /** A caller's directory. */
+  scope(uid: number): string {
+    return path.join(this.dir, String(uid));
+  }
+
   /** The record's file: the container id (alphanumerics, '_', '.', '-') and the ifname in hex, so no two attachments share one. */
-  file(containerId: string, ifname: string): string {
-    return path.join(this.dir, `${containerId}~${hex(ifname)}${EXT}`);
+  file(uid: number, containerId: string, ifname: string): string {
+    return path.join(this.scope(uid), `${containerId}~${hex(ifname)}${EXT}`);
   }
 
   /** Runs `body` when no other operation of the attachment runs. */
-  async exclusive<T>(containerId: string, ifname: string, body: () => Promise<T>): Promise<T> {
-    const key = `${containerId}\0${ifname}`;
+  async exclusive<T>(uid: number, containerId: string, ifname: string, body: () => Promise<T>): Promise<T> {
+    const key = `${uid}\0${containerId}\0${ifname}`;
     const before = this.#busy.get(key) ?? Promise.resolve();
     const run = before.then(body, body);
     const settled = run.catch(() => undefined);
@@ -69,13 +77,15 @@ export class CniStore {
 
   /** Writes a new record; EEXIST when the attachment already has one. */
   create(r: CniRecord): void {
-    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    fs.chmodSync(this.dir, 0o700);
+    for (const d of [this.dir, this.scope(r.uid)]) {
+      fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+      fs.chmodSync(d, 0o700);
+    }
     try {
-      writeNewFileAtomic(this.file(r.containerId, r.ifname), `${JSON.stringify(r, null, 1)}\n`);
+      writeNewFileAtomic(this.file(r.uid, r.containerId, r.ifname), `${JSON.stringify(r, null, 1)}\n`);
     } catch (e) {
       if ((e as { code?: string }).code === 'EEXIST')
-        throw new NetfdError(`container ${r.containerId} already has ${r.ifname} from netfd (since ${this.get(r.containerId, r.ifname)?.since ?? 'now'}); DEL it first`, {
+        throw new NetfdError(`container ${r.containerId} already has ${r.ifname} from netfd (since ${this.get(r.uid, r.containerId, r.ifname)?.since ?? 'now'}); DEL it first`, {
           code: 'EEXIST',
           errno: -17,
           field: 'CNI_IFNAME',
@@ -86,12 +96,12 @@ export class CniStore {
   }
 
   update(r: CniRecord): void {
-    replaceFileAtomic(this.file(r.containerId, r.ifname), `${JSON.stringify(r, null, 1)}\n`);
+    replaceFileAtomic(this.file(r.uid, r.containerId, r.ifname), `${JSON.stringify(r, null, 1)}\n`);
   }
 
   /** The record, or undefined; one that cannot be read is CORRUPT_STATE (left where it is). */
-  get(containerId: string, ifname: string): CniRecord | undefined {
-    return this.#read(this.file(containerId, ifname));
+  get(uid: number, containerId: string, ifname: string): CniRecord | undefined {
+    return this.#read(this.file(uid, containerId, ifname));
   }
 
   #read(file: string): CniRecord | undefined {
@@ -104,7 +114,7 @@ export class CniStore {
     }
     try {
       const r = JSON.parse(text) as CniRecord;
-      if (r.v !== 1 || typeof r.containerId !== 'string' || typeof r.ifname !== 'string' || typeof r.netns !== 'string') throw new Error('not a CNI record of format 1');
+      if (r.v !== 1 || typeof r.uid !== 'number' || typeof r.containerId !== 'string' || typeof r.ifname !== 'string' || typeof r.netns !== 'string') throw new Error('not a CNI record of format 1');
       return r;
     } catch (e) {
       throw new NetfdError(`${file}: cannot read this CNI record (${(e as Error).message}); move it away once its device is gone`, { code: 'CORRUPT_STATE', field: 'record', value: file });
@@ -112,15 +122,15 @@ export class CniStore {
   }
 
   /** Removes the record (gone already is fine). */
-  drop(containerId: string, ifname: string): void {
-    fs.rmSync(this.file(containerId, ifname), { force: true });
+  drop(uid: number, containerId: string, ifname: string): void {
+    fs.rmSync(this.file(uid, containerId, ifname), { force: true });
   }
 
-  /** Every record (temporary files of unfinished writes are skipped). */
-  list(): CniRecord[] {
+  /** Every record of a caller (temporary files of unfinished writes are skipped). */
+  list(uid: number): CniRecord[] {
     let names: string[];
     try {
-      names = fs.readdirSync(this.dir);
+      names = fs.readdirSync(this.scope(uid));
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') return [];
       throw e;
@@ -128,7 +138,7 @@ export class CniStore {
     const out: CniRecord[] = [];
     for (const n of names.sort()) {
       if (!n.endsWith(EXT) || n.startsWith('.')) continue;
-      const r = this.#read(path.join(this.dir, n));
+      const r = this.#read(path.join(this.scope(uid), n));
       if (r) out.push(r);
     }
     return out;

@@ -101,19 +101,19 @@ async function remove(store: CniStore, r: CniRecord, log: AgentLogger): Promise<
       if (!gone(e)) throw e;
     }
   }
-  store.drop(r.containerId, r.ifname);
+  store.drop(r.uid, r.containerId, r.ifname);
   log.info({ containerId: r.containerId, ifname: r.ifname, netns: r.netns, deleted: !!l }, l ? 'CNI attachment removed' : 'CNI attachment record removed (its device was gone)');
 }
 
-async function add(ctx: Context, env: CniEnv, c: CniConfig, log: AgentLogger): Promise<string> {
+async function add(ctx: Context, uid: number, env: CniEnv, c: CniConfig, log: AgentLogger): Promise<string> {
   const store = cniStore(ctx);
   const containerId = env.containerId as string;
   const ifname = env.ifname as string;
   const netns = env.netns as string;
-  return store.exclusive(containerId, ifname, async () => {
+  return store.exclusive(uid, containerId, ifname, async () => {
     const ino = nsIno(netns);
     if (ino === null) throw new NetfdError(`CNI_NETNS ${netns} is no network namespace (it does not exist)`, { code: 'ENOENT', errno: -2, field: 'CNI_NETNS', value: netns });
-    const r: CniRecord = { v: 1, containerId, ifname, network: c.name, netns, netnsIno: ino, state: 'adding', kind: 'tap', xml: c.xml, since: new Date().toISOString() };
+    const r: CniRecord = { v: 1, uid, containerId, ifname, network: c.name, netns, netnsIno: ino, state: 'adding', kind: 'tap', xml: c.xml, since: new Date().toISOString() };
     store.create(r);
     let tap: Tap | undefined;
     let link: LinkInfo;
@@ -133,7 +133,7 @@ async function add(ctx: Context, env: CniEnv, c: CniConfig, log: AgentLogger): P
     } catch (e) {
       if (tap) await deleteLink(tap.ifindex, { netns }).catch((x: unknown) => suppress(e, x, `deleting ${ifname} in ${netns}`));
       try {
-        store.drop(containerId, ifname);
+        store.drop(uid, containerId, ifname);
       } catch (x) {
         suppress(e, x, 'removing the record');
       }
@@ -151,23 +151,23 @@ async function add(ctx: Context, env: CniEnv, c: CniConfig, log: AgentLogger): P
   });
 }
 
-async function del(ctx: Context, env: CniEnv, log: AgentLogger): Promise<void> {
+async function del(ctx: Context, uid: number, env: CniEnv, log: AgentLogger): Promise<void> {
   const store = cniStore(ctx);
   const containerId = env.containerId as string;
   const ifname = env.ifname as string;
-  await store.exclusive(containerId, ifname, async () => {
-    const r = store.get(containerId, ifname);
+  await store.exclusive(uid, containerId, ifname, async () => {
+    const r = store.get(uid, containerId, ifname);
     if (r) await remove(store, r, log);
   });
 }
 
-async function check(ctx: Context, env: CniEnv, c: CniConfig): Promise<void> {
+async function check(ctx: Context, uid: number, env: CniEnv, c: CniConfig): Promise<void> {
   if (!c.prevResult) throw new CniError(CNI_CODES.INVALID_CONFIG, 'CHECK needs prevResult (the result of the ADD)');
   const prev = readResult(c.prevResult, 'prevResult');
   const containerId = env.containerId as string;
   const ifname = env.ifname as string;
   const fail = (what: string) => new CniError(CHECK_FAILED, `${ifname} of container ${containerId}: ${what}`);
-  const r = cniStore(ctx).get(containerId, ifname);
+  const r = cniStore(ctx).get(uid, containerId, ifname);
   if (!r || r.state !== 'ready') throw fail('netfd has no such attachment (it was never added, or deleted)');
   if (nsIno(env.netns as string) !== r.netnsIno) throw fail(`CNI_NETNS ${env.netns} is not the namespace it was added in (${r.netns})`);
   const l = await recordedLink(r);
@@ -181,16 +181,16 @@ async function check(ctx: Context, env: CniEnv, c: CniConfig): Promise<void> {
   if (!l.up) throw fail('it is down (ADD set it up)');
 }
 
-async function gc(ctx: Context, c: CniConfig, log: AgentLogger): Promise<void> {
+async function gc(ctx: Context, uid: number, c: CniConfig, log: AgentLogger): Promise<void> {
   if (!c.validAttachments) throw new CniError(CNI_CODES.INVALID_CONFIG, 'GC needs cni.dev/valid-attachments (the attachments to keep)');
   const keep = new Set(c.validAttachments.map((x) => `${x.containerID}\0${x.ifname}`));
   const store = cniStore(ctx);
   let first: unknown;
-  for (const r of store.list()) {
+  for (const r of store.list(uid)) {
     if (r.network !== c.name || keep.has(`${r.containerId}\0${r.ifname}`)) continue;
     try {
-      await store.exclusive(r.containerId, r.ifname, async () => {
-        const now = store.get(r.containerId, r.ifname);
+      await store.exclusive(uid, r.containerId, r.ifname, async () => {
+        const now = store.get(uid, r.containerId, r.ifname);
         if (now) await remove(store, now, log);
       });
     } catch (e) {
@@ -218,26 +218,29 @@ export async function runCni(ctx: Context, client: Client, a: Record<string, unk
     if (env.command === 'VERSION') return { exit: 0, stdout: `${JSON.stringify(versionResult(versionOf(config)))}\n` };
     const c = parseConfig(config, env.command);
     version = c.cniVersion;
-    if (env.command !== 'STATUS') {
-      // What the attachment touches, as for any other caller's interface.
-      const o = interfaceObjects(c.iface);
-      ctx.admission.check(client, o.objects, 'interface', o.value);
-    }
+    ctx.admission.mayAsk(client, 'op');
+    const uid = client.caller.uid;
     switch (env.command) {
-      case 'ADD':
+      case 'ADD': {
         checkArgs(env.args);
         refuseNotYet(c);
-        return { exit: 0, stdout: await add(ctx, env, c, log) };
+        // What the attachment touches, as for any other caller's interface.
+        const o = interfaceObjects(c.iface);
+        ctx.admission.check(client, o.objects, 'interface', o.value);
+        return { exit: 0, stdout: await add(ctx, uid, env, c, log) };
+      }
+      // DEL, CHECK and GC act on the caller's own attachments only (the ACL
+      // allowed each when it was added); another caller's look like none.
       case 'DEL':
-        await del(ctx, env, log);
+        await del(ctx, uid, env, log);
         break;
       case 'CHECK':
         checkArgs(env.args);
         refuseNotYet(c);
-        await check(ctx, env, c);
+        await check(ctx, uid, env, c);
         break;
       case 'GC':
-        await gc(ctx, c, log);
+        await gc(ctx, uid, c, log);
         break;
       case 'STATUS':
         await status();

@@ -22,12 +22,12 @@ export interface PluginRun {
 /** The environment of a call: exactly the CNI_* variables given (and NETFD_AGENT_SOCKET when set), as libcni builds it. */
 export type PluginEnv = Partial<Record<'CNI_COMMAND' | 'CNI_CONTAINERID' | 'CNI_NETNS' | 'CNI_IFNAME' | 'CNI_ARGS' | 'CNI_PATH' | 'NETFD_AGENT_SOCKET', string>>;
 
-/** Execs the plugin with `env` and `stdin` (asynchronously: a fake agent in this process keeps answering). */
-export function runPlugin(env: PluginEnv, stdin: string, o: { timeoutMs?: number } = {}): Promise<PluginRun> {
+/** Execs the plugin with `env` and `stdin` (asynchronously: a fake agent in this process keeps answering); `as` runs a copy of it as another user. */
+export function runPlugin(env: PluginEnv, stdin: string, o: { timeoutMs?: number; as?: { uid: number; gid: number; binary: string } } = {}): Promise<PluginRun> {
   return new Promise((resolve, reject) => {
     const clean: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
     for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
-    const p = spawn(PLUGIN, [], { env: clean, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(o.as?.binary ?? PLUGIN, [], { env: clean, stdio: ['pipe', 'pipe', 'pipe'], ...(o.as ? { uid: o.as.uid, gid: o.as.gid } : {}) });
     let stdout = '';
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

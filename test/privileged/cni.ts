@@ -5,7 +5,7 @@
 // twice, CHECK, DEL twice, DEL without CNI_NETNS, DEL after the namespace is
 // gone; the refusals (bad environment 4, bad JSON 6, unknown field 2, what is
 // not built yet 2); GC; STATUS with and without the agent; DEL and GC after
-// the agent was killed, also half-way through an ADD. Every namespace,
+// the agent was killed, also half-way through an ADD; another caller. Every namespace,
 // link and record is removed, also when a test fails; the agent's fds are
 // back to what they were.
 import fs from 'node:fs';
@@ -14,9 +14,9 @@ import t from 'tap';
 import { Test } from 'tap';
 import { CniRecord, CniStore } from '../../lib/agent/cni-store';
 import { SUPPORTED_VERSIONS, versionResult } from '../../lib/cni/version';
-import { RunningAgent, startAgent } from '../helpers/agent';
-import { noPlugin, PluginEnv, runPlugin } from '../helpers/cni';
-import { addNetns, fdTable, ip, ipLink, linkNames, needsRoot, removeNetns, withNetns } from '../helpers/host';
+import { RunningAgent, startAgent, testUser } from '../helpers/agent';
+import { noPlugin, PLUGIN, PluginEnv, runPlugin } from '../helpers/cni';
+import { addNetns, fdTable, ip, ipLink, linkNames, needsRoot, removeNetns, scratchDir, withNetns } from '../helpers/host';
 
 const skip = needsRoot || noPlugin;
 let pods = 0;
@@ -33,10 +33,14 @@ async function withPod<T>(t: Test, host: string, body: (pod: string, netns: stri
   }
 }
 
-/** The agent's CNI records (file names). */
+/** The agent's CNI records, every caller's ("UID/FILE"). */
 const records = (a: RunningAgent): string[] => {
   const dir = path.join(a.stateDir, 'cni');
-  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .flatMap((uid) => fs.readdirSync(path.join(dir, uid)).map((f) => `${uid}/${f}`))
+    .sort();
 };
 
 /** The agent's open fds (targets), without the ones that come and go with a request. */
@@ -241,6 +245,7 @@ t.test('after a crash: records written before the device lead DEL and GC to what
       const store = new CniStore(a.stateDir);
       const half = (id: string): CniRecord => ({
         v: 1,
+        uid: 0,
         containerId: id,
         ifname: 'net1',
         network: 'vmnet',
@@ -304,6 +309,35 @@ t.test("the result carries a chain's prevResult and the configuration's dns; a m
         ['dns', 'net2'],
       ])
         t.equal((await runPlugin(envOf(a, 'DEL', id, netns, ifname), config('1.1.0'))).code, 0);
+      t.same(linkNames(pod), ['lo']);
+      t.same(records(a), []);
+    });
+  });
+});
+
+t.test("another caller: the ACL decides its ADD; root's attachments look like none to it", { skip }, async (t) => {
+  await withNetns(t, async (host) => {
+    const user = testUser(t, 'c');
+    const a = await startAgent(t, { ns: host, acl: `allow user root ethernet\nallow user ${user.name} bridge br9` });
+    const bin = path.join(scratchDir(t, 'netfd-cni-bin-'), 'netfd');
+    fs.chmodSync(path.dirname(bin), 0o755);
+    fs.copyFileSync(PLUGIN, bin);
+    fs.chmodSync(bin, 0o755);
+    const as = { uid: user.uid, gid: user.gid, binary: bin };
+    await withPod(t, host, async (pod, netns) => {
+      t.equal((await runPlugin(envOf(a, 'ADD', 'root1', netns), config('1.0.0'))).code, 0, "root's ADD");
+      const theirs = await runPlugin(envOf(a, 'ADD', 'u1', netns, 'net2'), config('1.0.0'), { as });
+      t.match(theirs.json, { code: 117, msg: /access denied/ }, 'no ethernet rule for the user: ACCESS_DENIED');
+      t.equal((await runPlugin(envOf(a, 'DEL', 'root1', netns), config('1.0.0'), { as })).code, 0, "the user's DEL of root's attachment: nothing of theirs");
+      t.match(
+        await runPlugin(envOf(a, 'CHECK', 'root1', netns), config('1.0.0', { prevResult: { cniVersion: '1.0.0' } }), { as }),
+        { json: { code: 140, msg: /no such attachment/ } },
+        'nor does CHECK see it',
+      );
+      t.equal((await runPlugin({ CNI_COMMAND: 'GC', NETFD_AGENT_SOCKET: a.socket }, config('1.1.0', { 'cni.dev/valid-attachments': [] }), { as })).code, 0, 'GC by the user');
+      t.same(linkNames(pod), ['lo', 'net1'], "root's tap is still there");
+      t.equal(records(a).length, 1);
+      t.equal((await runPlugin(envOf(a, 'DEL', 'root1', netns), config('1.0.0'))).code, 0, "root's DEL");
       t.same(linkNames(pod), ['lo']);
       t.same(records(a), []);
     });

@@ -17,6 +17,7 @@ function store(t: { teardown: (fn: () => void) => void }): CniStore {
 
 const rec = (containerId: string, ifname: string, extra: Partial<CniRecord> = {}): CniRecord => ({
   v: 1,
+  uid: 0,
   containerId,
   ifname,
   network: 'vmnet',
@@ -31,28 +32,31 @@ const rec = (containerId: string, ifname: string, extra: Partial<CniRecord> = {}
 
 t.test('create, get, update, list, drop', async (t) => {
   const s = store(t);
-  t.same(s.list(), [], 'no directory yet: nothing');
-  t.equal(s.get('c1', 'net1'), undefined);
+  t.same(s.list(0), [], 'no directory yet: nothing');
+  t.equal(s.get(0, 'c1', 'net1'), undefined);
   s.create(rec('c1', 'net1'));
   t.equal(fs.statSync(s.dir).mode & 0o777, 0o700, "root's alone");
-  t.same(s.get('c1', 'net1'), rec('c1', 'net1'));
+  t.equal(fs.statSync(s.scope(0)).mode & 0o777, 0o700);
+  t.same(s.get(0, 'c1', 'net1'), rec('c1', 'net1'));
   const again = refused(t, () => s.create(rec('c1', 'net1', { state: 'ready' })), { code: 'EEXIST', field: 'CNI_IFNAME', value: 'net1' }, /already has net1 from netfd \(since 2026/);
   t.equal(again?.errno, -17);
-  t.equal(s.get('c1', 'net1')?.state, 'adding', 'the first record is left as it was');
+  t.equal(s.get(0, 'c1', 'net1')?.state, 'adding', 'the first record is left as it was');
   s.update(rec('c1', 'net1', { state: 'ready', ifindex: 7 }));
-  t.match(s.get('c1', 'net1'), { state: 'ready', ifindex: 7 });
+  t.match(s.get(0, 'c1', 'net1'), { state: 'ready', ifindex: 7 });
   s.create(rec('c1', 'eth0'));
   s.create(rec('c2.x_y-z', '.odd-name'));
-  fs.writeFileSync(path.join(s.dir, '.c3~6e657431.json.123.abc.tmp'), 'half');
-  fs.writeFileSync(path.join(s.dir, 'README'), 'not a record');
+  fs.writeFileSync(path.join(s.scope(0), '.c3~6e657431.json.123.abc.tmp'), 'half');
+  fs.writeFileSync(path.join(s.scope(0), 'README'), 'not a record');
+  s.create(rec('c1', 'net1', { uid: 1000 }));
+  t.equal(s.get(1000, 'c1', 'net1')?.uid, 1000, "another caller's attachment of the same names is its own");
   t.same(
-    s.list().map((r) => `${r.containerId}/${r.ifname}`),
+    s.list(0).map((r) => `${r.containerId}/${r.ifname}`),
     ['c1/eth0', 'c1/net1', 'c2.x_y-z/.odd-name'],
     'every record; no unfinished write',
   );
-  s.drop('c1', 'net1');
-  s.drop('c1', 'net1');
-  t.equal(s.get('c1', 'net1'), undefined, 'dropped (twice is fine)');
+  s.drop(0, 'c1', 'net1');
+  s.drop(0, 'c1', 'net1');
+  t.equal(s.get(0, 'c1', 'net1'), undefined, 'dropped (twice is fine)');
 });
 
 t.test('no two attachments share a file', async (t) => {
@@ -64,18 +68,18 @@ t.test('no two attachments share a file', async (t) => {
     ['a', 'bc'],
   ];
   for (const [c, i] of pairs) s.create(rec(c, i));
-  t.equal(new Set(pairs.map(([c, i]) => s.file(c, i))).size, pairs.length);
-  for (const [c, i] of pairs) t.equal(s.get(c, i)?.ifname, i);
+  t.equal(new Set(pairs.map(([c, i]) => s.file(0, c, i))).size, pairs.length);
+  for (const [c, i] of pairs) t.equal(s.get(0, c, i)?.ifname, i);
 });
 
 t.test('an unreadable record is CORRUPT_STATE naming the file, and left where it is', async (t) => {
   const s = store(t);
   s.create(rec('c1', 'net1'));
-  const file = s.file('c1', 'net1');
+  const file = s.file(0, 'c1', 'net1');
   for (const text of ['{', '{"v":2}', 'null']) {
     fs.writeFileSync(file, text);
-    refused(t, () => s.get('c1', 'net1'), { code: 'CORRUPT_STATE', field: 'record', value: file });
-    refused(t, () => s.list(), { code: 'CORRUPT_STATE', field: 'record', value: file });
+    refused(t, () => s.get(0, 'c1', 'net1'), { code: 'CORRUPT_STATE', field: 'record', value: file });
+    refused(t, () => s.list(0), { code: 'CORRUPT_STATE', field: 'record', value: file });
     t.ok(fs.existsSync(file));
   }
 });
@@ -85,17 +89,17 @@ t.test("one attachment's operations run one at a time; others do not wait", asyn
   const order: string[] = [];
   let release: () => void = () => undefined;
   const gate = new Promise<void>((r) => (release = r));
-  const first = s.exclusive('c1', 'net1', async () => {
+  const first = s.exclusive(0, 'c1', 'net1', async () => {
     order.push('first starts');
     await gate;
     order.push('first ends');
     throw new Error('first failed');
   });
-  const second = s.exclusive('c1', 'net1', async () => {
+  const second = s.exclusive(0, 'c1', 'net1', async () => {
     order.push('second runs');
     return 2;
   });
-  const other = await s.exclusive('c2', 'net1', async () => {
+  const other = await s.exclusive(0, 'c2', 'net1', async () => {
     order.push('other runs');
     return 3;
   });
