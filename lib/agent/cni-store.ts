@@ -24,6 +24,8 @@ export interface CniRecord {
   /** CNI_NETNS at ADD, and the namespace's inode then (a path reused for another namespace is told apart). */
   netns: string;
   netnsIno: number;
+  /** The namespace file's st_dev at ADD (the claim compares st_dev and st_ino; absent in older records). */
+  netnsDev?: number;
   /** 'adding' until the device exists; 'ready' after. */
   state: 'adding' | 'ready';
   /** The device: a tap (type='ethernet'). */
@@ -32,6 +34,11 @@ export interface CniRecord {
   ifindex?: number;
   mac?: string;
   mtu?: number;
+  /** How the tap was made, so a claim opens it the same way (absent in older records: 1 queue, a vnet header). */
+  queues?: number;
+  vnetHdr?: boolean;
+  /** The configuration asked <driver name='vhost'>: a claim also gets one vhost-net fd per queue when the device is usable. */
+  vhost?: boolean;
   /** The <interface> document in force. */
   xml: string;
   /** When ADD began (ISO time). */
@@ -124,6 +131,18 @@ export class CniStore {
   /** Removes the record (gone already is fine). */
   drop(uid: number, containerId: string, ifname: string): void {
     fs.rmSync(this.file(uid, containerId, ifname), { force: true });
+  }
+
+  /** The callers that have records (their uids). */
+  uids(): number[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') return [];
+      throw e;
+    }
+    return names.filter((n) => /^\d+$/.test(n)).map(Number);
   }
 
   /** Every record of a caller (temporary files of unfinished writes are skipped). */

@@ -8,9 +8,11 @@
 // idempotent (twice, without CNI_NETNS, after the namespace is gone); CHECK
 // of kind, name, MAC, MTU and state against the record and prevResult; GC of
 // the network's attachments not in cni.dev/valid-attachments; STATUS (the
-// tun driver answers); VERSION. What does not yet: macvtap, bridge and
-// network interfaces, IPAM delegation, <driver name='vhost'>, the fd
-// hand-off: each refused by name (2).
+// tun driver answers); VERSION. The result's interface names the agent's
+// socket (socketPath, 1.1.0), where a process in the pod claims the tap's
+// fds (op cni-claim, cni-claim.ts; <driver name='vhost'> adds vhost-net fds
+// there). What does not yet: macvtap, bridge and network interfaces, IPAM
+// delegation: each refused by name (2).
 import fs from 'node:fs';
 import { NetfdError, suppress } from '../errors';
 import { parseConfig, CniConfig } from '../cni/config';
@@ -26,6 +28,7 @@ import type { Client } from './admission';
 import { CniRecord, CniStore } from './cni-store';
 import type { Context, Handler } from './context';
 import { interfaceObjects } from './objects';
+import { DEFAULT_SOCKET } from './protocol';
 import type { AgentLogger } from './options';
 
 /** What the plugin prints and its exit status. */
@@ -52,6 +55,12 @@ function versionOf(text: string): string {
   }
 }
 
+/** The agent's socket path (its option, else the default; with an inherited socket, the default). */
+function agentSocket(ctx: Context): string {
+  const s = (ctx.o as { socket?: unknown }).socket;
+  return typeof s === 'string' ? s : DEFAULT_SOCKET;
+}
+
 const str = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
 
 /** Refuses (2) what the configuration asks that this agent does not do yet, naming it. */
@@ -59,8 +68,6 @@ function refuseNotYet(c: CniConfig): void {
   const i = c.iface;
   if (i.type !== 'ethernet')
     throw unsupportedField('interface/@type', i.type, "not yet supported by netfd's CNI plugin: only type='ethernet' (a tap in the container) is; macvtap, bridge and network attachments come later");
-  if (i.driver?.name === 'vhost')
-    throw unsupportedField('interface/driver/@name', 'vhost', 'the hand-off of vhost-net fds is not yet supported: leave vhost out (or false); the launcher opens /dev/vhost-net itself');
   if (c.ipam) throw unsupportedField('ipam', c.ipam, 'IPAM delegation is not yet supported by netfd; a tap carries the guest’s own addresses');
   if (c.runtimeConfig.deviceID !== undefined)
     throw unsupportedField('runtimeConfig.deviceID', c.runtimeConfig.deviceID, 'a tap has no device: deviceID is for macvtap over a device plugin’s VF, not yet supported');
@@ -69,18 +76,22 @@ function refuseNotYet(c: CniConfig): void {
 /** Whether `e` says the object is gone (the namespace or the link). */
 const gone = (e: unknown): boolean => ['ENOENT', 'ENODEV', 'ESRCH'].includes((e as { code?: string })?.code ?? '');
 
-/** The namespace's inode, or null when `netns` names no namespace now. */
-function nsIno(netns: string): number | null {
+/** The namespace file's st_dev and st_ino, or null when `netns` names no namespace now. */
+export function nsStat(netns: string): { dev: number; ino: number } | null {
   try {
-    return fs.statSync(netns).ino;
+    const st = fs.statSync(netns);
+    return { dev: st.dev, ino: st.ino };
   } catch (e) {
     if (gone(e)) return null;
     throw e;
   }
 }
 
+/** The namespace's inode, or null when `netns` names no namespace now. */
+const nsIno = (netns: string): number | null => nsStat(netns)?.ino ?? null;
+
 /** The recorded device, when it is still there, in its own namespace (null when it or the namespace is gone). */
-async function recordedLink(r: CniRecord): Promise<LinkInfo | null> {
+export async function recordedLink(r: CniRecord): Promise<LinkInfo | null> {
   if (nsIno(r.netns) !== r.netnsIno) return null;
   try {
     const l = await getLink(r.ifindex ?? r.ifname, { netns: r.netns });
@@ -111,15 +122,32 @@ async function add(ctx: Context, uid: number, env: CniEnv, c: CniConfig, log: Ag
   const ifname = env.ifname as string;
   const netns = env.netns as string;
   return store.exclusive(uid, containerId, ifname, async () => {
-    const ino = nsIno(netns);
-    if (ino === null) throw new NetfdError(`CNI_NETNS ${netns} is no network namespace (it does not exist)`, { code: 'ENOENT', errno: -2, field: 'CNI_NETNS', value: netns });
-    const r: CniRecord = { v: 1, uid, containerId, ifname, network: c.name, netns, netnsIno: ino, state: 'adding', kind: 'tap', xml: c.xml, since: new Date().toISOString() };
+    const st = nsStat(netns);
+    if (st === null) throw new NetfdError(`CNI_NETNS ${netns} is no network namespace (it does not exist)`, { code: 'ENOENT', errno: -2, field: 'CNI_NETNS', value: netns });
+    const queues = c.iface.driver?.queues ?? 1;
+    const vnetHdr = c.iface.model === undefined || usesVnetHdr(c.iface.model);
+    const r: CniRecord = {
+      v: 1,
+      uid,
+      containerId,
+      ifname,
+      network: c.name,
+      netns,
+      netnsIno: st.ino,
+      netnsDev: st.dev,
+      state: 'adding',
+      kind: 'tap',
+      queues,
+      vnetHdr,
+      vhost: c.iface.driver?.name === 'vhost',
+      xml: c.xml,
+      since: new Date().toISOString(),
+    };
     store.create(r);
     let tap: Tap | undefined;
     let link: LinkInfo;
     try {
-      const queues = c.iface.driver?.queues ?? 1;
-      tap = await Tap.create({ netns, name: ifname, exclusive: true, persist: true, vnetHdr: c.iface.model === undefined || usesVnetHdr(c.iface.model), queues, multiQueue: queues > 1 });
+      tap = await Tap.create({ netns, name: ifname, exclusive: true, persist: true, vnetHdr, queues, multiQueue: queues > 1 });
       tap.close();
       r.ifindex = tap.ifindex;
       store.update(r);
@@ -142,7 +170,8 @@ async function add(ctx: Context, uid: number, env: CniEnv, c: CniConfig, log: Ag
     log.info({ containerId, ifname, netns, ifindex: link.index, mac: link.mac }, 'CNI ADD: tap made');
     const prev: CniResult = c.prevResult ? readResult(c.prevResult, 'prevResult') : { interfaces: [], ips: [], routes: [], dns: {} };
     const result: CniResult = {
-      interfaces: [...prev.interfaces, { name: ifname, ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, sandbox: netns }],
+      // socketPath: where a process in the pod claims the tap's fds (op cni-claim; 1.1.0 results only).
+      interfaces: [...prev.interfaces, { name: ifname, ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, sandbox: netns, socketPath: c.socket ?? agentSocket(ctx) }],
       ips: prev.ips,
       routes: prev.routes,
       dns: Object.keys(prev.dns).length ? prev.dns : c.dns ? readDns(c.dns, 'dns') : {},

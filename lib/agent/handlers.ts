@@ -23,6 +23,7 @@ import type { Op } from './protocol';
 import type { Context, Handler } from './context';
 import { attach, prepare } from './prepare';
 import { cniHandler } from './cni';
+import { cniClaimHandler } from './cni-claim';
 import { Held } from './records';
 
 export type { Context, Handler, Result } from './context';
@@ -197,4 +198,5 @@ export const HANDLERS: Readonly<Record<Op, Handler>> = {
     return { name, autostart: a.enable };
   }),
   cni: cniHandler,
+  'cni-claim': cniClaimHandler,
 };

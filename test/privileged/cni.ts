@@ -14,7 +14,9 @@ import t from 'tap';
 import { Test } from 'tap';
 import { CniRecord, CniStore } from '../../lib/agent/cni-store';
 import { SUPPORTED_VERSIONS, versionResult } from '../../lib/cni/version';
-import { RunningAgent, startAgent, testUser } from '../helpers/agent';
+import { spawn } from 'node:child_process';
+import { ClientReply, RunningAgent, runAs, startAgent, testUser, TestUser } from '../helpers/agent';
+import { asUser, readablePath } from '../helpers/readable';
 import { noPlugin, PLUGIN, PluginEnv, runPlugin } from '../helpers/cni';
 import { addNetns, fdTable, ip, ipLink, linkNames, needsRoot, removeNetns, scratchDir, withNetns } from '../helpers/host';
 
@@ -79,7 +81,7 @@ t.test('every cniVersion: VERSION, ADD, ADD twice, CHECK, DEL twice, DEL without
         const add = await runPlugin(envOf(a, 'ADD', id, netns), conf);
         t.equal(add.code, 0, `${v}: ADD succeeds ${add.stdout}`);
         const iface: Record<string, unknown> = { name: 'net1', mac: 'fe:54:00:12:34:56', sandbox: netns };
-        if (v === '1.1.0') iface.mtu = 1400;
+        if (v === '1.1.0') Object.assign(iface, { mtu: 1400, socketPath: a.socket });
         t.strictSame(add.json, { cniVersion: v, interfaces: [iface], dns: {} }, `${v}: the result's shape`);
         const l = ipLink(pod, 'net1');
         t.equal(l.linkinfo?.info_kind, 'tun', `${v}: a tap in the container's namespace`);
@@ -159,7 +161,6 @@ t.test('refusals: bad environment 4, bad JSON 6, unknown field 2, not yet built 
       t.match(await runPlugin({ ...env, CNI_ARGS: 'K8S_POD_NAME=web' }, config('1.0.0')), { json: { code: 2, msg: /CNI_ARGS K8S_POD_NAME="web"/ } }, 'CNI_ARGS without IgnoreUnknown');
       t.match(await runPlugin(env, config('1.0.0', { master: 'v0' })), { json: { code: 2, msg: /interface\/@type="direct".*not yet supported/ } }, 'macvtap: not yet');
       t.match(await runPlugin(env, config('1.0.0', { bridge: 'br0' })), { json: { code: 2, msg: /interface\/@type="bridge"/ } }, 'bridge: not yet');
-      t.match(await runPlugin(env, config('1.0.0', { vhost: true })), { json: { code: 2, msg: /driver\/@name="vhost"/ } }, 'vhost fds: not yet');
       t.match(await runPlugin(env, config('1.0.0', { ipam: { type: 'static' } })), { json: { code: 2, msg: /ipam=/ } }, 'IPAM: not yet');
       ip(['-n', pod, 'link', 'add', 'net1', 'type', 'bridge']);
       const taken = await runPlugin(env, config('1.0.0'));
@@ -287,7 +288,7 @@ t.test("the result carries a chain's prevResult and the configuration's dns; a m
       t.equal(chained.code, 0, chained.stdout);
       t.strictSame(
         chained.json,
-        { ...prevResult, interfaces: [...prevResult.interfaces, { name: 'net1', mac: ipLink(pod, 'net1').address, mtu: 1500, sandbox: netns }] },
+        { ...prevResult, interfaces: [...prevResult.interfaces, { name: 'net1', mac: ipLink(pod, 'net1').address, mtu: 1500, sandbox: netns, socketPath: a.socket }] },
         "netfd's tap added to the previous plugin's result",
       );
       const withDns = await runPlugin(
@@ -341,5 +342,83 @@ t.test("another caller: the ACL decides its ADD; root's attachments look like no
       t.same(linkNames(pod), ['lo']);
       t.same(records(a), []);
     });
+  });
+});
+
+/** What test/helpers/cni-claim.js reports. */
+type Claimed = ClientReply & { wrote?: number; read?: string | null };
+
+/** The launcher's claim (test/helpers/cni-claim.js) as `user` (null: root) inside namespace `ns`, or in the test's own with null; resolves with its report. With `onClaimed` (run once it wrote its frame) it also reads an ARP frame. */
+async function claimAs(user: TestUser | null, ns: string | null, socket: string, id: string, ifname: string, onClaimed?: () => void): Promise<Claimed> {
+  const frame = `ffffffffffff02000000000108004500001c000100004001${'00'.repeat(30)}`;
+  const argv = [process.execPath, user ? readablePath('test', 'helpers', 'cni-claim.js') : path.join(__dirname, '..', 'helpers', 'cni-claim.js'), socket, id, ifname, frame, onClaimed ? '0806' : '-'];
+  const u = user ? asUser(user, argv) : { file: argv[0] as string, args: argv.slice(1), options: {} };
+  const [file, args] = ns === null ? [u.file, u.args] : ['ip', ['netns', 'exec', ns, u.file, ...u.args]];
+  const proc = spawn(file, args, { ...u.options, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let claimed = false;
+  const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+  proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  proc.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (!claimed && out.includes('CLAIMED\n')) {
+      claimed = true;
+      onClaimed?.();
+    }
+  });
+  const code = await new Promise((r) => proc.once('close', r));
+  clearTimeout(killer);
+  const last = out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
+  if (code !== 0 || !last) throw new Error(`cni-claim exited ${String(code)}: ${out}${err}`);
+  return JSON.parse(last) as Claimed;
+}
+
+const rxPackets = (pod: string): number => (JSON.parse(ip(['-n', pod, '-j', '-s', 'link', 'show', 'net1'])) as { stats64: { rx: { packets: number } } }[])[0].stats64.rx.packets;
+
+t.test('cni-claim: a user in the pod takes the queue fds and moves frames; the namespace, not the user, decides', { skip }, async (t) => {
+  await withNetns(t, async (host) => {
+    const user = testUser(t, 'k');
+    const a = await startAgent(t, { ns: host, acl: 'allow user root ethernet' });
+    const fdsBefore = agentFds(a);
+    await withPod(t, host, async (pod, netns) => {
+      const add = await runPlugin(envOf(a, 'ADD', 'vm1', netns), config('1.1.0', { queues: 2, vhost: true }));
+      t.equal(add.code, 0, add.stdout);
+      t.match(add.json, { interfaces: [{ name: 'net1', sandbox: netns, socketPath: a.socket }] }, "the result's interface names the agent's socket");
+      ip(['-n', pod, 'addr', 'add', '10.9.9.1/24', 'dev', 'net1']);
+      const rx = rxPackets(pod);
+      const got = await claimAs(user, pod, a.socket, 'vm1', 'net1', () => {
+        // The kernel resolves 10.9.9.2 on net1: an ARP request goes out through the tap, to the claimed fd.
+        ip(['netns', 'exec', pod, 'bash', '-c', 'exec 3>/dev/udp/10.9.9.2/9 && echo x >&3'], { allowFail: true });
+      });
+      t.equal(got.ok, true, `the user in the pod's namespace claims: ${JSON.stringify(got.error ?? '')}`);
+      const vhost = fs.existsSync('/dev/vhost-net');
+      t.match(
+        got.result,
+        { containerId: 'vm1', ifname: 'net1', ifindex: ipLink(pod, 'net1').ifindex, vnetHdr: true, tapFds: 2, vhostFds: vhost ? 2 : 0 },
+        'two queue fds (and vhost fds when the device opens)',
+      );
+      if (!vhost) t.match(got.result.vhostUnavailable, /vhost/, 'why there are no vhost fds');
+      t.equal(got.fds, vhost ? 4 : 2, 'the fds came with the reply');
+      t.equal(got.wrote, 12 + 54, 'it wrote a frame through the first queue');
+      t.ok(rxPackets(pod) > rx, 'which the pod received on net1');
+      t.match(got.read, /^ffffffffffff[0-9a-f]{12}0806/, 'and read the ARP request the pod sent out of net1');
+
+      const elsewhere = await claimAs(user, host, a.socket, 'vm1', 'net1');
+      t.match(elsewhere, { ok: false, error: { code: 'ACCESS_DENIED', message: /not in the network namespace of net1 of container vm1/ } }, 'the same user from another namespace is refused');
+      const rootHere = await claimAs(null, null, a.socket, 'vm1', 'net1');
+      t.match(rootHere, { ok: false, error: { code: 'ACCESS_DENIED' } }, 'root from the host namespace is refused too');
+      t.match(runAs(null, a.socket, [{ op: 'cni-claim', args: { containerId: 'nope', ifname: 'net1' } }])[0], { ok: false, error: { code: 'ENOENT' } }, 'an attachment never added: ENOENT');
+      const rootInPod = await claimAs(null, pod, a.socket, 'vm1', 'net1');
+      t.equal(rootInPod.ok, true, 'root in the pod claims as well: the namespace decides');
+
+      t.equal((await runPlugin(envOf(a, 'DEL', 'vm1', netns), config('1.1.0'))).code, 0, 'DEL');
+      t.same(linkNames(pod), ['lo'], 'the tap is gone: the claims held no fd of it');
+      t.match(await claimAs(user, pod, a.socket, 'vm1', 'net1'), { ok: false, error: { code: 'ENOENT' } }, 'after DEL, nothing to claim');
+    });
+    t.same(agentFds(a), fdsBefore, "the agent's fds are back to what they were");
   });
 });

@@ -56,6 +56,7 @@ t.test('parseRequest accepts every op with valid args', async (t) => {
       'attach',
       'claim',
       'cni',
+      'cni-claim',
       'detach',
       'dumpxml',
       'hello',
