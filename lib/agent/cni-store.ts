@@ -39,6 +39,8 @@ export interface CniRecord {
   vnetHdr?: boolean;
   /** The configuration asked <driver name='vhost'>: a claim also gets one vhost-net fd per queue when the device is usable. */
   vhost?: boolean;
+  /** An IPAM plugin was asked for addresses (its DEL runs with the attachment's). */
+  ipam?: boolean;
   /** The <interface> document in force. */
   xml: string;
   /** When ADD began (ISO time). */

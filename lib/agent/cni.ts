@@ -11,8 +11,10 @@
 // tun driver answers); VERSION. The result's interface names the agent's
 // socket (socketPath, 1.1.0), where a process in the pod claims the tap's
 // fds (op cni-claim, cni-claim.ts; <driver name='vhost'> adds vhost-net fds
-// there). What does not yet: macvtap, bridge and network interfaces, IPAM
-// delegation: each refused by name (2).
+// there). IPAM is delegated to the `ipam.type` plugin for root's calls
+// (cni-ipam.ts): its addresses and routes go on the tap and in the result;
+// DEL and CHECK run it too. What does not yet: macvtap, bridge and network
+// interfaces: each refused by name (2).
 import fs from 'node:fs';
 import { NetfdError, suppress } from '../errors';
 import { parseConfig, CniConfig } from '../cni/config';
@@ -22,11 +24,13 @@ import { CniResult, readDns, readResult, resultJson } from '../cni/result';
 import { CNI_VERSION, SUPPORTED_VERSIONS, versionResult } from '../cni/version';
 import { tapHostMac } from '../policy/mac';
 import { usesVnetHdr } from '../policy/interface';
+import { listAddresses } from '../sys/addr';
 import { deleteLink, getLink, LinkInfo, setLink } from '../sys/link';
 import { Tap, tunFeatures } from '../sys/tap';
 import type { Client } from './admission';
 import { CniRecord, CniStore } from './cni-store';
 import type { Context, Handler } from './context';
+import { configureIface, execIpam, ipamAdd, mayDelegate, RawEnv } from './cni-ipam';
 import { interfaceObjects } from './objects';
 import { DEFAULT_SOCKET } from './protocol';
 import type { AgentLogger } from './options';
@@ -68,7 +72,6 @@ function refuseNotYet(c: CniConfig): void {
   const i = c.iface;
   if (i.type !== 'ethernet')
     throw unsupportedField('interface/@type', i.type, "not yet supported by netfd's CNI plugin: only type='ethernet' (a tap in the container) is; macvtap, bridge and network attachments come later");
-  if (c.ipam) throw unsupportedField('ipam', c.ipam, 'IPAM delegation is not yet supported by netfd; a tap carries the guest’s own addresses');
   if (c.runtimeConfig.deviceID !== undefined)
     throw unsupportedField('runtimeConfig.deviceID', c.runtimeConfig.deviceID, 'a tap has no device: deviceID is for macvtap over a device plugin’s VF, not yet supported');
 }
@@ -116,7 +119,7 @@ async function remove(store: CniStore, r: CniRecord, log: AgentLogger): Promise<
   log.info({ containerId: r.containerId, ifname: r.ifname, netns: r.netns, deleted: !!l }, l ? 'CNI attachment removed' : 'CNI attachment record removed (its device was gone)');
 }
 
-async function add(ctx: Context, uid: number, env: CniEnv, c: CniConfig, log: AgentLogger): Promise<string> {
+async function add(ctx: Context, uid: number, env: CniEnv, c: CniConfig, raw: RawEnv, text: string, log: AgentLogger): Promise<string> {
   const store = cniStore(ctx);
   const containerId = env.containerId as string;
   const ifname = env.ifname as string;
@@ -143,9 +146,12 @@ async function add(ctx: Context, uid: number, env: CniEnv, c: CniConfig, log: Ag
       xml: c.xml,
       since: new Date().toISOString(),
     };
+    const prev: CniResult = c.prevResult ? readResult(c.prevResult, 'prevResult') : { interfaces: [], ips: [], routes: [], dns: {} };
+    const index = prev.interfaces.length;
     store.create(r);
     let tap: Tap | undefined;
     let link: LinkInfo;
+    let ipam: CniResult | undefined;
     try {
       tap = await Tap.create({ netns, name: ifname, exclusive: true, persist: true, vnetHdr, queues, multiQueue: queues > 1 });
       tap.close();
@@ -153,12 +159,20 @@ async function add(ctx: Context, uid: number, env: CniEnv, c: CniConfig, log: Ag
       store.update(r);
       // The host side of a tap gets the guest's MAC with 0xFE first, as libvirt gives it.
       await setLink(tap.ifindex, { netns, mac: c.iface.mac === undefined ? undefined : tapHostMac(c.iface.mac), mtu: c.iface.mtu, up: true });
+      if (c.ipam) {
+        // Recorded first: a DEL after a crash from here on runs the IPAM DEL too.
+        r.ipam = true;
+        store.update(r);
+        ipam = await ipamAdd(raw, c, text, index);
+        await configureIface(netns, tap.ifindex, ipam, index);
+      }
       link = await getLink(tap.ifindex, { netns });
       r.state = 'ready';
       r.mac = link.mac ?? undefined;
       r.mtu = link.mtu;
       store.update(r);
     } catch (e) {
+      if (r.ipam) await execIpam('DEL', raw, c, text).catch((x: unknown) => suppress(e, x, `IPAM DEL (${c.ipam?.type})`));
       if (tap) await deleteLink(tap.ifindex, { netns }).catch((x: unknown) => suppress(e, x, `deleting ${ifname} in ${netns}`));
       try {
         store.drop(uid, containerId, ifname);
@@ -167,30 +181,32 @@ async function add(ctx: Context, uid: number, env: CniEnv, c: CniConfig, log: Ag
       }
       throw e;
     }
-    log.info({ containerId, ifname, netns, ifindex: link.index, mac: link.mac }, 'CNI ADD: tap made');
-    const prev: CniResult = c.prevResult ? readResult(c.prevResult, 'prevResult') : { interfaces: [], ips: [], routes: [], dns: {} };
+    log.info({ containerId, ifname, netns, ifindex: link.index, mac: link.mac, ips: ipam?.ips.map((i) => i.address) }, 'CNI ADD: tap made');
     const result: CniResult = {
       // socketPath: where a process in the pod claims the tap's fds (op cni-claim; 1.1.0 results only).
       interfaces: [...prev.interfaces, { name: ifname, ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, sandbox: netns, socketPath: c.socket ?? agentSocket(ctx) }],
-      ips: prev.ips,
-      routes: prev.routes,
-      dns: Object.keys(prev.dns).length ? prev.dns : c.dns ? readDns(c.dns, 'dns') : {},
+      ips: [...prev.ips, ...(ipam?.ips ?? [])],
+      routes: [...prev.routes, ...(ipam?.routes ?? [])],
+      // A previous plugin's dns, else the configuration's (as the reference plugins prefer it to IPAM's), else IPAM's.
+      dns: Object.keys(prev.dns).length ? prev.dns : c.dns ? readDns(c.dns, 'dns') : (ipam?.dns ?? {}),
     };
     return `${JSON.stringify(resultJson(result, c.cniVersion))}\n`;
   });
 }
 
-async function del(ctx: Context, uid: number, env: CniEnv, log: AgentLogger): Promise<void> {
+async function del(ctx: Context, uid: number, env: CniEnv, c: CniConfig, raw: RawEnv, text: string, log: AgentLogger): Promise<void> {
   const store = cniStore(ctx);
   const containerId = env.containerId as string;
   const ifname = env.ifname as string;
   await store.exclusive(uid, containerId, ifname, async () => {
+    // As the reference plugins: IPAM DEL first, whatever is left (it is idempotent too); root's calls only.
+    if (c.ipam && uid === 0) await execIpam('DEL', raw, c, text);
     const r = store.get(uid, containerId, ifname);
     if (r) await remove(store, r, log);
   });
 }
 
-async function check(ctx: Context, uid: number, env: CniEnv, c: CniConfig): Promise<void> {
+async function check(ctx: Context, uid: number, env: CniEnv, c: CniConfig, raw: RawEnv, text: string): Promise<void> {
   if (!c.prevResult) throw new CniError(CNI_CODES.INVALID_CONFIG, 'CHECK needs prevResult (the result of the ADD)');
   const prev = readResult(c.prevResult, 'prevResult');
   const containerId = env.containerId as string;
@@ -208,6 +224,13 @@ async function check(ctx: Context, uid: number, env: CniEnv, c: CniConfig): Prom
   if (l.mtu !== r.mtu) throw fail(`its MTU is ${l.mtu}, ADD set ${r.mtu}`);
   if (mine.mtu !== undefined && mine.mtu !== l.mtu) throw fail(`its MTU is ${l.mtu}, prevResult says ${mine.mtu}`);
   if (!l.up) throw fail('it is down (ADD set it up)');
+  if (c.ipam) {
+    await execIpam('CHECK', raw, c, text);
+    // The addresses prevResult gives this interface are on it (ip.ValidateExpectedInterfaceIPs).
+    const index = prev.interfaces.indexOf(mine);
+    const have = new Set((await listAddresses({ netns: r.netns, link: l.index })).map((x) => `${x.address}/${x.prefix}`));
+    for (const ip of prev.ips) if (ip.interface === index && !have.has(ip.address)) throw fail(`it lacks the address ${ip.address} that prevResult gives it`);
+  }
 }
 
 async function gc(ctx: Context, uid: number, c: CniConfig, log: AgentLogger): Promise<void> {
@@ -243,7 +266,8 @@ export async function runCni(ctx: Context, client: Client, a: Record<string, unk
   const config = a.config as string;
   let version = versionOf(config);
   try {
-    const env = parseEnv({ CNI_COMMAND: str(a.command), CNI_CONTAINERID: str(a.containerId), CNI_NETNS: str(a.netns), CNI_IFNAME: str(a.ifname), CNI_ARGS: str(a.args), CNI_PATH: str(a.path) });
+    const raw: RawEnv = { CNI_CONTAINERID: str(a.containerId), CNI_NETNS: str(a.netns), CNI_IFNAME: str(a.ifname), CNI_ARGS: str(a.args), CNI_PATH: str(a.path) };
+    const env = parseEnv({ CNI_COMMAND: str(a.command), ...raw });
     if (env.command === 'VERSION') return { exit: 0, stdout: `${JSON.stringify(versionResult(versionOf(config)))}\n` };
     const c = parseConfig(config, env.command);
     version = c.cniVersion;
@@ -256,17 +280,19 @@ export async function runCni(ctx: Context, client: Client, a: Record<string, unk
         // What the attachment touches, as for any other caller's interface.
         const o = interfaceObjects(c.iface);
         ctx.admission.check(client, o.objects, 'interface', o.value);
-        return { exit: 0, stdout: await add(ctx, uid, env, c, log) };
+        mayDelegate(uid, c);
+        return { exit: 0, stdout: await add(ctx, uid, env, c, raw, config, log) };
       }
       // DEL, CHECK and GC act on the caller's own attachments only (the ACL
       // allowed each when it was added); another caller's look like none.
       case 'DEL':
-        await del(ctx, uid, env, log);
+        await del(ctx, uid, env, c, raw, config, log);
         break;
       case 'CHECK':
         checkArgs(env.args);
         refuseNotYet(c);
-        await check(ctx, uid, env, c);
+        mayDelegate(uid, c);
+        await check(ctx, uid, env, c, raw, config);
         break;
       case 'GC':
         await gc(ctx, uid, c, log);

@@ -17,7 +17,7 @@ import { SUPPORTED_VERSIONS, versionResult } from '../../lib/cni/version';
 import { spawn } from 'node:child_process';
 import { ClientReply, RunningAgent, runAs, startAgent, testUser, TestUser } from '../helpers/agent';
 import { asUser, readablePath } from '../helpers/readable';
-import { noPlugin, PLUGIN, PluginEnv, runPlugin } from '../helpers/cni';
+import { noPlugin, noReference, PLUGIN, PluginEnv, REFERENCE, runPlugin } from '../helpers/cni';
 import { addNetns, fdTable, ip, ipLink, linkNames, needsRoot, removeNetns, scratchDir, withNetns } from '../helpers/host';
 
 const skip = needsRoot || noPlugin;
@@ -161,7 +161,8 @@ t.test('refusals: bad environment 4, bad JSON 6, unknown field 2, not yet built 
       t.match(await runPlugin({ ...env, CNI_ARGS: 'K8S_POD_NAME=web' }, config('1.0.0')), { json: { code: 2, msg: /CNI_ARGS K8S_POD_NAME="web"/ } }, 'CNI_ARGS without IgnoreUnknown');
       t.match(await runPlugin(env, config('1.0.0', { master: 'v0' })), { json: { code: 2, msg: /interface\/@type="direct".*not yet supported/ } }, 'macvtap: not yet');
       t.match(await runPlugin(env, config('1.0.0', { bridge: 'br0' })), { json: { code: 2, msg: /interface\/@type="bridge"/ } }, 'bridge: not yet');
-      t.match(await runPlugin(env, config('1.0.0', { ipam: { type: 'static' } })), { json: { code: 2, msg: /ipam=/ } }, 'IPAM: not yet');
+      t.match(await runPlugin(env, config('1.0.0', { ipam: { type: 'nosuchipam' } })), { json: { code: 131, msg: /failed to find plugin "nosuchipam" in path/ } }, 'an IPAM plugin not in CNI_PATH');
+      t.same(linkNames(pod), ['lo'], 'its tap removed again');
       ip(['-n', pod, 'link', 'add', 'net1', 'type', 'bridge']);
       const taken = await runPlugin(env, config('1.0.0'));
       t.match(taken.json, { code: 130, msg: /already exists/ }, 'a name taken in the container');
@@ -420,5 +421,78 @@ t.test('cni-claim: a user in the pod takes the queue fds and moves frames; the n
       t.match(await claimAs(user, pod, a.socket, 'vm1', 'net1'), { ok: false, error: { code: 'ENOENT' } }, 'after DEL, nothing to claim');
     });
     t.same(agentFds(a), fdsBefore, "the agent's fds are back to what they were");
+  });
+});
+
+t.test('IPAM delegated to the reference static plugin; netfd then tuning in a chain', { skip: skip || noReference }, async (t) => {
+  await withNetns(t, async (host) => {
+    const a = await startAgent(t, { ns: host, acl: 'allow user root ethernet' });
+    await withPod(t, host, async (pod, netns) => {
+      const ipam = {
+        type: 'static',
+        addresses: [{ address: '10.20.0.5/24', gateway: '10.20.0.1' }, { address: 'fd00:20::5/64' }],
+        routes: [{ dst: '0.0.0.0/0' }, { dst: '192.168.50.0/24', gw: '10.20.0.254' }],
+        dns: { nameservers: ['10.20.0.1'], search: ['pod.local'] },
+      };
+      const env = { ...envOf(a, 'ADD', 'ip1', netns), CNI_PATH: `/nonexistent:${REFERENCE}` };
+      const conf = config('1.0.0', { ipam });
+      const add = await runPlugin(env, conf);
+      t.equal(add.code, 0, add.stdout);
+      // What the reference static plugin itself answers for the same call.
+      const ref = await runPlugin({ ...env, NETFD_AGENT_SOCKET: undefined }, conf, { binary: path.join(REFERENCE, 'static') });
+      t.equal(ref.code, 0, ref.stdout);
+      const refJson = ref.json as { ips: Record<string, unknown>[]; routes: unknown; dns: unknown };
+      t.strictSame(
+        add.json,
+        {
+          cniVersion: '1.0.0',
+          interfaces: [{ name: 'net1', mac: ipLink(pod, 'net1').address, sandbox: netns }],
+          ips: refJson.ips.map((ip) => ({ interface: 0, ...ip })),
+          routes: refJson.routes,
+          dns: refJson.dns,
+        },
+        "the IPAM plugin's ips (on interface 0, the tap), routes and dns",
+      );
+      const addrs = (JSON.parse(ip(['-n', pod, '-j', 'addr', 'show', 'net1'])) as { addr_info: { local: string; prefixlen: number; scope: string }[] }[])[0]!.addr_info
+        .filter((x) => x.scope === 'global')
+        .map((x) => `${x.local}/${x.prefixlen}`);
+      t.same(addrs.sort(), ['10.20.0.5/24', 'fd00:20::5/64'], 'the addresses are on the tap in the pod (ConfigureIface)');
+      const routes = JSON.parse(ip(['-n', pod, '-j', '-4', 'route', 'show'])) as { dst: string; gateway?: string; dev: string }[];
+      t.match(
+        routes,
+        [
+          { dst: 'default', gateway: '10.20.0.1', dev: 'net1' },
+          { dst: '10.20.0.0/24', dev: 'net1' },
+          { dst: '192.168.50.0/24', gateway: '10.20.0.254', dev: 'net1' },
+        ],
+        'and the routes: the default via the gateway',
+      );
+
+      const check = () => runPlugin({ ...env, CNI_COMMAND: 'CHECK' }, config('1.0.0', { ipam, prevResult: add.json }));
+      t.equal((await check()).code, 0, 'CHECK, with the IPAM CHECK, passes');
+      ip(['-n', pod, 'addr', 'del', '10.20.0.5/24', 'dev', 'net1']);
+      t.match(await check(), { json: { code: 140, msg: /lacks the address 10.20.0.5\/24/ } }, 'and fails once an address is gone');
+      ip(['-n', pod, 'addr', 'add', '10.20.0.5/24', 'dev', 'net1']);
+
+      // The next plugin of a conflist: tuning, given netfd's result as prevResult.
+      const tuning = { cniVersion: '1.0.0', name: 'vmnet', type: 'tuning', mtu: 1400, promisc: true, prevResult: add.json };
+      const tuned = await runPlugin({ ...env, NETFD_AGENT_SOCKET: undefined }, JSON.stringify(tuning), { binary: path.join(REFERENCE, 'tuning') });
+      t.equal(tuned.code, 0, tuned.stdout + tuned.stderr);
+      t.strictSame(tuned.json, add.json, "tuning passes netfd's result through");
+      const l = ipLink(pod, 'net1');
+      t.equal(mtuOf(l), 1400, 'tuning set the MTU of the tap');
+      t.ok(l.flags.includes('PROMISC'), 'and promiscuous mode');
+      t.equal(l.linkinfo?.info_kind, 'tun', 'on the tap netfd made');
+      t.equal(
+        (await runPlugin({ ...env, CNI_COMMAND: 'DEL', NETFD_AGENT_SOCKET: undefined }, JSON.stringify(tuning), { binary: path.join(REFERENCE, 'tuning') })).code,
+        0,
+        "tuning's DEL (in reverse order)",
+      );
+      const del = await runPlugin({ ...env, CNI_COMMAND: 'DEL' }, config('1.0.0', { ipam, prevResult: add.json }));
+      t.equal(del.code, 0, `DEL, with the IPAM DEL ${del.stdout}`);
+      t.same(linkNames(pod), ['lo']);
+      t.same(records(a), []);
+      t.equal((await runPlugin({ ...env, CNI_COMMAND: 'DEL' }, config('1.0.0', { ipam }))).code, 0, 'DEL twice');
+    });
   });
 });

@@ -68,6 +68,8 @@ t.test("the DaemonSet: the host's network and pids, the unit's capabilities, the
   for (const p of ['/run/netfd', '/run/netns', '/sys', '/dev/net/tun', '/dev/vhost-net']) t.equal(hostPathOf(mounts.get(p) ?? {}), p, `the host's ${p} at ${p}`);
   t.equal(mounts.get('/run/netns')!.mountPropagation, 'HostToContainer', "/run/netns propagates the runtime's later mounts");
   t.equal(mounts.get('/sys')!.readOnly, true, '/sys read-only');
+  t.equal(hostPathOf(mounts.get('/opt/cni/bin') ?? {}), '/opt/cni/bin', 'the IPAM plugins');
+  t.equal(mounts.get('/opt/cni/bin')!.readOnly, true, 'read-only for the agent');
 
   const [init] = spec.initContainers as Obj[];
   const binMount = (init!.volumeMounts as Obj[]).find((m) => hostPathOf(m) === '/opt/cni/bin');
