@@ -1,10 +1,10 @@
 // The layer rule of ARCHITECTURE.md, checked by the test command:
-//   cli → api → agent → qemu → host → netdev → network → policy → xen → xml → state → sys
+//   cli → api → agent → cni → qemu → host → netdev → network → policy → xen → xml → state → sys
 // (each layer imports only the layers after it, and itself); lib/errors.ts
 // and lib/validate.ts are the base every layer may use; lib/index.ts is the
 // package's door and may export from any layer. No cycles, between files
 // either.
-const ORDER = ['cli', 'api', 'agent', 'qemu', 'host', 'netdev', 'network', 'policy', 'xen', 'xml', 'state', 'sys'];
+const ORDER = ['cli', 'api', 'agent', 'cni', 'qemu', 'host', 'netdev', 'network', 'policy', 'xen', 'xml', 'state', 'sys'];
 
 const forbidden = ORDER.map((layer, i) => ({
   name: `layer-${layer}`,
@@ -15,6 +15,13 @@ const forbidden = ORDER.map((layer, i) => ({
 }));
 
 forbidden.push(
+  {
+    name: 'cni-is-pure',
+    comment: 'lib/cni/ (the CNI spec: environment, configuration, results, errors) is pure: it reads policy/ and xml/, never the host',
+    severity: 'error',
+    from: { path: '^lib/cni/' },
+    to: { path: '^lib/(qemu|host|netdev|network|state|sys)/' },
+  },
   {
     name: 'base-imports-no-layer',
     comment: 'lib/errors.ts and lib/validate.ts are the base: they import no layer',

@@ -47,6 +47,15 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-fexceptions"],
       "libraries": ["-lpthread"]
+    },
+    {
+      "target_name": "netfd-cni",
+      "type": "executable",
+      "sources": ["native/cni/netfd-cni.cc"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2"],
+      "ldflags": ["-static"]
     }
   ]
 }

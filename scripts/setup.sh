@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 need=()
 # libnss-extrausers: a second NSS source for test/privileged/agent-accounts.ts
 # (installing it leaves /etc/nsswitch.conf alone; only that test's private
-# mount namespace uses it).
-for pkg in iproute2 python3 make g++ cmake util-linux qemu-system-x86 libnss-extrausers; do
+# mount namespace uses it). containernetworking-plugins: the reference CNI
+# plugins in /usr/lib/cni (static IPAM, tuning) that test/privileged/cni.ts
+# chains with netfd's.
+for pkg in iproute2 python3 make g++ cmake util-linux qemu-system-x86 libnss-extrausers containernetworking-plugins; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)

@@ -22,6 +22,8 @@ import type { Client } from './admission';
 import type { Op } from './protocol';
 import type { Context, Handler } from './context';
 import { attach, prepare } from './prepare';
+import { cniHandler } from './cni';
+import { cniClaimHandler } from './cni-claim';
 import { Held } from './records';
 
 export type { Context, Handler, Result } from './context';
@@ -195,4 +197,6 @@ export const HANDLERS: Readonly<Record<Op, Handler>> = {
     nets.setAutostart(name, a.enable as boolean);
     return { name, autostart: a.enable };
   }),
+  cni: cniHandler,
+  'cni-claim': cniClaimHandler,
 };

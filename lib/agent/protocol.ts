@@ -39,6 +39,8 @@ export const OPS = {
   'net-start': { name: ['string', true] },
   'net-destroy': { name: ['string', true] },
   'net-autostart': { name: ['string', true], enable: ['boolean', true] },
+  cni: { command: ['string', true], containerId: ['string', false], netns: ['string', false], ifname: ['string', false], args: ['string', false], path: ['string', false], config: ['string', true] },
+  'cni-claim': { containerId: ['string', true], ifname: ['string', true] },
 } as const satisfies Record<string, Record<string, readonly ['string' | 'boolean' | 'string[]', boolean]>>;
 
 /** An operation the agent knows (`hello`, `prepare`, `release`, …). */

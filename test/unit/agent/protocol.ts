@@ -55,6 +55,8 @@ t.test('parseRequest accepts every op with valid args', async (t) => {
     [
       'attach',
       'claim',
+      'cni',
+      'cni-claim',
       'detach',
       'dumpxml',
       'hello',

@@ -1,0 +1,312 @@
+// The agent's side of the CNI plugin (op `cni`): the plugin binary forwards
+// a runtime's call (the CNI_* environment and the configuration) and prints
+// what this answers, `{exit, stdout}`: the result or the CNI error object.
+//
+// What works: ADD of a type='ethernet' tap made directly inside CNI_NETNS
+// named CNI_IFNAME (vnet header; <driver queues> makes it multiqueue), with
+// the MAC and MTU of the configuration, recorded before it is made; DEL,
+// idempotent (twice, without CNI_NETNS, after the namespace is gone); CHECK
+// of kind, name, MAC, MTU and state against the record and prevResult; GC of
+// the network's attachments not in cni.dev/valid-attachments; STATUS (the
+// tun driver answers); VERSION. The result's interface names the agent's
+// socket (socketPath, 1.1.0), where a process in the pod claims the tap's
+// fds (op cni-claim, cni-claim.ts; <driver name='vhost'> adds vhost-net fds
+// there). IPAM is delegated to the `ipam.type` plugin for root's calls
+// (cni-ipam.ts): its addresses and routes go on the tap and in the result;
+// DEL and CHECK run it too. What does not yet: macvtap, bridge and network
+// interfaces: each refused by name (2).
+import fs from 'node:fs';
+import { NetfdError, suppress } from '../errors';
+import { parseConfig, CniConfig } from '../cni/config';
+import { checkArgs, CniEnv, parseEnv } from '../cni/env';
+import { CHECK_FAILED, CNI_CODES, CniError, errorJson, unsupportedField } from '../cni/errors';
+import { CniResult, readDns, readResult, resultJson } from '../cni/result';
+import { CNI_VERSION, SUPPORTED_VERSIONS, versionResult } from '../cni/version';
+import { tapHostMac } from '../policy/mac';
+import { usesVnetHdr } from '../policy/interface';
+import { listAddresses } from '../sys/addr';
+import { deleteLink, getLink, LinkInfo, setLink } from '../sys/link';
+import { Tap, tunFeatures } from '../sys/tap';
+import type { Client } from './admission';
+import { CniRecord, CniStore } from './cni-store';
+import type { Context, Handler } from './context';
+import { configureIface, execIpam, ipamAdd, mayDelegate, RawEnv } from './cni-ipam';
+import { interfaceObjects } from './objects';
+import { DEFAULT_SOCKET } from './protocol';
+import type { AgentLogger } from './options';
+
+/** What the plugin prints and its exit status. */
+export interface CniAnswer {
+  exit: 0 | 1;
+  stdout: string;
+}
+
+const stores = new WeakMap<object, CniStore>();
+/** The agent's CNI records (under its state directory). */
+export function cniStore(ctx: Pick<Context, 'records'>): CniStore {
+  let s = stores.get(ctx.records);
+  if (!s) stores.set(ctx.records, (s = new CniStore(ctx.records.dir)));
+  return s;
+}
+
+/** The configuration's cniVersion when it is one netfd speaks (for the error object before the configuration is read), else the newest. */
+function versionOf(text: string): string {
+  try {
+    const v = (JSON.parse(text) as { cniVersion?: unknown })?.cniVersion;
+    return typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v) ? v : CNI_VERSION;
+  } catch {
+    return CNI_VERSION;
+  }
+}
+
+/** The agent's socket path (its option, else the default; with an inherited socket, the default). */
+function agentSocket(ctx: Context): string {
+  const s = (ctx.o as { socket?: unknown }).socket;
+  return typeof s === 'string' ? s : DEFAULT_SOCKET;
+}
+
+const str = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
+
+/** Refuses (2) what the configuration asks that this agent does not do yet, naming it. */
+function refuseNotYet(c: CniConfig): void {
+  const i = c.iface;
+  if (i.type !== 'ethernet')
+    throw unsupportedField('interface/@type', i.type, "not yet supported by netfd's CNI plugin: only type='ethernet' (a tap in the container) is; macvtap, bridge and network attachments come later");
+  if (c.runtimeConfig.deviceID !== undefined)
+    throw unsupportedField('runtimeConfig.deviceID', c.runtimeConfig.deviceID, 'a tap has no device: deviceID is for macvtap over a device plugin’s VF, not yet supported');
+}
+
+/** Whether `e` says the object is gone (the namespace or the link). */
+const gone = (e: unknown): boolean => ['ENOENT', 'ENODEV', 'ESRCH'].includes((e as { code?: string })?.code ?? '');
+
+/** The namespace file's st_dev and st_ino, or null when `netns` names no namespace now. */
+export function nsStat(netns: string): { dev: number; ino: number } | null {
+  try {
+    const st = fs.statSync(netns);
+    return { dev: st.dev, ino: st.ino };
+  } catch (e) {
+    if (gone(e)) return null;
+    throw e;
+  }
+}
+
+/** The namespace's inode, or null when `netns` names no namespace now. */
+const nsIno = (netns: string): number | null => nsStat(netns)?.ino ?? null;
+
+/** The recorded device, when it is still there, in its own namespace (null when it or the namespace is gone). */
+export async function recordedLink(r: CniRecord): Promise<LinkInfo | null> {
+  if (nsIno(r.netns) !== r.netnsIno) return null;
+  try {
+    const l = await getLink(r.ifindex ?? r.ifname, { netns: r.netns });
+    return l.name === r.ifname && l.kind === 'tun' && l.tun?.type === 'tap' ? l : null;
+  } catch (e) {
+    if (gone(e)) return null;
+    throw e;
+  }
+}
+
+/** Removes the recorded device if it is there, then the record. */
+async function remove(store: CniStore, r: CniRecord, log: AgentLogger): Promise<void> {
+  const l = await recordedLink(r);
+  if (l) {
+    try {
+      await deleteLink(l.index, { netns: r.netns });
+    } catch (e) {
+      if (!gone(e)) throw e;
+    }
+  }
+  store.drop(r.uid, r.containerId, r.ifname);
+  log.info({ containerId: r.containerId, ifname: r.ifname, netns: r.netns, deleted: !!l }, l ? 'CNI attachment removed' : 'CNI attachment record removed (its device was gone)');
+}
+
+async function add(ctx: Context, uid: number, env: CniEnv, c: CniConfig, raw: RawEnv, text: string, log: AgentLogger): Promise<string> {
+  const store = cniStore(ctx);
+  const containerId = env.containerId as string;
+  const ifname = env.ifname as string;
+  const netns = env.netns as string;
+  return store.exclusive(uid, containerId, ifname, async () => {
+    const st = nsStat(netns);
+    if (st === null) throw new NetfdError(`CNI_NETNS ${netns} is no network namespace (it does not exist)`, { code: 'ENOENT', errno: -2, field: 'CNI_NETNS', value: netns });
+    const queues = c.iface.driver?.queues ?? 1;
+    const vnetHdr = c.iface.model === undefined || usesVnetHdr(c.iface.model);
+    const r: CniRecord = {
+      v: 1,
+      uid,
+      containerId,
+      ifname,
+      network: c.name,
+      netns,
+      netnsIno: st.ino,
+      netnsDev: st.dev,
+      state: 'adding',
+      kind: 'tap',
+      queues,
+      vnetHdr,
+      vhost: c.iface.driver?.name === 'vhost',
+      xml: c.xml,
+      since: new Date().toISOString(),
+    };
+    const prev: CniResult = c.prevResult ? readResult(c.prevResult, 'prevResult') : { interfaces: [], ips: [], routes: [], dns: {} };
+    const index = prev.interfaces.length;
+    store.create(r);
+    let tap: Tap | undefined;
+    let link: LinkInfo;
+    let ipam: CniResult | undefined;
+    try {
+      tap = await Tap.create({ netns, name: ifname, exclusive: true, persist: true, vnetHdr, queues, multiQueue: queues > 1 });
+      tap.close();
+      r.ifindex = tap.ifindex;
+      store.update(r);
+      // The host side of a tap gets the guest's MAC with 0xFE first, as libvirt gives it.
+      await setLink(tap.ifindex, { netns, mac: c.iface.mac === undefined ? undefined : tapHostMac(c.iface.mac), mtu: c.iface.mtu, up: true });
+      if (c.ipam) {
+        // Recorded first: a DEL after a crash from here on runs the IPAM DEL too.
+        r.ipam = true;
+        store.update(r);
+        ipam = await ipamAdd(raw, c, text, index);
+        await configureIface(netns, tap.ifindex, ipam, index);
+      }
+      link = await getLink(tap.ifindex, { netns });
+      r.state = 'ready';
+      r.mac = link.mac ?? undefined;
+      r.mtu = link.mtu;
+      store.update(r);
+    } catch (e) {
+      if (r.ipam) await execIpam('DEL', raw, c, text).catch((x: unknown) => suppress(e, x, `IPAM DEL (${c.ipam?.type})`));
+      if (tap) await deleteLink(tap.ifindex, { netns }).catch((x: unknown) => suppress(e, x, `deleting ${ifname} in ${netns}`));
+      try {
+        store.drop(uid, containerId, ifname);
+      } catch (x) {
+        suppress(e, x, 'removing the record');
+      }
+      throw e;
+    }
+    log.info({ containerId, ifname, netns, ifindex: link.index, mac: link.mac, ips: ipam?.ips.map((i) => i.address) }, 'CNI ADD: tap made');
+    const result: CniResult = {
+      // socketPath: where a process in the pod claims the tap's fds (op cni-claim; 1.1.0 results only).
+      interfaces: [...prev.interfaces, { name: ifname, ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, sandbox: netns, socketPath: c.socket ?? agentSocket(ctx) }],
+      ips: [...prev.ips, ...(ipam?.ips ?? [])],
+      routes: [...prev.routes, ...(ipam?.routes ?? [])],
+      // A previous plugin's dns, else the configuration's (as the reference plugins prefer it to IPAM's), else IPAM's.
+      dns: Object.keys(prev.dns).length ? prev.dns : c.dns ? readDns(c.dns, 'dns') : (ipam?.dns ?? {}),
+    };
+    return `${JSON.stringify(resultJson(result, c.cniVersion))}\n`;
+  });
+}
+
+async function del(ctx: Context, uid: number, env: CniEnv, c: CniConfig, raw: RawEnv, text: string, log: AgentLogger): Promise<void> {
+  const store = cniStore(ctx);
+  const containerId = env.containerId as string;
+  const ifname = env.ifname as string;
+  await store.exclusive(uid, containerId, ifname, async () => {
+    // As the reference plugins: IPAM DEL first, whatever is left (it is idempotent too); root's calls only.
+    if (c.ipam && uid === 0) await execIpam('DEL', raw, c, text);
+    const r = store.get(uid, containerId, ifname);
+    if (r) await remove(store, r, log);
+  });
+}
+
+async function check(ctx: Context, uid: number, env: CniEnv, c: CniConfig, raw: RawEnv, text: string): Promise<void> {
+  if (!c.prevResult) throw new CniError(CNI_CODES.INVALID_CONFIG, 'CHECK needs prevResult (the result of the ADD)');
+  const prev = readResult(c.prevResult, 'prevResult');
+  const containerId = env.containerId as string;
+  const ifname = env.ifname as string;
+  const fail = (what: string) => new CniError(CHECK_FAILED, `${ifname} of container ${containerId}: ${what}`);
+  const r = cniStore(ctx).get(uid, containerId, ifname);
+  if (!r || r.state !== 'ready') throw fail('netfd has no such attachment (it was never added, or deleted)');
+  if (nsIno(env.netns as string) !== r.netnsIno) throw fail(`CNI_NETNS ${env.netns} is not the namespace it was added in (${r.netns})`);
+  const l = await recordedLink(r);
+  if (!l) throw fail(`the tap is gone from ${r.netns}`);
+  const mine = prev.interfaces.find((i) => i.name === ifname && (i.sandbox === undefined || i.sandbox === env.netns));
+  if (!mine) throw fail(`prevResult lists no interface ${ifname} in ${env.netns}`);
+  if (mine.mac !== undefined && mine.mac.toLowerCase() !== l.mac) throw fail(`its MAC is ${l.mac}, prevResult says ${mine.mac}`);
+  if (l.mac !== r.mac) throw fail(`its MAC is ${l.mac}, ADD set ${r.mac}`);
+  if (l.mtu !== r.mtu) throw fail(`its MTU is ${l.mtu}, ADD set ${r.mtu}`);
+  if (mine.mtu !== undefined && mine.mtu !== l.mtu) throw fail(`its MTU is ${l.mtu}, prevResult says ${mine.mtu}`);
+  if (!l.up) throw fail('it is down (ADD set it up)');
+  if (c.ipam) {
+    await execIpam('CHECK', raw, c, text);
+    // The addresses prevResult gives this interface are on it (ip.ValidateExpectedInterfaceIPs).
+    const index = prev.interfaces.indexOf(mine);
+    const have = new Set((await listAddresses({ netns: r.netns, link: l.index })).map((x) => `${x.address}/${x.prefix}`));
+    for (const ip of prev.ips) if (ip.interface === index && !have.has(ip.address)) throw fail(`it lacks the address ${ip.address} that prevResult gives it`);
+  }
+}
+
+async function gc(ctx: Context, uid: number, c: CniConfig, log: AgentLogger): Promise<void> {
+  if (!c.validAttachments) throw new CniError(CNI_CODES.INVALID_CONFIG, 'GC needs cni.dev/valid-attachments (the attachments to keep)');
+  const keep = new Set(c.validAttachments.map((x) => `${x.containerID}\0${x.ifname}`));
+  const store = cniStore(ctx);
+  let first: unknown;
+  for (const r of store.list(uid)) {
+    if (r.network !== c.name || keep.has(`${r.containerId}\0${r.ifname}`)) continue;
+    try {
+      await store.exclusive(uid, r.containerId, r.ifname, async () => {
+        const now = store.get(uid, r.containerId, r.ifname);
+        if (now) await remove(store, now, log);
+      });
+    } catch (e) {
+      if (first === undefined) first = e;
+      else suppress(first, e, `removing ${r.ifname} of container ${r.containerId}`);
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+async function status(): Promise<void> {
+  try {
+    await tunFeatures();
+  } catch (e) {
+    throw new CniError(CNI_CODES.NOT_AVAILABLE, `the tun driver does not answer: ${(e as Error).message}`, 'netfd makes taps through /dev/net/tun (modprobe tun)');
+  }
+}
+
+/** One CNI call: the answer the plugin prints; every failure is the CNI error object (exit 1). */
+export async function runCni(ctx: Context, client: Client, a: Record<string, unknown>, log: AgentLogger): Promise<CniAnswer> {
+  const config = a.config as string;
+  let version = versionOf(config);
+  try {
+    const raw: RawEnv = { CNI_CONTAINERID: str(a.containerId), CNI_NETNS: str(a.netns), CNI_IFNAME: str(a.ifname), CNI_ARGS: str(a.args), CNI_PATH: str(a.path) };
+    const env = parseEnv({ CNI_COMMAND: str(a.command), ...raw });
+    if (env.command === 'VERSION') return { exit: 0, stdout: `${JSON.stringify(versionResult(versionOf(config)))}\n` };
+    const c = parseConfig(config, env.command);
+    version = c.cniVersion;
+    ctx.admission.mayAsk(client, 'op');
+    const uid = client.caller.uid;
+    switch (env.command) {
+      case 'ADD': {
+        checkArgs(env.args);
+        refuseNotYet(c);
+        // What the attachment touches, as for any other caller's interface.
+        const o = interfaceObjects(c.iface);
+        ctx.admission.check(client, o.objects, 'interface', o.value);
+        mayDelegate(uid, c);
+        return { exit: 0, stdout: await add(ctx, uid, env, c, raw, config, log) };
+      }
+      // DEL, CHECK and GC act on the caller's own attachments only (the ACL
+      // allowed each when it was added); another caller's look like none.
+      case 'DEL':
+        await del(ctx, uid, env, c, raw, config, log);
+        break;
+      case 'CHECK':
+        checkArgs(env.args);
+        refuseNotYet(c);
+        mayDelegate(uid, c);
+        await check(ctx, uid, env, c, raw, config);
+        break;
+      case 'GC':
+        await gc(ctx, uid, c, log);
+        break;
+      case 'STATUS':
+        await status();
+        break;
+    }
+    return { exit: 0, stdout: '' };
+  } catch (e) {
+    log.info({ command: a.command, containerId: a.containerId, ifname: a.ifname, err: (e as Error)?.message }, 'CNI call failed');
+    return { exit: 1, stdout: `${JSON.stringify(errorJson(version, e))}\n` };
+  }
+}
+
+/** The `cni` op. */
+export const cniHandler: Handler = async (ctx, client, a, log) => ({ result: await runCni(ctx, client, a, log) });

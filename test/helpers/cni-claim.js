@@ -1,0 +1,49 @@
+// A pod's launcher claiming its CNI attachment: connects to the agent, asks
+// `cni-claim` for (container id, ifname), and with the fds it gets writes one
+// Ethernet frame (behind a zeroed 12-byte virtio-net header when the tap has
+// one) on the first queue, then reads queue 0 until a frame of EtherType
+// READ_TYPE (hex, e.g. 0806) comes, or 10 s pass ('-': no read). Prints one JSON line:
+//   {ok, result | error, fds, wrote, read}   ("read": the frame's hex, or null)
+// Usage: node cni-claim.js SOCKET CONTAINER_ID IFNAME FRAME_HEX READ_TYPE
+// It prints "CLAIMED" on its own line once the frame is written, so the test
+// can make the kernel send a frame to the tap.
+'use strict';
+const fs = require('node:fs');
+const { AgentClient } = require('../../dist/agent/client');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+(async () => {
+  const [socket, containerId, ifname, frameHex, readType] = process.argv.slice(2);
+  const c = await AgentClient.connect(socket);
+  let r;
+  try {
+    r = await c.request('cni-claim', { containerId, ifname });
+  } catch (e) {
+    process.stdout.write(`${JSON.stringify({ ok: false, error: { code: e.code, message: e.message, field: e.field, value: e.value } })}\n`);
+    c.close();
+    return;
+  }
+  const hdr = r.result.vnetHdr ? 12 : 0;
+  const wrote = fs.writeSync(r.fds[0], Buffer.concat([Buffer.alloc(hdr), Buffer.from(frameHex, 'hex')]));
+  process.stdout.write('CLAIMED\n');
+  let read = null;
+  const buf = Buffer.alloc(65536);
+  for (const end = Date.now() + 10000; readType !== '-' && read === null && Date.now() < end;) {
+    let n;
+    try {
+      n = fs.readSync(r.fds[0], buf, 0, buf.length, null);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+      await sleep(20);
+      continue;
+    }
+    const frame = buf.subarray(hdr, n);
+    if (frame.subarray(12, 14).toString('hex') === readType) read = frame.toString('hex');
+  }
+  process.stdout.write(`${JSON.stringify({ ok: true, result: r.result, fds: r.fds.length, wrote, read })}\n`);
+  c.close();
+})().catch((e) => {
+  process.stderr.write(`cni-claim: ${e.stack || e}\n`);
+  process.exit(3);
+});
