@@ -75,6 +75,8 @@ export interface Held {
   /** Bytes of state the domain keeps on disk (record, live and inactive XML). */
   bytes: number;
   timer?: NodeJS.Timeout;
+  /** Copies of its taps' fds the agent keeps until release deletes them (see keepTapFds). */
+  fds?: number[] | undefined;
 }
 
 /** What a user holds or a request reserves: interfaces, domains, bytes of state. */
@@ -95,6 +97,37 @@ export interface HostPlace {
 export const bytesOf = (...texts: string[]): number => texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
 const recordText = (r: DomainRecord): string => `${JSON.stringify(r, null, 1)}\n`;
 
+/** What the records use of the deletion queue (reaper.ts's Reaper, which is given them). */
+export interface DeletionQueue {
+  /** Domains queued now (their devices not gone yet). */
+  readonly size: number;
+  /** Releases a held domain: journaled and dropped from those held (its name free), its deletion queued. */
+  enqueue(h: Held, why: string): Promise<void>;
+  /** What `uid`'s queued domains still count. */
+  holding(uid: number): Reservation;
+  /** Finishes the queue a killed agent left (at start, before the scopes are recovered). */
+  recover(): Promise<void>;
+  /** Resolves once nothing is queued but what failed. */
+  drain(): Promise<void>;
+  /** Closes the fds the queue still keeps (the agent is stopping). */
+  close(): void;
+}
+
+/** Is `x` (a record file's JSON) a DomainRecord of `uid` (named `name`, when given)? */
+export function isRecordOf(x: unknown, uid: number, name?: string): x is DomainRecord {
+  const r = x as DomainRecord;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof r.name === 'string' &&
+    (name === undefined || r.name === name) &&
+    r.uid === uid &&
+    Array.isArray(r.macs) &&
+    Number.isInteger(r.group) &&
+    Array.isArray(r.devices)
+  );
+}
+
 /** The domains an agent holds, in memory and in their records on disk. */
 export class Records {
   /** The live state directory; the records are under its agent/. */
@@ -102,15 +135,18 @@ export class Records {
   readonly recordsDir: string;
   /** Domains by key(uid, name). */
   readonly held = new Map<string, Held>();
+  /** Released domains whose devices are being deleted (they count until gone): reaper.ts. */
+  readonly queue: DeletionQueue;
   readonly #busy = new Set<string>();
   readonly #place: HostPlace;
   readonly #log: AgentLogger;
 
-  constructor(dir: string, place: HostPlace, log: AgentLogger) {
+  constructor(dir: string, place: HostPlace, log: AgentLogger, queue: (records: Records) => DeletionQueue) {
     this.dir = dir;
     this.recordsDir = path.join(dir, 'agent');
     this.#place = place;
     this.#log = log;
+    this.queue = queue(this);
   }
 
   key(uid: number, name: string): string {
@@ -162,6 +198,8 @@ export class Records {
     const h = this.held.get(key);
     if (h) {
       clearTimeout(h.timer);
+      for (const fd of h.fds ?? []) fs.closeSync(fd);
+      h.fds = undefined;
       h.client?.domains.delete(key);
       this.held.delete(key);
     }
@@ -174,9 +212,9 @@ export class Records {
     return n;
   }
 
-  /** What the user holds now, every domain of theirs counted (held, orphaned, being prepared). */
+  /** What the user holds now, every domain of theirs counted (held, orphaned, being prepared, released but not deleted yet). */
   holding(uid: number): Reservation {
-    const n: Reservation = { interfaces: 0, domains: 0, bytes: 0 };
+    const n: Reservation = this.queue.holding(uid);
     for (const h of this.held.values()) {
       if (h.record.uid !== uid) continue;
       n.interfaces += h.record.interfaces;
@@ -199,7 +237,8 @@ export class Records {
   }
 
   /**
-   * After a restart: every record is finished or undone. Prepared domains
+   * After a restart: the deletion queue is finished first (reaper.ts),
+   * then every record is finished or undone. Prepared domains
    * are held, unclaimed, and handed to `hold` (which releases them after the
    * grace period); half-made ones lose the devices of their link group;
    * releases finish. Files that are no record (a domain's XML, a lock, a
@@ -212,8 +251,10 @@ export class Records {
     } catch {
       return;
     }
+    await this.queue.recover();
     for (const e of entries) {
       const file = path.join(this.recordsDir, e.name);
+      if (e.isDirectory() && e.name === 'queue') continue;
       if (e.isDirectory() && /^\d+$/.test(e.name)) await this.#recoverScope(Number(e.name), hold, graceMs);
       else this.#log.error({ file }, `${file} is not a user's directory of this agent (STATE/agent/UID/); left alone`);
     }
@@ -230,8 +271,9 @@ export class Records {
       records.add(name);
       let r: DomainRecord;
       try {
-        r = JSON.parse(fs.readFileSync(file, 'utf8')) as DomainRecord;
-        if (r.name !== name || r.uid !== uid || !Array.isArray(r.macs) || !Number.isInteger(r.group) || !Array.isArray(r.devices)) throw new Error('not an agent record');
+        const x: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+        if (!isRecordOf(x, uid, name)) throw new Error('not an agent record');
+        r = x;
       } catch (err) {
         this.#log.error({ file, err: (err as Error).message }, `unreadable record ${file} left alone`);
         continue;
