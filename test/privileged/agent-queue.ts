@@ -200,3 +200,33 @@ t.test('SIGTERM drains the deletion queue before the agent exits', { skip: needs
     t.same(agentQueue(a), [], 'and the queue empty');
   });
 });
+
+t.test('a queued deletion that fails stays queued and counted; the next start tries again', { skip: needsRoot }, async (t) => {
+  const hold = holdWorker(t);
+  await withNetns(t, async (ns) => {
+    const baseline = names(ns);
+    let a = await startAgent(t, { ns, acl: 'allow user root all\nlimit user root domains 1\n' });
+    const c = await AgentClient.connect(a.socket);
+    hold.on();
+    const r = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml: domainXml('f', [directIface('v0', 'bridge')]) });
+    closeFds(r.fds);
+    const dev = r.result.interfaces[0].dev;
+    await c.request('release', { name: 'f' });
+    const [entry] = agentQueue(a);
+    const live = path.join(a.stateDir, 'agent', 'queue', entry, 'f.xml');
+    const text = fs.readFileSync(live, 'utf8');
+    fs.writeFileSync(live, '<domain'); // unreadable: its teardown fails
+    hold.off();
+    await until('the deletion fails', () => /deleting the devices of released f failed; it stays queued for the next start/.test(a.log()));
+    t.same(agentQueue(a), [entry], 'the entry stays');
+    t.ok(names(ns).includes(dev), `${dev} is not deleted`);
+    await t.rejects(c.request('prepare', { xml: domainXml('g', [directIface('v0', 'bridge')]) }), { code: 'LIMIT_EXCEEDED', field: 'domains' }, 'and still counts against the limit');
+    c.close();
+    fs.writeFileSync(live, text);
+    a.proc.kill('SIGTERM');
+    t.same(await exitOf(a), { code: 0, signal: null }, 'SIGTERM does not wait for a failed deletion');
+    a = await a.restart();
+    t.same(agentQueue(a), [], 'the next start finished it');
+    t.same(names(ns), baseline, 'its devices are gone');
+  });
+});
