@@ -246,8 +246,10 @@ export class Admission {
       const l = this.limit(client.caller, what);
       if (!l || have[key] + adding[key] <= l.value) continue;
       const show = (n: number) => (what === 'state' ? `${formatSize(n)} bytes of state` : `${n} ${what}`);
+      // Released domains count until the deletion queue has deleted their devices.
+      const queued = this.#records.queue.holding(uid)[key];
       throw denied(
-        `${client.user} may hold at most ${show(l.value)} (${l.rule ?? 'the agent default'}) and holds ${show(have[key])}; this request needs ${show(adding[key])} more`,
+        `${client.user} may hold at most ${show(l.value)} (${l.rule ?? 'the agent default'}) and holds ${show(have[key])}${queued ? ` (${show(queued)} of released domains whose devices are still being deleted: try again in a moment)` : ''}; this request needs ${show(adding[key])} more`,
         l.rule,
         what,
         have[key] + adding[key],

@@ -5,8 +5,6 @@
 // reply is sent.
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
-import { removeGroup } from '../netdev/reclaim';
-import { teardownFromLive } from '../netdev/teardown';
 import { followLiveXml } from '../netdev/direct';
 import { recordPciAddresses } from '../netdev/live';
 import { withDomainLock } from '../state/lock';
@@ -20,7 +18,9 @@ import { isObjectName } from '../xml/dom';
 import { DomainXml, PciAddress } from '../xml/domain';
 import type { Client } from './admission';
 import type { Op } from './protocol';
-import type { Context, Handler } from './context';
+import type { Context, Handler, Result } from './context';
+import type { AgentLogger } from './options';
+import { keepTapFds } from './reaper';
 import { attach, prepare } from './prepare';
 import { cniHandler } from './cni';
 import { cniClaimHandler } from './cni-claim';
@@ -50,16 +50,26 @@ function own(ctx: Context, client: Client, name: unknown): Held {
   return h;
 }
 
-/** Deletes the domain's devices (its whole link group), its network connections and files, then its record. */
-export async function releaseDomain(ctx: Pick<Context, 'records' | 'log'>, h: Held, why: string): Promise<void> {
-  const r = h.record;
-  r.state = 'releasing';
-  ctx.records.write(r);
-  const o = ctx.records.host(r);
-  if (fs.existsSync(ctx.records.files(r).live)) await teardownFromLive(r.name, o);
-  else await removeGroup(r.group, o.netns);
-  ctx.records.drop(r);
-  ctx.log.info({ domain: r.name, uid: r.uid }, `released ${r.name}: ${why}`);
+/**
+ * Releases a domain at once: it goes into the deletion queue (reaper.ts),
+ * which deletes its devices (its whole link group), then its files and
+ * network connections; its name is free from now on, its devices count
+ * against its owner's limits until they are gone.
+ */
+export async function releaseDomain(ctx: Pick<Context, 'records'>, h: Held, why: string): Promise<void> {
+  await ctx.records.queue.enqueue(h, why);
+}
+
+/** prepare, and a copy of each new tap's fd kept by the agent until the domain's release deletes the tap (keepTapFds). */
+async function prepareKeeping(ctx: Context, client: Client, a: Record<string, unknown>, log: AgentLogger): Promise<Result> {
+  const res = await prepare(ctx, client, a.xml as string, a.qmp as string | undefined, accelArg(a.accel), a.running as boolean | undefined, log);
+  const name = (res.result as { name?: unknown }).name;
+  const h = typeof name === 'string' ? ctx.records.held.get(ctx.records.key(client.caller.uid, name)) : undefined;
+  if (h && res.fds?.length) {
+    const taps = new Set(h.record.devices.filter((d) => d.kind === 'tap').map((d) => d.name));
+    if (taps.size) h.fds = keepTapFds(res.fds, taps);
+  }
+  return res;
 }
 
 function listed(ctx: Context, h: Held, client: Client) {
@@ -90,7 +100,7 @@ function netAdmin(named: boolean, run: (nets: Networks, name: string, a: Record<
 /** Every operation of the protocol (OPS), and what the agent does for it. */
 export const HANDLERS: Readonly<Record<Op, Handler>> = {
   hello: async (ctx, client) => ({ result: { version: 1, uid: client.caller.uid, gid: client.caller.gid, user: client.user, graceMs: ctx.grace() } }),
-  prepare: async (ctx, client, a, log) => prepare(ctx, client, a.xml as string, a.qmp as string | undefined, accelArg(a.accel), a.running as boolean | undefined, log),
+  prepare: prepareKeeping,
   'set-running': async (ctx, client, a, log) => {
     // The owner's word on its guest's vCPUs; it can do no more than
     // set its own domain's macvtaps (and a passthrough one's device) up or down.

@@ -14,7 +14,6 @@ import { removeGroup, removeHalfMade } from '../netdev/reclaim';
 import { teardownFromLive } from '../netdev/teardown';
 import { recordedLinks } from '../netdev/live';
 import { agentScope, inactiveXmlPath, liveXmlPath, objectFile, objectOf } from '../state/dirs';
-import { replaceFileAtomic, writeNewFileAtomic } from '../state/atomic';
 import { Networks } from '../netdev/network';
 import type { Accel, GuestMac } from '../policy';
 import { DomainXml, InterfaceDef } from '../xml/domain';
@@ -75,6 +74,8 @@ export interface Held {
   /** Bytes of state the domain keeps on disk (record, live and inactive XML). */
   bytes: number;
   timer?: NodeJS.Timeout;
+  /** Copies of its taps' fds the agent keeps until release deletes them (see keepTapFds). */
+  fds?: number[] | undefined;
 }
 
 /** What a user holds or a request reserves: interfaces, domains, bytes of state. */
@@ -92,8 +93,57 @@ export interface HostPlace {
   vhostDevice?: string | undefined;
 }
 
+/**
+ * Writes a record atomically (a temporary file, then linked to its name when
+ * `create`, failing with EEXIST if it exists, else renamed over it), without
+ * fsync: a record must outlive the agent (SIGKILL included: the page cache
+ * does), not the host, whose devices a reboot removes anyway. An fsync costs
+ * milliseconds on a disk, on the thread that serves every client.
+ */
+function publish(file: string, text: string, create: boolean): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  fs.writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 });
+  try {
+    if (create) fs.linkSync(tmp, file);
+    else fs.renameSync(tmp, file);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
 export const bytesOf = (...texts: string[]): number => texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
 const recordText = (r: DomainRecord): string => `${JSON.stringify(r, null, 1)}\n`;
+
+/** What the records use of the deletion queue (reaper.ts's Reaper, which is given them). */
+export interface DeletionQueue {
+  /** Domains queued now (their devices not gone yet). */
+  readonly size: number;
+  /** Releases a held domain: journaled and dropped from those held (its name free), its deletion queued. */
+  enqueue(h: Held, why: string): Promise<void>;
+  /** What `uid`'s queued domains still count. */
+  holding(uid: number): Reservation;
+  /** Finishes the queue a killed agent left (at start, before the scopes are recovered). */
+  recover(): Promise<void>;
+  /** Resolves once nothing is queued but what failed. */
+  drain(): Promise<void>;
+  /** Closes the fds the queue still keeps (the agent is stopping). */
+  close(): void;
+}
+
+/** Is `x` (a record file's JSON) a DomainRecord of `uid` (named `name`, when given)? */
+export function isRecordOf(x: unknown, uid: number, name?: string): x is DomainRecord {
+  const r = x as DomainRecord;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof r.name === 'string' &&
+    (name === undefined || r.name === name) &&
+    r.uid === uid &&
+    Array.isArray(r.macs) &&
+    Number.isInteger(r.group) &&
+    Array.isArray(r.devices)
+  );
+}
 
 /** The domains an agent holds, in memory and in their records on disk. */
 export class Records {
@@ -102,15 +152,18 @@ export class Records {
   readonly recordsDir: string;
   /** Domains by key(uid, name). */
   readonly held = new Map<string, Held>();
+  /** Released domains whose devices are being deleted (they count until gone): reaper.ts. */
+  readonly queue: DeletionQueue;
   readonly #busy = new Set<string>();
   readonly #place: HostPlace;
   readonly #log: AgentLogger;
 
-  constructor(dir: string, place: HostPlace, log: AgentLogger) {
+  constructor(dir: string, place: HostPlace, log: AgentLogger, queue: (records: Records) => DeletionQueue) {
     this.dir = dir;
     this.recordsDir = path.join(dir, 'agent');
     this.#place = place;
     this.#log = log;
+    this.queue = queue(this);
   }
 
   key(uid: number, name: string): string {
@@ -151,8 +204,8 @@ export class Records {
     if (create) {
       fs.mkdirSync(this.recordsDir, { recursive: true, mode: 0o700 });
       fs.mkdirSync(this.scope(r.uid), { recursive: true, mode: 0o700 });
-      writeNewFileAtomic(this.path(r.uid, r.name), text);
-    } else replaceFileAtomic(this.path(r.uid, r.name), text);
+      publish(this.path(r.uid, r.name), text, true);
+    } else publish(this.path(r.uid, r.name), text, false);
   }
 
   /** Removes the record, and the domain from those held. */
@@ -162,6 +215,8 @@ export class Records {
     const h = this.held.get(key);
     if (h) {
       clearTimeout(h.timer);
+      for (const fd of h.fds ?? []) fs.closeSync(fd);
+      h.fds = undefined;
       h.client?.domains.delete(key);
       this.held.delete(key);
     }
@@ -174,9 +229,9 @@ export class Records {
     return n;
   }
 
-  /** What the user holds now, every domain of theirs counted (held, orphaned, being prepared). */
+  /** What the user holds now, every domain of theirs counted (held, orphaned, being prepared, released but not deleted yet). */
   holding(uid: number): Reservation {
-    const n: Reservation = { interfaces: 0, domains: 0, bytes: 0 };
+    const n: Reservation = this.queue.holding(uid);
     for (const h of this.held.values()) {
       if (h.record.uid !== uid) continue;
       n.interfaces += h.record.interfaces;
@@ -199,7 +254,8 @@ export class Records {
   }
 
   /**
-   * After a restart: every record is finished or undone. Prepared domains
+   * After a restart: the deletion queue is finished first (reaper.ts),
+   * then every record is finished or undone. Prepared domains
    * are held, unclaimed, and handed to `hold` (which releases them after the
    * grace period); half-made ones lose the devices of their link group;
    * releases finish. Files that are no record (a domain's XML, a lock, a
@@ -212,8 +268,10 @@ export class Records {
     } catch {
       return;
     }
+    await this.queue.recover();
     for (const e of entries) {
       const file = path.join(this.recordsDir, e.name);
+      if (e.isDirectory() && e.name === 'queue') continue;
       if (e.isDirectory() && /^\d+$/.test(e.name)) await this.#recoverScope(Number(e.name), hold, graceMs);
       else this.#log.error({ file }, `${file} is not a user's directory of this agent (STATE/agent/UID/); left alone`);
     }
@@ -230,8 +288,9 @@ export class Records {
       records.add(name);
       let r: DomainRecord;
       try {
-        r = JSON.parse(fs.readFileSync(file, 'utf8')) as DomainRecord;
-        if (r.name !== name || r.uid !== uid || !Array.isArray(r.macs) || !Number.isInteger(r.group) || !Array.isArray(r.devices)) throw new Error('not an agent record');
+        const x: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+        if (!isRecordOf(x, uid, name)) throw new Error('not an agent record');
+        r = x;
       } catch (err) {
         this.#log.error({ file, err: (err as Error).message }, `unreadable record ${file} left alone`);
         continue;

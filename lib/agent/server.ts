@@ -19,6 +19,7 @@ import { Admission, Client } from './admission';
 import { Context, HANDLERS, releaseDomain } from './handlers';
 import { AgentLogger, AgentOptions, DEFAULT_ACL, DEFAULT_STOP_TIMEOUT_MS } from './options';
 import { Held, Records } from './records';
+import { Reaper } from './reaper';
 import { Conn, Listener } from './conn';
 import { DEFAULT_SOCKET, errorReply, idOf, MAX_REQUEST, okReply, parseRequest, Request } from './protocol';
 
@@ -54,7 +55,7 @@ export class Agent {
     this.o = o;
     this.log = o.logger ?? pino({ base: { component: 'netfd-agent', pid: process.pid } });
     this.dir = stateDirOf(o.stateDir);
-    this.#records = new Records(this.dir, o, this.log);
+    this.#records = new Records(this.dir, o, this.log, (records) => new Reaper(records, this.log));
     this.recordsDir = this.#records.recordsDir;
     const accounts = o.accounts ?? nssAccounts();
     this.#admission = new Admission(o, this.#loadAcl(accounts), accounts, this.#records);
@@ -133,7 +134,8 @@ export class Agent {
 
   /**
    * SIGTERM: stop accepting, give requests in flight up to `stopTimeoutMs`
-   * to finish and have their replies read, then disconnect everyone. Domains
+   * to finish and have their replies read and the deletion queue to empty,
+   * then disconnect everyone. Domains
    * stay recorded (a prepare cut short is undone at the next start). Resolves
    * false when the timeout cut work short (logged), else true.
    */
@@ -144,26 +146,34 @@ export class Agent {
     if (this.#createdSocket) fs.rmSync(this.#createdSocket, { force: true });
     const ms = this.o.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
-    const finished = await Promise.race([Promise.allSettled([...this.#inFlight]).then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+    // Requests in flight first, then the deletion queue (releases among them add to it).
+    const finished = await Promise.race([
+      Promise.allSettled([...this.#inFlight])
+        .then(() => this.#records.queue.drain())
+        .then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
+    ]);
     clearTimeout(timer);
     if (!finished) {
       const connections = [...this.#clients]
         .filter((c) => c.inFlight || c.conn.queued)
         .map((c) => ({ uid: c.caller.uid, clientPid: c.caller.pid, requests: c.inFlight, unreadReplies: c.conn.queued }));
       this.log.warn(
-        { stopTimeoutMs: ms, unfinished: this.#inFlight.size, connections },
-        `stop timeout: ${this.#inFlight.size} operation(s) cut short after ${ms} ms (${connections.length} connection(s) with requests in flight or replies not read); records stay for the next start`,
+        { stopTimeoutMs: ms, unfinished: this.#inFlight.size, connections, queued: this.#records.queue.size },
+        `stop timeout: ${this.#inFlight.size} operation(s) cut short after ${ms} ms (${connections.length} connection(s) with requests in flight or replies not read, ${this.#records.queue.size} released domain(s) whose devices are not deleted yet); records and the deletion queue stay for the next start`,
       );
     }
     for (const c of [...this.#clients]) c.conn.close('the agent is stopping');
     for (const h of this.#records.held.values()) clearTimeout(h.timer);
+    this.#records.queue.close();
     this.#admission.parser.close();
     this.log.info({ held: this.#records.held.size }, 'stopped; prepared domains stay recorded for the next start');
     return finished;
   }
 
   /**
-   * After a restart: every record is finished or undone. Prepared domains
+   * After a restart: the deletion queue is finished (before the agent
+   * serves), then every record is finished or undone. Prepared domains
    * are held for their owner to claim (released after the grace period);
    * half-made ones lose the devices of their link group; releases finish.
    * Files that are no record (a domain's XML, a lock, a temporary file) are

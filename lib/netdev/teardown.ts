@@ -22,6 +22,12 @@ export interface TeardownItem {
    * alone (a domain whose prepare never wrote one) and nothing else.
    */
   liveOptional?: boolean | undefined;
+  /**
+   * Where the domain's live and inactive XML and its lock are, when not in
+   * its scope (`o.scope`, default the state directory): a deletion queue's
+   * journal. Network connections are still released as the scope's.
+   */
+  dir?: string | undefined;
 }
 
 /** What became of one domain of {@link teardownDomains}, in the order given. */
@@ -65,6 +71,7 @@ interface Locked {
   out: TeardownOutcome;
   netns: string | undefined;
   root: string;
+  scope: string;
   dir: string;
   xml: DomainXml | null;
   indexes: number[];
@@ -104,9 +111,10 @@ async function lockAll(items: { dir: string; name: string; out: TeardownOutcome 
 export async function teardownDomains(items: readonly TeardownItem[]): Promise<TeardownOutcome[]> {
   const all = items.map((item) => {
     const root = stateDir(item.o.stateDir);
-    const dir = item.o.scope ?? root;
+    const scope = item.o.scope ?? root;
+    const dir = item.dir ?? scope;
     const out: TeardownOutcome = { name: item.name, deleted: [], skipped: [], live: true };
-    return { item, out, root, dir, name: item.name, netns: netnsOf(item.o) };
+    return { item, out, root, scope, dir, name: item.name, netns: netnsOf(item.o) };
   });
   const order = [...all].sort((a, b) => (a.dir === b.dir ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.dir < b.dir ? -1 : 1));
   await lockAll(order, 0, [], async (held) => {
@@ -185,7 +193,7 @@ async function finish(l: Locked): Promise<void> {
     for (const i of xml.def.interfaces) if (i.downscript && i.target?.dev && i.target.managed) await downscript(i.downscript, i.target.dev, i.path, warnOf(item.o))();
     fs.rmSync(liveXmlPath(l.dir, item.name), { force: true });
     fs.rmSync(inactiveXmlPath(l.dir, item.name), { force: true });
-    await releaseFor(item.name, xml.def.interfaces, { ...item.o, stateDir: l.root, scope: l.dir });
+    await releaseFor(item.name, xml.def.interfaces, { ...item.o, stateDir: l.root, scope: l.scope });
   } catch (err) {
     out.error = err as Error;
   }

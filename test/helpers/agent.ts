@@ -142,6 +142,12 @@ export const agentRecords = (a: { stateDir: string }): string[] => agentFiles(a,
 /** The agent's live XML files, as "UID/NAME". */
 export const agentLiveFiles = (a: { stateDir: string }): string[] => agentFiles(a, '.xml');
 
+/** The entries of the agent's deletion queue (STATE/agent/queue/UID.GROUP): released domains whose devices are not deleted yet. */
+export function agentQueue(a: { stateDir: string }): string[] {
+  const dir = path.join(a.stateDir, 'agent', 'queue');
+  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+}
+
 /** Where the agent keeps the live XML of `uid`'s domain `name`. */
 export const agentLivePath = (a: { stateDir: string }, uid: number, name: string): string => path.join(a.stateDir, 'agent', String(uid), `${name}.xml`);
 

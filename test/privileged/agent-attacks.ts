@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { AgentClient } from '../../lib/agent/client';
-import { agentLivePath, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, startAgent, warmSockets, testUser, until } from '../helpers/agent';
+import { agentLivePath, agentQueue, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, startAgent, testUser, until, warmSockets } from '../helpers/agent';
 import { ip, ipLink, ipLinks, needsRoot, withNetns } from '../helpers/host';
 import { asUser, readablePath } from '../helpers/readable';
 
@@ -119,10 +119,10 @@ t.test('2. fds cannot make a device escape release: MAC, persist, owner changed 
     t.match(over[0].error, { code: 'LIMIT_EXCEEDED', field: 'interfaces', rule: new RegExp(`^limit user ${eve.name} interfaces 2`) }, 'the limit counts the two altered devices, which still exist');
 
     proc.kill('SIGKILL');
-    await until('the grace period releases them', () => agentRecords(a).length === 0);
+    await until('the grace period releases them and their devices are deleted', () => agentRecords(a).length === 0 && agentQueue(a).length === 0);
     t.same(names(ns), baseline, 'both devices are gone whatever their MAC, owner or persist flag');
     t.same(runAs(eve, a.socket, [{ op: 'prepare', args: { xml: domainXml('more', [bridgeIface('br1')]) } }])[0].ok, true, 'and the limit has room again');
-    await until('released again', () => agentRecords(a).length === 0);
+    await until('released again', () => agentRecords(a).length === 0 && agentQueue(a).length === 0);
   });
 });
 
@@ -135,11 +135,13 @@ t.test("3. a stale record never touches another user's device: same name and hos
       ns,
       acl: `allow user ${alice.name} bridge br0\nallow user ${bob.name} bridge br0\nallow user ${alice.name} dev v0\nallow user ${alice.name} mode bridge\nallow user ${bob.name} dev v0\nallow user ${bob.name} mode bridge\n`,
     });
-    // Alice's tap vanishes with her fd (her qemu died), her record stays.
+    // Alice's tap vanishes (the agent keeps a copy of its fd until release, so
+    // it is deleted here by hand), her record stays.
     const al = await holdAs(t, alice, a.socket, [{ op: 'prepare', args: { xml: domainXml('a1', [withMac(bridgeIface('br0'), '52:54:00:aa:bb:cc')]) } }]);
     const dev = al.replies[0].result.interfaces[0].dev as string;
-    await killClient(al.proc); // her fd closes: the tap is gone, the record waits for the grace period (30 s)
-    await until(`${dev} gone with its last fd`, () => !names(ns).includes(dev));
+    await killClient(al.proc); // the record waits for the grace period (30 s)
+    ip(['-n', ns, 'link', 'del', 'dev', dev]);
+    await until(`${dev} gone`, () => !names(ns).includes(dev));
     // Bob gets the same name and the same host MAC (02:54:… and 52:54:… both give fe:54:…).
     const bo = await holdAs(t, bob, a.socket, [{ op: 'prepare', args: { xml: domainXml('b1', [withMac(bridgeIface('br0'), '02:54:00:aa:bb:cc')]) } }]);
     t.equal(bo.replies[0].result.interfaces[0].dev, dev, `bob's tap has the reused name ${dev}`);
@@ -153,6 +155,7 @@ t.test("3. a stale record never touches another user's device: same name and hos
       [true, true],
       'alice releases her stale domain',
     );
+    await until('the deletion queue is empty', () => agentQueue(a).length === 0);
     t.ok(names(ns).includes(dev), `bob's ${dev} is untouched`);
 
     // A forged half-made record naming bob's macvtap MAC: recovery goes by the record's link group, never by MAC.

@@ -11,7 +11,23 @@ import { AgentClient } from '../../lib/agent/client';
 import { encodeRequest, MAX_REQUEST } from '../../lib/agent/protocol';
 import { native } from '../../lib/sys/native';
 import { recvFds } from '../../lib/sys/fdpass';
-import { agentLiveFiles, agentLivePath, agentRecords, bridgeIface, directIface, domainXml, holdAs, killClient, runAs, sleep, startAgent, warmSockets, testUser, until } from '../helpers/agent';
+import {
+  agentLiveFiles,
+  agentLivePath,
+  agentQueue,
+  agentRecords,
+  bridgeIface,
+  directIface,
+  domainXml,
+  holdAs,
+  killClient,
+  runAs,
+  sleep,
+  startAgent,
+  warmSockets,
+  testUser,
+  until,
+} from '../helpers/agent';
 import { CLI } from '../helpers/e2e';
 import { ip, ipLinks, needsRoot, withNetns } from '../helpers/host';
 
@@ -101,11 +117,11 @@ t.test('users made by the test: a tap on the allowed bridge, refusals naming the
 
     // Alice's client dies: after the grace period her domain is released; bob's stays.
     await killClient(alices.proc);
-    await until('alice1 released', () => !fs.existsSync(agentLivePath(a, alice.uid, 'alice1')));
+    await until('alice1 released and its devices deleted', () => !fs.existsSync(agentLivePath(a, alice.uid, 'alice1')) && agentQueue(a).length === 0);
     t.notOk(names(ns).includes(tap), `${tap} is gone`);
     t.same(records(a), [`${bob.uid}/bob1`], "only bob's record is left");
     await killClient(bobs.proc);
-    await until('bob1 released', () => records(a).length === 0);
+    await until('bob1 released and its devices deleted', () => records(a).length === 0 && agentQueue(a).length === 0);
     t.same(names(ns), ['br0', 'br1', 'lo', 'v0', 'v1'], 'nothing left in the namespace');
   });
 });
@@ -166,6 +182,8 @@ t.test('SIGKILL at random points of 200 prepare/release cycles, restarted each t
     let kills = 0;
     let lost = 0;
     let leaked = 0;
+    /** Restarts that found deletions queued by the agent killed (and finished them before serving). */
+    let finished = 0;
     for (let i = 0; i < 200; i++) {
       const name = `k${i}`;
       const kill = rand() < 0.3;
@@ -193,6 +211,7 @@ t.test('SIGKILL at random points of 200 prepare/release cycles, restarted each t
       kills++;
       client.close();
       a = await a.restart();
+      if (a.log().includes('finishing the deletions queued before the restart')) finished++;
       client = await AgentClient.connect(a.socket);
       const listed = new Set((await client.request<{ name: string }[]>('list')).result.map((d) => d.name));
       for (const n of mine.keys()) if (!listed.has(n)) lost++;
@@ -206,15 +225,20 @@ t.test('SIGKILL at random points of 200 prepare/release cycles, restarted each t
         closeFds(mine.get(n) ?? []);
         mine.delete(n);
       }
+      // Releases return at once; the deletion queue deletes the devices after.
+      await until('the deletion queue is empty', () => agentQueue(a).length === 0);
       t.same(names(ns), baseline, `after kill ${kills} (cycle ${i}) and the owner's release, the namespace is back to its baseline`);
     }
     client.close();
+    await until('the deletion queue is empty', () => agentQueue(a).length === 0);
     t.ok(kills >= 30, `the agent was killed ${kills} times`);
+    t.comment(`${finished} of the ${kills} restarts finished deletions the killed agent had queued`);
     t.equal(lost, 0, 'no domain whose prepare was answered was ever lost');
     t.equal(leaked, 0, 'no link was ever left without a record');
     t.same(names(ns), baseline, 'nothing leaked at the end');
     t.same(records(a), [], 'no record left');
     t.same(liveFiles(a), [], 'no live XML left');
+    t.same(agentQueue(a), [], 'no queued deletion left');
   });
 });
 
@@ -297,6 +321,7 @@ t.test('hostile frames get error replies and never disturb a well-behaved client
     t.equal(a.proc.exitCode, null, 'the agent is alive');
     t.same((await good.request('hello')).result, { version: 1, uid: 0, gid: 0, user: 'root', graceMs: 30000 }, 'and answers');
     raw.close();
+    await until('the deletion queue is empty', () => agentQueue(a).length === 0);
     await until('the agent closed the hostile connections', () => agentFds(pid) <= fdsBefore, 5000).catch(() => undefined);
     t.ok(agentFds(pid) <= fdsBefore, `the agent's fds are back to ${fdsBefore} (now ${agentFds(pid)})`);
     good.close();
@@ -358,6 +383,7 @@ t.test('SIGTERM keeps prepared domains recorded; the next agent holds them for t
     await c2.request('claim', { name: 'kept' });
     await c2.request('release', { name: 'kept' });
     await c2.request('net-destroy', { name: 'auto' });
+    await until('the deletion queue is empty', () => agentQueue(a).length === 0);
     t.same(names(ns), baseline, `${dev} released`);
     c2.close();
     const exit2 = new Promise((res) => activated.once('exit', res));
@@ -380,6 +406,7 @@ t.test('a limit holds under concurrent requests: 6 prepares at once with room fo
     for (const r of ok) r.value.fds.forEach((fd) => native().close(fd));
     for (const d of (await c.request<{ name: string }[]>('list')).result) await c.request('release', { name: d.name });
     c.close();
+    await until('the deletion queue is empty', () => agentQueue(a).length === 0);
     t.same(names(ns), baseline, 'all released');
   });
 });

@@ -1,0 +1,345 @@
+// The agent's deletion queue. A release returns at once: the domain's record
+// and its live and inactive XML move into a journal entry of their own,
+// STATE/agent/queue/UID.GROUP/ (root's alone), which frees the domain's name
+// for its owner; a worker then deletes every queued domain's devices
+// together (one kernel group delete, netdev/teardown.ts), then their files
+// and network connections. Deleting a link waits out the kernel's RCU grace
+// period, once per group delete however many links it takes. A batch starts
+// when the worker is idle and takes everything queued; what arrives while it
+// runs is the next batch. Until its devices are gone a queued domain counts
+// against its owner's limits. The journal survives SIGKILL: a restarted
+// agent finishes the queue before it serves.
+import fs from 'node:fs';
+import path from 'node:path';
+import { teardownDomains } from '../netdev/teardown';
+import { withDomainLock } from '../state/lock';
+import { native } from '../sys/native';
+import type { AgentLogger } from './options';
+import { DeletionQueue, DomainRecord, Held, isRecordOf, Records, Reservation } from './records';
+
+/** A domain in the queue: its journal entry, its record, what it counts, the tap fds the agent kept. */
+export interface Queued {
+  /** The entry's directory, STATE/agent/queue/UID.GROUP[.N]. */
+  dir: string;
+  record: DomainRecord;
+  bytes: number;
+  /** Why it was released (logged once its devices are gone). */
+  why: string;
+  fds: number[];
+  /** Its teardown failed: it stays queued (and counted) until the next start tries again. */
+  failed?: boolean;
+}
+
+/** What a journal entry's directory holds, by file name (classifyEntry). */
+export interface EntryFiles {
+  /** The domain's name, when its files name one. */
+  name: string | null;
+  /** NAME.json: the domain's record (null: none yet, the move into the journal was cut short). */
+  record: string | null;
+  /** The domain's NAME.xml, NAME.inactive and NAME.lock. */
+  parts: string[];
+  /** Temporary files of an atomic write cut short. */
+  temporaries: string[];
+  /** Anything else: logged and left alone. */
+  unknown: string[];
+}
+
+/** The uid and link group an entry's directory name (UID.GROUP or UID.GROUP.N) says, or null when it is no entry's. */
+export function entryOf(dirName: string): { uid: number; group: number } | null {
+  const m = /^(\d{1,10})\.(\d{1,10})(?:\.\d{1,6})?$/.exec(dirName);
+  return m ? { uid: Number(m[1]), group: Number(m[2]) } : null;
+}
+
+/**
+ * Sorts the files of one journal entry: the domain's record (NAME.json), its
+ * other files (NAME.xml, NAME.inactive, NAME.lock), temporaries of a write
+ * cut short, and anything else (unknown; also every file when the entry's
+ * files name more than one domain).
+ */
+export function classifyEntry(files: readonly string[]): EntryFiles {
+  const out: EntryFiles = { name: null, record: null, parts: [], temporaries: [], unknown: [] };
+  const exts = ['json', 'xml', 'inactive', 'lock'];
+  const mine: string[] = [];
+  const names = new Set<string>();
+  for (const f of files) {
+    const dot = f.lastIndexOf('.');
+    const ext = f.slice(dot + 1);
+    if (f.startsWith('.') && dot > 0 && (ext === 'tmp' || /^\d+$/.test(ext))) out.temporaries.push(f);
+    else if (dot > 0 && exts.includes(ext)) {
+      mine.push(f);
+      names.add(f.slice(0, dot));
+    } else out.unknown.push(f);
+  }
+  if (names.size > 1) {
+    out.unknown.push(...mine);
+    return out;
+  }
+  out.name = names.size ? [...names][0] : null;
+  for (const f of mine) {
+    if (f === `${out.name}.json`) out.record = f;
+    else out.parts.push(f);
+  }
+  return out;
+}
+
+/**
+ * One fd of each tap named in `taps` among `fds` (a prepare's reply), as a
+ * copy of the agent's own. The tap then outlives its user's fds until the
+ * release's group delete takes it: closing the last fd of a tap unregisters
+ * it, which waits out the kernel's grace period in whoever closes it (the
+ * client's path); closing a copy of a tap already gone costs nothing.
+ */
+export function keepTapFds(fds: readonly number[], taps: ReadonlySet<string>): number[] {
+  const pick: number[] = [];
+  const seen = new Set<string>();
+  for (const fd of fds) {
+    let info: string;
+    try {
+      info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue;
+    }
+    const dev = /^iff:\s*(\S+)$/m.exec(info)?.[1];
+    if (dev && taps.has(dev) && !seen.has(dev)) {
+      seen.add(dev);
+      pick.push(fd);
+    }
+  }
+  return pick.length ? dupFds(pick) : [];
+}
+
+/** Copies of `fds` (new fds, close-on-exec, for the same open files), through a socket pair. */
+function dupFds(fds: number[]): number[] {
+  const [a, b] = native().socketPair('seqpacket');
+  try {
+    if (native().sendNow(a, Buffer.from([0]), fds) < 0) return [];
+    return native().recvNow(b, 1, fds.length)?.fds ?? [];
+  } finally {
+    native().close(a);
+    native().close(b);
+  }
+}
+
+const closeAll = (fds: readonly number[]) => {
+  for (const fd of fds) {
+    try {
+      native().close(fd);
+    } catch {
+      // already closed
+    }
+  }
+};
+
+/** The agent's deletion queue over `records` (see the top of this file). */
+export class Reaper implements DeletionQueue {
+  readonly dir: string;
+  readonly #records: Records;
+  readonly #log: AgentLogger;
+  readonly #queued = new Map<string, Queued>();
+  #worker: Promise<void> | null = null;
+  #scheduled = false;
+  /**
+   * Tests only (NETFD_TEST_REAPER_HOLD): while this file exists, a batch
+   * waits before it deletes anything (the kernel path still runs after).
+   */
+  readonly #holdFile: string | undefined;
+
+  constructor(records: Records, log: AgentLogger, holdFile = process.env.NETFD_TEST_REAPER_HOLD || undefined) {
+    this.#records = records;
+    this.#log = log;
+    this.dir = path.join(records.recordsDir, 'queue');
+    this.#holdFile = holdFile;
+  }
+
+  /** Domains queued now (their devices not gone yet). */
+  get size(): number {
+    return this.#queued.size;
+  }
+
+  /** What `uid`'s queued domains still count: interfaces, domains, bytes of state. */
+  holding(uid: number): Reservation {
+    const n: Reservation = { interfaces: 0, domains: 0, bytes: 0 };
+    for (const q of this.#queued.values()) {
+      if (q.record.uid !== uid) continue;
+      n.interfaces += q.record.interfaces;
+      n.domains++;
+      n.bytes += q.bytes;
+    }
+    return n;
+  }
+
+  /**
+   * Releases a held domain: its record says 'releasing' (a crash from here
+   * on finishes the release at the next start), then under the domain's
+   * lock its live and inactive XML move into a journal entry of their own
+   * and its record last (the commit: from then on its name is free), it is
+   * dropped from those held and its deletion is queued.
+   */
+  async enqueue(h: Held, why: string): Promise<void> {
+    const records = this.#records;
+    const r = h.record;
+    r.state = 'releasing';
+    records.write(r);
+    const dir = await withDomainLock(records.scope(r.uid), r.name, async () => {
+      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      let entry = path.join(this.dir, `${r.uid}.${r.group}`);
+      for (let n = 1; fs.existsSync(entry); n++) entry = path.join(this.dir, `${r.uid}.${r.group}.${n}`);
+      fs.mkdirSync(entry, { mode: 0o700 });
+      commit(records.files(r), records.path(r.uid, r.name), entry, r.name);
+      return entry;
+    });
+    const fds = h.fds ?? [];
+    h.fds = undefined;
+    records.drop(r);
+    this.#queued.set(dir, { dir, record: r, bytes: h.bytes, why, fds });
+    this.#log.info({ domain: r.name, uid: r.uid, group: r.group }, `released ${r.name}: ${why}; its devices are queued for deletion`);
+    this.#kick();
+  }
+
+  /** Resolves once nothing is queued but what failed (SIGTERM: before the agent exits). */
+  async drain(): Promise<void> {
+    while (this.#worker || this.#scheduled) await (this.#worker ?? new Promise((r) => setImmediate(r)));
+  }
+
+  /**
+   * After a restart: every journal entry is finished (a move into it cut
+   * short is completed first, from the owner's scope when the record there
+   * is the same domain's, by link group), then deleted together; an entry
+   * with no file of a domain is removed. Unknown files are logged and left.
+   */
+  async recover(): Promise<void> {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(this.dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const dir = path.join(this.dir, e.name);
+      const id = e.isDirectory() ? entryOf(e.name) : null;
+      if (!id) {
+        this.#log.error({ file: dir }, `${dir} is not an entry of the agent's deletion queue; left alone`);
+        continue;
+      }
+      try {
+        this.#recoverEntry(dir, id);
+      } catch (err) {
+        this.#log.error({ file: dir, err: (err as Error).message }, `recovering the queued deletion ${dir} failed; it stays for the next start`);
+      }
+    }
+    if (this.#queued.size) this.#log.info({ queued: this.#queued.size }, 'finishing the deletions queued before the restart');
+    this.#kick();
+    await this.drain();
+  }
+
+  #recoverEntry(dir: string, id: { uid: number; group: number }): void {
+    const files = classifyEntry(fs.readdirSync(dir));
+    for (const f of files.temporaries) fs.rmSync(path.join(dir, f), { force: true });
+    for (const f of files.unknown) this.#log.error({ file: path.join(dir, f) }, `cannot classify ${path.join(dir, f)}; left alone`);
+    const name = files.name;
+    if (name === null) {
+      if (!files.unknown.length) fs.rmdirSync(dir);
+      return;
+    }
+    if (!files.record) {
+      // The move into the journal was cut short: finished, when the scope's record is this domain's (by link group).
+      const scoped = this.#records.path(id.uid, name);
+      let s: unknown = null;
+      try {
+        s = JSON.parse(fs.readFileSync(scoped, 'utf8'));
+      } catch {
+        // none
+      }
+      if (!isRecordOf(s, id.uid, name) || s.group !== id.group) {
+        this.#log.error({ file: dir }, `${dir} has files of domain ${name} but no record, and the scope's record is not that domain's; left alone`);
+        return;
+      }
+      commit(this.#records.files(s), scoped, dir, name);
+    }
+    const r: unknown = JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8'));
+    if (!isRecordOf(r, id.uid, name) || r.group !== id.group) throw new Error(`${path.join(dir, `${name}.json`)} is not the record of uid ${id.uid}'s domain ${name} in link group ${id.group}`);
+    const q: Queued = { dir, record: r, bytes: 0, why: 'queued before the restart', fds: [] };
+    for (const f of fs.readdirSync(dir)) q.bytes += fs.statSync(path.join(dir, f), { throwIfNoEntry: false })?.size ?? 0;
+    this.#queued.set(dir, q);
+  }
+
+  /** Starts a batch when the worker is idle (after the current I/O callbacks, so releases arriving together go together). */
+  #kick(): void {
+    if (this.#worker || this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (this.#worker) return;
+      this.#worker = this.#work().finally(() => {
+        this.#worker = null;
+        if ([...this.#queued.values()].some((q) => !q.failed)) this.#kick();
+      });
+    });
+  }
+
+  async #work(): Promise<void> {
+    for (;;) {
+      const batch = [...this.#queued.values()].filter((q) => !q.failed);
+      if (!batch.length) return;
+      if (this.#holdFile) while (fs.existsSync(this.#holdFile)) await new Promise((r) => setTimeout(r, 20));
+      await this.#reap(batch);
+    }
+  }
+
+  /** One batch: every domain's devices in one group delete, then each one's files and connections; failures stay queued. */
+  async #reap(batch: Queued[]): Promise<void> {
+    let outcomes;
+    try {
+      outcomes = await teardownDomains(batch.map((q) => ({ name: q.record.name, o: this.#records.host(q.record), dir: q.dir, liveOptional: true })));
+    } catch (err) {
+      outcomes = batch.map(() => ({ error: err as Error }));
+    }
+    batch.forEach((q, k) => {
+      const error = outcomes[k].error;
+      closeAll(q.fds);
+      q.fds = [];
+      const r = q.record;
+      if (error) {
+        q.failed = true;
+        this.#log.error({ domain: r.name, uid: r.uid, group: r.group, err: error.message }, `deleting the devices of released ${r.name} failed; it stays queued for the next start`);
+        return;
+      }
+      try {
+        fs.rmSync(q.dir, { recursive: true, force: true });
+      } catch (err) {
+        this.#log.warn({ file: q.dir, err: (err as Error).message }, 'removing a finished entry of the deletion queue failed');
+      }
+      this.#queued.delete(q.dir);
+      this.#log.info({ domain: r.name, uid: r.uid, batch: batch.length }, `deleted the devices of ${r.name} (${q.why})`);
+    });
+  }
+
+  /** Closes the tap fds still kept (the agent is stopping). */
+  close(): void {
+    for (const q of this.#queued.values()) {
+      closeAll(q.fds);
+      q.fds = [];
+    }
+  }
+}
+
+/**
+ * Moves a domain's live and inactive XML (those there) from its scope into
+ * the journal entry `dir` (unless it has them already), then its record
+ * (`record`, its scope's NAME.json): the record last, as the commit.
+ */
+function commit(files: { live: string; inactive: string }, record: string, dir: string, name: string): void {
+  for (const [from, ext] of [
+    [files.live, 'xml'],
+    [files.inactive, 'inactive'],
+    [record, 'json'],
+  ] as const) {
+    const to = path.join(dir, `${name}.${ext}`);
+    if (fs.existsSync(to)) continue;
+    try {
+      fs.renameSync(from, to);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || ext === 'json') throw err;
+    }
+  }
+}

@@ -1,0 +1,232 @@
+// The agent's deletion queue on real devices in a scratch namespace: release
+// returns before the devices are gone and they do go; the name is free at
+// once; limits count queued devices until they are gone; SIGKILL with
+// deletions queued (and one move into the journal cut short), then a
+// restart, leaves nothing; SIGTERM drains the queue. The worker is held by
+// the test hook NETFD_TEST_REAPER_HOLD (a file: while it exists a batch waits
+// before deleting); the kernel path runs for real once it is removed.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t, { Test } from 'tap';
+import { AgentClient } from '../../lib/agent/client';
+import { native } from '../../lib/sys/native';
+import { agentLiveFiles, agentQueue, agentRecords, bridgeIface, directIface, domainXml, RunningAgent, startAgent, until, warmSockets } from '../helpers/agent';
+import { ip, ipLinks, needsRoot, withNetns } from '../helpers/host';
+
+warmSockets();
+
+const names = (ns: string): string[] =>
+  ipLinks(ns)
+    .map((l) => l.ifname)
+    .sort();
+
+/** A hold file for the agents of this test (set in their environment before they start). */
+function holdWorker(t: Test): { on: () => void; off: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-hold-'));
+  const file = path.join(dir, 'hold');
+  const before = process.env.NETFD_TEST_REAPER_HOLD;
+  process.env.NETFD_TEST_REAPER_HOLD = file;
+  t.teardown(() => {
+    if (before === undefined) delete process.env.NETFD_TEST_REAPER_HOLD;
+    else process.env.NETFD_TEST_REAPER_HOLD = before;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { on: () => fs.writeFileSync(file, ''), off: () => fs.rmSync(file, { force: true }) };
+}
+
+function bridge(ns: string): void {
+  ip(['-n', ns, 'link', 'add', 'br0', 'type', 'bridge']);
+  ip(['-n', ns, 'link', 'set', 'br0', 'up']);
+}
+
+const closeFds = (fds: number[]) => fds.forEach((fd) => native().close(fd));
+
+async function exitOf(a: RunningAgent): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (a.proc.exitCode !== null || a.proc.signalCode !== null) return { code: a.proc.exitCode, signal: a.proc.signalCode };
+  return new Promise((res) => a.proc.once('exit', (code, signal) => res({ code, signal })));
+}
+
+t.test('release returns before the devices are gone, and they go; the name is free at once; list and claim do not see the queued domain', { skip: needsRoot }, async (t) => {
+  const hold = holdWorker(t);
+  await withNetns(t, async (ns) => {
+    bridge(ns);
+    const baseline = names(ns);
+    const a = await startAgent(t, { ns, acl: 'allow user root all\n' });
+    const c = await AgentClient.connect(a.socket);
+    hold.on();
+    const xml = domainXml('q', [bridgeIface('br0'), directIface('v0', 'bridge')]);
+    const r1 = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml });
+    closeFds(r1.fds);
+    const first = r1.result.interfaces.map((i) => i.dev);
+    t.same((await c.request('release', { name: 'q' })).result, { name: 'q' }, 'release answers');
+    t.ok(
+      first.every((d) => names(ns).includes(d)),
+      `${first.join(' ')} still exist: queued (the tap kept by the agent's copy of its fd)`,
+    );
+    t.equal(agentQueue(a).length, 1, 'one entry in the deletion queue');
+    t.same(agentRecords(a), [], 'no record in the scope: the name is free');
+    t.same((await c.request('list')).result, [], 'list does not show the queued domain');
+    await t.rejects(c.request('claim', { name: 'q' }), { code: 'ENOENT' }, 'nor can it be claimed');
+
+    const r2 = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml });
+    closeFds(r2.fds);
+    const second = r2.result.interfaces.map((i) => i.dev);
+    t.same(
+      second.filter((d) => first.includes(d)),
+      [],
+      `prepared again at once, with new devices ${second.join(' ')}`,
+    );
+    t.same(
+      (await c.request<{ name: string }[]>('list')).result.map((d) => d.name),
+      ['q'],
+      'the new q is listed',
+    );
+
+    hold.off();
+    await until('the queue is empty', () => agentQueue(a).length === 0);
+    t.same(
+      first.filter((d) => names(ns).includes(d)),
+      [],
+      "the first q's devices are gone",
+    );
+    t.ok(
+      second.every((d) => names(ns).includes(d)),
+      "the second q's are not",
+    );
+    t.match(a.log(), /deleted the devices of q \(its owner released it\)/, 'the worker logs the deletion');
+    await c.request('release', { name: 'q' });
+    await until('the queue is empty again', () => agentQueue(a).length === 0);
+    c.close();
+    t.same(names(ns), baseline, 'nothing left in the namespace');
+    t.same(agentLiveFiles(a), [], 'no live XML left');
+  });
+});
+
+t.test('limits count queued devices until they are gone: a prepare over the limit is refused, naming them', { skip: needsRoot }, async (t) => {
+  const hold = holdWorker(t);
+  await withNetns(t, async (ns) => {
+    bridge(ns);
+    const baseline = names(ns);
+    const a = await startAgent(t, { ns, acl: 'allow user root bridge br0\nlimit user root interfaces 1\n' });
+    const c = await AgentClient.connect(a.socket);
+    hold.on();
+    closeFds((await c.request('prepare', { xml: domainXml('a', [bridgeIface('br0')]) })).fds);
+    await c.request('release', { name: 'a' });
+    await t.rejects(
+      c.request('prepare', { xml: domainXml('b', [bridgeIface('br0')]) }),
+      { code: 'LIMIT_EXCEEDED', field: 'interfaces', message: /holds 1 interfaces \(1 interfaces of released domains whose devices are still being deleted: try again in a moment\)/ },
+      'refused while the released domain is queued',
+    );
+    await t.rejects(c.request('prepare', { xml: domainXml('a', [bridgeIface('br0')]) }), { code: 'LIMIT_EXCEEDED' }, 'the same name too');
+    hold.off();
+    await until('the queue is empty', () => agentQueue(a).length === 0);
+    const b = await c.request('prepare', { xml: domainXml('b', [bridgeIface('br0')]) });
+    closeFds(b.fds);
+    t.pass('prepared once the devices are gone');
+    await c.request('release', { name: 'b' });
+    await until('the queue is empty again', () => agentQueue(a).length === 0);
+    c.close();
+    t.same(names(ns), baseline, 'nothing left in the namespace');
+  });
+});
+
+t.test('SIGKILL with deletions queued and a move into the journal cut short: the restarted agent finishes them before serving', { skip: needsRoot }, async (t) => {
+  const hold = holdWorker(t);
+  await withNetns(t, async (ns) => {
+    bridge(ns);
+    const baseline = names(ns);
+    let a = await startAgent(t, { ns, graceSecs: 600, acl: 'allow user root all\n' });
+    const c = await AgentClient.connect(a.socket);
+    hold.on();
+    const devs: string[] = [];
+    for (const name of ['k1', 'k2', 'k3']) {
+      const r = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml: domainXml(name, [directIface('v0', 'bridge'), bridgeIface('br0'), directIface('v1', 'bridge')]) });
+      closeFds(r.fds);
+      devs.push(...r.result.interfaces.map((i) => i.dev));
+    }
+    await c.request('release', { name: 'k1' });
+    await c.request('release', { name: 'k2' });
+    t.equal(agentQueue(a).length, 2, 'two deletions queued');
+    c.close();
+    a.proc.kill('SIGKILL');
+    t.equal((await exitOf(a)).signal, 'SIGKILL', 'the agent is killed with the deletions pending');
+    t.ok(
+      devs.filter((d) => d.startsWith('macvtap')).every((d) => names(ns).includes(d)),
+      'the macvtaps outlive it',
+    );
+    // k3's release cut short after its XML moved into the journal, before its record did.
+    const scope = path.join(a.stateDir, 'agent', '0');
+    const k3 = JSON.parse(fs.readFileSync(path.join(scope, 'k3.json'), 'utf8')) as { group: number; state: string };
+    fs.writeFileSync(path.join(scope, 'k3.json'), JSON.stringify({ ...k3, state: 'releasing' }));
+    const entry = path.join(a.stateDir, 'agent', 'queue', `0.${k3.group}`);
+    fs.mkdirSync(entry, { mode: 0o700 });
+    fs.renameSync(path.join(scope, 'k3.xml'), path.join(entry, 'k3.xml'));
+    fs.writeFileSync(path.join(entry, '.k3.json.123.abc.tmp'), '{');
+    hold.off();
+
+    a = await a.restart();
+    t.match(a.log(), /finishing the deletions queued before the restart/, 'the restarted agent finishes the queue');
+    t.same(names(ns), baseline, 'before it serves, every device is gone');
+    t.same(agentQueue(a), [], 'no entry left in the queue');
+    t.same(agentRecords(a), [], 'no record left');
+    t.same(agentLiveFiles(a), [], 'no live XML left');
+    t.same(fs.readdirSync(scope), [], "nothing left in root's scope");
+    const c2 = await AgentClient.connect(a.socket);
+    t.same((await c2.request('list')).result, [], 'nothing listed');
+    c2.close();
+  });
+});
+
+t.test('SIGTERM drains the deletion queue before the agent exits', { skip: needsRoot }, async (t) => {
+  const hold = holdWorker(t);
+  await withNetns(t, async (ns) => {
+    const baseline = names(ns);
+    const a = await startAgent(t, { ns, acl: 'allow user root all\n' });
+    const c = await AgentClient.connect(a.socket);
+    hold.on();
+    const r = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml: domainXml('s', [directIface('v0', 'bridge')]) });
+    closeFds(r.fds);
+    await c.request('release', { name: 's' });
+    c.close();
+    const exit = exitOf(a);
+    a.proc.kill('SIGTERM');
+    // The agent waits for the held worker rather than exiting with the deletion pending.
+    await new Promise((res) => setTimeout(res, 300));
+    t.equal(a.proc.exitCode, null, 'still running while its queue is not empty');
+    hold.off();
+    t.same(await exit, { code: 0, signal: null }, 'then exits 0');
+    t.same(names(ns), baseline, 'with the devices deleted');
+    t.same(agentQueue(a), [], 'and the queue empty');
+  });
+});
+
+t.test('a queued deletion that fails stays queued and counted; the next start tries again', { skip: needsRoot }, async (t) => {
+  const hold = holdWorker(t);
+  await withNetns(t, async (ns) => {
+    const baseline = names(ns);
+    let a = await startAgent(t, { ns, acl: 'allow user root all\nlimit user root domains 1\n' });
+    const c = await AgentClient.connect(a.socket);
+    hold.on();
+    const r = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml: domainXml('f', [directIface('v0', 'bridge')]) });
+    closeFds(r.fds);
+    const dev = r.result.interfaces[0].dev;
+    await c.request('release', { name: 'f' });
+    const [entry] = agentQueue(a);
+    const live = path.join(a.stateDir, 'agent', 'queue', entry, 'f.xml');
+    const text = fs.readFileSync(live, 'utf8');
+    fs.writeFileSync(live, '<domain'); // unreadable: its teardown fails
+    hold.off();
+    await until('the deletion fails', () => /deleting the devices of released f failed; it stays queued for the next start/.test(a.log()));
+    t.same(agentQueue(a), [entry], 'the entry stays');
+    t.ok(names(ns).includes(dev), `${dev} is not deleted`);
+    await t.rejects(c.request('prepare', { xml: domainXml('g', [directIface('v0', 'bridge')]) }), { code: 'LIMIT_EXCEEDED', field: 'domains' }, 'and still counts against the limit');
+    c.close();
+    fs.writeFileSync(live, text);
+    a.proc.kill('SIGTERM');
+    t.same(await exitOf(a), { code: 0, signal: null }, 'SIGTERM does not wait for a failed deletion');
+    a = await a.restart();
+    t.same(agentQueue(a), [], 'the next start finished it');
+    t.same(names(ns), baseline, 'its devices are gone');
+  });
+});
