@@ -130,9 +130,9 @@ export const agent: Section<AgentContext> = {
       fs.chmodSync(dir, 0o711); // the flooding user of the fairness suite reaches the socket
       const paths = { ns: s.ns, dir, socket: path.join(dir, 'agent.sock'), acl: path.join(dir, 'acl.conf'), stateDir: path.join(dir, 'state'), connect: (p: string) => AgentClient.connect(p) };
       // Root's clients are all one user here: room for the 100 concurrent
-      // ones and their domains. The flooding user of the fairness suite may
+      // ones, their domains and their request rate. The flooding user of the fairness suite may
       // use br0 but asks for br9.
-      fs.writeFileSync(paths.acl, `allow user * bridge br0\nlimit user root connections 1000\nlimit user root requests 1000\nlimit user root domains 1000\n`);
+      fs.writeFileSync(paths.acl, `allow user * bridge br0\nlimit user root connections 1000\nlimit user root requests 1000\nlimit user root domains 1000\nlimit user root rate 100000\n`);
       const started = await startAgent(paths);
       agentChild = started.child;
       a = { ...paths, ...started, procs, made };

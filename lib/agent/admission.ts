@@ -22,7 +22,7 @@ import type { Holder, Records, Reservation } from './records';
  * What each user may have when no `limit` line of the ACL says otherwise
  * (null: no bound). Interfaces are bounded only by `limit ... interfaces`.
  */
-export const USER_LIMITS: Readonly<Record<LimitKind, number | null>> = { interfaces: null, domains: 64, state: 4 * 1024 * 1024, connections: 32, requests: 16 };
+export const USER_LIMITS: Readonly<Record<LimitKind, number | null>> = { interfaces: null, domains: 64, state: 4 * 1024 * 1024, connections: 32, requests: 16, rate: null };
 
 /** The agent's bounds (AgentOptions of the same names); every field has a default. */
 export interface Bounds {
@@ -98,7 +98,7 @@ export class Admission {
   #user(uid: number): UserState {
     let u = this.#users.get(uid);
     if (!u) {
-      u = { connections: 0, inFlight: 0, tokens: this.#rate.burst, refilled: Date.now() };
+      u = { connections: 0, inFlight: 0, tokens: Number.POSITIVE_INFINITY, refilled: Date.now() }; // capped at the caller's burst on its first request
       this.#users.set(uid, u);
     }
     return u;
@@ -149,11 +149,21 @@ export class Admission {
     if (m.ctrunc || m.fds.length)
       return new NetfdError('the request carried file descriptors; no request takes any (they were closed)', { code: 'BAD_REQUEST', field: 'fds', value: m.fds.length || 'some' });
     const u = this.#user(client.caller.uid);
-    const rate = this.#rate;
+    // An ACL `limit … rate N`: N requests a second, bursts of 2N; else the agent's rate.
+    const own = limitFor(this.acl, client.caller, 'rate', this.accounts);
+    const rate = own ? { perSecond: own.value, burst: 2 * own.value } : this.#rate;
     const now = Date.now();
     u.tokens = Math.min(rate.burst, u.tokens + ((now - u.refilled) * rate.perSecond) / 1000);
     u.refilled = now;
-    if (u.tokens < 1) return new NetfdError(`more than ${rate.perSecond} requests a second from uid ${client.caller.uid}; slow down`, { code: 'RATE_LIMITED' });
+    if (u.tokens < 1) {
+      const e = new NetfdError(`more than ${rate.perSecond} requests a second from uid ${client.caller.uid}${own ? ` (${describe(own)})` : ''}; slow down`, {
+        code: 'RATE_LIMITED',
+        field: 'rate',
+        value: rate.perSecond,
+      });
+      if (own) (e as NetfdError & { rule?: string }).rule = describe(own);
+      return e;
+    }
     u.tokens -= 1;
     const perConn = this.#o.maxInFlight ?? 8;
     if (client.inFlight >= perConn) return new NetfdError(`${client.inFlight} requests are already in flight on this connection (at most ${perConn}); wait for their replies`, { code: 'EBUSY' });

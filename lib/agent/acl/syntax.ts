@@ -31,9 +31,9 @@ export type ObjectKind = 'bridge' | 'dev' | 'network' | 'mode' | 'devname' | 'et
  * of state on disk (records and live XML), connections at once, requests in
  * flight over all of the user's connections.
  */
-export type LimitKind = 'interfaces' | 'domains' | 'state' | 'connections' | 'requests';
+export type LimitKind = 'interfaces' | 'domains' | 'state' | 'connections' | 'requests' | 'rate';
 /** Every kind of `limit` line, in the order the README lists them. */
-export const LIMIT_KINDS: readonly LimitKind[] = ['interfaces', 'domains', 'state', 'connections', 'requests'];
+export const LIMIT_KINDS: readonly LimitKind[] = ['interfaces', 'domains', 'state', 'connections', 'requests', 'rate'];
 
 /** What a request touches; {kind: 'all'} is an admin operation. */
 export interface AclObject {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { AgentClient } from '../../../lib/agent/client';
 import { encodeRequest } from '../../../lib/agent/protocol';
 import { Agent } from '../../../lib/agent/server';
 import { native } from '../../../lib/sys/native';
@@ -105,4 +106,28 @@ t.test('stop: a client that does not read is cut off at stopTimeoutMs; an idle a
   const t0 = Date.now();
   t.equal(await idle.stop(), true, 'an idle agent: true');
   t.ok(Date.now() - t0 < 250, 'at once');
+});
+
+t.test('the request rate: 200 a second (bursts of 400) by default, an ACL `limit … rate N` raises or lowers it, refusals name it', async (t) => {
+  // 20 connections, each sending 30 requests one after another: 600 at about once.
+  const burst = async (dir: string, n: number) => {
+    const conns = await Promise.all(Array.from({ length: 20 }, () => AgentClient.connect(path.join(dir, 'a.sock'))));
+    t.teardown(() => conns.forEach((c) => c.close()));
+    const out: (Error & { code?: string; field?: string; rule?: string; value?: unknown })[] = [];
+    await Promise.all(
+      conns.map(async (c) => {
+        for (let k = 0; k < n / conns.length; k++) await c.request('hello').catch((e: Error) => out.push(e));
+      }),
+    );
+    return out;
+  };
+  const plain = await agentIn(t, `allow user ${uid} ethernet\nlimit user ${uid} requests 2000\n`);
+  const refused = await burst(plain.dir, 600);
+  t.ok(refused.length >= 100, `past the default burst of 400 requests are refused (${refused.length} of 600)`);
+  t.match(refused[0], { code: 'RATE_LIMITED', field: 'rate', value: 200, message: /more than 200 requests a second from uid \d+; slow down/ });
+  const raised = await agentIn(t, `allow user ${uid} ethernet\nlimit user ${uid} requests 2000\nlimit user ${uid} rate 5000\n`);
+  t.same(await burst(raised.dir, 600), [], 'a user allowed 5000 a second (bursts of 10000) gets 600 at once');
+  const none = await agentIn(t, `allow user ${uid} ethernet\nlimit user ${uid} rate 0\n`);
+  const zero = await burst(none.dir, 20);
+  t.match(zero[0], { code: 'RATE_LIMITED', field: 'rate', value: 0, rule: new RegExp(`^limit user ${uid} rate 0 \\(.*acl\\.conf:2\\)$`) }, 'rate 0: no requests, the rule named');
 });

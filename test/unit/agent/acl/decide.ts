@@ -223,7 +223,10 @@ t.test('interfaceLimit: the smallest applicable limit, null when none', async (t
 });
 
 t.test('limits of every kind: state sizes in binary units, the smallest per kind, described as written', async (t) => {
-  const acl = parseAcl('limit user * domains 16\nlimit  user *  state 4M\nlimit user alice state 512K\nlimit user * connections 8\nlimit user * requests 4\nallow user alice devname vm-*\n', 'k.conf');
+  const acl = parseAcl(
+    'limit user * domains 16\nlimit  user *  state 4M\nlimit user alice state 512K\nlimit user * connections 8\nlimit user * requests 4\nlimit user * rate 50\nallow user alice devname vm-*\n',
+    'k.conf',
+  );
   t.strictSame(
     acl.limits.map((l) => [l.what, l.value]),
     [
@@ -232,6 +235,7 @@ t.test('limits of every kind: state sizes in binary units, the smallest per kind
       ['state', 512 * 1024],
       ['connections', 8],
       ['requests', 4],
+      ['rate', 50],
     ],
   );
   t.equal(describe(acl.limits[1]), 'limit user * state 4M (k.conf:2)', 'normalised, with the unit');

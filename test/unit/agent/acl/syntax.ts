@@ -119,7 +119,7 @@ t.test('every syntax error names file:line, the bad token, what is expected, and
     ['limit user alice interfaces 1.5', /bad number "1\.5"/],
     ['limit user alice interfaces 8x', /bad number "8x"/],
     ['limit user alice interfaces', /missing number after "interfaces": expected a non-negative integer/],
-    ['limit user alice queues 8', /unknown limit "queues": expected interfaces, domains, state, connections, requests/],
+    ['limit user alice queues 8', /unknown limit "queues": expected interfaces, domains, state, connections, requests, rate/],
     ['limit user alice', /missing limit after "alice": expected interfaces/],
     ['limit user alice state 4X', /bad size "4X": expected bytes, with K, M or G/],
     ['limit user alice state', /missing size after "state"/],
