@@ -18,9 +18,7 @@ import { isObjectName } from '../xml/dom';
 import { DomainXml, PciAddress } from '../xml/domain';
 import type { Client } from './admission';
 import type { Op } from './protocol';
-import type { Context, Handler, Result } from './context';
-import type { AgentLogger } from './options';
-import { keepTapFds } from './reaper';
+import type { Context, Handler } from './context';
 import { attach, prepare } from './prepare';
 import { cniHandler } from './cni';
 import { cniClaimHandler } from './cni-claim';
@@ -60,18 +58,6 @@ export async function releaseDomain(ctx: Pick<Context, 'records'>, h: Held, why:
   await ctx.records.queue.enqueue(h, why);
 }
 
-/** prepare, and a copy of each new tap's fd kept by the agent until the domain's release deletes the tap (keepTapFds). */
-async function prepareKeeping(ctx: Context, client: Client, a: Record<string, unknown>, log: AgentLogger): Promise<Result> {
-  const res = await prepare(ctx, client, a.xml as string, a.qmp as string | undefined, accelArg(a.accel), a.running as boolean | undefined, log);
-  const name = (res.result as { name?: unknown }).name;
-  const h = typeof name === 'string' ? ctx.records.held.get(ctx.records.key(client.caller.uid, name)) : undefined;
-  if (h && res.fds?.length) {
-    const taps = new Set(h.record.devices.filter((d) => d.kind === 'tap').map((d) => d.name));
-    if (taps.size) h.fds = keepTapFds(res.fds, taps);
-  }
-  return res;
-}
-
 function listed(ctx: Context, h: Held, client: Client) {
   let interfaces: { dev?: string; mac?: string; type: string; source: unknown }[] = [];
   try {
@@ -100,7 +86,7 @@ function netAdmin(named: boolean, run: (nets: Networks, name: string, a: Record<
 /** Every operation of the protocol (OPS), and what the agent does for it. */
 export const HANDLERS: Readonly<Record<Op, Handler>> = {
   hello: async (ctx, client) => ({ result: { version: 1, uid: client.caller.uid, gid: client.caller.gid, user: client.user, graceMs: ctx.grace() } }),
-  prepare: prepareKeeping,
+  prepare: async (ctx, client, a, log) => prepare(ctx, client, a.xml as string, a.qmp as string | undefined, accelArg(a.accel), a.running as boolean | undefined, log),
   'set-running': async (ctx, client, a, log) => {
     // The owner's word on its guest's vCPUs; it can do no more than
     // set its own domain's macvtaps (and a passthrough one's device) up or down.

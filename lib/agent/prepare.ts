@@ -115,10 +115,6 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
       record.state = 'ready';
       record.devices = prepared.interfaces.filter((i) => i.created).map((i) => ({ ifindex: i.ifindex, kind: i.kind, name: i.name }));
       records.write(record);
-      const h: Held = { record, client, bytes: records.stateBytes(record) };
-      records.held.set(key, h);
-      if (client.conn.closed) ctx.orphan(h);
-      else client.domains.add(key);
       log.info({ domain: def.name, devices: prepared.interfaces.map((i) => i.name), group: record.group }, 'prepared');
       const interfaces = prepared.interfaces.map((i) => ({
         dev: i.name,
@@ -128,10 +124,26 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
         tapFds: i.fds.fds.length,
         vhostFds: i.vhostFds.fds.length,
       }));
+      const result = { name: def.name, liveXml: prepared.liveXml, argv: prepared.argv(qmp ? { qmp } : {}), interfaces };
+      // The reply's fds; the agent's own copies are handed over from the
+      // prepared domain here. The first queue fd of each tap made stays
+      // with the agent until the release's group delete takes the tap:
+      // closing a tap's last fd unregisters it, which waits out the
+      // kernel's grace period in whoever closes it (the client's path
+      // otherwise). The rest are closed off the event loop once the reply
+      // is sent.
+      const fds = prepared.qemuFds();
+      const owned = prepared.interfaces.map((i) => ({ i, queues: i.fds.release(), vhost: i.vhostFds.release() }));
+      const kept = owned.filter(({ i, queues }) => i.created && i.kind === 'tap' && queues.length).map(({ queues }) => queues[0]!);
+      const rest = owned.flatMap(({ queues, vhost }) => [...queues, ...vhost]).filter((fd) => !kept.includes(fd));
+      const h: Held = { record, client, bytes: records.stateBytes(record), fds: kept };
+      records.held.set(key, h);
+      if (client.conn.closed) ctx.orphan(h);
+      else client.domains.add(key);
       return {
-        result: { name: def.name, liveXml: prepared.liveXml, argv: prepared.argv(qmp ? { qmp } : {}), interfaces },
-        fds: prepared.qemuFds(),
-        after: () => closeOff(prepared.interfaces.flatMap((i) => [...i.fds.release(), ...i.vhostFds.release()])),
+        result,
+        fds,
+        after: () => closeOff(rest),
       };
     });
   });

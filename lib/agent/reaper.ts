@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { teardownDomains } from '../netdev/teardown';
+import { removeFile } from '../state/atomic';
 import { withDomainLock } from '../state/lock';
 import { native } from '../sys/native';
 import type { AgentLogger } from './options';
@@ -82,41 +83,13 @@ export function classifyEntry(files: readonly string[]): EntryFiles {
   return out;
 }
 
-/**
- * One fd of each tap named in `taps` among `fds` (a prepare's reply), as a
- * copy of the agent's own. The tap then outlives its user's fds until the
- * release's group delete takes it: closing the last fd of a tap unregisters
- * it, which waits out the kernel's grace period in whoever closes it (the
- * client's path); closing a copy of a tap already gone costs nothing.
- */
-export function keepTapFds(fds: readonly number[], taps: ReadonlySet<string>): number[] {
-  const pick: number[] = [];
-  const seen = new Set<string>();
-  for (const fd of fds) {
-    let info: string;
-    try {
-      info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue;
-    }
-    const dev = /^iff:\s*(\S+)$/m.exec(info)?.[1];
-    if (dev && taps.has(dev) && !seen.has(dev)) {
-      seen.add(dev);
-      pick.push(fd);
-    }
-  }
-  return pick.length ? dupFds(pick) : [];
-}
-
-/** Copies of `fds` (new fds, close-on-exec, for the same open files), through a socket pair. */
-function dupFds(fds: number[]): number[] {
-  const [a, b] = native().socketPair('seqpacket');
+/** Removes an emptied journal entry (one rmdir); anything left in it goes too. */
+function removeEntry(dir: string): void {
   try {
-    if (native().sendNow(a, Buffer.from([0]), fds) < 0) return [];
-    return native().recvNow(b, 1, fds.length)?.fds ?? [];
-  } finally {
-    native().close(a);
-    native().close(b);
+    fs.rmdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw e;
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -305,7 +278,9 @@ export class Reaper implements DeletionQueue {
         return;
       }
       try {
-        fs.rmSync(q.dir, { recursive: true, force: true });
+        // The entry held the domain's record (and its XML, which the teardown removed).
+        removeFile(path.join(q.dir, `${r.name}.json`));
+        removeEntry(q.dir);
       } catch (err) {
         this.#log.warn({ file: q.dir, err: (err as Error).message }, 'removing a finished entry of the deletion queue failed');
       }

@@ -14,6 +14,7 @@ import { removeGroup, removeHalfMade } from '../netdev/reclaim';
 import { teardownFromLive } from '../netdev/teardown';
 import { recordedLinks } from '../netdev/live';
 import { agentScope, inactiveXmlPath, liveXmlPath, objectFile, objectOf } from '../state/dirs';
+import { removeFile } from '../state/atomic';
 import { Networks } from '../netdev/network';
 import type { Accel, GuestMac } from '../policy';
 import { DomainXml, InterfaceDef } from '../xml/domain';
@@ -74,7 +75,7 @@ export interface Held {
   /** Bytes of state the domain keeps on disk (record, live and inactive XML). */
   bytes: number;
   timer?: NodeJS.Timeout;
-  /** Copies of its taps' fds the agent keeps until release deletes them (see keepTapFds). */
+  /** One queue fd of each tap the agent made, kept until release deletes the tap (see prepare.ts). */
   fds?: number[] | undefined;
 }
 
@@ -103,11 +104,19 @@ export interface HostPlace {
 function publish(file: string, text: string, create: boolean): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   fs.writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 });
+  if (!create) {
+    try {
+      fs.renameSync(tmp, file);
+    } catch (e) {
+      removeFile(tmp);
+      throw e;
+    }
+    return;
+  }
   try {
-    if (create) fs.linkSync(tmp, file);
-    else fs.renameSync(tmp, file);
+    fs.linkSync(tmp, file);
   } finally {
-    fs.rmSync(tmp, { force: true });
+    removeFile(tmp); // linked or not, the temporary name goes
   }
 }
 
@@ -210,7 +219,7 @@ export class Records {
 
   /** Removes the record, and the domain from those held. */
   drop(r: DomainRecord): void {
-    fs.rmSync(this.path(r.uid, r.name), { force: true });
+    removeFile(this.path(r.uid, r.name));
     const key = this.key(r.uid, r.name);
     const h = this.held.get(key);
     if (h) {

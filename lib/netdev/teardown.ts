@@ -8,6 +8,7 @@ import { deleteLinks, LinkInfo, listLinks, netnsOf } from '../sys/link';
 import { tapHostMac } from '../policy';
 import { inactiveXmlPath, liveXmlPath, stateDir } from '../state/dirs';
 import { withDomainLock } from '../state/lock';
+import { removeFile } from '../state/atomic';
 import { DomainXml, InterfaceDef } from '../xml/domain';
 import { DomainHostOptions, downscript, warnOf } from './connect';
 import { releaseFor } from './network';
@@ -191,8 +192,8 @@ async function finish(l: Locked): Promise<void> {
   if (!xml) return;
   try {
     for (const i of xml.def.interfaces) if (i.downscript && i.target?.dev && i.target.managed) await downscript(i.downscript, i.target.dev, i.path, warnOf(item.o))();
-    fs.rmSync(liveXmlPath(l.dir, item.name), { force: true });
-    fs.rmSync(inactiveXmlPath(l.dir, item.name), { force: true });
+    removeFile(liveXmlPath(l.dir, item.name));
+    removeFile(inactiveXmlPath(l.dir, item.name));
     await releaseFor(item.name, xml.def.interfaces, { ...item.o, stateDir: l.root, scope: l.scope });
   } catch (err) {
     out.error = err as Error;

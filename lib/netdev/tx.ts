@@ -2,9 +2,9 @@
 // kernel identity (a link's ifindex in the transaction's namespace, never its
 // name or MAC, which someone else may take meanwhile), and `undo()` reverses
 // all of it when a later step fails. Teardown reuses the same reversal.
-import fs from 'node:fs';
 import { FdSet } from '../sys/fds';
 import { deleteLinks } from '../sys/link';
+import { removeFile } from '../state/atomic';
 
 /** What a transaction in one network namespace has made so far, and how to undo it. */
 export class Tx {
@@ -69,7 +69,7 @@ export class Tx {
     }
     for (const f of this.#files.splice(0)) {
       try {
-        fs.rmSync(f, { force: true });
+        removeFile(f);
       } catch (e) {
         errors.push(e);
       }

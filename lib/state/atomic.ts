@@ -44,7 +44,7 @@ export function replaceFilesAtomic(files: readonly (readonly [file: string, data
     for (const [file, data] of files) tmps.push(writeTemp(file, data));
     for (; renamed < files.length; renamed++) fs.renameSync(tmps[renamed]!, files[renamed]![0]);
   } catch (e) {
-    for (const tmp of tmps.slice(renamed)) fs.rmSync(tmp, { force: true });
+    for (const tmp of tmps.slice(renamed)) removeFile(tmp);
     throw e;
   }
   const dirs = new Set(files.map(([file]) => path.dirname(file)));
@@ -72,7 +72,7 @@ function writeTemp(file: string, data: string): string {
       fs.closeSync(fd);
     }
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    removeFile(tmp);
     throw e;
   }
   return tmp;
@@ -93,5 +93,19 @@ function fsyncDir(dir: string): void {
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * Removes `file` (not a directory); false when there was none. One unlink,
+ * where `fs.rmSync(file, { force: true })` walks it as a tree (lstat first).
+ */
+export function removeFile(file: string): boolean {
+  try {
+    fs.unlinkSync(file);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
   }
 }

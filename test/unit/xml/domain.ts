@@ -1085,3 +1085,12 @@ t.test('withInterface / withoutInterface: hotplug edits of the live XML', async 
   refused(t, () => live.withInterface("<disk type='file'/>"), invalid('/disk', 'disk'), /expected an <interface>/);
   refused(t, () => live.withInterface('<interface'), { code: 'INVALID_XML', field: 'interface XML', value: '<interface' }, /interface XML/);
 });
+
+t.test('live() works on a copy: the parsed document, and a second live(), are unchanged by the first', async (t) => {
+  const d = parse(LIVE_INPUT);
+  const before = d.serialize();
+  const first = d.live(LIVE_RESULTS);
+  t.equal(d.serialize(), before, 'the config document is as parsed');
+  t.equal(d.live(LIVE_RESULTS), first, 'the same live XML again');
+  t.not(first, before);
+});
