@@ -6,11 +6,11 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
-import { linkGroups } from '../sys/link';
+import { LinkInfo, listLinks } from '../sys/link';
 import { setInterfaceLinks } from '../netdev/direct';
 import { prepareDomain } from '../qemu/domain';
 import { withDomainLock } from '../state/lock';
-import { replaceFileAtomic } from '../state/atomic';
+import { removeFile, replaceFileAtomic } from '../state/atomic';
 import { Accel, domainMacs, generateMac } from '../policy';
 import { hostAttach, qemuNic } from '../qemu/hotplug';
 import { DomainXml } from '../xml/domain';
@@ -42,13 +42,18 @@ function closeOff(fds: readonly number[]): void {
   for (const fd of fds) fs.close(fd, () => undefined);
 }
 
-/** A link group no link in the agent's namespace and no record uses. */
-async function freeGroup(ctx: Context): Promise<number> {
-  const used = new Set<number>(await linkGroups({ netns: ctx.o.netns }));
+/**
+ * A link group no link in the agent's namespace and no record uses, and the
+ * namespace's links as listed for that (the prepare's preflight sees the
+ * same listing: one dump of the links per prepare).
+ */
+async function freeGroup(ctx: Context): Promise<{ group: number; links: LinkInfo[] }> {
+  const links = await listLinks({ netns: ctx.o.netns });
+  const used = new Set<number | null>(links.map((l) => l.group));
   for (const h of ctx.records.held.values()) used.add(h.record.group);
   for (;;) {
     const g = randomBytes(4).readUInt32BE(0);
-    if (g >= 0x1000000 && !used.has(g)) return g;
+    if (g >= 0x1000000 && !used.has(g)) return { group: g, links };
   }
 }
 
@@ -89,6 +94,7 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
     const estimate = 3 * bytesOf(text) + 4096;
     return admission.withinLimits(client, { interfaces: def.interfaces.length, domains: 1, bytes: estimate }, async () => {
       const macs = domainMacs(def, randomBytes);
+      const { group, links } = await freeGroup(ctx);
       const record: DomainRecord = {
         name: def.name,
         uid,
@@ -97,7 +103,7 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
         state: 'preparing',
         xml: text,
         macs,
-        group: await freeGroup(ctx),
+        group,
         devices: [],
         interfaces: def.interfaces.length,
         ...(accel ? { accel } : {}),
@@ -107,9 +113,9 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
       records.write(record, true);
       let prepared;
       try {
-        prepared = await prepareDomain(xml, { ...records.host(record), macs, accel, macvtapsDown: running === false });
+        prepared = await prepareDomain(xml, { ...records.host(record), macs, accel, macvtapsDown: running === false, links });
       } catch (err) {
-        fs.rmSync(records.path(uid, def.name), { force: true });
+        removeFile(records.path(uid, def.name));
         throw err;
       }
       record.state = 'ready';

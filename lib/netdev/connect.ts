@@ -56,6 +56,13 @@ export interface PrepareOptions extends DomainHostOptions {
    */
   macvtapsDown?: boolean | undefined;
   /**
+   * The namespace's links as the caller listed them just before (the agent
+   * lists them once for its link group and its preflight alike): preflight
+   * uses these instead of a listing of its own. Older than that, a name or
+   * MAC taken since would go unseen.
+   */
+  links?: readonly LinkInfo[] | undefined;
+  /**
    * Called after each step has succeeded; a throw aborts setup and rolls
    * everything back, as a failure of the step itself would. For tests.
    */

@@ -232,7 +232,7 @@ export interface InterfaceSetup {
  * Looks at the host before changing anything, per interface type: names, bridges, parents, MACs. Returns the managed='no' devices by interface index.
  * @internal
  */
-export function preflight(plans: InterfacePlan[], links: LinkInfo[]): Map<number, LinkInfo> {
+export function preflight(plans: InterfacePlan[], links: readonly LinkInfo[]): Map<number, LinkInfo> {
   const byName = new Map(links.map((l) => [l.name, l]));
   const existing = new Map<number, LinkInfo>();
   for (const p of plans) {
@@ -269,7 +269,7 @@ export function connect(plan: InterfacePlan, ctx: ConnectContext, existing: Read
  */
 export async function prepareInterfaces(plans: InterfacePlan[], o: PrepareOptions): Promise<InterfaceSetup> {
   const netns = netnsOf(o);
-  const links = needsLinks(plans) ? await listLinks({ netns }) : [];
+  const links = needsLinks(plans) ? (o.links ?? (await listLinks({ netns }))) : [];
   const existing = preflight(plans, links);
 
   const tx = new Tx(netns);
