@@ -3,7 +3,7 @@
 // PCI addresses qemu gave.
 import fs from 'node:fs';
 import path from 'node:path';
-import { getLink } from '../sys/link';
+import { getLink, LinkInfo } from '../sys/link';
 import { tapHostMac } from '../policy';
 import { replaceFileAtomic } from '../state/atomic';
 import { withDomainLock } from '../state/lock';
@@ -30,28 +30,42 @@ export function liveResult(p: { plan: InterfacePlan; decision: DriverDecision; n
   return r;
 }
 
+/** The interfaces of a live XML whose device netfd created (a target dev it manages, a MAC, a pool device chosen). */
+const created = (ifaces: readonly InterfaceDef[]) => ifaces.filter((i) => i.target?.dev && i.mac && !(i.type === 'network' && !i.actual) && !(i.target && !i.target.managed));
+
 /**
- * The links recorded for `ifaces` (from live XML) that netfd created and that
- * are still what it recorded. With `group` (the link group they were created
- * in): a link of that name, kind and group, whatever its MAC now. Without: a
- * macvtap with the guest MAC, a tap with the host MAC derived from it.
- * Others (managed='no', impostors, gone) are skipped.
+ * The links of `links` recorded for `ifaces` (from live XML) that netfd
+ * created and that are still what it recorded. With `group` (the link group
+ * they were created in): a link of that name, kind and group, whatever its
+ * MAC now. Without: a macvtap with the guest MAC, a tap with the host MAC
+ * derived from it. Others (managed='no', impostors, gone) are skipped.
  */
-export async function recordedLinks(ifaces: readonly InterfaceDef[], netns: string | undefined, group?: number): Promise<{ indexes: number[]; deleted: string[]; skipped: string[] }> {
+export function recordedIn(ifaces: readonly InterfaceDef[], links: Iterable<LinkInfo>, group?: number): { indexes: number[]; deleted: string[]; skipped: string[] } {
+  const byName = new Map<string, LinkInfo>();
+  for (const l of links) byName.set(l.name, l);
   const indexes: number[] = [];
   const deleted: string[] = [];
   const skipped: string[] = [];
-  for (const i of ifaces) {
-    const dev = i.target?.dev;
-    if (!dev || !i.mac || (i.type === 'network' && !i.actual) || (i.target && !i.target.managed)) continue;
-    const l = await getLink(dev, { netns }).catch(() => null);
-    const want = i.type === 'direct' || i.type === 'network' ? { kind: 'macvtap', mac: i.mac } : { kind: 'tun', mac: tapHostMac(i.mac) };
+  for (const i of created(ifaces)) {
+    const dev = i.target!.dev!;
+    const l = byName.get(dev);
+    const want = i.type === 'direct' || i.type === 'network' ? { kind: 'macvtap', mac: i.mac } : { kind: 'tun', mac: tapHostMac(i.mac!) };
     if (l && l.kind === want.kind && (group !== undefined ? l.group === group : l.mac === want.mac)) {
       indexes.push(l.index);
       deleted.push(dev);
     } else skipped.push(dev);
   }
   return { indexes, deleted, skipped };
+}
+
+/** recordedIn over a lookup of each recorded device in `netns` (no listing of the whole namespace). */
+export async function recordedLinks(ifaces: readonly InterfaceDef[], netns: string | undefined, group?: number): Promise<{ indexes: number[]; deleted: string[]; skipped: string[] }> {
+  const links: LinkInfo[] = [];
+  for (const i of created(ifaces)) {
+    const l = await getLink(i.target!.dev!, { netns }).catch(() => null);
+    if (l) links.push(l);
+  }
+  return recordedIn(ifaces, links, group);
 }
 
 /**

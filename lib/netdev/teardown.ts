@@ -5,12 +5,12 @@
 // then each domain's downscripts, files and network connections follow.
 import fs from 'node:fs';
 import { deleteLinks, LinkInfo, listLinks, netnsOf } from '../sys/link';
-import { tapHostMac } from '../policy';
 import { inactiveXmlPath, liveXmlPath, stateDir } from '../state/dirs';
 import { withDomainLock } from '../state/lock';
 import { removeFile } from '../state/atomic';
-import { DomainXml, InterfaceDef } from '../xml/domain';
+import { DomainXml } from '../xml/domain';
 import { DomainHostOptions, downscript, warnOf } from './connect';
+import { recordedIn } from './live';
 import { releaseFor } from './network';
 
 /** One domain to tear down: its name and its host options (namespace, scope, link group…). */
@@ -41,29 +41,6 @@ export interface TeardownOutcome {
   live: boolean;
   /** Set when something of this domain failed; its files stay when its links could not be deleted. */
   error?: Error;
-}
-
-/**
- * The links of `links` recorded for `ifaces` (from live XML) that netfd
- * created and that are still what it recorded: recordedLinks (live.ts) over
- * one listing of the namespace instead of a lookup per interface.
- */
-export function recordedIn(ifaces: readonly InterfaceDef[], links: readonly LinkInfo[], group?: number): { indexes: number[]; deleted: string[]; skipped: string[] } {
-  const byName = new Map(links.map((l) => [l.name, l]));
-  const indexes: number[] = [];
-  const deleted: string[] = [];
-  const skipped: string[] = [];
-  for (const i of ifaces) {
-    const dev = i.target?.dev;
-    if (!dev || !i.mac || (i.type === 'network' && !i.actual) || (i.target && !i.target.managed)) continue;
-    const l = byName.get(dev);
-    const want = i.type === 'direct' || i.type === 'network' ? { kind: 'macvtap', mac: i.mac } : { kind: 'tun', mac: tapHostMac(i.mac) };
-    if (l && l.kind === want.kind && (group !== undefined ? l.group === group : l.mac === want.mac)) {
-      indexes.push(l.index);
-      deleted.push(dev);
-    } else skipped.push(dev);
-  }
-  return { indexes, deleted, skipped };
 }
 
 /** A domain of a batch, locked, with what was read of it. */
