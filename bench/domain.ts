@@ -16,6 +16,7 @@ import type { Results, Suite } from './harness';
 import { interleaved, log, msSince, now, percentile, round, timed } from './harness';
 import { ipAsync, IpBatchProcess } from './ip';
 import type { LinksContext } from './links';
+import { nativeBinding } from './netfd';
 
 const GOALS = { prepare_teardown_vs_kernel: '<= 1.3', prepare_teardown_leaks: '== 0' };
 const DOMAIN_CYCLES = 200;
@@ -56,10 +57,12 @@ const IP_DOMAIN_CYCLE = [
 ];
 
 /**
- * This process's open fds, number -> target. The directory handle readdir used
- * is closed by the time of readlink and drops out (ENOENT).
+ * This process's open fds, number -> target, with the addon's idle netlink
+ * sockets closed first (they are kept for reuse, not leaked). The directory
+ * handle readdir used is closed by the time of readlink and drops out (ENOENT).
  */
-function openFds(): Map<string, string> {
+export function openFds(): Map<string, string> {
+  nativeBinding().closeNetlinkCache();
   const fds = new Map<string, string>();
   for (const n of fs.readdirSync('/proc/self/fd')) {
     try {

@@ -48,7 +48,8 @@ import type { Results, Suite } from './harness';
 import { envCount, interleaved, log, median, msSince, now, round, timed, withLoopMonitor } from './harness';
 import { ipAsync, IpBatchProcess } from './ip';
 import type { LinksContext } from './links';
-import { nativeBinding, type Netfd } from './netfd';
+import type { Netfd } from './netfd';
+import { openFds } from './domain';
 
 const GOALS = { fleet_vs_ip_batch: '<= 2.0', fleet_leaks: '== 0' };
 /** The links the scratch namespace holds between benchmarks. */
@@ -81,24 +82,6 @@ function ipFleet(count: number): string[] {
   }
   lines.push(`link del group ${IP_GROUP}`);
   return lines;
-}
-
-/**
- * This process's open fds, number -> target (see domain.ts), after the
- * addon's cache of idle netlink sockets (one per namespace, kept for the
- * next operation) is closed: those are not leaks.
- */
-function openFds(): Map<string, string> {
-  nativeBinding().closeNetlinkCache();
-  const fds = new Map<string, string>();
-  for (const n of fs.readdirSync('/proc/self/fd')) {
-    try {
-      fds.set(n, fs.readlinkSync(`/proc/self/fd/${n}`));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return fds;
 }
 
 async function run(ctx: LinksContext, results: Results): Promise<void> {
