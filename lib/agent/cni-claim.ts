@@ -27,7 +27,7 @@ import { Tap } from '../sys/tap';
 import { VhostFds } from '../sys/vhost';
 import * as v from '../validate';
 import type { Client } from './admission';
-import { cniStore, nsStat, recordedLink } from './cni';
+import { cniStore, nsStat, pidNetns, recordedLink } from './cni';
 import type { CniRecord } from './cni-store';
 import type { Handler, Result } from './context';
 import type { AgentLogger } from './options';
@@ -43,16 +43,6 @@ export function startTime(pid: number, proc = '/proc'): string | null {
   // The command name (field 2) is in parentheses and may hold anything; the fields after its last ')' are 3, 4, ….
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return rest[22 - 3] ?? null;
-}
-
-/** The network namespace of process `pid` (st_dev and st_ino of /proc/PID/ns/net), or null when it is gone. */
-export function pidNetns(pid: number, proc = '/proc'): { dev: number; ino: number } | null {
-  try {
-    const st = fs.statSync(`${proc}/${pid}/ns/net`);
-    return { dev: st.dev, ino: st.ino };
-  } catch {
-    return null;
-  }
 }
 
 const same = (a: { dev: number; ino: number } | null, r: CniRecord): boolean => a !== null && a.ino === r.netnsIno && (r.netnsDev === undefined || a.dev === r.netnsDev);

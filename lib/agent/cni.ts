@@ -90,6 +90,41 @@ export function nsStat(netns: string): { dev: number; ino: number } | null {
   }
 }
 
+/** The network namespace of process `pid` (st_dev and st_ino of /proc/PID/ns/net), or null when it is gone. */
+export function pidNetns(pid: number, proc = '/proc'): { dev: number; ino: number } | null {
+  try {
+    const st = fs.statSync(`${proc}/${pid}/ns/net`);
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where an ADD may make its device: CNI_NETNS must be a namespace file (on
+ * nsfs, like /proc/PID/ns/net or a /run/netns bind mount: never a FIFO or
+ * other file that an open would hang on or misread), and a caller other
+ * than root may only add into its own network namespace (that of its pid)
+ * when that is not the agent's own: never into another user's, another
+ * pod's or the host's.
+ */
+export function mayAddIn(netns: string, st: { dev: number; ino: number }, caller: { uid: number; pid?: number | undefined }): void {
+  const own = pidNetns(process.pid);
+  if (!own || st.dev !== own.dev)
+    throw new NetfdError(`CNI_NETNS ${netns} is not a network namespace file (a path such as /proc/PID/ns/net or /run/netns/NAME)`, { code: 'INVALID_ARGUMENT', field: 'CNI_NETNS', value: netns });
+  if (caller.uid === 0) return;
+  const theirs = caller.pid ? pidNetns(caller.pid) : null;
+  if (!theirs || theirs.dev !== st.dev || theirs.ino !== st.ino)
+    throw new NetfdError(`uid ${caller.uid} may add attachments only in its own network namespace, and CNI_NETNS ${netns} is not it (root's calls may name any)`, {
+      code: 'ACCESS_DENIED',
+      field: 'CNI_NETNS',
+      value: netns,
+    });
+  // A user's own namespace may be the host's (every login is there): no names squatted there.
+  if (own.ino === st.ino)
+    throw new NetfdError(`CNI_NETNS ${netns} is the agent's own network namespace, where only root's calls may add attachments`, { code: 'ACCESS_DENIED', field: 'CNI_NETNS', value: netns });
+}
+
 /** The namespace's inode, or null when `netns` names no namespace now. */
 const nsIno = (netns: string): number | null => nsStat(netns)?.ino ?? null;
 
@@ -119,14 +154,16 @@ async function remove(store: CniStore, r: CniRecord, log: AgentLogger): Promise<
   log.info({ containerId: r.containerId, ifname: r.ifname, netns: r.netns, deleted: !!l }, l ? 'CNI attachment removed' : 'CNI attachment record removed (its device was gone)');
 }
 
-async function add(ctx: Context, uid: number, env: CniEnv, c: CniConfig, raw: RawEnv, text: string, log: AgentLogger): Promise<string> {
+async function add(ctx: Context, caller: { uid: number; pid?: number | undefined }, env: CniEnv, c: CniConfig, raw: RawEnv, text: string, log: AgentLogger): Promise<string> {
   const store = cniStore(ctx);
+  const uid = caller.uid;
   const containerId = env.containerId as string;
   const ifname = env.ifname as string;
   const netns = env.netns as string;
   return store.exclusive(uid, containerId, ifname, async () => {
     const st = nsStat(netns);
     if (st === null) throw new NetfdError(`CNI_NETNS ${netns} is no network namespace (it does not exist)`, { code: 'ENOENT', errno: -2, field: 'CNI_NETNS', value: netns });
+    mayAddIn(netns, st, caller);
     const queues = c.iface.driver?.queues ?? 1;
     const vnetHdr = c.iface.model === undefined || usesVnetHdr(c.iface.model);
     const r: CniRecord = {
@@ -281,7 +318,7 @@ export async function runCni(ctx: Context, client: Client, a: Record<string, unk
         const o = interfaceObjects(c.iface);
         ctx.admission.check(client, o.objects, 'interface', o.value);
         mayDelegate(uid, c);
-        return { exit: 0, stdout: await add(ctx, uid, env, c, raw, config, log) };
+        return { exit: 0, stdout: await add(ctx, client.caller, env, c, raw, config, log) };
       }
       // DEL, CHECK and GC act on the caller's own attachments only (the ACL
       // allowed each when it was added); another caller's look like none.

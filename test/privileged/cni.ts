@@ -14,8 +14,8 @@ import t from 'tap';
 import { Test } from 'tap';
 import { CniRecord, CniStore } from '../../lib/agent/cni-store';
 import { SUPPORTED_VERSIONS, versionResult } from '../../lib/cni/version';
-import { spawn } from 'node:child_process';
-import { ClientReply, RunningAgent, runAs, startAgent, testUser, TestUser } from '../helpers/agent';
+import { execFileSync, spawn } from 'node:child_process';
+import { ClientReply, RunningAgent, runAs, startAgent, testUser, TestUser, until } from '../helpers/agent';
 import { asUser, readablePath } from '../helpers/readable';
 import { noPlugin, noReference, PLUGIN, PluginEnv, REFERENCE, runPlugin } from '../helpers/cni';
 import { addNetns, fdTable, ip, ipLink, linkNames, needsRoot, removeNetns, scratchDir, withNetns } from '../helpers/host';
@@ -113,6 +113,8 @@ t.test('every cniVersion: VERSION, ADD, ADD twice, CHECK, DEL twice, DEL without
       });
     }
     t.same(records(a), [], 'no record left');
+    // The addon keeps idle netlink sockets for reuse and closes them after 1 s idle.
+    await until("the agent's idle netlink sockets closed", () => JSON.stringify(agentFds(a)) === JSON.stringify(fdsBefore), 5000).catch(() => undefined);
     t.same(agentFds(a), fdsBefore, "the agent's fds are back to what they were");
   });
 });
@@ -346,6 +348,41 @@ t.test("another caller: the ACL decides its ADD; root's attachments look like no
   });
 });
 
+t.test('where an ADD may make its device: a user only in its own namespace, and CNI_NETNS only a namespace file', { skip }, async (t) => {
+  await withNetns(t, async (host) => {
+    const user = testUser(t, 'n');
+    const a = await startAgent(t, { ns: host, acl: `allow user root ethernet\nallow user ${user.name} ethernet` });
+    const dir = scratchDir(t, 'netfd-cni-ns-');
+    fs.chmodSync(dir, 0o755);
+    const bin = path.join(dir, 'netfd');
+    fs.copyFileSync(PLUGIN, bin);
+    fs.chmodSync(bin, 0o755);
+    const as = { uid: user.uid, gid: user.gid, binary: bin };
+    await withPod(t, host, async (pod, netns) => {
+      // The ACL lets the user make taps, but the pod is not the user's namespace (its plugin runs in the test's).
+      const theirs = await runPlugin(envOf(a, 'ADD', 'u1', netns), config('1.0.0'), { as });
+      t.match(theirs.json, { code: 117, msg: /may add attachments only in its own network namespace/ }, "another namespace than the user's own: ACCESS_DENIED");
+      // The user's own namespace here is the host's, the agent's own: root's alone.
+      const own = await runPlugin(envOf(a, 'ADD', 'u2', `/proc/${process.pid}/ns/net`), config('1.0.0'), { as });
+      t.match(own.json, { code: 117, msg: /the agent's own network namespace/ }, "nor the host's, though it is the user's own");
+      t.same(linkNames(pod), ['lo'], 'nothing was made in the pod');
+      // Root may name any namespace, but only a namespace: a FIFO would hang an open, a file is none.
+      const fifo = path.join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      const plain = path.join(dir, 'plain');
+      fs.writeFileSync(plain, '');
+      for (const p of [fifo, plain]) {
+        const r = await runPlugin(envOf(a, 'ADD', 'r1', p), config('1.0.0'));
+        t.match(r.json, { code: 7, msg: /is not a network namespace file/ }, `CNI_NETNS ${path.basename(p)}: refused as invalid`);
+      }
+      t.equal((await runPlugin(envOf(a, 'ADD', 'r2', netns), config('1.0.0'))).code, 0, "root's ADD in the pod");
+      t.equal((await runPlugin(envOf(a, 'DEL', 'r2', netns), config('1.0.0'))).code, 0);
+      t.same(linkNames(pod), ['lo']);
+      t.same(records(a), [], 'no records left, none made by the refusals');
+    });
+  });
+});
+
 /** What test/helpers/cni-claim.js reports. */
 type Claimed = ClientReply & { wrote?: number; read?: string | null };
 
@@ -420,6 +457,8 @@ t.test('cni-claim: a user in the pod takes the queue fds and moves frames; the n
       t.same(linkNames(pod), ['lo'], 'the tap is gone: the claims held no fd of it');
       t.match(await claimAs(user, pod, a.socket, 'vm1', 'net1'), { ok: false, error: { code: 'ENOENT' } }, 'after DEL, nothing to claim');
     });
+    // The addon keeps idle netlink sockets for reuse and closes them after 1 s idle.
+    await until("the agent's idle netlink sockets closed", () => JSON.stringify(agentFds(a)) === JSON.stringify(fdsBefore), 5000).catch(() => undefined);
     t.same(agentFds(a), fdsBefore, "the agent's fds are back to what they were");
   });
 });

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { pidNetns, startTime } from '../../../lib/agent/cni-claim';
+import { startTime } from '../../../lib/agent/cni-claim';
+import { pidNetns } from '../../../lib/agent/cni';
 
 t.test('startTime reads field 22 of /proc/PID/stat, whatever the command name holds', async (t) => {
   const proc = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-proc-'));
