@@ -209,7 +209,7 @@ t.test('real failures at setup are refused cleanly and name the field', { skip: 
       // A state directory that cannot be written: fails at the last step.
       const file = path.join(stateDir, 'not-a-dir');
       fs.writeFileSync(file, '');
-      await t.rejects(prepareDomain(domain(ok), { netns: ns, stateDir: file }), { code: 'EEXIST' }, 'state dir is a file');
+      await t.rejects(prepareDomain(domain(ok), { netns: ns, stateDir: file }), { code: 'ENOTDIR' }, 'state dir is a file: ENOTDIR');
       t.same(snapshot(ns), before, 'unwritable state dir: links as before');
       fs.rmSync(file);
 

@@ -108,8 +108,8 @@ t.test('stop: a client that does not read is cut off at stopTimeoutMs; an idle a
   t.ok(Date.now() - t0 < 250, 'at once');
 });
 
-t.test('the request rate: 200 a second (bursts of 400) by default, an ACL `limit … rate N` raises or lowers it, refusals name it', async (t) => {
-  // 20 connections, each sending 30 requests one after another: 600 at about once.
+t.test('the request rate: an ACL `limit … rate N` lowers or raises the default 200 a second (bursts of 2N), refusals name it', async (t) => {
+  // N requests over 20 connections, each sending its share one after another.
   const burst = async (dir: string, n: number) => {
     const conns = await Promise.all(Array.from({ length: 20 }, () => AgentClient.connect(path.join(dir, 'a.sock'))));
     t.teardown(() => conns.forEach((c) => c.close()));
@@ -121,10 +121,19 @@ t.test('the request rate: 200 a second (bursts of 400) by default, an ACL `limit
     );
     return out;
   };
-  const plain = await agentIn(t, `allow user ${uid} ethernet\nlimit user ${uid} requests 2000\n`);
-  const refused = await burst(plain.dir, 600);
-  t.ok(refused.length >= 100, `past the default burst of 400 requests are refused (${refused.length} of 600)`);
-  t.match(refused[0], { code: 'RATE_LIMITED', field: 'rate', value: 200, message: /more than 200 requests a second from uid \d+; slow down/ });
+  // 5 a second, bursts of 10: of 60 requests sent as fast as they go, all but the burst and what refills meanwhile are refused.
+  const slow = await agentIn(t, `allow user ${uid} ethernet\nlimit user ${uid} rate 5\nlimit user ${uid} requests 2000\n`);
+  const t0 = Date.now();
+  const refused = await burst(slow.dir, 60);
+  const allowed = 10 + Math.ceil(((Date.now() - t0) / 1000) * 5);
+  t.ok(refused.length >= 60 - allowed && refused.every((e) => e.code === 'RATE_LIMITED'), `${refused.length} of 60 refused (at most ${allowed} could pass in ${Date.now() - t0} ms)`);
+  t.match(refused[0], {
+    code: 'RATE_LIMITED',
+    field: 'rate',
+    value: 5,
+    rule: new RegExp(`^limit user ${uid} rate 5 \\(.*acl\\.conf:2\\)$`),
+    message: /more than 5 requests a second from uid \d+ \(limit user/,
+  });
   const raised = await agentIn(t, `allow user ${uid} ethernet\nlimit user ${uid} requests 2000\nlimit user ${uid} rate 5000\n`);
   t.same(await burst(raised.dir, 600), [], 'a user allowed 5000 a second (bursts of 10000) gets 600 at once');
   const none = await agentIn(t, `allow user ${uid} ethernet\nlimit user ${uid} rate 0\n`);
