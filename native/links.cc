@@ -42,6 +42,15 @@ nl::Link CreateMacvtap(const MacvtapCreate& req) {
   m.mac = MacBytes(req.mac);
   m.group = req.group;
   std::string what = "create " + req.kind + (req.name.empty() ? "" : " " + req.name) + " on " + req.parent.Describe();
+  if (!req.into.empty()) {
+    if (req.name.empty() || req.name.find('%') != std::string::npos) ThrowCode("EINVAL", EINVAL, "rtnetlink", what + ": a link made in another namespace needs an exact name");
+    Fd into = OpenNetns(req.into);
+    m.netnsFd = into.get();
+    what += " in network namespace " + req.into;
+    sock->Transact(nl::EncodeNewLinkMacvlan(m, 0), what);
+    nl::SocketFor there(req.into);
+    return there->GetLink(0, req.name);
+  }
   auto msgs = sock->Transact(nl::EncodeNewLinkMacvlan(m, 0), what);
   for (auto& msg : msgs)
     if (msg.link && msg.link->index) return std::move(*msg.link);

@@ -16,9 +16,15 @@ struct LinkRef {
   std::string Describe() const { return index ? "link index " + std::to_string(index) : "link " + name; }
 };
 
-// ip link add link PARENT [name NAME] [address MAC] type macvtap|macvlan mode MODE
+// ip link add link PARENT [name NAME] [address MAC] [netns INTO] type macvtap|macvlan mode MODE
+// With `into`, the link is made in that namespace (a name under /run/netns
+// or a path) while PARENT is looked up in `netns`: one RTM_NEWLINK with
+// IFLA_NET_NS_FD, so it never exists in `netns`, its ifindex is allocated in
+// `into`, and an exact name is required (the kernel does not echo a link
+// made in another namespace to the asking socket).
 struct MacvtapCreate {
   nl::Netns netns;
+  std::string into;
   std::string kind;
   LinkRef parent;
   uint32_t mode = 0;

@@ -339,6 +339,7 @@ Bytes EncodeNewLinkMacvlan(const NewLinkMacvlan& req, uint32_t seq) {
   b.AttrU32(IFLA_LINK, req.parent);
   if (!req.mac.empty()) b.Attr(IFLA_ADDRESS, req.mac.data(), req.mac.size());
   if (req.group >= 0) b.AttrU32(IFLA_GROUP, uint32_t(req.group));
+  if (req.netnsFd >= 0) b.AttrU32(IFLA_NET_NS_FD, uint32_t(req.netnsFd));
   size_t info = b.NestStart(IFLA_LINKINFO);
   b.AttrStr(IFLA_INFO_KIND, req.kind);
   size_t data = b.NestStart(IFLA_INFO_DATA);

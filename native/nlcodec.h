@@ -40,6 +40,7 @@ struct NewLinkMacvlan {
   std::string name;   // exact name or template with %d; empty: kernel chooses
   Bytes mac;          // empty: kernel chooses
   int64_t group = -1;  // IFLA_GROUP at creation; -1: the default group
+  int32_t netnsFd = -1;  // IFLA_NET_NS_FD: made in that namespace, the parent in the socket's; -1: the socket's
 };
 Bytes EncodeNewLinkMacvlan(const NewLinkMacvlan& req, uint32_t seq);
 

@@ -1,5 +1,5 @@
-// The op `cni-claim`: a process in a pod takes the queue fds of the tap the
-// CNI plugin made there (and vhost-net fds when the configuration asked
+// The op `cni-claim`: a process in a pod takes the queue fds of the tap or
+// macvtap the CNI plugin made there (and vhost-net fds when the configuration asked
 // <driver name='vhost'> and the device opens), sent with the reply over
 // SCM_RIGHTS. The ADD result's interface names the socket (socketPath).
 //
@@ -20,9 +20,14 @@
 // its pid was reused before the claim by a process in the same pod's
 // namespace (which could claim the fds itself). The tap is opened by name in
 // the recorded namespace, after checking that path still names the recorded
-// namespace, and its ifindex must be the recorded one.
+// namespace, and its ifindex must be the recorded one; a macvtap's character
+// device is opened by its recorded ifindex, as sysfs inside that namespace
+// gives it (never /dev/tapN by number alone), and its name must be the
+// recorded one.
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
+import { OwnsFds } from '../sys/fds';
+import { MacvtapFds } from '../sys/macvtap';
 import { Tap } from '../sys/tap';
 import { VhostFds } from '../sys/vhost';
 import * as v from '../validate';
@@ -75,7 +80,27 @@ function findRecord(ctx: Parameters<Handler>[0], containerId: string, ifname: st
   return mine;
 }
 
-/** The claim: the tap's queue fds, then the vhost fds. */
+/** The attachment's queue fds: the tap opened by name, or the macvtap's device by ifindex; either must be the recorded one. */
+async function openQueues(r: CniRecord, queues: number): Promise<OwnsFds> {
+  const vnetHdr = r.vnetHdr ?? true;
+  const made = `${r.ifname} in ${r.netns} is not the ${r.kind} netfd made`;
+  if (r.kind === 'macvtap') {
+    const m = await MacvtapFds.open(r.ifindex as number, { netns: r.netns, queues, vnetHdr });
+    if (m.name !== r.ifname) {
+      m.close();
+      throw new NetfdError(`${made} (ifindex ${r.ifindex} is ${m.name} now)`, { code: 'ENOENT', field: 'args.ifname', value: r.ifname });
+    }
+    return m;
+  }
+  const tap = await Tap.create({ netns: r.netns, name: r.ifname, exclusive: false, persist: true, vnetHdr, queues, multiQueue: queues > 1 });
+  if (tap.ifindex !== r.ifindex) {
+    tap.close();
+    throw new NetfdError(`${made} (ifindex ${tap.ifindex}, not ${r.ifindex})`, { code: 'ENOENT', field: 'args.ifname', value: r.ifname });
+  }
+  return tap;
+}
+
+/** The claim: the device's queue fds, then the vhost fds. */
 export async function claim(ctx: Parameters<Handler>[0], client: Client, a: Record<string, unknown>, log: AgentLogger): Promise<Result> {
   const containerId = a.containerId as string;
   const ifname = v.ifname(a.ifname as string, 'args.ifname');
@@ -88,14 +113,12 @@ export async function claim(ctx: Parameters<Handler>[0], client: Client, a: Reco
   const r = findRecord(ctx, containerId, ifname, started === null ? null : pidNetns(pid), pid);
   return cniStore(ctx).exclusive(r.uid, r.containerId, r.ifname, async () => {
     const l = await recordedLink(r);
-    if (!l) throw new NetfdError(`the tap ${ifname} of container ${containerId} is gone from ${r.netns}`, { code: 'ENOENT', field: 'args.ifname', value: ifname });
+    if (!l) throw new NetfdError(`the ${r.kind} ${ifname} of container ${containerId} is gone from ${r.netns}`, { code: 'ENOENT', field: 'args.ifname', value: ifname });
     const queues = r.queues ?? 1;
-    const tap = await Tap.create({ netns: r.netns, name: r.ifname, exclusive: false, persist: true, vnetHdr: r.vnetHdr ?? true, queues, multiQueue: queues > 1 });
+    const tap = await openQueues(r, queues);
     let vhost: VhostFds | undefined;
     let vhostWhy: string | undefined;
     try {
-      if (tap.ifindex !== r.ifindex)
-        throw new NetfdError(`${ifname} in ${r.netns} is not the tap netfd made (ifindex ${tap.ifindex}, not ${r.ifindex})`, { code: 'ENOENT', field: 'args.ifname', value: ifname });
       if (r.vhost) {
         try {
           vhost = await VhostFds.open({ device: ctx.o.vhostDevice, count: queues });
@@ -116,7 +139,8 @@ export async function claim(ctx: Parameters<Handler>[0], client: Client, a: Reco
       result: {
         containerId,
         ifname,
-        ifindex: tap.ifindex,
+        ifindex: r.ifindex,
+        kind: r.kind,
         mac: l.mac,
         mtu: l.mtu,
         vnetHdr: r.vnetHdr ?? true,

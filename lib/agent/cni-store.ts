@@ -28,8 +28,11 @@ export interface CniRecord {
   netnsDev?: number;
   /** 'adding' until the device exists; 'ready' after. */
   state: 'adding' | 'ready';
-  /** The device: a tap (type='ethernet'). */
-  kind: 'tap';
+  /** The device: a tap (type='ethernet') or a macvtap on a device of the agent's namespace (type='direct'). */
+  kind: 'tap' | 'macvtap';
+  /** A macvtap's parent (in the agent's namespace) and mode. */
+  parent?: string;
+  mode?: string;
   /** Its ifindex in `netns`, once made. */
   ifindex?: number;
   mac?: string;

@@ -4,17 +4,24 @@
 //
 // What works: ADD of a type='ethernet' tap made directly inside CNI_NETNS
 // named CNI_IFNAME (vnet header; <driver queues> makes it multiqueue), with
-// the MAC and MTU of the configuration, recorded before it is made; DEL,
-// idempotent (twice, without CNI_NETNS, after the namespace is gone); CHECK
-// of kind, name, MAC, MTU and state against the record and prevResult; GC of
-// the network's attachments not in cni.dev/valid-attachments; STATUS (the
-// tun driver answers); VERSION. The result's interface names the agent's
-// socket (socketPath, 1.1.0), where a process in the pod claims the tap's
-// fds (op cni-claim, cni-claim.ts; <driver name='vhost'> adds vhost-net fds
+// the MAC and MTU of the configuration, recorded before it is made; ADD of a
+// type='direct' macvtap (`master`/`mode`, or <source dev mode>) on a device
+// of the agent's namespace (the host's, or the one --netns names), made inside CNI_NETNS in one
+// RTM_NEWLINK with IFLA_NET_NS_FD (never in the host's namespace, its
+// ifindex the pod's), with the guest's MAC (libvirt's 52:54:00 when none is
+// given) that the kernel refuses when the parent or a sibling in any
+// namespace has it; DEL, idempotent (twice, without CNI_NETNS, after the
+// namespace is gone); CHECK of kind, name, mode, MAC, MTU and state against
+// the record and prevResult; GC of the network's attachments not in
+// cni.dev/valid-attachments; STATUS (the tun driver answers; the master
+// exists); VERSION. The result's interface names the agent's socket
+// (socketPath, 1.1.0), where a process in the pod claims the device's fds
+// (op cni-claim, cni-claim.ts; <driver name='vhost'> adds vhost-net fds
 // there). IPAM is delegated to the `ipam.type` plugin for root's calls
-// (cni-ipam.ts): its addresses and routes go on the tap and in the result;
-// DEL and CHECK run it too. What does not yet: macvtap, bridge and network
-// interfaces: each refused by name (2).
+// (cni-ipam.ts): its addresses and routes go on the device and in the
+// result; DEL and CHECK run it too. What does not yet: bridge and network
+// interfaces, and runtimeConfig.deviceID: each refused by name (2).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { NetfdError, suppress } from '../errors';
 import { parseConfig, CniConfig } from '../cni/config';
@@ -22,10 +29,11 @@ import { checkArgs, CniEnv, parseEnv } from '../cni/env';
 import { CHECK_FAILED, CNI_CODES, CniError, errorJson, unsupportedField } from '../cni/errors';
 import { CniResult, readDns, readResult, resultJson } from '../cni/result';
 import { CNI_VERSION, SUPPORTED_VERSIONS, versionResult } from '../cni/version';
-import { tapHostMac } from '../policy/mac';
+import { generateMac, tapHostMac } from '../policy/mac';
 import { usesVnetHdr } from '../policy/interface';
 import { listAddresses } from '../sys/addr';
 import { deleteLink, getLink, LinkInfo, setLink } from '../sys/link';
+import { createMacvtap } from '../sys/macvtap';
 import { Tap, tunFeatures } from '../sys/tap';
 import type { Client } from './admission';
 import { CniRecord, CniStore } from './cni-store';
@@ -70,10 +78,14 @@ const str = (x: unknown): string | undefined => (typeof x === 'string' ? x : und
 /** Refuses (2) what the configuration asks that this agent does not do yet, naming it. */
 function refuseNotYet(c: CniConfig): void {
   const i = c.iface;
-  if (i.type !== 'ethernet')
-    throw unsupportedField('interface/@type', i.type, "not yet supported by netfd's CNI plugin: only type='ethernet' (a tap in the container) is; macvtap, bridge and network attachments come later");
+  if (i.type !== 'ethernet' && i.type !== 'direct')
+    throw unsupportedField(
+      'interface/@type',
+      i.type,
+      "not yet supported by netfd's CNI plugin: type='ethernet' (a tap in the container) and type='direct' (a macvtap in the container on a host device) are; bridge and network attachments come later",
+    );
   if (c.runtimeConfig.deviceID !== undefined)
-    throw unsupportedField('runtimeConfig.deviceID', c.runtimeConfig.deviceID, 'a tap has no device: deviceID is for macvtap over a device plugin’s VF, not yet supported');
+    throw unsupportedField('runtimeConfig.deviceID', c.runtimeConfig.deviceID, 'a macvtap over a device plugin’s VF is not yet supported: name the VF’s netdev as master');
 }
 
 /** Whether `e` says the object is gone (the namespace or the link). */
@@ -108,7 +120,7 @@ export function pidNetns(pid: number, proc = '/proc'): { dev: number; ino: numbe
  * when that is not the agent's own: never into another user's, another
  * pod's or the host's.
  */
-export function mayAddIn(netns: string, st: { dev: number; ino: number }, caller: { uid: number; pid?: number | undefined }): void {
+export function mayAddIn(netns: string, st: { dev: number; ino: number }, caller: { uid: number; pid?: number | undefined }, served?: string): void {
   const own = pidNetns(process.pid);
   if (!own || st.dev !== own.dev)
     throw new NetfdError(`CNI_NETNS ${netns} is not a network namespace file (a path such as /proc/PID/ns/net or /run/netns/NAME)`, { code: 'INVALID_ARGUMENT', field: 'CNI_NETNS', value: netns });
@@ -120,8 +132,8 @@ export function mayAddIn(netns: string, st: { dev: number; ino: number }, caller
       field: 'CNI_NETNS',
       value: netns,
     });
-  // A user's own namespace may be the host's (every login is there): no names squatted there.
-  if (own.ino === st.ino)
+  // A user's own namespace may be the host's (every login is there), or the one the agent serves: no names squatted there.
+  if (own.ino === st.ino || (served !== undefined && nsStat(served)?.ino === st.ino))
     throw new NetfdError(`CNI_NETNS ${netns} is the agent's own network namespace, where only root's calls may add attachments`, { code: 'ACCESS_DENIED', field: 'CNI_NETNS', value: netns });
 }
 
@@ -133,7 +145,8 @@ export async function recordedLink(r: CniRecord): Promise<LinkInfo | null> {
   if (nsIno(r.netns) !== r.netnsIno) return null;
   try {
     const l = await getLink(r.ifindex ?? r.ifname, { netns: r.netns });
-    return l.name === r.ifname && l.kind === 'tun' && l.tun?.type === 'tap' ? l : null;
+    const kind = r.kind === 'macvtap' ? l.kind === 'macvtap' : l.kind === 'tun' && l.tun?.type === 'tap';
+    return l.name === r.ifname && kind ? l : null;
   } catch (e) {
     if (gone(e)) return null;
     throw e;
@@ -154,6 +167,48 @@ async function remove(store: CniStore, r: CniRecord, log: AgentLogger): Promise<
   log.info({ containerId: r.containerId, ifname: r.ifname, netns: r.netns, deleted: !!l }, l ? 'CNI attachment removed' : 'CNI attachment record removed (its device was gone)');
 }
 
+/** A persistent tap named `ifname` in `netns` (none made when the name is taken); its ifindex. */
+async function makeTap(netns: string, ifname: string, vnetHdr: boolean, queues: number): Promise<number> {
+  const tap = await Tap.create({ netns, name: ifname, exclusive: true, persist: true, vnetHdr, queues, multiQueue: queues > 1 });
+  tap.close();
+  return tap.ifindex;
+}
+
+/**
+ * A macvtap named `ifname` made in `netns` on the master in the agent's
+ * namespace, with the guest's MAC, MTU and up; its ifindex (none left when
+ * this fails). The kernel's refusals are told in the configuration's terms:
+ * it refuses a MAC the master or an up sibling has (in any namespace) when
+ * the device goes up.
+ */
+async function makeMacvtap(c: CniConfig, hostNs: string | undefined, netns: string, ifname: string, mode: string): Promise<number> {
+  const master = c.iface.source.dev as string;
+  const mac = c.iface.mac ?? generateMac(crypto.randomBytes(3));
+  // passthrough: the macvtap takes the master's MAC; setting the guest's on it
+  // sets the master's, which the kernel restores when the macvtap goes.
+  const passthru = mode === 'passthrough';
+  let index: number | undefined;
+  try {
+    index = (await createMacvtap({ netns: hostNs, link: master, mode, name: ifname, into: netns, ...(passthru ? {} : { mac }) })).index;
+    await setLink(index, { netns, mtu: c.iface.mtu, up: true, ...(passthru ? { mac } : {}) });
+    return index;
+  } catch (e) {
+    if (index !== undefined) await deleteLink(index, { netns }).catch((x: unknown) => suppress(e, x, `deleting ${ifname} in ${netns}`));
+    const code = (e as { code?: string }).code;
+    if (code === 'EEXIST') throw new NetfdError(`CNI_NETNS ${netns} already has ${ifname}`, { code: 'EEXIST', field: 'CNI_IFNAME', value: ifname });
+    if (code === 'ENODEV' && index === undefined) throw new NetfdError(`master ${master} does not exist in the agent's network namespace`, { code: 'ENODEV', field: 'master', value: master });
+    if (code === 'EADDRINUSE')
+      throw new NetfdError(`MAC ${mac} is already used on ${master} (by the device itself or another macvtap or macvlan on it, in any namespace); give another mac`, {
+        code: 'EADDRINUSE',
+        field: 'mac',
+        value: mac,
+      });
+    if (code === 'EINVAL' && index === undefined && mode === 'passthrough')
+      throw new NetfdError(`passthrough mode needs ${master} to itself, and a macvtap or macvlan already uses it`, { code: 'EBUSY', field: 'mode', value: mode });
+    throw e;
+  }
+}
+
 async function add(ctx: Context, caller: { uid: number; pid?: number | undefined }, env: CniEnv, c: CniConfig, raw: RawEnv, text: string, log: AgentLogger): Promise<string> {
   const store = cniStore(ctx);
   const uid = caller.uid;
@@ -163,7 +218,10 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
   return store.exclusive(uid, containerId, ifname, async () => {
     const st = nsStat(netns);
     if (st === null) throw new NetfdError(`CNI_NETNS ${netns} is no network namespace (it does not exist)`, { code: 'ENOENT', errno: -2, field: 'CNI_NETNS', value: netns });
-    mayAddIn(netns, st, caller);
+    mayAddIn(netns, st, caller, ctx.o.netns);
+    const direct = c.iface.type === 'direct';
+    // libvirt's default mode for type='direct' (the shorthand `master` says bridge).
+    const mode = c.iface.source.mode ?? 'vepa';
     const queues = c.iface.driver?.queues ?? 1;
     const vnetHdr = c.iface.model === undefined || usesVnetHdr(c.iface.model);
     const r: CniRecord = {
@@ -176,7 +234,8 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
       netnsIno: st.ino,
       netnsDev: st.dev,
       state: 'adding',
-      kind: 'tap',
+      kind: direct ? 'macvtap' : 'tap',
+      ...(direct ? { parent: c.iface.source.dev, mode } : {}),
       queues,
       vnetHdr,
       vhost: c.iface.driver?.name === 'vhost',
@@ -186,31 +245,30 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
     const prev: CniResult = c.prevResult ? readResult(c.prevResult, 'prevResult') : { interfaces: [], ips: [], routes: [], dns: {} };
     const index = prev.interfaces.length;
     store.create(r);
-    let tap: Tap | undefined;
+    let made: number | undefined;
     let link: LinkInfo;
     let ipam: CniResult | undefined;
     try {
-      tap = await Tap.create({ netns, name: ifname, exclusive: true, persist: true, vnetHdr, queues, multiQueue: queues > 1 });
-      tap.close();
-      r.ifindex = tap.ifindex;
+      made = direct ? await makeMacvtap(c, ctx.o.netns, netns, ifname, mode) : await makeTap(netns, ifname, vnetHdr, queues);
+      r.ifindex = made;
       store.update(r);
-      // The host side of a tap gets the guest's MAC with 0xFE first, as libvirt gives it.
-      await setLink(tap.ifindex, { netns, mac: c.iface.mac === undefined ? undefined : tapHostMac(c.iface.mac), mtu: c.iface.mtu, up: true });
+      // The host side of a tap gets the guest's MAC with 0xFE first, as libvirt gives it (a macvtap has the guest's, set as it was made).
+      if (!direct) await setLink(made, { netns, mac: c.iface.mac === undefined ? undefined : tapHostMac(c.iface.mac), mtu: c.iface.mtu, up: true });
       if (c.ipam) {
         // Recorded first: a DEL after a crash from here on runs the IPAM DEL too.
         r.ipam = true;
         store.update(r);
         ipam = await ipamAdd(raw, c, text, index);
-        await configureIface(netns, tap.ifindex, ipam, index);
+        await configureIface(netns, made, ipam, index);
       }
-      link = await getLink(tap.ifindex, { netns });
+      link = await getLink(made, { netns });
       r.state = 'ready';
       r.mac = link.mac ?? undefined;
       r.mtu = link.mtu;
       store.update(r);
     } catch (e) {
       if (r.ipam) await execIpam('DEL', raw, c, text).catch((x: unknown) => suppress(e, x, `IPAM DEL (${c.ipam?.type})`));
-      if (tap) await deleteLink(tap.ifindex, { netns }).catch((x: unknown) => suppress(e, x, `deleting ${ifname} in ${netns}`));
+      if (made !== undefined) await deleteLink(made, { netns }).catch((x: unknown) => suppress(e, x, `deleting ${ifname} in ${netns}`));
       try {
         store.drop(uid, containerId, ifname);
       } catch (x) {
@@ -218,7 +276,7 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
       }
       throw e;
     }
-    log.info({ containerId, ifname, netns, ifindex: link.index, mac: link.mac, ips: ipam?.ips.map((i) => i.address) }, 'CNI ADD: tap made');
+    log.info({ containerId, ifname, netns, kind: r.kind, ifindex: link.index, mac: link.mac, ips: ipam?.ips.map((i) => i.address) }, `CNI ADD: ${r.kind} made`);
     const result: CniResult = {
       // socketPath: where a process in the pod claims the tap's fds (op cni-claim; 1.1.0 results only).
       interfaces: [...prev.interfaces, { name: ifname, ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, sandbox: netns, socketPath: c.socket ?? agentSocket(ctx) }],
@@ -253,13 +311,14 @@ async function check(ctx: Context, uid: number, env: CniEnv, c: CniConfig, raw: 
   if (!r || r.state !== 'ready') throw fail('netfd has no such attachment (it was never added, or deleted)');
   if (nsIno(env.netns as string) !== r.netnsIno) throw fail(`CNI_NETNS ${env.netns} is not the namespace it was added in (${r.netns})`);
   const l = await recordedLink(r);
-  if (!l) throw fail(`the tap is gone from ${r.netns}`);
+  if (!l) throw fail(`the ${r.kind} is gone from ${r.netns}`);
   const mine = prev.interfaces.find((i) => i.name === ifname && (i.sandbox === undefined || i.sandbox === env.netns));
   if (!mine) throw fail(`prevResult lists no interface ${ifname} in ${env.netns}`);
   if (mine.mac !== undefined && mine.mac.toLowerCase() !== l.mac) throw fail(`its MAC is ${l.mac}, prevResult says ${mine.mac}`);
   if (l.mac !== r.mac) throw fail(`its MAC is ${l.mac}, ADD set ${r.mac}`);
   if (l.mtu !== r.mtu) throw fail(`its MTU is ${l.mtu}, ADD set ${r.mtu}`);
   if (mine.mtu !== undefined && mine.mtu !== l.mtu) throw fail(`its MTU is ${l.mtu}, prevResult says ${mine.mtu}`);
+  if (r.kind === 'macvtap' && l.mode !== (r.mode === 'passthrough' ? 'passthru' : r.mode)) throw fail(`its mode is ${l.mode}, ADD made it ${r.mode}`);
   if (!l.up) throw fail('it is down (ADD set it up)');
   if (c.ipam) {
     await execIpam('CHECK', raw, c, text);
@@ -290,11 +349,19 @@ async function gc(ctx: Context, uid: number, c: CniConfig, log: AgentLogger): Pr
   if (first !== undefined) throw first;
 }
 
-async function status(): Promise<void> {
+async function status(c: CniConfig, hostNs: string | undefined): Promise<void> {
   try {
     await tunFeatures();
   } catch (e) {
     throw new CniError(CNI_CODES.NOT_AVAILABLE, `the tun driver does not answer: ${(e as Error).message}`, 'netfd makes taps through /dev/net/tun (modprobe tun)');
+  }
+  const master = c.iface.type === 'direct' ? c.iface.source.dev : undefined;
+  if (master === undefined) return;
+  try {
+    await getLink(master, { netns: hostNs });
+  } catch (e) {
+    if (!gone(e)) throw e;
+    throw new CniError(CNI_CODES.NOT_AVAILABLE, `master ${master} does not exist in the agent's network namespace`, 'a macvtap attachment needs its master device on the node');
   }
 }
 
@@ -335,7 +402,7 @@ export async function runCni(ctx: Context, client: Client, a: Record<string, unk
         await gc(ctx, uid, c, log);
         break;
       case 'STATUS':
-        await status();
+        await status(c, ctx.o.netns);
         break;
     }
     return { exit: 0, stdout: '' };

@@ -78,6 +78,7 @@ export const ERRNO_TO_CNI: Readonly<Record<string, number>> = {
   EPERM: 133,
   EACCES: 134,
   EINVAL: 135,
+  EADDRINUSE: 136,
 };
 
 /** CHECK: the attachment is not as ADD left it (kind, name, MAC, MTU or state differ, or it is gone). */

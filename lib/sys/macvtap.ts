@@ -19,11 +19,16 @@ export interface MacvtapCreateOptions extends Target {
   kind?: 'macvtap' | 'macvlan' | undefined;
   /** The link group it is created in (`group G`); default group 0. */
   group?: number | undefined;
+  /**
+   * Another network namespace to make it in (a name under /run/netns or a path), the parent staying
+   * in `netns`: a macvtap in a container on a device of the host. Needs an exact `name`.
+   */
+  into?: string | undefined;
 }
 
 /**
  * Creates a macvtap (or macvlan).
- * Equivalent to `ip link add link LINK name NAME [address MAC] [group G] type macvtap mode MODE`.
+ * Equivalent to `ip link add link LINK name NAME [address MAC] [group G] [netns INTO] type macvtap mode MODE`.
  */
 export async function createMacvtap(o: MacvtapCreateOptions): Promise<LinkInfo> {
   if (o.name !== undefined && o.template !== undefined) throw new NetfdError('give either name or template, not both', { code: 'INVALID_ARGUMENT', field: 'name', value: o.name });
@@ -34,6 +39,10 @@ export async function createMacvtap(o: MacvtapCreateOptions): Promise<LinkInfo> 
   const req: Parameters<ReturnType<typeof native>['createMacvtap']>[0] = { netns: netnsOf(o), kind, parent: v.linkRef(o.link, 'link'), mode, name };
   if (o.mac !== undefined) req.mac = v.mac(o.mac);
   if (o.group !== undefined) req.group = v.linkGroup(o.group);
+  if (o.into !== undefined) {
+    if (o.name === undefined) throw new NetfdError('into needs an exact name (a link made in another namespace is found by it)', { code: 'INVALID_ARGUMENT', field: 'name', value: null });
+    req.into = v.netns(o.into, 'into');
+  }
   return toLinkInfo(await call(native().createMacvtap(req)));
 }
 

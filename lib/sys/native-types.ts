@@ -122,6 +122,8 @@ export interface NativeEncodeArgs {
   mode?: number;
   name?: string;
   mac?: string;
+  /** IFLA_NET_NS_FD for newlink-macvlan. */
+  netnsFd?: number;
   up?: boolean;
   master?: number;
   group?: number;

@@ -42,7 +42,7 @@ export type {
 
 /** The addon's functions, as the loader returns them. */
 export interface NativeBinding {
-  createMacvtap(o: NativeWhere & { kind: 'macvtap' | 'macvlan'; parent: NativeLinkRef; mode: number; name?: string; mac?: string; group?: number }): Promise<NativeLink>;
+  createMacvtap(o: NativeWhere & { kind: 'macvtap' | 'macvlan'; parent: NativeLinkRef; mode: number; name?: string; mac?: string; group?: number; into?: string }): Promise<NativeLink>;
   /** /sys/PATH as seen from the namespace (a private sysfs mount on a scratch thread). */
   readSysfs(o: { netns?: string; path: string }): Promise<string>;
   /** `ip link delete group G`: false when no link has it. */

@@ -34,6 +34,7 @@ Napi::Value NlEncode(const Napi::CallbackInfo& info) {
     m.name = a.Name("name");
     std::string mac = a.Str("mac");
     if (!mac.empty() && !nl::ParseMac(mac, &m.mac)) a.Bad("mac", "a MAC address");
+    m.netnsFd = int32_t(a.Int("netnsFd", 0, INT32_MAX, -1));
     return ToBuffer(env, nl::EncodeNewLinkMacvlan(m, seq));
   }
   if (op == "getlink") return ToBuffer(env, nl::EncodeGetLink(ref.index, ref.name, seq));

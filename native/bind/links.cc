@@ -25,6 +25,8 @@ Napi::Value CreateMacvtap(const Napi::CallbackInfo& info) {
   nl::Bytes mac;
   if (!req.mac.empty() && !nl::ParseMac(req.mac, &mac)) a.Bad("mac", "a MAC address aa:bb:cc:dd:ee:ff");
   req.group = a.Int("group", 1, UINT32_MAX, -1);
+  req.into = a.Str("into");
+  if (!req.into.empty() && (req.name.empty() || req.name.find('%') != std::string::npos)) a.Bad("name", "an exact name (no %d template) when `into` is given");
   return Job<nl::Link>::Start(info.Env(), [req] { return netfd::CreateMacvtap(req); }, LinkToJs);
 }
 

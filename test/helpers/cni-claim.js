@@ -10,6 +10,7 @@
 'use strict';
 const fs = require('node:fs');
 const { AgentClient } = require('../../dist/agent/client');
+const { native } = require('../../dist/sys/native');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -27,22 +28,25 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const hdr = r.result.vnetHdr ? 12 : 0;
   const wrote = fs.writeSync(r.fds[0], Buffer.concat([Buffer.alloc(hdr), Buffer.from(frameHex, 'hex')]));
   process.stdout.write('CLAIMED\n');
-  let read = null;
-  const buf = Buffer.alloc(65536);
-  for (const end = Date.now() + 10000; readType !== '-' && read === null && Date.now() < end;) {
-    let n;
-    try {
-      n = fs.readSync(r.fds[0], buf, 0, buf.length, null);
-    } catch (e) {
-      if (e.code !== 'EAGAIN') throw e;
-      await sleep(20);
-      continue;
-    }
-    const frame = buf.subarray(hdr, n);
-    if (frame.subarray(12, 14).toString('hex') === readType) read = frame.toString('hex');
-  }
-  process.stdout.write(`${JSON.stringify({ ok: true, result: r.result, fds: r.fds.length, wrote, read })}\n`);
+  // Each queue read on its own, non-blocking (a macvtap's come blocking, and a read blocked in the thread pool would keep the process); the first frame of READ_TYPE wins.
+  const readQueue = (fd) =>
+    new Promise((resolve) => {
+      const buf = Buffer.alloc(65536);
+      const again = () =>
+        fs.read(fd, buf, 0, buf.length, null, (err, n) => {
+          if (err) return err.code === 'EAGAIN' ? setTimeout(again, 20) : resolve(null);
+          const frame = buf.subarray(hdr, n);
+          if (frame.subarray(12, 14).toString('hex') === readType) resolve(frame.toString('hex'));
+          else again();
+        });
+      again();
+    });
+  const queues = r.fds.slice(0, r.result.tapFds);
+  for (const fd of queues) native().setNonblock(fd);
+  const read = readType === '-' ? null : await Promise.race([...queues.map(readQueue), sleep(10000).then(() => null)]);
+  fs.writeSync(1, `${JSON.stringify({ ok: true, result: r.result, fds: r.fds.length, wrote, read })}\n`);
   c.close();
+  process.exit(0);
 })().catch((e) => {
   process.stderr.write(`cni-claim: ${e.stack || e}\n`);
   process.exit(3);

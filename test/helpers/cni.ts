@@ -3,6 +3,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Test } from 'tap';
+import { ClientReply, RunningAgent, TestUser } from './agent';
+import { addNetns, fdTable, ip, removeNetns } from './host';
+import { asUser, readablePath } from './readable';
 
 /** The plugin binary node-gyp builds. */
 export const PLUGIN = path.join(__dirname, '..', '..', 'build', 'Release', 'netfd-cni');
@@ -61,3 +65,82 @@ export function runPlugin(env: PluginEnv, stdin: string, o: { timeoutMs?: number
     p.stdin.end(stdin);
   });
 }
+
+let pods = 0;
+
+/** A container's namespace for the body, removed after it (also when it fails), unless the body removed it. */
+export async function withPod<T>(t: Test, host: string, body: (pod: string, netns: string) => Promise<T>): Promise<T> {
+  const pod = `${host}-pod${++pods}`;
+  addNetns(pod, { veth: false });
+  t.teardown(() => removeNetns(pod, { allowFail: true }));
+  try {
+    return await body(pod, `/run/netns/${pod}`);
+  } finally {
+    removeNetns(pod, { allowFail: true });
+  }
+}
+
+/** The agent's CNI records, every caller's ("UID/FILE"). */
+export const records = (a: RunningAgent): string[] => {
+  const dir = path.join(a.stateDir, 'cni');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .flatMap((uid) => fs.readdirSync(path.join(dir, uid)).map((f) => `${uid}/${f}`))
+    .sort();
+};
+
+/** The agent's open fds (targets), without the ones that come and go with a request. */
+export const agentFds = (a: RunningAgent): string[] =>
+  fdTable(a.proc.pid as number)
+    .map(([fd, target]) => `${fd} ${target}`)
+    .sort();
+
+/** A netfd configuration of `cniVersion` (network vmnet) with `extra` fields. */
+export const config = (cniVersion: string, extra: Record<string, unknown> = {}) => JSON.stringify({ cniVersion, name: 'vmnet', type: 'netfd', ...extra });
+
+/** The environment of a call on attachment (id, ifname) in `netns`. */
+export const envOf = (a: RunningAgent, command: string, id: string, netns?: string, ifname = 'net1'): PluginEnv => ({
+  CNI_COMMAND: command,
+  CNI_CONTAINERID: id,
+  CNI_NETNS: netns,
+  CNI_IFNAME: ifname,
+  CNI_PATH: '/opt/cni/bin:/usr/lib/cni',
+  CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default',
+  NETFD_AGENT_SOCKET: a.socket,
+});
+
+/** What test/helpers/cni-claim.js reports. */
+export type Claimed = ClientReply & { wrote?: number; read?: string | null };
+
+/** The launcher's claim (test/helpers/cni-claim.js) as `user` (null: root) inside namespace `ns`, or in the test's own with null; resolves with its report. With `onClaimed` (run once it wrote its frame) it also reads an ARP frame. */
+export async function claimAs(user: TestUser | null, ns: string | null, socket: string, id: string, ifname: string, onClaimed?: () => void): Promise<Claimed> {
+  const frame = `ffffffffffff02000000000108004500001c000100004001${'00'.repeat(30)}`;
+  const argv = [process.execPath, user ? readablePath('test', 'helpers', 'cni-claim.js') : path.join(__dirname, 'cni-claim.js'), socket, id, ifname, frame, onClaimed ? '0806' : '-'];
+  const u = user ? asUser(user, argv) : { file: argv[0] as string, args: argv.slice(1), options: {} };
+  const [file, args] = ns === null ? [u.file, u.args] : ['ip', ['netns', 'exec', ns, u.file, ...u.args]];
+  const proc = spawn(file, args, { ...u.options, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let claimed = false;
+  const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+  proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  proc.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (!claimed && out.includes('CLAIMED\n')) {
+      claimed = true;
+      onClaimed?.();
+    }
+  });
+  const code = await new Promise((r) => proc.once('close', r));
+  clearTimeout(killer);
+  const last = out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
+  if (code !== 0 || !last) throw new Error(`cni-claim exited ${String(code)}: ${out}${err}`);
+  return JSON.parse(last) as Claimed;
+}
+
+/** Packets `dev` in namespace `ns` received. */
+export const rxPackets = (ns: string, dev = 'net1'): number => (JSON.parse(ip(['-n', ns, '-j', '-s', 'link', 'show', dev])) as { stats64: { rx: { packets: number } } }[])[0].stats64.rx.packets;

@@ -11,59 +11,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { Test } from 'tap';
 import { CniRecord, CniStore } from '../../lib/agent/cni-store';
 import { SUPPORTED_VERSIONS, versionResult } from '../../lib/cni/version';
-import { execFileSync, spawn } from 'node:child_process';
-import { ClientReply, RunningAgent, runAs, startAgent, testUser, TestUser, until } from '../helpers/agent';
-import { asUser, readablePath } from '../helpers/readable';
-import { noPlugin, noReference, PLUGIN, PluginEnv, REFERENCE, runPlugin } from '../helpers/cni';
-import { addNetns, fdTable, ip, ipLink, linkNames, needsRoot, removeNetns, scratchDir, withNetns } from '../helpers/host';
+import { execFileSync } from 'node:child_process';
+import { runAs, startAgent, testUser, until } from '../helpers/agent';
+import { agentFds, claimAs, config, envOf, noPlugin, noReference, PLUGIN, records, REFERENCE, runPlugin, rxPackets, withPod } from '../helpers/cni';
+import { addNetns, ip, ipLink, linkNames, needsRoot, removeNetns, scratchDir, withNetns } from '../helpers/host';
 
 const skip = needsRoot || noPlugin;
-let pods = 0;
-
-/** A container's namespace for the body, removed after it (also when it fails), unless the body removed it. */
-async function withPod<T>(t: Test, host: string, body: (pod: string, netns: string) => Promise<T>): Promise<T> {
-  const pod = `${host}-pod${++pods}`;
-  addNetns(pod, { veth: false });
-  t.teardown(() => removeNetns(pod, { allowFail: true }));
-  try {
-    return await body(pod, `/run/netns/${pod}`);
-  } finally {
-    removeNetns(pod, { allowFail: true });
-  }
-}
-
-/** The agent's CNI records, every caller's ("UID/FILE"). */
-const records = (a: RunningAgent): string[] => {
-  const dir = path.join(a.stateDir, 'cni');
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir)
-    .flatMap((uid) => fs.readdirSync(path.join(dir, uid)).map((f) => `${uid}/${f}`))
-    .sort();
-};
-
-/** The agent's open fds (targets), without the ones that come and go with a request. */
-const agentFds = (a: RunningAgent): string[] =>
-  fdTable(a.proc.pid as number)
-    .map(([fd, target]) => `${fd} ${target}`)
-    .sort();
-
-const config = (cniVersion: string, extra: Record<string, unknown> = {}) => JSON.stringify({ cniVersion, name: 'vmnet', type: 'netfd', ...extra });
-
-/** The environment of a call on attachment (id, ifname) in `netns`. */
-const envOf = (a: RunningAgent, command: string, id: string, netns?: string, ifname = 'net1'): PluginEnv => ({
-  CNI_COMMAND: command,
-  CNI_CONTAINERID: id,
-  CNI_NETNS: netns,
-  CNI_IFNAME: ifname,
-  CNI_PATH: '/opt/cni/bin:/usr/lib/cni',
-  CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default',
-  NETFD_AGENT_SOCKET: a.socket,
-});
-
 const mtuOf = (l: object): number => (l as { mtu: number }).mtu;
 
 t.test('every cniVersion: VERSION, ADD, ADD twice, CHECK, DEL twice, DEL without CNI_NETNS', { skip }, async (t) => {
@@ -161,7 +116,11 @@ t.test('refusals: bad environment 4, bad JSON 6, unknown field 2, not yet built 
       }
       t.match(await runPlugin(env, config('0.2.0')), { code: 1, json: { code: 1 } }, 'a version netfd does not speak');
       t.match(await runPlugin({ ...env, CNI_ARGS: 'K8S_POD_NAME=web' }, config('1.0.0')), { json: { code: 2, msg: /CNI_ARGS K8S_POD_NAME="web"/ } }, 'CNI_ARGS without IgnoreUnknown');
-      t.match(await runPlugin(env, config('1.0.0', { master: 'v0' })), { json: { code: 2, msg: /interface\/@type="direct".*not yet supported/ } }, 'macvtap: not yet');
+      t.match(
+        await runPlugin(env, config('1.0.0', { master: 'v0', runtimeConfig: { deviceID: '0000:03:00.1' } })),
+        { json: { code: 2, msg: /runtimeConfig.deviceID="0000:03:00.1".*not yet supported/ } },
+        "a device plugin's VF: not yet",
+      );
       t.match(await runPlugin(env, config('1.0.0', { bridge: 'br0' })), { json: { code: 2, msg: /interface\/@type="bridge"/ } }, 'bridge: not yet');
       t.match(await runPlugin(env, config('1.0.0', { ipam: { type: 'nosuchipam' } })), { json: { code: 131, msg: /failed to find plugin "nosuchipam" in path/ } }, 'an IPAM plugin not in CNI_PATH');
       t.same(linkNames(pod), ['lo'], 'its tap removed again');
@@ -382,40 +341,6 @@ t.test('where an ADD may make its device: a user only in its own namespace, and 
     });
   });
 });
-
-/** What test/helpers/cni-claim.js reports. */
-type Claimed = ClientReply & { wrote?: number; read?: string | null };
-
-/** The launcher's claim (test/helpers/cni-claim.js) as `user` (null: root) inside namespace `ns`, or in the test's own with null; resolves with its report. With `onClaimed` (run once it wrote its frame) it also reads an ARP frame. */
-async function claimAs(user: TestUser | null, ns: string | null, socket: string, id: string, ifname: string, onClaimed?: () => void): Promise<Claimed> {
-  const frame = `ffffffffffff02000000000108004500001c000100004001${'00'.repeat(30)}`;
-  const argv = [process.execPath, user ? readablePath('test', 'helpers', 'cni-claim.js') : path.join(__dirname, '..', 'helpers', 'cni-claim.js'), socket, id, ifname, frame, onClaimed ? '0806' : '-'];
-  const u = user ? asUser(user, argv) : { file: argv[0] as string, args: argv.slice(1), options: {} };
-  const [file, args] = ns === null ? [u.file, u.args] : ['ip', ['netns', 'exec', ns, u.file, ...u.args]];
-  const proc = spawn(file, args, { ...u.options, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  let claimed = false;
-  const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-  proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  proc.stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-    if (!claimed && out.includes('CLAIMED\n')) {
-      claimed = true;
-      onClaimed?.();
-    }
-  });
-  const code = await new Promise((r) => proc.once('close', r));
-  clearTimeout(killer);
-  const last = out
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .pop();
-  if (code !== 0 || !last) throw new Error(`cni-claim exited ${String(code)}: ${out}${err}`);
-  return JSON.parse(last) as Claimed;
-}
-
-const rxPackets = (pod: string): number => (JSON.parse(ip(['-n', pod, '-j', '-s', 'link', 'show', 'net1'])) as { stats64: { rx: { packets: number } } }[])[0].stats64.rx.packets;
 
 t.test('cni-claim: a user in the pod takes the queue fds and moves frames; the namespace, not the user, decides', { skip }, async (t) => {
   await withNetns(t, async (host) => {

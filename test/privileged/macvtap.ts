@@ -134,3 +134,35 @@ t.test('Macvtap.create opens queues and destroy removes the link', { skip: needs
     t.equal(m.fds.length, 0, 'fds closed');
   });
 });
+
+t.test('into: a macvtap made in another namespace on a parent in this one, never existing here', { skip: needsRoot }, async (t) => {
+  await withNetns(t, (host) =>
+    withNetns(t, async (pod) => {
+      const hostLinks = () => (JSON.parse(ip(['-n', host, '-j', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname).sort();
+      const before = hostLinks();
+      // Both namespaces have v0 and v1 at the same ifindexes: the new device's is picked in the pod.
+      const l = await createMacvtap({ netns: host, link: 'v0', mode: 'private', name: 'net1', into: pod, mac: '52:54:00:ab:cd:ef' });
+      t.match(l, { name: 'net1', kind: 'macvtap', mode: 'private', mac: '52:54:00:ab:cd:ef' }, 'what the pod sees');
+      const seen = ipLink(pod, 'net1');
+      t.equal(seen.ifindex, l.index, "its ifindex is the pod's");
+      t.equal(seen.linkinfo?.info_kind, 'macvtap');
+      t.same(hostLinks(), before, 'nothing new in the parent’s namespace');
+      const fds = await MacvtapFds.open(l.index, { netns: pod, queues: 2 });
+      t.equal(fds.name, 'net1', 'its character device opens in the pod, by ifindex');
+      t.equal(fds.fds.length, 2);
+      fds.close();
+
+      await t.rejects(createMacvtap({ netns: host, link: 'v0', mode: 'bridge', name: 'net1', into: pod }), { code: 'EEXIST', message: /in network namespace/ }, 'the name is taken there');
+      // The kernel compares MACs as a macvtap goes up (macvlan_open), with the up siblings, in whatever namespace.
+      await setLink('net1', { netns: pod, up: true });
+      const twin = await createMacvtap({ netns: host, link: 'v0', mode: 'bridge', name: 'net2', into: pod, mac: '52:54:00:ab:cd:ef' });
+      await t.rejects(setLink(twin.index, { netns: pod, up: true }), { code: 'EADDRINUSE' }, "a sibling's MAC is refused as it goes up");
+      await deleteLink(twin.index, { netns: pod });
+      await t.rejects(createMacvtap({ netns: host, link: 'v0', mode: 'bridge', template: 'mv%d', into: pod }), { code: 'INVALID_ARGUMENT', field: 'name' }, 'a template is refused');
+      await t.rejects(createMacvtap({ netns: host, link: 'nonesuch', mode: 'bridge', name: 'net2', into: pod }), { code: 'ENODEV' }, 'the parent is looked up where the request runs');
+      await t.rejects(createMacvtap({ netns: host, link: 'v0', mode: 'bridge', name: 'net2', into: `${pod}-gone` }), { code: 'ENOENT', message: /network namespace/ });
+      t.same((JSON.parse(ip(['-n', pod, '-j', 'link', 'show'])) as { ifname: string }[]).map((x) => x.ifname).sort(), ['lo', 'net1', 'v0', 'v1'], 'the refusals made nothing');
+      await deleteLink('net1', { netns: pod });
+    }),
+  );
+});

@@ -80,6 +80,11 @@ t.test('request layout: lengths, nesting and values', async (t) => {
   t.equal(info.subarray(4, 12).toString('latin1'), 'macvtap\0', 'IFLA_INFO_KIND');
   t.equal(info.readUInt16LE(14), 0x8002, 'IFLA_INFO_DATA nested');
   t.equal(info.readUInt32LE(20), 4, 'IFLA_MACVLAN_MODE bridge');
+  t.equal(m.attrs[28], undefined, 'no IFLA_NET_NS_FD unless asked');
+  const into = walk(b.nlEncode('newlink-macvlan', { seq: 7, kind: 'macvtap', parent: 3, mode: 4, name: 'net1', netnsFd: 9 }));
+  t.equal(into.attrs[28].readUInt32LE(0), 9, 'IFLA_NET_NS_FD (28) = the namespace fd: made there, the parent looked up in the socket’s');
+  t.equal(into.attrs[5].readUInt32LE(0), 3, 'IFLA_LINK still the parent');
+  t.equal(into.len, m.len - 12 + 8, 'one u32 attribute more than the same request without a MAC');
   const up = walk(b.nlEncode('setlink', { link: 4, up: true }));
   t.equal(up.flagsIfi & 1, 1, 'IFF_UP set');
   t.equal(up.change, 1, 'ifi_change = IFF_UP');
