@@ -2,8 +2,9 @@
 // scratch namespace netfd-bench-<pid>-agent holding only bridge br0; socket,
 // ACL `allow user * bridge br0` and state directory in a temporary directory
 // on /dev/shm, like /run); its clients are AgentClient connections in this
-// process. Domains have one <interface type='bridge'> on br0. Suites:
-// clients, tap, fairness. Afterwards:
+// process. Domains have one <interface type='bridge'> on br0; root may also
+// make bridge-mode macvtaps on cni0 (the cni suite's master). Suites:
+// clients, tap, fairness, cni. Afterwards:
 //   agent_leaks                   links other than lo and br0 left in the
 //                                 namespace + records or live XML left in the
 //                                 agent's state directory, checked while the
@@ -18,6 +19,7 @@ import path from 'node:path';
 import { log, msSince, now, round, scratch, sleep, type Section } from './harness';
 import { netfd, netfdAgent, NETFD_BIN, type AgentClient } from './netfd';
 import { closedOf, endOf, killAndWait, running, tailOf, type Closed } from './proc';
+import { removeNetns } from '../test/helpers/host';
 
 /** The links the agent section's namespace holds between benchmarks. */
 const AGENT_BASE_LINKS = ['lo', 'br0'];
@@ -39,8 +41,8 @@ export interface AgentContext {
   connect: (socket: string) => Promise<AgentClient>;
   /** Other processes started (helpers, the flooding client): SIGKILLed at the end. */
   procs: Set<ChildProcess>;
-  /** What the tap suite created for qemu-bridge-helper, removed at the end. */
-  made: { conf: string | null; confDir: string | null };
+  /** What the tap suite created for qemu-bridge-helper, and the namespaces a suite added (the cni suite's pod), removed at the end. */
+  made: { conf: string | null; confDir: string | null; netns: string[] };
 }
 
 /**
@@ -104,7 +106,7 @@ export const agent: Section<AgentContext> = {
     const t0 = now();
     const { AgentClient } = netfdAgent();
     const procs = new Set<ChildProcess>();
-    const made: AgentContext['made'] = { conf: null, confDir: null };
+    const made: AgentContext['made'] = { conf: null, confDir: null, netns: [] };
     let a: AgentContext | null = null;
     let dir: string | null = null;
     let agentChild: ChildProcess | null = null;
@@ -117,6 +119,14 @@ export const agent: Section<AgentContext> = {
         if (made.confDir) fs.rmSync(made.confDir, { recursive: true, force: true });
         log(`removed ${made.conf}${made.confDir ? ` and ${made.confDir}` : ''}`);
         made.conf = made.confDir = null;
+      }
+      for (const ns of made.netns.splice(0)) {
+        try {
+          removeNetns(ns);
+          log(`removed namespace ${ns}`);
+        } catch (err) {
+          console.error(`[bench] could not remove namespace ${ns}: ${(err as Error).message}`);
+        }
       }
       if (dir) {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -132,7 +142,10 @@ export const agent: Section<AgentContext> = {
       // Root's clients are all one user here: room for the 100 concurrent
       // ones, their domains and their request rate. The flooding user of the fairness suite may
       // use br0 but asks for br9.
-      fs.writeFileSync(paths.acl, `allow user * bridge br0\nlimit user root connections 1000\nlimit user root requests 1000\nlimit user root domains 1000\nlimit user root rate 100000\n`);
+      fs.writeFileSync(
+        paths.acl,
+        `allow user * bridge br0\nallow user root dev cni0\nallow user root mode bridge\nlimit user root connections 1000\nlimit user root requests 1000\nlimit user root domains 1000\nlimit user root rate 100000\n`,
+      );
       const started = await startAgent(paths);
       agentChild = started.child;
       a = { ...paths, ...started, procs, made };

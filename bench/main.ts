@@ -10,7 +10,9 @@
 //   guest     throughput (iperf3 through netfd's tap fd vs bare qemu's own
 //             tap), launch (netfd launch vs bare qemu, spawn to first ping)
 //   agent     clients (100 at once vs ip -batch), tap (one tap fd vs
-//             qemu-bridge-helper), fairness (hello under another user's flood)
+//             qemu-bridge-helper), fairness (hello under another user's flood),
+//             cni (a macvtap ADD+DEL through netfd's CNI plugin vs the
+//             reference macvlan plugin)
 // Naming a section runs its suites; naming a suite runs it alone, in its
 // section's context. The harness is harness.ts; each suite's file says what
 // its figures mean.
@@ -27,6 +29,7 @@
 import { agent } from './agent';
 import { cli, coldstart } from './cli';
 import { clients } from './clients';
+import { cni } from './cni';
 import { domain } from './domain';
 import { fairness } from './fairness';
 import { fleet } from './fleet';
@@ -39,4 +42,4 @@ import { networks, pool } from './pool';
 import { tap } from './tap';
 import { throughput } from './throughput';
 
-main([section(cli, [coldstart]), section(links, [macvtap, domain, fleet]), section(networks, [pool]), section(guest, [throughput, launch]), section(agent, [clients, tap, fairness])]);
+main([section(cli, [coldstart]), section(links, [macvtap, domain, fleet]), section(networks, [pool]), section(guest, [throughput, launch]), section(agent, [clients, tap, fairness, cni])]);
