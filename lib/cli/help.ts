@@ -101,6 +101,12 @@ export const VERBS: readonly VerbHelp[] = [
     group: 'host',
   },
   {
+    verbs: ['cni-claim'],
+    synopsis: 'cni-claim CONTAINER_ID IFNAME [--socket PATH] [--json] [-- COMMAND [ARGS...]]',
+    help: "in a pod: take the fds of the CNI attachment IFNAME of CONTAINER_ID from the agent (default /run/netfd/agent.sock, or env NETFD_AGENT_SOCKET; it decides by this process's network namespace) and run COMMAND with them as fds 3, 4, … (queues, then vhost-net), where {netdev} in an argument becomes qemu's -netdev tap options (fds=3:4,vhost=off), {tapfds} and {vhostfds} the fd lists, {mac} the MAC; exits with COMMAND's status. An attachment that asked for vhost-net without getting it is refused. Without COMMAND: what the claim gives",
+    group: 'host',
+  },
+  {
     verbs: ['agent'],
     synopsis: 'agent [--socket PATH] [--socket-mode MODE] [--socket-group G] [--acl FILE] [--grace SECS] [--stop-timeout SECS] [--max-clients N] [--reserved-for-root N] [--log-level LEVEL]',
     help: 'the host agent: serves unprivileged users on a unix socket (default /run/netfd/agent.sock, or the one systemd passes), deciding every request with the ACL (default /etc/netfd/acl.conf); SIGHUP reloads it; SIGTERM waits up to --stop-timeout (default 10 s) for requests in flight, then closes every connection and exits (1 if it cut any short). Connections: at most --max-clients at once (default 1024), the last --reserved-for-root (default 16) for root only',

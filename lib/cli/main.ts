@@ -88,6 +88,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   'net-start': verb(async () => (await import('./verbs/networks')).netStart, { remote: true }),
   'net-destroy': verb(async () => (await import('./verbs/networks')).netDestroy, { remote: true }),
   'net-autostart': verb(async () => (await import('./verbs/networks')).netAutostart, { options: { disable: { type: 'boolean' } }, remote: true }),
+  'cni-claim': verb(async () => (await import('./verbs/cni')).cniClaim, { options: { socket: { type: 'string' } } }),
   agent: verb(async () => (await import('./verbs/agent')).daemon, {
     options: {
       socket: { type: 'string' },
