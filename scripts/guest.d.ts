@@ -34,6 +34,8 @@ export interface Nic {
   queues?: number;
   driver?: 'vhost' | 'qemu';
   targetDev?: string;
+  /** false: targetDev is an existing tap (<target managed='no'>, type 'ethernet' only). */
+  managed?: boolean;
   mode?: string;
   /** The bridge, the macvtap parent, or the network's name (required for 'network'). */
   source?: string;

@@ -96,7 +96,8 @@ function cmdline(params = {}) {
 
 /**
  * One <interface> element. nic: { type: 'bridge'|'direct'|'network'|'ethernet',
- * model (virtio), mac, queues, driver ('vhost'|'qemu'), targetDev, mode
+ * model (virtio), mac, queues, driver ('vhost'|'qemu'), targetDev (with
+ * managed: false, an existing tap: type 'ethernet' only), mode
  * (direct, default bridge), source (bridge, parent, or network name: required
  * for 'network'), alias }.
  */
@@ -109,7 +110,7 @@ function interfaceXml(nic) {
     if (!nic.source) throw new Error("interfaceXml: type 'network' needs source (the network's name)");
     lines.push(`  <source network='${esc(nic.source)}'/>`);
   }
-  if (nic.targetDev) lines.push(`  <target dev='${esc(nic.targetDev)}'/>`);
+  if (nic.targetDev) lines.push(`  <target dev='${esc(nic.targetDev)}'${nic.managed === false ? " managed='no'" : ''}/>`);
   lines.push(`  <model type='${nic.model || 'virtio'}'/>`);
   const drv = [nic.driver ? `name='${nic.driver}'` : '', nic.queues ? `queues='${nic.queues}'` : ''].filter(Boolean);
   if (drv.length) lines.push(`  <driver ${drv.join(' ')}/>`);
