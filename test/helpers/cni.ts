@@ -1,8 +1,12 @@
 // The CNI plugin binary (build/Release/netfd-cni) run as a runtime runs it:
-// the CNI_* environment and the configuration on stdin, nothing else.
+// the CNI_* environment and the configuration on stdin, nothing else; the
+// pods (scratch namespaces), configurations and environments of its tests.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Test } from 'tap';
+import { RunningAgent } from './agent';
+import { addNetns, fdTable, removeNetns } from './host';
 
 /** The plugin binary node-gyp builds. */
 export const PLUGIN = path.join(__dirname, '..', '..', 'build', 'Release', 'netfd-cni');
@@ -60,4 +64,67 @@ export function runPlugin(env: PluginEnv, stdin: string, o: { timeoutMs?: number
     p.stdin.on('error', () => undefined);
     p.stdin.end(stdin);
   });
+}
+
+let pods = 0;
+
+/** A container's namespace for the body, removed after it (also when it fails), unless the body removed it. */
+export async function withPod<T>(t: Test, host: string, body: (pod: string, netns: string) => Promise<T>): Promise<T> {
+  const pod = `${host}-pod${++pods}`;
+  addNetns(pod, { veth: false });
+  t.teardown(() => removeNetns(pod, { allowFail: true }));
+  try {
+    return await body(pod, `/run/netns/${pod}`);
+  } finally {
+    removeNetns(pod, { allowFail: true });
+  }
+}
+
+/** The agent's CNI records, every caller's ("UID/FILE"). */
+export const records = (a: RunningAgent): string[] => {
+  const dir = path.join(a.stateDir, 'cni');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .flatMap((uid) => fs.readdirSync(path.join(dir, uid)).map((f) => `${uid}/${f}`))
+    .sort();
+};
+
+/** The agent's open fds (targets), without the ones that come and go with a request. */
+export const agentFds = (a: RunningAgent): string[] =>
+  fdTable(a.proc.pid as number)
+    .map(([fd, target]) => `${fd} ${target}`)
+    .sort();
+
+/** A netfd configuration of network vmnet (type='ethernet' unless `extra` says otherwise). */
+export const config = (cniVersion: string, extra: Record<string, unknown> = {}) => JSON.stringify({ cniVersion, name: 'vmnet', type: 'netfd', ...extra });
+
+/** The environment of a call on attachment (id, ifname) in `netns`. */
+export const envOf = (a: RunningAgent, command: string, id: string, netns?: string, ifname = 'net1'): PluginEnv => ({
+  CNI_COMMAND: command,
+  CNI_CONTAINERID: id,
+  CNI_NETNS: netns,
+  CNI_IFNAME: ifname,
+  CNI_PATH: '/opt/cni/bin:/usr/lib/cni',
+  CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default',
+  NETFD_AGENT_SOCKET: a.socket,
+});
+
+/** `n` containers' namespaces for the body (their names), removed after it, also when it or their setup fails. */
+export async function withPods<T>(t: Test, host: string, n: number, body: (pods: string[]) => Promise<T>): Promise<T> {
+  const made: string[] = [];
+  const removeAll = () => {
+    for (const pod of made.splice(0)) removeNetns(pod, { allowFail: true });
+  };
+  t.teardown(removeAll);
+  try {
+    for (let i = 0; i < n; i++) {
+      const pod = `${host}-pod${++pods}`;
+      addNetns(pod, { veth: false });
+      made.push(pod);
+    }
+    return await body([...made]);
+  } finally {
+    removeAll();
+  }
 }

@@ -11,58 +11,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { Test } from 'tap';
 import { CniRecord, CniStore } from '../../lib/agent/cni-store';
 import { SUPPORTED_VERSIONS, versionResult } from '../../lib/cni/version';
 import { execFileSync, spawn } from 'node:child_process';
-import { ClientReply, RunningAgent, runAs, startAgent, testUser, TestUser, until } from '../helpers/agent';
+import { ClientReply, runAs, startAgent, testUser, TestUser, until } from '../helpers/agent';
 import { asUser, readablePath } from '../helpers/readable';
-import { noPlugin, noReference, PLUGIN, PluginEnv, REFERENCE, runPlugin } from '../helpers/cni';
-import { addNetns, fdTable, ip, ipLink, linkNames, needsRoot, removeNetns, scratchDir, withNetns } from '../helpers/host';
+import { agentFds, config, envOf, noPlugin, noReference, PLUGIN, records, REFERENCE, runPlugin, withPod } from '../helpers/cni';
+import { addNetns, ip, ipLink, linkNames, needsRoot, removeNetns, scratchDir, withNetns } from '../helpers/host';
 
 const skip = needsRoot || noPlugin;
-let pods = 0;
-
-/** A container's namespace for the body, removed after it (also when it fails), unless the body removed it. */
-async function withPod<T>(t: Test, host: string, body: (pod: string, netns: string) => Promise<T>): Promise<T> {
-  const pod = `${host}-pod${++pods}`;
-  addNetns(pod, { veth: false });
-  t.teardown(() => removeNetns(pod, { allowFail: true }));
-  try {
-    return await body(pod, `/run/netns/${pod}`);
-  } finally {
-    removeNetns(pod, { allowFail: true });
-  }
-}
-
-/** The agent's CNI records, every caller's ("UID/FILE"). */
-const records = (a: RunningAgent): string[] => {
-  const dir = path.join(a.stateDir, 'cni');
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir)
-    .flatMap((uid) => fs.readdirSync(path.join(dir, uid)).map((f) => `${uid}/${f}`))
-    .sort();
-};
-
-/** The agent's open fds (targets), without the ones that come and go with a request. */
-const agentFds = (a: RunningAgent): string[] =>
-  fdTable(a.proc.pid as number)
-    .map(([fd, target]) => `${fd} ${target}`)
-    .sort();
-
-const config = (cniVersion: string, extra: Record<string, unknown> = {}) => JSON.stringify({ cniVersion, name: 'vmnet', type: 'netfd', ...extra });
-
-/** The environment of a call on attachment (id, ifname) in `netns`. */
-const envOf = (a: RunningAgent, command: string, id: string, netns?: string, ifname = 'net1'): PluginEnv => ({
-  CNI_COMMAND: command,
-  CNI_CONTAINERID: id,
-  CNI_NETNS: netns,
-  CNI_IFNAME: ifname,
-  CNI_PATH: '/opt/cni/bin:/usr/lib/cni',
-  CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default',
-  NETFD_AGENT_SOCKET: a.socket,
-});
 
 const mtuOf = (l: object): number => (l as { mtu: number }).mtu;
 
