@@ -88,6 +88,33 @@ function refuseNotYet(c: CniConfig): void {
     throw unsupportedField('runtimeConfig.deviceID', c.runtimeConfig.deviceID, 'a macvtap over a device plugin’s VF is not yet supported: name the VF’s netdev as master');
 }
 
+/**
+ * Tests only (NETFD_TEST_CNI_HOLD=FILE, test/privileged/cni-stress.ts): when
+ * FILE holds the name of a step, a call that reaches that step logs 'CNI test
+ * hold' (warn, with the step) and then never goes on, so that a test can
+ * SIGKILL the agent exactly there. The steps of an ADD: 'recorded' (the
+ * record says 'adding'), 'tap-made' (the device made, a macvtap also
+ * configured; its ifindex not recorded yet),
+ * 'ifindex-recorded', 'configured' (MAC, MTU, up), 'ipam-recorded' and
+ * 'ipam-configured' (with IPAM), 'ready' (the record says so; no result sent
+ * yet); of a removal (DEL, GC): 'link-deleted' (the record not dropped yet).
+ */
+export type CniHoldStep = 'recorded' | 'tap-made' | 'ifindex-recorded' | 'configured' | 'ipam-recorded' | 'ipam-configured' | 'ready' | 'link-deleted';
+const holdFile = process.env.NETFD_TEST_CNI_HOLD || undefined;
+
+async function testHold(step: CniHoldStep, log: AgentLogger, r: CniRecord): Promise<void> {
+  if (!holdFile) return;
+  let named: string;
+  try {
+    named = fs.readFileSync(holdFile, 'utf8').trim();
+  } catch {
+    return;
+  }
+  if (named !== step) return;
+  log.warn({ step, containerId: r.containerId, ifname: r.ifname }, 'CNI test hold');
+  await new Promise(() => undefined);
+}
+
 /** Whether `e` says the object is gone (the namespace or the link). */
 const gone = (e: unknown): boolean => ['ENOENT', 'ENODEV', 'ESRCH'].includes((e as { code?: string })?.code ?? '');
 
@@ -162,6 +189,7 @@ async function remove(store: CniStore, r: CniRecord, log: AgentLogger): Promise<
     } catch (e) {
       if (!gone(e)) throw e;
     }
+    await testHold('link-deleted', log, r);
   }
   store.drop(r.uid, r.containerId, r.ifname);
   log.info({ containerId: r.containerId, ifname: r.ifname, netns: r.netns, deleted: !!l }, l ? 'CNI attachment removed' : 'CNI attachment record removed (its device was gone)');
@@ -245,27 +273,34 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
     const prev: CniResult = c.prevResult ? readResult(c.prevResult, 'prevResult') : { interfaces: [], ips: [], routes: [], dns: {} };
     const index = prev.interfaces.length;
     store.create(r);
+    await testHold('recorded', log, r);
     let made: number | undefined;
     let link: LinkInfo;
     let ipam: CniResult | undefined;
     try {
       made = direct ? await makeMacvtap(c, ctx.o.netns, netns, ifname, mode) : await makeTap(netns, ifname, vnetHdr, queues);
+      await testHold('tap-made', log, r);
       r.ifindex = made;
       store.update(r);
+      await testHold('ifindex-recorded', log, r);
       // The host side of a tap gets the guest's MAC with 0xFE first, as libvirt gives it (a macvtap has the guest's, set as it was made).
       if (!direct) await setLink(made, { netns, mac: c.iface.mac === undefined ? undefined : tapHostMac(c.iface.mac), mtu: c.iface.mtu, up: true });
+      await testHold('configured', log, r);
       if (c.ipam) {
         // Recorded first: a DEL after a crash from here on runs the IPAM DEL too.
         r.ipam = true;
         store.update(r);
+        await testHold('ipam-recorded', log, r);
         ipam = await ipamAdd(raw, c, text, index);
         await configureIface(netns, made, ipam, index);
+        await testHold('ipam-configured', log, r);
       }
       link = await getLink(made, { netns });
       r.state = 'ready';
       r.mac = link.mac ?? undefined;
       r.mtu = link.mtu;
       store.update(r);
+      await testHold('ready', log, r);
     } catch (e) {
       if (r.ipam) await execIpam('DEL', raw, c, text).catch((x: unknown) => suppress(e, x, `IPAM DEL (${c.ipam?.type})`));
       if (made !== undefined) await deleteLink(made, { netns }).catch((x: unknown) => suppress(e, x, `deleting ${ifname} in ${netns}`));

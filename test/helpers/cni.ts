@@ -1,5 +1,6 @@
 // The CNI plugin binary (build/Release/netfd-cni) run as a runtime runs it:
-// the CNI_* environment and the configuration on stdin, nothing else.
+// the CNI_* environment and the configuration on stdin, nothing else; the
+// pods (scratch namespaces), configurations and environments of its tests.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -96,7 +97,7 @@ export const agentFds = (a: RunningAgent): string[] =>
     .map(([fd, target]) => `${fd} ${target}`)
     .sort();
 
-/** A netfd configuration of `cniVersion` (network vmnet) with `extra` fields. */
+/** A netfd configuration of network vmnet (type='ethernet' unless `extra` says otherwise). */
 export const config = (cniVersion: string, extra: Record<string, unknown> = {}) => JSON.stringify({ cniVersion, name: 'vmnet', type: 'netfd', ...extra });
 
 /** The environment of a call on attachment (id, ifname) in `netns`. */
@@ -144,3 +145,22 @@ export async function claimAs(user: TestUser | null, ns: string | null, socket: 
 
 /** Packets `dev` in namespace `ns` received. */
 export const rxPackets = (ns: string, dev = 'net1'): number => (JSON.parse(ip(['-n', ns, '-j', '-s', 'link', 'show', dev])) as { stats64: { rx: { packets: number } } }[])[0].stats64.rx.packets;
+
+/** `n` containers' namespaces for the body (their names), removed after it, also when it or their setup fails. */
+export async function withPods<T>(t: Test, host: string, n: number, body: (pods: string[]) => Promise<T>): Promise<T> {
+  const made: string[] = [];
+  const removeAll = () => {
+    for (const pod of made.splice(0)) removeNetns(pod, { allowFail: true });
+  };
+  t.teardown(removeAll);
+  try {
+    for (let i = 0; i < n; i++) {
+      const pod = `${host}-pod${++pods}`;
+      addNetns(pod, { veth: false });
+      made.push(pod);
+    }
+    return await body([...made]);
+  } finally {
+    removeAll();
+  }
+}
