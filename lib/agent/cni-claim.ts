@@ -142,6 +142,7 @@ export async function claim(ctx: Parameters<Handler>[0], client: Client, a: Reco
         ifindex: r.ifindex,
         kind: r.kind,
         mac: l.mac,
+        guestMac: r.guestMac ?? null,
         mtu: l.mtu,
         vnetHdr: r.vnetHdr ?? true,
         tapFds: tap.fds.length,

@@ -36,6 +36,8 @@ export interface CniRecord {
   /** Its ifindex in `netns`, once made. */
   ifindex?: number;
   mac?: string;
+  /** The guest's MAC, when known (a macvtap's own; a tap's from the configuration): what a claim tells the launcher. */
+  guestMac?: string;
   mtu?: number;
   /** How the tap was made, so a claim opens it the same way (absent in older records: 1 queue, a vnet header). */
   queues?: number;

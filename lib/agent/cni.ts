@@ -298,6 +298,8 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
       link = await getLink(made, { netns });
       r.state = 'ready';
       r.mac = link.mac ?? undefined;
+      // The guest's MAC, for the launcher: a macvtap's own; a tap's host side has another, so the configuration's (if any).
+      r.guestMac = direct ? r.mac : c.iface.mac;
       r.mtu = link.mtu;
       store.update(r);
       await testHold('ready', log, r);

@@ -103,7 +103,7 @@ export const VERBS: readonly VerbHelp[] = [
   {
     verbs: ['cni-claim'],
     synopsis: 'cni-claim CONTAINER_ID IFNAME [--socket PATH] [--json] [-- COMMAND [ARGS...]]',
-    help: "in a pod: take the fds of the CNI attachment IFNAME of CONTAINER_ID from the agent (default /run/netfd/agent.sock, or env NETFD_AGENT_SOCKET; it decides by this process's network namespace) and run COMMAND with them as fds 3, 4, … (queues, then vhost-net), where {netdev} in an argument becomes qemu's -netdev tap options (fds=3:4,vhost=off), {tapfds} and {vhostfds} the fd lists, {mac} the MAC; exits with COMMAND's status. An attachment that asked for vhost-net without getting it is refused. Without COMMAND: what the claim gives",
+    help: "in a pod: take the fds of the CNI attachment IFNAME of CONTAINER_ID from the agent (default /run/netfd/agent.sock, or env NETFD_AGENT_SOCKET; it decides by this process's network namespace) and run COMMAND with them as fds 3, 4, … (queues, then vhost-net), where {netdev} in an argument becomes qemu's -netdev tap options (fds=3:4,vhost=off), {tapfds} and {vhostfds} the fd lists, {mac} the guest's MAC (a macvtap's own, a tap's from its configuration); exits with COMMAND's status. An attachment that asked for vhost-net without getting it is refused. Without COMMAND: what the claim gives",
     group: 'host',
   },
   {

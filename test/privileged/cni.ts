@@ -13,7 +13,7 @@ import path from 'node:path';
 import t from 'tap';
 import { CniRecord, CniStore } from '../../lib/agent/cni-store';
 import { SUPPORTED_VERSIONS, versionResult } from '../../lib/cni/version';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { runAs, startAgent, testUser, until } from '../helpers/agent';
 import { agentFds, claimAs, config, envOf, noPlugin, noReference, PLUGIN, records, REFERENCE, runPlugin, rxPackets, withPod } from '../helpers/cni';
 import { addNetns, ip, ipLink, linkNames, needsRoot, removeNetns, scratchDir, withNetns } from '../helpers/host';
@@ -457,6 +457,42 @@ t.test('IPAM delegated to the reference static plugin; netfd then tuning in a ch
       t.same(linkNames(pod), ['lo']);
       t.same(records(a), []);
       t.equal((await runPlugin({ ...env, CNI_COMMAND: 'DEL' }, config('1.0.0', { ipam }))).code, 0, 'DEL twice');
+    });
+  });
+});
+
+t.test('netfd cni-claim: what a claim gives without a command, the refusals, an attachment that asked vhost-net without getting it', { skip }, async (t) => {
+  await withNetns(t, async (host) => {
+    const a = await startAgent(t, { ns: host, acl: 'allow user root ethernet' });
+    await withPod(t, host, async (pod, netns) => {
+      const cli = (...args: string[]) => spawnSync('ip', ['netns', 'exec', pod, process.execPath, path.join(__dirname, '..', '..', 'bin', 'netfd.js'), 'cni-claim', ...args], { encoding: 'utf8' });
+      t.equal((await runPlugin(envOf(a, 'ADD', 'q1', netns), config('1.1.0', { queues: 2, runtimeConfig: { mac: '52:54:00:00:00:21' } }))).code, 0);
+      const shown = cli('q1', 'net1', '--socket', a.socket, '--json');
+      t.equal(shown.status, 0, shown.stderr);
+      t.match(
+        JSON.parse(shown.stdout),
+        { containerId: 'q1', ifname: 'net1', kind: 'tap', tapFds: 2, vhostFds: 0, guestMac: '52:54:00:00:00:21', mac: 'fe:54:00:00:00:21' },
+        'the claim, the guest MAC beside the tap’s',
+      );
+      const ran = cli('q1', 'net1', '--socket', a.socket, '--', 'sh', '-c', 'echo {netdev} {mac}; readlink /proc/self/fd/3 /proc/self/fd/4; exit 7');
+      t.equal(ran.status, 7, "the command's exit status");
+      t.equal(ran.stdout, 'fds=3:4,vhost=off 52:54:00:00:00:21\n/dev/net/tun\n/dev/net/tun\n', 'the queues at 3 and 4, the placeholders filled');
+      const none = cli('nope', 'net1', '--socket', a.socket, '--', 'true');
+      t.not(none.status, 0, 'an attachment never added');
+      t.match(none.stderr, /no attachment net1 of container nope/);
+      const usage = cli('q1', '--socket', a.socket);
+      t.equal(usage.status, 2, 'a usage error');
+      t.equal((await runPlugin(envOf(a, 'DEL', 'q1', netns), config('1.1.0'))).code, 0);
+
+      // <driver name='vhost'> on a host without a usable vhost-net (here: none, or a device path that is not one).
+      if (fs.existsSync('/dev/vhost-net')) return;
+      t.equal((await runPlugin(envOf(a, 'ADD', 'q2', netns), config('1.1.0', { vhost: true }))).code, 0);
+      const refused = cli('q2', 'net1', '--socket', a.socket, '--', 'sh', '-c', 'echo ran');
+      t.not(refused.status, 0, 'refused');
+      t.equal(refused.stdout, '', 'the command never ran');
+      t.match(refused.stderr, /asks for vhost-net \(<driver name='vhost'>\), which the agent could not open/);
+      t.equal((await runPlugin(envOf(a, 'DEL', 'q2', netns), config('1.1.0'))).code, 0);
+      t.same(linkNames(pod), ['lo']);
     });
   });
 });

@@ -17,6 +17,8 @@ export interface Claim {
   ifname: string;
   kind?: string;
   mac?: string | null;
+  /** The guest's MAC when the agent knows it (a macvtap's own; a tap's from its configuration). */
+  guestMac?: string | null;
   mtu?: number;
   tapFds: number;
   vhostFds: number;
@@ -27,11 +29,12 @@ export interface Claim {
  * The command's argv with the claim's fds as it will inherit them (queues
  * from fd 3, then the vhost fds): `{tapfds}` and `{vhostfds}` become their
  * colon-separated numbers, `{netdev}` the options of qemu's `-netdev tap`
- * (`fd=3,vhost=off`, `fds=3:4,vhostfds=5:6,vhost=on`), `{mac}` the device's
- * MAC. A placeholder that has nothing to stand for (`{vhostfds}` without
+ * (`fd=3,vhost=off`, `fds=3:4,vhostfds=5:6,vhost=on`), `{mac}` the guest's
+ * MAC (a macvtap's own; a tap's from the attachment's configuration: the
+ * tap's own MAC is the host side's, never the guest's). A placeholder that has nothing to stand for (`{vhostfds}` without
  * vhost fds) is an error naming it, never an empty word qemu would misread.
  */
-export function claimArgv(argv: readonly string[], c: Pick<Claim, 'tapFds' | 'vhostFds' | 'mac'>): string[] {
+export function claimArgv(argv: readonly string[], c: Pick<Claim, 'tapFds' | 'vhostFds' | 'guestMac'>): string[] {
   const taps = Array.from({ length: c.tapFds }, (_, i) => 3 + i);
   const vhost = Array.from({ length: c.vhostFds }, (_, i) => 3 + c.tapFds + i);
   const netdev = [
@@ -42,13 +45,13 @@ export function claimArgv(argv: readonly string[], c: Pick<Claim, 'tapFds' | 'vh
     tapfds: taps.join(':'),
     vhostfds: vhost.length ? vhost.join(':') : null,
     netdev,
-    mac: c.mac ?? null,
+    mac: c.guestMac ?? null,
   };
   return argv.map((word) =>
     word.replace(/\{(tapfds|vhostfds|netdev|mac)\}/g, (_, key: string) => {
       const v = values[key];
       if (v === null)
-        throw new NetfdError(`{${key}} in the command has nothing to stand for: the claim gave ${key === 'mac' ? 'no MAC' : 'no vhost-net fds'}`, {
+        throw new NetfdError(`{${key}} in the command has nothing to stand for: the claim gave ${key === 'mac' ? "no guest MAC (the attachment's configuration gave none: give the guest's MAC yourself)" : 'no vhost-net fds'}`, {
           code: 'INVALID_ARGUMENT',
           field: 'command',
           value: word,
@@ -91,7 +94,7 @@ export const cniClaim: Verb = {
         io.out(
           values.json
             ? `${JSON.stringify(c)}\n`
-            : `${c.ifname} of container ${c.containerId}: ${c.kind ?? 'tap'}, ${c.tapFds} queue fd(s), ${c.vhostFds} vhost-net fd(s), MAC ${c.mac ?? '-'}, MTU ${c.mtu ?? '-'}\n`,
+            : `${c.ifname} of container ${c.containerId}: ${c.kind ?? 'tap'}, ${c.tapFds} queue fd(s), ${c.vhostFds} vhost-net fd(s), guest MAC ${c.guestMac ?? '-'}, MTU ${c.mtu ?? '-'}\n`,
         );
         return 0;
       }

@@ -4,7 +4,7 @@ import { claimArgv } from '../../../../lib/cli/verbs/cni';
 
 t.test('{netdev}, {tapfds}, {vhostfds} and {mac} as the command inherits the fds (queues from 3, then vhost)', async (t) => {
   const argv = ['qemu-system-x86_64', '-netdev', 'tap,id=n0,{netdev}', '-device', 'virtio-net-pci,netdev=n0,mac={mac}', 'echo {tapfds}/{tapfds}'];
-  t.strictSame(claimArgv(argv, { tapFds: 2, vhostFds: 0, mac: '52:54:00:00:00:01' }), [
+  t.strictSame(claimArgv(argv, { tapFds: 2, vhostFds: 0, guestMac: '52:54:00:00:00:01' }), [
     'qemu-system-x86_64',
     '-netdev',
     'tap,id=n0,fds=3:4,vhost=off',
@@ -26,5 +26,5 @@ t.test('a placeholder with nothing to stand for is an error naming it, not an em
     value: 'vhostfds={vhostfds}',
     message: /\{vhostfds\}.*no vhost-net fds/,
   });
-  t.throws(() => claimArgv(['mac={mac}'], { tapFds: 1, vhostFds: 0, mac: null }), { code: 'INVALID_ARGUMENT', message: /\{mac\}.*no MAC/ });
+  t.throws(() => claimArgv(['mac={mac}'], { tapFds: 1, vhostFds: 0, guestMac: null }), { code: 'INVALID_ARGUMENT', message: /\{mac\}.*no MAC/ });
 });
