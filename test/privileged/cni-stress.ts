@@ -40,6 +40,13 @@ const leftovers = (pods: string[]): string[] => pods.flatMap((p) => linkNames(p)
 const failed = (runs: PluginRun[], ids: string[]): string[] => runs.flatMap((r, i) => (r.code === 0 ? [] : [`${ids[i]}: ${r.code} ${r.stdout}${r.stderr}`]));
 
 /** Waits until the agent's fds are what they were (the addon closes its idle netlink sockets after 1 s), then compares. */
+/** The DELs of every pod all succeeded, and left no link and no record. */
+function allDeleted(t: Test, a: RunningAgent, pods: string[], dels: PluginRun[], ids: string[]): void {
+  t.same(failed(dels, ids), [], `${dels.length} DELs at once all succeed`);
+  t.same(leftovers(pods), [], 'every pod has only lo');
+  t.same(records(a), [], 'no record left');
+}
+
 async function fdsBack(t: Test, a: RunningAgent, before: string[]): Promise<void> {
   await until("the agent's idle netlink sockets closed", () => JSON.stringify(agentFds(a)) === JSON.stringify(before), 5000).catch(() => undefined);
   t.same(agentFds(a), before, "the agent's fds are back to what they were");
@@ -69,87 +76,79 @@ function consistent(t: Test, a: RunningAgent, pods: string[], ids: string[], wha
   return have;
 }
 
-t.test('50 parallel ADD/DEL pairs leave 0 links and 0 records', { skip }, async (t) => {
+/** 50 pods and an agent with room for them (ROOMY) for `body`; then the agent's fds are back. */
+async function roomyRound(t: Test, body: (a: RunningAgent, pods: string[]) => Promise<void>): Promise<void> {
   await withNetns(t, async (host) => {
     const a = await startAgent(t, { ns: host, acl: ROOMY });
     const status = await runPlugin(envOf(a, 'STATUS', 'x'), config('1.1.0'));
     t.equal(status.code, 0, `STATUS: ready ${status.stdout}`);
     const fdsBefore = agentFds(a);
-    await withPods(t, host, 50, async (pods) => {
-      const ids = pods.map((_, i) => `par${i}`);
-      const conf = config('1.1.0');
-      const adds = await Promise.all(pods.map((p, i) => runPlugin(envOf(a, 'ADD', ids[i], netnsOf(p)), conf)));
-      t.same(failed(adds, ids), [], '50 ADDs at once all succeed');
-      const wrong = adds.flatMap((r, i) => {
-        const l = ipLink(pods[i], 'net1');
-        const want = { cniVersion: '1.1.0', interfaces: [{ name: 'net1', mac: l.address, mtu: 1500, sandbox: netnsOf(pods[i]), socketPath: a.socket }], dns: {} };
-        return JSON.stringify(r.json) === JSON.stringify(want) && l.linkinfo?.info_kind === 'tun' ? [] : [`${ids[i]}: ${r.stdout} (link ${l.address} ${l.linkinfo?.info_kind})`];
-      });
-      t.same(wrong, [], "each result names its own pod's tap");
-      t.equal(new Set(adds.map((r) => JSON.stringify(r.json?.interfaces))).size, 50, 'fifty distinct interfaces (MACs, sandboxes)');
-      t.equal(records(a).length, 50, 'fifty records');
-      t.ok(consistent(t, a, pods, ids, 'after the ADDs').every(Boolean), 'every pod has its tap');
-
-      const dels = await Promise.all(pods.map((p, i) => runPlugin(envOf(a, 'DEL', ids[i], netnsOf(p)), conf)));
-      t.same(failed(dels, ids), [], '50 DELs at once all succeed');
-      t.same(leftovers(pods), [], 'every pod has only lo');
-      t.same(records(a), [], 'no record left');
-    });
+    await withPods(t, host, 50, (pods) => body(a, pods));
     await fdsBack(t, a, fdsBefore);
+  });
+}
+
+t.test('50 parallel ADD/DEL pairs leave 0 links and 0 records', { skip }, async (t) => {
+  await roomyRound(t, async (a, pods) => {
+    const ids = pods.map((_, i) => `par${i}`);
+    const conf = config('1.1.0');
+    const adds = await Promise.all(pods.map((p, i) => runPlugin(envOf(a, 'ADD', ids[i], netnsOf(p)), conf)));
+    t.same(failed(adds, ids), [], '50 ADDs at once all succeed');
+    const wrong = adds.flatMap((r, i) => {
+      const l = ipLink(pods[i], 'net1');
+      const want = { cniVersion: '1.1.0', interfaces: [{ name: 'net1', mac: l.address, mtu: 1500, sandbox: netnsOf(pods[i]), socketPath: a.socket }], dns: {} };
+      return JSON.stringify(r.json) === JSON.stringify(want) && l.linkinfo?.info_kind === 'tun' ? [] : [`${ids[i]}: ${r.stdout} (link ${l.address} ${l.linkinfo?.info_kind})`];
+    });
+    t.same(wrong, [], "each result names its own pod's tap");
+    t.equal(new Set(adds.map((r) => JSON.stringify(r.json?.interfaces))).size, 50, 'fifty distinct interfaces (MACs, sandboxes)');
+    t.equal(records(a).length, 50, 'fifty records');
+    t.ok(consistent(t, a, pods, ids, 'after the ADDs').every(Boolean), 'every pod has its tap');
+
+    allDeleted(t, a, pods, await Promise.all(pods.map((p, i) => runPlugin(envOf(a, 'DEL', ids[i], netnsOf(p)), conf))), ids);
   });
 });
 
 t.test('a mixed round: ADD and DEL of other containers interleaved, the same attachment ADDed twice at once, ADD racing DEL', { skip }, async (t) => {
-  await withNetns(t, async (host) => {
-    const a = await startAgent(t, { ns: host, acl: ROOMY });
-    const status = await runPlugin(envOf(a, 'STATUS', 'x'), config('1.1.0'));
-    t.equal(status.code, 0, `STATUS: ready ${status.stdout}`);
-    const fdsBefore = agentFds(a);
-    await withPods(t, host, 50, async (pods) => {
-      const ids = pods.map((_, i) => `mix${i}`);
-      const conf = config('1.0.0');
-      const call = (command: string, i: number) => runPlugin(envOf(a, command, ids[i], netnsOf(pods[i])), conf);
-      const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
-      const first = range(0, 20);
-      t.same(failed(await Promise.all(first.map((i) => call('ADD', i))), ids), [], 'twenty ADDs at once');
+  await roomyRound(t, async (a, pods) => {
+    const ids = pods.map((_, i) => `mix${i}`);
+    const conf = config('1.0.0');
+    const call = (command: string, i: number) => runPlugin(envOf(a, command, ids[i], netnsOf(pods[i])), conf);
+    const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
+    const first = range(0, 20);
+    t.same(failed(await Promise.all(first.map((i) => call('ADD', i))), ids), [], 'twenty ADDs at once');
 
-      // At once: DEL of those twenty, ADD of ten others, ten more ADDed
-      // twice each, and ten ADDed while their DEL runs.
-      const [dels, adds, twice, racing] = await Promise.all([
-        Promise.all(first.map((i) => call('DEL', i))),
-        Promise.all(range(20, 30).map((i) => call('ADD', i))),
-        Promise.all(range(30, 40).map((i) => Promise.all([call('ADD', i), call('ADD', i)]))),
-        Promise.all(range(40, 50).map((i) => Promise.all([call('ADD', i), call('DEL', i)]))),
-      ]);
-      t.same(failed(dels, ids), [], 'the DELs succeed');
-      t.same(failed(adds, ids.slice(20)), [], 'the ADDs of other containers succeed');
-      const notOne = twice.flatMap(([x, y], k) => {
-        const [won, lost] = x.code === 0 ? [x, y] : [y, x];
-        const ok = won.code === 0 && lost.code === 1 && lost.json?.code === 130 && /already has net1/.test(String(lost.json?.msg));
-        return ok ? [] : [`${ids[30 + k]}: ${x.code} ${x.stdout} / ${y.code} ${y.stdout}`];
-      });
-      t.same(notOne, [], "the same attachment ADDed twice at once: exactly one succeeds, the other is told 'already has' (130)");
-      t.same(
-        failed(
-          racing.map(([, del]) => del),
-          ids.slice(40),
-        ),
-        [],
-        'a DEL racing an ADD succeeds',
-      );
-      const racingAdds = racing.map(([add]) => add);
-      t.same(failed(racingAdds, ids.slice(40)), [], 'and so does the ADD (one runs after the other)');
-      t.same(leftovers(pods.slice(0, 20)), [], "the DELs' pods have only lo");
-      const have = consistent(t, a, pods, ids, 'after the mixed round');
-      t.ok(have.slice(20, 40).every(Boolean), 'the ADDed ones have their tap');
-      t.equal(records(a).length, have.filter(Boolean).length, 'no record but those');
-
-      const all = await Promise.all(pods.map((_, i) => call('DEL', i)));
-      t.same(failed(all, ids), [], '50 DELs at once');
-      t.same(leftovers(pods), [], 'every pod has only lo');
-      t.same(records(a), [], 'no record left');
+    // At once: DEL of those twenty, ADD of ten others, ten more ADDed
+    // twice each, and ten ADDed while their DEL runs.
+    const [dels, adds, twice, racing] = await Promise.all([
+      Promise.all(first.map((i) => call('DEL', i))),
+      Promise.all(range(20, 30).map((i) => call('ADD', i))),
+      Promise.all(range(30, 40).map((i) => Promise.all([call('ADD', i), call('ADD', i)]))),
+      Promise.all(range(40, 50).map((i) => Promise.all([call('ADD', i), call('DEL', i)]))),
+    ]);
+    t.same(failed(dels, ids), [], 'the DELs succeed');
+    t.same(failed(adds, ids.slice(20)), [], 'the ADDs of other containers succeed');
+    const notOne = twice.flatMap(([x, y], k) => {
+      const [won, lost] = x.code === 0 ? [x, y] : [y, x];
+      const ok = won.code === 0 && lost.code === 1 && lost.json?.code === 130 && /already has net1/.test(String(lost.json?.msg));
+      return ok ? [] : [`${ids[30 + k]}: ${x.code} ${x.stdout} / ${y.code} ${y.stdout}`];
     });
-    await fdsBack(t, a, fdsBefore);
+    t.same(notOne, [], "the same attachment ADDed twice at once: exactly one succeeds, the other is told 'already has' (130)");
+    t.same(
+      failed(
+        racing.map(([, del]) => del),
+        ids.slice(40),
+      ),
+      [],
+      'a DEL racing an ADD succeeds',
+    );
+    const racingAdds = racing.map(([add]) => add);
+    t.same(failed(racingAdds, ids.slice(40)), [], 'and so does the ADD (one runs after the other)');
+    t.same(leftovers(pods.slice(0, 20)), [], "the DELs' pods have only lo");
+    const have = consistent(t, a, pods, ids, 'after the mixed round');
+    t.ok(have.slice(20, 40).every(Boolean), 'the ADDed ones have their tap');
+    t.equal(records(a).length, have.filter(Boolean).length, 'no record but those');
+
+    allDeleted(t, a, pods, await Promise.all(pods.map((_, i) => call('DEL', i))), ids);
   });
 });
 
