@@ -330,21 +330,35 @@ bool AskAgent(const std::string& path, const std::string& request, std::string* 
   ssize_t sent;
   do sent = send(sock.get(), request.data(), request.size(), MSG_NOSIGNAL);
   while (sent < 0 && errno == EINTR);
-  if (sent != static_cast<ssize_t>(request.size())) {
+  // An agent that refuses the connection (too many, or stopping) sends why
+  // and closes: the send may then fail, and the first receive report the
+  // reset before the refusal queued behind it. Either way the refusal is read.
+  bool reset = sent < 0 && (errno == EPIPE || errno == ECONNRESET);
+  if (sent != static_cast<ssize_t>(request.size()) && !reset) {
     *why = "send to " + path + ": " + (sent < 0 ? strerror(errno) : "short write");
     return false;
   }
+  std::string sendWhy = reset ? "send to " + path + ": " + strerror(errno) : "";
   std::vector<char> buf(kMaxReply);
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 253)];
-  for (;;) {
+  for (bool retried = false;;) {
     iovec iov{buf.data(), buf.size()};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
-    ssize_t n = recvmsg(sock.get(), &msg, MSG_CMSG_CLOEXEC);
+    ssize_t n = recvmsg(sock.get(), &msg, MSG_CMSG_CLOEXEC | (reset ? MSG_DONTWAIT : 0));
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == ECONNRESET && !retried) {
+      retried = reset = true;
+      sendWhy = std::string("receive: ") + strerror(errno);
+      continue;
+    }
+    if (n < 0 && reset) {
+      *why = sendWhy;
+      return false;
+    }
     if (n < 0) {
       *why = errno == EAGAIN || errno == EWOULDBLOCK ? "no reply from the agent in " + std::to_string(kReplyTimeoutSecs) + " s" : std::string("receive: ") + strerror(errno);
       return false;

@@ -129,3 +129,28 @@ t.test('against a fake agent: one request of the protocol, the answer printed as
   answer = (_r, conn) => conn.close('hang up');
   t.match(await runPlugin(env, stdin), { code: 1, json: { code: 11, details: /closed the connection/ } }, 'no reply: try again later');
 });
+
+t.test("an agent that refuses the connection and closes it with the request unread: the refusal is printed (11), not 'not reachable'", { skip: noPlugin }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-cni-plugin-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const sock = path.join(dir, 'agent.sock');
+  const timers = new Set<NodeJS.Timeout>();
+  // As the agent over its connection limit, but late enough that the plugin's request is waiting when it closes.
+  const listener = new Listener(native().unixListen(sock), (fd) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      native().sendNow(fd, errorReply(null, new NetfdError('the agent serves at most 1 connections', { code: 'EAGAIN' })));
+      native().close(fd);
+    }, 100);
+    timers.add(timer);
+  });
+  t.teardown(() => {
+    listener.close();
+    for (const x of timers) clearTimeout(x);
+  });
+  const r = await runPlugin(
+    { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/proc/1/ns/net', CNI_IFNAME: 'net1', NETFD_AGENT_SOCKET: sock },
+    '{"cniVersion":"1.0.0","name":"n","type":"netfd"}',
+  );
+  t.match(r, { code: 1, json: { code: 11, msg: /the agent serves at most 1 connections/, details: 'netfd EAGAIN' } }, "the agent's refusal, try again later");
+});
