@@ -53,8 +53,8 @@ export function mayDelegate(uid: number, c: CniConfig): void {
 /** The call's CNI_* variables as the runtime gave them (CNI_COMMAND aside). */
 export type RawEnv = Partial<Record<'CNI_CONTAINERID' | 'CNI_NETNS' | 'CNI_IFNAME' | 'CNI_ARGS' | 'CNI_PATH', string>>;
 
-/** Runs the IPAM plugin for `command` (ADD, CHECK, DEL) as libcni does, with the same CNI_* variables; its stdout, or its error object as a CniError. */
-export async function execIpam(command: 'ADD' | 'CHECK' | 'DEL', raw: RawEnv, c: CniConfig, configText: string): Promise<string> {
+/** Runs the IPAM plugin for `command` (ADD, CHECK, DEL, GC, VERSION) as libcni does, with the same CNI_* variables; its stdout, or its error object as a CniError. */
+export async function execIpam(command: 'ADD' | 'CHECK' | 'DEL' | 'GC' | 'VERSION', raw: RawEnv, c: CniConfig, configText: string): Promise<string> {
   const type = (c.ipam as { type: string }).type;
   const file = findPlugin(type, (raw.CNI_PATH ?? '').split(':').filter(Boolean));
   const childEnv: NodeJS.ProcessEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command };
@@ -90,6 +90,26 @@ export async function execIpam(command: 'ADD' | 'CHECK' | 'DEL', raw: RawEnv, c:
     `IPAM plugin ${type} ${code === null ? 'was killed (timeout or too much output)' : `exited ${code}`} without an error object`,
     (stderr || stdout).trim() || undefined,
   );
+}
+
+/**
+ * GC delegated, as the spec asks of a plugin that delegates IPAM: the IPAM
+ * plugin gets the same GC (the configuration with cni.dev/valid-attachments)
+ * when its VERSION lists 1.1.0; an older one has no GC (Debian 12's reference
+ * plugins speak up to 1.0.0), so it is not called: false.
+ */
+export async function ipamGc(raw: RawEnv, c: CniConfig, configText: string): Promise<boolean> {
+  const type = (c.ipam as { type: string }).type;
+  const out = await execIpam('VERSION', raw, c, JSON.stringify({ cniVersion: c.cniVersion }));
+  let versions: unknown;
+  try {
+    versions = (JSON.parse(out) as { supportedVersions?: unknown }).supportedVersions;
+  } catch {
+    throw new CniError(CNI_CODES.DECODING_FAILURE, `IPAM plugin ${type} answered VERSION without JSON`, out.slice(0, 4096));
+  }
+  if (!Array.isArray(versions) || !versions.includes('1.1.0')) return false;
+  await execIpam('GC', raw, c, configText);
+  return true;
 }
 
 /** The IPAM plugin's ADD result, its ips pointing at interface `index` of netfd's result (as the reference plugins set them). */

@@ -38,7 +38,7 @@ import { Tap, tunFeatures } from '../sys/tap';
 import type { Client } from './admission';
 import { CniRecord, CniStore } from './cni-store';
 import type { Context, Handler } from './context';
-import { configureIface, execIpam, ipamAdd, mayDelegate, RawEnv } from './cni-ipam';
+import { configureIface, execIpam, ipamAdd, ipamGc, mayDelegate, RawEnv } from './cni-ipam';
 import { interfaceObjects } from './objects';
 import { DEFAULT_SOCKET } from './protocol';
 import type { AgentLogger } from './options';
@@ -366,7 +366,7 @@ async function check(ctx: Context, uid: number, env: CniEnv, c: CniConfig, raw: 
   }
 }
 
-async function gc(ctx: Context, uid: number, c: CniConfig, log: AgentLogger): Promise<void> {
+async function gc(ctx: Context, uid: number, c: CniConfig, raw: RawEnv, text: string, log: AgentLogger): Promise<void> {
   if (!c.validAttachments) throw new CniError(CNI_CODES.INVALID_CONFIG, 'GC needs cni.dev/valid-attachments (the attachments to keep)');
   const keep = new Set(c.validAttachments.map((x) => `${x.containerID}\0${x.ifname}`));
   const store = cniStore(ctx);
@@ -381,6 +381,16 @@ async function gc(ctx: Context, uid: number, c: CniConfig, log: AgentLogger): Pr
     } catch (e) {
       if (first === undefined) first = e;
       else suppress(first, e, `removing ${r.ifname} of container ${r.containerId}`);
+    }
+  }
+  // Then the IPAM plugin's own GC (root's calls only, as every delegation).
+  if (c.ipam && uid === 0) {
+    try {
+      const ran = await ipamGc(raw, c, text);
+      log.info({ network: c.name, ipam: c.ipam.type, ran }, ran ? 'CNI GC: IPAM plugin collected too' : 'CNI GC: the IPAM plugin has no GC (it does not speak 1.1.0)');
+    } catch (e) {
+      if (first === undefined) first = e;
+      else suppress(first, e, `GC of IPAM plugin ${c.ipam.type}`);
     }
   }
   if (first !== undefined) throw first;
@@ -436,7 +446,7 @@ export async function runCni(ctx: Context, client: Client, a: Record<string, unk
         await check(ctx, uid, env, c, raw, config);
         break;
       case 'GC':
-        await gc(ctx, uid, c, log);
+        await gc(ctx, uid, c, raw, config, log);
         break;
       case 'STATUS':
         await status(c, ctx.o.netns);
