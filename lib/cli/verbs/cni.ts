@@ -10,20 +10,7 @@ import { closeOnExecFrom } from '../../sys/fds';
 import { str, UsageError } from '../args';
 import type { Call, Verb } from '../command';
 import { usageOf } from '../help';
-
-/** What a claim gives: the reply's result. */
-export interface Claim {
-  containerId: string;
-  ifname: string;
-  kind?: string;
-  mac?: string | null;
-  /** The guest's MAC when the agent knows it (a macvtap's own; a tap's from its configuration). */
-  guestMac?: string | null;
-  mtu?: number;
-  tapFds: number;
-  vhostFds: number;
-  vhostUnavailable?: string;
-}
+import type { Claim } from '../../api/cni-claim';
 
 /**
  * The command's argv with the claim's fds as it will inherit them (queues
@@ -51,11 +38,14 @@ export function claimArgv(argv: readonly string[], c: Pick<Claim, 'tapFds' | 'vh
     word.replace(/\{(tapfds|vhostfds|netdev|mac)\}/g, (_, key: string) => {
       const v = values[key];
       if (v === null)
-        throw new NetfdError(`{${key}} in the command has nothing to stand for: the claim gave ${key === 'mac' ? "no guest MAC (the attachment's configuration gave none: give the guest's MAC yourself)" : 'no vhost-net fds'}`, {
-          code: 'INVALID_ARGUMENT',
-          field: 'command',
-          value: word,
-        });
+        throw new NetfdError(
+          `{${key}} in the command has nothing to stand for: the claim gave ${key === 'mac' ? "no guest MAC (the attachment's configuration gave none: give the guest's MAC yourself)" : 'no vhost-net fds'}`,
+          {
+            code: 'INVALID_ARGUMENT',
+            field: 'command',
+            value: word,
+          },
+        );
       return v;
     }),
   );
@@ -75,13 +65,9 @@ export const cniClaim: Verb = {
     const socket = str(values, 'socket') ?? process.env.NETFD_AGENT_SOCKET;
     // This program's own inherited fds stay out of the command.
     closeOnExecFrom(3);
-    const { AgentClient } = await import('../../agent/client');
-    const client = await AgentClient.connect(socket);
-    let fds: number[] = [];
+    const { claimAttachment } = await import('../../api/cni-claim');
+    const { claim: c, fds } = await claimAttachment(containerId, ifname, socket);
     try {
-      const r = await client.request<Claim>('cni-claim', { containerId, ifname });
-      fds = r.fds;
-      const c = r.result as Claim;
       // <driver name='vhost'> asked for vhost-net: no vhost-net fds is a refusal, as at launch.
       if (c.vhostUnavailable !== undefined)
         throw new NetfdError(`${ifname} of container ${containerId} asks for vhost-net (<driver name='vhost'>), which the agent could not open: ${c.vhostUnavailable}`, {
@@ -104,9 +90,8 @@ export const cniClaim: Verb = {
         child.once('error', (e) => reject(new NetfdError(`cannot run ${argv[0]}: ${e.message}`, { code: ((e as NodeJS.ErrnoException).code ?? 'EIO') as 'EIO', field: 'command', value: argv[0] })));
         child.once('exit', (code, signal) => resolve(signal ? signalStatus(signal) : (code ?? 1)));
       });
-      // The command holds them now; the agent connection is not needed while it runs.
+      // The command holds them now.
       for (const fd of fds.splice(0)) fs.closeSync(fd);
-      client.close();
       const forward = (s: NodeJS.Signals) => () => child.kill(s);
       const onInt = forward('SIGINT');
       const onTerm = forward('SIGTERM');
@@ -120,7 +105,6 @@ export const cniClaim: Verb = {
       }
     } finally {
       for (const fd of fds) fs.closeSync(fd);
-      client.close();
     }
   },
 };

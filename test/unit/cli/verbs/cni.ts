@@ -26,5 +26,5 @@ t.test('a placeholder with nothing to stand for is an error naming it, not an em
     value: 'vhostfds={vhostfds}',
     message: /\{vhostfds\}.*no vhost-net fds/,
   });
-  t.throws(() => claimArgv(['mac={mac}'], { tapFds: 1, vhostFds: 0, guestMac: null }), { code: 'INVALID_ARGUMENT', message: /\{mac\}.*no MAC/ });
+  t.throws(() => claimArgv(['mac={mac}'], { tapFds: 1, vhostFds: 0, guestMac: null }), { code: 'INVALID_ARGUMENT', message: /\{mac\}.*no guest MAC/ });
 });
