@@ -13,14 +13,23 @@ namespace netfd {
 
 Fd OpenNetns(const std::string& nameOrPath) {
   std::string path = nameOrPath.find('/') == std::string::npos ? "/run/netns/" + nameOrPath : nameOrPath;
-  Fd fd;
+  // O_PATH first: nothing is opened for real (no FIFO's open waits, no
+  // device's open runs) until the object is known to be on nsfs; then that
+  // same object, not whatever the path names by now, is opened through
+  // /proc/self/fd.
+  Fd ref;
   try {
-    fd = OpenCloexec(path, O_RDONLY);
+    ref = OpenCloexec(path, O_PATH);
   } catch (SysError& e) {
     e.message = "network namespace " + nameOrPath + ": " + e.message;
     throw;
   }
-  return fd;
+  struct stat st {}, self {};
+  if (::fstat(ref.get(), &st) < 0) ThrowErrno("fstat", "network namespace " + nameOrPath);
+  if (::stat("/proc/self/ns/net", &self) < 0) ThrowErrno("stat", "/proc/self/ns/net");
+  if (st.st_dev != self.st_dev)
+    ThrowCode("EINVAL", EINVAL, "open", "network namespace " + nameOrPath + ": not a namespace file (nsfs), such as /proc/PID/ns/net or /run/netns/NAME");
+  return OpenCloexec("/proc/self/fd/" + std::to_string(ref.get()), O_RDONLY);
 }
 
 NetnsGuard::NetnsGuard(const std::string& nameOrPath) {

@@ -111,3 +111,31 @@ t.test('the agent under ip netns exec prepares a macvtap for a client', { skip: 
     t.same(names(ns), before, 'released: nothing left');
   });
 });
+
+t.test('a namespace path that names no namespace is refused before anything opens it: a FIFO does not hang, a plain file or device is not opened', { skip: needsRoot }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-nsfile-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const fifo = path.join(dir, 'fifo');
+  spawnSync('mkfifo', [fifo]);
+  const plain = path.join(dir, 'plain');
+  fs.writeFileSync(plain, 'x');
+  const { getLink } = await import('../../lib/sys/link');
+  const { Tap } = await import('../../lib/sys/tap');
+  for (const p of [fifo, plain, '/dev/null']) {
+    // Within 5 s: an open of the FIFO would wait for a writer for ever.
+    const r = await Promise.race([
+      getLink('lo', { netns: p }).then(
+        () => 'opened',
+        (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
+      ),
+      new Promise((res) => setTimeout(() => res('hung'), 5000)),
+    ]);
+    t.match(r, /^EINVAL: .*not a namespace file/, `${path.basename(p)}: refused (${String(r)})`);
+    await t.rejects(Tap.create({ netns: p, name: 'nst0' }), { code: 'EINVAL' }, `${path.basename(p)}: no tap made through it either`);
+  }
+  await withNetns(t, async (ns) => {
+    const link = path.join(dir, 'link');
+    fs.symlinkSync(`/run/netns/${ns}`, link);
+    t.equal((await getLink('lo', { netns: link })).name, 'lo', 'a symlink to a namespace file is that namespace');
+  });
+});
