@@ -23,7 +23,9 @@
 // namespace, and its ifindex must be the recorded one; a macvtap's character
 // device is opened by its recorded ifindex, as sysfs inside that namespace
 // gives it (never /dev/tapN by number alone), and its name must be the
-// recorded one.
+// recorded one. A type='bridge' attachment's tap is in the agent's namespace
+// (a port of the node's bridge): opened there by its recorded name and
+// ifindex, and claimed, as every other, only from the pod's namespace.
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { OwnsFds } from '../sys/fds';
@@ -32,8 +34,8 @@ import { Tap } from '../sys/tap';
 import { VhostFds } from '../sys/vhost';
 import * as v from '../validate';
 import type { Client } from './admission';
-import { cniStore, nsStat, pidNetns, recordedLink } from './cni';
-import type { CniRecord } from './cni-store';
+import { deviceOf, nsStat, pidNetns, recordedLink } from './cni-device';
+import { cniStore, CniRecord } from './cni-store';
 import type { Handler, Result } from './context';
 import type { AgentLogger } from './options';
 
@@ -83,7 +85,7 @@ function findRecord(ctx: Parameters<Handler>[0], containerId: string, ifname: st
 /** The attachment's queue fds: the tap opened by name, or the macvtap's device by ifindex; either must be the recorded one. */
 async function openQueues(r: CniRecord, queues: number): Promise<OwnsFds> {
   const vnetHdr = r.vnetHdr ?? true;
-  const made = `${r.ifname} in ${r.netns} is not the ${r.kind} netfd made`;
+  const made = `${deviceOf(r).name} in ${deviceOf(r).netns ?? "the agent's namespace"} is not the ${r.kind} netfd made`;
   if (r.kind === 'macvtap') {
     const m = await MacvtapFds.open(r.ifindex as number, { netns: r.netns, queues, vnetHdr });
     if (m.name !== r.ifname) {
@@ -92,7 +94,9 @@ async function openQueues(r: CniRecord, queues: number): Promise<OwnsFds> {
     }
     return m;
   }
-  const tap = await Tap.create({ netns: r.netns, name: r.ifname, exclusive: false, persist: true, vnetHdr, queues, multiQueue: queues > 1 });
+  // A tap in the pod, or a bridged one in the agent's namespace (by its recorded name there).
+  const at = deviceOf(r);
+  const tap = await Tap.create({ netns: at.netns, name: at.name, exclusive: false, persist: true, vnetHdr, queues, multiQueue: queues > 1 });
   if (tap.ifindex !== r.ifindex) {
     tap.close();
     throw new NetfdError(`${made} (ifindex ${tap.ifindex}, not ${r.ifindex})`, { code: 'ENOENT', field: 'args.ifname', value: r.ifname });
@@ -128,7 +132,8 @@ export async function claim(ctx: Parameters<Handler>[0], client: Client, a: Reco
       }
       // After the fds are open: the same process (start time) in the same namespace, and the path still that namespace.
       if (startTime(pid) !== started || !same(pidNetns(pid), r)) throw denied(`the caller (pid ${pid}) left the attachment's namespace or exited while the fds were opened (now ${where(pid)})`, pid);
-      if (!same(nsStat(r.netns), r)) throw new NetfdError(`${r.netns} no longer names the namespace ${ifname} was added in`, { code: 'ENOENT', field: 'args.containerId', value: containerId });
+      if (r.hostName === undefined && !same(nsStat(r.netns), r))
+        throw new NetfdError(`${r.netns} no longer names the namespace ${ifname} was added in`, { code: 'ENOENT', field: 'args.containerId', value: containerId });
     } catch (e) {
       tap.close();
       vhost?.close();

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
 import { replaceFileAtomic, writeNewFileAtomic } from '../state/atomic';
+import type { Context } from './context';
 
 /** One attachment as recorded. */
 export interface CniRecord {
@@ -28,12 +29,16 @@ export interface CniRecord {
   netnsDev?: number;
   /** 'adding' until the device exists; 'ready' after. */
   state: 'adding' | 'ready';
-  /** The device: a tap (type='ethernet') or a macvtap on a device of the agent's namespace (type='direct'). */
+  /** The device: a tap (type='ethernet' in the pod; type='bridge' in the agent's namespace, see hostName) or a macvtap on a device of the agent's namespace (type='direct'). */
   kind: 'tap' | 'macvtap';
   /** A macvtap's parent (in the agent's namespace) and mode. */
   parent?: string;
   mode?: string;
-  /** Its ifindex in `netns`, once made. */
+  /** A type='bridge' attachment: its tap's name in the agent's namespace (there, not in `netns`), that namespace (--netns at ADD; absent: the agent's own) and the bridge. */
+  hostName?: string;
+  hostNs?: string;
+  bridge?: string;
+  /** Its ifindex (in `netns`, or for a bridged tap in the agent's namespace), once made. */
   ifindex?: number;
   mac?: string;
   /** The guest's MAC, when known (a macvtap's own; a tap's from the configuration): what a claim tells the launcher. */
@@ -169,4 +174,12 @@ export class CniStore {
     }
     return out;
   }
+}
+
+const stores = new WeakMap<object, CniStore>();
+/** The agent's CNI records (under its state directory). */
+export function cniStore(ctx: Pick<Context, 'records'>): CniStore {
+  let s = stores.get(ctx.records);
+  if (!s) stores.set(ctx.records, (s = new CniStore(ctx.records.dir)));
+  return s;
 }

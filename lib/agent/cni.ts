@@ -5,6 +5,9 @@
 // What works: ADD of a type='ethernet' tap made directly inside CNI_NETNS
 // named CNI_IFNAME (vnet header; <driver queues> makes it multiqueue), with
 // the MAC and MTU of the configuration, recorded before it is made; ADD of a
+// type='bridge' tap (`bridge`, or <source bridge>) in the agent's namespace, a
+// port of the bridge there (cni-device.ts: a tap cannot be a port of a bridge
+// in another namespace), whose fds only the pod claims; ADD of a
 // type='direct' macvtap (`master`/`mode`, or <source dev mode>) on a device
 // of the agent's namespace (the host's, or the one --netns names), made inside CNI_NETNS in one
 // RTM_NEWLINK with IFLA_NET_NS_FD (never in the host's namespace, its
@@ -13,30 +16,29 @@
 // namespace has it; DEL, idempotent (twice, without CNI_NETNS, after the
 // namespace is gone); CHECK of kind, name, mode, MAC, MTU and state against
 // the record and prevResult; GC of the network's attachments not in
-// cni.dev/valid-attachments; STATUS (the tun driver answers; the master
-// exists); VERSION. The result's interface names the agent's socket
+// cni.dev/valid-attachments; STATUS (the tun driver answers; the master or
+// bridge exists); VERSION. The result's interface names the agent's socket
 // (socketPath, 1.1.0), where a process in the pod claims the device's fds
 // (op cni-claim, cni-claim.ts; <driver name='vhost'> adds vhost-net fds
 // there). IPAM is delegated to the `ipam.type` plugin for root's calls
 // (cni-ipam.ts): its addresses and routes go on the device and in the
-// result; DEL and CHECK run it too. What does not yet: bridge and network
-// interfaces, and runtimeConfig.deviceID: each refused by name (2).
-import crypto from 'node:crypto';
-import fs from 'node:fs';
+// result; DEL and CHECK run it too (not for a bridged tap, which has no
+// device in the pod: refused). What does not yet: network interfaces and
+// runtimeConfig.deviceID: each refused by name (2).
 import { NetfdError, suppress } from '../errors';
 import { parseConfig, CniConfig } from '../cni/config';
 import { checkArgs, CniEnv, parseEnv } from '../cni/env';
 import { CHECK_FAILED, CNI_CODES, CniError, errorJson, unsupportedField } from '../cni/errors';
 import { CniResult, readDns, readResult, resultJson } from '../cni/result';
 import { CNI_VERSION, SUPPORTED_VERSIONS, versionResult } from '../cni/version';
-import { generateMac, tapHostMac } from '../policy/mac';
+import { tapHostMac } from '../policy/mac';
 import { usesVnetHdr } from '../policy/interface';
 import { listAddresses } from '../sys/addr';
 import { deleteLink, getLink, LinkInfo, setLink } from '../sys/link';
-import { createMacvtap } from '../sys/macvtap';
-import { Tap, tunFeatures } from '../sys/tap';
+import { tunFeatures } from '../sys/tap';
 import type { Client } from './admission';
-import { CniRecord, CniStore } from './cni-store';
+import { bridgedGuestMac, bridgeLink, deviceOf, hostTapName, makeBridged, makeMacvtap, makeTap, mayAddIn, nsStat, recordedLink, removeAttachment, testHold } from './cni-device';
+import { cniStore, CniRecord } from './cni-store';
 import type { Context, Handler } from './context';
 import { configureIface, execIpam, ipamAdd, ipamGc, mayDelegate, RawEnv } from './cni-ipam';
 import { interfaceObjects } from './objects';
@@ -47,14 +49,6 @@ import type { AgentLogger } from './options';
 export interface CniAnswer {
   exit: 0 | 1;
   stdout: string;
-}
-
-const stores = new WeakMap<object, CniStore>();
-/** The agent's CNI records (under its state directory). */
-export function cniStore(ctx: Pick<Context, 'records'>): CniStore {
-  let s = stores.get(ctx.records);
-  if (!s) stores.set(ctx.records, (s = new CniStore(ctx.records.dir)));
-  return s;
 }
 
 /** The configuration's cniVersion when it is one netfd speaks (for the error object before the configuration is read), else the newest. */
@@ -75,166 +69,23 @@ function agentSocket(ctx: Context): string {
 
 const str = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
 
-/** Refuses (2) what the configuration asks that this agent does not do yet, naming it. */
-function refuseNotYet(c: CniConfig): void {
+/** Refuses (2) what the configuration asks that this agent does not do (yet), naming it. */
+function refuseUnapplied(c: CniConfig): void {
   const i = c.iface;
-  if (i.type !== 'ethernet' && i.type !== 'direct')
+  if (i.type === 'network')
     throw unsupportedField(
       'interface/@type',
       i.type,
-      "not yet supported by netfd's CNI plugin: type='ethernet' (a tap in the container) and type='direct' (a macvtap in the container on a host device) are; bridge and network attachments come later",
+      "not yet supported by netfd's CNI plugin: type='ethernet' (a tap in the container), type='direct' (a macvtap in the container on a node device) and type='bridge' (a tap on a node bridge) are; a network's pool comes later",
+    );
+  if (i.type === 'bridge' && c.ipam)
+    throw unsupportedField(
+      'ipam',
+      c.ipam.type,
+      "a type='bridge' attachment is a tap on the node's bridge, with no device in the pod to put addresses on: the guest takes its addresses on the bridge's network",
     );
   if (c.runtimeConfig.deviceID !== undefined)
     throw unsupportedField('runtimeConfig.deviceID', c.runtimeConfig.deviceID, 'a macvtap over a device plugin’s VF is not yet supported: name the VF’s netdev as master');
-}
-
-/**
- * Tests only (NETFD_TEST_CNI_HOLD=FILE, test/privileged/cni-stress.ts): when
- * FILE holds the name of a step, a call that reaches that step logs 'CNI test
- * hold' (warn, with the step) and then never goes on, so that a test can
- * SIGKILL the agent exactly there. The steps of an ADD: 'recorded' (the
- * record says 'adding'), 'tap-made' (the device made, a macvtap also
- * configured; its ifindex not recorded yet),
- * 'ifindex-recorded', 'configured' (MAC, MTU, up), 'ipam-recorded' and
- * 'ipam-configured' (with IPAM), 'ready' (the record says so; no result sent
- * yet); of a removal (DEL, GC): 'link-deleted' (the record not dropped yet).
- */
-export type CniHoldStep = 'recorded' | 'tap-made' | 'ifindex-recorded' | 'configured' | 'ipam-recorded' | 'ipam-configured' | 'ready' | 'link-deleted';
-const holdFile = process.env.NETFD_TEST_CNI_HOLD || undefined;
-
-async function testHold(step: CniHoldStep, log: AgentLogger, r: CniRecord): Promise<void> {
-  if (!holdFile) return;
-  let named: string;
-  try {
-    named = fs.readFileSync(holdFile, 'utf8').trim();
-  } catch {
-    return;
-  }
-  if (named !== step) return;
-  log.warn({ step, containerId: r.containerId, ifname: r.ifname }, 'CNI test hold');
-  await new Promise(() => undefined);
-}
-
-/** Whether `e` says the object is gone (the namespace or the link). */
-const gone = (e: unknown): boolean => ['ENOENT', 'ENODEV', 'ESRCH'].includes((e as { code?: string })?.code ?? '');
-
-/** The namespace file's st_dev and st_ino, or null when `netns` names no namespace now. */
-export function nsStat(netns: string): { dev: number; ino: number } | null {
-  try {
-    const st = fs.statSync(netns);
-    return { dev: st.dev, ino: st.ino };
-  } catch (e) {
-    if (gone(e)) return null;
-    throw e;
-  }
-}
-
-/** The network namespace of process `pid` (st_dev and st_ino of /proc/PID/ns/net), or null when it is gone. */
-export function pidNetns(pid: number, proc = '/proc'): { dev: number; ino: number } | null {
-  try {
-    const st = fs.statSync(`${proc}/${pid}/ns/net`);
-    return { dev: st.dev, ino: st.ino };
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Where an ADD may make its device: CNI_NETNS must be a namespace file (on
- * nsfs, like /proc/PID/ns/net or a /run/netns bind mount: never a FIFO or
- * other file that an open would hang on or misread), and a caller other
- * than root may only add into its own network namespace (that of its pid)
- * when that is not the agent's own: never into another user's, another
- * pod's or the host's.
- */
-export function mayAddIn(netns: string, st: { dev: number; ino: number }, caller: { uid: number; pid?: number | undefined }, served?: string): void {
-  const own = pidNetns(process.pid);
-  if (!own || st.dev !== own.dev)
-    throw new NetfdError(`CNI_NETNS ${netns} is not a network namespace file (a path such as /proc/PID/ns/net or /run/netns/NAME)`, { code: 'INVALID_ARGUMENT', field: 'CNI_NETNS', value: netns });
-  if (caller.uid === 0) return;
-  const theirs = caller.pid ? pidNetns(caller.pid) : null;
-  if (!theirs || theirs.dev !== st.dev || theirs.ino !== st.ino)
-    throw new NetfdError(`uid ${caller.uid} may add attachments only in its own network namespace, and CNI_NETNS ${netns} is not it (root's calls may name any)`, {
-      code: 'ACCESS_DENIED',
-      field: 'CNI_NETNS',
-      value: netns,
-    });
-  // A user's own namespace may be the host's (every login is there), or the one the agent serves: no names squatted there.
-  if (own.ino === st.ino || (served !== undefined && nsStat(served)?.ino === st.ino))
-    throw new NetfdError(`CNI_NETNS ${netns} is the agent's own network namespace, where only root's calls may add attachments`, { code: 'ACCESS_DENIED', field: 'CNI_NETNS', value: netns });
-}
-
-/** The namespace's inode, or null when `netns` names no namespace now. */
-const nsIno = (netns: string): number | null => nsStat(netns)?.ino ?? null;
-
-/** The recorded device, when it is still there, in its own namespace (null when it or the namespace is gone). */
-export async function recordedLink(r: CniRecord): Promise<LinkInfo | null> {
-  if (nsIno(r.netns) !== r.netnsIno) return null;
-  try {
-    const l = await getLink(r.ifindex ?? r.ifname, { netns: r.netns });
-    const kind = r.kind === 'macvtap' ? l.kind === 'macvtap' : l.kind === 'tun' && l.tun?.type === 'tap';
-    return l.name === r.ifname && kind ? l : null;
-  } catch (e) {
-    if (gone(e)) return null;
-    throw e;
-  }
-}
-
-/** Removes the recorded device if it is there, then the record. */
-async function remove(store: CniStore, r: CniRecord, log: AgentLogger): Promise<void> {
-  const l = await recordedLink(r);
-  if (l) {
-    try {
-      await deleteLink(l.index, { netns: r.netns });
-    } catch (e) {
-      if (!gone(e)) throw e;
-    }
-    await testHold('link-deleted', log, r);
-  }
-  store.drop(r.uid, r.containerId, r.ifname);
-  log.info({ containerId: r.containerId, ifname: r.ifname, netns: r.netns, deleted: !!l }, l ? 'CNI attachment removed' : 'CNI attachment record removed (its device was gone)');
-}
-
-/** A persistent tap named `ifname` in `netns` (none made when the name is taken); its ifindex. */
-async function makeTap(netns: string, ifname: string, vnetHdr: boolean, queues: number): Promise<number> {
-  const tap = await Tap.create({ netns, name: ifname, exclusive: true, persist: true, vnetHdr, queues, multiQueue: queues > 1 });
-  tap.close();
-  return tap.ifindex;
-}
-
-/**
- * A macvtap named `ifname` made in `netns` on the master in the agent's
- * namespace, with the guest's MAC, MTU and up; its ifindex (none left when
- * this fails). The kernel's refusals are told in the configuration's terms:
- * it refuses a MAC the master or an up sibling has (in any namespace) when
- * the device goes up.
- */
-async function makeMacvtap(c: CniConfig, hostNs: string | undefined, netns: string, ifname: string, mode: string): Promise<number> {
-  const master = c.iface.source.dev as string;
-  const mac = c.iface.mac ?? generateMac(crypto.randomBytes(3));
-  // passthrough: the macvtap takes the master's MAC; setting the guest's on it
-  // sets the master's, which the kernel restores when the macvtap goes.
-  const passthru = mode === 'passthrough';
-  let index: number | undefined;
-  try {
-    index = (await createMacvtap({ netns: hostNs, link: master, mode, name: ifname, into: netns, ...(passthru ? {} : { mac }) })).index;
-    await setLink(index, { netns, mtu: c.iface.mtu, up: true, ...(passthru ? { mac } : {}) });
-    return index;
-  } catch (e) {
-    if (index !== undefined) await deleteLink(index, { netns }).catch((x: unknown) => suppress(e, x, `deleting ${ifname} in ${netns}`));
-    const code = (e as { code?: string }).code;
-    if (code === 'EEXIST') throw new NetfdError(`CNI_NETNS ${netns} already has ${ifname}`, { code: 'EEXIST', field: 'CNI_IFNAME', value: ifname });
-    if (code === 'ENODEV' && index === undefined) throw new NetfdError(`master ${master} does not exist in the agent's network namespace`, { code: 'ENODEV', field: 'master', value: master });
-    if (code === 'EADDRINUSE')
-      throw new NetfdError(`MAC ${mac} is already used on ${master} (by the device itself or another macvtap or macvlan on it, in any namespace); give another mac`, {
-        code: 'EADDRINUSE',
-        field: 'mac',
-        value: mac,
-      });
-    if (code === 'EINVAL' && index === undefined && mode === 'passthrough')
-      throw new NetfdError(`passthrough mode needs ${master} to itself, and a macvtap or macvlan already uses it`, { code: 'EBUSY', field: 'mode', value: mode });
-    throw e;
-  }
 }
 
 async function add(ctx: Context, caller: { uid: number; pid?: number | undefined }, env: CniEnv, c: CniConfig, raw: RawEnv, text: string, log: AgentLogger): Promise<string> {
@@ -248,6 +99,7 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
     if (st === null) throw new NetfdError(`CNI_NETNS ${netns} is no network namespace (it does not exist)`, { code: 'ENOENT', errno: -2, field: 'CNI_NETNS', value: netns });
     mayAddIn(netns, st, caller, ctx.o.netns);
     const direct = c.iface.type === 'direct';
+    const bridged = c.iface.type === 'bridge';
     // libvirt's default mode for type='direct' (the shorthand `master` says bridge).
     const mode = c.iface.source.mode ?? 'vepa';
     const queues = c.iface.driver?.queues ?? 1;
@@ -264,6 +116,9 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
       state: 'adding',
       kind: direct ? 'macvtap' : 'tap',
       ...(direct ? { parent: c.iface.source.dev, mode } : {}),
+      // A bridged tap is named (and recorded) before it is made: DEL finds it in the agent's namespace after any crash.
+      ...(bridged ? { hostName: hostTapName(uid, containerId, ifname), bridge: c.iface.source.bridge, ...(ctx.o.netns !== undefined ? { hostNs: ctx.o.netns } : {}) } : {}),
+      ...(bridged ? { guestMac: bridgedGuestMac(c) } : {}),
       queues,
       vnetHdr,
       vhost: c.iface.driver?.name === 'vhost',
@@ -278,13 +133,17 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
     let link: LinkInfo;
     let ipam: CniResult | undefined;
     try {
-      made = direct ? await makeMacvtap(c, ctx.o.netns, netns, ifname, mode) : await makeTap(netns, ifname, vnetHdr, queues);
+      made = direct
+        ? await makeMacvtap(c, ctx.o.netns, netns, ifname, mode)
+        : bridged
+          ? await makeBridged(c, ctx.o.netns, r.hostName as string, r.guestMac as string, vnetHdr, queues)
+          : await makeTap(netns, ifname, vnetHdr, queues);
       await testHold('tap-made', log, r);
       r.ifindex = made;
       store.update(r);
       await testHold('ifindex-recorded', log, r);
       // The host side of a tap gets the guest's MAC with 0xFE first, as libvirt gives it (a macvtap has the guest's, set as it was made).
-      if (!direct) await setLink(made, { netns, mac: c.iface.mac === undefined ? undefined : tapHostMac(c.iface.mac), mtu: c.iface.mtu, up: true });
+      if (!direct && !bridged) await setLink(made, { netns, mac: c.iface.mac === undefined ? undefined : tapHostMac(c.iface.mac), mtu: c.iface.mtu, up: true });
       await testHold('configured', log, r);
       if (c.ipam) {
         // Recorded first: a DEL after a crash from here on runs the IPAM DEL too.
@@ -295,17 +154,17 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
         await configureIface(netns, made, ipam, index);
         await testHold('ipam-configured', log, r);
       }
-      link = await getLink(made, { netns });
+      link = await getLink(made, { netns: deviceOf(r).netns });
       r.state = 'ready';
       r.mac = link.mac ?? undefined;
-      // The guest's MAC, for the launcher: a macvtap's own; a tap's host side has another, so the configuration's (if any).
-      r.guestMac = direct ? r.mac : c.iface.mac;
+      // The guest's MAC, for the launcher: a macvtap's own; a tap's host side has another, so the configuration's (if any; a bridged tap's was chosen above).
+      r.guestMac = direct ? r.mac : bridged ? r.guestMac : c.iface.mac;
       r.mtu = link.mtu;
       store.update(r);
       await testHold('ready', log, r);
     } catch (e) {
       if (r.ipam) await execIpam('DEL', raw, c, text).catch((x: unknown) => suppress(e, x, `IPAM DEL (${c.ipam?.type})`));
-      if (made !== undefined) await deleteLink(made, { netns }).catch((x: unknown) => suppress(e, x, `deleting ${ifname} in ${netns}`));
+      if (made !== undefined) await deleteLink(made, { netns: deviceOf(r).netns }).catch((x: unknown) => suppress(e, x, `deleting ${ifname} in ${netns}`));
       try {
         store.drop(uid, containerId, ifname);
       } catch (x) {
@@ -314,9 +173,17 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
       throw e;
     }
     log.info({ containerId, ifname, netns, kind: r.kind, ifindex: link.index, mac: link.mac, ips: ipam?.ips.map((i) => i.address) }, `CNI ADD: ${r.kind} made`);
+    // socketPath: where a process in the pod claims the device's fds (op cni-claim; 1.1.0 results only).
+    const socketPath = c.socket ?? agentSocket(ctx);
+    const listed = bridged
+      ? // As the reference bridge plugin lists them: the bridge, then the port (both on the node, no sandbox); the pod claims the port's fds by CNI_IFNAME.
+        [
+          { name: r.bridge as string, mac: (await bridgeLink(r.bridge as string, r.hostNs)).mac ?? undefined },
+          { name: r.hostName as string, ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, socketPath },
+        ]
+      : [{ name: ifname, ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, sandbox: netns, socketPath }];
     const result: CniResult = {
-      // socketPath: where a process in the pod claims the tap's fds (op cni-claim; 1.1.0 results only).
-      interfaces: [...prev.interfaces, { name: ifname, ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, sandbox: netns, socketPath: c.socket ?? agentSocket(ctx) }],
+      interfaces: [...prev.interfaces, ...listed],
       ips: [...prev.ips, ...(ipam?.ips ?? [])],
       routes: [...prev.routes, ...(ipam?.routes ?? [])],
       // A previous plugin's dns, else the configuration's (as the reference plugins prefer it to IPAM's), else IPAM's.
@@ -334,7 +201,7 @@ async function del(ctx: Context, uid: number, env: CniEnv, c: CniConfig, raw: Ra
     // As the reference plugins: IPAM DEL first, whatever is left (it is idempotent too); root's calls only.
     if (c.ipam && uid === 0) await execIpam('DEL', raw, c, text);
     const r = store.get(uid, containerId, ifname);
-    if (r) await remove(store, r, log);
+    if (r) await removeAttachment(store, r, log);
   });
 }
 
@@ -346,11 +213,17 @@ async function check(ctx: Context, uid: number, env: CniEnv, c: CniConfig, raw: 
   const fail = (what: string) => new CniError(CHECK_FAILED, `${ifname} of container ${containerId}: ${what}`);
   const r = cniStore(ctx).get(uid, containerId, ifname);
   if (!r || r.state !== 'ready') throw fail('netfd has no such attachment (it was never added, or deleted)');
-  if (nsIno(env.netns as string) !== r.netnsIno) throw fail(`CNI_NETNS ${env.netns} is not the namespace it was added in (${r.netns})`);
+  if (nsStat(env.netns as string)?.ino !== r.netnsIno) throw fail(`CNI_NETNS ${env.netns} is not the namespace it was added in (${r.netns})`);
+  const at = deviceOf(r);
   const l = await recordedLink(r);
-  if (!l) throw fail(`the ${r.kind} is gone from ${r.netns}`);
-  const mine = prev.interfaces.find((i) => i.name === ifname && (i.sandbox === undefined || i.sandbox === env.netns));
-  if (!mine) throw fail(`prevResult lists no interface ${ifname} in ${env.netns}`);
+  if (!l) throw fail(`the ${r.kind} ${at.name} is gone from ${at.netns ?? "the agent's namespace"}`);
+  // A bridged tap is listed as a node interface (no sandbox) under its own name.
+  const mine = prev.interfaces.find((i) => i.name === at.name && (r.hostName !== undefined ? i.sandbox === undefined : i.sandbox === undefined || i.sandbox === env.netns));
+  if (!mine) throw fail(`prevResult lists no interface ${at.name} ${r.hostName !== undefined ? 'on the node' : `in ${env.netns}`}`);
+  if (r.bridge !== undefined) {
+    const br = await bridgeLink(r.bridge, r.hostNs).catch(() => null);
+    if (!br || l.master !== br.index) throw fail(`${at.name} is no longer a port of bridge ${r.bridge}`);
+  }
   if (mine.mac !== undefined && mine.mac.toLowerCase() !== l.mac) throw fail(`its MAC is ${l.mac}, prevResult says ${mine.mac}`);
   if (l.mac !== r.mac) throw fail(`its MAC is ${l.mac}, ADD set ${r.mac}`);
   if (l.mtu !== r.mtu) throw fail(`its MTU is ${l.mtu}, ADD set ${r.mtu}`);
@@ -376,7 +249,7 @@ async function gc(ctx: Context, uid: number, c: CniConfig, raw: RawEnv, text: st
     try {
       await store.exclusive(uid, r.containerId, r.ifname, async () => {
         const now = store.get(uid, r.containerId, r.ifname);
-        if (now) await remove(store, now, log);
+        if (now) await removeAttachment(store, now, log);
       });
     } catch (e) {
       if (first === undefined) first = e;
@@ -402,12 +275,20 @@ async function status(c: CniConfig, hostNs: string | undefined): Promise<void> {
   } catch (e) {
     throw new CniError(CNI_CODES.NOT_AVAILABLE, `the tun driver does not answer: ${(e as Error).message}`, 'netfd makes taps through /dev/net/tun (modprobe tun)');
   }
+  if (c.iface.type === 'bridge') {
+    try {
+      await bridgeLink(c.iface.source.bridge as string, hostNs);
+    } catch (e) {
+      if (!(e instanceof NetfdError) || e.field !== 'bridge') throw e;
+      throw new CniError(CNI_CODES.NOT_AVAILABLE, e.message, 'a bridge attachment needs its bridge on the node');
+    }
+  }
   const master = c.iface.type === 'direct' ? c.iface.source.dev : undefined;
   if (master === undefined) return;
   try {
     await getLink(master, { netns: hostNs });
   } catch (e) {
-    if (!gone(e)) throw e;
+    if (!['ENOENT', 'ENODEV'].includes((e as { code?: string }).code ?? '')) throw e;
     throw new CniError(CNI_CODES.NOT_AVAILABLE, `master ${master} does not exist in the agent's network namespace`, 'a macvtap attachment needs its master device on the node');
   }
 }
@@ -427,7 +308,7 @@ export async function runCni(ctx: Context, client: Client, a: Record<string, unk
     switch (env.command) {
       case 'ADD': {
         checkArgs(env.args);
-        refuseNotYet(c);
+        refuseUnapplied(c);
         // What the attachment touches, as for any other caller's interface.
         const o = interfaceObjects(c.iface);
         ctx.admission.check(client, o.objects, 'interface', o.value);
@@ -441,7 +322,7 @@ export async function runCni(ctx: Context, client: Client, a: Record<string, unk
         break;
       case 'CHECK':
         checkArgs(env.args);
-        refuseNotYet(c);
+        refuseUnapplied(c);
         mayDelegate(uid, c);
         await check(ctx, uid, env, c, raw, config);
         break;

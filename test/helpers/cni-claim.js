@@ -6,7 +6,9 @@
 //   {ok, result | error, fds, wrote, read}   ("read": the frame's hex, or null)
 // Usage: node cni-claim.js SOCKET CONTAINER_ID IFNAME FRAME_HEX READ_TYPE
 // It prints "CLAIMED" on its own line once the frame is written, so the test
-// can make the kernel send a frame to the tap.
+// can make the kernel send a frame to the tap. While it reads, it writes the
+// frame again every 200 ms: a bridge port drops frames until the bridge has
+// seen the tap's carrier (the kernel's link watch may take up to a second).
 'use strict';
 const fs = require('node:fs');
 const { AgentClient } = require('../../dist/agent/client');
@@ -43,7 +45,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
     });
   const queues = r.fds.slice(0, r.result.tapFds);
   for (const fd of queues) native().setNonblock(fd);
+  const frame = Buffer.concat([Buffer.alloc(hdr), Buffer.from(frameHex, 'hex')]);
+  const rewrite = readType === '-' ? null : setInterval(() => fs.writeSync(r.fds[0], frame), 200);
   const read = readType === '-' ? null : await Promise.race([...queues.map(readQueue), sleep(10000).then(() => null)]);
+  if (rewrite) clearInterval(rewrite);
   fs.writeSync(1, `${JSON.stringify({ ok: true, result: r.result, fds: r.fds.length, wrote, read })}\n`);
   c.close();
   process.exit(0);

@@ -114,9 +114,16 @@ export const envOf = (a: RunningAgent, command: string, id: string, netns?: stri
 /** What test/helpers/cni-claim.js reports. */
 export type Claimed = ClientReply & { wrote?: number; read?: string | null };
 
-/** The launcher's claim (test/helpers/cni-claim.js) as `user` (null: root) inside namespace `ns`, or in the test's own with null; resolves with its report. With `onClaimed` (run once it wrote its frame) it also reads an ARP frame. */
-export async function claimAs(user: TestUser | null, ns: string | null, socket: string, id: string, ifname: string, onClaimed?: () => void): Promise<Claimed> {
-  const frame = `ffffffffffff02000000000108004500001c000100004001${'00'.repeat(30)}`;
+/** The launcher's claim (test/helpers/cni-claim.js) as `user` (null: root) inside namespace `ns`, or in the test's own with null; resolves with its report. It writes `frame` (hex; by default a broadcast IPv4 header that is no valid packet); with `onClaimed` (run once it wrote it) it also reads an ARP frame. */
+export async function claimAs(
+  user: TestUser | null,
+  ns: string | null,
+  socket: string,
+  id: string,
+  ifname: string,
+  onClaimed?: () => void,
+  frame = `ffffffffffff02000000000108004500001c000100004001${'00'.repeat(30)}`,
+): Promise<Claimed> {
   const argv = [process.execPath, user ? readablePath('test', 'helpers', 'cni-claim.js') : path.join(__dirname, 'cni-claim.js'), socket, id, ifname, frame, onClaimed ? '0806' : '-'];
   const u = user ? asUser(user, argv) : { file: argv[0] as string, args: argv.slice(1), options: {} };
   const [file, args] = ns === null ? [u.file, u.args] : ['ip', ['netns', 'exec', ns, u.file, ...u.args]];

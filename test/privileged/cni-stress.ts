@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t, { Test } from 'tap';
-import type { CniHoldStep } from '../../lib/agent/cni';
+import type { CniHoldStep } from '../../lib/agent/cni-device';
 import { CniStore } from '../../lib/agent/cni-store';
 import { RunningAgent, sleep, startAgent, until } from '../helpers/agent';
 import { agentFds, config, envOf, noPlugin, noReference, PluginRun, records, REFERENCE, runPlugin, withPods } from '../helpers/cni';

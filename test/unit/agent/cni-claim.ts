@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { startTime } from '../../../lib/agent/cni-claim';
-import { pidNetns } from '../../../lib/agent/cni';
 
 t.test('startTime reads field 22 of /proc/PID/stat, whatever the command name holds', async (t) => {
   const proc = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-proc-'));
@@ -15,10 +14,4 @@ t.test('startTime reads field 22 of /proc/PID/stat, whatever the command name ho
   t.equal(startTime(43, proc), null, 'a process that is gone');
   t.match(startTime(process.pid), /^\d+$/, "this process's own");
   t.equal(startTime(process.pid), startTime(process.pid), 'the same twice');
-});
-
-t.test("pidNetns is /proc/PID/ns/net's st_dev and st_ino", async (t) => {
-  const st = fs.statSync('/proc/self/ns/net');
-  t.strictSame(pidNetns(process.pid), { dev: st.dev, ino: st.ino });
-  t.equal(pidNetns(0x7ffffff0), null, 'no such process');
 });
