@@ -70,6 +70,8 @@ export class Admission {
   readonly #users = new Map<number, UserState>();
   /** What requests still running have reserved, per uid (counted against limits before it is recorded). */
   readonly #pending = new Map<number, Reservation>();
+  /** Other holdings counted with the domains' (the CNI attachments, cni-store.ts). */
+  readonly #also: ((uid: number) => Reservation)[] = [];
 
   constructor(o: Bounds, acl: Acl, accounts: Accounts, records: Records) {
     this.#o = o;
@@ -235,9 +237,20 @@ export class Admission {
     return warnings;
   }
 
+  /** Counts what `holding` says a user holds against its limits too, with its domains. */
+  countAlso(holding: (uid: number) => Reservation): void {
+    this.#also.push(holding);
+  }
+
   /** What the caller holds now and what its requests still running reserved. */
   #holding(uid: number): Reservation {
     const n = this.#records.holding(uid);
+    for (const f of this.#also) {
+      const o = f(uid);
+      n.interfaces += o.interfaces;
+      n.domains += o.domains;
+      n.bytes += o.bytes;
+    }
     const p = this.#pending.get(uid);
     if (p) {
       n.interfaces += p.interfaces;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { NetfdError } from '../errors';
 import { replaceFileAtomic, writeNewFileAtomic } from '../state/atomic';
 import type { Context } from './context';
+import type { Reservation } from './records';
 
 /** One attachment as recorded. */
 export interface CniRecord {
@@ -157,6 +158,27 @@ export class CniStore {
     return names.filter((n) => /^\d+$/.test(n)).map(Number);
   }
 
+  /** What a caller's attachments hold, for its limits: one interface and its record's bytes each (temporary files too). */
+  holding(uid: number): Reservation {
+    const n: Reservation = { interfaces: 0, domains: 0, bytes: 0 };
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.scope(uid));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') return n;
+      throw e;
+    }
+    for (const name of names) {
+      try {
+        n.bytes += fs.statSync(path.join(this.scope(uid), name)).size;
+      } catch {
+        continue; // gone while listed
+      }
+      if (name.endsWith(EXT) && !name.startsWith('.')) n.interfaces++;
+    }
+    return n;
+  }
+
   /** Every record of a caller (temporary files of unfinished writes are skipped). */
   list(uid: number): CniRecord[] {
     let names: string[];
@@ -177,9 +199,13 @@ export class CniStore {
 }
 
 const stores = new WeakMap<object, CniStore>();
-/** The agent's CNI records (under its state directory). */
-export function cniStore(ctx: Pick<Context, 'records'>): CniStore {
+/** The agent's CNI records (under its state directory), counted against their callers' limits. */
+export function cniStore(ctx: Pick<Context, 'records' | 'admission'>): CniStore {
   let s = stores.get(ctx.records);
-  if (!s) stores.set(ctx.records, (s = new CniStore(ctx.records.dir)));
+  if (!s) {
+    const store = (s = new CniStore(ctx.records.dir));
+    stores.set(ctx.records, store);
+    ctx.admission.countAlso((uid) => store.holding(uid));
+  }
   return s;
 }

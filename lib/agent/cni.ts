@@ -313,7 +313,10 @@ export async function runCni(ctx: Context, client: Client, a: Record<string, unk
         const o = interfaceObjects(c.iface);
         ctx.admission.check(client, o.objects, 'interface', o.value);
         mayDelegate(uid, c);
-        return { exit: 0, stdout: await add(ctx, client.caller, env, c, raw, config, log) };
+        // Each attachment is one interface and its record's bytes against the caller's limits (with its domains), counted from its record on.
+        cniStore(ctx);
+        const adding = { interfaces: 1, domains: 0, bytes: Buffer.byteLength(c.xml) + 1024 };
+        return { exit: 0, stdout: await ctx.admission.withinLimits(client, adding, () => add(ctx, client.caller, env, c, raw, config, log)) };
       }
       // DEL, CHECK and GC act on the caller's own attachments only (the ACL
       // allowed each when it was added); another caller's look like none.

@@ -35,12 +35,15 @@ export const noReference: string | false = ['static', 'tuning'].every((p) => fs.
   ? false
   : `${REFERENCE}/static and tuning are not installed (apt-get install containernetworking-plugins)`;
 
-/** Execs the plugin with `env` and `stdin` (asynchronously: a fake agent in this process keeps answering); `as` runs a copy of it as another user, `binary` another plugin (a reference one). */
-export function runPlugin(env: PluginEnv, stdin: string, o: { timeoutMs?: number; binary?: string; as?: { uid: number; gid: number; binary: string } } = {}): Promise<PluginRun> {
+/** Execs the plugin with `env` and `stdin` (asynchronously: a fake agent in this process keeps answering); `as` runs a copy of it as another user (inside namespace `as.ns` when given: ip netns exec, then setpriv), `binary` another plugin (a reference one). */
+export function runPlugin(env: PluginEnv, stdin: string, o: { timeoutMs?: number; binary?: string; as?: { uid: number; gid: number; binary: string; ns?: string } } = {}): Promise<PluginRun> {
   return new Promise((resolve, reject) => {
     const clean: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
     for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
-    const p = spawn(o.as?.binary ?? o.binary ?? PLUGIN, [], { env: clean, stdio: ['pipe', 'pipe', 'pipe'], ...(o.as ? { uid: o.as.uid, gid: o.as.gid } : {}) });
+    const inNs = o.as?.ns;
+    const p = inNs
+      ? spawn('ip', ['netns', 'exec', inNs, 'setpriv', `--reuid=${o.as?.uid}`, `--regid=${o.as?.gid}`, '--clear-groups', o.as?.binary as string], { env: clean, stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawn(o.as?.binary ?? o.binary ?? PLUGIN, [], { env: clean, stdio: ['pipe', 'pipe', 'pipe'], ...(o.as ? { uid: o.as.uid, gid: o.as.gid } : {}) });
     let stdout = '';
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

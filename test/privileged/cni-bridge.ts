@@ -13,7 +13,7 @@ import path from 'node:path';
 import t from 'tap';
 import { hostTapName } from '../../lib/agent/cni-device';
 import { startAgent, testUser, until } from '../helpers/agent';
-import { claimAs, config, envOf, noPlugin, records, runPlugin, rxPackets, withPod } from '../helpers/cni';
+import { claimAs, config, envOf, noPlugin, PLUGIN, records, runPlugin, rxPackets, withPod } from '../helpers/cni';
 import { ip, ipLink, linkNames, needsRoot, scratchDir, withNetns } from '../helpers/host';
 
 const skip = needsRoot || noPlugin;
@@ -216,6 +216,46 @@ t.test('cni-claim of a bridged tap: a user in the pod takes two queues and asks 
       });
       t.same(portsOf(host), [], 'no port left');
       t.same(records(a), []);
+    },
+    { bridge: true },
+  );
+});
+
+t.test("a user's attachments count against its limits: over `limit … interfaces`, refused and nothing made; root's are not its to remove", { skip }, async (t) => {
+  await withNetns(
+    t,
+    async (host) => {
+      const user = testUser(t, 'l');
+      const a = await startAgent(t, { ns: host, acl: `allow user root bridge br0\nallow user ${user.name} bridge br0\nlimit user ${user.name} interfaces 2\n` });
+      const dir = scratchDir(t, 'netfd-cni-limit-');
+      fs.chmodSync(dir, 0o755);
+      const bin = path.join(dir, 'netfd');
+      fs.copyFileSync(PLUGIN, bin);
+      fs.chmodSync(bin, 0o755);
+      await withPod(t, host, async (upod, unetns) => {
+        // The user's own namespace (its plugin runs there), which is not the agent's: it may add attachments for it.
+        const as = { uid: user.uid, gid: user.gid, binary: bin, ns: upod };
+        const conf = config('1.1.0', { bridge: 'br0' });
+        for (const id of ['u1', 'u2']) {
+          const r = await runPlugin(envOf(a, 'ADD', id, unetns), conf, { as });
+          t.equal(r.code, 0, `the user's ADD ${id}: ${r.stdout}`);
+        }
+        const over = await runPlugin(envOf(a, 'ADD', 'u3', unetns), conf, { as });
+        t.match(over.json, { code: 118, msg: new RegExp(`${user.name} may hold at most 2 interfaces .* holds 2 interfaces`) }, 'a third: over its limit, refused naming it');
+        t.notOk(linkNames(host).includes(hostTapName(user.uid, 'u3', 'net1')), 'and not made');
+        t.same(portsOf(host), [hostTapName(user.uid, 'u1', 'net1'), hostTapName(user.uid, 'u2', 'net1')].sort(), "the user's two taps on br0");
+        // Root's attachment of the same container id and ifname: another tap, which the user's DEL and GC do not see.
+        const rootAdd = await runPlugin(envOf(a, 'ADD', 'u1', unetns), conf);
+        t.equal(rootAdd.code, 0, rootAdd.stdout);
+        t.equal((await runPlugin(envOf(a, 'GC', ''), config('1.1.0', { bridge: 'br0', 'cni.dev/valid-attachments': [] }), { as })).code, 0, "the user's GC");
+        t.same(portsOf(host), [hostTapName(0, 'u1', 'net1')], "removed the user's attachments, not root's");
+        const again = await runPlugin(envOf(a, 'ADD', 'u3', unetns), conf, { as });
+        t.equal(again.code, 0, 'under its limit again: ADD');
+        t.equal((await runPlugin(envOf(a, 'DEL', 'u3', unetns), conf, { as })).code, 0);
+        t.equal((await runPlugin(envOf(a, 'DEL', 'u1', unetns), conf)).code, 0, "root's DEL");
+      });
+      t.same(portsOf(host), [], 'no port left');
+      t.same(records(a), [], 'no record left');
     },
     { bridge: true },
   );

@@ -109,3 +109,18 @@ t.test("one attachment's operations run one at a time; others do not wait", asyn
   t.equal(await second, 2, 'runs after a failure too');
   t.same(order, ['first starts', 'other runs', 'first ends', 'second runs']);
 });
+
+t.test("holding: a caller's attachments for its limits, one interface and the record's bytes each", async (t) => {
+  const s = store(t);
+  t.strictSame(s.holding(0), { interfaces: 0, domains: 0, bytes: 0 }, 'none yet');
+  s.create(rec('c1', 'net1'));
+  s.create(rec('c2', 'net1'));
+  s.create(rec('c3', 'net1', { uid: 1000 }));
+  const size = (id: string, uid = 0) => fs.statSync(s.file(uid, id, 'net1')).size;
+  t.strictSame(s.holding(0), { interfaces: 2, domains: 0, bytes: size('c1') + size('c2') });
+  t.strictSame(s.holding(1000), { interfaces: 1, domains: 0, bytes: size('c3', 1000) }, "another caller's apart");
+  fs.writeFileSync(path.join(s.scope(0), '.c4~6e657431.json.tmp'), 'x'.repeat(100));
+  t.strictSame(s.holding(0), { interfaces: 2, domains: 0, bytes: size('c1') + size('c2') + 100 }, 'an unfinished write: its bytes, no interface');
+  s.drop(0, 'c1', 'net1');
+  t.equal(s.holding(0).interfaces, 1, 'dropped: no longer held');
+});
