@@ -23,13 +23,14 @@ import type { AgentLogger } from './options';
  * FILE holds the name of a step, a call that reaches that step logs 'CNI test
  * hold' (warn, with the step) and then never goes on, so that a test can
  * SIGKILL the agent exactly there. The steps of an ADD: 'recorded' (the
- * record says 'adding'), 'tap-made' (the device made, a macvtap also
+ * record says 'adding'), 'allocated' (type='network': the pool's device in
+ * the ledger and the live XML, the record updated; nothing made yet), 'tap-made' (the device made, a macvtap also
  * configured; its ifindex not recorded yet),
  * 'ifindex-recorded', 'configured' (MAC, MTU, up), 'ipam-recorded' and
  * 'ipam-configured' (with IPAM), 'ready' (the record says so; no result sent
  * yet); of a removal (DEL, GC): 'link-deleted' (the record not dropped yet).
  */
-export type CniHoldStep = 'recorded' | 'tap-made' | 'ifindex-recorded' | 'configured' | 'ipam-recorded' | 'ipam-configured' | 'ready' | 'link-deleted';
+export type CniHoldStep = 'recorded' | 'allocated' | 'tap-made' | 'ifindex-recorded' | 'configured' | 'ipam-recorded' | 'ipam-configured' | 'ready' | 'link-deleted';
 const holdFile = process.env.NETFD_TEST_CNI_HOLD || undefined;
 
 export async function testHold(step: CniHoldStep, log: AgentLogger, r: CniRecord): Promise<void> {
@@ -105,7 +106,12 @@ export function deviceOf(r: CniRecord): { netns: string | undefined; name: strin
  * the record names it before it exists and no two attachments share one.
  */
 export function hostTapName(uid: number, containerId: string, ifname: string): string {
-  return `nfc${crypto.createHash('sha256').update(`${uid}\0${containerId}\0${ifname}`).digest('hex').slice(0, 12)}`;
+  return `nfc${attachmentHash(uid, containerId, ifname)}`;
+}
+
+/** 12 hex digits of SHA-256 over (uid, container id, ifname): what names an attachment's objects outside its record. */
+export function attachmentHash(uid: number, containerId: string, ifname: string): string {
+  return crypto.createHash('sha256').update(`${uid}\0${containerId}\0${ifname}`).digest('hex').slice(0, 12);
 }
 
 /** The recorded device, when it is still there (null when it or, for a device in the pod, the pod's namespace is gone). */
@@ -123,8 +129,8 @@ export async function recordedLink(r: CniRecord): Promise<LinkInfo | null> {
   }
 }
 
-/** Removes the recorded device if it is there, then the record. */
-export async function removeAttachment(store: CniStore, r: CniRecord, log: AgentLogger): Promise<void> {
+/** Removes the recorded device if it is there, then what `release` gives back (a pool's device), then the record. */
+export async function removeAttachment(store: CniStore, r: CniRecord, log: AgentLogger, release: (r: CniRecord) => Promise<void>): Promise<void> {
   const l = await recordedLink(r);
   if (l) {
     try {
@@ -134,6 +140,7 @@ export async function removeAttachment(store: CniStore, r: CniRecord, log: Agent
     }
     await testHold('link-deleted', log, r);
   }
+  await release(r);
   store.drop(r.uid, r.containerId, r.ifname);
   log.info({ containerId: r.containerId, ifname: r.ifname, netns: r.netns, deleted: !!l }, l ? 'CNI attachment removed' : 'CNI attachment record removed (its device was gone)');
 }
@@ -152,9 +159,8 @@ export async function makeTap(netns: string | undefined, ifname: string, vnetHdr
  * it refuses a MAC the master or an up sibling has (in any namespace) when
  * the device goes up.
  */
-export async function makeMacvtap(c: CniConfig, hostNs: string | undefined, netns: string, ifname: string, mode: string): Promise<number> {
-  const master = c.iface.source.dev as string;
-  const mac = c.iface.mac ?? generateMac(crypto.randomBytes(3));
+export async function makeMacvtap(c: CniConfig, hostNs: string | undefined, netns: string, ifname: string, on: { master: string; mode: string; mac: string }): Promise<number> {
+  const { master, mode, mac } = on;
   // passthrough: the macvtap takes the master's MAC; setting the guest's on it
   // sets the master's, which the kernel restores when the macvtap goes.
   const passthru = mode === 'passthrough';
@@ -217,5 +223,5 @@ export async function makeBridged(c: CniConfig, hostNs: string | undefined, name
   }
 }
 
-/** The guest's MAC of a bridged tap: the configuration's, else a new 52:54:00 one, as libvirt gives it. */
-export const bridgedGuestMac = (c: CniConfig): string => c.iface.mac ?? generateMac(crypto.randomBytes(3));
+/** The guest's MAC: the configuration's, else a new 52:54:00 one, as libvirt gives it. */
+export const guestMacOf = (c: CniConfig): string => c.iface.mac ?? generateMac(crypto.randomBytes(3));

@@ -2,29 +2,28 @@
 // a runtime's call (the CNI_* environment and the configuration) and prints
 // what this answers, `{exit, stdout}`: the result or the CNI error object.
 //
-// What works: ADD of a type='ethernet' tap made directly inside CNI_NETNS
-// named CNI_IFNAME (vnet header; <driver queues> makes it multiqueue), with
-// the MAC and MTU of the configuration, recorded before it is made; ADD of a
-// type='bridge' tap (`bridge`, or <source bridge>) in the agent's namespace, a
-// port of the bridge there (cni-device.ts: a tap cannot be a port of a bridge
-// in another namespace), whose fds only the pod claims; ADD of a
-// type='direct' macvtap (`master`/`mode`, or <source dev mode>) on a device
-// of the agent's namespace (the host's, or the one --netns names), made inside CNI_NETNS in one
-// RTM_NEWLINK with IFLA_NET_NS_FD (never in the host's namespace, its
-// ifindex the pod's), with the guest's MAC (libvirt's 52:54:00 when none is
-// given) that the kernel refuses when the parent or a sibling in any
-// namespace has it; DEL, idempotent (twice, without CNI_NETNS, after the
-// namespace is gone); CHECK of kind, name, mode, MAC, MTU and state against
-// the record and prevResult; GC of the network's attachments not in
-// cni.dev/valid-attachments; STATUS (the tun driver answers; the master or
-// bridge exists); VERSION. The result's interface names the agent's socket
-// (socketPath, 1.1.0), where a process in the pod claims the device's fds
-// (op cni-claim, cni-claim.ts; <driver name='vhost'> adds vhost-net fds
-// there). IPAM is delegated to the `ipam.type` plugin for root's calls
-// (cni-ipam.ts): its addresses and routes go on the device and in the
-// result; DEL and CHECK run it too (not for a bridged tap, which has no
-// device in the pod: refused). What does not yet: network interfaces and
-// runtimeConfig.deviceID: each refused by name (2).
+// ADD makes the device of the configuration's <interface>, recorded before
+// anything is made (cni-store.ts; the devices in cni-device.ts):
+// type='ethernet', a tap inside CNI_NETNS named CNI_IFNAME (vnet header,
+// <driver queues> multiqueue), MAC and MTU as configured; type='direct', a
+// macvtap on a device of the agent's namespace (the host's, or --netns's)
+// made inside CNI_NETNS in one RTM_NEWLINK with IFLA_NET_NS_FD, with the
+// guest's MAC (52:54:00 when none is given), which the kernel refuses when
+// the parent or a sibling has it; type='network', the same macvtap on a
+// device of the network's pool in its forward mode, allocated in the
+// network's ledger first (cni-pool.ts); type='bridge', a tap in the agent's
+// namespace that is a port of the bridge there (a bridge port cannot be in
+// another namespace), whose fds only the pod claims. DEL is idempotent
+// (twice, without CNI_NETNS, after the namespace is gone); CHECK compares
+// kind, name, mode, MAC, MTU and state (and a bridged tap's bridge) with the
+// record and prevResult; GC removes the network's attachments not in
+// cni.dev/valid-attachments; STATUS asks the tun driver, the master, the
+// bridge or the pool; VERSION. The result's interface names the agent's
+// socket (socketPath, 1.1.0), where a process in the pod claims the
+// device's fds (op cni-claim, cni-claim.ts). IPAM is delegated to the
+// `ipam.type` plugin for root's calls (cni-ipam.ts; refused for a bridged
+// tap, which has no device in the pod). Attachments count against their
+// caller's limits. runtimeConfig.deviceID is refused by name (2).
 import { NetfdError, suppress } from '../errors';
 import { parseConfig, CniConfig } from '../cni/config';
 import { checkArgs, CniEnv, parseEnv } from '../cni/env';
@@ -37,7 +36,8 @@ import { listAddresses } from '../sys/addr';
 import { deleteLink, getLink, LinkInfo, setLink } from '../sys/link';
 import { tunFeatures } from '../sys/tap';
 import type { Client } from './admission';
-import { bridgedGuestMac, bridgeLink, deviceOf, hostTapName, makeBridged, makeMacvtap, makeTap, mayAddIn, nsStat, recordedLink, removeAttachment, testHold } from './cni-device';
+import { guestMacOf, bridgeLink, deviceOf, hostTapName, makeBridged, makeMacvtap, makeTap, mayAddIn, nsStat, recordedLink, removeAttachment, testHold } from './cni-device';
+import { allocatePool, poolOwner, poolStatus, releasePool } from './cni-pool';
 import { cniStore, CniRecord } from './cni-store';
 import type { Context, Handler } from './context';
 import { configureIface, execIpam, ipamAdd, ipamGc, mayDelegate, RawEnv } from './cni-ipam';
@@ -72,12 +72,6 @@ const str = (x: unknown): string | undefined => (typeof x === 'string' ? x : und
 /** Refuses (2) what the configuration asks that this agent does not do (yet), naming it. */
 function refuseUnapplied(c: CniConfig): void {
   const i = c.iface;
-  if (i.type === 'network')
-    throw unsupportedField(
-      'interface/@type',
-      i.type,
-      "not yet supported by netfd's CNI plugin: type='ethernet' (a tap in the container), type='direct' (a macvtap in the container on a node device) and type='bridge' (a tap on a node bridge) are; a network's pool comes later",
-    );
   if (i.type === 'bridge' && c.ipam)
     throw unsupportedField(
       'ipam',
@@ -98,7 +92,9 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
     const st = nsStat(netns);
     if (st === null) throw new NetfdError(`CNI_NETNS ${netns} is no network namespace (it does not exist)`, { code: 'ENOENT', errno: -2, field: 'CNI_NETNS', value: netns });
     mayAddIn(netns, st, caller, ctx.o.netns);
-    const direct = c.iface.type === 'direct';
+    const pooled = c.iface.type === 'network';
+    // A macvtap on a device of the agent's namespace: the one named, or one of the network's pool.
+    const direct = c.iface.type === 'direct' || pooled;
     const bridged = c.iface.type === 'bridge';
     // libvirt's default mode for type='direct' (the shorthand `master` says bridge).
     const mode = c.iface.source.mode ?? 'vepa';
@@ -115,10 +111,12 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
       netnsDev: st.dev,
       state: 'adding',
       kind: direct ? 'macvtap' : 'tap',
-      ...(direct ? { parent: c.iface.source.dev, mode } : {}),
+      ...(direct && !pooled ? { parent: c.iface.source.dev, mode } : {}),
       // A bridged tap is named (and recorded) before it is made: DEL finds it in the agent's namespace after any crash.
       ...(bridged ? { hostName: hostTapName(uid, containerId, ifname), bridge: c.iface.source.bridge, ...(ctx.o.netns !== undefined ? { hostNs: ctx.o.netns } : {}) } : {}),
-      ...(bridged ? { guestMac: bridgedGuestMac(c) } : {}),
+      ...(bridged ? { guestMac: guestMacOf(c) } : {}),
+      // A pool's connection: its owner and MAC recorded before the ledger has it.
+      ...(pooled ? { pool: { network: c.iface.source.network as string, owner: poolOwner(store, uid, containerId, ifname), mac: guestMacOf(c) } } : {}),
       queues,
       vnetHdr,
       vhost: c.iface.driver?.name === 'vhost',
@@ -133,8 +131,12 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
     let link: LinkInfo;
     let ipam: CniResult | undefined;
     try {
+      if (pooled) {
+        await allocatePool(ctx, store, r, log);
+        await testHold('allocated', log, r);
+      }
       made = direct
-        ? await makeMacvtap(c, ctx.o.netns, netns, ifname, mode)
+        ? await makeMacvtap(c, ctx.o.netns, netns, ifname, { master: r.parent as string, mode: r.mode as string, mac: r.pool?.mac ?? guestMacOf(c) })
         : bridged
           ? await makeBridged(c, ctx.o.netns, r.hostName as string, r.guestMac as string, vnetHdr, queues)
           : await makeTap(netns, ifname, vnetHdr, queues);
@@ -165,6 +167,7 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
     } catch (e) {
       if (r.ipam) await execIpam('DEL', raw, c, text).catch((x: unknown) => suppress(e, x, `IPAM DEL (${c.ipam?.type})`));
       if (made !== undefined) await deleteLink(made, { netns: deviceOf(r).netns }).catch((x: unknown) => suppress(e, x, `deleting ${ifname} in ${netns}`));
+      if (r.pool) await releasePool(ctx, r, log).catch((x: unknown) => suppress(e, x, `releasing the device of network ${r.pool?.network}`));
       try {
         store.drop(uid, containerId, ifname);
       } catch (x) {
@@ -201,7 +204,7 @@ async function del(ctx: Context, uid: number, env: CniEnv, c: CniConfig, raw: Ra
     // As the reference plugins: IPAM DEL first, whatever is left (it is idempotent too); root's calls only.
     if (c.ipam && uid === 0) await execIpam('DEL', raw, c, text);
     const r = store.get(uid, containerId, ifname);
-    if (r) await removeAttachment(store, r, log);
+    if (r) await removeAttachment(store, r, log, (x) => releasePool(ctx, x, log));
   });
 }
 
@@ -249,7 +252,7 @@ async function gc(ctx: Context, uid: number, c: CniConfig, raw: RawEnv, text: st
     try {
       await store.exclusive(uid, r.containerId, r.ifname, async () => {
         const now = store.get(uid, r.containerId, r.ifname);
-        if (now) await removeAttachment(store, now, log);
+        if (now) await removeAttachment(store, now, log, (x) => releasePool(ctx, x, log));
       });
     } catch (e) {
       if (first === undefined) first = e;
@@ -269,11 +272,21 @@ async function gc(ctx: Context, uid: number, c: CniConfig, raw: RawEnv, text: st
   if (first !== undefined) throw first;
 }
 
-async function status(c: CniConfig, hostNs: string | undefined): Promise<void> {
+async function status(ctx: Context, c: CniConfig, hostNs: string | undefined): Promise<void> {
   try {
     await tunFeatures();
   } catch (e) {
     throw new CniError(CNI_CODES.NOT_AVAILABLE, `the tun driver does not answer: ${(e as Error).message}`, 'netfd makes taps through /dev/net/tun (modprobe tun)');
+  }
+  if (c.iface.type === 'network') {
+    const network = c.iface.source.network as string;
+    try {
+      await poolStatus(ctx, network);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== 'NO_DEVICE' && code !== 'NETWORK_INACTIVE' && code !== 'ENOENT') throw e;
+      throw new CniError(CNI_CODES.NOT_AVAILABLE, (e as Error).message, `a network attachment needs network '${network}' active with a device free for one more connection`);
+    }
   }
   if (c.iface.type === 'bridge') {
     try {
@@ -333,7 +346,7 @@ export async function runCni(ctx: Context, client: Client, a: Record<string, unk
         await gc(ctx, uid, c, raw, config, log);
         break;
       case 'STATUS':
-        await status(c, ctx.o.netns);
+        await status(ctx, c, ctx.o.netns);
         break;
     }
     return { exit: 0, stdout: '' };

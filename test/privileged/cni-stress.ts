@@ -205,6 +205,8 @@ const set = 'tun mtu 1400 up';
 /** What a crash after each step leaves (with IPAM configured or not): the record's state and ifindex, the tap and its settings. */
 const LEFT: Record<CniHoldStep | 'completed', (ipam: boolean) => Left> = {
   recorded: () => ({ state: 'adding', ifindex: 'none', ipam: false, tap: 'none' }),
+  // type='network' only (test/privileged/cni-network.ts): not a step of these taps' ADDs.
+  allocated: () => ({ state: 'adding', ifindex: 'none', ipam: false, tap: 'none' }),
   'tap-made': () => ({ state: 'adding', ifindex: 'none', ipam: false, tap: made }),
   'ifindex-recorded': () => ({ state: 'adding', ifindex: 'the tap', ipam: false, tap: made }),
   configured: () => ({ state: 'adding', ifindex: 'the tap', ipam: false, tap: set }),

@@ -121,7 +121,7 @@ t.test('refusals: bad environment 4, bad JSON 6, unknown field 2, not yet built 
         { json: { code: 2, msg: /runtimeConfig.deviceID="0000:03:00.1".*not yet supported/ } },
         "a device plugin's VF: not yet",
       );
-      t.match(await runPlugin(env, config('1.0.0', { network: 'default' })), { json: { code: 2, msg: /interface\/@type="network"/ } }, 'network: not yet');
+      t.match(await runPlugin(env, config('1.0.0', { network: 'default' })), { json: { code: 131, msg: /no network named 'default'/ } }, 'a network that does not exist: 131, named');
       t.match(await runPlugin(env, config('1.0.0', { ipam: { type: 'nosuchipam' } })), { json: { code: 131, msg: /failed to find plugin "nosuchipam" in path/ } }, 'an IPAM plugin not in CNI_PATH');
       t.same(linkNames(pod), ['lo'], 'its tap removed again');
       ip(['-n', pod, 'link', 'add', 'net1', 'type', 'bridge']);
