@@ -11,6 +11,7 @@
 //       net/enp1s0f0v0/device -> ../../../0000:01:10.0   (if a driver is bound)
 //   ROOT/class/net/eth0 -> ../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/net/eth0
 //   ROOT/class/net/enp1s0f0v0 -> ../../devices/.../0000:01:10.0/net/enp1s0f0v0
+//   ROOT/bus/pci/devices/0000:01:10.0 -> ../../../devices/.../0000:01:10.0  (each PF and VF)
 //
 // VF N sits at routing ID  PF + 0x80 + 2N  (the offset and stride of an Intel
 // 82599), spilling onto the following buses for large N. Each PF gets its own
@@ -81,6 +82,13 @@ const lexists = (p) => fs.lstatSync(p, { throwIfNoEntry: false }) !== undefined;
  * Returns { pf, pci, devices: the VF netdevs expected from expandPf, in order,
  * vfs: [{ index, pci, netdev }] }.
  */
+/** ROOT/bus/pci/devices/PCI -> ../../../devices/HOST_BRIDGE/PORT/PCI, as Linux links every PCI device. */
+function busLink(root, port, pci) {
+  const dir = path.join(root, 'bus', 'pci', 'devices');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.symlinkSync(path.join('..', '..', '..', 'devices', HOST_BRIDGE, port, pci), path.join(dir, pci));
+}
+
 function makePf(root, o) {
   const pf = o.pf;
   const sriov = o.sriov !== false;
@@ -92,6 +100,7 @@ function makePf(root, o) {
   const pfDir = path.join(portDir, pci);
   if (fs.existsSync(pfDir)) throw new Error(`sriov-fixture: ${pfDir} exists already`);
   fs.mkdirSync(pfDir, { recursive: true });
+  busLink(root, port, pci);
   write(path.join(pfDir, 'vendor'), '0x8086');
   addNetdev(root, pfDir, pf);
   const vfs = [];
@@ -103,6 +112,7 @@ function makePf(root, o) {
       const addr = vfPci(pci, n);
       const vfDir = path.join(portDir, addr);
       fs.mkdirSync(vfDir);
+      busLink(root, port, addr);
       write(path.join(vfDir, 'vendor'), '0x8086');
       fs.symlinkSync(`../${pci}`, path.join(vfDir, 'physfn'));
       fs.symlinkSync(`../${addr}`, path.join(pfDir, `virtfn${n}`));

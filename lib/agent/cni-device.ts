@@ -11,6 +11,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { NetfdError, suppress } from '../errors';
 import type { CniConfig } from '../cni/config';
+import type { CniCommand } from '../cni/env';
+import { CNI_CODES, CniError } from '../cni/errors';
+import { pciNetdev } from '../network/pool';
 import { generateMac, tapHostMac } from '../policy/mac';
 import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../sys/link';
 import { createMacvtap } from '../sys/macvtap';
@@ -225,3 +228,21 @@ export async function makeBridged(c: CniConfig, hostNs: string | undefined, name
 
 /** The guest's MAC: the configuration's, else a new 52:54:00 one, as libvirt gives it. */
 export const guestMacOf = (c: CniConfig): string => c.iface.mac ?? generateMac(crypto.randomBytes(3));
+
+/**
+ * How a call of `command` finds runtimeConfig.deviceID's netdev (a device
+ * plugin's VF, the macvtap's master) under `sysfsRoot`: ADD and CHECK need
+ * it (ENODEV naming the deviceID); STATUS says 50 without it; DEL and GC
+ * use nothing of the device, so a VF gone since gets a stand-in name there.
+ */
+export function deviceMaster(sysfsRoot: string | undefined, command: CniCommand): (deviceID: string) => string {
+  return (id) => {
+    try {
+      return pciNetdev(id, { sysfsRoot, field: 'runtimeConfig.deviceID' });
+    } catch (e) {
+      if (command === 'DEL' || command === 'GC') return 'netfd-novf';
+      if (command === 'STATUS') throw new CniError(CNI_CODES.NOT_AVAILABLE, (e as Error).message, "a deviceID attachment needs the VF's network device on the node");
+      throw e;
+    }
+  };
+}

@@ -39,6 +39,8 @@ export interface CniRecord {
   hostName?: string;
   hostNs?: string;
   bridge?: string;
+  /** runtimeConfig.deviceID: the VF (the macvtap's master, `parent`) a device plugin gave. */
+  pciID?: string;
   /** A type='network' attachment: the network, the ledger's owner of its connection (a domain name and the directory of its live XML) and the guest's MAC it is allocated for; the device and mode are `parent` and `mode` once allocated. */
   pool?: { network: string; owner: { domain: string; scope: string }; mac: string };
   /** Its ifindex (in `netns`, or for a bridged tap in the agent's namespace), once made. */

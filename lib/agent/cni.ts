@@ -23,7 +23,7 @@
 // device's fds (op cni-claim, cni-claim.ts). IPAM is delegated to the
 // `ipam.type` plugin for root's calls (cni-ipam.ts; refused for a bridged
 // tap, which has no device in the pod). Attachments count against their
-// caller's limits. runtimeConfig.deviceID is refused by name (2).
+// caller's limits. runtimeConfig.deviceID names a VF: the macvtap's master.
 import { NetfdError, suppress } from '../errors';
 import { parseConfig, CniConfig } from '../cni/config';
 import { checkArgs, CniEnv, parseEnv } from '../cni/env';
@@ -36,7 +36,7 @@ import { listAddresses } from '../sys/addr';
 import { deleteLink, getLink, LinkInfo, setLink } from '../sys/link';
 import { tunFeatures } from '../sys/tap';
 import type { Client } from './admission';
-import { guestMacOf, bridgeLink, deviceOf, hostTapName, makeBridged, makeMacvtap, makeTap, mayAddIn, nsStat, recordedLink, removeAttachment, testHold } from './cni-device';
+import { guestMacOf, bridgeLink, deviceMaster, deviceOf, hostTapName, makeBridged, makeMacvtap, makeTap, mayAddIn, nsStat, recordedLink, removeAttachment, testHold } from './cni-device';
 import { allocatePool, poolOwner, poolStatus, releasePool } from './cni-pool';
 import { cniStore, CniRecord } from './cni-store';
 import type { Context, Handler } from './context';
@@ -78,8 +78,6 @@ function refuseUnapplied(c: CniConfig): void {
       c.ipam.type,
       "a type='bridge' attachment is a tap on the node's bridge, with no device in the pod to put addresses on: the guest takes its addresses on the bridge's network",
     );
-  if (c.runtimeConfig.deviceID !== undefined)
-    throw unsupportedField('runtimeConfig.deviceID', c.runtimeConfig.deviceID, 'a macvtap over a device plugin’s VF is not yet supported: name the VF’s netdev as master');
 }
 
 async function add(ctx: Context, caller: { uid: number; pid?: number | undefined }, env: CniEnv, c: CniConfig, raw: RawEnv, text: string, log: AgentLogger): Promise<string> {
@@ -112,6 +110,7 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
       state: 'adding',
       kind: direct ? 'macvtap' : 'tap',
       ...(direct && !pooled ? { parent: c.iface.source.dev, mode } : {}),
+      ...(c.runtimeConfig.deviceID !== undefined ? { pciID: c.runtimeConfig.deviceID } : {}),
       // A bridged tap is named (and recorded) before it is made: DEL finds it in the agent's namespace after any crash.
       ...(bridged ? { hostName: hostTapName(uid, containerId, ifname), bridge: c.iface.source.bridge, ...(ctx.o.netns !== undefined ? { hostNs: ctx.o.netns } : {}) } : {}),
       ...(bridged ? { guestMac: guestMacOf(c) } : {}),
@@ -184,7 +183,7 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
           { name: r.bridge as string, mac: (await bridgeLink(r.bridge as string, r.hostNs)).mac ?? undefined },
           { name: r.hostName as string, ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, socketPath },
         ]
-      : [{ name: ifname, ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, sandbox: netns, socketPath }];
+      : [{ name: ifname, ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, sandbox: netns, socketPath, ...(r.pciID !== undefined ? { pciID: r.pciID } : {}) }];
     const result: CniResult = {
       interfaces: [...prev.interfaces, ...listed],
       ips: [...prev.ips, ...(ipam?.ips ?? [])],
@@ -314,7 +313,7 @@ export async function runCni(ctx: Context, client: Client, a: Record<string, unk
     const raw: RawEnv = { CNI_CONTAINERID: str(a.containerId), CNI_NETNS: str(a.netns), CNI_IFNAME: str(a.ifname), CNI_ARGS: str(a.args), CNI_PATH: str(a.path) };
     const env = parseEnv({ CNI_COMMAND: str(a.command), ...raw });
     if (env.command === 'VERSION') return { exit: 0, stdout: `${JSON.stringify(versionResult(versionOf(config)))}\n` };
-    const c = parseConfig(config, env.command);
+    const c = parseConfig(config, env.command, { deviceMaster: deviceMaster(ctx.o.sysfsRoot, env.command) });
     version = c.cniVersion;
     ctx.admission.mayAsk(client, 'op');
     const uid = client.caller.uid;

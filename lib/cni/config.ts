@@ -136,8 +136,18 @@ function checkCniShape(el: Element): void {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/'/g, '&apos;').replace(/</g, '&lt;');
 
-/** The <interface> document the shorthands stand for. */
-export function shorthandXml(c: Json): string {
+/** Refuses (7) a master, bridge or network with runtimeConfig.deviceID (which names the master). */
+function notWithDevice(c: Json): void {
+  const other = (['master', 'bridge', 'network'] as const).find((k) => c[k] !== undefined);
+  if (other) throw invalidConfig(other, c[other], "runtimeConfig.deviceID names the VF that is the macvtap's master: give no master, bridge or network with it");
+}
+
+/** The <interface> document the shorthands stand for; `vf`: the netdev of runtimeConfig.deviceID, the master (passthrough unless `mode` says otherwise). */
+export function shorthandXml(c: Json, vf?: string): string {
+  if (vf !== undefined) {
+    notWithDevice(c);
+    c = { ...c, master: vf, mode: c.mode ?? 'passthrough' };
+  }
   const master = c.master;
   const bridge = c.bridge;
   const network = c.network;
@@ -238,12 +248,14 @@ function parseAttachments(key: string, x: unknown): Attachment[] {
 }
 
 /**
- * Reads the configuration of a call of `command` from its stdin text.
+ * Reads the configuration of a call of `command` from its stdin text. A
+ * runtimeConfig.deviceID (a device plugin's VF, with the shorthands only)
+ * becomes the macvtap's master: `deviceMaster` gives its netdev.
  * Throws CniError: 6 for text that is not JSON, 1 for a version netfd does
  * not speak (or one without the command), 2 for a field netfd does not
  * apply (naming key and value), 7 for an invalid value.
  */
-export function parseConfig(text: string, command: CniCommand): CniConfig {
+export function parseConfig(text: string, command: CniCommand, o: { deviceMaster?: (deviceID: string) => string } = {}): CniConfig {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -268,8 +280,15 @@ export function parseConfig(text: string, command: CniCommand): CniConfig {
     const mixed = SHORTHANDS.find((k) => c[k] !== undefined);
     if (mixed) throw invalidConfig(mixed, c[mixed], 'give either interface (an <interface> document) or the shorthands, not both');
     if (typeof c.interface !== 'string') throw invalidConfig('interface', c.interface, `an <interface> document as a string, not ${typeName(c.interface)}`);
+    if (runtimeConfig.deviceID !== undefined)
+      throw unsupportedField('runtimeConfig.deviceID', runtimeConfig.deviceID, "with an <interface> document name the VF's netdev in <source dev>: deviceID applies to the shorthands");
     doc = readInterface(c.interface, runtimeConfig.mac);
-  } else doc = readInterface(shorthandXml(c), runtimeConfig.mac);
+  } else {
+    const id = runtimeConfig.deviceID;
+    if (id !== undefined && !o.deviceMaster) throw new TypeError('parseConfig: runtimeConfig.deviceID needs deviceMaster');
+    if (id !== undefined) notWithDevice(c);
+    doc = readInterface(shorthandXml(c, id === undefined ? undefined : o.deviceMaster?.(id)), runtimeConfig.mac);
+  }
   const out: CniConfig = { cniVersion, name: c.name, type: 'netfd', xml: doc.xml, iface: doc.iface, runtimeConfig };
   if (c.ipam !== undefined) {
     if (!isObject(c.ipam) || typeof c.ipam.type !== 'string' || !NETWORK_NAME.test(c.ipam.type)) throw invalidConfig('ipam', c.ipam, 'an object with the IPAM plugin in "type"');

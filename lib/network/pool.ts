@@ -153,3 +153,25 @@ function readCount(file: string, pf: string): number | undefined {
   if (!/^\d{1,9}$/.test(s)) throw new NetfdError(`malformed ${file}: ${JSON.stringify(text)} is not a non-negative integer`, { code: 'EIO', field: 'pf', value: pf });
   return Number(s);
 }
+
+/**
+ * The network device of PCI device `pci` (a VF a device plugin gave, as its
+ * `deviceID`): ROOT/bus/pci/devices/PCI/net/, the first name. Throws
+ * NetfdError ENODEV (field `field`, value pci) when there is no such PCI
+ * device or it has no network device (no driver bound, or vfio-pci).
+ */
+export function pciNetdev(pci: string, o: { sysfsRoot?: string | undefined; field?: string } = {}): string {
+  const field = o.field ?? 'pci';
+  if (!PCI_ADDRESS.test(pci)) throw new NetfdError(`invalid ${field} ${JSON.stringify(pci)}: a PCI address DDDD:BB:SS.F`, { code: 'INVALID_ARGUMENT', field, value: pci });
+  const dir = path.join(sysfsRoot(o.sysfsRoot), 'bus', 'pci', 'devices', pci);
+  if (!fs.statSync(dir, { throwIfNoEntry: false })) throw new NetfdError(`no PCI device ${pci} (${dir} does not exist)`, { code: 'ENODEV', field, value: pci });
+  let nets: string[];
+  try {
+    nets = fs.readdirSync(path.join(dir, 'net')).sort();
+  } catch (e) {
+    if (!isMissing(e)) throw e;
+    nets = [];
+  }
+  if (!nets.length) throw new NetfdError(`PCI device ${pci} has no network device (no driver bound, or bound to vfio-pci)`, { code: 'ENODEV', field, value: pci });
+  return nets[0];
+}

@@ -6,10 +6,13 @@
 // master for ADD and STATUS; the ACL's dev and mode rules; the claim by an
 // unprivileged user in the pod moving frames to and from the peer. Every
 // namespace, link and record is removed, also when a test fails.
+import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
+import * as fx from '../../scripts/sriov-fixture';
 import { startAgent, testUser, until } from '../helpers/agent';
 import { agentFds, claimAs, config, envOf, noPlugin, records, runPlugin, rxPackets, withPod } from '../helpers/cni';
-import { ip, ipLink, linkNames, needsRoot, withNetns } from '../helpers/host';
+import { ip, ipLink, linkNames, needsRoot, scratchDir, withNetns } from '../helpers/host';
 
 const skip = needsRoot || noPlugin;
 const ACL = 'allow user root dev v0\nallow user root mode *\n';
@@ -152,5 +155,40 @@ t.test('cni-claim of a macvtap: a user in the pod takes two queues and exchanges
     });
     await until("the agent's idle netlink sockets closed", () => JSON.stringify(agentFds(a)) === JSON.stringify(fdsBefore), 5000).catch(() => undefined);
     t.same(agentFds(a), fdsBefore, "the agent's fds are back to what they were");
+  });
+});
+
+t.test("runtimeConfig.deviceID: the device plugin's VF (a stand-in sysfs names veth v0 as its netdev) is the master, passthrough; STATUS and ADD without it", { skip }, async (t) => {
+  await withNetns(t, async (host) => {
+    // No SR-IOV NIC here: a sysfs stand-in (--sysfs-root) gives VF 0 of PF ens9 the netdev v0, the host's real veth.
+    const root = scratchDir(t, 'netfd-cni-sysfs-');
+    const vf = fx.makePf(root, { pf: 'ens9', vfs: [{ n: 0, netdev: 'v0' }] }).vfs[0].pci;
+    const a = await startAgent(t, { ns: host, acl: ACL, extraArgs: ['--sysfs-root', root] });
+    const own = ipLink(host, 'v0').address;
+    const conf = (extra: Record<string, unknown> = {}) => config('1.1.0', { runtimeConfig: { deviceID: vf, mac: '52:54:00:00:00:3c' }, ...extra });
+    await withPod(t, host, async (pod, netns) => {
+      t.equal((await runPlugin(envOf(a, 'STATUS', 'x'), conf())).code, 0, 'STATUS with the VF there: 0');
+      const add = await runPlugin(envOf(a, 'ADD', 'd1', netns), conf());
+      t.equal(add.code, 0, `ADD ${add.stdout}`);
+      t.strictSame(
+        add.json,
+        { cniVersion: '1.1.0', interfaces: [{ name: 'net1', mac: '52:54:00:00:00:3c', mtu: 1500, sandbox: netns, socketPath: a.socket, pciID: vf }], dns: {} },
+        'the result names the VF (pciID)',
+      );
+      const l = ipLink(pod, 'net1');
+      t.match(l.linkinfo?.info_data, { mode: 'passthru' }, 'a passthrough macvtap in the pod');
+      t.equal((l as unknown as { link_index: number }).link_index, ipLink(host, 'v0').ifindex, "on the VF's netdev");
+      t.equal(ipLink(host, 'v0').address, '52:54:00:00:00:3c', "which carries the guest's MAC");
+      t.equal((await runPlugin(envOf(a, 'CHECK', 'd1', netns), conf({ prevResult: add.json }))).code, 0, 'CHECK');
+      t.equal((await runPlugin(envOf(a, 'DEL', 'd1', netns), conf())).code, 0, 'DEL');
+      t.equal(ipLink(host, 'v0').address, own, 'the VF has its own MAC back');
+      // The VF unbound from its network driver (vfio-pci): its net/ directory goes.
+      fs.rmSync(path.join(root, 'bus', 'pci', 'devices', vf, 'net'), { recursive: true });
+      t.match((await runPlugin(envOf(a, 'STATUS', 'x'), conf())).json, { code: 50, msg: new RegExp(`PCI device ${vf} has no network device`) }, 'STATUS without it: 50');
+      t.match((await runPlugin(envOf(a, 'ADD', 'd2', netns), conf())).json, { code: 132, msg: new RegExp(`PCI device ${vf} has no network device`) }, 'ADD without it: 132, naming it');
+      t.equal((await runPlugin(envOf(a, 'DEL', 'd2', netns), conf())).code, 0, 'DEL still succeeds (it needs no device)');
+      t.same(linkNames(pod), ['lo']);
+      t.same(records(a), []);
+    });
   });
 });

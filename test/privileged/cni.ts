@@ -101,7 +101,7 @@ t.test('DEL after the namespace is gone, and without CNI_NETNS', { skip }, async
   });
 });
 
-t.test('refusals: bad environment 4, bad JSON 6, unknown field 2, not yet built 2, a name taken', { skip }, async (t) => {
+t.test('refusals: bad environment 4, bad JSON 6, unknown field 2, a name taken', { skip }, async (t) => {
   await withNetns(t, async (host) => {
     const a = await startAgent(t, { ns: host, acl: 'allow user root ethernet\nallow user root all' });
     await withPod(t, host, async (pod, netns) => {
@@ -118,8 +118,8 @@ t.test('refusals: bad environment 4, bad JSON 6, unknown field 2, not yet built 
       t.match(await runPlugin({ ...env, CNI_ARGS: 'K8S_POD_NAME=web' }, config('1.0.0')), { json: { code: 2, msg: /CNI_ARGS K8S_POD_NAME="web"/ } }, 'CNI_ARGS without IgnoreUnknown');
       t.match(
         await runPlugin(env, config('1.0.0', { master: 'v0', runtimeConfig: { deviceID: '0000:03:00.1' } })),
-        { json: { code: 2, msg: /runtimeConfig.deviceID="0000:03:00.1".*not yet supported/ } },
-        "a device plugin's VF: not yet",
+        { json: { code: 7, msg: /invalid master "v0": runtimeConfig.deviceID names the VF/ } },
+        "a device plugin's VF and a master: 7 (the VF is the master)",
       );
       t.match(await runPlugin(env, config('1.0.0', { network: 'default' })), { json: { code: 131, msg: /no network named 'default'/ } }, 'a network that does not exist: 131, named');
       t.match(await runPlugin(env, config('1.0.0', { ipam: { type: 'nosuchipam' } })), { json: { code: 131, msg: /failed to find plugin "nosuchipam" in path/ } }, 'an IPAM plugin not in CNI_PATH');

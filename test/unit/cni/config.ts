@@ -8,9 +8,10 @@ import { golden } from '../../helpers/cni-golden';
 const base = { cniVersion: '1.0.0', name: 'vmnet', type: 'netfd' };
 const text = (x: Record<string, unknown>) => JSON.stringify({ ...base, ...x });
 
-function refusal(x: string | Record<string, unknown>, command: Parameters<typeof parseConfig>[1] = 'ADD'): CniError {
+function refusal(x: string | Record<string, unknown> | (() => unknown), command: Parameters<typeof parseConfig>[1] = 'ADD'): CniError {
   try {
-    parseConfig(typeof x === 'string' ? x : text(x), command);
+    if (typeof x === 'function') x();
+    else parseConfig(typeof x === 'string' ? x : text(x), command);
   } catch (e) {
     if (!(e instanceof CniError)) throw e;
     return e;
@@ -44,8 +45,30 @@ t.test('a configuration as a runtime hands it over', async (t) => {
       prevResult: { cniVersion: '0.3.1', interfaces: [] },
     }),
     'ADD',
+    { deviceMaster: (id) => (id === '0000:03:00.1' ? 'enp3s0f0v0' : 'wrong') },
   );
   golden(t, 'config-full', c);
+});
+
+t.test("runtimeConfig.deviceID: the device plugin's VF is the macvtap's master, passthrough unless mode says otherwise", async (t) => {
+  const vf = { deviceMaster: (id: string) => (id === '0000:03:00.2' ? 'enp3s0f0v1' : 'wrong') };
+  const c = parseConfig(text({ runtimeConfig: { deviceID: '0000:03:00.2' } }), 'ADD', vf);
+  t.same(c.iface.type, 'direct');
+  t.same(c.iface.source, { dev: 'enp3s0f0v1', mode: 'passthrough' }, "the VF's netdev, passthrough");
+  t.same(parseConfig(text({ mode: 'vepa', runtimeConfig: { deviceID: '0000:03:00.2' } }), 'ADD', vf).iface.source, { dev: 'enp3s0f0v1', mode: 'vepa' }, 'mode as given');
+  t.same(parseConfig(text({ runtimeConfig: { deviceID: '0000:03:00.2' } }), 'DEL', vf).iface.source.dev, 'enp3s0f0v1', 'DEL reads it the same way');
+  for (const k of ['master', 'bridge', 'network'])
+    t.match(
+      refusal(() => parseConfig(text({ [k]: k === 'master' ? 'eth1' : k === 'bridge' ? 'br0' : 'pool', runtimeConfig: { deviceID: '0000:03:00.2' } }), 'ADD', vf)),
+      { cniCode: 7, message: new RegExp(`${k}.*runtimeConfig.deviceID names the VF`) },
+      `deviceID with ${k}: 7`,
+    );
+  t.match(
+    refusal(() => parseConfig(text({ interface: "<interface type='direct'><source dev='eth1'/></interface>", runtimeConfig: { deviceID: '0000:03:00.2' } }), 'ADD', vf)),
+    { cniCode: 2, message: /runtimeConfig.deviceID="0000:03:00.2".*<source dev>/ },
+    'with an <interface> document: 2',
+  );
+  t.throws(() => parseConfig(text({ runtimeConfig: { deviceID: '0000:03:00.2' } }), 'ADD'), TypeError, 'the caller must say how to find the VF');
 });
 
 t.test('the <interface> document verbatim', async (t) => {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { DEFAULT_SYSFS_ROOT, expandPf, sysfsRoot } from '../../../lib/network/pool';
+import { DEFAULT_SYSFS_ROOT, expandPf, pciNetdev, sysfsRoot } from '../../../lib/network/pool';
 import * as fx from '../../../scripts/sriov-fixture';
 import { refused, type Asserts } from '../../helpers/refused';
 
@@ -233,4 +233,16 @@ t.test('256 VFs expand in a few milliseconds', async (t) => {
 
 t.test('the real /sys, read only: lo is not a PCI device', { skip: fs.existsSync('/sys/class/net/lo') ? false : 'no /sys/class/net/lo here' }, async (t) => {
   refused(t, () => expandPf('lo', { sysfsRoot: '/sys' }), pfErr('NOT_SRIOV', 'lo'), /^PF lo is not a PCI device \(no \/sys\/class\/net\/lo\/device link\)/);
+});
+
+t.test("pciNetdev: a device plugin's VF (deviceID) to its netdev through bus/pci/devices", async (t) => {
+  const root = tmpRoot(t);
+  const pf = fx.pfNoNetdev(root);
+  const [withNetdev, without] = [pf.vfs[0], pf.vfs[3]];
+  t.equal(pciNetdev(withNetdev.pci, { sysfsRoot: root }), withNetdev.netdev, 'the VF bound to its network driver');
+  t.equal(pciNetdev(pf.pci, { sysfsRoot: root }), 'eth2', 'a PF is a PCI device with a netdev too');
+  const err = (value: string) => ({ code: 'ENODEV', field: 'runtimeConfig.deviceID', value });
+  refused(t, () => pciNetdev(without.pci, { sysfsRoot: root, field: 'runtimeConfig.deviceID' }), err(without.pci), /has no network device \(no driver bound, or bound to vfio-pci\)/);
+  refused(t, () => pciNetdev('0000:7f:00.0', { sysfsRoot: root, field: 'runtimeConfig.deviceID' }), err('0000:7f:00.0'), /no PCI device 0000:7f:00.0/);
+  refused(t, () => pciNetdev('../../x', { sysfsRoot: root }), { code: 'INVALID_ARGUMENT', field: 'pci', value: '../../x' }, /a PCI address/);
 });
