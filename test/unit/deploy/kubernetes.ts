@@ -91,6 +91,20 @@ t.test('the NetworkAttachmentDefinition: a configuration the plugin reads', asyn
   const c = parseConfig(nad!.spec.config as string, 'ADD');
   t.equal(c.iface.type, 'ethernet', 'a tap');
   t.equal(c.iface.driver?.queues, 2, 'two queues');
+  const [, bridge, vf] = docs('network-attachment.yaml');
+  const b = parseConfig(bridge!.spec.config as string, 'ADD');
+  t.same([b.iface.type, b.iface.source.bridge], ['bridge', 'br-vm'], "a tap on the node's bridge");
+  // As Multus hands it over: the capability's value in runtimeConfig.
+  const withId = JSON.stringify({ ...(JSON.parse(vf!.spec.config as string) as Obj), runtimeConfig: { deviceID: '0000:03:10.2' } });
+  const d = parseConfig(withId, 'ADD', { deviceMaster: () => 'enp3s0f0v1' });
+  t.same([d.iface.type, d.iface.source.dev, d.iface.source.mode, d.iface.driver?.name], ['direct', 'enp3s0f0v1', 'passthrough', 'vhost'], "a passthrough macvtap on the device plugin's VF");
+  t.match(vf!.metadata.annotations, { 'k8s.v1.cni.cncf.io/resourceName': /\// }, 'the device plugin resource');
+  const acl = parseAcl(docs('daemonset.yaml').find((x) => x?.kind === 'ConfigMap')!.data['acl.conf'] as string, 'acl.conf');
+  t.same(
+    acl.rules.map((r) => `${r.object.kind} ${r.object.value ?? ''}`.trim()),
+    ['ethernet', 'bridge br-vm', 'dev *', 'mode passthrough'],
+    "the agent's ACL allows each",
+  );
 });
 
 t.test("the pod: an unprivileged launcher with the agent's socket, on the attachment", async (t) => {
