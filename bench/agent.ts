@@ -71,7 +71,9 @@ export async function agentCycle(client: AgentClient, name: string, xml: string,
 /** Starts `netfd agent` (a child process, serving the namespace); resolves with a client once its socket answers. */
 async function startAgent(a: Pick<AgentContext, 'socket' | 'acl' | 'stateDir' | 'ns' | 'connect'>): Promise<Pick<AgentContext, 'child' | 'closed' | 'stderr' | 'client'>> {
   const argv = [NETFD_BIN, 'agent', '--socket', a.socket, '--socket-mode', '0666', '--acl', a.acl, '--state-dir', a.stateDir, '--netns', a.ns, '--grace', '1', '--log-level', 'warn'];
-  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // NETFD_BENCH_AGENT_NODE_ARGS: node options for the agent alone, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (written when it stops).
+  const nodeArgs = (process.env.NETFD_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
   const closed = closedOf(child);
   const stderr = tailOf(child.stderr, process.stderr);
   const t0 = Date.now();

@@ -194,7 +194,8 @@ export function scratch(env: SectionEnv, ns: string, { veth = true } = {}): { ns
     }
   };
   env.onCleanup(remove);
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-bench-'));
+  // State on tmpfs, as netfd's default state directory (/run/netfd) is on a host (here /run is on the root disk): /dev/shm.
+  tmp = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'netfd-bench-'));
   addNetns(ns, { veth, bridge: true }); // removes what it made when it fails half-way
   created = true;
   log(`created namespace ${ns} with ${veth ? 'veth v0/v1 and ' : ''}bridge br0`);

@@ -313,9 +313,10 @@ export async function runCni(ctx: Context, client: Client, a: Record<string, unk
     const raw: RawEnv = { CNI_CONTAINERID: str(a.containerId), CNI_NETNS: str(a.netns), CNI_IFNAME: str(a.ifname), CNI_ARGS: str(a.args), CNI_PATH: str(a.path) };
     const env = parseEnv({ CNI_COMMAND: str(a.command), ...raw });
     if (env.command === 'VERSION') return { exit: 0, stdout: `${JSON.stringify(versionResult(versionOf(config)))}\n` };
+    // A caller the ACL lets ask nothing is refused before a deviceID sends the agent into sysfs.
+    ctx.admission.mayAsk(client, 'op');
     const c = parseConfig(config, env.command, { deviceMaster: deviceMaster(ctx.o.sysfsRoot, env.command) });
     version = c.cniVersion;
-    ctx.admission.mayAsk(client, 'op');
     const uid = client.caller.uid;
     switch (env.command) {
       case 'ADD': {
