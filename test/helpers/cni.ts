@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { ClientReply, RunningAgent, TestUser } from './agent';
-import { addNetns, fdTable, ip, removeNetns } from './host';
+import { ClientReply, RunningAgent, TestUser, until } from './agent';
+import { addNetns, fdTable, ip, removeNetns, scratchDir } from './host';
 import { asUser, readablePath } from './readable';
 
 /** The plugin binary node-gyp builds. */
@@ -100,6 +100,17 @@ export const agentFds = (a: RunningAgent): string[] =>
     .map(([fd, target]) => `${fd} ${target}`)
     .sort();
 
+/**
+ * The agent holds no fd it did not hold at `before` (agentFds), once its idle
+ * netlink sockets closed (within 5 s). One open at `before` that closed since
+ * is no leak: a cached socket idles out on its own time.
+ */
+export async function noNewAgentFds(t: Test, a: RunningAgent, before: readonly string[]): Promise<void> {
+  const added = () => agentFds(a).filter((f) => !before.includes(f));
+  await until("the agent's idle netlink sockets closed", () => added().length === 0, 5000).catch(() => undefined);
+  t.same(added(), [], 'the agent holds no fd it did not hold before');
+}
+
 /** A netfd configuration of network vmnet (type='ethernet' unless `extra` says otherwise). */
 export const config = (cniVersion: string, extra: Record<string, unknown> = {}) => JSON.stringify({ cniVersion, name: 'vmnet', type: 'netfd', ...extra });
 
@@ -173,4 +184,20 @@ export async function withPods<T>(t: Test, host: string, n: number, body: (pods:
   } finally {
     removeAll();
   }
+}
+
+/**
+ * The agent's test hold (lib/agent/cni-device.ts testHold): NETFD_TEST_CNI_HOLD
+ * names a scratch file for the agents this test starts (restored at its
+ * end); the returned function writes the step to hold at ('' for none).
+ */
+export function cniHold(t: Test): (step: string) => void {
+  const file = path.join(scratchDir(t, 'netfd-cni-hold-'), 'step');
+  const before = process.env.NETFD_TEST_CNI_HOLD;
+  process.env.NETFD_TEST_CNI_HOLD = file;
+  t.teardown(() => {
+    if (before === undefined) delete process.env.NETFD_TEST_CNI_HOLD;
+    else process.env.NETFD_TEST_CNI_HOLD = before;
+  });
+  return (step) => fs.writeFileSync(file, step);
 }

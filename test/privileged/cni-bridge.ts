@@ -13,7 +13,7 @@ import path from 'node:path';
 import t from 'tap';
 import { hostTapName } from '../../lib/agent/cni-device';
 import { startAgent, testUser, until } from '../helpers/agent';
-import { claimAs, config, envOf, noPlugin, PLUGIN, records, runPlugin, rxPackets, withPod } from '../helpers/cni';
+import { claimAs, cniHold, config, envOf, noPlugin, PLUGIN, records, runPlugin, rxPackets, withPod } from '../helpers/cni';
 import { ip, ipLink, linkNames, needsRoot, scratchDir, withNetns } from '../helpers/host';
 
 const skip = needsRoot || noPlugin;
@@ -151,18 +151,12 @@ t.test('refusals: no such bridge (ADD and STATUS), not a bridge, a MAC on the br
 });
 
 t.test('the agent SIGKILLed after making the tap, before recording its ifindex: DEL after a restart removes it from the node', { skip }, async (t) => {
-  const holdFile = path.join(scratchDir(t, 'netfd-cni-hold-'), 'step');
-  const before = process.env.NETFD_TEST_CNI_HOLD;
-  process.env.NETFD_TEST_CNI_HOLD = holdFile;
-  t.teardown(() => {
-    if (before === undefined) delete process.env.NETFD_TEST_CNI_HOLD;
-    else process.env.NETFD_TEST_CNI_HOLD = before;
-  });
+  const hold = cniHold(t);
   await withNetns(
     t,
     async (host) => {
       let a = await startAgent(t, { ns: host, acl: ACL });
-      fs.writeFileSync(holdFile, 'tap-made');
+      hold('tap-made');
       const name = hostTapName(0, 'k1', 'net1');
       await withPod(t, host, async (_pod, netns) => {
         const add = runPlugin(envOf(a, 'ADD', 'k1', netns), config('1.1.0', { bridge: 'br0' }));
@@ -173,7 +167,7 @@ t.test('the agent SIGKILLed after making the tap, before recording its ifindex: 
         await gone;
         t.match((await add).json, { code: 11 }, 'the ADD cut short: try again later');
       });
-      fs.writeFileSync(holdFile, '');
+      hold('');
       a = await a.restart();
       t.equal((await runPlugin(envOf(a, 'DEL', 'k1', undefined), config('1.1.0', { bridge: 'br0' }))).code, 0, 'DEL (the pod gone too)');
       t.notOk(linkNames(host).includes(name), 'found by its recorded name and removed');

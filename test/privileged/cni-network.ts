@@ -16,8 +16,8 @@ import t from 'tap';
 import { NetworkXml } from '../../lib';
 import { Networks } from '../../lib/netdev/network';
 import { startAgent, until } from '../helpers/agent';
-import { config, envOf, noPlugin, records, runPlugin, withPod } from '../helpers/cni';
-import { ipLink, linkNames, needsRoot, scratchDir, withNetns } from '../helpers/host';
+import { cniHold, config, envOf, noPlugin, records, runPlugin, withPod } from '../helpers/cni';
+import { ipLink, linkNames, needsRoot, withNetns } from '../helpers/host';
 import type { RunningAgent } from '../helpers/agent';
 
 const skip = needsRoot || noPlugin;
@@ -126,19 +126,13 @@ t.test('a passthrough pool: one guest per device, its MAC lent and given back; n
 });
 
 t.test('the agent SIGKILLed after the allocation, before the macvtap: DEL or GC after a restart gives the device back', { skip }, async (t) => {
-  const holdFile = path.join(scratchDir(t, 'netfd-cni-hold-'), 'step');
-  const before = process.env.NETFD_TEST_CNI_HOLD;
-  process.env.NETFD_TEST_CNI_HOLD = holdFile;
-  t.teardown(() => {
-    if (before === undefined) delete process.env.NETFD_TEST_CNI_HOLD;
-    else process.env.NETFD_TEST_CNI_HOLD = before;
-  });
+  const hold = cniHold(t);
   await withNetns(t, async (host) => {
     veths(host, ['p0', 'p1']);
     let a = await startAgent(t, { ns: host, acl: 'allow user root network spread\n' });
     await nets(a).define("<network><name>spread</name><forward mode='bridge'><interface dev='p0'/><interface dev='p1'/></forward></network>");
     await nets(a).start('spread');
-    fs.writeFileSync(holdFile, 'allocated');
+    hold('allocated');
     await withPod(t, host, async (pod1, ns1) => {
       await withPod(t, host, async (pod2, ns2) => {
         const adds = [runPlugin(envOf(a, 'ADD', 'k1', ns1), config('1.1.0', { network: 'spread' })), runPlugin(envOf(a, 'ADD', 'k2', ns2), config('1.1.0', { network: 'spread' }))];
@@ -152,7 +146,7 @@ t.test('the agent SIGKILLed after the allocation, before the macvtap: DEL or GC 
           [11, 11],
           'the ADDs cut short: try again later',
         );
-        fs.writeFileSync(holdFile, '');
+        hold('');
         a = await a.restart();
         t.strictSame(counts(a, 'spread'), { p0: 1, p1: 1 }, "after the restart the connections still hold: their owners' live XML records them");
         t.same([linkNames(pod1), linkNames(pod2)], [['lo'], ['lo']], 'no macvtap was made');

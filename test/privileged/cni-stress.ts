@@ -17,13 +17,12 @@
 // free for a new ADD. test/privileged/cni.ts covers a crash through records
 // it writes itself; this file stops the real ADD at each step.
 import fs from 'node:fs';
-import path from 'node:path';
 import t, { Test } from 'tap';
 import type { CniHoldStep } from '../../lib/agent/cni-device';
 import { CniStore } from '../../lib/agent/cni-store';
 import { RunningAgent, sleep, startAgent, until } from '../helpers/agent';
-import { agentFds, config, envOf, noPlugin, noReference, PluginRun, records, REFERENCE, runPlugin, withPods } from '../helpers/cni';
-import { ip, ipLink, linkNames, needsRoot, scratchDir, withNetns } from '../helpers/host';
+import { agentFds, cniHold, noNewAgentFds, config, envOf, noPlugin, noReference, PluginRun, records, REFERENCE, runPlugin, withPods } from '../helpers/cni';
+import { ip, ipLink, linkNames, needsRoot, withNetns } from '../helpers/host';
 
 const skip = needsRoot || noPlugin;
 const ACL = 'allow user root ethernet';
@@ -45,11 +44,6 @@ function allDeleted(t: Test, a: RunningAgent, pods: string[], dels: PluginRun[],
   t.same(failed(dels, ids), [], `${dels.length} DELs at once all succeed`);
   t.same(leftovers(pods), [], 'every pod has only lo');
   t.same(records(a), [], 'no record left');
-}
-
-async function fdsBack(t: Test, a: RunningAgent, before: string[]): Promise<void> {
-  await until("the agent's idle netlink sockets closed", () => JSON.stringify(agentFds(a)) === JSON.stringify(before), 5000).catch(() => undefined);
-  t.same(agentFds(a), before, "the agent's fds are back to what they were");
 }
 
 /**
@@ -84,7 +78,7 @@ async function roomyRound(t: Test, body: (a: RunningAgent, pods: string[]) => Pr
     t.equal(status.code, 0, `STATUS: ready ${status.stdout}`);
     const fdsBefore = agentFds(a);
     await withPods(t, host, 50, (pods) => body(a, pods));
-    await fdsBack(t, a, fdsBefore);
+    await noNewAgentFds(t, a, fdsBefore);
   });
 }
 
@@ -219,13 +213,7 @@ const LEFT: Record<CniHoldStep | 'completed', (ipam: boolean) => Left> = {
 };
 
 t.test('the agent SIGKILLed after each step, then DEL or GC leaves nothing', { skip }, async (t) => {
-  const holdFile = path.join(scratchDir(t, 'netfd-cni-hold-'), 'step');
-  const before = process.env.NETFD_TEST_CNI_HOLD;
-  process.env.NETFD_TEST_CNI_HOLD = holdFile;
-  t.teardown(() => {
-    if (before === undefined) delete process.env.NETFD_TEST_CNI_HOLD;
-    else process.env.NETFD_TEST_CNI_HOLD = before;
-  });
+  const hold = cniHold(t);
   // With the reference static IPAM plugin the ADD has two steps more: the record says ipam, the addresses are on the tap.
   const ipam = noReference ? undefined : { type: 'static', addresses: [{ address: '10.30.0.5/24' }] };
   // 1.0.0: the newest the reference plugins of Debian 12 speak.
@@ -241,7 +229,6 @@ t.test('the agent SIGKILLed after each step, then DEL or GC leaves nothing', { s
     for (const step of [...addSteps, 'completed', 'link-deleted'] as const) {
       await withPods(t, host, ways.length, async (pods) => {
         const ids = ways.map((_, i) => `crash-${step}-${i}`);
-        const hold = (s: string) => fs.writeFileSync(holdFile, s);
         hold(step === 'completed' || step === 'link-deleted' ? '' : step);
         const adds = pods.map((pod, i) => runPlugin(env('ADD', ids[i], pod), conf));
         if (step === 'completed' || step === 'link-deleted') {
