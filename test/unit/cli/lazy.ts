@@ -1,7 +1,10 @@
 // The CLI loads only what its verb needs (lib/cli/main.ts): the command
 // table names each verb's module, loaded when the verb runs, and the
 // Backend's module is loaded when the verb asks for one. Checked in a fresh
-// process by what ends up in its module cache, not by timing.
+// process by what ends up in its module cache, not by timing. The probes run
+// the built CLI (dist/, what `netfd` runs; no TypeScript loader in each
+// child), each module named by its source (dist/X.js as lib/X.ts), and
+// refuse a dist/ older than its source.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,15 +12,30 @@ import path from 'node:path';
 import t from 'tap';
 
 const root = path.join(__dirname, '..', '..', '..');
-const main = path.join(root, 'lib', 'cli', 'main.ts');
+const main = path.join(root, 'dist', 'cli', 'main.js');
 
-/** Runs main(argv) in a fresh process; its exit status and the files in its module cache (relative to the repository). */
+/** dist/X.js as its source lib/X.ts (refused when the build is older than the source); other files as they are. */
+function source(m: string): string {
+  const d = /^dist[\\/](.*)\.js$/.exec(m);
+  if (!d) return m;
+  const src = path.join('lib', `${d[1]}.ts`);
+  if (fs.statSync(path.join(root, src)).mtimeMs > fs.statSync(path.join(root, m)).mtimeMs) throw new Error(`${m} is older than ${src}: npm run build`);
+  return src;
+}
+
+/** Runs main(argv) of the built CLI in a fresh process; its exit status and the files in its module cache (relative to the repository, sources for dist/). */
 function loaded(argv: string[]): { code: number; modules: string[] } {
   const probe = `require(${JSON.stringify(main)}).main(${JSON.stringify(argv)}, { out: () => undefined, err: () => undefined }).then((code) => console.log(JSON.stringify({ code, modules: Object.keys(require.cache) })))`;
-  const r = spawnSync(process.execPath, [...process.execArgv, '-e', probe], { encoding: 'utf8', cwd: root });
+  const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', cwd: root, env: { ...process.env, NODE_OPTIONS: '' } });
   if (r.status !== 0) throw new Error(`the probe failed: ${r.stderr}`);
   const { code, modules } = JSON.parse(r.stdout.trim().split('\n').pop() ?? 'null') as { code: number; modules: string[] };
-  return { code, modules: modules.map((m) => path.relative(root, m)).filter((m) => !m.startsWith('..')) };
+  return {
+    code,
+    modules: modules
+      .map((m) => path.relative(root, m))
+      .filter((m) => !m.startsWith('..'))
+      .map(source),
+  };
 }
 
 const verbModules = (modules: string[]) => modules.filter((m) => m.startsWith(path.join('lib', 'cli', 'verbs'))).sort();
