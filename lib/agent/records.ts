@@ -280,7 +280,7 @@ export class Records {
     await this.queue.recover();
     for (const e of entries) {
       const file = path.join(this.recordsDir, e.name);
-      if (e.isDirectory() && e.name === 'queue') continue;
+      if ((e.isDirectory() && e.name === 'queue') || (e.isFile() && e.name === 'agent.lock')) continue;
       if (e.isDirectory() && /^\d+$/.test(e.name)) await this.#recoverScope(Number(e.name), hold, graceMs);
       else this.#log.error({ file }, `${file} is not a user's directory of this agent (STATE/agent/UID/); left alone`);
     }

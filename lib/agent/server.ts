@@ -11,6 +11,7 @@ import pino from 'pino';
 import { NetfdError } from '../errors';
 import { native, NativeMessage } from '../sys/native';
 import { peerCred } from '../sys/fdpass';
+import type { FileLock } from '../sys/flock';
 import { stateDir as stateDirOf } from '../state/dirs';
 import { Acl, loadAcl } from './acl/syntax';
 import { Caller, unknownNames } from './acl/decide';
@@ -23,7 +24,7 @@ import { Reaper } from './reaper';
 import { Conn, Listener } from './conn';
 import { DEFAULT_SOCKET, errorReply, idOf, MAX_REQUEST, okReply, parseRequest, Request } from './protocol';
 
-import { autostart, removeStaleSocket } from './startup';
+import { autostart, lockAgentDir, removeStaleSocket } from './startup';
 
 export { AgentLogger, AgentOptions, DEFAULT_ACL, DEFAULT_STOP_TIMEOUT_MS } from './options';
 
@@ -49,6 +50,8 @@ export class Agent {
   #nextReq = 1;
   #stopping = false;
   #createdSocket: string | undefined;
+  /** The records directory's lock (startup.ts lockAgentDir), from start() until stop(). */
+  #dirLock: FileLock | undefined;
 
   /** Reads the ACL (a broken one throws ACL_INVALID); nothing listens until `start()`. */
   constructor(o: AgentOptions = {}) {
@@ -95,8 +98,9 @@ export class Agent {
     return this.o.socket ?? DEFAULT_SOCKET;
   }
 
-  /** Recovers from the records, starts autostart networks, then listens. */
+  /** Takes the state directory (one agent each), recovers from the records, starts autostart networks, then listens. */
   async start(): Promise<void> {
+    this.#dirLock = lockAgentDir(this.recordsDir);
     await this.recover();
     await autostart(this.#records.host(), this.log);
     await this.checkBridges();
@@ -167,6 +171,7 @@ export class Agent {
     for (const h of this.#records.held.values()) clearTimeout(h.timer);
     this.#records.queue.close();
     this.#admission.parser.close();
+    this.#dirLock?.unlock();
     this.log.info({ held: this.#records.held.size }, 'stopped; prepared domains stay recorded for the next start');
     return finished;
   }

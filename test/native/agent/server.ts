@@ -1,6 +1,7 @@
 // The agent's wiring (lib/agent/server.ts), in process on a socket in a
 // temporary directory: requests that never reach the host (hello, list,
-// refusals), a second agent on a live socket, and stop's timeout.
+// refusals), a second agent on a live socket or on the same state
+// directory, and stop's timeout.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,7 +37,7 @@ t.test('an in-process agent: hello, an empty list, ACL refusals before any host 
   );
   t.match((await client.request('net-define', { xml: '<network/>' }).catch((e) => e)) as object, { code: 'ACCESS_DENIED', field: 'op', value: 'net-define' });
   t.same((await client.request('net-list', { all: true })).result, { rows: [], warnings: [] });
-  t.same(fs.existsSync(path.join(dir, 'state', 'agent')) ? fs.readdirSync(path.join(dir, 'state', 'agent')) : [], [], 'no record was written for refused requests');
+  t.same(fs.readdirSync(path.join(dir, 'state', 'agent')), ['agent.lock'], 'no record was written for refused requests (only the state directory lock is there)');
   t.ok(
     log.lines().some((l) => l.msg === 'refused by the ACL' && l.uid === uid && typeof l.req === 'number' && l.code === 'ACCESS_DENIED'),
     'refusals are logged with the uid and a request id',
@@ -76,6 +77,25 @@ t.test('a second agent on a live socket is refused; a stale socket file is repla
   const notSocket = path.join(dir, 'file');
   fs.writeFileSync(notSocket, '');
   await t.rejects(new Agent({ socket: notSocket, acl: path.join(dir, 'acl.conf'), stateDir: path.join(dir, 'state3'), logger: logSink().logger }).start(), { code: 'EEXIST', field: 'socket' });
+});
+
+t.test('a second agent on the same state directory is refused, naming the first; one may start once the first stopped', async (t) => {
+  const { dir, agent } = await agentIn(t, '');
+  const opts = { socket: path.join(dir, 'b.sock'), acl: path.join(dir, 'acl.conf'), stateDir: path.join(dir, 'state') };
+  const lock = path.join(dir, 'state', 'agent', 'agent.lock');
+  t.equal(fs.readFileSync(lock, 'utf8'), `${process.pid}\n`, "the lock file names the agent's pid");
+  await t.rejects(new Agent({ ...opts, logger: logSink().logger }).start(), {
+    code: 'EBUSY',
+    field: 'stateDir',
+    message: new RegExp(`another agent \\(pid ${process.pid}\\) serves the state directory ${opts.stateDir}`),
+  });
+  t.notOk(fs.existsSync(opts.socket), 'the second never listened');
+  await agent.stop();
+  t.notOk(fs.existsSync(lock), 'the first removed its lock as it stopped');
+  const next = new Agent({ ...opts, logger: logSink().logger });
+  await next.start();
+  t.teardown(() => next.stop());
+  t.ok(fs.existsSync(opts.socket), 'then another starts on that state directory');
 });
 
 t.test('stop: a client that does not read is cut off at stopTimeoutMs; an idle agent stops at once', async (t) => {
