@@ -6,9 +6,10 @@
 // (test/helpers/cni-launcher.js: netfd's own argv for a domain XML) and with
 // `netfd cni-claim ID IFNAME -- qemu … {netdev} … mac={mac}`, the CLI; the guest enables both queues and pings the pod's side of the
 // tap. Then qemu is killed, DEL removes the tap, and nothing is left: no link,
-// no record, no process. Once more for a type='bridge' attachment: the tap is
-// a port of the node's bridge (not in the pod), the launcher in the pod
-// claims it the same way, and the guest pings the bridge's address.
+// no record, no process. Then for the node-side attachments: a type='bridge'
+// tap, a port of the node's bridge (not in the pod), and a type='direct'
+// macvtap in the pod on the node's veth; the launcher in the pod claims each
+// the same way, and the guest pings the node's address through it.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import t from 'tap';
@@ -226,55 +227,71 @@ for (const how of ['library', 'cli'] as const)
     },
   );
 
-t.test("a bridged tap (type='bridge'): a port of the node's bridge, claimed by an unprivileged launcher in the pod; the guest pings the bridge", { skip, timeout: 180_000 }, async (t) => {
-  await withNetns(
-    t,
-    async (host) => {
-      const user = testUser(t, 'w');
-      const a = await startAgent(t, { ns: host, acl: 'allow user root bridge br0' });
-      ip(['-n', host, 'addr', 'add', `${POD_IP}/24`, 'dev', 'br0']);
-      await withPod(t, host, async (pod, netns) => {
-        const procs: Proc[] = [];
-        try {
-          const conf = JSON.stringify({ cniVersion: '1.1.0', name: 'vmbr', type: 'netfd', bridge: 'br0', queues: 2, runtimeConfig: { mac: GUEST_MAC } });
-          const add = await runPlugin(envOf(a, 'ADD', 'vm2', netns), conf);
-          t.equal(add.code, 0, `ADD ${add.stdout}`);
-          const port = (add.json as { interfaces: { name: string; socketPath?: string }[] }).interfaces[1];
-          t.match(ipLink(host, port.name), { master: 'br0' }, "the tap is a port of the node's br0");
-          t.same(linkNames(pod), ['lo'], 'the pod has no device');
-          const xml = guest.domainXml({
-            name: 'cnibr',
-            image: { kernel: readableFile((img as guest.GuestImage).kernel), initrd: readableFile((img as guest.GuestImage).initrd) },
-            nics: [{ type: 'ethernet', targetDev: 'net1', managed: false, mac: GUEST_MAC, queues: 2 }],
-            params: { ip0: `${GUEST_IP}/24`, peer0: POD_IP, queues0: 2, hold: 1 },
-          });
-          const run = inPodAs(user, pod, [process.execPath, readablePath('test', 'helpers', 'cni-launcher.js'), port.socketPath as string, 'vm2', 'net1']);
-          const { launcher, launcherClosed, console, err, launchedLine } = startLauncher(run, xml, procs);
-          let launched: Launched | undefined;
-          await until('the launcher started qemu', () => (launched ??= launchedLine()) !== undefined || launcher.exitCode !== null, 30_000).catch(() => undefined);
-          if (!launched || !('qemu' in launched)) throw new Error(`the launcher did not start qemu (exit ${String(launcher.exitCode)}):\n${err()}\n${console.tail()}`);
-          const pid = launched.qemu;
-          procs.unshift({ pid: () => pid, exited: () => until('qemu exited', () => !alive(pid), 10_000) });
-          t.match(launched.claim, { ifindex: ipLink(host, port.name).ifindex, tapFds: 2, vhostFds: 0 }, "the claim gave two queues of the node's tap");
-          t.equal(statusUid(pid), user.uid, 'qemu runs as the unprivileged user');
-          t.equal(netnsIno(`/proc/${pid}/ns/net`), netnsIno(netns), "in the pod's network namespace");
-          for (const [fd] of fdTable(pid).filter(([, target]) => target === '/dev/net/tun'))
-            t.match(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'), new RegExp(`^iff:\\s+${port.name}$`, 'm'), `fd ${fd} is a queue of ${port.name}`);
-          const wait = async (re: RegExp) => (await console.wait(re, 90_000)).text;
-          t.match(await wait(/^NETFD-QUEUES eth0/), 'rx=2 tx=2', 'the guest enabled both queues');
-          t.match(await wait(/^NETFD-PING-(OK|FAIL) eth0/), `NETFD-PING-OK eth0 ${POD_IP} recv=3/3`, "the guest pings the node's bridge through it");
-          process.kill(pid, 'SIGKILL');
-          t.equal(await launcherClosed, 128 + 9, 'qemu killed: the launcher exits with its status');
-          const del = await runPlugin(envOf(a, 'DEL', 'vm2', netns), JSON.stringify({ cniVersion: '1.1.0', name: 'vmbr', type: 'netfd', bridge: 'br0', prevResult: add.json }));
-          t.equal(del.code, 0, `DEL ${del.stdout}${del.stderr}`);
-          t.notOk(linkNames(host).includes(port.name), 'the tap is gone from the node');
-          t.same(records(a), [], 'no record left');
-          t.same(processesOf(user.uid), [], 'no process of the user left');
-        } finally {
-          await killAll(procs);
-        }
-      });
-    },
-    { bridge: true },
-  );
-});
+/** The node-side attachments: a tap on the node's bridge, and a macvtap in the pod on a node device (its peer v1 has the address the guest pings). */
+const NODE_CASES = [
+  { kind: 'bridge', acl: 'allow user root bridge br0', conf: { bridge: 'br0' }, peerDev: 'br0', what: "a bridged tap (type='bridge'): a port of the node's bridge" },
+  { kind: 'direct', acl: 'allow user root dev v0\nallow user root mode bridge', conf: { master: 'v0', mode: 'bridge' }, peerDev: 'v1', what: "a macvtap (type='direct') in the pod on the node's v0" },
+] as const;
+
+for (const c of NODE_CASES)
+  t.test(`${c.what}, claimed by an unprivileged launcher in the pod; the guest pings the node through it`, { skip, timeout: 180_000 }, async (t) => {
+    await withNetns(
+      t,
+      async (host) => {
+        const user = testUser(t, c.kind === 'bridge' ? 'w' : 'x');
+        const a = await startAgent(t, { ns: host, acl: c.acl });
+        ip(['-n', host, 'addr', 'add', `${POD_IP}/24`, 'dev', c.peerDev]);
+        await withPod(t, host, async (pod, netns) => {
+          const procs: Proc[] = [];
+          try {
+            const conf = { cniVersion: '1.1.0', name: 'vmnode', type: 'netfd', ...c.conf, queues: 2, runtimeConfig: { mac: GUEST_MAC } };
+            const add = await runPlugin(envOf(a, 'ADD', 'vm2', netns), JSON.stringify(conf));
+            t.equal(add.code, 0, `ADD ${add.stdout}`);
+            const listed = (add.json as { interfaces: { name: string; socketPath?: string }[] }).interfaces;
+            // The device: a port of br0 on the node (the result's second interface), or net1 in the pod.
+            const [dev, devNs] = c.kind === 'bridge' ? [listed[1], host] : [listed[0], pod];
+            if (c.kind === 'bridge') {
+              t.match(ipLink(host, dev.name), { master: 'br0' }, "the tap is a port of the node's br0");
+              t.same(linkNames(pod), ['lo'], 'the pod has no device');
+            } else t.equal(ipLink(pod, 'net1').linkinfo?.info_kind, 'macvtap', 'a macvtap in the pod');
+            const xml = guest.domainXml({
+              name: 'cninode',
+              image: { kernel: readableFile((img as guest.GuestImage).kernel), initrd: readableFile((img as guest.GuestImage).initrd) },
+              nics: [{ type: 'ethernet', targetDev: 'net1', managed: false, mac: GUEST_MAC, queues: 2 }],
+              params: { ip0: `${GUEST_IP}/24`, peer0: POD_IP, queues0: 2, hold: 1 },
+            });
+            const run = inPodAs(user, pod, [process.execPath, readablePath('test', 'helpers', 'cni-launcher.js'), dev.socketPath as string, 'vm2', 'net1']);
+            const { launcher, launcherClosed, console, err, launchedLine } = startLauncher(run, xml, procs);
+            let launched: Launched | undefined;
+            await until('the launcher started qemu', () => (launched ??= launchedLine()) !== undefined || launcher.exitCode !== null, 30_000).catch(() => undefined);
+            if (!launched || !('qemu' in launched)) throw new Error(`the launcher did not start qemu (exit ${String(launcher.exitCode)}):\n${err()}\n${console.tail()}`);
+            const pid = launched.qemu;
+            procs.unshift({ pid: () => pid, exited: () => until('qemu exited', () => !alive(pid), 10_000) });
+            t.match(launched.claim, { ifindex: ipLink(devNs, dev.name).ifindex, tapFds: 2, vhostFds: 0 }, `the claim gave two queues of ${dev.name}`);
+            t.equal(statusUid(pid), user.uid, 'qemu runs as the unprivileged user');
+            t.equal(netnsIno(`/proc/${pid}/ns/net`), netnsIno(netns), "in the pod's network namespace");
+            const queues = fdTable(pid).filter(([fd]) => fd === 3 || fd === 4);
+            if (c.kind === 'bridge')
+              for (const [fd, target] of queues)
+                t.match(`${target} ${fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8')}`, new RegExp(`^/dev/net/tun [^]*^iff:\\s+${dev.name}$`, 'm'), `fd ${fd} is a queue of ${dev.name}`);
+            else
+              for (const [fd, target] of queues)
+                t.match(target, new RegExp(`(^|/)tap${ipLink(pod, 'net1').ifindex}( \\(deleted\\))?$`), `fd ${fd} is the macvtap's character device, tap + its ifindex in the pod (${target})`);
+            const wait = async (re: RegExp) => (await console.wait(re, 90_000)).text;
+            t.match(await wait(/^NETFD-QUEUES eth0/), 'rx=2 tx=2', 'the guest enabled both queues');
+            t.match(await wait(/^NETFD-PING-(OK|FAIL) eth0/), `NETFD-PING-OK eth0 ${POD_IP} recv=3/3`, `the guest pings ${c.peerDev} on the node through it`);
+            process.kill(pid, 'SIGKILL');
+            t.equal(await launcherClosed, 128 + 9, 'qemu killed: the launcher exits with its status');
+            const del = await runPlugin(envOf(a, 'DEL', 'vm2', netns), JSON.stringify({ ...conf, prevResult: add.json }));
+            t.equal(del.code, 0, `DEL ${del.stdout}${del.stderr}`);
+            t.notOk(linkNames(devNs).includes(dev.name), `${dev.name} is gone`);
+            t.same(records(a), [], 'no record left');
+            t.same(processesOf(user.uid), [], 'no process of the user left');
+          } finally {
+            await killAll(procs);
+          }
+        });
+      },
+      { bridge: c.kind === 'bridge' },
+    );
+  });
