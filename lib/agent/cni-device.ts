@@ -13,6 +13,7 @@ import { NetfdError, suppress } from '../errors';
 import type { CniConfig } from '../cni/config';
 import type { CniCommand } from '../cni/env';
 import { CNI_CODES, CniError } from '../cni/errors';
+import { macUser } from '../netdev/connect';
 import { pciNetdev } from '../network/pool';
 import { generateMac, tapHostMac } from '../policy/mac';
 import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../sys/link';
@@ -27,9 +28,9 @@ import type { AgentLogger } from './options';
  * hold' (warn, with the step) and then never goes on, so that a test can
  * SIGKILL the agent exactly there. The steps of an ADD: 'recorded' (the
  * record says 'adding'), 'allocated' (type='network': the pool's device in
- * the ledger and the live XML, the record updated; nothing made yet), 'tap-made' (the device made, a macvtap also
- * configured; its ifindex not recorded yet),
- * 'ifindex-recorded', 'configured' (MAC, MTU, up), 'ipam-recorded' and
+ * the ledger and the live XML, the record updated; nothing made yet),
+ * 'tap-made' (the device made, a macvtap also configured; its ifindex not
+ * recorded yet), 'ifindex-recorded', 'configured' (MAC, MTU, up), 'ipam-recorded' and
  * 'ipam-configured' (with IPAM), 'ready' (the record says so; no result sent
  * yet); of a removal (DEL, GC): 'link-deleted' (the record not dropped yet).
  */
@@ -214,7 +215,11 @@ export async function makeBridged(c: CniConfig, hostNs: string | undefined, name
   const bridge = c.iface.source.bridge as string;
   const br = await bridgeLink(bridge, hostNs);
   const hostMac = tapHostMac(guestMac);
-  const user = (await listLinks({ netns: hostNs })).find((l) => (l.index === br.index || l.master === br.index) && (l.mac === guestMac || l.mac === hostMac));
+  // As a domain's bridged tap is checked (netdev/bridge.ts checkBridge): the bridge and its ports.
+  const user = macUser(
+    (await listLinks({ netns: hostNs })).filter((l) => l.index === br.index || l.master === br.index),
+    [guestMac, hostMac],
+  );
   if (user) throw new NetfdError(`MAC ${user.mac} is already used by ${user.name} on bridge ${bridge}; give another mac`, { code: 'EADDRINUSE', field: 'mac', value: guestMac });
   const index = await makeTap(hostNs, name, vnetHdr, queues);
   try {
