@@ -5,6 +5,7 @@ import type { AgentLogger } from './options';
 import type { Client } from './admission';
 import type { Held, Records } from './records';
 import type { Op } from './protocol';
+import type { LinkInfo } from '../sys/link';
 
 /** What a handler answers: the result, the fds sent with it, and what to do once it is sent. */
 export type Result = { result: unknown; fds?: number[]; after?: () => void };
@@ -21,6 +22,8 @@ export interface Context {
   grace(): number;
   /** The domain has no client: released after the grace period unless claimed. */
   orphan(h: Held): void;
+  /** The links of the agent's namespace, as listed after this call (one listing shared by the callers of a burst: listing.ts). */
+  links(): Promise<LinkInfo[]>;
   /** Bridges the ACL names whose MAC is not fixed (logged). */
   checkBridges(): Promise<string[]>;
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
-import { LinkInfo, listLinks } from '../sys/link';
+import type { LinkInfo } from '../sys/link';
 import { setInterfaceLinks } from '../netdev/direct';
 import { prepareDomain } from '../qemu/domain';
 import { withDomainLock } from '../state/lock';
@@ -48,14 +48,17 @@ function closeOff(fds: readonly number[]): void {
  * same listing: one dump of the links per prepare).
  */
 async function freeGroup(ctx: Context): Promise<{ group: number; links: LinkInfo[] }> {
-  const links = await listLinks({ netns: ctx.o.netns });
+  const links = await ctx.links();
   const used = new Set<number | null>(links.map((l) => l.group));
   for (const h of ctx.records.held.values()) used.add(h.record.group);
   for (;;) {
     const g = randomBytes(4).readUInt32BE(0);
-    if (g >= 0x1000000 && !used.has(g)) return { group: g, links };
+    if (g >= 0x1000000 && !used.has(g) && !choosing.has(g)) return { group: g, links };
   }
 }
+
+/** The groups of the prepares under way (not held yet): a listing shared with them may not show their links yet. */
+const choosing = new Set<number>();
 
 export async function prepare(ctx: Context, client: Client, text: string, qmp: string | undefined, accel: Accel | undefined, running: boolean | undefined, log: AgentLogger): Promise<Result> {
   if (qmp !== undefined && !path.isAbsolute(qmp))
@@ -70,7 +73,7 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
   if (bytesOf(text) <= PARSE_ON_LOOP_BYTES) {
     xml = await admission.heavy.run(uid, () => {
       try {
-        return DomainXml.parse(text);
+        return DomainXml.parse(text, { singleUse: true });
       } catch (e) {
         throw parseError(e); // as the worker would have reported it
       }
@@ -84,7 +87,7 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
       value: 0,
     });
   for (const i of pre.interfaces) admission.check(client, i.objects, i.path, i.value);
-  xml ??= await admission.heavy.run(uid, () => DomainXml.parse(text));
+  xml ??= await admission.heavy.run(uid, () => DomainXml.parse(text, { singleUse: true }));
   const def = xml.def;
   const key = records.key(uid, def.name);
   return records.exclusive(key, async () => {
@@ -95,62 +98,67 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
     return admission.withinLimits(client, { interfaces: def.interfaces.length, domains: 1, bytes: estimate }, async () => {
       const macs = domainMacs(def, randomBytes);
       const { group, links } = await freeGroup(ctx);
-      const record: DomainRecord = {
-        name: def.name,
-        uid,
-        gid: client.caller.gid,
-        pid: client.caller.pid ?? 0,
-        state: 'preparing',
-        xml: text,
-        macs,
-        group,
-        devices: [],
-        interfaces: def.interfaces.length,
-        ...(accel ? { accel } : {}),
-        ...(running !== undefined ? { running } : {}),
-        since: new Date().toISOString(),
-      };
-      records.write(record, true);
-      let prepared;
+      choosing.add(group);
       try {
-        prepared = await prepareDomain(xml, { ...records.host(record), macs, accel, macvtapsDown: running === false, links });
-      } catch (err) {
-        removeFile(records.path(uid, def.name));
-        throw err;
+        const record: DomainRecord = {
+          name: def.name,
+          uid,
+          gid: client.caller.gid,
+          pid: client.caller.pid ?? 0,
+          state: 'preparing',
+          xml: text,
+          macs,
+          group,
+          devices: [],
+          interfaces: def.interfaces.length,
+          ...(accel ? { accel } : {}),
+          ...(running !== undefined ? { running } : {}),
+          since: new Date().toISOString(),
+        };
+        records.write(record, true);
+        let prepared;
+        try {
+          prepared = await prepareDomain(xml, { ...records.host(record), macs, accel, macvtapsDown: running === false, links });
+        } catch (err) {
+          removeFile(records.path(uid, def.name));
+          throw err;
+        }
+        record.state = 'ready';
+        record.devices = prepared.interfaces.filter((i) => i.created).map((i) => ({ ifindex: i.ifindex, kind: i.kind, name: i.name }));
+        const recordBytes = records.write(record);
+        log.info({ domain: def.name, devices: prepared.interfaces.map((i) => i.name), group: record.group }, 'prepared');
+        const interfaces = prepared.interfaces.map((i) => ({
+          dev: i.name,
+          mac: i.plan.mac,
+          alias: i.plan.deviceId,
+          driver: i.decision.record,
+          tapFds: i.fds.fds.length,
+          vhostFds: i.vhostFds.fds.length,
+        }));
+        const result = { name: def.name, liveXml: prepared.liveXml, argv: prepared.argv(qmp ? { qmp } : {}), interfaces };
+        // The reply's fds; the agent's own copies are handed over from the
+        // prepared domain here. The first queue fd of each tap made stays
+        // with the agent until the release's group delete takes the tap:
+        // closing a tap's last fd unregisters it, which waits out the
+        // kernel's grace period in whoever closes it (the client's path
+        // otherwise). The rest are closed off the event loop once the reply
+        // is sent.
+        const fds = prepared.qemuFds();
+        const owned = prepared.interfaces.map((i) => ({ i, queues: i.fds.release(), vhost: i.vhostFds.release() }));
+        const kept = owned.filter(({ i, queues }) => i.created && i.kind === 'tap' && queues.length).map(({ queues }) => queues[0]!);
+        const rest = owned.flatMap(({ queues, vhost }) => [...queues, ...vhost]).filter((fd) => !kept.includes(fd));
+        const h: Held = { record, client, bytes: recordBytes + bytesOf(prepared.liveXml, text), fds: kept };
+        records.held.set(key, h);
+        if (client.conn.closed) ctx.orphan(h);
+        else client.domains.add(key);
+        return {
+          result,
+          fds,
+          after: () => closeOff(rest),
+        };
+      } finally {
+        choosing.delete(group);
       }
-      record.state = 'ready';
-      record.devices = prepared.interfaces.filter((i) => i.created).map((i) => ({ ifindex: i.ifindex, kind: i.kind, name: i.name }));
-      records.write(record);
-      log.info({ domain: def.name, devices: prepared.interfaces.map((i) => i.name), group: record.group }, 'prepared');
-      const interfaces = prepared.interfaces.map((i) => ({
-        dev: i.name,
-        mac: i.plan.mac,
-        alias: i.plan.deviceId,
-        driver: i.decision.record,
-        tapFds: i.fds.fds.length,
-        vhostFds: i.vhostFds.fds.length,
-      }));
-      const result = { name: def.name, liveXml: prepared.liveXml, argv: prepared.argv(qmp ? { qmp } : {}), interfaces };
-      // The reply's fds; the agent's own copies are handed over from the
-      // prepared domain here. The first queue fd of each tap made stays
-      // with the agent until the release's group delete takes the tap:
-      // closing a tap's last fd unregisters it, which waits out the
-      // kernel's grace period in whoever closes it (the client's path
-      // otherwise). The rest are closed off the event loop once the reply
-      // is sent.
-      const fds = prepared.qemuFds();
-      const owned = prepared.interfaces.map((i) => ({ i, queues: i.fds.release(), vhost: i.vhostFds.release() }));
-      const kept = owned.filter(({ i, queues }) => i.created && i.kind === 'tap' && queues.length).map(({ queues }) => queues[0]!);
-      const rest = owned.flatMap(({ queues, vhost }) => [...queues, ...vhost]).filter((fd) => !kept.includes(fd));
-      const h: Held = { record, client, bytes: records.stateBytes(record), fds: kept };
-      records.held.set(key, h);
-      if (client.conn.closed) ctx.orphan(h);
-      else client.domains.add(key);
-      return {
-        result,
-        fds,
-        after: () => closeOff(rest),
-      };
     });
   });
 }

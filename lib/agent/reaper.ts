@@ -8,7 +8,9 @@
 // when the worker is idle and takes everything queued; what arrives while it
 // runs is the next batch. Until its devices are gone a queued domain counts
 // against its owner's limits. The journal survives SIGKILL: a restarted
-// agent finishes the queue before it serves.
+// agent finishes the queue before it serves. Entries are the agent's alone
+// (one agent per state directory holds agent.lock), so a batch takes no
+// domain lock: the release took the scope's before it moved the files.
 import fs from 'node:fs';
 import path from 'node:path';
 import { teardownDomains } from '../netdev/teardown';
@@ -93,6 +95,16 @@ function removeEntry(dir: string): void {
   }
 }
 
+/**
+ * Closes the kept tap fds of a batch off the event loop (libuv's threads):
+ * the last close of a tap detaches its queue under rtnl, which another
+ * batch's group delete may hold for milliseconds.
+ */
+const closeOffLoop = (fds: readonly number[]) => {
+  // Closing an fd the agent owns fails only for a bad fd; nobody to tell.
+  for (const fd of fds) fs.close(fd, () => undefined);
+};
+
 const closeAll = (fds: readonly number[]) => {
   for (const fd of fds) {
     try {
@@ -154,19 +166,35 @@ export class Reaper implements DeletionQueue {
     r.state = 'releasing';
     records.write(r);
     const dir = await withDomainLock(records.scope(r.uid), r.name, async () => {
-      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      let entry = path.join(this.dir, `${r.uid}.${r.group}`);
-      for (let n = 1; fs.existsSync(entry); n++) entry = path.join(this.dir, `${r.uid}.${r.group}.${n}`);
-      fs.mkdirSync(entry, { mode: 0o700 });
-      commit(records.files(r), records.path(r.uid, r.name), entry, r.name);
+      const entry = this.#newEntry(r);
+      commit(records.files(r), records.path(r.uid, r.name), entry, r.name, true);
       return entry;
     });
     const fds = h.fds ?? [];
     h.fds = undefined;
-    records.drop(r);
+    records.drop(r, true);
     this.#queued.set(dir, { dir, record: r, bytes: h.bytes, why, fds });
     this.#log.info({ domain: r.name, uid: r.uid, group: r.group }, `released ${r.name}: ${why}; its devices are queued for deletion`);
     this.#kick();
+  }
+
+  /** A new, empty journal entry for `r`: QUEUE/UID.GROUP (.N after it when that is taken); the queue's directory made on first use. */
+  #newEntry(r: DomainRecord): string {
+    let made = false;
+    for (let n = 0; ;) {
+      const entry = path.join(this.dir, n ? `${r.uid}.${r.group}.${n}` : `${r.uid}.${r.group}`);
+      try {
+        fs.mkdirSync(entry, { mode: 0o700 });
+        return entry;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' && !made) {
+          fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+          made = true;
+        } else if (code === 'EEXIST') n++;
+        else throw e;
+      }
+    }
   }
 
   /** Resolves once nothing is queued but what failed (SIGTERM: before the agent exits). */
@@ -263,13 +291,13 @@ export class Reaper implements DeletionQueue {
   async #reap(batch: Queued[]): Promise<void> {
     let outcomes;
     try {
-      outcomes = await teardownDomains(batch.map((q) => ({ name: q.record.name, o: this.#records.host(q.record), dir: q.dir, liveOptional: true })));
+      outcomes = await teardownDomains(batch.map((q) => ({ name: q.record.name, o: this.#records.host(q.record), dir: q.dir, liveOptional: true, lock: false })));
     } catch (err) {
       outcomes = batch.map(() => ({ error: err as Error }));
     }
     batch.forEach((q, k) => {
       const error = outcomes[k].error;
-      closeAll(q.fds);
+      closeOffLoop(q.fds);
       q.fds = [];
       const r = q.record;
       if (error) {
@@ -302,15 +330,16 @@ export class Reaper implements DeletionQueue {
  * Moves a domain's live and inactive XML (those there) from its scope into
  * the journal entry `dir` (unless it has them already), then its record
  * (`record`, its scope's NAME.json): the record last, as the commit.
+ * `fresh`: `dir` was made empty just now (nothing of a move cut short to skip).
  */
-function commit(files: { live: string; inactive: string }, record: string, dir: string, name: string): void {
+function commit(files: { live: string; inactive: string }, record: string, dir: string, name: string, fresh = false): void {
   for (const [from, ext] of [
     [files.live, 'xml'],
     [files.inactive, 'inactive'],
     [record, 'json'],
   ] as const) {
     const to = path.join(dir, `${name}.${ext}`);
-    if (fs.existsSync(to)) continue;
+    if (!fresh && fs.existsSync(to)) continue;
     try {
       fs.renameSync(from, to);
     } catch (err) {

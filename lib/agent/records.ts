@@ -208,18 +208,27 @@ export class Records {
     };
   }
 
-  write(r: DomainRecord, create = false): void {
+  /** Writes the record (`create`: a new one, EEXIST if there is one); returns its size in bytes. */
+  write(r: DomainRecord, create = false): number {
     const text = recordText(r);
-    if (create) {
-      fs.mkdirSync(this.recordsDir, { recursive: true, mode: 0o700 });
-      fs.mkdirSync(this.scope(r.uid), { recursive: true, mode: 0o700 });
-      publish(this.path(r.uid, r.name), text, true);
-    } else publish(this.path(r.uid, r.name), text, false);
+    const file = this.path(r.uid, r.name);
+    if (!create) publish(file, text, false);
+    else
+      try {
+        publish(file, text, true);
+      } catch (e) {
+        // The user's first domain: its scope (and the records' directory) made now.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        fs.mkdirSync(this.recordsDir, { recursive: true, mode: 0o700 });
+        fs.mkdirSync(this.scope(r.uid), { recursive: true, mode: 0o700 });
+        publish(file, text, true);
+      }
+    return bytesOf(text);
   }
 
-  /** Removes the record, and the domain from those held. */
-  drop(r: DomainRecord): void {
-    removeFile(this.path(r.uid, r.name));
+  /** Removes the record (unless `moved`: it is not in the scope any more), and the domain from those held. */
+  drop(r: DomainRecord, moved = false): void {
+    if (!moved) removeFile(this.path(r.uid, r.name));
     const key = this.key(r.uid, r.name);
     const h = this.held.get(key);
     if (h) {

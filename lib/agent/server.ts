@@ -21,6 +21,8 @@ import { Context, HANDLERS, releaseDomain } from './handlers';
 import { AgentLogger, AgentOptions, DEFAULT_ACL, DEFAULT_STOP_TIMEOUT_MS } from './options';
 import { Held, Records } from './records';
 import { Reaper } from './reaper';
+import { SharedRun } from './listing';
+import { listLinks } from '../sys/link';
 import { Conn, Listener } from './conn';
 import { DEFAULT_SOCKET, errorReply, idOf, MAX_REQUEST, okReply, parseRequest, Request } from './protocol';
 
@@ -62,7 +64,17 @@ export class Agent {
     this.recordsDir = this.#records.recordsDir;
     const accounts = o.accounts ?? nssAccounts();
     this.#admission = new Admission(o, this.#loadAcl(accounts), accounts, this.#records);
-    this.#ctx = { records: this.#records, admission: this.#admission, log: this.log, o, grace: () => this.#grace(), orphan: (h) => this.#orphan(h), checkBridges: () => this.checkBridges() };
+    const links = new SharedRun(() => listLinks({ netns: o.netns }));
+    this.#ctx = {
+      records: this.#records,
+      admission: this.#admission,
+      log: this.log,
+      o,
+      grace: () => this.#grace(),
+      orphan: (h) => this.#orphan(h),
+      links: () => links.get(),
+      checkBridges: () => this.checkBridges(),
+    };
   }
 
   #loadAcl(accounts: Accounts): Acl {

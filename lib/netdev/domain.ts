@@ -16,7 +16,7 @@ import { allocateFor, releaseFor } from './network';
 import { Networks } from './network';
 import { ActualDirect, DomainDef, DomainXml, InterfaceDef } from '../xml/domain';
 import { inactiveXmlPath, liveXmlPath, stateDir } from '../state/dirs';
-import { removeFile, replaceFileAtomic, writeNewFileAtomic } from '../state/atomic';
+import { replaceFileAtomic, writeNewFileAtomic } from '../state/atomic';
 import { withDomainLock } from '../state/lock';
 import { ConnectContext, Connected, DomainHostOptions, downscript, fieldError, PrepareOptions, warnOf } from './connect';
 import { checkEthernet, connectEthernet } from './ethernet';
@@ -208,8 +208,7 @@ export async function prepareHost<T extends PreparedHost = PreparedHost>(
     tx.file(statePath);
     const inactivePath = inactiveXmlPath(dir, def.name);
     tx.file(inactivePath);
-    removeFile(inactivePath);
-    writeNewFileAtomic(inactivePath, xml.text);
+    replaceFileAtomic(inactivePath, xml.text);
     await o.afterStep?.('state', -1);
     return new Kind(xml, prepared, liveXml, statePath, { ...o, stateDir: root, scope: dir });
   } catch (err) {

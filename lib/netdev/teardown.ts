@@ -29,6 +29,11 @@ export interface TeardownItem {
    * journal. Network connections are still released as the scope's.
    */
   dir?: string | undefined;
+  /**
+   * False: no lock is taken, as `dir` is the caller's alone (the agent's
+   * deletion queue, whose journal entries no other process uses). Default true.
+   */
+  lock?: boolean | undefined;
 }
 
 /** What became of one domain of {@link teardownDomains}, in the order given. */
@@ -56,7 +61,8 @@ interface Locked {
 }
 
 /** Holds the lock of `items[k]` and of every later item (nested), then runs `body`; a lock not had is that domain's error. */
-async function lockAll(items: { dir: string; name: string; out: TeardownOutcome }[], k: number, held: number[], body: (held: number[]) => Promise<void>): Promise<void> {
+async function lockAll(items: { dir: string; name: string; out: TeardownOutcome; lock: boolean }[], k: number, held: number[], body: (held: number[]) => Promise<void>): Promise<void> {
+  for (; k < items.length && !items[k].lock; k++) held.push(k);
   if (k === items.length) return body(held);
   const it = items[k];
   let entered = false;
@@ -76,9 +82,10 @@ async function lockAll(items: { dir: string; name: string; out: TeardownOutcome 
 /**
  * Tears several domains down from their live XML as teardownFromLive does
  * each, with ONE kernel group delete for all their links (per namespace):
- * every domain's lock is held (taken in the order of their lock files), the
- * recorded links of all of them (and with `o.group`, every other link of
- * that group, as a half-made attach leaves) are deleted together, then per
+ * every domain's lock is held (taken in the order of their lock files; none
+ * for an item with `lock: false`), the recorded links of all of them (and
+ * with `o.group`, every other link of that group, as a half-made attach
+ * leaves) are deleted together, then per
  * domain the downscripts run, the live and inactive XML go and its network
  * connections are released — only after its links are gone, so a pool
  * device is never handed out while its macvtap lives. Never rejects: each
@@ -92,7 +99,7 @@ export async function teardownDomains(items: readonly TeardownItem[]): Promise<T
     const scope = item.o.scope ?? root;
     const dir = item.dir ?? scope;
     const out: TeardownOutcome = { name: item.name, deleted: [], skipped: [], live: true };
-    return { item, out, root, scope, dir, name: item.name, netns: netnsOf(item.o) };
+    return { item, out, root, scope, dir, name: item.name, netns: netnsOf(item.o), lock: item.lock !== false };
   });
   const order = [...all].sort((a, b) => (a.dir === b.dir ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.dir < b.dir ? -1 : 1));
   await lockAll(order, 0, [], async (held) => {

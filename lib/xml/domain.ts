@@ -63,28 +63,50 @@ function asInterfaceError(err: unknown, prefix: string): unknown {
   return new NetfdError(e.message.split(prefix).join('/interface'), { code: e.code, field, value: e.value });
 }
 
+/** Options of {@link DomainXml.parse}. */
+export interface DomainParseOptions extends ParseOptions {
+  /**
+   * The caller makes one live XML of this document and uses its DOM for
+   * nothing else (the agent, parsing a request): live() edits the parsed
+   * document itself instead of a copy, which costs more than the parse.
+   * After that live(), the DOM's methods (serialize, live, withInterface,
+   * withoutInterface) throw; `def` and `text` stay as they were.
+   */
+  singleUse?: boolean | undefined;
+}
+
 /** A parsed <domain>: the plain definition, the user's exact text, and the DOM. */
 export class DomainXml {
   readonly def: DomainDef;
   /** The config (inactive) XML: exactly the text that was parsed. */
   readonly text: string;
   readonly #doc: Document;
+  /** singleUse: live() may edit #doc; once it has, #doc is no longer the parsed text's. */
+  readonly #singleUse: boolean;
+  #spent = false;
 
-  private constructor(text: string, doc: Document, def: DomainDef) {
+  private constructor(text: string, doc: Document, def: DomainDef, singleUse: boolean) {
     this.text = text;
     this.#doc = doc;
     this.def = def;
+    this.#singleUse = singleUse;
   }
 
   /** Parses and validates; errors name the element, attribute and value. */
-  static parse(xml: string, o: ParseOptions = {}): DomainXml {
+  static parse(xml: string, o: DomainParseOptions = {}): DomainXml {
     const doc = parseXml(xml, 'domain XML');
-    return new DomainXml(xml, doc, parseDomain(doc, o));
+    return new DomainXml(xml, doc, parseDomain(doc, o), o.singleUse === true);
+  }
+
+  /** The parsed document, for reading or copying (never after a singleUse live()). */
+  #parsed(): Document {
+    if (this.#spent) throw new Error(`domain ${this.def.name}: its document was used up by live() (parsed singleUse)`);
+    return this.#doc;
   }
 
   /** The document serialised again, with nothing changed. */
   serialize(): string {
-    return serializeXml(this.#doc);
+    return serializeXml(this.#parsed());
   }
 
   /**
@@ -93,8 +115,10 @@ export class DomainXml {
    * name and queues are dropped, as libvirt does.
    */
   live(ifaces: readonly LiveInterface[]): string {
-    // A deep copy of the parsed document (a second parse of its text costs twice as much).
-    const doc = this.#doc.cloneNode(true) as Document;
+    // A deep copy of the parsed document (a second parse of its text costs
+    // twice as much), unless the caller said it needs no other (singleUse).
+    const doc = this.#singleUse ? this.#parsed() : (this.#doc.cloneNode(true) as Document);
+    if (this.#singleUse) this.#spent = true;
     const devices = child(doc.documentElement as Element, 'devices');
     const els = devices ? children(devices, 'interface') : [];
     if (els.length !== ifaces.length) throw new Error(`live(): ${ifaces.length} results for ${els.length} interfaces`);
@@ -206,7 +230,7 @@ export class DomainXml {
   /** The document without its interface number `index` (from 0). */
   withoutInterface(index: number): string {
     // A deep copy of the parsed document (a second parse of its text costs twice as much).
-    const doc = this.#doc.cloneNode(true) as Document;
+    const doc = this.#parsed().cloneNode(true) as Document;
     const devices = child(doc.documentElement as Element, 'devices');
     const el = devices ? children(devices, 'interface')[index] : undefined;
     if (!el) throw new Error(`withoutInterface: no interface ${index}`);

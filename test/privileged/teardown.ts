@@ -8,6 +8,8 @@ import path from 'node:path';
 import t, { Test } from 'tap';
 import { prepareDomain } from '../../lib/qemu/domain';
 import { teardownDomains } from '../../lib/netdev/teardown';
+import { lockPath } from '../../lib/state/lock';
+import { FileLock } from '../../lib/sys/flock';
 import { ip, ipLinks, needsRoot, withNetns } from '../helpers/host';
 
 const domain = (name: string, n: number) => `<domain type='qemu'>
@@ -69,6 +71,33 @@ t.test('several domains torn down together; a failing one stops none of the othe
       t.equal((out[5].error as NodeJS.ErrnoException).code, 'ENOENT');
       t.same(names(ns).sort(), before.sort(), 'every link of a, b (its half-made one too), c and e is gone');
       t.same(fs.readdirSync(stateDir).sort(), ['d.xml', 'networks'].filter((f) => fs.existsSync(path.join(stateDir, f))).sort(), "only the corrupt domain's file stays");
+    },
+    { bridge: true },
+  );
+});
+
+t.test("lock: false takes no lock: a domain whose lock another holds is torn down all the same (the agent's journal entries)", { skip: needsRoot }, async (t) => {
+  const stateDir = tmpDir(t, 'netfd-state-');
+  await withNetns(
+    t,
+    async (ns) => {
+      const before = names(ns);
+      const a = await prepareDomain(domain('a', 1), { netns: ns, stateDir, group: 7201 });
+      a.closeFds();
+      // Someone holds the domain's lock (as another process would) for the whole teardown.
+      const held = FileLock.tryLock(lockPath(stateDir, 'a'));
+      t.ok(held?.held, 'the lock is held elsewhere');
+      let out;
+      try {
+        // Locking, it would wait 30 s for it and fail.
+        out = await teardownDomains([{ name: 'a', o: { netns: ns, stateDir, group: 7201 }, lock: false }]);
+      } finally {
+        held?.unlock();
+      }
+      t.equal(out[0].error, undefined, 'it went without the lock');
+      t.equal(out[0].deleted.length, 2, 'both macvtaps deleted');
+      t.same(names(ns).sort(), before.sort(), 'its links are gone');
+      t.notOk(fs.existsSync(path.join(stateDir, 'a.xml')), 'and its live XML');
     },
     { bridge: true },
   );

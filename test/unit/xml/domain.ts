@@ -358,6 +358,25 @@ t.test('live() adds exactly the driver choice, the target dev, the MAC and the d
   t.strictSame(canon(d.serialize()), canon(LIVE_INPUT), 'and so is the document');
 });
 
+t.test('singleUse: live() edits the parsed document itself, the same live XML; the document is spent after it', async (t) => {
+  const copy = parse(LIVE_INPUT).live(LIVE_RESULTS);
+  const d = DomainXml.parse(LIVE_INPUT, { singleUse: true });
+  t.equal(d.serialize(), parse(LIVE_INPUT).serialize(), 'before live(), the document is the parsed one');
+  const def = structuredClone(d.def);
+  t.equal(d.live(LIVE_RESULTS), copy, 'the live XML is the one a copy gives, byte for byte');
+  t.equal(d.text, LIVE_INPUT, 'the config XML is untouched');
+  t.strictSame(d.def, def, 'and so is the definition');
+  for (const [what, f] of [
+    ['serialize()', () => d.serialize()],
+    ['a second live()', () => d.live(LIVE_RESULTS)],
+    ['withoutInterface()', () => d.withoutInterface(0)],
+    ['withInterface()', () => d.withInterface("<interface type='ethernet'/>")],
+  ] as const)
+    t.throws(f, /used up by live\(\) \(parsed singleUse\)/, `${what} refuses the spent document`);
+  const plain = parse(LIVE_INPUT);
+  t.equal(plain.live(LIVE_RESULTS), plain.live(LIVE_RESULTS), 'without singleUse, live() works on a copy as often as asked');
+});
+
 t.test('live() indents what it adds like the siblings', async (t) => {
   const x = `<domain type='kvm'>
   <name>g</name>
