@@ -10,7 +10,7 @@ import { getLink, LinkInfo, netnsOf, setLink } from '../sys/link';
 import type { InterfacePlan } from '../policy';
 import { withDomainLock } from '../state/lock';
 import type { InterfaceDef } from '../xml/domain';
-import { applyHostConfig } from './hostconfig';
+import { applyHostConfig, noqueueBeforeUp } from './hostconfig';
 import { checkNameFree, closingOnError, ConnectContext, Connected, DomainHostOptions, fieldError, macUser, warnOf, withNameRetry } from './connect';
 import { readLive, recordedLinks } from './live';
 
@@ -62,8 +62,9 @@ export async function connectDirect(plan: InterfacePlan, ctx: ConnectContext): P
   // sets the parent's, and the kernel restores it when the macvtap goes.
   // Down until the vCPUs run when asked (libvirt creates it so: the
   // host would otherwise send from the guest's MAC before the guest runs).
+  const qdiscSet = await noqueueBeforeUp(plan, { index: ifindex, name }, netns, warnOf(o));
   await setLink(ifindex, { netns, up: o.macvtapsDown !== true, ...(passthru ? { mac: plan.mac } : {}), ...(plan.host.mtu !== undefined ? { mtu: plan.host.mtu } : {}) });
-  await applyHostConfig(plan, { index: ifindex, name }, netns, warnOf(o), o.tc);
+  await applyHostConfig(plan, { index: ifindex, name }, netns, warnOf(o), o.tc, qdiscSet);
   await ctx.step('configure', plan.index);
   const fds = new FdSet((await MacvtapFds.open(ifindex, { netns, queues: plan.queues, vnetHdr: plan.vnetHdr })).releaseFds());
   return closingOnError(fds, async () => {

@@ -7,7 +7,7 @@ import { LinkInfo, setLink } from '../sys/link';
 import { MacvtapFds } from '../sys/macvtap';
 import { Tap } from '../sys/tap';
 import type { InterfacePlan } from '../policy';
-import { applyHostConfig, mtuFor } from './hostconfig';
+import { applyHostConfig, mtuFor, noqueueBeforeUp } from './hostconfig';
 import { checkNameFree, closingOnError, ConnectContext, Connected, downscript, fieldError, warnOf, withNameRetry } from './connect';
 
 /**
@@ -51,6 +51,7 @@ export async function createTap(plan: InterfacePlan, ctx: ConnectContext, bridge
   return closingOnError(fds, async () => {
     await ctx.step('create', plan.index);
     const mtu = mtuFor(plan, bridge);
+    const qdiscSet = await noqueueBeforeUp(plan, { index: ifindex, name }, netns, warnOf(o));
     await setLink(ifindex, {
       netns,
       mac: link.hostMac,
@@ -59,7 +60,7 @@ export async function createTap(plan: InterfacePlan, ctx: ConnectContext, bridge
       ...(o.group !== undefined ? { group: o.group } : {}),
       up: true,
     });
-    await applyHostConfig(plan, { index: ifindex, name }, netns, warnOf(o), o.tc);
+    await applyHostConfig(plan, { index: ifindex, name }, netns, warnOf(o), o.tc, qdiscSet);
     if (plan.host.script && plan.host.downscript) ctx.tx.after(downscript(plan.host.downscript, name, plan.path, warnOf(o)));
     await ctx.step('configure', plan.index);
     await ctx.step('open', plan.index);

@@ -50,12 +50,27 @@ export function runScript(path: string, dev: string, field: string): Promise<voi
 }
 
 /**
+ * libvirt's noqueue root qdisc, set on a device just made and still down
+ * when no <bandwidth> sets the root qdisc: the kernel then never attaches its
+ * default qdisc (pfifo_fast) at up for noqueue to replace, which costs it
+ * about as much as the rest of the tap's configuration. True when set here
+ * (or tried: a failure is a warning, as in applyHostConfig); false when
+ * applyHostConfig must do it.
+ */
+export async function noqueueBeforeUp(plan: InterfacePlan, dev: { index: number; name: string }, netns: string | undefined, warn: (m: string) => void): Promise<boolean> {
+  if (plan.host.bandwidth) return false;
+  await setRootQdisc(dev.index, 'noqueue', { netns }).catch((e) => warn(`${dev.name}: the noqueue root qdisc could not be set (${(e as Error).message}); the kernel's default stays`));
+  return true;
+}
+
+/**
  * Everything after the device is made, configured and up: port flags and
  * VLANs (a tap in a bridge), coalescing, addresses and routes, <bandwidth> or
- * the noqueue qdisc, then <script> (last: it may expect the rest in place).
- * `tc` names the tc binary for <bandwidth> (default NETFD_TC, /usr/sbin/tc).
+ * the noqueue qdisc (unless `qdiscSet`: noqueueBeforeUp did), then <script>
+ * (last: it may expect the rest in place). `tc` names the tc binary for
+ * <bandwidth> (default NETFD_TC, /usr/sbin/tc).
  */
-export async function applyHostConfig(plan: InterfacePlan, dev: { index: number; name: string }, netns: string | undefined, warn: (m: string) => void, tc?: string): Promise<void> {
+export async function applyHostConfig(plan: InterfacePlan, dev: { index: number; name: string }, netns: string | undefined, warn: (m: string) => void, tc?: string, qdiscSet = false): Promise<void> {
   const h: HostConfig = plan.host;
   const t = { netns };
   const at = (what: string) => `${plan.path}/${what}`;
@@ -73,7 +88,7 @@ export async function applyHostConfig(plan: InterfacePlan, dev: { index: number;
   // qdisc (and the ingress one), so noqueue never stays: the shaped side gets
   // htb, or the kernel's default root qdisc when only the policed side is given.
   if (h.bandwidth) await setBandwidth(h.bandwidth, dev.name, plan.path, { ...t, tc });
-  else await setRootQdisc(dev.index, 'noqueue', t).catch((e) => warn(`${dev.name}: the noqueue root qdisc could not be set (${(e as Error).message}); the kernel's default stays`));
+  else if (!qdiscSet) await setRootQdisc(dev.index, 'noqueue', t).catch((e) => warn(`${dev.name}: the noqueue root qdisc could not be set (${(e as Error).message}); the kernel's default stays`));
   if (h.script) await runScript(h.script, dev.name, at('script/@path'));
 }
 
