@@ -5,9 +5,9 @@
 namespace netfd {
 
 void SetRootQdisc(const std::string& netns, const LinkRef& link, const std::string& kind) {
-  nl::Socket sock(netns);
-  int32_t index = ResolveLink(sock, link);
-  sock.Transact(nl::EncodeReplaceRootQdisc(index, kind, 0), "replace root qdisc of " + link.Describe() + " with " + kind);
+  nl::SocketFor sock(netns);
+  int32_t index = ResolveLink(*sock, link);
+  sock->Transact(nl::EncodeReplaceRootQdisc(index, kind, 0), "replace root qdisc of " + link.Describe() + " with " + kind);
 }
 
 std::vector<nl::Qdisc> ListQdiscs(const std::string& netns) {

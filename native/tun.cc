@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "netns.h"
+#include "qdisc.h"
 
 namespace netfd {
 
@@ -70,6 +71,32 @@ TapResult CreateTap(const TapOptions& req) {
   out.ifindex = int(if_nametoindex(out.name.c_str()));
   if (out.ifindex == 0) ThrowErrno("if_nametoindex", "find ifindex of " + out.name);
   if (req.persist) Ioctl(main, TUNSETPERSIST, reinterpret_cast<void*>(1L), "TUNSETPERSIST", "make " + out.name + " persistent");
+  if (req.qdisc.empty() && !req.setup) return out;
+  LinkRef self;
+  self.index = out.ifindex;
+  try {
+    if (!req.qdisc.empty()) {
+      try {
+        SetRootQdisc(req.netns, self, req.qdisc);
+      } catch (const SysError& e) {
+        out.qdiscError = e.message;
+      }
+    }
+    if (req.setup) {
+      LinkChanges c = *req.setup;
+      c.netns = nl::Netns(req.netns);
+      c.link = self;
+      SetLink(c);
+    }
+  } catch (...) {
+    if (req.persist) {
+      try {
+        DeleteLink(nl::Netns(req.netns), self);
+      } catch (...) {  // NOLINT(bugprone-empty-catch): the setup's error is the one to report
+      }
+    }
+    throw;
+  }
   return out;
 }
 

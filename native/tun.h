@@ -1,10 +1,12 @@
 // Tap devices through the tun driver.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common.h"
+#include "links.h"
 
 namespace netfd {
 
@@ -23,12 +25,21 @@ struct TapOptions {
   bool persist = false;
   int64_t owner = -1;
   int64_t group = -1;
+  // Set on the new tap in the same call (no second trip to a worker thread):
+  // the root qdisc `qdisc` first, while the tap is still down (a failure is
+  // reported in TapResult::qdiscError, not thrown: libvirt goes on without
+  // it), then `setup` in one RTM_SETLINK on the new tap (its `link` and
+  // `netns` are ignored). When `setup` fails a persistent tap is deleted; a
+  // plain one goes with its fds.
+  std::string qdisc;
+  std::optional<LinkChanges> setup;
 };
 struct TapResult {
   std::string name;
   int ifindex = 0;
   uint32_t features = 0;
   std::vector<Fd> fds;
+  std::string qdiscError;  // why `qdisc` was not set; empty: set (or not asked)
 };
 TapResult CreateTap(const TapOptions& req);
 

@@ -3,11 +3,11 @@
 // managed='no'/> an existing tap or macvtap, opened and never created or
 // deleted. The tap creation is bridge.ts's too.
 import { FdSet } from '../sys/fds';
-import { LinkInfo, setLink } from '../sys/link';
+import type { LinkInfo } from '../sys/link';
 import { MacvtapFds } from '../sys/macvtap';
 import { Tap } from '../sys/tap';
 import type { InterfacePlan } from '../policy';
-import { applyHostConfig, mtuFor, noqueueBeforeUp } from './hostconfig';
+import { applyHostConfig, mtuFor, noqueueWarning } from './hostconfig';
 import { checkNameFree, closingOnError, ConnectContext, Connected, downscript, fieldError, warnOf, withNameRetry } from './connect';
 
 /**
@@ -42,24 +42,28 @@ export async function createTap(plan: InterfacePlan, ctx: ConnectContext, bridge
   const link = plan.link;
   if (link.kind !== 'tap') throw new TypeError(`createTap: ${plan.path} is not a tap`);
   const { netns, o } = ctx;
+  const mtu = mtuFor(plan, bridge);
+  // Made and set up in one native call: noqueue while it is down (unless
+  // <bandwidth> sets the root qdisc), then host MAC, MTU, bridge, link group
+  // and up in one RTM_SETLINK; a tap whose setup fails is gone with it.
+  const qdiscSet = !plan.host.bandwidth;
   const tap = await withNameRetry(link.name, () =>
-    Tap.create({ netns, ...(link.name.includes('%') ? { template: link.name } : { name: link.name }), queues: plan.queues, vnetHdr: plan.vnetHdr, exclusive: true, device: link.tunDevice }),
+    Tap.create({
+      netns,
+      ...(link.name.includes('%') ? { template: link.name } : { name: link.name }),
+      queues: plan.queues,
+      vnetHdr: plan.vnetHdr,
+      exclusive: true,
+      device: link.tunDevice,
+      setup: { ...(qdiscSet ? { qdisc: 'noqueue' } : {}), mac: link.hostMac, mtu, master: link.bridge, group: o.group, up: true },
+    }),
   );
   const fds = new FdSet(tap.releaseFds());
   ctx.tx.link(tap.ifindex);
   const { name, ifindex } = tap;
+  if (tap.qdiscError) warnOf(o)(noqueueWarning(name, tap.qdiscError));
   return closingOnError(fds, async () => {
     await ctx.step('create', plan.index);
-    const mtu = mtuFor(plan, bridge);
-    const qdiscSet = await noqueueBeforeUp(plan, { index: ifindex, name }, netns, warnOf(o));
-    await setLink(ifindex, {
-      netns,
-      mac: link.hostMac,
-      ...(mtu !== undefined ? { mtu } : {}),
-      ...(link.bridge !== undefined ? { master: link.bridge } : {}),
-      ...(o.group !== undefined ? { group: o.group } : {}),
-      up: true,
-    });
     await applyHostConfig(plan, { index: ifindex, name }, netns, warnOf(o), o.tc, qdiscSet);
     if (plan.host.script && plan.host.downscript) ctx.tx.after(downscript(plan.host.downscript, name, plan.path, warnOf(o)));
     await ctx.step('configure', plan.index);

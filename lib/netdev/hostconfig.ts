@@ -59,9 +59,12 @@ export function runScript(path: string, dev: string, field: string): Promise<voi
  */
 export async function noqueueBeforeUp(plan: InterfacePlan, dev: { index: number; name: string }, netns: string | undefined, warn: (m: string) => void): Promise<boolean> {
   if (plan.host.bandwidth) return false;
-  await setRootQdisc(dev.index, 'noqueue', { netns }).catch((e) => warn(`${dev.name}: the noqueue root qdisc could not be set (${(e as Error).message}); the kernel's default stays`));
+  await setRootQdisc(dev.index, 'noqueue', { netns }).catch((e) => warn(noqueueWarning(dev.name, (e as Error).message)));
   return true;
 }
+
+/** The warning when noqueue could not be set on `dev` (libvirt goes on without it). */
+export const noqueueWarning = (dev: string, why: string): string => `${dev}: the noqueue root qdisc could not be set (${why}); the kernel's default stays`;
 
 /**
  * Everything after the device is made, configured and up: port flags and
@@ -88,7 +91,7 @@ export async function applyHostConfig(plan: InterfacePlan, dev: { index: number;
   // qdisc (and the ingress one), so noqueue never stays: the shaped side gets
   // htb, or the kernel's default root qdisc when only the policed side is given.
   if (h.bandwidth) await setBandwidth(h.bandwidth, dev.name, plan.path, { ...t, tc });
-  else if (!qdiscSet) await setRootQdisc(dev.index, 'noqueue', t).catch((e) => warn(`${dev.name}: the noqueue root qdisc could not be set (${(e as Error).message}); the kernel's default stays`));
+  else if (!qdiscSet) await setRootQdisc(dev.index, 'noqueue', t).catch((e) => warn(noqueueWarning(dev.name, (e as Error).message)));
   if (h.script) await runScript(h.script, dev.name, at('script/@path'));
 }
 

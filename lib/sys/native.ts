@@ -90,7 +90,13 @@ export interface NativeBinding {
     persist?: boolean;
     owner?: number;
     group?: number;
-  }): Promise<{ name: string; ifindex: number; features: number; fds: number[] }>;
+    /**
+     * Set on the new tap in the same job: the root qdisc `qdisc` (a kind
+     * without options) while it is down, a failure reported as qdiscError;
+     * then the rest in one RTM_SETLINK, a failure deleting the tap.
+     */
+    setup?: { qdisc?: string; up?: boolean; mac?: string; master?: NativeLinkRef; group?: number; mtu?: number };
+  }): Promise<{ name: string; ifindex: number; features: number; fds: number[]; qdiscError?: string }>;
   openMacvtap(o: { netns?: string; link: NativeLinkRef; queues?: number; vnetHdr?: boolean; devDir?: string }): Promise<{
     name: string;
     ifindex: number;

@@ -28,6 +28,26 @@ export interface TapOptions extends Target {
   group?: number | undefined;
   /** The tun device; default /dev/net/tun. */
   device?: string | undefined;
+  /**
+   * Set on the new tap in the same native call (one trip to a worker thread
+   * where setRootQdisc and setLink after it would be two more): the root
+   * qdisc `qdisc` while the tap is still down, so the kernel never attaches
+   * its default one at up (a failure is in `Tap.qdiscError`, not thrown),
+   * then the link changes in one RTM_SETLINK (`ip link set dev TAP [address
+   * MAC] [mtu N] [master BR] [group G] [up]`). When those fail the tap is
+   * gone (deleted, when persistent) and the call throws their error.
+   */
+  setup?: TapSetup | undefined;
+}
+
+/** What Tap.create sets on the new tap (TapOptions.setup). */
+export interface TapSetup {
+  qdisc?: 'noqueue' | undefined;
+  up?: boolean | undefined;
+  mac?: string | undefined;
+  mtu?: number | undefined;
+  master?: string | number | undefined;
+  group?: number | undefined;
 }
 
 /**
@@ -40,13 +60,16 @@ export class Tap extends OwnsFds {
   readonly ifindex: number;
   readonly netns: string | undefined;
   readonly persist: boolean;
+  /** Why `setup.qdisc` was not set (the kernel's words); undefined when it was, or not asked. */
+  readonly qdiscError: string | undefined;
 
-  private constructor(name: string, ifindex: number, fds: number[], netns: string | undefined, persist: boolean) {
+  private constructor(name: string, ifindex: number, fds: number[], netns: string | undefined, persist: boolean, qdiscError?: string) {
     super(fds);
     this.name = name;
     this.ifindex = ifindex;
     this.netns = netns;
     this.persist = persist;
+    this.qdiscError = qdiscError;
   }
 
   /**
@@ -64,16 +87,18 @@ export class Tap extends OwnsFds {
     if (o.owner !== undefined) req.owner = v.id(o.owner, 'owner');
     if (o.group !== undefined) req.group = v.id(o.group, 'group');
     if (o.device !== undefined) req.device = v.devicePath(o.device, 'device');
+    if (o.setup) req.setup = tapSetup(o.setup);
     let r;
     try {
       r = await native().createTap(req);
     } catch (err) {
-      // IFF_TUN_EXCL reports an existing device as EBUSY.
-      if (req.exclusive && (err as { code?: string }).code === 'EBUSY' && !name.includes('%'))
+      // IFF_TUN_EXCL reports an existing device as EBUSY (TUNSETIFF's, not the setup's).
+      const e = err as { code?: string; syscall?: string };
+      if (req.exclusive && e.code === 'EBUSY' && e.syscall === 'ioctl' && !name.includes('%'))
         throw new NetfdError(`a link named ${name} already exists`, { code: 'EEXIST', errno: -17, syscall: 'ioctl', cause: err });
       throw fromNative(err);
     }
-    return new Tap(r.name, r.ifindex, r.fds, netns, req.persist ?? false);
+    return new Tap(r.name, r.ifindex, r.fds, netns, req.persist ?? false, r.qdiscError);
   }
 
   /** Closes the fds and deletes the device (needed when persistent). */
@@ -81,6 +106,21 @@ export class Tap extends OwnsFds {
     this.close();
     if (this.persist) await deleteLink(this.ifindex, { netns: this.netns });
   }
+}
+
+/** TapOptions.setup, checked as setLink and setRootQdisc check theirs. */
+function tapSetup(s: TapSetup): NonNullable<Parameters<ReturnType<typeof native>['createTap']>[0]['setup']> {
+  const out: ReturnType<typeof tapSetup> = {};
+  if (s.qdisc !== undefined) {
+    if (s.qdisc !== 'noqueue') throw new NetfdError(`setup.qdisc must be 'noqueue', not ${JSON.stringify(s.qdisc)}`, { code: 'INVALID_ARGUMENT', field: 'setup.qdisc', value: s.qdisc });
+    out.qdisc = s.qdisc;
+  }
+  if (s.up !== undefined) out.up = s.up;
+  if (s.mac !== undefined) out.mac = v.mac(s.mac, 'setup.mac');
+  if (s.mtu !== undefined) out.mtu = v.mtu(s.mtu, 'setup.mtu');
+  if (s.master !== undefined) out.master = v.linkRef(s.master, 'setup.master');
+  if (s.group !== undefined) out.group = v.linkGroup(s.group, 'setup.group');
+  return out;
 }
 
 /** TUNGETFEATURES of the tun driver, as flag names. */

@@ -32,12 +32,31 @@ Napi::Value CreateTap(const Napi::CallbackInfo& info) {
   req.persist = a.Bool("persist", false);
   req.owner = a.Int("owner", 0, UINT32_MAX - 1, -1);
   req.group = a.Int("group", 0, UINT32_MAX - 1, -1);
+  if (a.Has("setup")) {
+    Napi::Value v = a.obj.Get("setup");
+    if (!v.IsObject() || v.IsArray()) a.Bad("setup", "an object");
+    Args s{info.Env(), "createTap setup", v.As<Napi::Object>()};
+    req.qdisc = s.Str("qdisc");
+    LinkChanges c;
+    if (s.Has("up")) c.up = s.Bool("up", false) ? 1 : 0;
+    c.mac = s.Str("mac");
+    nl::Bytes mac;
+    if (!c.mac.empty() && !nl::ParseMac(c.mac, &mac)) s.Bad("mac", "a MAC address aa:bb:cc:dd:ee:ff");
+    if (s.Has("master")) {
+      c.setMaster = true;
+      c.master = s.Link("master", true);
+    }
+    c.group = s.Int("group", 1, UINT32_MAX, -1);
+    c.mtu = s.Int("mtu", 0, UINT32_MAX, -1);
+    if (c.up >= 0 || !c.mac.empty() || c.setMaster || c.group >= 0 || c.mtu >= 0) req.setup = c;
+  }
   return Job<TapResult>::Start(info.Env(), [req] { return netfd::CreateTap(req); }, [](Napi::Env env, TapResult& r) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("name", r.name);
     o.Set("ifindex", r.ifindex);
     o.Set("features", double(r.features));
     o.Set("fds", FdArray(env, r.fds));
+    if (!r.qdiscError.empty()) o.Set("qdiscError", r.qdiscError);
     return o;
   });
 }

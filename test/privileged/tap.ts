@@ -1,10 +1,11 @@
 // Taps on real devices: queues, vnet header, fds passed to a child process.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { Tap, tunFeatures } from '../../lib/sys/tap';
+import { tcBinary } from '../../lib/sys/tc';
 import { recvFds, sendFds, socketPair, closeFd } from '../../lib/sys/fdpass';
 import { VhostFds } from '../../lib/sys/vhost';
 import { ip, ipLink, needsRoot, withNetns } from '../helpers/host';
@@ -28,6 +29,34 @@ t.test('tap with 1 and 4 queues: fds, vnet_hdr and multi_queue as ip shows them'
     for (const tap of [one, four, plain]) tap.close();
     t.throws(() => ipLink(ns, 'vnet0'), 'a non-persistent tap goes with its fds');
   });
+});
+
+t.test('setup: noqueue while down, then MAC, MTU, bridge, link group and up, in the same call; a failing setup leaves no tap', { skip: needsRoot }, async (t) => {
+  await withNetns(
+    t,
+    async (ns) => {
+      const tap = await Tap.create({ netns: ns, name: 'set0', setup: { qdisc: 'noqueue', mac: 'fe:54:00:00:00:01', mtu: 1400, master: 'br0', group: 0x2a0001, up: true } });
+      t.equal(tap.qdiscError, undefined, 'noqueue was set');
+      const l = ipLink(ns, 'set0');
+      t.match(l, { address: 'fe:54:00:00:00:01', mtu: 1400, master: 'br0', group: String(0x2a0001) });
+      t.ok(l.flags.includes('UP'), 'up');
+      t.match(execFileSync(tcBinary(), ['-n', ns, 'qdisc', 'show', 'dev', 'set0'], { encoding: 'utf8' }), /^qdisc noqueue /, 'the root qdisc is noqueue, never pfifo_fast');
+      tap.close();
+      const before = ip(['-n', ns, '-o', 'link', 'show']);
+      for (const persist of [false, true]) {
+        await t.rejects(
+          Tap.create({ netns: ns, name: 'bad0', persist, setup: { qdisc: 'noqueue', master: 'nosuchbr', up: true } }),
+          { code: 'ENODEV' },
+          `a master that does not exist fails the call (persist ${persist})`,
+        );
+        t.equal(ip(['-n', ns, '-o', 'link', 'show']), before, `and leaves no tap behind (persist ${persist})`);
+      }
+      await t.rejects(Tap.create({ netns: ns, name: 'bad1', setup: { qdisc: 'pfifo' as 'noqueue' } }), { code: 'INVALID_ARGUMENT', field: 'setup.qdisc' });
+      await t.rejects(Tap.create({ netns: ns, name: 'bad1', setup: { mac: 'zz' } }), { code: 'INVALID_ARGUMENT', field: 'setup.mac' });
+      t.equal(ip(['-n', ns, '-o', 'link', 'show']), before, 'bad setup arguments make nothing');
+    },
+    { bridge: true },
+  );
 });
 
 t.test('persistent tap with owner and group survives close; destroy removes it', { skip: needsRoot }, async (t) => {
