@@ -1,6 +1,7 @@
 // A thin layer over @xmldom/xmldom: strict parsing, element paths for error
 // messages, and edits that keep the user's layout (unknown elements, comments
 // and whitespace survive a round trip).
+import { Module } from 'node:module';
 import type { Document, Element } from '@xmldom/xmldom';
 import { NetfdError } from '../errors';
 
@@ -10,8 +11,47 @@ type Xmldom = typeof import('@xmldom/xmldom');
 let loaded: Xmldom | undefined;
 /** @xmldom/xmldom, loaded when XML is first parsed or written (not by every program that imports this layer). */
 function xmldom(): Xmldom {
+  if (loaded) return loaded;
+  lazyEntities();
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use: most CLI calls parse no XML
-  return (loaded ??= require('@xmldom/xmldom') as Xmldom);
+  return (loaded = require('@xmldom/xmldom') as Xmldom);
+}
+
+/** The entities XML predefines (XML 1.0 §4.6): all that xmldom's parser uses for 'text/xml'. */
+const XML_ENTITIES = Object.freeze({ amp: '&', apos: "'", gt: '>', lt: '<', quot: '"' });
+
+/**
+ * xmldom's lib/entities.js builds HTML's table of 2,100 named entities as it
+ * loads: about 11 ms, most of loading the parser, on every CLI call that
+ * reads XML. Its parser reads that table only for HTML documents (netfd
+ * parses 'text/xml' alone, which uses XML_ENTITIES). So before xmldom loads,
+ * its entities module is put in the require cache with XML's five entities,
+ * and the HTML table read from the real file should anything ask for it.
+ * @internal (exported for the test that compares it with the real module)
+ */
+export function lazyEntities(): void {
+  const file = require.resolve('@xmldom/xmldom/lib/entities');
+  if (require.cache[file]) return;
+  let real: { HTML_ENTITIES: unknown; entityMap: unknown } | undefined;
+  const load = () => {
+    if (!real) {
+      delete require.cache[file];
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the real table, only when asked for
+      real = require(file) as typeof real & object;
+    }
+    return real;
+  };
+  const stub = new Module(file, module);
+  stub.filename = file;
+  stub.loaded = true;
+  stub.exports = Object.defineProperties(
+    { XML_ENTITIES },
+    {
+      HTML_ENTITIES: { enumerable: true, get: () => load().HTML_ENTITIES },
+      entityMap: { enumerable: true, get: () => load().entityMap },
+    },
+  );
+  require.cache[file] = stub;
 }
 
 /** ELEMENT_NODE and TEXT_NODE (DOM constants, without loading the parser). */
