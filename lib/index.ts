@@ -55,13 +55,13 @@ export { setCoalesce, getCoalesce, Coalesce, CoalesceChanges } from './sys/coale
 export { addAddress, listAddresses, addRoute, listRoutes, AddressOptions, AddressInfo, RouteOptions, RouteInfo, RouteProtocol } from './sys/addr';
 
 // Devices and their fds.
-export { Tap, TapOptions, tunFeatures } from './sys/tap';
+export { Tap, TapOptions, TapSetup, tunFeatures } from './sys/tap';
 export { createMacvtap, Macvtap, MacvtapFds, MacvtapCreateOptions, MacvtapOpenOptions } from './sys/macvtap';
 export { VhostFds, vhostDevicePath, vhostUsable, DEFAULT_VHOST_DEVICE } from './sys/vhost';
 export { sendFds, recvFds, peerCred, socketPair, closeFd, Received } from './sys/fdpass';
 
 // libvirt XML.
-export { DomainXml, DomainDef, DiskDef, DiskCache, DiskErrorPolicy, SerialDef, InterfaceDef, LiveInterface, AddedInterface, ParseOptions } from './xml/domain';
+export { DomainXml, DomainDef, DiskDef, DiskCache, DiskErrorPolicy, SerialDef, InterfaceDef, LiveInterface, AddedInterface, ParseOptions, DomainParseOptions } from './xml/domain';
 export {
   InterfaceType,
   DirectMode,
