@@ -45,7 +45,7 @@ function closeOff(fds: readonly number[]): void {
 /**
  * A link group no link in the agent's namespace and no record uses, and the
  * namespace's links as listed for that (the prepare's preflight sees the
- * same listing: one dump of the links per prepare).
+ * same listing, which the prepares of a burst share: ctx.links).
  */
 async function freeGroup(ctx: Context): Promise<{ group: number; links: LinkInfo[] }> {
   const links = await ctx.links();

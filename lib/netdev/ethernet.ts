@@ -7,7 +7,7 @@ import type { LinkInfo } from '../sys/link';
 import { MacvtapFds } from '../sys/macvtap';
 import { Tap } from '../sys/tap';
 import type { InterfacePlan } from '../policy';
-import { applyHostConfig, mtuFor, noqueueWarning } from './hostconfig';
+import { applyHostConfig, mtuFor, noqueueAtCreate, noqueueWarning } from './hostconfig';
 import { checkNameFree, closingOnError, ConnectContext, Connected, downscript, fieldError, warnOf, withNameRetry } from './connect';
 
 /**
@@ -46,7 +46,7 @@ export async function createTap(plan: InterfacePlan, ctx: ConnectContext, bridge
   // Made and set up in one native call: noqueue while it is down (unless
   // <bandwidth> sets the root qdisc), then host MAC, MTU, bridge, link group
   // and up in one RTM_SETLINK; a tap whose setup fails is gone with it.
-  const qdiscSet = !plan.host.bandwidth;
+  const qdiscSet = noqueueAtCreate(plan);
   const tap = await withNameRetry(link.name, () =>
     Tap.create({
       netns,

@@ -58,10 +58,13 @@ export function runScript(path: string, dev: string, field: string): Promise<voi
  * applyHostConfig must do it.
  */
 export async function noqueueBeforeUp(plan: InterfacePlan, dev: { index: number; name: string }, netns: string | undefined, warn: (m: string) => void): Promise<boolean> {
-  if (plan.host.bandwidth) return false;
+  if (!noqueueAtCreate(plan)) return false;
   await setRootQdisc(dev.index, 'noqueue', { netns }).catch((e) => warn(noqueueWarning(dev.name, (e as Error).message)));
   return true;
 }
+
+/** Whether the device's root qdisc is libvirt's noqueue, set as it is made (no <bandwidth> sets it later). */
+export const noqueueAtCreate = (plan: InterfacePlan): boolean => !plan.host.bandwidth;
 
 /** The warning when noqueue could not be set on `dev` (libvirt goes on without it). */
 export const noqueueWarning = (dev: string, why: string): string => `${dev}: the noqueue root qdisc could not be set (${why}); the kernel's default stays`;
