@@ -2,7 +2,6 @@
 // and attach (one more interface of a domain the user holds). Each picks a
 // fresh link group first, so its devices are found by group whatever the
 // holder of their fds does to them.
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
@@ -17,6 +16,7 @@ import { DomainXml } from '../xml/domain';
 
 import type { Client } from './admission';
 import { interfaceObjects } from './objects';
+import { pooledRandom } from './random';
 import { parseError, type Parsed } from './parser';
 import type { AgentLogger } from './options';
 import { bytesOf, DomainRecord, Held } from './records';
@@ -52,7 +52,7 @@ async function freeGroup(ctx: Context): Promise<{ group: number; links: LinkInfo
   const used = new Set<number | null>(links.map((l) => l.group));
   for (const h of ctx.records.held.values()) used.add(h.record.group);
   for (;;) {
-    const g = randomBytes(4).readUInt32BE(0);
+    const g = pooledRandom(4).readUInt32BE(0);
     if (g >= 0x1000000 && !used.has(g) && !choosing.has(g)) return { group: g, links };
   }
 }
@@ -91,12 +91,12 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
   const def = xml.def;
   const key = records.key(uid, def.name);
   return records.exclusive(key, async () => {
-    if (records.held.has(key) || fs.existsSync(records.path(uid, def.name)))
-      throw new NetfdError(`domain ${def.name} is already prepared by this agent; release it first`, { code: 'EEXIST', field: 'name', value: def.name });
+    const already = () => new NetfdError(`domain ${def.name} is already prepared by this agent; release it first`, { code: 'EEXIST', field: 'name', value: def.name });
+    if (records.held.has(key)) throw already();
     // The record holds the XML, and the live and inactive XML hold it again.
     const estimate = 3 * bytesOf(text) + 4096;
     return admission.withinLimits(client, { interfaces: def.interfaces.length, domains: 1, bytes: estimate }, async () => {
-      const macs = domainMacs(def, randomBytes);
+      const macs = domainMacs(def, pooledRandom);
       const { group, links } = await freeGroup(ctx);
       choosing.add(group);
       try {
@@ -115,7 +115,12 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
           ...(running !== undefined ? { running } : {}),
           since: new Date().toISOString(),
         };
-        records.write(record, true);
+        try {
+          // Made exclusively: a record of that name not held (one a recovery left) refuses it too.
+          records.write(record, true);
+        } catch (e) {
+          throw (e as NodeJS.ErrnoException).code === 'EEXIST' ? already() : e;
+        }
         let prepared;
         try {
           prepared = await prepareDomain(xml, { ...records.host(record), macs, accel, macvtapsDown: running === false, links });
@@ -179,8 +184,8 @@ export async function attach(ctx: Context, client: Client, h: Held, ifaceXml: st
       return admission.withinLimits(client, { interfaces: 1, domains: 0, bytes: 2 * bytesOf(ifaceXml) + 1024 }, async () => {
         // The MAC is chosen (and recorded) before anything is made.
         const used = new Set(live.def.interfaces.map((i) => i.mac));
-        let bytes = randomBytes(3);
-        while (!probe.mac && used.has(generateMac(bytes))) bytes = randomBytes(3);
+        let bytes = pooledRandom(3);
+        while (!probe.mac && used.has(generateMac(bytes))) bytes = pooledRandom(3);
         const mac = probe.mac ?? generateMac(bytes);
         r.attaching = { xml: ifaceXml, mac };
         records.write(r);
