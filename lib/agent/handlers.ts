@@ -141,8 +141,8 @@ export const HANDLERS: Readonly<Record<Op, Handler>> = {
   }),
   dumpxml: async (ctx, client, a) => {
     const h = own(ctx, client, a.name);
-    const files = ctx.records.files(h.record);
-    return { result: { xml: fs.readFileSync(a.inactive ? files.inactive : files.live, 'utf8') } };
+    // The inactive definition is the one the domain was prepared from (the record's; attach changes the live XML alone).
+    return { result: { xml: a.inactive ? h.record.xml : fs.readFileSync(ctx.records.files(h.record).live, 'utf8') } };
   },
   attach: async (ctx, client, a, log) => attach(ctx, client, own(ctx, client, a.name), a.xml as string, log),
   detach: async (ctx, client, a) => {

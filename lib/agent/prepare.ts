@@ -93,8 +93,9 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
   return records.exclusive(key, async () => {
     const already = () => new NetfdError(`domain ${def.name} is already prepared by this agent; release it first`, { code: 'EEXIST', field: 'name', value: def.name });
     if (records.held.has(key)) throw already();
-    // The record holds the XML, and the live and inactive XML hold it again.
-    const estimate = 3 * bytesOf(text) + 4096;
+    // The record holds the XML (the domain's inactive definition: dumpxml
+    // --inactive reads it there), and the live XML holds it again.
+    const estimate = 2 * bytesOf(text) + 4096;
     return admission.withinLimits(client, { interfaces: def.interfaces.length, domains: 1, bytes: estimate }, async () => {
       const macs = domainMacs(def, pooledRandom);
       const { group, links } = await freeGroup(ctx);
@@ -123,7 +124,7 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
         }
         let prepared;
         try {
-          prepared = await prepareDomain(xml, { ...records.host(record), macs, accel, macvtapsDown: running === false, links });
+          prepared = await prepareDomain(xml, { ...records.host(record), macs, accel, macvtapsDown: running === false, links, inactiveXml: false });
         } catch (err) {
           removeFile(records.path(uid, def.name));
           throw err;
@@ -152,7 +153,7 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
         const owned = prepared.interfaces.map((i) => ({ i, queues: i.fds.release(), vhost: i.vhostFds.release() }));
         const kept = owned.filter(({ i, queues }) => i.created && i.kind === 'tap' && queues.length).map(({ queues }) => queues[0]!);
         const rest = owned.flatMap(({ queues, vhost }) => [...queues, ...vhost]).filter((fd) => !kept.includes(fd));
-        const h: Held = { record, client, bytes: recordBytes + bytesOf(prepared.liveXml, text), fds: kept };
+        const h: Held = { record, client, bytes: recordBytes + bytesOf(prepared.liveXml), fds: kept };
         records.held.set(key, h);
         if (client.conn.closed) ctx.orphan(h);
         else client.domains.add(key);

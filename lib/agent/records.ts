@@ -1,6 +1,7 @@
 // The agent's records of the domains it prepared. Each user's domains live in
-// a scope of their own (STATE/agent/UID/NAME.{json,xml,inactive,lock}): users
-// can neither squat nor see each other's names. Every domain is recorded in
+// a scope of their own (STATE/agent/UID/NAME.{json,xml,lock}; the record
+// holds the XML as written, and NAME.inactive is an older agent's copy of
+// it): users can neither squat nor see each other's names. Every domain is recorded in
 // NAME.json before the host changes, with the link group all its devices are
 // created in, so after a crash (even SIGKILL) a restarted agent finds
 // exactly what it made, by kernel identity rather than by a MAC or an owner
@@ -72,7 +73,7 @@ export interface Holder {
 export interface Held {
   record: DomainRecord;
   client: Holder | null;
-  /** Bytes of state the domain keeps on disk (record, live and inactive XML). */
+  /** Bytes of state the domain keeps on disk (record and live XML; an inactive XML an older agent wrote). */
   bytes: number;
   timer?: NodeJS.Timeout;
   /** One queue fd of each tap the agent made, kept until release deletes the tap (see prepare.ts). */
