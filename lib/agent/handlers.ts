@@ -154,6 +154,7 @@ export const HANDLERS: Readonly<Record<Op, Handler>> = {
       const livePath = records.files(h.record).live;
       const live = DomainXml.parse(fs.readFileSync(livePath, 'utf8'), { live: true });
       const { iface } = interfaceByMac(h.record.name, live, mac, a.mac as string);
+      h.live = undefined; // the live XML changes: the release's teardown reads it
       const d = await withDomainLock(scope, h.record.name, () => hostDetach(h.record.name, live, livePath, iface, records.host(h.record)));
       h.record.interfaces = Math.max(0, h.record.interfaces - 1);
       h.record.devices = h.record.devices.filter((x) => x.name !== iface.target?.dev);

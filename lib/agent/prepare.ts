@@ -7,6 +7,7 @@ import path from 'node:path';
 import { NetfdError } from '../errors';
 import type { LinkInfo } from '../sys/link';
 import { setInterfaceLinks } from '../netdev/direct';
+import { liveInterfaces, liveResult } from '../netdev/live';
 import { prepareDomain } from '../qemu/domain';
 import { withDomainLock } from '../state/lock';
 import { removeFile, replaceFileAtomic } from '../state/atomic';
@@ -153,7 +154,7 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
         const owned = prepared.interfaces.map((i) => ({ i, queues: i.fds.release(), vhost: i.vhostFds.release() }));
         const kept = owned.filter(({ i, queues }) => i.created && i.kind === 'tap' && queues.length).map(({ queues }) => queues[0]!);
         const rest = owned.flatMap(({ queues, vhost }) => [...queues, ...vhost]).filter((fd) => !kept.includes(fd));
-        const h: Held = { record, client, bytes: recordBytes + bytesOf(prepared.liveXml), fds: kept };
+        const h: Held = { record, client, bytes: recordBytes + bytesOf(prepared.liveXml), fds: kept, live: liveInterfaces(def.interfaces, prepared.interfaces.map(liveResult)) };
         records.held.set(key, h);
         if (client.conn.closed) ctx.orphan(h);
         else client.domains.add(key);
@@ -212,6 +213,7 @@ export async function attach(ctx: Context, client: Client, h: Held, ifaceXml: st
             log.warn({ domain: name, dev: p.name, err: (e as Error).message }, 'setting an attached macvtap up failed'),
           );
         delete r.attaching;
+        h.live = undefined; // the live XML has one more interface: the release's teardown reads it
         r.interfaces++;
         if (p.created) r.devices.push({ ifindex: p.ifindex, kind: p.kind, name: p.name });
         records.write(r);

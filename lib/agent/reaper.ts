@@ -17,6 +17,7 @@ import { teardownDomains } from '../netdev/teardown';
 import { removeFile } from '../state/atomic';
 import { withDomainLock } from '../state/lock';
 import { native } from '../sys/native';
+import type { InterfaceDef } from '../xml/domain';
 import type { AgentLogger } from './options';
 import { DeletionQueue, DomainRecord, Held, isRecordOf, Records, Reservation } from './records';
 
@@ -29,6 +30,8 @@ export interface Queued {
   /** Why it was released (logged once its devices are gone). */
   why: string;
   fds: number[];
+  /** The live XML's interfaces as its prepare wrote them (Held.live), when known: its teardown does not parse the file. */
+  interfaces?: readonly InterfaceDef[] | undefined;
   /** Its teardown failed: it stays queued (and counted) until the next start tries again. */
   failed?: boolean;
 }
@@ -173,7 +176,7 @@ export class Reaper implements DeletionQueue {
     const fds = h.fds ?? [];
     h.fds = undefined;
     records.drop(r, true);
-    this.#queued.set(dir, { dir, record: r, bytes: h.bytes, why, fds });
+    this.#queued.set(dir, { dir, record: r, bytes: h.bytes, why, fds, interfaces: h.live });
     this.#log.info({ domain: r.name, uid: r.uid, group: r.group }, `released ${r.name}: ${why}; its devices are queued for deletion`);
     this.#kick();
   }
@@ -291,7 +294,7 @@ export class Reaper implements DeletionQueue {
   async #reap(batch: Queued[]): Promise<void> {
     let outcomes;
     try {
-      outcomes = await teardownDomains(batch.map((q) => ({ name: q.record.name, o: this.#records.host(q.record), dir: q.dir, liveOptional: true, lock: false })));
+      outcomes = await teardownDomains(batch.map((q) => ({ name: q.record.name, o: this.#records.host(q.record), dir: q.dir, liveOptional: true, lock: false, interfaces: q.interfaces })));
     } catch (err) {
       outcomes = batch.map(() => ({ error: err as Error }));
     }

@@ -78,6 +78,12 @@ export interface Held {
   timer?: NodeJS.Timeout;
   /** One queue fd of each tap the agent made, kept until release deletes the tap (see prepare.ts). */
   fds?: number[] | undefined;
+  /**
+   * The live XML's interfaces as the prepare wrote them (liveInterfaces),
+   * for the release's teardown; unset once an attach or detach changed the
+   * live XML, and after a restart: the teardown reads the file then.
+   */
+  live?: readonly InterfaceDef[] | undefined;
 }
 
 /** What a user holds or a request reserves: interfaces, domains, bytes of state. */

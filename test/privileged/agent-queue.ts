@@ -211,6 +211,10 @@ t.test('a queued deletion that fails stays queued and counted; the next start tr
     const r = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml: domainXml('f', [directIface('v0', 'bridge')]) });
     closeFds(r.fds);
     const dev = r.result.interfaces[0].dev;
+    // An attach changes the live XML, so the release's teardown reads it
+    // from the journal (it keeps a prepare's own interfaces otherwise).
+    const at = await c.request<{ targetDev: string }>('attach', { name: 'f', xml: directIface('v0', 'bridge') });
+    closeFds(at.fds);
     await c.request('release', { name: 'f' });
     const [entry] = agentQueue(a);
     const live = path.join(a.stateDir, 'agent', 'queue', entry, 'f.xml');
@@ -219,7 +223,7 @@ t.test('a queued deletion that fails stays queued and counted; the next start tr
     hold.off();
     await until('the deletion fails', () => /deleting the devices of released f failed; it stays queued for the next start/.test(a.log()));
     t.same(agentQueue(a), [entry], 'the entry stays');
-    t.ok(names(ns).includes(dev), `${dev} is not deleted`);
+    t.ok(names(ns).includes(dev) && names(ns).includes(at.result.targetDev), `${dev} and ${at.result.targetDev} are not deleted`);
     await t.rejects(c.request('prepare', { xml: domainXml('g', [directIface('v0', 'bridge')]) }), { code: 'LIMIT_EXCEEDED', field: 'domains' }, 'and still counts against the limit');
     c.close();
     fs.writeFileSync(live, text);
