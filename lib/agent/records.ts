@@ -35,7 +35,7 @@ export interface DomainRecord {
   gid: number;
   /** The client process that asked. */
   pid: number;
-  /** preparing: host changes may be half made; ready: prepared; releasing: being removed. */
+  /** preparing: host changes may be half made; ready: prepared; releasing: being removed (written by older agents; a release now moves the record into the deletion queue at once). */
   state: 'preparing' | 'ready' | 'releasing';
   /** The config XML, and the guest MACs chosen before anything was made. */
   xml: string;
