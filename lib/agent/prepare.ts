@@ -48,8 +48,8 @@ function closeOff(fds: readonly number[]): void {
  * namespace's links as listed for that (the prepare's preflight sees the
  * same listing, which the prepares of a burst share: ctx.links).
  */
-async function freeGroup(ctx: Context): Promise<{ group: number; links: LinkInfo[] }> {
-  const links = await ctx.links();
+async function freeGroup(ctx: Context, listing: Promise<LinkInfo[]>): Promise<{ group: number; links: LinkInfo[] }> {
+  const links = await listing;
   const used = new Set<number | null>(links.map((l) => l.group));
   for (const h of ctx.records.held.values()) used.add(h.record.group);
   for (;;) {
@@ -69,6 +69,9 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
   // The ACL before the expensive work: who may ask at all, then what the
   // interfaces touch (parsed off the event loop), then the full parse.
   admission.mayAsk(client, 'args.xml');
+  // The listing freeGroup needs, begun now: it runs while the XML is parsed and checked.
+  const listing = ctx.links();
+  listing.catch(() => undefined); // a refusal below leaves it unused
   let pre: Parsed;
   let xml: DomainXml | undefined;
   if (bytesOf(text) <= PARSE_ON_LOOP_BYTES) {
@@ -99,7 +102,7 @@ export async function prepare(ctx: Context, client: Client, text: string, qmp: s
     const estimate = 2 * bytesOf(text) + 4096;
     return admission.withinLimits(client, { interfaces: def.interfaces.length, domains: 1, bytes: estimate }, async () => {
       const macs = domainMacs(def, pooledRandom);
-      const { group, links } = await freeGroup(ctx);
+      const { group, links } = await freeGroup(ctx, listing);
       choosing.add(group);
       try {
         const record: DomainRecord = {
