@@ -1,17 +1,16 @@
 // The agent's deletion queue. A release returns at once: the domain's record
 // and its live XML (and an older agent's NAME.inactive) move into a journal
-// entry of their own,
-// STATE/agent/queue/UID.GROUP/ (root's alone), which frees the domain's name
-// for its owner; a worker then deletes every queued domain's devices
-// together (one kernel group delete, netdev/teardown.ts), then their files
-// and network connections. Deleting a link waits out the kernel's RCU grace
-// period, once per group delete however many links it takes. A batch starts
-// when the worker is idle and takes everything queued; what arrives while it
-// runs is the next batch. Until its devices are gone a queued domain counts
-// against its owner's limits. The journal survives SIGKILL: a restarted
+// entry of their own, STATE/agent/queue/UID.GROUP/ (root's alone), which frees
+// the domain's name for its owner; a worker then deletes every queued domain's
+// devices together (one kernel group delete, netdev/teardown.ts), then their
+// files and network connections. Deleting a link waits out the kernel's RCU
+// grace period, once per group delete however many links it takes. A batch
+// starts when the worker is idle and takes everything queued; what arrives
+// while it runs is the next batch. Until its devices are gone a queued domain
+// counts against its owner's limits. The journal survives SIGKILL: a restarted
 // agent finishes the queue before it serves. Entries are the agent's alone
-// (one agent per state directory holds agent.lock), so a batch takes no
-// domain lock, and a release none either (see enqueue).
+// (one agent per state directory holds agent.lock), so a batch takes no domain
+// lock, and a release none either (see enqueue).
 import fs from 'node:fs';
 import path from 'node:path';
 import { teardownDomains } from '../netdev/teardown';
