@@ -1,13 +1,13 @@
 // The agent's records of the domains it prepared. Each user's domains live in
-// a scope of their own (STATE/agent/UID/NAME.{json,xml,lock}; the record
-// holds the XML as written, and NAME.inactive is an older agent's copy of
-// it): users can neither squat nor see each other's names. Every domain is recorded in
+// a scope of their own (STATE/agent/UID/NAME.{json,xml,lock}; the record holds
+// the XML as written, and NAME.inactive is an older agent's copy of it): users
+// can neither squat nor see each other's names. Every domain is recorded in
 // NAME.json before the host changes, with the link group all its devices are
-// created in, so after a crash (even SIGKILL) a restarted agent finds
-// exactly what it made, by kernel identity rather than by a MAC or an owner
-// the holder of an fd can change: finished domains are kept for their owner
-// to claim, half-made ones are removed, and every other file of a user's
-// directory is classified.
+// created in, so after a crash (even SIGKILL) a restarted agent finds exactly
+// what it made, by kernel identity rather than by a MAC or an owner the holder
+// of an fd can change: finished domains are kept for their owner to claim,
+// half-made ones are removed, and every other file of a user's directory is
+// classified.
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';

@@ -45,8 +45,9 @@ export interface AtomicOptions {
  * Replaces each file with its text, each atomically (readers see the old or
  * the new text of a file, never a part): every temporary file is written and
  * fsynced first, then each renamed in order, then each directory fsynced once.
- * On return all are durable (unless `o.sync` is false). A failure before the renames leaves every file
- * as it was; a temporary file that was not renamed is removed.
+ * On return all are durable (unless `o.sync` is false). A failure before
+ * the renames leaves every file as it was; a temporary file that was not
+ * renamed is removed.
  */
 export function replaceFilesAtomic(files: readonly (readonly [file: string, data: string])[], o: AtomicOptions = {}): void {
   const sync = o.sync ?? true;
