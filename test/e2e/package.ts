@@ -41,6 +41,9 @@ function stage(dir: string): string {
   return src;
 }
 
+// Past the suite's 300 s per file: the install alone may take longer on a slow machine.
+t.setTimeout(900_000);
+
 t.test('npm pack, install the tarball, compile a strict consumer, run it as root', { skip: needsRoot }, async (t) => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-package-'));
   t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -62,7 +65,12 @@ t.test('npm pack, install the tarball, compile a strict consumer, run it as root
   const proj = path.join(tmp, 'proj');
   fs.mkdirSync(proj);
   fs.writeFileSync(path.join(proj, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-  await sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', path.join(tmp, packed[0].filename)], { cwd: proj, env: { ...process.env, JOBS: 'max' } });
+  // The install builds the addon with node-gyp: about a minute here, over three on a slow day.
+  await sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', path.join(tmp, packed[0].filename)], {
+    cwd: proj,
+    env: { ...process.env, JOBS: 'max' },
+    timeoutMs: 480_000,
+  });
   const pkg = path.join(proj, 'node_modules', 'netfd');
   t.ok(fs.existsSync(path.join(pkg, 'build', 'Release', 'netfd.node')), 'node-gyp built the addon at install');
 
