@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <set>
@@ -89,7 +90,7 @@ void DeleteLink(const nl::Netns& netns, const LinkRef& link) {
   sock->Transact(nl::EncodeDelLink(link.index, link.name, 0), "delete " + link.Describe());
 }
 
-DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>& indexes) {
+DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>& indexes, uint32_t via) {
   DeleteManyResult result;
   if (indexes.empty()) return result;
   nl::SocketFor sock(netns);
@@ -111,6 +112,10 @@ DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>&
     usedGroups.insert(uint32_t(l.group));
     groupSize[uint32_t(l.group)]++;
     if (wanted.count(l.index)) present.emplace_back(l.index, uint32_t(l.group));
+    // Deleting through `via` deletes every link of it: only wanted ones may be there.
+    else if (via && uint32_t(l.group) == via)
+      ThrowCode("EBUSY", EBUSY, "rtnetlink",
+                "delete links through group " + std::to_string(via) + ": link " + l.name + " (index " + std::to_string(l.index) + ") is in that group and not to be deleted");
   }
   size_t gone = wanted.size() - present.size();
 
@@ -130,15 +135,22 @@ DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>&
     }
   }
 
-  std::random_device rd;
-  std::mt19937 gen(rd());
-  uint32_t group;
-  do {
-    group = gen();
-  } while (group == 0 || usedGroups.count(group));
+  // The group they are moved into: `via` (the caller's, which it can find
+  // them by if this is cut short), else one no link uses.
+  uint32_t group = via;
+  if (!group) {
+    std::random_device rd;
+    std::mt19937 gen(rd());
+    do {
+      group = gen();
+    } while (group == 0 || usedGroups.count(group));
+  }
 
   std::vector<nl::Bytes> moves;
-  for (auto& [index, old] : present) {
+  std::vector<std::pair<int32_t, uint32_t>> moving;
+  for (auto& p : present)
+    if (p.second != group) moving.push_back(p);
+  for (auto& [index, old] : moving) {
     nl::SetLink s;
     s.index = index;
     s.group = group;
@@ -147,9 +159,10 @@ DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>&
   auto acks = sock->TransactMany(std::move(moves), 64);
   std::vector<std::pair<int32_t, uint32_t>> moved;
   for (size_t i = 0; i < acks.size(); i++) {
-    if (acks[i].error == 0) moved.push_back(present[i]);
+    if (acks[i].error == 0) moved.push_back(moving[i]);
     else if (acks[i].error == ENODEV) gone++;
   }
+  const size_t already = present.size() - moving.size();  // in `via` before
 
   auto restore = [&] {
     std::vector<nl::Bytes> back;
@@ -162,8 +175,11 @@ DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>&
     sock->TransactMany(std::move(back), 64);
   };
 
-  bool failed = moved.size() + gone != wanted.size();
-  if (!failed && !moved.empty()) {
+  bool failed = already + moved.size() + gone != wanted.size();
+  if (!failed && already + moved.size()) {
+    // Tests only: a process killed here must leave them findable (in `via`).
+    if (const char* pause = getenv("NETFD_TEST_DELETE_LINKS_PAUSE"))
+      while (access(pause, F_OK) == 0) usleep(20000);
     try {
       sock->Transact(nl::EncodeDelGroup(group, 0), "delete link group " + std::to_string(group));
       result.deleted = wanted.size();
@@ -173,7 +189,7 @@ DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>&
       failed = true;
     }
   }
-  if (moved.empty() && !failed) {
+  if (!failed) {
     result.deleted = wanted.size();
     return result;
   }

@@ -45,15 +45,19 @@ bool DeleteGroup(const nl::Netns& netns, uint32_t group);
 void DeleteLink(const nl::Netns& netns, const LinkRef& link);
 
 // Deletes several links so that the kernel unregisters them together (one
-// RCU grace period for all): they are moved into a fresh, unused link group
-// and the group is deleted (ip link delete group G). Links already gone are
-// counted as deleted. On failure the old groups are restored and links are
-// deleted one by one, so the error names the link that refused.
+// RCU grace period for all): they are moved into one link group and the
+// group is deleted (ip link delete group G). G is `via` when given (nonzero;
+// EBUSY when a link not to be deleted is in it): a caller that finds links
+// by their group after a crash passes one of theirs, so a process killed
+// between the move and the delete leaves them where it looks. Else G is a
+// fresh, unused group. Links already gone are counted as deleted. On
+// failure the old groups are restored and links are deleted one by one, so
+// the error names the link that refused.
 struct DeleteManyResult {
   size_t deleted = 0;
   bool grouped = false;
 };
-DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>& indexes);
+DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>& indexes, uint32_t via = 0);
 
 // The ifindex of `ref` in the socket's namespace (a name is looked up).
 int32_t ResolveLink(nl::Socket& sock, const LinkRef& ref);

@@ -154,8 +154,13 @@ async function deleteTogether(netns: string | undefined, batch: Locked[]): Promi
   }
   const indexes = [...new Set(batch.flatMap((l) => l.indexes))];
   if (!indexes.length) return;
+  // The links go through the group of a domain of the batch (all of its links
+  // are among them): killed between the move and the delete, they are left in
+  // a group that domain's next teardown deletes (its record or queue entry
+  // stays until its links are gone), never in one nobody looks in.
+  const via = batch.find((l) => l.item.o.group)?.item.o.group;
   try {
-    await deleteLinks(indexes, { netns });
+    await deleteLinks(indexes, { netns, via });
     return;
   } catch {
     // One domain's link may be what failed: each domain alone, so the others still go.
@@ -163,7 +168,7 @@ async function deleteTogether(netns: string | undefined, batch: Locked[]): Promi
   for (const l of batch) {
     if (!l.indexes.length) continue;
     try {
-      await deleteLinks(l.indexes, { netns });
+      await deleteLinks(l.indexes, { netns, via: l.item.o.group || undefined });
     } catch (err) {
       l.out.error = err as Error;
     }

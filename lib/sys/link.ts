@@ -140,15 +140,27 @@ export async function deleteLink(link: string | number, t: LinkTarget = {}): Pro
   await call(native().deleteLink({ ...whereOf(t), link: ref }));
 }
 
+/** Where {@link deleteLinks} works, and through which group. */
+export interface DeleteLinksTarget extends LinkTarget {
+  /**
+   * The link group the links are moved into before the group is deleted:
+   * one the caller finds them by after a crash (a domain's of those deleted),
+   * so a process killed between the move and the delete leaves none where
+   * nobody looks. Every link already in it must be one of those deleted
+   * (else EBUSY, nothing changed). Default: a fresh group no link uses.
+   */
+  via?: number | undefined;
+}
+
 /**
  * Deletes several links so the kernel unregisters them together (about as
  * fast as one): `ip link set dev X group G` for each, then
- * `ip link delete group G` with a group no other link uses. Links that are
- * already gone count as deleted.
+ * `ip link delete group G` (G: `t.via`, else a group no other link uses).
+ * Links that are already gone count as deleted.
  */
-export async function deleteLinks(indexes: number[], t: LinkTarget = {}): Promise<{ deleted: number; grouped: boolean }> {
+export async function deleteLinks(indexes: number[], t: DeleteLinksTarget = {}): Promise<{ deleted: number; grouped: boolean }> {
   indexes.forEach((i, n) => v.linkRef(i, `indexes[${n}]`));
-  return call(native().deleteLinks({ ...whereOf(t), indexes }));
+  return call(native().deleteLinks({ ...whereOf(t), indexes, ...(t.via !== undefined ? { via: v.linkGroup(t.via, 'via') } : {}) }));
 }
 
 /**

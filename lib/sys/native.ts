@@ -48,7 +48,7 @@ export interface NativeBinding {
   /** `ip link delete group G`: false when no link has it. */
   deleteGroup(o: NativeWhere & { group: number }): Promise<boolean>;
   deleteLink(o: NativeWhere & { link: NativeLinkRef }): Promise<void>;
-  deleteLinks(o: NativeWhere & { indexes: number[] }): Promise<{ deleted: number; grouped: boolean }>;
+  deleteLinks(o: NativeWhere & { indexes: number[]; via?: number }): Promise<{ deleted: number; grouped: boolean }>;
   setLink(o: NativeWhere & { link: NativeLinkRef; up?: boolean; mac?: string; master?: NativeLinkRef | null; group?: number; mtu?: number }): Promise<void>;
   getLink(o: NativeWhere & { link: NativeLinkRef }): Promise<NativeLink>;
   listLinks(o: NativeWhere): Promise<NativeLink[]>;

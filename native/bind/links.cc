@@ -69,7 +69,8 @@ Napi::Value DeleteLinks(const Napi::CallbackInfo& info) {
     if (d != double(int32_t(d)) || d < 1) a.Bad("indexes", "an array of positive ifindexes");
     indexes.push_back(int32_t(d));
   }
-  return Job<DeleteManyResult>::Start(info.Env(), [netns, indexes] { return netfd::DeleteLinks(netns, indexes); },
+  int64_t via = a.Int("via", 1, UINT32_MAX, 0);
+  return Job<DeleteManyResult>::Start(info.Env(), [netns, indexes, via] { return netfd::DeleteLinks(netns, indexes, uint32_t(via)); },
                                       [](Napi::Env env, DeleteManyResult& r) {
                                         Napi::Object o = Napi::Object::New(env);
                                         o.Set("deleted", double(r.deleted));

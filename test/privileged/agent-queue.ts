@@ -178,6 +178,60 @@ t.test('SIGKILL with deletions queued and a move into the journal cut short: the
   });
 });
 
+t.test("SIGKILL inside a batch's group delete (its links moved into one group, not deleted yet): the restarted agent deletes them all", { skip: needsRoot }, async (t) => {
+  const hold = holdWorker(t);
+  // NETFD_TEST_DELETE_LINKS_PAUSE: while the file exists, the native group
+  // delete waits after moving the links into one group, before deleting it.
+  const pause = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-pause-')), 'pause');
+  const before = process.env.NETFD_TEST_DELETE_LINKS_PAUSE;
+  process.env.NETFD_TEST_DELETE_LINKS_PAUSE = pause;
+  t.teardown(() => {
+    if (before === undefined) delete process.env.NETFD_TEST_DELETE_LINKS_PAUSE;
+    else process.env.NETFD_TEST_DELETE_LINKS_PAUSE = before;
+    fs.rmSync(path.dirname(pause), { recursive: true, force: true });
+  });
+  await withNetns(t, async (ns) => {
+    bridge(ns);
+    const baseline = names(ns);
+    let a = await startAgent(t, { ns, graceSecs: 600, acl: 'allow user root all\n' });
+    const c = await AgentClient.connect(a.socket);
+    hold.on();
+    const macvtaps: string[] = [];
+    for (const name of ['g1', 'g2', 'g3']) {
+      const r = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml: domainXml(name, [directIface('v0', 'bridge'), bridgeIface('br0'), directIface('v1', 'bridge')]) });
+      closeFds(r.fds);
+      macvtaps.push(...r.result.interfaces.map((i) => i.dev).filter((d) => d.startsWith('macvtap')));
+      await c.request('release', { name });
+    }
+    // The worker took g1 alone (its batch waits on the hold file), then g2 and g3 together.
+    t.equal(agentQueue(a).length, 3, 'three deletions queued');
+    const groups = () =>
+      new Set(
+        ipLinks(ns)
+          .filter((l) => macvtaps.includes(l.ifname))
+          .map((l) => l.group),
+      );
+    t.equal(groups().size, 3, 'each domain made its macvtaps in a group of its own');
+    fs.writeFileSync(pause, '');
+    hold.off();
+    await until("g2's and g3's links are moved into one group", () => groups().size === 1);
+    c.close();
+    a.proc.kill('SIGKILL');
+    t.equal((await exitOf(a)).signal, 'SIGKILL', 'the agent is killed between the move and the group delete');
+    t.same(
+      names(ns).filter((d) => macvtaps.includes(d)),
+      macvtaps.slice(2).sort(),
+      "g2's and g3's macvtaps outlive it (g1's went alone)",
+    );
+    t.equal(groups().size, 1, 'in one group');
+    fs.rmSync(pause);
+    a = await a.restart();
+    t.same(names(ns), baseline, "before it serves, every device is gone: the group they were moved into is a queued domain's");
+    t.same(agentQueue(a), [], 'no entry left in the queue');
+    t.same(agentRecords(a), [], 'no record left');
+  });
+});
+
 t.test('SIGTERM drains the deletion queue before the agent exits', { skip: needsRoot }, async (t) => {
   const hold = holdWorker(t);
   await withNetns(t, async (ns) => {

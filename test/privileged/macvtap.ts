@@ -1,5 +1,6 @@
 // macvtap on real devices, each test in a fresh namespace with veth peers.
 import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { createMacvtap, Macvtap, MacvtapFds } from '../../lib/sys/macvtap';
 import { deleteLink, deleteLinks, getLink, listLinks, setLink, attachToBridge, detachFromBridge } from '../../lib/sys/link';
@@ -89,6 +90,52 @@ t.test('many links are deleted together; gone ones count as deleted', { skip: ne
     await t.rejects(deleteLinks([m.index, 1], { netns: ns }), { code: 'EOPNOTSUPP', message: /link index 1/ });
     t.equal(ipLink(ns, 'lo').group, 'default', 'loopback back in its old group');
     t.same(await deleteLinks([], { netns: ns }), { deleted: 0, grouped: false });
+  });
+});
+
+t.test('deleteLinks via a group: the links are moved into it (where a killed caller finds them), never with a link not deleted', { skip: needsRoot }, async (t) => {
+  await withNetns(t, async (ns) => {
+    const groupOf = (name: string) => Number(ipLink(ns, name).group);
+    // Two "domains": a1, a2 in group 0x1000001, b1 in 0x1000002, and c1 in 0x1000003 kept.
+    const a1 = await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'a1', group: 0x1000001 });
+    const a2 = await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'a2', group: 0x1000001 });
+    const b1 = await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'b1', group: 0x1000002 });
+    const c1 = await createMacvtap({ netns: ns, link: 'v0', mode: 'bridge', name: 'c1', group: 0x1000003 });
+    t.equal(groupOf('a1'), 0x1000001, 'ip reports the group made');
+
+    // A group holding a link not among those deleted is refused, nothing changed.
+    await t.rejects(deleteLinks([a1.index, b1.index], { netns: ns, via: 0x1000003 }), { code: 'EBUSY', message: /c1.*not to be deleted/ });
+    t.same([groupOf('a1'), groupOf('b1'), groupOf('c1')], [0x1000001, 0x1000002, 0x1000003], 'no link moved');
+    await t.rejects(deleteLinks([a1.index, b1.index], { netns: ns, via: 0 }), { code: 'INVALID_ARGUMENT', field: 'via' });
+
+    // Paused between the move and the delete (the window a SIGKILL can hit): every link is in `via`.
+    const pause = `/tmp/netfd-pause-${process.pid}`;
+    fs.writeFileSync(pause, '');
+    const { spawn } = await import('node:child_process');
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'sys', 'link.js'))}).deleteLinks([${a1.index}, ${a2.index}, ${b1.index}], { netns: ${JSON.stringify(ns)}, via: 0x1000001 })`,
+      ],
+      {
+        env: { ...process.env, NETFD_TEST_DELETE_LINKS_PAUSE: pause },
+        stdio: 'ignore',
+      },
+    );
+    try {
+      for (let i = 0; i < 500 && groupOf('b1') !== 0x1000001; i++) await new Promise((r) => setTimeout(r, 20));
+      t.same([groupOf('a1'), groupOf('a2'), groupOf('b1'), groupOf('c1')], [0x1000001, 0x1000001, 0x1000001, 0x1000003], "b1 moved into a's group; a's links stay");
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    } finally {
+      fs.rmSync(pause, { force: true });
+    }
+    // What a restarted caller does: delete a's group (a1 a2 b1 go with it).
+    const again = await deleteLinks([a1.index, a2.index, b1.index], { netns: ns, via: 0x1000001 });
+    t.same(again, { deleted: 3, grouped: true });
+    t.same((await listLinks({ netns: ns })).map((l) => l.name).sort(), ['c1', 'lo', 'v0', 'v1'], 'c1 alone is left');
+    await deleteLink(c1.index, { netns: ns });
   });
 });
 
