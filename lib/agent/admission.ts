@@ -56,6 +56,9 @@ export function denied(message: string, rule: string | null, field: string, valu
   return e;
 }
 
+/** How long the heavy queue's parses may run back to back before the event loop serves I/O again. */
+const HEAVY_SLICE_MS = 10;
+
 /** The agent's admission: per-user state and limits, the ACL's decisions, the parsing queues. */
 export class Admission {
   /** The ACL in force (replaced on reload). */
@@ -63,8 +66,12 @@ export class Admission {
   readonly accounts: Accounts;
   /** XML parsed for the ACL off the event loop, users taking turns. */
   readonly parser = new AclParser();
-  /** Parses on the event loop (only of requests the ACL allowed), users taking turns. */
-  readonly heavy = new FairQueue(1);
+  /**
+   * Parses on the event loop (only of requests the ACL allowed), users taking
+   * turns, back to back for up to HEAVY_SLICE_MS of a loop turn: a burst of
+   * small documents does not wait a whole turn of the loop each.
+   */
+  readonly heavy = new FairQueue(1, HEAVY_SLICE_MS);
   readonly #o: Bounds;
   readonly #records: Records;
   readonly #users = new Map<number, UserState>();

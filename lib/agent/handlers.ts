@@ -141,8 +141,8 @@ export const HANDLERS: Readonly<Record<Op, Handler>> = {
   }),
   dumpxml: async (ctx, client, a) => {
     const h = own(ctx, client, a.name);
-    const files = ctx.records.files(h.record);
-    return { result: { xml: fs.readFileSync(a.inactive ? files.inactive : files.live, 'utf8') } };
+    // The inactive definition is the one the domain was prepared from (the record's; attach changes the live XML alone).
+    return { result: { xml: a.inactive ? h.record.xml : fs.readFileSync(ctx.records.files(h.record).live, 'utf8') } };
   },
   attach: async (ctx, client, a, log) => attach(ctx, client, own(ctx, client, a.name), a.xml as string, log),
   detach: async (ctx, client, a) => {
@@ -154,6 +154,7 @@ export const HANDLERS: Readonly<Record<Op, Handler>> = {
       const livePath = records.files(h.record).live;
       const live = DomainXml.parse(fs.readFileSync(livePath, 'utf8'), { live: true });
       const { iface } = interfaceByMac(h.record.name, live, mac, a.mac as string);
+      h.live = undefined; // the live XML changes: the release's teardown reads it
       const d = await withDomainLock(scope, h.record.name, () => hostDetach(h.record.name, live, livePath, iface, records.host(h.record)));
       h.record.interfaces = Math.max(0, h.record.interfaces - 1);
       h.record.devices = h.record.devices.filter((x) => x.name !== iface.target?.dev);

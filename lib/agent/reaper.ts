@@ -1,22 +1,22 @@
 // The agent's deletion queue. A release returns at once: the domain's record
-// and its live and inactive XML move into a journal entry of their own,
-// STATE/agent/queue/UID.GROUP/ (root's alone), which frees the domain's name
-// for its owner; a worker then deletes every queued domain's devices
-// together (one kernel group delete, netdev/teardown.ts), then their files
-// and network connections. Deleting a link waits out the kernel's RCU grace
-// period, once per group delete however many links it takes. A batch starts
-// when the worker is idle and takes everything queued; what arrives while it
-// runs is the next batch. Until its devices are gone a queued domain counts
-// against its owner's limits. The journal survives SIGKILL: a restarted
+// and its live XML (and an older agent's NAME.inactive) move into a journal
+// entry of their own, STATE/agent/queue/UID.GROUP/ (root's alone), which frees
+// the domain's name for its owner; a worker then deletes every queued domain's
+// devices together (one kernel group delete, netdev/teardown.ts), then their
+// files and network connections. Deleting a link waits out the kernel's RCU
+// grace period, once per group delete however many links it takes. A batch
+// starts when the worker is idle and takes everything queued; what arrives
+// while it runs is the next batch. Until its devices are gone a queued domain
+// counts against its owner's limits. The journal survives SIGKILL: a restarted
 // agent finishes the queue before it serves. Entries are the agent's alone
-// (one agent per state directory holds agent.lock), so a batch takes no
-// domain lock: the release took the scope's before it moved the files.
+// (one agent per state directory holds agent.lock), so a batch takes no domain
+// lock, and a release none either (see enqueue).
 import fs from 'node:fs';
 import path from 'node:path';
 import { teardownDomains } from '../netdev/teardown';
 import { removeFile } from '../state/atomic';
-import { withDomainLock } from '../state/lock';
 import { native } from '../sys/native';
+import type { InterfaceDef } from '../xml/domain';
 import type { AgentLogger } from './options';
 import { DeletionQueue, DomainRecord, Held, isRecordOf, Records, Reservation } from './records';
 
@@ -29,6 +29,8 @@ export interface Queued {
   /** Why it was released (logged once its devices are gone). */
   why: string;
   fds: number[];
+  /** The live XML's interfaces as its prepare wrote them (Held.live), when known: its teardown does not parse the file. */
+  interfaces?: readonly InterfaceDef[] | undefined;
   /** Its teardown failed: it stays queued (and counted) until the next start tries again. */
   failed?: boolean;
 }
@@ -154,26 +156,25 @@ export class Reaper implements DeletionQueue {
   }
 
   /**
-   * Releases a held domain: its record says 'releasing' (a crash from here
-   * on finishes the release at the next start), then under the domain's
-   * lock its live and inactive XML move into a journal entry of their own
-   * and its record last (the commit: from then on its name is free), it is
-   * dropped from those held and its deletion is queued.
+   * Releases a held domain in one synchronous step (nothing else of the
+   * agent runs between its parts): its live XML moves into a journal entry
+   * of its own and its record last (the commit: from then on its name is
+   * free; a crash before it leaves the domain held for its owner, a crash
+   * between is finished by the next start), it is dropped from those held
+   * and its deletion is queued. No domain lock is taken: attach, detach and
+   * release run under `records.exclusive`, and set-running and record-pci
+   * read and write the live XML under the lock with no await between, so
+   * they find it moved or not, never half.
    */
   async enqueue(h: Held, why: string): Promise<void> {
     const records = this.#records;
     const r = h.record;
-    r.state = 'releasing';
-    records.write(r);
-    const dir = await withDomainLock(records.scope(r.uid), r.name, async () => {
-      const entry = this.#newEntry(r);
-      commit(records.files(r), records.path(r.uid, r.name), entry, r.name, true);
-      return entry;
-    });
+    const dir = this.#newEntry(r);
+    commit(records.files(r), records.path(r.uid, r.name), dir, r.name, true);
     const fds = h.fds ?? [];
     h.fds = undefined;
     records.drop(r, true);
-    this.#queued.set(dir, { dir, record: r, bytes: h.bytes, why, fds });
+    this.#queued.set(dir, { dir, record: r, bytes: h.bytes, why, fds, interfaces: h.live });
     this.#log.info({ domain: r.name, uid: r.uid, group: r.group }, `released ${r.name}: ${why}; its devices are queued for deletion`);
     this.#kick();
   }
@@ -291,7 +292,7 @@ export class Reaper implements DeletionQueue {
   async #reap(batch: Queued[]): Promise<void> {
     let outcomes;
     try {
-      outcomes = await teardownDomains(batch.map((q) => ({ name: q.record.name, o: this.#records.host(q.record), dir: q.dir, liveOptional: true, lock: false })));
+      outcomes = await teardownDomains(batch.map((q) => ({ name: q.record.name, o: this.#records.host(q.record), dir: q.dir, liveOptional: true, lock: false, interfaces: q.interfaces })));
     } catch (err) {
       outcomes = batch.map(() => ({ error: err as Error }));
     }

@@ -1,12 +1,13 @@
 // The agent's records of the domains it prepared. Each user's domains live in
-// a scope of their own (STATE/agent/UID/NAME.{json,xml,inactive,lock}): users
+// a scope of their own (STATE/agent/UID/NAME.{json,xml,lock}; the record holds
+// the XML as written, and NAME.inactive is an older agent's copy of it): users
 // can neither squat nor see each other's names. Every domain is recorded in
 // NAME.json before the host changes, with the link group all its devices are
-// created in, so after a crash (even SIGKILL) a restarted agent finds
-// exactly what it made, by kernel identity rather than by a MAC or an owner
-// the holder of an fd can change: finished domains are kept for their owner
-// to claim, half-made ones are removed, and every other file of a user's
-// directory is classified.
+// created in, so after a crash (even SIGKILL) a restarted agent finds exactly
+// what it made, by kernel identity rather than by a MAC or an owner the holder
+// of an fd can change: finished domains are kept for their owner to claim,
+// half-made ones are removed, and every other file of a user's directory is
+// classified.
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
@@ -34,7 +35,7 @@ export interface DomainRecord {
   gid: number;
   /** The client process that asked. */
   pid: number;
-  /** preparing: host changes may be half made; ready: prepared; releasing: being removed. */
+  /** preparing: host changes may be half made; ready: prepared; releasing: being removed (written by older agents; a release now moves the record into the deletion queue at once). */
   state: 'preparing' | 'ready' | 'releasing';
   /** The config XML, and the guest MACs chosen before anything was made. */
   xml: string;
@@ -72,11 +73,17 @@ export interface Holder {
 export interface Held {
   record: DomainRecord;
   client: Holder | null;
-  /** Bytes of state the domain keeps on disk (record, live and inactive XML). */
+  /** Bytes of state the domain keeps on disk (record and live XML; an inactive XML an older agent wrote). */
   bytes: number;
   timer?: NodeJS.Timeout;
   /** One queue fd of each tap the agent made, kept until release deletes the tap (see prepare.ts). */
   fds?: number[] | undefined;
+  /**
+   * The live XML's interfaces as the prepare wrote them (liveInterfaces),
+   * for the release's teardown; unset once an attach or detach changed the
+   * live XML, and after a restart: the teardown reads the file then.
+   */
+  live?: readonly InterfaceDef[] | undefined;
 }
 
 /** What a user holds or a request reserves: interfaces, domains, bytes of state. */

@@ -63,6 +63,12 @@ export interface PrepareOptions extends DomainHostOptions {
    */
   links?: readonly LinkInfo[] | undefined;
   /**
+   * False: no inactive XML (NAME.inactive) is written beside the live XML;
+   * the caller keeps the definition itself (the agent's record holds it).
+   * Default true.
+   */
+  inactiveXml?: boolean | undefined;
+  /**
    * Called after each step has succeeded; a throw aborts setup and rolls
    * everything back, as a failure of the step itself would. For tests.
    */

@@ -206,9 +206,11 @@ export async function prepareHost<T extends PreparedHost = PreparedHost>(
     // ours, the inactive copy beside it is too (a stale one is replaced).
     writeNewFileAtomic(statePath, liveXml);
     tx.file(statePath);
-    const inactivePath = inactiveXmlPath(dir, def.name);
-    tx.file(inactivePath);
-    replaceFileAtomic(inactivePath, xml.text);
+    if (o.inactiveXml !== false) {
+      const inactivePath = inactiveXmlPath(dir, def.name);
+      tx.file(inactivePath);
+      replaceFileAtomic(inactivePath, xml.text);
+    }
     await o.afterStep?.('state', -1);
     return new Kind(xml, prepared, liveXml, statePath, { ...o, stateDir: root, scope: dir });
   } catch (err) {

@@ -30,6 +30,22 @@ export function liveResult(p: { plan: InterfacePlan; decision: DriverDecision; n
   return r;
 }
 
+/**
+ * The interfaces of the live XML that `results` make of `ifaces` (the
+ * definition's, in order), as parsing that live XML gives them in what
+ * teardown reads: type, MAC, target (dev, managed), actual, scripts,
+ * source. For a caller that keeps them instead of reading the file again.
+ */
+export function liveInterfaces(ifaces: readonly InterfaceDef[], results: readonly LiveInterface[]): InterfaceDef[] {
+  if (ifaces.length !== results.length) throw new Error(`liveInterfaces: ${results.length} results for ${ifaces.length} interfaces`);
+  return ifaces.map((i, k) => {
+    const r = results[k]!;
+    const live: InterfaceDef = { ...i, mac: r.mac, alias: r.alias, target: { dev: r.targetDev, managed: i.target?.managed ?? true } };
+    if (r.actual) live.actual = { ...r.actual };
+    return live;
+  });
+}
+
 /** The interfaces of a live XML whose device netfd created (a target dev it manages, a MAC, a pool device chosen). */
 const created = (ifaces: readonly InterfaceDef[]) => ifaces.filter((i) => i.target?.dev && i.mac && !(i.type === 'network' && !i.actual) && !(i.target && !i.target.managed));
 

@@ -8,7 +8,7 @@ import { deleteLinks, LinkInfo, listLinks, netnsOf } from '../sys/link';
 import { inactiveXmlPath, liveXmlPath, stateDir } from '../state/dirs';
 import { withDomainLock } from '../state/lock';
 import { removeFile } from '../state/atomic';
-import { DomainXml } from '../xml/domain';
+import { DomainXml, type InterfaceDef } from '../xml/domain';
 import { DomainHostOptions, downscript, warnOf } from './connect';
 import { recordedIn } from './live';
 import { releaseFor } from './network';
@@ -34,6 +34,12 @@ export interface TeardownItem {
    * deletion queue, whose journal entries no other process uses). Default true.
    */
   lock?: boolean | undefined;
+  /**
+   * The interfaces of the domain's live XML, when the caller has them as it
+   * wrote them (liveInterfaces): its live XML is then not read nor parsed,
+   * only removed. Default: read from the live XML.
+   */
+  interfaces?: readonly InterfaceDef[] | undefined;
 }
 
 /** What became of one domain of {@link teardownDomains}, in the order given. */
@@ -56,7 +62,8 @@ interface Locked {
   root: string;
   scope: string;
   dir: string;
-  xml: DomainXml | null;
+  /** The live XML's interfaces; null when it has none (liveOptional). */
+  ifaces: readonly InterfaceDef[] | null;
   indexes: number[];
 }
 
@@ -107,7 +114,7 @@ export async function teardownDomains(items: readonly TeardownItem[]): Promise<T
     for (const k of held) {
       const d = order[k];
       try {
-        locked.push({ ...d, xml: readLiveXml(d.item, liveXmlPath(d.dir, d.name)), indexes: [] });
+        locked.push({ ...d, ifaces: d.item.interfaces ?? readLiveXml(d.item, liveXmlPath(d.dir, d.name))?.def.interfaces ?? null, indexes: [] });
       } catch (err) {
         d.out.error = err as Error;
       }
@@ -143,8 +150,8 @@ async function deleteTogether(netns: string | undefined, batch: Locked[]): Promi
   }
   for (const l of batch) {
     const group = l.item.o.group;
-    if (l.xml) {
-      const found = recordedIn(l.xml.def.interfaces, links, group);
+    if (l.ifaces) {
+      const found = recordedIn(l.ifaces, links, group);
       l.indexes = found.indexes;
       l.out.deleted = found.deleted;
       l.out.skipped = found.skipped;
@@ -177,13 +184,13 @@ async function deleteTogether(netns: string | undefined, batch: Locked[]): Promi
 
 /** What follows a domain's links: its downscripts, its files, its network connections. */
 async function finish(l: Locked): Promise<void> {
-  const { item, out, xml } = l;
-  if (!xml) return;
+  const { item, out, ifaces } = l;
+  if (!ifaces) return;
   try {
-    for (const i of xml.def.interfaces) if (i.downscript && i.target?.dev && i.target.managed) await downscript(i.downscript, i.target.dev, i.path, warnOf(item.o))();
+    for (const i of ifaces) if (i.downscript && i.target?.dev && i.target.managed) await downscript(i.downscript, i.target.dev, i.path, warnOf(item.o))();
     removeFile(liveXmlPath(l.dir, item.name));
     removeFile(inactiveXmlPath(l.dir, item.name));
-    await releaseFor(item.name, xml.def.interfaces, { ...item.o, stateDir: l.root, scope: l.scope });
+    await releaseFor(item.name, ifaces, { ...item.o, stateDir: l.root, scope: l.scope });
   } catch (err) {
     out.error = err as Error;
   }

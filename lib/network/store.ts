@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import { getLink } from '../sys/link';
 import { processStart } from '../state/pidfile';
-import { replaceFileAtomic, replaceFilesAtomic } from '../state/atomic';
+import { AtomicOptions, replaceFileAtomic, replaceFilesAtomic } from '../state/atomic';
 import { pickDevice } from '../policy/pool';
 import { ForwardMode, NetworkXml, PoolDevice } from '../xml/network';
 import { checkName, corrupt, NetworkConfig, NetworkConfigOptions, readIfExists } from './config';
@@ -77,6 +77,9 @@ interface NetIndex {
   ledgerText: string;
   /** NAME.inactive's text (null: missing). */
   defText: string | null;
+  /** The ledger's and NAME.inactive's identity when their texts above were last known to be theirs (fileId). */
+  ledgerId: string | null;
+  defId: string | null;
   usage: PoolUsage;
   /** Scope directory -> its stamp when its connections were checked (absent: check them). */
   scopes: Map<string, string>;
@@ -85,6 +88,20 @@ interface NetIndex {
   liveFor?: { text: string; devices: readonly string[]; n: number };
 }
 const indexes = new Map<string, NetIndex>();
+
+/**
+ * A file's identity (inode, size, modification and change times; null when
+ * it is missing): netfd replaces its state files by rename, so a new text is
+ * a new inode, and a write in place changes the times. One stat, where
+ * reading the text to compare is four system calls.
+ */
+function fileId(file: string): string | null {
+  const st = fs.statSync(file, { bigint: true, throwIfNoEntry: false });
+  return st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : null;
+}
+
+/** Ledger and live XML are published without fsync: they describe connections of devices and processes that a reboot ends. */
+const RUNTIME: AtomicOptions = { sync: false };
 
 /** This process's start time (it allocates as itself). */
 let ownStart: string | null | undefined;
@@ -247,12 +264,17 @@ export class NetworkStore extends NetworkConfig {
   #indexed<T>(name: string, body: (idx: NetIndex) => Promise<T>): Promise<T> {
     return this.lock(name, async () => {
       const file = this.ledgerPath(name);
-      const ledgerText = readIfExists(file) ?? '';
-      const defText = readIfExists(this.inactivePath(name));
+      const ledgerId = fileId(file);
+      const defId = fileId(this.inactivePath(name));
       let idx = indexes.get(file);
-      if (!idx || idx.ledgerText !== ledgerText || idx.defText !== defText) {
-        indexes.delete(file);
-        idx = { ledgerText, defText, usage: new PoolUsage(ledgerText ? this.#parseLedger(file, ledgerText) : [], this.domainDir), scopes: new Map() };
+      // Files that are what the index last saw need no reading; others are read and compared.
+      if (!idx || idx.ledgerId !== ledgerId || idx.defId !== defId) {
+        const ledgerText = readIfExists(file) ?? '';
+        const defText = readIfExists(this.inactivePath(name));
+        if (!idx || idx.ledgerText !== ledgerText || idx.defText !== defText) {
+          indexes.delete(file);
+          idx = { ledgerText, defText, ledgerId, defId, usage: new PoolUsage(ledgerText ? this.#parseLedger(file, ledgerText) : [], this.domainDir), scopes: new Map() };
+        } else Object.assign(idx, { ledgerId, defId });
       }
       try {
         const r = await body(idx);
@@ -310,12 +332,16 @@ export class NetworkStore extends NetworkConfig {
       if (idx.live?.key !== key) idx.live = new LiveText(key, pool, (p) => xml.live(p));
       idx.liveFor = { text: xml.text, devices, n: pool.length };
     }
-    // Both temporary files written and fsynced, then renamed, ledger first, and one directory fsync.
-    replaceFilesAtomic([
-      [this.ledgerPath(name), ledgerText],
-      [this.livePath(name), idx.live.text(pool)],
-    ]);
+    // Both temporary files written, then renamed, ledger first.
+    replaceFilesAtomic(
+      [
+        [this.ledgerPath(name), ledgerText],
+        [this.livePath(name), idx.live.text(pool)],
+      ],
+      RUNTIME,
+    );
     idx.ledgerText = ledgerText;
+    idx.ledgerId = fileId(this.ledgerPath(name));
   }
 
   #parseLedger(file: string, text: string): Connection[] {
@@ -334,10 +360,13 @@ export class NetworkStore extends NetworkConfig {
 
   #write(name: string, s: NetworkStatus): void {
     indexes.delete(this.ledgerPath(name)); // rebuilt by the next allocate or release
-    replaceFilesAtomic([
-      [this.ledgerPath(name), formatLedger(s.connections)],
-      [this.livePath(name), s.xml.live(s.pool)],
-    ]);
+    replaceFilesAtomic(
+      [
+        [this.ledgerPath(name), formatLedger(s.connections)],
+        [this.livePath(name), s.xml.live(s.pool)],
+      ],
+      RUNTIME,
+    );
   }
 
   /**

@@ -253,15 +253,16 @@ export interface GuestMac {
 
 /**
  * The guest MAC of every interface of a domain: interfaces without one get
- * a generated 52:54:00:xx:xx:xx, distinct from the others; `random` supplies
- * the bytes (crypto.randomBytes in netdev, fixed in tests).
+ * a generated 52:54:00:xx:xx:xx, distinct from the others and from those
+ * `taken` says are in use (the host's links, say); `random` supplies the
+ * bytes (crypto.randomBytes in netdev, fixed in tests).
  */
-export function domainMacs(def: DomainDef, random: (n: number) => Uint8Array): GuestMac[] {
+export function domainMacs(def: DomainDef, random: (n: number) => Uint8Array, taken?: (mac: string) => boolean): GuestMac[] {
   const used = new Set(def.interfaces.map((i) => i.mac).filter((m): m is string => !!m));
   return def.interfaces.map((i) => {
     if (i.mac) return { mac: i.mac, generated: false };
     let mac = generateMac(random(3));
-    for (let n = 0; used.has(mac); n++) {
+    for (let n = 0; used.has(mac) || taken?.(mac); n++) {
       if (n > 64) throw new Error('domainMacs: the random source keeps repeating itself');
       mac = generateMac(random(3));
     }

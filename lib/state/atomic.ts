@@ -30,29 +30,43 @@ export function replaceFileAtomic(file: string, data: string): void {
   replaceFilesAtomic([[file, data]]);
 }
 
+/** Options of the atomic writes. */
+export interface AtomicOptions {
+  /**
+   * False: no fsync of the files nor of their directory. Still atomic for
+   * readers and for a crash of the process, not for a crash of the host:
+   * for state that describes what a reboot ends anyway (devices, processes).
+   * Default true.
+   */
+  sync?: boolean | undefined;
+}
+
 /**
  * Replaces each file with its text, each atomically (readers see the old or
  * the new text of a file, never a part): every temporary file is written and
  * fsynced first, then each renamed in order, then each directory fsynced once.
- * On return all are durable. A failure before the renames leaves every file
- * as it was; a temporary file that was not renamed is removed.
+ * On return all are durable (unless `o.sync` is false). A failure before
+ * the renames leaves every file as it was; a temporary file that was not
+ * renamed is removed.
  */
-export function replaceFilesAtomic(files: readonly (readonly [file: string, data: string])[]): void {
+export function replaceFilesAtomic(files: readonly (readonly [file: string, data: string])[], o: AtomicOptions = {}): void {
+  const sync = o.sync ?? true;
   const tmps: string[] = [];
   let renamed = 0;
   try {
-    for (const [file, data] of files) tmps.push(writeTemp(file, data));
+    for (const [file, data] of files) tmps.push(writeTemp(file, data, sync));
     for (; renamed < files.length; renamed++) fs.renameSync(tmps[renamed]!, files[renamed]![0]);
   } catch (e) {
     for (const tmp of tmps.slice(renamed)) removeFile(tmp);
     throw e;
   }
+  if (!sync) return;
   const dirs = new Set(files.map(([file]) => path.dirname(file)));
   for (const dir of dirs) fsyncDir(dir);
 }
 
-/** A new temporary file beside `file` holding `data`, fsynced and closed; its directory made if missing. */
-function writeTemp(file: string, data: string): string {
+/** A new temporary file beside `file` holding `data`, fsynced (unless `sync` is false) and closed; its directory made if missing. */
+function writeTemp(file: string, data: string, sync = true): string {
   // Beside `file`: its directory part kept as it is, a dot before its name.
   const slash = file.lastIndexOf('/');
   const tmp = `${file.slice(0, slash + 1)}.${file.slice(slash + 1)}.${process.pid}.${(seq++).toString(36)}.tmp`;
@@ -67,7 +81,7 @@ function writeTemp(file: string, data: string): string {
   try {
     try {
       writeAll(fd, data);
-      fs.fsyncSync(fd);
+      if (sync) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }

@@ -56,6 +56,8 @@ t.test("1. names: X.inactive cannot reach X, users cannot squat or see each othe
     t.notMatch(JSON.stringify(seen), /bob's secret/, "no reply to eve holds bob's XML");
     t.match(seen[0].result.xml, /<name>vm1\.inactive<\/name>/, 'vm1.inactive is her own domain');
     t.match(seen[1].result.xml, /<name>vm1<\/name>/, 'and so is vm1');
+    t.equal(seen[1].result.xml, domainXml('vm1', [bridgeIface('br0')]), '--inactive: exactly the XML she wrote (her record holds it)');
+    t.notOk(fs.existsSync(path.join(path.dirname(agentLivePath(a, eve.uid, 'vm1')), 'vm1.inactive')), 'no inactive copy beside the record');
     t.same(
       seen[2].result.map((d: { name: string }) => d.name),
       ['vm1', 'vm1.inactive'],
@@ -204,7 +206,7 @@ t.test('4. every state-creating request is authorised and counted: no interfaces
     const pad = (n: number) => `<description>${'x'.repeat(n)}</description>`;
     const e = runAs(eve, a.socket, [
       { op: 'prepare', args: { xml: empty } },
-      { op: 'prepare', args: { xml: domainXml('big', [bridgeIface('br0')]).replace('</devices>', `</devices>${pad(8000)}`) } },
+      { op: 'prepare', args: { xml: domainXml('big', [bridgeIface('br0')]).replace('</devices>', `</devices>${pad(12000)}`) } },
       { op: 'prepare', args: { xml: domainXml('d1', [bridgeIface('br0')]) } },
       { op: 'prepare', args: { xml: domainXml('d2', [bridgeIface('br0')]) } },
       { op: 'prepare', args: { xml: domainXml('d3', [bridgeIface('br0')]) } },

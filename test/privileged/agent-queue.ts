@@ -2,14 +2,16 @@
 // returns before the devices are gone and they do go; the name is free at
 // once; limits count queued devices until they are gone; SIGKILL with
 // deletions queued (and one move into the journal cut short), then a
-// restart, leaves nothing; SIGTERM drains the queue. The worker is held by
-// the test hook NETFD_TEST_REAPER_HOLD (a file: while it exists a batch waits
-// before deleting); the kernel path runs for real once it is removed.
+// restart, leaves nothing; SIGTERM drains the queue; a release takes no
+// domain lock. The worker is held by the test hook NETFD_TEST_REAPER_HOLD (a
+// file: while it exists a batch waits before deleting); the kernel path runs
+// for real once it is removed.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { AgentClient } from '../../lib/agent/client';
+import { FileLock } from '../../lib/sys/flock';
 import { native } from '../../lib/sys/native';
 import { agentLiveFiles, agentQueue, agentRecords, bridgeIface, directIface, domainXml, RunningAgent, startAgent, until, warmSockets } from '../helpers/agent';
 import { ip, ipLinks, needsRoot, withNetns } from '../helpers/host';
@@ -33,6 +35,15 @@ function holdWorker(t: Test): { on: () => void; off: () => void } {
     fs.rmSync(dir, { recursive: true, force: true });
   });
   return { on: () => fs.writeFileSync(file, ''), off: () => fs.rmSync(file, { force: true }) };
+}
+
+/** A request waits for the flock on `file` (/proc/locks: a blocked request on its inode). */
+function waitsFor(file: string): boolean {
+  const ino = fs.statSync(file).ino;
+  return fs
+    .readFileSync('/proc/locks', 'utf8')
+    .split('\n')
+    .some((l) => l.includes('->') && l.includes(`:${ino} `));
 }
 
 function bridge(ns: string): void {
@@ -265,6 +276,10 @@ t.test('a queued deletion that fails stays queued and counted; the next start tr
     const r = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml: domainXml('f', [directIface('v0', 'bridge')]) });
     closeFds(r.fds);
     const dev = r.result.interfaces[0].dev;
+    // An attach changes the live XML, so the release's teardown reads it
+    // from the journal (it keeps a prepare's own interfaces otherwise).
+    const at = await c.request<{ targetDev: string }>('attach', { name: 'f', xml: directIface('v0', 'bridge') });
+    closeFds(at.fds);
     await c.request('release', { name: 'f' });
     const [entry] = agentQueue(a);
     const live = path.join(a.stateDir, 'agent', 'queue', entry, 'f.xml');
@@ -273,7 +288,7 @@ t.test('a queued deletion that fails stays queued and counted; the next start tr
     hold.off();
     await until('the deletion fails', () => /deleting the devices of released f failed; it stays queued for the next start/.test(a.log()));
     t.same(agentQueue(a), [entry], 'the entry stays');
-    t.ok(names(ns).includes(dev), `${dev} is not deleted`);
+    t.ok(names(ns).includes(dev) && names(ns).includes(at.result.targetDev), `${dev} and ${at.result.targetDev} are not deleted`);
     await t.rejects(c.request('prepare', { xml: domainXml('g', [directIface('v0', 'bridge')]) }), { code: 'LIMIT_EXCEEDED', field: 'domains' }, 'and still counts against the limit');
     c.close();
     fs.writeFileSync(live, text);
@@ -282,5 +297,34 @@ t.test('a queued deletion that fails stays queued and counted; the next start tr
     a = await a.restart();
     t.same(agentQueue(a), [], 'the next start finished it');
     t.same(names(ns), baseline, 'its devices are gone');
+  });
+});
+
+t.test('a release takes no domain lock: it answers while another holds it, and a record-pci waiting for it then writes nothing back', { skip: needsRoot }, async (t) => {
+  await withNetns(t, async (ns) => {
+    bridge(ns);
+    const baseline = names(ns);
+    const a = await startAgent(t, { ns, acl: 'allow user root all\n' });
+    const c = await AgentClient.connect(a.socket);
+    const r = await c.request('prepare', { xml: domainXml('l', [directIface('v0', 'bridge')]) });
+    closeFds(r.fds);
+    const scope = path.join(a.stateDir, 'agent', '0');
+    const held = await FileLock.lock(path.join(scope, 'l.lock'), { timeoutMs: 5000 });
+    if (!held) throw new Error('cannot take l.lock');
+    // record-pci reads the live XML, then waits here for the lock to write it back.
+    const pci = c.request<{ liveXml: string | null }>('record-pci', { name: 'l', addresses: ['net0=00:05.0'] });
+    await until('record-pci waits for the lock', () => waitsFor(path.join(scope, 'l.lock')));
+    t.same((await c.request('release', { name: 'l' })).result, { name: 'l' }, 'the release answers while the lock is held');
+    t.same(agentRecords(a), [], 'the record is in the deletion queue');
+    held.unlock();
+    t.same((await pci).result, { name: 'l', liveXml: null }, 'record-pci, let in, finds the domain gone');
+    t.notOk(fs.existsSync(path.join(scope, 'l.xml')), 'and wrote no live XML back into the scope');
+    await until('its devices are deleted', () => agentQueue(a).length === 0 && names(ns).join() === baseline.join());
+    const again = await c.request('prepare', { xml: domainXml('l', [directIface('v0', 'bridge')]) });
+    closeFds(again.fds);
+    t.match(again.result, { name: 'l' }, 'the name is prepared again');
+    await c.request('release', { name: 'l' });
+    await until('nothing left', () => agentQueue(a).length === 0 && names(ns).join() === baseline.join());
+    c.close();
   });
 });

@@ -196,17 +196,32 @@ t.test("netfd's client refused by the agent, or cut off mid-request by SIGKILL o
     await killClient(holders[0].proc);
     await until('the first holder is gone', () => logLines(a).some((l) => l.msg === 'client disconnected'));
 
-    // Mid-request: a release that waits for the domain's lock (an flock held here) when the agent is killed.
+    // Mid-request: an attach that waits for the domain's lock (an flock held
+    // here) when the agent is killed. The CLI's hotplug asks the agent first
+    // and qemu after, so a launch record naming a QMP socket is all it needs.
     const lock = path.join(a.stateDir, 'agent', String(user.uid), 'held.lock');
+    const clientState = path.join(a.dir, 'client-state');
+    fs.mkdirSync(clientState, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(clientState, 'held.pid'), JSON.stringify({ pid: 1, qmp: path.join(clientState, 'held.qmp') }));
+    fs.writeFileSync(path.join(clientState, 'iface.xml'), bridgeIface('br0'));
+    fs.chownSync(clientState, user.uid, user.gid);
+    /** A request waits for the flock on `lock` (/proc/locks: a blocked request on its inode). */
+    const waitsFor = (file: string) => {
+      const ino = fs.statSync(file).ino;
+      return fs
+        .readFileSync('/proc/locks', 'utf8')
+        .split('\n')
+        .some((l) => l.includes('->') && l.includes(`:${ino} `));
+    };
     const midRequest = async (sig: NodeJS.Signals, re: RegExp) => {
       const held = await FileLock.lock(lock, { timeoutMs: 5000 });
       if (!held) throw new Error(`cannot take ${lock}`);
-      const c = cliAs(t, user, a, ['destroy', 'held']);
-      await until(`${sig}: the release is in flight`, () => records(a).held?.state === 'releasing');
+      const c = cliAs(t, user, a, ['attach-interface', 'held', path.join(clientState, 'iface.xml')]);
+      await until(`${sig}: the attach is in flight`, () => waitsFor(lock));
       const end = await signalAgent(a, sig);
       if (sig === 'SIGTERM') {
         noCrash(t, a, end, 'SIGTERM mid-request');
-        t.equal(end.code, 1, 'SIGTERM: the agent exits 1, the release cut short');
+        t.equal(end.code, 1, 'SIGTERM: the agent exits 1, the attach cut short');
         t.ok(end.ms < STOP_TIMEOUT_S * 1000 + 1500, `SIGTERM: within the stop timeout (${end.ms} ms)`);
         t.match(
           logLines(a).find((l) => typeof l.msg === 'string' && l.msg.startsWith('stop timeout')),
@@ -214,22 +229,26 @@ t.test("netfd's client refused by the agent, or cut off mid-request by SIGKILL o
           'SIGTERM: the log names the connection cut short',
         );
       } else t.equal(end.signal, 'SIGKILL', 'SIGKILL: the agent is gone');
-      oneLine(t, c, await c.done, 'destroy', re, `${sig} mid-request`);
-      t.equal(records(a).held?.state, 'releasing', `${sig}: the record says what was being done`);
+      oneLine(t, c, await c.done, 'attach-interface', re, `${sig} mid-request`);
+      t.match(records(a).held, { state: 'ready', interfaces: 1 }, `${sig}: the record is the prepared domain's, the attach never began`);
       held.unlock();
     };
+    /** After a restart: the domain is held again for its owner, who releases it; its tap goes. */
+    const releaseAfterRestart = async (what: string) => {
+      t.match(runAs(user, a.socket, [{ op: 'release', args: { name: 'held' } }]), [{ ok: true }], `${what}: the domain was held again for its owner, who releases it`);
+      await until(`${what}: its devices are deleted`, () => !('held' in records(a)) && names(ns).join() === baseline.join());
+    };
     await midRequest('SIGKILL', /ECONNRESET: the agent connection closed \(the peer closed the connection\)$/);
-    // The next agent finishes the release from the record; prepare again for the SIGTERM case.
     a = await a.restart();
-    await until('the interrupted release is finished', () => !('held' in records(a)));
     await killClient(holders[1].proc);
+    await releaseAfterRestart('SIGKILL');
     t.same(names(ns), baseline, 'its tap is gone');
     const again = await holdAs(t, user, a.socket, [{ op: 'prepare', args: { xml: domainXml('held', [bridgeIface('br0')]) } }]);
     t.equal(again.replies[0].ok, true, 'prepared again');
     await midRequest('SIGTERM', /ECONNRESET: the agent connection closed \(the peer closed the connection\)$/);
     a = await a.restart();
-    await until('the release cut short by SIGTERM is finished', () => !('held' in records(a)));
     await killClient(again.proc);
+    await releaseAfterRestart('SIGTERM');
     t.same(names(ns), baseline, 'nothing left in the namespace');
     const end = await signalAgent(a, 'SIGTERM');
     t.same({ code: end.code, signal: end.signal }, { code: 0, signal: null }, 'an idle agent stops with 0');

@@ -76,6 +76,10 @@ t.test('users made by the test: a tap on the allowed bridge, refusals naming the
       'bob holds one interface already: his limit refuses a second, naming the rule',
     );
 
+    // A record of alice's that the agent does not hold (as a failed recovery leaves one): its name is taken.
+    const stale = path.join(path.dirname(agentLivePath(a, alice.uid, 'alice3')), 'alice3.json');
+    fs.mkdirSync(path.dirname(stale), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(stale, 'left by a recovery that failed\n');
     const alices = await holdAs(t, alice, a.socket, [
       { op: 'hello' },
       { op: 'prepare', args: { xml: domainXml('alice1', [bridgeIface('br0')]) } },
@@ -83,8 +87,10 @@ t.test('users made by the test: a tap on the allowed bridge, refusals naming the
       { op: 'release', args: { name: 'bob1' } },
       { op: 'dumpxml', args: { name: 'bob1' } },
       { op: 'list' },
+      { op: 'prepare', args: { xml: domainXml('alice1', [bridgeIface('br0')]) } },
+      { op: 'prepare', args: { xml: domainXml('alice3', [bridgeIface('br0')]) } },
     ]);
-    const [hello, ok, br1, releaseBob, dumpBob, list] = alices.replies;
+    const [hello, ok, br1, releaseBob, dumpBob, list, again, taken] = alices.replies;
     t.match(hello.result, { uid: alice.uid, gid: alice.gid, user: alice.name }, 'SO_PEERCRED names alice');
     t.equal(ok.ok, true, 'alice gets a tap on br0');
     t.equal(ok.fds, 1, 'one tap fd came with the reply');
@@ -104,6 +110,11 @@ t.test('users made by the test: a tap on the allowed bridge, refusals naming the
       'alice lists only her own domain',
     );
     t.ok(fs.existsSync(agentLivePath(a, bob.uid, 'bob1')), "bob's domain is untouched");
+    t.match(again.error, { code: 'EEXIST', field: 'name', value: 'alice1' }, 'alice1 again: already prepared, named');
+    t.match(taken.error, { code: 'EEXIST', field: 'name', value: 'alice3' }, 'alice3 over a record the agent does not hold: refused as already prepared');
+    t.equal(fs.readFileSync(stale, 'utf8'), 'left by a recovery that failed\n', 'that record is left as it was');
+    t.notOk(fs.existsSync(agentLivePath(a, alice.uid, 'alice3')), 'and no live XML was made for alice3');
+    fs.rmSync(stale);
 
     const root = runAs(null, a.socket, [
       { op: 'prepare', args: { xml: domainXml('root1', [bridgeIface('br1')]) } },

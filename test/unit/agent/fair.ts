@@ -1,4 +1,4 @@
-// FairQueue: users take turns, one job at a time, the event loop served between jobs.
+// FairQueue: users take turns, one job at a time, the event loop served between jobs (or between slices of back-to-back jobs).
 import t from 'tap';
 import { FairQueue } from '../../../lib/agent/fair';
 
@@ -48,4 +48,42 @@ t.test('concurrency 2 runs two at once', async (t) => {
   };
   await Promise.all([1, 2, 3, 4].map((k) => q.run(k, job)));
   t.equal(most, 2);
+});
+
+t.test('with a slice, jobs run back to back until the turn has lasted that long, then the loop turns', async (t) => {
+  const q = new FairQueue(1, 30);
+  // A tick per turn of the event loop: the jobs record the turn they ran in.
+  let turn = 0;
+  let done = false;
+  const tick = () => {
+    turn++;
+    if (!done) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const spin = (ms: number) => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+  };
+  const turns: number[] = [];
+  const started: number[] = [];
+  const jobs: Promise<void>[] = [];
+  for (let i = 0; i < 40; i++)
+    jobs.push(
+      q.run(i % 3, () => {
+        turns.push(turn);
+        started.push(performance.now());
+        spin(2);
+      }),
+    );
+  t.equal(turns.length, 0, 'no job runs inside the caller');
+  await Promise.all(jobs);
+  done = true;
+  const sizes = new Map<number, number>();
+  for (const k of turns) sizes.set(k, (sizes.get(k) ?? 0) + 1);
+  t.ok(Math.max(...sizes.values()) > 1, `jobs share a turn (${[...sizes.values()].join(' ')} jobs per turn)`);
+  t.ok(sizes.size > 1, 'the loop turned between slices');
+  // Within a turn, a job starts only while the turn has lasted less than the slice (its first job began it).
+  let span = 0;
+  for (let k = 1; k < turns.length; k++) span = Math.max(span, started[k] - started[turns.indexOf(turns[k])]);
+  t.ok(span < 30 + 1, `the last job of a turn started ${span.toFixed(1)} ms into it (slice 30 ms)`);
 });

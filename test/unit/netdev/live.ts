@@ -1,8 +1,8 @@
-// recordedIn: which links a live XML records that are still netfd's (pure).
+// recordedIn: which links a live XML records that are still netfd's; liveInterfaces: what it records, without parsing it (pure).
 import t from 'tap';
-import { recordedIn } from '../../../lib/netdev/live';
+import { liveInterfaces, recordedIn } from '../../../lib/netdev/live';
 import type { LinkInfo } from '../../../lib/sys/link';
-import { DomainXml } from '../../../lib/xml/domain';
+import { DomainXml, InterfaceDef, LiveInterface } from '../../../lib/xml/domain';
 
 t.test('recordedIn: recorded links that are still netfd’s, by kind and group or MAC', async (t) => {
   const live = DomainXml.parse(
@@ -18,4 +18,28 @@ t.test('recordedIn: recorded links that are still netfd’s, by kind and group o
   const links = [link(5, 'vnet0', 'tun', 'fe:54:00:00:00:01', 9), link(6, 'macvtap0', 'macvtap', '52:54:00:00:00:02', 8), link(7, 'mine', 'tun', 'fe:54:00:00:00:03', 9)];
   t.same(recordedIn(live.def.interfaces, links), { indexes: [5, 6], deleted: ['vnet0', 'macvtap0'], skipped: ['gone0'] }, 'by MAC without a group');
   t.same(recordedIn(live.def.interfaces, links, 9), { indexes: [5], deleted: ['vnet0'], skipped: ['macvtap0', 'gone0'] }, 'by group with one');
+});
+
+t.test('liveInterfaces: what teardown reads of the live XML, without parsing it', async (t) => {
+  const xml = DomainXml.parse(
+    `<domain type='qemu'><name>x</name><memory unit='MiB'>128</memory><devices>
+      <interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>
+      <interface type='ethernet'><mac address='52:54:00:00:00:03'/><target dev='mine' managed='no'/></interface>
+      <interface type='ethernet'><target dev='tap%d'/><script path='/bin/true'/><downscript path='/bin/false'/></interface>
+      <interface type='network'><source network='pool'/><alias name='ua-n'/></interface>
+      <interface type='direct'><source dev='v0' mode='vepa'/></interface>
+    </devices></domain>`,
+  );
+  const results: LiveInterface[] = [
+    { driver: 'qemu', targetDev: 'vnet7', mac: '52:54:00:00:00:01', alias: 'net0' },
+    { driver: 'qemu', targetDev: 'mine', mac: '52:54:00:00:00:03', alias: 'net1' },
+    { driver: null, targetDev: 'tap4', mac: '52:54:00:00:00:05', alias: 'net2' },
+    { driver: 'vhost', targetDev: 'macvtap3', mac: '52:54:00:00:00:06', alias: 'ua-n', actual: { dev: 'vf1', mode: 'passthrough' } },
+    { driver: 'vhost', targetDev: 'macvtap4', mac: '52:54:00:00:00:07', alias: 'net4' },
+  ];
+  const kept = liveInterfaces(xml.def.interfaces, results);
+  const parsed = DomainXml.parse(xml.live(results), { live: true }).def.interfaces;
+  const read = (i: InterfaceDef) => ({ type: i.type, mac: i.mac, target: i.target, actual: i.actual, downscript: i.downscript, script: i.script, path: i.path, source: i.source, alias: i.alias });
+  t.same(kept.map(read), parsed.map(read), 'the same as parsing the live XML written from them');
+  t.throws(() => liveInterfaces(xml.def.interfaces, results.slice(1)), /4 results for 5 interfaces/);
 });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import t from 'tap';
 import { formatLedger } from '../../../lib/network/ledger';
 import { ConnectionUndo, NetworkStore } from '../../../lib/network/store';
+import { replaceFileAtomic } from '../../../lib/state/atomic';
 import { processStart } from '../../../lib/state/pidfile';
 import { pf64, pfAllNoNetdev, pfGaps, pfN, pfNotSriov, makePf } from '../../../scripts/sriov-fixture';
 import { counts, dirs, explicit, liveDomain, mac, noTemp, pfNet, total } from '../../helpers/networks';
@@ -333,4 +334,22 @@ t.test('the index kept between calls follows the files: another writer of the le
     (JSON.parse(fs.readFileSync(d.nets.ledgerPath('ix2'), 'utf8')).connections as { domain: string }[]).some((c) => c.domain === 'kept'),
     'and gone from the ledger',
   );
+});
+
+t.test('the index checks the files by identity: a ledger another writer replaced with a text of the same size, or rewrote in place, is read again', async (t) => {
+  const d = dirs(t);
+  await d.nets.define(explicit('sz', 'bridge', ['p0', 'p1']));
+  await d.nets.start('sz');
+  t.equal((await d.nets.allocate('sz', { domain: 'aa', mac: mac(1) })).dev, 'p0');
+  const file = d.nets.ledgerPath('sz');
+  // Another writer's replacement (by rename, as netfd writes): the same size, another domain.
+  replaceFileAtomic(file, fs.readFileSync(file, 'utf8').replace('"aa"', '"bb"'));
+  await rejected(t, () => d.nets.allocate('sz', { domain: 'bb', mac: mac(1) }), { code: 'EEXIST', field: 'mac', value: mac(1) });
+  t.equal((await d.nets.allocate('sz', { domain: 'aa', mac: mac(1) })).dev, 'p1', "aa's connection is gone: bb's holds p0");
+  // In place (the same inode), the same size again: its times changed.
+  await new Promise((r) => setTimeout(r, 20));
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('"bb"', '"cc"'));
+  await rejected(t, () => d.nets.allocate('sz', { domain: 'cc', mac: mac(1) }), { code: 'EEXIST', field: 'mac', value: mac(1) });
+  for (const dom of ['aa', 'cc']) await d.nets.release('sz', { domain: dom, mac: mac(1) });
+  t.strictSame(counts(d.nets.dumpxml('sz')), { p0: 0, p1: 0 });
 });

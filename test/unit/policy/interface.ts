@@ -6,6 +6,7 @@ import { refused } from '../../helpers/refused';
 import {
   decideDriver,
   DEFAULT_MODEL,
+  domainMacs,
   generateMac,
   InterfacePlan,
   isVirtio,
@@ -350,6 +351,27 @@ t.test('generateMac and tapHostMac', async (t) => {
   t.equal(tapHostMac('FE:54:00:AB:CD:EF'), 'fa:54:00:ab:cd:ef', 'case does not matter; the result is lower-case');
   t.equal(tapHostMac('fa:54:00:12:34:56'), 'fe:54:00:12:34:56');
   for (const m of ['52:54:00:12:34:56', 'fe:00:00:00:00:01', '02:00:00:00:00:01']) t.not(tapHostMac(m), m, `host and guest differ for ${m}`);
+});
+
+t.test('domainMacs: a generated MAC that is taken is drawn again; a given one is kept', async (t) => {
+  const def = domainDef("<interface type='bridge'><source bridge='br0'/></interface><interface type='ethernet'><mac address='52:54:00:aa:bb:cc'/></interface>");
+  const random = bytes([1, 2, 3], [4, 5, 6], [7, 8, 9]);
+  const taken = new Set(['52:54:00:01:02:03', 'fe:54:00:04:05:06', '52:54:00:aa:bb:cc']);
+  // As the agent asks: a link with that MAC, or with the host MAC a tap of that guest MAC would get.
+  const macs = domainMacs(def, random, (m) => taken.has(m) || taken.has(tapHostMac(m)));
+  t.strictSame(
+    macs,
+    [
+      { mac: '52:54:00:07:08:09', generated: true },
+      { mac: '52:54:00:aa:bb:cc', generated: false },
+    ],
+    'the first two draws were taken (as a guest MAC, then as a host MAC); the given MAC is not second-guessed (preflight refuses it, naming it)',
+  );
+  t.throws(
+    () => domainMacs(def, bytes(...Array.from({ length: 70 }, () => [1, 2, 3])), (m) => taken.has(m)),
+    /keeps repeating itself/,
+    'a source that only repeats a taken MAC is an error, not a loop',
+  );
 });
 
 t.test('planDomain: generated and given MACs', async (t) => {
