@@ -35,6 +35,7 @@ export {
   attachToBridge,
   detachFromBridge,
   LinkTarget,
+  DeleteLinksTarget,
 } from './sys/link';
 export { NetnsHandle } from './sys/netns';
 export {
