@@ -7,7 +7,7 @@ import path from 'node:path';
 import { NetfdError } from '../errors';
 import type { LinkInfo } from '../sys/link';
 import { setInterfaceLinks } from '../netdev/direct';
-import { liveInterfaces, liveResult } from '../netdev/live';
+import { liveInterfaces, liveResult, macTakenBy } from '../netdev/live';
 import { prepareDomain } from '../qemu/domain';
 import { withDomainLock } from '../state/lock';
 import { removeFile, replaceFileAtomic } from '../state/atomic';
@@ -71,10 +71,10 @@ const choosingMacs = new Set<string>();
  * parent (EADDRINUSE); a generated one is chosen again instead.
  */
 function macTaken(ctx: Context, links: readonly LinkInfo[]): (mac: string) => boolean {
-  const inUse = new Set<string>();
-  for (const l of links) if (l.mac) inUse.add(l.mac.toLowerCase());
-  for (const h of ctx.records.held.values()) for (const m of h.record.macs) inUse.add(m.mac.toLowerCase());
-  return (mac) => choosingMacs.has(mac) || inUse.has(mac) || inUse.has(tapHostMac(mac));
+  const byLink = macTakenBy(links);
+  const held = new Set<string>();
+  for (const h of ctx.records.held.values()) for (const m of h.record.macs) held.add(m.mac.toLowerCase()).add(tapHostMac(m.mac.toLowerCase()));
+  return (mac) => choosingMacs.has(mac) || held.has(mac) || held.has(tapHostMac(mac)) || byLink(mac);
 }
 
 export async function prepare(ctx: Context, client: Client, text: string, qmp: string | undefined, accel: Accel | undefined, running: boolean | undefined, log: AgentLogger): Promise<Result> {
@@ -205,16 +205,19 @@ export async function attach(ctx: Context, client: Client, h: Held, ifaceXml: st
       const live = await admission.heavy.run(r.uid, () => DomainXml.parse(fs.readFileSync(livePath, 'utf8'), { live: true }));
       const probe = live.withInterface(ifaceXml).iface;
       return admission.withinLimits(client, { interfaces: 1, domains: 0, bytes: 2 * bytesOf(ifaceXml) + 1024 }, async () => {
-        // The MAC is chosen (and recorded) before anything is made.
+        // The MAC is chosen (and recorded) before anything is made: not
+        // another NIC's of the domain, nor one in use (the listing preflight uses too).
+        const links = probe.mac ? undefined : await ctx.links();
         const used = new Set(live.def.interfaces.map((i) => i.mac));
+        const taken = links ? macTaken(ctx, links) : () => false;
         let bytes = pooledRandom(3);
-        while (!probe.mac && used.has(generateMac(bytes))) bytes = pooledRandom(3);
+        while (!probe.mac && (used.has(generateMac(bytes)) || taken(generateMac(bytes)))) bytes = pooledRandom(3);
         const mac = probe.mac ?? generateMac(bytes);
         r.attaching = { xml: ifaceXml, mac };
         records.write(r);
         let host;
         try {
-          host = await hostAttach(name, live, ifaceXml, { ...records.host(r), random: () => bytes, accel: r.accel, macvtapsDown: r.running !== undefined });
+          host = await hostAttach(name, live, ifaceXml, { ...records.host(r), random: () => bytes, links, accel: r.accel, macvtapsDown: r.running !== undefined });
         } catch (err) {
           delete r.attaching;
           records.write(r);

@@ -22,7 +22,7 @@ import { ConnectContext, Connected, DomainHostOptions, downscript, fieldError, P
 import { checkEthernet, connectEthernet } from './ethernet';
 import { checkBridge, connectBridge } from './bridge';
 import { checkDirect, connectDirect, followLiveXml } from './direct';
-import { liveResult, readLive, recordedLinks, recordPciAddresses } from './live';
+import { liveResult, macTakenBy, readLive, recordedLinks, recordPciAddresses } from './live';
 import type { TeardownItem } from './teardown';
 import { Tx } from './tx';
 import { openVhost } from './vhost';
@@ -182,7 +182,10 @@ export async function prepareHost<T extends PreparedHost = PreparedHost>(
   const dir = o.scope ?? root;
   const statePath = liveXmlPath(dir, def.name);
   if (fs.existsSync(statePath)) throw fieldError('EEXIST', 'name', def.name, `domain ${def.name} is already prepared (live state ${statePath}); tear it down first`);
-  const macs = o.macs ?? domainMacs(def, o.random ?? randomBytes);
+  // Generated MACs avoid the links' (listed first for that; preflight uses the same listing).
+  let links = o.links;
+  if (!o.macs && def.interfaces.some((i) => !i.mac)) links ??= await listLinks({ netns });
+  const macs = o.macs ?? domainMacs(def, o.random ?? randomBytes, links && macTakenBy(links));
   const nets = await allocateFor(
     def.name,
     def.interfaces,
@@ -191,7 +194,7 @@ export async function prepareHost<T extends PreparedHost = PreparedHost>(
   );
   let setup: InterfaceSetup;
   try {
-    setup = await prepareInterfaces(planDomain(def, macs, nets.actuals, o.accel), { ...o, netns });
+    setup = await prepareInterfaces(planDomain(def, macs, nets.actuals, o.accel), { ...o, netns, links });
   } catch (err) {
     await nets.release().catch((e) => {
       suppress(err, e, 'releasing network devices');

@@ -20,7 +20,7 @@ import { inactiveXmlPath, liveXmlPath, stateDir } from '../state/dirs';
 import { allocateFor } from './network';
 import { ConnectContext, fieldError, PrepareOptions, Step } from './connect';
 import { connect, needsLinks, preflight, PreparedHost, PreparedHostClass, PreparedInterface } from './domain';
-import { liveResult } from './live';
+import { liveResult, macTakenBy } from './live';
 import { teardownDomains } from './teardown';
 import { Tx } from './tx';
 import { openVhost } from './vhost';
@@ -83,9 +83,9 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (t: T) => 
  * The guest MACs of every domain, chosen together: a MAC written in one
  * domain's XML and in another's is refused (EADDRINUSE, naming the second
  * domain and field); a generated MAC is never one another guest of the fleet
- * has.
+ * has, nor one `taken` says is in use (macTakenBy the namespace's links).
  */
-export function fleetMacs(defs: readonly DomainDef[], random: (n: number) => Uint8Array): GuestMac[][] {
+export function fleetMacs(defs: readonly DomainDef[], random: (n: number) => Uint8Array, taken?: (mac: string) => boolean): GuestMac[][] {
   const owner = new Map<string, string>();
   for (const def of defs)
     for (const i of def.interfaces) {
@@ -97,10 +97,10 @@ export function fleetMacs(defs: readonly DomainDef[], random: (n: number) => Uin
     }
   const used = new Set(owner.keys());
   return defs.map((def) =>
-    domainMacs(def, random).map((m) => {
+    domainMacs(def, random, taken).map((m) => {
       if (!m.generated) return m;
       let mac = m.mac;
-      for (let n = 0; used.has(mac); n++) {
+      for (let n = 0; used.has(mac) || taken?.(mac); n++) {
         if (n > 64) throw new Error('fleetMacs: the random source keeps repeating itself');
         mac = generateMac(random(3));
       }
@@ -241,9 +241,13 @@ export async function prepareHosts<T extends PreparedHost = PreparedHost>(
     if (fs.existsSync(statePath)) throw fieldError('EEXIST', 'name', name, `domain ${name} is already prepared (live state ${statePath}); tear it down first`);
   }
   if (!xmls.length) return [];
+  // Generated MACs avoid the links' (listed first for that; preflight uses the same listing).
+  let listed: LinkInfo[] | undefined;
+  if (xmls.some((x) => x.def.interfaces.some((i) => !i.mac))) listed = await listLinks({ netns });
   const macs = fleetMacs(
     xmls.map((x) => x.def),
     o.random ?? randomBytes,
+    listed && macTakenBy(listed),
   );
 
   const releases: (() => Promise<void>)[] = [];
@@ -267,7 +271,7 @@ export async function prepareHosts<T extends PreparedHost = PreparedHost>(
     checkNamesApart(members);
 
     // Preflight of every domain against one listing of the namespace's links.
-    const links = members.some((m) => needsLinks(m.plans)) ? await listLinks({ netns }) : [];
+    const links = members.some((m) => needsLinks(m.plans)) ? (listed ?? (await listLinks({ netns }))) : [];
     for (const m of members) m.existing = await forDomain(m.name, async () => preflight(m.plans, links));
 
     // The driver decisions, before any link exists; a vhost device found

@@ -23,6 +23,19 @@ export function readLive(file: string): DomainXml | null {
   return DomainXml.parse(text, { live: true });
 }
 
+/**
+ * Whether a generated guest MAC would meet a link of `links`: as its MAC, or
+ * as the host MAC its tap would get (tapHostMac). Preflight refuses such a
+ * MAC on the same bridge or parent (EADDRINUSE), so a generated one is drawn
+ * again instead (domainMacs' `taken`): with 200 taps a 24-bit draw met one
+ * about once in 80,000 prepares.
+ */
+export function macTakenBy(links: readonly LinkInfo[]): (mac: string) => boolean {
+  const inUse = new Set<string>();
+  for (const l of links) if (l.mac) inUse.add(l.mac.toLowerCase());
+  return (mac) => inUse.has(mac) || inUse.has(tapHostMac(mac));
+}
+
 /** What the live XML records for a prepared interface. */
 export function liveResult(p: { plan: InterfacePlan; decision: DriverDecision; name: string }): LiveInterface {
   const r: LiveInterface = { driver: p.decision.record, targetDev: p.name, mac: p.plan.mac, alias: p.plan.deviceId };

@@ -9,13 +9,14 @@ import { NetfdError, suppress } from '../errors';
 import type { PrepareOptions } from '../netdev/connect';
 import { setInterfaceLinks } from '../netdev/direct';
 import { detachHost, InterfaceSetup, prepareInterfaces, PreparedInterface } from '../netdev/domain';
-import { liveResult } from '../netdev/live';
+import { liveResult, macTakenBy } from '../netdev/live';
 import { allocateFor } from '../netdev/network';
 import { liveXmlPath, stateDir } from '../state/dirs';
 import { replaceFileAtomic } from '../state/atomic';
 import { withDomainLock } from '../state/lock';
 import { generateMac, InterfacePlan, planInterface, rootBusOf, runsOnKvm } from '../policy';
 import * as v from '../validate';
+import { listLinks, netnsOf } from '../sys/link';
 import { DomainXml, InterfaceDef, PciAddress } from '../xml/domain';
 import { nicFds } from './fdpass';
 import { pidPath, readPidInfo } from './launch';
@@ -133,15 +134,21 @@ export async function hostAttach(name: string, live: DomainXml, ifaceXml: string
   iface.alias ??= freeAlias(others, iface.index);
   let mac = iface.mac;
   const generated = mac === undefined;
+  let links = o.links;
   if (mac === undefined) {
+    // Not another NIC's of the domain, nor a link's (listed first for that; preflight uses the same listing).
+    links ??= await listLinks({ netns: netnsOf(o) });
     const used = new Set(others.map((i) => i.mac));
-    do mac = generateMac((o.random ?? randomBytes)(3));
-    while (used.has(mac));
+    const taken = macTakenBy(links);
+    for (let n = 0; mac === undefined || used.has(mac) || taken(mac); n++) {
+      if (n > 64) throw new Error('hostAttach: the random source keeps repeating itself');
+      mac = generateMac((o.random ?? randomBytes)(3));
+    }
   }
   const nets = await allocateFor(name, [iface], [mac], o);
   let setup: InterfaceSetup;
   try {
-    setup = await prepareInterfaces([planInterface(iface, mac, generated, nets.actuals[0], runsOnKvm(live.def, o.accel), rootBusOf(live.def))], o);
+    setup = await prepareInterfaces([planInterface(iface, mac, generated, nets.actuals[0], runsOnKvm(live.def, o.accel), rootBusOf(live.def))], { ...o, links });
   } catch (err) {
     await rollback(err, () => nets.release());
     throw err;

@@ -8,8 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { STEPS } from '../../lib/netdev/connect';
+import { teardownHosts } from '../../lib/netdev/fleet';
 import { teardownFromLive } from '../../lib/netdev/teardown';
-import { prepareDomain } from '../../lib/qemu/domain';
+import { prepareDomain, prepareDomains } from '../../lib/qemu/domain';
 import { DomainXml } from '../../lib/xml/domain';
 import { ip, ipLink, ipLinks, needsRoot, openFds, withNetns } from '../helpers/host';
 
@@ -220,6 +221,46 @@ t.test('real failures at setup are refused cleanly and name the field', { skip: 
       t.same(snapshot(ns), during, 'second prepare changed nothing');
       await p.teardown();
       t.same(snapshot(ns), before);
+    },
+    { bridge: true },
+  );
+});
+
+t.test('a generated MAC a link already has (as its MAC, or as the host MAC its tap would get) is drawn again, never refused', { skip: needsRoot }, async (t) => {
+  const stateDir = tmpDir(t, 'netfd-state-');
+  await withNetns(
+    t,
+    async (ns) => {
+      // On br0: a port with 52:54:00:00:02:02 (a guest MAC) and one with fe:54:00:00:03:03 (a tap's host MAC).
+      for (const [dev, mac] of [
+        ['vx0', '52:54:00:00:02:02'],
+        ['vy0', 'fe:54:00:00:03:03'],
+      ]) {
+        ip(['-n', ns, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev.slice(0, 2)}1`]);
+        ip(['-n', ns, 'link', 'set', dev, 'address', mac, 'master', 'br0']);
+      }
+      const before = snapshot(ns);
+      // The random source draws the taken ones first: 52:54:00:00:02:02, then 52:54:00:00:03:03, then 52:54:00:00:04:04.
+      const draws = () => {
+        const queue = [
+          [0, 2, 2],
+          [0, 3, 3],
+          [0, 4, 4],
+          [0, 5, 5],
+        ];
+        return () => Uint8Array.from(queue.shift() ?? [0, 6, 6]);
+      };
+      const bridge = `<interface type='bridge'><source bridge='br0'/></interface>\n`;
+      const p = await prepareDomain(domain(bridge), { netns: ns, stateDir, random: draws() });
+      t.equal(p.interfaces[0].plan.mac, '52:54:00:00:04:04', 'prepareDomain: the first free draw');
+      t.equal(ipLink(ns, p.interfaces[0].name).address, 'fe:54:00:00:04:04', "and its tap's host MAC");
+      await p.teardown();
+
+      const [a, b] = await prepareDomains([domain(bridge, 'fa'), domain(bridge, 'fb')], { netns: ns, stateDir, random: draws() });
+      t.same([a.interfaces[0].plan.mac, b.interfaces[0].plan.mac], ['52:54:00:00:04:04', '52:54:00:00:05:05'], 'prepareDomains: the free draws, one each');
+      await teardownHosts([a, b]);
+      t.same(snapshot(ns), before, 'the namespace as before');
+      t.same(fs.readdirSync(stateDir), [], 'no state file');
     },
     { bridge: true },
   );

@@ -1,6 +1,6 @@
-// recordedIn: which links a live XML records that are still netfd's; liveInterfaces: what it records, without parsing it (pure).
+// recordedIn: which links a live XML records that are still netfd's; liveInterfaces: what it records, without parsing it; macTakenBy: the MACs a generated one must avoid (pure).
 import t from 'tap';
-import { liveInterfaces, recordedIn } from '../../../lib/netdev/live';
+import { liveInterfaces, macTakenBy, recordedIn } from '../../../lib/netdev/live';
 import type { LinkInfo } from '../../../lib/sys/link';
 import { DomainXml, InterfaceDef, LiveInterface } from '../../../lib/xml/domain';
 
@@ -42,4 +42,13 @@ t.test('liveInterfaces: what teardown reads of the live XML, without parsing it'
   const read = (i: InterfaceDef) => ({ type: i.type, mac: i.mac, target: i.target, actual: i.actual, downscript: i.downscript, script: i.script, path: i.path, source: i.source, alias: i.alias });
   t.same(kept.map(read), parsed.map(read), 'the same as parsing the live XML written from them');
   t.throws(() => liveInterfaces(xml.def.interfaces, results.slice(1)), /4 results for 5 interfaces/);
+});
+
+t.test('macTakenBy: a MAC a link has, as the guest MAC or as the host MAC its tap would get', async (t) => {
+  const links = [{ mac: '52:54:00:00:00:01' }, { mac: 'FE:54:00:00:00:02' }, { mac: null }] as unknown as LinkInfo[];
+  const taken = macTakenBy(links);
+  t.equal(taken('52:54:00:00:00:01'), true, "a macvtap's (the guest MAC itself)");
+  t.equal(taken('52:54:00:00:00:02'), true, "a tap's host MAC (fe:…, any case) its tap would get");
+  t.equal(taken('52:54:00:00:00:03'), false, 'a free one');
+  t.equal(macTakenBy([])('52:54:00:00:00:01'), false, 'nothing listed: nothing taken');
 });
