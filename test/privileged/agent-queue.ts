@@ -23,18 +23,28 @@ const names = (ns: string): string[] =>
     .map((l) => l.ifname)
     .sort();
 
-/** A hold file for the agents of this test (set in their environment before they start). */
-function holdWorker(t: Test): { on: () => void; off: () => void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-hold-'));
-  const file = path.join(dir, 'hold');
-  const before = process.env.NETFD_TEST_REAPER_HOLD;
-  process.env.NETFD_TEST_REAPER_HOLD = file;
+/** A test hook's file for the agents of this test: its path in their environment as `variable` (set before they start); on() makes it, off() removes it. */
+function hookFile(t: Test, variable: string): { on: () => void; off: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-hook-'));
+  const file = path.join(dir, 'hook');
+  const before = process.env[variable];
+  process.env[variable] = file;
   t.teardown(() => {
-    if (before === undefined) delete process.env.NETFD_TEST_REAPER_HOLD;
-    else process.env.NETFD_TEST_REAPER_HOLD = before;
+    if (before === undefined) delete process.env[variable];
+    else process.env[variable] = before;
     fs.rmSync(dir, { recursive: true, force: true });
   });
   return { on: () => fs.writeFileSync(file, ''), off: () => fs.rmSync(file, { force: true }) };
+}
+
+/** NETFD_TEST_REAPER_HOLD: while the file exists, a batch of the deletion queue waits before deleting anything. */
+const holdWorker = (t: Test) => hookFile(t, 'NETFD_TEST_REAPER_HOLD');
+
+/** Prepares `name` with two macvtaps (on v0 and v1) and a tap on br0; closes the fds; the devices made. */
+async function prepareThree(c: AgentClient, name: string): Promise<string[]> {
+  const r = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml: domainXml(name, [directIface('v0', 'bridge'), bridgeIface('br0'), directIface('v1', 'bridge')]) });
+  closeFds(r.fds);
+  return r.result.interfaces.map((i) => i.dev);
 }
 
 /** A request waits for the flock on `file` (/proc/locks: a blocked request on its inode). */
@@ -151,11 +161,7 @@ t.test('SIGKILL with deletions queued and a move into the journal cut short: the
     const c = await AgentClient.connect(a.socket);
     hold.on();
     const devs: string[] = [];
-    for (const name of ['k1', 'k2', 'k3']) {
-      const r = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml: domainXml(name, [directIface('v0', 'bridge'), bridgeIface('br0'), directIface('v1', 'bridge')]) });
-      closeFds(r.fds);
-      devs.push(...r.result.interfaces.map((i) => i.dev));
-    }
+    for (const name of ['k1', 'k2', 'k3']) devs.push(...(await prepareThree(c, name)));
     await c.request('release', { name: 'k1' });
     await c.request('release', { name: 'k2' });
     t.equal(agentQueue(a).length, 2, 'two deletions queued');
@@ -193,14 +199,7 @@ t.test("SIGKILL inside a batch's group delete (its links moved into one group, n
   const hold = holdWorker(t);
   // NETFD_TEST_DELETE_LINKS_PAUSE: while the file exists, the native group
   // delete waits after moving the links into one group, before deleting it.
-  const pause = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-pause-')), 'pause');
-  const before = process.env.NETFD_TEST_DELETE_LINKS_PAUSE;
-  process.env.NETFD_TEST_DELETE_LINKS_PAUSE = pause;
-  t.teardown(() => {
-    if (before === undefined) delete process.env.NETFD_TEST_DELETE_LINKS_PAUSE;
-    else process.env.NETFD_TEST_DELETE_LINKS_PAUSE = before;
-    fs.rmSync(path.dirname(pause), { recursive: true, force: true });
-  });
+  const pause = hookFile(t, 'NETFD_TEST_DELETE_LINKS_PAUSE');
   await withNetns(t, async (ns) => {
     bridge(ns);
     const baseline = names(ns);
@@ -209,9 +208,7 @@ t.test("SIGKILL inside a batch's group delete (its links moved into one group, n
     hold.on();
     const macvtaps: string[] = [];
     for (const name of ['g1', 'g2', 'g3']) {
-      const r = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml: domainXml(name, [directIface('v0', 'bridge'), bridgeIface('br0'), directIface('v1', 'bridge')]) });
-      closeFds(r.fds);
-      macvtaps.push(...r.result.interfaces.map((i) => i.dev).filter((d) => d.startsWith('macvtap')));
+      macvtaps.push(...(await prepareThree(c, name)).filter((d) => d.startsWith('macvtap')));
       await c.request('release', { name });
     }
     // The worker took g1 alone (its batch waits on the hold file), then g2 and g3 together.
@@ -223,7 +220,7 @@ t.test("SIGKILL inside a batch's group delete (its links moved into one group, n
           .map((l) => l.group),
       );
     t.equal(groups().size, 3, 'each domain made its macvtaps in a group of its own');
-    fs.writeFileSync(pause, '');
+    pause.on();
     hold.off();
     await until("g2's and g3's links are moved into one group", () => groups().size === 1);
     c.close();
@@ -235,7 +232,7 @@ t.test("SIGKILL inside a batch's group delete (its links moved into one group, n
       "g2's and g3's macvtaps outlive it (g1's went alone)",
     );
     t.equal(groups().size, 1, 'in one group');
-    fs.rmSync(pause);
+    pause.off();
     a = await a.restart();
     t.same(names(ns), baseline, "before it serves, every device is gone: the group they were moved into is a queued domain's");
     t.same(agentQueue(a), [], 'no entry left in the queue');
