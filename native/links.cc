@@ -90,6 +90,17 @@ void DeleteLink(const nl::Netns& netns, const LinkRef& link) {
   sock->Transact(nl::EncodeDelLink(link.index, link.name, 0), "delete " + link.Describe());
 }
 
+namespace {
+// Tests only (NETFD_TEST_DELETE_LINKS_PAUSE): while this file exists, a
+// regrouped delete waits between the move and the group delete. Read once as
+// the addon loads (on the loading thread), never by a worker thread that a
+// setenv of the main thread could race.
+const std::string kDeletePause = [] {
+  const char* p = getenv("NETFD_TEST_DELETE_LINKS_PAUSE");
+  return std::string(p ? p : "");
+}();
+}  // namespace
+
 DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>& indexes, uint32_t via) {
   DeleteManyResult result;
   if (indexes.empty()) return result;
@@ -178,8 +189,8 @@ DeleteManyResult DeleteLinks(const nl::Netns& netns, const std::vector<int32_t>&
   bool failed = already + moved.size() + gone != wanted.size();
   if (!failed && already + moved.size()) {
     // Tests only: a process killed here must leave them findable (in `via`).
-    if (const char* pause = getenv("NETFD_TEST_DELETE_LINKS_PAUSE"))
-      while (access(pause, F_OK) == 0) usleep(20000);
+    if (!kDeletePause.empty())
+      while (access(kDeletePause.c_str(), F_OK) == 0) usleep(20000);
     try {
       sock->Transact(nl::EncodeDelGroup(group, 0), "delete link group " + std::to_string(group));
       result.deleted = wanted.size();
