@@ -40,6 +40,19 @@ function hookFile(t: Test, variable: string): { on: () => void; off: () => void 
 /** NETFD_TEST_REAPER_HOLD: while the file exists, a batch of the deletion queue waits before deleting anything. */
 const holdWorker = (t: Test) => hookFile(t, 'NETFD_TEST_REAPER_HOLD');
 
+/** A bridge br0 in `ns`; the namespace's links then (what the test must end with). */
+function bridgedBaseline(ns: string): string[] {
+  bridge(ns);
+  return names(ns);
+}
+
+/** A client of `a`, with the worker held from now on (releases queue, nothing is deleted). */
+async function heldClient(a: RunningAgent, hold: { on: () => void }): Promise<AgentClient> {
+  const c = await AgentClient.connect(a.socket);
+  hold.on();
+  return c;
+}
+
 /** Prepares `name` with two macvtaps (on v0 and v1) and a tap on br0; closes the fds; the devices made. */
 async function prepareThree(c: AgentClient, name: string): Promise<string[]> {
   const r = await c.request<{ interfaces: { dev: string }[] }>('prepare', { xml: domainXml(name, [directIface('v0', 'bridge'), bridgeIface('br0'), directIface('v1', 'bridge')]) });
@@ -155,11 +168,9 @@ t.test('limits count queued devices until they are gone: a prepare over the limi
 t.test('SIGKILL with deletions queued and a move into the journal cut short: the restarted agent finishes them before serving', { skip: needsRoot }, async (t) => {
   const hold = holdWorker(t);
   await withNetns(t, async (ns) => {
-    bridge(ns);
-    const baseline = names(ns);
+    const baseline = bridgedBaseline(ns);
     let a = await startAgent(t, { ns, graceSecs: 600, acl: 'allow user root all\n' });
-    const c = await AgentClient.connect(a.socket);
-    hold.on();
+    const c = await heldClient(a, hold);
     const devs: string[] = [];
     for (const name of ['k1', 'k2', 'k3']) devs.push(...(await prepareThree(c, name)));
     await c.request('release', { name: 'k1' });
@@ -201,11 +212,9 @@ t.test("SIGKILL inside a batch's group delete (its links moved into one group, n
   // delete waits after moving the links into one group, before deleting it.
   const pause = hookFile(t, 'NETFD_TEST_DELETE_LINKS_PAUSE');
   await withNetns(t, async (ns) => {
-    bridge(ns);
-    const baseline = names(ns);
+    const baseline = bridgedBaseline(ns);
     let a = await startAgent(t, { ns, graceSecs: 600, acl: 'allow user root all\n' });
-    const c = await AgentClient.connect(a.socket);
-    hold.on();
+    const c = await heldClient(a, hold);
     const macvtaps: string[] = [];
     for (const name of ['g1', 'g2', 'g3']) {
       macvtaps.push(...(await prepareThree(c, name)).filter((d) => d.startsWith('macvtap')));
