@@ -36,6 +36,8 @@ export interface RunningAgent {
   acl: string;
   configDir: string;
   log: () => string;
+  /** The log's complete JSON lines, parsed; a line the agent is still writing (no newline yet) is left out. */
+  logLines: () => Record<string, unknown>[];
   /** Starts it again after it died (same options). */
   restart: () => Promise<RunningAgent>;
 }
@@ -116,6 +118,12 @@ export async function startAgent(t: Test, o: AgentTestOptions): Promise<RunningA
     acl,
     configDir: path.join(dir, 'networks'),
     log: readLog,
+    logLines: () =>
+      readLog()
+        .split('\n')
+        .slice(0, -1)
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     restart: async () => {
       fs.appendFileSync(logFile, '--- restart ---\n');
       fs.renameSync(logFile, `${logFile}.${Date.now()}.${Math.random().toString(36).slice(2)}`);

@@ -28,14 +28,6 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
   for (const end = Date.now() + ms; !ok(); await sleep(20)) if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
 }
 
-type Line = Record<string, unknown>;
-const logLines = (a: RunningAgent): Line[] =>
-  a
-    .log()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Line);
-
 /** Every user's records by domain name (each user's are in STATE/agent/UID/). */
 const records = (a: RunningAgent): Record<string, { state: string }> => {
   const top = path.join(a.stateDir, 'agent');
@@ -126,13 +118,13 @@ t.test('a client that never reads its replies cannot keep a SIGTERMed agent aliv
     const flood = spawnAs(t, user, [process.execPath, FLOOD(), 'noread', a.socket, '8']);
     await until('the flood is sent', () => flood.out().includes('SENT\n'));
     // 8 requests in flight, their ~100 KB replies stuck behind a full socket: more are EBUSY.
-    await until('the agent is stuck with replies nobody reads', () => logLines(a).some((l) => l.clientPid === flood.proc.pid && l.code === 'EBUSY'));
+    await until('the agent is stuck with replies nobody reads', () => a.logLines().some((l) => l.clientPid === flood.proc.pid && l.code === 'EBUSY'));
     const end = await signalAgent(a, 'SIGTERM');
     noCrash(t, a, end, 'SIGTERM');
     t.equal(end.code, 1, 'exit 1: the stop timeout cut work short');
     t.ok(end.ms >= STOP_TIMEOUT_S * 1000 - 100, `it waited for the stop timeout (${end.ms} ms)`);
     t.ok(end.ms < STOP_TIMEOUT_S * 1000 + 1500, `and exited soon after it (${end.ms} ms, timeout ${STOP_TIMEOUT_S} s)`);
-    const cut = logLines(a).find((l) => typeof l.msg === 'string' && l.msg.startsWith('stop timeout'));
+    const cut = a.logLines().find((l) => typeof l.msg === 'string' && l.msg.startsWith('stop timeout'));
     t.ok(cut, 'the log says what was cut short');
     t.match(cut, { level: 40, stopTimeoutMs: STOP_TIMEOUT_S * 1000, connections: [{ uid: user.uid, clientPid: flood.proc.pid }] }, 'it names the connection');
     const [c] = (cut?.connections ?? []) as { requests: number; unreadReplies: number }[];
@@ -153,7 +145,7 @@ t.test('SIGTERM while requests keep arriving on several connections, 20 rounds: 
     const ends: string[] = [];
     for (let round = 1; round <= 20; round++) {
       if (round > 1) a = await a.restart();
-      const served = () => logLines(a).filter((l) => l.msg === 'ok').length;
+      const served = () => a.logLines().filter((l) => l.msg === 'ok').length;
       await until(`round ${round}: requests are being served`, () => served() >= 20);
       await sleep(Math.floor(Math.random() * 150));
       const end = await signalAgent(a, 'SIGTERM');
@@ -194,7 +186,7 @@ t.test("netfd's client refused by the agent, or cut off mid-request by SIGKILL o
       'the library client gets EAGAIN with the agent message',
     );
     await killClient(holders[0].proc);
-    await until('the first holder is gone', () => logLines(a).some((l) => l.msg === 'client disconnected'));
+    await until('the first holder is gone', () => a.logLines().some((l) => l.msg === 'client disconnected'));
 
     // Mid-request: an attach that waits for the domain's lock (an flock held
     // here) when the agent is killed. The CLI's hotplug asks the agent first
@@ -224,7 +216,7 @@ t.test("netfd's client refused by the agent, or cut off mid-request by SIGKILL o
         t.equal(end.code, 1, 'SIGTERM: the agent exits 1, the attach cut short');
         t.ok(end.ms < STOP_TIMEOUT_S * 1000 + 1500, `SIGTERM: within the stop timeout (${end.ms} ms)`);
         t.match(
-          logLines(a).find((l) => typeof l.msg === 'string' && l.msg.startsWith('stop timeout')),
+          a.logLines().find((l) => typeof l.msg === 'string' && l.msg.startsWith('stop timeout')),
           { connections: [{ uid: user.uid, requests: 1 }] },
           'SIGTERM: the log names the connection cut short',
         );

@@ -186,12 +186,7 @@ async function kill(a: RunningAgent): Promise<void> {
 }
 
 /** The agent's 'CNI test hold' lines (this start's log). */
-const holds = (a: RunningAgent): { step: string; containerId: string }[] =>
-  a
-    .log()
-    .split('\n')
-    .filter((l) => l.includes('"msg":"CNI test hold"'))
-    .map((l) => JSON.parse(l) as { step: string; containerId: string });
+const holds = (a: RunningAgent): { step: string; containerId: string }[] => a.logLines().filter((l) => l.msg === 'CNI test hold') as unknown as { step: string; containerId: string }[];
 
 type Left = { state: string | undefined; ifindex: string; ipam: boolean; tap: string };
 const made = 'tun mtu 1500 down';
