@@ -15,7 +15,8 @@ import type { CniCommand } from '../cni/env';
 import { CNI_CODES, CniError } from '../cni/errors';
 import { macUser } from '../netdev/connect';
 import { pciNetdev } from '../network/pool';
-import { generateMac, tapHostMac } from '../policy/mac';
+import { freshMac, tapHostMac } from '../policy/mac';
+import { macTakenBy } from '../netdev/live';
 import { deleteLink, getLink, LinkInfo, listLinks, setLink } from '../sys/link';
 import { createMacvtap } from '../sys/macvtap';
 import { Tap } from '../sys/tap';
@@ -231,8 +232,14 @@ export async function makeBridged(c: CniConfig, hostNs: string | undefined, name
   }
 }
 
-/** The guest's MAC: the configuration's, else a new 52:54:00 one, as libvirt gives it. */
-export const guestMacOf = (c: CniConfig): string => c.iface.mac ?? generateMac(crypto.randomBytes(3));
+/**
+ * The guest's MAC: the configuration's, else a new 52:54:00 one, as libvirt
+ * gives it, that no link of `links` (the agent's namespace) has as its own
+ * or as the host MAC its tap would get: the bridge check or the kernel
+ * would refuse that one (EADDRINUSE). `random`: crypto's, or a test's.
+ */
+export const guestMacOf = (c: Pick<CniConfig, 'iface'>, links: readonly LinkInfo[], random: (n: number) => Uint8Array = crypto.randomBytes): string =>
+  c.iface.mac ?? freshMac(random, macTakenBy(links), 'CNI ADD');
 
 /**
  * How a call of `command` finds runtimeConfig.deviceID's netdev (a device

@@ -98,6 +98,8 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
     const mode = c.iface.source.mode ?? 'vepa';
     const queues = c.iface.driver?.queues ?? 1;
     const vnetHdr = c.iface.model === undefined || usesVnetHdr(c.iface.model);
+    // The guest's MAC, one for the attachment; a generated one avoids the MACs of the links listed now.
+    const mac = bridged || direct ? guestMacOf(c, c.iface.mac === undefined ? await ctx.links() : []) : undefined;
     const r: CniRecord = {
       v: 1,
       uid,
@@ -113,9 +115,9 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
       ...(c.runtimeConfig.deviceID !== undefined ? { pciID: c.runtimeConfig.deviceID } : {}),
       // A bridged tap is named (and recorded) before it is made: DEL finds it in the agent's namespace after any crash.
       ...(bridged ? { hostName: hostTapName(uid, containerId, ifname), bridge: c.iface.source.bridge, ...(ctx.o.netns !== undefined ? { hostNs: ctx.o.netns } : {}) } : {}),
-      ...(bridged ? { guestMac: guestMacOf(c) } : {}),
+      ...(bridged ? { guestMac: mac } : {}),
       // A pool's connection: its owner and MAC recorded before the ledger has it.
-      ...(pooled ? { pool: { network: c.iface.source.network as string, owner: poolOwner(store, uid, containerId, ifname), mac: guestMacOf(c) } } : {}),
+      ...(pooled ? { pool: { network: c.iface.source.network as string, owner: poolOwner(store, uid, containerId, ifname), mac: mac as string } } : {}),
       queues,
       vnetHdr,
       vhost: c.iface.driver?.name === 'vhost',
@@ -135,7 +137,7 @@ async function add(ctx: Context, caller: { uid: number; pid?: number | undefined
         await testHold('allocated', log, r);
       }
       made = direct
-        ? await makeMacvtap(c, ctx.o.netns, netns, ifname, { master: r.parent as string, mode: r.mode as string, mac: r.pool?.mac ?? guestMacOf(c) })
+        ? await makeMacvtap(c, ctx.o.netns, netns, ifname, { master: r.parent as string, mode: r.mode as string, mac: mac as string })
         : bridged
           ? await makeBridged(c, ctx.o.netns, r.hostName as string, r.guestMac as string, vnetHdr, queues)
           : await makeTap(netns, ifname, vnetHdr, queues);

@@ -11,7 +11,7 @@ import { liveInterfaces, liveResult, macTakenBy } from '../netdev/live';
 import { prepareDomain } from '../qemu/domain';
 import { withDomainLock } from '../state/lock';
 import { removeFile, replaceFileAtomic } from '../state/atomic';
-import { Accel, domainMacs, generateMac, tapHostMac } from '../policy';
+import { Accel, domainMacs, freshMac, tapHostMac } from '../policy';
 import { hostAttach, qemuNic } from '../qemu/hotplug';
 import { DomainXml } from '../xml/domain';
 
@@ -210,9 +210,15 @@ export async function attach(ctx: Context, client: Client, h: Held, ifaceXml: st
         const links = probe.mac ? undefined : await ctx.links();
         const used = new Set(live.def.interfaces.map((i) => i.mac));
         const taken = links ? macTaken(ctx, links) : () => false;
+        // hostAttach draws the MAC again from `bytes`: the last draw's.
         let bytes = pooledRandom(3);
-        while (!probe.mac && (used.has(generateMac(bytes)) || taken(generateMac(bytes)))) bytes = pooledRandom(3);
-        const mac = probe.mac ?? generateMac(bytes);
+        const mac =
+          probe.mac ??
+          freshMac(
+            (n) => (bytes = pooledRandom(n)),
+            (m) => used.has(m) || taken(m),
+            'attach',
+          );
         r.attaching = { xml: ifaceXml, mac };
         records.write(r);
         let host;

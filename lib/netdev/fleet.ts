@@ -14,7 +14,7 @@ import path from 'node:path';
 import { suppress } from '../errors';
 import { FdSet } from '../sys/fds';
 import { deleteLinks, LinkInfo, listLinks, netnsOf } from '../sys/link';
-import { decideDriver, domainMacs, DriverDecision, generateMac, GuestMac, InterfacePlan, planDomain, VhostProbe } from '../policy';
+import { decideDriver, domainMacs, DriverDecision, GuestMac, InterfacePlan, planDomain, VhostProbe } from '../policy';
 import { DomainDef, DomainXml } from '../xml/domain';
 import { inactiveXmlPath, liveXmlPath, stateDir } from '../state/dirs';
 import { allocateFor } from './network';
@@ -96,18 +96,11 @@ export function fleetMacs(defs: readonly DomainDef[], random: (n: number) => Uin
       owner.set(i.mac, def.name);
     }
   const used = new Set(owner.keys());
-  return defs.map((def) =>
-    domainMacs(def, random, taken).map((m) => {
-      if (!m.generated) return m;
-      let mac = m.mac;
-      for (let n = 0; used.has(mac) || taken?.(mac); n++) {
-        if (n > 64) throw new Error('fleetMacs: the random source keeps repeating itself');
-        mac = generateMac(random(3));
-      }
-      used.add(mac);
-      return { mac, generated: true };
-    }),
-  );
+  return defs.map((def) => {
+    const macs = domainMacs(def, random, (m) => used.has(m) || !!taken?.(m));
+    for (const m of macs) if (m.generated) used.add(m.mac);
+    return macs;
+  });
 }
 
 /** An exact target dev name asked by two domains of the fleet: EEXIST, naming the second domain and its field. */

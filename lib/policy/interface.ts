@@ -5,7 +5,7 @@ import { NetfdError, NetfdErrorCode } from '../errors';
 import type { MacvlanMode } from '../validate';
 import type { DomainDef } from '../xml/domain';
 import type { ActualDirect, DriverDef, GuestOffload, HostOffload, InterfaceDef, IpDef, RateDef, RouteDef, VlanDef } from '../xml/interface';
-import { generateMac, tapHostMac } from './mac';
+import { freshMac, tapHostMac } from './mac';
 
 /** libvirt's default NIC model for x86 guests when <model> is absent. */
 export const DEFAULT_MODEL = 'rtl8139';
@@ -261,11 +261,7 @@ export function domainMacs(def: DomainDef, random: (n: number) => Uint8Array, ta
   const used = new Set(def.interfaces.map((i) => i.mac).filter((m): m is string => !!m));
   return def.interfaces.map((i) => {
     if (i.mac) return { mac: i.mac, generated: false };
-    let mac = generateMac(random(3));
-    for (let n = 0; used.has(mac) || taken?.(mac); n++) {
-      if (n > 64) throw new Error('domainMacs: the random source keeps repeating itself');
-      mac = generateMac(random(3));
-    }
+    const mac = freshMac(random, (m) => used.has(m) || !!taken?.(m), 'domainMacs');
     used.add(mac);
     return { mac, generated: true };
   });

@@ -14,7 +14,7 @@ import { allocateFor } from '../netdev/network';
 import { liveXmlPath, stateDir } from '../state/dirs';
 import { replaceFileAtomic } from '../state/atomic';
 import { withDomainLock } from '../state/lock';
-import { generateMac, InterfacePlan, planInterface, rootBusOf, runsOnKvm } from '../policy';
+import { freshMac, InterfacePlan, planInterface, rootBusOf, runsOnKvm } from '../policy';
 import * as v from '../validate';
 import { listLinks, netnsOf } from '../sys/link';
 import { DomainXml, InterfaceDef, PciAddress } from '../xml/domain';
@@ -140,10 +140,7 @@ export async function hostAttach(name: string, live: DomainXml, ifaceXml: string
     links ??= await listLinks({ netns: netnsOf(o) });
     const used = new Set(others.map((i) => i.mac));
     const taken = macTakenBy(links);
-    for (let n = 0; mac === undefined || used.has(mac) || taken(mac); n++) {
-      if (n > 64) throw new Error('hostAttach: the random source keeps repeating itself');
-      mac = generateMac((o.random ?? randomBytes)(3));
-    }
+    mac = freshMac(o.random ?? randomBytes, (m) => used.has(m) || taken(m), 'hostAttach');
   }
   const nets = await allocateFor(name, [iface], [mac], o);
   let setup: InterfaceSetup;

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import t from 'tap';
-import { deviceOf, hostTapName, pidNetns } from '../../../lib/agent/cni-device';
+import { deviceOf, guestMacOf, hostTapName, pidNetns } from '../../../lib/agent/cni-device';
 import type { CniRecord } from '../../../lib/agent/cni-store';
+import type { CniConfig } from '../../../lib/cni/config';
+import type { LinkInfo } from '../../../lib/sys/link';
 
 t.test("pidNetns is /proc/PID/ns/net's st_dev and st_ino", async (t) => {
   const st = fs.statSync('/proc/self/ns/net');
@@ -21,4 +23,15 @@ t.test('deviceOf: the pod device, or a bridged tap in the agent namespace', asyn
   t.strictSame(deviceOf(r), { netns: '/run/netns/pod', name: 'net1' });
   t.strictSame(deviceOf({ ...r, hostName: 'nfc0123456789ab' }), { netns: undefined, name: 'nfc0123456789ab' }, "the agent's own namespace");
   t.strictSame(deviceOf({ ...r, hostName: 'nfc0123456789ab', hostNs: '/run/netns/node' }), { netns: '/run/netns/node', name: 'nfc0123456789ab' }, 'the one --netns named at ADD');
+});
+
+t.test("guestMacOf: the configuration's MAC, else a generated one no listed link has (as its own or as a tap's host MAC)", async (t) => {
+  const links = [{ mac: '52:54:00:00:00:01' }, { mac: 'fe:54:00:00:00:02' }, { mac: null }] as unknown as LinkInfo[];
+  const iface = (mac?: string) => ({ iface: { mac } }) as unknown as Pick<CniConfig, 'iface'>;
+  const draws = [1, 2, 3];
+  const scripted = () => Uint8Array.of(0, 0, draws.shift()!);
+  t.equal(guestMacOf(iface(), links, scripted), '52:54:00:00:00:03', "a link's MAC and a MAC whose tap would get a link's host MAC are drawn again");
+  t.strictSame(draws, [], 'three draws');
+  t.equal(guestMacOf(iface('52:54:00:00:00:01'), links, scripted), '52:54:00:00:00:01', "the configuration's MAC as it is (the kernel or the bridge check judges it)");
+  t.match(guestMacOf(iface(), []), /^52:54:00(:[0-9a-f]{2}){3}$/, "crypto's bytes by default");
 });

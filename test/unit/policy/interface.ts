@@ -7,7 +7,9 @@ import {
   decideDriver,
   DEFAULT_MODEL,
   domainMacs,
+  freshMac,
   generateMac,
+  MAC_REDRAWS,
   InterfacePlan,
   isVirtio,
   MACVTAP_TEMPLATE,
@@ -339,6 +341,32 @@ t.test('pool choice: exclusive modes take the first free device, the others the 
 });
 
 // ---------------------------------------------------------------- MACs
+
+t.test('freshMac draws again while the MAC is taken, and gives up on a random source that repeats itself', async (t) => {
+  const draws = [
+    [0, 0, 1],
+    [0, 0, 2],
+    [0, 0, 3],
+  ];
+  let k = 0;
+  const scripted = () => Uint8Array.from(draws[k++]!);
+  const asked: string[] = [];
+  const mac = freshMac(scripted, (m) => (asked.push(m), m !== '52:54:00:00:00:03'), 'test');
+  t.equal(mac, '52:54:00:00:00:03', 'the first draw not taken');
+  t.strictSame(asked, ['52:54:00:00:00:01', '52:54:00:00:00:02', '52:54:00:00:00:03'], 'each draw asked once, in order');
+  let n = 0;
+  t.throws(
+    () =>
+      freshMac(
+        () => (n++, Uint8Array.of(9, 9, 9)),
+        () => true,
+        'the caller',
+      ),
+    { message: 'the caller: the random source keeps repeating itself' },
+    'an error naming the caller, not a hang',
+  );
+  t.equal(n, MAC_REDRAWS + 1, `one draw and ${MAC_REDRAWS} more`);
+});
 
 t.test('generateMac and tapHostMac', async (t) => {
   t.equal(generateMac(Uint8Array.of(0xab, 0xcd, 0x0f)), '52:54:00:ab:cd:0f');
