@@ -107,7 +107,7 @@ export { pciAddresses, queryPciAddresses, formatPci, parsePci } from './qemu/pci
 export { attachInterface, detachInterface, runningDomain, Attached, Detached, HotplugOptions, RunningDomain } from './qemu/hotplug';
 
 // Networks (device pools) and SR-IOV.
-export { Networks } from './netdev/network';
+export { Networks } from './netdev/networks';
 export { NetworkOptions, NetworkRow, NetworkStatus, Allocation } from './network/store';
 export { Connection, ConnectionOwner } from './network/ledger';
 export { ConfigScan, configDir, DEFAULT_CONFIG_DIR } from './network/config';

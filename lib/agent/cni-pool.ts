@@ -10,7 +10,7 @@
 // while this agent runs); the live XML; then the macvtap. Removal undoes
 // them in the reverse order, and DEL finds what a crash left at any step.
 import fs from 'node:fs';
-import { Networks } from '../netdev/network';
+import { Networks } from '../netdev/networks';
 import { liveXmlPath } from '../state/dirs';
 import { replaceFileAtomic } from '../state/atomic';
 import { pickDevice } from '../policy/pool';

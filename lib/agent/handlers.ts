@@ -8,7 +8,7 @@ import { NetfdError } from '../errors';
 import { followLiveXml } from '../netdev/direct';
 import { recordPciAddresses } from '../netdev/live';
 import { withDomainLock } from '../state/lock';
-import { Networks } from '../netdev/network';
+import { Networks } from '../netdev/networks';
 import { Accel } from '../policy';
 import { probeHost, CHECK_IDS, CheckId } from '../host/probe';
 import { hostDetach, interfaceByMac } from '../qemu/hotplug';

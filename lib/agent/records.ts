@@ -16,7 +16,7 @@ import { teardownFromLive } from '../netdev/teardown';
 import { recordedLinks } from '../netdev/live';
 import { agentScope, inactiveXmlPath, liveXmlPath, objectFile, objectOf } from '../state/dirs';
 import { removeFile } from '../state/atomic';
-import { Networks } from '../netdev/network';
+import { Networks } from '../netdev/networks';
 import type { Accel, GuestMac } from '../policy';
 import { DomainXml, InterfaceDef } from '../xml/domain';
 import type { AgentLogger } from './options';

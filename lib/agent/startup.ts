@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError } from '../errors';
-import { Networks } from '../netdev/network';
+import { Networks } from '../netdev/networks';
 import type { NetworkOptions } from '../network/store';
 import { FileLock } from '../sys/flock';
 import { native } from '../sys/native';

@@ -3,14 +3,14 @@
 import fs from 'node:fs';
 import { NetfdError } from '../errors';
 import type { ProbeReport } from '../host/probe';
-import type { Networks } from '../netdev/network';
+import type { Networks } from '../netdev/networks';
 import { inactiveXmlPath, liveXmlPath, objectNames, stateDir } from '../state/dirs';
 import { pidAlive } from '../state/pidfile';
 import type { DomainXml } from '../xml/domain';
 import type { AttachResult, Backend, BackendOptions, DetachResult, DomainRow, LaunchRequest, NetStarted, ProbeRequest, Running } from './backend';
 
 // The layers below are loaded by the verbs that use them (a CLI call runs one verb).
-const networks = async (): Promise<Networks> => new (await import('../netdev/network')).Networks();
+const networks = async (): Promise<Networks> => new (await import('../netdev/networks')).Networks();
 
 /** A live XML's interfaces, as `list` shows them (none when it cannot be read). */
 export function listedInterfaces(file: string): DomainRow['interfaces'] {

@@ -4,7 +4,7 @@
 // type (ethernet.ts, bridge.ts, direct.ts), all recorded in one undo log
 // (tx.ts). What is returned is what was prepared — devices, fds, decisions;
 // lib/qemu turns it into qemu's arguments.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../sys/random';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NetfdError, suppress } from '../errors';
@@ -12,8 +12,7 @@ import { FdSet } from '../sys/fds';
 import { deleteLinks, LinkInfo, listLinks, netnsOf } from '../sys/link';
 import type { PciAddress } from '../xml/interface';
 import { decideDriver, domainMacs, DriverDecision, InterfacePlan, planDomain, VhostProbe } from '../policy';
-import { allocateFor, releaseFor } from './network';
-import { Networks } from './network';
+import { allocateFor, networksFor, releaseFor } from './network';
 import { ActualDirect, DomainDef, DomainXml, InterfaceDef } from '../xml/domain';
 import { inactiveXmlPath, liveXmlPath, stateDir } from '../state/dirs';
 import { replaceFileAtomic, writeNewFileAtomic } from '../state/atomic';
@@ -330,7 +329,7 @@ export interface PreviewHostOptions extends DomainHostOptions {
  */
 export async function previewInterfaces(def: DomainDef, o: PreviewHostOptions = {}): Promise<InterfacesPreview> {
   const actuals: (ActualDirect | undefined)[] = [];
-  for (const i of def.interfaces) actuals.push(i.type === 'network' ? await new Networks(o).peek(i.source.network as string) : undefined);
+  for (const i of def.interfaces) actuals.push(i.type === 'network' ? await networksFor(o).peek(i.source.network as string) : undefined);
   const plans = planDomain(def, o.random ?? randomBytes, actuals, o.accel);
   const probes: (VhostProbe | undefined)[] = [];
   const decisions: DriverDecision[] = [];

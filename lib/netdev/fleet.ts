@@ -8,7 +8,7 @@
 // domains are made at the same time (the native calls run on the libuv
 // threadpool), each domain's interfaces in order, all recorded in one undo
 // log, so a failure anywhere deletes every link made in one group delete.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../sys/random';
 import fs from 'node:fs';
 import path from 'node:path';
 import { suppress } from '../errors';

@@ -6,20 +6,19 @@
 // (./reclaim.ts).
 import { NetfdError, suppress } from '../errors';
 import type { Target } from '../sys/link';
-import { NetworkOptions, NetworkStore } from '../network/store';
+import type { NetworkOptions } from '../network/store';
 import type { ActualDirect, InterfaceDef } from '../xml/domain';
-import { connectionUndo } from './reclaim';
+import type { Networks } from './networks';
 
 /**
- * libvirt-style `<network>`s over a device pool: define, start, list,
- * allocate and release connections (the `net-*` verbs); connections whose
- * process died before their domain was recorded are undone on the host.
+ * The networks (./networks.ts), loaded when a domain first uses one: most
+ * domains use none, and the store with its parsers and ledger is about a
+ * tenth of what a CLI call loads before it can launch qemu.
  */
-export class Networks extends NetworkStore {
-  /** Reads nothing yet: every operation reads the files it needs. */
-  constructor(o: NetworkOptions = {}) {
-    super(o, connectionUndo);
-  }
+export function networksFor(o: NetworkOptions): Networks {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (see above)
+  const { Networks: Store } = require('./networks') as typeof import('./networks');
+  return new Store(o);
 }
 
 export interface ConnectOptions extends NetworkOptions, Target {
@@ -58,7 +57,7 @@ export async function allocateFor(
       o,
     );
   if (!ifaces.some((i) => i.type === 'network')) return { actuals, release };
-  const networks = new Networks(o);
+  const networks = networksFor(o);
   try {
     for (const [n, i] of ifaces.entries()) {
       if (i.type !== 'network') continue;
@@ -85,7 +84,7 @@ export async function allocateFor(
 export async function releaseFor(domain: string, ifaces: readonly NetworkIface[], o: ConnectOptions): Promise<void> {
   const mine = ifaces.filter((i) => i.type === 'network' && i.source.network && i.mac);
   if (!mine.length) return;
-  const networks = new Networks(o);
+  const networks = networksFor(o);
   let first: unknown;
   for (const i of mine) {
     try {

@@ -3,7 +3,7 @@
 // with SCM_RIGHTS), then netdev_add and device_add; the live XML gains it.
 // Detach is the reverse. Each operation holds the domain's lock and undoes
 // its own steps when one fails.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../sys/random';
 import fs from 'node:fs';
 import { NetfdError, suppress } from '../errors';
 import type { PrepareOptions } from '../netdev/connect';

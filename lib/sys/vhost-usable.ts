@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { NetfdError } from '../errors';
 import { VhostFds, vhostDevicePath } from './vhost';
 
@@ -30,7 +29,8 @@ export function kernelConfig(option: string, r: HostRoots = {}): { value: 'y' | 
       path.join(proc, 'config.gz'),
       () => {
         const gz = readBytes(path.join(proc, 'config.gz'));
-        return gz ? gunzipSync(gz).toString('utf8') : null;
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- node:zlib only when a config.gz is read
+        return gz ? (require('node:zlib') as typeof import('node:zlib')).gunzipSync(gz).toString('utf8') : null;
       },
     ],
     [path.join(r.bootRoot ?? '/boot', `config-${release}`), () => readText(path.join(r.bootRoot ?? '/boot', `config-${release}`))],

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { launchDomain, LaunchedDomain } from '../../lib/qemu/launch';
-import { Networks } from '../../lib/netdev/network';
+import { Networks } from '../../lib/netdev/networks';
 import * as guest from '../../scripts/guest';
 import { inheritedFds, ipLink, needsRoot, withNetns } from '../helpers/host';
 import { linkNames, netfd, qemuFds } from '../helpers/e2e';

@@ -3,7 +3,7 @@
 // usage: net-child.js STATE_DIR SYSFS_ROOT NETWORK DOMAIN MAC [NETNS] [--wait]
 // Prints the allocation as JSON on one line; with --wait it then waits for
 // stdin to close (a live process still setting up), else it exits at once.
-const { Networks } = require('../../dist/netdev/network');
+const { Networks } = require('../../dist/netdev/networks');
 
 async function main() {
   const args = process.argv.slice(2);

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Networks } from '../../lib/netdev/network';
+import { Networks } from '../../lib/netdev/networks';
 import { NetworkXml } from '../../lib/xml/network';
 import type { Asserts } from './refused';
 

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { NetworkXml } from '../../lib';
-import { Networks } from '../../lib/netdev/network';
+import { Networks } from '../../lib/netdev/networks';
 import { startAgent, until } from '../helpers/agent';
 import { cniHold, config, envOf, noPlugin, records, runPlugin, withPod } from '../helpers/cni';
 import { ipLink, linkNames, needsRoot, withNetns } from '../helpers/host';

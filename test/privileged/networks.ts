@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { Test } from 'tap';
 import { prepareDomain, PreparedDomain } from '../../lib/qemu/domain';
-import { Networks } from '../../lib/netdev/network';
+import { Networks } from '../../lib/netdev/networks';
 import { attachInterface, detachInterface } from '../../lib/qemu/hotplug';
 import { pidPath } from '../../lib/qemu/launch';
 import { NetworkXml } from '../../lib/xml/network';
