@@ -115,3 +115,20 @@ t.test('the agent verb loads pino and the agent server; a Xen conversion loads x
     'xmldom, to parse the XML',
   );
 });
+
+t.test("launching loads the networks' store only for a domain that uses a network", async (t) => {
+  // What `netfd launch` loads to prepare a domain and run qemu (its static imports), probed alone.
+  const probe = `require(${JSON.stringify(path.join(root, 'dist', 'qemu', 'launch.js'))}); console.log(JSON.stringify(Object.keys(require.cache)))`;
+  const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', cwd: root, env: { ...process.env, NODE_OPTIONS: '' } });
+  t.equal(r.status, 0, r.stderr);
+  const modules = (JSON.parse(r.stdout.trim()) as string[])
+    .map((m) => path.relative(root, m))
+    .filter((m) => !m.startsWith('..'))
+    .map(source);
+  t.ok(modules.includes(path.join('lib', 'netdev', 'network.ts')), 'the domain side of networks (allocateFor, releaseFor)');
+  t.strictSame(
+    modules.filter((m) => /^lib[\\/]network[\\/]|^lib[\\/]netdev[\\/]networks\.ts$/.test(m)),
+    [],
+    "not the networks' store: networksFor loads it when an interface has type='network'",
+  );
+});
