@@ -1,9 +1,8 @@
 // Domains meet networks here: each <interface type='network'> gets a device
 // of its network's pool before the host is touched, and gives it back when
-// the interface goes (teardown, detach, or a failed setup). `Networks` is
-// the networks' store (lib/network/) with the host's half wired in: a dead
-// connection's devices deleted and a passthrough device's MAC restored
-// (./reclaim.ts).
+// the interface goes (teardown, detach, or a failed setup). The networks'
+// store itself (`Networks`, ./networks.ts) is loaded only when a domain has
+// such an interface.
 import { NetfdError, suppress } from '../errors';
 import type { Target } from '../sys/link';
 import type { NetworkOptions } from '../network/store';
@@ -12,8 +11,8 @@ import type { Networks } from './networks';
 
 /**
  * The networks (./networks.ts), loaded when a domain first uses one: most
- * domains use none, and the store with its parsers and ledger is about a
- * tenth of what a CLI call loads before it can launch qemu.
+ * domains use none, and loading the store with its parsers and ledger took
+ * a `netfd launch` about 20 ms of its start (README, "Launch").
  */
 export function networksFor(o: NetworkOptions): Networks {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (see above)
