@@ -21,7 +21,7 @@ import { ConnectContext, Connected, DomainHostOptions, downscript, fieldError, P
 import { checkEthernet, connectEthernet } from './ethernet';
 import { checkBridge, connectBridge } from './bridge';
 import { checkDirect, connectDirect, followLiveXml } from './direct';
-import { liveResult, macTakenBy, readLive, recordedLinks, recordPciAddresses } from './live';
+import { KnownLive, liveInterfaces, liveResult, macTakenBy, readLiveInterfaces, recordedLinks, recordPciAddresses } from './live';
 import type { TeardownItem } from './teardown';
 import { Tx } from './tx';
 import { openVhost } from './vhost';
@@ -113,7 +113,12 @@ export class PreparedHost {
   forBatch(): { item: TeardownItem; created: number[] } | null {
     if (this.#torn) return null;
     this.#torn = true;
-    return { item: { name: this.name, o: this.#hostOptions, liveOptional: true }, created: this.interfaces.filter((i) => i.created).map((i) => i.ifindex) };
+    return { item: { name: this.name, o: this.#hostOptions, liveOptional: true, known: this.#known() }, created: this.interfaces.filter((i) => i.created).map((i) => i.ifindex) };
+  }
+
+  /** The live XML this object last wrote and its interfaces as teardown reads them: a teardown that finds the file unchanged does not parse it. */
+  #known(): KnownLive {
+    return { text: this.#liveXml, interfaces: liveInterfaces(this.xml.def.interfaces, this.interfaces.map(liveResult)) };
   }
 
   /**
@@ -130,8 +135,8 @@ export class PreparedHost {
     const dir = path.dirname(this.statePath);
     await withDomainLock(dir, this.name, async () => {
       const tx = new Tx(this.netns);
-      const live = readLive(this.statePath);
-      const liveDevs = live ? new Set(live.def.interfaces.map((i) => i.target?.dev)) : null;
+      const live = readLiveInterfaces(this.statePath, this.#known());
+      const liveDevs = live ? new Set(live.map((i) => i.target?.dev)) : null;
       for (const i of this.interfaces) {
         if (i.created && (!liveDevs || liveDevs.has(i.name))) tx.link(i.ifindex);
         tx.fds(i.fds, i.vhostFds);
@@ -139,7 +144,7 @@ export class PreparedHost {
       if (live) {
         const mine = new Set(this.interfaces.map((i) => i.name));
         const found = await recordedLinks(
-          live.def.interfaces.filter((i) => !mine.has(i.target?.dev ?? '')),
+          live.filter((i) => !mine.has(i.target?.dev ?? '')),
           this.netns,
           this.#hostOptions.group,
         );
@@ -150,9 +155,7 @@ export class PreparedHost {
       for (const i of this.interfaces) if (i.created && i.plan.host.downscript) tx.after(downscript(i.plan.host.downscript, i.name, i.plan.path, warnOf(this.#hostOptions)));
       const errors = await tx.undo();
       // The connections end once the domain's live XML is gone (see lib/network/store.ts).
-      const ifaces = live
-        ? live.def.interfaces
-        : this.interfaces.map((i) => ({ type: i.plan.network ? ('network' as const) : ('direct' as const), source: { network: i.plan.network?.name }, mac: i.plan.mac }));
+      const ifaces = live ?? this.interfaces.map((i) => ({ type: i.plan.network ? ('network' as const) : ('direct' as const), source: { network: i.plan.network?.name }, mac: i.plan.mac }));
       await releaseFor(this.name, ifaces, { ...this.#hostOptions, scope: dir }).catch((e) => errors.push(e));
       if (errors.length) throw errors[0];
     });

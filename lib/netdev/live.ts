@@ -11,6 +11,37 @@ import type { PciAddress } from '../xml/interface';
 import { DomainXml, InterfaceDef, LiveInterface } from '../xml/domain';
 import type { DriverDecision, InterfacePlan } from '../policy';
 
+/**
+ * A live XML as this process last wrote it, and its interfaces as teardown
+ * reads them (liveInterfaces: the same targets, MACs, kinds and pool
+ * devices; PCI addresses recorded since are not in them).
+ */
+export interface KnownLive {
+  text: string;
+  interfaces: readonly InterfaceDef[];
+}
+
+/**
+ * The interfaces of live XML `text` for a teardown: `known`'s without
+ * parsing when `text` is still `known.text`, else `text`'s parsed (an
+ * attach or a detach since).
+ */
+export function liveInterfacesOf(text: string, known?: KnownLive): readonly InterfaceDef[] {
+  return known && text === known.text ? known.interfaces : DomainXml.parse(text, { live: true }).def.interfaces;
+}
+
+/** The interfaces of the live XML at `file` for a teardown (liveInterfacesOf), or null when there is none. */
+export function readLiveInterfaces(file: string, known?: KnownLive): readonly InterfaceDef[] | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  return liveInterfacesOf(text, known);
+}
+
 /** The live XML at `file`, or null when there is none. */
 export function readLive(file: string): DomainXml | null {
   let text: string;

@@ -8,9 +8,9 @@ import { deleteLinks, LinkInfo, listLinks, netnsOf } from '../sys/link';
 import { inactiveXmlPath, liveXmlPath, stateDir } from '../state/dirs';
 import { withDomainLock } from '../state/lock';
 import { removeFile } from '../state/atomic';
-import { DomainXml, type InterfaceDef } from '../xml/domain';
+import type { InterfaceDef } from '../xml/domain';
 import { DomainHostOptions, downscript, warnOf } from './connect';
-import { recordedIn } from './live';
+import { KnownLive, liveInterfacesOf, recordedIn } from './live';
 import { releaseFor } from './network';
 
 /** One domain to tear down: its name and its host options (namespace, scope, link group…). */
@@ -40,6 +40,11 @@ export interface TeardownItem {
    * only removed. Default: read from the live XML.
    */
   interfaces?: readonly InterfaceDef[] | undefined;
+  /**
+   * The live XML as the caller last wrote it, with its interfaces: when the
+   * file still holds that text, it is not parsed again (readLiveInterfaces).
+   */
+  known?: KnownLive | undefined;
 }
 
 /** What became of one domain of {@link teardownDomains}, in the order given. */
@@ -114,7 +119,7 @@ export async function teardownDomains(items: readonly TeardownItem[]): Promise<T
     for (const k of held) {
       const d = order[k];
       try {
-        locked.push({ ...d, ifaces: d.item.interfaces ?? readLiveXml(d.item, liveXmlPath(d.dir, d.name))?.def.interfaces ?? null, indexes: [] });
+        locked.push({ ...d, ifaces: d.item.interfaces ?? readLiveXml(d.item, liveXmlPath(d.dir, d.name)), indexes: [] });
       } catch (err) {
         d.out.error = err as Error;
       }
@@ -127,8 +132,8 @@ export async function teardownDomains(items: readonly TeardownItem[]): Promise<T
   return all.map((d) => d.out);
 }
 
-/** The live XML of a domain; null when there is none and that is allowed (else ENOENT). */
-function readLiveXml(item: TeardownItem, file: string): DomainXml | null {
+/** The interfaces of a domain's live XML; null when there is none and that is allowed (else ENOENT). */
+function readLiveXml(item: TeardownItem, file: string): readonly InterfaceDef[] | null {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -136,7 +141,7 @@ function readLiveXml(item: TeardownItem, file: string): DomainXml | null {
     if (item.liveOptional && (err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  return DomainXml.parse(text, { live: true });
+  return liveInterfacesOf(text, item.known);
 }
 
 /** Deletes the links of every domain of `batch` (one namespace) in one group delete; on failure, each domain's on its own. */

@@ -1,6 +1,9 @@
 // recordedIn: which links a live XML records that are still netfd's; liveInterfaces: what it records, without parsing it; macTakenBy: the MACs a generated one must avoid (pure).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
-import { liveInterfaces, macTakenBy, recordedIn } from '../../../lib/netdev/live';
+import { liveInterfaces, liveInterfacesOf, macTakenBy, readLiveInterfaces, recordedIn } from '../../../lib/netdev/live';
 import type { LinkInfo } from '../../../lib/sys/link';
 import { DomainXml, InterfaceDef, LiveInterface } from '../../../lib/xml/domain';
 
@@ -42,6 +45,29 @@ t.test('liveInterfaces: what teardown reads of the live XML, without parsing it'
   const read = (i: InterfaceDef) => ({ type: i.type, mac: i.mac, target: i.target, actual: i.actual, downscript: i.downscript, script: i.script, path: i.path, source: i.source, alias: i.alias });
   t.same(kept.map(read), parsed.map(read), 'the same as parsing the live XML written from them');
   t.throws(() => liveInterfaces(xml.def.interfaces, results.slice(1)), /4 results for 5 interfaces/);
+});
+
+t.test('liveInterfacesOf: the known interfaces while the live XML is what this process wrote, else the file parsed', async (t) => {
+  const xml = DomainXml.parse("<domain type='qemu'><name>k</name><memory unit='MiB'>128</memory><devices><interface type='bridge'><source bridge='br0'/></interface></devices></domain>");
+  const text = xml.live([{ driver: 'qemu', targetDev: 'vnet3', mac: '52:54:00:00:00:09', alias: 'net0' }]);
+  const known = { text, interfaces: liveInterfaces(xml.def.interfaces, [{ driver: 'qemu', targetDev: 'vnet3', mac: '52:54:00:00:00:09', alias: 'net0' }]) };
+  t.equal(liveInterfacesOf(text, known), known.interfaces, 'unchanged: the known interfaces themselves (nothing parsed)');
+  const attached = DomainXml.parse(text, { live: true }).withInterface("<interface type='ethernet'><target dev='tap7'/><mac address='52:54:00:00:00:0a'/></interface>").xml.serialize();
+  t.strictSame(
+    liveInterfacesOf(attached, known).map((i) => i.target?.dev),
+    ['vnet3', 'tap7'],
+    'changed since (an attach): the file is parsed',
+  );
+  t.strictSame(
+    liveInterfacesOf(text, undefined).map((i) => i.mac),
+    ['52:54:00:00:00:09'],
+    'no known text: parsed',
+  );
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netfd-live-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.equal(readLiveInterfaces(path.join(dir, 'k.xml'), known), null, 'no live XML: null');
+  fs.writeFileSync(path.join(dir, 'k.xml'), text);
+  t.equal(readLiveInterfaces(path.join(dir, 'k.xml'), known), known.interfaces, 'read from the file');
 });
 
 t.test('macTakenBy: a MAC a link has, as the guest MAC or as the host MAC its tap would get', async (t) => {
