@@ -67,10 +67,12 @@ function asInterfaceError(err: unknown, prefix: string): unknown {
 export interface DomainParseOptions extends ParseOptions {
   /**
    * The caller makes one live XML of this document and uses its DOM for
-   * nothing else (the agent, parsing a request): live() edits the parsed
-   * document itself instead of a copy, which costs more than the parse.
-   * After that live(), the DOM's methods (serialize, live, withInterface,
-   * withoutInterface) throw; `def` and `text` stay as they were.
+   * nothing else (the agent, parsing a request). Every live() edits the
+   * parsed document itself rather than a copy (a copy costs about as much
+   * as the parse); without singleUse the DOM's other methods parse `text`
+   * again when they need the document after that, with singleUse they throw
+   * (serialize, live, withInterface, withoutInterface), so an unexpected
+   * second use shows. `def` and `text` stay as they were either way.
    */
   singleUse?: boolean | undefined;
 }
@@ -80,9 +82,10 @@ export class DomainXml {
   readonly def: DomainDef;
   /** The config (inactive) XML: exactly the text that was parsed. */
   readonly text: string;
-  readonly #doc: Document;
-  /** singleUse: live() may edit #doc; once it has, #doc is no longer the parsed text's. */
+  #doc: Document;
+  /** singleUse: a use of the document after live() throws instead of parsing `text` again. */
   readonly #singleUse: boolean;
+  /** live() edited #doc: it is no longer the parsed text's. */
   #spent = false;
 
   private constructor(text: string, doc: Document, def: DomainDef, singleUse: boolean) {
@@ -98,9 +101,13 @@ export class DomainXml {
     return new DomainXml(xml, doc, parseDomain(doc, o), o.singleUse === true);
   }
 
-  /** The parsed document, for reading or copying (never after a singleUse live()). */
+  /** The parsed document, for reading or copying: parsed again after a live() edited it (never for singleUse). */
   #parsed(): Document {
-    if (this.#spent) throw new Error(`domain ${this.def.name}: its document was used up by live() (parsed singleUse)`);
+    if (this.#spent) {
+      if (this.#singleUse) throw new Error(`domain ${this.def.name}: its document was used up by live() (parsed singleUse)`);
+      this.#doc = parseXml(this.text, 'domain XML');
+      this.#spent = false;
+    }
     return this.#doc;
   }
 
@@ -115,10 +122,10 @@ export class DomainXml {
    * name and queues are dropped, as libvirt does.
    */
   live(ifaces: readonly LiveInterface[]): string {
-    // A deep copy of the parsed document (a second parse of its text costs
-    // twice as much), unless the caller said it needs no other (singleUse).
-    const doc = this.#singleUse ? this.#parsed() : (this.#doc.cloneNode(true) as Document);
-    if (this.#singleUse) this.#spent = true;
+    // The parsed document itself, edited: a deep copy costs about as much as
+    // parsing the text again, which a later use of the document does instead.
+    const doc = this.#parsed();
+    this.#spent = true;
     const devices = child(doc.documentElement as Element, 'devices');
     const els = devices ? children(devices, 'interface') : [];
     if (els.length !== ifaces.length) throw new Error(`live(): ${ifaces.length} results for ${els.length} interfaces`);

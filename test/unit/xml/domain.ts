@@ -374,7 +374,18 @@ t.test('singleUse: live() edits the parsed document itself, the same live XML; t
   ] as const)
     t.throws(f, /used up by live\(\) \(parsed singleUse\)/, `${what} refuses the spent document`);
   const plain = parse(LIVE_INPUT);
-  t.equal(plain.live(LIVE_RESULTS), plain.live(LIVE_RESULTS), 'without singleUse, live() works on a copy as often as asked');
+  t.equal(plain.live(LIVE_RESULTS), copy, 'without singleUse, live() edits the parsed document too: the same live XML');
+  t.equal(plain.live(LIVE_RESULTS), copy, 'and works as often as asked (the text parsed again)');
+  plain.live(LIVE_RESULTS);
+  const fresh = parse(LIVE_INPUT);
+  t.equal(plain.serialize(), fresh.serialize(), 'serialize() after live(): the parsed text, not the edited document');
+  t.equal(plain.withoutInterface(0), fresh.withoutInterface(0), 'withoutInterface() after live(): from the parsed text');
+  plain.live(LIVE_RESULTS);
+  t.equal(
+    plain.withInterface("<interface type='ethernet'/>").xml.serialize(),
+    fresh.withInterface("<interface type='ethernet'/>").xml.serialize(),
+    'withInterface() after live(): from the parsed text',
+  );
 });
 
 t.test('live() indents what it adds like the siblings', async (t) => {
@@ -1105,7 +1116,7 @@ t.test('withInterface / withoutInterface: hotplug edits of the live XML', async 
   refused(t, () => live.withInterface('<interface'), { code: 'INVALID_XML', field: 'interface XML', value: '<interface' }, /interface XML/);
 });
 
-t.test('live() works on a copy: the parsed document, and a second live(), are unchanged by the first', async (t) => {
+t.test('after live() the document is as parsed for every later use, and a second live() is the same', async (t) => {
   const d = parse(LIVE_INPUT);
   const before = d.serialize();
   const first = d.live(LIVE_RESULTS);
