@@ -88,6 +88,7 @@ export * as validate from './validate';
 // A domain's interfaces as one transaction, and qemu's arguments for them.
 export { prepareInterfaces, PreparedHost, PreparedHostClass, InterfaceSetup, PreparedInterface, PreviewHostOptions } from './netdev/domain';
 export { teardownFromLive, teardownDomains, TeardownItem, TeardownOutcome } from './netdev/teardown';
+export { KnownLive } from './netdev/live';
 export { PrepareOptions, DomainHostOptions, Step, STEPS } from './netdev/connect';
 export { setInterfaceLinks, followLiveXml, LinkFollowOptions } from './netdev/direct';
 export { recordPciAddresses } from './netdev/live';

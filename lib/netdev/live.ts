@@ -30,28 +30,26 @@ export function liveInterfacesOf(text: string, known?: KnownLive): readonly Inte
   return known && text === known.text ? known.interfaces : DomainXml.parse(text, { live: true }).def.interfaces;
 }
 
-/** The interfaces of the live XML at `file` for a teardown (liveInterfacesOf), or null when there is none. */
-export function readLiveInterfaces(file: string, known?: KnownLive): readonly InterfaceDef[] | null {
-  let text: string;
+/** The text of the live XML at `file`, or null when there is none. */
+function liveText(file: string): string | null {
   try {
-    text = fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
-  return liveInterfacesOf(text, known);
+}
+
+/** The interfaces of the live XML at `file` for a teardown (liveInterfacesOf), or null when there is none. */
+export function readLiveInterfaces(file: string, known?: KnownLive): readonly InterfaceDef[] | null {
+  const text = liveText(file);
+  return text === null ? null : liveInterfacesOf(text, known);
 }
 
 /** The live XML at `file`, or null when there is none. */
 export function readLive(file: string): DomainXml | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-  return DomainXml.parse(text, { live: true });
+  const text = liveText(file);
+  return text === null ? null : DomainXml.parse(text, { live: true });
 }
 
 /**
