@@ -42,7 +42,7 @@ export interface TeardownItem {
   interfaces?: readonly InterfaceDef[] | undefined;
   /**
    * The live XML as the caller last wrote it, with its interfaces: when the
-   * file still holds that text, it is not parsed again (readLiveInterfaces).
+   * file still holds that text, it is not parsed again (liveInterfacesOf).
    */
   known?: KnownLive | undefined;
 }
